@@ -1,0 +1,66 @@
+# Every target sets up what it needs; each is idempotent and fast when already done.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.8
+STAMP  := $(VENV)/.installed
+CONFIG ?= configs/demo.yaml
+RUN    ?=
+
+.PHONY: install demo test test-fast lint format ui bench replicate lock clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/' | column -t -s:
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# Reinstalls only when the lock or the project metadata changed.
+$(STAMP): requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install the locked dependencies
+
+demo: $(STAMP)  ## run the main job on the embedded demo data
+	$(BIN)/challenge run $(CONFIG)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -n 2 --timeout 900 -q
+
+test-fast: $(STAMP)  ## the suite without the slow tests
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+
+lint: $(STAMP)  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check challengers cli tests bench
+	$(BIN)/ruff format --check challengers cli tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff format challengers cli tests bench
+	$(BIN)/ruff check --fix challengers cli tests bench
+
+ui: $(STAMP)  ## MLflow UI on the run store, bound to 127.0.0.1
+	$(BIN)/challenge ui
+
+bench: $(STAMP)  ## benchmarks; results go to bench/RESULTS.md
+	$(BIN)/python bench/run_all.py
+
+replicate: $(STAMP)  ## make replicate RUN=<run id>  or  make replicate CONFIG=<path>
+ifneq ($(RUN),)
+	$(BIN)/challenge replicate $(RUN)
+else
+	$(BIN)/challenge replicate --config $(CONFIG)
+endif
+
+lock: $(UV)  ## re-resolve requirements.lock from pyproject.toml (then commit it)
+	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+		--no-header -o requirements.lock
+
+clean:  ## remove the environment and run outputs
+	rm -rf $(VENV) runs mlflow.db mlruns .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+"""challenge: independent validation of fraud-detection models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,250 @@
+"""Lazy polars loading, schema checks and float32 feature matrices.
+
+Data is scanned lazily (parquet or csv, a file or a glob); only the columns a run needs are read, and
+only the rows of the days it covers. Features become float32 matrices for the models; pandas is never
+on this path.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from challengers.errors import DataError, closest
+
+log = logging.getLogger(__name__)
+
+DAY = "_day"  # the calendar day of each row, added on load
+NUMERIC_KINDS = (pl.Boolean,)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What the models need to know about the columns: plain names, no config."""
+
+    target: str
+    time: str
+    features: tuple[str, ...]
+    id: str | None = None
+    amount: str | None = None
+    entity: str | None = None
+    segments: tuple[str, ...] = ()
+
+    def with_features(self, features: Iterable[str]) -> DataSpec:
+        return replace(self, features=tuple(features))
+
+
+# ------------------------------------------------------------------------------------- scanning
+
+
+def scan(path: str) -> pl.LazyFrame:
+    """A lazy scan of a parquet or csv file or glob. Raises DataError when nothing can be read."""
+    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+    if not files:
+        raise DataError(f"data.path: no file matches '{path}'; check the pattern")
+    first = Path(files[0])
+    if not first.exists():
+        raise DataError(f"data.path: file not found: {path}; check data.path in the config")
+    if first.is_dir():
+        raise DataError(
+            f"data.path: {path} is a directory; give a file or a glob such as dir/*.parquet"
+        )
+    empty = [f for f in files if Path(f).stat().st_size == 0]
+    if empty:
+        raise DataError(f"data.path: {empty[0]} is empty (0 bytes); regenerate or remove it")
+    suffix = first.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            lf = pl.scan_parquet(path)
+        elif suffix in (".csv", ".txt", ".gz"):
+            lf = pl.scan_csv(path, infer_schema_length=10_000)
+        else:
+            raise DataError(
+                f"data.path: unsupported file type '{suffix}' ({path}); use .parquet or .csv"
+            )
+        lf.collect_schema()
+    except DataError:
+        raise
+    except Exception as exc:  # polars raises several types for unreadable files
+        raise DataError(f"data.path: cannot read {path}: {_first_line(exc)}") from exc
+    return lf
+
+
+def schema_of(lf: pl.LazyFrame) -> pl.Schema:
+    try:
+        return lf.collect_schema()
+    except Exception as exc:
+        raise DataError(f"data.path: cannot read the schema: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------------------- columns
+
+
+def require_columns(schema: pl.Schema, columns: Iterable[tuple[str, str]]) -> None:
+    """Each (column, where) must exist; the error lists every missing one with the closest names."""
+    missing = [(c, where) for c, where in columns if c not in schema]
+    if missing:
+        parts = []
+        for col, where in missing:
+            near = closest(col, list(schema.names()))
+            parts.append(f"'{col}' ({where})" + (f", did you mean '{near}'?" if near else ""))
+        raise DataError(
+            f"column not in the data: {'; '.join(parts)}. "
+            f"Available: {', '.join(schema.names()[:40])}{' ...' if len(schema) > 40 else ''}"
+        )
+
+
+def is_numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype == pl.Boolean
+
+
+def default_features(schema: pl.Schema, exclude: set[str]) -> tuple[str, ...]:
+    """Every numeric column not named elsewhere; non-numeric columns are skipped with a log line."""
+    features: list[str] = []
+    skipped: list[str] = []
+    for name, dtype in schema.items():
+        if name in exclude:
+            continue
+        (features if is_numeric(dtype) else skipped).append(name)
+    if skipped:
+        log.info("not used as features (not numeric): %s", ", ".join(skipped))
+    return tuple(features)
+
+
+def check_feature_types(schema: pl.Schema, features: Sequence[str], where: str) -> None:
+    bad = [(f, schema[f]) for f in features if not is_numeric(schema[f])]
+    if bad:
+        name, dtype = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise DataError(
+            f"{where}: feature '{name}' is {dtype}, not numeric{more}; encode it as numbers or "
+            "add it to data.drop"
+        )
+
+
+# ------------------------------------------------------------------------------------- loading
+
+
+def load_days(
+    lf: pl.LazyFrame,
+    *,
+    columns: Sequence[str],
+    time: str,
+    start: date,
+    end: date,
+) -> pl.DataFrame:
+    """Rows whose time falls on days start..end (inclusive), only ``columns``, plus the ``_day``."""
+    schema = schema_of(lf)
+    time_expr = parse_time(time, schema[time])
+    lo = datetime.combine(start, datetime.min.time())
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    query = (
+        lf.select(list(dict.fromkeys(columns)))
+        .with_columns(time_expr.alias(time))
+        .filter((pl.col(time) >= lo) & (pl.col(time) < hi))
+        .with_columns(pl.col(time).dt.date().alias(DAY))
+    )
+    try:
+        return query.collect()
+    except pl.exceptions.InvalidOperationError as exc:
+        raise DataError(
+            f"data.time: column '{time}' has values that are not timestamps: {_first_line(exc)}; "
+            "use ISO 8601 (2018-07-25 13:45:00) and one time zone"
+        ) from exc
+    except pl.exceptions.ComputeError as exc:
+        raise DataError(f"data.path: cannot read the rows: {_first_line(exc)}") from exc
+
+
+def parse_time(time: str, dtype: pl.DataType) -> pl.Expr:
+    """An expression turning the time column into naive UTC datetimes, whatever it was stored as."""
+    col = pl.col(time)
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone:
+            return col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        return col
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us"))
+    if dtype == pl.String:
+        return col.str.to_datetime(
+            time_unit="us", strict=True, time_zone="UTC"
+        ).dt.replace_time_zone(None)
+    raise DataError(
+        f"data.time: column '{time}' is {dtype}, not a timestamp; give a datetime, a date or an "
+        "ISO 8601 string column"
+    )
+
+
+def check_target(frame: pl.DataFrame, target: str) -> None:
+    """The target must be 0/1 with no nulls."""
+    col = frame.get_column(target)
+    nulls = col.null_count()
+    if nulls:
+        raise DataError(
+            f"data.target: column '{target}' has {nulls} null values; labels must be 0 or 1"
+        )
+    if not (is_numeric(col.dtype)):
+        raise DataError(f"data.target: column '{target}' is {col.dtype}; labels must be 0 or 1")
+    values = col.unique().cast(pl.Float64).to_list()
+    other = sorted(v for v in values if v not in (0.0, 1.0))
+    if other:
+        shown = ", ".join(f"{v:g}" for v in other[:5])
+        raise DataError(
+            f"data.target: column '{target}' holds values other than 0/1 ({shown}); "
+            "map it to 0 = genuine, 1 = fraud"
+        )
+
+
+def check_finite(frame: pl.DataFrame, features: Sequence[str], where: str) -> None:
+    """Missing values are fine (trees handle them); infinities are not."""
+    floats = [f for f in features if frame.schema[f].is_float()]
+    if not floats:
+        return
+    counts = frame.select(pl.col(f).is_infinite().sum() for f in floats).row(0)
+    bad = [(f, n) for f, n in zip(floats, counts, strict=True) if n]
+    if bad:
+        name, n = bad[0]
+        raise DataError(
+            f"{where}: feature '{name}' has {n} infinite values; replace them with null or a "
+            "finite value"
+        )
+
+
+def to_matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """The features as one float32 matrix (nulls become NaN), C-contiguous."""
+    if not features:
+        return np.empty((frame.height, 0), dtype=np.float32)
+    matrix = frame.select(pl.col(f).cast(pl.Float32) for f in features).to_numpy()
+    return np.ascontiguousarray(matrix, dtype=np.float32)
+
+
+def labels(frame: pl.DataFrame, target: str) -> np.ndarray:
+    return frame.get_column(target).cast(pl.Int8).to_numpy()
+
+
+def time_range(lf: pl.LazyFrame, time: str) -> tuple[date | None, date | None]:
+    """First and last day in the data (used to explain empty windows)."""
+    dtype = schema_of(lf)[time]
+    try:
+        row = (
+            lf.select(
+                parse_time(time, dtype).dt.date().min().alias("lo"),
+                parse_time(time, dtype).dt.date().max().alias("hi"),
+            )
+            .collect()
+            .row(0)
+        )
+    except Exception:
+        return None, None
+    return row[0], row[1]

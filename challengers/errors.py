@@ -1,0 +1,64 @@
+"""One exception family. The library raises these; only the CLI turns them into exit codes.
+
+Each message is one line saying what was wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class ChallengeError(Exception):
+    """Base of every error the tool reports to the user without a traceback."""
+
+    exit_code: int = 2
+
+
+class ConfigError(ChallengeError):
+    """The experiment config is invalid (exit 2). Names file:line and the field path."""
+
+
+class DataError(ChallengeError):
+    """The data does not fit the config (exit 2). Names the column or window."""
+
+
+class ModelError(ChallengeError):
+    """The champion model cannot be used (exit 2): unreadable, wrong library, features missing."""
+
+
+class EnvironmentFailure(ChallengeError):
+    """The environment failed (exit 3): tracking store unreachable, disk full, unwritable output."""
+
+    exit_code = 3
+
+
+class ChallengerFailed(ChallengeError):
+    """A challenger failed to fit or score. Recorded as a failed model; the run goes on."""
+
+    def __init__(self, name: str, cause: BaseException) -> None:
+        self.name = name
+        self.cause = cause
+        super().__init__(f"challenger '{name}' failed: {type(cause).__name__}: {cause}")
+
+
+class RunInterrupted(ChallengeError):
+    """SIGINT/SIGTERM arrived; finished work is kept (exit 130)."""
+
+    exit_code = 130
+
+
+def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+    """The closest valid name to a misspelt one, or None when nothing is close."""
+    import difflib
+
+    pool = sorted(choices)
+    matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    if not matches:
+        lowered = {c.lower(): c for c in pool}
+        matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        matches = [lowered[m] for m in matches]
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+    """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
+    match = closest(word, choices)
+    return f"; did you mean '{match}'?" if match else ""

@@ -1,0 +1,109 @@
+"""The one interface every model kind implements, and the base class that does the shared work.
+
+A kind's constructor only stores its arguments (scikit-learn's rule); learned state ends in ``_``;
+``fit`` returns ``self`` and never mutates its inputs; ``predict_score`` is higher-is-riskier.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+import polars as pl
+
+from challengers.data import DataSpec
+
+
+@runtime_checkable
+class Challenger(Protocol):
+    """What the pipeline needs from a model kind."""
+
+    kind: ClassVar[str]
+    calibrated: bool
+
+    def fit(
+        self, train: pl.DataFrame, spec: DataSpec, *, valid: pl.DataFrame | None = None
+    ) -> Self:
+        """Learn from the training window; ``valid`` (later rows) may drive early stopping."""
+        ...
+
+    def predict_score(self, frame: pl.DataFrame) -> np.ndarray:
+        """One float per row, higher = more suspicious."""
+        ...
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments; equal to the MLflow params; rebuilds the model unfitted."""
+        ...
+
+
+class NotFittedError(RuntimeError):
+    """predict_score, save or importance called before fit."""
+
+
+class BaseChallenger:
+    """Shared plumbing: parameter round-trip, fitted checks, timing, feature bookkeeping.
+
+    Subclasses implement ``_fit`` and ``_predict`` and set ``kind``; ``flavor`` names the MLflow
+    flavour used to log the fitted model (None: logged as a plain artifact).
+    """
+
+    kind: ClassVar[str] = "base"
+    flavor: ClassVar[str | None] = None
+    calibrated: bool = False
+
+    def get_params(self) -> dict[str, Any]:
+        import inspect
+
+        names = [
+            p.name
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    def fit(
+        self, train: pl.DataFrame, spec: DataSpec, *, valid: pl.DataFrame | None = None
+    ) -> Self:
+        started = time.perf_counter()
+        self.features_ = tuple(spec.features)
+        self.spec_ = spec
+        self._fit(train, spec, valid)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def predict_score(self, frame: pl.DataFrame) -> np.ndarray:
+        self._check_fitted()
+        scores = np.asarray(self._predict(frame), dtype=np.float64).ravel()
+        if scores.shape[0] != frame.height:
+            raise RuntimeError(f"{self.kind}: {scores.shape[0]} scores for {frame.height} rows")
+        return scores
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "features_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "features_")
+
+    def feature_importance(self) -> dict[str, float]:
+        """Gain importance per feature, normalised to sum to 1 (empty when not applicable)."""
+        return {}
+
+    def native_model(self) -> Any:
+        """The fitted library object logged with ``flavor``."""
+        self._check_fitted()
+        return None
+
+    def save(self, directory: Path) -> Path:
+        """Write the fitted model in its native format; returns the file."""
+        raise NotImplementedError(f"{self.kind} cannot be saved")
+
+    # subclasses
+    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+        raise NotImplementedError
+
+    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,467 @@
+"""The one place that sees the whole config: config → data → split → models → evaluation →
+comparison → findings → tracking and report."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+from challengers import registry
+from challengers.config import ExperimentConfig
+from challengers.data import DAY, check_finite, check_target, time_range
+from challengers.environment import describe
+from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
+from challengers.evaluate import TestRows, evaluate_models
+from challengers.findings import FindingContext, derive_findings
+from challengers.fingerprint import frame_fingerprint
+from challengers.metrics import METRICS, Cost
+from challengers.models.base import BaseChallenger
+from challengers.models.champion import ScoreColumnChampion
+from challengers.plan import ModelPlan, Plan, make_plan
+from challengers.progress import Progress, SilentProgress
+from challengers.report.markdown import render
+from challengers.results import (
+    DataSummary,
+    DeltaResult,
+    ExperimentResult,
+    ModelResult,
+    write_atomic,
+    write_json,
+)
+from challengers.split import Split, split
+from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    output_dir: Path | None = None
+    only: tuple[str, ...] = ()
+    resume: bool = False
+    allow_pickle: bool = False
+    tracking_uri: str | None = None
+
+
+@dataclass
+class Prepared:
+    """The data of a run, loaded, checked and split; what `challenge check` stops at."""
+
+    plan: Plan
+    split: Split
+    fingerprint: str
+
+
+@dataclass
+class Fitted:
+    plan: ModelPlan
+    model: BaseChallenger | None = None
+    scores: np.ndarray | None = None
+    error: str | None = None
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
+    plan = make_plan(
+        cfg,
+        only=options.only,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    with progress.stage("Loading data"):
+        w = plan.windows
+        frame = _load(plan)
+    parts = split(frame, w, target=plan.spec.target, entity=plan.spec.entity)
+    _check_windows(plan, parts)
+    feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+    check_finite(frame, feature_columns, "data.features")
+    used = [c for c in plan.columns if c in frame.columns]
+    fingerprint = frame_fingerprint(pl.concat([parts.train, parts.test]), used)
+    return Prepared(plan=plan, split=parts, fingerprint=fingerprint)
+
+
+def _load(plan: Plan) -> pl.DataFrame:
+    from challengers.data import load_days
+
+    w = plan.windows
+    frame = load_days(
+        plan.lf, columns=plan.columns, time=plan.spec.time, start=w.first_day, end=w.last_day
+    )
+    check_target(frame, plan.spec.target)
+    return frame
+
+
+def _check_windows(plan: Plan, parts: Split) -> None:
+    w, target = plan.windows, plan.spec.target
+    for label, frame, start, end in (
+        ("train", parts.train, w.train_start, w.train_end),
+        ("test", parts.test, w.test_start, w.test_end),
+    ):
+        if frame.height == 0:
+            lo, hi = time_range(plan.lf, plan.spec.time)
+            raise DataError(
+                f"split.{label}: the window {start}..{end} has no rows; the data covers "
+                f"{lo}..{hi}; move the window inside it"
+            )
+        positives = int(frame.get_column(target).sum())
+        if positives == 0:
+            raise DataError(
+                f"split.{label}: the window {start}..{end} has {frame.height} rows but no "
+                f"frauds ({target} = 1); widen or move the window"
+            )
+        if positives == frame.height:
+            raise DataError(
+                f"split.{label}: every row of the window {start}..{end} is a fraud; the target "
+                "column is probably wrong"
+            )
+
+
+def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
+    """Validate the config, the data and the champion without training anything."""
+    prepared = prepare(cfg, options, progress)
+    summary = prepared.split.summary(prepared.plan.spec.target)
+    return {
+        **summary,
+        "fingerprint": prepared.fingerprint,
+        "features": len(prepared.plan.spec.features),
+        "champion": prepared.plan.champion.kind,
+        "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
+        "notes": prepared.plan.notes,
+    }
+
+
+def default_output_dir(cfg: ExperimentConfig) -> Path:
+    return Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    options: RunOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    config_dir: Path | None = None,
+) -> ExperimentResult:
+    """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
+    options = options or RunOptions()
+    progress = progress or SilentProgress()
+    uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
+    check_reachable(uri)  # seconds, before any training
+    out = options.output_dir or default_output_dir(cfg)
+    _ensure_writable(out)
+
+    prepared = prepare(cfg, options, progress)
+    env = describe(config_dir or Path.cwd())
+    tracker = Tracker(uri)
+    tracker.start(cfg.name, out.name, _parent_tags(cfg, prepared, env))
+    try:
+        result = _run(cfg, prepared, tracker, out, progress, env)
+    except BaseException:
+        tracker.finish("KILLED" if _interrupted() else "FAILED")
+        raise
+    tracker.finish("FINISHED")
+    return result
+
+
+def _interrupted() -> bool:
+    import sys
+
+    exc = sys.exc_info()[1]
+    return isinstance(exc, KeyboardInterrupt)
+
+
+def _run(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    tracker: Tracker,
+    out: Path,
+    progress: Progress,
+    env: dict[str, str],
+) -> ExperimentResult:
+    plan, parts = prepared.plan, prepared.split
+    threads = cfg.threads or os.cpu_count() or 1
+    champion = _fit_champion(cfg, plan, parts, threads, progress)
+    fitted = [champion]
+    for mp in plan.challengers:
+        fitted.append(_fit_challenger(cfg, plan, mp, parts, threads, progress))
+    ok = [f for f in fitted if f.scores is not None]
+    metrics = cfg.evaluation.metric_specs
+    cost = Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative)
+    rows = TestRows.from_frame(
+        parts.test, target=plan.spec.target, amount=plan.spec.amount, entity=plan.spec.entity
+    )
+    with progress.stage(f"Evaluating ({cfg.evaluation.bootstrap} bootstrap replicates)"):
+        evaluations = evaluate_models(
+            rows,
+            {f.plan.name: f.scores for f in ok if f.scores is not None},
+            {f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+            champion=champion.plan.name,
+            metrics=metrics,
+            cost=cost,
+            operating_rate=cfg.evaluation.alert_rate,
+            bootstrap=cfg.evaluation.bootstrap,
+            alpha=cfg.evaluation.alpha,
+            seed=cfg.seed,
+        )
+    models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    summary = parts.summary(plan.spec.target)
+    data = DataSummary(
+        fingerprint=prepared.fingerprint,
+        source=cfg.data.path,
+        features=list(plan.spec.features),
+        windows={
+            "train": f"{cfg.split.train.start}..{cfg.split.train.end}",
+            "test": f"{cfg.split.test.start}..{cfg.split.test.end}",
+            "label_delay_days": str(cfg.split.label_delay_days),
+        },
+        **summary,
+    )
+    findings = derive_findings(
+        FindingContext(
+            models=models,
+            higher_is_better={m.key: m.info.higher_is_better for m in metrics},
+            alpha=cfg.evaluation.alpha,
+            claimed=dict(cfg.champion.claimed),
+            claim_tolerance=cfg.evaluation.findings.claim_tolerance,
+            positives_test=summary["positives_test"],
+            gap_days=plan.windows.gap_days,
+            label_delay_days=cfg.split.label_delay_days,
+        )
+    )
+    result = ExperimentResult(
+        run_id=tracker.parent_id,
+        experiment=cfg.name,
+        config_hash=cfg.fingerprint(),
+        data=data,
+        models=models,
+        findings=findings,
+        metric_keys=[m.key for m in metrics],
+        higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
+        alpha=cfg.evaluation.alpha,
+        bootstrap=cfg.evaluation.bootstrap,
+        operating_alert_rate=cfg.evaluation.alert_rate,
+        output_dir=out,
+        environment=env,
+        claimed=dict(cfg.champion.claimed),
+    )
+    with progress.stage("Writing outputs and logging to MLflow"):
+        _write_outputs(cfg, prepared, fitted, result, out)
+        _log(cfg, prepared, tracker, fitted, result, out)
+    return result
+
+
+def _fit_champion(
+    cfg: ExperimentConfig, plan: Plan, parts: Split, threads: int, progress: Progress
+) -> Fitted:
+    mp = plan.champion
+    c = cfg.champion
+    if c.score:
+        model: BaseChallenger = ScoreColumnChampion(c.score)
+    elif c.retrain:
+        model = registry.create(c.retrain.kind, c.retrain, seed=cfg.seed, threads=threads)
+    else:
+        model = mp.settings  # a loaded NativeModelChampion
+    with progress.stage(f"Champion {mp.name} ({mp.kind})"):
+        try:
+            return _fit_and_score(mp, model, plan, parts)
+        except ChallengeError:
+            raise
+        except Exception as exc:
+            raise ModelError(
+                f"champion '{mp.name}' could not be scored: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def _fit_challenger(
+    cfg: ExperimentConfig,
+    plan: Plan,
+    mp: ModelPlan,
+    parts: Split,
+    threads: int,
+    progress: Progress,
+) -> Fitted:
+    with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
+        try:
+            model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
+            return _fit_and_score(mp, model, plan, parts)
+        except (KeyboardInterrupt, EnvironmentFailure):
+            raise
+        except Exception as exc:  # one challenger failing never loses the others
+            log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
+            message = (
+                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            )
+            progress.note(f"challenger '{mp.name}' failed: {message}")
+            return Fitted(plan=mp, error=message)
+
+
+def _fit_and_score(mp: ModelPlan, model: BaseChallenger, plan: Plan, parts: Split) -> Fitted:
+    spec = plan.spec.with_features(mp.features)
+    model.fit(parts.train, spec)
+    started = time.perf_counter()
+    scores = model.predict_score(parts.test)
+    predict_seconds = time.perf_counter() - started
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.count_nonzero(~np.isfinite(scores)))
+        raise ValueError(f"{bad} scores are NaN or infinite")
+    return Fitted(
+        plan=mp,
+        model=model,
+        scores=scores,
+        fit_seconds=getattr(model, "fit_seconds_", 0.0),
+        predict_seconds=predict_seconds,
+    )
+
+
+def _model_result(f: Fitted, evaluation: object) -> ModelResult:
+    from challengers.evaluate import ModelEvaluation
+
+    result = ModelResult(
+        name=f.plan.name,
+        role="champion" if f.plan.role == "champion" else "challenger",
+        kind=f.plan.kind,
+        status="ok" if f.scores is not None else "failed",
+        error=f.error,
+        fit_seconds=f.fit_seconds,
+        predict_seconds=f.predict_seconds,
+        features=list(f.plan.features),
+    )
+    if f.model is not None:
+        result.params = _jsonable_params(f.model.get_params())
+        result.importance = f.model.feature_importance() if f.model.is_fitted else {}
+    if isinstance(evaluation, ModelEvaluation):
+        result.metrics = evaluation.metrics
+        result.ci = evaluation.ci
+        result.delta_vs_champion = {
+            k: DeltaResult(d.value, d.ci, d.p_value) for k, d in evaluation.delta.items()
+        }
+    return result
+
+
+def _jsonable_params(params: dict) -> dict:
+    out = {}
+    for k, v in params.items():
+        if (
+            isinstance(v, str | int | float | bool)
+            or v is None
+            or isinstance(v, dict | list | tuple)
+        ):
+            out[k] = v
+        else:
+            out[k] = str(v)
+    return out
+
+
+def _ensure_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"--output {out}: cannot create the output directory ({exc.strerror}); choose a "
+            "writable location"
+        ) from exc
+    if not os.access(out, os.W_OK):
+        raise EnvironmentFailure(f"--output {out}: directory is not writable")
+
+
+def _write_outputs(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    fitted: list[Fitted],
+    result: ExperimentResult,
+    out: Path,
+) -> None:
+    test = prepared.split.test
+    key = prepared.plan.spec.id
+    columns = [pl.col(key)] if key else [pl.int_range(pl.len()).alias("row")]
+    predictions = test.select([*columns, pl.col(DAY), pl.col(prepared.plan.spec.target)])
+    for f in fitted:
+        if f.scores is not None:
+            predictions = predictions.with_columns(pl.Series(f.plan.name, f.scores))
+        if f.model is not None and f.model.is_fitted:
+            directory = out / "models" / f.plan.name
+            directory.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(NotImplementedError):  # kinds without a native format
+                f.model.save(directory)
+    try:
+        predictions.write_parquet(out / "predictions.parquet")
+    except OSError as exc:
+        raise EnvironmentFailure(f"cannot write {out / 'predictions.parquet'}: {exc}") from exc
+    write_atomic(
+        out / "config.resolved.yaml",
+        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
+    )
+
+
+def _log(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    tracker: Tracker,
+    fitted: list[Fitted],
+    result: ExperimentResult,
+    out: Path,
+) -> None:
+    summary = prepared.split.summary(prepared.plan.spec.target)
+    datasets = [
+        DatasetRef(cfg.data.path, f"{cfg.name}-{context}", prepared.fingerprint[:16], context)
+        for context in ("train", "test")
+    ]
+    by_name = {f.plan.name: f for f in fitted}
+    for m in result.models:
+        f = by_name[m.name]
+        run = ModelRun(
+            name=m.name,
+            role=m.role,
+            kind=m.kind,
+            status=m.status,
+            params={**m.params, "features": ",".join(m.features)},
+            metrics=m.flat_metrics() if m.status == "ok" else {},
+            tags={"error": m.error} if m.error else {},
+            flavor=getattr(f.model, "flavor", None) if f.model is not None else None,
+            native_model=f.model.native_model()
+            if f.model is not None and f.model.is_fitted
+            else None,
+        )
+        m.run_id = tracker.log_model_run(run, datasets)
+    write_json(out / "comparison.json", result.to_comparison())
+    write_atomic(out / "report.md", render(result))
+    tracker.log_parent(
+        params={
+            "seed": cfg.seed,
+            "train": f"{cfg.split.train.start}..{cfg.split.train.end}",
+            "test": f"{cfg.split.test.start}..{cfg.split.test.end}",
+            "label_delay_days": cfg.split.label_delay_days,
+            "exclude_known_frauds": cfg.split.exclude_known_frauds,
+            "metrics": ",".join(cfg.evaluation.metrics),
+            "bootstrap": cfg.evaluation.bootstrap,
+            "champion": cfg.champion.name,
+        },
+        metrics={k: float(v) for k, v in summary.items()},
+        tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
+        artifacts=[
+            out / "comparison.json",
+            out / "report.md",
+            out / "config.resolved.yaml",
+        ],
+        datasets=datasets,
+    )
+
+
+def _parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) -> dict[str, str]:
+    return {
+        "config_hash": cfg.fingerprint(),
+        "data_fingerprint": prepared.fingerprint,
+        "role": "experiment",
+        **{k: v for k, v in env.items() if k != "executable"},
+    }

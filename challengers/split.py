@@ -1,0 +1,105 @@
+"""Time-based train/test windows with the Fraud Detection Handbook's label delay and exclusion.
+
+Protocol (Le Borgne et al., *Reproducible Machine Learning for Credit Card Fraud Detection*, ch. 5):
+train on the days of the training window; test on the days of the test window; labels younger than
+``label_delay_days`` are unknown at scoring time. With ``exclude_known_frauds``, each test day ``d``
+drops the rows of entities already known fraudulent by then: a fraud in the training window or on any
+day up to ``d - delay - 1``. Those entities would have been blocked in production, so scoring them
+again only flatters every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from challengers.data import DAY
+
+
+@dataclass(frozen=True)
+class Windows:
+    train_start: date
+    train_end: date
+    test_start: date
+    test_end: date
+    label_delay_days: int = 7
+    exclude_known_frauds: bool = False
+
+    @property
+    def first_day(self) -> date:
+        return self.train_start
+
+    @property
+    def last_day(self) -> date:
+        return self.test_end
+
+    @property
+    def gap_days(self) -> int:
+        """Days between the end of training and the start of testing."""
+        return (self.test_start - self.train_end).days - 1
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pl.DataFrame
+    test: pl.DataFrame
+    excluded_rows: int
+    excluded_positives: int
+
+    def summary(self, target: str) -> dict[str, int]:
+        return {
+            "rows_train": self.train.height,
+            "positives_train": int(self.train.get_column(target).sum()),
+            "rows_test": self.test.height,
+            "positives_test": int(self.test.get_column(target).sum()),
+            "excluded_known_fraud_rows": self.excluded_rows,
+            "excluded_known_fraud_positives": self.excluded_positives,
+        }
+
+
+def split(frame: pl.DataFrame, windows: Windows, *, target: str, entity: str | None) -> Split:
+    """Cut ``frame`` (with its ``_day`` column) into the training and test windows."""
+    day = pl.col(DAY)
+    train = frame.filter(day.is_between(windows.train_start, windows.train_end))
+    test = frame.filter(day.is_between(windows.test_start, windows.test_end))
+    if not windows.exclude_known_frauds:
+        return Split(train, test, 0, 0)
+    assert entity is not None, "exclude_known_frauds needs an entity column"
+    known = _first_known_fraud_day(frame, windows, target=target, entity=entity)
+    # the entity is known at day d when its first fraud is in training or on a day <= d - delay - 1
+    visible_until = pl.max_horizontal(
+        pl.lit(windows.train_end), day - timedelta(days=windows.label_delay_days + 1)
+    )
+    flagged = test.join(known, on=entity, how="left").with_columns(
+        (pl.col("_first_fraud_day") <= visible_until).fill_null(False).alias("_known")
+    )
+    kept = flagged.filter(~pl.col("_known")).drop("_first_fraud_day", "_known")
+    dropped = flagged.filter(pl.col("_known"))
+    return Split(
+        train=train,
+        test=kept,
+        excluded_rows=dropped.height,
+        excluded_positives=int(dropped.get_column(target).sum()),
+    )
+
+
+def _first_known_fraud_day(
+    frame: pl.DataFrame, windows: Windows, *, target: str, entity: str
+) -> pl.DataFrame:
+    """Per entity, the first day (from the start of training) on which it had a fraud."""
+    last_visible = max(
+        windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
+    )
+    return (
+        frame.lazy()
+        .filter(
+            pl.col(DAY).is_between(windows.train_start, last_visible)
+            & (pl.col(target) == 1)
+            & pl.col(entity).is_not_null()
+        )
+        .group_by(entity)
+        .agg(pl.col(DAY).min().alias("_first_fraud_day"))
+        .collect()
+    )

@@ -1,0 +1,249 @@
+"""MLflow: the only module that imports it.
+
+The store is found as MLflow itself would, with the tool's own flag first: ``--tracking-uri`` >
+``tracking.uri`` in the config > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db`` in the working
+directory (embedded, nothing to start). The store is checked before any training so that an
+unreachable server costs seconds, not a lost run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from challengers.errors import EnvironmentFailure, ModelError
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+log = logging.getLogger(__name__)
+
+
+def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> str:
+    return cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def redact(uri: str) -> str:
+    """The URI without credentials, safe to print and log."""
+    parsed = urlparse(uri)
+    if parsed.password or parsed.username:
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+        return parsed._replace(netloc=f"***@{host}{port}").geturl()
+    return uri
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Raise EnvironmentFailure when the store cannot be used; cheap, no MLflow import."""
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if scheme in ("http", "https"):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                if response.status >= 400:
+                    raise EnvironmentFailure(
+                        f"tracking store {redact(uri)} answered HTTP {response.status}; "
+                        "check the server or the URI"
+                    )
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise EnvironmentFailure(
+                f"tracking store {redact(uri)} is unreachable ({reason}); start the server, fix "
+                "tracking.uri / --tracking-uri, or unset it to use the local sqlite store"
+            ) from None
+        return
+    if scheme == "sqlite":
+        target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        if target is not None and str(target) != ":memory:":
+            _require_writable(target.parent if str(target.parent) else Path(), uri)
+        return
+    if scheme in ("", "file"):
+        target = Path(parsed.path if scheme == "file" else uri)
+        _require_writable(target if target.exists() else target.parent, uri)
+        return
+    if scheme in ("databricks", "postgresql", "mysql", "mssql"):
+        return  # checked by MLflow on first use
+    raise EnvironmentFailure(
+        f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
+        "a directory, or http://host:port"
+    )
+
+
+def _require_writable(directory: Path, uri: str) -> None:
+    directory = directory if str(directory) else Path()
+    if not directory.exists():
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: directory {directory} does not exist; create it"
+        )
+    if not os.access(directory, os.W_OK):
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: directory {directory} is not writable"
+        )
+
+
+@dataclass
+class ModelRun:
+    """What a child run holds: one model's params, metrics, tags and fitted model."""
+
+    name: str
+    role: str
+    kind: str
+    status: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    flavor: str | None = None
+    native_model: Any = None
+    artifacts: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class DatasetRef:
+    """A dataset as an MLflow input: where it came from and its content fingerprint."""
+
+    source: str
+    name: str
+    digest: str
+    context: str
+
+
+class Tracker:
+    """One parent run per ``challenge run``, one child run per model."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.parent_id: str | None = None
+        self.experiment_id: str | None = None
+
+    def _mlflow(self) -> Any:
+        import mlflow
+
+        for name in ("mlflow", "alembic", "urllib3"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        mlflow.set_tracking_uri(self.uri)
+        return mlflow
+
+    def start(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> str:
+        mlflow = self._mlflow()
+        try:
+            exp = mlflow.set_experiment(experiment)
+            self.experiment_id = exp.experiment_id
+            run = mlflow.start_run(run_name=run_name, tags=dict(tags))
+        except Exception as exc:
+            raise EnvironmentFailure(
+                f"tracking store {redact(self.uri)} failed: {_first_line(exc)}"
+            ) from exc
+        self.parent_id = run.info.run_id
+        return self.parent_id
+
+    def log_parent(
+        self,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        artifacts: list[Path] | None = None,
+        datasets: list[DatasetRef] | None = None,
+    ) -> None:
+        mlflow = self._mlflow()
+        if params:
+            mlflow.log_params({k: _param(v) for k, v in params.items()})
+        if metrics:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        if tags:
+            mlflow.set_tags(dict(tags))
+        for path in artifacts or []:
+            if path.is_dir():
+                mlflow.log_artifacts(str(path))
+            elif path.exists():
+                mlflow.log_artifact(str(path))
+        for ref in datasets or []:
+            self._log_dataset(mlflow, ref)
+
+    def log_model_run(self, run: ModelRun, datasets: list[DatasetRef]) -> str:
+        mlflow = self._mlflow()
+        with mlflow.start_run(run_name=run.name, nested=True, tags=_child_tags(run)) as child:
+            if run.params:
+                mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+            finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
+            if finite:
+                mlflow.log_metrics(finite)
+            for ref in datasets:
+                self._log_dataset(mlflow, ref)
+            for path in run.artifacts:
+                if path.exists():
+                    mlflow.log_artifact(str(path))
+            if run.native_model is not None and run.flavor:
+                self._log_model(mlflow, run)
+            mlflow.end_run("FINISHED" if run.status == "ok" else "FAILED")
+            return str(child.info.run_id)
+
+    def _log_model(self, mlflow: Any, run: ModelRun) -> None:
+        from importlib.metadata import version
+
+        package = {"lightgbm": "lightgbm", "xgboost": "xgboost-cpu"}.get(run.flavor or "", "")
+        requirements = [f"{package}=={version(package)}"] if package else None
+        if run.flavor == "lightgbm":
+            mlflow.lightgbm.log_model(run.native_model, name="model", pip_requirements=requirements)
+        elif run.flavor == "xgboost":
+            mlflow.xgboost.log_model(
+                run.native_model, name="model", model_format="json", pip_requirements=requirements
+            )
+
+    def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
+
+        dataset = MetaDataset(  # type: ignore[abstract]
+            LocalArtifactDatasetSource(ref.source), name=ref.name, digest=ref.digest
+        )
+        mlflow.log_input(dataset, context=ref.context)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        mlflow = self._mlflow()
+        while mlflow.active_run() is not None:
+            mlflow.end_run(status)
+
+    def run_url(self) -> str | None:
+        if self.parent_id is None or not self.uri.startswith("http"):
+            return None
+        return f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_id}"
+
+
+def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
+    """Download an MLflow model's files and return its directory and its flavours (no loading)."""
+    import yaml
+
+    mlflow = Tracker(tracking_uri)._mlflow()
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:
+        raise ModelError(
+            f"champion.model: cannot fetch {uri} from {redact(tracking_uri)}: {_first_line(exc)}; "
+            "check the model name/version or run id"
+        ) from exc
+    mlmodel = local / "MLmodel"
+    if not mlmodel.exists():
+        raise ModelError(f"champion.model: {uri} is not an MLflow model (no MLmodel file)")
+    meta = yaml.safe_load(mlmodel.read_text())
+    return local, dict(meta.get("flavors", {}))
+
+
+def _child_tags(run: ModelRun) -> dict[str, str]:
+    return {"role": run.role, "kind": run.kind, "status": run.status, **run.tags}
+
+
+def _param(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__

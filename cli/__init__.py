@@ -1,0 +1,1 @@
+"""The `challenge` command line (installed as `challengers.cli`)."""

@@ -1,0 +1,55 @@
+"""`challenge check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from challengers.cli.main import reports_errors
+
+app = typer.Typer()
+
+
+@app.command("check")
+@reports_errors
+def check_command(
+    config: Path = typer.Argument(..., help="The experiment YAML.", show_default=False),
+    tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store."),
+    allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Allow pickled champions."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+) -> None:
+    """Validate the config, the data schema, the windows and the champion without training.
+
+    Exit 0 when a run would start; otherwise one line per problem and exit 2.
+
+    Example:
+
+      challenge check configs/demo.yaml
+    """
+    from challengers.cli.output import RichProgress, console
+
+    from challengers.config import load_config
+    from challengers.pipeline import RunOptions, check_experiment
+
+    cfg = load_config(config)
+    info = check_experiment(
+        cfg, RunOptions(allow_pickle=allow_pickle, tracking_uri=tracking_uri), RichProgress(quiet)
+    )
+    if quiet:
+        return
+    console.print(f"[green]✓[/] {config}: config and data are valid")
+    console.print(
+        f"  train {info['rows_train']:,} rows ({info['positives_train']:,} frauds) · test "
+        f"{info['rows_test']:,} rows ({info['positives_test']:,} frauds) · "
+        f"{info['features']} features · fingerprint {info['fingerprint']}"
+    )
+    if info["excluded_known_fraud_rows"]:
+        console.print(
+            f"  {info['excluded_known_fraud_rows']:,} test rows of already-known fraudulent "
+            "entities excluded"
+        )
+    console.print(
+        f"  champion: {info['champion']} · challengers: {', '.join(info['challengers']) or 'none'}"
+    )
+    for note in info["notes"]:
+        console.print(f"  [yellow]![/] {note}")

@@ -1,0 +1,102 @@
+"""Terminal rendering: the side-by-side table, findings, and progress bars (rich lives only here)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from challengers.progress import Advance, ignore_advance
+from challengers.results import ExperimentResult, ModelResult
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+class RichProgress:
+    """Progress bars on stderr, one line per finished step with its time."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    @contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator[Advance]:
+        if self.quiet:
+            yield ignore_advance
+            return
+        started = time.perf_counter()
+        columns = [SpinnerColumn(), TextColumn("{task.description}")]
+        if total:
+            columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
+        with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+
+            def advance(n: int = 1) -> None:
+                bar.advance(task, n)
+
+            yield advance
+        err_console.print(
+            f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]"
+        )
+
+    def note(self, message: str) -> None:
+        if not self.quiet:
+            err_console.print(f"[yellow]![/] {message}")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
+
+
+def _cell(model: ModelResult, key: str, higher_is_better: bool, alpha: float) -> str:
+    value = model.metrics.get(key)
+    text = _num(value)
+    lo, hi = model.ci.get(key, (math.nan, math.nan))
+    if math.isfinite(lo):
+        text += f"\n[dim][{_num(lo)}, {_num(hi)}][/]"
+    delta = model.delta_vs_champion.get(key)
+    if delta is not None and math.isfinite(delta.value):
+        significant = math.isfinite(delta.p_value) and delta.p_value < alpha
+        good = (delta.value > 0) == higher_is_better
+        style = ("green" if good else "red") if significant else "dim"
+        text += f"\n[{style}]Δ {delta.value:+.4f} p={delta.p_value:.3f}[/]"
+    return text
+
+
+def comparison_table(result: ExperimentResult) -> Table:
+    ok = [m for m in result.models if m.status == "ok"]
+    table = Table(
+        title=f"{result.experiment}: champion vs challengers on {result.data.rows_test:,} test rows "
+        f"({result.data.positives_test:,} frauds), {100 * (1 - result.alpha):.0f}% intervals",
+        show_lines=True,
+    )
+    table.add_column("metric", style="bold")
+    for m in ok:
+        table.add_column(f"{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
+    for key in result.metric_keys:
+        hib = result.higher_is_better.get(key, True)
+        table.add_row(
+            f"{key} {'↑' if hib else '↓'}", *(_cell(m, key, hib, result.alpha) for m in ok)
+        )
+    return table
+
+
+def print_result(result: ExperimentResult) -> None:
+    console.print(comparison_table(result))
+    for m in result.failed:
+        console.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
+    if result.findings:
+        console.print("[bold]Findings[/]")
+        for f in result.findings:
+            style = SEVERITY_STYLE[f.severity]
+            console.print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
+    console.print(
+        f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
+    )

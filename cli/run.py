@@ -1,0 +1,74 @@
+"""`challenge run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from challengers.cli.main import reports_errors
+
+app = typer.Typer()
+
+
+@app.command("run")
+@reports_errors
+def run_command(
+    config: Path = typer.Argument(..., help="The experiment YAML.", show_default=False),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Output directory (default: runs/<name>-<timestamp>/)."
+    ),
+    only: list[str] = typer.Option(
+        [], "--only", help="Train only this challenger (repeatable); the champion always runs."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Reuse finished models in --output."),
+    fail_on: str | None = typer.Option(
+        None, "--fail-on", help="Exit 1 when a finding of this severity exists (high)."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow store (default: config, MLFLOW_TRACKING_URI, ./mlflow.db).",
+    ),
+    allow_pickle: bool = typer.Option(
+        False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
+) -> None:
+    """Load and check the data, score the champion, train every challenger, compare them on the
+    same out-of-time test rows, log to MLflow and write the report.
+
+    Examples:
+
+      challenge run configs/demo.yaml
+
+      challenge run configs/handbook.yaml --only lgbm --output runs/lgbm-only
+
+      challenge run configs/demo.yaml --fail-on high --quiet
+    """
+    from challengers.cli.output import RichProgress, print_result
+
+    from challengers.config import load_config
+    from challengers.errors import ConfigError
+    from challengers.pipeline import RunOptions, run_experiment
+
+    if fail_on not in (None, "high", "medium", "low"):
+        raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
+    cfg = load_config(config)
+    options = RunOptions(
+        output_dir=output,
+        only=tuple(only),
+        resume=resume,
+        allow_pickle=allow_pickle,
+        tracking_uri=tracking_uri,
+    )
+    result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
+    if not quiet:
+        print_result(result)
+    if fail_on:
+        order = ["high", "medium", "low"]
+        gate = order[: order.index(fail_on) + 1]
+        failing = [f for f in result.findings if f.severity in gate]
+        if failing:
+            for f in failing:
+                typer.echo(f"gate: {f.severity} finding: {f.title}", err=True)
+            raise typer.Exit(1)

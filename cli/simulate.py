@@ -1,0 +1,58 @@
+"""`challenge simulate`."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+
+import typer
+from challengers.cli.main import reports_errors
+
+app = typer.Typer()
+
+
+@app.command("simulate")
+@reports_errors
+def simulate_command(
+    rows: int = typer.Option(
+        ..., "--rows", "-n", help="Number of transactions.", show_default=False
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Parquet file to write.", show_default=False),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same file."),
+    days: int | None = typer.Option(None, "--days", help="Days covered (default: from --rows)."),
+    start: datetime = typer.Option(
+        datetime(2024, 1, 1), "--start", formats=["%Y-%m-%d"], help="First day."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Write a synthetic transaction dataset with planted fraud: customers, terminals, devices;
+    high amounts, compromised terminals, compromised customers and shared-device rings.
+
+    Written in row groups, so any size fits in memory. Examples:
+
+      challenge simulate --rows 200000 --out data/sim.parquet --seed 7
+
+      challenge simulate --rows 100000000 --out /big/tx.parquet --days 183
+    """
+    from challengers.cli.output import RichProgress, console
+
+    from challengers.errors import ConfigError
+    from challengers.simulate import SimulationSpec, expected_days_for, simulate
+
+    try:
+        spec = SimulationSpec(
+            rows=rows,
+            seed=seed,
+            start=date.fromordinal(start.toordinal()),
+            days=days or expected_days_for(rows),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"simulate: {exc}") from None
+    with RichProgress(quiet).stage(f"Simulating {rows:,} transactions", total=spec.days) as advance:
+        summary = simulate(spec, out, on_day=advance)
+    if not quiet:
+        console.print(
+            f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} frauds "
+            f"({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
+            f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
+        )

@@ -1,0 +1,116 @@
+"""The contract every challenger kind honours, as a test base class.
+
+A kind's test module subclasses :class:`ChallengerContract`, sets ``kind``, and implements
+``make_model`` (and, when the kind needs more than the default features, ``make_spec``). The suite
+checks the shape and finiteness of scores, seeded determinism, rebuilding from ``get_params()``, the
+not-fitted error, that inputs are left untouched, and a quality floor on easy synthetic data.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import polars as pl
+import pytest
+
+from challengers.data import DataSpec
+from challengers.metrics import Curve, Ranked, roc_auc
+from challengers.models.base import BaseChallenger, NotFittedError
+
+EASY_FEATURES = ("signal", "noise_a", "noise_b", "weak")
+
+
+def easy_frame(rows: int = 4000, seed: int = 0) -> pl.DataFrame:
+    """Planted truth: the fraud probability rises steeply with ``signal``; ``weak`` helps a little."""
+    rng = np.random.default_rng(seed)
+    signal = rng.normal(size=rows)
+    weak = rng.normal(size=rows)
+    logit = -4.0 + 2.5 * signal + 0.5 * weak
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    return pl.DataFrame(
+        {
+            "signal": signal.astype(np.float32),
+            "noise_a": rng.normal(size=rows).astype(np.float32),
+            "noise_b": rng.integers(0, 5, rows).astype(np.float64),
+            "weak": weak,
+            "y": y,
+            "t": pl.datetime_range(
+                pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(minutes=rows - 1),
+                "1m", eager=True,
+            ),
+        }
+    )
+
+
+def auc(y: np.ndarray, s: np.ndarray) -> float:
+    return float(roc_auc(Curve(Ranked.build(y, s)))[0])
+
+
+class ChallengerContract:
+    kind: ClassVar[str]
+    quality_floor: ClassVar[float] = 0.85
+
+    def make_model(self, seed: int = 0) -> BaseChallenger:
+        raise NotImplementedError
+
+    def make_spec(self) -> DataSpec:
+        return DataSpec(target="y", time="t", features=EASY_FEATURES)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def train(cls) -> pl.DataFrame:
+        return easy_frame(4000, seed=1)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def test(cls) -> pl.DataFrame:
+        return easy_frame(3000, seed=2)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fitted(cls, train: pl.DataFrame) -> BaseChallenger:
+        suite = cls()
+        return suite.make_model(seed=0).fit(train, suite.make_spec())
+
+    def test_kind_matches_registry(self) -> None:
+        from challengers import registry
+
+        assert registry.kind_class(self.kind) is type(self.make_model())
+
+    def test_scores_one_finite_float_per_row(self, fitted: BaseChallenger, test: pl.DataFrame) -> None:
+        scores = fitted.predict_score(test)
+        assert scores.shape == (test.height,)
+        assert scores.dtype == np.float64
+        assert np.all(np.isfinite(scores))
+
+    def test_higher_scores_mean_fraud_quality_floor(
+        self, fitted: BaseChallenger, test: pl.DataFrame
+    ) -> None:
+        value = auc(test.get_column("y").to_numpy(), fitted.predict_score(test))
+        assert value >= self.quality_floor, f"AUC {value:.3f} below the floor {self.quality_floor}"
+
+    def test_same_seed_same_scores(self, train: pl.DataFrame, test: pl.DataFrame) -> None:
+        a = self.make_model(seed=3).fit(train, self.make_spec()).predict_score(test)
+        b = self.make_model(seed=3).fit(train, self.make_spec()).predict_score(test)
+        np.testing.assert_array_equal(a, b)
+
+    def test_rebuilds_from_get_params(
+        self, fitted: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame
+    ) -> None:
+        params: dict[str, Any] = fitted.get_params()
+        rebuilt = type(fitted)(**params)
+        assert rebuilt.get_params() == params
+        assert not rebuilt.is_fitted
+        again = rebuilt.fit(train, self.make_spec()).predict_score(test)
+        np.testing.assert_allclose(again, fitted.predict_score(test), rtol=1e-6, atol=1e-9)
+
+    def test_not_fitted_is_a_clear_error(self, test: pl.DataFrame) -> None:
+        with pytest.raises(NotFittedError, match="not fitted"):
+            self.make_model().predict_score(test)
+
+    def test_inputs_untouched(self, train: pl.DataFrame, test: pl.DataFrame) -> None:
+        train_copy, test_copy = train.clone(), test.clone()
+        model = self.make_model().fit(train, self.make_spec())
+        model.predict_score(test)
+        assert train.equals(train_copy) and test.equals(test_copy)
