@@ -47,6 +47,7 @@ class Delta:
     value: float
     ci: tuple[float, float]
     p_value: float
+    p_value_adjusted: float | None = None
 
 
 @dataclass

@@ -60,6 +60,7 @@ class Prepared:
     plan: Plan
     split: Split
     fingerprint: str
+    history: pl.DataFrame  # every loaded row, lookback included: what production would know
 
 
 @dataclass
@@ -89,7 +90,7 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     check_finite(frame, feature_columns, "data.features")
     used = [c for c in plan.columns if c in frame.columns]
     fingerprint = frame_fingerprint(pl.concat([parts.train, parts.test]), used)
-    return Prepared(plan=plan, split=parts, fingerprint=fingerprint)
+    return Prepared(plan=plan, split=parts, fingerprint=fingerprint, history=frame)
 
 
 def _load(plan: Plan) -> pl.DataFrame:
@@ -191,10 +192,10 @@ def _run(
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
-    champion = _fit_champion(cfg, plan, parts, threads, progress)
+    champion = _fit_champion(cfg, prepared, threads, progress)
     fitted = [champion]
     for mp in plan.challengers:
-        fitted.append(_fit_challenger(cfg, plan, mp, parts, threads, progress))
+        fitted.append(_fit_challenger(cfg, prepared, mp, threads, progress))
     ok = [f for f in fitted if f.scores is not None]
     metrics = cfg.evaluation.metric_specs
     cost = Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative)
@@ -262,9 +263,9 @@ def _run(
 
 
 def _fit_champion(
-    cfg: ExperimentConfig, plan: Plan, parts: Split, threads: int, progress: Progress
+    cfg: ExperimentConfig, prepared: Prepared, threads: int, progress: Progress
 ) -> Fitted:
-    mp = plan.champion
+    mp = prepared.plan.champion
     c = cfg.champion
     if c.score:
         model: BaseChallenger = ScoreColumnChampion(c.score)
@@ -274,7 +275,7 @@ def _fit_champion(
         model = mp.settings  # a loaded NativeModelChampion
     with progress.stage(f"Champion {mp.name} ({mp.kind})"):
         try:
-            return _fit_and_score(mp, model, plan, parts)
+            return _fit_and_score(mp, model, prepared)
         except ChallengeError:
             raise
         except Exception as exc:
@@ -285,16 +286,15 @@ def _fit_champion(
 
 def _fit_challenger(
     cfg: ExperimentConfig,
-    plan: Plan,
+    prepared: Prepared,
     mp: ModelPlan,
-    parts: Split,
     threads: int,
     progress: Progress,
 ) -> Fitted:
     with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
         try:
             model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
-            return _fit_and_score(mp, model, plan, parts)
+            return _fit_and_score(mp, model, prepared)
         except (KeyboardInterrupt, EnvironmentFailure):
             raise
         except Exception as exc:  # one challenger failing never loses the others
@@ -306,11 +306,12 @@ def _fit_challenger(
             return Fitted(plan=mp, error=message)
 
 
-def _fit_and_score(mp: ModelPlan, model: BaseChallenger, plan: Plan, parts: Split) -> Fitted:
-    spec = plan.spec.with_features(mp.features)
-    model.fit(parts.train, spec)
+def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> Fitted:
+    spec = prepared.plan.spec.with_features(mp.features)
+    parts, history = prepared.split, prepared.history
+    model.fit(parts.train, spec, history=history)
     started = time.perf_counter()
-    scores = model.predict_score(parts.test)
+    scores = model.predict_score(parts.test, history=history)
     predict_seconds = time.perf_counter() - started
     if not np.all(np.isfinite(scores)):
         bad = int(np.count_nonzero(~np.isfinite(scores)))
@@ -344,7 +345,8 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
         result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value) for k, d in evaluation.delta.items()
+            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted)
+            for k, d in evaluation.delta.items()
         }
     return result
 

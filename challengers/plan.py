@@ -4,7 +4,7 @@ the data's schema before a single row is read."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -32,6 +32,7 @@ class ModelPlan:
     features: tuple[str, ...]
     settings: Any = None  # the model's config section
     extra_columns: tuple[str, ...] = ()  # non-feature columns the kind reads (entities)
+    lookback_days: int = 0  # history needed before the training window
 
 
 @dataclass
@@ -111,13 +112,16 @@ def make_plan(
     lf = scan(cfg.data.path)
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
+    champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri)
+    challengers = [_challenger_plan(c, spec, schema) for c in _selected(cfg, only)]
+    lookback = max(m.lookback_days for m in [champion, *challengers])
     plan = Plan(
         lf=lf,
         schema=schema,
         spec=spec,
-        windows=windows_of(cfg),
-        champion=_champion_plan(cfg, spec, schema, allow_pickle, tracking_uri),
-        challengers=[_challenger_plan(c, spec, schema) for c in _selected(cfg, only)],
+        windows=replace(windows_of(cfg), history_days=lookback),
+        champion=champion,
+        challengers=challengers,
     )
     if not spec.features and not plan.challengers:
         plan.notes.append("no feature columns found: only the champion will be evaluated")
@@ -136,7 +140,7 @@ def _selected(cfg: ExperimentConfig, only: Sequence[str]) -> list[ChallengerConf
 
 
 def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> ModelPlan:
-    registry.kind_class(c.kind)  # unknown or not-yet-available kinds stop here, before any work
+    cls = registry.kind_class(c.kind)  # unknown or not-yet-available kinds stop here
     features = tuple(c.features) if c.features is not None else spec.features
     where = f"challengers.{c.name}.features"
     require_columns(schema, [(f, where) for f in features])
@@ -146,7 +150,7 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     if graph is not None:
         extra = tuple(graph.entities)
         require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
-    return ModelPlan(c.name, "challenger", c.kind, features, c, extra)
+    return ModelPlan(c.name, "challenger", c.kind, features, c, extra, cls.lookback_days(c))
 
 
 def _champion_plan(

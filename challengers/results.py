@@ -30,6 +30,7 @@ class DeltaResult:
     value: float
     ci: tuple[float, float]
     p_value: float
+    p_value_adjusted: float | None = None  # Holm across the run's challengers
 
 
 @dataclass
@@ -58,6 +59,8 @@ class ModelResult:
             out[f"delta_{key}"] = d.value
             out[f"delta_{key}_ci_low"], out[f"delta_{key}_ci_high"] = d.ci
             out[f"delta_{key}_p_value"] = d.p_value
+            if d.p_value_adjusted is not None:
+                out[f"delta_{key}_p_value_adjusted"] = d.p_value_adjusted
         out["fit_seconds"] = self.fit_seconds
         out["predict_seconds"] = self.predict_seconds
         return out
@@ -118,7 +121,12 @@ class ExperimentResult:
                 "metrics": m.metrics,
                 "ci": {k: list(v) for k, v in m.ci.items()},
                 "delta_vs_champion": {
-                    k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
+                    k: {
+                        "value": d.value,
+                        "ci": list(d.ci),
+                        "p_value": d.p_value,
+                        "p_value_adjusted": d.p_value_adjusted,
+                    }
                     for k, d in m.delta_vs_champion.items()
                 },
                 "fit_seconds": round(m.fit_seconds, 4),

@@ -26,10 +26,11 @@ class Windows:
     test_end: date
     label_delay_days: int = 7
     exclude_known_frauds: bool = False
+    history_days: int = 0  # rows loaded before training, for kinds with time-aware features
 
     @property
     def first_day(self) -> date:
-        return self.train_start
+        return self.train_start - timedelta(days=self.history_days)
 
     @property
     def last_day(self) -> date:

@@ -63,7 +63,10 @@ def sim_config(data_path: Path, **overrides: Any) -> dict[str, Any]:
             "label_delay_days": 7,
             "exclude_known_frauds": True,
         },
-        "champion": {"name": "champ", "retrain": {"kind": "lightgbm", "params": {"n_estimators": 30}}},
+        "champion": {
+            "name": "champ",
+            "retrain": {"kind": "lightgbm", "params": {"n_estimators": 30}},
+        },
         "challengers": [
             {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 50}},
             {"name": "xgb", "kind": "xgboost", "params": {"n_estimators": 50}},

@@ -24,12 +24,25 @@ class Challenger(Protocol):
     calibrated: bool
 
     def fit(
-        self, train: pl.DataFrame, spec: DataSpec, *, valid: pl.DataFrame | None = None
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        *,
+        valid: pl.DataFrame | None = None,
+        history: pl.DataFrame | None = None,
     ) -> Self:
-        """Learn from the training window; ``valid`` (later rows) may drive early stopping."""
+        """Learn from the training window; ``valid`` (later rows) may drive early stopping.
+
+        ``history`` is every row the production system would know (the transaction log, labels
+        included, from ``lookback_days`` before training to the end of the test window). Kinds that
+        build time-aware features read it, using only rows older than the one scored; others ignore
+        it.
+        """
         ...
 
-    def predict_score(self, frame: pl.DataFrame) -> np.ndarray:
+    def predict_score(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> np.ndarray:
         """One float per row, higher = more suspicious."""
         ...
 
@@ -64,18 +77,25 @@ class BaseChallenger:
         return {name: getattr(self, name) for name in names}
 
     def fit(
-        self, train: pl.DataFrame, spec: DataSpec, *, valid: pl.DataFrame | None = None
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        *,
+        valid: pl.DataFrame | None = None,
+        history: pl.DataFrame | None = None,
     ) -> Self:
         started = time.perf_counter()
         self.features_ = tuple(spec.features)
         self.spec_ = spec
-        self._fit(train, spec, valid)
+        self._fit(train, spec, valid, history)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
-    def predict_score(self, frame: pl.DataFrame) -> np.ndarray:
+    def predict_score(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> np.ndarray:
         self._check_fitted()
-        scores = np.asarray(self._predict(frame), dtype=np.float64).ravel()
+        scores = np.asarray(self._predict(frame, history), dtype=np.float64).ravel()
         if scores.shape[0] != frame.height:
             raise RuntimeError(f"{self.kind}: {scores.shape[0]} scores for {frame.height} rows")
         return scores
@@ -101,9 +121,20 @@ class BaseChallenger:
         """Write the fitted model in its native format; returns the file."""
         raise NotImplementedError(f"{self.kind} cannot be saved")
 
+    @classmethod
+    def lookback_days(cls, settings: Any) -> int:
+        """Days of history before the training window this kind needs (time-aware features)."""
+        return 0
+
     # subclasses
-    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
         raise NotImplementedError
 
-    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         raise NotImplementedError

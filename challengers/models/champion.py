@@ -38,11 +38,17 @@ class ScoreColumnChampion(BaseChallenger):
     def __init__(self, column: str) -> None:
         self.column = column
 
-    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
         scores = train.get_column(self.column)
         self.calibrated = _looks_like_probability(scores)
 
-    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         scores = frame.get_column(self.column)
         nulls = scores.null_count()
         if nulls:
@@ -64,11 +70,17 @@ class NativeModelChampion(BaseChallenger):
         self.path = path
         self.features = features
 
-    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
         # the champion is fixed: "fit" only checks that the data can feed it
         pass
 
-    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         return np.asarray(self.booster_predict(to_matrix(frame, self.features_)))
 
     def booster_predict(self, x: np.ndarray) -> np.ndarray:

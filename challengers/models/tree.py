@@ -97,7 +97,13 @@ class LightGBMChallenger(TreeChallenger):
             base["scale_pos_weight"] = weight
         return {**base, **params}, rounds
 
-    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
         import lightgbm as lgb
 
         x, y = to_matrix(train, spec.features), labels(train, spec.target)
@@ -115,7 +121,7 @@ class LightGBMChallenger(TreeChallenger):
             params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
 
-    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)
         return np.asarray(self.booster_.predict(x, num_threads=self._threads()))
 
@@ -154,7 +160,13 @@ class XGBoostChallenger(TreeChallenger):
             base["scale_pos_weight"] = weight
         return {**base, **params}, rounds
 
-    def _fit(self, train: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
         import xgboost as xgb
 
         x, y = to_matrix(train, spec.features), labels(train, spec.target)
@@ -181,7 +193,7 @@ class XGBoostChallenger(TreeChallenger):
             verbose_eval=False,
         )
 
-    def _predict(self, frame: pl.DataFrame) -> np.ndarray:
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)
         best = getattr(self.booster_, "best_iteration", None)
         kwargs: dict[str, Any] = {}

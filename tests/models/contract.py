@@ -36,8 +36,10 @@ def easy_frame(rows: int = 4000, seed: int = 0) -> pl.DataFrame:
             "weak": weak,
             "y": y,
             "t": pl.datetime_range(
-                pl.datetime(2024, 1, 1), pl.datetime(2024, 1, 1) + pl.duration(minutes=rows - 1),
-                "1m", eager=True,
+                pl.datetime(2024, 1, 1),
+                pl.datetime(2024, 1, 1) + pl.duration(minutes=rows - 1),
+                "1m",
+                eager=True,
             ),
         }
     )
@@ -78,7 +80,9 @@ class ChallengerContract:
 
         assert registry.kind_class(self.kind) is type(self.make_model())
 
-    def test_scores_one_finite_float_per_row(self, fitted: BaseChallenger, test: pl.DataFrame) -> None:
+    def test_scores_one_finite_float_per_row(
+        self, fitted: BaseChallenger, test: pl.DataFrame
+    ) -> None:
         scores = fitted.predict_score(test)
         assert scores.shape == (test.height,)
         assert scores.dtype == np.float64
