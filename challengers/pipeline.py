@@ -17,6 +17,8 @@ import polars as pl
 import yaml
 
 from challengers import registry
+from challengers.audit import AuditResult
+from challengers.audit.runner import audit_plan
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
@@ -31,9 +33,11 @@ from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.report.markdown import render
 from challengers.results import (
+    SEVERITIES,
     DataSummary,
     DeltaResult,
     ExperimentResult,
+    Finding,
     ModelResult,
     write_atomic,
     write_json,
@@ -143,8 +147,50 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     }
 
 
-def default_output_dir(cfg: ExperimentConfig) -> Path:
-    return Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
+    return Path("runs") / f"{cfg.name}{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
+    """`challenge audit`: the data audit alone; writes audit.json and its chart."""
+    plan = make_plan(
+        cfg,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    out = options.output_dir or default_output_dir(cfg, "-audit")
+    _ensure_writable(out)
+    return _audit(cfg, plan, out, progress)
+
+
+def _audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    """The audit at the start of a run: a bug in a check is reported, never loses the run."""
+    try:
+        return _audit(cfg, plan, out, progress)
+    except (ChallengeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the message may quote data values: only its type is shown
+        log.debug("audit failed:\n%s", traceback.format_exc())
+        progress.note(f"data audit failed ({type(exc).__name__}); the run goes on")
+        failed = Finding(
+            "audit-failed",
+            "medium",
+            "integrity",
+            "The data audit did not complete",
+            f"{type(exc).__name__}; run `challenge audit` with --debug to see why.",
+        )
+        return AuditResult(findings=[failed], tables={}, summary={})
+
+
+def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    return audit_plan(
+        plan,
+        cfg.evaluation.findings,
+        seed=cfg.seed,
+        alpha=cfg.evaluation.alpha,
+        out=out,
+        progress=progress,
+    )
 
 
 def run_experiment(
@@ -163,11 +209,12 @@ def run_experiment(
     _ensure_writable(out)
 
     prepared = prepare(cfg, options, progress)
+    audit = _audit_in_run(cfg, prepared.plan, out, progress)
     env = describe(config_dir or Path.cwd())
     tracker = Tracker(uri)
     tracker.start(cfg.name, out.name, _parent_tags(cfg, prepared, env))
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env)
+        result = _run(cfg, prepared, tracker, out, progress, env, audit)
     except BaseException:
         tracker.finish("KILLED" if _interrupted() else "FAILED")
         raise
@@ -189,6 +236,7 @@ def _run(
     out: Path,
     progress: Progress,
     env: dict[str, str],
+    audit: AuditResult | None = None,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
@@ -240,6 +288,8 @@ def _run(
             label_delay_days=cfg.split.label_delay_days,
         )
     )
+    if audit is not None:
+        findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
     result = ExperimentResult(
         run_id=tracker.parent_id,
         experiment=cfg.name,
@@ -255,6 +305,7 @@ def _run(
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
+        audit=audit,
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
@@ -455,6 +506,7 @@ def _log(
             out / "comparison.json",
             out / "report.md",
             out / "config.resolved.yaml",
+            *(result.audit.files() if result.audit else []),
         ],
         datasets=datasets,
     )

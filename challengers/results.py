@@ -8,9 +8,12 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from challengers.errors import EnvironmentFailure
+
+if TYPE_CHECKING:
+    from challengers.audit import AuditResult
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low", "info")
@@ -96,6 +99,7 @@ class ExperimentResult:
     output_dir: Path
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
+    audit: AuditResult | None = None  # the data audit run before training
 
     @property
     def champion(self) -> ModelResult:

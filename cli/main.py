@@ -70,9 +70,9 @@ def reports_errors(fn: F) -> F:
 
 
 def _register() -> None:
-    from challengers.cli import check, run, simulate, ui
+    from challengers.cli import audit, check, run, simulate, ui
 
-    for module in (run, check, simulate, ui):
+    for module in (run, check, audit, simulate, ui):
         app.add_typer(module.app)
 
 
