@@ -24,6 +24,7 @@ PHONE = (
     r"|\(\d{3}\) ?\d{3}[ .\-]\d{4}"  # (555) 123-4567
 )
 CARD = r"(?:^|[^0-9])((?:[0-9][ \-]?){15}[0-9])(?:[^0-9]|$)"
+LONG_DIGIT_RUN = r"(?:[0-9][ \-]?){15,}[0-9]"
 IBAN_COUNTRIES = [
     "AD",
     "AE",
@@ -236,7 +237,10 @@ def _matches(series: pl.Series) -> dict[str, int]:
     frame = pl.DataFrame({"v": text})
     v = pl.col("v")
     digits = v.str.extract(CARD, 1).str.replace_all(r"[^0-9]", "")
-    phone_digits = v.str.extract(f"({PHONE})", 1).str.replace_all(r"[^0-9]", "").str.len_chars()
+    # a phone number starts after a non-digit and is not part of a card-length digit run
+    no_runs = v.str.replace_all(LONG_DIGIT_RUN, " ")
+    phone = no_runs.str.extract(f"(?:^|[^0-9])({PHONE})", 1)
+    phone_digits = phone.str.replace_all(r"[^0-9]", "").str.len_chars()
     row = frame.select(
         pl.len().alias("values"),
         v.str.contains(EMAIL).sum().alias(KINDS[0]),
