@@ -19,8 +19,6 @@ from challengers.data import DataSpec, parse_time
 from challengers.results import Finding, Severity
 from challengers.split import Windows
 
-ROW = "_audit_row"  # a row index added to the scan so samples are reproducible
-DAY = "_audit_day"
 HASH_BUCKETS = 1_000_000
 
 
@@ -111,6 +109,13 @@ class AuditContext:
         return lenient_time(self.spec.time, self.schema[self.spec.time])
 
     def day_between(self, start: date, end: date) -> pl.Expr:
+        """Rows on days start..end; on a plain datetime column as a range on the raw values, so
+        polars can skip parquet row groups by their statistics."""
+        dtype = self.schema[self.spec.time]
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            lo = datetime.combine(start, datetime.min.time())
+            hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+            return (pl.col(self.spec.time) >= lo) & (pl.col(self.spec.time) < hi)
         return self.time_expr.dt.date().is_between(start, end)
 
     @property
@@ -146,12 +151,21 @@ class AuditContext:
     def sample(
         self, where: pl.Expr, available: int, wanted: int, columns: list[str], salt: int = 0
     ) -> pl.DataFrame:
-        """A seeded sample of about ``wanted`` of the ``available`` rows matching ``where``."""
-        lf = self.lf.with_row_index(ROW)
+        """A seeded sample of about ``wanted`` of the ``available`` rows matching ``where``.
+
+        Rows are kept by a hash of their own content (id, time, entity, amount), not of their
+        position, so the filter stays a plain predicate that polars pushes into the scan."""
         if available > wanted:
             keep = int(HASH_BUCKETS * wanted / available) + 1
-            where = where & (pl.col(ROW).hash(self.seed + salt) % HASH_BUCKETS < keep)
-        return lf.filter(where).select(list(dict.fromkeys(columns))).collect()
+            where = where & (self._row_key.hash(self.seed + salt) % HASH_BUCKETS < keep)
+        return self.lf.filter(where).select(list(dict.fromkeys(columns))).collect()
+
+    @property
+    def _row_key(self) -> pl.Expr:
+        s = self.spec
+        if s.id:
+            return pl.col(s.id)
+        return pl.struct([c for c in (s.time, s.entity, s.amount, s.target) if c])
 
     @functools.cached_property
     def train_sample(self) -> pl.DataFrame:

@@ -197,20 +197,15 @@ def _id_reasons(ctx: AuditContext, name: str, corr: float) -> list[str]:
     n = int(ctx.daily["rows"].sum()) if ctx.daily is not None else 0
     present = n * (1 - stats.get("null_rate", 0.0))
     reasons = []
-    if (
-        dtype.is_integer()
-        and stats.get("unique")
-        and share(stats["unique"], present) >= (ctx.limits.id_unique_ratio)
-    ):
-        reasons.append(f"unique per row ({pct(share(stats['unique'], present))} distinct)")
+    distinct = share(stats.get("distinct", 0), present)  # HyperLogLog: within a few percent
+    if dtype.is_integer() and distinct >= ctx.limits.id_unique_ratio:
+        reasons.append(f"unique per row (about {pct(min(distinct, 1.0))} distinct)")
     if math.isfinite(corr) and abs(corr) >= ctx.limits.id_time_corr:
         reasons.append(f"monotonic with time (Spearman {corr:+.3f})")
-    tokens = {t.lower() for t in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if t}
     last = re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name)[-1].lower()
     if (
         dtype.is_integer()
         and last in ID_TOKENS
-        and tokens
         and stats.get("distinct", 0) >= MIN_ID_CODES
         and not reasons
     ):
