@@ -149,15 +149,23 @@ class AuditContext:
     # ----------------------------------------------------------------------- samples
 
     def sample(
-        self, where: pl.Expr, available: int, wanted: int, columns: list[str], salt: int = 0
+        self,
+        where: pl.Expr,
+        available: int,
+        wanted: int,
+        columns: list[str],
+        salt: int = 0,
+        key: pl.Expr | None = None,
     ) -> pl.DataFrame:
         """A seeded sample of about ``wanted`` of the ``available`` rows matching ``where``.
 
         Rows are kept by a hash of their own content (id, time, entity, amount), not of their
-        position, so the filter stays a plain predicate that polars pushes into the scan."""
+        position, so the filter stays a plain predicate that polars pushes into the scan; with
+        ``key`` (an entity), all rows sharing a key are kept or dropped together."""
         if available > wanted:
             keep = int(HASH_BUCKETS * wanted / available) + 1
-            where = where & (self._row_key.hash(self.seed + salt) % HASH_BUCKETS < keep)
+            by = self._row_key if key is None else key
+            where = where & (by.hash(self.seed + salt) % HASH_BUCKETS < keep)
         return self.lf.filter(where).select(list(dict.fromkeys(columns))).collect()
 
     @property

@@ -128,8 +128,8 @@ def look_ahead(ctx: AuditContext, recipe: FeatureRecipe, *, lookback_days: int =
 
 
 def _sample(ctx: AuditContext, recipe: FeatureRecipe, lookback_days: int) -> pl.DataFrame:
-    """Whole days ending with the training window, as many as fit the budget (entity histories
-    intact); rows are sampled within them only when a single day is larger than the budget."""
+    """Whole days ending with the training window, as many as fit the budget; when one day is
+    larger than the budget, entities (``data.entity``) are sampled within it."""
     w = ctx.windows
     budget = ctx.limits.recipe_sample_rows
     assert ctx.daily is not None
@@ -138,7 +138,9 @@ def _sample(ctx: AuditContext, recipe: FeatureRecipe, lookback_days: int) -> pl.
     where = ctx.day_between(start, w.train_end)
     rows = int(ctx.daily.filter(pl.col("day").is_between(start, w.train_end))["rows"].sum())
     columns = list(dict.fromkeys([ctx.spec.time, ctx.spec.target, *recipe.inputs]))
-    frame = ctx.sample(where, rows, max(budget, 1), columns, salt=7)
+    # whole entity histories: a customer's rows are all in or all out of the sample
+    key = pl.col(ctx.spec.entity) if ctx.spec.entity else None
+    frame = ctx.sample(where, rows, max(budget, 1), columns, salt=7, key=key)
     return frame.with_columns(ctx.time_expr, ctx.label.alias(ctx.spec.target)).sort(
         ctx.spec.time, maintain_order=True
     )

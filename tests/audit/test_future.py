@@ -11,7 +11,7 @@ import pytest
 
 from challengers.audit import ModelInputs, register_recipe
 from challengers.audit import future as future_module
-from tests.audit.frames import FEATURES, audit, clean_frame, ids
+from tests.audit.frames import FEATURES, audit, clean_frame, ids, thresholds
 
 ENTITY = "CUSTOMER_ID"
 
@@ -107,3 +107,15 @@ def test_factory_receives_the_model_settings(recipes: dict[str, Any], tmp_path: 
 def test_kinds_without_recipe_are_not_checked(recipes: dict[str, Any], tmp_path: Path) -> None:
     result = audit(clean_frame(), tmp_path)
     assert result.tables["future_features"] == []
+
+
+def test_small_budget_samples_whole_customers(recipes: dict[str, Any], tmp_path: Path) -> None:
+    """One day holds about 300 rows; a budget of 150 samples customers within the last day."""
+    register_recipe("batch", lambda settings: LeakyRecipe())
+    models = [ModelInputs("champ", "batch", FEATURES)]
+    result = audit(
+        clean_frame(), tmp_path, models=models, findings=thresholds(recipe_sample_rows=150)
+    )
+    assert "leak-future-champ-CUSTOMER_TOTAL_TX" in ids(result)
+    compared = {r["feature"]: r["rows_compared"] for r in result.tables["future_features"]}
+    assert 0 < compared["AMOUNT_COPY"] < 3 * 300

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from challengers.audit import ModelInputs
-from tests.audit.frames import FEATURES, WINDOWS, audit, clean_frame, ids
+from tests.audit.frames import FEATURES, WINDOWS, audit, clean_frame, ids, thresholds
 
 RNG = np.random.default_rng(5)
 
@@ -155,3 +155,10 @@ def test_graph_entities_are_checked_too(tmp_path: Path) -> None:
     models = [ModelInputs("graph", "graph", FEATURES, extra_columns=("CUSTOMER_ID", "TERMINAL_ID"))]
     result = audit(frame, tmp_path, models=models)
     assert [r["entity"] for r in result.tables["entities"]] == ["CUSTOMER_ID", "TERMINAL_ID"]
+
+
+def test_auc_threshold_comes_from_the_config(tmp_path: Path) -> None:
+    """F1 alone reaches an AUC of about 0.8: silent at 0.95, a finding at 0.75."""
+    assert "leak-auc-F1" not in ids(audit(clean_frame(), tmp_path))
+    found = ids(audit(clean_frame(), tmp_path, findings=thresholds(leak_auc=0.75)))
+    assert found["leak-auc-F1"] == "high"
