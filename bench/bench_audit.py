@@ -76,7 +76,9 @@ def main() -> None:
     result = audit_plan(plan, cfg.evaluation.findings, seed=1, out=OUT / "audit")
     total = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"| rows | columns | total s | peak RSS GB | " + " | ".join(result.summary["seconds"]) + " |")
+    print(
+        "| rows | columns | total s | peak RSS GB | " + " | ".join(result.summary["seconds"]) + " |"
+    )
     print(
         f"| {args.rows:,} | {result.summary['columns']} | {total:.1f} | {peak:.2f} | "
         + " | ".join(f"{v:.1f}" for v in result.summary["seconds"].values())

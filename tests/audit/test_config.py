@@ -37,5 +37,5 @@ def test_misspelt_audit_key_is_named_with_its_line(tmp_path: Path) -> None:
 
 
 def test_audit_threshold_out_of_range(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="evaluation.findings.audit.leak_auc"):
+    with pytest.raises(ConfigError, match=r"evaluation\.findings\.audit\.leak_auc"):
         load_config(write(tmp_path, {"leak_auc": 0.4}))
