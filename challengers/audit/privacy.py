@@ -274,6 +274,21 @@ def _name_hint(column: str) -> bool:
     return bool(tokens & NAME_HINTS)
 
 
+def _advice(used: list[str], role: str | None) -> str:
+    text = ""
+    if used:
+        text += (
+            f"It is a model input of {', '.join(used)}: personal data must not be a feature, and "
+            "tree split thresholds can carry its values into model files. "
+        )
+    if role:
+        text += f"It is the {role} column: pseudonymise it (a keyed hash). "
+    return text + (
+        "Its values are never shown in this report; drop or pseudonymise the column before "
+        "data reaches modelling."
+    )
+
+
 def _report(
     ctx: AuditContext,
     section: Section,
@@ -293,16 +308,7 @@ def _report(
             "high" if used else "medium",
             AREA,
             f"Column '{column}' holds personal data",
-            f"It contains {what}. "
-            + (
-                f"It is a model input of {', '.join(used)}: personal data must not be a "
-                "feature, and tree split thresholds can carry its values into model files. "
-                if used
-                else ""
-            )
-            + (f"It is the {role} column: pseudonymise it (a keyed hash). " if role else "")
-            + "Its values are never shown in this report; drop or pseudonymise the column "
-            "before data reaches modelling.",
+            f"It contains {what}. {_advice(used, role)}",
         )
     else:
         section.add(

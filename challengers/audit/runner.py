@@ -35,6 +35,10 @@ CHART_FILE = "label_rate.png"
 ORDER: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
 
 Check = Callable[[AuditContext], Section]
+FIRST_CHECKS: tuple[tuple[str, Check], ...] = (
+    ("integrity", check_integrity),  # fills the daily counts the samples are sized from
+    ("personal data", check_privacy),  # marks the columns whose values nobody may print
+)
 WINDOW_CHECKS: tuple[tuple[str, Check], ...] = (
     ("leakage", check_leakage),
     ("features recomputed without the future", check_future),
@@ -91,7 +95,6 @@ def run_audit(
     score_column: str | None = None,
 ) -> AuditResult:
     """Audit the data behind a run; write audit.json and the chart into ``out`` when given."""
-    progress = progress or SilentProgress()
     ctx = AuditContext(
         lf=lf,
         schema=lf.collect_schema(),
@@ -105,12 +108,22 @@ def run_audit(
     )
     if now is not None:
         ctx.now = now
-    section, seconds = Section(), dict[str, float]()
-    first: tuple[tuple[str, Check], ...] = (
-        ("integrity", check_integrity),
-        ("personal data", check_privacy),
+    section, seconds = _run_checks(ctx, progress or SilentProgress())
+    result = AuditResult(
+        findings=sorted(section.findings, key=lambda f: ORDER[f.severity]),
+        tables=section.tables,
+        summary=_summary(ctx, seconds),
+        output_dir=out,
     )
-    for name, check in first:
+    if out is not None:
+        _write(result, ctx, out)
+    return result
+
+
+def _run_checks(ctx: AuditContext, progress: Progress) -> tuple[Section, dict[str, float]]:
+    """Integrity and privacy always; the window checks once integrity found rows in both."""
+    section, seconds = Section(), dict[str, float]()
+    for name, check in FIRST_CHECKS:
         section.extend(_timed(name, check, ctx, progress, seconds))
     empty = [w for w in ("train", "test") if ctx.window_rows(w)[0] == 0]
     if empty:
@@ -122,18 +135,10 @@ def run_audit(
             "Leakage, drift and segment checks need rows in both windows; move the windows "
             "inside the data (see rows_per_window).",
         )
-    else:
-        for name, check in WINDOW_CHECKS:
-            section.extend(_timed(name, check, ctx, progress, seconds))
-    result = AuditResult(
-        findings=sorted(section.findings, key=lambda f: ORDER[f.severity]),
-        tables=section.tables,
-        summary=_summary(ctx, seconds),
-        output_dir=out,
-    )
-    if out is not None:
-        _write(result, ctx, out)
-    return result
+        return section, seconds
+    for name, check in WINDOW_CHECKS:
+        section.extend(_timed(name, check, ctx, progress, seconds))
+    return section, seconds
 
 
 def _timed(

@@ -17,30 +17,43 @@ TOP = 10
 
 def markdown(audit: AuditResult) -> list[str]:
     """The "Data audit" section: summary, chart, and the audit's key tables."""
-    s, t = audit.summary, audit.tables
-    counts = audit.counts()
+    t = audit.tables
+    return [
+        *_summary(audit),
+        *_table(
+            "Rows per window",
+            ["window", "rows", "frauds", "fraud rate"],
+            [
+                [r["window"], _n(r["rows"]), _n(r["positives"]), _pct(r["rate"])]
+                for r in t.get("rows_per_window", [])
+            ],
+        ),
+        *_leakage(t),
+        *_drift(t),
+        *_privacy(t),
+        *_segments(t),
+    ]
+
+
+def _summary(audit: AuditResult) -> list[str]:
+    s = audit.summary
     lines = [
         "## Data audit",
         "",
         f"{s.get('rows', 0):,} rows, {s.get('columns', 0)} columns, "
         f"{s.get('first_day')}..{s.get('last_day')}; seeded samples of up to "
         f"{s.get('sample_rows', 0):,} rows per window where exact answers are not needed. "
-        + ", ".join(f"{n} {sev}" for sev, n in counts.items())
+        + ", ".join(f"{n} {sev}" for sev, n in audit.counts().items())
         + " finding(s), listed under Findings (areas integrity, leakage, drift, privacy, bias).",
         "",
     ]
-    lines += [f"![Rows and fraud rate over time]({c})" for c in audit.charts] + [""] * bool(
-        audit.charts
-    )
-    lines += _table(
-        "Rows per window",
-        ["window", "rows", "frauds", "fraud rate"],
-        [
-            [r["window"], _n(r["rows"]), _n(r["positives"]), _pct(r["rate"])]
-            for r in t.get("rows_per_window", [])
-        ],
-    )
-    lines += _table(
+    for chart in audit.charts:
+        lines += [f"![Rows and fraud rate over time]({chart})", ""]
+    return lines
+
+
+def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+    lines = _table(
         "Leakage: strongest single columns on the training window",
         ["column", "AUC alone", "how", "missingness AUC", "used by"],
         [
@@ -68,8 +81,7 @@ def markdown(audit: AuditResult) -> list[str]:
             for r in t.get("entities", [])
         ],
     )
-    lines += _drift(t)
-    lines += _table(
+    return lines + _table(
         "Features recomputed without the future",
         ["model", "feature", "rows compared", "rows changed"],
         [
@@ -77,7 +89,10 @@ def markdown(audit: AuditResult) -> list[str]:
             for r in t.get("future_features", [])
         ],
     )
-    lines += _table(
+
+
+def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+    return _table(
         "Personal data (values never shown)",
         ["column", "holds", "role", "used by"],
         [
@@ -90,8 +105,6 @@ def markdown(audit: AuditResult) -> list[str]:
             for r in t.get("personal_data", [])
         ],
     )
-    lines += _segments(t)
-    return lines
 
 
 def _drift(t: dict[str, list[dict[str, Any]]]) -> list[str]:
