@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import typer
+
 from challengers.cli.main import reports_errors
 
 app = typer.Typer()
