@@ -101,9 +101,7 @@ def run_tool(config: Path, directory: Path) -> tuple[float, dict]:
     started = time.perf_counter()
     subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "challengers.cli.main",
+            str(Path(sys.executable).parent / "challenge"),  # the console script a user runs
             "run",
             str(config),
             "-q",

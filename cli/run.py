@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from challengers.cli.main import reports_errors
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
