@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import machine, write_section
+from _results import machine, write_section
 
 from challengers.fingerprint import Fingerprinter, fingerprint_frame, fingerprint_lazy
 
@@ -168,7 +168,7 @@ def main() -> None:
             threads,
             streamed(args.rows, batches, threads),
         )
-    write_section("Data fingerprint", machine(), lines)
+    write_section("fingerprint", "\n".join(["## Data fingerprint", "", machine(), "", *lines]))
 
 
 if __name__ == "__main__":

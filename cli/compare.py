@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 
 import typer
+
 from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
@@ -38,9 +39,9 @@ def compare_command(
 
       challenge compare RUN_A RUN_B --metric pr_auc --metric roc_auc
     """
-    from challengers.cli.output import console
     from rich.table import Table
 
+    from challengers.cli.output import console
     from challengers.errors import ConfigError, did_you_mean
     from challengers.records import load_run
     from challengers.tracking import resolve_uri

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import typer
+
 from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
@@ -53,7 +54,6 @@ def replicate_command(
       challenge replicate --config configs/demo.yaml
     """
     from challengers.cli.output import RichProgress
-
     from challengers.errors import ConfigError
     from challengers.replicate import replicate_config, replicate_run
 
@@ -93,9 +93,9 @@ def _diff(value: float) -> str:
 
 def print_replication(replication: object) -> None:
     """The logged vs re-computed table, the environment differences and the verdict."""
-    from challengers.cli.output import console
     from rich.table import Table
 
+    from challengers.cli.output import console
     from challengers.replicate import Replication
 
     assert isinstance(replication, Replication)

@@ -93,7 +93,10 @@ def test_a_run_without_a_logged_config_cannot_be_replicated() -> None:
 
 def test_a_logged_config_that_no_longer_validates_names_its_line(relative_config: Path) -> None:
     text = relative_config.read_text().replace("seed: 7", "seed: 7\nsede: 8")
-    with pytest.raises(ConfigError, match=r"config\.resolved\.yaml:3: sede: unknown key 'sede'; did you mean 'seed'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"config\.resolved\.yaml:3: sede: unknown key 'sede'; did you mean 'seed'",
+    ):
         rebuild_config(record(config_resolved=text))
 
 

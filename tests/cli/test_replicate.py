@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
-from challengers.cli.main import app
 from typer.testing import CliRunner
 
+from challengers.cli.main import app
 from tests.conftest import sim_config
 
 runner = CliRunner()
