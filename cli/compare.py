@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from challengers.cli.errors import reports_errors
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from challengers.records import LoggedModel, LoggedRun
 
 app = typer.Typer()
 
@@ -72,7 +78,7 @@ def compare_command(
     console.print(table)
 
 
-def _runs_table(runs: list) -> object:
+def _runs_table(runs: list[LoggedRun]) -> Table:
     from rich.table import Table
 
     table = Table(title="Runs")
@@ -96,10 +102,7 @@ def _runs_table(runs: list) -> object:
     return table
 
 
-def _cell(model: object, key: str) -> str:
-    from challengers.records import LoggedModel
-
-    assert isinstance(model, LoggedModel)
+def _cell(model: LoggedModel, key: str) -> str:
     if model.status != "ok":
         return "[red]failed[/]"
     value = model.value(key)

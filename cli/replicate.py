@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from challengers.cli.errors import reports_errors
+
+if TYPE_CHECKING:
+    from challengers.replicate import Replication
 
 app = typer.Typer()
 
@@ -91,15 +95,12 @@ def _diff(value: float) -> str:
     return "0" if value == 0 else ("∞" if math.isinf(value) else f"{value:.2e}")
 
 
-def print_replication(replication: object) -> None:
+def print_replication(r: Replication) -> None:
     """The logged vs re-computed table, the environment differences and the verdict."""
     from rich.table import Table
 
     from challengers.cli.output import console
-    from challengers.replicate import Replication
 
-    assert isinstance(replication, Replication)
-    r = replication
     for note in r.notes:
         console.print(f"[yellow]![/] {note}")
     for line in r.environment:

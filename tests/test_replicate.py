@@ -140,3 +140,42 @@ def test_logged_model_excludes_timings_and_reads_intervals() -> None:
     assert "fit_seconds" not in m.comparable()
     assert m.interval("pr_auc") == (0.2, 0.4)
     assert m.interval("roc_auc") is None and math.isnan(m.value("roc_auc"))
+
+
+def test_the_data_check_names_the_column_and_the_rows_that_changed(
+    sim_parquet: Path, write_config
+) -> None:
+    import polars as pl
+
+    from challengers.errors import DataError
+    from challengers.fingerprint import fingerprint_frame
+    from challengers.pipeline import RunOptions, prepare
+    from challengers.progress import SilentProgress
+    from challengers.replicate import data_check
+
+    cfg = load_config(write_config(sim_config(sim_parquet, threads=1)))
+    prepared = prepare(cfg, RunOptions(), SilentProgress())
+    now = prepared.data_print
+    assert now is not None and now.windows["loaded"] == prepared.history.height
+    notes: list[str] = []
+    data_check(record(fingerprint=now), "data.parquet", notes)(prepared)  # the same data
+    assert notes == []
+    data_check(record(), "data.parquet", notes)(prepared)  # an older run: noted, not stopped
+    assert notes and "the data was not verified" in notes[0]
+
+    flipped = prepared.history.with_columns(  # planted: the run saw row 1,500's label flipped
+        pl.when(pl.int_range(pl.len()) == 1500)
+        .then(1 - pl.col("TX_FRAUD"))
+        .otherwise(pl.col("TX_FRAUD"))
+        .alias("TX_FRAUD")
+    )
+    logged = fingerprint_frame(flipped, list(now.columns), windows=now.windows)
+    with pytest.raises(DataError) as caught:
+        data_check(record(fingerprint=logged), "data.parquet", [])(prepared)
+    lines = str(caught.value).splitlines()
+    assert lines[0].startswith("data fingerprint mismatch: data.parquet is not the data run r")
+    span = prepared.history.slice(1024, 1024).get_column("TX_DATETIME")
+    assert lines[1] == (
+        f"  values differ in 1 of {len(now.columns)} column(s): TX_FRAUD; first in rows "
+        f"1,024-2,047 of the rows read (TX_DATETIME {span.min()} .. {span.max()} in the data now)"
+    )

@@ -91,6 +91,7 @@ def test_replicating_a_logged_run_gives_identical_metrics_and_exit_0(logged: Log
     assert logged.replicate_exit == 0, logged.replicate_output
     assert "identical" in logged.replicate_output
     assert "0 beyond tolerance" in logged.replicate_output
+    assert "!" not in logged.replicate_output  # no notes: config and environment as logged
     before = _children(logged.uri, logged.original)
     after = _children(logged.uri, logged.replication)
     assert set(before) == set(after) == {"champ", "lgbm", "xgb"}
