@@ -88,7 +88,7 @@ def replicate_command(
 
 
 def _num(value: float) -> str:
-    return "—" if math.isnan(value) else f"{value:.10g}"
+    return "—" if math.isnan(value) else f"{value:.9g}"
 
 
 def _diff(value: float) -> str:
@@ -113,7 +113,7 @@ def print_replication(r: Replication) -> None:
     table = Table(title=f"Replication of run {r.original} as {r.replication}: {verdict}")
     for name in ("model", "metric", "logged", "replicated", "difference"):
         left = name in ("model", "metric")
-        table.add_column(name, justify="left" if left else "right", no_wrap=left)
+        table.add_column(name, justify="left" if left else "right", no_wrap=True)
     for c in r.checks:
         bad = not c.within(r.tolerance)
         if c.headline or bad:

@@ -143,7 +143,7 @@ def test_the_run_records_environment_threads_config_and_fingerprint(logged: Logg
     assert windows["loaded"] > windows["train"] + windows["test"]  # the gap days are read too
 
 
-def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged) -> None:
+def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged, tmp_path: Path) -> None:
     original = logged.data.read_bytes()
     frame = pl.read_parquet(logged.data)
     row = frame.height // 2
@@ -155,7 +155,9 @@ def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged) -> N
     )
     try:
         altered.write_parquet(logged.data)
-        result = runner.invoke(app, ["replicate", logged.original, "--tracking-uri", logged.uri])
+        result = runner.invoke(
+            app, ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path)]
+        )
     finally:
         logged.data.write_bytes(original)
     assert result.exit_code == 2, result.output
@@ -169,7 +171,7 @@ def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged) -> N
     assert "Challenger" not in result.output  # stopped before any training
 
 
-def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged) -> None:
+def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
     """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
     client = _client(logged.uri)
     child = next(
@@ -183,11 +185,29 @@ def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged) -> None:
     client.log_metric(child.info.run_id, "pr_auc", true_value + 0.01, step=10)
     try:
         result = runner.invoke(
-            app, ["replicate", logged.original, "--tracking-uri", logged.uri, "--quiet"]
+            app,
+            [
+                "replicate",
+                logged.original,
+                "--tracking-uri",
+                logged.uri,
+                "-q",
+                "-o",
+                str(tmp_path / "a"),
+            ],
         )
         verbose = runner.invoke(
             app,
-            ["replicate", logged.original, "--tracking-uri", logged.uri, "--tolerance", "0.02"],
+            [
+                "replicate",
+                logged.original,
+                "--tracking-uri",
+                logged.uri,
+                "--tolerance",
+                "0.02",
+                "-o",
+                str(tmp_path / "b"),
+            ],
         )
     finally:
         client.log_metric(child.info.run_id, "pr_auc", true_value, step=20)
@@ -245,7 +265,9 @@ def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
-    unknown = runner.invoke(app, ["replicate", "0" * 32, "--tracking-uri", logged.uri])
+    unknown = runner.invoke(
+        app, ["replicate", "0" * 32, "--tracking-uri", logged.uri, "-o", str(tmp_path)]
+    )
     assert unknown.exit_code == 2
     assert unknown.stderr.startswith(f"error: run '{'0' * 32}' not found in {logged.uri}")
     missing = f"sqlite:///{tmp_path / 'nowhere.db'}"
