@@ -61,10 +61,10 @@ def compare_command(
     keys = [k for k in keys if not metric or k in metric]
 
     for note in (n for r in runs for n in r.notes):
-        console.print(f"[yellow]![/] {note}")
-    console.print(_runs_table(runs))
+        console().print(f"[yellow]![/] {note}")
+    console().print(_runs_table(runs))
     if len({r.data_fingerprint for r in runs}) > 1:
-        console.print(
+        console().print(
             "[yellow]![/] the runs used different data (fingerprints differ): their metrics "
             "come from different rows"
         )
@@ -75,7 +75,7 @@ def compare_command(
         table.add_column(f"{r.run_id[:8]}\n{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
     for key in keys:
         table.add_row(key, *(_cell(m, key) for _, m in columns))
-    console.print(table)
+    console().print(table)
 
 
 def _runs_table(runs: list[LoggedRun]) -> Table:

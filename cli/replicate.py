@@ -102,9 +102,9 @@ def print_replication(r: Replication) -> None:
     from challengers.cli.output import console
 
     for note in r.notes:
-        console.print(f"[yellow]![/] {note}")
+        console().print(f"[yellow]![/] {note}")
     for line in r.environment:
-        console.print(f"[yellow]![/] environment differs: {line}")
+        console().print(f"[yellow]![/] environment differs: {line}")
     verdict = {
         "identical": "[green]identical[/]",
         "within_tolerance": f"[green]within tolerance {r.tolerance:g}[/]",
@@ -119,11 +119,11 @@ def print_replication(r: Replication) -> None:
         if c.headline or bad:
             style = "bold red" if bad else ""
             table.add_row(c.model, c.key, _num(c.logged), _num(c.now), _diff(c.diff), style=style)
-    console.print(table)
+    console().print(table)
     for change in r.status_changes:
-        console.print(f"[bold red]✗[/] {change}")
+        console().print(f"[bold red]✗[/] {change}")
     models = len({c.model for c in r.checks})
-    console.print(
+    console().print(
         f"{len(r.checks)} values compared for {models} models (metrics, intervals, deltas, "
         f"p-values; timings excluded): max |difference| {_diff(r.max_diff)}, "
         f"{len(r.differing)} beyond tolerance. Outputs: {r.output_dir}"

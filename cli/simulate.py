@@ -51,7 +51,7 @@ def simulate_command(
     with RichProgress(quiet).stage(f"Simulating {rows:,} transactions", total=spec.days) as advance:
         summary = simulate(spec, out, on_day=advance)
     if not quiet:
-        console.print(
+        console().print(
             f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} frauds "
             f"({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
             f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
