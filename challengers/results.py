@@ -99,6 +99,7 @@ class ExperimentResult:
     output_dir: Path
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
+    champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
     audit: AuditResult | None = None  # the data audit run before training
 
     @property
@@ -157,6 +158,7 @@ class ExperimentResult:
                 "models": models,
                 "findings": [asdict(f) for f in self.findings],
                 "environment": self.environment,
+                "champion_agreement": self.champion_agreement,
             }
         )
 

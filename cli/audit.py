@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -42,7 +43,6 @@ def audit_command(
       challenge audit configs/handbook.yaml --output runs/audit --fail-on high
     """
     from challengers.cli.output import RichProgress, print_audit
-
     from challengers.config import load_config
     from challengers.errors import ConfigError
     from challengers.pipeline import RunOptions, audit_experiment

@@ -18,8 +18,15 @@ from challengers.results import SEVERITIES, ExperimentResult, ModelResult
 if TYPE_CHECKING:
     from challengers.audit import AuditResult
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+
+def console() -> Console:
+    """Standard output, sized when called (so COLUMNS and redirections are honoured)."""
+    return Console()
+
+
+def err_console() -> Console:
+    return Console(stderr=True)
+
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -39,20 +46,20 @@ class RichProgress:
         columns = [SpinnerColumn(), TextColumn("{task.description}")]
         if total:
             columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
-        with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task(description, total=total)
 
             def advance(n: int = 1) -> None:
                 bar.advance(task, n)
 
             yield advance
-        err_console.print(
+        err_console().print(
             f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]"
         )
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"[yellow]![/] {message}")
+            err_console().print(f"[yellow]![/] {message}")
 
 
 def _num(value: float | None) -> str:
@@ -93,15 +100,15 @@ def comparison_table(result: ExperimentResult) -> Table:
 
 
 def print_result(result: ExperimentResult) -> None:
-    console.print(comparison_table(result))
+    console().print(comparison_table(result))
     for m in result.failed:
-        console.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
+        console().print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
     if result.findings:
-        console.print("[bold]Findings[/]")
+        console().print("[bold]Findings[/]")
         for f in result.findings:
             style = SEVERITY_STYLE[f.severity]
-            console.print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
-    console.print(
+            console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
+    console().print(
         f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
     )
 
@@ -123,10 +130,10 @@ def print_audit(audit: AuditResult) -> None:
             style = SEVERITY_STYLE[severity]
             table.add_row(f"[{style}]{severity.upper()}[/]", f.area, f.title)
     if audit.findings:
-        console.print(table)
+        console().print(table)
     else:
-        console.print(f"[green]✓[/] {table.title}: no findings")
-    console.print(
+        console().print(f"[green]✓[/] {table.title}: no findings")
+    console().print(
         "  ".join(f"[{SEVERITY_STYLE[k]}]{k}: {n}[/]" for k, n in counts.items())
         + (f"  ·  {audit.output_dir}/audit.json" if audit.output_dir else "")
     )

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from challengers.cli.main import app
 from typer.testing import CliRunner
 
+from challengers.cli.main import app
 from tests.audit.frames import LAST, clean_frame, personal_columns
 from tests.cli.test_audit import audit_config
 

@@ -9,9 +9,9 @@ from typing import Any
 import polars as pl
 import pytest
 import yaml
-from challengers.cli.main import app
 from typer.testing import CliRunner
 
+from challengers.cli.main import app
 from tests.audit.frames import FEATURES, WINDOWS, clean_frame
 
 runner = CliRunner()
