@@ -1,50 +1,39 @@
-"""Paired bootstrap: every model is scored on the same resampled test rows in each replicate.
+"""Paired inference: a fast paired Poisson bootstrap, percentile intervals, p-values, Holm.
 
-Resampling is by blocks of dependent rows when the data names an entity (a card's transactions are
-not independent), by rows otherwise. Replicates are drawn as multinomial counts, in chunks sized to
-keep memory bounded, and each metric reads the counts as weights on its pre-sorted curve, so no
-replicate sorts anything.
+Every model is scored on the same resampled test rows in each replicate. Resampling is by blocks of
+dependent rows: entities (a card's transactions are not independent) when the data names one, days
+on request, rows otherwise. Each block gets a Poisson(1) weight per replicate from a counter-based
+hash of (seed, replicate, block) (the Poisson bootstrap: the multinomial's large-n limit, with no
+draw shared across blocks, so replicates are computed independently and in parallel). The compiled
+kernels of :mod:`challengers.bootstrap_kernels` make one pass per model and replicate over rows
+sorted once; this module prepares their inputs and turns their statistics into metric values with
+the formulas of :mod:`challengers.metrics`, the exact reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-from challengers.metrics import Cost, Curve, MetricSpec, Ranked, compute
+from challengers import bootstrap_kernels as kern
+from challengers.errors import ConfigError
+from challengers.metrics import (
+    Cost,
+    MetricSpec,
+    Ranked,
+    entity_day_table,
+    entity_precision_per_day,
+    require_amount,
+)
 
-CELLS_PER_CHUNK = 4_000_000  # replicates x rows held at once (~32 MB of float64 weights)
-
-
-def resample_counts(n_blocks: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
-    """Multinomial resampling counts: ``replicates`` rows of ``n_blocks`` counts summing to n_blocks."""
-    draws = rng.integers(0, n_blocks, size=(replicates, n_blocks))
-    offsets = (np.arange(replicates) * n_blocks)[:, None]
-    counts = np.bincount((draws + offsets).ravel(), minlength=replicates * n_blocks)
-    return counts.reshape(replicates, n_blocks).astype(np.float64)
-
-
-def weight_chunks(
-    n_rows: int,
-    replicates: int,
-    seed: int,
-    blocks: np.ndarray | None = None,
-) -> Iterator[np.ndarray]:
-    """Row weights of every replicate, ``(b, n_rows)`` at a time.
-
-    ``blocks`` gives each row's block code (0..K-1); rows of a block share its count.
-    """
-    rng = np.random.default_rng(seed)
-    chunk = max(1, min(replicates, CELLS_PER_CHUNK // max(n_rows, 1)))
-    n_blocks = int(blocks.max()) + 1 if blocks is not None and len(blocks) else n_rows
-    done = 0
-    while done < replicates:
-        b = min(chunk, replicates - done)
-        counts = resample_counts(n_blocks, b, rng)
-        yield counts if blocks is None else counts[:, blocks]
-        done += b
+Unit = Literal["entity", "day", "row"]
+UNITS: tuple[Unit, ...] = ("entity", "day", "row")
+REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
 
 
 @dataclass(frozen=True)
@@ -52,6 +41,119 @@ class Replicates:
     """Bootstrap replicate values: model -> metric key -> array of length B."""
 
     values: dict[str, dict[str, np.ndarray]]
+
+
+def block_weights(seed: int, first: int, count: int, n_blocks: int) -> np.ndarray:
+    """Poisson(1) weights of ``n_blocks`` blocks in replicates ``first .. first+count-1``.
+
+    Exactly the weights the engine uses; the engine itself never stores this matrix.
+    """
+    return kern.weight_matrix(int(seed), int(first), int(count), int(n_blocks), kern.POISSON_T)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the kernels must measure: FPR limits, alert rates, entity top-k values."""
+
+    limits: np.ndarray
+    rates: np.ndarray
+    ks: np.ndarray
+
+    @classmethod
+    def of(cls, metrics: Sequence[MetricSpec], operating_rate: float) -> _Plan:
+        limits = sorted({m.param for m in metrics if m.name == "recall_at_fpr"})
+        rates = {m.param for m in metrics if m.name in _AT_RATE}
+        if any(m.name == "expected_cost" for m in metrics):
+            rates.add(operating_rate)
+        ks = sorted({m.param for m in metrics if m.name == "entity_precision_at"})
+        return cls(*(np.array(sorted(v), dtype=np.float64) for v in (limits, rates, ks)))  # type: ignore[type-var]
+
+
+_AT_RATE = ("precision_at_alerts", "value_detection_at_alerts")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Kernel inputs: per-block totals, and per model its rows in score order."""
+
+    n_blocks: int
+    blk_cnt: np.ndarray  # (K,) int32 rows per block
+    pos_blk: np.ndarray  # blocks holding a positive
+    pos_cnt: np.ndarray  # their positives
+    pos_amt: np.ndarray  # their fraud amount (zeros without amounts)
+    blk_sq: np.ndarray  # (calibrated models, K) Brier numerators
+    blocks: np.ndarray  # (M, n) int32 block of each row, in each model's score order
+    label: np.ndarray  # (M, n) uint8 label in score order
+    amount: np.ndarray  # (M, n) amounts in score order, or (M, 0)
+    groups: np.ndarray  # (G, 2) start/stop of every tie group holding a positive, all models
+    group_start: np.ndarray  # (M + 1,) each model's slice of ``groups``
+    ent: np.ndarray  # (M, cells) entity of each (day, entity) cell in score order, or (M, 0)
+    lab: np.ndarray  # (M, cells) its max label
+    day_start: np.ndarray  # (days + 1,) cell offsets of each day
+
+
+def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) -> _Inputs:
+    first = models[0]
+    n_blocks = int(codes.max()) + 1 if codes.size else 0
+    sorted_codes = [codes[r.order].astype(np.int32) for r in models]
+    pos = np.bincount(sorted_codes[0], weights=first.y, minlength=n_blocks)
+    amt = np.zeros(n_blocks)
+    if first.amount is not None:
+        amt = np.bincount(sorted_codes[0], weights=first.y * first.amount, minlength=n_blocks)
+    pos_blk = np.flatnonzero(pos > 0)
+    sq = [
+        np.bincount(c, weights=(r.score - r.y) ** 2, minlength=n_blocks)
+        for r, c in zip(models, sorted_codes, strict=True)
+        if r.calibrated
+    ]
+    groups = [_positive_groups(r) for r in models]
+    amount = (
+        np.stack([r.amount for r in models])  # type: ignore[misc]
+        if first.amount is not None
+        else np.empty((len(models), 0))
+    )
+    ent, lab, day_start = _entity_cells(models, plan, unit)
+    return _Inputs(
+        n_blocks=n_blocks,
+        blk_cnt=np.bincount(sorted_codes[0], minlength=n_blocks).astype(np.int32),
+        pos_blk=pos_blk.astype(np.int64),
+        pos_cnt=pos[pos_blk],
+        pos_amt=amt[pos_blk],
+        blk_sq=np.stack(sq) if sq else np.empty((0, 0)),
+        blocks=np.stack(sorted_codes),
+        label=np.stack([(r.y > 0).astype(np.uint8) for r in models]),
+        amount=np.ascontiguousarray(amount, dtype=np.float64),
+        groups=np.concatenate(groups).astype(np.int64),
+        group_start=np.cumsum([0] + [len(g) for g in groups]).astype(np.int64),
+        ent=ent,
+        lab=lab,
+        day_start=day_start,
+    )
+
+
+def _positive_groups(r: Ranked) -> np.ndarray:
+    """(start, stop) in score order of each tie group holding at least one positive."""
+    group_of_row = np.repeat(np.arange(r.ends.size), np.diff(r.ends, prepend=-1))
+    with_positive = np.unique(group_of_row[r.y > 0])
+    stops = r.ends[with_positive] + 1
+    starts = np.where(with_positive > 0, r.ends[with_positive - 1] + 1, 0)
+    return np.stack([starts, stops], axis=1).reshape(-1, 2)
+
+
+def _entity_cells(
+    models: list[Ranked], plan: _Plan, unit: Unit
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (day, entity) cells of each model for entity precision under entity blocks."""
+    empty = np.empty((len(models), 0), dtype=np.int64)
+    if not plan.ks.size or unit != "entity":
+        return empty, empty.astype(np.uint8), np.zeros(1, dtype=np.int64)
+    tables = [entity_day_table(r) for r in models]
+    bounds = [s.start for s in tables[0].day_slices] + [tables[0].entity.size]
+    return (
+        np.stack([t.entity for t in tables]),
+        np.stack([t.label > 0 for t in tables]).astype(np.uint8),
+        np.array(bounds, dtype=np.int64),
+    )
 
 
 def paired_bootstrap(
@@ -63,20 +165,170 @@ def paired_bootstrap(
     cost: Cost,
     operating_rate: float,
     blocks: np.ndarray | None = None,
+    unit: Unit | None = None,
+    threads: int | None = None,
 ) -> Replicates:
-    """The value of every metric for every model in each of ``replicates`` paired resamples."""
-    n_rows = next(iter(ranked.values())).n
-    out: dict[str, dict[str, list[np.ndarray]]] = {
-        name: {m.key: [] for m in metrics} for name in ranked
+    """The value of every metric for every model in each of ``replicates`` paired resamples.
+
+    ``blocks`` gives each row's block code (0..K-1, original row order; rows when ``None``);
+    ``unit`` says what the blocks are ("entity" by default when blocks are given): entity precision
+    weights entities under entity blocks and averages its per-day values with day weights under day
+    blocks; it cannot be bootstrapped over single rows. ``threads`` defaults to every core; the
+    result does not depend on it.
+    """
+    models = list(ranked.values())
+    unit = unit or ("row" if blocks is None else "entity")
+    codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
+    plan = _Plan.of(metrics, operating_rate)
+    if plan.ks.size and unit == "row":
+        raise ConfigError(
+            "entity_precision_at cannot be bootstrapped over single rows: "
+            "set evaluation.resample to entity (or day)"
+        )
+    _check_needs(models, metrics, cost)
+    inputs = _inputs(models, codes, plan, unit)
+    stats = _run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1)
+    day_weights = None
+    if plan.ks.size and unit == "day":
+        day_weights = block_weights(seed, 0, replicates, inputs.n_blocks).astype(np.float64)
+    values = {
+        name: _finish(
+            _Stats(*stats, model=i, brier_row=_brier_row(models, i)),
+            r,
+            metrics,
+            plan,
+            cost,
+            operating_rate,
+            day_weights,
+        )
+        for i, (name, r) in enumerate(ranked.items())
     }
-    for weights in weight_chunks(n_rows, replicates, seed, blocks):
-        for name, r in ranked.items():
-            curve = Curve(r, weights, cost)
-            for m in metrics:
-                out[name][m.key].append(compute(m, curve, operating_rate))
-    return Replicates(
-        {name: {k: np.concatenate(v) for k, v in per.items()} for name, per in out.items()}
-    )
+    return Replicates(values)
+
+
+def _check_needs(models: list[Ranked], metrics: Sequence[MetricSpec], cost: Cost) -> None:
+    names = {m.name for m in metrics}
+    if "value_detection_at_alerts" in names or (
+        "expected_cost" in names and cost.false_negative is None
+    ):
+        require_amount(models[0])
+
+
+def _run_all(
+    inputs: _Inputs, plan: _Plan, seed: int, replicates: int, threads: int
+) -> list[np.ndarray]:
+    """Replicates in chunks over a thread pool (the kernels release the GIL); results in order,
+    and identical for any number of threads."""
+    firsts = range(0, replicates, REPLICATES_PER_CALL)
+
+    def chunk(first: int) -> tuple:
+        return _run(inputs, plan, seed, first, min(REPLICATES_PER_CALL, replicates - first))
+
+    if threads <= 1 or len(firsts) <= 1:
+        parts = [chunk(f) for f in firsts]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts = list(pool.map(chunk, firsts))
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+
+def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tuple:
+    return kern.run_replicates(  # type: ignore[no-any-return]
+        int(seed), first, count, kern.POISSON_T, inputs.n_blocks, inputs.blk_cnt,
+        inputs.pos_blk, inputs.pos_cnt, inputs.pos_amt, inputs.blk_sq,
+        inputs.blocks, inputs.label, inputs.amount, inputs.groups, inputs.group_start,
+        plan.limits, plan.rates, inputs.ent, inputs.lab, inputs.day_start, plan.ks,
+    )  # fmt: skip
+
+
+def _brier_row(models: list[Ranked], i: int) -> int | None:
+    """Row of model ``i`` in the Brier statistics (calibrated models only)."""
+    if not models[i].calibrated:
+        return None
+    return sum(r.calibrated for r in models[:i])
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """The kernels' statistics for all replicates, viewed for one model."""
+
+    tot: np.ndarray
+    brier: np.ndarray
+    scal: np.ndarray
+    fpr: np.ndarray
+    tp: np.ndarray
+    amt: np.ndarray
+    entp: np.ndarray
+    model: int
+    brier_row: int | None
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _finish(
+    s: _Stats,
+    r: Ranked,
+    metrics: Sequence[MetricSpec],
+    plan: _Plan,
+    cost: Cost,
+    operating_rate: float,
+    day_weights: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """Metric values from sufficient statistics: the formulas of :mod:`challengers.metrics`."""
+    m = s.model
+    pos, total, fraud = s.tot[:, 0], s.tot[:, 1], s.tot[:, 2]
+    neg = total - pos
+
+    def at_rate(rate: float) -> tuple[np.ndarray, np.ndarray]:
+        i = int(np.searchsorted(plan.rates, rate))
+        return s.tp[:, m, i], s.amt[:, m, i]
+
+    out: dict[str, np.ndarray] = {}
+    for spec in metrics:
+        name, p = spec.name, spec.param
+        if name == "roc_auc":
+            v = _div(s.scal[:, m, 0], pos * neg)
+        elif name == "pr_auc":
+            v = _div(s.scal[:, m, 1], pos)
+        elif name == "ks":
+            v = s.scal[:, m, 2].copy()
+        elif name == "recall_at_fpr":
+            v = _div(s.fpr[:, m, int(np.searchsorted(plan.limits, p))], pos)
+        elif name == "precision_at_alerts":
+            v = _div(at_rate(p)[0], p * total)  # type: ignore[arg-type]
+        elif name == "value_detection_at_alerts":
+            v = _div(at_rate(p)[1], fraud)  # type: ignore[arg-type]
+        elif name == "expected_cost":
+            caught, caught_amt = at_rate(operating_rate)
+            if cost.false_negative is None:
+                missed = fraud - caught_amt
+            else:
+                missed = (pos - caught) * cost.false_negative
+            false_alerts = operating_rate * total - caught
+            v = _div(false_alerts * cost.false_positive + missed, total)
+        elif name == "brier":
+            v = np.full(pos.shape, np.nan)
+            if s.brier_row is not None:
+                v = _div(s.brier[:, s.brier_row], total)
+        elif name == "entity_precision_at":
+            v = _entity_values(s, r, p, plan, day_weights)  # type: ignore[arg-type]
+        else:  # pragma: no cover - METRICS and this table are kept complete by a test
+            raise KeyError(name)
+        out[spec.key] = v
+    return out
+
+
+def _entity_values(
+    s: _Stats, r: Ranked, k: float, plan: _Plan, day_weights: np.ndarray | None
+) -> np.ndarray:
+    if day_weights is None:
+        return s.entp[:, s.model, int(np.searchsorted(plan.ks, k))]
+    days, per_day = entity_precision_per_day(r, k)
+    w = day_weights[:, days]
+    return _div(w @ per_day, w.sum(axis=1))
 
 
 def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -102,3 +354,18 @@ def bootstrap_p_value(deltas: np.ndarray) -> float:
     below = (np.count_nonzero(finite <= 0) + 1) / (finite.size + 1)
     above = (np.count_nonzero(finite >= 0) + 1) / (finite.size + 1)
     return float(min(1.0, 2 * min(below, above)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment (family-wise error control); NaN stays NaN and is not counted.
+
+    Sorted ascending, the i-th of m p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)).
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return [float(v) for v in out]
