@@ -103,7 +103,7 @@ def _fill_and_total(key, thresholds, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_
     calibrated model's Brier numerator. Positives and amounts are summed over the few blocks
     holding a positive; the rest is fused with the draws so each block is read once."""
     fill_weights(key, w, thresholds)
-    c = 0
+    c = np.int64(0)
     for j in range(w.shape[0]):
         c += np.int64(w[j]) * np.int64(blk_cnt[j])
     p = 0.0
@@ -130,7 +130,7 @@ def _run_sum(w, blocks, start, stop):
     Indexing a slice from 0 lets the compiler drop the negative-index checks (twice as fast).
     """
     run = blocks[start:stop]
-    s = 0
+    s = np.int64(0)
     for i in range(run.shape[0]):
         s += np.int64(w[run[i]])
     return np.float64(s)
@@ -272,7 +272,9 @@ def run_replicates(
     for i in range(count):
         w = np.empty(n_blocks, dtype=np.uint8)
         key = replicate_key(seed, first + i)
-        _fill_and_total(key, thresholds, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot[i], brier[i])
+        _fill_and_total(
+            key, thresholds, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot[i], brier[i]
+        )
         removed = np.zeros(n_entities, dtype=np.bool_)
         for m in range(n_models):
             _model_pass(

@@ -13,14 +13,13 @@ the formulas of :mod:`challengers.metrics`, the exact reference.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from challengers import bootstrap_kernels as kern
 from challengers.errors import ConfigError
 from challengers.metrics import (
     Cost,
@@ -48,6 +47,7 @@ def block_weights(seed: int, first: int, count: int, n_blocks: int) -> np.ndarra
 
     Exactly the weights the engine uses; the engine itself never stores this matrix.
     """
+    from challengers import bootstrap_kernels as kern  # numba loads only when needed
     return kern.weight_matrix(int(seed), int(first), int(count), int(n_blocks), kern.POISSON_T)
 
 
@@ -61,12 +61,17 @@ class _Plan:
 
     @classmethod
     def of(cls, metrics: Sequence[MetricSpec], operating_rate: float) -> _Plan:
-        limits = sorted({m.param for m in metrics if m.name == "recall_at_fpr"})
-        rates = {m.param for m in metrics if m.name in _AT_RATE}
+        def params(*names: str) -> set[float]:
+            return {float(m.param) for m in metrics if m.name in names and m.param is not None}
+
+        rates = params(*_AT_RATE)
         if any(m.name == "expected_cost" for m in metrics):
-            rates.add(operating_rate)
-        ks = sorted({m.param for m in metrics if m.name == "entity_precision_at"})
-        return cls(*(np.array(sorted(v), dtype=np.float64) for v in (limits, rates, ks)))  # type: ignore[type-var]
+            rates.add(float(operating_rate))
+        return cls(
+            limits=np.array(sorted(params("recall_at_fpr")), dtype=np.float64),
+            rates=np.array(sorted(rates), dtype=np.float64),
+            ks=np.array(sorted(params("entity_precision_at")), dtype=np.float64),
+        )
 
 
 _AT_RATE = ("precision_at_alerts", "value_detection_at_alerts")
@@ -97,7 +102,7 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
     n_blocks = int(codes.max()) + 1 if codes.size else 0
     sorted_codes = [codes[r.order].astype(np.int32) for r in models]
     pos = np.bincount(sorted_codes[0], weights=first.y, minlength=n_blocks)
-    amt = np.zeros(n_blocks)
+    amt: np.ndarray = np.zeros(n_blocks)
     if first.amount is not None:
         amt = np.bincount(sorted_codes[0], weights=first.y * first.amount, minlength=n_blocks)
     pos_blk = np.flatnonzero(pos > 0)
@@ -107,11 +112,8 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
         if r.calibrated
     ]
     groups = [_positive_groups(r) for r in models]
-    amount = (
-        np.stack([r.amount for r in models])  # type: ignore[misc]
-        if first.amount is not None
-        else np.empty((len(models), 0))
-    )
+    amounts = [r.amount for r in models if r.amount is not None]
+    amount = np.stack(amounts) if len(amounts) == len(models) else np.empty((len(models), 0))
     ent, lab, day_start = _entity_cells(models, plan, unit)
     return _Inputs(
         n_blocks=n_blocks,
@@ -187,22 +189,14 @@ def paired_bootstrap(
         )
     _check_needs(models, metrics, cost)
     inputs = _inputs(models, codes, plan, unit)
-    stats = _run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1)
+    stats = _Stats(*_run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1))
     day_weights = None
     if plan.ks.size and unit == "day":
         day_weights = block_weights(seed, 0, replicates, inputs.n_blocks).astype(np.float64)
-    values = {
-        name: _finish(
-            _Stats(*stats, model=i, brier_row=_brier_row(models, i)),
-            r,
-            metrics,
-            plan,
-            cost,
-            operating_rate,
-            day_weights,
-        )
-        for i, (name, r) in enumerate(ranked.items())
-    }
+    values = {}
+    for i, (name, r) in enumerate(ranked.items()):
+        view = _View(stats, i, _brier_row(models, i), r, plan, cost, operating_rate, day_weights)
+        values[name] = {m.key: _FORMULAS[m.name](view, m.param) for m in metrics}
     return Replicates(values)
 
 
@@ -224,16 +218,19 @@ def _run_all(
     def chunk(first: int) -> tuple:
         return _run(inputs, plan, seed, first, min(REPLICATES_PER_CALL, replicates - first))
 
-    if threads <= 1 or len(firsts) <= 1:
-        parts = [chunk(f) for f in firsts]
+    parts = [chunk(firsts[0])] if firsts else []  # compiles or loads the kernels, once
+    if threads <= 1:
+        parts += [chunk(f) for f in firsts[1:]]
     else:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts = list(pool.map(chunk, firsts))
+            parts += list(pool.map(chunk, firsts[1:]))
     return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
 def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tuple:
-    return kern.run_replicates(  # type: ignore[no-any-return]
+    from challengers import bootstrap_kernels as kern  # numba loads only when needed
+
+    return kern.run_replicates(
         int(seed), first, count, kern.POISSON_T, inputs.n_blocks, inputs.blk_cnt,
         inputs.pos_blk, inputs.pos_cnt, inputs.pos_amt, inputs.blk_sq,
         inputs.blocks, inputs.label, inputs.amount, inputs.groups, inputs.group_start,
@@ -250,17 +247,46 @@ def _brier_row(models: list[Ranked], i: int) -> int | None:
 
 @dataclass(frozen=True)
 class _Stats:
-    """The kernels' statistics for all replicates, viewed for one model."""
+    """The kernels' statistics for all replicates (see ``run_replicates``)."""
 
-    tot: np.ndarray
-    brier: np.ndarray
-    scal: np.ndarray
-    fpr: np.ndarray
-    tp: np.ndarray
-    amt: np.ndarray
-    entp: np.ndarray
-    model: int
+    tot: np.ndarray  # (B, 3) positives, rows, fraud amount
+    brier: np.ndarray  # (B, calibrated models)
+    scal: np.ndarray  # (B, M, 3) ROC wins, AP sum, KS
+    fpr: np.ndarray  # (B, M, limits)
+    tp: np.ndarray  # (B, M, rates)
+    amt: np.ndarray  # (B, M, rates)
+    entp: np.ndarray  # (B, M, ks)
+
+
+@dataclass(frozen=True)
+class _View:
+    """One model's statistics and what its metric formulas need."""
+
+    s: _Stats
+    m: int
     brier_row: int | None
+    ranked: Ranked
+    plan: _Plan
+    cost: Cost
+    operating_rate: float
+    day_weights: np.ndarray | None
+
+    @property
+    def pos(self) -> np.ndarray:
+        return self.s.tot[:, 0]
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.s.tot[:, 1]
+
+    @property
+    def fraud(self) -> np.ndarray:
+        return self.s.tot[:, 2]
+
+    def at_rate(self, rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positives and fraud amount caught in the top ``rate`` share."""
+        i = int(np.searchsorted(self.plan.rates, rate))
+        return self.s.tp[:, self.m, i], self.s.amt[:, self.m, i]
 
 
 def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -268,67 +294,49 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def _finish(
-    s: _Stats,
-    r: Ranked,
-    metrics: Sequence[MetricSpec],
-    plan: _Plan,
-    cost: Cost,
-    operating_rate: float,
-    day_weights: np.ndarray | None,
-) -> dict[str, np.ndarray]:
-    """Metric values from sufficient statistics: the formulas of :mod:`challengers.metrics`."""
-    m = s.model
-    pos, total, fraud = s.tot[:, 0], s.tot[:, 1], s.tot[:, 2]
-    neg = total - pos
-
-    def at_rate(rate: float) -> tuple[np.ndarray, np.ndarray]:
-        i = int(np.searchsorted(plan.rates, rate))
-        return s.tp[:, m, i], s.amt[:, m, i]
-
-    out: dict[str, np.ndarray] = {}
-    for spec in metrics:
-        name, p = spec.name, spec.param
-        if name == "roc_auc":
-            v = _div(s.scal[:, m, 0], pos * neg)
-        elif name == "pr_auc":
-            v = _div(s.scal[:, m, 1], pos)
-        elif name == "ks":
-            v = s.scal[:, m, 2].copy()
-        elif name == "recall_at_fpr":
-            v = _div(s.fpr[:, m, int(np.searchsorted(plan.limits, p))], pos)
-        elif name == "precision_at_alerts":
-            v = _div(at_rate(p)[0], p * total)  # type: ignore[arg-type]
-        elif name == "value_detection_at_alerts":
-            v = _div(at_rate(p)[1], fraud)  # type: ignore[arg-type]
-        elif name == "expected_cost":
-            caught, caught_amt = at_rate(operating_rate)
-            if cost.false_negative is None:
-                missed = fraud - caught_amt
-            else:
-                missed = (pos - caught) * cost.false_negative
-            false_alerts = operating_rate * total - caught
-            v = _div(false_alerts * cost.false_positive + missed, total)
-        elif name == "brier":
-            v = np.full(pos.shape, np.nan)
-            if s.brier_row is not None:
-                v = _div(s.brier[:, s.brier_row], total)
-        elif name == "entity_precision_at":
-            v = _entity_values(s, r, p, plan, day_weights)  # type: ignore[arg-type]
-        else:  # pragma: no cover - METRICS and this table are kept complete by a test
-            raise KeyError(name)
-        out[spec.key] = v
-    return out
+def _expected_cost(v: _View, param: float | None) -> np.ndarray:
+    rate = v.operating_rate
+    caught, caught_amount = v.at_rate(rate)
+    if v.cost.false_negative is None:
+        missed = v.fraud - caught_amount
+    else:
+        missed = (v.pos - caught) * v.cost.false_negative
+    return _div((rate * v.total - caught) * v.cost.false_positive + missed, v.total)
 
 
-def _entity_values(
-    s: _Stats, r: Ranked, k: float, plan: _Plan, day_weights: np.ndarray | None
-) -> np.ndarray:
-    if day_weights is None:
-        return s.entp[:, s.model, int(np.searchsorted(plan.ks, k))]
-    days, per_day = entity_precision_per_day(r, k)
-    w = day_weights[:, days]
+def _brier(v: _View, param: float | None) -> np.ndarray:
+    if v.brier_row is None:
+        return np.full(v.pos.shape, np.nan)
+    return _div(v.s.brier[:, v.brier_row], v.total)
+
+
+def _entity_precision(v: _View, param: float | None) -> np.ndarray:
+    k = float(param or 0)
+    if v.day_weights is None:
+        return v.s.entp[:, v.m, int(np.searchsorted(v.plan.ks, k))]
+    days, per_day = entity_precision_per_day(v.ranked, k)
+    w = v.day_weights[:, days]
     return _div(w @ per_day, w.sum(axis=1))
+
+
+def _limit(v: _View, param: float | None) -> int:
+    return int(np.searchsorted(v.plan.limits, float(param or 0)))
+
+
+Formula = Callable[[_View, float | None], np.ndarray]
+
+# metric values from the kernels' statistics: the formulas of challengers.metrics, one per metric
+_FORMULAS: dict[str, Formula] = {
+    "roc_auc": lambda v, p: _div(v.s.scal[:, v.m, 0], v.pos * (v.total - v.pos)),
+    "pr_auc": lambda v, p: _div(v.s.scal[:, v.m, 1], v.pos),
+    "ks": lambda v, p: v.s.scal[:, v.m, 2].copy(),
+    "recall_at_fpr": lambda v, p: _div(v.s.fpr[:, v.m, _limit(v, p)], v.pos),
+    "precision_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[0], (p or 0) * v.total),
+    "value_detection_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[1], v.fraud),
+    "expected_cost": _expected_cost,
+    "brier": _brier,
+    "entity_precision_at": _entity_precision,
+}
 
 
 def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
