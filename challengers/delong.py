@@ -23,16 +23,22 @@ import numpy as np
 def midranks(x: np.ndarray) -> np.ndarray:
     """1-based ranks of ``x`` in ascending order, tied values sharing their mean rank."""
     x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    s = x[order]
+    order = np.argsort(x)
+    out = np.empty(x.size)
+    out[order] = _sorted_midranks(x[order])
+    return out
+
+
+def _sorted_midranks(s: np.ndarray) -> np.ndarray:
+    """Midranks of an ascending array, in its own order."""
+    if s.size == 0:
+        return np.empty(0)
     # a tie group spans [first, last]; its midrank is the mean of the 1-based positions
     new_group = np.concatenate([[True], s[1:] != s[:-1]])
     group = np.cumsum(new_group) - 1
     first = np.flatnonzero(new_group)
     last = np.concatenate([first[1:], [s.size]]) - 1
-    out = np.empty(s.size)
-    out[order] = (first[group] + last[group]) / 2.0 + 1.0
-    return out
+    return (first[group] + last[group]) / 2.0 + 1.0
 
 
 @dataclass(frozen=True)
@@ -45,19 +51,23 @@ class Components:
 
 
 def components(y: np.ndarray, score: np.ndarray) -> Components:
-    """AUC and DeLong's structural components by midranks (Sun & Xu 2014), O(n log n)."""
+    """AUC and DeLong's structural components by midranks (Sun & Xu 2014), O(n log n).
+
+    One sort serves all three rankings: the positives (negatives) in sorted order are sorted too.
+    """
     pos = np.asarray(y) > 0
     score = np.asarray(score, dtype=np.float64)
     m, n = int(pos.sum()), int((~pos).sum())
     if m == 0 or n == 0:
         return Components(float("nan"), np.full(m, np.nan), np.full(n, np.nan))
-    tz = midranks(score)
-    tx = midranks(score[pos])
-    ty = midranks(score[~pos])
-    v10 = (tz[pos] - tx) / n
-    v01 = 1.0 - (tz[~pos] - ty) / m
-    auc = (tz[pos].sum() - m * (m + 1) / 2.0) / (m * n)
-    return Components(float(auc), v10, v01)
+    order = np.argsort(score)
+    s, is_pos = score[order], pos[order]
+    tz = _sorted_midranks(s)
+    by_row = np.empty(score.size)
+    by_row[order[is_pos]] = (tz[is_pos] - _sorted_midranks(s[is_pos])) / n
+    by_row[order[~is_pos]] = 1.0 - (tz[~is_pos] - _sorted_midranks(s[~is_pos])) / m
+    auc = (tz[is_pos].sum() - m * (m + 1) / 2.0) / (m * n)
+    return Components(float(auc), by_row[pos], by_row[~pos])
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,8 @@ def paired_bootstrap(
     blocks; it cannot be bootstrapped over single rows. ``threads`` defaults to every core; the
     result does not depend on it.
     """
+    if replicates < 1:
+        raise ValueError(f"replicates must be at least 1, got {replicates}")
     models = list(ranked.values())
     unit = unit or ("row" if blocks is None else "entity")
     codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
