@@ -61,9 +61,7 @@ def _reference(
     """The numpy metrics on the engine's hashed weights, passed explicitly as (B, n) row weights."""
     out = {}
     for name, r in ranked.items():
-        curve = Curve(
-            r, weights[:, codes], cost, day_weights=weights if unit == "day" else None
-        )
+        curve = Curve(r, weights[:, codes], cost, day_weights=weights if unit == "day" else None)
         out[name] = {m.key: compute(m, curve, OPERATING_RATE) for m in metrics}
     return out
 
@@ -114,9 +112,13 @@ def test_engine_equals_reference_when_replicates_lose_every_positive() -> None:
 
 def test_results_do_not_depend_on_threads_and_follow_the_seed() -> None:
     ranked, blocks = _world(seed=3)
-    kwargs = dict(
-        replicates=40, cost=Cost(), operating_rate=0.01, blocks=blocks["entity"], unit="entity"
-    )
+    kwargs = {
+        "replicates": 40,
+        "cost": Cost(),
+        "operating_rate": 0.01,
+        "blocks": blocks["entity"],
+        "unit": "entity",
+    }
     one = paired_bootstrap(ranked, ALL_METRICS, seed=1, threads=1, **kwargs).values  # type: ignore[arg-type]
     two = paired_bootstrap(ranked, ALL_METRICS, seed=1, threads=2, **kwargs).values  # type: ignore[arg-type]
     other = paired_bootstrap(ranked, ALL_METRICS, seed=2, threads=2, **kwargs).values  # type: ignore[arg-type]
@@ -148,7 +150,7 @@ def test_every_metric_has_a_bootstrap_formula() -> None:
 
 def test_entity_precision_needs_whole_entities() -> None:
     ranked, _ = _world(n=500)
-    with pytest.raises(ConfigError, match="evaluation.resample"):
+    with pytest.raises(ConfigError, match=r"evaluation\.resample"):
         paired_bootstrap(
             ranked,
             [parse_metric("entity_precision_at@10")],
@@ -163,7 +165,7 @@ def test_amount_metrics_need_amounts() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random(200) < 0.1).astype(float)
     ranked = {"a": Ranked.build(y, rng.random(200))}
-    with pytest.raises(ConfigError, match="data.amount"):
+    with pytest.raises(ConfigError, match=r"data\.amount"):
         paired_bootstrap(
             ranked,
             [parse_metric("value_detection_at_alerts@0.1")],

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from challengers.evaluate import TestRows, evaluate_models
+from challengers.evaluate import TestRows as Rows
+from challengers.evaluate import evaluate_models
 from challengers.metrics import DEFAULT_METRICS, Cost, parse_metric
 from challengers.stats import bootstrap_p_value, holm, percentile_interval
 
@@ -35,7 +36,7 @@ def test_bootstrap_p_value_and_interval() -> None:
 
 def fraud_world(
     rng: np.random.Generator, *, rows: int, lifts: tuple[float, ...], per_entity: int = 5
-) -> tuple[TestRows, dict[str, np.ndarray]]:
+) -> tuple[Rows, dict[str, np.ndarray]]:
     """Transactions of cards: frauds burst on compromised cards (labels clustered by entity), every
     model sees a shared signal plus its own card-level and row-level errors, of equal size, so
     models differ only by their planted ``lift`` on frauds. Scores are probabilities."""
@@ -48,7 +49,7 @@ def fraud_world(
     for i, lift in enumerate(lifts):
         own = 0.7 * rng.normal(size=entities)[entity] + 0.7 * rng.normal(size=rows)
         scores[f"m{i}"] = 1 / (1 + np.exp(-(shared + lift * y + own - 5)))
-    rows_ = TestRows(
+    rows_ = Rows(
         y=y,
         amount=rng.lognormal(3.5, 1.0, rows),
         entity=np.unique(entity, return_inverse=True)[1],
@@ -57,7 +58,7 @@ def fraud_world(
     return rows_, scores
 
 
-def _evaluate(rows: TestRows, scores: dict[str, np.ndarray], replicates: int, seed: int) -> dict:
+def _evaluate(rows: Rows, scores: dict[str, np.ndarray], replicates: int, seed: int) -> dict:
     return evaluate_models(
         rows,
         scores,
@@ -116,12 +117,12 @@ def _coverage(clustered: bool, datasets: int, rng: np.random.Generator) -> float
     truth = norm.cdf(mu / np.sqrt(2 * (card_sd**2 + row_sd**2)))
     covered = 0
     for i in range(datasets):
-        cards = n // 8 if clustered else n
+        cards = n // 4 if clustered else n
         entity = rng.integers(0, cards, n) if clustered else np.arange(n)
         compromised = rng.random(cards) < 0.1
         y = (rng.random(n) < np.where(compromised[entity], 0.5, 0.02)).astype(float)
         score = mu * y + card_sd * rng.normal(size=cards)[entity] + row_sd * rng.normal(size=n)
-        rows = TestRows(y=y, entity=np.unique(entity, return_inverse=True)[1])
+        rows = Rows(y=y, entity=np.unique(entity, return_inverse=True)[1])
         ev = evaluate_models(
             rows,
             {"m": score},

@@ -1,0 +1,248 @@
+"""Benchmark of the paired bootstrap (issue 3): 1,000 replicates x 3 models x 1M test rows.
+
+Each case runs in its own subprocess so its peak memory is its own. Cases: the engine with entity
+blocks (default metrics + entity precision), with row blocks, with day blocks; the cold start (an
+empty numba cache: compile time); and the previous engine (multinomial counts, (B, n) weight
+matrices, numpy cumsums) next to the new one on a smaller size. ``--write`` replaces this topic's
+section of bench/RESULTS.md.
+
+    .venv/bin/python bench/bench_bootstrap.py --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+BEGIN, END = "<!-- bootstrap:begin -->", "<!-- bootstrap:end -->"
+DEFAULT = [
+    "roc_auc",
+    "pr_auc",
+    "recall_at_fpr@0.01",
+    "precision_at_alerts@0.005",
+    "expected_cost",
+    "brier",
+    "ks",
+]
+
+
+def simulate(rows: int, models: int, seed: int = 0) -> dict:
+    """Cards with bursts of fraud (~1% of rows), 10 transactions per card, 7 days, and ``models``
+    correlated calibrated scores."""
+    rng = np.random.default_rng(seed)
+    cards = rows // 10
+    entity = rng.integers(0, cards, rows)
+    compromised = rng.random(cards) < 0.02
+    y = (rng.random(rows) < np.where(compromised[entity], 0.45, 0.001)).astype(np.float64)
+    shared = 1.6 * y + 0.6 * rng.normal(size=cards)[entity] + rng.normal(size=rows)
+    scores = {
+        f"model{i}": 1 / (1 + np.exp(-(shared + 0.2 * i * y + rng.normal(size=rows) - 5)))
+        for i in range(models)
+    }
+    return {
+        "y": y,
+        "amount": rng.lognormal(3.5, 1.0, rows),
+        "entity": np.unique(entity, return_inverse=True)[1],
+        "day": rng.integers(0, 7, rows),
+        "scores": scores,
+    }
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(case: dict) -> dict:
+    """One case, in this process: returns its timings and memory."""
+    from challengers.metrics import Cost, Ranked, parse_metric
+    from challengers.stats import paired_bootstrap
+
+    data = simulate(case["rows"], case["models"])
+    unit = case["unit"]
+    metrics = DEFAULT + (["entity_precision_at@100"] if unit != "row" else [])
+    specs = [parse_metric(m) for m in metrics]
+    t0 = time.perf_counter()
+    ranked = {
+        name: Ranked.build(
+            data["y"],
+            s,
+            amount=data["amount"],
+            entity=data["entity"],
+            day=data["day"],
+            calibrated=True,
+        )
+        for name, s in data["scores"].items()
+    }
+    rank_s = time.perf_counter() - t0
+    rss_before = _rss_mb()
+    blocks = {"entity": data["entity"], "day": data["day"], "row": None}[unit]
+    kwargs = {
+        "replicates": case["replicates"],
+        "seed": 1,
+        "cost": Cost(5.0, None),
+        "operating_rate": 0.005,
+    }
+    # load (or compile) the kernels first: a once-per-process cost, reported apart
+    t0 = time.perf_counter()
+    if case["engine"] == "new":
+        tiny = {name: Ranked.build(r.y[:2000], r.score[:2000]) for name, r in ranked.items()}
+        paired_bootstrap(tiny, specs[:1], replicates=1, seed=0, cost=Cost(), operating_rate=0.01)
+    load_s = time.perf_counter() - t0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    if case["engine"] == "old":
+        _old_engine(ranked, specs, blocks=blocks, **kwargs)  # type: ignore[arg-type]
+    else:
+        paired_bootstrap(ranked, specs, blocks=blocks, unit=unit, **kwargs)  # type: ignore[arg-type]
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    return {
+        **case,
+        "metrics": len(specs),
+        "positives": int(data["y"].sum()),
+        "rank_s": rank_s,
+        "load_s": load_s,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _rss_mb(),
+    }
+
+
+def _old_engine(ranked, metrics, *, replicates, seed, cost, operating_rate, blocks):  # type: ignore[no-untyped-def]
+    """The engine this replaces (commit ebcd8fa), verbatim in substance, for the comparison."""
+    from challengers.metrics import Curve, compute
+
+    n = next(iter(ranked.values())).n
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(replicates, 4_000_000 // n))
+    n_blocks = int(blocks.max()) + 1 if blocks is not None else n
+    done = 0
+    while done < replicates:
+        b = min(chunk, replicates - done)
+        draws = rng.integers(0, n_blocks, size=(b, n_blocks))
+        offsets = (np.arange(b) * n_blocks)[:, None]
+        counts = np.bincount((draws + offsets).ravel(), minlength=b * n_blocks)
+        counts = counts.reshape(b, n_blocks).astype(np.float64)
+        weights = counts if blocks is None else counts[:, blocks]
+        for r in ranked.values():
+            curve = Curve(r, weights, cost)
+            for m in metrics:
+                compute(m, curve, operating_rate)
+        done += b
+
+
+def spawn(case: dict, env: dict | None = None) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--case", json.dumps(case)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {ram:.0f} GB RAM, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--replicates", type=int, default=1000)
+    parser.add_argument("--models", type=int, default=3)
+    parser.add_argument("--old-rows", type=int, default=40_000)
+    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return
+    load_before = os.getloadavg()
+    big = {"rows": args.rows, "models": args.models, "replicates": args.replicates}
+    small = {**big, "rows": args.old_rows}
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        cold = {**small, "rows": 20_000, "replicates": 8, "unit": "entity", "engine": "new"}
+        rows.append(("cold start (empty numba cache)", spawn(cold, {"NUMBA_CACHE_DIR": cache})))
+    for label, case in [
+        ("entity blocks", {**big, "unit": "entity", "engine": "new"}),
+        ("row blocks", {**big, "unit": "row", "engine": "new"}),
+        ("day blocks", {**big, "unit": "day", "engine": "new"}),
+        ("entity blocks, small", {**small, "unit": "entity", "engine": "new"}),
+        ("previous engine, entity blocks, small", {**small, "unit": "entity", "engine": "old"}),
+    ]:
+        rows.append((label, spawn(case)))
+        print(label, json.dumps(rows[-1][1]), flush=True)
+    load_after = os.getloadavg()
+    text = report(rows, load_before, load_after)
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+def report(rows: list, load_before: tuple, load_after: tuple) -> str:
+    lines = [
+        BEGIN,
+        "## Paired bootstrap (issue 3)",
+        "",
+        f"{date.today().isoformat()}, {machine()}. `bench/bench_bootstrap.py`. Load average "
+        f"(1/5/15 min) {' / '.join(f'{v:.1f}' for v in load_before)} before, "
+        f"{' / '.join(f'{v:.1f}' for v in load_after)} after: the machine is shared with other "
+        "sessions, so wall times include waiting for a core; CPU time is the work done.",
+        "",
+        "| case | rows | models | replicates | metrics | wall s | CPU s | ranking s | kernel load s | peak RSS MB (before bootstrap) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, r in rows:
+        lines.append(
+            f"| {label} | {r['rows']:,} | {r['models']} | {r['replicates']:,} | {r['metrics']} | "
+            f"{r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['rank_s']:.2f} | {r['load_s']:.1f} | "
+            f"{r['peak_rss_mb']:.0f} ({r['rss_before_mb']:.0f}) |"
+        )
+    lines += [
+        "",
+        "Wall and CPU are the bootstrap call alone (every replicate, every model, every metric), "
+        "after the rows are ranked once per model (`ranking s`). Metrics: roc_auc, pr_auc, "
+        "recall_at_fpr@0.01, precision_at_alerts@0.005, expected_cost, brier, ks, and "
+        "entity_precision_at@100 unless rows are the blocks. `kernel load s` is the once-per-process "
+        "cost of loading the compiled kernels from numba's cache (`cache=True`, in `__pycache__`); "
+        "in the cold start it is the compilation.",
+        END,
+    ]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + text + rest.split(END, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
+    RESULTS.write_text(new)
+
+
+if __name__ == "__main__":
+    main()
