@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -27,7 +28,6 @@ def check_command(
       challenge check configs/demo.yaml
     """
     from challengers.cli.output import RichProgress, console
-
     from challengers.config import load_config
     from challengers.pipeline import RunOptions, check_experiment
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -46,7 +47,6 @@ def run_command(
       challenge run configs/demo.yaml --fail-on high --quiet
     """
     from challengers.cli.output import RichProgress, print_result
-
     from challengers.config import load_config
     from challengers.errors import ConfigError
     from challengers.pipeline import RunOptions, run_experiment

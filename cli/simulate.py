@@ -6,7 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -35,7 +36,6 @@ def simulate_command(
       challenge simulate --rows 100000000 --out /big/tx.parquet --days 183
     """
     from challengers.cli.output import RichProgress, console
-
     from challengers.errors import ConfigError
     from challengers.simulate import SimulationSpec, expected_days_for, simulate
 
