@@ -3,10 +3,10 @@
 Each case runs in its own subprocess so its peak memory is its own. Cases: the engine with entity
 blocks (default metrics + entity precision), with row blocks, with day blocks; the cold start (an
 empty numba cache: compile time); and the previous engine (multinomial counts, (B, n) weight
-matrices, numpy cumsums) next to the new one on a smaller size. ``--write`` replaces this topic's
-section of bench/RESULTS.md.
+matrices, numpy cumsums) next to the new one on a smaller size. Writes its section of
+bench/RESULTS.md (``--no-write``: print only).
 
-    .venv/bin/python bench/bench_bootstrap.py --write
+    .venv/bin/python bench/bench_bootstrap.py
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
-BEGIN, END = "<!-- bootstrap:begin -->", "<!-- bootstrap:end -->"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import machine, peak_rss_mb, write_section  # noqa: E402
+
 DEFAULT = [
     "roc_auc",
     "pr_auc",
@@ -61,10 +58,6 @@ def simulate(rows: int, models: int, seed: int = 0) -> dict:
     }
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_case(case: dict) -> dict:
     """One case, in this process: returns its timings and memory."""
     from challengers.metrics import Cost, Ranked, parse_metric
@@ -87,7 +80,7 @@ def run_case(case: dict) -> dict:
         for name, s in data["scores"].items()
     }
     rank_s = time.perf_counter() - t0
-    rss_before = _rss_mb()
+    rss_before = peak_rss_mb()
     blocks = {"entity": data["entity"], "day": data["day"], "row": None}[unit]
     kwargs = {
         "replicates": case["replicates"],
@@ -116,7 +109,7 @@ def run_case(case: dict) -> dict:
         "wall_s": wall,
         "cpu_s": cpu,
         "rss_before_mb": rss_before,
-        "peak_rss_mb": _rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -154,19 +147,6 @@ def spawn(case: dict, env: dict | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({cpu}), {ram:.0f} GB RAM, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", help=argparse.SUPPRESS)
@@ -174,12 +154,12 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--models", type=int, default=3)
     parser.add_argument("--old-rows", type=int, default=40_000)
-    parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return
-    load_before = os.getloadavg()
+    header = machine()
     big = {"rows": args.rows, "models": args.models, "replicates": args.replicates}
     small = {**big, "rows": args.old_rows}
     rows = []
@@ -195,22 +175,19 @@ def main() -> None:
     ]:
         rows.append((label, spawn(case)))
         print(label, json.dumps(rows[-1][1]), flush=True)
-    load_after = os.getloadavg()
-    text = report(rows, load_before, load_after)
+    text = report(rows, header, os.getloadavg()[0])
     print(text)
-    if args.write:
-        write_section(text)
+    if not args.no_write:
+        write_section("bootstrap", text)
 
 
-def report(rows: list, load_before: tuple, load_after: tuple) -> str:
+def report(rows: list, header: str, load_after: float) -> str:
     lines = [
-        BEGIN,
         "## Paired bootstrap (issue 3)",
         "",
-        f"{date.today().isoformat()}, {machine()}. `bench/bench_bootstrap.py`. Load average "
-        f"(1/5/15 min) {' / '.join(f'{v:.1f}' for v in load_before)} before, "
-        f"{' / '.join(f'{v:.1f}' for v in load_after)} after: the machine is shared with other "
-        "sessions, so wall times include waiting for a core; CPU time is the work done.",
+        f"{header} · load average at the end {load_after:.1f} · `bench/bench_bootstrap.py`. The "
+        "machine is shared with other sessions: wall times include waiting for a core; CPU time "
+        "is the work done (2 threads).",
         "",
         "| case | rows | models | replicates | metrics | wall s | CPU s | ranking s | kernel load s | peak RSS MB (before bootstrap) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -229,19 +206,8 @@ def report(rows: list, load_before: tuple, load_after: tuple) -> str:
         "entity_precision_at@100 unless rows are the blocks. `kernel load s` is the once-per-process "
         "cost of loading the compiled kernels from numba's cache (`cache=True`, in `__pycache__`); "
         "in the cold start it is the compilation.",
-        END,
     ]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    RESULTS.write_text(new)
 
 
 if __name__ == "__main__":
