@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import machine, peak_rss_mb, write_section  # noqa: E402
+from _results import machine, peak_rss_mb, write_section
 
 DEFAULT = [
     "roc_auc",
