@@ -18,10 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-
 from _results import machine, peak_rss_mb, write_section
 
 DEFAULT = [

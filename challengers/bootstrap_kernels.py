@@ -26,7 +26,7 @@ import numpy as np
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_S24, _S27, _S30, _S31, _S32 = (np.uint64(v) for v in (24, 27, 30, 31, 32))
 _LOW32 = np.uint64(0xFFFFFFFF)
 MAX_WEIGHT = 15  # P(Poisson(1) > 12) < 2**-32: weights stop growing long before the cap
 
@@ -42,6 +42,9 @@ def _poisson_thresholds() -> np.ndarray:
 
 
 POISSON_T = _poisson_thresholds()
+# POISSON_BINS[i]: the draw for the smallest u whose top 8 bits are i. Only 6 of the 256 bins hold
+# a threshold, so one lookup and one comparison give almost every draw.
+POISSON_BINS = np.array([int(np.sum((i << 24) >= POISSON_T)) for i in range(256)], dtype=np.int64)
 
 
 @nb.njit(inline="always", cache=True)
@@ -59,68 +62,90 @@ def replicate_key(seed: int, b: int) -> np.uint64:
 
 
 @nb.njit(inline="always", cache=True)
-def _poisson(u: np.uint64, thresholds: np.ndarray) -> np.uint8:
-    # branch-free for the common values (P(k >= 6) ~ 6e-4), a loop for the tail
-    k = (
-        np.int64(u >= thresholds[0])
-        + np.int64(u >= thresholds[1])
-        + np.int64(u >= thresholds[2])
-        + np.int64(u >= thresholds[3])
-        + np.int64(u >= thresholds[4])
-        + np.int64(u >= thresholds[5])
-    )
-    while k >= 6 and k < MAX_WEIGHT and u >= thresholds[k]:
+def _poisson(u: np.uint64) -> np.uint8:
+    """The Poisson(1) draw of a 32-bit uniform: the number of CDF thresholds at or below it."""
+    k = POISSON_BINS[u >> _S24]
+    while k < MAX_WEIGHT and u >= POISSON_T[k]:
         k += 1
     return np.uint8(k)
 
 
+@nb.njit(inline="always", cache=True)
+def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
+    """Weights of blocks ``start .. stop-1`` (``start`` even): one hash gives two blocks.
+
+    Loops index slices from 0 so the compiler can drop negative-index checks (as in ``_run_sum``).
+    """
+    part = out[start:stop]
+    first = np.uint64(start // 2 + 1)
+    pairs = part.shape[0] // 2
+    for h in range(pairs):
+        u = _mix(key + (first + np.uint64(h)) * _GOLDEN)
+        part[2 * h] = _poisson(u & _LOW32)
+        part[2 * h + 1] = _poisson(u >> _S32)
+    if part.shape[0] % 2:
+        u = _mix(key + (first + np.uint64(pairs)) * _GOLDEN)
+        part[part.shape[0] - 1] = _poisson(u & _LOW32)
+
+
 @nb.njit(cache=True)
-def fill_weights(key: np.uint64, out: np.ndarray, thresholds: np.ndarray) -> None:
-    """Poisson(1) weight of every block for one replicate key; one hash gives two blocks."""
-    n = out.shape[0]
-    for h in range((n + 1) // 2):
-        u = _mix(key + np.uint64(h + 1) * _GOLDEN)
-        out[2 * h] = _poisson(u & _LOW32, thresholds)
-        if 2 * h + 1 < n:
-            out[2 * h + 1] = _poisson(u >> _S32, thresholds)
+def fill_weights(key: np.uint64, out: np.ndarray) -> None:
+    """Poisson(1) weight of every block for one replicate key."""
+    _fill_range(key, out, 0, out.shape[0])
 
 
 @nb.njit(nogil=True, cache=True)
-def weight_matrix(seed: int, first: int, count: int, n_blocks: int, thresholds: np.ndarray):
+def weight_matrix(seed: int, first: int, count: int, n_blocks: int):
     """Block weights of replicates ``first .. first+count-1`` as a ``(count, n_blocks)`` matrix.
 
     For tests, the reference path and small block counts (days); the engine never builds it.
     """
     out = np.empty((count, n_blocks), dtype=np.uint8)
     for i in range(count):
-        fill_weights(replicate_key(seed, first + i), out[i], thresholds)
+        fill_weights(replicate_key(seed, first + i), out[i])
     return out
 
 
-@nb.njit(cache=True)
-def _fill_and_total(key, thresholds, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
-    """Draw a replicate's block weights; its totals (positives, rows, fraud amount) and each
-    calibrated model's Brier numerator. Positives and amounts are summed over the few blocks
-    holding a positive; the rest is fused with the draws so each block is read once."""
-    fill_weights(key, w, thresholds)
-    c = np.int64(0)
-    for j in range(w.shape[0]):
-        c += np.int64(w[j]) * np.int64(blk_cnt[j])
-    p = 0.0
-    a = 0.0
-    for t in range(pos_blk.shape[0]):
-        wj = np.float64(w[pos_blk[t]])
-        p += wj * pos_cnt[t]
-        a += wj * pos_amt[t]
-    for m in range(blk_sq.shape[0]):
-        sq = blk_sq[m]
-        acc = 0.0
-        for j in range(sq.shape[0]):
-            acc += np.float64(w[j]) * sq[j]
-        brier[m] = acc
-    tot[0] = p
-    tot[1] = np.float64(c)
-    tot[2] = a
+TILE = 8192  # blocks per tile: a tile of every per-block array stays in cache across replicates
+
+
+# reassociation lets the Brier sums vectorise; it changes only the rounding of the sums
+@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+def _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
+    """Draw the block weights of a chunk of replicates (``w`` is (replicates, blocks)) with their
+    totals (positives, rows, fraud amount) and each calibrated model's Brier numerator.
+
+    Tile by tile, so the per-block rows and Brier terms are read once per chunk, not per replicate;
+    positives and amounts are summed over the few blocks holding a positive.
+    """
+    n_rep, n_blocks = w.shape
+    counts = np.zeros(n_rep, dtype=np.int64)
+    for t0 in range(0, n_blocks, TILE):
+        t1 = min(t0 + TILE, n_blocks)
+        cnt = blk_cnt[t0:t1]
+        for r in range(n_rep):
+            _fill_range(keys[r], w[r], t0, t1)
+            wt = w[r, t0:t1]
+            c = np.int64(0)
+            for j in range(wt.shape[0]):
+                c += np.int64(wt[j]) * np.int64(cnt[j])
+            counts[r] += c
+            for m in range(blk_sq.shape[0]):
+                sq = blk_sq[m, t0:t1]
+                acc = 0.0
+                for j in range(wt.shape[0]):
+                    acc += np.float64(wt[j]) * sq[j]
+                brier[r, m] += acc
+    for r in range(n_rep):
+        p = 0.0
+        a = 0.0
+        for t in range(pos_blk.shape[0]):
+            wj = np.float64(w[r, pos_blk[t]])
+            p += wj * pos_cnt[t]
+            a += wj * pos_amt[t]
+        tot[r, 0] = p
+        tot[r, 1] = np.float64(counts[r])
+        tot[r, 2] = a
 
 
 @nb.njit(inline="always", cache=True)
@@ -250,7 +275,7 @@ def _entity_precision(w, ent, lab, day_start, ks, removed, out):
 
 @nb.njit(nogil=True, cache=True)
 def run_replicates(
-    seed, first, count, thresholds, n_blocks, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq,
+    seed, first, count, n_blocks, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq,
     blocks, label, amount, groups, group_start, limits, rates, ent, lab, day_start, ks_param,
 ):  # fmt: skip
     """Statistics of every model in replicates ``first .. first+count-1`` (releases the GIL).
@@ -268,19 +293,18 @@ def run_replicates(
     tp = np.zeros((count, n_models, rates.shape[0]))
     amt = np.zeros((count, n_models, rates.shape[0]))
     entp = np.zeros((count, n_models, ks_param.shape[0]))
-    n_entities = n_blocks if ks_param.shape[0] else 0
+    keys = np.empty(count, dtype=np.uint64)
     for i in range(count):
-        w = np.empty(n_blocks, dtype=np.uint8)
-        key = replicate_key(seed, first + i)
-        _fill_and_total(
-            key, thresholds, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot[i], brier[i]
-        )
-        removed = np.zeros(n_entities, dtype=np.bool_)
+        keys[i] = replicate_key(seed, first + i)
+    w = np.empty((count, n_blocks), dtype=np.uint8)
+    _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier)
+    removed = np.zeros(n_blocks if ks_param.shape[0] else 0, dtype=np.bool_)
+    for i in range(count):
         for m in range(n_models):
             _model_pass(
-                w, blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
+                w[i], blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
                 tot[i], limits, rates, scal[i, m], fpr[i, m], tp[i, m], amt[i, m],
             )  # fmt: skip
             if ks_param.shape[0]:
-                _entity_precision(w, ent[m], lab[m], day_start, ks_param, removed, entp[i, m])
+                _entity_precision(w[i], ent[m], lab[m], day_start, ks_param, removed, entp[i, m])
     return tot, brier, scal, fpr, tp, amt, entp

@@ -33,6 +33,7 @@ from challengers.metrics import (
 Unit = Literal["entity", "day", "row"]
 UNITS: tuple[Unit, ...] = ("entity", "day", "row")
 REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
+WEIGHT_BYTES = 16 << 20  # at most this much of one-byte block weights held per call
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ def block_weights(seed: int, first: int, count: int, n_blocks: int) -> np.ndarra
     Exactly the weights the engine uses; the engine itself never stores this matrix.
     """
     from challengers import bootstrap_kernels as kern  # numba loads only when needed
-    return kern.weight_matrix(int(seed), int(first), int(count), int(n_blocks), kern.POISSON_T)
+
+    return kern.weight_matrix(int(seed), int(first), int(count), int(n_blocks))
 
 
 @dataclass(frozen=True)
@@ -215,10 +217,11 @@ def _run_all(
 ) -> list[np.ndarray]:
     """Replicates in chunks over a thread pool (the kernels release the GIL); results in order,
     and identical for any number of threads."""
-    firsts = range(0, replicates, REPLICATES_PER_CALL)
+    per_call = max(1, min(REPLICATES_PER_CALL, WEIGHT_BYTES // max(inputs.n_blocks, 1)))
+    firsts = range(0, replicates, per_call)
 
     def chunk(first: int) -> tuple:
-        return _run(inputs, plan, seed, first, min(REPLICATES_PER_CALL, replicates - first))
+        return _run(inputs, plan, seed, first, min(per_call, replicates - first))
 
     parts = [chunk(firsts[0])] if firsts else []  # compiles or loads the kernels, once
     if threads <= 1:
@@ -233,7 +236,7 @@ def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tup
     from challengers import bootstrap_kernels as kern  # numba loads only when needed
 
     return kern.run_replicates(
-        int(seed), first, count, kern.POISSON_T, inputs.n_blocks, inputs.blk_cnt,
+        int(seed), first, count, inputs.n_blocks, inputs.blk_cnt,
         inputs.pos_blk, inputs.pos_cnt, inputs.pos_amt, inputs.blk_sq,
         inputs.blocks, inputs.label, inputs.amount, inputs.groups, inputs.group_start,
         plan.limits, plan.rates, inputs.ent, inputs.lab, inputs.day_start, plan.ks,
