@@ -186,12 +186,7 @@ def paired_bootstrap(
     unit = unit or ("row" if blocks is None else "entity")
     codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
     plan = _Plan.of(metrics, operating_rate)
-    if plan.ks.size and unit == "row":
-        raise ConfigError(
-            "entity_precision_at cannot be bootstrapped over single rows: "
-            "set evaluation.resample to entity (or day)"
-        )
-    _check_needs(models, metrics, cost)
+    _check(models, metrics, cost, plan, unit, codes)
     inputs = _inputs(models, codes, plan, unit)
     stats = _Stats(*_run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1))
     day_weights = None
@@ -204,12 +199,31 @@ def paired_bootstrap(
     return Replicates(values)
 
 
-def _check_needs(models: list[Ranked], metrics: Sequence[MetricSpec], cost: Cost) -> None:
+def _check(
+    models: list[Ranked],
+    metrics: Sequence[MetricSpec],
+    cost: Cost,
+    plan: _Plan,
+    unit: Unit,
+    codes: np.ndarray,
+) -> None:
+    """Refuse what the engine cannot bootstrap, before any work."""
     names = {m.name for m in metrics}
     if "value_detection_at_alerts" in names or (
         "expected_cost" in names and cost.false_negative is None
     ):
         require_amount(models[0])
+    if plan.ks.size and unit == "row":
+        raise ConfigError(
+            "entity_precision_at cannot be bootstrapped over single rows: "
+            "set evaluation.resample to entity (or day)"
+        )
+    if plan.ks.size and unit == "entity":
+        entity = models[0].entity
+        if entity is None:
+            raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
+        if not np.array_equal(codes[models[0].order], entity):
+            raise ValueError("entity blocks must be the rows' entity codes (Ranked.entity)")
 
 
 def _run_all(

@@ -3,14 +3,20 @@ coverage of the intervals) through ``evaluate_models``, the function the pipelin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from scipy.stats import norm
 
+from challengers.config import parse_config
+from challengers.errors import ConfigError
 from challengers.evaluate import TestRows as Rows
 from challengers.evaluate import evaluate_models
 from challengers.metrics import DEFAULT_METRICS, Cost, parse_metric
 from challengers.stats import bootstrap_p_value, holm, percentile_interval
+from tests.conftest import sim_config
 
 METRICS = [parse_metric(m) for m in (*DEFAULT_METRICS, "entity_precision_at@20")]
 
@@ -144,3 +150,83 @@ def _coverage(clustered: bool, datasets: int, rng: np.random.Generator) -> float
 def test_intervals_cover_the_truth_at_the_nominal_rate(clustered: bool) -> None:
     rate = _coverage(clustered, datasets=200, rng=np.random.default_rng(31 + clustered))
     assert 0.90 <= rate <= 0.99  # 95% nominal; 200 datasets give a standard error of 1.5 points
+
+
+def _config(tmp_path: Path, evaluation: dict, data: dict | None = None) -> str:
+    config = sim_config(tmp_path / "data.parquet", evaluation=evaluation)
+    config["data"].update(data or {})
+    if config["data"].get("entity") is None:
+        config["split"]["exclude_known_frauds"] = False  # it needs an entity too
+    text = yaml.safe_dump(config, sort_keys=False)
+    try:
+        cfg = parse_config(text, tmp_path / "experiment.yaml")
+    except ConfigError as exc:
+        return str(exc)
+    return str(cfg.evaluation.resample)
+
+
+def test_config_resample_key(tmp_path: Path) -> None:
+    metrics = {"metrics": ["roc_auc", "entity_precision_at@20"]}
+    assert _config(tmp_path, {**metrics, "resample": "day"}) == "day"
+    assert _config(tmp_path, metrics) == "None"  # entity when data.entity is set
+    assert "set evaluation.resample to entity or day" in _config(
+        tmp_path, {**metrics, "resample": "row"}
+    )
+    no_entity = {"entity": None, "drop": ["TX_FRAUD_SCENARIO", "TERMINAL_ID", "DEVICE_ID"]}
+    message = _config(
+        tmp_path, {"metrics": ["roc_auc"], "resample": "entity"}, {**no_entity, "segments": []}
+    )
+    assert "evaluation.resample 'entity' needs data.entity" in message
+
+
+@pytest.mark.parametrize(
+    ("resample", "roc_method", "other_method"),
+    [
+        (None, "delong-clustered:entity", "bootstrap:entity"),
+        ("day", "delong-clustered:day", "bootstrap:day"),
+        ("row", "delong", "bootstrap:row"),
+    ],
+)
+def test_deltas_name_their_test_and_carry_holm(
+    resample: str | None, roc_method: str, other_method: str
+) -> None:
+    rows, scores = fraud_world(np.random.default_rng(3), rows=6000, lifts=(0.0, 0.6, 0.0, 0.3))
+    result = evaluate_models(
+        rows,
+        scores,
+        {},
+        champion="m0",
+        metrics=[parse_metric("roc_auc"), parse_metric("pr_auc")],
+        cost=Cost(),
+        operating_rate=0.01,
+        bootstrap=100,
+        alpha=0.05,
+        seed=0,
+        resample=resample,
+    )
+    for key, method in (("roc_auc", roc_method), ("pr_auc", other_method)):
+        deltas = [result[name].delta[key] for name in ("m1", "m2", "m3")]
+        assert {d.method for d in deltas} == {method}
+        expected = holm([d.p_value for d in deltas])
+        assert [d.p_value_adjusted for d in deltas] == pytest.approx(expected)
+    assert "m0" not in {k for k, v in result.items() if v.delta}
+
+
+def test_resample_units_the_rows_lack_are_refused() -> None:
+    rows = Rows(y=np.array([0.0, 1.0, 0.0, 1.0]))
+    scores = {"a": np.array([0.1, 0.9, 0.3, 0.6]), "b": np.array([0.2, 0.8, 0.4, 0.1])}
+    for resample in ("entity", "day", "weekly"):
+        with pytest.raises(ConfigError, match="evaluation"):
+            evaluate_models(
+                rows,
+                scores,
+                {},
+                champion="a",
+                metrics=[parse_metric("roc_auc")],
+                cost=Cost(),
+                operating_rate=0.5,
+                bootstrap=10,
+                alpha=0.05,
+                seed=0,
+                resample=resample,
+            )
