@@ -3,9 +3,9 @@
 The weight of block ``j`` in replicate ``b`` is a Poisson(1) draw computed from a counter-based hash of
 ``(seed, b, j)``: no ``(B, n)`` weight matrix is ever stored, a replicate's weights do not depend on
 how replicates are split across threads, and every model of a replicate sees the same weights, which
-makes the bootstrap paired. Each replicate draws its block weights once into a small buffer, then
-makes one pass over each model's rows in that model's own score order (sorted once, outside the
-replicate loop).
+makes the bootstrap paired. A call draws the block weights of a few replicates into a small buffer
+(one byte per block and replicate), then makes one pass per replicate over each model's rows in that
+model's own score order (sorted once, outside the replicate loop).
 
 The pass is cheap because every ranking metric only changes at tie groups that hold a positive:
 between two such groups only the running count of weighted rows moves (ROC wins, average precision,
@@ -42,7 +42,7 @@ def _poisson_thresholds() -> np.ndarray:
 
 
 POISSON_T = _poisson_thresholds()
-# POISSON_BINS[i]: the draw for the smallest u whose top 8 bits are i. Only 6 of the 256 bins hold
+# POISSON_BINS[i]: the draw for the smallest u whose top 8 bits are i. Only 5 of the 256 bins hold
 # a threshold, so one lookup and one comparison give almost every draw.
 POISSON_BINS = np.array([int(np.sum((i << 24) >= POISSON_T)) for i in range(256)], dtype=np.int64)
 
