@@ -195,14 +195,26 @@ class ChampionConfig(Strict):
     _model = field_validator("model")(_resolve_path)
 
     @model_validator(mode="after")
-    def _one_source(self) -> ChampionConfig:
-        given = [k for k in ("model", "score", "retrain") if getattr(self, k) is not None]
-        if len(given) != 1:
+    def _sources(self) -> ChampionConfig:
+        """model or retrain is what is evaluated; score alone is evaluated as is, and next to a
+        model it is the production output the model is re-scored against."""
+        if self.model is None and self.retrain is None and self.score is None:
             raise ValueError(
-                "give exactly one of champion.model (a model file or MLflow URI), champion.score "
-                f"(a score column) or champion.retrain (a spec); got {given or 'none'}"
+                "give champion.model (a model file or MLflow URI), champion.retrain (a spec) or "
+                "champion.score (a score column); with model or retrain, score is the production "
+                "output they are checked against"
+            )
+        if self.model is not None and self.retrain is not None:
+            raise ValueError(
+                "champion.model and champion.retrain are exclusive: evaluate the delivered model "
+                "or retrain it from its spec, not both (run twice to compare them)"
             )
         return self
+
+    @property
+    def production_score(self) -> str | None:
+        """The score column, when it is checked against a model rather than evaluated itself."""
+        return self.score if (self.model or self.retrain) else None
 
     @field_validator("claimed")
     @classmethod
@@ -232,6 +244,9 @@ class FindingsConfig(Strict):
     min_segment_rows: int = Field(1000, ge=1)
     min_segment_positives: int = Field(20, ge=1)
     claim_tolerance: float = Field(0.0, ge=0)
+    score_tolerance: float = Field(
+        1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
+    )
 
 
 class EvaluationConfig(Strict):
@@ -334,6 +349,15 @@ class ExperimentConfig(Strict):
         raise ConfigError(
             f"no challenger named '{name}'{did_you_mean(name, [c.name for c in self.challengers])}"
         )
+
+    def resolved(self) -> ExperimentConfig:
+        """This config with the machine-dependent defaults filled in (threads = all cores), so
+        the resolved config a run logs replays on another machine with the same thread count."""
+        if self.threads is not None:
+            return self
+        import os
+
+        return self.model_copy(update={"threads": os.cpu_count() or 1})
 
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes."""

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from challengers.agreement import ScoreAgreement, agreement_findings
 from challengers.results import Finding, ModelResult
 
 
@@ -22,6 +23,7 @@ class FindingContext:
     positives_test: int = 0
     gap_days: int = 0
     label_delay_days: int = 0
+    score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores
 
     @property
     def champion(self) -> ModelResult:
@@ -155,12 +157,18 @@ def label_delay_gap(ctx: FindingContext) -> list[Finding]:
     ]
 
 
+def champion_scores(ctx: FindingContext) -> list[Finding]:
+    """The delivered champion must reproduce the production scores (see challengers.agreement)."""
+    return agreement_findings(ctx.score_agreement, ctx.champion.name)
+
+
 RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
     "failed_models": failed_models,
     "significant_challengers": significant_challengers,
     "claimed_figures": claimed_figures,
     "thin_test_window": thin_test_window,
     "label_delay_gap": label_delay_gap,
+    "champion_scores": champion_scores,
 }
 
 ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +18,20 @@ import polars as pl
 import yaml
 
 from challengers import registry
+from challengers.agreement import check_champion
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
 from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
 from challengers.evaluate import TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
-from challengers.fingerprint import frame_fingerprint
+from challengers.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.metrics import METRICS, Cost
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
+from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
 from challengers.report.markdown import render
 from challengers.results import (
     DataSummary,
@@ -51,6 +54,10 @@ class RunOptions:
     resume: bool = False
     allow_pickle: bool = False
     tracking_uri: str | None = None
+    config_text: str | None = None  # the YAML as written, logged so the run replays from MLflow
+    config_file: str | None = None  # where it was: its directory anchors the relative paths
+    tags: Mapping[str, str] = field(default_factory=dict)  # extra parent-run tags
+    verify: Callable[[Prepared], None] | None = None  # after loading, before training (replicate)
 
 
 @dataclass
@@ -61,6 +68,7 @@ class Prepared:
     split: Split
     fingerprint: str
     history: pl.DataFrame  # every loaded row, lookback included: what production would know
+    data_print: DataFingerprint | None = None  # per-column/chunk digests, rows per window
 
 
 @dataclass
@@ -89,8 +97,18 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
     check_finite(frame, feature_columns, "data.features")
     used = [c for c in plan.columns if c in frame.columns]
-    fingerprint = frame_fingerprint(pl.concat([parts.train, parts.test]), used)
-    return Prepared(plan=plan, split=parts, fingerprint=fingerprint, history=frame)
+    # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
+    windows = {
+        "loaded": frame.height,
+        "train": parts.train.height,
+        "test": parts.test.height,
+        "excluded_known_fraud": parts.excluded_rows,
+    }
+    with progress.stage("Fingerprinting the data"):
+        data_print = fingerprint_frame(frame, used, windows=windows, threads=cfg.threads)
+    return Prepared(
+        plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
+    )
 
 
 def _load(plan: Plan) -> pl.DataFrame:
@@ -157,15 +175,23 @@ def run_experiment(
     """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
+    cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_reachable(uri)  # seconds, before any training
     out = options.output_dir or default_output_dir(cfg)
     _ensure_writable(out)
 
     prepared = prepare(cfg, options, progress)
+    if options.verify is not None:
+        options.verify(prepared)
     env = describe(config_dir or Path.cwd())
+    replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
+    if options.only:
+        replay["only"] = ",".join(options.only)
     tracker = Tracker(uri)
-    tracker.start(cfg.name, out.name, _parent_tags(cfg, prepared, env))
+    tracker.start(
+        cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
+    )
     try:
         result = _run(cfg, prepared, tracker, out, progress, env)
     except BaseException:
@@ -193,6 +219,9 @@ def _run(
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
     champion = _fit_champion(cfg, prepared, threads, progress)
+    agreement = check_champion(
+        cfg.champion, champion.scores, parts.test, cfg.evaluation.findings.score_tolerance
+    )
     fitted = [champion]
     for mp in plan.challengers:
         fitted.append(_fit_challenger(cfg, prepared, mp, threads, progress))
@@ -240,6 +269,7 @@ def _run(
             positives_test=summary["positives_test"],
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
+            score_agreement=agreement,
         )
     )
     result = ExperimentResult(
@@ -257,6 +287,7 @@ def _run(
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
+        champion_agreement=agreement.to_json() if agreement else None,
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
@@ -269,7 +300,7 @@ def _fit_champion(
 ) -> Fitted:
     mp = prepared.plan.champion
     c = cfg.champion
-    if c.score:
+    if c.score and c.production_score is None:
         model: BaseChallenger = ScoreColumnChampion(c.score)
     elif c.retrain:
         model = registry.create(c.retrain.kind, c.retrain, seed=cfg.seed, threads=threads)
@@ -450,13 +481,19 @@ def _log(
             "metrics": ",".join(cfg.evaluation.metrics),
             "bootstrap": cfg.evaluation.bootstrap,
             "champion": cfg.champion.name,
+            "threads": cfg.threads,
         },
-        metrics={k: float(v) for k, v in summary.items()},
+        metrics={
+            **{k: float(v) for k, v in summary.items()},
+            **_agreement_metrics(result.champion_agreement),
+        },
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
         artifacts=[
             out / "comparison.json",
             out / "report.md",
             out / "config.resolved.yaml",
+            out / CONFIG_ARTIFACT,
+            out / FINGERPRINT_ARTIFACT,
         ],
         datasets=datasets,
     )
@@ -467,5 +504,16 @@ def _parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str])
         "config_hash": cfg.fingerprint(),
         "data_fingerprint": prepared.fingerprint,
         "role": "experiment",
+        "threads": str(cfg.threads),
         **{k: v for k, v in env.items() if k != "executable"},
     }
+
+
+def _agreement_metrics(agreement: Mapping[str, object] | None) -> dict[str, float]:
+    """The champion's re-scoring agreement as parent-run metrics (finite values only)."""
+    out = {}
+    for key in ("max_abs_diff", "share_differ", "spearman"):
+        value = (agreement or {}).get(key)
+        if isinstance(value, int | float) and np.isfinite(value):
+            out[f"champion_score_{key}"] = float(value)
+    return out

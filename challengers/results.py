@@ -97,6 +97,7 @@ class ExperimentResult:
     output_dir: Path
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
+    champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
 
     @property
     def champion(self) -> ModelResult:
@@ -155,6 +156,7 @@ class ExperimentResult:
                 "models": models,
                 "findings": [asdict(f) for f in self.findings],
                 "environment": self.environment,
+                "champion_agreement": self.champion_agreement,
             }
         )
 

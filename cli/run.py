@@ -60,6 +60,8 @@ def run_command(
         resume=resume,
         allow_pickle=allow_pickle,
         tracking_uri=tracking_uri,
+        config_text=config.read_text(encoding="utf-8"),
+        config_file=str(config.resolve()),
     )
     result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
     if not quiet:

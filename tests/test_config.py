@@ -72,7 +72,11 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
             "end 2024-01-01 is before start 2024-01-31; swap them",
         ),
         (lambda c: c["split"]["train"].update(start="31/01/2024"), "write dates as YYYY-MM-DD"),
-        (lambda c: c["champion"].update(score="S"), "give exactly one of champion.model"),
+        (
+            lambda c: c["champion"].update(model="m.json"),
+            "champion.model and champion.retrain are exclusive",
+        ),
+        (lambda c: c["champion"].pop("retrain"), "give champion.model"),
         (
             lambda c: c["evaluation"].update(metrics=["roc_auc", "recall_at_fpr@1.5"]),
             "the rate must be in (0, 1]",
