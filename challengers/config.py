@@ -254,6 +254,8 @@ class EvaluationConfig(Strict):
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
+    resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
 
@@ -318,6 +320,13 @@ class ExperimentConfig(Strict):
         metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
         if "entity_precision_at" in metric_names and not self.data.entity:
             raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
+        if self.evaluation.resample == "entity" and not self.data.entity:
+            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
+            raise ValueError(
+                "entity_precision_at cannot be bootstrapped over single rows; "
+                "set evaluation.resample to entity or day"
+            )
         if "value_detection_at_alerts" in metric_names and not self.data.amount:
             raise ValueError("metric value_detection_at_alerts needs data.amount")
         uses_amount_cost = self.evaluation.cost.false_negative == "amount"

@@ -243,6 +243,8 @@ def _run(
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
+            resample=cfg.evaluation.resample,
+            threads=cfg.threads,
         )
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     summary = parts.summary(plan.spec.target)
@@ -376,7 +378,7 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
         result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted)
+            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
             for k, d in evaluation.delta.items()
         }
     return result

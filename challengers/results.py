@@ -31,6 +31,7 @@ class DeltaResult:
     ci: tuple[float, float]
     p_value: float
     p_value_adjusted: float | None = None  # Holm across the run's challengers
+    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
 
 
 @dataclass
@@ -127,6 +128,7 @@ class ExperimentResult:
                         "ci": list(d.ci),
                         "p_value": d.p_value,
                         "p_value_adjusted": d.p_value_adjusted,
+                        "method": d.method,
                     }
                     for k, d in m.delta_vs_champion.items()
                 },
