@@ -252,9 +252,17 @@ def score_frame(
     out = np.empty(n, dtype=np.float64)
     for start in range(0, n, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n)
-        part = frame.slice(start, stop - start) if rows is None else frame[rows[start:stop]]
-        out[start:stop] = fitted.score(to_matrix(part, features))
+        if rows is None:
+            x = to_matrix(frame.slice(start, stop - start), features)
+        else:
+            x = rows_matrix(frame, features, rows[start:stop])
+        out[start:stop] = fitted.score(x)
     return out
+
+
+def rows_matrix(frame: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """The feature matrix of some rows, gathering only the feature columns."""
+    return to_matrix(frame.select(features)[rows], features)
 
 
 def sample_rows(eligible: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -290,7 +298,7 @@ def out_of_fold_scores(
     for k in range(int(fold.max()) + 1):
         rng = np.random.default_rng([seed, k + 1])
         fit_rows = sample_rows(np.flatnonzero(eligible & (fold != k)), sample_size, rng)
-        fitted = fit_detector(to_matrix(frame[fit_rows], features), seed=seed, **fit)
+        fitted = fit_detector(rows_matrix(frame, features, fit_rows), seed=seed, **fit)
         rows = np.flatnonzero(fold == k)
         out[rows] = score_frame(fitted, frame, features, rows)
         log.debug("fold %d: fitted on %d rows, scored %d", k, fit_rows.size, rows.size)

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec, labels, to_matrix
+from challengers.data import DataSpec, labels
 from challengers.errors import ConfigError, closest
 from challengers.features import outliers
 from challengers.models.base import BaseChallenger
@@ -183,7 +183,7 @@ class AnomalyChallenger(BaseChallenger):
         rng = np.random.default_rng(self.seed)
         rows = outliers.sample_rows(np.flatnonzero(eligible), size, rng)
         self.detector_ = outliers.fit_detector(
-            to_matrix(train[rows], spec.features), seed=self.seed, **self._fit_settings()
+            outliers.rows_matrix(train, spec.features, rows), seed=self.seed, **self._fit_settings()
         )
         self.tree_: TreeChallenger | None = None
         self.twin_: TreeChallenger | None = None

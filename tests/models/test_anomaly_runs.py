@@ -187,6 +187,6 @@ def test_every_detector_on_the_handbook_data(
     assert result.data.rows_test == 58_264
     assert_reported_with_intervals(result, [*SIX, "lgbm-iforest"])
     assert_twin_compared(result, "lgbm-iforest")
-    for m in result.models:
+    for m in result.models:  # measured: 0.76 (hbos) to 0.84 (knn)
         if m.name in SIX:
-            assert m.ci["roc_auc"][0] > 0.5, (m.name, m.metrics["roc_auc"])
+            assert m.metrics["roc_auc"] > 0.7 and m.ci["roc_auc"][0] > 0.5, m.name
