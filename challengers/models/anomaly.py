@@ -111,7 +111,7 @@ class AnomalyChallenger(BaseChallenger):
         try:
             check_signature(info.name, settings.params, outliers.constructor_parameters(pyod_class))
         except ValueError as exc:
-            raise ConfigError(f"{where}.{exc}") from None
+            raise ConfigError(f"{where}.params: {exc}") from None
 
     # ------------------------------------------------------------------------------ properties
 

@@ -189,7 +189,7 @@ def check_params(detector: str, params: dict[str, Any]) -> dict[str, Any]:
     """
     for key in params:
         if key in RESERVED:
-            raise ValueError(f"params.{key}: do not set it; it is {RESERVED[key]}")
+            raise ValueError(f"do not set '{key}': it is {RESERVED[key]}")
     model = CORE_PARAMS.get(detector)
     if model is None:
         return params
@@ -206,11 +206,11 @@ def _describe(exc: ValidationError, detector: str, valid: list[str]) -> str:
         key = str(err["loc"][0]) if err["loc"] else "?"
         if err["type"] == "extra_forbidden":
             problems.append(
-                f"params.{key}: unknown parameter of {detector}{did_you_mean(key, valid)}; "
+                f"'{key}' is not a parameter of {detector}{did_you_mean(key, valid)}; "
                 f"valid: {', '.join(valid)}"
             )
         else:
-            problems.append(f"params.{key}: {err['msg']} (got {err.get('input')!r})")
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
     return " | ".join(dict.fromkeys(problems))
 
 
@@ -219,6 +219,6 @@ def check_signature(detector: str, params: dict[str, Any], parameters: list[str]
     for key in params:
         if key not in parameters:
             raise ValueError(
-                f"params.{key}: unknown parameter of {detector}{did_you_mean(key, parameters)}; "
+                f"'{key}' is not a parameter of {detector}{did_you_mean(key, parameters)}; "
                 f"valid: {', '.join(p for p in parameters if p not in RESERVED)}"
             )

@@ -263,10 +263,13 @@ def anomaly_config(**kw: Any) -> AnomalyChallengerConfig:
         ({"detector": "iforst"}, "unknown detector 'iforst'; did you mean 'iforest'?; valid"),
         ({"detector": "cof"}, "detector 'cof' cannot be used: it scores each batch against itself"),
         ({"detector": "iforest", "params": {"n_estimator": 5}}, "did you mean 'n_estimators'?"),
-        ({"detector": "iforest", "params": {"n_estimators": 0}}, "params.n_estimators: Input"),
-        ({"detector": "hbos", "params": {"n_bins": "many"}}, "params.n_bins"),
-        ({"detector": "knn", "params": {"method": "max"}}, "params.method"),
-        ({"detector": "lof", "params": {"n_jobs": 4}}, "params.n_jobs: do not set it"),
+        ({"detector": "iforest", "params": {"n_estimators": 0}}, "n_estimators: Input"),
+        ({"detector": "hbos", "params": {"n_bins": "many"}}, "n_bins: "),
+        ({"detector": "knn", "params": {"method": "max"}}, "method: Input"),
+        (
+            {"detector": "lof", "params": {"n_jobs": 4}},
+            "do not set 'n_jobs': it is set by the run's `threads`",
+        ),
         ({"detector": "pca", "params": {"random_state": 1}}, "set by the run's `seed`"),
         ({"detector": "ecod", "model": {"kind": "xgboost"}}, "add `hybrid: xgboost`"),
         (
