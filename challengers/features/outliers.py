@@ -231,7 +231,10 @@ def fit_detector(
     z = encoding.apply(x)
     cls = detector_class(info)
     names = constructor_parameters(cls)
-    injected = {"random_state": seed, "n_jobs": threads}
+    # PyOD's parallel ECOD/COPOD fit starts joblib worker processes (tens of seconds) only to
+    # score the fit sample, which EcdfScorer does not use: fit them in-process
+    jobs = 1 if detector in ("ecod", "copod") else threads
+    injected = {"random_state": seed, "n_jobs": jobs}
     kwargs = {**{k: v for k, v in injected.items() if k in names}, **params}
     model = cls(**kwargs)
     model.fit(z)
