@@ -161,14 +161,47 @@ class GraphChallengerConfig(ChallengerBase):
 
 
 class AnomalyChallengerConfig(ChallengerBase):
+    """A PyOD detector, alone or as features of a tree (`hybrid`); see models/anomaly.py."""
+
     kind: Literal["anomaly"]
     detector: str
     params: dict[str, Any] = {}
     hybrid: Literal["lightgbm", "xgboost"] | None = None
     model: ModelSpec | None = None
     fit_on: Literal["all", "genuine"] = "all"
-    sample_size: int = Field(200_000, ge=100)
+    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
+    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
+    scale: Literal["auto", "robust", "standard", "none"] = "auto"
+    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
+    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
     tune: TuneConfig | None = None
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        from challengers.models.detectors import canonical
+
+        return canonical(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from challengers.models.detectors import check_params
+
+        detector = info.data.get("detector")
+        return check_params(detector, value) if detector else value
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> AnomalyChallengerConfig:
+        if self.model is not None and self.hybrid is None:
+            raise ValueError(
+                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
+            )
+        if self.model is not None and self.model.kind != self.hybrid:
+            raise ValueError(
+                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
+            )
+        return self
 
 
 ChallengerConfig = Annotated[

@@ -43,6 +43,7 @@ from challengers.results import (
 )
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class Fitted:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -247,6 +249,21 @@ def _run(
             threads=cfg.threads,
         )
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    for f, m in zip(fitted, models, strict=True):
+        if f.twin is not None and f.scores is not None:
+            with progress.stage(f"Comparing {f.plan.name} with its twin"):
+                m.twin = compare_with_twin(
+                    rows,
+                    f.scores,
+                    f.twin,
+                    calibrated=bool(f.model and f.model.calibrated),
+                    metrics=metrics,
+                    cost=cost,
+                    operating_rate=cfg.evaluation.alert_rate,
+                    bootstrap=cfg.evaluation.bootstrap,
+                    alpha=cfg.evaluation.alpha,
+                    seed=cfg.seed,
+                )
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
         fingerprint=prepared.fingerprint,
@@ -355,6 +372,7 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         scores=scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
+        twin=score_twin(model, parts.test, history),
     )
 
 
