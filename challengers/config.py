@@ -161,14 +161,47 @@ class GraphChallengerConfig(ChallengerBase):
 
 
 class AnomalyChallengerConfig(ChallengerBase):
+    """A PyOD detector, alone or as features of a tree (`hybrid`); see models/anomaly.py."""
+
     kind: Literal["anomaly"]
     detector: str
     params: dict[str, Any] = {}
     hybrid: Literal["lightgbm", "xgboost"] | None = None
     model: ModelSpec | None = None
     fit_on: Literal["all", "genuine"] = "all"
-    sample_size: int = Field(200_000, ge=100)
+    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
+    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
+    scale: Literal["auto", "robust", "standard", "none"] = "auto"
+    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
+    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
     tune: TuneConfig | None = None
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        from challengers.models.detectors import canonical
+
+        return canonical(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from challengers.models.detectors import check_params
+
+        detector = info.data.get("detector")
+        return check_params(detector, value) if detector else value
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> AnomalyChallengerConfig:
+        if self.model is not None and self.hybrid is None:
+            raise ValueError(
+                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
+            )
+        if self.model is not None and self.model.kind != self.hybrid:
+            raise ValueError(
+                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
+            )
+        return self
 
 
 ChallengerConfig = Annotated[
@@ -272,6 +305,8 @@ class EvaluationConfig(Strict):
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
+    resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
 
@@ -336,6 +371,13 @@ class ExperimentConfig(Strict):
         metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
         if "entity_precision_at" in metric_names and not self.data.entity:
             raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
+        if self.evaluation.resample == "entity" and not self.data.entity:
+            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
+            raise ValueError(
+                "entity_precision_at cannot be bootstrapped over single rows; "
+                "set evaluation.resample to entity or day"
+            )
         if "value_detection_at_alerts" in metric_names and not self.data.amount:
             raise ValueError("metric value_detection_at_alerts needs data.amount")
         uses_amount_cost = self.evaluation.cost.false_negative == "amount"

@@ -47,6 +47,7 @@ from challengers.results import (
 )
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Fitted:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -291,8 +293,25 @@ def _run(
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
+            resample=cfg.evaluation.resample,
+            threads=cfg.threads,
         )
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    for f, m in zip(fitted, models, strict=True):
+        if f.twin is not None and f.scores is not None:
+            with progress.stage(f"Comparing {f.plan.name} with its twin"):
+                m.twin = compare_with_twin(
+                    rows,
+                    f.scores,
+                    f.twin,
+                    calibrated=bool(f.model and f.model.calibrated),
+                    metrics=metrics,
+                    cost=cost,
+                    operating_rate=cfg.evaluation.alert_rate,
+                    bootstrap=cfg.evaluation.bootstrap,
+                    alpha=cfg.evaluation.alpha,
+                    seed=cfg.seed,
+                )
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
         fingerprint=prepared.fingerprint,
@@ -404,6 +423,7 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         scores=scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
+        twin=score_twin(model, parts.test, history),
     )
 
 
@@ -427,7 +447,7 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
         result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted)
+            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
             for k, d in evaluation.delta.items()
         }
     return result

@@ -150,6 +150,7 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     if graph is not None:
         extra = tuple(graph.entities)
         require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
+    cls.check_settings(c, features)
     return ModelPlan(c.name, "challenger", c.kind, features, c, extra, cls.lookback_days(c))
 
 
