@@ -63,6 +63,15 @@ class Window(Strict):
         return (self.end - self.start).days + 1
 
 
+def _unique(value: list[str] | None) -> list[str] | None:
+    """Column lists name each column once."""
+    if value is not None:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
+    return value
+
+
 class DataConfig(Strict):
     path: str = Field(description="parquet or csv file, or a glob of them")
     target: str = Field(description="0/1 fraud label")
@@ -75,6 +84,7 @@ class DataConfig(Strict):
     segments: list[str] = []
 
     _path = field_validator("path")(_resolve_path)
+    _lists = field_validator("features", "drop", "segments")(_unique)
 
 
 class SplitConfig(Strict):
@@ -139,6 +149,8 @@ class ModelSpec(Strict):
 class ChallengerBase(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     features: list[str] | None = None
+
+    _lists = field_validator("features")(_unique)
 
 
 class TreeChallengerConfig(ChallengerBase):
@@ -226,6 +238,7 @@ class ChampionConfig(Strict):
     claimed: dict[str, float] = {}
 
     _model = field_validator("model")(_resolve_path)
+    _lists = field_validator("features")(_unique)
 
     @model_validator(mode="after")
     def _sources(self) -> ChampionConfig:
@@ -348,6 +361,19 @@ class EvaluationConfig(Strict):
 class TrackingConfig(Strict):
     uri: str | None = None
 
+    @field_validator("uri")
+    @classmethod
+    def _no_secrets(cls, value: str | None) -> str | None:
+        """A config is copied into the outputs and MLflow: credentials never belong in it."""
+        from urllib.parse import urlparse
+
+        if value is not None and (urlparse(value).password or urlparse(value).username):
+            raise ValueError(
+                "the URI holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+            )
+        return value
+
 
 class ExperimentConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
@@ -387,6 +413,13 @@ class ExperimentConfig(Strict):
                 "set data.amount or give a number"
             )
         return self
+
+    @property
+    def weighs_by_amount(self) -> bool:
+        """Whether a metric reads data.amount (value detection, or the cost of a missed fraud)."""
+        names = {m.partition("@")[0] for m in self.evaluation.metrics}
+        amount_cost = "expected_cost" in names and self.evaluation.cost.false_negative == "amount"
+        return "value_detection_at_alerts" in names or amount_cost
 
     @property
     def cost_false_negative(self) -> float | None:
@@ -445,8 +478,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: is a directory; give the YAML config file")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
+            "config as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror or exc}") from exc
     return parse_config(text, source=path)
 
 

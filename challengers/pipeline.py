@@ -17,14 +17,23 @@ import numpy as np
 import polars as pl
 import yaml
 
-from challengers import registry
+from challengers import data_checks, interrupts, registry
 from challengers.agreement import check_champion
 from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
+from challengers.checkpoint import CHECKPOINT, Checkpoints, require_resumable
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
+from challengers.data_checks import check_test_rows
 from challengers.environment import describe
-from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
+from challengers.errors import (
+    ChallengeError,
+    ConfigError,
+    DataError,
+    EnvironmentFailure,
+    ModelError,
+    RunInterrupted,
+)
 from challengers.evaluate import TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import DataFingerprint, fingerprint_frame
@@ -35,6 +44,7 @@ from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
 from challengers.report.markdown import render
+from challengers.resources import environment_failure, write_parquet_atomic
 from challengers.results import (
     SEVERITIES,
     DataSummary,
@@ -102,6 +112,13 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     _check_windows(plan, parts)
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
     check_finite(frame, feature_columns, "data.features")
+    c = cfg.champion
+    check_test_rows(
+        parts.test,
+        entity=plan.spec.entity,
+        amount=plan.spec.amount if cfg.weighs_by_amount else None,
+        score=c.score if c.score and c.production_score is None else None,
+    )
     used = [c for c in plan.columns if c in frame.columns]
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {
@@ -155,6 +172,7 @@ def _check_windows(plan: Plan, parts: Split) -> None:
 
 def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
     """Validate the config, the data and the champion without training anything."""
+    check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
     prepared = prepare(cfg, options, progress)
     summary = prepared.split.summary(prepared.plan.spec.target)
     return {
@@ -163,8 +181,17 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         "features": len(prepared.plan.spec.features),
         "champion": prepared.plan.champion.kind,
         "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-        "notes": prepared.plan.notes,
+        "notes": [*prepared.plan.notes, *_data_notes(prepared)],
     }
+
+
+def _data_notes(prepared: Prepared) -> list[str]:
+    plan, w = prepared.plan, prepared.plan.windows
+    features = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+    windows = [("train", w.train_start, w.train_end), ("test", w.test_start, w.test_end)]
+    found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
+    untimed = data_checks.missing_times(plan.lf, plan.spec.time)
+    return [*found, *([untimed] if untimed else [])]
 
 
 def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
@@ -226,35 +253,62 @@ def run_experiment(
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_reachable(uri)  # seconds, before any training
+    if options.resume:
+        require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
     _ensure_writable(out)
+    with interrupts.handled():  # SIGTERM too: runs end KILLED, finished models are kept
+        return _start(cfg, options, progress, uri, out, config_dir)
 
+
+def _start(
+    cfg: ExperimentConfig,
+    options: RunOptions,
+    progress: Progress,
+    uri: str,
+    out: Path,
+    config_dir: Path | None,
+) -> ExperimentResult:
     prepared = prepare(cfg, options, progress)
     if options.verify is not None:
         options.verify(prepared)
+    store = Checkpoints.open(
+        out,
+        config_hash=cfg.fingerprint(),
+        data_fingerprint=prepared.fingerprint,
+        resume=options.resume,
+    )
     audit = _audit_in_run(cfg, prepared.plan, out, progress)
     env = describe(config_dir or Path.cwd())
     replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
     if options.only:
         replay["only"] = ",".join(options.only)
     tracker = Tracker(uri)
-    tracker.start(
-        cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
-    )
+    tags = {**_parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env, audit)
-    except BaseException:
-        tracker.finish("KILLED" if _interrupted() else "FAILED")
+        store.run_id = tracker.start(cfg.name, out.name, tags)
+        result = _run(cfg, prepared, tracker, out, progress, env, audit, store=store)
+    except BaseException as exc:
+        with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+            tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if isinstance(exc, KeyboardInterrupt):
+            raise _interrupted(exc, out, options) from None
+        failure = None if isinstance(exc, ChallengeError) else environment_failure(exc)
+        if failure is not None:
+            raise failure from exc
         raise
     tracker.finish("FINISHED")
     return result
 
 
-def _interrupted() -> bool:
-    import sys
-
-    exc = sys.exc_info()[1]
-    return isinstance(exc, KeyboardInterrupt)
+def _interrupted(exc: KeyboardInterrupt, out: Path, options: RunOptions) -> RunInterrupted:
+    kept = sorted(p.parent.name for p in (out / "models").glob("*/checkpoint.json"))
+    config = options.config_file or "CONFIG"
+    return RunInterrupted(
+        f"interrupted ({interrupts.signal_name(exc)}): the MLflow run is marked KILLED; "
+        f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
+        f"resume with: challenge run {config} --resume --output {out}"
+    )
 
 
 def _run(
@@ -265,16 +319,24 @@ def _run(
     progress: Progress,
     env: dict[str, str],
     audit: AuditResult | None = None,
+    *,
+    store: Checkpoints | None = None,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
-    champion = _fit_champion(cfg, prepared, threads, progress)
+    store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
+    champion = _reused(store, plan.champion, prepared, progress) or store.keep(
+        _fit_champion(cfg, prepared, threads, progress), prepared
+    )
     agreement = check_champion(
         cfg.champion, champion.scores, parts.test, cfg.evaluation.findings.score_tolerance
     )
     fitted = [champion]
     for mp in plan.challengers:
-        fitted.append(_fit_challenger(cfg, prepared, mp, threads, progress))
+        fitted.append(
+            _reused(store, mp, prepared, progress)
+            or store.keep(_fit_challenger(cfg, prepared, mp, threads, progress), prepared)
+        )
     ok = [f for f in fitted if f.scores is not None]
     metrics = cfg.evaluation.metric_specs
     cost = Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative)
@@ -363,6 +425,18 @@ def _run(
     return result
 
 
+def _reused(
+    store: Checkpoints, mp: ModelPlan, prepared: Prepared, progress: Progress
+) -> Fitted | None:
+    """A model finished by the interrupted run this one resumes (``--resume``)."""
+    fitted = store.reuse(mp, prepared)
+    while store.notes:
+        progress.note(store.notes.pop(0))
+    if fitted is not None:
+        progress.note(f"{mp.name}: reused from {store.out / 'models' / mp.name} (--resume)")
+    return fitted
+
+
 def _fit_champion(
     cfg: ExperimentConfig, prepared: Prepared, threads: int, progress: Progress
 ) -> Fitted:
@@ -380,8 +454,11 @@ def _fit_champion(
         except ChallengeError:
             raise
         except Exception as exc:
+            section = "champion.retrain.params" if c.retrain else "champion.model"
+            first = (str(exc).strip().splitlines() or [""])[0]
             raise ModelError(
-                f"champion '{mp.name}' could not be scored: {type(exc).__name__}: {exc}"
+                f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
+                f"{type(exc).__name__}: {first}; check {section}"
             ) from exc
 
 
@@ -468,6 +545,11 @@ def _jsonable_params(params: dict) -> dict:
 
 
 def _ensure_writable(out: Path) -> None:
+    blocker = next((p for p in [out, *out.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(
+            f"--output {out}: {blocker} is a file, not a directory; choose a directory path"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -493,13 +575,13 @@ def _write_outputs(
     for f in fitted:
         if f.scores is not None:
             predictions = predictions.with_columns(pl.Series(f.plan.name, f.scores))
-        if f.model is not None and f.model.is_fitted:
-            directory = out / "models" / f.plan.name
-            directory.mkdir(parents=True, exist_ok=True)
+        directory = out / "models" / f.plan.name
+        if f.model is not None and f.model.is_fitted and not (directory / CHECKPOINT).exists():
+            directory.mkdir(parents=True, exist_ok=True)  # (checkpointed models are saved)
             with contextlib.suppress(NotImplementedError):  # kinds without a native format
                 f.model.save(directory)
     try:
-        predictions.write_parquet(out / "predictions.parquet")
+        write_parquet_atomic(predictions, out / "predictions.parquet")
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write {out / 'predictions.parquet'}: {exc}") from exc
     write_atomic(

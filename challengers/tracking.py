@@ -8,11 +8,13 @@ unreachable server costs seconds, not a lost run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,7 +71,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         return
     if scheme in ("databricks", "postgresql", "mysql", "mssql"):
         return  # checked by MLflow on first use
-    raise EnvironmentFailure(
+    raise ConfigError(
         f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
         "a directory, or http://host:port"
     )
@@ -113,6 +115,68 @@ class DatasetRef:
     context: str
 
 
+_opened: set[str] = set()  # stores this process has opened (MLflow caches them per URI)
+
+
+@contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local sqlite store while it is opened.
+
+    MLflow creates the tables of a new store on first use; two processes doing it at once fail
+    ("Online migration expected to match one row"). Later writes are safe: sqlite locks them and
+    MLflow sets a 20 s busy timeout. The lock file is ``.<store>.lock`` next to the store.
+    """
+    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if path is None or str(path) == ":memory:" or not path.parent.is_dir():
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: there, the first run must create the store alone
+        yield
+        return
+    with path.with_name(f".{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_store(mlflow: Any, uri: str) -> None:
+    """Open (and, when new, create) the store once per process, one process at a time."""
+    if uri in _opened:
+        return
+    with _sqlite_lock(uri):
+        try:
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except Exception as exc:
+            raise EnvironmentFailure(
+                f"tracking store {redact(uri)} cannot be opened: {_first_line(exc)}"
+            ) from exc
+    _opened.add(uri)
+
+
+def artifact_root(uri: str, experiment: str) -> str | None:
+    """Where a new experiment of a local sqlite store keeps its artifacts: beside the store
+    (``<store dir>/mlruns/<experiment>``), not in whatever directory the command ran from, which
+    is MLflow's default."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return None
+    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns" / experiment)
+
+
+def _create_experiment(mlflow: Any, uri: str, experiment: str) -> None:
+    location = artifact_root(uri, experiment)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    if location is None or client.get_experiment_by_name(experiment) is not None:
+        return
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):  # another process created it meanwhile
+        client.create_experiment(experiment, artifact_location=location)
+
+
 class Tracker:
     """One parent run per ``challenge run``, one child run per model."""
 
@@ -127,11 +191,13 @@ class Tracker:
         for name in ("mlflow", "alembic", "urllib3"):
             logging.getLogger(name).setLevel(logging.ERROR)
         mlflow.set_tracking_uri(self.uri)
+        _open_store(mlflow, self.uri)
         return mlflow
 
     def start(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> str:
         mlflow = self._mlflow()
         try:
+            _create_experiment(mlflow, self.uri, experiment)
             exp = mlflow.set_experiment(experiment)
             self.experiment_id = exp.experiment_id
             run = mlflow.start_run(run_name=run_name, tags=dict(tags))
