@@ -235,7 +235,9 @@ def _check_time_zones(lf: pl.LazyFrame, time: str) -> None:
     """Explain the commonest unparsable-time case: some values carry a UTC offset, some not."""
     col = pl.col(time)
     with_offset, total = (
-        lf.select(col.str.contains(UTC_OFFSET).sum(), col.is_not_null().sum()).collect().row(0)
+        lf.select(col.str.contains(UTC_OFFSET).sum().alias("z"), col.is_not_null().sum().alias("n"))
+        .collect()
+        .row(0)
     )
     if 0 < with_offset < total:
         raise DataError(

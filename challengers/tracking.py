@@ -190,6 +190,7 @@ class Tracker:
 
         for name in ("mlflow", "alembic", "urllib3"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own stderr
         mlflow.set_tracking_uri(self.uri)
         _open_store(mlflow, self.uri)
         return mlflow
