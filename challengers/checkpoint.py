@@ -131,8 +131,10 @@ class Checkpoints:
             return None
         try:
             return _restore(state, model_dir(self.out, mp.name), mp, prepared)
-        except (OSError, ValueError, KeyError) as exc:
-            self.notes.append(f"checkpoint of '{mp.name}' is incomplete ({exc}); trained again")
+        except Exception as exc:  # damaged or partial: the model is simply trained again
+            self.notes.append(
+                f"checkpoint of '{mp.name}' is incomplete ({_first_line(exc)}); trained again"
+            )
             return None
 
     # ----------------------------------------------------------------------------------- keep
