@@ -27,16 +27,36 @@ log = logging.getLogger(__name__)
 
 
 def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> str:
+    """The store: --tracking-uri > tracking.uri > MLFLOW_TRACKING_URI > ./mlflow.db.
+
+    Credentials come from the environment only (MLFLOW_TRACKING_USERNAME/PASSWORD or
+    MLFLOW_TRACKING_TOKEN): a URI holding them on the command line would sit in the shell history
+    and the process list, so it is refused (the config refuses them when it loads).
+    """
+    if cli_uri and _has_credentials(cli_uri):
+        raise ConfigError(
+            f"--tracking-uri {redact(cli_uri)}: the URI holds credentials; remove them and set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)"
+        )
     return cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def _has_credentials(uri: str) -> bool:
+    parsed = urlparse(uri)
+    return bool(parsed.username or parsed.password)
 
 
 def redact(uri: str) -> str:
     """The URI without credentials, safe to print and log."""
+    return _without_credentials(uri, "***@")
+
+
+def _without_credentials(uri: str, mark: str = "") -> str:
     parsed = urlparse(uri)
     if parsed.password or parsed.username:
         host = parsed.hostname or ""
         port = f":{parsed.port}" if parsed.port else ""
-        return parsed._replace(netloc=f"***@{host}{port}").geturl()
+        return parsed._replace(netloc=f"{mark}{host}{port}").geturl()
     return uri
 
 
@@ -45,7 +65,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
-        url = uri.rstrip("/") + "/health"
+        url = _without_credentials(uri).rstrip("/") + "/health"  # the probe needs no login
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 if response.status >= 400:
@@ -64,6 +84,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
+            _require_sqlite(target, uri)
         return
     if scheme in ("", "file"):
         target = Path(parsed.path if scheme == "file" else uri)
@@ -75,6 +96,23 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
         "a directory, or http://host:port"
     )
+
+
+def _require_sqlite(path: Path, uri: str) -> None:
+    """A store path must be a sqlite file or nothing yet (MLflow would retry a wrong one for
+    minutes before giving up)."""
+    if path.is_dir():
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: {path} is a directory; name a file such as "
+            f"sqlite:///{path / 'mlflow.db'}"
+        )
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise EnvironmentFailure(
+                    f"tracking store {redact(uri)}: {path} is not a sqlite database; point "
+                    "--tracking-uri at the store's .db file"
+                )
 
 
 def _require_writable(directory: Path, uri: str) -> None:
@@ -190,7 +228,10 @@ class Tracker:
 
         for name in ("mlflow", "alembic", "urllib3"):
             logging.getLogger(name).setLevel(logging.ERROR)
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # our own stderr
+        # stdout and stderr are the tool's: no progress bars, no "View run at <url>" lines
+        # (MLflow prints the tracking URI as given, credentials included)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         mlflow.set_tracking_uri(self.uri)
         _open_store(mlflow, self.uri)
         return mlflow
