@@ -502,9 +502,26 @@ def parse_config(text: str, source: Path) -> ExperimentConfig:
         raise ConfigError(_format_validation(exc, source, lines)) from None
 
 
+MAX_VALUES = 100_000  # a config is a page of settings: more values is an alias bomb or a mistake
+
+
 def _read_yaml(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
+        return _read_yaml_safely(text, source)
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: the YAML is nested too deeply to be a config; check its brackets"
+        ) from None
+
+
+def _read_yaml_safely(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}, source) > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: the YAML expands to more than {MAX_VALUES:,} values (through "
+                "anchors and aliases); a config is much smaller: remove the repeated aliases"
+            )
         raw = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -521,10 +538,37 @@ def _read_yaml(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]
     return raw, lines
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, int], source: Path) -> int:
+    """How many values the document holds once every alias is expanded (each node counted once
+    per reference, computed once per node)."""
+    if memo.get(id(node)) == -1:
+        raise ConfigError(
+            f"{source}:{node.start_mark.line + 1}: a YAML alias refers to a value that contains "
+            "it; remove the loop"
+        )
+    if id(node) not in memo:
+        memo[id(node)] = -1  # in progress: meeting it again below is a loop
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        memo[id(node)] = 1 + sum(_expanded_size(child, memo, source) for child in children)
+    return memo[id(node)]
+
+
 def _index_lines(
-    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], source: Path
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    source: Path,
+    seen: set[int] | None = None,
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias: its lines were indexed where the anchor is
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -535,10 +579,10 @@ def _index_lines(
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*path, key), lines, source)
+            _index_lines(value_node, (*path, key), lines, source, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines, source)
+            _index_lines(item, (*path, i), lines, source, seen)
 
 
 def _format_validation(
