@@ -562,13 +562,13 @@ def _index_lines(
     path: tuple[Any, ...],
     lines: dict[tuple[Any, ...], int],
     source: Path,
-    seen: set[int] | None = None,
+    visited: set[int] | None = None,
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
-    seen = set() if seen is None else seen
-    if id(node) in seen:  # an alias: its lines were indexed where the anchor is
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias: its lines were indexed where the anchor is
         return
-    seen.add(id(node))
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -579,10 +579,10 @@ def _index_lines(
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*path, key), lines, source, seen)
+            _index_lines(value_node, (*path, key), lines, source, visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines, source, seen)
+            _index_lines(item, (*path, i), lines, source, visited)
 
 
 def _format_validation(
