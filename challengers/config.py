@@ -377,7 +377,7 @@ class TrackingConfig(Strict):
 
 class ExperimentConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**63 - 1, description="seeds every model and the bootstrap")
     threads: int | None = Field(None, ge=1, description="threads per model; default: all cores")
     data: DataConfig
     split: SplitConfig

@@ -62,6 +62,11 @@ CONFIGS = [
         _set("seed", "abc"),
         ("seed: Input should be a valid integer", "(got 'abc')"),
     ),
+    Bad(
+        "seed-beyond-64-bits",
+        _set("seed", 10**23),
+        ("seed: Input should be less than or equal to 9223372036854775807",),
+    ),
     Bad("data-a-string", _set("data", "x.parquet"), ("data: Input should be a valid dictionary",)),
     Bad("challengers-a-mapping", _set("challengers", {"a": 1}), ("challengers: Input should be",)),
     Bad(
