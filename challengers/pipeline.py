@@ -412,6 +412,8 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         predict_seconds=f.predict_seconds,
         features=list(f.plan.features),
     )
+    if f.tuning is not None:
+        result.tuning = f.tuning.summary()
     if f.model is not None:
         result.params = _jsonable_params(f.model.get_params())
         result.importance = f.model.feature_importance() if f.model.is_fitted else {}

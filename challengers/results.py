@@ -49,6 +49,7 @@ class ModelResult:
     features: list[str] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
 
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""
@@ -138,6 +139,8 @@ class ExperimentResult:
             }
             if m.error is not None:
                 entry["error"] = m.error
+            if m.tuning:
+                entry["tuning"] = m.tuning
             models.append(entry)
         return _jsonable(
             {

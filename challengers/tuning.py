@@ -105,6 +105,22 @@ class TuneResult:
     study_path: Path
     resumed_trials: int = 0  # finished trials found in the store when the run started
     artifacts: list[Path] = field(default_factory=list)
+    folds: list[str] = field(default_factory=list)  # the fit and validation days of each fold
+
+    def summary(self) -> dict[str, Any]:
+        """For comparison.json and the report."""
+        return {
+            "metric": self.metric,
+            "best_value": self.best_value,
+            "best_trial": self.best_trial,
+            "best_params": self.best_params,
+            "trials": sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials),
+            "pruned": sum(t.state == "PRUNED" for t in self.trials),
+            "failed": sum(t.state == "FAIL" for t in self.trials),
+            "resumed_trials": self.resumed_trials,
+            "folds": self.folds,
+            "study": str(self.study_path),
+        }
 
     def mlflow_params(self) -> dict[str, Any]:
         finished = sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials)
@@ -187,6 +203,7 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
         study_path=task.study_path,
         resumed_trials=resumed,
         artifacts=plots(study, task.directory, task.name),
+        folds=[str(f.cut) for f in folds],
     )
 
 

@@ -37,9 +37,11 @@ class TrialRecord:
 def optuna_module() -> Any:
     import optuna
 
-    # optuna's own handler prints failed trials' tracebacks to stderr; leave it to logging
+    # optuna logs every trial, and a failed one (Ctrl-C included) with its traceback, on stderr;
+    # failures are kept with the trials (the `error` attribute, a tag of its MLflow run) instead
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     return optuna
 
 

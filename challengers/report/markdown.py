@@ -117,6 +117,13 @@ def render(result: ExperimentResult) -> str:
         top = sorted(m.importance.items(), key=lambda kv: -kv[1])[:5]
         if top:
             lines.append("  - top features: " + ", ".join(f"{k} ({v:.2f})" for k, v in top))
+        if m.tuning:
+            t = m.tuning
+            lines.append(
+                f"  - tuned (Optuna): {t['trials']} trials ({t['pruned']} pruned), best validation "
+                f"{t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}; "
+                f"{'; '.join(t['folds'])}"
+            )
     lines += ["", "## Environment", ""]
     lines += [f"- {k}: `{v}`" for k, v in sorted(result.environment.items())]
     return "\n".join(lines) + "\n"
