@@ -168,6 +168,12 @@ def test_interrupted_tuning_resumes_where_it_stopped(prepared: Prepared, tmp_pat
     drawn = [tuple(sorted(t.params.items())) for t in resumed.trials]
     assert len(set(drawn)) == 7  # the resumed sampler does not replay the first draws
 
+    # a killed process leaves its trial RUNNING: on resume it counts as failed, not pending
+    optuna.load_study(study_name="lgbm", storage=storage).ask()
+    again = tune(lgbm(), TuneTask(**{**vars(task), "resume": True}), SilentProgress())
+    assert [t.state for t in again.trials] == [t.state for t in resumed.trials] + ["FAIL"]
+    assert again.best_params == resumed.best_params  # budget reached: no new trial ran
+
     restarted = tune(lgbm(), task, SilentProgress())  # without resume: a fresh study
     assert restarted.resumed_trials == 0 and len(restarted.trials) == 7
 
