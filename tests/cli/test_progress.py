@@ -13,4 +13,3 @@ def test_the_finished_stage_line_shows_the_last_description() -> None:
         advance(1)
     text = captured.get()
     assert "✓ Tuning lgbm (pr_auc): best 0.2300 (trial 1)" in text
-
