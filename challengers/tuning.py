@@ -38,7 +38,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ def fixed_params(section: Any) -> frozenset[str]:
 def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResult:
     """Search the kind's tree parameters on time-respecting folds; the kind around the best tree."""
     folds = _folds(model, task)
-    tree = folds[0].view.tree
+    tree = folds[0].tree
     space = search_space(tree.kind, task.config.space, task.fixed)
     if not space:
         raise ModelError(f"challenger '{task.name}': nothing to tune (every parameter is fixed)")
@@ -180,7 +180,7 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
         maximize=objective.maximize,
         seed=task.seed,
         resume=task.resume,
-        fingerprint=_fingerprint(task, tree, space),
+        fingerprint=_fingerprint(task, model, space),
         first_trial=baseline(space),
         progress=progress,
     )
@@ -194,7 +194,7 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
     best_tree = _trial_tree(tree, best.params, task.fixed, rounds=rounds)
     return TuneResult(
         name=task.name,
-        model=folds[0].view.rebuild(best_tree),
+        model=folds[0].rebuild(best_tree),
         metric=objective.metric.key,
         best_value=float(best.value),
         best_trial=best.number,
@@ -212,8 +212,11 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
 
 @dataclass(frozen=True)
 class _Fold:
+    """A fold as matrices (the frames are not kept: a trial only needs these)."""
+
     cut: ValidationWindow
-    view: TreeView
+    tree: TreeChallenger
+    rebuild: Callable[[TreeChallenger], BaseChallenger]
     x: np.ndarray
     y: np.ndarray
     x_valid: np.ndarray
@@ -245,7 +248,8 @@ def _folds(model: BaseChallenger, task: TuneTask) -> list[_Fold]:
         out.append(
             _Fold(
                 cut=cut,
-                view=view,
+                tree=view.tree,
+                rebuild=view.rebuild,
                 x=to_matrix(view.train, s.features),
                 y=labels(view.train, s.target),
                 x_valid=to_matrix(view.valid, s.features),
@@ -352,12 +356,12 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def _fingerprint(task: TuneTask, tree: TreeChallenger, space: Mapping[str, Dim]) -> str:
+def _fingerprint(task: TuneTask, model: BaseChallenger, space: Mapping[str, Dim]) -> str:
     """What makes a stored study's trials comparable with this run's."""
     w = task.windows
     blob = {
         "config": task.config.model_dump(mode="json"),
-        "tree": {"kind": tree.kind, "params": tree.params, "imbalance": tree.imbalance},
+        "model": {"kind": model.kind, **model.get_params()},
         "space": sorted(space),
         "seed": task.seed,
         "features": list(task.spec.features),
