@@ -21,7 +21,9 @@ def run_command(
     only: list[str] = typer.Option(
         [], "--only", help="Train only this challenger (repeatable); the champion always runs."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Reuse finished models in --output."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Reuse finished work in --output: continue tuning studies."
+    ),
     fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding of this severity exists (high)."
     ),

@@ -190,6 +190,9 @@ def test_resume_with_other_settings_starts_over_with_a_note(
 
 
 def test_timeout_stops_within_the_budget_plus_one_trial(prepared: Prepared, tmp_path: Path) -> None:
+    import lightgbm  # noqa: F401  first imports are not part of the budget
+    import optuna.visualization.matplotlib  # noqa: F401
+
     task = make_task(prepared, tmp_path, trials=10_000, timeout_s=3.0, pruning=False)
     started = time.perf_counter()
     result = tune(lgbm(), task, SilentProgress())
