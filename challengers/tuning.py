@@ -109,9 +109,12 @@ class TuneResult:
 
     def summary(self) -> dict[str, Any]:
         """For comparison.json and the report."""
+        first = self.trials[0] if self.trials else None
         return {
             "metric": self.metric,
             "best_value": self.best_value,
+            # trial 0 is the library defaults (with early stopping): what tuning improved on
+            "defaults_value": first.value if first and first.state == "COMPLETE" else None,
             "best_trial": self.best_trial,
             "best_params": self.best_params,
             "trials": sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials),

@@ -83,6 +83,7 @@ def test_a_run_logs_the_trials_as_nested_runs(
     comparison = json.loads((out / "comparison.json").read_text())
     summary = next(m for m in comparison["models"] if m["name"] == "lgbm")["tuning"]
     assert summary["trials"] == 4 and summary["best_value"] == pytest.approx(best)
+    assert summary["defaults_value"] == pytest.approx(values[0])
     assert summary["folds"] == ["fit 2024-01-31..2024-02-09, validate 2024-02-17..2024-02-20"]
     assert "tuned (Optuna): 4 trials" in (out / "report.md").read_text()
     # the untuned challenger has no nested runs

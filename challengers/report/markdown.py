@@ -121,8 +121,8 @@ def render(result: ExperimentResult) -> str:
             t = m.tuning
             lines.append(
                 f"  - tuned (Optuna): {t['trials']} trials ({t['pruned']} pruned), best validation "
-                f"{t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}; "
-                f"{'; '.join(t['folds'])}"
+                f"{t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']} (library "
+                f"defaults: {fmt(t['defaults_value'])}); {'; '.join(t['folds'])}"
             )
     lines += ["", "## Environment", ""]
     lines += [f"- {k}: `{v}`" for k, v in sorted(result.environment.items())]
