@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from challengers.cli import output
 
 
-def test_the_finished_stage_line_shows_the_last_description() -> None:
-    stage = output.RichProgress().stage("Tuning lgbm (pr_auc)", total=3)
-    with output.err_console.capture() as captured, stage as advance:
+def test_the_finished_stage_line_shows_the_last_description(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with output.RichProgress().stage("Tuning lgbm (pr_auc)", total=3) as advance:
         advance(1, description="Tuning lgbm (pr_auc): best 0.2100 (trial 0)")
         advance(1, description="Tuning lgbm (pr_auc): best 0.2300 (trial 1)")
         advance(1)
-    text = captured.get()
-    assert "✓ Tuning lgbm (pr_auc): best 0.2300 (trial 1)" in text
+    assert "✓ Tuning lgbm (pr_auc): best 0.2300 (trial 1)" in capsys.readouterr().err
