@@ -101,6 +101,20 @@ def _study_states(path: Path) -> list[tuple[int, str, Any, Any]]:
     return [(t.number, t.state.name, t.params, t.value) for t in study.trials]
 
 
+def _complete_trials(path: Path) -> int:
+    """Read-only peek at the study being written by another process (0 until it exists)."""
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as connection:
+            rows = connection.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'")
+            return int(rows.fetchone()[0])
+    except sqlite3.Error:  # tables not created yet
+        return 0
+
+
 def test_ctrl_c_then_resume_continues_the_study(
     sim_parquet: Path, tmp_path: Path, write_config: Callable[..., Path]
 ) -> None:
@@ -117,7 +131,7 @@ def test_ctrl_c_then_resume_continues_the_study(
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.5)
-            if study.exists() and sum(s[1] == "COMPLETE" for s in _study_states(study)) >= 2:
+            if _complete_trials(study) >= 2:
                 break
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=120)
