@@ -17,6 +17,8 @@ import polars as pl
 import yaml
 
 from challengers import registry
+from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
@@ -24,12 +26,12 @@ from challengers.errors import ChallengeError, DataError, EnvironmentFailure, Mo
 from challengers.evaluate import TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import frame_fingerprint
-from challengers.metrics import METRICS, Cost
+from challengers.metrics import METRICS, Cost, MetricSpec
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
-from challengers.report.markdown import render
+from challengers.report import write_report
 from challengers.results import (
     DataSummary,
     DeltaResult,
@@ -68,6 +70,7 @@ class Fitted:
     plan: ModelPlan
     model: BaseChallenger | None = None
     scores: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
@@ -202,6 +205,12 @@ def _run(
     rows = TestRows.from_frame(
         parts.test, target=plan.spec.target, amount=plan.spec.amount, entity=plan.spec.entity
     )
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    budget = resolve_budget(
+        champion.scores,
+        rate=cfg.evaluation.alert_rate,
+        threshold=cfg.evaluation.operating_point.threshold,
+    )
     with progress.stage(f"Evaluating ({cfg.evaluation.bootstrap} bootstrap replicates)"):
         evaluations = evaluate_models(
             rows,
@@ -210,11 +219,13 @@ def _run(
             champion=champion.plan.name,
             metrics=metrics,
             cost=cost,
-            operating_rate=cfg.evaluation.alert_rate,
+            operating_rate=budget.rate,
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
         )
+    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, metrics, cost))
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
@@ -238,6 +249,9 @@ def _run(
             positives_test=summary["positives_test"],
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
+            thresholds=cfg.evaluation.findings,
+            analyses=analyses,
+            metric_keys=tuple(m.key for m in metrics),
         )
     )
     result = ExperimentResult(
@@ -251,15 +265,59 @@ def _run(
         higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
         alpha=cfg.evaluation.alpha,
         bootstrap=cfg.evaluation.bootstrap,
-        operating_alert_rate=cfg.evaluation.alert_rate,
+        operating_alert_rate=budget.rate,
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
+        operating_point=analyses.operating_point,
+        stability=analyses.stability,
+        segments=analyses.segments,
+        calibration=analyses.calibration,
+        explanations=analyses.explanations,
+        curves=analyses.curves,
+        thresholds=cfg.evaluation.findings.model_dump(),
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
         _log(cfg, prepared, tracker, fitted, result, out)
     return result
+
+
+def _analysis_input(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    ok: list[Fitted],
+    budget: Budget,
+    metrics: list[MetricSpec],
+    cost: Cost,
+) -> AnalysisInput:
+    plan, e = prepared.plan, cfg.evaluation
+    d, t = e.diagnostics, e.findings
+    return AnalysisInput(
+        train=prepared.split.train,
+        test=prepared.split.test,
+        spec=plan.spec,
+        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
+        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
+        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+        models={f.plan.name: f.model for f in ok if f.model is not None},
+        champion=plan.champion.name,
+        champion_inputs=plan.champion.features,
+        metrics=metrics,
+        cost=cost,
+        budget=budget,
+        train_end=cfg.split.train.end,
+        test_start=cfg.split.test.start,
+        test_end=cfg.split.test.end,
+        bootstrap=e.bootstrap,
+        alpha=e.alpha,
+        seed=cfg.seed,
+        settings=Settings(
+            **d.model_dump(),
+            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
+        ),
+        history=prepared.history,
+    )
 
 
 def _fit_champion(
@@ -313,13 +371,16 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     started = time.perf_counter()
     scores = model.predict_score(parts.test, history=history)
     predict_seconds = time.perf_counter() - started
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.count_nonzero(~np.isfinite(scores)))
-        raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = model.predict_score(parts.train, history=history)
+    for window, s in (("test", scores), ("training", train_scores)):
+        if not np.all(np.isfinite(s)):
+            bad = int(np.count_nonzero(~np.isfinite(s)))
+            raise ValueError(f"{bad} {window} scores are NaN or infinite")
     return Fitted(
         plan=mp,
         model=model,
         scores=scores,
+        train_scores=train_scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
     )
@@ -436,8 +497,8 @@ def _log(
             else None,
         )
         m.run_id = tracker.log_model_run(run, datasets)
+    reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
-    write_atomic(out / "report.md", render(result))
     tracker.log_parent(
         params={
             "seed": cfg.seed,
@@ -451,11 +512,7 @@ def _log(
         },
         metrics={k: float(v) for k, v in summary.items()},
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
-        artifacts=[
-            out / "comparison.json",
-            out / "report.md",
-            out / "config.resolved.yaml",
-        ],
+        artifacts=[out / "comparison.json", *reports, out / "config.resolved.yaml"],
         datasets=datasets,
     )
 
