@@ -187,6 +187,7 @@ def _small_finding(
         + ", ".join(f"{v} ({e['rows']} rows, {e['positives']} frauds)" for v, e in small.items())
         + ". Their ratios are shown but not used as references or for findings.",
         metric="segment_size",
+        models=tuple(column.rows[0].fpr),  # every model's figures on these segments are unsure
         effect=float(len(small)),
         evidence={"column": column.column, "segments": small},
     )

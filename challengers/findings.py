@@ -81,10 +81,13 @@ def _delta_text(key: str, d: DeltaResult) -> str:
 def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, str, float | None]:
     """(severity, sentence, relative recall gain) by the effect at the champion's alert budget."""
     mine, champ = ctx.at_budget(m.name), ctx.at_budget(ctx.champion.name)
-    if mine is None or champ is None or not champ.recall > 0:
+    if mine is None or champ is None:
         return "medium", "", None
     t = ctx.thresholds
-    gain = mine.recall / champ.recall - 1
+    if champ.recall > 0:
+        gain = mine.recall / champ.recall - 1
+    else:  # the champion catches nothing at its own budget
+        gain = math.inf if mine.recall > 0 else 0.0
     severity: Severity = (
         "high" if gain >= t.effect_high else "medium" if gain >= t.effect_medium else "low"
     )
@@ -92,7 +95,8 @@ def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, st
     extra = mine.true_positives - champ.true_positives
     text = (
         f" At the champion's budget of {mine.alerts:,} alerts it catches {extra:+,} frauds "
-        f"(recall {champ.recall:.3f} -> {mine.recall:.3f}, {gain:+.1%})"
+        f"(recall {champ.recall:.3f} -> {mine.recall:.3f}"
+        + (f", {gain:+.1%})" if math.isfinite(gain) else ")")
     )
     if mine.savings is not None:
         text += f", savings {mine.savings:+,.0f}"

@@ -40,7 +40,7 @@ def roc_pr(y: np.ndarray, scores: np.ndarray) -> RocPr:
     recall = tp / pos if pos else np.zeros(len(tp))
     # best precision at recall >= r: a running max from the end
     best_from = np.maximum.accumulate(precision[::-1])[::-1]
-    idx = np.searchsorted(recall, RECALL_GRID, side="left")
+    idx = np.searchsorted(recall, RECALL_GRID - 1e-12, side="left")  # k/P equal to r counts
     valid = idx < len(recall)
     pr = np.where(valid, best_from[np.minimum(idx, len(recall) - 1)], np.nan)
     return RocPr(FPR_GRID.tolist(), roc_tpr.tolist(), RECALL_GRID.tolist(), pr.tolist())

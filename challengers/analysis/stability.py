@@ -64,7 +64,7 @@ class Week:
         return f"{self.start:%m-%d}..{self.end:%m-%d}"
 
 
-def test_weeks(start: date, end: date) -> list[Week]:
+def split_weeks(start: date, end: date) -> list[Week]:
     """Consecutive 7-day weeks from ``start``; the last one stops at ``end``."""
     weeks, day, i = [], start, 0
     while day <= end:

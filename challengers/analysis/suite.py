@@ -177,7 +177,7 @@ def groups(keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
 def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
     """Weekly metrics with intervals, PSI, decay slopes and the train/test gap."""
     days = inp.test.get_column(DAY).to_numpy()
-    weeks = st.test_weeks(inp.test_start, inp.test_end)
+    weeks = st.split_weeks(inp.test_start, inp.test_end)
     week = st.week_of(days, inp.test_start)
     bins = inp.settings.psi_bins
     by_week = dict(groups(week))

@@ -31,8 +31,8 @@ header { background: #17324d; color: #fff; padding: 28px 40px 22px; }
 header h1 { margin: 0 0 6px; font-size: 26px; font-weight: 600; }
 header p { margin: 0; color: #c9d6e3; }
 nav { position: sticky; top: 0; z-index: 2; background: #fff; border-bottom: 1px solid var(--line);
-  padding: 8px 40px; font-size: 13px; }
-nav a { color: var(--accent); text-decoration: none; margin-right: 14px; white-space: nowrap; }
+  padding: 8px 40px; font-size: 13px; display: flex; flex-wrap: wrap; gap: 4px 16px; }
+nav a { color: var(--accent); text-decoration: none; white-space: nowrap; }
 main { max-width: 1180px; padding: 8px 40px 60px; }
 section { padding-top: 18px; border-bottom: 1px solid var(--line); padding-bottom: 14px; }
 h2 { font-size: 21px; margin: 10px 0 12px; color: #17324d; }

@@ -36,7 +36,7 @@ def _figure(width: float = 7.5, height: float = 4.2, **kwargs: Any) -> tuple[Any
     """A figure without pyplot: no global state, rendered by the Agg canvas on save."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.subplots(**kwargs)
 
 
@@ -117,7 +117,6 @@ def scores(result: ExperimentResult) -> Any:
     axes[0].set_ylabel("share of rows", fontsize=8)
     axes[0].legend(fontsize=7)
     fig.suptitle("Score distributions on the test window, frauds vs genuine", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -190,7 +189,6 @@ def weekly(result: ExperimentResult) -> Any:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.suptitle("Metrics per test week (week start) with bootstrap bands", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -218,7 +216,6 @@ def cost(result: ExperimentResult) -> Any:
         ax.xaxis.label.set_size(8)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    fig.tight_layout()
     return fig
 
 
@@ -246,9 +243,8 @@ def overlap(result: ExperimentResult) -> Any:
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_xlabel(f"frauds alerted at the champion's budget ({op.alerts:,} alerts)")
     ax.set_title("Which frauds each challenger and the champion catch", fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.6), ncols=3)
+    fig.legend(fontsize=7, loc="outside lower center", ncols=3)
     ax.invert_yaxis()
-    fig.tight_layout()
     return fig
 
 
@@ -286,11 +282,10 @@ def segments(result: ExperimentResult) -> Any:
             ax.set_title(f"{column.column}: {title} vs best segment", fontsize=9)
             ax.tick_params(labelsize=7)
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncols=len(labels))
+    fig.legend(handles, labels, fontsize=8, loc="outside lower center", ncols=len(labels))
     fig.suptitle(
         f"Segment disparity at the operating point (dashed: {limit}; hatched: small)", fontsize=10
     )
-    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 1))
     return fig
 
 
@@ -322,7 +317,6 @@ def contributions(result: ExperimentResult) -> Any:
     ax.set_title("Feature contributions, top features of every model", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
     return fig
 
 
@@ -351,7 +345,7 @@ def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
             for name, draw in PLOTS.items():
                 fig = draw(result)
                 if fig is not None:
-                    fig.savefig(directory / f"{name}.png", dpi=DPI, bbox_inches="tight")
+                    fig.savefig(directory / f"{name}.png", dpi=DPI)
                     written[name] = directory / f"{name}.png"
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write the plots in {directory}: {exc}") from exc
