@@ -252,6 +252,7 @@ class DiagnosticsConfig(Strict):
     """Sizes of the diagnostics; headline metrics are always exact on every test row."""
 
     explain_rows: int = Field(2000, ge=10, description="seeded sample for SHAP contributions")
+    weekly_bootstrap: int = Field(200, ge=0, description="replicates per test week (bands)")
     psi_bins: int = Field(10, ge=2, le=100)
     reliability_bins: int = Field(10, ge=2, le=100)
     max_segment_values: int = Field(30, ge=2, description="larger segments shown; rest folded")

@@ -225,7 +225,13 @@ def _run(
             seed=cfg.seed,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, metrics, cost))
+        inputs = _analysis_input(cfg, prepared, ok, budget, metrics, cost)
+        inputs.cost_deltas = {
+            n: e.delta["expected_cost"]
+            for n, e in evaluations.items()
+            if "expected_cost" in e.delta
+        }
+        analyses = analyse(inputs)
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     summary = parts.summary(plan.spec.target)
     data = DataSummary(

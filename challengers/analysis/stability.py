@@ -145,6 +145,7 @@ class Stability:
     test_metrics: dict[str, dict[str, float]]  # the headline values, for the gap
     bins: int = 10
     decay_basis: str = ""
+    weekly_bootstrap: int = 0  # replicates behind each week's interval
 
 
 def weekly_psi(

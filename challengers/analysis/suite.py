@@ -22,7 +22,7 @@ from challengers.analysis import stability as st
 from challengers.analysis.curves import Curves, curves
 from challengers.analysis.operating import Budget, OperatingPoint, operating_point
 from challengers.data import DAY, DataSpec
-from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
 from challengers.metrics import Cost, MetricSpec
 
 
@@ -33,6 +33,7 @@ class Settings:
     psi_bins: int = 10
     reliability_bins: int = 10
     explain_rows: int = 2000
+    weekly_bootstrap: int = 200  # capped by the run's bootstrap
     max_segment_values: int = 30
     min_segment_rows: int = 1000
     min_segment_positives: int = 20
@@ -62,6 +63,8 @@ class AnalysisInput:
     seed: int
     settings: Settings = field(default_factory=Settings)
     history: pl.DataFrame | None = None
+    # the evaluation's own expected-cost deltas at this budget, when it computed them
+    cost_deltas: dict[str, Delta] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,15 +151,19 @@ def _evaluate(
 
 
 def _savings_intervals(inp: AnalysisInput, rows: TestRows, point: OperatingPoint) -> None:
-    """Paired bootstrap interval of each challenger's savings (from the expected-cost delta)."""
+    """Paired bootstrap interval of each challenger's savings (from the expected-cost delta),
+    reusing the evaluation's replicates when it already had expected_cost at this budget."""
     if inp.bootstrap <= 0 or (inp.cost.false_negative is None and rows.amount is None):
         return
-    evaluation = _evaluate(
-        inp, rows, inp.scores, metrics=[MetricSpec("expected_cost")], bootstrap=inp.bootstrap
-    )
+    deltas = inp.cost_deltas
+    if not deltas:
+        evaluation = _evaluate(
+            inp, rows, inp.scores, metrics=[MetricSpec("expected_cost")], bootstrap=inp.bootstrap
+        )
+        deltas = {n: e.delta["expected_cost"] for n, e in evaluation.items() if e.delta}
     n = len(rows.y)
     for m in point.models:
-        delta = evaluation[m.model].delta.get("expected_cost")
+        delta = deltas.get(m.model)
         if delta is not None:
             # savings = champion cost - challenger cost = -delta(cost per row) x rows
             m.savings_ci = (-delta.ci[1] * n, -delta.ci[0] * n)
@@ -208,6 +215,7 @@ def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
         train_metrics=_metric_values(_evaluate(inp, _rows(inp, inp.train), inp.train_scores)),
         test_metrics=_metric_values(_evaluate(inp, rows, inp.scores)),
         bins=bins,
+        weekly_bootstrap=min(inp.bootstrap, inp.settings.weekly_bootstrap),
         decay_basis="weighted least squares of each day's metric on the days since the end of "
         "training, each day weighted by its frauds",
     )
@@ -223,7 +231,8 @@ def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[
 
 def _week_metrics(inp: AnalysisInput, w: st.Week, index: np.ndarray) -> st.WeekMetrics:
     rows = _rows(inp, inp.test[index])
-    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=inp.bootstrap)
+    replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
+    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=replicates)
     return st.WeekMetrics(
         week=w.index,
         start=w.start.isoformat(),

@@ -234,7 +234,7 @@ def stability(result: ExperimentResult) -> Section:
         Table(
             ["week", "rows", "frauds", *models],
             weekly,
-            caption="Intervals from a bootstrap within each week.",
+            caption=f"Intervals from {s.weekly_bootstrap:,} bootstrap replicates within each week.",
         ),
     ]
     blocks += figure(result, "weekly", "Every metric per test week, with bootstrap bands.")

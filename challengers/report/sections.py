@@ -225,8 +225,9 @@ def limitations(result: ExperimentResult) -> Section:
     if s is not None and s.weeks:
         last = s.weeks[-1]
         items.append(
-            f"Weekly intervals rest on one week of rows each (the last, {last.start}..{last.end}, "
-            f"has {last.positives:,} frauds); a short test window gives a noisy decay slope."
+            f"Weekly intervals rest on one week of rows each and {s.weekly_bootstrap:,} "
+            f"replicates (the last week, {last.start}..{last.end}, has {last.positives:,} "
+            "frauds); a short test window gives a noisy decay slope."
         )
     items.append(
         "At the operating point, rows tied at the budget boundary are ordered at random (seeded); "
