@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from challengers.report import diagnostics as diag
+from challengers.report import outcomes as out
 from challengers.report.document import (
     Block,
     Bullets,
@@ -33,8 +34,8 @@ def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> 
             summary(result),
             scope(result),
             soundness(result, audit),
-            diag.outcomes(result),
-            diag.calibration(result),
+            out.outcomes(result),
+            out.calibration(result),
             diag.stability(result),
             diag.segments(result),
             diag.explanations(result),
