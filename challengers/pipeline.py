@@ -23,10 +23,10 @@ from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
 from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
-from challengers.evaluate import TestRows, evaluate_models
+from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import frame_fingerprint
-from challengers.metrics import METRICS, Cost, MetricSpec
+from challengers.metrics import METRICS, Cost
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
@@ -225,13 +225,7 @@ def _run(
             seed=cfg.seed,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        inputs = _analysis_input(cfg, prepared, ok, budget, metrics, cost)
-        inputs.cost_deltas = {
-            n: e.delta["expected_cost"]
-            for n, e in evaluations.items()
-            if "expected_cost" in e.delta
-        }
-        analyses = analyse(inputs)
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
@@ -294,9 +288,9 @@ def _analysis_input(
     prepared: Prepared,
     ok: list[Fitted],
     budget: Budget,
-    metrics: list[MetricSpec],
-    cost: Cost,
+    evaluations: dict[str, ModelEvaluation],
 ) -> AnalysisInput:
+    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
     plan, e = prepared.plan, cfg.evaluation
     d, t = e.diagnostics, e.findings
     return AnalysisInput(
@@ -309,8 +303,8 @@ def _analysis_input(
         models={f.plan.name: f.model for f in ok if f.model is not None},
         champion=plan.champion.name,
         champion_inputs=plan.champion.features,
-        metrics=metrics,
-        cost=cost,
+        metrics=e.metric_specs,
+        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
         budget=budget,
         train_end=cfg.split.train.end,
         test_start=cfg.split.test.start,
@@ -323,6 +317,11 @@ def _analysis_input(
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
         ),
         history=prepared.history,
+        cost_deltas={  # reused for the savings interval when the run has expected_cost
+            n: ev.delta["expected_cost"]
+            for n, ev in evaluations.items()
+            if "expected_cost" in ev.delta
+        },
     )
 
 
@@ -377,11 +376,10 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     started = time.perf_counter()
     scores = model.predict_score(parts.test, history=history)
     predict_seconds = time.perf_counter() - started
-    train_scores = model.predict_score(parts.train, history=history)
-    for window, s in (("test", scores), ("training", train_scores)):
-        if not np.all(np.isfinite(s)):
-            bad = int(np.count_nonzero(~np.isfinite(s)))
-            raise ValueError(f"{bad} {window} scores are NaN or infinite")
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.count_nonzero(~np.isfinite(scores)))
+        raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = _score_training(mp, model, prepared)
     return Fitted(
         plan=mp,
         model=model,
@@ -390,6 +388,19 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
     )
+
+
+def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
+    window (e.g. production scores not logged then) loses only those diagnostics."""
+    try:
+        scores = model.predict_score(prepared.split.train, history=prepared.history)
+    except Exception as exc:
+        log.warning(
+            "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc
+        )
+        return None
+    return scores if np.all(np.isfinite(scores)) else None
 
 
 def _model_result(f: Fitted, evaluation: object) -> ModelResult:

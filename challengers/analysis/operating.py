@@ -26,15 +26,16 @@ class Budget:
     """How many rows every model alerts."""
 
     alerts: int
-    rate: float  # alerts / test rows
+    rate: float  # the share of test rows: as configured, or the champion's share at its threshold
     source: Literal["alert_rate", "threshold"]
     threshold: float | None = None  # the champion's score threshold, when that set the budget
 
 
 def budget_from_rate(rows: int, rate: float) -> Budget:
-    """``rate`` of ``rows``, rounded, at least one alert."""
+    """``rate`` of ``rows``, rounded, at least one alert; the rate stays the configured one, so the
+    evaluation's rate metrics and the operating point read the same budget."""
     alerts = int(min(rows, max(1, round(rate * rows))))
-    return Budget(alerts, alerts / rows, "alert_rate")
+    return Budget(alerts, rate, "alert_rate")
 
 
 def budget_from_threshold(champion_scores: np.ndarray, threshold: float) -> Budget:

@@ -43,18 +43,18 @@ class SegmentColumn:
     folded_values: int = 0  # distinct values folded into "(other)"
 
 
-def fold_values(values: np.ndarray, max_values: int) -> tuple[np.ndarray, list[str], int]:
-    """Integer codes and labels of the ``max_values`` - 1 most frequent values (strings); the rest
-    are folded into one ``(other)`` code. Returns (codes, labels, number of values folded)."""
-    labels, codes, counts = np.unique(
-        np.asarray(values).astype(str), return_inverse=True, return_counts=True
-    )
+def fold_values(
+    codes: np.ndarray, labels: list[str], max_values: int
+) -> tuple[np.ndarray, list[str], int]:
+    """Keep the ``max_values`` - 1 most frequent values (``codes`` index ``labels``) and fold the
+    rest into one ``(other)`` code. Returns (codes, labels, number of values folded)."""
+    counts = np.bincount(codes, minlength=len(labels))
     if len(labels) <= max_values:
-        return codes, [str(v) for v in labels], 0
+        return codes, list(labels), 0
     keep = np.argsort(-counts, kind="stable")[: max_values - 1]
     remap = np.full(len(labels), len(keep))
     remap[keep] = np.arange(len(keep))
-    return remap[codes], [str(labels[k]) for k in keep] + [OTHER], len(labels) - len(keep)
+    return remap[codes], [labels[k] for k in keep] + [OTHER], len(labels) - len(keep)
 
 
 def disparity(
@@ -93,7 +93,8 @@ def versus_reference(hits: np.ndarray, totals: np.ndarray, ref: int | None) -> n
 
 def segment_column(
     column: str,
-    values: np.ndarray,
+    codes: np.ndarray,
+    labels: list[str],
     y: np.ndarray,
     scores: Mapping[str, np.ndarray],
     alerted: Mapping[str, np.ndarray],
@@ -102,8 +103,11 @@ def segment_column(
     min_positives: int,
     max_values: int = 30,
 ) -> SegmentColumn:
-    """Volume, fraud rate, AUC, recall and FPR at the operating point, and disparity ratios."""
-    codes, labels, folded = fold_values(values, max_values)
+    """Volume, fraud rate, AUC, recall and FPR at the operating point, and disparity ratios.
+
+    ``codes`` (0..k-1) give each row's value among ``labels``.
+    """
+    codes, labels, folded = fold_values(codes, labels, max_values)
     k = len(labels)
     fraud = y > 0
     rows = np.bincount(codes, minlength=k)

@@ -97,7 +97,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
         segments=[
             seg.segment_column(
                 column,
-                inp.test.get_column(column).cast(pl.String).fill_null(seg.MISSING).to_numpy(),
+                *_codes(inp.test.get_column(column)),
                 y,
                 inp.scores,
                 alerted,
@@ -120,6 +120,13 @@ def analyse(inp: AnalysisInput) -> Analyses:
         explanations=explanations(inp),
         curves=curves(y, inp.scores),
     )
+
+
+def _codes(series: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Dense codes of a segment column's values (as text, missing ones named) and the values."""
+    values = series.cast(pl.String).fill_null(seg.MISSING)
+    codes = values.rank("dense").cast(pl.Int64).to_numpy() - 1
+    return codes, values.unique().sort().to_list()
 
 
 def _rows(inp: AnalysisInput, frame: pl.DataFrame) -> TestRows:

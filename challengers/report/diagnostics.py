@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from challengers.analysis.segments import SegmentRow
+from challengers.analysis.stability import Slope
 from challengers.report.document import (
     Block,
     Bullets,
@@ -88,18 +89,17 @@ def _feature_drift(feature_psi: dict[str, float], limit: int = 25) -> list[Block
     ]
 
 
+def _slope(slope: Slope | None) -> str:
+    if slope is None or not math.isfinite(slope.per_week):
+        return f"n/a ({slope.points} days)" if slope is not None else "n/a"
+    return f"{slope.per_week:+.4f}\n{interval(slope.ci)} p={pvalue(slope.p_value)}"
+
+
 def _decay_and_gap(result: ExperimentResult, models: list[str]) -> list[Block]:
     s = result.stability
     assert s is not None
     decay_rows = [
-        [key]
-        + [
-            f"{s.decay[m][key].per_week:+.4f}\n{interval(s.decay[m][key].ci)} p={pvalue(s.decay[m][key].p_value)}"
-            if m in s.decay and key in s.decay[m]
-            else "n/a"
-            for m in models
-        ]
-        for key in result.metric_keys
+        [key] + [_slope(s.decay.get(m, {}).get(key)) for m in models] for key in result.metric_keys
     ]
     gap_rows = [
         [key]

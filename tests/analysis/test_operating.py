@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from challengers.analysis.operating import (
     alert_mask,
@@ -18,8 +20,10 @@ from challengers.analysis.operating import (
     overlap,
     resolve_budget,
 )
-from challengers.errors import DataError
+from challengers.config import parse_config
+from challengers.errors import ConfigError, DataError
 from challengers.metrics import Cost
+from tests.conftest import sim_config
 
 
 def test_mcnemar_exact_on_a_small_table() -> None:
@@ -110,3 +114,13 @@ def test_cost_curve_agrees_with_the_operating_point() -> None:
     champ, chall = point.models
     assert chall.savings == pytest.approx(champ.cost - chall.cost)
     assert chall.recall > champ.recall  # the less noisy score is better
+
+
+def test_config_takes_a_rate_or_a_threshold_not_both(tmp_path: Path) -> None:
+    config = sim_config(tmp_path / "data.parquet")
+    config["evaluation"]["operating_point"] = {"alert_rate": 0.01, "threshold": 0.5}
+    with pytest.raises(ConfigError, match="give alert_rate or threshold, not both"):
+        parse_config(yaml.safe_dump(config), tmp_path / "c.yaml")
+    config["evaluation"]["operating_point"] = {"threshold": 0.5}
+    cfg = parse_config(yaml.safe_dump(config), tmp_path / "c.yaml")
+    assert cfg.evaluation.operating_point.threshold == 0.5

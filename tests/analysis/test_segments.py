@@ -31,10 +31,15 @@ def build() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return values, y.astype(float), alerted, scores
 
 
+def codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    labels, index = np.unique(values, return_inverse=True)
+    return index, [str(v) for v in labels]
+
+
 def test_recall_fpr_and_ratios_against_the_best_segment() -> None:
     values, y, alerted, scores = build()
     col = segment_column(
-        "SEG", values, y, {"m": scores}, {"m": alerted}, min_rows=50, min_positives=5
+        "SEG", *codes(values), y, {"m": scores}, {"m": alerted}, min_rows=50, min_positives=5
     )
     a, b, c = col.rows
     assert [r.value for r in col.rows] == ["A", "B", "C"]
@@ -65,10 +70,10 @@ def test_disparity_edge_cases() -> None:
 
 def test_rare_values_fold_into_other() -> None:
     values = np.array(["a"] * 5 + ["b"] * 4 + ["c"] * 2 + ["d"])
-    codes, labels, folded = fold_values(values, 3)
+    folded_codes, labels, folded = fold_values(*codes(values), 3)
     assert labels == ["a", "b", OTHER] and folded == 2
-    assert codes.tolist() == [0] * 5 + [1] * 4 + [2] * 3
-    assert fold_values(values, 10)[1] == ["a", "b", "c", "d"]
+    assert folded_codes.tolist() == [0] * 5 + [1] * 4 + [2] * 3
+    assert fold_values(*codes(values), 10)[1] == ["a", "b", "c", "d"]
 
 
 def test_segment_auc_matches_a_reference_on_each_segment() -> None:
@@ -76,7 +81,7 @@ def test_segment_auc_matches_a_reference_on_each_segment() -> None:
 
     values, y, alerted, scores = build()
     col = segment_column(
-        "SEG", values, y, {"m": scores}, {"m": alerted}, min_rows=1, min_positives=1
+        "SEG", *codes(values), y, {"m": scores}, {"m": alerted}, min_rows=1, min_positives=1
     )
     for row in col.rows:
         mask = values == row.value
