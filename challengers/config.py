@@ -263,9 +263,17 @@ class CostConfig(Strict):
 
 
 class OperatingPoint(Strict):
-    """The alert budget used for cost and operating-point comparisons."""
+    """The alert budget used for cost and operating-point comparisons: a share of the test rows, or
+    the champion's production score threshold (its alert count then sets every model's budget)."""
 
     alert_rate: float | None = Field(None, gt=0, le=1)
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> OperatingPoint:
+        if self.alert_rate is not None and self.threshold is not None:
+            raise ValueError("give alert_rate or threshold, not both")
+        return self
 
 
 class AuditThresholds(Strict):
@@ -298,6 +306,22 @@ class FindingsConfig(Strict):
         1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
     )
     audit: AuditThresholds = AuditThresholds()
+    effect_high: float = Field(0.10, ge=0, description="relative recall gain at the budget: high")
+    effect_medium: float = Field(0.03, ge=0, description="relative recall gain: medium")
+    overfit_gap: float = Field(0.1, gt=0, description="train minus test ROC AUC")
+    calibration_ratio: float = Field(1.25, gt=1, description="mean score / fraud rate beyond")
+    ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
+    leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
+
+
+class DiagnosticsConfig(Strict):
+    """Sizes of the diagnostics; headline metrics are always exact on every test row."""
+
+    explain_rows: int = Field(2000, ge=10, description="seeded sample for SHAP contributions")
+    weekly_bootstrap: int = Field(200, ge=0, description="replicates per test week (bands)")
+    psi_bins: int = Field(10, ge=2, le=100)
+    reliability_bins: int = Field(10, ge=2, le=100)
+    max_segment_values: int = Field(30, ge=2, description="larger segments shown; rest folded")
 
 
 class EvaluationConfig(Strict):
@@ -309,6 +333,7 @@ class EvaluationConfig(Strict):
     resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
 
     @field_validator("metrics")
     @classmethod

@@ -19,13 +19,15 @@ import yaml
 
 from challengers import registry
 from challengers.agreement import check_champion
+from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
 from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
-from challengers.evaluate import TestRows, evaluate_models
+from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.metrics import METRICS, Cost
@@ -34,7 +36,7 @@ from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
-from challengers.report.markdown import render
+from challengers.report import write_report
 from challengers.results import (
     SEVERITIES,
     DataSummary,
@@ -81,6 +83,7 @@ class Fitted:
     plan: ModelPlan
     model: BaseChallenger | None = None
     scores: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
@@ -281,6 +284,12 @@ def _run(
     rows = TestRows.from_frame(
         parts.test, target=plan.spec.target, amount=plan.spec.amount, entity=plan.spec.entity
     )
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    budget = resolve_budget(
+        champion.scores,
+        rate=cfg.evaluation.alert_rate,
+        threshold=cfg.evaluation.operating_point.threshold,
+    )
     with progress.stage(f"Evaluating ({cfg.evaluation.bootstrap} bootstrap replicates)"):
         evaluations = evaluate_models(
             rows,
@@ -289,13 +298,15 @@ def _run(
             champion=champion.plan.name,
             metrics=metrics,
             cost=cost,
-            operating_rate=cfg.evaluation.alert_rate,
+            operating_rate=budget.rate,
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
             resample=cfg.evaluation.resample,
             threads=cfg.threads,
         )
+    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     for f, m in zip(fitted, models, strict=True):
         if f.twin is not None and f.scores is not None:
@@ -335,6 +346,9 @@ def _run(
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
             score_agreement=agreement,
+            thresholds=cfg.evaluation.findings,
+            analyses=analyses,
+            metric_keys=tuple(m.key for m in metrics),
         )
     )
     if audit is not None:
@@ -350,17 +364,66 @@ def _run(
         higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
         alpha=cfg.evaluation.alpha,
         bootstrap=cfg.evaluation.bootstrap,
-        operating_alert_rate=cfg.evaluation.alert_rate,
+        operating_alert_rate=budget.rate,
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
         champion_agreement=agreement.to_json() if agreement else None,
         audit=audit,
+        operating_point=analyses.operating_point,
+        stability=analyses.stability,
+        segments=analyses.segments,
+        calibration=analyses.calibration,
+        explanations=analyses.explanations,
+        curves=analyses.curves,
+        thresholds=cfg.evaluation.findings.model_dump(),
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
         _log(cfg, prepared, tracker, fitted, result, out)
     return result
+
+
+def _analysis_input(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    ok: list[Fitted],
+    budget: Budget,
+    evaluations: dict[str, ModelEvaluation],
+) -> AnalysisInput:
+    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
+    plan, e = prepared.plan, cfg.evaluation
+    d, t = e.diagnostics, e.findings
+    return AnalysisInput(
+        train=prepared.split.train,
+        test=prepared.split.test,
+        spec=plan.spec,
+        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
+        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
+        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+        models={f.plan.name: f.model for f in ok if f.model is not None},
+        champion=plan.champion.name,
+        champion_inputs=plan.champion.features,
+        metrics=e.metric_specs,
+        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
+        budget=budget,
+        train_end=cfg.split.train.end,
+        test_start=cfg.split.test.start,
+        test_end=cfg.split.test.end,
+        bootstrap=e.bootstrap,
+        alpha=e.alpha,
+        seed=cfg.seed,
+        settings=Settings(
+            **d.model_dump(),
+            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
+        ),
+        history=prepared.history,
+        cost_deltas={  # reused for the savings interval when the run has expected_cost
+            n: ev.delta["expected_cost"]
+            for n, ev in evaluations.items()
+            if "expected_cost" in ev.delta
+        },
+    )
 
 
 def _fit_champion(
@@ -417,14 +480,29 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     if not np.all(np.isfinite(scores)):
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = _score_training(mp, model, prepared)
     return Fitted(
         plan=mp,
         model=model,
         scores=scores,
+        train_scores=train_scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
         twin=score_twin(model, parts.test, history),
     )
+
+
+def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
+    window (e.g. production scores not logged then) loses only those diagnostics."""
+    try:
+        scores = model.predict_score(prepared.split.train, history=prepared.history)
+    except Exception as exc:
+        log.warning(
+            "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc
+        )
+        return None
+    return scores if np.all(np.isfinite(scores)) else None
 
 
 def _model_result(f: Fitted, evaluation: object) -> ModelResult:
@@ -538,8 +616,8 @@ def _log(
             else None,
         )
         m.run_id = tracker.log_model_run(run, datasets)
+    reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
-    write_atomic(out / "report.md", render(result))
     tracker.log_parent(
         params={
             "seed": cfg.seed,
@@ -559,7 +637,7 @@ def _log(
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
         artifacts=[
             out / "comparison.json",
-            out / "report.md",
+            *reports,
             out / "config.resolved.yaml",
             out / CONFIG_ARTIFACT,
             out / FINGERPRINT_ARTIFACT,

@@ -109,7 +109,8 @@ def print_result(result: ExperimentResult) -> None:
             style = SEVERITY_STYLE[f.severity]
             console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
     console().print(
-        f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
+        f"Outputs: {result.output_dir}/report.html, report.md, comparison.json  ·  MLflow run "
+        f"{result.run_id}"
     )
 
 
