@@ -15,10 +15,11 @@ from challengers.models.base import BaseChallenger
 KINDS: dict[str, str] = {
     "lightgbm": "challengers.models.tree:LightGBMChallenger",
     "xgboost": "challengers.models.tree:XGBoostChallenger",
+    "graph": "challengers.models.graph:GraphChallenger",
 }
 
 # kinds the config schema accepts that a later release will implement
-PLANNED_KINDS: tuple[str, ...] = ("graph", "anomaly")
+PLANNED_KINDS: tuple[str, ...] = ("anomaly",)
 
 
 def kind_class(kind: str) -> type[BaseChallenger]:
