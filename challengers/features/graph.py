@@ -39,6 +39,7 @@ from challengers.errors import ConfigError, DataError, closest
 from challengers.features.snapshots import snapshot_features
 from challengers.features.temporal import (
     AMT,
+    DAY_US,
     POS,
     T,
     Y,
@@ -76,9 +77,14 @@ def graph_features(
     _check_arguments(entities, account, windows_days, label_delay_days, structure_every_days)
     _check_columns(history, rows, entities, time, target, amount)
     started = clock.perf_counter()
-    h = _prepare(history, entities, time, target, amount).sort(T)
     r = _prepare(rows, entities, time, None, amount).with_row_index(ROW)
     r = r.sort(T, maintain_order=True).with_row_index(POS)
+    h = _prepare(history, entities, time, target, amount)
+    if r.height:  # rows older than the longest window plus the delay are never read
+        reach = (max(windows_days) + label_delay_days) * DAY_US
+        first, last = r.get_column(T).min(), r.get_column(T).max()
+        h = h.filter(pl.col(T).is_between(first - reach, last))  # type: ignore[operator]
+    h = h.sort(T)
     order = r.get_column(ROW).to_numpy()
     columns: dict[str, pl.Series] = {}
     computed = _computed(
@@ -202,6 +208,8 @@ def _check_arguments(
         raise ConfigError(f"graph account '{account}' is not one of the entities {entities}")
     if not windows_days or any(int(w) < 1 for w in windows_days):
         raise ConfigError(f"graph.windows_days: give whole days >= 1, got {list(windows_days)}")
+    if len(set(windows_days)) != len(windows_days):
+        raise ConfigError(f"graph.windows_days: a window is listed twice in {list(windows_days)}")
     if delay < 0 or every < 1:
         raise ConfigError(
             f"label delay must be >= 0 and the structure cadence >= 1 day (got {delay}, {every})"

@@ -206,7 +206,7 @@ def pagerank(
     max_iter: int = 100,
     tol: float = 1e-6,
 ) -> np.ndarray:
-    """networkx's ``pagerank`` (its scipy power iteration, same defaults) on a sparse matrix.
+    """networkx's ``pagerank`` (its scipy power iteration, same defaults) on a symmetric matrix.
 
     networkx walks its Python graph object to build this matrix, about 20 microseconds an edge per
     call; snapshots of a large log hold millions of edges, so the matrix is built from the edge
@@ -214,16 +214,15 @@ def pagerank(
     iteration does not converge.
     """
     n = adjacency.shape[0]
-    out_degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    inverse = np.divide(1.0, out_degree, out=np.zeros(n), where=out_degree != 0)
-    # x @ P as P.T @ x on a CSR copy: scipy would convert P for every product otherwise
-    pulled = adjacency.multiply(inverse[:, None]).T.tocsr()
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    inverse = np.divide(1.0, degree, out=np.zeros(n), where=degree != 0)
     p = np.full(n, 1.0 / n) if personalization is None else personalization / personalization.sum()
-    dangling = out_degree == 0
+    dangling = degree == 0
     x = np.full(n, 1.0 / n)
     for _ in range(max_iter):
         last = x
-        x = alpha * (pulled @ x + x[dangling].sum() * p) + (1 - alpha) * p
+        # x @ D^-1 A, computed as A @ (x / degree): A is symmetric, and stays CSR
+        x = alpha * (adjacency @ (x * inverse) + x[dangling].sum() * p) + (1 - alpha) * p
         if np.abs(x - last).sum() < n * tol:
             return np.asarray(x)
     log.warning("PageRank did not converge in %d iterations; left empty", max_iter)
