@@ -80,8 +80,8 @@ def graph_features(
     r = _prepare(rows, entities, time, None, amount).with_row_index(ROW)
     r = r.sort(T, maintain_order=True).with_row_index(POS)
     h = _prepare(history, entities, time, target, amount)
-    if r.height:  # rows older than the longest window plus the delay are never read
-        reach = (max(windows_days) + label_delay_days) * DAY_US
+    if r.height:  # rows older than the longest window plus the delay (or day) are never read
+        reach = (max(windows_days) + max(label_delay_days, 1)) * DAY_US
         first, last = r.get_column(T).min(), r.get_column(T).max()
         h = h.filter(pl.col(T).is_between(first - reach, last))  # type: ignore[operator]
     h = h.sort(T)

@@ -52,9 +52,9 @@ def random_log(rows: int = 500, days: int = 10, seed: int = 0) -> pl.DataFrame:
 # ------------------------------------------------------------------------ brute-force reference
 
 
-def reference_temporal(log: pl.DataFrame, row: dict, name: str) -> float:
+def reference_temporal(log: pl.DataFrame, row: dict, name: str, delay_days: int) -> float:
     """One windowed feature of one row, by scanning the log the slow, obvious way."""
-    t, delay = row["t"], timedelta(days=DELAY)
+    t, delay = row["t"], timedelta(days=delay_days)
     for e in ENTITIES:
         for w in WINDOWS:
             win = timedelta(days=w)
@@ -85,11 +85,12 @@ def reference_temporal(log: pl.DataFrame, row: dict, name: str) -> float:
     raise AssertionError(f"no reference for {name}")
 
 
-def reference_snapshot(log: pl.DataFrame, day: datetime) -> dict[str, dict]:
+def reference_snapshot(log: pl.DataFrame, day: datetime, delay_days: int) -> dict[str, dict]:
     """Neighbourhood and structure of the graph of the days before ``day``, with networkx."""
     start = day - timedelta(days=max(WINDOWS))
     window = log.filter((pl.col("t") >= start) & (pl.col("t") < day))
-    known_rows = window.filter((pl.col("y") == 1) & (pl.col("t") < day - timedelta(days=DELAY)))
+    labelled = pl.col("t") < day - timedelta(days=delay_days)
+    known_rows = window.filter((pl.col("y") == 1) & labelled)
     known = {(e, v) for e in ENTITIES for v in known_rows.get_column(e).drop_nulls()}
     graph = nx.Graph()
     for r in window.iter_rows(named=True):
@@ -131,23 +132,30 @@ def reference_value(snapshot: dict[str, dict], name: str, row: dict) -> float:
     return float(snapshot[name].get(value, default))
 
 
-def test_every_feature_matches_the_brute_force_reference() -> None:
+@pytest.mark.parametrize(("delay", "every"), [(DELAY, 1), (0, 3)])
+def test_every_feature_matches_the_brute_force_reference(delay: int, every: int) -> None:
+    """Rows scored in a shuffled order (the output follows it); with ``every`` > 1, the rows of
+    ``every`` days from the first scored day share the snapshot of the first of them."""
     log = random_log()
-    rows = log.sample(120, seed=3)  # scored in a shuffled order: output must follow it
-    ours = graph_features(log, rows, **KW)
+    rows = log.filter(pl.col("t") >= START + timedelta(days=4, hours=20)).sample(120, seed=3)
+    settings = {**KW, "label_delay_days": delay, "structure_every_days": every}
+    ours = graph_features(log, rows, **settings)
     assert ours.columns == feature_names(ENTITIES, WINDOWS)
     assert ours.height == rows.height
+    first = rows.get_column("t").min().date()  # type: ignore[union-attr]
     snapshots: dict[datetime, dict] = {}
     for i, row in enumerate(rows.iter_rows(named=True)):
-        day = datetime.combine(row["t"].date(), datetime.min.time())
-        snap = snapshots.setdefault(day, reference_snapshot(log, day))
+        day = row["t"].date()
+        anchor = day - timedelta(days=(day - first).days % every)
+        start = datetime.combine(anchor, datetime.min.time())
+        snap = snapshots.setdefault(start, reference_snapshot(log, start, delay))
         for name in ours.columns:
             got = ours.get_column(name)[i]
             got = np.nan if got is None else got
             if name in snap:
                 want = reference_value(snap, name, row)
             else:
-                want = reference_temporal(log, row, name)
+                want = reference_temporal(log, row, name, delay)
             assert got == pytest.approx(want, rel=1e-4, nan_ok=True), (name, row)
 
 
