@@ -134,10 +134,9 @@ def _computed(
             family |= window_max(h, r, e, windows_days)
         yield from _masked(family, missing)
     for pair in combinations(entities, 2):
-        family = distinct_counterparts(h, r, pair, windows_days)
-        for e in pair:
-            missing = r.get_column(e).is_null().to_numpy()
-            yield from _masked({k: v for k, v in family.items() if k.startswith(f"{e}_")}, missing)
+        by_entity = distinct_counterparts(h, r, pair, windows_days)
+        for e, family in by_entity.items():
+            yield from _masked(family, r.get_column(e).is_null().to_numpy())
     yield from snapshot_features(
         h,
         r,

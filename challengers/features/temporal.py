@@ -153,8 +153,8 @@ def distinct_counterparts(
     rows: pl.DataFrame,
     pair: tuple[str, str],
     windows_days: Sequence[int],
-) -> dict[str, np.ndarray]:
-    """For both directions of ``pair`` (a, b): distinct b seen with a in ``[t - w, t)``.
+) -> dict[str, dict[str, np.ndarray]]:
+    """For both directions of ``pair`` (a, b): distinct b seen with a in ``[t - w, t)``, by a.
 
     An occurrence of the pair at time s is the pair's latest before t exactly when
     ``s < t <= next`` (its next occurrence), and that latest one falls in the window when
@@ -172,7 +172,7 @@ def distinct_counterparts(
         .with_columns(pl.col(T).shift(-1).over(a, b).alias("_next"))
         .collect()
     )
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, dict[str, np.ndarray]] = {a: {}, b: {}}
     for key, other in ((a, b), (b, a)):
         opened = _running_count(occurrences.select(key, pl.col(T)), key)
         started = as_of(rows, opened, key, 0, ("k",))["k"]
@@ -180,7 +180,7 @@ def distinct_counterparts(
             end = pl.min_horizontal(pl.col("_next"), pl.col(T) + w * DAY_US)
             closed = _running_count(occurrences.select(key, end.alias(T)), key)
             ended = as_of(rows, closed, key, 0, ("k",))["k"]
-            out[f"{key}_distinct_{other}_{w}d"] = started - ended
+            out[key][f"{key}_distinct_{other}_{w}d"] = started - ended
     return out
 
 
