@@ -141,6 +141,7 @@ class GraphChallenger(BaseChallenger):
             valid_frame, _ = self.with_graph_features(valid, spec, history)
         self.graph_features_ = tuple(self.graph_feature_names(spec))
         self.tree_ = self.inner_tree().fit(frame, inner_spec, valid=valid_frame)
+        self.features_ = inner_spec.features  # what the tree was fitted on: data + graph
         top = sorted(self.graph_importance().items(), key=lambda kv: -kv[1])[:10]
         log.info(
             "graph challenger: %d graph features (%s); most important: %s",
