@@ -162,14 +162,47 @@ class GraphChallengerConfig(ChallengerBase):
 
 
 class AnomalyChallengerConfig(ChallengerBase):
+    """A PyOD detector, alone or as features of a tree (`hybrid`); see models/anomaly.py."""
+
     kind: Literal["anomaly"]
     detector: str
     params: dict[str, Any] = {}
     hybrid: Literal["lightgbm", "xgboost"] | None = None
     model: ModelSpec | None = None
     fit_on: Literal["all", "genuine"] = "all"
-    sample_size: int = Field(200_000, ge=100)
+    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
+    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
+    scale: Literal["auto", "robust", "standard", "none"] = "auto"
+    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
+    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
     tune: TuneConfig | None = None
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        from challengers.models.detectors import canonical
+
+        return canonical(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from challengers.models.detectors import check_params
+
+        detector = info.data.get("detector")
+        return check_params(detector, value) if detector else value
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> AnomalyChallengerConfig:
+        if self.model is not None and self.hybrid is None:
+            raise ValueError(
+                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
+            )
+        if self.model is not None and self.model.kind != self.hybrid:
+            raise ValueError(
+                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
+            )
+        return self
 
 
 ChallengerConfig = Annotated[
@@ -196,14 +229,26 @@ class ChampionConfig(Strict):
     _model = field_validator("model")(_resolve_path)
 
     @model_validator(mode="after")
-    def _one_source(self) -> ChampionConfig:
-        given = [k for k in ("model", "score", "retrain") if getattr(self, k) is not None]
-        if len(given) != 1:
+    def _sources(self) -> ChampionConfig:
+        """model or retrain is what is evaluated; score alone is evaluated as is, and next to a
+        model it is the production output the model is re-scored against."""
+        if self.model is None and self.retrain is None and self.score is None:
             raise ValueError(
-                "give exactly one of champion.model (a model file or MLflow URI), champion.score "
-                f"(a score column) or champion.retrain (a spec); got {given or 'none'}"
+                "give champion.model (a model file or MLflow URI), champion.retrain (a spec) or "
+                "champion.score (a score column); with model or retrain, score is the production "
+                "output they are checked against"
+            )
+        if self.model is not None and self.retrain is not None:
+            raise ValueError(
+                "champion.model and champion.retrain are exclusive: evaluate the delivered model "
+                "or retrain it from its spec, not both (run twice to compare them)"
             )
         return self
+
+    @property
+    def production_score(self) -> str | None:
+        """The score column, when it is checked against a model rather than evaluated itself."""
+        return self.score if (self.model or self.retrain) else None
 
     @field_validator("claimed")
     @classmethod
@@ -233,6 +278,9 @@ class FindingsConfig(Strict):
     min_segment_rows: int = Field(1000, ge=1)
     min_segment_positives: int = Field(20, ge=1)
     claim_tolerance: float = Field(0.0, ge=0)
+    score_tolerance: float = Field(
+        1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
+    )
 
 
 class EvaluationConfig(Strict):
@@ -240,6 +288,8 @@ class EvaluationConfig(Strict):
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
+    resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
 
@@ -304,6 +354,13 @@ class ExperimentConfig(Strict):
         metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
         if "entity_precision_at" in metric_names and not self.data.entity:
             raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
+        if self.evaluation.resample == "entity" and not self.data.entity:
+            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
+            raise ValueError(
+                "entity_precision_at cannot be bootstrapped over single rows; "
+                "set evaluation.resample to entity or day"
+            )
         if "value_detection_at_alerts" in metric_names and not self.data.amount:
             raise ValueError("metric value_detection_at_alerts needs data.amount")
         uses_amount_cost = self.evaluation.cost.false_negative == "amount"
@@ -326,6 +383,15 @@ class ExperimentConfig(Strict):
         raise ConfigError(
             f"no challenger named '{name}'{did_you_mean(name, [c.name for c in self.challengers])}"
         )
+
+    def resolved(self) -> ExperimentConfig:
+        """This config with the machine-dependent defaults filled in (threads = all cores), so
+        the resolved config a run logs replays on another machine with the same thread count."""
+        if self.threads is not None:
+            return self
+        import os
+
+        return self.model_copy(update={"threads": os.cpu_count() or 1})
 
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, distributions, version
 from pathlib import Path
 
 PACKAGES = (
@@ -62,11 +63,25 @@ def lock_hash() -> str | None:
     return hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
 
 
+def installed_hash() -> str:
+    """Hash of every installed distribution and its version: the environment even without a lock."""
+    names = sorted(
+        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
+        for d in distributions()
+        if d.metadata["Name"]
+    )
+    return hashlib.sha256("\n".join(dict.fromkeys(names)).encode()).hexdigest()[:16]
+
+
 def describe(config_dir: Path) -> dict[str, str]:
+    """The run tags a replication compares: interpreter, machine, package versions, lock hash."""
     env = {
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": str(os.cpu_count() or 1),
         "executable": sys.executable,
+        "installed_hash": installed_hash(),
         **{f"version.{k}": v for k, v in package_versions().items()},
     }
     commit = git_commit(config_dir)
@@ -76,3 +91,17 @@ def describe(config_dir: Path) -> dict[str, str]:
     if lock:
         env["lock_hash"] = lock
     return env
+
+
+# tags that change results when they differ (the rest only explain a difference)
+RESULT_RELEVANT = ("python", "machine", "lock_hash", "installed_hash")
+
+
+def differences(logged: dict[str, str], now: dict[str, str]) -> list[str]:
+    """Human lines for each environment tag that differs between a logged run and now."""
+    keys = [k for k in logged if k.startswith("version.") or k in (*RESULT_RELEVANT, "platform")]
+    out = []
+    for key in keys:
+        if key in now and logged[key] != now[key]:
+            out.append(f"{key.removeprefix('version.')}: {logged[key]} logged, {now[key]} now")
+    return out

@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from challengers.agreement import ScoreAgreement, agreement_findings
 from challengers.results import Finding, ModelResult
 
 
@@ -22,6 +23,7 @@ class FindingContext:
     positives_test: int = 0
     gap_days: int = 0
     label_delay_days: int = 0
+    score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores
 
     @property
     def champion(self) -> ModelResult:
@@ -155,12 +157,51 @@ def label_delay_gap(ctx: FindingContext) -> list[Finding]:
     ]
 
 
+def champion_scores(ctx: FindingContext) -> list[Finding]:
+    """The delivered champion must reproduce the production scores (see challengers.agreement)."""
+    return agreement_findings(ctx.score_agreement, ctx.champion.name)
+
+
+def twin_comparisons(ctx: FindingContext) -> list[Finding]:
+    """Whether a kind's added features (detector scores, graph features) beat the same tree without."""
+    out = []
+    for m in ctx.models:
+        if m.twin is None or not m.twin.delta:
+            continue
+        better = [
+            f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}"
+            for key, d in m.twin.delta.items()
+            if math.isfinite(d.p_value)
+            and d.p_value < ctx.alpha
+            and (d.value > 0) == ctx.higher_is_better.get(key, True)
+        ]
+        out.append(
+            Finding(
+                id=f"twin-{m.name}",
+                severity="low" if better else "info",
+                area="outcomes",
+                title=f"'{m.name}' {'beats' if better else 'does not beat'} its twin "
+                f"({m.twin.label})",
+                detail=(
+                    "Significant at alpha "
+                    f"{ctx.alpha} (paired bootstrap on the same test rows): " + "; ".join(better)
+                    if better
+                    else "No metric differs significantly in its favour: the added features "
+                    "bring no measurable value over the same tree without them."
+                ),
+            )
+        )
+    return out
+
+
 RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
     "failed_models": failed_models,
     "significant_challengers": significant_challengers,
     "claimed_figures": claimed_figures,
     "thin_test_window": thin_test_window,
     "label_delay_gap": label_delay_gap,
+    "champion_scores": champion_scores,
+    "twin_comparisons": twin_comparisons,
 }
 
 ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}

@@ -8,6 +8,7 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +18,20 @@ import polars as pl
 import yaml
 
 from challengers import registry
+from challengers.agreement import check_champion
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
 from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
 from challengers.evaluate import TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
-from challengers.fingerprint import frame_fingerprint
+from challengers.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.metrics import METRICS, Cost
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
+from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
 from challengers.report.markdown import render
 from challengers.results import (
     DataSummary,
@@ -40,6 +43,7 @@ from challengers.results import (
 )
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,10 @@ class RunOptions:
     resume: bool = False
     allow_pickle: bool = False
     tracking_uri: str | None = None
+    config_text: str | None = None  # the YAML as written, logged so the run replays from MLflow
+    config_file: str | None = None  # where it was: its directory anchors the relative paths
+    tags: Mapping[str, str] = field(default_factory=dict)  # extra parent-run tags
+    verify: Callable[[Prepared], None] | None = None  # after loading, before training (replicate)
 
 
 @dataclass
@@ -61,6 +69,7 @@ class Prepared:
     split: Split
     fingerprint: str
     history: pl.DataFrame  # every loaded row, lookback included: what production would know
+    data_print: DataFingerprint | None = None  # per-column/chunk digests, rows per window
 
 
 @dataclass
@@ -72,6 +81,7 @@ class Fitted:
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -89,8 +99,18 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
     check_finite(frame, feature_columns, "data.features")
     used = [c for c in plan.columns if c in frame.columns]
-    fingerprint = frame_fingerprint(pl.concat([parts.train, parts.test]), used)
-    return Prepared(plan=plan, split=parts, fingerprint=fingerprint, history=frame)
+    # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
+    windows = {
+        "loaded": frame.height,
+        "train": parts.train.height,
+        "test": parts.test.height,
+        "excluded_known_fraud": parts.excluded_rows,
+    }
+    with progress.stage("Fingerprinting the data"):
+        data_print = fingerprint_frame(frame, used, windows=windows, threads=cfg.threads)
+    return Prepared(
+        plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
+    )
 
 
 def _load(plan: Plan) -> pl.DataFrame:
@@ -157,15 +177,23 @@ def run_experiment(
     """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
+    cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_reachable(uri)  # seconds, before any training
     out = options.output_dir or default_output_dir(cfg)
     _ensure_writable(out)
 
     prepared = prepare(cfg, options, progress)
+    if options.verify is not None:
+        options.verify(prepared)
     env = describe(config_dir or Path.cwd())
+    replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
+    if options.only:
+        replay["only"] = ",".join(options.only)
     tracker = Tracker(uri)
-    tracker.start(cfg.name, out.name, _parent_tags(cfg, prepared, env))
+    tracker.start(
+        cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
+    )
     try:
         result = _run(cfg, prepared, tracker, out, progress, env)
     except BaseException:
@@ -193,6 +221,9 @@ def _run(
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
     champion = _fit_champion(cfg, prepared, threads, progress)
+    agreement = check_champion(
+        cfg.champion, champion.scores, parts.test, cfg.evaluation.findings.score_tolerance
+    )
     fitted = [champion]
     for mp in plan.challengers:
         fitted.append(_fit_challenger(cfg, prepared, mp, threads, progress))
@@ -214,8 +245,25 @@ def _run(
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
+            resample=cfg.evaluation.resample,
+            threads=cfg.threads,
         )
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    for f, m in zip(fitted, models, strict=True):
+        if f.twin is not None and f.scores is not None:
+            with progress.stage(f"Comparing {f.plan.name} with its twin"):
+                m.twin = compare_with_twin(
+                    rows,
+                    f.scores,
+                    f.twin,
+                    calibrated=bool(f.model and f.model.calibrated),
+                    metrics=metrics,
+                    cost=cost,
+                    operating_rate=cfg.evaluation.alert_rate,
+                    bootstrap=cfg.evaluation.bootstrap,
+                    alpha=cfg.evaluation.alpha,
+                    seed=cfg.seed,
+                )
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
         fingerprint=prepared.fingerprint,
@@ -238,6 +286,7 @@ def _run(
             positives_test=summary["positives_test"],
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
+            score_agreement=agreement,
         )
     )
     result = ExperimentResult(
@@ -255,6 +304,7 @@ def _run(
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
+        champion_agreement=agreement.to_json() if agreement else None,
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
@@ -267,7 +317,7 @@ def _fit_champion(
 ) -> Fitted:
     mp = prepared.plan.champion
     c = cfg.champion
-    if c.score:
+    if c.score and c.production_score is None:
         model: BaseChallenger = ScoreColumnChampion(c.score)
     elif c.retrain:
         model = registry.create(c.retrain.kind, c.retrain, seed=cfg.seed, threads=threads)
@@ -322,6 +372,7 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         scores=scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
+        twin=score_twin(model, parts.test, history),
     )
 
 
@@ -346,7 +397,7 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
         result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted)
+            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
             for k, d in evaluation.delta.items()
         }
     return result
@@ -449,13 +500,19 @@ def _log(
             "metrics": ",".join(cfg.evaluation.metrics),
             "bootstrap": cfg.evaluation.bootstrap,
             "champion": cfg.champion.name,
+            "threads": cfg.threads,
         },
-        metrics={k: float(v) for k, v in summary.items()},
+        metrics={
+            **{k: float(v) for k, v in summary.items()},
+            **_agreement_metrics(result.champion_agreement),
+        },
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
         artifacts=[
             out / "comparison.json",
             out / "report.md",
             out / "config.resolved.yaml",
+            out / CONFIG_ARTIFACT,
+            out / FINGERPRINT_ARTIFACT,
         ],
         datasets=datasets,
     )
@@ -466,5 +523,16 @@ def _parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str])
         "config_hash": cfg.fingerprint(),
         "data_fingerprint": prepared.fingerprint,
         "role": "experiment",
+        "threads": str(cfg.threads),
         **{k: v for k, v in env.items() if k != "executable"},
     }
+
+
+def _agreement_metrics(agreement: Mapping[str, object] | None) -> dict[str, float]:
+    """The champion's re-scoring agreement as parent-run metrics (finite values only)."""
+    out = {}
+    for key in ("max_abs_diff", "share_differ", "spearman"):
+        value = (agreement or {}).get(key)
+        if isinstance(value, int | float) and np.isfinite(value):
+            out[f"champion_score_{key}"] = float(value)
+    return out

@@ -151,6 +151,7 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     if graph is not None:
         extra = tuple(graph.entities)
         require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
+    cls.check_settings(c, features)
     lookback = cls.lookback_days(c)
     if lookback:  # history is read with its labels: reach back the label delay further
         lookback += spec.label_delay_days
@@ -165,19 +166,20 @@ def _champion_plan(
     tracking_uri: str | None,
 ) -> ModelPlan:
     c = cfg.champion
-    if c.score:
+    if c.production_score is None and c.score:
         return ModelPlan(c.name, "champion", "score", (), c, (c.score,))
+    production = (c.production_score,) if c.production_score else ()  # re-scored against
     if c.retrain:
         registry.kind_class(c.retrain.kind)
         features = tuple(c.features) if c.features else spec.features
         require_columns(schema, [(f, "champion.features") for f in features])
         check_feature_types(schema, features, "champion.features")
-        return ModelPlan(c.name, "champion", c.retrain.kind, features, c.retrain)
+        return ModelPlan(c.name, "champion", c.retrain.kind, features, c.retrain, production)
     assert c.model is not None
     model = load_champion_model(c.model, c.features, schema, allow_pickle, tracking_uri)
     features = tuple(model.features or ())
     check_feature_types(schema, features, "champion features")
-    return ModelPlan(c.name, "champion", f"{model.library}-file", features, model)
+    return ModelPlan(c.name, "champion", f"{model.library}-file", features, model, production)
 
 
 def load_champion_model(

@@ -31,6 +31,17 @@ class DeltaResult:
     ci: tuple[float, float]
     p_value: float
     p_value_adjusted: float | None = None  # Holm across the run's challengers
+    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
+
+
+@dataclass
+class TwinResult:
+    """A model against its twin (the same model without its kind's added features), paired."""
+
+    label: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    delta: dict[str, DeltaResult] = field(default_factory=dict)  # model minus twin
 
 
 @dataclass
@@ -49,6 +60,7 @@ class ModelResult:
     features: list[str] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    twin: TwinResult | None = None
 
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""
@@ -61,6 +73,15 @@ class ModelResult:
             out[f"delta_{key}_p_value"] = d.p_value
             if d.p_value_adjusted is not None:
                 out[f"delta_{key}_p_value_adjusted"] = d.p_value_adjusted
+        if self.twin is not None:  # twin_<key>: the twin's value; delta_twin_<key>: model - twin
+            for key, value in self.twin.metrics.items():
+                out[f"twin_{key}"] = value
+            for key, (lo, hi) in self.twin.ci.items():
+                out[f"twin_{key}_ci_low"], out[f"twin_{key}_ci_high"] = lo, hi
+            for key, d in self.twin.delta.items():
+                out[f"delta_twin_{key}"] = d.value
+                out[f"delta_twin_{key}_ci_low"], out[f"delta_twin_{key}_ci_high"] = d.ci
+                out[f"delta_twin_{key}_p_value"] = d.p_value
         out["fit_seconds"] = self.fit_seconds
         out["predict_seconds"] = self.predict_seconds
         return out
@@ -96,6 +117,7 @@ class ExperimentResult:
     output_dir: Path
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
+    champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
 
     @property
     def champion(self) -> ModelResult:
@@ -126,6 +148,7 @@ class ExperimentResult:
                         "ci": list(d.ci),
                         "p_value": d.p_value,
                         "p_value_adjusted": d.p_value_adjusted,
+                        "method": d.method,
                     }
                     for k, d in m.delta_vs_champion.items()
                 },
@@ -137,6 +160,16 @@ class ExperimentResult:
             }
             if m.error is not None:
                 entry["error"] = m.error
+            if m.twin is not None:
+                entry["twin"] = {
+                    "label": m.twin.label,
+                    "metrics": m.twin.metrics,
+                    "ci": {k: list(v) for k, v in m.twin.ci.items()},
+                    "delta": {
+                        k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
+                        for k, d in m.twin.delta.items()
+                    },
+                }
             models.append(entry)
         return _jsonable(
             {
@@ -153,6 +186,7 @@ class ExperimentResult:
                 "models": models,
                 "findings": [asdict(f) for f in self.findings],
                 "environment": self.environment,
+                "champion_agreement": self.champion_agreement,
             }
         )
 

@@ -73,7 +73,9 @@ def split(frame: pl.DataFrame, windows: Windows, *, target: str, entity: str | N
     visible_until = pl.max_horizontal(
         pl.lit(windows.train_end), day - timedelta(days=windows.label_delay_days + 1)
     )
-    flagged = test.join(known, on=entity, how="left").with_columns(
+    # keep the test rows in load order: polars does not promise it otherwise, and the bootstrap
+    # (without entity blocks) and predictions.parquet depend on it
+    flagged = test.join(known, on=entity, how="left", maintain_order="left").with_columns(
         (pl.col("_first_fraud_day") <= visible_until).fill_null(False).alias("_known")
     )
     kept = flagged.filter(~pl.col("_known")).drop("_first_fraud_day", "_known")

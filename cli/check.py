@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -27,7 +28,6 @@ def check_command(
       challenge check configs/demo.yaml
     """
     from challengers.cli.output import RichProgress, console
-
     from challengers.config import load_config
     from challengers.pipeline import RunOptions, check_experiment
 
@@ -37,19 +37,19 @@ def check_command(
     )
     if quiet:
         return
-    console.print(f"[green]✓[/] {config}: config and data are valid")
-    console.print(
+    console().print(f"[green]✓[/] {config}: config and data are valid")
+    console().print(
         f"  train {info['rows_train']:,} rows ({info['positives_train']:,} frauds) · test "
         f"{info['rows_test']:,} rows ({info['positives_test']:,} frauds) · "
         f"{info['features']} features · fingerprint {info['fingerprint']}"
     )
     if info["excluded_known_fraud_rows"]:
-        console.print(
+        console().print(
             f"  {info['excluded_known_fraud_rows']:,} test rows of already-known fraudulent "
             "entities excluded"
         )
-    console.print(
+    console().print(
         f"  champion: {info['champion']} · challengers: {', '.join(info['challengers']) or 'none'}"
     )
     for note in info["notes"]:
-        console.print(f"  [yellow]![/] {note}")
+        console().print(f"  [yellow]![/] {note}")

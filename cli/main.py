@@ -1,20 +1,16 @@
 """The `challenge` command: a thin Typer shell over the `challengers` library.
 
 Every command parses its arguments, calls the library once and prints. Library errors become one line
-on stderr and the exit code of DESIGN.md; ``--debug`` shows the traceback instead.
+on stderr and the exit code of DESIGN.md (cli/errors.py); ``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import typer
 
 from challengers import __version__
-
-F = TypeVar("F", bound=Callable[..., Any])
+from challengers.cli import check, compare, replicate, run, simulate, ui
+from challengers.cli.errors import state
 
 app = typer.Typer(
     name="challenge",
@@ -25,8 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-
-_state = {"debug": False}
 
 
 def _version(value: bool) -> None:
@@ -44,39 +38,11 @@ def _root(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    _state["debug"] = debug
+    state["debug"] = debug
 
 
-def reports_errors(fn: F) -> F:
-    """Turn library errors into one line on stderr and DESIGN.md's exit code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from challengers.errors import ChallengeError
-
-        try:
-            return fn(*args, **kwargs)
-        except ChallengeError as exc:
-            if _state["debug"]:
-                raise
-            for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"error: {line}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _register() -> None:
-    from challengers.cli import check, run, simulate, ui
-
-    for module in (run, check, simulate, ui):
-        app.add_typer(module.app)
-
-
-_register()
+for _command in (run, check, simulate, ui, replicate, compare):
+    app.add_typer(_command.app)
 
 
 def main() -> None:

@@ -14,8 +14,15 @@ from rich.table import Table
 from challengers.progress import Advance, ignore_advance
 from challengers.results import ExperimentResult, ModelResult
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+
+def console() -> Console:
+    """Standard output, sized when called (so COLUMNS and redirections are honoured)."""
+    return Console()
+
+
+def err_console() -> Console:
+    return Console(stderr=True)
+
 
 SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan", "info": "dim"}
 
@@ -35,20 +42,20 @@ class RichProgress:
         columns = [SpinnerColumn(), TextColumn("{task.description}")]
         if total:
             columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
-        with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task(description, total=total)
 
             def advance(n: int = 1) -> None:
                 bar.advance(task, n)
 
             yield advance
-        err_console.print(
+        err_console().print(
             f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]"
         )
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console.print(f"[yellow]![/] {message}")
+            err_console().print(f"[yellow]![/] {message}")
 
 
 def _num(value: float | None) -> str:
@@ -89,14 +96,14 @@ def comparison_table(result: ExperimentResult) -> Table:
 
 
 def print_result(result: ExperimentResult) -> None:
-    console.print(comparison_table(result))
+    console().print(comparison_table(result))
     for m in result.failed:
-        console.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
+        console().print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
     if result.findings:
-        console.print("[bold]Findings[/]")
+        console().print("[bold]Findings[/]")
         for f in result.findings:
             style = SEVERITY_STYLE[f.severity]
-            console.print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
-    console.print(
+            console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
+    console().print(
         f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -46,7 +47,6 @@ def run_command(
       challenge run configs/demo.yaml --fail-on high --quiet
     """
     from challengers.cli.output import RichProgress, print_result
-
     from challengers.config import load_config
     from challengers.errors import ConfigError
     from challengers.pipeline import RunOptions, run_experiment
@@ -60,6 +60,8 @@ def run_command(
         resume=resume,
         allow_pickle=allow_pickle,
         tracking_uri=tracking_uri,
+        config_text=config.read_text(encoding="utf-8"),
+        config_file=str(config.resolve()),
     )
     result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
     if not quiet:

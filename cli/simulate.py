@@ -6,7 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import typer
-from challengers.cli.main import reports_errors
+
+from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
 
@@ -35,7 +36,6 @@ def simulate_command(
       challenge simulate --rows 100000000 --out /big/tx.parquet --days 183
     """
     from challengers.cli.output import RichProgress, console
-
     from challengers.errors import ConfigError
     from challengers.simulate import SimulationSpec, expected_days_for, simulate
 
@@ -51,7 +51,7 @@ def simulate_command(
     with RichProgress(quiet).stage(f"Simulating {rows:,} transactions", total=spec.days) as advance:
         summary = simulate(spec, out, on_day=advance)
     if not quiet:
-        console.print(
+        console().print(
             f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} frauds "
             f"({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
             f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"

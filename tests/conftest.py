@@ -46,7 +46,7 @@ def sim_config(data_path: Path, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "name": "sim",
         "seed": 7,
-        "threads": 2,
+        "threads": 1,  # the suite runs two workers on two cores: no oversubscription
         "data": {
             "path": str(data_path),
             "target": "TX_FRAUD",

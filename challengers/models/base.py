@@ -7,6 +7,7 @@ A kind's constructor only stores its arguments (scikit-learn's rule); learned st
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -129,6 +130,13 @@ class BaseChallenger:
         are known too.
         """
         return 0
+
+    @classmethod
+    def check_settings(cls, settings: Any, features: Sequence[str]) -> None:
+        """Plan-time checks of the config section that need its features or a heavy import.
+
+        Raises ConfigError; runs before any row is read, so a bad config fails before training.
+        """
 
     # subclasses
     def _fit(

@@ -56,6 +56,33 @@ def comparison_table(result: ExperimentResult) -> list[str]:
     return lines
 
 
+def twin_section(result: ExperimentResult) -> list[str]:
+    """Each model with a twin (the same tree without its kind's added features), paired."""
+    twinned = [m for m in result.models if m.twin is not None]
+    if not twinned:
+        return []
+    lines = [
+        "## Added value of detector / graph features: each model against its twin",
+        "",
+        "The twin is the same tree, same parameters and seed, without the features the kind adds; "
+        "both are scored on the same test rows and compared by the same paired bootstrap. "
+        "Δ is model minus twin.",
+        "",
+    ]
+    for m in twinned:
+        assert m.twin is not None
+        lines += [f"**{m.name}** against {m.twin.label}:", ""]
+        lines += ["| metric | model | twin | Δ (model − twin) |", "|---|---|---|---|"]
+        for key in result.metric_keys:
+            d = m.twin.delta.get(key)
+            delta = f"{d.value:+.4f} {interval(d.ci)} p={fmt(d.p_value, 3)}" if d else ""
+            own = f"{fmt(m.metrics.get(key))} {interval(m.ci.get(key))}".strip()
+            twin = f"{fmt(m.twin.metrics.get(key))} {interval(m.twin.ci.get(key))}".strip()
+            lines.append(f"| {key} | {own} | {twin} | {delta} |")
+        lines.append("")
+    return lines
+
+
 def render(result: ExperimentResult) -> str:
     d = result.data
     lines = [
@@ -93,6 +120,7 @@ def render(result: ExperimentResult) -> str:
     if failed:
         lines += ["Failed models:", ""] + [f"- **{m.name}** ({m.kind}): {m.error}" for m in failed]
         lines.append("")
+    lines += twin_section(result)
     lines += ["## Findings", ""]
     if not result.findings:
         lines.append("No findings.")

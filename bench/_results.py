@@ -1,0 +1,57 @@
+"""Shared helpers of the benchmarks: the machine description and RESULTS.md sections."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import resource
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+HANDBOOK = (
+    Path(os.environ.get("CHALLENGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    / "data"
+    / "handbook_transactions.parquet"
+)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]
+    return (
+        f"{date.today()} · {os.cpu_count()} cores ({cpu}) · {mem_gb:.0f} GB RAM · "
+        f"Python {platform.python_version()} · load average at start {load:.1f}"
+    )
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section ``name`` of bench/RESULTS.md."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else "# Benchmark results\n\nWritten by `make bench`.\n"
+    )
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
+    RESULTS.write_text(text)

@@ -1,0 +1,115 @@
+"""`challenge compare`."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import typer
+
+from challengers.cli.errors import reports_errors
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from challengers.records import LoggedModel, LoggedRun
+
+app = typer.Typer()
+
+
+@app.command("compare")
+@reports_errors
+def compare_command(
+    run_ids: list[str] = typer.Argument(
+        ..., help="Ids of logged `challenge run` runs (parent runs).", show_default=False
+    ),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Show only this metric key (repeatable), e.g. pr_auc."
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow store holding the runs (default: MLFLOW_TRACKING_URI, ./mlflow.db).",
+    ),
+) -> None:
+    """Side-by-side table of logged runs: every model of every run, each metric with its interval.
+
+    Runs are found as every command finds them: --tracking-uri > MLFLOW_TRACKING_URI >
+    ./mlflow.db. A model run's id is followed to its parent run. Runs whose data fingerprints
+    differ are flagged: their metrics come from different rows.
+
+    Examples:
+
+      challenge compare 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d 81be55aa02c94c4c9d3e0f1a2b3c4d5e
+
+      challenge compare RUN_A RUN_B --metric pr_auc --metric roc_auc
+    """
+    from rich.table import Table
+
+    from challengers.cli.output import console
+    from challengers.errors import ConfigError, did_you_mean
+    from challengers.records import load_run
+    from challengers.tracking import resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    runs = [load_run(uri, run_id.strip()) for run_id in run_ids]
+    keys = list(dict.fromkeys(k for r in runs for k in r.metric_keys))
+    for key in metric:
+        if key not in keys:
+            raise ConfigError(f"--metric {key}: not logged by these runs{did_you_mean(key, keys)}")
+    keys = [k for k in keys if not metric or k in metric]
+
+    for note in (n for r in runs for n in r.notes):
+        console().print(f"[yellow]![/] {note}")
+    console().print(_runs_table(runs))
+    if len({r.data_fingerprint for r in runs}) > 1:
+        console().print(
+            "[yellow]![/] the runs used different data (fingerprints differ): their metrics "
+            "come from different rows"
+        )
+    table = Table(title="Metrics with intervals", show_lines=True)
+    table.add_column("metric", style="bold", no_wrap=True)
+    columns = [(r, m) for r in runs for m in r.models]
+    for r, m in columns:
+        table.add_column(f"{r.run_id[:8]}\n{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
+    for key in keys:
+        table.add_row(key, *(_cell(m, key) for _, m in columns))
+    console().print(table)
+
+
+def _runs_table(runs: list[LoggedRun]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="Runs")
+    for name in ("run", "name", "experiment", "started (UTC)", "status", "data", "config"):
+        table.add_column(name)
+    table.add_column("high findings", justify="right")
+    for r in runs:
+        started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
+        replication = r.run.tags.get("replication_of")
+        name = r.run.name + (f"\n[dim]replicates {replication[:8]}[/]" if replication else "")
+        table.add_row(
+            r.run_id,
+            name,
+            r.run.experiment,
+            f"{started:%Y-%m-%d %H:%M}",
+            r.run.status,
+            (r.data_fingerprint or "?")[:12],
+            (r.config_hash or "?")[:12],
+            r.run.tags.get("findings_high", "?"),
+        )
+    return table
+
+
+def _cell(model: LoggedModel, key: str) -> str:
+    if model.status != "ok":
+        return "[red]failed[/]"
+    value = model.value(key)
+    if math.isnan(value):
+        return "n/a"
+    text = f"{value:.4f}"
+    interval = model.interval(key)
+    if interval is not None:
+        text += f"\n[dim][{interval[0]:.4f}, {interval[1]:.4f}][/]"
+    return text

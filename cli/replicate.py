@@ -1,0 +1,130 @@
+"""`challenge replicate`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from challengers.cli.errors import reports_errors
+
+if TYPE_CHECKING:
+    from challengers.replicate import Replication
+
+app = typer.Typer()
+
+
+@app.command("replicate")
+@reports_errors
+def replicate_command(
+    run_id: str | None = typer.Argument(
+        None, help="Id of a logged `challenge run` (its parent run).", show_default=False
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Instead of a run id: run this config twice and compare."
+    ),
+    tolerance: float = typer.Option(
+        1e-6,
+        "--tolerance",
+        min=0.0,
+        help="Allowed |replicated - logged| x max(1, |logged|) per value.",
+    ),
+    tracking_uri: str | None = typer.Option(
+        None,
+        "--tracking-uri",
+        help="MLflow store holding the run (default: MLFLOW_TRACKING_URI, ./mlflow.db).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Output directory of the replication run."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
+) -> None:
+    """Re-run a logged run from its MLflow record alone and compare every metric.
+
+    Reads the run's logged config (all defaults filled in, thread count included), checks that the
+    data still has the logged fingerprint (exit 2 naming the rows, columns and values that differ),
+    re-runs it as a new run tagged replication_of=RUN_ID, and prints logged vs re-computed metrics
+    per model. Exit 1 when any value (metrics, intervals, deltas, p-values) differs beyond
+    --tolerance. With --config, runs the config and then replicates that run.
+
+    Examples:
+
+      challenge replicate 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d
+
+      challenge replicate 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d --tolerance 1e-4 --tracking-uri http://127.0.0.1:5000
+
+      challenge replicate --config configs/demo.yaml
+    """
+    from challengers.cli.output import RichProgress
+    from challengers.errors import ConfigError
+    from challengers.replicate import replicate_config, replicate_run
+
+    if (run_id is None) == (config is None):
+        raise ConfigError("give a RUN_ID or --config PATH (one of them)")
+    progress = RichProgress(quiet)
+    if config is not None:
+        replication = replicate_config(
+            config,
+            tolerance=tolerance,
+            tracking_uri=tracking_uri,
+            output_dir=output,
+            progress=progress,
+        )
+    else:
+        assert run_id is not None
+        replication = replicate_run(
+            run_id.strip(),
+            tolerance=tolerance,
+            tracking_uri=tracking_uri,
+            output_dir=output,
+            progress=progress,
+        )
+    if not quiet:
+        print_replication(replication)
+    if not replication.ok:
+        raise typer.Exit(1)
+
+
+def _num(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.9g}"
+
+
+def _diff(value: float) -> str:
+    return "0" if value == 0 else ("∞" if math.isinf(value) else f"{value:.2e}")
+
+
+def print_replication(r: Replication) -> None:
+    """The logged vs re-computed table, the environment differences and the verdict."""
+    from rich.table import Table
+
+    from challengers.cli.output import console
+
+    for note in r.notes:
+        console().print(f"[yellow]![/] {note}")
+    for line in r.environment:
+        console().print(f"[yellow]![/] environment differs: {line}")
+    verdict = {
+        "identical": "[green]identical[/]",
+        "within_tolerance": f"[green]within tolerance {r.tolerance:g}[/]",
+        "differs": f"[bold red]differs beyond tolerance {r.tolerance:g}[/]",
+    }[r.status]
+    table = Table(title=f"Replication of run {r.original} as {r.replication}: {verdict}")
+    for name in ("model", "metric", "logged", "replicated", "difference"):
+        left = name in ("model", "metric")
+        table.add_column(name, justify="left" if left else "right", no_wrap=True)
+    for c in r.checks:
+        bad = not c.within(r.tolerance)
+        if c.headline or bad:
+            style = "bold red" if bad else ""
+            table.add_row(c.model, c.key, _num(c.logged), _num(c.now), _diff(c.diff), style=style)
+    console().print(table)
+    for change in r.status_changes:
+        console().print(f"[bold red]✗[/] {change}")
+    models = len({c.model for c in r.checks})
+    console().print(
+        f"{len(r.checks)} values compared for {models} models (metrics, intervals, deltas, "
+        f"p-values; timings excluded): max |difference| {_diff(r.max_diff)}, "
+        f"{len(r.differing)} beyond tolerance. Outputs: {r.output_dir}"
+    )

@@ -1,0 +1,317 @@
+"""`challenge replicate` and `challenge compare` end to end, on a real sqlite MLflow store.
+
+One small simulated run is logged and replicated per module (threads 1, bootstrap 100); the tests
+read what the commands printed and what the store holds.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from challengers.cli.main import app
+from tests.conftest import sim_config
+
+runner = CliRunner()
+
+
+@dataclass
+class Logged:
+    directory: Path
+    uri: str
+    data: Path
+    config: Path
+    original: str
+    replication: str
+    replicate_exit: int
+    replicate_output: str
+
+
+def _run_id(output: str) -> str:
+    match = re.search(r"MLflow run\s+([0-9a-f]{32})", output)
+    assert match, output
+    return match.group(1)
+
+
+def _client(uri: str):  # type: ignore[no-untyped-def]
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _children(uri: str, parent: str) -> dict[str, dict[str, float]]:
+    client = _client(uri)
+    experiment = client.get_run(parent).info.experiment_id
+    runs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
+    return {r.info.run_name: dict(r.data.metrics) for r in runs}
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory: pytest.TempPathFactory, sim_parquet: Path) -> Iterator[Logged]:
+    """A run logged by `challenge run` (data path relative to the config) and its replication."""
+    directory = tmp_path_factory.mktemp("replicate")
+    (directory / "data").mkdir()
+    data = directory / "data" / "transactions.parquet"
+    shutil.copy(sim_parquet, data)
+    config = sim_config(Path("data/transactions.parquet"), threads=1)
+    path = directory / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    ran = runner.invoke(
+        app, ["run", str(path), "--tracking-uri", uri, "--output", str(directory / "run")]
+    )
+    assert ran.exit_code == 0, ran.output
+    original = _run_id(ran.output)
+    replicated = runner.invoke(
+        app,
+        ["replicate", original, "--tracking-uri", uri, "--output", str(directory / "replication")],
+    )
+    match = re.search(r"as\s+([0-9a-f]{32})", replicated.output)
+    yield Logged(
+        directory,
+        uri,
+        data,
+        path,
+        original,
+        match.group(1) if match else "",
+        replicated.exit_code,
+        replicated.output,
+    )
+
+
+def test_replicating_a_logged_run_gives_identical_metrics_and_exit_0(logged: Logged) -> None:
+    assert logged.replicate_exit == 0, logged.replicate_output
+    assert "identical" in logged.replicate_output
+    assert "0 beyond tolerance" in logged.replicate_output
+    assert "!" not in logged.replicate_output  # no notes: config and environment as logged
+    before = _children(logged.uri, logged.original)
+    after = _children(logged.uri, logged.replication)
+    assert set(before) == set(after) == {"champ", "lgbm", "xgb"}
+    assert "delta_pr_auc_p_value" in before["lgbm"]  # deltas and p-values are compared too
+    timings = {"fit_seconds", "predict_seconds"}
+    for model, metrics in before.items():
+        assert metrics.keys() == after[model].keys()
+        assert len(metrics) >= 3 * 4 + 2  # each metric with its interval, and the timings
+        for key, value in metrics.items():
+            if key not in timings:
+                assert after[model][key] == value, (model, key)
+
+
+def test_the_replication_is_a_new_run_tagged_with_the_original(logged: Logged) -> None:
+    run = _client(logged.uri).get_run(logged.replication)
+    assert run.data.tags["replication_of"] == logged.original
+    assert run.data.tags["replication_status"] == "identical"
+    assert run.data.metrics["replication_max_abs_diff"] == 0.0
+    assert (
+        run.data.tags["data_fingerprint"]
+        == (_client(logged.uri).get_run(logged.original).data.tags["data_fingerprint"])
+    )
+
+
+def test_the_run_records_environment_threads_config_and_fingerprint(logged: Logged) -> None:
+    import json
+
+    from challengers.config import load_config
+    from challengers.tracking import read_artifact_text
+
+    run = _client(logged.uri).get_run(logged.original)
+    tags = run.data.tags
+    for key in ("python", "platform", "version.lightgbm", "version.polars", "installed_hash"):
+        assert tags[key]
+    assert tags["threads"] == "1" and run.data.params["threads"] == "1"
+    assert tags["config_file"] == str(logged.config)
+    text = read_artifact_text(logged.uri, logged.original, "config.yaml")
+    assert text == logged.config.read_text()  # as written: the relative path is kept
+    assert "path: data/transactions.parquet" in (text or "")
+    resolved = read_artifact_text(logged.uri, logged.original, "config.resolved.yaml")
+    assert yaml.safe_load(resolved or "")["data"]["path"] == str(logged.data)
+    assert tags["config_hash"] == load_config(logged.config).fingerprint()
+    printed = json.loads(read_artifact_text(logged.uri, logged.original, "fingerprint.json") or "")
+    assert printed["digest"] == tags["data_fingerprint"]
+    assert {"TX_AMOUNT", "TX_DATETIME", "TX_FRAUD", "CUSTOMER_ID"} <= set(printed["columns"])
+    windows = printed["windows"]
+    assert windows["train"] == run.data.metrics["rows_train"]
+    assert windows["test"] == run.data.metrics["rows_test"]
+    assert windows["loaded"] > windows["train"] + windows["test"]  # the gap days are read too
+
+
+def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged, tmp_path: Path) -> None:
+    original = logged.data.read_bytes()
+    frame = pl.read_parquet(logged.data)
+    row = frame.height // 2
+    altered = frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == row)
+        .then(pl.col("TX_AMOUNT") + 0.01)
+        .otherwise(pl.col("TX_AMOUNT"))
+        .alias("TX_AMOUNT")
+    )
+    try:
+        altered.write_parquet(logged.data)
+        result = runner.invoke(
+            app, ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path)]
+        )
+    finally:
+        logged.data.write_bytes(original)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 3, result.stderr
+    assert lines[0].startswith(f"error: data fingerprint mismatch: {logged.data} is not the data")
+    assert logged.original in lines[0]
+    assert re.search(r"values differ in 1 of \d+ column\(s\): TX_AMOUNT; first in rows", lines[1])
+    assert "TX_DATETIME 2024-" in lines[1]
+    assert "nothing was re-run" in lines[2]
+    assert "Challenger" not in result.output  # stopped before any training
+
+
+def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
+    """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
+    client = _client(logged.uri)
+    child = next(
+        r
+        for r in client.search_runs(
+            [client.get_run(logged.original).info.experiment_id],
+            f"tags.`mlflow.parentRunId` = '{logged.original}' and attributes.run_name = 'lgbm'",
+        )
+    )
+    true_value = child.data.metrics["pr_auc"]
+    client.log_metric(child.info.run_id, "pr_auc", true_value + 0.01, step=10)
+    try:
+        result = runner.invoke(
+            app,
+            [
+                "replicate",
+                logged.original,
+                "--tracking-uri",
+                logged.uri,
+                "-q",
+                "-o",
+                str(tmp_path / "a"),
+            ],
+        )
+        verbose = runner.invoke(
+            app,
+            [
+                "replicate",
+                logged.original,
+                "--tracking-uri",
+                logged.uri,
+                "--tolerance",
+                "0.02",
+                "-o",
+                str(tmp_path / "b"),
+            ],
+        )
+    finally:
+        client.log_metric(child.info.run_id, "pr_auc", true_value, step=20)
+    assert result.exit_code == 1, result.output
+    assert verbose.exit_code == 0, verbose.output  # 0.01 is within a 0.02 tolerance
+    assert "within tolerance 0.02" in verbose.output
+    assert re.search(r"lgbm\s+│\s+pr_auc\s+│\s+\S+\s+│\s+\S+\s+│\s+1\.00e-02", verbose.output)
+
+
+def test_compare_prints_both_runs_side_by_side(logged: Logged) -> None:
+    result = runner.invoke(
+        app,
+        ["compare", logged.original, logged.replication, "--tracking-uri", logged.uri],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert logged.original in result.output and logged.replication in result.output
+    assert f"replicates {logged.original[:8]}" in result.output
+    metrics = _children(logged.uri, logged.original)
+    roc_row = next(line for line in result.output.splitlines() if line.startswith("│ roc_auc"))
+    cells = [c.strip() for c in roc_row.split("│")[2:-1]]
+    order = ["champ", "lgbm", "xgb"]
+    header = next(line for line in result.output.splitlines() if "champ" in line)
+    assert re.findall(r"champ|lgbm|xgb", header) == order * 2
+    expected = [f"{metrics[name]['roc_auc']:.4f}" for name in order] * 2
+    assert cells == expected
+    low, high = metrics["lgbm"]["roc_auc_ci_low"], metrics["lgbm"]["roc_auc_ci_high"]
+    assert f"[{low:.4f}, {high:.4f}]" in result.output
+
+
+def test_compare_only_the_metrics_asked_for(logged: Logged) -> None:
+    result = runner.invoke(
+        app, ["compare", logged.original, "--metric", "pr_auc", "--tracking-uri", logged.uri]
+    )
+    assert result.exit_code == 0, result.output
+    assert "│ pr_auc" in result.output and "│ roc_auc" not in result.output
+    wrong = runner.invoke(
+        app, ["compare", logged.original, "--metric", "pr_aux", "--tracking-uri", logged.uri]
+    )
+    assert wrong.exit_code == 2
+    assert "did you mean 'pr_auc'" in wrong.stderr
+
+
+def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
+    client = _client(logged.uri)
+    experiment = client.get_run(logged.original).info.experiment_id
+    child = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{logged.original}'")[0]
+    result = runner.invoke(
+        app, ["compare", child.info.run_id, "--tracking-uri", logged.uri], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert f"using its parent run {logged.original}" in result.output
+
+
+def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
+    logged: Logged, tmp_path: Path
+) -> None:
+    unknown = runner.invoke(
+        app, ["replicate", "0" * 32, "--tracking-uri", logged.uri, "-o", str(tmp_path)]
+    )
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith(f"error: run '{'0' * 32}' not found in {logged.uri}")
+    missing = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    store = runner.invoke(app, ["compare", logged.original, "--tracking-uri", missing])
+    assert store.exit_code == 2
+    assert "no tracking store at" in store.stderr and "does not exist" in store.stderr
+    assert not (tmp_path / "nowhere.db").exists()  # reading never creates a store
+    neither = runner.invoke(app, ["replicate"])
+    assert neither.exit_code == 2
+    assert neither.stderr.strip() == "error: give a RUN_ID or --config PATH (one of them)"
+
+
+def test_replicate_config_runs_twice_and_compares(
+    sim_parquet: Path, write_config, tracking_uri: str, tmp_path: Path
+) -> None:
+    config = sim_config(
+        sim_parquet,
+        threads=1,
+        challengers=[{"name": "xgb", "kind": "xgboost", "params": {"n_estimators": 20}}],
+    )
+    path = write_config(config)
+    result = runner.invoke(
+        app,
+        ["replicate", "--config", str(path), "--tracking-uri", tracking_uri, "-o", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "identical" in result.output
+    assert (tmp_path / "run" / "comparison.json").exists()
+    assert (tmp_path / "replication" / "comparison.json").exists()
+    client = _client(tracking_uri)
+    runs = client.search_runs(
+        [client.get_experiment_by_name("sim").experiment_id], "tags.role = 'experiment'"
+    )
+    assert len(runs) == 2
+    tagged = [r for r in runs if "replication_of" in r.data.tags]
+    assert len(tagged) == 1
+    assert tagged[0].data.tags["replication_of"] in {r.info.run_id for r in runs} - {
+        tagged[0].info.run_id
+    }
+
+
+@pytest.mark.parametrize("command", ["replicate", "compare"])
+def test_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert f"challenge {command} " in result.output  # the examples
+    assert "--tracking-uri" in result.output

@@ -1,0 +1,137 @@
+"""Config loading: every error names file:line, the field, and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from challengers.config import load_config, parse_config
+from challengers.errors import ConfigError
+from tests.conftest import sim_config
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_demo_config_loads_and_resolves_paths() -> None:
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "configs" / "demo.yaml")
+    assert Path(cfg.data.path) == (root / "configs" / "../data/demo.parquet")
+    assert Path(cfg.data.path).exists()
+    assert cfg.champion.model is not None and Path(cfg.champion.model).exists()
+    assert [c.kind for c in cfg.challengers] == ["lightgbm", "xgboost"]
+    assert cfg.evaluation.alert_rate == 0.005
+
+
+def test_unknown_key_names_line_and_closest_key(tmp_path: Path) -> None:
+    text = (
+        "name: x\n"
+        "data:\n  path: d.parquet\n  target: y\n  time: t\n  featurs: [a]\n"
+        "split:\n  train: {start: 2024-01-01, end: 2024-01-10}\n"
+        "  test: {start: 2024-01-20, end: 2024-01-30}\n"
+        "champion: {score: s}\n"
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert (
+        _error(path) == f"{path}:6: data.featurs: unknown key 'featurs'; did you mean 'features'?"
+    )
+
+
+def test_unknown_key_inside_a_challenger_uses_that_kind(
+    sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    cfg = sim_config(sim_parquet)
+    cfg["challengers"] = [
+        {"name": "a", "kind": "graph", "graph": {"entities": ["A", "B"]}, "parms": {}}
+    ]
+    message = _error(write_config(cfg))
+    assert "challengers[0].parms: unknown key 'parms'" in message
+    assert message.split(":")[1].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("patch", "expected"),
+    [
+        (
+            lambda c: c["challengers"].append({"name": "z", "kind": "lgbm"}),
+            "unknown challenger kind 'lgbm'",
+        ),
+        (
+            lambda c: c["split"].update(test={"start": "2024-02-01", "end": "2024-03-01"}),
+            "test window starts 2024-02-01, not after the training window ends 2024-02-20",
+        ),
+        (
+            lambda c: c["split"]["train"].update(end="2024-01-01"),
+            "end 2024-01-01 is before start 2024-01-31; swap them",
+        ),
+        (lambda c: c["split"]["train"].update(start="31/01/2024"), "write dates as YYYY-MM-DD"),
+        (
+            lambda c: c["champion"].update(model="m.json"),
+            "champion.model and champion.retrain are exclusive",
+        ),
+        (lambda c: c["champion"].pop("retrain"), "give champion.model"),
+        (
+            lambda c: c["evaluation"].update(metrics=["roc_auc", "recall_at_fpr@1.5"]),
+            "the rate must be in (0, 1]",
+        ),
+        (lambda c: c["evaluation"].update(bootstrap=-1), "greater than or equal to 0"),
+        (lambda c: c["data"].pop("entity"), "needs data.entity"),
+        (lambda c: c.update(name="has space"), "should match pattern"),
+        (
+            lambda c: c["challengers"].append({"name": "lgbm", "kind": "xgboost"}),
+            "model names must be unique; repeated: lgbm",
+        ),
+        (lambda c: c["data"].pop("target"), "data.target: required key is missing"),
+        (lambda c: c["champion"].update(claimed={"auc": 0.9}), "'auc' is not a metric key"),
+    ],
+)
+def test_invalid_configs_are_one_clear_line_each(
+    sim_parquet: Path, write_config: Callable[..., Path], patch: Callable, expected: str
+) -> None:
+    cfg = sim_config(sim_parquet)
+    patch(cfg)
+    message = _error(write_config(cfg))
+    assert expected in message
+    assert "Traceback" not in message
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ndata:\n  path: [unclosed\n  target: y\n")
+    message = _error(path)
+    assert message.startswith(f"{path}:")
+    assert "YAML syntax error" in message
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("name: x\nname: y\n")
+    assert _error(path) == f"{path}:2: key 'name' appears twice; keep one"
+
+
+def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
+    assert "config file not found" in _error(tmp_path / "nope.yaml")
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    assert "must be a YAML mapping" in _error(path)
+
+
+def test_yaml_is_loaded_safely(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    assert "YAML" in _error(path)
+
+
+def test_config_hash_is_stable_and_sensitive(sim_parquet: Path) -> None:
+    text = yaml.safe_dump(sim_config(sim_parquet))
+    a = parse_config(text, Path("a.yaml"))
+    b = parse_config(text, Path("b.yaml"))
+    c = parse_config(text.replace("seed: 7", "seed: 8"), Path("c.yaml"))
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()

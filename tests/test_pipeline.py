@@ -1,0 +1,158 @@
+"""`run_experiment` end to end with real models and a real sqlite MLflow store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from challengers.config import load_config
+from challengers.pipeline import RunOptions, run_experiment
+from challengers.results import ExperimentResult
+from tests.conftest import sim_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _client(uri: str):  # type: ignore[no-untyped-def]
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    return mlflow.tracking.MlflowClient(uri)
+
+
+def _runs(uri: str, experiment: str) -> tuple[object, list[object]]:
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1
+    return parents[0], children
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentResult, str]:
+    """The real demo config (fewer bootstrap replicates, to keep the suite fast)."""
+    tmp = tmp_path_factory.mktemp("demo")
+    cfg = load_config(ROOT / "configs" / "demo.yaml")
+    cfg = cfg.model_copy(
+        update={"evaluation": cfg.evaluation.model_copy(update={"bootstrap": 200})}
+    )
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    result = run_experiment(cfg, RunOptions(output_dir=tmp / "out", tracking_uri=uri))
+    return result, uri
+
+
+def test_demo_logs_one_parent_and_three_children_with_identical_keys(
+    demo_run: tuple[ExperimentResult, str],
+) -> None:
+    result, uri = demo_run
+    parent, children = _runs(uri, "demo")
+    assert sorted(c.data.tags["mlflow.runName"] for c in children) == [
+        "first-line-xgb",
+        "lgbm",
+        "xgb",
+    ]
+    keys = [set(c.data.metrics) for c in children if c.data.tags["role"] == "challenger"]
+    champion = next(c for c in children if c.data.tags["role"] == "champion")
+    assert keys[0] == keys[1]
+    assert {
+        "roc_auc",
+        "roc_auc_ci_low",
+        "roc_auc_ci_high",
+        "delta_roc_auc",
+        "delta_roc_auc_p_value",
+    } <= keys[0]
+    assert {k for k in keys[0] if not k.startswith("delta_")} == set(champion.data.metrics)
+    assert parent.data.tags["data_fingerprint"] == result.data.fingerprint
+    assert parent.data.tags["config_hash"] == result.config_hash
+    assert all(c.info.status == "FINISHED" for c in children)
+    # the metrics in MLflow are the ones in comparison.json
+    comparison = json.loads((result.output_dir / "comparison.json").read_text())
+    by_name = {m["name"]: m for m in comparison["models"]}
+    for child in children:
+        logged = child.data.metrics["pr_auc"]
+        assert logged == pytest.approx(
+            by_name[child.data.tags["mlflow.runName"]]["metrics"]["pr_auc"]
+        )
+
+
+def test_comparison_json_has_the_design_schema(demo_run: tuple[ExperimentResult, str]) -> None:
+    result, _ = demo_run
+    doc = json.loads((result.output_dir / "comparison.json").read_text())
+    assert {"run_id", "experiment", "config_hash", "data", "models", "findings"} <= set(doc)
+    assert {"fingerprint", "rows_train", "rows_test", "positives_test"} <= set(doc["data"])
+    for model in doc["models"]:
+        assert {
+            "name",
+            "role",
+            "kind",
+            "status",
+            "metrics",
+            "ci",
+            "delta_vs_champion",
+            "fit_seconds",
+            "predict_seconds",
+        } <= set(model)
+        for key, (lo, hi) in model["ci"].items():
+            value = model["metrics"][key]
+            if value is not None and lo is not None:
+                assert lo <= value + 1e-9 and value - 1e-9 <= hi, key
+    challenger = next(m for m in doc["models"] if m["role"] == "challenger")
+    delta = challenger["delta_vs_champion"]["roc_auc"]
+    assert set(delta) >= {"value", "ci", "p_value"}
+    for finding in doc["findings"]:
+        assert finding["severity"] in ("high", "medium", "low", "info")
+    predictions = pl.read_parquet(result.output_dir / "predictions.parquet")
+    assert predictions.height == doc["data"]["rows_test"]
+    assert (result.output_dir / "report.md").read_text().startswith("# Validation report: demo")
+
+
+def test_demo_claims_are_checked(demo_run: tuple[ExperimentResult, str]) -> None:
+    result, _ = demo_run
+    # the demo's documentation overstates the champion: both claims must be findings
+    ids = {f.id for f in result.findings}
+    assert {"claim-roc_auc", "claim-pr_auc"} <= ids
+
+
+def test_a_failing_challenger_does_not_lose_the_others(
+    tmp_path: Path, sim_parquet: Path, write_config: Callable[..., Path], tracking_uri: str
+) -> None:
+    cfg_dict = sim_config(sim_parquet)
+    cfg_dict["challengers"].append(
+        {"name": "broken", "kind": "xgboost", "params": {"max_depth": -3, "n_estimators": 5}}
+    )
+    cfg = load_config(write_config(cfg_dict))
+    result = run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=tracking_uri))
+    status = {m.name: m.status for m in result.models}
+    assert status == {"champ": "ok", "lgbm": "ok", "xgb": "ok", "broken": "failed"}
+    broken = next(m for m in result.models if m.name == "broken")
+    assert broken.error and "max_depth" in broken.error
+    assert any(f.id == "run-failed-broken" for f in result.findings)
+    _, children = _runs(tracking_uri, "sim")
+    assert {c.data.tags["mlflow.runName"]: c.info.status for c in children}["broken"] == "FAILED"
+
+
+def test_same_config_same_metrics(
+    tmp_path: Path, sim_parquet: Path, write_config: Callable[..., Path], tracking_uri: str
+) -> None:
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    a = run_experiment(cfg, RunOptions(output_dir=tmp_path / "a", tracking_uri=tracking_uri))
+    b = run_experiment(cfg, RunOptions(output_dir=tmp_path / "b", tracking_uri=tracking_uri))
+    for ma, mb in zip(a.models, b.models, strict=True):
+        assert ma.metrics == mb.metrics
+        assert ma.ci == mb.ci
+    assert a.data.fingerprint == b.data.fingerprint
+
+
+def test_only_trains_the_named_challengers(
+    tmp_path: Path, sim_parquet: Path, write_config: Callable[..., Path], tracking_uri: str
+) -> None:
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    options = RunOptions(output_dir=tmp_path / "o", tracking_uri=tracking_uri, only=("xgb",))
+    result = run_experiment(cfg, options)
+    assert [m.name for m in result.models] == ["champ", "xgb"]
