@@ -66,9 +66,9 @@ def ring_config(data: Path) -> dict[str, Any]:
 def test_rings_graph_beats_the_same_tree_significantly(tmp_path: Path, tracking_uri: str) -> None:
     """Simulated shared-device rings: `challenge run` with the same LightGBM with and without
     graph features; the run's own paired bootstrap says the graph one is better."""
-    from challengers.cli.main import app
     from typer.testing import CliRunner
 
+    from challengers.cli.main import app
     from challengers.simulate import simulate_frame
 
     frame = simulate_frame(40_000, seed=11, days=70, rings_per_100k_customers=30)
