@@ -269,6 +269,23 @@ class OperatingPoint(Strict):
     alert_rate: float | None = Field(None, gt=0, le=1)
 
 
+class AuditThresholds(Strict):
+    """Thresholds and sample sizes of the data audit (`challenge audit`, the start of every run)."""
+
+    leak_auc: float = Field(0.95, gt=0.5, le=1)  # one column alone separates the classes
+    null_rate: float = Field(0.5, gt=0, le=1)  # a feature missing more often than this
+    id_unique_ratio: float = Field(0.95, gt=0, le=1)  # distinct values per row: an identifier
+    id_time_corr: float = Field(0.98, gt=0, le=1)  # |Spearman| with time: a clock, not a feature
+    max_levels: int = Field(50, ge=2)  # columns with at most this many values are categorical
+    label_rate_ratio: float = Field(1.5, gt=1)  # test vs train fraud rate, either way
+    known_fraud_share: float = Field(0.05, ge=0, le=1)  # test frauds on known-fraudulent entities
+    min_day_share: float = Field(0.2, ge=0, le=1)  # a day with fewer rows than this x the median
+    pii_min_matches: int = Field(3, ge=1)  # sampled values that must look personal
+    sample_rows: int = Field(200_000, ge=1000)  # per window: AUC, drift, monotonicity
+    pii_sample_rows: int = Field(20_000, ge=100)
+    recipe_sample_rows: int = Field(20_000, ge=100)  # rows recomputed by feature recipes
+
+
 class FindingsConfig(Strict):
     """Thresholds that turn numbers into findings."""
 
@@ -281,6 +298,7 @@ class FindingsConfig(Strict):
     score_tolerance: float = Field(
         1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
     )
+    audit: AuditThresholds = AuditThresholds()
 
 
 class EvaluationConfig(Strict):

@@ -19,6 +19,8 @@ import yaml
 
 from challengers import registry
 from challengers.agreement import check_champion
+from challengers.audit import AuditResult
+from challengers.audit.runner import audit_plan
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
@@ -34,9 +36,11 @@ from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
 from challengers.report.markdown import render
 from challengers.results import (
+    SEVERITIES,
     DataSummary,
     DeltaResult,
     ExperimentResult,
+    Finding,
     ModelResult,
     write_atomic,
     write_json,
@@ -163,8 +167,50 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     }
 
 
-def default_output_dir(cfg: ExperimentConfig) -> Path:
-    return Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
+    return Path("runs") / f"{cfg.name}{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
+    """`challenge audit`: the data audit alone; writes audit.json and its chart."""
+    plan = make_plan(
+        cfg,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    out = options.output_dir or default_output_dir(cfg, "-audit")
+    _ensure_writable(out)
+    return _audit(cfg, plan, out, progress)
+
+
+def _audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    """The audit at the start of a run: a bug in a check is reported, never loses the run."""
+    try:
+        return _audit(cfg, plan, out, progress)
+    except (ChallengeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the message may quote data values: only its type is shown
+        log.debug("audit failed:\n%s", traceback.format_exc())
+        progress.note(f"data audit failed ({type(exc).__name__}); the run goes on")
+        failed = Finding(
+            "audit-failed",
+            "medium",
+            "integrity",
+            "The data audit did not complete",
+            f"{type(exc).__name__}; run `challenge audit` with --debug to see why.",
+        )
+        return AuditResult(findings=[failed], tables={}, summary={})
+
+
+def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    return audit_plan(
+        plan,
+        cfg.evaluation.findings,
+        seed=cfg.seed,
+        alpha=cfg.evaluation.alpha,
+        out=out,
+        progress=progress,
+    )
 
 
 def run_experiment(
@@ -186,6 +232,7 @@ def run_experiment(
     prepared = prepare(cfg, options, progress)
     if options.verify is not None:
         options.verify(prepared)
+    audit = _audit_in_run(cfg, prepared.plan, out, progress)
     env = describe(config_dir or Path.cwd())
     replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
     if options.only:
@@ -195,7 +242,7 @@ def run_experiment(
         cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
     )
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env)
+        result = _run(cfg, prepared, tracker, out, progress, env, audit)
     except BaseException:
         tracker.finish("KILLED" if _interrupted() else "FAILED")
         raise
@@ -217,6 +264,7 @@ def _run(
     out: Path,
     progress: Progress,
     env: dict[str, str],
+    audit: AuditResult | None = None,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
@@ -289,6 +337,8 @@ def _run(
             score_agreement=agreement,
         )
     )
+    if audit is not None:
+        findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
     result = ExperimentResult(
         run_id=tracker.parent_id,
         experiment=cfg.name,
@@ -305,6 +355,7 @@ def _run(
         environment=env,
         claimed=dict(cfg.champion.claimed),
         champion_agreement=agreement.to_json() if agreement else None,
+        audit=audit,
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
@@ -513,6 +564,7 @@ def _log(
             out / "config.resolved.yaml",
             out / CONFIG_ARTIFACT,
             out / FINGERPRINT_ARTIFACT,
+            *(result.audit.files() if result.audit else []),
         ],
         datasets=datasets,
     )

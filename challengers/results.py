@@ -8,9 +8,12 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from challengers.errors import EnvironmentFailure
+
+if TYPE_CHECKING:
+    from challengers.audit import AuditResult
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low", "info")
@@ -118,6 +121,7 @@ class ExperimentResult:
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
     champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
+    audit: AuditResult | None = None  # the data audit run before training
 
     @property
     def champion(self) -> ModelResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from challengers.report import audit_section
 from challengers.results import SEVERITIES, ExperimentResult, ModelResult
 
 
@@ -127,6 +128,8 @@ def render(result: ExperimentResult) -> str:
     for severity in SEVERITIES:
         for f in (f for f in result.findings if f.severity == severity):
             lines.append(f"- **{severity.upper()}** [{f.area}] {f.title}: {f.detail}")
+    if result.audit is not None:
+        lines += ["", *audit_section.markdown(result.audit)]
     lines += ["", "## Replication of claimed figures", ""]
     if result.claimed:
         lines += ["| metric | claimed | measured | interval |", "|---|---|---|---|"]
