@@ -152,6 +152,7 @@ class GraphSettings(Strict):
     entities: list[str] = Field(min_length=2)
     windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
     structure: bool = True
+    structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
 
 
 class GraphChallengerConfig(ChallengerBase):

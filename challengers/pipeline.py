@@ -516,7 +516,8 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         error=f.error,
         fit_seconds=f.fit_seconds,
         predict_seconds=f.predict_seconds,
-        features=list(f.plan.features),
+        # kinds that derive features (graph) report every input the model was fitted on
+        features=list(f.model.features_ if f.model and f.model.is_fitted else f.plan.features),
     )
     if f.model is not None:
         result.params = _jsonable_params(f.model.get_params())

@@ -134,7 +134,11 @@ class BaseChallenger:
 
     @classmethod
     def lookback_days(cls, settings: Any) -> int:
-        """Days of history before the training window this kind needs (time-aware features)."""
+        """Days of history before the training window this kind needs (time-aware features).
+
+        Counted in transactions; the plan adds the label delay, so that the labels of those days
+        are known too.
+        """
         return 0
 
     @classmethod
