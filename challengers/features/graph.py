@@ -30,7 +30,9 @@ from __future__ import annotations
 import logging
 import time as clock
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -245,3 +247,45 @@ def _check_columns(
                 f"graph features: time column '{time}' of the {label} is "
                 f"{frame.schema[time]}, not a datetime; parse it first (challengers.data)"
             )
+
+
+@dataclass(frozen=True)
+class GraphRecipe:
+    """The graph features as the data audit recomputes them (challengers.audit.future): a row's
+    features from the sample's earlier rows, so removing later rows must not change them."""
+
+    entities: tuple[str, ...]
+    windows_days: tuple[int, ...]
+    amount: str | None
+    label_delay_days: int
+    structure: bool
+    name: str = "graph"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (*self.entities, *((self.amount,) if self.amount else ()))
+
+    def compute(self, rows: pl.DataFrame, *, time: str, target: str) -> pl.DataFrame:
+        return graph_features(
+            rows,
+            rows,
+            entities=self.entities,
+            time=time,
+            target=target,
+            amount=self.amount,
+            windows_days=self.windows_days,
+            label_delay_days=self.label_delay_days,
+            structure=self.structure,
+        )
+
+
+def audit_recipe(settings: Any, spec: Any) -> GraphRecipe:
+    """The look-ahead check's recipe for a graph challenger's config section."""
+    graph = settings.graph
+    return GraphRecipe(
+        entities=tuple(graph.entities),
+        windows_days=tuple(graph.windows_days),
+        amount=spec.amount,
+        label_delay_days=spec.label_delay_days,
+        structure=graph.structure,
+    )

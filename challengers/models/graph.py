@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec
+from challengers.data import DataSpec, to_matrix
 from challengers.errors import DataError
 from challengers.features.graph import feature_names, graph_features
 from challengers.models.base import BaseChallenger
@@ -153,6 +153,14 @@ class GraphChallenger(BaseChallenger):
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         featured, _ = self.with_graph_features(frame, self.spec_, history)
         return self.tree_.predict_score(featured)
+
+    def model_inputs(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The inner tree's matrix, graph features included (for SHAP explanations)."""
+        self._check_fitted()
+        featured, _ = self.with_graph_features(frame, self.spec_, history)
+        return to_matrix(featured, self.features_), list(self.features_)
 
     # ------------------------------------------------------------------------------ inspection
 

@@ -162,3 +162,15 @@ def test_config_plan_and_lookback(sim_parquet: Path, write_config, tmp_path: Pat
         "threads": 1,
     }
     assert not model.calibrated
+
+
+def test_model_inputs_are_what_the_native_booster_reads(frames: tuple) -> None:
+    """SHAP explanations read the booster on model_inputs(): graph features included."""
+    train, test, history = frames
+    model = small_graph().fit(train, SPEC, history=history)
+    x, names = model.model_inputs(test, history=history)
+    assert names == list(model.features_) and x.shape == (test.height, len(names))
+    assert set(model.graph_features_) <= set(names)
+    np.testing.assert_allclose(
+        model.native_model().predict(x), model.predict_score(test, history=history), rtol=1e-6
+    )
