@@ -181,6 +181,7 @@ class GraphSettings(Strict):
     entities: list[str] = Field(min_length=2)
     windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
     structure: bool = True
+    structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
 
 
 class GraphChallengerConfig(ChallengerBase):
@@ -190,14 +191,50 @@ class GraphChallengerConfig(ChallengerBase):
 
 
 class AnomalyChallengerConfig(ChallengerBase):
+    """A PyOD detector, alone or as features of a tree (`hybrid`); see models/anomaly.py."""
+
     kind: Literal["anomaly"]
     detector: str
     params: dict[str, Any] = {}
     hybrid: Literal["lightgbm", "xgboost"] | None = None
     model: ModelSpec | None = None
     fit_on: Literal["all", "genuine"] = "all"
-    sample_size: int = Field(200_000, ge=100)
+    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
+    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
+    scale: Literal["auto", "robust", "standard", "none"] = "auto"
+    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
+    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
     tune: TuneConfig | None = None
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        from challengers.models.detectors import canonical
+
+        return canonical(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from challengers.models.detectors import check_params
+
+        detector = info.data.get("detector")
+        return check_params(detector, value) if detector else value
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> AnomalyChallengerConfig:
+        if self.model is not None and self.hybrid is None:
+            raise ValueError(
+                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
+            )
+        if self.model is not None and self.model.kind != self.hybrid:
+            raise ValueError(
+                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
+            )
+        tuned = self.tune is not None or (self.model is not None and self.model.tune is not None)
+        if tuned and self.hybrid is None:
+            raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
+        return self
 
 
 ChallengerConfig = Annotated[
@@ -259,9 +296,34 @@ class CostConfig(Strict):
 
 
 class OperatingPoint(Strict):
-    """The alert budget used for cost and operating-point comparisons."""
+    """The alert budget used for cost and operating-point comparisons: a share of the test rows, or
+    the champion's production score threshold (its alert count then sets every model's budget)."""
 
     alert_rate: float | None = Field(None, gt=0, le=1)
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> OperatingPoint:
+        if self.alert_rate is not None and self.threshold is not None:
+            raise ValueError("give alert_rate or threshold, not both")
+        return self
+
+
+class AuditThresholds(Strict):
+    """Thresholds and sample sizes of the data audit (`challenge audit`, the start of every run)."""
+
+    leak_auc: float = Field(0.95, gt=0.5, le=1)  # one column alone separates the classes
+    null_rate: float = Field(0.5, gt=0, le=1)  # a feature missing more often than this
+    id_unique_ratio: float = Field(0.95, gt=0, le=1)  # distinct values per row: an identifier
+    id_time_corr: float = Field(0.98, gt=0, le=1)  # |Spearman| with time: a clock, not a feature
+    max_levels: int = Field(50, ge=2)  # columns with at most this many values are categorical
+    label_rate_ratio: float = Field(1.5, gt=1)  # test vs train fraud rate, either way
+    known_fraud_share: float = Field(0.05, ge=0, le=1)  # test frauds on known-fraudulent entities
+    min_day_share: float = Field(0.2, ge=0, le=1)  # a day with fewer rows than this x the median
+    pii_min_matches: int = Field(3, ge=1)  # sampled values that must look personal
+    sample_rows: int = Field(200_000, ge=1000)  # per window: AUC, drift, monotonicity
+    pii_sample_rows: int = Field(20_000, ge=100)
+    recipe_sample_rows: int = Field(20_000, ge=100)  # rows recomputed by feature recipes
 
 
 class FindingsConfig(Strict):
@@ -276,6 +338,23 @@ class FindingsConfig(Strict):
     score_tolerance: float = Field(
         1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
     )
+    audit: AuditThresholds = AuditThresholds()
+    effect_high: float = Field(0.10, ge=0, description="relative recall gain at the budget: high")
+    effect_medium: float = Field(0.03, ge=0, description="relative recall gain: medium")
+    overfit_gap: float = Field(0.1, gt=0, description="train minus test ROC AUC")
+    calibration_ratio: float = Field(1.25, gt=1, description="mean score / fraud rate beyond")
+    ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
+    leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
+
+
+class DiagnosticsConfig(Strict):
+    """Sizes of the diagnostics; headline metrics are always exact on every test row."""
+
+    explain_rows: int = Field(2000, ge=10, description="seeded sample for SHAP contributions")
+    weekly_bootstrap: int = Field(200, ge=0, description="replicates per test week (bands)")
+    psi_bins: int = Field(10, ge=2, le=100)
+    reliability_bins: int = Field(10, ge=2, le=100)
+    max_segment_values: int = Field(30, ge=2, description="larger segments shown; rest folded")
 
 
 class EvaluationConfig(Strict):
@@ -283,8 +362,11 @@ class EvaluationConfig(Strict):
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
+    # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
+    resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
 
     @field_validator("metrics")
     @classmethod
@@ -347,6 +429,13 @@ class ExperimentConfig(Strict):
         metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
         if "entity_precision_at" in metric_names and not self.data.entity:
             raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
+        if self.evaluation.resample == "entity" and not self.data.entity:
+            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
+            raise ValueError(
+                "entity_precision_at cannot be bootstrapped over single rows; "
+                "set evaluation.resample to entity or day"
+            )
         if "value_detection_at_alerts" in metric_names and not self.data.amount:
             raise ValueError("metric value_detection_at_alerts needs data.amount")
         _check_tuning(self)

@@ -1,4 +1,11 @@
-"""Evaluation of every model on the same test rows: headline metrics, intervals, paired deltas."""
+"""Evaluation of every model on the same test rows: headline metrics, intervals, paired deltas.
+
+Headline metrics are exact on every test row (:mod:`challengers.metrics`). Intervals and deltas come
+from one paired bootstrap (:mod:`challengers.stats`) resampling entities, days or rows. The p-value
+of the ROC-AUC delta is DeLong's (clustered by the same blocks when they are entities or days); the
+other deltas' p-values are the paired bootstrap's. Every delta's p-value is also Holm-adjusted
+across the challengers of the run, metric by metric, and says which method produced it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,16 @@ import numpy as np
 import polars as pl
 
 from challengers.data import DAY
+from challengers.delong import Components, components, delong_from_components
+from challengers.errors import ConfigError
 from challengers.metrics import Cost, Curve, MetricSpec, Ranked, compute
-from challengers.stats import bootstrap_p_value, paired_bootstrap, percentile_interval
+from challengers.stats import (
+    Unit,
+    bootstrap_p_value,
+    holm,
+    paired_bootstrap,
+    percentile_interval,
+)
 
 
 @dataclass(frozen=True)
@@ -44,10 +59,18 @@ class TestRows:
 
 @dataclass
 class Delta:
+    """Challenger minus champion on one metric: value, bootstrap interval, raw and Holm p-values.
+
+    ``method`` names the test behind ``p_value``: ``delong`` (rows independent),
+    ``delong-clustered:<unit>`` (clustered by entity or day), or ``bootstrap:<unit>`` (the paired
+    bootstrap over entities, days or rows). The interval is always the bootstrap's.
+    """
+
     value: float
     ci: tuple[float, float]
     p_value: float
     p_value_adjusted: float | None = None
+    method: str = "bootstrap"
 
 
 @dataclass
@@ -77,6 +100,22 @@ def headline(
     return {m.key: float(compute(m, curve, operating_rate)[0]) for m in metrics}
 
 
+def resample_unit(rows: TestRows, resample: str | None) -> tuple[Unit, np.ndarray | None]:
+    """The bootstrap unit and each row's block code: entities by default when the data has them."""
+    unit = resample or ("entity" if rows.entity is not None else "row")
+    if unit == "entity":
+        if rows.entity is None:
+            raise ConfigError("evaluation.resample is 'entity' but data.entity is not set")
+        return "entity", rows.entity
+    if unit == "day":
+        if rows.day is None:
+            raise ConfigError("evaluation.resample is 'day' but the test rows carry no day")
+        return "day", rows.day
+    if unit == "row":
+        return "row", None
+    raise ConfigError(f"evaluation.resample must be entity, day or row, got '{resample}'")
+
+
 def evaluate_models(
     rows: TestRows,
     scores: Mapping[str, np.ndarray],
@@ -89,8 +128,14 @@ def evaluate_models(
     bootstrap: int,
     alpha: float,
     seed: int,
+    resample: str | None = None,
+    threads: int | None = None,
 ) -> dict[str, ModelEvaluation]:
-    """Headline metrics for every model; with ``bootstrap`` > 0, intervals and paired deltas."""
+    """Headline metrics for every model; with ``bootstrap`` > 0, intervals and paired deltas.
+
+    ``resample`` is the bootstrap unit (entity, day or row; default entity when ``rows.entity`` is
+    set). Deltas carry raw p-values and Holm-adjusted ones across the challengers.
+    """
     ranked = {
         name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
         for name, s in scores.items()
@@ -101,6 +146,7 @@ def evaluate_models(
     }
     if bootstrap <= 0:
         return results
+    unit, blocks = resample_unit(rows, resample)
     reps = paired_bootstrap(
         ranked,
         metrics,
@@ -108,18 +154,50 @@ def evaluate_models(
         seed=seed,
         cost=cost,
         operating_rate=operating_rate,
-        blocks=rows.entity,
+        blocks=blocks,
+        unit=unit,
+        threads=threads,
     ).values
     for name, result in results.items():
         for m in metrics:
             result.ci[m.key] = percentile_interval(reps[name][m.key], alpha)
-            if name == champion or champion not in reps:
-                continue
-            point = result.metrics[m.key] - results[champion].metrics[m.key]
+    if champion in reps:
+        _paired_deltas(results, reps, rows, scores, champion, metrics, alpha, unit, blocks)
+    return results
+
+
+def _paired_deltas(
+    results: dict[str, ModelEvaluation],
+    reps: dict[str, dict[str, np.ndarray]],
+    rows: TestRows,
+    scores: Mapping[str, np.ndarray],
+    champion: str,
+    metrics: Sequence[MetricSpec],
+    alpha: float,
+    unit: Unit,
+    blocks: np.ndarray | None,
+) -> None:
+    """Each challenger minus the champion: value, bootstrap CI, p-value (DeLong for ROC AUC)."""
+    challengers = [name for name in results if name != champion]
+    parts: dict[str, Components] = {}
+    for m in metrics:
+        for name in challengers:
+            point = results[name].metrics[m.key] - results[champion].metrics[m.key]
             diffs = reps[name][m.key] - reps[champion][m.key]
-            result.delta[m.key] = Delta(
+            delta = Delta(
                 value=point if math.isfinite(point) else float("nan"),
                 ci=percentile_interval(diffs, alpha),
                 p_value=bootstrap_p_value(diffs),
+                method=f"bootstrap:{unit}",
             )
-    return results
+            if m.name == "roc_auc":
+                for model in (name, champion):
+                    if model not in parts:
+                        parts[model] = components(rows.y, scores[model])
+                test = delong_from_components(rows.y, parts[name], parts[champion], clusters=blocks)
+                delta.p_value = test.p_value
+                delta.method = "delong" if blocks is None else f"delong-clustered:{unit}"
+            results[name].delta[m.key] = delta
+        adjusted = holm([results[name].delta[m.key].p_value for name in challengers])
+        for name, p in zip(challengers, adjusted, strict=True):
+            results[name].delta[m.key].p_value_adjusted = p

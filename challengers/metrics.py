@@ -82,12 +82,14 @@ class Curve:
     """Cumulative positives, negatives and fraud amount at the end of each tie group.
 
     ``weights`` is ``None`` (every row counts once) or ``(B, n)`` row weights in *original* row order
-    (bootstrap counts); the sums then have shape ``(B, groups)``.
+    (bootstrap counts); the sums then have shape ``(B, groups)``. ``day_weights`` only changes how
+    entity precision averages its days (see :func:`entity_precision_at`).
     """
 
     ranked: Ranked
     weights: np.ndarray | None = None
     cost: Cost = field(default_factory=Cost)
+    day_weights: np.ndarray | None = None  # (B, days) under a day-block bootstrap, by day code
 
     @cached_property
     def w(self) -> FloatArray:
@@ -99,14 +101,20 @@ class Curve:
     def _cum_at_ends(self, values: FloatArray) -> FloatArray:
         return np.cumsum(values, axis=-1)[:, self.ranked.ends]
 
+    def weighted(self, values: FloatArray) -> FloatArray:
+        """Per-row ``values`` (score order) times the weights, shape (B, n); no copy when unweighted."""
+        return values[None, :] if self.weights is None else self.w * values
+
     @cached_property
     def tp(self) -> FloatArray:
         """Cumulative (weighted) positives at each group end."""
-        return self._cum_at_ends(self.w * self.ranked.y)
+        return self._cum_at_ends(self.weighted(self.ranked.y))
 
     @cached_property
     def count(self) -> FloatArray:
         """Cumulative (weighted) rows at each group end."""
+        if self.weights is None:  # the headline path: row counts, no (1, n) array of ones
+            return (self.ranked.ends + 1.0)[None, :]
         return self._cum_at_ends(self.w)
 
     @cached_property
@@ -117,7 +125,7 @@ class Curve:
     def fraud_amount(self) -> FloatArray:
         """Cumulative (weighted) fraud amount at each group end."""
         amount = require_amount(self.ranked)
-        return self._cum_at_ends(self.w * self.ranked.y * amount)
+        return self._cum_at_ends(self.weighted(self.ranked.y * amount))
 
     @property
     def positives(self) -> FloatArray:
@@ -220,9 +228,9 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
     """Mean squared error of the score as a probability (calibrated kinds only)."""
     r = c.ranked
     if not r.calibrated:
-        return np.full(c.w.shape[0], np.nan)
+        return np.full(c.total.shape[0], np.nan)
     sq = (r.score - r.y) ** 2
-    return _safe_div((c.w * sq).sum(axis=1), c.total)
+    return _safe_div(c.weighted(sq).sum(axis=1), c.total)
 
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
@@ -237,15 +245,27 @@ def entity_precision_at(c: Curve, param: float | None = None) -> FloatArray:
 
     Per day: each entity's max score and max label; precision among the top k entities (denominator k);
     entities detected (fraudulent and in the top k) on earlier days are left out of later days.
-    With bootstrap weights, an entity's weight is its resampling count (entity-block bootstrap).
+    With bootstrap weights, an entity's weight is its resampling count (entity-block bootstrap); with
+    ``day_weights`` (day-block bootstrap) the per-day values are averaged with the days' weights.
     """
     assert param is not None
-    k = float(param)
-    r = c.ranked
-    if r.entity is None or r.day is None:
-        raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
-    table = _entity_day_table(r)
+    table = entity_day_table(c.ranked)
+    if c.day_weights is not None:
+        per_day = _per_day_precision(table, np.ones((1, table.n_entities)), float(param))[0]
+        dw = np.asarray(c.day_weights, dtype=np.float64)[:, table.days]
+        return _safe_div(dw @ per_day, dw.sum(axis=1))
     entity_weight = _entity_weights(c, table.n_entities)  # (B, E)
+    return _per_day_precision(table, entity_weight, float(param)).mean(axis=1)
+
+
+def entity_precision_per_day(ranked: Ranked, k: float) -> tuple[np.ndarray, FloatArray]:
+    """Day codes and the unweighted card precision top-k of each day (the terms of the average)."""
+    table = entity_day_table(ranked)
+    return table.days, _per_day_precision(table, np.ones((1, table.n_entities)), k)[0]
+
+
+def _per_day_precision(table: _EntityDayTable, entity_weight: FloatArray, k: float) -> FloatArray:
+    """(B, days) precision in the top k entities of each day, detected entities removed later."""
     n_rep = entity_weight.shape[0]
     removed = np.zeros((n_rep, table.n_entities), dtype=bool)
     per_day = np.zeros((n_rep, len(table.day_slices)))
@@ -259,7 +279,7 @@ def entity_precision_at(c: Curve, param: float | None = None) -> FloatArray:
         detected = (included > 0) & (labels > 0)
         rows, cols = np.nonzero(detected)
         removed[rows, ents[cols]] = True
-    return per_day.mean(axis=1)
+    return per_day
 
 
 @dataclass(frozen=True)
@@ -267,11 +287,14 @@ class _EntityDayTable:
     entity: np.ndarray  # entity code per (day, entity), days in order, each day sorted by max score
     label: np.ndarray
     day_slices: list[slice]
+    days: np.ndarray  # day code of each slice
     n_entities: int
 
 
-def _entity_day_table(r: Ranked) -> _EntityDayTable:
-    assert r.entity is not None and r.day is not None
+def entity_day_table(r: Ranked) -> _EntityDayTable:
+    """One cell per (day, entity) with its max label, each day's cells in descending max score."""
+    if r.entity is None or r.day is None:
+        raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
     n_entities = int(r.entity.max()) + 1 if r.n else 0
     # rows are in descending score order, so the first row of each (day, entity) holds its max score
     key = r.day.astype(np.int64) * max(n_entities, 1) + r.entity.astype(np.int64)
@@ -285,12 +308,13 @@ def _entity_day_table(r: Ranked) -> _EntityDayTable:
     lab = label_max[group[by_day]]
     day_sorted = r.day[by_day]
     bounds = np.flatnonzero(np.diff(day_sorted)) + 1
-    starts = np.concatenate([[0], bounds])
+    starts = np.concatenate([[0], bounds]).astype(np.int64)
     stops = np.concatenate([bounds, [len(by_day)]])
     return _EntityDayTable(
         entity=ent.astype(np.int64),
         label=lab,
         day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
+        days=day_sorted[starts[: len(stops)]].astype(np.int64) if len(by_day) else starts[:0],
         n_entities=n_entities,
     )
 

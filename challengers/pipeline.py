@@ -19,11 +19,15 @@ import yaml
 
 from challengers import registry
 from challengers.agreement import check_champion
+from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.suite import AnalysisInput, Settings, analyse
+from challengers.audit import AuditResult
+from challengers.audit.runner import audit_plan
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.environment import describe
 from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
-from challengers.evaluate import TestRows, evaluate_models
+from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.metrics import METRICS, Cost
@@ -32,11 +36,13 @@ from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
-from challengers.report.markdown import render
+from challengers.report import write_report
 from challengers.results import (
+    SEVERITIES,
     DataSummary,
     DeltaResult,
     ExperimentResult,
+    Finding,
     ModelResult,
     write_atomic,
     write_json,
@@ -44,6 +50,7 @@ from challengers.results import (
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
 from challengers.tuning import TuneResult
+from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +84,12 @@ class Fitted:
     plan: ModelPlan
     model: BaseChallenger | None = None
     scores: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
+    twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
     tuning: TuneResult | None = None
 
 
@@ -163,8 +172,50 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     }
 
 
-def default_output_dir(cfg: ExperimentConfig) -> Path:
-    return Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
+    return Path("runs") / f"{cfg.name}{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
+    """`challenge audit`: the data audit alone; writes audit.json and its chart."""
+    plan = make_plan(
+        cfg,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    out = options.output_dir or default_output_dir(cfg, "-audit")
+    _ensure_writable(out)
+    return _audit(cfg, plan, out, progress)
+
+
+def _audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    """The audit at the start of a run: a bug in a check is reported, never loses the run."""
+    try:
+        return _audit(cfg, plan, out, progress)
+    except (ChallengeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the message may quote data values: only its type is shown
+        log.debug("audit failed:\n%s", traceback.format_exc())
+        progress.note(f"data audit failed ({type(exc).__name__}); the run goes on")
+        failed = Finding(
+            "audit-failed",
+            "medium",
+            "integrity",
+            "The data audit did not complete",
+            f"{type(exc).__name__}; run `challenge audit` with --debug to see why.",
+        )
+        return AuditResult(findings=[failed], tables={}, summary={})
+
+
+def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    return audit_plan(
+        plan,
+        cfg.evaluation.findings,
+        seed=cfg.seed,
+        alpha=cfg.evaluation.alpha,
+        out=out,
+        progress=progress,
+    )
 
 
 def run_experiment(
@@ -186,6 +237,7 @@ def run_experiment(
     prepared = prepare(cfg, options, progress)
     if options.verify is not None:
         options.verify(prepared)
+    audit = _audit_in_run(cfg, prepared.plan, out, progress)
     env = describe(config_dir or Path.cwd())
     replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
     if options.only:
@@ -195,7 +247,7 @@ def run_experiment(
         cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
     )
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env, resume=options.resume)
+        result = _run(cfg, prepared, tracker, out, progress, env, audit, resume=options.resume)
     except BaseException:
         tracker.finish("KILLED" if _interrupted() else "FAILED")
         raise
@@ -217,6 +269,7 @@ def _run(
     out: Path,
     progress: Progress,
     env: dict[str, str],
+    audit: AuditResult | None = None,
     *,
     resume: bool = False,
 ) -> ExperimentResult:
@@ -237,6 +290,12 @@ def _run(
     rows = TestRows.from_frame(
         parts.test, target=plan.spec.target, amount=plan.spec.amount, entity=plan.spec.entity
     )
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    budget = resolve_budget(
+        champion.scores,
+        rate=cfg.evaluation.alert_rate,
+        threshold=cfg.evaluation.operating_point.threshold,
+    )
     with progress.stage(f"Evaluating ({cfg.evaluation.bootstrap} bootstrap replicates)"):
         evaluations = evaluate_models(
             rows,
@@ -245,12 +304,31 @@ def _run(
             champion=champion.plan.name,
             metrics=metrics,
             cost=cost,
-            operating_rate=cfg.evaluation.alert_rate,
+            operating_rate=budget.rate,
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
+            resample=cfg.evaluation.resample,
+            threads=cfg.threads,
         )
+    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    for f, m in zip(fitted, models, strict=True):
+        if f.twin is not None and f.scores is not None:
+            with progress.stage(f"Comparing {f.plan.name} with its twin"):
+                m.twin = compare_with_twin(
+                    rows,
+                    f.scores,
+                    f.twin,
+                    calibrated=bool(f.model and f.model.calibrated),
+                    metrics=metrics,
+                    cost=cost,
+                    operating_rate=cfg.evaluation.alert_rate,
+                    bootstrap=cfg.evaluation.bootstrap,
+                    alpha=cfg.evaluation.alpha,
+                    seed=cfg.seed,
+                )
     summary = parts.summary(plan.spec.target)
     data = DataSummary(
         fingerprint=prepared.fingerprint,
@@ -274,8 +352,13 @@ def _run(
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
             score_agreement=agreement,
+            thresholds=cfg.evaluation.findings,
+            analyses=analyses,
+            metric_keys=tuple(m.key for m in metrics),
         )
     )
+    if audit is not None:
+        findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
     result = ExperimentResult(
         run_id=tracker.parent_id,
         experiment=cfg.name,
@@ -287,16 +370,66 @@ def _run(
         higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
         alpha=cfg.evaluation.alpha,
         bootstrap=cfg.evaluation.bootstrap,
-        operating_alert_rate=cfg.evaluation.alert_rate,
+        operating_alert_rate=budget.rate,
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
         champion_agreement=agreement.to_json() if agreement else None,
+        audit=audit,
+        operating_point=analyses.operating_point,
+        stability=analyses.stability,
+        segments=analyses.segments,
+        calibration=analyses.calibration,
+        explanations=analyses.explanations,
+        curves=analyses.curves,
+        thresholds=cfg.evaluation.findings.model_dump(),
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
         _log(cfg, prepared, tracker, fitted, result, out)
     return result
+
+
+def _analysis_input(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    ok: list[Fitted],
+    budget: Budget,
+    evaluations: dict[str, ModelEvaluation],
+) -> AnalysisInput:
+    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
+    plan, e = prepared.plan, cfg.evaluation
+    d, t = e.diagnostics, e.findings
+    return AnalysisInput(
+        train=prepared.split.train,
+        test=prepared.split.test,
+        spec=plan.spec,
+        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
+        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
+        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+        models={f.plan.name: f.model for f in ok if f.model is not None},
+        champion=plan.champion.name,
+        champion_inputs=plan.champion.features,
+        metrics=e.metric_specs,
+        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
+        budget=budget,
+        train_end=cfg.split.train.end,
+        test_start=cfg.split.test.start,
+        test_end=cfg.split.test.end,
+        bootstrap=e.bootstrap,
+        alpha=e.alpha,
+        seed=cfg.seed,
+        settings=Settings(
+            **d.model_dump(),
+            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
+        ),
+        history=prepared.history,
+        cost_deltas={  # reused for the savings interval when the run has expected_cost
+            n: ev.delta["expected_cost"]
+            for n, ev in evaluations.items()
+            if "expected_cost" in ev.delta
+        },
+    )
 
 
 def _fit_champion(
@@ -390,13 +523,29 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     if not np.all(np.isfinite(scores)):
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = _score_training(mp, model, prepared)
     return Fitted(
         plan=mp,
         model=model,
         scores=scores,
+        train_scores=train_scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
+        twin=score_twin(model, parts.test, history),
     )
+
+
+def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
+    window (e.g. production scores not logged then) loses only those diagnostics."""
+    try:
+        scores = model.predict_score(prepared.split.train, history=prepared.history)
+    except Exception as exc:
+        log.warning(
+            "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc
+        )
+        return None
+    return scores if np.all(np.isfinite(scores)) else None
 
 
 def _model_result(f: Fitted, evaluation: object) -> ModelResult:
@@ -410,7 +559,8 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         error=f.error,
         fit_seconds=f.fit_seconds,
         predict_seconds=f.predict_seconds,
-        features=list(f.plan.features),
+        # kinds that derive features (graph) report every input the model was fitted on
+        features=list(f.model.features_ if f.model and f.model.is_fitted else f.plan.features),
     )
     if f.tuning is not None:
         result.tuning = f.tuning.summary()
@@ -421,7 +571,7 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
         result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted)
+            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
             for k, d in evaluation.delta.items()
         }
     return result
@@ -522,8 +672,8 @@ def _log(
             else None,
         )
         m.run_id = tracker.log_model_run(run, datasets)
+    reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
-    write_atomic(out / "report.md", render(result))
     tracker.log_parent(
         params={
             "seed": cfg.seed,
@@ -543,10 +693,11 @@ def _log(
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
         artifacts=[
             out / "comparison.json",
-            out / "report.md",
+            *reports,
             out / "config.resolved.yaml",
             out / CONFIG_ARTIFACT,
             out / FINGERPRINT_ARTIFACT,
+            *(result.audit.files() if result.audit else []),
         ],
         datasets=datasets,
     )

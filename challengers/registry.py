@@ -15,10 +15,12 @@ from challengers.models.base import BaseChallenger
 KINDS: dict[str, str] = {
     "lightgbm": "challengers.models.tree:LightGBMChallenger",
     "xgboost": "challengers.models.tree:XGBoostChallenger",
+    "anomaly": "challengers.models.anomaly:AnomalyChallenger",
+    "graph": "challengers.models.graph:GraphChallenger",
 }
 
 # kinds the config schema accepts that a later release will implement
-PLANNED_KINDS: tuple[str, ...] = ("graph", "anomaly")
+PLANNED_KINDS: tuple[str, ...] = ()
 
 
 def kind_class(kind: str) -> type[BaseChallenger]:

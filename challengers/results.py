@@ -8,9 +8,18 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from challengers.errors import EnvironmentFailure
+
+if TYPE_CHECKING:
+    from challengers.analysis.calibration import Calibration
+    from challengers.analysis.curves import Curves
+    from challengers.analysis.explain import Explanations
+    from challengers.analysis.operating import OperatingPoint
+    from challengers.analysis.segments import SegmentColumn
+    from challengers.analysis.stability import Stability
+    from challengers.audit import AuditResult
 
 Severity = Literal["high", "medium", "low", "info"]
 SEVERITIES: tuple[Severity, ...] = ("high", "medium", "low", "info")
@@ -23,6 +32,10 @@ class Finding:
     area: str
     title: str
     detail: str
+    metric: str | None = None  # the metric or statistic it is about
+    models: tuple[str, ...] = ()  # the models it concerns
+    effect: float | None = None  # its size, in the metric's units
+    evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
 
 
 @dataclass
@@ -31,6 +44,17 @@ class DeltaResult:
     ci: tuple[float, float]
     p_value: float
     p_value_adjusted: float | None = None  # Holm across the run's challengers
+    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
+
+
+@dataclass
+class TwinResult:
+    """A model against its twin (the same model without its kind's added features), paired."""
+
+    label: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    delta: dict[str, DeltaResult] = field(default_factory=dict)  # model minus twin
 
 
 @dataclass
@@ -49,6 +73,7 @@ class ModelResult:
     features: list[str] = field(default_factory=list)
     importance: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    twin: TwinResult | None = None
     tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
 
     def flat_metrics(self) -> dict[str, float]:
@@ -62,6 +87,15 @@ class ModelResult:
             out[f"delta_{key}_p_value"] = d.p_value
             if d.p_value_adjusted is not None:
                 out[f"delta_{key}_p_value_adjusted"] = d.p_value_adjusted
+        if self.twin is not None:  # twin_<key>: the twin's value; delta_twin_<key>: model - twin
+            for key, value in self.twin.metrics.items():
+                out[f"twin_{key}"] = value
+            for key, (lo, hi) in self.twin.ci.items():
+                out[f"twin_{key}_ci_low"], out[f"twin_{key}_ci_high"] = lo, hi
+            for key, d in self.twin.delta.items():
+                out[f"delta_twin_{key}"] = d.value
+                out[f"delta_twin_{key}_ci_low"], out[f"delta_twin_{key}_ci_high"] = d.ci
+                out[f"delta_twin_{key}_p_value"] = d.p_value
         out["fit_seconds"] = self.fit_seconds
         out["predict_seconds"] = self.predict_seconds
         return out
@@ -98,6 +132,15 @@ class ExperimentResult:
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
     champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
+    audit: AuditResult | None = None  # the data audit run before training
+    operating_point: OperatingPoint | None = None
+    stability: Stability | None = None
+    segments: list[SegmentColumn] = field(default_factory=list)
+    calibration: list[Calibration] = field(default_factory=list)
+    explanations: Explanations | None = None
+    curves: Curves | None = None
+    plots: dict[str, str] = field(default_factory=dict)  # name -> path under output_dir
+    thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
 
     @property
     def champion(self) -> ModelResult:
@@ -128,6 +171,7 @@ class ExperimentResult:
                         "ci": list(d.ci),
                         "p_value": d.p_value,
                         "p_value_adjusted": d.p_value_adjusted,
+                        "method": d.method,
                     }
                     for k, d in m.delta_vs_champion.items()
                 },
@@ -139,6 +183,16 @@ class ExperimentResult:
             }
             if m.error is not None:
                 entry["error"] = m.error
+            if m.twin is not None:
+                entry["twin"] = {
+                    "label": m.twin.label,
+                    "metrics": m.twin.metrics,
+                    "ci": {k: list(v) for k, v in m.twin.ci.items()},
+                    "delta": {
+                        k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
+                        for k, d in m.twin.delta.items()
+                    },
+                }
             if m.tuning:
                 entry["tuning"] = m.tuning
             models.append(entry)
@@ -156,10 +210,27 @@ class ExperimentResult:
                 },
                 "models": models,
                 "findings": [asdict(f) for f in self.findings],
+                **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
             }
         )
+
+    def _analyses(self) -> dict[str, Any]:
+        """The diagnostics, as plain data (null when a run did not compute them)."""
+
+        def plain(value: Any) -> Any:
+            return None if value is None else asdict(value)
+
+        return {
+            "operating_point": plain(self.operating_point),
+            "stability": plain(self.stability),
+            "segments": [asdict(s) for s in self.segments],
+            "calibration": [asdict(c) for c in self.calibration],
+            "explanations": plain(self.explanations),
+            "curves": plain(self.curves),
+            "plots": self.plots,
+        }
 
 
 def _jsonable(value: Any) -> Any:

@@ -172,8 +172,8 @@ class Tracker:
         if tags:
             mlflow.set_tags(dict(tags))
         for path in artifacts or []:
-            if path.is_dir():
-                mlflow.log_artifacts(str(path))
+            if path.is_dir():  # a directory keeps its name: plots/roc.png
+                mlflow.log_artifacts(str(path), artifact_path=path.name)
             elif path.exists():
                 mlflow.log_artifact(str(path))
         for ref in datasets or []:

@@ -6,13 +6,17 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from challengers.progress import Advance, ignore_advance
-from challengers.results import ExperimentResult, ModelResult
+from challengers.results import SEVERITIES, ExperimentResult, ModelResult
+
+if TYPE_CHECKING:
+    from challengers.audit import AuditResult
 
 
 def console() -> Console:
@@ -108,5 +112,32 @@ def print_result(result: ExperimentResult) -> None:
             style = SEVERITY_STYLE[f.severity]
             console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
     console().print(
-        f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
+        f"Outputs: {result.output_dir}/report.html, report.md, comparison.json  ·  MLflow run "
+        f"{result.run_id}"
+    )
+
+
+def print_audit(audit: AuditResult) -> None:
+    """The audit's terminal summary: counts by severity, then each finding, most severe first."""
+    s = audit.summary
+    counts = audit.counts()
+    table = Table(
+        title=f"Data audit: {s.get('rows', 0):,} rows, {s.get('columns', 0)} columns, "
+        f"{s.get('first_day')}..{s.get('last_day')}",
+        show_header=True,
+    )
+    table.add_column("severity")
+    table.add_column("area")
+    table.add_column("finding")
+    for severity in SEVERITIES:
+        for f in (f for f in audit.findings if f.severity == severity):
+            style = SEVERITY_STYLE[severity]
+            table.add_row(f"[{style}]{severity.upper()}[/]", f.area, f.title)
+    if audit.findings:
+        console().print(table)
+    else:
+        console().print(f"[green]✓[/] {table.title}: no findings")
+    console().print(
+        "  ".join(f"[{SEVERITY_STYLE[k]}]{k}: {n}[/]" for k, n in counts.items())
+        + (f"  ·  {audit.output_dir}/audit.json" if audit.output_dir else "")
     )

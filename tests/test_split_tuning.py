@@ -116,6 +116,15 @@ def test_config_rejects_tuning_the_champion(
         load_config(path)
 
 
+def test_config_rejects_tuning_a_detector_without_a_tree(
+    sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    detector = {"name": "iforest", "kind": "anomaly", "detector": "iforest", "tune": {"trials": 3}}
+    path = write_config(sim_config(sim_parquet, challengers=[detector]))
+    with pytest.raises(ConfigError, match="a detector alone has none: add hybrid"):
+        load_config(path)
+
+
 def test_search_ranges_validate() -> None:
     assert SearchRange(choices=["none", "balanced"]).choices == ["none", "balanced"]
     with pytest.raises(ValueError, match="low > 0"):

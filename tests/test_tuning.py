@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
 from challengers import evaluate
 from challengers.config import ExperimentConfig, SearchRange, TuneConfig
+from challengers.data import DAY
 from challengers.errors import ModelError
 from challengers.metrics import Cost, parse_metric
 from challengers.models.base import BaseChallenger
@@ -72,8 +74,9 @@ def validation_metric(
         target="TX_FRAUD",
         entity="CUSTOMER_ID",
     )
-    spec = prepared.plan.spec
-    scores = model.fit(part.train, spec).predict_score(part.test)
+    spec = task.spec
+    history = prepared.history.filter(pl.col(DAY) <= prepared.plan.windows.train_end)
+    scores = model.fit(part.train, spec, history=history).predict_score(part.test, history=history)
     rows = evaluate.TestRows.from_frame(
         part.test, target="TX_FRAUD", amount="TX_AMOUNT", entity="CUSTOMER_ID"
     )
@@ -123,6 +126,41 @@ def test_the_best_value_is_the_refit_models_validation_metric(
     assert result.model.params is not None
     assert result.model.params["n_estimators"] == result.best_params["rounds"]
     expected = validation_metric(prepared, result.model, task, metric)
+    assert result.best_value == pytest.approx(expected, rel=1e-9)
+
+
+KINDS_WITH_A_TREE = [
+    {
+        "name": "graph",
+        "kind": "graph",
+        "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [1, 7]},
+        "model": {"kind": "lightgbm"},
+    },
+    {"name": "hybrid", "kind": "anomaly", "detector": "hbos", "hybrid": "xgboost"},
+]
+
+
+@pytest.mark.parametrize("settings", KINDS_WITH_A_TREE, ids=lambda s: s["name"])
+def test_kinds_around_a_tree_are_tuned_through_it(
+    sim_parquet: Path, tmp_path: Path, settings: dict[str, Any]
+) -> None:
+    """Known answer for the graph kind and the anomaly hybrid: the kind rebuilt around the best
+    tree, fitted on the fold as fit() does it (derived features included), scores the best value."""
+    from challengers import registry
+
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet, challengers=[settings]))
+    prepared = prepare(cfg, RunOptions(), SilentProgress())
+    plan = prepared.plan.challengers[0]
+    model = registry.create(plan.kind, plan.settings, seed=7, threads=1)
+    task = make_task(prepared, tmp_path, trials=3, space={})
+    task = TuneTask(**{**vars(task), "spec": prepared.plan.spec.with_features(plan.features)})
+    result = tune(model, task, SilentProgress())
+    assert type(result.model) is type(model)
+    tuned = result.model.get_params()
+    tree_params = tuned.get("params") if plan.kind == "graph" else tuned["model_params"]
+    assert tree_params["n_estimators"] == result.best_params["rounds"]
+    assert tuned["imbalance"] == result.best_params["imbalance"]
+    expected = validation_metric(prepared, result.model, task)
     assert result.best_value == pytest.approx(expected, rel=1e-9)
 
 

@@ -7,6 +7,7 @@ A kind's constructor only stores its arguments (scikit-learn's rule); learned st
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -117,14 +118,35 @@ class BaseChallenger:
         self._check_fitted()
         return None
 
+    def model_inputs(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The matrix ``native_model()`` reads for these rows, and its column names (used for
+        SHAP explanations). Kinds that derive their own features override this."""
+        from challengers.data import to_matrix
+
+        self._check_fitted()
+        return to_matrix(frame, self.features_), list(self.features_)
+
     def save(self, directory: Path) -> Path:
         """Write the fitted model in its native format; returns the file."""
         raise NotImplementedError(f"{self.kind} cannot be saved")
 
     @classmethod
     def lookback_days(cls, settings: Any) -> int:
-        """Days of history before the training window this kind needs (time-aware features)."""
+        """Days of history before the training window this kind needs (time-aware features).
+
+        Counted in transactions; the plan adds the label delay, so that the labels of those days
+        are known too.
+        """
         return 0
+
+    @classmethod
+    def check_settings(cls, settings: Any, features: Sequence[str]) -> None:
+        """Plan-time checks of the config section that need its features or a heavy import.
+
+        Raises ConfigError; runs before any row is read, so a bad config fails before training.
+        """
 
     # subclasses
     def _fit(

@@ -1,0 +1,133 @@
+"""Representativeness: is the test window the same population as the training window?
+
+PSI and Kolmogorov–Smirnov per feature on seeded samples of each window, the fraud-rate shift
+(exact, from the daily counts), the segment mix shift (exact, lazily); features ranked by PSI.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import polars as pl
+
+from challengers.audit.context import AuditContext, Section, pct, share
+from challengers.audit.measures import categorical_psi, ks, numeric_psi, psi, two_proportion_p
+
+AREA = "drift"
+MAX_NAMED = 10  # drifting features named one by one; the rest are summed up
+
+
+def check_drift(ctx: AuditContext) -> Section:
+    section = Section()
+    section.tables["feature_drift"] = _feature_drift(ctx)
+    _feature_findings(ctx, section)
+    section.tables["label_rate_shift"] = [_label_shift(ctx, section)]
+    section.tables["segment_mix"] = _segment_mix(ctx, section)
+    return section
+
+
+def _feature_drift(ctx: AuditContext) -> list[dict[str, Any]]:
+    train, test = ctx.window_sample("train"), ctx.window_sample("test")
+    rows: list[dict[str, Any]] = []
+    for name in ctx.features:
+        if name not in train.columns:
+            continue
+        a, b = train[name], test[name]
+        if a.dtype.is_numeric() or a.dtype == pl.Boolean:
+            value = numeric_psi(a, b)
+            stat, p = ks(a, b)
+        else:
+            value, (stat, p) = categorical_psi(a, b), (math.nan, math.nan)
+        rows.append(
+            {
+                "feature": name,
+                "psi": value,
+                "ks": stat,
+                "ks_p_value": p,
+                "null_rate_train": share(a.null_count(), a.len()),
+                "null_rate_test": share(b.null_count(), b.len()),
+            }
+        )
+    rows.sort(key=lambda r: -(r["psi"] if math.isfinite(r["psi"]) else -1))
+    for rank, row in enumerate(rows, 1):
+        row["rank"] = rank
+    return rows
+
+
+def _feature_findings(ctx: AuditContext, section: Section) -> None:
+    f = ctx.thresholds
+    drifting = [r for r in section.tables["feature_drift"] if _finite(r["psi"]) >= f.psi_medium]
+    for row in drifting[:MAX_NAMED]:
+        high = row["psi"] >= f.psi_high
+        section.add(
+            f"drift-feature-{row['feature']}",
+            "medium" if high else "low",
+            AREA,
+            f"Feature '{row['feature']}' shifts between training and test (PSI {row['psi']:.2f})",
+            f"PSI {row['psi']:.3f} (thresholds {f.psi_medium} / {f.psi_high}), KS "
+            f"{row['ks']:.3f}; used by {', '.join(ctx.used_by(row['feature']))}. The test window "
+            "is not the population the models learned from on this feature: check the feed and "
+            "whether the shift is real.",
+        )
+    rest = drifting[MAX_NAMED:]
+    if rest:
+        section.add(
+            "drift-feature-more",
+            "low",
+            AREA,
+            f"{len(rest)} more features shift between training and test",
+            "PSI at or above "
+            f"{f.psi_medium}: " + ", ".join(f"{r['feature']} ({r['psi']:.2f})" for r in rest[:30]),
+        )
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def _label_shift(ctx: AuditContext, section: Section) -> dict[str, Any]:
+    """Fraud rate of the raw windows (before any exclusion), with a two-proportion z-test."""
+    n1, k1 = ctx.window_rows("train")
+    n2, k2 = ctx.window_rows("test")
+    r1, r2 = share(k1, n1), share(k2, n2)
+    p = two_proportion_p(k1, n1, k2, n2)
+    ratio = r2 / r1 if r1 > 0 else math.inf if r2 > 0 else 1.0
+    limit = ctx.limits.label_rate_ratio
+    if (ratio >= limit or ratio <= 1 / limit) and math.isfinite(p) and p < ctx.alpha:
+        section.add(
+            "drift-label-rate",
+            "medium",
+            AREA,
+            f"Fraud rate {'rises' if ratio > 1 else 'falls'} from training to test "
+            f"({pct(r1)} → {pct(r2)})",
+            f"The test window's fraud rate is {ratio:.2f}x the training window's (flagged beyond "
+            f"{limit}x either way; z-test p = {p:.2g}). Precision-type metrics and calibration "
+            "move with the base rate; immature labels at the end of the data lower it.",
+        )
+    return {"train_rate": r1, "test_rate": r2, "ratio": ratio, "p_value": p}
+
+
+def _segment_mix(ctx: AuditContext, section: Section) -> list[dict[str, Any]]:
+    f = ctx.thresholds
+    rows = []
+    for column in ctx.spec.segments:
+        counts = (
+            ctx.lf.filter(ctx.train | ctx.test)
+            .select(pl.col(column).cast(pl.String).alias("value"), ctx.train.alias("tr"))
+            .group_by("value")
+            .agg(pl.col("tr").sum().alias("train"), (~pl.col("tr")).sum().alias("test"))
+            .collect()
+        )
+        value = psi(counts["train"].to_numpy(), counts["test"].to_numpy())
+        rows.append({"segment": column, "psi": value, "values": counts.height})
+        if value >= f.psi_medium:
+            section.add(
+                f"drift-segment-mix-{column}",
+                "medium" if value >= f.psi_high else "low",
+                AREA,
+                f"The mix of '{column}' changes between training and test (PSI {value:.2f})",
+                "The test window holds a different share of these segments than the training "
+                "window; overall metrics weigh them differently.",
+            )
+    return rows

@@ -1,0 +1,291 @@
+"""Leakage: the checks a reviewer runs by hand before trusting any figure.
+
+- single-column AUC on the training window (a column that alone separates the classes);
+- post-outcome fields (missingness or value that depends almost only on the label; timestamps
+  later than the event);
+- identifier-like features (unique per row, monotonic with time, raw id codes);
+- entities present in both windows, with the share of test frauds on entities already known
+  fraudulent (the reason for ``split.exclude_known_frauds``).
+
+Features computed with future data are checked in :mod:`challengers.audit.future`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+
+from challengers.audit.context import AuditContext, Section, pct, share
+from challengers.audit.measures import either_way, grouped_auc, missing_auc, rank_auc
+
+AREA = "leakage"
+ID_TOKENS = {"id", "uuid", "guid", "key", "identifier"}
+MIN_ID_CODES = 50  # an "..._ID" column with fewer distinct values is a category code
+
+
+def check_leakage(ctx: AuditContext) -> Section:
+    section = Section()
+    sample = ctx.train_sample
+    section.tables["column_auc"] = _column_aucs(ctx, sample)
+    _auc_findings(ctx, section)
+    _after_event(ctx, section)
+    _identifiers(ctx, section)
+    section.tables["entities"] = _entity_overlap(ctx, section)
+    return section
+
+
+# ------------------------------------------------------------------------- single-column AUC
+
+
+def _candidates(ctx: AuditContext, sample: pl.DataFrame) -> tuple[list[str], list[str]]:
+    """Columns scored by rank (numeric, temporal) and by category (few distinct values)."""
+    skip = {ctx.spec.target, ctx.spec.time}
+    ranked, grouped = [], []
+    for name, dtype in sample.schema.items():
+        if name in skip:
+            continue
+        if dtype.is_numeric() or dtype.is_temporal() or dtype == pl.Boolean:
+            ranked.append(name)
+        distinct = ctx.columns.get(name, {}).get("distinct", 0)
+        if distinct <= ctx.limits.max_levels and not dtype.is_float() and not dtype.is_temporal():
+            grouped.append(name)
+    return ranked, grouped
+
+
+def _column_aucs(ctx: AuditContext, sample: pl.DataFrame) -> list[dict[str, Any]]:
+    target = ctx.spec.target
+    ranked, grouped = _candidates(ctx, sample)
+    by_rank = rank_auc(sample, ranked, target)
+    rows = []
+    for name in dict.fromkeys([*ranked, *grouped]):
+        raw = by_rank.get(name, math.nan)
+        value = either_way(raw)
+        method = "rank"
+        if name in grouped:
+            best = grouped_auc(sample, name, target)
+            if not math.isfinite(value) or (math.isfinite(best) and best > value + 1e-9):
+                value, method = best, "by value"
+        rows.append(
+            {
+                "column": name,
+                "used_by": ctx.used_by(name),
+                "auc": value,
+                "direction": "" if method != "rank" or not math.isfinite(raw) else _dir(raw),
+                "method": method,
+                "missing_auc": missing_auc(sample, name, target),
+            }
+        )
+    for name in sample.columns:  # text columns with many values: only their missingness
+        if name not in {r["column"] for r in rows} and name not in (target, ctx.spec.time):
+            rows.append(
+                {
+                    "column": name,
+                    "used_by": ctx.used_by(name),
+                    "auc": math.nan,
+                    "direction": "",
+                    "method": "",
+                    "missing_auc": missing_auc(sample, name, target),
+                }
+            )
+    return sorted(rows, key=lambda r: -_finite(max(_finite(r["auc"]), _finite(r["missing_auc"]))))
+
+
+def _dir(raw: float) -> str:
+    return "higher = fraud" if raw >= 0.5 else "lower = fraud"
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
+
+
+def _auc_findings(ctx: AuditContext, section: Section) -> None:
+    limit = ctx.limits.leak_auc
+    for row in section.tables["column_auc"]:
+        name, models = row["column"], ", ".join(row["used_by"])
+        if ctx.roles.get(name) in ("target", "time", "score"):
+            continue
+        used = bool(row["used_by"])
+        where = f"used by {models}" if used else "not used as a feature; keep it out"
+        if _finite(row["auc"]) >= limit:
+            section.add(
+                f"leak-auc-{name}",
+                "high" if used else "info",
+                AREA,
+                f"'{name}' alone separates fraud from genuine (AUC {row['auc']:.3f})",
+                f"On the training window the column by itself reaches AUC {row['auc']:.3f} "
+                f"({row['method']}{', ' + row['direction'] if row['direction'] else ''}; "
+                f"threshold {limit}); {where}. Such a column is almost always a copy of the label "
+                "or recorded after the outcome (a fraud scenario, a chargeback flag): remove it "
+                "or show it is known at authorisation time.",
+            )
+        elif _finite(row["missing_auc"]) >= limit:
+            section.add(
+                f"leak-missing-{name}",
+                "high" if used else "info",
+                AREA,
+                f"Whether '{name}' is filled depends almost only on the label",
+                f"Its missingness alone reaches AUC {row['missing_auc']:.3f} on the training "
+                f"window (threshold {limit}); {where}. A field filled only once a case is worked "
+                "(chargeback, case closed) is recorded after the outcome.",
+            )
+
+
+def _after_event(ctx: AuditContext, section: Section) -> None:
+    """Timestamp columns later than the event itself: recorded after the transaction."""
+    from challengers.audit.context import lenient_time
+
+    t = ctx.time_expr
+    columns = [
+        c
+        for c, dtype in ctx.schema.items()
+        if c != ctx.spec.time and (isinstance(dtype, pl.Datetime) or dtype == pl.Date)
+    ]
+    if not columns:
+        return
+    exprs = []
+    for i, c in enumerate(columns):
+        other = lenient_time(c, ctx.schema[c])
+        after = other.dt.date() > t.dt.date() if ctx.schema[c] == pl.Date else other > t
+        exprs += [after.sum().alias(f"{i}:later"), other.is_not_null().sum().alias(f"{i}:n")]
+    row = ctx.lf.select(exprs).collect().row(0, named=True)
+    for i, c in enumerate(columns):
+        later, n = int(row[f"{i}:later"]), int(row[f"{i}:n"])
+        if later and share(later, n) >= 0.01:
+            used = ctx.used_by(c)
+            section.add(
+                f"leak-after-event-{c}",
+                "high" if used else "medium",
+                AREA,
+                f"Timestamp column '{c}' is later than the event time",
+                f"{pct(share(later, n))} of its values are after '{ctx.spec.time}': it was "
+                "recorded after the transaction (a case or settlement date). Nothing derived "
+                "from it may be a model input"
+                + (f"; it is used by {', '.join(used)}." if used else "."),
+            )
+
+
+# ------------------------------------------------------------------------- identifiers
+
+
+def _identifiers(ctx: AuditContext, section: Section) -> None:
+    numeric = [f for f in ctx.features if ctx.schema[f].is_numeric()]
+    correlations = _time_correlation(ctx, numeric)
+    rows = []
+    for name in ctx.features:
+        reasons = _id_reasons(ctx, name, correlations.get(name, math.nan))
+        rows.append({"column": name, "time_corr": correlations.get(name), "reasons": reasons})
+        if reasons:
+            section.add(
+                f"leak-identifier-{name}",
+                "medium",
+                AREA,
+                f"Identifier-like feature '{name}'",
+                f"It is {' and '.join(reasons)}, and used by {', '.join(ctx.used_by(name))}. A "
+                "model memorises ids or learns the clock: figures do not carry over to new "
+                "entities or later periods. Drop it, or replace it with aggregates over the past.",
+            )
+    section.tables["identifiers"] = rows
+
+
+def _id_reasons(ctx: AuditContext, name: str, corr: float) -> list[str]:
+    stats = ctx.columns.get(name, {})
+    dtype = ctx.schema[name]
+    n = int(ctx.daily["rows"].sum()) if ctx.daily is not None else 0
+    present = n * (1 - stats.get("null_rate", 0.0))
+    reasons = []
+    distinct = share(stats.get("distinct", 0), present)  # HyperLogLog: within a few percent
+    if dtype.is_integer() and distinct >= ctx.limits.id_unique_ratio:
+        reasons.append(f"unique per row (about {pct(min(distinct, 1.0))} distinct)")
+    if math.isfinite(corr) and abs(corr) >= ctx.limits.id_time_corr:
+        reasons.append(f"monotonic with time (Spearman {corr:+.3f})")
+    last = re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name)[-1].lower()
+    if (
+        dtype.is_integer()
+        and last in ID_TOKENS
+        and stats.get("distinct", 0) >= MIN_ID_CODES
+        and not reasons
+    ):
+        reasons.append(f"a raw id code ({stats['distinct']:,} distinct values)")
+    return reasons
+
+
+def _time_correlation(ctx: AuditContext, columns: list[str]) -> dict[str, float]:
+    """Spearman correlation with time over both windows' samples."""
+    if not columns:
+        return {}
+    frames = [ctx.window_sample("train"), ctx.window_sample("test")]
+    frame = pl.concat([f.select([*columns, ctx.spec.time]) for f in frames], how="vertical_relaxed")
+    if frame.height < 3:
+        return {}
+    t = pl.col(ctx.spec.time).dt.epoch("us").cast(pl.Float64)
+    row = frame.select(
+        pl.corr(pl.col(c).cast(pl.Float64).fill_nan(None), t, method="spearman").alias(c)
+        for c in columns
+    ).row(0, named=True)
+    return {c: float(v) if v is not None else math.nan for c, v in row.items()}
+
+
+# ------------------------------------------------------------------------- entities
+
+
+def _entity_overlap(ctx: AuditContext, section: Section) -> list[dict[str, Any]]:
+    rows = []
+    for entity in ctx.entities:
+        row = _overlap(ctx, entity)
+        rows.append(row)
+        is_primary = entity == ctx.spec.entity
+        known = row["test_frauds_on_known_fraud_entities"]
+        if not is_primary or ctx.windows.exclude_known_frauds or not row["test_frauds"]:
+            continue
+        if share(known, row["test_frauds"]) >= ctx.limits.known_fraud_share:
+            section.add(
+                f"leak-known-fraud-entities-{entity}",
+                "medium",
+                AREA,
+                f"Test frauds on '{entity}' values already known fraudulent",
+                f"{known:,} of {row['test_frauds']:,} test frauds "
+                f"({pct(share(known, row['test_frauds']))}) belong to entities with a fraud known "
+                "before the test day (in training or older than the label delay). Production "
+                "would have blocked them; scoring them flatters every model. Set "
+                "split.exclude_known_frauds: true.",
+            )
+    return rows
+
+
+def _overlap(ctx: AuditContext, entity: str) -> dict[str, Any]:
+    w = ctx.windows
+    e, y = pl.col(entity), ctx.label
+    day = ctx.time_expr.dt.date().alias("_d")
+    present = ctx.lf.filter(e.is_not_null())
+    train = present.filter(ctx.train).select(e).unique()
+    test = present.filter(ctx.test).select(e, day, y.alias("_y"))
+    last_visible = max(w.train_end, w.test_end - timedelta(days=w.label_delay_days + 1))
+    first_fraud = (
+        present.filter(ctx.day_between(w.train_start, last_visible) & (y == 1))
+        .group_by(e)
+        .agg(day.min().alias("_first"))
+    )
+    visible_until = pl.max_horizontal(
+        pl.lit(w.train_end), pl.col("_d") - timedelta(days=w.label_delay_days + 1)
+    )
+    known = (pl.col("_first") <= visible_until).fill_null(False)
+    seen = pl.col("_seen").fill_null(False)
+    flagged = (
+        test.join(train.with_columns(pl.lit(True).alias("_seen")), on=entity, how="left")
+        .join(first_fraud, on=entity, how="left")
+        .select(
+            e.n_unique().alias("test_entities"),
+            e.filter(seen).n_unique().alias("test_entities_seen_in_train"),
+            pl.len().alias("test_rows"),
+            seen.sum().alias("test_rows_on_train_entities"),
+            (pl.col("_y") == 1).sum().alias("test_frauds"),
+            ((pl.col("_y") == 1) & known).sum().alias("test_frauds_on_known_fraud_entities"),
+        )
+    )
+    (stats,) = pl.collect_all([flagged])
+    row = {k: int(v or 0) for k, v in stats.row(0, named=True).items()}
+    return {"entity": entity, **row}

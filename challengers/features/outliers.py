@@ -1,0 +1,308 @@
+"""Outlier scores of PyOD detectors, fitted on a bounded sample and scored in bounded chunks.
+
+The pieces a detector needs and that PyOD leaves to the caller:
+
+* **Encoding**, learned on the fit sample only: integer-coded categories (MCC, region codes) become
+  the share of fit rows with that value (rare category = small share; unseen = 0), which means the
+  same to every detector and needs no column per level; missing numeric values take the fit
+  sample's median; features are scaled (robust: median and IQR) for distance- and density-based
+  detectors, left alone for the rank/tree/histogram ones (iforest, ecod, copod, hbos are
+  invariant to per-feature scaling).
+* **Inductive scoring.** PyOD's ECOD and COPOD ``decision_function`` re-estimate their empirical
+  CDFs on the training rows *plus the batch being scored*, so a row's score depends on which other
+  rows share its batch, and memory grows with training + batch. :class:`EcdfScorer` applies the
+  same formula with the CDFs of the fit sample alone: it equals PyOD's score of each row scored on
+  its own. PyOD's HBOS with ``n_bins: auto`` scores in a Python loop over rows;
+  :func:`hbos_scores` is its vectorised equivalent. Both are checked against PyOD in the tests.
+* **Chunks**: rows are encoded and scored ``CHUNK_ROWS`` at a time, so memory is bounded by the fit
+  sample and one chunk whatever the number of rows scored.
+* **Out-of-fold scores** for the hybrid kind: the training rows split into time-ordered folds; each
+  fold is scored by a detector fitted on a sample of the other folds only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from challengers.data import to_matrix
+from challengers.models.detectors import DETECTORS, DetectorInfo
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 250_000
+MIN_FIT_ROWS = 50
+Scale = Literal["auto", "robust", "standard", "none"]
+
+
+# --------------------------------------------------------------------------------------- encoding
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Per-feature preprocessing learned on the fit sample."""
+
+    categorical: tuple[bool, ...]
+    levels: tuple[np.ndarray, ...]  # sorted values of each categorical feature (NaN last)
+    shares: tuple[np.ndarray, ...]  # their share of fit rows
+    fill: np.ndarray  # median of each numeric feature (float32)
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, categorical: Sequence[bool], scale: str) -> Encoding:
+        levels, shares = [], []
+        for j in np.flatnonzero(categorical):
+            values, counts = np.unique(x[:, j], return_counts=True)
+            levels.append(values)
+            shares.append((counts / x.shape[0]).astype(np.float32))
+        with np.errstate(all="ignore"), _quiet_nan_warnings():
+            fill = np.nan_to_num(np.nanmedian(x, axis=0), nan=0.0).astype(np.float32)
+        empty = cls(tuple(categorical), tuple(levels), tuple(shares), fill, fill * 0, fill * 0 + 1)
+        if scale == "none":
+            return empty
+        z = empty.apply(x)
+        center, spread = _location_scale(z, scale)
+        return cls(tuple(categorical), tuple(levels), tuple(shares), fill, center, spread)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """A new float32 matrix: categories as shares, gaps filled, scaled."""
+        out = np.array(x, dtype=np.float32, copy=True)
+        for k, j in enumerate(np.flatnonzero(self.categorical)):
+            out[:, j] = _lookup(self.levels[k], self.shares[k], out[:, j])
+        gaps = np.isnan(out)
+        if gaps.any():
+            out[gaps] = np.broadcast_to(self.fill, out.shape)[gaps]
+        out -= self.center
+        out /= self.scale
+        return out
+
+
+def _location_scale(z: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    std = z.std(axis=0)
+    if scale == "standard":
+        center, spread = z.mean(axis=0), std
+    else:  # robust: a few huge amounts must not squash every other row together
+        q25, center, q75 = np.percentile(z, [25, 50, 75], axis=0)
+        spread = np.where(q75 > q25, q75 - q25, std)
+    spread = np.where(spread > 0, spread, 1.0)
+    return center.astype(np.float32), spread.astype(np.float32)
+
+
+def _lookup(levels: np.ndarray, shares: np.ndarray, column: np.ndarray) -> np.ndarray:
+    if levels.size == 0:
+        return np.zeros_like(column)
+    at = np.minimum(np.searchsorted(levels, column), levels.size - 1)
+    found = levels[at]
+    hit = (found == column) | (np.isnan(found) & np.isnan(column))
+    return np.where(hit, shares[at], np.float32(0.0))
+
+
+@contextlib.contextmanager
+def _quiet_nan_warnings() -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="All-NaN slice")
+        yield
+
+
+# ------------------------------------------------------------------------------ inductive scorers
+
+
+class EcdfScorer:
+    """ECOD / COPOD scores from the empirical CDFs of the fit sample alone (see module doc).
+
+    For a row x and feature j, with n fit rows: left tail -log((#{fit <= x} + 1) / (n + 1)), right
+    tail -log((#{fit >= x} + 1) / (n + 1)) — exactly PyOD's ECDF of the fit rows plus x — combined
+    by PyOD's rule for each method, using the skewness of the fit sample.
+    """
+
+    def __init__(self, fit: np.ndarray, method: Literal["ecod", "copod"]) -> None:
+        from scipy.stats import skew
+
+        self.method = method
+        self.sorted_ = np.sort(np.asarray(fit, dtype=np.float64).T, axis=1)  # (features, n)
+        self.skew_sign_ = np.sign(np.nan_to_num(skew(fit, axis=0)))
+        n = self.sorted_.shape[1]
+        self.tail_ = -np.log((np.arange(n + 1) + 1) / (n + 1))  # by count: a lookup, not a log
+
+    def decision_function(self, x: np.ndarray) -> np.ndarray:
+        n = self.sorted_.shape[1]
+        total = np.zeros(x.shape[0], dtype=np.float64)
+        for j in range(x.shape[1]):
+            col = np.asarray(x[:, j], dtype=np.float64)
+            u_l = self.tail_[np.searchsorted(self.sorted_[j], col, side="right")]
+            u_r = self.tail_[n - np.searchsorted(self.sorted_[j], col, side="left")]
+            s = self.skew_sign_[j]
+            u_skew = u_l * -np.sign(s - 1) + u_r * np.sign(s + 1)
+            if self.method == "ecod":
+                total += np.maximum(np.maximum(u_l, u_r), u_skew)
+            else:
+                total += np.maximum(u_skew, (u_l + u_r) / 2)
+        return total
+
+
+def hbos_scores(detector: Any, x: np.ndarray) -> np.ndarray:
+    """PyOD's HBOS score of a fitted detector, vectorised (PyOD loops over rows for ``auto``)."""
+    edges_all, hist_all = detector.bin_edges_, detector.hist_
+    total = np.zeros(x.shape[0], dtype=np.float64)
+    for j in range(x.shape[1]):
+        edges = edges_all[j] if isinstance(edges_all, list) else edges_all[:, j]
+        hist = hist_all[j] if isinstance(hist_all, list) else hist_all[:, j]
+        logs = np.log2(hist + detector.alpha)
+        bins = len(hist)
+        col = x[:, j]
+        at = np.digitize(col, edges, right=True)
+        near_low = (edges[0] - col) <= (edges[1] - edges[0]) * detector.tol
+        near_high = (col - edges[-1]) <= (edges[-1] - edges[-2]) * detector.tol
+        low = np.where(near_low, logs[0], logs.min())
+        high = np.where(near_high, logs[bins - 1], logs.min())
+        inside = logs[np.clip(at - 1, 0, bins - 1)]
+        total += np.where(at == 0, low, np.where(at == bins + 1, high, inside))
+    return -total  # PyOD inverts: rare bins (low density) score high
+
+
+# ------------------------------------------------------------------------------- fitted detectors
+
+
+def detector_class(info: DetectorInfo) -> type:
+    """Import the PyOD class; ImportError naming the missing optional dependency."""
+    try:
+        # PyOD prints "please install torch first" on stdout when an extra is missing
+        with contextlib.redirect_stdout(io.StringIO()):
+            module = importlib.import_module(f"pyod.models.{info.module}")
+    except ImportError as exc:
+        need = f"; it needs {info.requires} (pip install {info.requires})" if info.requires else ""
+        raise ImportError(f"detector '{info.name}' cannot be imported: {exc}{need}") from exc
+    cls: type = getattr(module, info.cls)
+    return cls
+
+
+def constructor_parameters(cls: type) -> list[str]:
+    signature = inspect.signature(cls.__init__)  # type: ignore[misc]
+    return [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
+
+
+@dataclass
+class FittedDetector:
+    """A PyOD detector (or its inductive scorer) with the encoding of its inputs."""
+
+    name: str
+    encoding: Encoding
+    scorer: Any
+    fit_rows: int
+
+    def score(self, x_raw: np.ndarray) -> np.ndarray:
+        x = self.encoding.apply(x_raw)
+        if self.name == "hbos" and self.scorer.n_bins == "auto":
+            return hbos_scores(self.scorer, x)
+        return np.asarray(self.scorer.decision_function(x), dtype=np.float64).ravel()
+
+
+def fit_detector(
+    x: np.ndarray,
+    *,
+    detector: str,
+    params: dict[str, Any],
+    categorical: Sequence[bool],
+    scale: Scale,
+    seed: int,
+    threads: int,
+) -> FittedDetector:
+    """Fit the encoding and the detector on ``x`` (the fit sample, raw features with NaN)."""
+    info = DETECTORS[detector]
+    if x.shape[0] < MIN_FIT_ROWS:
+        raise ValueError(
+            f"{detector}: only {x.shape[0]} rows to fit on (at least {MIN_FIT_ROWS} needed); "
+            "widen the training window or use fit_on: all"
+        )
+    scaling = ("robust" if info.scale else "none") if scale == "auto" else scale
+    encoding = Encoding.fit(x, categorical, scaling)
+    z = encoding.apply(x)
+    cls = detector_class(info)
+    names = constructor_parameters(cls)
+    # PyOD's parallel ECOD/COPOD fit starts joblib worker processes (tens of seconds) only to
+    # score the fit sample, which EcdfScorer does not use: fit them in-process
+    jobs = 1 if detector in ("ecod", "copod") else threads
+    injected = {"random_state": seed, "n_jobs": jobs}
+    kwargs = {**{k: v for k, v in injected.items() if k in names}, **params}
+    model = cls(**kwargs)
+    model.fit(z)
+    scorer: Any = model
+    if detector in ("ecod", "copod"):  # PyOD's scoring is transductive: see the module doc
+        scorer = EcdfScorer(z, "ecod" if detector == "ecod" else "copod")
+    return FittedDetector(detector, encoding, scorer, x.shape[0])
+
+
+def score_frame(
+    fitted: FittedDetector,
+    frame: pl.DataFrame,
+    features: Sequence[str],
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Scores of ``frame`` (or of its ``rows``), ``CHUNK_ROWS`` rows at a time."""
+    n = frame.height if rows is None else rows.size
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        if rows is None:
+            x = to_matrix(frame.slice(start, stop - start), features)
+        else:
+            x = rows_matrix(frame, features, rows[start:stop])
+        out[start:stop] = fitted.score(x)
+    return out
+
+
+def rows_matrix(frame: pl.DataFrame, features: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """The feature matrix of some rows, gathering only the feature columns."""
+    return to_matrix(frame.select(features)[rows], features)
+
+
+def sample_rows(eligible: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``size`` of the ``eligible`` row indices, uniformly without replacement, sorted."""
+    if eligible.size <= size:
+        return eligible
+    return np.sort(rng.choice(eligible, size=size, replace=False))
+
+
+def time_folds(frame: pl.DataFrame, time: str, folds: int) -> np.ndarray:
+    """Fold 0..folds-1 of every row: consecutive blocks of equal size in time order."""
+    rank = frame.get_column(time).rank("ordinal").to_numpy().astype(np.int64) - 1
+    return (rank * folds // max(frame.height, 1)).astype(np.int32)
+
+
+def out_of_fold_scores(
+    frame: pl.DataFrame,
+    features: Sequence[str],
+    *,
+    fold: np.ndarray,
+    eligible: np.ndarray,
+    sample_size: int,
+    seed: int,
+    **fit: Any,
+) -> np.ndarray:
+    """Each fold's rows scored by a detector fitted on a sample of the *other* folds' eligible rows.
+
+    ``eligible`` is a boolean mask (all rows, or the genuine ones). A row's score never comes from a
+    detector that saw the row, so a model trained on these scores cannot learn the detector's
+    memory of its own training rows (with ``fit_on: genuine``, that memory would be the label).
+    """
+    out = np.empty(frame.height, dtype=np.float64)
+    for k in range(int(fold.max()) + 1):
+        rng = np.random.default_rng([seed, k + 1])
+        fit_rows = sample_rows(np.flatnonzero(eligible & (fold != k)), sample_size, rng)
+        fitted = fit_detector(rows_matrix(frame, features, fit_rows), seed=seed, **fit)
+        rows = np.flatnonzero(fold == k)
+        out[rows] = score_frame(fitted, frame, features, rows)
+        log.debug("fold %d: fitted on %d rows, scored %d", k, fit_rows.size, rows.size)
+    return out

@@ -1,0 +1,263 @@
+"""The ``anomaly`` kind: a PyOD detector as a challenger, alone or as features of a tree.
+
+* **Standalone** (no ``hybrid``): the detector is fitted on a seeded sample of the training window
+  (all rows, or the genuine ones with ``fit_on: genuine``) and its score — higher is more
+  outlying, PyOD's convention — is the challenger's score. It is not a probability
+  (``calibrated`` is False), so probability metrics such as the Brier score are n/a for it.
+* **Hybrid** (``hybrid: lightgbm|xgboost``): the detector's score becomes one more feature of the
+  tree. On the training window it is computed out of fold (time-ordered folds, each scored by a
+  detector fitted on the others), so the tree never sees a score from a detector fitted on its own
+  rows; on scored rows it comes from a detector fitted on a sample of the whole window. With
+  ``twin`` (default) the kind also trains the same tree, same parameters and seed, without the
+  score, and exposes it as ``twin_``: the run scores both on the same test rows and reports the
+  paired difference, i.e. whether the detector adds anything to the tree.
+
+Fitting reads only the sampled rows into a matrix; scoring runs in chunks (see
+:mod:`challengers.features.outliers`), so memory stays bounded however many rows are scored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from challengers.data import DataSpec, labels
+from challengers.errors import ConfigError, closest
+from challengers.features import outliers
+from challengers.models.base import BaseChallenger
+from challengers.models.detectors import CORE, DETECTORS, canonical, check_signature
+from challengers.models.tree import TreeChallenger, TreeView
+
+Hybrid = Literal["lightgbm", "xgboost"]
+
+
+class AnomalyChallenger(BaseChallenger):
+    """A PyOD detector's outlier score, standalone or added to a LightGBM/XGBoost model."""
+
+    kind = "anomaly"
+
+    def __init__(
+        self,
+        detector: str = "iforest",
+        params: dict[str, Any] | None = None,
+        *,
+        hybrid: Hybrid | None = None,
+        model_params: dict[str, Any] | None = None,
+        imbalance: Literal["none", "balanced", "sqrt"] = "none",
+        fit_on: Literal["all", "genuine"] = "all",
+        sample_size: int | None = None,
+        categorical: Sequence[str] = (),
+        scale: outliers.Scale = "auto",
+        folds: int = 3,
+        twin: bool = True,
+        seed: int = 42,
+        threads: int | None = None,
+    ) -> None:
+        self.detector = detector
+        self.params = params
+        self.hybrid = hybrid
+        self.model_params = model_params
+        self.imbalance = imbalance
+        self.fit_on = fit_on
+        self.sample_size = sample_size
+        self.categorical = categorical
+        self.scale = scale
+        self.folds = folds
+        self.twin = twin
+        self.seed = seed
+        self.threads = threads
+
+    @classmethod
+    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> AnomalyChallenger:
+        tree = settings.model
+        return cls(
+            settings.detector,
+            dict(settings.params),
+            hybrid=settings.hybrid,
+            model_params=dict(tree.params) if tree else None,
+            imbalance=tree.imbalance if tree else "none",
+            fit_on=settings.fit_on,
+            sample_size=settings.sample_size,
+            categorical=list(settings.categorical),
+            scale=settings.scale,
+            folds=settings.folds,
+            twin=settings.twin,
+            seed=seed,
+            threads=threads,
+        )
+
+    @classmethod
+    def check_settings(cls, settings: Any, features: Sequence[str]) -> None:
+        """Plan-time checks needing the features or PyOD: categorical columns, other detectors."""
+        for column in settings.categorical:
+            if column not in features:
+                near = closest(column, list(features))
+                raise ConfigError(
+                    f"challengers.{settings.name}.categorical: '{column}' is not one of the "
+                    f"challenger's features" + (f"; did you mean '{near}'?" if near else "")
+                )
+        if settings.detector in CORE:
+            return  # fully checked when the config loaded
+        info = DETECTORS[settings.detector]
+        where = f"challengers.{settings.name}"
+        try:
+            pyod_class = outliers.detector_class(info)
+        except ImportError as exc:
+            raise ConfigError(f"{where}.detector: {exc}") from None
+        try:
+            check_signature(info.name, settings.params, outliers.constructor_parameters(pyod_class))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.params: {exc}") from None
+
+    # ------------------------------------------------------------------------------ properties
+
+    @property
+    def calibrated(self) -> bool:  # type: ignore[override]
+        """Detector scores are not probabilities; a hybrid is as calibrated as its tree."""
+        return self.hybrid is not None and self._tree().calibrated
+
+    @property
+    def flavor(self) -> str | None:  # type: ignore[override]
+        return self.hybrid
+
+    @property
+    def score_feature(self) -> str:
+        """The name of the detector-score feature a hybrid's tree receives."""
+        name = f"anomaly_{canonical(self.detector)}"
+        taken = set(getattr(self, "features_", ()))
+        while name in taken:
+            name += "_"
+        return name
+
+    @property
+    def twin_label(self) -> str:
+        """What ``twin_`` is, for the report."""
+        return f"{self.hybrid} without {self.score_feature}"
+
+    def _tree(self) -> TreeChallenger:
+        from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
+
+        cls = LightGBMChallenger if self.hybrid == "lightgbm" else XGBoostChallenger
+        return cls(
+            dict(self.model_params or {}),
+            imbalance=self.imbalance,
+            seed=self.seed,
+            threads=self.threads,
+        )
+
+    def _threads(self) -> int:
+        import os
+
+        return self.threads or os.cpu_count() or 1
+
+    def _fit_settings(self) -> dict[str, Any]:
+        return {
+            "detector": canonical(self.detector),
+            "params": dict(self.params or {}),
+            "categorical": [f in set(self.categorical) for f in self.features_],
+            "scale": self.scale,
+            "threads": self._threads(),
+        }
+
+    # ------------------------------------------------------------------------------- fit/score
+
+    def _fit(
+        self,
+        train: pl.DataFrame,
+        spec: DataSpec,
+        valid: pl.DataFrame | None,
+        history: pl.DataFrame | None,
+    ) -> None:
+        with_score = self._fit_detector(train, spec)
+        self.tree_: TreeChallenger | None = None
+        self.twin_: TreeChallenger | None = None
+        if with_score is None:
+            return
+        self.tree_ = self._tree().fit(with_score, self._hybrid_spec(spec), valid=None)
+        if self.twin:
+            self.twin_ = self._tree().fit(train, spec, valid=None)
+
+    def _fit_detector(self, train: pl.DataFrame, spec: DataSpec) -> pl.DataFrame | None:
+        """Fit the detector; for a hybrid, return the rows with their out-of-fold detector score."""
+        missing = [c for c in self.categorical if c not in spec.features]
+        if missing:
+            raise ValueError(f"categorical column '{missing[0]}' is not a feature")
+        detector = canonical(self.detector)
+        size = self.sample_size or DETECTORS[detector].default_sample
+        eligible = np.ones(train.height, dtype=bool)
+        if self.fit_on == "genuine":
+            eligible = labels(train, spec.target) == 0
+        rng = np.random.default_rng(self.seed)
+        rows = outliers.sample_rows(np.flatnonzero(eligible), size, rng)
+        self.detector_ = outliers.fit_detector(
+            outliers.rows_matrix(train, spec.features, rows), seed=self.seed, **self._fit_settings()
+        )
+        if self.hybrid is None:
+            return None
+        fold = outliers.time_folds(train, spec.time, self.folds)
+        oof = outliers.out_of_fold_scores(
+            train,
+            spec.features,
+            fold=fold,
+            eligible=eligible,
+            sample_size=size,
+            seed=self.seed,
+            **self._fit_settings(),
+        )
+        return train.with_columns(pl.Series(self.score_feature, oof))
+
+    def tree_view(
+        self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
+    ) -> TreeView:
+        """Tuning (challengers/tuning.py) a hybrid: its tree on the fold's rows with the detector
+        score, as fit() builds it (out of fold on the fit rows, from a detector fitted on them for
+        the validation rows); rebuilt around the tuned tree."""
+        if self.hybrid is None:
+            raise ValueError("a detector alone has no tree to tune; set hybrid")
+        featurer = type(self)(**self.get_params())
+        featurer.features_, featurer.spec_ = tuple(spec.features), spec  # as fit() records them
+        fit_frame = featurer._fit_detector(train, spec)
+        assert fit_frame is not None
+        score = pl.Series(featurer.score_feature, featurer.detector_score(valid))
+        valid_frame = valid.with_columns(score)
+        hybrid_spec = featurer._hybrid_spec(spec)
+        return TreeView(self._tree(), fit_frame, valid_frame, hybrid_spec, self._with_tree)
+
+    def _with_tree(self, tree: TreeChallenger) -> AnomalyChallenger:
+        changed = {"model_params": dict(tree.params or {}), "imbalance": tree.imbalance}
+        return type(self)(**{**self.get_params(), **changed})
+
+    def _hybrid_spec(self, spec: DataSpec) -> DataSpec:
+        return spec.with_features([*spec.features, self.score_feature])
+
+    def detector_score(self, frame: pl.DataFrame) -> np.ndarray:
+        """The fitted detector's outlier score of every row (higher = more outlying)."""
+        self._check_fitted()
+        return outliers.score_frame(self.detector_, frame, self.features_)
+
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
+        scores = self.detector_score(frame)
+        if self.tree_ is None:
+            return scores
+        return self.tree_.predict_score(frame.with_columns(pl.Series(self.score_feature, scores)))
+
+    # -------------------------------------------------------------------------------- outputs
+
+    def feature_importance(self) -> dict[str, float]:
+        self._check_fitted()
+        return self.tree_.feature_importance() if self.tree_ is not None else {}
+
+    def native_model(self) -> Any:
+        self._check_fitted()
+        return self.tree_.native_model() if self.tree_ is not None else None
+
+    def save(self, directory: Path) -> Path:
+        """A hybrid's tree in its native format (it expects the detector score as a feature)."""
+        self._check_fitted()
+        if self.tree_ is None:
+            raise NotImplementedError("a standalone detector has no native model file")
+        return self.tree_.save(directory)

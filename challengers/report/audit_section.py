@@ -1,0 +1,202 @@
+"""The data-audit part of the validation report, as document blocks. Renders; computes nothing.
+
+Only column names, counts and statistics reach the report: the audit never puts a value of a
+column holding personal data into its tables (segments of such columns are listed by rank).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from challengers.report.document import Block, Figure, Heading, Table, Text
+
+if TYPE_CHECKING:
+    from challengers.audit import AuditResult
+
+TOP = 10
+
+
+def blocks(audit: AuditResult) -> list[Block]:
+    """The data audit: summary, chart, and the audit's key tables."""
+    t = audit.tables
+    return [
+        *_summary(audit),
+        *_table(
+            "Rows per window",
+            ["window", "rows", "frauds", "fraud rate"],
+            [
+                [r["window"], _n(r["rows"]), _n(r["positives"]), _pct(r["rate"])]
+                for r in t.get("rows_per_window", [])
+            ],
+        ),
+        *_leakage(t),
+        *_drift(t),
+        *_privacy(t),
+        *_segments(t),
+    ]
+
+
+def _summary(audit: AuditResult) -> list[Block]:
+    s = audit.summary
+    lines: list[Block] = [
+        Heading("Data audit"),
+        Text(
+            f"{s.get('rows', 0):,} rows, {s.get('columns', 0)} columns, "
+            f"{s.get('first_day')}..{s.get('last_day')}; seeded samples of up to "
+            f"{s.get('sample_rows', 0):,} rows per window where exact answers are not needed. "
+            + ", ".join(f"{n} {sev}" for sev, n in audit.counts().items())
+            + " finding(s), listed under Findings (areas integrity, leakage, drift, privacy, bias)."
+        ),
+    ]
+    for chart in audit.charts:
+        lines.append(Figure(f"audit-{chart}", chart, "Rows and fraud rate per day and week"))
+    return lines
+
+
+def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
+    lines = _table(
+        "Leakage: strongest single columns on the training window",
+        ["column", "AUC alone", "how", "missingness AUC", "used by"],
+        [
+            [f"`{r['column']}`", _f(r["auc"], 3), _how(r), _f(r["missing_auc"], 3), _used(r)]
+            for r in t.get("column_auc", [])[:TOP]
+        ],
+    )
+    lines += _table(
+        "Entities present in both windows",
+        [
+            "entity",
+            "test entities",
+            "seen in training",
+            "test frauds",
+            "on entities known fraudulent",
+        ],
+        [
+            [
+                f"`{r['entity']}`",
+                _n(r["test_entities"]),
+                _n(r["test_entities_seen_in_train"]),
+                _n(r["test_frauds"]),
+                _n(r["test_frauds_on_known_fraud_entities"]),
+            ]
+            for r in t.get("entities", [])
+        ],
+    )
+    return lines + _table(
+        "Features recomputed without the future",
+        ["model", "feature", "rows compared", "rows changed"],
+        [
+            [r["model"], f"`{r['feature']}`", _n(r["rows_compared"]), _n(r["rows_changed"])]
+            for r in t.get("future_features", [])
+        ],
+    )
+
+
+def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
+    return _table(
+        "Personal data (values never shown)",
+        ["column", "holds", "role", "used by"],
+        [
+            [
+                f"`{r['column']}`",
+                ", ".join(r["kinds"]) or "by its name only",
+                r["role"] or "-",
+                ", ".join(r["used_by"]) or "-",
+            ]
+            for r in t.get("personal_data", [])
+        ],
+    )
+
+
+def _drift(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
+    lines = _table(
+        f"Drift between training and test (top {TOP} features by PSI)",
+        ["rank", "feature", "PSI", "KS", "KS p-value"],
+        [
+            [
+                str(r["rank"]),
+                f"`{r['feature']}`",
+                _f(r["psi"], 3),
+                _f(r["ks"], 3),
+                _p(r["ks_p_value"]),
+            ]
+            for r in t.get("feature_drift", [])[:TOP]
+        ],
+    )
+    for r in t.get("label_rate_shift", []):
+        lines.append(
+            Text(
+                f"Fraud rate: training {_pct(r['train_rate'])}, test {_pct(r['test_rate'])} "
+                f"(ratio {_f(r['ratio'], 2)}, p = {_p(r['p_value'])})."
+            )
+        )
+    mix = t.get("segment_mix", [])
+    if mix:
+        lines.append(
+            Text(
+                "Segment mix PSI: " + ", ".join(f"`{r['segment']}` {_f(r['psi'], 3)}" for r in mix)
+            )
+        )
+    return lines
+
+
+def _segments(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
+    return _table(
+        "Segments: volume and fraud rate",
+        [
+            "segment",
+            "value",
+            "train rows",
+            "train fraud rate",
+            "test rows",
+            "test frauds",
+            "test fraud rate",
+            "evaluable",
+        ],
+        [
+            [
+                f"`{r['segment']}`",
+                str(r["value"]),
+                _n(r["train_rows"]),
+                _pct(r["train_rate"]),
+                _n(r["test_rows"]),
+                _n(r["test_frauds"]),
+                _pct(r["test_rate"]),
+                "yes" if r["evaluable"] else "**no**",
+            ]
+            for r in t.get("segments", [])
+        ],
+    )
+
+
+def _table(title: str, header: list[str], rows: list[list[str]]) -> list[Block]:
+    return [Table(header, rows, caption=title)] if rows else []
+
+
+def _how(row: dict[str, Any]) -> str:
+    return ", ".join(x for x in (row.get("method"), row.get("direction")) if x) or "-"
+
+
+def _used(row: dict[str, Any]) -> str:
+    return ", ".join(row["used_by"]) or "not a feature"
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _f(value: Any, digits: int) -> str:
+    return f"{value:.{digits}f}" if _finite(value) else "n/a"
+
+
+def _p(value: Any) -> str:
+    return f"{value:.2g}" if _finite(value) else "n/a"
+
+
+def _n(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.2f}%" if _finite(value) else "n/a"

@@ -1,0 +1,191 @@
+"""Integrity checks: each planted problem produces its finding; tables hold the right counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tests.audit.frames import WINDOWS, audit, clean_frame, ids
+
+Plant = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def _every(n: int) -> pl.Expr:
+    return pl.int_range(pl.len()) % n == 0
+
+
+def null_target(f: pl.DataFrame) -> pl.DataFrame:
+    return f.with_columns(
+        pl.when(_every(50)).then(None).otherwise(pl.col("TX_FRAUD")).alias("TX_FRAUD")
+    )
+
+
+def mostly_missing(f: pl.DataFrame) -> pl.DataFrame:
+    return f.with_columns(pl.when(~_every(4)).then(None).otherwise(pl.col("F2")).alias("F2"))
+
+
+def constant(f: pl.DataFrame) -> pl.DataFrame:
+    return f.with_columns(pl.lit(1.0).alias("F2"))
+
+
+def duplicate_ids(f: pl.DataFrame) -> pl.DataFrame:
+    return f.with_columns(
+        pl.when(_every(100)).then(0).otherwise(pl.col("TRANSACTION_ID")).alias("TRANSACTION_ID")
+    )
+
+
+def duplicate_rows(f: pl.DataFrame) -> pl.DataFrame:
+    copies = f.head(30).with_columns(pl.col("TRANSACTION_ID") + 1_000_000)
+    return pl.concat([f, copies]).sort("TX_DATETIME")
+
+
+def mixed_types(f: pl.DataFrame) -> pl.DataFrame:
+    code = pl.when(_every(20)).then(pl.lit("n/a")).otherwise(pl.col("F3").cast(pl.String))
+    return f.with_columns(code.alias("MERCHANT_CODE"))
+
+
+def text_time(f: pl.DataFrame) -> pl.DataFrame:
+    text = pl.col("TX_DATETIME").dt.strftime("%Y-%m-%d %H:%M:%S")
+    return f.with_columns(
+        pl.when(_every(200)).then(pl.lit("yesterday")).otherwise(text).alias("TX_DATETIME")
+    )
+
+
+def bad_labels(f: pl.DataFrame) -> pl.DataFrame:
+    return f.with_columns(
+        pl.when(_every(300)).then(2).otherwise(pl.col("TX_FRAUD")).cast(pl.Int8).alias("TX_FRAUD")
+    )
+
+
+def amounts(value: float) -> Plant:
+    def plant(f: pl.DataFrame) -> pl.DataFrame:
+        return f.with_columns(
+            pl.when(_every(40)).then(value).otherwise(pl.col("TX_AMOUNT")).alias("TX_AMOUNT")
+        )
+
+    return plant
+
+
+def dated(when: datetime) -> Plant:
+    def plant(f: pl.DataFrame) -> pl.DataFrame:
+        return f.with_columns(
+            pl.when(_every(500)).then(when).otherwise(pl.col("TX_DATETIME")).alias("TX_DATETIME")
+        )
+
+    return plant
+
+
+def _day(d: date) -> pl.Expr:
+    return pl.col("TX_DATETIME").dt.date() == d
+
+
+def missing_day(f: pl.DataFrame) -> pl.DataFrame:
+    return f.filter(~_day(date(2024, 1, 15)))
+
+
+def missing_day_outside(f: pl.DataFrame) -> pl.DataFrame:
+    return f.filter(~_day(date(2024, 1, 4)))
+
+
+def thin_day(f: pl.DataFrame) -> pl.DataFrame:
+    return f.filter(~_day(date(2024, 1, 15)) | _every(10))
+
+
+def silent_labels(f: pl.DataFrame) -> pl.DataFrame:
+    day = _day(date(2024, 1, 30))
+    return f.with_columns(
+        pl.when(day).then(0).otherwise(pl.col("TX_FRAUD")).cast(pl.Int8).alias("TX_FRAUD")
+    )
+
+
+PLANTS: list[tuple[str, Plant, str, str]] = [
+    ("target with nulls", null_target, "integrity-nulls-TX_FRAUD", "high"),
+    ("feature mostly missing", mostly_missing, "integrity-nulls-F2", "low"),
+    ("constant feature", constant, "integrity-constant-F2", "medium"),
+    ("duplicate ids", duplicate_ids, "integrity-duplicate-ids", "high"),
+    ("duplicate rows", duplicate_rows, "integrity-duplicate-rows", "medium"),
+    ("numbers mixed with text", mixed_types, "integrity-type-MERCHANT_CODE", "medium"),
+    ("unreadable timestamps", text_time, "integrity-type-time", "high"),
+    ("labels other than 0/1", bad_labels, "integrity-type-target", "high"),
+    ("negative amounts", amounts(-12.5), "integrity-amount-negative", "medium"),
+    ("zero amounts", amounts(0.0), "integrity-amount-zero", "low"),
+    ("non-finite amounts", amounts(float("nan")), "integrity-amount-nonfinite", "medium"),
+    ("timestamps in the future", dated(datetime(2031, 5, 1)), "integrity-time-future", "high"),
+    ("epoch timestamps", dated(datetime(1970, 1, 1)), "integrity-time-implausible", "medium"),
+    ("a window day without rows", missing_day, "integrity-time-gaps-windows", "medium"),
+    ("a day without rows elsewhere", missing_day_outside, "integrity-time-gaps-other", "low"),
+    ("a thin window day", thin_day, "integrity-time-thin-days", "low"),
+    ("a window day without labels", silent_labels, "integrity-label-missing-days", "medium"),
+]
+
+
+@pytest.mark.parametrize(
+    ("plant", "finding", "severity"), [p[1:] for p in PLANTS], ids=[p[0] for p in PLANTS]
+)
+def test_planted_problem_is_found(
+    plant: Plant, finding: str, severity: str, tmp_path: Path
+) -> None:
+    found = ids(audit(plant(clean_frame()), tmp_path))
+    assert found.get(finding) == severity, found
+
+
+def test_clean_frame_has_no_integrity_finding(tmp_path: Path) -> None:
+    result = audit(clean_frame(), tmp_path)
+    assert [f for f in result.findings if f.area == "integrity"] == []
+
+
+def test_window_outside_the_data(tmp_path: Path) -> None:
+    late = replace(WINDOWS, test_end=date(2024, 2, 15))  # the data stops on 2024-02-09
+    found = ids(audit(clean_frame(), tmp_path, windows=late))
+    assert found["integrity-window-outside-data"] == "medium"
+
+
+def test_empty_window_is_high_and_stops_window_checks(tmp_path: Path) -> None:
+    gone = replace(WINDOWS, test_start=date(2024, 3, 1), test_end=date(2024, 3, 7))
+    result = audit(clean_frame(), tmp_path, windows=gone)
+    assert ids(result)["integrity-window-empty"] == "high"
+    assert "feature_drift" not in result.tables
+
+
+def test_counts_in_tables_are_exact(tmp_path: Path) -> None:
+    frame = clean_frame()
+    result = audit(frame, tmp_path)
+    daily = {r["day"]: r for r in result.tables["label_rate_daily"]}
+    truth = frame.group_by(pl.col("TX_DATETIME").dt.date().cast(pl.String).alias("d")).agg(
+        pl.len().alias("rows"), pl.col("TX_FRAUD").sum().alias("positives")
+    )
+    for d, rows, positives in truth.iter_rows():
+        assert (daily[d]["rows"], daily[d]["positives"]) == (rows, positives)
+    weeks = result.tables["label_rate_weekly"]
+    assert sum(w["rows"] for w in weeks) == frame.height
+    windows = {r["window"]: r for r in result.tables["rows_per_window"]}
+    train = frame.filter(
+        pl.col("TX_DATETIME").dt.date().is_between(WINDOWS.train_start, WINDOWS.train_end)
+    )
+    assert windows["train"]["rows"] == train.height
+    assert windows["train"]["positives"] == int(train["TX_FRAUD"].sum())
+    assert sum(r["rows"] for r in windows.values()) == frame.height
+
+
+def test_null_rate_table(tmp_path: Path) -> None:
+    result = audit(mostly_missing(clean_frame()), tmp_path)
+    row = next(r for r in result.tables["columns"] if r["column"] == "F2")
+    assert row["null_rate"] == pytest.approx(0.75, abs=1e-3)
+    assert row["role"] == "feature"
+
+
+def test_nan_counts_as_missing(tmp_path: Path) -> None:
+    frame = clean_frame().with_columns(
+        pl.when(_every(2)).then(np.nan).otherwise(pl.col("F2")).alias("F2")
+    )
+    result = audit(frame, tmp_path)
+    row: dict[str, Any] = next(r for r in result.tables["columns"] if r["column"] == "F2")
+    assert row["null_rate"] == pytest.approx(0.5, abs=1e-3)
+    assert ids(result)["integrity-nulls-F2"] == "low"
