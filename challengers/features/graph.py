@@ -279,9 +279,11 @@ class GraphRecipe:
         )
 
 
-def audit_recipe(settings: Any, spec: Any) -> GraphRecipe:
+def audit_recipe(settings: Any, spec: Any) -> GraphRecipe | None:
     """The look-ahead check's recipe for a graph challenger's config section."""
-    graph = settings.graph
+    graph = getattr(settings, "graph", None)
+    if graph is None:
+        return None
     return GraphRecipe(
         entities=tuple(graph.entities),
         windows_days=tuple(graph.windows_days),

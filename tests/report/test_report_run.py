@@ -53,6 +53,11 @@ def run(
     return result, root / "out", uri
 
 
+def _audit_charts(result: ExperimentResult) -> int:
+    """The data audit's charts (label rate over time) are embedded under conceptual soundness."""
+    return len(result.audit.charts) if result.audit is not None else 0
+
+
 def test_every_section_and_plot_is_in_both_reports(run: tuple[ExperimentResult, Path, str]) -> None:
     result, out, _ = run
     assert set(result.plots) == set(PLOTS)  # every plot has data in this run
@@ -64,7 +69,7 @@ def test_every_section_and_plot_is_in_both_reports(run: tuple[ExperimentResult, 
         assert f'<a id="{section}"></a>' in markdown
         assert f'<section id="{section}">' in html
     assert markdown.count("](plots/") == len(PLOTS)
-    assert html.count('src="data:image/png;base64,') == len(PLOTS)
+    assert html.count('src="data:image/png;base64,') == len(PLOTS) + _audit_charts(result)
 
 
 def test_the_html_is_self_contained(run: tuple[ExperimentResult, Path, str]) -> None:
@@ -164,7 +169,7 @@ def test_chromium_renders_every_section_and_decodes_every_plot(
     body = re.search(r"<body([^>]*)>", done.stdout)
     assert body, done.stderr[-2000:]
     attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
-    assert attrs["images"] == attrs["decoded"] == str(len(PLOTS))
+    assert attrs["images"] == attrs["decoded"] == str(len(PLOTS) + _audit_charts(run[0]))
     assert attrs["sections"].split(",") == list(SECTION_IDS)
 
 
