@@ -169,7 +169,7 @@ def _describe(label: str, study: Any) -> str:
         best = study.best_trial
     except ValueError:
         return f"Tuning {label}"
-    return f"Tuning {label}: best {best.value:.4f} (trial {best.number})"
+    return f"Tuning {label}: {finished(study)} trials, best {best.value:.4f} (trial {best.number})"
 
 
 def _seconds(t: Any) -> float:

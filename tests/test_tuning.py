@@ -272,7 +272,7 @@ def test_progress_shows_the_best_value_so_far(prepared: Prepared, tmp_path: Path
     result = tune(lgbm(), make_task(prepared, tmp_path, trials=4), progress)
     assert progress.count == 4
     assert progress.descriptions[-1] == (
-        f"Tuning lgbm (pr_auc): best {result.best_value:.4f} (trial {result.best_trial})"
+        f"Tuning lgbm (pr_auc): 4 trials, best {result.best_value:.4f} (trial {result.best_trial})"
     )
 
 
