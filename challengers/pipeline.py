@@ -49,6 +49,7 @@ from challengers.results import (
 )
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+from challengers.tuning import TuneResult
 from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class Fitted:
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
     twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
+    tuning: TuneResult | None = None
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -245,7 +247,7 @@ def run_experiment(
         cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
     )
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env, audit)
+        result = _run(cfg, prepared, tracker, out, progress, env, audit, resume=options.resume)
     except BaseException:
         tracker.finish("KILLED" if _interrupted() else "FAILED")
         raise
@@ -268,6 +270,8 @@ def _run(
     progress: Progress,
     env: dict[str, str],
     audit: AuditResult | None = None,
+    *,
+    resume: bool = False,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
@@ -277,7 +281,9 @@ def _run(
     )
     fitted = [champion]
     for mp in plan.challengers:
-        fitted.append(_fit_challenger(cfg, prepared, mp, threads, progress))
+        fitted.append(
+            _fit_challenger(cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume))
+        )
     ok = [f for f in fitted if f.scores is not None]
     metrics = cfg.evaluation.metric_specs
     cost = Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative)
@@ -454,20 +460,57 @@ def _fit_challenger(
     mp: ModelPlan,
     threads: int,
     progress: Progress,
+    *,
+    tuning: tuple[Path, bool] | None = None,  # the study directory, and whether to resume
 ) -> Fitted:
-    with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
-        try:
-            model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
-            return _fit_and_score(mp, model, prepared)
-        except (KeyboardInterrupt, EnvironmentFailure):
-            raise
-        except Exception as exc:  # one challenger failing never loses the others
-            log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
-            message = (
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-            )
-            progress.note(f"challenger '{mp.name}' failed: {message}")
-            return Fitted(plan=mp, error=message)
+    try:
+        model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
+        tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
+        with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
+            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared)
+        fitted.tuning = tuned
+        return fitted
+    except (KeyboardInterrupt, EnvironmentFailure):
+        raise
+    except Exception as exc:  # one challenger failing never loses the others
+        log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
+        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        progress.note(f"challenger '{mp.name}' failed: {message}")
+        return Fitted(plan=mp, error=message)
+
+
+def _tune(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    mp: ModelPlan,
+    model: BaseChallenger,
+    progress: Progress,
+    tuning: tuple[Path, bool],
+) -> TuneResult | None:
+    """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
+    from challengers.config import tuned_section
+    from challengers.tuning import TuneTask, fixed_params, tune
+
+    section = tuned_section(mp.settings)
+    if section is None:
+        return None
+    directory, resume = tuning
+    task = TuneTask(
+        name=mp.name,
+        config=section[0],
+        fixed=fixed_params(section[1]),
+        train=prepared.split.train,
+        spec=prepared.plan.spec.with_features(mp.features),
+        windows=prepared.plan.windows,
+        directory=directory,
+        history=prepared.history,
+        cost=Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative),
+        operating_rate=cfg.evaluation.alert_rate,
+        seed=cfg.seed,
+        resume=resume,
+        data_fingerprint=prepared.fingerprint,
+    )
+    return tune(model, task, progress)
 
 
 def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> Fitted:
@@ -519,6 +562,8 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         # kinds that derive features (graph) report every input the model was fitted on
         features=list(f.model.features_ if f.model and f.model.is_fitted else f.plan.features),
     )
+    if f.tuning is not None:
+        result.tuning = f.tuning.summary()
     if f.model is not None:
         result.params = _jsonable_params(f.model.get_params())
         result.importance = f.model.feature_importance() if f.model.is_fitted else {}
@@ -603,14 +648,24 @@ def _log(
     by_name = {f.plan.name: f for f in fitted}
     for m in result.models:
         f = by_name[m.name]
+        tuned = f.tuning
         run = ModelRun(
             name=m.name,
             role=m.role,
             kind=m.kind,
             status=m.status,
-            params={**m.params, "features": ",".join(m.features)},
-            metrics=m.flat_metrics() if m.status == "ok" else {},
+            params={
+                **m.params,
+                "features": ",".join(m.features),
+                **(tuned.mlflow_params() if tuned else {}),
+            },
+            metrics={
+                **(m.flat_metrics() if m.status == "ok" else {}),
+                **(tuned.mlflow_metrics() if tuned else {}),
+            },
             tags={"error": m.error} if m.error else {},
+            artifacts=tuned.artifacts if tuned else [],
+            children=tuned.nested_runs() if tuned else [],
             flavor=getattr(f.model, "flavor", None) if f.model is not None else None,
             native_model=f.model.native_model()
             if f.model is not None and f.model.is_fitted

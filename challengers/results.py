@@ -74,6 +74,7 @@ class ModelResult:
     importance: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
     twin: TwinResult | None = None
+    tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
 
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""
@@ -192,6 +193,8 @@ class ExperimentResult:
                         for k, d in m.twin.delta.items()
                     },
                 }
+            if m.tuning:
+                entry["tuning"] = m.tuning
             models.append(entry)
         return _jsonable(
             {

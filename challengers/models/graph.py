@@ -24,7 +24,13 @@ from challengers.data import DataSpec, to_matrix
 from challengers.errors import DataError
 from challengers.features.graph import feature_names, graph_features
 from challengers.models.base import BaseChallenger
-from challengers.models.tree import Imbalance, LightGBMChallenger, TreeChallenger, XGBoostChallenger
+from challengers.models.tree import (
+    Imbalance,
+    LightGBMChallenger,
+    TreeChallenger,
+    TreeView,
+    XGBoostChallenger,
+)
 
 log = logging.getLogger(__name__)
 TREES: dict[str, type[TreeChallenger]] = {
@@ -125,6 +131,19 @@ class GraphChallenger(BaseChallenger):
             structure_every_days=self.structure_every_days,
         )
         return frame.hstack(features), spec.with_features([*spec.features, *names])
+
+    def tree_view(
+        self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
+    ) -> TreeView:
+        """Tuning (challengers/tuning.py): the inner tree on the fold's rows with their graph
+        features, computed once per fold; rebuilt around the tuned tree."""
+        fit_frame, inner_spec = self.with_graph_features(train, spec, history)
+        valid_frame, _ = self.with_graph_features(valid, spec, history)
+        return TreeView(self.inner_tree(), fit_frame, valid_frame, inner_spec, self._with_tree)
+
+    def _with_tree(self, tree: TreeChallenger) -> GraphChallenger:
+        changed = {"params": dict(tree.params or {}), "imbalance": tree.imbalance}
+        return type(self)(**{**self.get_params(), **changed})
 
     # ---------------------------------------------------------------------------------- fitting
 

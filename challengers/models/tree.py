@@ -3,22 +3,28 @@
 Both take the library's own ``params`` (passed through untouched, so the first line's documented
 settings can be replayed exactly) plus three things every validator needs: a seed, a thread count
 (results depend on it), and how to treat the class imbalance.
+
+For tuning (``challengers/tuning.py``) a tree also trains under a :class:`Watch` (the validation
+scores every few rounds, for pruning and early stopping on any metric) and shows itself through
+:meth:`TreeChallenger.tree_view`, the one method every tunable kind implements.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
 
+from challengers.config import ROUND_KEYS
 from challengers.data import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
 
 Imbalance = Literal["none", "balanced", "sqrt"]
-ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 DEFAULT_ROUNDS = 100
 
 
@@ -39,6 +45,29 @@ def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if key in rest:
             rounds = int(rest.pop(key))
     return rest, rounds
+
+
+@dataclass(frozen=True)
+class Watch:
+    """Validation during training, for tuning: every ``every`` rounds, and after the last,
+    ``on_eval(rounds, validation_scores)`` runs; it returns True to stop early and may raise (a pruned
+    trial) to abandon the fit."""
+
+    every: int
+    on_eval: Callable[[int, np.ndarray], bool]
+
+
+@dataclass(frozen=True)
+class TreeView:
+    """What the tuner sees of a kind: the tree whose parameters it searches, the frames that tree
+    trains and is validated on (the kind's derived feature columns added to the original columns),
+    their spec, and how to rebuild the kind, unfitted, around another tree."""
+
+    tree: TreeChallenger
+    train: pl.DataFrame
+    valid: pl.DataFrame
+    spec: DataSpec
+    rebuild: Callable[[TreeChallenger], BaseChallenger]
 
 
 class TreeChallenger(BaseChallenger):
@@ -76,6 +105,41 @@ class TreeChallenger(BaseChallenger):
         import os
 
         return self.threads or os.cpu_count() or 1
+
+    def with_params(
+        self, params: dict[str, Any], *, imbalance: Imbalance | None = None, **kwargs: Any
+    ) -> Self:
+        """An unfitted copy with ``params`` over this tree's own (a round count in ``params``
+        replaces whatever alias the original used); ``kwargs`` replace constructor arguments."""
+        own = dict(self.params or {})
+        if any(k in params for k in ROUND_KEYS):
+            own = {k: v for k, v in own.items() if k not in ROUND_KEYS}
+        args = {**self.get_params(), "params": {**own, **params}, **kwargs}
+        if imbalance is not None:
+            args["imbalance"] = imbalance
+        return type(self)(**args)
+
+    def tree_view(
+        self,
+        train: pl.DataFrame,
+        valid: pl.DataFrame,
+        spec: DataSpec,
+        history: pl.DataFrame | None,
+    ) -> TreeView:
+        """The tuning interface: a tree kind is its own tree, on the frames as they are."""
+        return TreeView(self, train, valid, spec, rebuild=_same_tree)
+
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        """Train up to ``rounds`` rounds on float32 matrices under ``watch``; keeps no model."""
+        raise NotImplementedError
 
 
 class LightGBMChallenger(TreeChallenger):
@@ -124,6 +188,38 @@ class LightGBMChallenger(TreeChallenger):
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)
         return np.asarray(self.booster_.predict(x, num_threads=self._threads()))
+
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        import lightgbm as lgb
+
+        params, _ = self._library_params(y)
+        params["metric"] = "None"  # the watch computes the tuning metric itself
+        # the datasets get the params too: built without them, LightGBM's OpenMP runs on every
+        # core afterwards, whatever num_threads says (20-100x slower on a busy machine)
+        dtrain = lgb.Dataset(x, label=y, params=params)
+        booster = lgb.Booster(params, dtrain)
+        booster.add_valid(dtrain.create_valid(x_valid, label=y_valid, params=params), "valid")
+        scores: list[np.ndarray] = []
+
+        def capture(predictions: np.ndarray, _: Any) -> tuple[str, float, bool]:
+            scores.append(predictions)  # the booster's running validation scores, no re-predict
+            return "watch", 0.0, True
+
+        for done in range(1, rounds + 1):
+            finished = booster.update()  # True: no split improves any more
+            if done % watch.every == 0 or done == rounds or finished:
+                scores.clear()
+                booster.eval_valid(capture)
+                if watch.on_eval(done, scores[0]) or finished:
+                    return
 
     def feature_importance(self) -> dict[str, float]:
         self._check_fitted()
@@ -193,6 +289,31 @@ class XGBoostChallenger(TreeChallenger):
             verbose_eval=False,
         )
 
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        import xgboost as xgb
+
+        params, _ = self._library_params(y)
+        params.pop("eval_metric", None)
+        params["disable_default_eval_metric"] = 1  # the watch computes the tuning metric itself
+        dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads())
+        dvalid = xgb.DMatrix(x_valid, label=y_valid, nthread=self._threads())
+        # both matrices in the cache: predicting dvalid reuses the running scores, no re-predict
+        booster = xgb.Booster(params, [dtrain, dvalid])
+        for done in range(1, rounds + 1):
+            booster.update(dtrain, done - 1)
+            if (done % watch.every == 0 or done == rounds) and watch.on_eval(
+                done, booster.predict(dvalid)
+            ):
+                return
+
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)
         best = getattr(self.booster_, "best_iteration", None)
@@ -216,6 +337,10 @@ class XGBoostChallenger(TreeChallenger):
         path = Path(directory) / "model.json"
         self.booster_.save_model(str(path))
         return path
+
+
+def _same_tree(tree: TreeChallenger) -> BaseChallenger:
+    return tree
 
 
 def _normalised(features: tuple[str, ...], values: np.ndarray) -> dict[str, float]:

@@ -138,8 +138,21 @@ def scope(result: ExperimentResult) -> Section:
                 ]
             ),
             Table(["model", "role", "kind", "status", "features", "fit", "scoring"], models),
+            *_tuning(result),
         ],
     )
+
+
+def _tuning(result: ExperimentResult) -> list[Block]:
+    """One line per tuned challenger: the search, its validation slice, what it gained there."""
+    lines = [
+        f"**{m.name}** tuned (Optuna): {t['trials']} trials ({t['pruned']} pruned); best "
+        f"validation {t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}, library "
+        f"defaults {fmt(t['defaults_value'])}; {'; '.join(t['folds'])}"
+        for m in result.models
+        if (t := m.tuning)
+    ]
+    return [Bullets(lines)] if lines else []
 
 
 def soundness(result: ExperimentResult, audit: Sequence[Block]) -> Section:
