@@ -74,6 +74,7 @@ class TreeChallenger(BaseChallenger):
     """Shared constructor and bookkeeping of the two tree libraries."""
 
     early_stopping_rounds: ClassVar[int] = 50
+    booster_: Any  # the fitted lightgbm.Booster / xgboost.Booster
 
     def __init__(
         self,
@@ -105,6 +106,31 @@ class TreeChallenger(BaseChallenger):
         import os
 
         return self.threads or os.cpu_count() or 1
+
+    native_file: ClassVar[str]  # the booster's native file name in save()
+
+    def _defaults(self) -> dict[str, Any]:
+        """The library's params this tool sets: objective, seed, threads, quiet logging."""
+        raise NotImplementedError
+
+    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
+        """Library params (the config's override the defaults) and the number of rounds."""
+        params, rounds = split_rounds(self.params or {})
+        base = self._defaults()
+        weight = positive_weight(y, self.imbalance)
+        if weight != 1.0:
+            base["scale_pos_weight"] = weight
+        return {**base, **params}, rounds
+
+    def native_model(self) -> Any:
+        self._check_fitted()
+        return self.booster_
+
+    def save(self, directory: Path) -> Path:
+        self._check_fitted()
+        path = Path(directory) / self.native_file
+        self.booster_.save_model(str(path))
+        return path
 
     def with_params(
         self, params: dict[str, Any], *, imbalance: Imbalance | None = None, **kwargs: Any
@@ -146,9 +172,10 @@ class LightGBMChallenger(TreeChallenger):
     kind = "lightgbm"
     flavor = "lightgbm"
 
-    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
-        params, rounds = split_rounds(self.params or {})
-        base: dict[str, Any] = {
+    native_file = "model.txt"
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
             "objective": "binary",
             "verbosity": -1,
             "seed": self.seed,
@@ -156,10 +183,6 @@ class LightGBMChallenger(TreeChallenger):
             "force_row_wise": True,
             "num_threads": self._threads(),
         }
-        weight = positive_weight(y, self.imbalance)
-        if weight != 1.0:
-            base["scale_pos_weight"] = weight
-        return {**base, **params}, rounds
 
     def _fit(
         self,
@@ -172,12 +195,15 @@ class LightGBMChallenger(TreeChallenger):
 
         x, y = to_matrix(train, spec.features), labels(train, spec.target)
         params, rounds = self._library_params(y)
-        dtrain = lgb.Dataset(x, label=y, feature_name=list(spec.features), free_raw_data=True)
+        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core
+        dtrain = lgb.Dataset(
+            x, label=y, feature_name=list(spec.features), params=params, free_raw_data=True
+        )
         callbacks: list[Any] = []
         valid_sets = []
         if valid is not None and valid.height:
             dvalid = dtrain.create_valid(
-                to_matrix(valid, spec.features), label=labels(valid, spec.target)
+                to_matrix(valid, spec.features), label=labels(valid, spec.target), params=params
             )
             valid_sets = [dvalid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
@@ -226,24 +252,15 @@ class LightGBMChallenger(TreeChallenger):
         gain = np.asarray(self.booster_.feature_importance("gain"), dtype=np.float64)
         return _normalised(self.features_, gain)
 
-    def native_model(self) -> Any:
-        self._check_fitted()
-        return self.booster_
-
-    def save(self, directory: Path) -> Path:
-        self._check_fitted()
-        path = Path(directory) / "model.txt"
-        self.booster_.save_model(str(path))
-        return path
-
 
 class XGBoostChallenger(TreeChallenger):
     kind = "xgboost"
     flavor = "xgboost"
 
-    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
-        params, rounds = split_rounds(self.params or {})
-        base: dict[str, Any] = {
+    native_file = "model.json"
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
             "objective": "binary:logistic",
             "tree_method": "hist",
             "eval_metric": "aucpr",
@@ -251,10 +268,6 @@ class XGBoostChallenger(TreeChallenger):
             "nthread": self._threads(),
             "verbosity": 0,
         }
-        weight = positive_weight(y, self.imbalance)
-        if weight != 1.0:
-            base["scale_pos_weight"] = weight
-        return {**base, **params}, rounds
 
     def _fit(
         self,
@@ -327,16 +340,6 @@ class XGBoostChallenger(TreeChallenger):
         gain = self.booster_.get_score(importance_type="total_gain")
         values = np.array([gain.get(f, 0.0) for f in self.features_], dtype=np.float64)
         return _normalised(self.features_, values)
-
-    def native_model(self) -> Any:
-        self._check_fitted()
-        return self.booster_
-
-    def save(self, directory: Path) -> Path:
-        self._check_fitted()
-        path = Path(directory) / "model.json"
-        self.booster_.save_model(str(path))
-        return path
 
 
 def _same_tree(tree: TreeChallenger) -> BaseChallenger:
