@@ -142,17 +142,16 @@ class Checkpoints:
     def keep(self, fitted: Fitted, prepared: Prepared) -> Fitted:
         """Write the checkpoint of a model that finished; failed models are not kept (they are
         tried again on resume). Signals wait until the checkpoint is whole."""
-        if fitted.scores is None or fitted.model is None:
-            return fitted
+        directory = model_dir(self.out, fitted.plan.name)
         unknown = [
             f.name
             for f in fields(fitted)
             if f.name not in KNOWN and not _is_array_or_none(getattr(fitted, f.name))
         ]
-        if unknown:
+        if fitted.scores is None or fitted.model is None or unknown:
             log.debug("%s: not checkpointed (%s)", fitted.plan.name, ", ".join(unknown))
+            (directory / CHECKPOINT).unlink(missing_ok=True)  # an older run's: not this model
             return fitted
-        directory = model_dir(self.out, fitted.plan.name)
         with deferred():
             try:
                 self._write(fitted, prepared, directory)
@@ -225,7 +224,7 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         "importance": model.feature_importance(),
         "features": list(getattr(model, "features_", fitted.plan.features)),
         "native_file": native,
-        "native_reads_features": native is not None and _reads_features(model),
+        "native_reads_features": native is not None and _reads_data(model, fitted.plan.features),
         "extra": dict(fitted.extra),
         "twin": None
         if fitted.twin is None
@@ -248,13 +247,15 @@ def _save_native(model: BaseChallenger, directory: Path) -> str | None:
     return name
 
 
-def _reads_features(model: BaseChallenger) -> bool:
-    """Whether the native model reads exactly the model's features (not derived ones)."""
+def _reads_data(model: BaseChallenger, columns: tuple[str, ...]) -> bool:
+    """Whether the native model reads data columns only (not features the kind derives, such as
+    graph features or a detector's score), so the restored booster can score new rows."""
     booster = model.native_model()
     names = getattr(booster, "feature_names", None)  # xgboost
     if names is None and hasattr(booster, "feature_name"):
         names = booster.feature_name()  # lightgbm
-    return list(names or []) == list(getattr(model, "features_", ()))
+    features = list(getattr(model, "features_", ()))
+    return list(names or []) == features and set(features) <= set(columns)
 
 
 def _write_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
@@ -359,13 +360,23 @@ class RestoredModel(BaseChallenger):
             shutil.copyfile(source, target)
         return target
 
+    def model_inputs(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        self._require_data_inputs()
+        return super().model_inputs(frame, history=history)
+
+    def _require_data_inputs(self) -> None:
+        if not self.state.get("native_reads_features"):
+            raise NotImplementedError(
+                f"{self.kind}: restored from its checkpoint; its features are derived at fit "
+                "time, so only its stored scores exist"
+            )
+
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         from challengers.data import to_matrix
 
-        if not self.state.get("native_reads_features"):
-            raise NotImplementedError(
-                f"{self.kind}: restored from its checkpoint; only its stored test scores exist"
-            )
+        self._require_data_inputs()
         booster = self.native_model()
         x = to_matrix(frame, self.features_)
         if self.flavor == "lightgbm":

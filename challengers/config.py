@@ -104,34 +104,63 @@ class SplitConfig(Strict):
 
 
 class SearchRange(Strict):
-    """An overridable range of a tuned parameter."""
+    """An overridable range of a tuned parameter: ``low``..``high`` (``log``, ``int``), or
+    ``choices``."""
 
-    low: float
-    high: float
+    low: float | None = None
+    high: float | None = None
     log: bool = False
     int: bool = False
+    choices: list[str | float | bool] | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either choices: [...] or low and high, not both")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (or choices: [...])")
         if self.high < self.low:
             raise ValueError(f"high {self.high} is below low {self.low}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low}")
         return self
 
 
+ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
+
+
 class TuneConfig(Strict):
-    trials: int = Field(20, ge=1)
-    timeout_s: float | None = Field(None, gt=0)
+    """Optuna tuning of a kind's tree (see challengers/tuning.py)."""
+
+    trials: int = Field(20, ge=1, description="finished trials to reach, resumed runs included")
+    timeout_s: float | None = Field(None, gt=0, description="wall-clock budget of the search")
     metric: str = "pr_auc"
-    validation_days: int | None = Field(None, ge=1)
+    validation_days: int | None = Field(None, ge=1, description="default: a fifth of training")
     folds: int = Field(1, ge=1, le=10)
     space: dict[str, SearchRange] = {}
     n_jobs: int = Field(1, ge=1)
     pruning: bool = True
+    max_rounds: int = Field(1000, ge=1, description="boosting rounds cap; early stopping picks")
+    early_stopping_rounds: int = Field(50, ge=1)
+    eval_every: int = Field(10, ge=1, description="rounds between validation evaluations")
 
     @field_validator("metric")
     @classmethod
     def _metric(cls, value: str) -> str:
         return str(_parse_metric_value(value))
+
+    @field_validator("space")
+    @classmethod
+    def _no_rounds(cls, value: dict[str, SearchRange]) -> dict[str, SearchRange]:
+        rounds = [k for k in value if k in ROUND_KEYS]
+        if rounds:
+            raise ValueError(
+                f"'{rounds[0]}' cannot be searched: early stopping on the validation slice picks "
+                "the rounds; set tune.max_rounds for the cap"
+            )
+        return value
 
 
 Imbalance = Literal["none", "balanced", "sqrt"]
@@ -164,6 +193,7 @@ class GraphSettings(Strict):
     entities: list[str] = Field(min_length=2)
     windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
     structure: bool = True
+    structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
 
 
 class GraphChallengerConfig(ChallengerBase):
@@ -213,6 +243,9 @@ class AnomalyChallengerConfig(ChallengerBase):
             raise ValueError(
                 f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
             )
+        tuned = self.tune is not None or (self.model is not None and self.model.tune is not None)
+        if tuned and self.hybrid is None:
+            raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
         return self
 
 
@@ -276,9 +309,17 @@ class CostConfig(Strict):
 
 
 class OperatingPoint(Strict):
-    """The alert budget used for cost and operating-point comparisons."""
+    """The alert budget used for cost and operating-point comparisons: a share of the test rows, or
+    the champion's production score threshold (its alert count then sets every model's budget)."""
 
     alert_rate: float | None = Field(None, gt=0, le=1)
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> OperatingPoint:
+        if self.alert_rate is not None and self.threshold is not None:
+            raise ValueError("give alert_rate or threshold, not both")
+        return self
 
 
 class AuditThresholds(Strict):
@@ -311,6 +352,22 @@ class FindingsConfig(Strict):
         1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
     )
     audit: AuditThresholds = AuditThresholds()
+    effect_high: float = Field(0.10, ge=0, description="relative recall gain at the budget: high")
+    effect_medium: float = Field(0.03, ge=0, description="relative recall gain: medium")
+    overfit_gap: float = Field(0.1, gt=0, description="train minus test ROC AUC")
+    calibration_ratio: float = Field(1.25, gt=1, description="mean score / fraud rate beyond")
+    ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
+    leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
+
+
+class DiagnosticsConfig(Strict):
+    """Sizes of the diagnostics; headline metrics are always exact on every test row."""
+
+    explain_rows: int = Field(2000, ge=10, description="seeded sample for SHAP contributions")
+    weekly_bootstrap: int = Field(200, ge=0, description="replicates per test week (bands)")
+    psi_bins: int = Field(10, ge=2, le=100)
+    reliability_bins: int = Field(10, ge=2, le=100)
+    max_segment_values: int = Field(30, ge=2, description="larger segments shown; rest folded")
 
 
 class EvaluationConfig(Strict):
@@ -322,6 +379,7 @@ class EvaluationConfig(Strict):
     resample: Literal["entity", "day", "row"] | None = None
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
 
     @field_validator("metrics")
     @classmethod
@@ -406,6 +464,7 @@ class ExperimentConfig(Strict):
             )
         if "value_detection_at_alerts" in metric_names and not self.data.amount:
             raise ValueError("metric value_detection_at_alerts needs data.amount")
+        _check_tuning(self)
         uses_amount_cost = self.evaluation.cost.false_negative == "amount"
         if "expected_cost" in metric_names and uses_amount_cost and not self.data.amount:
             raise ValueError(
@@ -447,6 +506,40 @@ class ExperimentConfig(Strict):
         """A hash of the resolved config: equal configs give equal hashes."""
         text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def tuned_section(
+    c: ChallengerConfig,
+) -> tuple[TuneConfig, TreeChallengerConfig | ModelSpec | None] | None:
+    """A challenger's ``tune`` block and the section holding its tree's params (``params``,
+    ``imbalance``), or None when it is not tuned. Tree kinds carry both; the graph kind has them in
+    ``model``; the anomaly hybrid has ``tune`` itself or in ``model``."""
+    section = c if isinstance(c, TreeChallengerConfig) else getattr(c, "model", None)
+    tune = getattr(c, "tune", None) or getattr(section, "tune", None)
+    return None if tune is None else (tune, section)
+
+
+def _check_tuning(cfg: ExperimentConfig) -> None:
+    """Tuning needs room for its validation slices and label-delay gap inside the training window."""
+    from challengers.split import validation_windows
+
+    if cfg.champion.retrain is not None and cfg.champion.retrain.tune is not None:
+        raise ValueError(
+            "champion.retrain.tune: the champion replicates the documented spec and is not tuned; "
+            "remove tune, or add a tuned challenger of the same kind"
+        )
+    s = cfg.split
+    for c in cfg.challengers:
+        tuned = tuned_section(c)
+        if tuned is None:
+            continue
+        tune = tuned[0]
+        try:
+            validation_windows(
+                s.train.start, s.train.end, s.label_delay_days, tune.validation_days, tune.folds
+            )
+        except ValueError as exc:
+            raise ValueError(f"challenger '{c.name}' tune: {exc}") from None
 
 
 def _parse_metric_value(value: str) -> MetricSpec:

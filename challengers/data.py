@@ -37,6 +37,7 @@ class DataSpec:
     amount: str | None = None
     entity: str | None = None
     segments: tuple[str, ...] = ()
+    label_delay_days: int = 0  # labels younger than this are unknown when a row is scored
 
     def with_features(self, features: Iterable[str]) -> DataSpec:
         return replace(self, features=tuple(features))

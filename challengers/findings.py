@@ -1,6 +1,9 @@
 """Rules that turn a run's numbers into findings with a severity and the evidence.
 
-Each rule is a function ``(FindingContext) -> list[Finding]`` registered in :data:`RULES`.
+Each rule is a function ``(FindingContext) -> list[Finding]`` registered in :data:`RULES`. Every
+finding names the metric, the models, the effect and the evidence (``Finding.metric``, ``models``,
+``effect``, ``evidence``) besides its prose. Rules on the diagnostics (drift, segments, calibration,
+overfit, decay, explanations) live in :mod:`challengers.diagnostic_findings`.
 """
 
 from __future__ import annotations
@@ -8,9 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from challengers.agreement import ScoreAgreement, agreement_findings
-from challengers.results import Finding, ModelResult
+from challengers.config import FindingsConfig
+from challengers.diagnostic_findings import DIAGNOSTIC_RULES
+from challengers.results import DeltaResult, Finding, ModelResult, Severity
+
+if TYPE_CHECKING:
+    from challengers.analysis.operating import ModelAtBudget
+    from challengers.analysis.suite import Analyses
 
 
 @dataclass(frozen=True)
@@ -24,10 +34,19 @@ class FindingContext:
     gap_days: int = 0
     label_delay_days: int = 0
     score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores
+    thresholds: FindingsConfig = field(default_factory=FindingsConfig)
+    analyses: Analyses | None = None
+    metric_keys: tuple[str, ...] = ()  # in config order; the first is the primary metric
 
     @property
     def champion(self) -> ModelResult:
         return next(m for m in self.models if m.role == "champion")
+
+    def at_budget(self, model: str) -> ModelAtBudget | None:
+        """A model at the operating point, when the diagnostics ran."""
+        if self.analyses is None:
+            return None
+        return next((m for m in self.analyses.operating_point.models if m.model == model), None)
 
 
 def _fmt(value: float) -> str:
@@ -43,50 +62,121 @@ def failed_models(ctx: FindingContext) -> list[Finding]:
             title=f"Challenger '{m.name}' failed",
             detail=f"{m.kind} challenger did not complete: {m.error}. Its results are missing "
             "from the comparison; the other models are unaffected.",
+            models=(m.name,),
+            evidence={"kind": m.kind, "error": m.error},
         )
         for m in ctx.models
         if m.status == "failed"
     ]
 
 
+def _p(d: DeltaResult) -> float:
+    """The p-value a decision rests on: Holm-adjusted across challengers when available."""
+    return d.p_value_adjusted if d.p_value_adjusted is not None else d.p_value
+
+
+def _delta_text(key: str, d: DeltaResult) -> str:
+    adjusted = "" if d.p_value_adjusted is None else f", adjusted p={d.p_value_adjusted:.3g}"
+    return f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}{adjusted}"
+
+
+def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, str, float | None]:
+    """(severity, sentence, relative recall gain) by the effect at the champion's alert budget."""
+    mine, champ = ctx.at_budget(m.name), ctx.at_budget(ctx.champion.name)
+    if mine is None or champ is None:
+        return "medium", "", None
+    t = ctx.thresholds
+    if champ.recall > 0:
+        gain = mine.recall / champ.recall - 1
+    else:  # the champion catches nothing at its own budget
+        gain = math.inf if mine.recall > 0 else 0.0
+    severity: Severity = (
+        "high" if gain >= t.effect_high else "medium" if gain >= t.effect_medium else "low"
+    )
+    point = ctx.analyses.operating_point if ctx.analyses else None
+    extra = mine.true_positives - champ.true_positives
+    text = (
+        f" At the champion's budget of {mine.alerts:,} alerts it catches {extra:+,} frauds "
+        f"(recall {champ.recall:.3f} -> {mine.recall:.3f}"
+        + (f", {gain:+.1%})" if math.isfinite(gain) else ")")
+    )
+    if mine.savings is not None:
+        text += f", savings {mine.savings:+,.0f}"
+    o = next((o for o in point.overlaps if o.challenger == m.name), None) if point else None
+    if o is not None:
+        text += f"; McNemar p={o.p_value:.3g} ({o.only_challenger} vs {o.only_champion} frauds)"
+    return severity, text + ".", gain
+
+
 def significant_challengers(ctx: FindingContext) -> list[Finding]:
-    """A challenger significantly better (or worse) than the champion on the same test rows."""
+    """A challenger significantly better (or worse) than the champion on the same test rows,
+    after Holm's correction across challengers; severity by the effect at the operating point."""
     out = []
     for m in ctx.models:
         if m.role != "challenger" or m.status != "ok":
             continue
-        better: list[str] = []
-        worse: list[str] = []
-        for key, d in m.delta_vs_champion.items():
-            if not (math.isfinite(d.p_value) and d.p_value < ctx.alpha):
-                continue
-            improves = (d.value > 0) == ctx.higher_is_better.get(key, True)
-            (better if improves else worse).append(
-                f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}"
-            )
+        significant = {
+            k: d
+            for k, d in m.delta_vs_champion.items()
+            if math.isfinite(_p(d)) and _p(d) < ctx.alpha
+        }
+        better = {
+            k: d
+            for k, d in significant.items()
+            if (d.value > 0) == ctx.higher_is_better.get(k, True)
+        }
+        worse = {k: d for k, d in significant.items() if k not in better}
+        corrected = any(d.p_value_adjusted is not None for d in m.delta_vs_champion.values())
+        basis = "Holm-adjusted across challengers" if corrected else "uncorrected"
         if better:
-            share = len(better) / max(len(m.delta_vs_champion), 1)
+            key = min(better, key=lambda k: _p(better[k]))
+            severity, at_budget, gain = _outcome_severity(ctx, m)
             out.append(
                 Finding(
                     id=f"outcome-better-{m.name}",
-                    severity="high" if share >= 0.5 else "medium",
+                    severity=severity,
                     area="outcomes",
                     title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}'",
-                    detail="Significant at alpha "
-                    f"{ctx.alpha} (paired bootstrap, uncorrected): " + "; ".join(better) + ". "
-                    "The champion leaves performance on the table on these metrics.",
+                    detail=f"Significant at alpha {ctx.alpha} (paired test on the same test rows, "
+                    f"{basis}): " + "; ".join(_delta_text(k, d) for k, d in better.items()) + "."
+                    f"{at_budget} The champion leaves performance on the table.",
+                    metric=key,
+                    models=(m.name, ctx.champion.name),
+                    effect=better[key].value,
+                    evidence=_evidence(better, gain),
                 )
             )
         if worse:
+            key = min(worse, key=lambda k: _p(worse[k]))
             out.append(
                 Finding(
                     id=f"outcome-worse-{m.name}",
                     severity="info",
                     area="outcomes",
                     title=f"Challenger '{m.name}' is worse than the champion on some metrics",
-                    detail="; ".join(worse),
+                    detail=f"{basis.capitalize()}: "
+                    + "; ".join(_delta_text(k, d) for k, d in worse.items()),
+                    metric=key,
+                    models=(m.name, ctx.champion.name),
+                    effect=worse[key].value,
+                    evidence=_evidence(worse, None),
                 )
             )
+    return out
+
+
+def _evidence(deltas: dict[str, DeltaResult], gain: float | None) -> dict[str, object]:
+    out: dict[str, object] = {
+        k: {
+            "delta": d.value,
+            "ci": list(d.ci),
+            "p_value": d.p_value,
+            "p_adjusted": d.p_value_adjusted,
+        }
+        for k, d in deltas.items()
+    }
+    if gain is not None:
+        out["relative_recall_gain_at_budget"] = gain
     return out
 
 
@@ -104,6 +194,9 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
                     title=f"Claimed {key} not evaluated",
                     detail=f"The documentation claims {key} = {claimed}; add it to "
                     "evaluation.metrics to check it.",
+                    metric=key,
+                    models=(champ.name,),
+                    evidence={"claimed": claimed},
                 )
             )
             continue
@@ -121,6 +214,10 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
                 title=f"Claimed {key} {'not reproduced (inflated)' if inflated else 'understated'}",
                 detail=f"Documentation claims {key} = {claimed}; we measure {_fmt(ours)} "
                 f"with interval [{_fmt(lo)}, {_fmt(hi)}] on the same out-of-time window.",
+                metric=key,
+                models=(champ.name,),
+                effect=claimed - ours,
+                evidence={"claimed": claimed, "measured": ours, "ci": [lo, hi], "tolerance": tol},
             )
         )
     return out
@@ -137,6 +234,9 @@ def thin_test_window(ctx: FindingContext) -> list[Finding]:
             title="Few frauds in the test window",
             detail=f"Only {ctx.positives_test} frauds in the test window: intervals are wide and "
             "small differences cannot be detected. Lengthen the test window.",
+            metric="positives_test",
+            effect=float(ctx.positives_test),
+            evidence={"positives_test": ctx.positives_test},
         )
     ]
 
@@ -153,6 +253,9 @@ def label_delay_gap(ctx: FindingContext) -> list[Finding]:
             detail=f"{ctx.gap_days} day(s) between training and test, but labels take "
             f"{ctx.label_delay_days} days: in production the last training labels would not be "
             "known yet, so the evaluation is optimistic.",
+            metric="gap_days",
+            effect=float(ctx.gap_days - ctx.label_delay_days),
+            evidence={"gap_days": ctx.gap_days, "label_delay_days": ctx.label_delay_days},
         )
     ]
 
@@ -194,7 +297,8 @@ def twin_comparisons(ctx: FindingContext) -> list[Finding]:
     return out
 
 
-RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
+Rule = Callable[[FindingContext], list[Finding]]
+RULES: dict[str, Rule] = {
     "failed_models": failed_models,
     "significant_challengers": significant_challengers,
     "claimed_figures": claimed_figures,
@@ -202,6 +306,7 @@ RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
     "label_delay_gap": label_delay_gap,
     "champion_scores": champion_scores,
     "twin_comparisons": twin_comparisons,
+    **DIAGNOSTIC_RULES,
 }
 
 ORDER = {"high": 0, "medium": 1, "low": 2, "info": 3}

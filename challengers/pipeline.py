@@ -19,6 +19,8 @@ import yaml
 
 from challengers import data_checks, interrupts, registry
 from challengers.agreement import check_champion
+from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
 from challengers.checkpoint import CHECKPOINT, Checkpoints, require_resumable
@@ -34,7 +36,7 @@ from challengers.errors import (
     ModelError,
     RunInterrupted,
 )
-from challengers.evaluate import TestRows, evaluate_models
+from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.metrics import METRICS, Cost
@@ -43,7 +45,7 @@ from challengers.models.champion import ScoreColumnChampion
 from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
-from challengers.report.markdown import render
+from challengers.report import write_report
 from challengers.resources import environment_failure, write_parquet_atomic
 from challengers.results import (
     SEVERITIES,
@@ -57,6 +59,7 @@ from challengers.results import (
 )
 from challengers.split import Split, split
 from challengers.tracking import DatasetRef, ModelRun, Tracker, check_reachable, resolve_uri
+from challengers.tuning import TuneResult
 from challengers.twins import TwinScores, compare_with_twin, score_twin
 
 log = logging.getLogger(__name__)
@@ -91,11 +94,13 @@ class Fitted:
     plan: ModelPlan
     model: BaseChallenger | None = None
     scores: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
     twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
+    tuning: TuneResult | None = None
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -287,7 +292,9 @@ def _start(
     tags = {**_parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
     try:
         store.run_id = tracker.start(cfg.name, out.name, tags)
-        result = _run(cfg, prepared, tracker, out, progress, env, audit, store=store)
+        result = _run(
+            cfg, prepared, tracker, out, progress, env, audit, store=store, resume=options.resume
+        )
     except BaseException as exc:
         with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
             tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
@@ -321,6 +328,7 @@ def _run(
     audit: AuditResult | None = None,
     *,
     store: Checkpoints | None = None,
+    resume: bool = False,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
@@ -335,13 +343,24 @@ def _run(
     for mp in plan.challengers:
         fitted.append(
             _reused(store, mp, prepared, progress)
-            or store.keep(_fit_challenger(cfg, prepared, mp, threads, progress), prepared)
+            or store.keep(
+                _fit_challenger(
+                    cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
+                ),
+                prepared,
+            )
         )
     ok = [f for f in fitted if f.scores is not None]
     metrics = cfg.evaluation.metric_specs
     cost = Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative)
     rows = TestRows.from_frame(
         parts.test, target=plan.spec.target, amount=plan.spec.amount, entity=plan.spec.entity
+    )
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    budget = resolve_budget(
+        champion.scores,
+        rate=cfg.evaluation.alert_rate,
+        threshold=cfg.evaluation.operating_point.threshold,
     )
     with progress.stage(f"Evaluating ({cfg.evaluation.bootstrap} bootstrap replicates)"):
         evaluations = evaluate_models(
@@ -351,13 +370,15 @@ def _run(
             champion=champion.plan.name,
             metrics=metrics,
             cost=cost,
-            operating_rate=cfg.evaluation.alert_rate,
+            operating_rate=budget.rate,
             bootstrap=cfg.evaluation.bootstrap,
             alpha=cfg.evaluation.alpha,
             seed=cfg.seed,
             resample=cfg.evaluation.resample,
             threads=cfg.threads,
         )
+    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
     models = [_model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     for f, m in zip(fitted, models, strict=True):
         if f.twin is not None and f.scores is not None:
@@ -397,6 +418,9 @@ def _run(
             gap_days=plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
             score_agreement=agreement,
+            thresholds=cfg.evaluation.findings,
+            analyses=analyses,
+            metric_keys=tuple(m.key for m in metrics),
         )
     )
     if audit is not None:
@@ -412,12 +436,19 @@ def _run(
         higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
         alpha=cfg.evaluation.alpha,
         bootstrap=cfg.evaluation.bootstrap,
-        operating_alert_rate=cfg.evaluation.alert_rate,
+        operating_alert_rate=budget.rate,
         output_dir=out,
         environment=env,
         claimed=dict(cfg.champion.claimed),
         champion_agreement=agreement.to_json() if agreement else None,
         audit=audit,
+        operating_point=analyses.operating_point,
+        stability=analyses.stability,
+        segments=analyses.segments,
+        calibration=analyses.calibration,
+        explanations=analyses.explanations,
+        curves=analyses.curves,
+        thresholds=cfg.evaluation.findings.model_dump(),
     )
     with progress.stage("Writing outputs and logging to MLflow"):
         _write_outputs(cfg, prepared, fitted, result, out)
@@ -435,6 +466,48 @@ def _reused(
     if fitted is not None:
         progress.note(f"{mp.name}: reused from {store.out / 'models' / mp.name} (--resume)")
     return fitted
+
+
+def _analysis_input(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    ok: list[Fitted],
+    budget: Budget,
+    evaluations: dict[str, ModelEvaluation],
+) -> AnalysisInput:
+    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
+    plan, e = prepared.plan, cfg.evaluation
+    d, t = e.diagnostics, e.findings
+    return AnalysisInput(
+        train=prepared.split.train,
+        test=prepared.split.test,
+        spec=plan.spec,
+        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
+        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
+        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+        models={f.plan.name: f.model for f in ok if f.model is not None},
+        champion=plan.champion.name,
+        champion_inputs=plan.champion.features,
+        metrics=e.metric_specs,
+        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
+        budget=budget,
+        train_end=cfg.split.train.end,
+        test_start=cfg.split.test.start,
+        test_end=cfg.split.test.end,
+        bootstrap=e.bootstrap,
+        alpha=e.alpha,
+        seed=cfg.seed,
+        settings=Settings(
+            **d.model_dump(),
+            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
+        ),
+        history=prepared.history,
+        cost_deltas={  # reused for the savings interval when the run has expected_cost
+            n: ev.delta["expected_cost"]
+            for n, ev in evaluations.items()
+            if "expected_cost" in ev.delta
+        },
+    )
 
 
 def _fit_champion(
@@ -468,20 +541,57 @@ def _fit_challenger(
     mp: ModelPlan,
     threads: int,
     progress: Progress,
+    *,
+    tuning: tuple[Path, bool] | None = None,  # the study directory, and whether to resume
 ) -> Fitted:
-    with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
-        try:
-            model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
-            return _fit_and_score(mp, model, prepared)
-        except (KeyboardInterrupt, EnvironmentFailure):
-            raise
-        except Exception as exc:  # one challenger failing never loses the others
-            log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
-            message = (
-                f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
-            )
-            progress.note(f"challenger '{mp.name}' failed: {message}")
-            return Fitted(plan=mp, error=message)
+    try:
+        model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
+        tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
+        with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
+            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared)
+        fitted.tuning = tuned
+        return fitted
+    except (KeyboardInterrupt, EnvironmentFailure):
+        raise
+    except Exception as exc:  # one challenger failing never loses the others
+        log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
+        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        progress.note(f"challenger '{mp.name}' failed: {message}")
+        return Fitted(plan=mp, error=message)
+
+
+def _tune(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    mp: ModelPlan,
+    model: BaseChallenger,
+    progress: Progress,
+    tuning: tuple[Path, bool],
+) -> TuneResult | None:
+    """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
+    from challengers.config import tuned_section
+    from challengers.tuning import TuneTask, fixed_params, tune
+
+    section = tuned_section(mp.settings)
+    if section is None:
+        return None
+    directory, resume = tuning
+    task = TuneTask(
+        name=mp.name,
+        config=section[0],
+        fixed=fixed_params(section[1]),
+        train=prepared.split.train,
+        spec=prepared.plan.spec.with_features(mp.features),
+        windows=prepared.plan.windows,
+        directory=directory,
+        history=prepared.history,
+        cost=Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative),
+        operating_rate=cfg.evaluation.alert_rate,
+        seed=cfg.seed,
+        resume=resume,
+        data_fingerprint=prepared.fingerprint,
+    )
+    return tune(model, task, progress)
 
 
 def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> Fitted:
@@ -494,14 +604,29 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     if not np.all(np.isfinite(scores)):
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = _score_training(mp, model, prepared)
     return Fitted(
         plan=mp,
         model=model,
         scores=scores,
+        train_scores=train_scores,
         fit_seconds=getattr(model, "fit_seconds_", 0.0),
         predict_seconds=predict_seconds,
         twin=score_twin(model, parts.test, history),
     )
+
+
+def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
+    window (e.g. production scores not logged then) loses only those diagnostics."""
+    try:
+        scores = model.predict_score(prepared.split.train, history=prepared.history)
+    except Exception as exc:
+        log.warning(
+            "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc
+        )
+        return None
+    return scores if np.all(np.isfinite(scores)) else None
 
 
 def _model_result(f: Fitted, evaluation: object) -> ModelResult:
@@ -515,8 +640,11 @@ def _model_result(f: Fitted, evaluation: object) -> ModelResult:
         error=f.error,
         fit_seconds=f.fit_seconds,
         predict_seconds=f.predict_seconds,
-        features=list(f.plan.features),
+        # kinds that derive features (graph) report every input the model was fitted on
+        features=list(f.model.features_ if f.model and f.model.is_fitted else f.plan.features),
     )
+    if f.tuning is not None:
+        result.tuning = f.tuning.summary()
     if f.model is not None:
         result.params = _jsonable_params(f.model.get_params())
         result.importance = f.model.feature_importance() if f.model.is_fitted else {}
@@ -606,22 +734,32 @@ def _log(
     by_name = {f.plan.name: f for f in fitted}
     for m in result.models:
         f = by_name[m.name]
+        tuned = f.tuning
         run = ModelRun(
             name=m.name,
             role=m.role,
             kind=m.kind,
             status=m.status,
-            params={**m.params, "features": ",".join(m.features)},
-            metrics=m.flat_metrics() if m.status == "ok" else {},
+            params={
+                **m.params,
+                "features": ",".join(m.features),
+                **(tuned.mlflow_params() if tuned else {}),
+            },
+            metrics={
+                **(m.flat_metrics() if m.status == "ok" else {}),
+                **(tuned.mlflow_metrics() if tuned else {}),
+            },
             tags={"error": m.error} if m.error else {},
+            artifacts=tuned.artifacts if tuned else [],
+            children=tuned.nested_runs() if tuned else [],
             flavor=getattr(f.model, "flavor", None) if f.model is not None else None,
             native_model=f.model.native_model()
             if f.model is not None and f.model.is_fitted
             else None,
         )
         m.run_id = tracker.log_model_run(run, datasets)
+    reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
-    write_atomic(out / "report.md", render(result))
     tracker.log_parent(
         params={
             "seed": cfg.seed,
@@ -641,7 +779,7 @@ def _log(
         tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
         artifacts=[
             out / "comparison.json",
-            out / "report.md",
+            *reports,
             out / "config.resolved.yaml",
             out / CONFIG_ARTIFACT,
             out / FINGERPRINT_ARTIFACT,

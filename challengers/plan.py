@@ -106,6 +106,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
         amount=d.amount,
         entity=d.entity,
         segments=tuple(d.segments),
+        label_delay_days=cfg.split.label_delay_days,
     )
 
 
@@ -163,7 +164,10 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
         extra = tuple(graph.entities)
         require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
     cls.check_settings(c, features)
-    return ModelPlan(c.name, "challenger", c.kind, features, c, extra, cls.lookback_days(c))
+    lookback = cls.lookback_days(c)
+    if lookback:  # history is read with its labels: reach back the label delay further
+        lookback += spec.label_delay_days
+    return ModelPlan(c.name, "challenger", c.kind, features, c, extra, lookback)
 
 
 def _champion_plan(

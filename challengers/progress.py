@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
-Advance = Callable[[int], None]
+
+class Advance(Protocol):
+    """Advance a stage by ``n`` steps; ``description`` replaces its text (e.g. the best value so
+    far of a tuning)."""
+
+    def __call__(self, n: int = 1, *, description: str | None = None) -> None: ...
 
 
 class Progress(Protocol):
@@ -19,7 +24,7 @@ class Progress(Protocol):
         ...
 
 
-def ignore_advance(n: int = 1) -> None:
+def ignore_advance(n: int = 1, *, description: str | None = None) -> None:
     pass
 
 

@@ -16,10 +16,11 @@ KINDS: dict[str, str] = {
     "lightgbm": "challengers.models.tree:LightGBMChallenger",
     "xgboost": "challengers.models.tree:XGBoostChallenger",
     "anomaly": "challengers.models.anomaly:AnomalyChallenger",
+    "graph": "challengers.models.graph:GraphChallenger",
 }
 
 # kinds the config schema accepts that a later release will implement
-PLANNED_KINDS: tuple[str, ...] = ("graph",)
+PLANNED_KINDS: tuple[str, ...] = ()
 
 
 def kind_class(kind: str) -> type[BaseChallenger]:

@@ -13,6 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from challengers.errors import EnvironmentFailure
 
 if TYPE_CHECKING:
+    from challengers.analysis.calibration import Calibration
+    from challengers.analysis.curves import Curves
+    from challengers.analysis.explain import Explanations
+    from challengers.analysis.operating import OperatingPoint
+    from challengers.analysis.segments import SegmentColumn
+    from challengers.analysis.stability import Stability
     from challengers.audit import AuditResult
 
 Severity = Literal["high", "medium", "low", "info"]
@@ -26,6 +32,10 @@ class Finding:
     area: str
     title: str
     detail: str
+    metric: str | None = None  # the metric or statistic it is about
+    models: tuple[str, ...] = ()  # the models it concerns
+    effect: float | None = None  # its size, in the metric's units
+    evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
 
 
 @dataclass
@@ -64,6 +74,7 @@ class ModelResult:
     importance: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
     twin: TwinResult | None = None
+    tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
 
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""
@@ -122,6 +133,14 @@ class ExperimentResult:
     claimed: dict[str, float] = field(default_factory=dict)
     champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
     audit: AuditResult | None = None  # the data audit run before training
+    operating_point: OperatingPoint | None = None
+    stability: Stability | None = None
+    segments: list[SegmentColumn] = field(default_factory=list)
+    calibration: list[Calibration] = field(default_factory=list)
+    explanations: Explanations | None = None
+    curves: Curves | None = None
+    plots: dict[str, str] = field(default_factory=dict)  # name -> path under output_dir
+    thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
 
     @property
     def champion(self) -> ModelResult:
@@ -174,6 +193,8 @@ class ExperimentResult:
                         for k, d in m.twin.delta.items()
                     },
                 }
+            if m.tuning:
+                entry["tuning"] = m.tuning
             models.append(entry)
         return _jsonable(
             {
@@ -189,10 +210,27 @@ class ExperimentResult:
                 },
                 "models": models,
                 "findings": [asdict(f) for f in self.findings],
+                **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
             }
         )
+
+    def _analyses(self) -> dict[str, Any]:
+        """The diagnostics, as plain data (null when a run did not compute them)."""
+
+        def plain(value: Any) -> Any:
+            return None if value is None else asdict(value)
+
+        return {
+            "operating_point": plain(self.operating_point),
+            "stability": plain(self.stability),
+            "segments": [asdict(s) for s in self.segments],
+            "calibration": [asdict(c) for c in self.calibration],
+            "explanations": plain(self.explanations),
+            "curves": plain(self.curves),
+            "plots": self.plots,
+        }
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,6 +6,10 @@ train on the days of the training window; test on the days of the test window; l
 drops the rows of entities already known fraudulent by then: a fraud in the training window or on any
 day up to ``d - delay - 1``. Those entities would have been blocked in production, so scoring them
 again only flatters every model.
+
+Tuning applies the same protocol inside the training window (:func:`tuning_folds`): the last days of
+training are the validation slice, the label delay is a gap before it, and the test window is never
+seen.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import date, timedelta
 import polars as pl
 
 from challengers.data import DAY
+from challengers.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -106,3 +111,94 @@ def _first_known_fraud_day(
         .agg(pl.col(DAY).min().alias("_first_fraud_day"))
         .collect()
     )
+
+
+# ---------------------------------------------------------------------------------------- tuning
+
+
+@dataclass(frozen=True)
+class ValidationWindow:
+    """One tuning fold: fit on ``train_start..fit_end``, validate on ``valid_start..valid_end``.
+
+    ``fit_end`` is ``valid_start - label_delay_days - 1``: later rows' labels are not yet known when
+    the validation slice is scored, so they are left out of the fit, as the test protocol does.
+    """
+
+    train_start: date
+    fit_end: date
+    valid_start: date
+    valid_end: date
+
+    def __str__(self) -> str:
+        return (
+            f"fit {self.train_start}..{self.fit_end}, validate {self.valid_start}..{self.valid_end}"
+        )
+
+
+def validation_windows(
+    train_start: date,
+    train_end: date,
+    label_delay_days: int,
+    validation_days: int | None,
+    folds: int = 1,
+) -> list[ValidationWindow]:
+    """Rolling-origin (prequential) folds inside the training window, oldest first.
+
+    The newest fold validates on the last ``validation_days`` of training (default: a fifth of the
+    window); each older fold ends where the next one starts. Raises ValueError when the window is too
+    short for the folds, the gap and at least one day to fit on.
+    """
+    days = (train_end - train_start).days + 1
+    size = validation_days or max(1, days // 5)
+    needed = folds * size + label_delay_days + 1
+    if needed > days:
+        raise ValueError(
+            f"the training window {train_start}..{train_end} ({days} days) is too short for "
+            f"{folds} validation slice(s) of {size} days after a {label_delay_days}-day label-delay "
+            f"gap (needs at least {needed} days); lower tune.validation_days or tune.folds, or "
+            "widen split.train"
+        )
+    out = []
+    for back in range(folds - 1, -1, -1):
+        valid_end = train_end - timedelta(days=back * size)
+        valid_start = valid_end - timedelta(days=size - 1)
+        fit_end = valid_start - timedelta(days=label_delay_days + 1)
+        out.append(ValidationWindow(train_start, fit_end, valid_start, valid_end))
+    return out
+
+
+def tuning_folds(
+    train: pl.DataFrame,
+    windows: Windows,
+    *,
+    validation_days: int | None,
+    folds: int,
+    target: str,
+    entity: str | None,
+) -> list[tuple[ValidationWindow, Split]]:
+    """Cut the training rows into tuning folds: each a :class:`Split` of fit and validation rows,
+    with the run's known-fraud exclusion applied to the validation slice as it is to the test."""
+    out = []
+    cuts = validation_windows(
+        windows.train_start, windows.train_end, windows.label_delay_days, validation_days, folds
+    )
+    for cut in cuts:
+        inner = Windows(
+            train_start=cut.train_start,
+            train_end=cut.fit_end,
+            test_start=cut.valid_start,
+            test_end=cut.valid_end,
+            label_delay_days=windows.label_delay_days,
+            exclude_known_frauds=windows.exclude_known_frauds,
+        )
+        part = split(train, inner, target=target, entity=entity)
+        for label, frame in (("fit", part.train), ("validation", part.test)):
+            positives = int(frame.get_column(target).sum()) if frame.height else 0
+            if positives == 0 or positives == frame.height:
+                raise DataError(
+                    f"tuning fold ({cut}): the {label} rows ({frame.height}) have "
+                    f"{positives} frauds; both classes are needed; widen tune.validation_days "
+                    "or split.train"
+                )
+        out.append((cut, part))
+    return out

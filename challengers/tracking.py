@@ -128,6 +128,18 @@ def _require_writable(directory: Path, uri: str) -> None:
 
 
 @dataclass
+class NestedRun:
+    """A run under a model's child run (a tuning trial): params, final metrics, metric curves."""
+
+    name: str
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # key: (step, value)
+    tags: dict[str, str] = field(default_factory=dict)
+    status: str = "FINISHED"
+
+
+@dataclass
 class ModelRun:
     """What a child run holds: one model's params, metrics, tags and fitted model."""
 
@@ -141,6 +153,7 @@ class ModelRun:
     flavor: str | None = None
     native_model: Any = None
     artifacts: list[Path] = field(default_factory=list)
+    children: list[NestedRun] = field(default_factory=list)  # e.g. tuning trials
 
 
 @dataclass
@@ -267,8 +280,8 @@ class Tracker:
         if tags:
             mlflow.set_tags(dict(tags))
         for path in artifacts or []:
-            if path.is_dir():
-                mlflow.log_artifacts(str(path))
+            if path.is_dir():  # a directory keeps its name: plots/roc.png
+                mlflow.log_artifacts(str(path), artifact_path=path.name)
             elif path.exists():
                 mlflow.log_artifact(str(path))
         for ref in datasets or []:
@@ -289,8 +302,33 @@ class Tracker:
                     mlflow.log_artifact(str(path))
             if run.native_model is not None and run.flavor:
                 self._log_model(mlflow, run)
+            self._log_nested(mlflow, str(child.info.run_id), run.children)
             mlflow.end_run("FINISHED" if run.status == "ok" else "FAILED")
             return str(child.info.run_id)
+
+    def _log_nested(self, mlflow: Any, parent_id: str, runs: list[NestedRun]) -> None:
+        """Runs under ``parent_id``, each in a few batched calls (a study may have hundreds)."""
+        import time
+
+        from mlflow.entities import Metric, Param
+
+        client = mlflow.MlflowClient()
+        now = int(time.time() * 1000)
+        for r in runs:
+            tags = {"mlflow.parentRunId": parent_id, **r.tags}
+            run_id = client.create_run(self.experiment_id, run_name=r.name, tags=tags).info.run_id
+            metrics = [Metric(k, float(v), now, 0) for k, v in r.metrics.items() if v == v]
+            metrics += [
+                Metric(k, float(v), now, int(step))
+                for k, curve in r.history.items()
+                for step, v in curve
+                if v == v
+            ]
+            params = [Param(k, _param(v)) for k, v in r.params.items()]
+            client.log_batch(run_id, metrics=metrics[:1000], params=params[:100])
+            for start in range(1000, len(metrics), 1000):  # MLflow's batch limit
+                client.log_batch(run_id, metrics=metrics[start : start + 1000])
+            client.set_terminated(run_id, r.status)
 
     def _log_model(self, mlflow: Any, run: ModelRun) -> None:
         from importlib.metadata import version

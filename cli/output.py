@@ -46,15 +46,18 @@ class RichProgress:
         columns = [SpinnerColumn(), TextColumn("{task.description}")]
         if total:
             columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
+        latest = [description]
         with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task(description, total=total)
 
-            def advance(n: int = 1) -> None:
-                bar.advance(task, n)
+            def advance(n: int = 1, *, description: str | None = None) -> None:
+                if description is not None:
+                    latest[0] = description
+                bar.update(task, advance=n, description=description)
 
             yield advance
         err_console().print(
-            f"[green]✓[/] {description} [dim]({time.perf_counter() - started:.1f}s)[/]"
+            f"[green]✓[/] {latest[0]} [dim]({time.perf_counter() - started:.1f}s)[/]"
         )
 
     def note(self, message: str) -> None:
@@ -109,7 +112,8 @@ def print_result(result: ExperimentResult) -> None:
             style = SEVERITY_STYLE[f.severity]
             console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
     console().print(
-        f"Outputs: {result.output_dir}/comparison.json, report.md  ·  MLflow run {result.run_id}"
+        f"Outputs: {result.output_dir}/report.html, report.md, comparison.json  ·  MLflow run "
+        f"{result.run_id}"
     )
 
 

@@ -21,7 +21,12 @@ def run_command(
     only: list[str] = typer.Option(
         [], "--only", help="Train only this challenger (repeatable); the champion always runs."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Reuse finished models in --output."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run in --output: reuse its finished models (checkpoints) "
+        "and tuning studies, train the rest.",
+    ),
     fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding of this severity exists (high)."
     ),
@@ -45,6 +50,8 @@ def run_command(
       challenge run configs/handbook.yaml --only lgbm --output runs/lgbm-only
 
       challenge run configs/demo.yaml --fail-on high --quiet
+
+      challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: train what is missing)
     """
     from challengers.cli.output import RichProgress, print_result
     from challengers.config import load_config
@@ -53,6 +60,10 @@ def run_command(
 
     if fail_on not in (None, "high", "medium", "low"):
         raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
+    if resume and output is None:
+        raise ConfigError(
+            "--resume needs --output DIR: the output directory of the run to continue"
+        )
     cfg = load_config(config)
     options = RunOptions(
         output_dir=output,

@@ -7,8 +7,9 @@ registering a factory::
     from challengers.audit.future import register_recipe
     register_recipe("graph", "challengers.features.graph:audit_recipe")
 
-The factory receives the model's config section and returns a :class:`FeatureRecipe` (or ``None``
-when the settings need no check). Strings are imported lazily, like the model registry, so the
+The factory receives the model's config section and the run's :class:`DataSpec` (amount column,
+label delay) and returns a :class:`FeatureRecipe` (or ``None`` when the settings need no check).
+The graph kind's recipe is registered here by default. Strings are imported lazily, like the model registry, so the
 audit never pays for a kind the run does not use.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from challengers.audit.context import AuditContext, ModelInputs, Section, pct, share
+from challengers.data import DataSpec
 
 log = logging.getLogger(__name__)
 AREA = "leakage"
@@ -43,8 +45,9 @@ class FeatureRecipe(Protocol):
         ...
 
 
-RecipeFactory = Callable[[Any], FeatureRecipe | None]
-RECIPES: dict[str, str | RecipeFactory] = {}  # model kind -> factory or "module:function"
+RecipeFactory = Callable[[Any, DataSpec], FeatureRecipe | None]
+# model kind -> factory or "module:function"
+RECIPES: dict[str, str | RecipeFactory] = {"graph": "challengers.features.graph:audit_recipe"}
 
 
 def register_recipe(kind: str, factory: str | RecipeFactory) -> None:
@@ -52,14 +55,14 @@ def register_recipe(kind: str, factory: str | RecipeFactory) -> None:
     RECIPES[kind] = factory
 
 
-def recipe_for(model: ModelInputs) -> FeatureRecipe | None:
+def recipe_for(model: ModelInputs, spec: DataSpec) -> FeatureRecipe | None:
     factory = RECIPES.get(model.kind)
     if factory is None:
         return None
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
         factory = getattr(importlib.import_module(module), attr)
-    return factory(model.settings)
+    return factory(model.settings, spec)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def check_future(ctx: AuditContext) -> Section:
     section = Section()
     rows: list[dict[str, Any]] = []
     for model in ctx.models:
-        recipe = recipe_for(model)
+        recipe = recipe_for(model, ctx.spec)
         if recipe is None:
             continue
         result = look_ahead(ctx, recipe, lookback_days=model.lookback_days)

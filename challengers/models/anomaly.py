@@ -30,7 +30,7 @@ from challengers.errors import ConfigError, closest
 from challengers.features import outliers
 from challengers.models.base import BaseChallenger
 from challengers.models.detectors import CORE, DETECTORS, canonical, check_signature
-from challengers.models.tree import TreeChallenger
+from challengers.models.tree import TreeChallenger, TreeView
 
 Hybrid = Literal["lightgbm", "xgboost"]
 
@@ -172,6 +172,17 @@ class AnomalyChallenger(BaseChallenger):
         valid: pl.DataFrame | None,
         history: pl.DataFrame | None,
     ) -> None:
+        with_score = self._fit_detector(train, spec)
+        self.tree_: TreeChallenger | None = None
+        self.twin_: TreeChallenger | None = None
+        if with_score is None:
+            return
+        self.tree_ = self._tree().fit(with_score, self._hybrid_spec(spec), valid=None)
+        if self.twin:
+            self.twin_ = self._tree().fit(train, spec, valid=None)
+
+    def _fit_detector(self, train: pl.DataFrame, spec: DataSpec) -> pl.DataFrame | None:
+        """Fit the detector; for a hybrid, return the rows with their out-of-fold detector score."""
         missing = [c for c in self.categorical if c not in spec.features]
         if missing:
             raise ValueError(f"categorical column '{missing[0]}' is not a feature")
@@ -185,10 +196,8 @@ class AnomalyChallenger(BaseChallenger):
         self.detector_ = outliers.fit_detector(
             outliers.rows_matrix(train, spec.features, rows), seed=self.seed, **self._fit_settings()
         )
-        self.tree_: TreeChallenger | None = None
-        self.twin_: TreeChallenger | None = None
         if self.hybrid is None:
-            return
+            return None
         fold = outliers.time_folds(train, spec.time, self.folds)
         oof = outliers.out_of_fold_scores(
             train,
@@ -199,10 +208,28 @@ class AnomalyChallenger(BaseChallenger):
             seed=self.seed,
             **self._fit_settings(),
         )
-        with_score = train.with_columns(pl.Series(self.score_feature, oof))
-        self.tree_ = self._tree().fit(with_score, self._hybrid_spec(spec), valid=None)
-        if self.twin:
-            self.twin_ = self._tree().fit(train, spec, valid=None)
+        return train.with_columns(pl.Series(self.score_feature, oof))
+
+    def tree_view(
+        self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
+    ) -> TreeView:
+        """Tuning (challengers/tuning.py) a hybrid: its tree on the fold's rows with the detector
+        score, as fit() builds it (out of fold on the fit rows, from a detector fitted on them for
+        the validation rows); rebuilt around the tuned tree."""
+        if self.hybrid is None:
+            raise ValueError("a detector alone has no tree to tune; set hybrid")
+        featurer = type(self)(**self.get_params())
+        featurer.features_, featurer.spec_ = tuple(spec.features), spec  # as fit() records them
+        fit_frame = featurer._fit_detector(train, spec)
+        assert fit_frame is not None
+        score = pl.Series(featurer.score_feature, featurer.detector_score(valid))
+        valid_frame = valid.with_columns(score)
+        hybrid_spec = featurer._hybrid_spec(spec)
+        return TreeView(self._tree(), fit_frame, valid_frame, hybrid_spec, self._with_tree)
+
+    def _with_tree(self, tree: TreeChallenger) -> AnomalyChallenger:
+        changed = {"model_params": dict(tree.params or {}), "imbalance": tree.imbalance}
+        return type(self)(**{**self.get_params(), **changed})
 
     def _hybrid_spec(self, spec: DataSpec) -> DataSpec:
         return spec.with_features([*spec.features, self.score_feature])

@@ -118,13 +118,27 @@ class BaseChallenger:
         self._check_fitted()
         return None
 
+    def model_inputs(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """The matrix ``native_model()`` reads for these rows, and its column names (used for
+        SHAP explanations). Kinds that derive their own features override this."""
+        from challengers.data import to_matrix
+
+        self._check_fitted()
+        return to_matrix(frame, self.features_), list(self.features_)
+
     def save(self, directory: Path) -> Path:
         """Write the fitted model in its native format; returns the file."""
         raise NotImplementedError(f"{self.kind} cannot be saved")
 
     @classmethod
     def lookback_days(cls, settings: Any) -> int:
-        """Days of history before the training window this kind needs (time-aware features)."""
+        """Days of history before the training window this kind needs (time-aware features).
+
+        Counted in transactions; the plan adds the label delay, so that the labels of those days
+        are known too.
+        """
         return 0
 
     @classmethod

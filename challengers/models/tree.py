@@ -3,22 +3,28 @@
 Both take the library's own ``params`` (passed through untouched, so the first line's documented
 settings can be replayed exactly) plus three things every validator needs: a seed, a thread count
 (results depend on it), and how to treat the class imbalance.
+
+For tuning (``challengers/tuning.py``) a tree also trains under a :class:`Watch` (the validation
+scores every few rounds, for pruning and early stopping on any metric) and shows itself through
+:meth:`TreeChallenger.tree_view`, the one method every tunable kind implements.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
 
+from challengers.config import ROUND_KEYS
 from challengers.data import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
 
 Imbalance = Literal["none", "balanced", "sqrt"]
-ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 DEFAULT_ROUNDS = 100
 
 
@@ -41,10 +47,34 @@ def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return rest, rounds
 
 
+@dataclass(frozen=True)
+class Watch:
+    """Validation during training, for tuning: every ``every`` rounds, and after the last,
+    ``on_eval(rounds, validation_scores)`` runs; it returns True to stop early and may raise (a pruned
+    trial) to abandon the fit."""
+
+    every: int
+    on_eval: Callable[[int, np.ndarray], bool]
+
+
+@dataclass(frozen=True)
+class TreeView:
+    """What the tuner sees of a kind: the tree whose parameters it searches, the frames that tree
+    trains and is validated on (the kind's derived feature columns added to the original columns),
+    their spec, and how to rebuild the kind, unfitted, around another tree."""
+
+    tree: TreeChallenger
+    train: pl.DataFrame
+    valid: pl.DataFrame
+    spec: DataSpec
+    rebuild: Callable[[TreeChallenger], BaseChallenger]
+
+
 class TreeChallenger(BaseChallenger):
     """Shared constructor and bookkeeping of the two tree libraries."""
 
     early_stopping_rounds: ClassVar[int] = 50
+    booster_: Any  # the fitted lightgbm.Booster / xgboost.Booster
 
     def __init__(
         self,
@@ -77,14 +107,75 @@ class TreeChallenger(BaseChallenger):
 
         return self.threads or os.cpu_count() or 1
 
+    native_file: ClassVar[str]  # the booster's native file name in save()
+
+    def _defaults(self) -> dict[str, Any]:
+        """The library's params this tool sets: objective, seed, threads, quiet logging."""
+        raise NotImplementedError
+
+    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
+        """Library params (the config's override the defaults) and the number of rounds."""
+        params, rounds = split_rounds(self.params or {})
+        base = self._defaults()
+        weight = positive_weight(y, self.imbalance)
+        if weight != 1.0:
+            base["scale_pos_weight"] = weight
+        return {**base, **params}, rounds
+
+    def native_model(self) -> Any:
+        self._check_fitted()
+        return self.booster_
+
+    def save(self, directory: Path) -> Path:
+        self._check_fitted()
+        path = Path(directory) / self.native_file
+        self.booster_.save_model(str(path))
+        return path
+
+    def with_params(
+        self, params: dict[str, Any], *, imbalance: Imbalance | None = None, **kwargs: Any
+    ) -> Self:
+        """An unfitted copy with ``params`` over this tree's own (a round count in ``params``
+        replaces whatever alias the original used); ``kwargs`` replace constructor arguments."""
+        own = dict(self.params or {})
+        if any(k in params for k in ROUND_KEYS):
+            own = {k: v for k, v in own.items() if k not in ROUND_KEYS}
+        args = {**self.get_params(), "params": {**own, **params}, **kwargs}
+        if imbalance is not None:
+            args["imbalance"] = imbalance
+        return type(self)(**args)
+
+    def tree_view(
+        self,
+        train: pl.DataFrame,
+        valid: pl.DataFrame,
+        spec: DataSpec,
+        history: pl.DataFrame | None,
+    ) -> TreeView:
+        """The tuning interface: a tree kind is its own tree, on the frames as they are."""
+        return TreeView(self, train, valid, spec, rebuild=_same_tree)
+
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        """Train up to ``rounds`` rounds on float32 matrices under ``watch``; keeps no model."""
+        raise NotImplementedError
+
 
 class LightGBMChallenger(TreeChallenger):
     kind = "lightgbm"
     flavor = "lightgbm"
 
-    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
-        params, rounds = split_rounds(self.params or {})
-        base: dict[str, Any] = {
+    native_file = "model.txt"
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
             "objective": "binary",
             "verbosity": -1,
             "seed": self.seed,
@@ -92,10 +183,6 @@ class LightGBMChallenger(TreeChallenger):
             "force_row_wise": True,
             "num_threads": self._threads(),
         }
-        weight = positive_weight(y, self.imbalance)
-        if weight != 1.0:
-            base["scale_pos_weight"] = weight
-        return {**base, **params}, rounds
 
     def _fit(
         self,
@@ -108,12 +195,15 @@ class LightGBMChallenger(TreeChallenger):
 
         x, y = to_matrix(train, spec.features), labels(train, spec.target)
         params, rounds = self._library_params(y)
-        dtrain = lgb.Dataset(x, label=y, feature_name=list(spec.features), free_raw_data=True)
+        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core
+        dtrain = lgb.Dataset(
+            x, label=y, feature_name=list(spec.features), params=params, free_raw_data=True
+        )
         callbacks: list[Any] = []
         valid_sets = []
         if valid is not None and valid.height:
             dvalid = dtrain.create_valid(
-                to_matrix(valid, spec.features), label=labels(valid, spec.target)
+                to_matrix(valid, spec.features), label=labels(valid, spec.target), params=params
             )
             valid_sets = [dvalid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
@@ -125,29 +215,52 @@ class LightGBMChallenger(TreeChallenger):
         x = to_matrix(frame, self.features_)
         return np.asarray(self.booster_.predict(x, num_threads=self._threads()))
 
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        import lightgbm as lgb
+
+        params, _ = self._library_params(y)
+        params["metric"] = "None"  # the watch computes the tuning metric itself
+        # the datasets get the params too: built without them, LightGBM's OpenMP runs on every
+        # core afterwards, whatever num_threads says (20-100x slower on a busy machine)
+        dtrain = lgb.Dataset(x, label=y, params=params)
+        booster = lgb.Booster(params, dtrain)
+        booster.add_valid(dtrain.create_valid(x_valid, label=y_valid, params=params), "valid")
+        scores: list[np.ndarray] = []
+
+        def capture(predictions: np.ndarray, _: Any) -> tuple[str, float, bool]:
+            scores.append(predictions)  # the booster's running validation scores, no re-predict
+            return "watch", 0.0, True
+
+        for done in range(1, rounds + 1):
+            finished = booster.update()  # True: no split improves any more
+            if done % watch.every == 0 or done == rounds or finished:
+                scores.clear()
+                booster.eval_valid(capture)
+                if watch.on_eval(done, scores[0]) or finished:
+                    return
+
     def feature_importance(self) -> dict[str, float]:
         self._check_fitted()
         gain = np.asarray(self.booster_.feature_importance("gain"), dtype=np.float64)
         return _normalised(self.features_, gain)
-
-    def native_model(self) -> Any:
-        self._check_fitted()
-        return self.booster_
-
-    def save(self, directory: Path) -> Path:
-        self._check_fitted()
-        path = Path(directory) / "model.txt"
-        self.booster_.save_model(str(path))
-        return path
 
 
 class XGBoostChallenger(TreeChallenger):
     kind = "xgboost"
     flavor = "xgboost"
 
-    def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
-        params, rounds = split_rounds(self.params or {})
-        base: dict[str, Any] = {
+    native_file = "model.json"
+
+    def _defaults(self) -> dict[str, Any]:
+        return {
             "objective": "binary:logistic",
             "tree_method": "hist",
             "eval_metric": "aucpr",
@@ -155,10 +268,6 @@ class XGBoostChallenger(TreeChallenger):
             "nthread": self._threads(),
             "verbosity": 0,
         }
-        weight = positive_weight(y, self.imbalance)
-        if weight != 1.0:
-            base["scale_pos_weight"] = weight
-        return {**base, **params}, rounds
 
     def _fit(
         self,
@@ -193,6 +302,31 @@ class XGBoostChallenger(TreeChallenger):
             verbose_eval=False,
         )
 
+    def train_watched(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_valid: np.ndarray,
+        y_valid: np.ndarray,
+        rounds: int,
+        watch: Watch,
+    ) -> None:
+        import xgboost as xgb
+
+        params, _ = self._library_params(y)
+        params.pop("eval_metric", None)
+        params["disable_default_eval_metric"] = 1  # the watch computes the tuning metric itself
+        dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads())
+        dvalid = xgb.DMatrix(x_valid, label=y_valid, nthread=self._threads())
+        # both matrices in the cache: predicting dvalid reuses the running scores, no re-predict
+        booster = xgb.Booster(params, [dtrain, dvalid])
+        for done in range(1, rounds + 1):
+            booster.update(dtrain, done - 1)
+            if (done % watch.every == 0 or done == rounds) and watch.on_eval(
+                done, booster.predict(dvalid)
+            ):
+                return
+
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)
         best = getattr(self.booster_, "best_iteration", None)
@@ -207,15 +341,9 @@ class XGBoostChallenger(TreeChallenger):
         values = np.array([gain.get(f, 0.0) for f in self.features_], dtype=np.float64)
         return _normalised(self.features_, values)
 
-    def native_model(self) -> Any:
-        self._check_fitted()
-        return self.booster_
 
-    def save(self, directory: Path) -> Path:
-        self._check_fitted()
-        path = Path(directory) / "model.json"
-        self.booster_.save_model(str(path))
-        return path
+def _same_tree(tree: TreeChallenger) -> BaseChallenger:
+    return tree
 
 
 def _normalised(features: tuple[str, ...], values: np.ndarray) -> dict[str, float]:

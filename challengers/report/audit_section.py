@@ -1,4 +1,4 @@
-"""The data-audit section of the validation report, as Markdown lines. Renders; computes nothing.
+"""The data-audit part of the validation report, as document blocks. Renders; computes nothing.
 
 Only column names, counts and statistics reach the report: the audit never puts a value of a
 column holding personal data into its tables (segments of such columns are listed by rank).
@@ -9,14 +9,16 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from challengers.report.document import Block, Figure, Heading, Table, Text
+
 if TYPE_CHECKING:
     from challengers.audit import AuditResult
 
 TOP = 10
 
 
-def markdown(audit: AuditResult) -> list[str]:
-    """The "Data audit" section: summary, chart, and the audit's key tables."""
+def blocks(audit: AuditResult) -> list[Block]:
+    """The data audit: summary, chart, and the audit's key tables."""
     t = audit.tables
     return [
         *_summary(audit),
@@ -35,24 +37,24 @@ def markdown(audit: AuditResult) -> list[str]:
     ]
 
 
-def _summary(audit: AuditResult) -> list[str]:
+def _summary(audit: AuditResult) -> list[Block]:
     s = audit.summary
-    lines = [
-        "## Data audit",
-        "",
-        f"{s.get('rows', 0):,} rows, {s.get('columns', 0)} columns, "
-        f"{s.get('first_day')}..{s.get('last_day')}; seeded samples of up to "
-        f"{s.get('sample_rows', 0):,} rows per window where exact answers are not needed. "
-        + ", ".join(f"{n} {sev}" for sev, n in audit.counts().items())
-        + " finding(s), listed under Findings (areas integrity, leakage, drift, privacy, bias).",
-        "",
+    lines: list[Block] = [
+        Heading("Data audit"),
+        Text(
+            f"{s.get('rows', 0):,} rows, {s.get('columns', 0)} columns, "
+            f"{s.get('first_day')}..{s.get('last_day')}; seeded samples of up to "
+            f"{s.get('sample_rows', 0):,} rows per window where exact answers are not needed. "
+            + ", ".join(f"{n} {sev}" for sev, n in audit.counts().items())
+            + " finding(s), listed under Findings (areas integrity, leakage, drift, privacy, bias)."
+        ),
     ]
     for chart in audit.charts:
-        lines += [f"![Rows and fraud rate over time]({chart})", ""]
+        lines.append(Figure(f"audit-{chart}", chart, "Rows and fraud rate per day and week"))
     return lines
 
 
-def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     lines = _table(
         "Leakage: strongest single columns on the training window",
         ["column", "AUC alone", "how", "missingness AUC", "used by"],
@@ -91,7 +93,7 @@ def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[str]:
     )
 
 
-def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     return _table(
         "Personal data (values never shown)",
         ["column", "holds", "role", "used by"],
@@ -107,7 +109,7 @@ def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[str]:
     )
 
 
-def _drift(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _drift(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     lines = _table(
         f"Drift between training and test (top {TOP} features by PSI)",
         ["rank", "feature", "PSI", "KS", "KS p-value"],
@@ -123,21 +125,23 @@ def _drift(t: dict[str, list[dict[str, Any]]]) -> list[str]:
         ],
     )
     for r in t.get("label_rate_shift", []):
-        lines += [
-            f"Fraud rate: training {_pct(r['train_rate'])}, test {_pct(r['test_rate'])} "
-            f"(ratio {_f(r['ratio'], 2)}, p = {_p(r['p_value'])}).",
-            "",
-        ]
+        lines.append(
+            Text(
+                f"Fraud rate: training {_pct(r['train_rate'])}, test {_pct(r['test_rate'])} "
+                f"(ratio {_f(r['ratio'], 2)}, p = {_p(r['p_value'])})."
+            )
+        )
     mix = t.get("segment_mix", [])
     if mix:
-        lines += [
-            "Segment mix PSI: " + ", ".join(f"`{r['segment']}` {_f(r['psi'], 3)}" for r in mix),
-            "",
-        ]
+        lines.append(
+            Text(
+                "Segment mix PSI: " + ", ".join(f"`{r['segment']}` {_f(r['psi'], 3)}" for r in mix)
+            )
+        )
     return lines
 
 
-def _segments(t: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _segments(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     return _table(
         "Segments: volume and fraud rate",
         [
@@ -166,12 +170,8 @@ def _segments(t: dict[str, list[dict[str, Any]]]) -> list[str]:
     )
 
 
-def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
-    if not rows:
-        return []
-    out = [f"### {title}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
-    return [*out, ""]
+def _table(title: str, header: list[str], rows: list[list[str]]) -> list[Block]:
+    return [Table(header, rows, caption=title)] if rows else []
 
 
 def _how(row: dict[str, Any]) -> str:

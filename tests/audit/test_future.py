@@ -46,7 +46,7 @@ class HonestRecipe:
         )
 
 
-def make_leaky(settings: Any) -> LeakyRecipe:
+def make_leaky(settings: Any, spec: Any) -> LeakyRecipe:
     return LeakyRecipe()
 
 
@@ -59,7 +59,7 @@ def recipes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 
 def test_leaky_recipe_is_caught(recipes: dict[str, Any], tmp_path: Path) -> None:
-    register_recipe("batch", lambda settings: LeakyRecipe())
+    register_recipe("batch", lambda settings, spec: LeakyRecipe())
     models = [ModelInputs("champ", "batch", FEATURES)]
     result = audit(clean_frame(), tmp_path, models=models)
     found = ids(result)
@@ -72,7 +72,7 @@ def test_leaky_recipe_is_caught(recipes: dict[str, Any], tmp_path: Path) -> None
 
 
 def test_honest_recipe_is_not_flagged(recipes: dict[str, Any], tmp_path: Path) -> None:
-    register_recipe("history", lambda settings: HonestRecipe())
+    register_recipe("history", lambda settings, spec: HonestRecipe())
     result = audit(clean_frame(), tmp_path, models=[ModelInputs("champ", "history", FEATURES)])
     assert not [f for f in result.findings if f.id.startswith("leak-future")]
     assert {r["feature"] for r in result.tables["future_features"]} == {
@@ -92,7 +92,7 @@ def test_recipe_registered_by_import_path(recipes: dict[str, Any], tmp_path: Pat
 def test_factory_receives_the_model_settings(recipes: dict[str, Any], tmp_path: Path) -> None:
     seen: list[Any] = []
 
-    def factory(settings: Any) -> None:
+    def factory(settings: Any, spec: Any) -> None:
         seen.append(settings)  # returning None: nothing to check for these settings
 
     register_recipe("custom", factory)
@@ -111,7 +111,7 @@ def test_kinds_without_recipe_are_not_checked(recipes: dict[str, Any], tmp_path:
 
 def test_small_budget_samples_whole_customers(recipes: dict[str, Any], tmp_path: Path) -> None:
     """One day holds about 300 rows; a budget of 150 samples customers within the last day."""
-    register_recipe("batch", lambda settings: LeakyRecipe())
+    register_recipe("batch", lambda settings, spec: LeakyRecipe())
     models = [ModelInputs("champ", "batch", FEATURES)]
     result = audit(
         clean_frame(), tmp_path, models=models, findings=thresholds(recipe_sample_rows=150)
@@ -119,3 +119,30 @@ def test_small_budget_samples_whole_customers(recipes: dict[str, Any], tmp_path:
     assert "leak-future-champ-CUSTOMER_TOTAL_TX" in ids(result)
     compared = {r["feature"]: r["rows_compared"] for r in result.tables["future_features"]}
     assert 0 < compared["AMOUNT_COPY"] < 3 * 300
+
+
+def test_graph_challenger_features_pass_the_look_ahead_check(
+    sim_parquet: Path, write_config: Any, tmp_path: Path
+) -> None:
+    """The graph kind's own recipe is registered by default, and its features use the past only."""
+    from challengers.config import load_config
+    from challengers.pipeline import RunOptions, audit_experiment
+    from challengers.progress import SilentProgress
+    from tests.conftest import sim_config
+
+    cfg = sim_config(sim_parquet)
+    cfg["challengers"] = [
+        {
+            "name": "graph",
+            "kind": "graph",
+            "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [1, 7]},
+        }
+    ]
+    result = audit_experiment(
+        load_config(write_config(cfg)), RunOptions(output_dir=tmp_path / "out"), SilentProgress()
+    )
+    rows = [r for r in result.tables["future_features"] if r["model"] == "graph"]
+    assert rows, "the graph recipe was not checked"
+    assert all(r["rows_compared"] > 0 for r in rows)
+    assert sum(r["rows_changed"] for r in rows) == 0
+    assert not [f for f in result.findings if f.id.startswith("leak-future-graph")]

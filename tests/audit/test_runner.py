@@ -13,7 +13,9 @@ import yaml
 from challengers.config import load_config
 from challengers.pipeline import RunOptions, audit_experiment
 from challengers.progress import SilentProgress
-from challengers.report.audit_section import markdown
+from challengers.report.audit_section import blocks
+from challengers.report.document import Document, Section
+from challengers.report.markdown import to_markdown
 from tests.audit.frames import audit, clean_frame
 
 HANDBOOK_ENGINEERED = [
@@ -53,12 +55,11 @@ def test_audit_json_and_chart(tmp_path: Path) -> None:
 def test_report_section_renders_the_tables(tmp_path: Path) -> None:
     frame = clean_frame().with_columns((pl.col("TX_FRAUD") * 2).alias("TX_FRAUD_SCENARIO"))
     result = audit(frame, tmp_path, out=tmp_path / "out")
-    lines = markdown(result)
-    text = "\n".join(lines)
-    assert lines[0] == "## Data audit"
-    assert "![Rows and fraud rate over time](label_rate.png)" in text
+    text = to_markdown(Document("t", "s", [Section("soundness", "Soundness", blocks(result))]))
+    assert "### Data audit" in text
+    assert "](label_rate.png)" in text
     assert "| `TX_FRAUD_SCENARIO` | 1.000 |" in text  # the strongest column comes first
-    assert "### Drift between training and test" in text
+    assert "Drift between training and test" in text
     assert "| `REGION` | north |" in text
     assert "0 high, 0 medium, 0 low, 1 info finding(s)" in text
 

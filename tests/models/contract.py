@@ -1,7 +1,8 @@
 """The contract every challenger kind honours, as a test base class.
 
 A kind's test module subclasses :class:`ChallengerContract`, sets ``kind``, and implements
-``make_model`` (and, when the kind needs more than the default features, ``make_spec``). The suite
+``make_model`` (and, when the kind needs more than the default features, ``make_spec``; kinds that
+read other columns or a transaction history override ``make_frame`` and ``make_history``). The suite
 checks the shape and finiteness of scores, seeded determinism, rebuilding from ``get_params()``, the
 not-fitted error, that inputs are left untouched, and a quality floor on easy synthetic data.
 """
@@ -59,21 +60,36 @@ class ChallengerContract:
     def make_spec(self) -> DataSpec:
         return DataSpec(target="y", time="t", features=EASY_FEATURES)
 
+    @classmethod
+    def make_frame(cls, rows: int, seed: int) -> pl.DataFrame:
+        """The easy data; kinds that need more columns (entities) add them here."""
+        return easy_frame(rows, seed=seed)
+
+    def make_history(self, train: pl.DataFrame, test: pl.DataFrame) -> pl.DataFrame | None:
+        """The ``history`` passed to fit and predict_score (None: the kind reads none)."""
+        return None
+
+    def fit(self, model: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame) -> BaseChallenger:
+        return model.fit(train, self.make_spec(), history=self.make_history(train, test))
+
+    def score(self, model: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame) -> np.ndarray:
+        return model.predict_score(test, history=self.make_history(train, test))
+
     @pytest.fixture(scope="class")
     @classmethod
     def train(cls) -> pl.DataFrame:
-        return easy_frame(4000, seed=1)
+        return cls.make_frame(4000, seed=1)
 
     @pytest.fixture(scope="class")
     @classmethod
     def test(cls) -> pl.DataFrame:
-        return easy_frame(3000, seed=2)
+        return cls.make_frame(3000, seed=2)
 
     @pytest.fixture(scope="class")
     @classmethod
-    def fitted(cls, train: pl.DataFrame) -> BaseChallenger:
+    def fitted(cls, train: pl.DataFrame, test: pl.DataFrame) -> BaseChallenger:
         suite = cls()
-        return suite.make_model(seed=0).fit(train, suite.make_spec())
+        return suite.fit(suite.make_model(seed=0), train, test)
 
     def test_kind_matches_registry(self) -> None:
         from challengers import registry
@@ -81,22 +97,22 @@ class ChallengerContract:
         assert registry.kind_class(self.kind) is type(self.make_model())
 
     def test_scores_one_finite_float_per_row(
-        self, fitted: BaseChallenger, test: pl.DataFrame
+        self, fitted: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame
     ) -> None:
-        scores = fitted.predict_score(test)
+        scores = self.score(fitted, train, test)
         assert scores.shape == (test.height,)
         assert scores.dtype == np.float64
         assert np.all(np.isfinite(scores))
 
     def test_higher_scores_mean_fraud_quality_floor(
-        self, fitted: BaseChallenger, test: pl.DataFrame
+        self, fitted: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame
     ) -> None:
-        value = auc(test.get_column("y").to_numpy(), fitted.predict_score(test))
+        value = auc(test.get_column("y").to_numpy(), self.score(fitted, train, test))
         assert value >= self.quality_floor, f"AUC {value:.3f} below the floor {self.quality_floor}"
 
     def test_same_seed_same_scores(self, train: pl.DataFrame, test: pl.DataFrame) -> None:
-        a = self.make_model(seed=3).fit(train, self.make_spec()).predict_score(test)
-        b = self.make_model(seed=3).fit(train, self.make_spec()).predict_score(test)
+        a = self.score(self.fit(self.make_model(seed=3), train, test), train, test)
+        b = self.score(self.fit(self.make_model(seed=3), train, test), train, test)
         np.testing.assert_array_equal(a, b)
 
     def test_rebuilds_from_get_params(
@@ -106,15 +122,18 @@ class ChallengerContract:
         rebuilt = type(fitted)(**params)
         assert rebuilt.get_params() == params
         assert not rebuilt.is_fitted
-        again = rebuilt.fit(train, self.make_spec()).predict_score(test)
-        np.testing.assert_allclose(again, fitted.predict_score(test), rtol=1e-6, atol=1e-9)
+        again = self.score(self.fit(rebuilt, train, test), train, test)
+        np.testing.assert_allclose(again, self.score(fitted, train, test), rtol=1e-6, atol=1e-9)
 
     def test_not_fitted_is_a_clear_error(self, test: pl.DataFrame) -> None:
         with pytest.raises(NotFittedError, match="not fitted"):
-            self.make_model().predict_score(test)
+            self.make_model().predict_score(test, history=self.make_history(test, test))
 
     def test_inputs_untouched(self, train: pl.DataFrame, test: pl.DataFrame) -> None:
         train_copy, test_copy = train.clone(), test.clone()
-        model = self.make_model().fit(train, self.make_spec())
-        model.predict_score(test)
+        history = self.make_history(train, test)
+        history_copy = history.clone() if history is not None else None
+        model = self.fit(self.make_model(), train, test)
+        self.score(model, train, test)
         assert train.equals(train_copy) and test.equals(test_copy)
+        assert history is None or (history_copy is not None and history.equals(history_copy))

@@ -99,7 +99,7 @@ def test_failing_detectors_are_failed_challengers_and_the_others_go_on(
     entry = next(m for m in document["models"] if m["name"] == "lgbm-hbos")
     assert set(entry["twin"]["delta"]["roc_auc"]) == {"value", "ci", "p_value"}
     report = (tmp_path / "out" / "report.md").read_text()
-    assert "**lgbm-hbos** against lightgbm without anomaly_hbos" in report
+    assert "lgbm-hbos against its twin (lightgbm without anomaly_hbos)" in report
 
     client = mlflow.MlflowClient(tracking_uri)
     run_id = next(m.run_id for m in result.models if m.name == "lgbm-hbos")

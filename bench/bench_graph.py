@@ -1,0 +1,162 @@
+"""Benchmark: graph features of every row of a simulated log, at 1M and 10M transactions.
+
+Three entity columns (CUSTOMER_ID, TERMINAL_ID, DEVICE_ID; DEVICE_ID is null on card-present
+payments), windows of 1, 7 and 30 days, a 7-day label delay, daily graph snapshots with structure.
+Each size runs in a fresh process so its peak memory (max RSS) is its own; the simulated data is
+generated once into ``--data-dir``. Results replace the "Graph features" section of
+bench/RESULTS.md.
+
+    .venv/bin/python bench/bench_graph.py                      # 1M and 10M
+    .venv/bin/python bench/bench_graph.py --rows 1000000       # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+START, END = "<!-- bench_graph:start -->", "<!-- bench_graph:end -->"
+ENTITIES = ["CUSTOMER_ID", "TERMINAL_ID", "DEVICE_ID"]
+COLUMNS = ["TX_DATETIME", *ENTITIES, "TX_AMOUNT", "TX_FRAUD"]
+
+
+def dataset(rows: int, data_dir: Path) -> Path:
+    """The simulated log of ``rows`` transactions (generated on first use)."""
+    from challengers.simulate import SimulationSpec, expected_days_for, simulate
+
+    path = data_dir / f"sim_{rows}.parquet"
+    if not path.exists():
+        spec = SimulationSpec(rows=rows, seed=0, days=expected_days_for(rows))
+        started = time.perf_counter()
+        simulate(spec, path)
+        print(f"simulated {rows:,} rows in {time.perf_counter() - started:.0f}s", flush=True)
+    return path
+
+
+def measure(path: Path, every: int) -> dict[str, float | int]:
+    """Run in the child process: load, featurise every row, report time and peak memory."""
+    import resource
+
+    import polars as pl
+
+    from challengers.features.graph import graph_features
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    frame = pl.read_parquet(path, columns=COLUMNS)
+    loaded = time.perf_counter() - wall
+    features = graph_features(
+        frame,
+        frame,
+        entities=ENTITIES,
+        time="TX_DATETIME",
+        target="TX_FRAUD",
+        amount="TX_AMOUNT",
+        windows_days=[1, 7, 30],
+        label_delay_days=7,
+        structure=True,
+        structure_every_days=every,
+    )
+    days = frame.get_column("TX_DATETIME").dt.date().n_unique()
+    return {
+        "rows": frame.height,
+        "days": days,
+        "features": features.width,
+        "load_s": loaded,
+        "features_s": time.perf_counter() - wall - loaded,
+        "cpu_s": time.process_time() - cpu,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "output_gb": features.estimated_size() / 1024**3,
+    }
+
+
+def machine() -> str:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return (
+        f"{os.cpu_count()} cores (nproc), {mem_kb / 1024**2:.0f} GB RAM, {cpu}; "
+        f"Python {platform.python_version()}; {date.today()}"
+    )
+
+
+def write_results(runs: list[dict], every: int) -> None:
+    lines = [
+        START,
+        "## Graph features (`bench/bench_graph.py`)",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "Every row of a simulated log featurised from its own history: entities CUSTOMER_ID, "
+        "TERMINAL_ID, DEVICE_ID (null on card-present payments), windows 1/7/30 days, label delay "
+        f"7 days, graph snapshots every {every} day(s) with structure (components, PageRank, "
+        "personalised PageRank). Peak memory is the process's max RSS (data, features and "
+        "intermediates); output is the feature frame (Float32).",
+        "",
+        "| rows | days | features | load s | features s | CPU s | peak RSS GB | output GB "
+        "| load avg before/after |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['rows']:,} | {r['days']} | {r['features']} | {r['load_s']:.1f} "
+            f"| {r['features_s']:.0f} | {r['cpu_s']:.0f} | {r['peak_rss_gb']:.1f} "
+            f"| {r['output_gb']:.2f} | {r['load_before']:.1f} / {r['load_after']:.1f} |"
+        )
+    lines += [
+        "",
+        "The machine is shared with other sessions: wall times run long when the load average "
+        "exceeds the 2 cores; CPU seconds (all threads) are the steadier figure.",
+        END,
+    ]
+    section = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/challenge-bench"))
+    parser.add_argument("--every", type=int, default=1, help="graph snapshot cadence, days")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.every)))
+        return
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for rows in args.rows:
+        path = dataset(rows, args.data_dir)
+        before = os.getloadavg()[0]
+        child = [sys.executable, __file__, "--child", str(path), "--every", str(args.every)]
+        out = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+        run = json.loads(out.strip().splitlines()[-1])
+        run.update(load_before=before, load_after=os.getloadavg()[0])
+        print(json.dumps(run), flush=True)
+        runs.append(run)
+    write_results(runs, args.every)
+
+
+if __name__ == "__main__":
+    main()

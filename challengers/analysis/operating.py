@@ -1,0 +1,322 @@
+"""Operating points: what each model does at the champion's alert budget.
+
+A fraud team reviews a fixed number of alerts a day, so the fair question is not "which model has the
+better curve" but "with the champion's budget of alerts, what would each model catch, miss and cost".
+The budget is a share of the test rows (``alert_rate``) or the number of rows the champion alerts at its
+production score threshold; every model then alerts its own top rows of that count. Ties at the
+boundary are broken at random with a fixed seed, so row order never decides who is alerted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from challengers.errors import DataError
+from challengers.metrics import Cost
+
+DEFAULT_BUDGETS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0005, 0.1, 24))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many rows every model alerts."""
+
+    alerts: int
+    rate: float  # the share of test rows: as configured, or the champion's share at its threshold
+    source: Literal["alert_rate", "threshold"]
+    threshold: float | None = None  # the champion's score threshold, when that set the budget
+
+
+def budget_from_rate(rows: int, rate: float) -> Budget:
+    """``rate`` of ``rows``, rounded, at least one alert; the rate stays the configured one, so the
+    evaluation's rate metrics and the operating point read the same budget."""
+    alerts = int(min(rows, max(1, round(rate * rows))))
+    return Budget(alerts, rate, "alert_rate")
+
+
+def budget_from_threshold(champion_scores: np.ndarray, threshold: float) -> Budget:
+    """The champion alerts every row scoring at least ``threshold``."""
+    alerts = int(np.count_nonzero(champion_scores >= threshold))
+    return Budget(alerts, alerts / max(len(champion_scores), 1), "threshold", threshold)
+
+
+def resolve_budget(
+    champion_scores: np.ndarray, *, rate: float, threshold: float | None = None
+) -> Budget:
+    """The budget of a run: the champion's threshold when given, else ``rate`` of the test rows."""
+    if threshold is None:
+        return budget_from_rate(len(champion_scores), rate)
+    budget = budget_from_threshold(champion_scores, threshold)
+    if budget.alerts == 0:
+        top = float(np.max(champion_scores)) if len(champion_scores) else float("nan")
+        raise DataError(
+            f"evaluation.operating_point.threshold {threshold:g}: no champion score in the test "
+            f"window reaches it (highest {top:.6g}); lower the threshold or set alert_rate"
+        )
+    return budget
+
+
+def ranking(scores: np.ndarray, seed: int) -> np.ndarray:
+    """Row indices by descending score; tied rows in a seeded random order."""
+    tiebreak = np.random.default_rng(seed).random(len(scores))
+    return np.lexsort((tiebreak, -np.asarray(scores, dtype=np.float64)))
+
+
+def alert_mask(scores: np.ndarray, alerts: int, *, seed: int) -> np.ndarray:
+    """True for the ``alerts`` highest-scoring rows."""
+    mask = np.zeros(len(scores), dtype=bool)
+    mask[ranking(scores, seed)[:alerts]] = True
+    return mask
+
+
+def budget_masks(
+    scores: Mapping[str, np.ndarray], champion: str, budget: Budget, *, seed: int
+) -> dict[str, np.ndarray]:
+    """Each model's alerted rows at the budget (the champion's own threshold when one is set)."""
+    out = {}
+    for name, s in scores.items():
+        if name == champion and budget.threshold is not None:
+            out[name] = s >= budget.threshold
+        else:
+            out[name] = alert_mask(s, budget.alerts, seed=seed)
+    return out
+
+
+def total_cost(
+    false_alerts: float, missed: float, missed_amount: float | None, cost: Cost
+) -> float | None:
+    """Cost of a window: false alerts at ``cost.false_positive`` plus missed frauds at
+    ``cost.false_negative`` each, or at their amount when that is None (None without amounts)."""
+    if cost.false_negative is None:
+        if missed_amount is None:
+            return None
+        return false_alerts * cost.false_positive + missed_amount
+    return false_alerts * cost.false_positive + missed * cost.false_negative
+
+
+@dataclass
+class ModelAtBudget:
+    """One model at the budget; ``savings`` is the champion's cost minus this model's."""
+
+    model: str
+    alerts: int
+    true_positives: int
+    false_positives: int
+    recall: float
+    precision: float
+    fp_per_tp: float
+    amount_caught: float | None = None
+    amount_share: float | None = None
+    cost: float | None = None
+    savings: float | None = None
+    savings_ci: tuple[float, float] | None = None
+    savings_p_value: float | None = None
+    score_at_budget: float = float("nan")  # the lowest alerted score
+
+
+def at_budget(
+    name: str,
+    y: np.ndarray,
+    alerted: np.ndarray,
+    scores: np.ndarray,
+    *,
+    amount: np.ndarray | None,
+    cost: Cost,
+) -> ModelAtBudget:
+    """Counts, rates, amounts and cost of one model's alerts."""
+    fraud = y > 0
+    tp = int(np.count_nonzero(alerted & fraud))
+    fp = int(np.count_nonzero(alerted & ~fraud))
+    positives = int(np.count_nonzero(fraud))
+    caught_amount = share = missed_amount = None
+    if amount is not None:
+        fraud_amount = float(amount[fraud].sum())
+        caught_amount = float(amount[alerted & fraud].sum())
+        share = caught_amount / fraud_amount if fraud_amount > 0 else float("nan")
+        missed_amount = fraud_amount - caught_amount
+    return ModelAtBudget(
+        model=name,
+        alerts=tp + fp,
+        true_positives=tp,
+        false_positives=fp,
+        recall=tp / positives if positives else float("nan"),
+        precision=tp / (tp + fp) if tp + fp else float("nan"),
+        fp_per_tp=fp / tp if tp else float("inf"),
+        amount_caught=caught_amount,
+        amount_share=share,
+        cost=total_cost(fp, positives - tp, missed_amount, cost),
+        score_at_budget=float(scores[alerted].min()) if tp + fp else float("nan"),
+    )
+
+
+def mcnemar(only_first: int, only_second: int) -> tuple[float, float, str]:
+    """McNemar's test on the discordant pairs: (statistic, two-sided p-value, method).
+
+    Exact binomial below 25 discordant frauds (the chi-square approximation is poor there), else the
+    continuity-corrected chi-square. The exact statistic is the smaller discordant count.
+    """
+    from scipy import stats
+
+    b, c = int(only_first), int(only_second)
+    n = b + c
+    if n == 0:
+        return 0.0, 1.0, "no discordant frauds"
+    if n < 25:
+        p = stats.binomtest(min(b, c), n, 0.5).pvalue
+        return float(min(b, c)), float(min(1.0, p)), "exact binomial"
+    statistic = (abs(b - c) - 1) ** 2 / n
+    return float(statistic), float(stats.chi2.sf(statistic, 1)), "chi-square, continuity-corrected"
+
+
+@dataclass
+class Overlap:
+    """Which frauds the champion and one challenger alert at the same budget."""
+
+    challenger: str
+    both: int
+    only_champion: int
+    only_challenger: int
+    neither: int
+    amount_both: float | None = None
+    amount_only_champion: float | None = None
+    amount_only_challenger: float | None = None
+    amount_neither: float | None = None
+    statistic: float = 0.0
+    p_value: float = 1.0
+    test: str = ""
+
+
+def overlap(
+    challenger: str,
+    y: np.ndarray,
+    champion_alerted: np.ndarray,
+    challenger_alerted: np.ndarray,
+    amount: np.ndarray | None = None,
+) -> Overlap:
+    """Frauds caught by both, only one, or neither, with McNemar's test on the discordant ones."""
+    fraud = y > 0
+    cells = {
+        "both": fraud & champion_alerted & challenger_alerted,
+        "only_champion": fraud & champion_alerted & ~challenger_alerted,
+        "only_challenger": fraud & ~champion_alerted & challenger_alerted,
+        "neither": fraud & ~champion_alerted & ~challenger_alerted,
+    }
+    n = {k: int(np.count_nonzero(v)) for k, v in cells.items()}
+    total = {k: None if amount is None else float(amount[v].sum()) for k, v in cells.items()}
+    statistic, p, test = mcnemar(n["only_champion"], n["only_challenger"])
+    return Overlap(
+        challenger,
+        n["both"],
+        n["only_champion"],
+        n["only_challenger"],
+        n["neither"],
+        total["both"],
+        total["only_champion"],
+        total["only_challenger"],
+        total["neither"],
+        statistic=statistic,
+        p_value=p,
+        test=test,
+    )
+
+
+@dataclass
+class CostCurve:
+    """Cost and recall of every model when alerting each share of the test rows."""
+
+    budgets: list[float]
+    cost: dict[str, list[float]] = field(default_factory=dict)  # empty without amounts
+    recall: dict[str, list[float]] = field(default_factory=dict)
+
+
+def cost_curve(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    amount: np.ndarray | None,
+    cost: Cost,
+    budgets: Sequence[float] = DEFAULT_BUDGETS,
+    seed: int = 0,
+) -> CostCurve:
+    """One sort per model, then cumulative sums read at every budget."""
+    n = len(y)
+    rates = sorted({min(1.0, max(float(b), 1.0 / n)) for b in budgets})
+    ks = np.array([max(1, round(r * n)) for r in rates])
+    curve = CostCurve(budgets=rates)
+    fraud = (y > 0).astype(np.float64)
+    positives = fraud.sum()
+    fraud_amount = None if amount is None else fraud * amount
+    for name, s in scores.items():
+        order = ranking(s, seed)
+        tp = np.cumsum(fraud[order])[ks - 1]
+        curve.recall[name] = (tp / positives if positives else np.full(len(ks), np.nan)).tolist()
+        missed: list[float | None] = [None] * len(ks)
+        if fraud_amount is not None:
+            missed = list(fraud_amount.sum() - np.cumsum(fraud_amount[order])[ks - 1])
+        costs = [
+            total_cost(float(k - t), float(positives - t), None if m is None else float(m), cost)
+            for k, t, m in zip(ks, tp, missed, strict=True)
+        ]
+        if all(c is not None for c in costs):
+            curve.cost[name] = [float(c) for c in costs if c is not None]
+    return curve
+
+
+@dataclass
+class OperatingPoint:
+    """Every model at the champion's budget, the overlaps with the champion, and the cost curve."""
+
+    rate: float
+    alerts: int
+    source: str
+    threshold: float | None
+    champion: str
+    models: list[ModelAtBudget]
+    overlaps: list[Overlap]
+    curve: CostCurve
+    cost_basis: str = ""  # how a false alert and a missed fraud are costed
+
+
+def operating_point(
+    y: np.ndarray,
+    scores: Mapping[str, np.ndarray],
+    *,
+    champion: str,
+    budget: Budget,
+    amount: np.ndarray | None,
+    cost: Cost,
+    seed: int,
+) -> tuple[OperatingPoint, dict[str, np.ndarray]]:
+    """The operating-point analysis and each model's alerted rows (segments reuse them)."""
+    masks = budget_masks(scores, champion, budget, seed=seed)
+    models = [
+        at_budget(name, y, masks[name], scores[name], amount=amount, cost=cost) for name in scores
+    ]
+    champ_cost = next(m.cost for m in models if m.model == champion)
+    for m in models:
+        if m.cost is not None and champ_cost is not None and m.model != champion:
+            m.savings = champ_cost - m.cost
+    overlaps = [
+        overlap(name, y, masks[champion], masks[name], amount)
+        for name in scores
+        if name != champion
+    ]
+    fn = "its amount" if cost.false_negative is None else f"{cost.false_negative:g}"
+    point = OperatingPoint(
+        rate=budget.rate,
+        alerts=budget.alerts,
+        source=budget.source,
+        threshold=budget.threshold,
+        champion=champion,
+        models=models,
+        overlaps=overlaps,
+        curve=cost_curve(
+            y, scores, amount=amount, cost=cost, budgets=[*DEFAULT_BUDGETS, budget.rate], seed=seed
+        ),
+        cost_basis=f"a false alert costs {cost.false_positive:g}; a missed fraud costs {fn}",
+    )
+    return point, masks

@@ -1,0 +1,168 @@
+"""Stability: population stability index, test weeks, and performance decay as a slope.
+
+PSI compares the share of rows in each bin of a reference distribution (training) with the share in a
+later one: ``sum((a - e) * ln(a / e))``. Bins are the reference's quantiles (so each holds about the
+same share of training rows), missing values have a bin of their own, and empty bins are floored at
+``PSI_FLOOR`` so one empty bin cannot make the index infinite. The usual reading: < 0.1 stable,
+0.1-0.25 moderate shift, > 0.25 major shift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+PSI_FLOOR = 1e-4
+
+
+def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Interior bin edges: the reference's quantiles, duplicates dropped (discrete features)."""
+    finite = np.asarray(reference, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return np.empty(0)
+    return np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
+
+
+def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Share of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    missing = ~np.isfinite(values)
+    index = np.searchsorted(edges, values[~missing], side="left")
+    counts = np.bincount(index, minlength=len(edges) + 1).astype(np.float64)
+    counts = np.append(counts, np.count_nonzero(missing))
+    return counts / max(len(values), 1)
+
+
+def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
+    e = np.maximum(np.asarray(expected, dtype=np.float64), PSI_FLOOR)
+    a = np.maximum(np.asarray(actual, dtype=np.float64), PSI_FLOOR)
+    both_empty = (np.asarray(expected) == 0) & (np.asarray(actual) == 0)
+    return float(np.sum(np.where(both_empty, 0.0, (a - e) * np.log(a / e))))
+
+
+def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """PSI of ``current`` against ``reference`` on the reference's quantile bins."""
+    edges = psi_edges(reference, bins)
+    return psi_from_shares(bin_shares(reference, edges), bin_shares(current, edges))
+
+
+@dataclass(frozen=True)
+class Week:
+    """A test week: days ``start``..``end`` (the last may be shorter)."""
+
+    index: int
+    start: date
+    end: date
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%m-%d}..{self.end:%m-%d}"
+
+
+def split_weeks(start: date, end: date) -> list[Week]:
+    """Consecutive 7-day weeks from ``start``; the last one stops at ``end``."""
+    weeks, day, i = [], start, 0
+    while day <= end:
+        last = min(end, day + timedelta(days=6))
+        weeks.append(Week(i, day, last))
+        day, i = last + timedelta(days=1), i + 1
+    return weeks
+
+
+def week_of(days: np.ndarray, start: date) -> np.ndarray:
+    """The week index of each day (numpy datetime64[D] or dates) counted from ``start``."""
+    offset = (np.asarray(days, dtype="datetime64[D]") - np.datetime64(start, "D")).astype(np.int64)
+    return offset // 7
+
+
+@dataclass
+class Slope:
+    """A weighted least-squares trend of a metric over days since the end of training."""
+
+    per_week: float
+    ci: tuple[float, float]
+    p_value: float
+    points: int
+
+
+def decay_slope(
+    days_since: np.ndarray, values: np.ndarray, weights: np.ndarray, alpha: float = 0.05
+) -> Slope:
+    """Slope (per week) of ``values`` against ``days_since``, weighted (e.g. by frauds that day).
+
+    Points with a non-finite value or zero weight are left out. The interval uses the t
+    distribution with points - 2 degrees of freedom.
+    """
+    from scipy import stats
+
+    x, v, w = (np.asarray(a, dtype=np.float64) for a in (days_since, values, weights))
+    keep = np.isfinite(v) & (w > 0)
+    x, v, w = x[keep], v[keep], w[keep]
+    n = int(x.size)
+    if n < 3 or np.ptp(x) == 0:
+        return Slope(float("nan"), (float("nan"), float("nan")), float("nan"), n)
+    w = w / w.mean()
+    xm, vm = np.average(x, weights=w), np.average(v, weights=w)
+    sxx = float(np.sum(w * (x - xm) ** 2))
+    slope = float(np.sum(w * (x - xm) * (v - vm)) / sxx)
+    residuals = v - (vm + slope * (x - xm))
+    se = math.sqrt(float(np.sum(w * residuals**2)) / (n - 2) / sxx)
+    t = float(stats.t.ppf(1 - alpha / 2, n - 2))
+    # an exact line has no residual: its slope is certain
+    p = float(2 * stats.t.sf(abs(slope / se), n - 2)) if se > 0 else float(slope == 0)
+    return Slope(7 * slope, (7 * (slope - t * se), 7 * (slope + t * se)), p, n)
+
+
+@dataclass
+class WeekMetrics:
+    """Every metric of every model on one test week, with intervals from that week's bootstrap."""
+
+    week: int
+    start: str
+    end: str
+    rows: int
+    positives: int
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # model -> key -> value
+    ci: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+
+
+@dataclass
+class Stability:
+    """How the models hold up from training to test and across the test weeks."""
+
+    weeks: list[WeekMetrics]
+    score_psi: dict[str, float]  # model -> PSI of test scores against training scores
+    score_psi_weekly: dict[str, list[float]]  # model -> PSI of week w against week w - 1
+    score_psi_vs_train: dict[str, list[float]]  # model -> PSI of week w against training
+    feature_psi: dict[str, float]  # champion input -> PSI test against training
+    decay: dict[str, dict[str, Slope]]  # model -> metric key -> slope per week
+    train_metrics: dict[str, dict[str, float]]  # in-sample metrics (training window)
+    test_metrics: dict[str, dict[str, float]]  # the headline values, for the gap
+    bins: int = 10
+    decay_basis: str = ""
+    weekly_bootstrap: int = 0  # replicates behind each week's interval
+
+
+def weekly_psi(
+    reference: np.ndarray, current: np.ndarray, week: np.ndarray, weeks: int, bins: int
+) -> tuple[list[float], list[float]]:
+    """PSI of each week against the previous week and against the reference, on reference bins."""
+    edges = psi_edges(reference, bins)
+    ref = bin_shares(reference, edges)
+    shares = [bin_shares(current[week == w], edges) for w in range(weeks)]
+    vs_previous = [float("nan")] + [
+        psi_from_shares(shares[w - 1], shares[w]) for w in range(1, weeks)
+    ]
+    return vs_previous, [psi_from_shares(ref, s) for s in shares]
+
+
+def feature_psi(
+    train_columns: Sequence[np.ndarray], test_columns: Sequence[np.ndarray], bins: int
+) -> list[float]:
+    """PSI of each feature column, test against training."""
+    return [psi(a, b, bins) for a, b in zip(train_columns, test_columns, strict=True)]

@@ -1,0 +1,306 @@
+"""Run every diagnostic on a finished evaluation: the one call the pipeline makes.
+
+Takes plain inputs (frames, score arrays, fitted models, a few sizes), returns :class:`Analyses`.
+Headline numbers elsewhere are exact on every test row; here only the SHAP explanations sample rows
+(seeded), and the report says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from challengers.analysis import calibration as cal
+from challengers.analysis import explain as ex
+from challengers.analysis import segments as seg
+from challengers.analysis import stability as st
+from challengers.analysis.curves import Curves, curves
+from challengers.analysis.operating import Budget, OperatingPoint, operating_point
+from challengers.data import DAY, DataSpec
+from challengers.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
+from challengers.metrics import Cost, MetricSpec
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Sizes and thresholds of the diagnostics (from evaluation.diagnostics and .findings)."""
+
+    psi_bins: int = 10
+    reliability_bins: int = 10
+    explain_rows: int = 2000
+    weekly_bootstrap: int = 200  # capped by the run's bootstrap
+    max_segment_values: int = 30
+    min_segment_rows: int = 1000
+    min_segment_positives: int = 20
+    ignored_share: float = 0.01
+    leaned_share: float = 0.05
+
+
+@dataclass
+class AnalysisInput:
+    train: pl.DataFrame
+    test: pl.DataFrame
+    spec: DataSpec
+    scores: dict[str, np.ndarray]  # test scores of every model that ran
+    train_scores: dict[str, np.ndarray]
+    calibrated: dict[str, bool]
+    models: dict[str, Any]  # fitted models (native_model(), model_inputs())
+    champion: str
+    champion_inputs: tuple[str, ...]
+    metrics: list[MetricSpec]
+    cost: Cost
+    budget: Budget
+    train_end: date
+    test_start: date
+    test_end: date
+    bootstrap: int
+    alpha: float
+    seed: int
+    settings: Settings = field(default_factory=Settings)
+    history: pl.DataFrame | None = None
+    # the evaluation's own expected-cost deltas at this budget, when it computed them
+    cost_deltas: dict[str, Delta] = field(default_factory=dict)
+
+
+@dataclass
+class Analyses:
+    operating_point: OperatingPoint
+    stability: st.Stability
+    segments: list[seg.SegmentColumn]
+    calibration: list[cal.Calibration]
+    explanations: ex.Explanations
+    curves: Curves
+
+
+def analyse(inp: AnalysisInput) -> Analyses:
+    """Operating point, stability, segments, calibration, explanations and plot curves."""
+    rows = _rows(inp, inp.test)
+    y = rows.y
+    point, alerted = operating_point(
+        y,
+        inp.scores,
+        champion=inp.champion,
+        budget=inp.budget,
+        amount=rows.amount,
+        cost=inp.cost,
+        seed=inp.seed,
+    )
+    _savings_intervals(inp, rows, point)
+    return Analyses(
+        operating_point=point,
+        stability=stability(inp, rows),
+        segments=[
+            seg.segment_column(
+                column,
+                *_codes(inp.test.get_column(column)),
+                y,
+                inp.scores,
+                alerted,
+                min_rows=inp.settings.min_segment_rows,
+                min_positives=inp.settings.min_segment_positives,
+                max_values=inp.settings.max_segment_values,
+            )
+            for column in inp.spec.segments
+        ],
+        calibration=[
+            cal.calibration(
+                name,
+                y,
+                s,
+                calibrated=inp.calibrated.get(name, False),
+                bins=inp.settings.reliability_bins,
+            )
+            for name, s in inp.scores.items()
+        ],
+        explanations=explanations(inp),
+        curves=curves(y, inp.scores),
+    )
+
+
+def _codes(series: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Dense codes of a segment column's values (as text, missing ones named) and the values."""
+    values = series.cast(pl.String).fill_null(seg.MISSING)
+    codes = values.rank("dense").cast(pl.Int64).to_numpy() - 1
+    return codes, values.unique().sort().to_list()
+
+
+def _rows(inp: AnalysisInput, frame: pl.DataFrame) -> TestRows:
+    s = inp.spec
+    return TestRows.from_frame(frame, target=s.target, amount=s.amount, entity=s.entity)
+
+
+def _evaluate(
+    inp: AnalysisInput,
+    rows: TestRows,
+    scores: Mapping[str, np.ndarray],
+    *,
+    metrics: Sequence[MetricSpec] | None = None,
+    bootstrap: int = 0,
+) -> dict[str, ModelEvaluation]:
+    """The evaluation's own metric code on a subset of rows (a week, a day, the training window)."""
+    return evaluate_models(
+        rows,
+        scores,
+        inp.calibrated,
+        champion=inp.champion,
+        metrics=list(metrics if metrics is not None else inp.metrics),
+        cost=inp.cost,
+        operating_rate=inp.budget.rate,
+        bootstrap=bootstrap,
+        alpha=inp.alpha,
+        seed=inp.seed,
+    )
+
+
+def _savings_intervals(inp: AnalysisInput, rows: TestRows, point: OperatingPoint) -> None:
+    """Paired bootstrap interval of each challenger's savings (from the expected-cost delta),
+    reusing the evaluation's replicates when it already had expected_cost at this budget."""
+    if inp.bootstrap <= 0 or (inp.cost.false_negative is None and rows.amount is None):
+        return
+    deltas = inp.cost_deltas
+    if not deltas:
+        evaluation = _evaluate(
+            inp, rows, inp.scores, metrics=[MetricSpec("expected_cost")], bootstrap=inp.bootstrap
+        )
+        deltas = {n: e.delta["expected_cost"] for n, e in evaluation.items() if e.delta}
+    n = len(rows.y)
+    for m in point.models:
+        delta = deltas.get(m.model)
+        if delta is not None:
+            # savings = champion cost - challenger cost = -delta(cost per row) x rows
+            m.savings_ci = (-delta.ci[1] * n, -delta.ci[0] * n)
+            m.savings_p_value = delta.p_value
+
+
+def _subset(scores: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: s[index] for name, s in scores.items()}
+
+
+def groups(keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+    """(key, row indices) of each distinct key, in key order; one sort, no pass per key."""
+    order = np.argsort(keys, kind="stable")
+    unique, counts = np.unique(keys[order], return_counts=True)
+    return list(zip(unique, np.split(order, np.cumsum(counts)[:-1]), strict=True))
+
+
+def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
+    """Weekly metrics with intervals, PSI, decay slopes and the train/test gap."""
+    days = inp.test.get_column(DAY).to_numpy()
+    weeks = st.split_weeks(inp.test_start, inp.test_end)
+    week = st.week_of(days, inp.test_start)
+    bins = inp.settings.psi_bins
+    by_week = dict(groups(week))
+    per_week = [_week_metrics(inp, w, by_week[w.index]) for w in weeks if w.index in by_week]
+    weekly: dict[str, tuple[list[float], list[float]]] = {
+        name: st.weekly_psi(inp.train_scores[name], s, week, len(weeks), bins)
+        for name, s in inp.scores.items()
+        if name in inp.train_scores
+    }
+    features = [f for f in inp.champion_inputs or inp.spec.features if f in inp.test.columns]
+    return st.Stability(
+        weeks=per_week,
+        score_psi={
+            name: st.psi(inp.train_scores[name], s, bins)
+            for name, s in inp.scores.items()
+            if name in inp.train_scores
+        },
+        score_psi_weekly={name: v[0] for name, v in weekly.items()},
+        score_psi_vs_train={name: v[1] for name, v in weekly.items()},
+        feature_psi=dict(
+            zip(
+                features,
+                st.feature_psi(_columns(inp.train, features), _columns(inp.test, features), bins),
+                strict=True,
+            )
+        ),
+        decay=_decay(inp, days),
+        train_metrics=_metric_values(_evaluate(inp, _rows(inp, inp.train), inp.train_scores)),
+        test_metrics=_metric_values(_evaluate(inp, rows, inp.scores)),
+        bins=bins,
+        weekly_bootstrap=min(inp.bootstrap, inp.settings.weekly_bootstrap),
+        decay_basis="weighted least squares of each day's metric on the days since the end of "
+        "training, each day weighted by its frauds",
+    )
+
+
+def _columns(frame: pl.DataFrame, features: Sequence[str]) -> list[np.ndarray]:
+    return [frame.get_column(f).cast(pl.Float64).to_numpy() for f in features]
+
+
+def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[str, float]]:
+    return {name: dict(e.metrics) for name, e in evaluation.items()}
+
+
+def _week_metrics(inp: AnalysisInput, w: st.Week, index: np.ndarray) -> st.WeekMetrics:
+    rows = _rows(inp, inp.test[index])
+    replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
+    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=replicates)
+    return st.WeekMetrics(
+        week=w.index,
+        start=w.start.isoformat(),
+        end=w.end.isoformat(),
+        rows=len(index),
+        positives=rows.positives,
+        metrics=_metric_values(evaluation),
+        ci={name: dict(e.ci) for name, e in evaluation.items()},
+    )
+
+
+def _decay(inp: AnalysisInput, days: np.ndarray) -> dict[str, dict[str, st.Slope]]:
+    """Each metric per test day, then its weighted trend over days since the end of training."""
+    values: dict[str, dict[str, list[float]]] = {
+        name: {m.key: [] for m in inp.metrics} for name in inp.scores
+    }
+    since, weights = [], []
+    for day, index in groups(days.astype("datetime64[D]")):
+        rows = _rows(inp, inp.test[index])
+        since.append(int((day - np.datetime64(inp.train_end, "D")).astype(np.int64)))
+        weights.append(rows.positives)
+        for name, e in _evaluate(inp, rows, _subset(inp.scores, index)).items():
+            for key in values[name]:
+                values[name][key].append(e.metrics.get(key, float("nan")))
+    x, w = np.asarray(since, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    return {
+        name: {
+            key: st.decay_slope(x, np.asarray(v, dtype=np.float64), w, inp.alpha)
+            for key, v in per.items()
+        }
+        for name, per in values.items()
+    }
+
+
+def explanations(inp: AnalysisInput) -> ex.Explanations:
+    """SHAP summaries on one seeded sample of test rows, shared by every model."""
+    n = inp.test.height
+    size = min(n, inp.settings.explain_rows)
+    rng = np.random.default_rng(inp.seed)
+    index = np.sort(rng.choice(n, size=size, replace=False))
+    sample = inp.test[index]
+    done: list[ex.ModelExplanation] = []
+    skipped: dict[str, str] = {}
+    for name, model in inp.models.items():
+        try:
+            booster = model.native_model()
+            if ex.library_of(booster) is None:
+                skipped[name] = f"{getattr(model, 'kind', 'this kind')} has no native tree booster"
+                continue
+            x, names = model.model_inputs(sample, history=inp.history)
+            done.append(ex.explain(name, booster, x, names))
+        except Exception as exc:  # an explanation failing never stops the run
+            skipped[name] = f"explanation failed: {type(exc).__name__}: {exc}"
+    champion = next((e for e in done if e.model == inp.champion), None)
+    spots: list[ex.BlindSpot] = []
+    if champion is not None or inp.champion_inputs:
+        spots = ex.blind_spots(
+            champion,
+            inp.champion_inputs,
+            [e for e in done if e.model != inp.champion],
+            ignored=inp.settings.ignored_share,
+            leaned=inp.settings.leaned_share,
+        )
+    return ex.Explanations(size, n, inp.seed, done, skipped, spots)

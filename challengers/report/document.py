@@ -1,0 +1,124 @@
+"""The validation report as a document model: sections of blocks, rendered to Markdown and HTML.
+
+The sections are built once from the :class:`ExperimentResult` (see :mod:`.sections`); the two
+renderers only translate blocks. Text may carry ``**bold**`` and ```code``` inline marks; a table
+cell may hold several lines separated by ``\\n``.
+
+Other parts plug blocks in: the data audit passes its blocks to ``sections.build_document``
+(``audit=``) and they appear under "Conceptual soundness".
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from challengers.results import Finding
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    tone: str = ""  # "", "verdict", "note"
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str  # the plot's key in ExperimentResult.plots
+    path: str  # relative to the report
+    caption: str
+
+
+@dataclass(frozen=True)
+class Findings:
+    findings: Sequence[Finding]
+
+
+Block = Text | Heading | Bullets | Table | Figure | Findings
+
+
+@dataclass
+class Section:
+    id: str  # stable anchor, also what the browser test looks for
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    title: str
+    subtitle: str
+    sections: list[Section]
+
+
+SECTION_IDS = (
+    "summary",
+    "scope",
+    "soundness",
+    "outcomes",
+    "calibration",
+    "stability",
+    "segments",
+    "explanations",
+    "replication",
+    "findings",
+    "limitations",
+    "environment",
+)
+
+
+# ------------------------------------------------------------------------------------ formatting
+
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def interval(ci: Sequence[float] | None, digits: int = 4) -> str:
+    if not ci:
+        return ""
+    return f"[{fmt(ci[0], digits)}, {fmt(ci[1], digits)}]"
+
+
+def money(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:,.0f}"
+
+
+def signed_money(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:+,.0f}"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{100 * value:.{digits}f}%"
+
+
+def pvalue(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"

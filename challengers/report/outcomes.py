@@ -1,0 +1,256 @@
+"""Report sections on the outcomes: the side-by-side comparison, the operating point and
+calibration. Renders results; computes nothing."""
+
+from __future__ import annotations
+
+import math
+
+from challengers.report.document import (
+    Block,
+    Bullets,
+    Figure,
+    Heading,
+    Section,
+    Table,
+    Text,
+    fmt,
+    interval,
+    money,
+    pct,
+    pvalue,
+    signed_money,
+)
+from challengers.results import DeltaResult, ExperimentResult, ModelResult
+
+
+def figure(result: ExperimentResult, name: str, caption: str) -> list[Block]:
+    path = result.plots.get(name)
+    return [Figure(name, path, caption)] if path else []
+
+
+def _decision_p(d: DeltaResult) -> float:
+    return d.p_value_adjusted if d.p_value_adjusted is not None else d.p_value
+
+
+def _cell(result: ExperimentResult, m: ModelResult, key: str) -> str:
+    text = f"{fmt(m.metrics.get(key))}\n{interval(m.ci.get(key))}".strip()
+    d = m.delta_vs_champion.get(key)
+    if d is None:
+        return text
+    p = _decision_p(d)
+    mark = ""
+    if math.isfinite(p) and p < result.alpha:
+        mark = " ▲" if (d.value > 0) == result.higher_is_better.get(key, True) else " ▼"
+    adjusted = "" if d.p_value_adjusted is None else f" (adj. {pvalue(d.p_value_adjusted)})"
+    return text + f"\nΔ {d.value:+.4f} {interval(d.ci)}\np={pvalue(d.p_value)}{adjusted}{mark}"
+
+
+def comparison_table(result: ExperimentResult) -> Table:
+    ok = [m for m in result.models if m.status == "ok"]
+    rows = []
+    for key in result.metric_keys:
+        arrow = "↑" if result.higher_is_better.get(key, True) else "↓"
+        rows.append([f"{key} {arrow}", *(_cell(result, m, key) for m in ok)])
+    return Table(
+        ["metric", *(f"{m.name} ({m.role})" for m in ok)],
+        rows,
+        caption="Values with their interval; Δ is challenger minus champion with its paired "
+        "interval and p-value; ▲/▼ a significant improvement/deterioration.",
+    )
+
+
+def outcomes(result: ExperimentResult) -> Section:
+    corrected = any(
+        d.p_value_adjusted is not None
+        for m in result.challengers
+        for d in m.delta_vs_champion.values()
+    )
+    blocks: list[Block] = [
+        Text(
+            f"All models scored on the same {result.data.rows_test:,} out-of-time test rows "
+            f"({result.data.positives_test:,} frauds). Intervals at "
+            f"{100 * (1 - result.alpha):.0f}% from {result.bootstrap:,} paired bootstrap "
+            "replicates; significance "
+            + ("after Holm's correction across challengers." if corrected else "uncorrected.")
+            + " ↑ higher is better, ↓ lower is better."
+            + (f" Tests: {_methods(result)}." if _methods(result) else "")
+        ),
+        comparison_table(result),
+    ]
+    blocks += [Text(f"**{m.name}** ({m.kind}) failed: {m.error}", "note") for m in result.failed]
+    blocks += figure(result, "roc", "ROC curves (log false-positive rate); dots: operating point.")
+    blocks += figure(result, "pr", "Precision-recall curves; dots: operating point.")
+    blocks += operating_blocks(result)
+    blocks += figure(result, "scores", "Score distributions of frauds and genuine rows.")
+    blocks += twin_blocks(result)
+    return Section("outcomes", "Outcomes: champion vs challengers on the same rows", blocks)
+
+
+def _methods(result: ExperimentResult) -> str:
+    """Which test produced the p-values, per metric (DeLong for ROC AUC, bootstrap otherwise)."""
+    methods = {
+        f"{d.method}": key
+        for m in result.challengers
+        for key, d in m.delta_vs_champion.items()
+        if getattr(d, "method", None)
+    }
+    return "; ".join(f"{key}: {method}" for method, key in sorted(methods.items()))
+
+
+def twin_blocks(result: ExperimentResult) -> list[Block]:
+    """Each model with a twin (the same tree without its kind's added features), paired."""
+    twinned = [m for m in result.models if m.twin is not None]
+    if not twinned:
+        return []
+    blocks: list[Block] = [
+        Heading("Added value of detector / graph features: each model against its twin"),
+        Text(
+            "The twin is the same tree, same parameters and seed, without the features the kind "
+            "adds; both are scored on the same test rows and compared by the same paired "
+            "bootstrap. Δ is model minus twin."
+        ),
+    ]
+    for m in twinned:
+        assert m.twin is not None
+        rows = []
+        for key in result.metric_keys:
+            d = m.twin.delta.get(key)
+            rows.append(
+                [
+                    key,
+                    f"{fmt(m.metrics.get(key))} {interval(m.ci.get(key))}".strip(),
+                    f"{fmt(m.twin.metrics.get(key))} {interval(m.twin.ci.get(key))}".strip(),
+                    f"{d.value:+.4f} {interval(d.ci)} p={pvalue(d.p_value)}" if d else "",
+                ]
+            )
+        blocks.append(
+            Table(
+                ["metric", m.name, m.twin.label, "Δ (model − twin)"],
+                rows,
+                caption=f"{m.name} against its twin ({m.twin.label})",
+            )
+        )
+    return blocks
+
+
+def operating_blocks(result: ExperimentResult) -> list[Block]:
+    op = result.operating_point
+    if op is None:
+        return []
+    how = (
+        f"the champion's score threshold {op.threshold:g}"
+        if op.threshold is not None
+        else "evaluation.operating_point (or the first alert-rate metric)"
+    )
+    rows = [
+        [
+            m.model,
+            f"{m.alerts:,}",
+            f"{m.true_positives:,}",
+            f"{m.false_positives:,}",
+            fmt(m.recall, 3),
+            fmt(m.precision, 3),
+            fmt(m.fp_per_tp, 2),
+            f"{money(m.amount_caught)}\n{pct(m.amount_share)}",
+            money(m.cost),
+            ""
+            if m.model == op.champion
+            else f"{signed_money(m.savings)}\n{_money_ci(m.savings_ci)}",
+            "" if m.savings_p_value is None else pvalue(m.savings_p_value),
+        ]
+        for m in op.models
+    ]
+    overlap_rows = [
+        [
+            o.challenger,
+            f"{o.both:,}",
+            f"{o.only_champion:,}\n{money(o.amount_only_champion)}",
+            f"{o.only_challenger:,}\n{money(o.amount_only_challenger)}",
+            f"{o.neither:,}",
+            f"{fmt(o.statistic, 2)}, p={pvalue(o.p_value)}\n{o.test}",
+        ]
+        for o in op.overlaps
+    ]
+    blocks: list[Block] = [
+        Heading("Operating point"),
+        Text(
+            f"Every model alerts the same number of rows: **{op.alerts:,}** "
+            f"({pct(op.rate, 2)} of the test window), set by {how}. Cost: {op.cost_basis}. "
+            "Savings are the champion's cost minus the challenger's, with a paired bootstrap "
+            "interval."
+        ),
+        Table(
+            [
+                "model",
+                "alerts",
+                "frauds caught",
+                "false alerts",
+                "recall",
+                "precision",
+                "false alerts per fraud",
+                "fraud amount caught",
+                "cost",
+                "savings vs champion",
+                "p",
+            ],
+            rows,
+        ),
+    ]
+    if overlap_rows:
+        blocks += [
+            Heading("Alerted frauds: overlap with the champion"),
+            Table(
+                [
+                    "challenger",
+                    "caught by both",
+                    "only champion (amount)",
+                    "only challenger (amount)",
+                    "missed by both",
+                    "McNemar",
+                ],
+                overlap_rows,
+                caption="McNemar's test on the frauds alerted by exactly one of the two models, "
+                "at equal budget.",
+            ),
+        ]
+        blocks += figure(
+            result, "overlap", "Frauds caught by both, only the champion, only the challenger."
+        )
+    blocks += figure(result, "cost", "Cost and recall over alert budgets; dashed: operating point.")
+    return blocks
+
+
+def _money_ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"[{money(ci[0])}, {money(ci[1])}]"
+
+
+def calibration(result: ExperimentResult) -> Section:
+    assessed = [c for c in result.calibration if c.assessed]
+    blocks: list[Block] = [
+        Text(
+            "Brier score, expected calibration error over equal-mass score bins, and mean score "
+            "against the observed fraud rate (1 = calibrated in the large), on every test row."
+        )
+    ]
+    if assessed:
+        blocks.append(
+            Table(
+                ["model", "Brier", "ECE", "mean score", "fraud rate", "mean score / fraud rate"],
+                [
+                    [
+                        c.model,
+                        fmt(c.brier, 5),
+                        fmt(c.ece, 5),
+                        fmt(c.mean_score, 5),
+                        fmt(c.fraud_rate, 5),
+                        fmt(c.ratio, 2),
+                    ]
+                    for c in assessed
+                ],
+            )
+        )
+    others = [c for c in result.calibration if not c.assessed]
+    if others:
+        blocks.append(Bullets([f"**{c.model}**: not assessed, {c.reason}." for c in others]))
+    blocks += figure(result, "reliability", "Reliability curves of the calibrated models.")
+    return Section("calibration", "Calibration", blocks)

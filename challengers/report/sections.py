@@ -1,0 +1,282 @@
+"""The report's sections in the order of a model-risk validation document. Renders results;
+computes nothing (sums and comparisons of figures already in the result only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from challengers.report import diagnostics as diag
+from challengers.report import outcomes as out
+from challengers.report.document import (
+    Block,
+    Bullets,
+    Document,
+    Findings,
+    Section,
+    Table,
+    Text,
+    fmt,
+    interval,
+    pct,
+)
+from challengers.results import SEVERITIES, ExperimentResult, Finding
+
+SOUNDNESS_AREAS = (
+    "data",
+    "leakage",
+    "audit",
+    "privacy",
+    "representativeness",
+    "integrity",
+    "drift",
+    "bias",
+)
+
+
+def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> Document:
+    """Every section, in order; ``audit`` blocks (the data audit) go under conceptual soundness."""
+    return Document(
+        title=f"Validation report: {result.experiment}",
+        subtitle=f"Champion '{result.champion.name}' against {len(result.challengers)} "
+        f"challenger(s) · run {result.run_id or 'n/a'}",
+        sections=[
+            summary(result),
+            scope(result),
+            soundness(result, audit),
+            out.outcomes(result),
+            out.calibration(result),
+            diag.stability(result),
+            diag.segments(result),
+            diag.explanations(result),
+            replication(result),
+            findings(result),
+            limitations(result),
+            environment(result),
+        ],
+    )
+
+
+def verdict(result: ExperimentResult) -> str:
+    """The sentence a committee reads first."""
+    champ = result.champion.name
+    better = [f for f in result.findings if f.id.startswith("outcome-better-")]
+    counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
+    if better:
+        names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)
+        lead = f"The champion '{champ}' is significantly outperformed by {names}."
+    else:
+        lead = f"No challenger significantly outperforms the champion '{champ}'."
+    tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+    return f"{lead} Findings: {tally}."
+
+
+def summary(result: ExperimentResult) -> Section:
+    top = [f for f in result.findings if f.severity in ("high", "medium")][:8]
+    blocks: list[Block] = [Text(f"**Verdict.** {verdict(result)}", "verdict")]
+    op = result.operating_point
+    if op is not None:
+        champ = next(m for m in op.models if m.model == op.champion)
+        best = max(
+            (m for m in op.models if m.model != op.champion), key=lambda m: m.recall, default=None
+        )
+        line = (
+            f"At the champion's budget of {op.alerts:,} alerts ({pct(op.rate, 2)} of test rows) "
+            f"the champion catches {champ.true_positives:,} of {result.data.positives_test:,} "
+            f"frauds (recall {fmt(champ.recall, 3)}, precision {fmt(champ.precision, 3)})"
+        )
+        if best is not None:
+            line += (
+                f"; the best challenger at that budget, '{best.model}', catches "
+                f"{best.true_positives:,} (recall {fmt(best.recall, 3)})"
+            )
+        blocks.append(Text(line + "."))
+    if top:
+        blocks += [Text("**Top findings** (all findings: see Findings below)."), Findings(top)]
+    else:
+        blocks.append(Text("No high or medium severity findings."))
+    return Section("summary", "Summary", blocks)
+
+
+def scope(result: ExperimentResult) -> Section:
+    d = result.data
+    excluded = (
+        f"; {d.excluded_known_fraud_rows:,} rows of entities already known fraudulent removed "
+        f"({d.excluded_known_fraud_positives:,} of them frauds)"
+        if d.excluded_known_fraud_rows
+        else ""
+    )
+    models = [
+        [
+            m.name,
+            m.role,
+            m.kind,
+            m.status,
+            str(len(m.features)),
+            f"{m.fit_seconds:.1f}s",
+            f"{m.predict_seconds:.2f}s",
+        ]
+        for m in result.models
+    ]
+    op = result.operating_point
+    return Section(
+        "scope",
+        "Scope and data",
+        [
+            Bullets(
+                [
+                    f"Data: `{d.source}`, fingerprint `{d.fingerprint}`",
+                    f"Training window {d.windows.get('train', '')}: {d.rows_train:,} rows, "
+                    f"{d.positives_train:,} frauds",
+                    f"Test window {d.windows.get('test', '')}: {d.rows_test:,} rows, "
+                    f"{d.positives_test:,} frauds{excluded}",
+                    f"Label delay: {d.windows.get('label_delay_days', '?')} days",
+                    f"Metrics: {', '.join(result.metric_keys)}; {result.bootstrap:,} bootstrap "
+                    f"replicates, alpha {result.alpha}",
+                    f"Operating point: {op.alerts:,} alerts ({pct(op.rate, 2)} of test rows)"
+                    if op
+                    else f"Operating point: top {pct(result.operating_alert_rate, 2)} of rows",
+                ]
+            ),
+            Table(["model", "role", "kind", "status", "features", "fit", "scoring"], models),
+            *_tuning(result),
+        ],
+    )
+
+
+def _tuning(result: ExperimentResult) -> list[Block]:
+    """One line per tuned challenger: the search, its validation slice, what it gained there."""
+    lines = [
+        f"**{m.name}** tuned (Optuna): {t['trials']} trials ({t['pruned']} pruned); best "
+        f"validation {t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}, library "
+        f"defaults {fmt(t['defaults_value'])}; {'; '.join(t['folds'])}"
+        for m in result.models
+        if (t := m.tuning)
+    ]
+    return [Bullets(lines)] if lines else []
+
+
+def soundness(result: ExperimentResult, audit: Sequence[Block]) -> Section:
+    champ = result.champion
+    inputs = set(champ.features)
+    blocks: list[Block] = [
+        Text(
+            f"The champion '{champ.name}' reads {len(champ.features)} feature(s): "
+            + (", ".join(f"`{f}`" for f in champ.features) or "unknown (production scores only)")
+            + "."
+        )
+    ]
+    extra = [
+        f"**{m.name}** also uses " + ", ".join(f"`{f}`" for f in m.features if f not in inputs)
+        for m in result.challengers
+        if inputs and any(f not in inputs for f in m.features)
+    ]
+    if extra:
+        blocks.append(Bullets(extra))
+    related = [f for f in result.findings if f.area in SOUNDNESS_AREAS]
+    if related:
+        blocks += [Text("Data and leakage findings:"), Findings(related)]
+    if not audit and result.audit is not None:
+        from challengers.report import audit_section
+
+        audit = audit_section.blocks(result.audit)
+    blocks += list(audit) or [
+        Text(
+            "No data audit in this run; `challenge audit CONFIG` checks integrity, leakage, "
+            "drift and privacy.",
+            "note",
+        )
+    ]
+    return Section("soundness", "Conceptual soundness", blocks)
+
+
+def replication(result: ExperimentResult) -> Section:
+    if not result.claimed:
+        return Section(
+            "replication",
+            "Replication of claimed figures",
+            [Text("The champion's documentation claims no figures (champion.claimed).", "note")],
+        )
+    champ = result.champion
+    rows = []
+    for key, claimed in result.claimed.items():
+        ci = champ.ci.get(key)
+        inside = "n/a" if ci is None else ("yes" if ci[0] <= claimed <= ci[1] else "no")
+        rows.append([key, f"{claimed:g}", fmt(champ.metrics.get(key)), interval(ci), inside])
+    return Section(
+        "replication",
+        "Replication of claimed figures",
+        [
+            Text("The champion's documented figures against ours on the same test window."),
+            Table(["metric", "claimed", "measured", "interval", "claim inside interval"], rows),
+        ],
+    )
+
+
+def findings(result: ExperimentResult) -> Section:
+    if not result.findings:
+        return Section("findings", "Findings", [Text("No findings.")])
+    blocks: list[Block] = []
+    for severity in SEVERITIES:
+        group: list[Finding] = [f for f in result.findings if f.severity == severity]
+        if group:
+            blocks.append(Findings(group))
+    return Section("findings", "Findings", blocks)
+
+
+def limitations(result: ExperimentResult) -> Section:
+    items = [
+        f"Headline metrics are exact on all {result.data.rows_test:,} test rows; intervals come "
+        f"from {result.bootstrap:,} paired bootstrap replicates (entities resampled as blocks "
+        "when data.entity is set)."
+    ]
+    corrected = any(
+        d.p_value_adjusted is not None
+        for m in result.challengers
+        for d in m.delta_vs_champion.values()
+    )
+    if result.challengers and not corrected:
+        items.append("p-values are not corrected for the number of challengers.")
+    ex = result.explanations
+    if ex is not None:
+        items.append(
+            f"Explanations use a seeded sample of {ex.sample_rows:,} of {ex.test_rows:,} test rows "
+            f"(seed {ex.seed}); the only sampled diagnostic."
+        )
+        items += [f"No explanation for '{m}': {why}." for m, why in ex.skipped.items()]
+    items += [
+        f"Calibration not assessed for '{c.model}': {c.reason}."
+        for c in result.calibration
+        if not c.assessed
+    ]
+    s = result.stability
+    if s is not None and s.weeks:
+        last = s.weeks[-1]
+        items.append(
+            f"Weekly intervals rest on one week of rows each and {s.weekly_bootstrap:,} "
+            f"replicates (the last week, {last.start}..{last.end}, has {last.positives:,} "
+            "frauds); a short test window gives a noisy decay slope."
+        )
+    items.append(
+        "At the operating point, rows tied at the budget boundary are ordered at random (seeded); "
+        "the savings interval treats such ties pro rata."
+    )
+    items.append(
+        "The train/test gap compares in-sample with out-of-time figures; a champion loaded from a "
+        "file may have been trained on other data than this training window."
+    )
+    small = [f"{c.column}={r.value}" for c in result.segments for r in c.rows if r.small]
+    if small:
+        items.append(
+            "Segments too small to judge (shown, not used as reference): " + ", ".join(small) + "."
+        )
+    items += [f"Model '{m.name}' failed and is missing from the comparison." for m in result.failed]
+    return Section("limitations", "Limitations", [Bullets(items)])
+
+
+def environment(result: ExperimentResult) -> Section:
+    items = [
+        f"MLflow run `{result.run_id}`; config hash `{result.config_hash}`; data fingerprint "
+        f"`{result.data.fingerprint}`",
+        *(f"{k}: `{v}`" for k, v in sorted(result.environment.items())),
+    ]
+    return Section("environment", "Environment", [Bullets(items)])

@@ -1,0 +1,140 @@
+"""Search spaces of the tuned trees: sensible defaults per library, overridable from the config.
+
+A space maps a parameter name to a :class:`Dim`. Names are the library's own parameters (passed to
+LightGBM/XGBoost as they are), except ``imbalance``, the tree's class-weighting constructor argument
+(none / sqrt / balanced: the weight of a fraud relative to a genuine row). Boosting rounds are never
+searched: early stopping on the validation slice picks them, up to ``tune.max_rounds``.
+
+Rules, applied by :func:`search_space`:
+- a parameter the config fixes (in the tree's ``params``, under any alias the library accepts, or an
+  explicit ``imbalance``) is not searched;
+- ``tune.space`` replaces a default range or adds a new parameter (it wins over a fixed value);
+- each default :class:`Dim` carries the library default, so the first trial of a study is the
+  untuned model (with early stopping): the search can only improve on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from challengers.config import SearchRange
+
+IMBALANCE = "imbalance"
+
+
+@dataclass(frozen=True)
+class Dim:
+    """One searched parameter: a float/int range (``log`` scale optional) or categorical
+    ``choices``; ``default`` is the library's default, tried first; ``aliases`` name the same
+    library parameter."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    int: bool = False
+    choices: tuple[Any, ...] | None = None
+    default: Any = None
+    aliases: tuple[str, ...] = ()
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        """Draw a value from an ``optuna.Trial``."""
+        if self.choices is not None:
+            return trial.suggest_categorical(name, list(self.choices))
+        assert self.low is not None and self.high is not None
+        if self.int:
+            return trial.suggest_int(name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(name, float(self.low), float(self.high), log=self.log)
+
+    def contains(self, value: Any) -> bool:
+        if value is None:
+            return False
+        if self.choices is not None:
+            return value in self.choices
+        assert self.low is not None and self.high is not None
+        return self.low <= value <= self.high
+
+    @classmethod
+    def from_range(
+        cls, r: SearchRange, *, default: Any = None, aliases: tuple[str, ...] = ()
+    ) -> Dim:
+        choices = tuple(r.choices) if r.choices is not None else None
+        dim = cls(r.low, r.high, r.log, r.int, choices, None, aliases)
+        return replace(dim, default=default) if dim.contains(default) else dim
+
+
+def _f(low: float, high: float, default: float, *aliases: str, log: bool = False) -> Dim:
+    return Dim(low, high, log=log, default=default, aliases=aliases)
+
+
+def _i(low: int, high: int, default: int, *aliases: str, log: bool = False) -> Dim:
+    return Dim(low, high, log=log, int=True, default=default, aliases=aliases)
+
+
+_WEIGHTING = Dim(choices=("none", "sqrt", "balanced"), default="none")
+
+# Ranges: the usual published ones for tabular GBDTs, widened a little for rare-event data. Tiny
+# regularisation lower bounds stand in for 0 on a log scale.
+DEFAULT_SPACES: dict[str, dict[str, Dim]] = {
+    "lightgbm": {
+        "num_leaves": _i(7, 255, 31, "num_leaf", "max_leaves", "max_leaf", log=True),
+        "learning_rate": _f(0.005, 0.3, 0.1, "shrinkage_rate", "eta", log=True),
+        "min_data_in_leaf": _i(
+            5, 500, 20, "min_data_per_leaf", "min_data", "min_child_samples", log=True
+        ),
+        "lambda_l1": _f(1e-8, 10.0, 1e-8, "reg_alpha", "l1_regularization", log=True),
+        "lambda_l2": _f(1e-8, 10.0, 1e-8, "reg_lambda", "lambda", "l2_regularization", log=True),
+        "feature_fraction": _f(0.4, 1.0, 1.0, "sub_feature", "colsample_bytree"),
+        "bagging_fraction": _f(0.4, 1.0, 1.0, "sub_row", "subsample", "bagging"),
+        IMBALANCE: _WEIGHTING,
+    },
+    "xgboost": {
+        "max_depth": _i(2, 12, 6),
+        "learning_rate": _f(0.005, 0.3, 0.3, "eta", log=True),
+        "min_child_weight": _f(0.01, 100.0, 1.0, log=True),
+        "reg_alpha": _f(1e-8, 10.0, 1e-8, "alpha", log=True),
+        "reg_lambda": _f(1e-3, 100.0, 1.0, "lambda", log=True),
+        "subsample": _f(0.4, 1.0, 1.0),
+        "colsample_bytree": _f(0.4, 1.0, 1.0),
+        IMBALANCE: _WEIGHTING,
+    },
+}
+
+# Library parameters a searched one needs to take effect (LightGBM bags only with bagging_freq > 0).
+COMPANIONS: dict[str, dict[str, dict[str, Any]]] = {
+    "lightgbm": {"bagging_fraction": {"bagging_freq": 1}},
+}
+
+
+def search_space(
+    kind: str, overrides: Mapping[str, SearchRange], fixed: Collection[str]
+) -> dict[str, Dim]:
+    """The space searched for a tree of ``kind``: defaults minus ``fixed`` names, plus overrides."""
+    space = {
+        name: dim
+        for name, dim in DEFAULT_SPACES.get(kind, {}).items()
+        if not ({name, *dim.aliases} & set(fixed))
+    }
+    for name, r in overrides.items():
+        known = DEFAULT_SPACES.get(kind, {}).get(name)
+        space[name] = (
+            Dim.from_range(r, default=known.default, aliases=known.aliases)
+            if known is not None
+            else Dim.from_range(r)
+        )
+    return space
+
+
+def split_params(kind: str, values: Mapping[str, Any], fixed: Collection[str]) -> tuple[dict, Any]:
+    """Searched values -> (library params with their companions, imbalance or None)."""
+    params = {k: v for k, v in values.items() if k != IMBALANCE}
+    for name, extra in COMPANIONS.get(kind, {}).items():
+        if name in params:
+            params.update({k: v for k, v in extra.items() if k not in fixed})
+    return params, values.get(IMBALANCE)
+
+
+def baseline(space: Mapping[str, Dim]) -> dict[str, Any]:
+    """The library defaults of the searched parameters: the untuned model, tried first."""
+    return {name: dim.default for name, dim in space.items() if dim.default is not None}

@@ -1,0 +1,88 @@
+"""PSI, test weeks and decay slopes on hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+
+from challengers.analysis.stability import (
+    PSI_FLOOR,
+    decay_slope,
+    psi,
+    split_weeks,
+    week_of,
+    weekly_psi,
+)
+
+
+def halves(zeros: int, ones: int) -> np.ndarray:
+    return np.array([0.0] * zeros + [1.0] * ones)
+
+
+def test_psi_of_a_known_shift() -> None:
+    # 50/50 -> 25/75: 0.25 ln 2 + 0.25 ln 1.5
+    expected = 0.25 * math.log(2) + 0.25 * math.log(1.5)
+    assert psi(halves(500, 500), halves(250, 750)) == pytest.approx(expected, rel=1e-12)
+    assert psi(halves(500, 500), halves(500, 500)) == 0.0
+
+
+def test_psi_gives_missing_values_their_own_bin() -> None:
+    current = np.concatenate([halves(450, 450), np.full(100, np.nan)])
+    # the empty NaN bin of the reference is floored, so the index stays finite
+    expected = 2 * (0.45 - 0.5) * math.log(0.45 / 0.5) + (0.1 - PSI_FLOOR) * math.log(
+        0.1 / PSI_FLOOR
+    )
+    assert psi(halves(500, 500), current) == pytest.approx(expected, rel=1e-12)
+
+
+def test_psi_reads_a_mean_shift_as_major_and_noise_as_stable() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=20_000)
+    assert psi(reference, rng.normal(size=20_000)) < 0.02
+    assert psi(reference, rng.normal(1.0, 1.0, 20_000)) > 0.25
+
+
+def test_weekly_psi_against_previous_week_and_training() -> None:
+    reference = halves(500, 500)
+    current = np.concatenate([halves(50, 50), halves(25, 75)])
+    week = np.array([0] * 100 + [1] * 100)
+    previous, vs_train = weekly_psi(reference, current, week, 2, bins=10)
+    assert math.isnan(previous[0])
+    assert previous[1] == pytest.approx(psi(halves(50, 50), halves(25, 75)))
+    assert vs_train == pytest.approx([0.0, psi(reference, halves(25, 75))])
+
+
+def test_test_weeks_and_week_index() -> None:
+    weeks = split_weeks(date(2024, 3, 8), date(2024, 3, 31))
+    assert [(w.start.day, w.end.day) for w in weeks] == [(8, 14), (15, 21), (22, 28), (29, 31)]
+    days = np.array(["2024-03-08", "2024-03-14", "2024-03-15", "2024-03-31"], dtype="datetime64[D]")
+    assert week_of(days, date(2024, 3, 8)).tolist() == [0, 0, 1, 3]
+
+
+def test_decay_slope_of_an_exact_line() -> None:
+    x = np.arange(10, 31, dtype=float)
+    s = decay_slope(x, 0.9 - 0.01 * x, np.ones_like(x))
+    assert s.per_week == pytest.approx(-0.07)
+    assert s.ci == pytest.approx((-0.07, -0.07))
+    assert s.p_value < 1e-100 and s.points == 21
+
+
+def test_decay_slope_is_weighted_least_squares() -> None:
+    rng = np.random.default_rng(1)
+    x = np.arange(20, dtype=float)
+    v = 0.8 - 0.005 * x + rng.normal(0, 0.02, 20)
+    w = rng.integers(1, 30, 20).astype(float)
+    v_out = np.append(v, 99.0)  # an outlier with no weight is left out
+    s = decay_slope(np.append(x, 50.0), v_out, np.append(w, 0.0))
+    reference = np.polyfit(x, v, 1, w=np.sqrt(w))[0]  # polyfit weights residuals, not squares
+    assert s.per_week == pytest.approx(7 * reference, rel=1e-9)
+    assert s.ci[0] < s.per_week < s.ci[1]
+    assert s.points == 20
+
+
+def test_decay_slope_needs_three_points() -> None:
+    s = decay_slope(np.array([1.0, 2.0]), np.array([0.5, 0.4]), np.ones(2))
+    assert math.isnan(s.per_week) and s.points == 2

@@ -1,0 +1,156 @@
+"""The whole diagnostic suite on a synthetic world with planted truths: a champion whose signal
+decays over the test weeks and who over-alerts genuine rows of segment B, a challenger whose scores
+shift between training and test, and a feature that drifts. The findings must name each of them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from challengers.analysis.operating import budget_from_rate
+from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
+from challengers.data import DAY, DataSpec
+from challengers.findings import FindingContext, derive_findings
+from challengers.metrics import Cost, parse_metric
+from challengers.results import ModelResult
+
+TRAIN = (date(2024, 1, 1), date(2024, 1, 20))
+TEST = (date(2024, 1, 29), date(2024, 2, 25))  # four whole weeks
+PER_DAY = 300
+METRICS = [parse_metric(m) for m in ("roc_auc", "pr_auc", "precision_at_alerts@0.05")]
+
+
+def window(first: date, last: date, rng: np.random.Generator, *, test: bool) -> pl.DataFrame:
+    days = (last - first).days + 1
+    n = days * PER_DAY
+    day_index = np.repeat(np.arange(days), PER_DAY)
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    seg = np.where(rng.random(n) < 0.5, "A", "B")
+    # the champion's signal fades over the test window; steady in training
+    strength = 2.5 * (1 - day_index / days) if test else np.full(n, 2.5)
+    logit = -3.5 + strength * y + rng.normal(0, 0.8, n)
+    logit += np.where((seg == "B") & (y == 0), 0.9, 0.0)  # B's genuine rows look riskier
+    challenger = 1.5 * y + rng.normal(0, 1, n) + (2.0 if test else 0.0)  # shifted in test
+    start = datetime.combine(first, datetime.min.time())
+    return pl.DataFrame(
+        {
+            "TX_FRAUD": y,
+            "TX_DATETIME": [start + timedelta(days=int(d), hours=12) for d in day_index],
+            "TX_AMOUNT": rng.gamma(2.0, 40.0, n),
+            "CUSTOMER_ID": rng.integers(0, 800, n),
+            "SEG": seg,
+            "f_stable": rng.normal(0, 1, n),
+            "f_shift": rng.normal(1.0 if test else 0.0, 1, n),
+            "champ": 1 / (1 + np.exp(-logit)),
+            "chall": challenger,
+        }
+    ).with_columns(pl.col("TX_DATETIME").dt.date().alias(DAY))
+
+
+@pytest.fixture(scope="module")
+def analyses() -> Analyses:
+    rng = np.random.default_rng(7)
+    train, test = window(*TRAIN, rng, test=False), window(*TEST, rng, test=True)
+    models = ("champ", "chall")
+    inp = AnalysisInput(
+        train=train,
+        test=test,
+        spec=DataSpec(
+            target="TX_FRAUD",
+            time="TX_DATETIME",
+            features=("f_stable", "f_shift"),
+            amount="TX_AMOUNT",
+            entity="CUSTOMER_ID",
+            segments=("SEG",),
+        ),
+        scores={m: test.get_column(m).to_numpy() for m in models},
+        train_scores={m: train.get_column(m).to_numpy() for m in models},
+        calibrated={"champ": True, "chall": False},
+        models={},
+        champion="champ",
+        champion_inputs=("f_stable", "f_shift"),
+        metrics=METRICS,
+        cost=Cost(5.0, None),
+        budget=budget_from_rate(test.height, 0.05),
+        train_end=TRAIN[1],
+        test_start=TEST[0],
+        test_end=TEST[1],
+        bootstrap=60,
+        alpha=0.05,
+        seed=3,
+        settings=Settings(min_segment_rows=500, min_segment_positives=20),
+    )
+    return analyse(inp)
+
+
+def test_planted_decay_is_a_significant_negative_slope(analyses: Analyses) -> None:
+    champ = analyses.stability.decay["champ"]["roc_auc"]
+    assert champ.points == 28 and champ.ci[1] < 0 and champ.p_value < 0.001
+    chall = analyses.stability.decay["chall"]["roc_auc"]
+    assert chall.ci[0] < 0 < chall.ci[1]  # no decay planted in the challenger
+
+
+def test_planted_drift_shows_in_psi(analyses: Analyses) -> None:
+    s = analyses.stability
+    assert s.score_psi["chall"] > 0.25 and s.score_psi["champ"] < 0.1
+    assert s.feature_psi["f_shift"] > 0.25 and s.feature_psi["f_stable"] < 0.05
+    # each test week of the challenger looks shifted against training, not against the week before
+    assert min(s.score_psi_vs_train["chall"]) > 0.25
+    assert max(s.score_psi_weekly["chall"][1:]) < 0.1
+
+
+def test_weeks_cover_the_test_window_with_intervals(analyses: Analyses) -> None:
+    weeks = analyses.stability.weeks
+    assert [w.start for w in weeks] == ["2024-01-29", "2024-02-05", "2024-02-12", "2024-02-19"]
+    assert sum(w.rows for w in weeks) == 28 * PER_DAY
+    for w in weeks:
+        lo, hi = w.ci["champ"]["roc_auc"]
+        assert lo <= w.metrics["champ"]["roc_auc"] <= hi
+    first, last = weeks[0].metrics["champ"]["roc_auc"], weeks[-1].metrics["champ"]["roc_auc"]
+    assert first > last + 0.1
+
+
+def test_planted_segment_disparity(analyses: Analyses) -> None:
+    (column,) = analyses.segments
+    b = next(r for r in column.rows if r.value == "B")
+    assert b.fpr_ratio["champ"] < 0.8 and b.fpr_p["champ"] < 0.001
+    assert b.fpr_ratio["chall"] > 0.8  # the challenger treats A and B alike
+
+
+def test_operating_point_calibration_and_train_gap(analyses: Analyses) -> None:
+    op = analyses.operating_point
+    assert op.alerts == round(0.05 * 28 * PER_DAY)
+    assert all(m.alerts == op.alerts for m in op.models)
+    assert [c.assessed for c in analyses.calibration] == [True, False]
+    s = analyses.stability
+    assert s.train_metrics["champ"]["roc_auc"] > s.test_metrics["champ"]["roc_auc"]
+    assert analyses.explanations.models == [] and analyses.explanations.sample_rows == 2000
+
+
+def test_findings_name_each_planted_problem(analyses: Analyses) -> None:
+    models = [
+        ModelResult("champ", "champion", "score", features=["f_stable", "f_shift"]),
+        ModelResult("chall", "challenger", "lightgbm"),
+    ]
+    ctx = FindingContext(
+        models=models,
+        higher_is_better={m.key: m.info.higher_is_better for m in METRICS},
+        alpha=0.05,
+        positives_test=400,
+        gap_days=8,
+        label_delay_days=7,
+        analyses=analyses,
+        metric_keys=tuple(m.key for m in METRICS),
+    )
+    found = {f.id: f for f in derive_findings(ctx)}
+    assert found["drift-score-chall"].severity == "high"
+    assert found["drift-features-high"].evidence.keys() == {"f_shift"}
+    assert found["segment-SEG-champ"].severity == "medium"
+    assert found["segment-SEG-champ"].metric == "fpr_ratio"
+    assert found["decay-champ"].metric == "roc_auc" and found["decay-champ"].effect < 0
+    assert "decay-chall" not in found and "segment-SEG-chall" not in found
+    for f in found.values():
+        assert f.metric and f.evidence and f.effect is not None, f.id

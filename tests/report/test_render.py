@@ -1,0 +1,88 @@
+"""The renderers translate blocks faithfully and safely."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from challengers.errors import EnvironmentFailure
+from challengers.report.document import (
+    Bullets,
+    Document,
+    Figure,
+    Findings,
+    Heading,
+    Section,
+    Table,
+    Text,
+    interval,
+    pvalue,
+)
+from challengers.report.html import inline, to_html
+from challengers.report.markdown import to_markdown
+from challengers.results import Finding
+
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def document() -> Document:
+    finding = Finding(
+        "f-1", "high", "outcomes", "Model <b> wins", "p < 0.05 & more", metric="roc_auc",
+        models=("a", "b"), effect=0.0123, evidence={"x": 1},
+    )  # fmt: skip
+    return Document(
+        "Report <1>",
+        "sub",
+        [
+            Section(
+                "summary",
+                "Summary",
+                [
+                    Text("**Verdict.** model `m<x>` is <fine>", "verdict"),
+                    Heading("Part"),
+                    Bullets(["one", "two | three"]),
+                    Table(["a", "b|c"], [["1\n[0, 2]", "<script>"]], caption="note"),
+                    Figure("roc", "plots/roc.png", "ROC"),
+                    Findings([finding]),
+                ],
+            )
+        ],
+    )
+
+
+def test_html_escapes_text_and_keeps_inline_marks(tmp_path: Path) -> None:
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "roc.png").write_bytes(PNG)
+    html = to_html(document(), base=tmp_path)
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<strong>Verdict.</strong> model <code>m&lt;x&gt;</code> is &lt;fine&gt;" in html
+    assert "<td>1<br>[0, 2]</td>" in html
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}"' in html
+    assert 'class="finding sev-high"' in html and "Model &lt;b&gt; wins" in html
+    assert "metric <code>roc_auc</code> · models a, b · effect +0.0123" in html
+    assert '<section id="summary">' in html and '<a href="#summary">Summary</a>' in html
+
+
+def test_a_missing_plot_is_an_environment_failure(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentFailure, match=r"roc\.png"):
+        to_html(document(), base=tmp_path)
+
+
+def test_markdown_tables_findings_and_figures() -> None:
+    md = to_markdown(document())
+    assert "| a | b\\|c |" in md and "| 1<br>[0, 2] | <script> |" in md
+    assert "![ROC](plots/roc.png)" in md
+    assert (
+        "- **HIGH** [outcomes] **Model <b> wins**: p < 0.05 & more *(metric `roc_auc`; a, b;" in md
+    )
+    assert '<a id="summary"></a>' in md and "- [Summary](#summary)" in md
+
+
+def test_inline_and_number_formats() -> None:
+    assert inline("a **b** `c`") == "a <strong>b</strong> <code>c</code>"
+    assert interval((0.1, float("nan"))) == "[0.1000, n/a]"
+    assert pvalue(0.0004) == "<0.001" and pvalue(0.25) == "0.250"

@@ -1,0 +1,198 @@
+"""Acceptance: a small simulated run writes a complete validation report.
+
+A weak champion (four features) against two challengers on the simulated data: the report must have
+every section, every plot embedded, findings that name the metric, the models, the effect and the
+evidence, comparison.json the diagnostics keys, and MLflow the report and plots as artifacts. A real
+headless Chromium renders report.html; its screenshot is kept with the test output (and copied to
+$CHALLENGE_TEST_OUTPUT when set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from challengers.config import load_config
+from challengers.pipeline import RunOptions, run_experiment
+from challengers.report.document import SECTION_IDS
+from challengers.report.plots import PLOTS
+from challengers.results import ExperimentResult
+from tests.conftest import sim_config
+
+WEAK_CHAMPION = ["TX_HOUR", "MCC", "TX_DURING_WEEKEND", "CUSTOMER_NB_TX_1D"]
+ANALYSIS_AREAS = {"outcomes", "stability", "segments", "calibration", "explanations", "replication"}
+
+
+@pytest.fixture(scope="module")
+def run(
+    tmp_path_factory: pytest.TempPathFactory, sim_parquet: Path
+) -> tuple[ExperimentResult, Path, str]:
+    root = tmp_path_factory.mktemp("report-run")
+    config = sim_config(sim_parquet, threads=1)
+    config["champion"] = {
+        "name": "champ",
+        "retrain": {"kind": "lightgbm", "params": {"n_estimators": 30}},
+        "features": WEAK_CHAMPION,
+        "claimed": {"roc_auc": 0.95},
+    }
+    config["evaluation"]["metrics"] += ["expected_cost", "brier"]
+    config["evaluation"]["diagnostics"] = {"explain_rows": 500}
+    path = root / "experiment.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    result = run_experiment(
+        load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
+    )
+    return result, root / "out", uri
+
+
+def _audit_charts(result: ExperimentResult) -> int:
+    """The data audit's charts (label rate over time) are embedded under conceptual soundness."""
+    return len(result.audit.charts) if result.audit is not None else 0
+
+
+def test_every_section_and_plot_is_in_both_reports(run: tuple[ExperimentResult, Path, str]) -> None:
+    result, out, _ = run
+    assert set(result.plots) == set(PLOTS)  # every plot has data in this run
+    for name in PLOTS:
+        assert (out / "plots" / f"{name}.png").stat().st_size > 5_000
+    markdown = (out / "report.md").read_text()
+    html = (out / "report.html").read_text()
+    for section in SECTION_IDS:
+        assert f'<a id="{section}"></a>' in markdown
+        assert f'<section id="{section}">' in html
+    assert markdown.count("](plots/") == len(PLOTS)
+    assert html.count('src="data:image/png;base64,') == len(PLOTS) + _audit_charts(result)
+
+
+def test_the_html_is_self_contained(run: tuple[ExperimentResult, Path, str]) -> None:
+    html = (run[1] / "report.html").read_text()
+    sources = re.findall(r'\b(?:src|href)="([^"]*)"', html)
+    assert sources and all(s.startswith(("data:image/png;base64,", "#")) for s in sources)
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+
+
+def test_findings_name_metric_models_effect_and_evidence(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    result, out, _ = run
+    ids = {f.id for f in result.findings}
+    # planted: a four-feature champion is beaten and ignores features the challengers use
+    assert {"outcome-better-lgbm", "explain-blind-spot-lgbm", "claim-roc_auc"} <= ids
+    for f in result.findings:
+        if f.area in ANALYSIS_AREAS:
+            assert f.metric and f.models and f.effect is not None and f.evidence, f.id
+    document = json.loads((out / "comparison.json").read_text())
+    assert [f["id"] for f in document["findings"]] == [f.id for f in result.findings]
+    better = next(f for f in document["findings"] if f["id"] == "outcome-better-lgbm")
+    assert better["models"] == ["lgbm", "champ"] and better["metric"] in result.metric_keys
+    report = (out / "report.md").read_text()
+    assert better["title"] in report
+
+
+def test_comparison_json_has_the_diagnostics(run: tuple[ExperimentResult, Path, str]) -> None:
+    result, out, _ = run
+    document: dict[str, Any] = json.loads((out / "comparison.json").read_text())
+    op = document["operating_point"]
+    assert op["alerts"] == round(0.01 * result.data.rows_test)  # precision_at_alerts@0.01
+    assert [m["model"] for m in op["models"]] == ["champ", "lgbm", "xgb"]
+    assert [o["challenger"] for o in op["overlaps"]] == ["lgbm", "xgb"]
+    assert document["stability"]["feature_psi"].keys() == set(WEAK_CHAMPION)
+    assert [s["column"] for s in document["segments"]] == ["REGION", "CARD_TYPE"]
+    assert {c["model"] for c in document["calibration"]} == {"champ", "lgbm", "xgb"}
+    assert {e["model"] for e in document["explanations"]["models"]} == {"champ", "lgbm", "xgb"}
+    assert document["explanations"]["sample_rows"] == 500
+    assert document["plots"]["roc"] == "plots/roc.png"
+
+
+def test_report_and_plots_are_logged_to_the_parent_run(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    result, _, uri = run
+    client = MlflowClient(tracking_uri=uri)
+    names = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"report.html", "report.md", "comparison.json", "plots"} <= names
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert plots == {f"plots/{name}.png" for name in PLOTS}
+
+
+# --------------------------------------------------------------------------- headless Chromium
+
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const images = [...document.images];
+  const b = document.body;
+  b.dataset.images = images.length;
+  b.dataset.decoded = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  b.dataset.sections = [...document.querySelectorAll('section[id]')].map(s => s.id).join(',');
+});
+</script>"""
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    pytest.skip("no chromium on PATH (CI installs Debian's `chromium`)")
+
+
+def headless(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args,
+        ],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def test_chromium_renders_every_section_and_decodes_every_plot(
+    run: tuple[ExperimentResult, Path, str], tmp_path: Path
+) -> None:
+    browser = chromium()
+    page = tmp_path / "probe.html"
+    page.write_text((run[1] / "report.html").read_text().replace("</body>", PROBE + "</body>"))
+    done = headless(
+        browser, tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom", page.as_uri()
+    )
+    body = re.search(r"<body([^>]*)>", done.stdout)
+    assert body, done.stderr[-2000:]
+    attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
+    assert attrs["images"] == attrs["decoded"] == str(len(PLOTS) + _audit_charts(run[0]))
+    assert attrs["sections"].split(",") == list(SECTION_IDS)
+
+
+def test_chromium_screenshot_is_not_blank(
+    run: tuple[ExperimentResult, Path, str], tmp_path: Path
+) -> None:
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    browser = chromium()
+    shot = tmp_path / "report.png"
+    headless(
+        browser, tmp_path / "profile", "--window-size=1280,2400", "--hide-scrollbars",
+        f"--screenshot={shot}", (run[1] / "report.html").as_uri(),
+    )  # fmt: skip
+    assert shot.exists(), "chromium wrote no screenshot"
+    if os.environ.get("CHALLENGE_TEST_OUTPUT"):
+        target = Path(os.environ["CHALLENGE_TEST_OUTPUT"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, target / "report.png")
+    pixels = mpimg.imread(shot)[..., :3]
+    colours = np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert pixels.shape[:2] == (2400, 1280)
+    assert len(colours) > 200  # text, tables and plots, not a blank or error page
+    header = pixels[:60].reshape(-1, 3).mean(axis=0)
+    assert header.max() < 0.35  # the dark title band rendered with the stylesheet

@@ -1,0 +1,110 @@
+"""Finding rules: thresholds, severities and the correction they rest on."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from challengers.analysis.calibration import Calibration
+from challengers.analysis.operating import ModelAtBudget, Overlap
+from challengers.findings import FindingContext, derive_findings
+from challengers.results import DeltaResult, ModelResult
+
+
+def at_budget(model: str, recall: float, tp: int) -> ModelAtBudget:
+    return ModelAtBudget(model, 100, tp, 100 - tp, recall, tp / 100, (100 - tp) / tp)
+
+
+def context(
+    analyses: Any = None, *, p: float = 0.01, adjusted: float | None = 0.02
+) -> FindingContext:
+    champ = ModelResult("champ", "champion", "xgboost")
+    chall = ModelResult("chall", "challenger", "lightgbm")
+    chall.delta_vs_champion = {"roc_auc": DeltaResult(0.03, (0.01, 0.05), p, adjusted)}
+    return FindingContext(
+        models=[champ, chall],
+        higher_is_better={"roc_auc": True},
+        alpha=0.05,
+        positives_test=500,
+        gap_days=7,
+        label_delay_days=7,
+        analyses=analyses,
+        metric_keys=("roc_auc",),
+    )
+
+
+def world(**parts: Any) -> SimpleNamespace:
+    stability = SimpleNamespace(
+        score_psi={}, score_psi_weekly={}, feature_psi={}, decay={}, train_metrics={},
+        test_metrics={}, bins=10,
+    )  # fmt: skip
+    base = {
+        "operating_point": SimpleNamespace(models=[], overlaps=[]),
+        "stability": stability,
+        "segments": [],
+        "calibration": [],
+        "explanations": SimpleNamespace(blind_spots=[]),
+    }
+    return SimpleNamespace(**{**base, **parts})
+
+
+@pytest.mark.parametrize(
+    ("recall", "severity"), [(0.56, "high"), (0.52, "medium"), (0.505, "low"), (0.45, "low")]
+)
+def test_outcome_severity_follows_the_effect_at_the_operating_point(
+    recall: float, severity: str
+) -> None:
+    op = SimpleNamespace(
+        models=[at_budget("champ", 0.5, 50), at_budget("chall", recall, round(recall * 100))],
+        overlaps=[Overlap("chall", 45, 5, 11, 39, p_value=0.2, test="exact binomial")],
+    )
+    found = {f.id: f for f in derive_findings(context(world(operating_point=op)))}
+    f = found["outcome-better-chall"]
+    assert f.severity == severity
+    assert f.metric == "roc_auc" and f.models == ("chall", "champ") and f.effect == 0.03
+    assert f.evidence["relative_recall_gain_at_budget"] == pytest.approx(recall / 0.5 - 1)
+    assert "Holm-adjusted" in f.detail and "McNemar p=0.2" in f.detail
+
+
+def test_significance_rests_on_the_adjusted_p_value() -> None:
+    ids = [f.id for f in derive_findings(context(p=0.01, adjusted=0.08))]
+    assert "outcome-better-chall" not in ids
+    uncorrected = derive_findings(context(p=0.01, adjusted=None))
+    assert any("uncorrected" in f.detail for f in uncorrected)
+
+
+@pytest.mark.parametrize(("psi", "severity"), [(0.05, None), (0.15, "medium"), (0.3, "high")])
+def test_score_psi_thresholds(psi: float, severity: str | None) -> None:
+    analyses = world()
+    analyses.stability.score_psi = {"chall": psi}
+    found = {f.id: f for f in derive_findings(context(analyses))}
+    if severity is None:
+        assert "drift-score-chall" not in found
+    else:
+        assert found["drift-score-chall"].severity == severity
+        assert found["drift-score-chall"].effect == psi
+
+
+@pytest.mark.parametrize(
+    ("ratio", "p", "severity"),
+    [(0.7, 0.2, None), (0.7, 0.001, "medium"), (0.5, 0.001, "high"), (1.1, 0.0, None)],
+)
+def test_calibration_needs_a_large_and_significant_gap(
+    ratio: float, p: float, severity: str | None
+) -> None:
+    c = Calibration("champ", True, ratio=ratio, ratio_p_value=p, mean_score=0.01 * ratio)
+    found = {f.id: f for f in derive_findings(context(world(calibration=[c])))}
+    assert (found["calibration-champ"].severity if "calibration-champ" in found else None) == (
+        severity
+    )
+
+
+@pytest.mark.parametrize(("train", "severity"), [(0.75, None), (0.85, "low"), (0.95, "medium")])
+def test_train_test_gap(train: float, severity: str | None) -> None:
+    analyses = world()
+    analyses.stability.train_metrics = {"chall": {"roc_auc": train}}
+    analyses.stability.test_metrics = {"chall": {"roc_auc": 0.7}}
+    found = {f.id: f for f in derive_findings(context(analyses))}
+    assert (found["overfit-chall"].severity if "overfit-chall" in found else None) == severity
