@@ -50,10 +50,12 @@ def test_failed_challengers_are_reported_everywhere_and_the_rest_completes(
     ids = {f["id"] for f in comparison["findings"]}
     assert {"run-failed-bad-xgb", "run-failed-bad-lgbm"} <= ids
 
-    # the report lists them
+    # the report (Markdown and HTML) lists them
     report = (out / "report.md").read_text()
-    assert "**bad-xgb** (xgboost): XGBoostError" in report
-    assert "**bad-lgbm** (lightgbm): LightGBMError" in report
+    assert "**bad-xgb** (xgboost) failed: XGBoostError" in report
+    assert "**bad-lgbm** (lightgbm) failed: LightGBMError" in report
+    html = (out / "report.html").read_text()
+    assert "bad-xgb" in html and "XGBoostError" in html and "LightGBMError" in html
 
     # MLflow: FAILED child runs with the error as a tag; the others and the parent FINISHED
     from mlflow import MlflowClient

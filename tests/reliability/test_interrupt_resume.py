@@ -130,6 +130,49 @@ def test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest(
     assert sorted(c.info.run_name for c in children) == ["champ", "lgbm", "slow"]
 
 
+OTHER_KINDS = [
+    {
+        "name": "graph",
+        "kind": "graph",
+        "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [1, 7]},
+        "model": {"kind": "lightgbm", "params": {"n_estimators": 10}},
+    },
+    {
+        "name": "ecod-lgbm",
+        "kind": "anomaly",
+        "detector": "ecod",
+        "hybrid": "lightgbm",
+        "model": {"kind": "lightgbm", "params": {"n_estimators": 10}},
+        "sample_size": 2000,
+    },
+    {"name": "iforest", "kind": "anomaly", "detector": "iforest", "sample_size": 2000},
+]
+
+
+def test_every_kind_is_restored_exactly(tmp_path: Path, sim_parquet: Path) -> None:
+    """Graph, hybrid (with its twin) and standalone anomaly models come back from their
+    checkpoints with the same scores, metrics, twin comparison and importance."""
+    cfg = tiny_config(sim_parquet)
+    cfg["challengers"] += OTHER_KINDS
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out, store = tmp_path / "out", f"sqlite:///{tmp_path}/m.db"
+    first = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert first.code == 0, first.stderr
+    before = json.loads((out / "comparison.json").read_text())
+    assert all(m["status"] == "ok" for m in before["models"]), before["models"]
+    again = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume"])
+    assert again.code == 0, again.stderr
+    for name in ("graph", "ecod-lgbm", "iforest"):
+        assert f"{name}: reused from" in again.stderr
+    after = json.loads((out / "comparison.json").read_text())
+    for a, b in zip(before["models"], after["models"], strict=True):
+        for key in ("name", "status", "metrics", "ci", "delta_vs_champion", "params", "features"):
+            assert a[key] == b[key], (a["name"], key)
+        assert a.get("twin") == b.get("twin"), a["name"]
+    assert before["models"][-2]["twin"] is not None  # the hybrid's twin survived the restore
+
+
 @pytest.fixture
 def finished(tmp_path: Path, sim_frame: pl.DataFrame) -> tuple[Path, Path, str]:
     """A completed run (small models) on a copy of the data: its config, output and store."""
