@@ -290,21 +290,30 @@ class Tracker:
     def log_model_run(self, run: ModelRun, datasets: list[DatasetRef]) -> str:
         mlflow = self._mlflow()
         with mlflow.start_run(run_name=run.name, nested=True, tags=_child_tags(run)) as child:
-            if run.params:
-                mlflow.log_params({k: _param(v) for k, v in run.params.items()})
-            finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
-            if finite:
-                mlflow.log_metrics(finite)
-            for ref in datasets:
-                self._log_dataset(mlflow, ref)
-            for path in run.artifacts:
-                if path.exists():
-                    mlflow.log_artifact(str(path))
-            if run.native_model is not None and run.flavor:
-                self._log_model(mlflow, run)
-            self._log_nested(mlflow, str(child.info.run_id), run.children)
+            try:
+                self._fill_model_run(mlflow, run, datasets, str(child.info.run_id))
+            except KeyboardInterrupt:  # Ctrl-C while logging: KILLED, not MLflow's FAILED
+                mlflow.end_run("KILLED")
+                raise
             mlflow.end_run("FINISHED" if run.status == "ok" else "FAILED")
             return str(child.info.run_id)
+
+    def _fill_model_run(
+        self, mlflow: Any, run: ModelRun, datasets: list[DatasetRef], run_id: str
+    ) -> None:
+        if run.params:
+            mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+        finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
+        if finite:
+            mlflow.log_metrics(finite)
+        for ref in datasets:
+            self._log_dataset(mlflow, ref)
+        for path in run.artifacts:
+            if path.exists():
+                mlflow.log_artifact(str(path))
+        if run.native_model is not None and run.flavor:
+            self._log_model(mlflow, run)
+        self._log_nested(mlflow, run_id, run.children)
 
     def _log_nested(self, mlflow: Any, parent_id: str, runs: list[NestedRun]) -> None:
         """Runs under ``parent_id``, each in a few batched calls (a study may have hundreds)."""

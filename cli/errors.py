@@ -49,7 +49,7 @@ def reports_errors(fn: F) -> F:
                 typer.echo(f"{prefix}{scrub(line)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:  # before a run started: nothing to keep
-            typer.echo("interrupted: nothing was written", err=True)
+            typer.echo("interrupted before any model finished: nothing to resume", err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
