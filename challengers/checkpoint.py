@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from challengers.errors import ConfigError, DataError, EnvironmentFailure
-from challengers.interrupts import deferred
+from challengers.errors import ConfigError, DataError, EnvironmentFailure, RunInterrupted
+from challengers.interrupts import deferred, signal_name
 from challengers.models.base import BaseChallenger
 from challengers.resources import environment_failure, write_parquet_atomic
 from challengers.results import write_json
@@ -38,6 +38,7 @@ from challengers.results import write_json
 if TYPE_CHECKING:
     from challengers.pipeline import Fitted, Prepared
     from challengers.plan import ModelPlan
+    from challengers.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,16 @@ def require_resumable(output_dir: Path | None) -> Path:
             "interrupted run, or drop --resume to start a new run"
         )
     return output_dir
+
+
+def interrupted_error(exc: KeyboardInterrupt, out: Path, config_file: str | None) -> RunInterrupted:
+    """The one line after Ctrl-C/SIGTERM: what was kept, and the command that resumes."""
+    kept = sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
+    return RunInterrupted(
+        f"interrupted ({signal_name(exc)}): the MLflow run is marked KILLED; "
+        f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
+        f"resume with: challenge run {config_file or 'CONFIG'} --resume --output {out}"
+    )
 
 
 @dataclass
@@ -124,8 +135,19 @@ class Checkpoints:
 
     # ---------------------------------------------------------------------------------- reuse
 
-    def reuse(self, mp: ModelPlan, prepared: Prepared) -> Fitted | None:
+    def reuse(
+        self, mp: ModelPlan, prepared: Prepared, progress: Progress | None = None
+    ) -> Fitted | None:
         """The model restored from its checkpoint, or None when it must be trained."""
+        fitted = self._restored(mp, prepared)
+        if progress is not None:
+            while self.notes:
+                progress.note(self.notes.pop(0))
+            if fitted is not None:
+                progress.note(f"{mp.name}: reused from {model_dir(self.out, mp.name)} (--resume)")
+        return fitted
+
+    def _restored(self, mp: ModelPlan, prepared: Prepared) -> Fitted | None:
         state = self.found.get(mp.name)
         if state is None:
             return None

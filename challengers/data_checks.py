@@ -15,11 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from challengers.data import DAY
 from challengers.errors import DataError
+
+if TYPE_CHECKING:
+    from challengers.pipeline import Prepared
 
 
 def check_test_rows(
@@ -99,3 +103,13 @@ def missing_times(lf: pl.LazyFrame, time: str) -> str | None:
     if nulls:
         return f"data.time: {nulls:,} rows have no timestamp; they belong to no window"
     return None
+
+
+def prepared_notes(prepared: Prepared) -> list[str]:
+    """Every note of `challenge check` about the loaded data."""
+    plan, w = prepared.plan, prepared.plan.windows
+    features = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+    windows = [("train", w.train_start, w.train_end), ("test", w.test_start, w.test_end)]
+    found = notes(prepared.history, prepared.split.train, features, windows)
+    untimed = missing_times(plan.lf, plan.spec.time)
+    return [*found, *([untimed] if untimed else [])]

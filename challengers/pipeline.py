@@ -23,7 +23,12 @@ from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
-from challengers.checkpoint import CHECKPOINT, Checkpoints, require_resumable
+from challengers.checkpoint import (
+    CHECKPOINT,
+    Checkpoints,
+    interrupted_error,
+    require_resumable,
+)
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
 from challengers.data_checks import check_test_rows
@@ -34,7 +39,6 @@ from challengers.errors import (
     DataError,
     EnvironmentFailure,
     ModelError,
-    RunInterrupted,
 )
 from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
@@ -186,17 +190,8 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         "features": len(prepared.plan.spec.features),
         "champion": prepared.plan.champion.kind,
         "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-        "notes": [*prepared.plan.notes, *_data_notes(prepared)],
+        "notes": [*prepared.plan.notes, *data_checks.prepared_notes(prepared)],
     }
-
-
-def _data_notes(prepared: Prepared) -> list[str]:
-    plan, w = prepared.plan, prepared.plan.windows
-    features = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
-    windows = [("train", w.train_start, w.train_end), ("test", w.test_start, w.test_end)]
-    found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
-    untimed = data_checks.missing_times(plan.lf, plan.spec.time)
-    return [*found, *([untimed] if untimed else [])]
 
 
 def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
@@ -299,23 +294,13 @@ def _start(
         with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
             tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
         if isinstance(exc, KeyboardInterrupt):
-            raise _interrupted(exc, out, options) from None
+            raise interrupted_error(exc, out, options.config_file) from None
         failure = None if isinstance(exc, ChallengeError) else environment_failure(exc)
         if failure is not None:
             raise failure from exc
         raise
     tracker.finish("FINISHED")
     return result
-
-
-def _interrupted(exc: KeyboardInterrupt, out: Path, options: RunOptions) -> RunInterrupted:
-    kept = sorted(p.parent.name for p in (out / "models").glob("*/checkpoint.json"))
-    config = options.config_file or "CONFIG"
-    return RunInterrupted(
-        f"interrupted ({interrupts.signal_name(exc)}): the MLflow run is marked KILLED; "
-        f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
-        f"resume with: challenge run {config} --resume --output {out}"
-    )
 
 
 def _run(
@@ -333,7 +318,7 @@ def _run(
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
-    champion = _reused(store, plan.champion, prepared, progress) or store.keep(
+    champion = store.reuse(plan.champion, prepared, progress) or store.keep(
         _fit_champion(cfg, prepared, threads, progress), prepared
     )
     agreement = check_champion(
@@ -342,7 +327,7 @@ def _run(
     fitted = [champion]
     for mp in plan.challengers:
         fitted.append(
-            _reused(store, mp, prepared, progress)
+            store.reuse(mp, prepared, progress)
             or store.keep(
                 _fit_challenger(
                     cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
@@ -454,18 +439,6 @@ def _run(
         _write_outputs(cfg, prepared, fitted, result, out)
         _log(cfg, prepared, tracker, fitted, result, out)
     return result
-
-
-def _reused(
-    store: Checkpoints, mp: ModelPlan, prepared: Prepared, progress: Progress
-) -> Fitted | None:
-    """A model finished by the interrupted run this one resumes (``--resume``)."""
-    fitted = store.reuse(mp, prepared)
-    while store.notes:
-        progress.note(store.notes.pop(0))
-    if fitted is not None:
-        progress.note(f"{mp.name}: reused from {store.out / 'models' / mp.name} (--resume)")
-    return fitted
 
 
 def _analysis_input(
