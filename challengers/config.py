@@ -63,6 +63,15 @@ class Window(Strict):
         return (self.end - self.start).days + 1
 
 
+def _unique(value: list[str] | None) -> list[str] | None:
+    """Column lists name each column once."""
+    if value is not None:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
+    return value
+
+
 class DataConfig(Strict):
     path: str = Field(description="parquet or csv file, or a glob of them")
     target: str = Field(description="0/1 fraud label")
@@ -75,6 +84,7 @@ class DataConfig(Strict):
     segments: list[str] = []
 
     _path = field_validator("path")(_resolve_path)
+    _lists = field_validator("features", "drop", "segments")(_unique)
 
 
 class SplitConfig(Strict):
@@ -169,6 +179,8 @@ class ChallengerBase(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     features: list[str] | None = None
 
+    _lists = field_validator("features")(_unique)
+
 
 class TreeChallengerConfig(ChallengerBase):
     kind: Literal["lightgbm", "xgboost"]
@@ -259,6 +271,7 @@ class ChampionConfig(Strict):
     claimed: dict[str, float] = {}
 
     _model = field_validator("model")(_resolve_path)
+    _lists = field_validator("features")(_unique)
 
     @model_validator(mode="after")
     def _sources(self) -> ChampionConfig:
@@ -406,10 +419,23 @@ class EvaluationConfig(Strict):
 class TrackingConfig(Strict):
     uri: str | None = None
 
+    @field_validator("uri")
+    @classmethod
+    def _no_secrets(cls, value: str | None) -> str | None:
+        """A config is copied into the outputs and MLflow: credentials never belong in it."""
+        from urllib.parse import urlparse
+
+        if value is not None and (urlparse(value).password or urlparse(value).username):
+            raise ValueError(
+                "the URI holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+            )
+        return value
+
 
 class ExperimentConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
-    seed: int = 42
+    seed: int = Field(42, ge=0, le=2**63 - 1, description="seeds every model and the bootstrap")
     threads: int | None = Field(None, ge=1, description="threads per model; default: all cores")
     data: DataConfig
     split: SplitConfig
@@ -446,6 +472,13 @@ class ExperimentConfig(Strict):
                 "set data.amount or give a number"
             )
         return self
+
+    @property
+    def weighs_by_amount(self) -> bool:
+        """Whether a metric reads data.amount (value detection, or the cost of a missed fraud)."""
+        names = {m.partition("@")[0] for m in self.evaluation.metrics}
+        amount_cost = "expected_cost" in names and self.evaluation.cost.false_negative == "amount"
+        return "value_detection_at_alerts" in names or amount_cost
 
     @property
     def cost_false_negative(self) -> float | None:
@@ -538,8 +571,14 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise ConfigError(f"{path}: is a directory; give the YAML config file")
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the config: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the "
+            "config as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config: {exc.strerror or exc}") from exc
     return parse_config(text, source=path)
 
 
@@ -556,9 +595,26 @@ def parse_config(text: str, source: Path) -> ExperimentConfig:
         raise ConfigError(_format_validation(exc, source, lines)) from None
 
 
+MAX_VALUES = 100_000  # a config is a page of settings: more values is an alias bomb or a mistake
+
+
 def _read_yaml(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     try:
+        return _read_yaml_safely(text, source)
+    except RecursionError:
+        raise ConfigError(
+            f"{source}: the YAML is nested too deeply to be a config; check its brackets"
+        ) from None
+
+
+def _read_yaml_safely(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}, source) > MAX_VALUES:
+            raise ConfigError(
+                f"{source}: the YAML expands to more than {MAX_VALUES:,} values (through "
+                "anchors and aliases); a config is much smaller: remove the repeated aliases"
+            )
         raw = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -575,10 +631,37 @@ def _read_yaml(text: str, source: Path) -> tuple[Any, dict[tuple[Any, ...], int]
     return raw, lines
 
 
+def _expanded_size(node: yaml.Node, memo: dict[int, int], source: Path) -> int:
+    """How many values the document holds once every alias is expanded (each node counted once
+    per reference, computed once per node)."""
+    if memo.get(id(node)) == -1:
+        raise ConfigError(
+            f"{source}:{node.start_mark.line + 1}: a YAML alias refers to a value that contains "
+            "it; remove the loop"
+        )
+    if id(node) not in memo:
+        memo[id(node)] = -1  # in progress: meeting it again below is a loop
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        memo[id(node)] = 1 + sum(_expanded_size(child, memo, source) for child in children)
+    return memo[id(node)]
+
+
 def _index_lines(
-    node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int], source: Path
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    source: Path,
+    visited: set[int] | None = None,
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    visited = set() if visited is None else visited
+    if id(node) in visited:  # an alias: its lines were indexed where the anchor is
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -589,10 +672,10 @@ def _index_lines(
                 )
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*path, key), lines, source)
+            _index_lines(value_node, (*path, key), lines, source, visited)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), lines, source)
+            _index_lines(item, (*path, i), lines, source, visited)
 
 
 def _format_validation(

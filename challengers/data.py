@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -57,9 +58,9 @@ def scan(path: str) -> pl.LazyFrame:
         raise DataError(
             f"data.path: {path} is a directory; give a file or a glob such as dir/*.parquet"
         )
-    empty = [f for f in files if Path(f).stat().st_size == 0]
-    if empty:
-        raise DataError(f"data.path: {empty[0]} is empty (0 bytes); regenerate or remove it")
+    zero = [f for f in files if Path(f).stat().st_size == 0]
+    if zero:
+        raise DataError(f"data.path: {zero[0]} is empty (0 bytes); regenerate or remove it")
     suffix = first.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
@@ -70,12 +71,51 @@ def scan(path: str) -> pl.LazyFrame:
             raise DataError(
                 f"data.path: unsupported file type '{suffix}' ({path}); use .parquet or .csv"
             )
-        lf.collect_schema()
+        schema = lf.collect_schema()
+        empty = lf.head(1).collect().height == 0
     except DataError:
         raise
     except Exception as exc:  # polars raises several types for unreadable files
         raise DataError(f"data.path: cannot read {path}: {_first_line(exc)}") from exc
+    if suffix not in (".parquet", ".pq"):
+        _check_csv(path, files, schema)
+    if empty:
+        raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
     return lf
+
+
+def _check_csv(path: str, files: list[str], schema: pl.Schema) -> None:
+    """A CSV is parsed in full once: polars reads only the columns a query needs and can then miss
+    a broken row (a stray separator shifts every later field of that row)."""
+    repeated = [n.rsplit("_duplicated_", 1)[0] for n in schema.names() if "_duplicated_" in n]
+    if repeated:
+        raise DataError(
+            f"data.path: the header of {path} repeats the column '{repeated[0]}'; rename one"
+        )
+    try:
+        pl.scan_csv(path, infer_schema_length=10_000).select(pl.all().null_count()).collect(
+            engine="streaming"
+        )
+    except pl.exceptions.PolarsError as exc:
+        line = _broken_line(files, len(schema))  # the row itself is not shown: it may be personal
+        raise DataError(
+            f"data.path: {line or f'{path}: {_first_line(exc)}'}; fix or remove the row (or "
+            "quote a value holding the separator)"
+        ) from exc
+
+
+def _broken_line(files: list[str], columns: int) -> str | None:
+    """'file line N has X fields, the header Y' for the first row whose field count differs."""
+    for file in files:
+        lines = pl.scan_csv(
+            file, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String}
+        ).with_row_index("i")
+        fields = pl.col("line").str.count_matches(",", literal=True) + 1
+        bad = lines.filter(fields != columns).select("i", fields.alias("n")).head(1).collect()
+        if bad.height:
+            i, n = bad.row(0)
+            return f"{file} line {i + 1} has {n} fields, the header {columns}"
+    return None
 
 
 def schema_of(lf: pl.LazyFrame) -> pl.Schema:
@@ -148,6 +188,8 @@ def load_days(
 ) -> pl.DataFrame:
     """Rows whose time falls on days start..end (inclusive), only ``columns``, plus the ``_day``."""
     schema = schema_of(lf)
+    if schema[time] == pl.String:
+        _check_time_text(lf, time)
     time_expr = parse_time(time, schema[time])
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
@@ -160,12 +202,49 @@ def load_days(
     try:
         return query.collect()
     except pl.exceptions.InvalidOperationError as exc:
+        if schema[time] == pl.String:
+            _check_time_zones(lf, time)
         raise DataError(
             f"data.time: column '{time}' has values that are not timestamps: {_first_line(exc)}; "
             "use ISO 8601 (2018-07-25 13:45:00) and one time zone"
         ) from exc
-    except pl.exceptions.ComputeError as exc:
+    except (pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaError) as exc:
+        raise DataError(
+            f"data.path: the files do not share one schema: {_first_line(exc)}; give every "
+            "file the same columns and types"
+        ) from exc
+    except pl.exceptions.PolarsError as exc:
         raise DataError(f"data.path: cannot read the rows: {_first_line(exc)}") from exc
+
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}"
+UTC_OFFSET = r"(Z|[+-]\d{2}:?\d{2})$"
+
+
+def _check_time_text(lf: pl.LazyFrame, time: str) -> None:
+    """Text times must be ISO 8601: polars would otherwise guess the format from the first value,
+    and read 01/02/2024 as the 1st of February whatever the source meant."""
+    first = lf.select(pl.col(time)).drop_nulls().head(1).collect()
+    if first.height and not re.match(ISO_DATE, str(first.item())):
+        raise DataError(
+            f"data.time: column '{time}' holds text like '{first.item()}', not ISO 8601; the "
+            "day/month order of such dates is ambiguous: write them as 2024-02-01 13:45:00"
+        )
+
+
+def _check_time_zones(lf: pl.LazyFrame, time: str) -> None:
+    """Explain the commonest unparsable-time case: some values carry a UTC offset, some not."""
+    col = pl.col(time)
+    with_offset, total = (
+        lf.select(col.str.contains(UTC_OFFSET).sum().alias("z"), col.is_not_null().sum().alias("n"))
+        .collect()
+        .row(0)
+    )
+    if 0 < with_offset < total:
+        raise DataError(
+            f"data.time: column '{time}' mixes times with a UTC offset ({with_offset:,} rows) and "
+            f"without ({total - with_offset:,} rows); give every value an offset or none"
+        )
 
 
 def parse_time(time: str, dtype: pl.DataType) -> pl.Expr:

@@ -17,16 +17,29 @@ import numpy as np
 import polars as pl
 import yaml
 
-from challengers import registry
+from challengers import data_checks, interrupts, registry
 from challengers.agreement import check_champion
 from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
+from challengers.checkpoint import (
+    CHECKPOINT,
+    Checkpoints,
+    interrupted_error,
+    require_resumable,
+)
 from challengers.config import ExperimentConfig
 from challengers.data import DAY, check_finite, check_target, time_range
+from challengers.data_checks import check_test_rows
 from challengers.environment import describe
-from challengers.errors import ChallengeError, DataError, EnvironmentFailure, ModelError
+from challengers.errors import (
+    ChallengeError,
+    ConfigError,
+    DataError,
+    EnvironmentFailure,
+    ModelError,
+)
 from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.findings import FindingContext, derive_findings
 from challengers.fingerprint import DataFingerprint, fingerprint_frame
@@ -37,6 +50,7 @@ from challengers.plan import ModelPlan, Plan, make_plan
 from challengers.progress import Progress, SilentProgress
 from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT, write_replay_files
 from challengers.report import write_report
+from challengers.resources import environment_failure, write_parquet_atomic
 from challengers.results import (
     SEVERITIES,
     DataSummary,
@@ -107,6 +121,13 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     _check_windows(plan, parts)
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
     check_finite(frame, feature_columns, "data.features")
+    c = cfg.champion
+    check_test_rows(
+        parts.test,
+        entity=plan.spec.entity,
+        amount=plan.spec.amount if cfg.weighs_by_amount else None,
+        score=c.score if c.score and c.production_score is None else None,
+    )
     used = [c for c in plan.columns if c in frame.columns]
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {
@@ -160,6 +181,7 @@ def _check_windows(plan: Plan, parts: Split) -> None:
 
 def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
     """Validate the config, the data and the champion without training anything."""
+    check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
     prepared = prepare(cfg, options, progress)
     summary = prepared.split.summary(prepared.plan.spec.target)
     return {
@@ -168,7 +190,7 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         "features": len(prepared.plan.spec.features),
         "champion": prepared.plan.champion.kind,
         "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-        "notes": prepared.plan.notes,
+        "notes": [*prepared.plan.notes, *data_checks.prepared_notes(prepared)],
     }
 
 
@@ -231,35 +253,54 @@ def run_experiment(
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_reachable(uri)  # seconds, before any training
+    if options.resume:
+        require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
     _ensure_writable(out)
+    with interrupts.handled():  # SIGTERM too: runs end KILLED, finished models are kept
+        return _start(cfg, options, progress, uri, out, config_dir)
 
+
+def _start(
+    cfg: ExperimentConfig,
+    options: RunOptions,
+    progress: Progress,
+    uri: str,
+    out: Path,
+    config_dir: Path | None,
+) -> ExperimentResult:
     prepared = prepare(cfg, options, progress)
     if options.verify is not None:
         options.verify(prepared)
+    store = Checkpoints.open(
+        out,
+        config_hash=cfg.fingerprint(),
+        data_fingerprint=prepared.fingerprint,
+        resume=options.resume,
+    )
     audit = _audit_in_run(cfg, prepared.plan, out, progress)
     env = describe(config_dir or Path.cwd())
     replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
     if options.only:
         replay["only"] = ",".join(options.only)
     tracker = Tracker(uri)
-    tracker.start(
-        cfg.name, out.name, {**_parent_tags(cfg, prepared, env), **replay, **options.tags}
-    )
+    tags = {**_parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
     try:
-        result = _run(cfg, prepared, tracker, out, progress, env, audit, resume=options.resume)
-    except BaseException:
-        tracker.finish("KILLED" if _interrupted() else "FAILED")
+        store.run_id = tracker.start(cfg.name, out.name, tags)
+        result = _run(
+            cfg, prepared, tracker, out, progress, env, audit, store=store, resume=options.resume
+        )
+    except BaseException as exc:
+        with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+            tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if isinstance(exc, KeyboardInterrupt):
+            raise interrupted_error(exc, out, options.config_file) from None
+        failure = None if isinstance(exc, ChallengeError) else environment_failure(exc)
+        if failure is not None:
+            raise failure from exc
         raise
     tracker.finish("FINISHED")
     return result
-
-
-def _interrupted() -> bool:
-    import sys
-
-    exc = sys.exc_info()[1]
-    return isinstance(exc, KeyboardInterrupt)
 
 
 def _run(
@@ -271,18 +312,28 @@ def _run(
     env: dict[str, str],
     audit: AuditResult | None = None,
     *,
+    store: Checkpoints | None = None,
     resume: bool = False,
 ) -> ExperimentResult:
     plan, parts = prepared.plan, prepared.split
     threads = cfg.threads or os.cpu_count() or 1
-    champion = _fit_champion(cfg, prepared, threads, progress)
+    store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
+    champion = store.reuse(plan.champion, prepared, progress) or store.keep(
+        _fit_champion(cfg, prepared, threads, progress), prepared
+    )
     agreement = check_champion(
         cfg.champion, champion.scores, parts.test, cfg.evaluation.findings.score_tolerance
     )
     fitted = [champion]
     for mp in plan.challengers:
         fitted.append(
-            _fit_challenger(cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume))
+            store.reuse(mp, prepared, progress)
+            or store.keep(
+                _fit_challenger(
+                    cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
+                ),
+                prepared,
+            )
         )
     ok = [f for f in fitted if f.scores is not None]
     metrics = cfg.evaluation.metric_specs
@@ -449,8 +500,11 @@ def _fit_champion(
         except ChallengeError:
             raise
         except Exception as exc:
+            section = "champion.retrain.params" if c.retrain else "champion.model"
+            first = (str(exc).strip().splitlines() or [""])[0]
             raise ModelError(
-                f"champion '{mp.name}' could not be scored: {type(exc).__name__}: {exc}"
+                f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
+                f"{type(exc).__name__}: {first}; check {section}"
             ) from exc
 
 
@@ -592,6 +646,11 @@ def _jsonable_params(params: dict) -> dict:
 
 
 def _ensure_writable(out: Path) -> None:
+    blocker = next((p for p in [out, *out.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(
+            f"--output {out}: {blocker} is a file, not a directory; choose a directory path"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -617,13 +676,13 @@ def _write_outputs(
     for f in fitted:
         if f.scores is not None:
             predictions = predictions.with_columns(pl.Series(f.plan.name, f.scores))
-        if f.model is not None and f.model.is_fitted:
-            directory = out / "models" / f.plan.name
-            directory.mkdir(parents=True, exist_ok=True)
+        directory = out / "models" / f.plan.name
+        if f.model is not None and f.model.is_fitted and not (directory / CHECKPOINT).exists():
+            directory.mkdir(parents=True, exist_ok=True)  # (checkpointed models are saved)
             with contextlib.suppress(NotImplementedError):  # kinds without a native format
                 f.model.save(directory)
     try:
-        predictions.write_parquet(out / "predictions.parquet")
+        write_parquet_atomic(predictions, out / "predictions.parquet")
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write {out / 'predictions.parquet'}: {exc}") from exc
     write_atomic(

@@ -15,11 +15,12 @@ from challengers.data import (
     DataSpec,
     check_feature_types,
     default_features,
+    is_numeric,
     require_columns,
     scan,
     schema_of,
 )
-from challengers.errors import ConfigError, did_you_mean
+from challengers.errors import ConfigError, DataError, did_you_mean
 from challengers.models import champion as champ
 from challengers.split import Windows
 
@@ -83,6 +84,12 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
     if cfg.champion.score:
         named.add(("champion.score", cfg.champion.score))
     require_columns(schema, [(col, where) for where, col in sorted(named)])
+    score = cfg.champion.score
+    if score and not is_numeric(schema[score]):
+        raise DataError(
+            f"champion.score: column '{score}' is {schema[score]}; production scores must be "
+            "numbers (higher = riskier)"
+        )
     exclude = {d.target, d.time, *d.drop, *d.segments}
     exclude |= {c for c in (d.id, d.entity, cfg.champion.score) if c}
     # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
@@ -144,6 +151,11 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     cls = registry.kind_class(c.kind)  # unknown or not-yet-available kinds stop here
     features = tuple(c.features) if c.features is not None else spec.features
     where = f"challengers.{c.name}.features"
+    if not features:
+        raise ConfigError(
+            f"{where}: the challenger has no features (data.features is empty or every column "
+            "is named elsewhere); list its features"
+        )
     require_columns(schema, [(f, where) for f in features])
     check_feature_types(schema, features, where)
     extra: tuple[str, ...] = ()

@@ -8,11 +8,13 @@ unreachable server costs seconds, not a lost run.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,16 +27,36 @@ log = logging.getLogger(__name__)
 
 
 def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> str:
+    """The store: --tracking-uri > tracking.uri > MLFLOW_TRACKING_URI > ./mlflow.db.
+
+    Credentials come from the environment only (MLFLOW_TRACKING_USERNAME/PASSWORD or
+    MLFLOW_TRACKING_TOKEN): a URI holding them on the command line would sit in the shell history
+    and the process list, so it is refused (the config refuses them when it loads).
+    """
+    if cli_uri and _has_credentials(cli_uri):
+        raise ConfigError(
+            f"--tracking-uri {redact(cli_uri)}: the URI holds credentials; remove them and set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)"
+        )
     return cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def _has_credentials(uri: str) -> bool:
+    parsed = urlparse(uri)
+    return bool(parsed.username or parsed.password)
 
 
 def redact(uri: str) -> str:
     """The URI without credentials, safe to print and log."""
+    return _without_credentials(uri, "***@")
+
+
+def _without_credentials(uri: str, mark: str = "") -> str:
     parsed = urlparse(uri)
     if parsed.password or parsed.username:
         host = parsed.hostname or ""
         port = f":{parsed.port}" if parsed.port else ""
-        return parsed._replace(netloc=f"***@{host}{port}").geturl()
+        return parsed._replace(netloc=f"{mark}{host}{port}").geturl()
     return uri
 
 
@@ -43,7 +65,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
-        url = uri.rstrip("/") + "/health"
+        url = _without_credentials(uri).rstrip("/") + "/health"  # the probe needs no login
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 if response.status >= 400:
@@ -62,6 +84,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
+            _require_sqlite(target, uri)
         return
     if scheme in ("", "file"):
         target = Path(parsed.path if scheme == "file" else uri)
@@ -69,10 +92,27 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         return
     if scheme in ("databricks", "postgresql", "mysql", "mssql"):
         return  # checked by MLflow on first use
-    raise EnvironmentFailure(
+    raise ConfigError(
         f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
         "a directory, or http://host:port"
     )
+
+
+def _require_sqlite(path: Path, uri: str) -> None:
+    """A store path must be a sqlite file or nothing yet (MLflow would retry a wrong one for
+    minutes before giving up)."""
+    if path.is_dir():
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: {path} is a directory; name a file such as "
+            f"sqlite:///{path / 'mlflow.db'}"
+        )
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise EnvironmentFailure(
+                    f"tracking store {redact(uri)}: {path} is not a sqlite database; point "
+                    "--tracking-uri at the store's .db file"
+                )
 
 
 def _require_writable(directory: Path, uri: str) -> None:
@@ -126,6 +166,68 @@ class DatasetRef:
     context: str
 
 
+_opened: set[str] = set()  # stores this process has opened (MLflow caches them per URI)
+
+
+@contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local sqlite store while it is opened.
+
+    MLflow creates the tables of a new store on first use; two processes doing it at once fail
+    ("Online migration expected to match one row"). Later writes are safe: sqlite locks them and
+    MLflow sets a 20 s busy timeout. The lock file is ``.<store>.lock`` next to the store.
+    """
+    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if path is None or str(path) == ":memory:" or not path.parent.is_dir():
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: there, the first run must create the store alone
+        yield
+        return
+    with path.with_name(f".{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_store(mlflow: Any, uri: str) -> None:
+    """Open (and, when new, create) the store once per process, one process at a time."""
+    if uri in _opened:
+        return
+    with _sqlite_lock(uri):
+        try:
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except Exception as exc:
+            raise EnvironmentFailure(
+                f"tracking store {redact(uri)} cannot be opened: {_first_line(exc)}"
+            ) from exc
+    _opened.add(uri)
+
+
+def artifact_root(uri: str, experiment: str) -> str | None:
+    """Where a new experiment of a local sqlite store keeps its artifacts: beside the store
+    (``<store dir>/mlruns/<experiment>``), not in whatever directory the command ran from, which
+    is MLflow's default."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return None
+    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns" / experiment)
+
+
+def _create_experiment(mlflow: Any, uri: str, experiment: str) -> None:
+    location = artifact_root(uri, experiment)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    if location is None or client.get_experiment_by_name(experiment) is not None:
+        return
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):  # another process created it meanwhile
+        client.create_experiment(experiment, artifact_location=location)
+
+
 class Tracker:
     """One parent run per ``challenge run``, one child run per model."""
 
@@ -139,12 +241,18 @@ class Tracker:
 
         for name in ("mlflow", "alembic", "urllib3"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        # stdout and stderr are the tool's: no progress bars, no "View run at <url>" lines
+        # (MLflow prints the tracking URI as given, credentials included)
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         mlflow.set_tracking_uri(self.uri)
+        _open_store(mlflow, self.uri)
         return mlflow
 
     def start(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> str:
         mlflow = self._mlflow()
         try:
+            _create_experiment(mlflow, self.uri, experiment)
             exp = mlflow.set_experiment(experiment)
             self.experiment_id = exp.experiment_id
             run = mlflow.start_run(run_name=run_name, tags=dict(tags))
@@ -182,21 +290,30 @@ class Tracker:
     def log_model_run(self, run: ModelRun, datasets: list[DatasetRef]) -> str:
         mlflow = self._mlflow()
         with mlflow.start_run(run_name=run.name, nested=True, tags=_child_tags(run)) as child:
-            if run.params:
-                mlflow.log_params({k: _param(v) for k, v in run.params.items()})
-            finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
-            if finite:
-                mlflow.log_metrics(finite)
-            for ref in datasets:
-                self._log_dataset(mlflow, ref)
-            for path in run.artifacts:
-                if path.exists():
-                    mlflow.log_artifact(str(path))
-            if run.native_model is not None and run.flavor:
-                self._log_model(mlflow, run)
-            self._log_nested(mlflow, str(child.info.run_id), run.children)
+            try:
+                self._fill_model_run(mlflow, run, datasets, str(child.info.run_id))
+            except KeyboardInterrupt:  # Ctrl-C while logging: KILLED, not MLflow's FAILED
+                mlflow.end_run("KILLED")
+                raise
             mlflow.end_run("FINISHED" if run.status == "ok" else "FAILED")
             return str(child.info.run_id)
+
+    def _fill_model_run(
+        self, mlflow: Any, run: ModelRun, datasets: list[DatasetRef], run_id: str
+    ) -> None:
+        if run.params:
+            mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+        finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
+        if finite:
+            mlflow.log_metrics(finite)
+        for ref in datasets:
+            self._log_dataset(mlflow, ref)
+        for path in run.artifacts:
+            if path.exists():
+                mlflow.log_artifact(str(path))
+        if run.native_model is not None and run.flavor:
+            self._log_model(mlflow, run)
+        self._log_nested(mlflow, run_id, run.children)
 
     def _log_nested(self, mlflow: Any, parent_id: str, runs: list[NestedRun]) -> None:
         """Runs under ``parent_id``, each in a few batched calls (a study may have hundreds)."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import typer
@@ -11,6 +16,19 @@ import typer
 F = TypeVar("F", bound=Callable[..., Any])
 
 state = {"debug": False}
+SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """The text without credentials: user:password@ of URLs, and tracking secrets of the
+    environment (they are never written anywhere, messages included)."""
+    text = USERINFO.sub("***@", text)
+    for name in SECRET_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
 
 
 def reports_errors(fn: F) -> F:
@@ -21,15 +39,56 @@ def reports_errors(fn: F) -> F:
         from challengers.errors import ChallengeError
 
         try:
-            return fn(*args, **kwargs)
+            with native_output_hidden():
+                return fn(*args, **kwargs)
         except ChallengeError as exc:
             if state["debug"]:
                 raise
+            prefix = "" if exc.exit_code == 130 else "error: "  # an interrupt is not an error
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"error: {line}", err=True)
+                typer.echo(f"{prefix}{scrub(line)}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("interrupted", err=True)
+        except KeyboardInterrupt:  # before a run started: nothing to keep
+            typer.echo("interrupted before any model finished: nothing to resume", err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def native_output_hidden() -> Iterator[None]:
+    """Keep native libraries' own stderr lines ("[LightGBM] [Fatal] ...") off the terminal: the
+    error they signal reaches the user once, as the tool's one-line message.
+
+    File descriptor 2 points at a scratch file while the command runs; Python's ``sys.stderr``
+    (progress bars, messages) keeps writing to the terminal. ``--debug`` leaves everything as is.
+    """
+    if state["debug"]:
+        yield
+        return
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # a test runner's in-memory stream
+        python_on_fd2 = False
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    original = sys.stderr
+    if python_on_fd2:
+        sys.stderr = os.fdopen(
+            os.dup(terminal), "w", buffering=1, encoding=original.encoding, errors="replace"
+        )
+    try:
+        with tempfile.TemporaryFile() as scratch:
+            os.dup2(scratch.fileno(), 2)
+            try:
+                yield
+            finally:
+                with contextlib.suppress(OSError, ValueError):
+                    sys.stderr.flush()
+                os.dup2(terminal, 2)
+    finally:
+        if python_on_fd2:
+            with contextlib.suppress(OSError):
+                sys.stderr.close()
+            sys.stderr = original
+        os.close(terminal)

@@ -22,7 +22,10 @@ def run_command(
         [], "--only", help="Train only this challenger (repeatable); the champion always runs."
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Reuse finished work in --output: continue tuning studies."
+        False,
+        "--resume",
+        help="Continue an interrupted run in --output: reuse its finished models (checkpoints) "
+        "and tuning studies, train the rest.",
     ),
     fail_on: str | None = typer.Option(
         None, "--fail-on", help="Exit 1 when a finding of this severity exists (high)."
@@ -48,7 +51,7 @@ def run_command(
 
       challenge run configs/demo.yaml --fail-on high --quiet
 
-      challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: continue tuning)
+      challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: train what is missing)
     """
     from challengers.cli.output import RichProgress, print_result
     from challengers.config import load_config

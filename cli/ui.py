@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import typer
 
@@ -30,10 +31,11 @@ def ui_command(
       challenge ui            # then open http://127.0.0.1:5000
     """
     from challengers.config import load_config
-    from challengers.tracking import redact, resolve_uri
+    from challengers.tracking import redact, require_store, resolve_uri
 
     config_uri = load_config(config).tracking.uri if config else None
     uri = resolve_uri(tracking_uri, config_uri)
+    require_store(uri)  # an unreachable server or a missing store: one line, before starting
     if uri.startswith("http"):
         typer.echo(f"the store is a server already: open {redact(uri)}")
         return
@@ -50,4 +52,13 @@ def ui_command(
         "--port",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(command, env=os.environ.copy()))
+    # the server's own log goes to the terminal (the native-output guard points fd 2 elsewhere)
+    raise typer.Exit(subprocess.call(command, env=os.environ.copy(), stderr=_stream(sys.stderr)))
+
+
+def _stream(stream: TextIO) -> TextIO | None:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    return stream

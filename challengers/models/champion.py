@@ -145,7 +145,7 @@ def load_model_file(
     if not file.exists():
         raise ModelError(f"champion.model: file not found: {path}; check the path in the config")
     suffix = file.suffix.lower()
-    if suffix in PICKLE_SUFFIXES:
+    if suffix in PICKLE_SUFFIXES or _is_pickle(file):
         if not allow_pickle:
             raise ModelError(
                 f"champion.model: {path} is a pickle, which runs code when loaded; ask the first "
@@ -164,6 +164,7 @@ def load_model_file(
             f"champion.model: cannot tell the library of {path} from '{suffix}'; use .txt "
             "(LightGBM) or .json/.ubj (XGBoost)"
         )
+    _check_content(file, champion.library)
     model_features = champion.load()
     champion.features = list(features) if features else model_features
     if not champion.features:
@@ -177,6 +178,37 @@ def load_model_file(
         )
     _require_features(champion.features, schema, source=path)
     return champion
+
+
+def _head(file: Path, size: int = 16) -> bytes:
+    try:
+        with file.open("rb") as handle:
+            return handle.read(size)
+    except OSError as exc:
+        raise ModelError(f"champion.model: cannot read {file}: {exc.strerror or exc}") from exc
+
+
+def _is_pickle(file: Path) -> bool:
+    """A pickle by its content (protocol 2-5 opcode), whatever its name says."""
+    head = _head(file)
+    return len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _check_content(file: Path, library: str) -> None:
+    """Tell a model saved by the other library (or not a model) before its loader fails."""
+    head = _head(file).lstrip()
+    if not head:
+        raise ModelError(f"champion.model: {file} is empty; export the model again")
+    if library == "lightgbm" and head.startswith(b"{"):
+        raise ModelError(
+            f"champion.model: {file} holds JSON (an XGBoost model?), not a LightGBM text model; "
+            "if it is XGBoost, name it .json"
+        )
+    if library == "xgboost" and head.startswith(b"tree"):
+        raise ModelError(
+            f"champion.model: {file} holds a LightGBM text model, not an XGBoost model; "
+            "name it .txt"
+        )
 
 
 def _require_features(features: Sequence[str], schema: pl.Schema, *, source: str) -> None:

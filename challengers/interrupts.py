@@ -1,0 +1,85 @@
+"""Ctrl-C and SIGTERM: stop cleanly, keep what finished.
+
+Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM kill the process on the spot, which
+would leave MLflow runs RUNNING forever and half-written files behind. While ``handled()`` is active
+both signals raise ``Interrupted`` (a ``KeyboardInterrupt``, so every ``except Exception`` lets it
+through) at the next Python instruction; the pipeline then marks its open runs KILLED and keeps the
+finished models for ``--resume``. ``deferred()`` holds signals back while a short critical step (a
+checkpoint, marking runs KILLED) completes, so a second Ctrl-C cannot cut it in half.
+
+Signal handlers can only be installed from the main thread; elsewhere both context managers do
+nothing and the caller's own handling applies.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived while a run was in progress."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+def signal_name(exc: BaseException) -> str:
+    """SIGINT or SIGTERM, for the message (a bare KeyboardInterrupt is a Ctrl-C)."""
+    return exc.name if isinstance(exc, Interrupted) else "SIGINT"
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _installed(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None]:
+    if not _in_main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in SIGNALS}
+    for s in SIGNALS:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` inside the block."""
+    with _installed(_raise):
+        yield
+
+
+@contextmanager
+def deferred(*, reraise: bool = True) -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back until the block is done; then raise the first one that arrived
+    (or drop it with ``reraise=False``, e.g. while cleaning up after an interrupt already)."""
+    pending: list[int] = []
+
+    def remember(signum: int, frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    with _installed(remember):
+        yield
+    if pending and reraise:
+        raise Interrupted(pending[0])

@@ -1,0 +1,368 @@
+"""Catalogue of bad data: each ends in exit 2 and one line naming the file, column or window and the
+fix; what is allowed (missing feature values, a constant feature) is shown to be allowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from tests.conftest import sim_config
+from tests.reliability.conftest import invoke
+
+TX = pl.col("TRANSACTION_ID")
+IN_TRAIN = pl.col("TX_DATETIME").is_between(datetime(2024, 1, 31), datetime(2024, 2, 21))
+IN_TEST = pl.col("TX_DATETIME").is_between(datetime(2024, 2, 28), datetime(2024, 3, 11))
+ISO = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class BadData:
+    id: str
+    make: Callable[[pl.DataFrame, Path], Path]  # writes the data into the directory, returns it
+    expect: tuple[str, ...]
+    edit: Callable[[dict[str, Any]], Any] | None = None
+
+
+def parquet(change: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[[pl.DataFrame, Path], Path]:
+    def make(frame: pl.DataFrame, directory: Path) -> Path:
+        path = directory / "data.parquet"
+        change(frame).write_parquet(path)
+        return path
+
+    return make
+
+
+def text(name: str, content: Callable[[pl.DataFrame], str | bytes]) -> Callable[..., Path]:
+    def make(frame: pl.DataFrame, directory: Path) -> Path:
+        path = directory / name
+        body = content(frame)
+        path.write_bytes(body if isinstance(body, bytes) else body.encode())
+        return path
+
+    return make
+
+
+def csv_with(edit: Callable[[list[str]], None]) -> Callable[[pl.DataFrame], str]:
+    def content(frame: pl.DataFrame) -> str:
+        lines = frame.write_csv().splitlines()
+        edit(lines)
+        return "\n".join(lines) + "\n"
+
+    return content
+
+
+def _set_line(i: int, change: Callable[[str], str]) -> Callable[[list[str]], None]:
+    def edit(lines: list[str]) -> None:
+        lines[i] = change(lines[i])
+
+    return edit
+
+
+def _rename_header(lines: list[str]) -> None:
+    lines[0] = lines[0].replace("TERMINAL_ID", "CUSTOMER_ID")
+
+
+def _glob_of(change_second: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[..., Path]:
+    def make(frame: pl.DataFrame, directory: Path) -> Path:
+        cut = pl.col("TX_DATETIME") < datetime(2024, 2, 15)
+        frame.filter(cut).write_parquet(directory / "part-1.parquet")
+        change_second(frame.filter(~cut)).write_parquet(directory / "part-2.parquet")
+        return directory / "part-*.parquet"
+
+    return make
+
+
+def _column(name: str, value: pl.Expr, where: pl.Expr | None = None) -> Callable[..., Any]:
+    def change(frame: pl.DataFrame) -> pl.DataFrame:
+        new = value if where is None else pl.when(where).then(value).otherwise(pl.col(name))
+        return frame.with_columns(new.alias(name))
+
+    return change
+
+
+def _score_champion(cfg: dict[str, Any]) -> None:
+    cfg["champion"] = {"name": "champ", "score": "PROD_SCORE"}
+
+
+def _with_score(value: pl.Expr) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    return lambda f: f.with_columns(value.alias("PROD_SCORE"))
+
+
+CASES = [
+    BadData(
+        "file-missing",
+        lambda f, d: d / "absent.parquet",
+        ("data.path: file not found:", "absent.parquet", "check data.path in the config"),
+    ),
+    BadData(
+        "file-empty",
+        text("data.parquet", lambda f: b""),
+        ("data.path:", "data.parquet is empty (0 bytes); regenerate or remove it"),
+    ),
+    BadData(
+        "parquet-unreadable",
+        text("data.parquet", lambda f: b"PAR1 this is not a parquet file at all"),
+        ("data.path: cannot read", "data.parquet"),
+    ),
+    BadData(
+        "parquet-truncated",
+        lambda f, d: _truncated(f, d),
+        ("data.path: cannot read", "data.parquet"),
+    ),
+    BadData(
+        "parquet-without-rows",
+        parquet(lambda f: f.head(0)),
+        ("data.parquet holds no rows (only a header or a schema)",),
+    ),
+    BadData(
+        "csv-header-only",
+        text("data.csv", lambda f: f.head(0).write_csv()),
+        ("data.csv holds no rows",),
+    ),
+    BadData(
+        "csv-row-with-extra-fields",
+        text("data.csv", csv_with(_set_line(20_000, lambda s: s + ",1,2"))),
+        ("data.path:", "data.csv line 20001 has 20 fields, the header 18", "fix or remove the row"),
+    ),
+    BadData(
+        "csv-row-with-other-separator",
+        text("data.csv", csv_with(_set_line(30_000, lambda s: s.replace(",", ";", 4)))),
+        ("data.csv line 30001 has 14 fields, the header 18",),
+    ),
+    BadData(
+        "csv-text-in-a-number-column",
+        text("data.csv", csv_with(_set_line(35_000, lambda s: "n/a" + s[s.index(",") :]))),
+        ("data.path:", "could not parse `n/a`", "TRANSACTION_ID"),
+    ),
+    BadData(
+        "csv-repeated-column",
+        text("data.csv", csv_with(_rename_header)),
+        ("data.path: the header of", "repeats the column 'CUSTOMER_ID'; rename one"),
+    ),
+    BadData(
+        "glob-matches-nothing",
+        lambda f, d: d / "nothing-*.parquet",
+        ("data.path: no file matches", "nothing-*.parquet", "check the pattern"),
+    ),
+    BadData(
+        "path-is-a-directory",
+        lambda f, d: d,
+        ("is a directory; give a file or a glob such as dir/*.parquet",),
+    ),
+    BadData(
+        "unsupported-file-type",
+        text("data.json", lambda f: "[]"),
+        ("unsupported file type '.json'", "use .parquet or .csv"),
+    ),
+    BadData(
+        "glob-files-with-other-columns",
+        _glob_of(lambda f: f.drop("MCC")),
+        ("data.path: the files do not share one schema", "MCC", "same columns and types"),
+    ),
+    BadData(
+        "glob-files-with-other-types",
+        _glob_of(lambda f: f.with_columns(pl.col("MCC").cast(pl.String))),
+        ("data.path: the files do not share one schema", "MCC"),
+    ),
+    BadData(
+        "misspelt-time-column",
+        parquet(lambda f: f),
+        ("'TX_DATETME' (data.time), did you mean 'TX_DATETIME'?", "Available:"),
+        edit=lambda c: c["data"].update(time="TX_DATETME"),
+    ),
+    BadData(
+        "misspelt-segment-column",
+        parquet(lambda f: f),
+        ("'REGIONS' (data.segments), did you mean 'REGION'?",),
+        edit=lambda c: c["data"].update(segments=["REGIONS"]),
+    ),
+    BadData(
+        "target-with-nulls",
+        parquet(_column("TX_FRAUD", pl.lit(None, pl.Int8), IN_TRAIN & (TX % 400 == 0))),
+        ("data.target: column 'TX_FRAUD' has", "null values; labels must be 0 or 1"),
+    ),
+    BadData(
+        "target-as-text",
+        parquet(_column("TX_FRAUD", pl.col("TX_FRAUD").cast(pl.String))),
+        ("data.target: column 'TX_FRAUD' is String; labels must be 0 or 1",),
+    ),
+    BadData(
+        "target-with-fractions",
+        parquet(_column("TX_FRAUD", pl.col("TX_FRAUD") * 0.5)),
+        ("holds values other than 0/1 (0.5); map it to 0 = genuine, 1 = fraud",),
+    ),
+    BadData(
+        "training-window-only-frauds",
+        parquet(_column("TX_FRAUD", pl.lit(1, pl.Int8), IN_TRAIN)),
+        ("split.train: every row of the window 2024-01-31..2024-02-20 is a fraud",),
+    ),
+    BadData(
+        "training-window-without-frauds",
+        parquet(_column("TX_FRAUD", pl.lit(0, pl.Int8), IN_TRAIN)),
+        ("split.train: the window 2024-01-31..2024-02-20 has", "but no frauds", "widen or move"),
+    ),
+    BadData(
+        "windows-before-the-data",
+        parquet(lambda f: f),
+        ("split.train: the window 2023-01-01..2023-01-31 has no rows; the data covers",),
+        edit=lambda c: c["split"].update(
+            train={"start": "2023-01-01", "end": "2023-01-31"},
+            test={"start": "2023-02-10", "end": "2023-02-20"},
+        ),
+    ),
+    BadData(
+        "time-not-a-timestamp",
+        parquet(_column("TX_DATETIME", pl.col("TX_DATETIME").dt.epoch("s"))),
+        ("data.time: column 'TX_DATETIME' is Int64, not a timestamp",),
+    ),
+    BadData(
+        "time-unparsable-value",
+        parquet(
+            _column(
+                "TX_DATETIME",
+                pl.when(TX == 20_000)
+                .then(pl.lit("yesterday"))
+                .otherwise(pl.col("TX_DATETIME").dt.strftime(ISO)),
+            )
+        ),
+        ("data.time: column 'TX_DATETIME' has values that are not timestamps", "ISO 8601"),
+    ),
+    BadData(
+        "time-day-month-text",
+        parquet(_column("TX_DATETIME", pl.col("TX_DATETIME").dt.strftime("%d/%m/%Y %H:%M"))),
+        ("holds text like '01/01/2024 00:00', not ISO 8601", "ambiguous"),
+    ),
+    BadData(
+        "time-zones-mixed",
+        parquet(
+            _column(
+                "TX_DATETIME",
+                pl.when(TX % 2 == 0)
+                .then(pl.col("TX_DATETIME").dt.strftime(ISO + "+02:00"))
+                .otherwise(pl.col("TX_DATETIME").dt.strftime(ISO)),
+            )
+        ),
+        ("data.time: column 'TX_DATETIME' mixes times with a UTC offset", "offset or none"),
+    ),
+    BadData(
+        "infinite-feature",
+        parquet(_column("TX_AMOUNT", pl.lit(float("inf")), IN_TEST & (TX % 97 == 0))),
+        ("data.features: feature 'TX_AMOUNT' has", "infinite values; replace them with null"),
+    ),
+    BadData(
+        "text-column-as-feature",
+        parquet(lambda f: f),
+        ("data.features: feature 'REGION' is String, not numeric", "add it to data.drop"),
+        edit=lambda c: c["data"].update(features=["TX_AMOUNT", "REGION"]),
+    ),
+    BadData(
+        "challenger-without-features",
+        parquet(lambda f: f),
+        ("challengers.lgbm.features: the challenger has no features",),
+        edit=lambda c: c["data"].update(features=[]),
+    ),
+    BadData(
+        "label-as-feature",
+        parquet(lambda f: f),
+        ("data.features: 'TX_FRAUD' is the label or the champion's score",),
+        edit=lambda c: c["data"].update(features=["TX_AMOUNT", "TX_FRAUD"]),
+    ),
+    BadData(
+        "entity-all-null",
+        parquet(_column("CUSTOMER_ID", pl.lit(None, pl.Int64))),
+        ("data.entity: column 'CUSTOMER_ID' is null in", "need an id on every row"),
+    ),
+    BadData(
+        "entity-null-in-some-test-rows",
+        parquet(_column("CUSTOMER_ID", pl.lit(None, pl.Int64), IN_TEST & (TX % 5 == 0))),
+        ("data.entity: column 'CUSTOMER_ID' is null in", "test rows", "or unset data.entity"),
+    ),
+    BadData(
+        "amount-null-with-value-metric",
+        parquet(_column("TX_AMOUNT", pl.lit(None, pl.Float64), IN_TEST & (TX % 5 == 0))),
+        ("data.amount: column 'TX_AMOUNT' is null in", "value_detection_at_alerts"),
+        edit=lambda c: c["evaluation"].update(metrics=["pr_auc", "value_detection_at_alerts@0.01"]),
+    ),
+    BadData(
+        "score-column-of-text",
+        parquet(_with_score(pl.col("TX_AMOUNT").cast(pl.String))),
+        ("champion.score: column 'PROD_SCORE' is String; production scores must be numbers",),
+        edit=_score_champion,
+    ),
+    BadData(
+        "score-column-null-in-test-rows",
+        parquet(_with_score(pl.when(IN_TEST & (TX % 3 == 0)).then(None).otherwise(TX * 1.0))),
+        ("champion.score: column 'PROD_SCORE' has", "missing scores in the", "test rows"),
+        edit=_score_champion,
+    ),
+    BadData(
+        "score-column-infinite",
+        parquet(_with_score(pl.when(TX == 35_000).then(float("inf")).otherwise(TX * 1.0))),
+        ("champion.score: column 'PROD_SCORE' has 1 infinite scores",),
+        edit=_score_champion,
+    ),
+]
+
+
+def _truncated(frame: pl.DataFrame, directory: Path) -> Path:
+    path = directory / "data.parquet"
+    frame.write_parquet(path)
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    return path
+
+
+def _check(data: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], Any] | None) -> Any:
+    cfg = sim_config(data)
+    if edit is not None:
+        edit(cfg)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return invoke(["check", path, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "-q"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_bad_data(case: BadData, tmp_path: Path, sim_frame: pl.DataFrame) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    data = case.make(sim_frame, data_dir)
+    _check(data, tmp_path, case.edit).error(2, *case.expect)
+
+
+@pytest.mark.parametrize(
+    ("change", "note"),
+    [
+        (_column("TX_AMOUNT", pl.lit(float("nan")), TX % 3 == 0), None),  # NaN: missing, fine
+        (_column("TX_AMOUNT", pl.lit(None, pl.Float64), TX % 3 == 0), None),  # null: fine
+        (_column("MCC", pl.lit(7, pl.Int16)), "constant in the training window"),
+        (_column("TX_DATETIME", pl.lit(None, pl.Datetime("us")), TX % 50 == 0), "no timestamp"),
+        (lambda f: f.filter(pl.col("TX_DATETIME") >= datetime(2024, 2, 5)), "split.train: 5 of"),
+    ],
+    ids=["nan-feature", "null-feature", "constant-feature", "null-times", "window-partly-out"],
+)
+def test_allowed_oddities_pass_the_check_with_a_note(
+    change: Callable[[pl.DataFrame], pl.DataFrame],
+    note: str | None,
+    tmp_path: Path,
+    sim_frame: pl.DataFrame,
+) -> None:
+    """Missing feature values are allowed (trees route them, the anomaly kind imputes them); a
+    constant feature, rows without a time and windows partly outside the data are notes."""
+    data = tmp_path / "data.parquet"
+    change(sim_frame).write_parquet(data)
+    outcome = _check(data, tmp_path, None)
+    assert outcome.code == 0, outcome.stderr
+    cfg = tmp_path / "experiment.yaml"
+    loud = invoke(["check", cfg, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
+    notes = [line for line in loud.stdout.splitlines() if line.strip().startswith("!")]
+    if note is None:
+        assert not [n for n in notes if "TX_AMOUNT" in n], notes
+    else:
+        assert any(note in n for n in notes), notes

@@ -1,0 +1,293 @@
+"""Catalogue of bad configs and bad arguments: each ends in exit 2 (3 for the environment) and one
+stderr line saying what, where and how to fix it, never a traceback.
+
+Bad data is in test_bad_data.py, bad champion models in test_bad_models.py, the tracking store in
+test_tracking_store.py. Cases already covered elsewhere are not repeated here: a YAML syntax error,
+duplicate keys, a list as config, a missing config file, an unsafe YAML tag (tests/test_config.py);
+an unknown key, a missing column, a 0/1 target with other values, an empty or fraud-less test
+window, a missing model file, missing champion features, a pickle without --allow-pickle, an
+unreachable tracking server on `run` (tests/cli/test_cli.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import sim_config
+from tests.reliability.conftest import invoke
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A config edit (or raw text), the command's extra arguments, and the expected answer."""
+
+    id: str
+    edit: Callable[[dict[str, Any]], Any] | str | bytes | None = None
+    expect: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    command: str = "check"
+    code: int = 2
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit setting a dotted key (integers index lists)."""
+
+    def edit(cfg: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = cfg
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        node[int(last) if last.isdigit() else last] = value
+
+    return edit
+
+
+CONFIGS = [
+    Bad("empty-file", "", ("the config must be a YAML mapping",)),
+    Bad("only-a-comment", "# nothing here\n", ("the config must be a YAML mapping",)),
+    Bad("a-scalar", "just a sentence\n", ("must be a YAML mapping (key: value lines)",)),
+    Bad(
+        "tab-indentation",
+        "name: x\ndata:\n\tpath: d.parquet\n",
+        (":3: YAML syntax error", "check indentation and quoting"),
+    ),
+    Bad("not-utf8", b"name: caf\xe9\n", (":1: not UTF-8 text (byte 0xe9)", "save the config")),
+    Bad(
+        "seed-not-a-number",
+        _set("seed", "abc"),
+        ("seed: Input should be a valid integer", "(got 'abc')"),
+    ),
+    Bad(
+        "seed-beyond-64-bits",
+        _set("seed", 10**23),
+        ("seed: Input should be less than or equal to 9223372036854775807",),
+    ),
+    Bad("data-a-string", _set("data", "x.parquet"), ("data: Input should be a valid dictionary",)),
+    Bad("challengers-a-mapping", _set("challengers", {"a": 1}), ("challengers: Input should be",)),
+    Bad(
+        "challenger-a-string",
+        _set("challengers", ["lgbm"]),
+        ("challengers[0]: Input should be a valid dictionary", "(got 'lgbm')"),
+    ),
+    Bad(
+        "unknown-section",
+        lambda c: c.update(evaluaton={"bootstrap": 10}),
+        ("evaluaton: unknown key 'evaluaton'; did you mean 'evaluation'?",),
+    ),
+    Bad(
+        "unknown-key-in-cost",
+        _set("evaluation.cost", {"false_positives": 3}),
+        ("evaluation.cost.false_positives", "did you mean 'false_positive'?"),
+    ),
+    Bad(
+        "unknown-metric",
+        _set("evaluation.metrics", ["roc_auc", "prauc"]),
+        ("evaluation.metrics: unknown metric 'prauc'; did you mean 'pr_auc'?",),
+    ),
+    Bad(
+        "metric-rate-out-of-range",
+        _set("evaluation.metrics", ["precision_at_alerts@2"]),
+        ("metric 'precision_at_alerts@2': the rate must be in (0, 1], got 2",),
+    ),
+    Bad(
+        "metric-parameter-not-a-number",
+        _set("evaluation.metrics", ["recall_at_fpr@low"]),
+        ("metric 'recall_at_fpr@low': parameter 'low' is not a number",),
+    ),
+    Bad(
+        "metric-takes-no-parameter",
+        _set("evaluation.metrics", ["roc_auc@3"]),
+        ("metric 'roc_auc' takes no parameter; write 'roc_auc'",),
+    ),
+    Bad(
+        "entity-k-zero",
+        _set("evaluation.metrics", ["entity_precision_at@0"]),
+        ("k must be a positive integer, got 0",),
+    ),
+    Bad("no-metrics", _set("evaluation.metrics", []), ("list at least one metric",)),
+    Bad("alpha-above-half", _set("evaluation.alpha", 1.5), ("evaluation.alpha", "less than 0.5")),
+    Bad("alpha-zero", _set("evaluation.alpha", 0), ("evaluation.alpha", "greater than 0")),
+    Bad(
+        "bootstrap-too-large",
+        _set("evaluation.bootstrap", 10**7),
+        ("evaluation.bootstrap", "less than or equal to 100000"),
+    ),
+    Bad(
+        "bootstrap-a-word",
+        _set("evaluation.bootstrap", "many"),
+        ("evaluation.bootstrap: Input should be a valid integer", "(got 'many')"),
+    ),
+    Bad(
+        "resample-unknown",
+        _set("evaluation.resample", "bootstrap"),
+        ("evaluation.resample: Input should be 'entity', 'day' or 'row'",),
+    ),
+    Bad(
+        "misspelt-kind",
+        lambda c: c["challengers"].append({"name": "x", "kind": "xgbost"}),
+        ("unknown challenger kind 'xgbost'; did you mean 'xgboost'?",),
+    ),
+    Bad(
+        "challenger-without-kind",
+        lambda c: c["challengers"].append({"name": "x"}),
+        ("each challenger needs 'kind'",),
+    ),
+    Bad(
+        "misspelt-detector",
+        lambda c: c["challengers"].append({"name": "a", "kind": "anomaly", "detector": "iforst"}),
+        ("challengers[2].detector: unknown detector 'iforst'; did you mean 'iforest'?",),
+    ),
+    Bad(
+        "day-that-does-not-exist",
+        _set("split.train.start", "2024-02-30"),
+        ("split.train.start", "day value is outside expected range", "YYYY-MM-DD"),
+    ),
+    Bad(
+        "test-window-starts-on-last-training-day",
+        _set("split.test.start", "2024-02-20"),
+        ("test window starts 2024-02-20, not after the training window ends 2024-02-20",),
+    ),
+    Bad(
+        "negative-label-delay",
+        _set("split.label_delay_days", -1),
+        ("split.label_delay_days", "greater than or equal to 0"),
+    ),
+    Bad(
+        "feature-listed-twice",
+        _set("data.features", ["TX_AMOUNT", "MCC", "TX_AMOUNT"]),
+        ("data.features: lists TX_AMOUNT more than once; keep one",),
+    ),
+    Bad(
+        "name-with-path-separator",
+        _set("name", "../../etc/evil"),
+        ("name: String should match pattern",),
+    ),
+    Bad(
+        "model-name-with-path-separator",
+        _set("challengers.0.name", "a/../../b"),
+        ("challengers[0].name: String should match pattern",),
+    ),
+    Bad(
+        "credentials-in-tracking-uri",
+        _set("tracking", {"uri": "http://alice:s3cr3t-pw@127.0.0.1:5000"}),
+        ("tracking.uri: the URI holds credentials", "MLFLOW_TRACKING_PASSWORD"),
+    ),
+    Bad(
+        "claimed-figure-a-word",
+        _set("champion.claimed", {"roc_auc": "high"}),
+        ("champion.claimed.roc_auc: Input should be a valid number",),
+    ),
+    Bad(
+        "zero-threads", _set("threads", 0), ("threads: Input should be greater than or equal to 1",)
+    ),
+    Bad(
+        "entity-metric-without-entity",
+        lambda c: (c["data"].pop("entity"), c["split"].update(exclude_known_frauds=False)),
+        ("metric entity_precision_at needs data.entity",),
+    ),
+]
+
+
+ARGUMENTS = [
+    Bad(
+        "only-unknown",
+        expect=("--only lgbn: no such challenger; did you mean 'lgbm'?",),
+        args=("--only", "lgbn"),
+        command="run",
+    ),
+    Bad(
+        "fail-on-unknown",
+        expect=("--fail-on severe: use high, medium or low",),
+        args=("--fail-on", "severe"),
+        command="run",
+    ),
+    Bad(
+        "resume-without-output",
+        expect=("--resume needs --output DIR",),
+        args=("--resume",),
+        command="run",
+    ),
+    Bad(
+        "resume-missing-directory",
+        expect=("--resume:", "does not exist; give the --output directory of the interrupted run"),
+        args=("--resume", "--output", "{tmp}/never-ran"),
+        command="run",
+    ),
+    Bad(
+        "output-is-a-file",
+        expect=("--output", "a-file is a file, not a directory; choose a directory path"),
+        args=("--output", "{tmp}/a-file"),
+        command="run",
+    ),
+    Bad(
+        "output-below-a-file",
+        expect=("--output", "a-file is a file, not a directory"),
+        args=("--output", "{tmp}/a-file/run"),
+        command="run",
+    ),
+    Bad(
+        "tracking-uri-unknown-scheme",
+        expect=("tracking URI 'ftp://host/store' has an unknown scheme 'ftp'", "sqlite:///file.db"),
+        args=("--tracking-uri", "ftp://host/store"),
+    ),
+    Bad(
+        "audit-fail-on-unknown",
+        expect=("--fail-on never: use high, medium or low",),
+        args=("--fail-on", "never"),
+        command="audit",
+    ),
+]
+
+
+def _invoke(case: Bad, tmp_path: Path, sim_parquet: Path) -> str:
+    cfg = sim_config(sim_parquet)
+    path = tmp_path / "experiment.yaml"
+    if isinstance(case.edit, bytes):
+        path.write_bytes(case.edit)
+    elif isinstance(case.edit, str):
+        path.write_text(case.edit)
+    else:
+        import yaml
+
+        if case.edit is not None:
+            case.edit(cfg)
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (tmp_path / "a-file").write_text("not a directory")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in case.args]
+    if "--tracking-uri" not in args and case.command != "audit":
+        args += ["--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"]
+    outcome = invoke([case.command, str(path), *args, "-q"])
+    return outcome.error(case.code, *case.expect)
+
+
+@pytest.mark.parametrize("case", CONFIGS, ids=lambda c: c.id)
+def test_bad_config(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
+    line = _invoke(case, tmp_path, sim_parquet)
+    if not isinstance(case.edit, bytes | str):
+        # where: the file and the line of the offending key (file:line), or the field's path
+        assert f"{tmp_path / 'experiment.yaml'}:" in line or "." in line.split(":")[1]
+
+
+@pytest.mark.parametrize("case", ARGUMENTS, ids=lambda c: c.id)
+def test_bad_argument(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
+    _invoke(case, tmp_path, sim_parquet)
+    assert not (tmp_path / "a-file" / "run").exists()
+
+
+def test_config_path_is_a_directory(tmp_path: Path) -> None:
+    invoke(["check", str(tmp_path)]).error(2, "is a directory; give the YAML config file")
+
+
+def test_replicate_needs_a_run_or_a_config() -> None:
+    invoke(["replicate"]).error(2, "give a RUN_ID or --config PATH (one of them)")
+
+
+def test_no_secret_in_the_refusal(tmp_path: Path, sim_parquet: Path) -> None:
+    """The refusal of a URI with credentials does not repeat them."""
+    case = next(c for c in CONFIGS if c.id == "credentials-in-tracking-uri")
+    assert "s3cr3t-pw" not in _invoke(case, tmp_path, sim_parquet)

@@ -1,0 +1,263 @@
+"""Catalogue of bad champion models, and the pickle rule: nothing is unpickled without
+--allow-pickle, whatever the file is called and wherever it comes from (a file, an MLflow model)."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+import xgboost as xgb
+import yaml
+
+from tests.conftest import sim_config
+from tests.reliability.conftest import invoke, run_process
+
+FEATURES = ["TX_AMOUNT", "TX_HOUR"]
+
+
+def _lightgbm(path: Path) -> Path:
+    x = np.random.default_rng(0).random((300, 2))
+    data = lgb.Dataset(x, label=(x[:, 0] > 0.5).astype(int), feature_name=FEATURES)
+    lgb.train({"verbosity": -1, "num_threads": 1}, data, 3).save_model(str(path))
+    return path
+
+
+def _xgboost(path: Path) -> Path:
+    x = np.random.default_rng(0).random((300, 2))
+    data = xgb.DMatrix(x, label=(x[:, 0] > 0.5).astype(int), feature_names=FEATURES)
+    xgb.train({"nthread": 1}, data, 3).save_model(str(path))
+    return path
+
+
+class Planted:
+    """A pickle that, if ever unpickled, creates a marker file: proof that it was not."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def _planted_pickle(path: Path, marker: Path) -> Path:
+    path.write_bytes(pickle.dumps(Planted(marker), protocol=4))
+    return path
+
+
+def _copy_as(make: Callable[[Path], Path], source: str, name: str) -> Callable[[Path], Path]:
+    def build(directory: Path) -> Path:
+        source_path = make(directory / source)
+        target = directory / name
+        target.write_bytes(source_path.read_bytes())
+        return target
+
+    return build
+
+
+def _text(name: str, content: str) -> Callable[[Path], Path]:
+    def build(directory: Path) -> Path:
+        (directory / name).write_text(content)
+        return directory / name
+
+    return build
+
+
+MODELS = [
+    (
+        "lightgbm-corrupt",
+        _text("champion.txt", "tree\nversion=v4\nnum_class=1\ngarbage\n"),
+        ("champion.model:", "champion.txt is not a readable LightGBM model", "save_model()"),
+    ),
+    (
+        "xgboost-corrupt",
+        _text("champion.json", '{"learner": {"attributes": '),
+        ("champion.model:", "champion.json is not a readable XGBoost model", "save_model"),
+    ),
+    (
+        "lightgbm-model-named-json",
+        _copy_as(_lightgbm, "source.txt", "champion.json"),
+        ("champion.json holds a LightGBM text model, not an XGBoost model; name it .txt",),
+    ),
+    (
+        "xgboost-model-named-txt",
+        _copy_as(_xgboost, "source.json", "champion.txt"),
+        ("champion.txt holds JSON (an XGBoost model?), not a LightGBM text model",),
+    ),
+    (
+        "unknown-model-format",
+        _text("champion.onnx", "onnx"),
+        ("cannot tell the library of", "champion.onnx", "use .txt (LightGBM) or .json/.ubj"),
+    ),
+    (
+        "empty-model-file",
+        _text("champion.json", ""),
+        ("champion.model:", "champion.json is empty; export the model again"),
+    ),
+    (
+        "model-path-is-a-directory",
+        lambda d: d,
+        ("champion.model: cannot read",),
+    ),
+]
+
+
+def _check(tmp_path: Path, champion: dict[str, Any], *extra: str) -> Any:
+    cfg = sim_config(tmp_path / "data.parquet")
+    cfg["champion"] = {"name": "champ", **champion}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return invoke(["check", path, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}", "-q", *extra])
+
+
+@pytest.fixture
+def data(tmp_path: Path, sim_parquet: Path) -> Path:
+    (tmp_path / "data.parquet").symlink_to(sim_parquet)
+    return tmp_path / "data.parquet"
+
+
+@pytest.mark.parametrize(("build", "expect"), [m[1:] for m in MODELS], ids=[m[0] for m in MODELS])
+def test_bad_model_file(
+    build: Callable[[Path], Path], expect: tuple[str, ...], tmp_path: Path, data: Path
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    model = build(models)
+    _check(tmp_path, {"model": str(model)}).error(2, *expect)
+
+
+def test_features_of_another_model(tmp_path: Path, data: Path) -> None:
+    model = _lightgbm(tmp_path / "champion.txt")
+    outcome = _check(tmp_path, {"model": str(model), "features": ["TX_AMOUNT"]})
+    outcome.error(2, "champion.features lists 1 features but", "was trained on 2")
+
+
+def test_native_error_output_stays_off_the_terminal(tmp_path: Path, sim_parquet: Path) -> None:
+    """LightGBM prints its own '[LightGBM] [Fatal] ...' on stderr before raising; the user sees
+    the tool's one line only (a real process: the native write goes to file descriptor 2)."""
+    model = _text("champion.txt", "tree\nversion=v4\nnum_class=1\ngarbage\n")(tmp_path)
+    cfg = sim_config(sim_parquet)
+    cfg["champion"] = {"name": "champ", "model": str(model)}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = run_process(["check", path, "--tracking-uri", "sqlite:///m.db", "-q"], cwd=tmp_path)
+    outcome.error(2, "is not a readable LightGBM model")
+    # --debug shows everything, the library's own line included
+    debug = run_process(
+        ["--debug", "check", path, "--tracking-uri", "sqlite:///m.db", "-q"], cwd=tmp_path
+    )
+    assert "[LightGBM] [Fatal]" in debug.stderr and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("name", ["champion.pkl", "champion.joblib", "champion.json"])
+@pytest.mark.parametrize("allow", [False, True])
+def test_a_pickle_is_never_unpickled(tmp_path: Path, data: Path, name: str, allow: bool) -> None:
+    marker = tmp_path / "PICKLE-WAS-LOADED"
+    model = _planted_pickle(tmp_path / name, marker)
+    outcome = _check(tmp_path, {"model": str(model)}, *(["--allow-pickle"] if allow else []))
+    if allow:
+        outcome.error(2, "pickled champions are not supported yet; use a native export")
+    else:
+        outcome.error(2, "is a pickle, which runs code when loaded", "--allow-pickle")
+    assert not marker.exists()
+
+
+def _mlflow_model(store: str, flavors: dict[str, Any], files: dict[str, bytes]) -> str:
+    """A run holding an MLflow model directory with the given MLmodel flavours; its runs:/ URI."""
+    import tempfile
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.create_experiment("first-line")
+    run = client.create_run(experiment)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        (directory / "MLmodel").write_text(yaml.safe_dump({"flavors": flavors}))
+        for name, content in files.items():
+            (directory / name).write_bytes(content)
+        client.log_artifacts(run.info.run_id, str(directory), artifact_path="model")
+    client.set_terminated(run.info.run_id)
+    return f"runs:/{run.info.run_id}/model"
+
+
+SKLEARN = {
+    "python_function": {"loader_module": "mlflow.sklearn", "model_path": "model.pkl"},
+    "sklearn": {"pickled_model": "model.pkl", "serialization_format": "cloudpickle"},
+}
+LGBM_SKLEARN_API = {
+    "lightgbm": {"data": "model.pkl", "model_class": "lightgbm.sklearn.LGBMClassifier"}
+}
+
+
+@pytest.mark.parametrize(
+    "flavors", [SKLEARN, LGBM_SKLEARN_API], ids=["sklearn", "lgbm-sklearn-api"]
+)
+@pytest.mark.parametrize("allow", [False, True])
+def test_mlflow_models_that_are_pickles_are_refused(
+    tmp_path: Path, data: Path, store: str, flavors: dict[str, Any], allow: bool
+) -> None:
+    marker = tmp_path / "PICKLE-WAS-LOADED"
+    payload = pickle.dumps(Planted(marker), protocol=4)
+    uri = _mlflow_model(store, flavors, {"model.pkl": payload})
+    extra = ["--allow-pickle"] if allow else []
+    cfg_args = ["--tracking-uri", store, *extra]
+    cfg = sim_config(data)
+    cfg["champion"] = {"name": "champ", "model": uri}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["check", path, "-q", *cfg_args])
+    line = outcome.error(2, f"champion.model: {uri} has flavours", "only native LightGBM/XGBoost")
+    assert ("pickled flavours are refused without --allow-pickle" in line) is not allow
+    assert not marker.exists()
+
+
+def test_a_native_mlflow_booster_is_accepted(tmp_path: Path, data: Path, store: str) -> None:
+    """The control of the refusals above: a booster logged with the lightgbm flavour loads."""
+    booster = lgb.Booster(model_file=str(_lightgbm(tmp_path / "champion.txt")))
+    flavors = {"lightgbm": {"data": "model.lgb", "model_class": "lightgbm.basic.Booster"}}
+    uri = _mlflow_model(store, flavors, {"model.lgb": booster.model_to_string().encode()})
+    cfg = sim_config(data)
+    cfg["champion"] = {"name": "champ", "model": uri}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["check", path, "-q", "--tracking-uri", store])
+    assert outcome.code == 0, outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("uri", "expect"),
+    [
+        ("models:/no-such-model/1", "Registered Model with name=no-such-model not found"),
+        ("runs:/0123456789abcdef0123456789abcdef/model", "Run with id=0123456789abcdef"),
+    ],
+    ids=["registered-model", "run"],
+)
+def test_mlflow_uri_that_does_not_exist(
+    tmp_path: Path, data: Path, store: str, uri: str, expect: str
+) -> None:
+    cfg = sim_config(data)
+    cfg["champion"] = {"name": "champ", "model": uri}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["check", path, "-q", "--tracking-uri", store])
+    outcome.error(2, f"champion.model: cannot fetch {uri}", expect, "check the model name")
+
+
+def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> None:
+    """A first-line spec the library rejects: exit 2 naming the section to fix (and LightGBM's
+    own '[Fatal]' line kept off the terminal)."""
+    cfg = sim_config(data)
+    cfg["champion"]["retrain"]["params"] = {"num_leaves": -5, "n_estimators": 3}
+    cfg["challengers"] = []
+    cfg["evaluation"]["bootstrap"] = 0
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["run", path, "-q", "--tracking-uri", store, "--output", tmp_path / "out"])
+    outcome.error(
+        2, "champion 'champ' could not be trained: LightGBMError", "champion.retrain.params"
+    )

@@ -1,0 +1,277 @@
+"""Ctrl-C and SIGTERM keep finished work; `--resume` reuses it and trains only what is missing.
+
+The interrupt tests send a real signal to a real `challenge run` process writing to a real sqlite
+MLflow store, once a model's checkpoint is on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+import yaml
+
+from tests.reliability.conftest import CHALLENGE, invoke, run_process, tiny_config
+
+
+def _runs(store: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return list(client.search_runs(experiments, order_by=["attributes.start_time ASC"]))
+
+
+def _parents(store: str) -> list[Any]:
+    return [r for r in _runs(store) if "mlflow.parentRunId" not in r.data.tags]
+
+
+def _checkpoint(out: Path, name: str) -> dict[str, Any]:
+    return json.loads((out / "models" / name / "checkpoint.json").read_text())
+
+
+def _config(tmp_path: Path, data: Path, **changes: Any) -> Path:
+    cfg = tiny_config(data)
+    cfg["challengers"].append(
+        # slow enough (seconds) that the signal lands while it trains
+        {"name": "slow", "kind": "xgboost", "params": {"n_estimators": 400, "max_depth": 6}}
+    )
+    cfg.update(changes)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def _interrupt(command: list[str], cwd: Path, wait_for: Path, signum: int) -> tuple[int, str]:
+    """Start the command, send ``signum`` as soon as ``wait_for`` exists; exit code and stderr."""
+    process = subprocess.Popen(command, cwd=cwd, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not wait_for.exists():
+            assert process.poll() is None, f"ended before {wait_for}: {process.stderr.read()}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no checkpoint after 300 s"
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest(
+    tmp_path: Path, sim_parquet: Path, signum: int
+) -> None:
+    config, out, store = (
+        _config(tmp_path, sim_parquet),
+        tmp_path / "out",
+        f"sqlite:///{tmp_path}/m.db",
+    )
+    command = [CHALLENGE, "run", str(config), "-o", str(out), "--tracking-uri", store, "-q"]
+    code, stderr = _interrupt(
+        command, tmp_path, out / "models" / "lgbm" / "checkpoint.json", signum
+    )
+
+    name = signal.Signals(signum).name
+    assert code == 130, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in stderr, lines
+    assert lines[0].startswith(f"interrupted ({name}): the MLflow run is marked KILLED")
+    assert "lgbm" in lines[0] and f"--resume --output {out}" in lines[0]
+    # the open run is KILLED in the real store; nothing is left RUNNING
+    (parent,) = _parents(store)
+    assert parent.info.status == "KILLED"
+    assert all(r.info.status != "RUNNING" for r in _runs(store))
+    # finished models are kept with their predictions; the one in flight is not; no comparison
+    kept = out / "models" / "lgbm"
+    assert {"model.txt", "predictions.parquet", "checkpoint.json"} <= {
+        p.name for p in kept.iterdir()
+    }
+    scores = pl.read_parquet(kept / "predictions.parquet")
+    assert scores.columns == ["TRANSACTION_ID", "score"] and scores.height > 1000
+    assert not (out / "models" / "slow" / "checkpoint.json").exists()
+    assert not (out / "comparison.json").exists()
+    if signum == signal.SIGTERM:
+        return
+
+    before = _checkpoint(out, "lgbm")
+    model_mtime = (kept / "model.txt").stat().st_mtime_ns
+    resumed = run_process(
+        ["run", config, "-o", out, "--tracking-uri", store, "--resume"], cwd=tmp_path
+    )
+    assert resumed.code == 0, resumed.stderr
+    assert "lgbm: reused from" in resumed.stderr and "slow: reused" not in resumed.stderr
+    # lgbm was not trained again: same checkpoint, same model file; slow was trained now
+    assert _checkpoint(out, "lgbm") == before
+    assert (kept / "model.txt").stat().st_mtime_ns == model_mtime
+    assert _checkpoint(out, "slow")["finished_at"] > before["finished_at"]
+    # the comparison is complete, and the new run says what it reused from which run
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert {m["name"]: m["status"] for m in comparison["models"]} == {
+        "champ": "ok",
+        "lgbm": "ok",
+        "slow": "ok",
+    }
+    assert all(m["metrics"]["roc_auc"] is not None for m in comparison["models"])
+    first, second = _parents(store)
+    assert (first.info.status, second.info.status) == ("KILLED", "FINISHED")
+    assert second.data.tags["resumed_from"] == first.info.run_id
+    assert set(second.data.tags["resumed_models"].split(",")) == {"champ", "lgbm"}
+    children = [
+        r for r in _runs(store) if r.data.tags.get("mlflow.parentRunId") == second.info.run_id
+    ]
+    assert sorted(c.info.run_name for c in children) == ["champ", "lgbm", "slow"]
+
+
+OTHER_KINDS = [
+    {
+        "name": "graph",
+        "kind": "graph",
+        "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [1, 7]},
+        "model": {"kind": "lightgbm", "params": {"n_estimators": 10}},
+    },
+    {
+        "name": "ecod-lgbm",
+        "kind": "anomaly",
+        "detector": "ecod",
+        "hybrid": "lightgbm",
+        "model": {"kind": "lightgbm", "params": {"n_estimators": 10}},
+        "sample_size": 2000,
+    },
+    {"name": "iforest", "kind": "anomaly", "detector": "iforest", "sample_size": 2000},
+]
+
+
+def test_every_kind_is_restored_exactly(tmp_path: Path, sim_parquet: Path) -> None:
+    """Graph, hybrid (with its twin) and standalone anomaly models come back from their
+    checkpoints with the same scores, metrics, twin comparison and importance."""
+    cfg = tiny_config(sim_parquet)
+    cfg["challengers"] += OTHER_KINDS
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out, store = tmp_path / "out", f"sqlite:///{tmp_path}/m.db"
+    first = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert first.code == 0, first.stderr
+    before = json.loads((out / "comparison.json").read_text())
+    assert all(m["status"] == "ok" for m in before["models"]), before["models"]
+    again = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume"])
+    assert again.code == 0, again.stderr
+    for name in ("graph", "ecod-lgbm", "iforest"):
+        assert f"{name}: reused from" in again.stderr
+    after = json.loads((out / "comparison.json").read_text())
+    for a, b in zip(before["models"], after["models"], strict=True):
+        for key in ("name", "status", "metrics", "ci", "delta_vs_champion", "params", "features"):
+            assert a[key] == b[key], (a["name"], key)
+        assert a.get("twin") == b.get("twin"), a["name"]
+    assert before["models"][-2]["twin"] is not None  # the hybrid's twin survived the restore
+
+
+@pytest.fixture
+def finished(tmp_path: Path, sim_frame: pl.DataFrame) -> tuple[Path, Path, str]:
+    """A completed run (small models) on a copy of the data: its config, output and store."""
+    data = tmp_path / "data.parquet"
+    sim_frame.write_parquet(data)
+    cfg = tiny_config(data)
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out, store = tmp_path / "out", f"sqlite:///{tmp_path}/m.db"
+    outcome = invoke(["run", path, "-o", out, "--tracking-uri", store, "-q"])
+    assert outcome.code == 0, outcome.stderr
+    return path, out, store
+
+
+def test_resuming_a_finished_run_reuses_everything_and_gives_the_same_results(
+    finished: tuple[Path, Path, str],
+) -> None:
+    config, out, store = finished
+    first = json.loads((out / "comparison.json").read_text())
+    stamps = {name: _checkpoint(out, name)["finished_at"] for name in ("champ", "lgbm")}
+    predictions = pl.read_parquet(out / "predictions.parquet")
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
+    assert outcome.code == 0, outcome.stderr
+    second = json.loads((out / "comparison.json").read_text())
+    assert {n: _checkpoint(out, n)["finished_at"] for n in stamps} == stamps  # nothing retrained
+    for a, b in zip(first["models"], second["models"], strict=True):
+        assert (a["name"], a["metrics"], a["ci"], a["params"]) == (
+            b["name"],
+            b["metrics"],
+            b["ci"],
+            b["params"],
+        )
+        assert a["delta_vs_champion"] == b["delta_vs_champion"]
+    assert pl.read_parquet(out / "predictions.parquet").equals(predictions)
+    # the reused models are logged again, with their native booster, in the new parent run
+    import mlflow
+    from mlflow import MlflowClient
+
+    lgbm = next(m for m in second["models"] if m["name"] == "lgbm")
+    (output,) = MlflowClient(tracking_uri=store).get_run(lgbm["run_id"]).outputs.model_outputs
+    mlflow.set_tracking_uri(store)
+    booster = mlflow.lightgbm.load_model(f"models:/{output.model_id}")
+    stored = pl.read_parquet(out / "models" / "lgbm" / "predictions.parquet")
+    assert booster.num_trees() == 10 and stored.height == predictions.height
+
+
+def test_resume_refuses_checkpoints_of_another_config(
+    finished: tuple[Path, Path, str], sim_parquet: Path
+) -> None:
+    config, out, store = finished
+    cfg = yaml.safe_load(config.read_text())
+    cfg["seed"] = 8
+    config.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
+    outcome.error(2, "--resume:", "was made with another config (hash", "with another --output")
+
+
+def test_resume_refuses_checkpoints_of_other_data(
+    finished: tuple[Path, Path, str], sim_frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Same config, same path, one amount changed in the file."""
+    config, out, store = finished
+    sim_frame.with_columns(
+        pl.when(pl.col("TRANSACTION_ID") == 20_000)
+        .then(pl.col("TX_AMOUNT") + 1)
+        .otherwise(pl.col("TX_AMOUNT"))
+        .alias("TX_AMOUNT")
+    ).write_parquet(tmp_path / "data.parquet")
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
+    outcome.error(2, "--resume:", "was made from other data (fingerprint", "restore the data")
+
+
+def test_a_damaged_checkpoint_is_trained_again(finished: tuple[Path, Path, str]) -> None:
+    config, out, store = finished
+    (out / "models" / "lgbm" / "predictions.parquet").write_bytes(b"damaged")
+    before = _checkpoint(out, "lgbm")["finished_at"]
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume"])
+    assert outcome.code == 0, outcome.stderr
+    assert "checkpoint of 'lgbm' is incomplete" in outcome.stderr
+    assert _checkpoint(out, "lgbm")["finished_at"] > before
+    assert "champ: reused from" in outcome.stderr
+
+
+def test_interrupt_before_the_run_starts_writes_nothing(tmp_path: Path, sim_parquet: Path) -> None:
+    """Ctrl-C while the data loads: exit 130, one line, no MLflow run left RUNNING."""
+    config = _config(tmp_path, sim_parquet)
+    store = f"sqlite:///{tmp_path}/m.db"
+    env = {**os.environ}
+    process = subprocess.Popen(
+        [CHALLENGE, "run", str(config), "-o", str(tmp_path / "out"), "--tracking-uri", store, "-q"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(1.0)  # inside imports or loading; no parent run yet (the store has none)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    if (tmp_path / "m.db").exists():
+        assert all(r.info.status != "RUNNING" for r in _runs(store))
