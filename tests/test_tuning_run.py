@@ -108,7 +108,9 @@ def _complete_trials(path: Path) -> int:
     if not path.exists():
         return 0
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as connection:
+        # a plain connection: read-only ones cannot always open a WAL database another process
+        # is writing (no -shm yet), which would hide every trial until the run ended
+        with sqlite3.connect(path, timeout=5) as connection:
             rows = connection.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'")
             return int(rows.fetchone()[0])
     except sqlite3.Error:  # tables not created yet
@@ -130,7 +132,7 @@ def test_ctrl_c_then_resume_continues_the_study(
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.5)
+            time.sleep(0.2)
             if _complete_trials(study) >= 2:
                 break
         process.send_signal(signal.SIGINT)

@@ -1,0 +1,31 @@
+"""The one place that sees the whole config: config → data → audit → split → models → evaluation
+→ diagnostics → findings → tracking and report.
+
+- :mod:`.prepare`: options, loading and checking the data (`challenge check`);
+- :mod:`.auditing`: the data audit (`challenge audit`, and the start of every run);
+- :mod:`.fitting`: the champion and the challengers, fitted and scored;
+- :mod:`.run`: `challenge run` from start to finish;
+- :mod:`.outputs`: files, the report and the MLflow runs a run leaves behind.
+"""
+
+from challengers.pipeline.auditing import audit_experiment
+from challengers.pipeline.fitting import Fitted
+from challengers.pipeline.prepare import (
+    Prepared,
+    RunOptions,
+    check_experiment,
+    default_output_dir,
+    prepare,
+)
+from challengers.pipeline.run import run_experiment
+
+__all__ = [
+    "Fitted",
+    "Prepared",
+    "RunOptions",
+    "audit_experiment",
+    "check_experiment",
+    "default_output_dir",
+    "prepare",
+    "run_experiment",
+]

@@ -1,0 +1,60 @@
+"""The data audit: alone (`challenge audit`) or at the start of every run."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from pathlib import Path
+
+from challengers.audit import AuditResult
+from challengers.audit.runner import audit_plan
+from challengers.config import ExperimentConfig
+from challengers.errors import ChallengeError
+from challengers.pipeline.prepare import RunOptions, default_output_dir, ensure_writable
+from challengers.plan import Plan, make_plan
+from challengers.progress import Progress
+from challengers.results import Finding
+
+log = logging.getLogger(__name__)
+
+
+def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
+    """`challenge audit`: the data audit alone; writes audit.json and its chart."""
+    plan = make_plan(
+        cfg,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    out = options.output_dir or default_output_dir(cfg, "-audit")
+    ensure_writable(out)
+    return _audit(cfg, plan, out, progress)
+
+
+def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    """The audit at the start of a run: a bug in a check is reported, never loses the run."""
+    try:
+        return _audit(cfg, plan, out, progress)
+    except (ChallengeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the message may quote data values: only its type is shown
+        log.debug("audit failed:\n%s", traceback.format_exc())
+        progress.note(f"data audit failed ({type(exc).__name__}); the run goes on")
+        failed = Finding(
+            "audit-failed",
+            "medium",
+            "integrity",
+            "The data audit did not complete",
+            f"{type(exc).__name__}; run `challenge audit` with --debug to see why.",
+        )
+        return AuditResult(findings=[failed], tables={}, summary={})
+
+
+def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+    return audit_plan(
+        plan,
+        cfg.evaluation.findings,
+        seed=cfg.seed,
+        alpha=cfg.evaluation.alpha,
+        out=out,
+        progress=progress,
+    )

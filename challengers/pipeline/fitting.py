@@ -1,0 +1,160 @@
+"""Fitting and scoring each model: the champion from its source, every challenger (tuned when
+its config asks), in-sample scores for the diagnostics. One challenger failing never loses the
+others."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from challengers import registry
+from challengers.config import ExperimentConfig
+from challengers.errors import ChallengeError, EnvironmentFailure, ModelError
+from challengers.metrics import Cost
+from challengers.models.base import BaseChallenger
+from challengers.models.champion import ScoreColumnChampion
+from challengers.pipeline.prepare import Prepared
+from challengers.plan import ModelPlan
+from challengers.progress import Progress
+from challengers.tuning import TuneResult
+from challengers.twins import TwinScores, score_twin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Fitted:
+    plan: ModelPlan
+    model: BaseChallenger | None = None
+    scores: np.ndarray | None = None
+    train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
+    error: str | None = None
+    fit_seconds: float = 0.0
+    predict_seconds: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+    twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
+    tuning: TuneResult | None = None
+
+
+def fit_champion(
+    cfg: ExperimentConfig, prepared: Prepared, threads: int, progress: Progress
+) -> Fitted:
+    mp = prepared.plan.champion
+    c = cfg.champion
+    if c.score and c.production_score is None:
+        model: BaseChallenger = ScoreColumnChampion(c.score)
+    elif c.retrain:
+        model = registry.create(c.retrain.kind, c.retrain, seed=cfg.seed, threads=threads)
+    else:
+        model = mp.settings  # a loaded NativeModelChampion
+    with progress.stage(f"Champion {mp.name} ({mp.kind})"):
+        try:
+            return _fit_and_score(mp, model, prepared)
+        except ChallengeError:
+            raise
+        except Exception as exc:
+            section = "champion.retrain.params" if c.retrain else "champion.model"
+            first = (str(exc).strip().splitlines() or [""])[0]
+            raise ModelError(
+                f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
+                f"{type(exc).__name__}: {first}; check {section}"
+            ) from exc
+
+
+def fit_challenger(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    mp: ModelPlan,
+    threads: int,
+    progress: Progress,
+    *,
+    tuning: tuple[Path, bool] | None = None,  # the study directory, and whether to resume
+) -> Fitted:
+    try:
+        model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
+        tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
+        with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
+            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared)
+        fitted.tuning = tuned
+        return fitted
+    except (KeyboardInterrupt, EnvironmentFailure):
+        raise
+    except Exception as exc:  # one challenger failing never loses the others
+        log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
+        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        progress.note(f"challenger '{mp.name}' failed: {message}")
+        return Fitted(plan=mp, error=message)
+
+
+def _tune(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    mp: ModelPlan,
+    model: BaseChallenger,
+    progress: Progress,
+    tuning: tuple[Path, bool],
+) -> TuneResult | None:
+    """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
+    from challengers.config import tuned_section
+    from challengers.tuning import TuneTask, fixed_params, tune
+
+    section = tuned_section(mp.settings)
+    if section is None:
+        return None
+    directory, resume = tuning
+    task = TuneTask(
+        name=mp.name,
+        config=section[0],
+        fixed=fixed_params(section[1]),
+        train=prepared.split.train,
+        spec=prepared.plan.spec.with_features(mp.features),
+        windows=prepared.plan.windows,
+        directory=directory,
+        history=prepared.history,
+        cost=Cost(cfg.evaluation.cost.false_positive, cfg.cost_false_negative),
+        operating_rate=cfg.evaluation.alert_rate,
+        seed=cfg.seed,
+        resume=resume,
+        data_fingerprint=prepared.fingerprint,
+    )
+    return tune(model, task, progress)
+
+
+def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> Fitted:
+    spec = prepared.plan.spec.with_features(mp.features)
+    parts, history = prepared.split, prepared.history
+    model.fit(parts.train, spec, history=history)
+    started = time.perf_counter()
+    scores = model.predict_score(parts.test, history=history)
+    predict_seconds = time.perf_counter() - started
+    if not np.all(np.isfinite(scores)):
+        bad = int(np.count_nonzero(~np.isfinite(scores)))
+        raise ValueError(f"{bad} scores are NaN or infinite")
+    train_scores = _score_training(mp, model, prepared)
+    return Fitted(
+        plan=mp,
+        model=model,
+        scores=scores,
+        train_scores=train_scores,
+        fit_seconds=getattr(model, "fit_seconds_", 0.0),
+        predict_seconds=predict_seconds,
+        twin=score_twin(model, parts.test, history),
+    )
+
+
+def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
+    window (e.g. production scores not logged then) loses only those diagnostics."""
+    try:
+        scores = model.predict_score(prepared.split.train, history=prepared.history)
+    except Exception as exc:
+        log.warning(
+            "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc
+        )
+        return None
+    return scores if np.all(np.isfinite(scores)) else None

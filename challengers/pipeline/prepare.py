@@ -1,0 +1,153 @@
+"""Loading and checking the data of a run: what `challenge check` does, and the first step of
+`challenge run`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from challengers import data_checks
+from challengers.config import ExperimentConfig
+from challengers.data import check_finite, check_target, load_days, time_range
+from challengers.data_checks import check_test_rows
+from challengers.errors import ConfigError, DataError, EnvironmentFailure
+from challengers.fingerprint import DataFingerprint, fingerprint_frame
+from challengers.plan import Plan, make_plan
+from challengers.progress import Progress
+from challengers.split import Split, split
+from challengers.tracking import check_reachable, resolve_uri
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    output_dir: Path | None = None
+    only: tuple[str, ...] = ()
+    resume: bool = False
+    allow_pickle: bool = False
+    tracking_uri: str | None = None
+    config_text: str | None = None  # the YAML as written, logged so the run replays from MLflow
+    config_file: str | None = None  # where it was: its directory anchors the relative paths
+    tags: Mapping[str, str] = field(default_factory=dict)  # extra parent-run tags
+    verify: Callable[[Prepared], None] | None = None  # after loading, before training (replicate)
+
+
+@dataclass
+class Prepared:
+    """The data of a run, loaded, checked and split; what `challenge check` stops at."""
+
+    plan: Plan
+    split: Split
+    fingerprint: str
+    history: pl.DataFrame  # every loaded row, lookback included: what production would know
+    data_print: DataFingerprint | None = None  # per-column/chunk digests, rows per window
+
+
+def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
+    plan = make_plan(
+        cfg,
+        only=options.only,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+    )
+    with progress.stage("Loading data"):
+        w = plan.windows
+        frame = _load(plan)
+    parts = split(frame, w, target=plan.spec.target, entity=plan.spec.entity)
+    _check_windows(plan, parts)
+    feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+    check_finite(frame, feature_columns, "data.features")
+    c = cfg.champion
+    check_test_rows(
+        parts.test,
+        entity=plan.spec.entity,
+        amount=plan.spec.amount if cfg.weighs_by_amount else None,
+        score=c.score if c.score and c.production_score is None else None,
+    )
+    used = [c for c in plan.columns if c in frame.columns]
+    # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
+    windows = {
+        "loaded": frame.height,
+        "train": parts.train.height,
+        "test": parts.test.height,
+        "excluded_known_fraud": parts.excluded_rows,
+    }
+    with progress.stage("Fingerprinting the data"):
+        data_print = fingerprint_frame(frame, used, windows=windows, threads=cfg.threads)
+    return Prepared(
+        plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
+    )
+
+
+def _load(plan: Plan) -> pl.DataFrame:
+    w = plan.windows
+    frame = load_days(
+        plan.lf, columns=plan.columns, time=plan.spec.time, start=w.first_day, end=w.last_day
+    )
+    check_target(frame, plan.spec.target)
+    return frame
+
+
+def _check_windows(plan: Plan, parts: Split) -> None:
+    w, target = plan.windows, plan.spec.target
+    for label, frame, start, end in (
+        ("train", parts.train, w.train_start, w.train_end),
+        ("test", parts.test, w.test_start, w.test_end),
+    ):
+        if frame.height == 0:
+            lo, hi = time_range(plan.lf, plan.spec.time)
+            raise DataError(
+                f"split.{label}: the window {start}..{end} has no rows; the data covers "
+                f"{lo}..{hi}; move the window inside it"
+            )
+        positives = int(frame.get_column(target).sum())
+        if positives == 0:
+            raise DataError(
+                f"split.{label}: the window {start}..{end} has {frame.height} rows but no "
+                f"frauds ({target} = 1); widen or move the window"
+            )
+        if positives == frame.height:
+            raise DataError(
+                f"split.{label}: every row of the window {start}..{end} is a fraud; the target "
+                "column is probably wrong"
+            )
+
+
+def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
+    """Validate the config, the data and the champion without training anything."""
+    check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
+    prepared = prepare(cfg, options, progress)
+    summary = prepared.split.summary(prepared.plan.spec.target)
+    return {
+        **summary,
+        "fingerprint": prepared.fingerprint,
+        "features": len(prepared.plan.spec.features),
+        "champion": prepared.plan.champion.kind,
+        "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
+        "notes": [*prepared.plan.notes, *data_checks.prepared_notes(prepared)],
+    }
+
+
+def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
+    return Path("runs") / f"{cfg.name}{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def ensure_writable(out: Path) -> None:
+    blocker = next((p for p in [out, *out.parents] if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ConfigError(
+            f"--output {out}: {blocker} is a file, not a directory; choose a directory path"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"--output {out}: cannot create the output directory ({exc.strerror}); choose a "
+            "writable location"
+        ) from exc
+    if not os.access(out, os.W_OK):
+        raise EnvironmentFailure(f"--output {out}: directory is not writable")

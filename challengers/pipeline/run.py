@@ -1,0 +1,347 @@
+"""`challenge run`: config → data → audit → split → models → evaluation → diagnostics →
+findings → outputs, MLflow and the report. The pipeline package is the only code that sees the
+whole config."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from challengers import interrupts
+from challengers.agreement import ScoreAgreement, check_champion
+from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
+from challengers.audit import AuditResult
+from challengers.checkpoint import Checkpoints, interrupted_error, require_resumable
+from challengers.config import ExperimentConfig
+from challengers.environment import describe
+from challengers.errors import ChallengeError
+from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.findings import FindingContext, derive_findings
+from challengers.metrics import METRICS, Cost
+from challengers.pipeline.auditing import audit_in_run
+from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
+from challengers.pipeline.outputs import log_run, model_result, parent_tags, write_outputs
+from challengers.pipeline.prepare import (
+    Prepared,
+    RunOptions,
+    default_output_dir,
+    ensure_writable,
+    prepare,
+)
+from challengers.progress import Progress, SilentProgress
+from challengers.records import write_replay_files
+from challengers.resources import environment_failure
+from challengers.results import SEVERITIES, DataSummary, ExperimentResult, Finding, ModelResult
+from challengers.tracking import Tracker, check_reachable, resolve_uri
+from challengers.twins import compare_with_twin
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    options: RunOptions | None = None,
+    progress: Progress | None = None,
+    *,
+    config_dir: Path | None = None,
+) -> ExperimentResult:
+    """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
+    options = options or RunOptions()
+    progress = progress or SilentProgress()
+    cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
+    uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
+    check_reachable(uri)  # seconds, before any training
+    if options.resume:
+        require_resumable(options.output_dir)
+    out = options.output_dir or default_output_dir(cfg)
+    ensure_writable(out)
+    with interrupts.handled():  # SIGTERM too: runs end KILLED, finished models are kept
+        return _start(cfg, options, progress, uri, out, config_dir)
+
+
+def _start(
+    cfg: ExperimentConfig,
+    options: RunOptions,
+    progress: Progress,
+    uri: str,
+    out: Path,
+    config_dir: Path | None,
+) -> ExperimentResult:
+    prepared = prepare(cfg, options, progress)
+    if options.verify is not None:
+        options.verify(prepared)
+    store = Checkpoints.open(
+        out,
+        config_hash=cfg.fingerprint(),
+        data_fingerprint=prepared.fingerprint,
+        resume=options.resume,
+    )
+    audit = audit_in_run(cfg, prepared.plan, out, progress)
+    env = describe(config_dir or Path.cwd())
+    replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
+    if options.only:
+        replay["only"] = ",".join(options.only)
+    tracker = Tracker(uri)
+    tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
+    try:
+        store.run_id = tracker.start(cfg.name, out.name, tags)
+        result = _run(
+            cfg, prepared, tracker, out, progress, env, audit, store=store, resume=options.resume
+        )
+    except BaseException as exc:
+        with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+            tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        if isinstance(exc, KeyboardInterrupt):
+            raise interrupted_error(exc, out, options.config_file) from None
+        failure = None if isinstance(exc, ChallengeError) else environment_failure(exc)
+        if failure is not None:
+            raise failure from exc
+        raise
+    tracker.finish("FINISHED")
+    return result
+
+
+@dataclass
+class _Evaluated:
+    """The numbers of a run, before they become an ExperimentResult."""
+
+    rows: TestRows
+    budget: Budget
+    evaluations: dict[str, ModelEvaluation]
+    analyses: Analyses
+    models: list[ModelResult]
+
+
+def _run(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    tracker: Tracker,
+    out: Path,
+    progress: Progress,
+    env: dict[str, str],
+    audit: AuditResult | None = None,
+    *,
+    store: Checkpoints | None = None,
+    resume: bool = False,
+) -> ExperimentResult:
+    store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
+    fitted = _fit_all(cfg, prepared, out, progress, store, resume)
+    champion = fitted[0]
+    agreement = check_champion(
+        cfg.champion,
+        champion.scores,
+        prepared.split.test,
+        cfg.evaluation.findings.score_tolerance,
+    )
+    evaluated = _evaluate(cfg, prepared, fitted, progress)
+    findings = _findings(cfg, prepared, evaluated, agreement, audit)
+    result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
+    with progress.stage("Writing outputs and logging to MLflow"):
+        write_outputs(cfg, prepared, fitted, result, out)
+        log_run(cfg, prepared, tracker, fitted, result, out)
+    return result
+
+
+def _fit_all(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    out: Path,
+    progress: Progress,
+    store: Checkpoints,
+    resume: bool,
+) -> list[Fitted]:
+    """The champion, then every challenger: reused from a checkpoint or fitted and kept."""
+    plan = prepared.plan
+    threads = cfg.threads or os.cpu_count() or 1
+    fitted = [
+        store.reuse(plan.champion, prepared, progress)
+        or store.keep(fit_champion(cfg, prepared, threads, progress), prepared)
+    ]
+    for mp in plan.challengers:
+        fitted.append(
+            store.reuse(mp, prepared, progress)
+            or store.keep(
+                fit_challenger(
+                    cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
+                ),
+                prepared,
+            )
+        )
+    return fitted
+
+
+def _evaluate(
+    cfg: ExperimentConfig, prepared: Prepared, fitted: list[Fitted], progress: Progress
+) -> _Evaluated:
+    """Every model on the same test rows, at the champion's budget; diagnostics; twins."""
+    plan, e = prepared.plan, cfg.evaluation
+    champion, ok = fitted[0], [f for f in fitted if f.scores is not None]
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    cost = Cost(e.cost.false_positive, cfg.cost_false_negative)
+    rows = TestRows.from_frame(
+        prepared.split.test,
+        target=plan.spec.target,
+        amount=plan.spec.amount,
+        entity=plan.spec.entity,
+    )
+    budget = resolve_budget(
+        champion.scores, rate=e.alert_rate, threshold=e.operating_point.threshold
+    )
+    calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
+    with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
+        evaluations = evaluate_models(
+            rows,
+            {f.plan.name: f.scores for f in ok if f.scores is not None},
+            calibrated,
+            champion=champion.plan.name,
+            metrics=e.metric_specs,
+            cost=cost,
+            operating_rate=budget.rate,
+            bootstrap=e.bootstrap,
+            alpha=e.alpha,
+            seed=cfg.seed,
+            resample=e.resample,
+            threads=cfg.threads,
+        )
+    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
+        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
+    models = [model_result(f, evaluations.get(f.plan.name)) for f in fitted]
+    for f, m in zip(fitted, models, strict=True):
+        if f.twin is not None and f.scores is not None:
+            with progress.stage(f"Comparing {f.plan.name} with its twin"):
+                m.twin = compare_with_twin(
+                    rows,
+                    f.scores,
+                    f.twin,
+                    calibrated=calibrated[f.plan.name],
+                    metrics=e.metric_specs,
+                    cost=cost,
+                    operating_rate=budget.rate,  # the same budget as the champion comparison
+                    bootstrap=e.bootstrap,
+                    alpha=e.alpha,
+                    seed=cfg.seed,
+                )
+    return _Evaluated(rows, budget, evaluations, analyses, models)
+
+
+def _findings(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    evaluated: _Evaluated,
+    agreement: ScoreAgreement | None,
+    audit: AuditResult | None,
+) -> list[Finding]:
+    """The run's findings and the audit's, most severe first."""
+    metrics = cfg.evaluation.metric_specs
+    findings = derive_findings(
+        FindingContext(
+            models=evaluated.models,
+            higher_is_better={m.key: m.info.higher_is_better for m in metrics},
+            alpha=cfg.evaluation.alpha,
+            claimed=dict(cfg.champion.claimed),
+            claim_tolerance=cfg.evaluation.findings.claim_tolerance,
+            positives_test=prepared.split.summary(prepared.plan.spec.target)["positives_test"],
+            gap_days=prepared.plan.windows.gap_days,
+            label_delay_days=cfg.split.label_delay_days,
+            score_agreement=agreement,
+            thresholds=cfg.evaluation.findings,
+            analyses=evaluated.analyses,
+            metric_keys=tuple(m.key for m in metrics),
+        )
+    )
+    if audit is not None:
+        findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
+    return findings
+
+
+def _result(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    evaluated: _Evaluated,
+    findings: list[Finding],
+    tracker: Tracker,
+    out: Path,
+    env: dict[str, str],
+    audit: AuditResult | None,
+    agreement: ScoreAgreement | None,
+) -> ExperimentResult:
+    metrics, analyses = cfg.evaluation.metric_specs, evaluated.analyses
+    data = DataSummary(
+        fingerprint=prepared.fingerprint,
+        source=cfg.data.path,
+        features=list(prepared.plan.spec.features),
+        windows={
+            "train": f"{cfg.split.train.start}..{cfg.split.train.end}",
+            "test": f"{cfg.split.test.start}..{cfg.split.test.end}",
+            "label_delay_days": str(cfg.split.label_delay_days),
+        },
+        **prepared.split.summary(prepared.plan.spec.target),
+    )
+    return ExperimentResult(
+        run_id=tracker.parent_id,
+        experiment=cfg.name,
+        config_hash=cfg.fingerprint(),
+        data=data,
+        models=evaluated.models,
+        findings=findings,
+        metric_keys=[m.key for m in metrics],
+        higher_is_better={m.key: METRICS[m.name].higher_is_better for m in metrics},
+        alpha=cfg.evaluation.alpha,
+        bootstrap=cfg.evaluation.bootstrap,
+        operating_alert_rate=evaluated.budget.rate,
+        output_dir=out,
+        environment=env,
+        claimed=dict(cfg.champion.claimed),
+        champion_agreement=agreement.to_json() if agreement else None,
+        audit=audit,
+        operating_point=analyses.operating_point,
+        stability=analyses.stability,
+        segments=analyses.segments,
+        calibration=analyses.calibration,
+        explanations=analyses.explanations,
+        curves=analyses.curves,
+        thresholds=cfg.evaluation.findings.model_dump(),
+    )
+
+
+def _analysis_input(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    ok: list[Fitted],
+    budget: Budget,
+    evaluations: dict[str, ModelEvaluation],
+) -> AnalysisInput:
+    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
+    plan, e = prepared.plan, cfg.evaluation
+    d, t = e.diagnostics, e.findings
+    return AnalysisInput(
+        train=prepared.split.train,
+        test=prepared.split.test,
+        spec=plan.spec,
+        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
+        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
+        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
+        models={f.plan.name: f.model for f in ok if f.model is not None},
+        champion=plan.champion.name,
+        champion_inputs=plan.champion.features,
+        metrics=e.metric_specs,
+        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
+        budget=budget,
+        train_end=cfg.split.train.end,
+        test_start=cfg.split.test.start,
+        test_end=cfg.split.test.end,
+        bootstrap=e.bootstrap,
+        alpha=e.alpha,
+        seed=cfg.seed,
+        settings=Settings(
+            **d.model_dump(),
+            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
+        ),
+        history=prepared.history,
+        cost_deltas={  # reused for the savings interval when the run has expected_cost
+            n: ev.delta["expected_cost"]
+            for n, ev in evaluations.items()
+            if "expected_cost" in ev.delta
+        },
+    )
