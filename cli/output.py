@@ -43,10 +43,28 @@ class RichProgress:
             yield ignore_advance
             return
         started = time.perf_counter()
+        latest = [description]
+        if err_console().is_terminal:
+            with self._live_bar(description, total, latest) as advance:
+                yield advance
+        else:
+            # A log file or CI: no live bar (rich would leave a blank line per step), only the
+            # finished line, with the latest description (e.g. the best value of a tuning).
+            def remember(n: int = 1, *, description: str | None = None) -> None:
+                if description is not None:
+                    latest[0] = description
+
+            yield remember
+        err_console().print(
+            f"[green]✓[/] {latest[0]} [dim]({time.perf_counter() - started:.1f}s)[/]"
+        )
+
+    @staticmethod
+    @contextmanager
+    def _live_bar(description: str, total: int | None, latest: list[str]) -> Iterator[Advance]:
         columns = [SpinnerColumn(), TextColumn("{task.description}")]
         if total:
             columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
-        latest = [description]
         with Progress(*columns, TimeElapsedColumn(), console=err_console(), transient=True) as bar:
             task = bar.add_task(description, total=total)
 
@@ -56,9 +74,6 @@ class RichProgress:
                 bar.update(task, advance=n, description=description)
 
             yield advance
-        err_console().print(
-            f"[green]✓[/] {latest[0]} [dim]({time.perf_counter() - started:.1f}s)[/]"
-        )
 
     def note(self, message: str) -> None:
         if not self.quiet:
