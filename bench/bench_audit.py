@@ -1,7 +1,7 @@
 """Benchmark of the data audit on simulated data: time per check and peak memory.
 
-    .venv/bin/python bench/bench_audit.py                      # 2M rows (make bench)
-    .venv/bin/python bench/bench_audit.py --rows 20000000 --rows 100000000
+    .venv/bin/python bench/bench_audit.py                      # 2M, 20M and 100M rows (make bench)
+    .venv/bin/python bench/bench_audit.py --rows 2000000       # one size
 
 Each size is simulated once into bench/out/ (row groups of ~1M rows) and audited lazily in a fresh
 process, with the demo's config shape. The "audit" section of bench/RESULTS.md is rewritten.
@@ -21,15 +21,7 @@ import yaml
 from _results import machine, peak_rss_mb, write_section
 
 OUT = Path(__file__).resolve().parent / "out"
-RECORDED = """Wall times suffer from the other sessions sharing the machine. Recorded earlier on the same
-machine and load (load average 8–13 on 2 cores):
-
-| rows | total s | peak RSS GB | integrity s | leakage s | drift s |
-| ---: | ---: | ---: | ---: | ---: | ---: |
-| 20,000,000 | 44.0 | 0.71 | 29.4 | 5.7 | 2.3 |
-| 100,000,000 | 245.5 | 1.97 | 202.4 | 23.1 | 4.4 |
-
-A first version counted duplicate ids and rows with `n_unique` (a hash set): 3.18 GB at 20M rows,
+NOTES = """A first version counted duplicate ids and rows with `n_unique` (a hash set): 3.18 GB at 20M rows,
 about 16 GB at 100M; sorting one column of 64-bit keys in place (8 bytes a row) brought 20M rows to
 0.71 GB, and the 0.8 GB of keys is most of the 100M-row peak. Filtering samples by a hash of the
 row's id rather than its position keeps the window filter a predicate polars pushes into the scan:
@@ -103,13 +95,13 @@ def main() -> None:
         print(json.dumps(measure(args.measure)))
         return
     lines = [machine(), "", _header()]
-    for rows in args.rows or [2_000_000]:
+    for rows in args.rows or [2_000_000, 20_000_000, 100_000_000]:
         path = config(simulated(rows), rows)
         child = [sys.executable, __file__, "--measure", str(path)]
         m = json.loads(subprocess.check_output(child).decode().strip().splitlines()[-1])
         lines.append(_row(rows, m))
         print(lines[-1], flush=True)
-    body = "## Data audit (`bench/bench_audit.py`)\n\n" + "\n".join(lines) + "\n\n" + RECORDED
+    body = "## Data audit (`bench/bench_audit.py`)\n\n" + "\n".join(lines) + "\n\n" + NOTES
     write_section("audit", body)
 
 

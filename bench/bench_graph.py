@@ -15,16 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
-START, END = "<!-- bench_graph:start -->", "<!-- bench_graph:end -->"
+from _results import machine, write_section  # bench/ is on sys.path when run as a script
+
 ENTITIES = ["CUSTOMER_ID", "TERMINAL_ID", "DEVICE_ID"]
 COLUMNS = ["TX_DATETIME", *ENTITIES, "TX_AMOUNT", "TX_FRAUD"]
 
@@ -78,29 +75,11 @@ def measure(path: Path, every: int) -> dict[str, float | int]:
     }
 
 
-def machine() -> str:
-    cpu = "unknown"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    mem_kb = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal")
-    )
-    return (
-        f"{os.cpu_count()} cores (nproc), {mem_kb / 1024**2:.0f} GB RAM, {cpu}; "
-        f"Python {platform.python_version()}; {date.today()}"
-    )
-
-
-def write_results(runs: list[dict], every: int) -> None:
+def write_results(runs: list[dict], every: int, header: str) -> None:
     lines = [
-        START,
         "## Graph features (`bench/bench_graph.py`)",
         "",
-        f"Machine: {machine()}.",
+        header,
         "",
         "Every row of a simulated log featurised from its own history: entities CUSTOMER_ID, "
         "TERMINAL_ID, DEVICE_ID (null on card-present payments), windows 1/7/30 days, label delay "
@@ -120,18 +99,10 @@ def write_results(runs: list[dict], every: int) -> None:
         )
     lines += [
         "",
-        "The machine is shared with other sessions: wall times run long when the load average "
-        "exceeds the 2 cores; CPU seconds (all threads) are the steadier figure.",
-        END,
+        "CPU seconds count all threads; with the load average above the 2 cores, wall times "
+        "include waiting for a core.",
     ]
-    section = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS.write_text(text)
+    write_section("bench_graph", "\n".join(lines))
 
 
 def main() -> None:
@@ -146,6 +117,7 @@ def main() -> None:
         return
     args.data_dir.mkdir(parents=True, exist_ok=True)
     runs = []
+    header = machine()
     for rows in args.rows:
         path = dataset(rows, args.data_dir)
         before = os.getloadavg()[0]
@@ -155,7 +127,7 @@ def main() -> None:
         run.update(load_before=before, load_after=os.getloadavg()[0])
         print(json.dumps(run), flush=True)
         runs.append(run)
-    write_results(runs, args.every)
+    write_results(runs, args.every, header)
 
 
 if __name__ == "__main__":
