@@ -183,9 +183,9 @@ def report(rows: list, header: str, load_after: float) -> str:
     lines = [
         "## Paired bootstrap (issue 3)",
         "",
-        f"{header} · load average at the end {load_after:.1f} · `bench/bench_bootstrap.py`. The "
-        "machine is shared with other sessions: wall times include waiting for a core; CPU time "
-        "is the work done (2 threads).",
+        f"{header} · load average at the end {load_after:.1f} · `bench/bench_bootstrap.py`. When "
+        "the load average exceeds the cores, wall times include waiting for a core; CPU time is "
+        "the work done (2 threads).",
         "",
         "| case | rows | models | replicates | metrics | wall s | CPU s | ranking s | kernel load s (CPU) | peak RSS MB (before bootstrap) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

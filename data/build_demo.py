@@ -46,9 +46,7 @@ def build() -> None:
 
     data = HERE / "demo.parquet"
     simulate(SPEC, data)
-    frame = pl.read_parquet(data).filter(
-        pl.col("TX_DATETIME").dt.date().is_between(*TRAIN)
-    )
+    frame = pl.read_parquet(data).filter(pl.col("TX_DATETIME").dt.date().is_between(*TRAIN))
     dtrain = xgb.DMatrix(
         to_matrix(frame, CHAMPION_FEATURES),
         label=frame.get_column("TX_FRAUD").to_numpy(),

@@ -1,0 +1,73 @@
+"""The experiment config: frozen pydantic models of DESIGN.md's schema, and ``load_config``.
+
+Unknown keys are errors that name the key, its file:line and the closest valid key. Paths are resolved
+relative to the config file when it loads, so everything below works with absolute paths.
+
+``base`` holds what the sections share, ``sections`` the data, split, evaluation and tracking
+sections, ``models`` the champion and one class per challenger kind, ``experiment`` the whole and
+its cross-section checks, ``loading`` the safe YAML reader and the error messages.
+"""
+
+from challengers.config.base import Strict
+from challengers.config.experiment import ExperimentConfig
+from challengers.config.loading import MAX_VALUES, load_config, parse_config
+from challengers.config.models import (
+    CHALLENGER_KINDS,
+    KIND_CONFIGS,
+    ROUND_KEYS,
+    AnomalyChallengerConfig,
+    ChallengerBase,
+    ChallengerConfig,
+    ChampionConfig,
+    GraphChallengerConfig,
+    GraphSettings,
+    ModelSpec,
+    SearchRange,
+    TreeChallengerConfig,
+    TuneConfig,
+    tuned_section,
+)
+from challengers.config.sections import (
+    AuditThresholds,
+    CostConfig,
+    DataConfig,
+    DiagnosticsConfig,
+    EvaluationConfig,
+    FindingsConfig,
+    OperatingPoint,
+    SplitConfig,
+    TrackingConfig,
+    Window,
+)
+
+__all__ = [
+    "CHALLENGER_KINDS",
+    "KIND_CONFIGS",
+    "MAX_VALUES",
+    "ROUND_KEYS",
+    "AnomalyChallengerConfig",
+    "AuditThresholds",
+    "ChallengerBase",
+    "ChallengerConfig",
+    "ChampionConfig",
+    "CostConfig",
+    "DataConfig",
+    "DiagnosticsConfig",
+    "EvaluationConfig",
+    "ExperimentConfig",
+    "FindingsConfig",
+    "GraphChallengerConfig",
+    "GraphSettings",
+    "ModelSpec",
+    "OperatingPoint",
+    "SearchRange",
+    "SplitConfig",
+    "Strict",
+    "TrackingConfig",
+    "TreeChallengerConfig",
+    "TuneConfig",
+    "Window",
+    "load_config",
+    "parse_config",
+    "tuned_section",
+]

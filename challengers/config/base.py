@@ -1,0 +1,58 @@
+"""What every config section shares: strict frozen models, path resolution, metric keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    ValidationInfo,
+)
+
+from challengers.errors import ConfigError, did_you_mean
+from challengers.metrics import METRICS, MetricSpec, parse_metric
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
+    """Paths in a config are relative to the config file; URIs are left alone."""
+    if value is None or value.startswith(URI_SCHEMES):
+        return value
+    base = (info.context or {}).get("base_dir")
+    path = Path(value).expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return str(path)
+
+
+def unique_names(value: list[str] | None) -> list[str] | None:
+    """Column lists name each column once."""
+    if value is not None:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
+    return value
+
+
+def metric_from_value(value: str) -> MetricSpec:
+    try:
+        return parse_metric(value)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def metric_from_key(key: str) -> MetricSpec:
+    """A metric key (``recall_at_fpr_0.01``) back to its spec."""
+    for name in sorted(METRICS, key=len, reverse=True):
+        if key == name:
+            return metric_from_value(name)
+        if key.startswith(name + "_"):
+            return metric_from_value(f"{name}@{key[len(name) + 1 :]}")
+    raise ValueError(f"'{key}' is not a metric key{did_you_mean(key, list(METRICS))}")

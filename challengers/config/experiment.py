@@ -1,0 +1,114 @@
+"""The whole experiment: its sections, the checks across them, and its fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from challengers.config.base import NAME_PATTERN, Strict
+from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
+from challengers.config.sections import DataConfig, EvaluationConfig, SplitConfig, TrackingConfig
+from challengers.errors import ConfigError, did_you_mean
+
+
+class ExperimentConfig(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    seed: int = Field(42, ge=0, le=2**63 - 1, description="seeds every model and the bootstrap")
+    threads: int | None = Field(None, ge=1, description="threads per model; default: all cores")
+    data: DataConfig
+    split: SplitConfig
+    champion: ChampionConfig
+    challengers: list[ChallengerConfig] = []
+    evaluation: EvaluationConfig = EvaluationConfig()
+    tracking: TrackingConfig = TrackingConfig()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> ExperimentConfig:
+        names = [self.champion.name] + [c.name for c in self.challengers]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+        if self.split.exclude_known_frauds and not self.data.entity:
+            raise ValueError("split.exclude_known_frauds needs data.entity (the card/customer id)")
+        metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
+        if "entity_precision_at" in metric_names and not self.data.entity:
+            raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
+        if self.evaluation.resample == "entity" and not self.data.entity:
+            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
+            raise ValueError(
+                "entity_precision_at cannot be bootstrapped over single rows; "
+                "set evaluation.resample to entity or day"
+            )
+        if "value_detection_at_alerts" in metric_names and not self.data.amount:
+            raise ValueError("metric value_detection_at_alerts needs data.amount")
+        _check_tuning(self)
+        uses_amount_cost = self.evaluation.cost.false_negative == "amount"
+        if "expected_cost" in metric_names and uses_amount_cost and not self.data.amount:
+            raise ValueError(
+                "evaluation.cost.false_negative is 'amount' but data.amount is not set; "
+                "set data.amount or give a number"
+            )
+        return self
+
+    @property
+    def weighs_by_amount(self) -> bool:
+        """Whether a metric reads data.amount (value detection, or the cost of a missed fraud)."""
+        names = {m.partition("@")[0] for m in self.evaluation.metrics}
+        amount_cost = "expected_cost" in names and self.evaluation.cost.false_negative == "amount"
+        return "value_detection_at_alerts" in names or amount_cost
+
+    @property
+    def cost_false_negative(self) -> float | None:
+        fn = self.evaluation.cost.false_negative
+        return None if fn == "amount" else float(fn)
+
+    def challenger(self, name: str) -> ChallengerConfig:
+        for c in self.challengers:
+            if c.name == name:
+                return c
+        raise ConfigError(
+            f"no challenger named '{name}'{did_you_mean(name, [c.name for c in self.challengers])}"
+        )
+
+    def resolved(self) -> ExperimentConfig:
+        """This config with the machine-dependent defaults filled in (threads = all cores), so
+        the resolved config a run logs replays on another machine with the same thread count."""
+        if self.threads is not None:
+            return self
+        import os
+
+        return self.model_copy(update={"threads": os.cpu_count() or 1})
+
+    def fingerprint(self) -> str:
+        """A hash of the resolved config: equal configs give equal hashes."""
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_tuning(cfg: ExperimentConfig) -> None:
+    """Tuning needs room for its validation slices and label-delay gap inside the training window."""
+    from challengers.split import validation_windows
+
+    if cfg.champion.retrain is not None and cfg.champion.retrain.tune is not None:
+        raise ValueError(
+            "champion.retrain.tune: the champion replicates the documented spec and is not tuned; "
+            "remove tune, or add a tuned challenger of the same kind"
+        )
+    s = cfg.split
+    for c in cfg.challengers:
+        tuned = tuned_section(c)
+        if tuned is None:
+            continue
+        tune = tuned[0]
+        try:
+            validation_windows(
+                s.train.start, s.train.end, s.label_delay_days, tune.validation_days, tune.folds
+            )
+        except ValueError as exc:
+            raise ValueError(f"challenger '{c.name}' tune: {exc}") from None

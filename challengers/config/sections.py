@@ -1,0 +1,194 @@
+"""The config's sections other than the models: data, split, evaluation, tracking."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from challengers.config.base import Strict, resolve_path, unique_names
+from challengers.errors import ConfigError
+from challengers.metrics import DEFAULT_METRICS, MetricSpec, parse_metric
+
+
+class Window(Strict):
+    """An inclusive range of calendar days."""
+
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Window:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}; swap them")
+        return self
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+class DataConfig(Strict):
+    path: str = Field(description="parquet or csv file, or a glob of them")
+    target: str = Field(description="0/1 fraud label")
+    time: str = Field(description="event timestamp")
+    id: str | None = None
+    amount: str | None = None
+    entity: str | None = Field(None, description="card/customer id: entity metrics, exclusion")
+    features: list[str] | None = None
+    drop: list[str] = []
+    segments: list[str] = []
+
+    _path = field_validator("path")(resolve_path)
+    _lists = field_validator("features", "drop", "segments")(unique_names)
+
+
+class SplitConfig(Strict):
+    train: Window
+    test: Window
+    label_delay_days: int = Field(7, ge=0, le=365)
+    exclude_known_frauds: bool = False
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> SplitConfig:
+        if self.test.start <= self.train.end:
+            raise ValueError(
+                f"test window starts {self.test.start}, not after the training window ends "
+                f"{self.train.end}; out-of-time evaluation needs test.start > train.end"
+            )
+        return self
+
+
+class CostConfig(Strict):
+    false_positive: float = Field(5.0, ge=0)
+    false_negative: float | Literal["amount"] = "amount"
+
+
+class OperatingPoint(Strict):
+    """The alert budget used for cost and operating-point comparisons: a share of the test rows, or
+    the champion's production score threshold (its alert count then sets every model's budget)."""
+
+    alert_rate: float | None = Field(None, gt=0, le=1)
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> OperatingPoint:
+        if self.alert_rate is not None and self.threshold is not None:
+            raise ValueError("give alert_rate or threshold, not both")
+        return self
+
+
+class AuditThresholds(Strict):
+    """Thresholds and sample sizes of the data audit (`challenge audit`, the start of every run)."""
+
+    leak_auc: float = Field(0.95, gt=0.5, le=1)  # one column alone separates the classes
+    null_rate: float = Field(0.5, gt=0, le=1)  # a feature missing more often than this
+    id_unique_ratio: float = Field(0.95, gt=0, le=1)  # distinct values per row: an identifier
+    id_time_corr: float = Field(0.98, gt=0, le=1)  # |Spearman| with time: a clock, not a feature
+    max_levels: int = Field(50, ge=2)  # columns with at most this many values are categorical
+    label_rate_ratio: float = Field(1.5, gt=1)  # test vs train fraud rate, either way
+    known_fraud_share: float = Field(0.05, ge=0, le=1)  # test frauds on known-fraudulent entities
+    min_day_share: float = Field(0.2, ge=0, le=1)  # a day with fewer rows than this x the median
+    pii_min_matches: int = Field(3, ge=1)  # sampled values that must look personal
+    sample_rows: int = Field(200_000, ge=1000)  # per window: AUC, drift, monotonicity
+    pii_sample_rows: int = Field(20_000, ge=100)
+    recipe_sample_rows: int = Field(20_000, ge=100)  # rows recomputed by feature recipes
+
+
+class FindingsConfig(Strict):
+    """Thresholds that turn numbers into findings."""
+
+    psi_medium: float = Field(0.1, gt=0)
+    psi_high: float = Field(0.25, gt=0)
+    disparity_ratio: float = Field(0.8, gt=0, le=1)
+    min_segment_rows: int = Field(1000, ge=1)
+    min_segment_positives: int = Field(20, ge=1)
+    claim_tolerance: float = Field(0.0, ge=0)
+    score_tolerance: float = Field(
+        1e-6, ge=0, description="re-scored champion vs production score: per-row tolerance"
+    )
+    audit: AuditThresholds = AuditThresholds()
+    effect_high: float = Field(0.10, ge=0, description="relative recall gain at the budget: high")
+    effect_medium: float = Field(0.03, ge=0, description="relative recall gain: medium")
+    overfit_gap: float = Field(0.1, gt=0, description="train minus test ROC AUC")
+    calibration_ratio: float = Field(1.25, gt=1, description="mean score / fraud rate beyond")
+    ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
+    leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
+
+
+class DiagnosticsConfig(Strict):
+    """Sizes of the diagnostics; headline metrics are always exact on every test row."""
+
+    explain_rows: int = Field(2000, ge=10, description="seeded sample for SHAP contributions")
+    weekly_bootstrap: int = Field(200, ge=0, description="replicates per test week (bands)")
+    psi_bins: int = Field(10, ge=2, le=100)
+    reliability_bins: int = Field(10, ge=2, le=100)
+    max_segment_values: int = Field(30, ge=2, description="larger segments shown; rest folded")
+
+
+class EvaluationConfig(Strict):
+    metrics: list[str] = list(DEFAULT_METRICS)
+    cost: CostConfig = CostConfig()
+    bootstrap: int = Field(1000, ge=0, le=100_000)
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
+    resample: Literal["entity", "day", "row"] | None = None
+    operating_point: OperatingPoint = OperatingPoint()
+    findings: FindingsConfig = FindingsConfig()
+    diagnostics: DiagnosticsConfig = DiagnosticsConfig()
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, value: list[str]) -> list[str]:
+        specs, problems = [], []
+        for v in value:
+            try:
+                specs.append(parse_metric(v))
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError(" | ".join(problems))
+        keys = [s.key for s in specs]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"metric listed twice: {', '.join(dupes)}")
+        if not specs:
+            raise ValueError("list at least one metric, e.g. [roc_auc, pr_auc]")
+        return [str(s) for s in specs]
+
+    @property
+    def metric_specs(self) -> list[MetricSpec]:
+        return [parse_metric(m) for m in self.metrics]
+
+    @property
+    def alert_rate(self) -> float:
+        """The operating point: configured, else the first alert-rate metric, else 0.5%."""
+        if self.operating_point.alert_rate is not None:
+            return self.operating_point.alert_rate
+        for spec in self.metric_specs:
+            if spec.info.param == "rate" and spec.name != "recall_at_fpr":
+                assert spec.param is not None
+                return spec.param
+        return 0.005
+
+
+class TrackingConfig(Strict):
+    uri: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _no_secrets(cls, value: str | None) -> str | None:
+        """A config is copied into the outputs and MLflow: credentials never belong in it."""
+        from urllib.parse import urlparse
+
+        if value is not None and (urlparse(value).password or urlparse(value).username):
+            raise ValueError(
+                "the URI holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+            )
+        return value
