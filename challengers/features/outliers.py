@@ -28,6 +28,7 @@ import inspect
 import io
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -249,17 +250,29 @@ def score_frame(
     frame: pl.DataFrame,
     features: Sequence[str],
     rows: np.ndarray | None = None,
+    threads: int = 1,
 ) -> np.ndarray:
-    """Scores of ``frame`` (or of its ``rows``), ``CHUNK_ROWS`` rows at a time."""
+    """Scores of ``frame`` (or of its ``rows``), ``CHUNK_ROWS`` rows at a time, ``threads`` chunks
+    at once (the matrix build and the numpy scorers release the GIL; memory stays bounded at one
+    chunk per thread)."""
     n = frame.height if rows is None else rows.size
     out = np.empty(n, dtype=np.float64)
-    for start in range(0, n, CHUNK_ROWS):
+
+    def score_chunk(start: int) -> None:
         stop = min(start + CHUNK_ROWS, n)
         if rows is None:
             x = to_matrix(frame.slice(start, stop - start), features)
         else:
             x = rows_matrix(frame, features, rows[start:stop])
         out[start:stop] = fitted.score(x)
+
+    starts = range(0, n, CHUNK_ROWS)
+    if threads <= 1 or n <= CHUNK_ROWS:
+        for start in starts:
+            score_chunk(start)
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(pool.map(score_chunk, starts))  # list(): re-raise a chunk's exception here
     return out
 
 
@@ -303,6 +316,6 @@ def out_of_fold_scores(
         fit_rows = sample_rows(np.flatnonzero(eligible & (fold != k)), sample_size, rng)
         fitted = fit_detector(rows_matrix(frame, features, fit_rows), seed=seed, **fit)
         rows = np.flatnonzero(fold == k)
-        out[rows] = score_frame(fitted, frame, features, rows)
+        out[rows] = score_frame(fitted, frame, features, rows, threads=fit.get("threads", 1))
         log.debug("fold %d: fitted on %d rows, scored %d", k, fit_rows.size, rows.size)
     return out

@@ -237,7 +237,7 @@ class AnomalyChallenger(BaseChallenger):
     def detector_score(self, frame: pl.DataFrame) -> np.ndarray:
         """The fitted detector's outlier score of every row (higher = more outlying)."""
         self._check_fitted()
-        return outliers.score_frame(self.detector_, frame, self.features_)
+        return outliers.score_frame(self.detector_, frame, self.features_, threads=self._threads())
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         scores = self.detector_score(frame)

@@ -162,13 +162,15 @@ def test_vectorised_hbos_equals_pyod(bins: int | str) -> None:
 
 
 @pytest.mark.parametrize("detector", ["ecod", "iforest", "hbos"])
-def test_scores_do_not_depend_on_the_chunking(
+def test_scores_do_not_depend_on_the_chunking_or_the_threads(
     detector: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train, test = cluster_frame(1000, 10, seed=5), cluster_frame(700, 10, seed=6)
     model = AnomalyChallenger(detector, threads=1).fit(train, CLUSTER_SPEC)
     whole = model.predict_score(test)
     monkeypatch.setattr(outliers, "CHUNK_ROWS", 64)
+    np.testing.assert_array_equal(model.predict_score(test), whole)
+    model.threads = 3  # 11 chunks scored three at a time, written to their own slices
     np.testing.assert_array_equal(model.predict_score(test), whole)
 
 

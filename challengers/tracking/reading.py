@@ -1,0 +1,125 @@
+"""Reading logged runs back as plain data (for `replicate` and `compare`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from challengers.errors import ConfigError, EnvironmentFailure
+from challengers.tracking.store import check_reachable, first_line, open_mlflow, redact
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StoredRun:
+    """A logged run as plain data: what `replicate` and `compare` read back."""
+
+    run_id: str
+    name: str
+    experiment: str
+    status: str
+    start_time: int  # ms since the epoch
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.tags.get("mlflow.parentRunId")
+
+
+def require_store(uri: str) -> None:
+    """Reading commands must not create an empty store: a missing sqlite file is a wrong URI."""
+    if uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if str(path) != ":memory:" and not path.exists():
+            raise ConfigError(
+                f"no tracking store at {redact(uri)} (the file does not exist); pass "
+                "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
+            )
+    check_reachable(uri)
+
+
+def _client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    open_mlflow(uri)  # quiet loggers
+    return MlflowClient(tracking_uri=uri)
+
+
+def read_run(uri: str, run_id: str) -> StoredRun:
+    """One run by id; ConfigError when the store does not hold it."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise ConfigError(
+            f"run '{run_id}' not found in {redact(uri)}: {first_line(exc)}; check the id "
+            "(`challenge ui` lists runs) or pass --tracking-uri"
+        ) from exc
+    except Exception as exc:
+        raise EnvironmentFailure(f"tracking store {redact(uri)} failed: {first_line(exc)}") from exc
+    experiment = client.get_experiment(run.info.experiment_id)
+    return _stored(run, experiment.name if experiment else run.info.experiment_id)
+
+
+def read_children(uri: str, parent: StoredRun) -> list[StoredRun]:
+    """The child runs (one per model) of a parent run, in the order they were logged."""
+    client = _client(uri)
+    experiment = client.get_run(parent.run_id).info.experiment_id
+    runs = client.search_runs(
+        [experiment],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.run_id}'",
+        max_results=1000,
+        order_by=["attributes.start_time ASC"],
+    )
+    return [_stored(r, parent.experiment) for r in runs]
+
+
+def read_artifact_text(uri: str, run_id: str, path: str) -> str | None:
+    """A logged text artifact of a run, or None when the run has none at that path."""
+    import tempfile
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # stdout is ours
+    mlflow = open_mlflow(uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=path, dst_path=tmp, tracking_uri=uri
+            )
+        except Exception as exc:
+            log.debug("no artifact %s in run %s: %s", path, run_id, exc)
+            return None
+        return Path(local).read_text(encoding="utf-8")
+
+
+def annotate_run(
+    uri: str, run_id: str, tags: Mapping[str, str], metrics: Mapping[str, float]
+) -> None:
+    """Add tags and metrics to a finished run (e.g. the outcome of a replication)."""
+    client = _client(uri)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    for key, number in metrics.items():
+        if number == number:  # MLflow stores NaN poorly: skip it
+            client.log_metric(run_id, key, float(number))
+
+
+def _stored(run: Any, experiment: str) -> StoredRun:
+    return StoredRun(
+        run_id=run.info.run_id,
+        name=run.info.run_name or "",
+        experiment=experiment,
+        status=run.info.status,
+        start_time=int(run.info.start_time or 0),
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics={k: float(v) for k, v in run.data.metrics.items()},
+    )

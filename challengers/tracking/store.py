@@ -1,0 +1,201 @@
+"""Which store, whether it is reachable and usable, and opening it once per process."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from challengers.errors import ConfigError, EnvironmentFailure
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+
+def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> str:
+    """The store: --tracking-uri > tracking.uri > MLFLOW_TRACKING_URI > ./mlflow.db.
+
+    Credentials come from the environment only (MLFLOW_TRACKING_USERNAME/PASSWORD or
+    MLFLOW_TRACKING_TOKEN): a URI holding them on the command line would sit in the shell history
+    and the process list, so it is refused (the config refuses them when it loads).
+    """
+    if cli_uri and _has_credentials(cli_uri):
+        raise ConfigError(
+            f"--tracking-uri {redact(cli_uri)}: the URI holds credentials; remove them and set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)"
+        )
+    return cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+
+
+def _has_credentials(uri: str) -> bool:
+    parsed = urlparse(uri)
+    return bool(parsed.username or parsed.password)
+
+
+def redact(uri: str) -> str:
+    """The URI without credentials, safe to print and log."""
+    return _without_credentials(uri, "***@")
+
+
+def _without_credentials(uri: str, mark: str = "") -> str:
+    parsed = urlparse(uri)
+    if parsed.password or parsed.username:
+        host = parsed.hostname or ""
+        port = f":{parsed.port}" if parsed.port else ""
+        return parsed._replace(netloc=f"{mark}{host}{port}").geturl()
+    return uri
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Raise EnvironmentFailure when the store cannot be used; cheap, no MLflow import."""
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if scheme in ("http", "https"):
+        url = _without_credentials(uri).rstrip("/") + "/health"  # the probe needs no login
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                if response.status >= 400:
+                    raise EnvironmentFailure(
+                        f"tracking store {redact(uri)} answered HTTP {response.status}; "
+                        "check the server or the URI"
+                    )
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise EnvironmentFailure(
+                f"tracking store {redact(uri)} is unreachable ({reason}); start the server, fix "
+                "tracking.uri / --tracking-uri, or unset it to use the local sqlite store"
+            ) from None
+        return
+    if scheme == "sqlite":
+        target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+        if target is not None and str(target) != ":memory:":
+            _require_writable(target.parent if str(target.parent) else Path(), uri)
+            _require_sqlite(target, uri)
+        return
+    if scheme in ("", "file"):
+        target = Path(parsed.path if scheme == "file" else uri)
+        _require_writable(target if target.exists() else target.parent, uri)
+        return
+    if scheme in ("databricks", "postgresql", "mysql", "mssql"):
+        return  # checked by MLflow on first use
+    raise ConfigError(
+        f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
+        "a directory, or http://host:port"
+    )
+
+
+def _require_sqlite(path: Path, uri: str) -> None:
+    """A store path must be a sqlite file or nothing yet (MLflow would retry a wrong one for
+    minutes before giving up)."""
+    if path.is_dir():
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: {path} is a directory; name a file such as "
+            f"sqlite:///{path / 'mlflow.db'}"
+        )
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise EnvironmentFailure(
+                    f"tracking store {redact(uri)}: {path} is not a sqlite database; point "
+                    "--tracking-uri at the store's .db file"
+                )
+
+
+def _require_writable(directory: Path, uri: str) -> None:
+    directory = directory if str(directory) else Path()
+    if not directory.exists():
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: directory {directory} does not exist; create it"
+        )
+    if not os.access(directory, os.W_OK):
+        raise EnvironmentFailure(
+            f"tracking store {redact(uri)}: directory {directory} is not writable"
+        )
+
+
+_opened: set[str] = set()  # stores this process has opened (MLflow caches them per URI)
+
+
+@contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """Hold an exclusive lock beside a local sqlite store while it is opened.
+
+    MLflow creates the tables of a new store on first use; two processes doing it at once fail
+    ("Online migration expected to match one row"). Later writes are safe: sqlite locks them and
+    MLflow sets a 20 s busy timeout. The lock file is ``.<store>.lock`` next to the store.
+    """
+    path = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+    if path is None or str(path) == ":memory:" or not path.parent.is_dir():
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: there, the first run must create the store alone
+        yield
+        return
+    with path.with_name(f".{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_store(mlflow: Any, uri: str) -> None:
+    """Open (and, when new, create) the store once per process, one process at a time."""
+    if uri in _opened:
+        return
+    with _sqlite_lock(uri):
+        try:
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except Exception as exc:
+            raise EnvironmentFailure(
+                f"tracking store {redact(uri)} cannot be opened: {first_line(exc)}"
+            ) from exc
+    _opened.add(uri)
+
+
+def artifact_root(uri: str, experiment: str) -> str | None:
+    """Where a new experiment of a local sqlite store keeps its artifacts: beside the store
+    (``<store dir>/mlruns/<experiment>``), not in whatever directory the command ran from, which
+    is MLflow's default."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return None
+    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns" / experiment)
+
+
+def create_experiment(mlflow: Any, uri: str, experiment: str) -> None:
+    location = artifact_root(uri, experiment)
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    if location is None or client.get_experiment_by_name(experiment) is not None:
+        return
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):  # another process created it meanwhile
+        client.create_experiment(experiment, artifact_location=location)
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def open_mlflow(uri: str) -> Any:
+    """MLflow, quiet and pointed at ``uri``, its store opened (and created when new) once."""
+    import mlflow
+
+    for name in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # stdout and stderr are the tool's: no progress bars, no "View run at <url>" lines
+    # (MLflow prints the tracking URI as given, credentials included)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    mlflow.set_tracking_uri(uri)
+    _open_store(mlflow, uri)
+    return mlflow
