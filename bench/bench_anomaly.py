@@ -129,8 +129,8 @@ def render(results: list[dict], header: str, load_after: float, threads: int) ->
         )
     lines += [
         "",
-        "Scoring is linear in rows, and memory above the loaded frame stays bounded: the fit "
-        "sample, one 250,000-row chunk and the score vector.",
+        "Scoring is linear in rows and runs one chunk per thread; memory above the loaded frame "
+        "stays bounded: the fit sample, one 250,000-row chunk per thread and the score vector.",
     ]
     return "\n".join(lines)
 

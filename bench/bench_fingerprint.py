@@ -141,8 +141,8 @@ def main() -> None:
     lines = [
         f"Columns: {', '.join(batches[0].columns)} (11; 5 float32 features, a text column); "
         f"canonical form ~{canonical_bytes(batches[0]):.0f} bytes/row hashed. One blake2b thread "
-        f"hashes {hash_rate():.2f} GB/s of CPU time here. Wall times suffer from the other "
-        "sessions (load average ~10 on 2 cores during the run); CPU seconds (all threads) do not.",
+        f"hashes {hash_rate():.2f} GB/s of CPU time here. When the load average exceeds the cores, "
+        "wall times include waiting for a core; CPU seconds (all threads) do not.",
     ]
     lines += [
         "",

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TUNE = {"trials": 30, "timeout_s": 300, "metric": "pr_auc", "max_rounds": 1000}
 THREADS = 2
 NOTE = (
-    "Timed while other sessions shared the machine (load average above). The search stops at "
-    "30 trials or 5 minutes, so the larger handbook window got 12 trials. A validation gain "
+    "The search stops at 30 trials or 5 minutes, whichever comes first (the trials column "
+    "says which). A validation gain "
     "need not carry to the test window (handbook row, a 4-day validation slice): the report "
     "shows both numbers. Δ test is the point difference; see the run's paired bootstrap for "
     "its interval."
