@@ -10,7 +10,7 @@ from challengers.audit import AuditResult
 from challengers.audit.runner import audit_plan
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError
-from challengers.pipeline.prepare import RunOptions, default_output_dir, ensure_writable
+from challengers.pipeline.prepare import RunOptions, default_output_dir, output_directory
 from challengers.plan import Plan, make_plan
 from challengers.progress import Progress
 from challengers.results import Finding
@@ -25,9 +25,8 @@ def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         allow_pickle=options.allow_pickle,
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
     )
-    out = options.output_dir or default_output_dir(cfg, "-audit")
-    ensure_writable(out)
-    return _audit(cfg, plan, out, progress)
+    with output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out:
+        return _audit(cfg, plan, out, progress)
 
 
 def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +136,21 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
 
 def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:
     return Path("runs") / f"{cfg.name}{kind}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+@contextmanager
+def output_directory(out: Path) -> Iterator[Path]:
+    """Create ``out`` (checked writable) for a command; if the command fails before writing
+    anything there, remove it again, so bad input leaves no empty run directory behind."""
+    created = not out.exists()
+    ensure_writable(out)
+    try:
+        yield out
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):  # not empty: checkpoints for --resume stay
+                out.rmdir()
+        raise
 
 
 def ensure_writable(out: Path) -> None:

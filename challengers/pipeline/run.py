@@ -28,7 +28,7 @@ from challengers.pipeline.prepare import (
     Prepared,
     RunOptions,
     default_output_dir,
-    ensure_writable,
+    output_directory,
     prepare,
 )
 from challengers.progress import Progress, SilentProgress
@@ -55,8 +55,8 @@ def run_experiment(
     if options.resume:
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
-    ensure_writable(out)
-    with interrupts.handled():  # SIGTERM too: runs end KILLED, finished models are kept
+    # SIGTERM too: runs end KILLED, finished models are kept
+    with output_directory(out), interrupts.handled():
         return _start(cfg, options, progress, uri, out, config_dir)
 
 

@@ -157,3 +157,19 @@ def test_defaults_write_in_the_working_directory_only(tmp_path: Path, sim_parque
     }
     (run,) = (work / "runs").iterdir()
     assert run.name.startswith("sim-") and (run / "comparison.json").exists()
+
+
+def test_bad_input_leaves_no_empty_run_directory(
+    tmp_path: Path, sim_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run or an audit refused for its data exits 2 and leaves no runs/<name>-<time>/ behind."""
+    config = tmp_path / "experiment.yaml"
+    cfg = tiny_config(sim_parquet)
+    cfg["data"]["target"] = "NO_SUCH_COLUMN"
+    config.write_text(yaml.safe_dump(cfg))
+    monkeypatch.chdir(tmp_path)
+    for command in (["run", config, "-q"], ["audit", config, "-q"]):
+        outcome = invoke(command, env={"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'm.db'}"})
+        assert outcome.code == 2, outcome.stderr
+        assert "NO_SUCH_COLUMN" in outcome.stderr
+        assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
