@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from challengers.pipeline import Fitted, Prepared
     from challengers.plan import ModelPlan
     from challengers.progress import Progress
+    from challengers.tuning import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,18 @@ PREDICTIONS = "predictions.parquet"
 ARRAYS = "arrays.npz"
 FORMAT = 1
 # Fitted fields the checkpoint knows how to store; a model whose Fitted carries anything else
-# (e.g. a tuning study) is not checkpointed and is simply trained again on resume.
-KNOWN = {"plan", "model", "scores", "error", "fit_seconds", "predict_seconds", "extra", "twin"}
+# is not checkpointed and is simply trained again on resume.
+KNOWN = {
+    "plan",
+    "model",
+    "scores",
+    "error",
+    "fit_seconds",
+    "predict_seconds",
+    "extra",
+    "twin",
+    "tuning",
+}
 NATIVE_FILES = {"lightgbm": "model.txt", "xgboost": "model.json"}
 
 
@@ -251,6 +262,7 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         "twin": None
         if fitted.twin is None
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
+        "tuning": None if fitted.tuning is None else fitted.tuning.to_state(),
     }
 
 
@@ -313,18 +325,28 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
     if state.get("arrays"):
         with np.load(directory / ARRAYS, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in state["arrays"]}
+    model = RestoredModel(state, directory)
     fitted = Fitted(
         plan=mp,
-        model=RestoredModel(state, directory),
+        model=model,
         scores=scores,
         fit_seconds=float(state["fit_seconds"]),
         predict_seconds=float(state["predict_seconds"]),
         extra=dict(state.get("extra") or {}),
         twin=twin,
+        tuning=_restore_tuning(state.get("tuning"), model),
     )
     for name, values in arrays.items():  # per-row outputs other parts of the run added
         setattr(fitted, name, values)
     return fitted
+
+
+def _restore_tuning(state: dict[str, Any] | None, model: BaseChallenger) -> TuneResult | None:
+    if state is None:
+        return None
+    from challengers.tuning import TuneResult
+
+    return TuneResult.from_state(state, model)
 
 
 class RestoredModel(BaseChallenger):

@@ -39,7 +39,7 @@ import json
 import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,39 @@ class TuneResult:
             "study": str(self.study_path),
         }
 
+    def to_state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the tuning (JSON): everything but the model, which the
+        checkpoint holds refitted."""
+        return {
+            "name": self.name,
+            "metric": self.metric,
+            "best_value": self.best_value,
+            "best_trial": self.best_trial,
+            "best_params": self.best_params,
+            "trials": [asdict(t) for t in self.trials],
+            "study_path": str(self.study_path),
+            "resumed_trials": self.resumed_trials,
+            "artifacts": [str(p) for p in self.artifacts],
+            "folds": list(self.folds),
+        }
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], model: BaseChallenger) -> TuneResult:
+        """The tuning of a restored checkpoint (JSON wrote NaN as null)."""
+        return cls(
+            name=state["name"],
+            model=model,
+            metric=state["metric"],
+            best_value=_number(state["best_value"]),
+            best_trial=int(state["best_trial"]),
+            best_params=dict(state["best_params"]),
+            trials=[_trial(t) for t in state["trials"]],
+            study_path=Path(state["study_path"]),
+            resumed_trials=int(state["resumed_trials"]),
+            artifacts=[Path(p) for p in state["artifacts"]],
+            folds=list(state["folds"]),
+        )
+
     def mlflow_params(self) -> dict[str, Any]:
         finished = sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials)
         return {
@@ -152,6 +185,23 @@ class TuneResult:
             )
             for t in self.trials
         ]
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _trial(state: Mapping[str, Any]) -> TrialRecord:
+    return TrialRecord(
+        number=int(state["number"]),
+        state=state["state"],
+        value=state["value"],
+        params=dict(state["params"]),
+        rounds=state["rounds"],
+        steps=[(int(step), _number(value)) for step, value in state["steps"]],
+        seconds=float(state["seconds"]),
+        error=state.get("error"),
+    )
 
 
 def _error_tag(error: str | None) -> dict[str, str]:

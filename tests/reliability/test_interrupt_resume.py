@@ -173,6 +173,39 @@ def test_every_kind_is_restored_exactly(tmp_path: Path, sim_parquet: Path) -> No
     assert before["models"][-2]["twin"] is not None  # the hybrid's twin survived the restore
 
 
+def test_a_tuned_challenger_is_reused_with_its_tuning(tmp_path: Path, sim_parquet: Path) -> None:
+    """A finished tuned challenger is not searched again on resume: its refit model, scores and
+    the study's summary (best trial, trials, pruning) come back from the checkpoint, and its trials
+    are logged again as nested runs."""
+    from mlflow import MlflowClient
+
+    cfg = tiny_config(sim_parquet)
+    tune = {"trials": 3, "max_rounds": 40, "eval_every": 5, "early_stopping_rounds": 10}
+    cfg["challengers"] = [{"name": "tuned", "kind": "lightgbm", "tune": tune}]
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out, store = tmp_path / "out", f"sqlite:///{tmp_path}/m.db"
+    first = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert first.code == 0, first.stderr
+    before = json.loads((out / "comparison.json").read_text())
+    stamp = _checkpoint(out, "tuned")["finished_at"]
+
+    again = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume"])
+    assert again.code == 0, again.stderr
+    assert "tuned: reused from" in again.stderr and "Tuning" not in again.stderr
+    assert _checkpoint(out, "tuned")["finished_at"] == stamp
+    after = json.loads((out / "comparison.json").read_text())
+    (a,) = [m for m in before["models"] if m["name"] == "tuned"]
+    (b,) = [m for m in after["models"] if m["name"] == "tuned"]
+    assert a["tuning"] == b["tuning"] and a["tuning"]["trials"] == 3
+    assert (a["metrics"], a["ci"], a["params"]) == (b["metrics"], b["ci"], b["params"])
+    nested = MlflowClient(tracking_uri=store).search_runs(
+        [MlflowClient(tracking_uri=store).get_experiment_by_name("sim").experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{b['run_id']}'",
+    )
+    assert len(nested) == 3  # the trials, under the resumed run's challenger
+
+
 @pytest.fixture
 def finished(tmp_path: Path, sim_frame: pl.DataFrame) -> tuple[Path, Path, str]:
     """A completed run (small models) on a copy of the data: its config, output and store."""
