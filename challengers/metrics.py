@@ -300,7 +300,8 @@ def entity_day_table(r: Ranked) -> _EntityDayTable:
     key = r.day.astype(np.int64) * max(n_entities, 1) + r.entity.astype(np.int64)
     _, first, group = np.unique(key, return_index=True, return_inverse=True)
     label_max = np.zeros(len(first))
-    np.maximum.at(label_max, group, r.y)
+    # same dtype on both sides: numpy's fast path for ufunc.at (20x faster than int8 into float64)
+    np.maximum.at(label_max, group, r.y.astype(np.float64))
     first_sorted = np.sort(first)  # back to score order
     # a stable sort by day keeps the score order within each day
     by_day = first_sorted[np.argsort(r.day[first_sorted], kind="stable")]

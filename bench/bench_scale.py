@@ -1,0 +1,126 @@
+"""Benchmark: the whole `challenge run` on large simulated data, end to end.
+
+The demo's experiment (its XGBoost champion file, a LightGBM and an XGBoost challenger, 9 metrics,
+1,000 entity-bootstrap replicates, the audit, diagnostics, report and MLflow logging) on a
+simulated log of N transactions over the demo's 91 days, so every window holds N/91 rows a day.
+Each size runs `challenge run` as a subprocess: its wall time, its peak memory (max RSS) and the
+time of each step (the progress lines) are recorded.
+
+    .venv/bin/python bench/bench_scale.py                      # 1M, 10M and 100M rows
+    .venv/bin/python bench/bench_scale.py --rows 1000000       # one size
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from _results import machine, write_section  # bench/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parents[1]
+CHALLENGE = str(Path(sys.executable).parent / "challenge")
+DAYS = 91  # the demo's span: 2024-01-01 .. 2024-03-31
+
+
+def simulated(rows: int, directory: Path) -> tuple[Path, float]:
+    path = directory / f"sim-{rows}.parquet"
+    started = time.perf_counter()
+    command = [CHALLENGE, "simulate", "--rows", str(rows), "--days", str(DAYS)]
+    subprocess.run([*command, "--out", str(path), "--seed", "1", "-q"], check=True)
+    return path, time.perf_counter() - started
+
+
+def config(data: Path, directory: Path) -> Path:
+    cfg = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    cfg["data"]["path"] = str(data)
+    cfg["champion"]["model"] = str(ROOT / "data" / "champion.json")
+    cfg["champion"].pop("claimed", None)  # the claims are the demo's
+    path = directory / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def run(rows: int, directory: Path) -> dict:
+    data, simulate_s = simulated(rows, directory)
+    out = directory / f"run-{rows}"
+    command = [CHALLENGE, "run", str(config(data, directory)), "-o", str(out)]
+    command += ["--tracking-uri", f"sqlite:///{directory / 'mlflow.db'}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if done.returncode != 0:  # e.g. killed for memory (-9): recorded, the other sizes still count
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"rows": rows, "error": f"exit {done.returncode}: {last[:200]}", "wall_s": wall}
+    comparison = json.loads((out / "comparison.json").read_text())
+    steps = [(m[1], float(m[2])) for m in re.finditer(r"✓ (.+?) \((\d+\.\d)s\)", done.stderr)]
+    return {
+        "rows": rows,
+        "simulate_s": simulate_s,
+        "wall_s": wall,
+        # ru_maxrss of children is the largest child so far: grows only when this run is larger
+        "peak_gb": max(peak, before) / 2**20,
+        "train_rows": comparison["data"]["rows_train"],
+        "test_rows": comparison["data"]["rows_test"],
+        "steps": steps,
+    }
+
+
+def render(runs: list[dict], header: str) -> str:
+    lines = [
+        "## The whole run at scale (`bench/bench_scale.py`)",
+        "",
+        header,
+        "",
+        "The demo's experiment (XGBoost champion file, LightGBM 300 rounds, XGBoost 200 rounds, 9 "
+        "metrics, 1,000 entity-bootstrap replicates, audit, diagnostics, report, MLflow) on "
+        f"simulated logs over {DAYS} days. Peak: the `challenge run` process's max RSS.",
+        "",
+        "| rows in the file | train rows | test rows | simulate s | `challenge run` s | peak GB |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in runs:
+        if "error" in r:
+            lines.append(f"| {r['rows']:,} | failed after {r['wall_s']:.0f} s: {r['error']} ||||")
+            continue
+        lines.append(
+            f"| {r['rows']:,} | {r['train_rows']:,} | {r['test_rows']:,} | {r['simulate_s']:.0f} "
+            f"| {r['wall_s']:.0f} | {r['peak_gb']:.1f} |"
+        )
+    done = [r for r in runs if "error" not in r]
+    steps = [name for name, _ in done[-1]["steps"]] if done else []
+    lines += ["", "Seconds per step:", ""]
+    lines.append("| step | " + " | ".join(f"{r['rows']:,} rows" for r in done) + " |")
+    lines.append("| --- |" + " ---: |" * len(done))
+    for name in steps:
+        cells = [f"{dict(r['steps']).get(name, float('nan')):.1f}" for r in done]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
+    args = parser.parse_args()
+    header = machine()
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="challenge-scale-") as tmp:
+        for rows in sorted(args.rows):
+            runs.append(run(rows, Path(tmp)))
+            print(json.dumps({k: v for k, v in runs[-1].items() if k != "steps"}), flush=True)
+    text = render(runs, header)
+    print(text)
+    write_section("scale", text)
+
+
+if __name__ == "__main__":
+    main()
