@@ -72,6 +72,26 @@ class Ranked:
             calibrated=calibrated,
         )
 
+    def subset(self, keep: np.ndarray) -> Ranked:
+        """The ranking of the rows where ``keep`` (a mask in original row order) is True, equal to
+        ``build`` on those rows but O(n) instead of a new sort: filtering a stable descending order
+        leaves it stable and descending. Row indices of the result count within the subset."""
+        keep = np.asarray(keep, dtype=bool)
+        at = keep[self.order]  # positions of the kept rows, in score order
+        position_in_subset = np.cumsum(keep) - 1
+        s = self.score[at]
+        ends = np.flatnonzero(np.append(s[1:] != s[:-1], True)) if s.size else np.empty(0, int)
+        return Ranked(
+            y=self.y[at],
+            score=s,
+            order=position_in_subset[self.order[at]],
+            ends=ends,
+            amount=None if self.amount is None else self.amount[at],
+            entity=None if self.entity is None else self.entity[at],
+            day=None if self.day is None else self.day[at],
+            calibrated=self.calibrated,
+        )
+
     @property
     def n(self) -> int:
         return int(self.y.shape[0])

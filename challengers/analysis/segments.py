@@ -123,6 +123,7 @@ def segment_column(
     order = np.argsort(codes, kind="stable")  # rows of each segment, contiguous
     members = np.split(order, np.cumsum(rows)[:-1])
     for name, s in scores.items():
+        ranked = Ranked.build(y, s)  # once per model: each segment filters it (no new sort)
         tp = np.bincount(codes, weights=alerted[name] & fraud, minlength=k)
         fp = np.bincount(codes, weights=alerted[name] & ~fraud, minlength=k)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -133,7 +134,7 @@ def segment_column(
         recall_p = versus_reference(tp.astype(np.int64), positives, recall_ref)
         fpr_p = versus_reference(fp.astype(np.int64), negatives, fpr_ref)
         for i, row in enumerate(out):
-            row.auc[name] = _auc(y[members[i]], s[members[i]])
+            row.auc[name] = _auc(ranked, members[i])
             row.recall[name], row.fpr[name] = float(recall[i]), float(fpr[i])
             row.recall_ratio[name] = float(recall_ratio[i])
             row.fpr_ratio[name] = float(fpr_ratio[i])
@@ -141,7 +142,11 @@ def segment_column(
     return SegmentColumn(column, out, folded)
 
 
-def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    if y.size == 0 or y.min() == y.max():
+def _auc(ranked: Ranked, rows: np.ndarray) -> float:
+    """ROC AUC of the segment's ``rows`` (original row indices)."""
+    keep = np.zeros(ranked.n, dtype=bool)
+    keep[rows] = True
+    part = ranked.subset(keep)
+    if part.n == 0 or part.y.min() == part.y.max():
         return float("nan")
-    return float(roc_auc(Curve(Ranked.build(y, s)))[0])
+    return float(roc_auc(Curve(part))[0])
