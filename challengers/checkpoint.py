@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from challengers.errors import ConfigError, DataError, EnvironmentFailure, RunInterrupted
+from challengers.errors import (
+    ConfigError,
+    DataError,
+    EnvironmentFailure,
+    RunInterrupted,
+    first_line,
+)
 from challengers.interrupts import deferred, signal_name
 from challengers.models.base import BaseChallenger
 from challengers.resources import environment_failure, write_parquet_atomic
@@ -166,7 +172,7 @@ class Checkpoints:
             return _restore(state, model_dir(self.out, mp.name), mp, prepared)
         except Exception as exc:  # damaged or partial: the model is simply trained again
             self.notes.append(
-                f"checkpoint of '{mp.name}' is incomplete ({_first_line(exc)}); trained again"
+                f"checkpoint of '{mp.name}' is incomplete ({first_line(exc)}); trained again"
             )
             return None
 
@@ -197,7 +203,7 @@ class Checkpoints:
                     raise failure from exc
                 raise EnvironmentFailure(
                     f"cannot write the checkpoint of '{fitted.plan.name}' to {directory}: "
-                    f"{_first_line(exc)}; check the --output directory"
+                    f"{first_line(exc)}; check the --output directory"
                 ) from exc
         return fitted
 
@@ -227,10 +233,6 @@ class Checkpoints:
             rows_test=len(fitted.scores),
         )
         write_json(directory / CHECKPOINT, state)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _is_array_or_none(value: object) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from challengers.errors import DataError, closest
+from challengers.errors import DataError, closest, first_line
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ def scan(path: str) -> pl.LazyFrame:
     except DataError:
         raise
     except Exception as exc:  # polars raises several types for unreadable files
-        raise DataError(f"data.path: cannot read {path}: {_first_line(exc)}") from exc
+        raise DataError(f"data.path: cannot read {path}: {first_line(exc, limit=None)}") from exc
     if suffix not in (".parquet", ".pq"):
         _check_csv(path, files, schema)
     if empty:
@@ -99,7 +99,7 @@ def _check_csv(path: str, files: list[str], schema: pl.Schema) -> None:
     except pl.exceptions.PolarsError as exc:
         line = _broken_line(files, len(schema))  # the row itself is not shown: it may be personal
         raise DataError(
-            f"data.path: {line or f'{path}: {_first_line(exc)}'}; fix or remove the row (or "
+            f"data.path: {line or f'{path}: {first_line(exc, limit=None)}'}; fix or remove the row (or "
             "quote a value holding the separator)"
         ) from exc
 
@@ -122,12 +122,9 @@ def schema_of(lf: pl.LazyFrame) -> pl.Schema:
     try:
         return lf.collect_schema()
     except Exception as exc:
-        raise DataError(f"data.path: cannot read the schema: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+        raise DataError(
+            f"data.path: cannot read the schema: {first_line(exc, limit=None)}"
+        ) from exc
 
 
 # ------------------------------------------------------------------------------------- columns
@@ -205,16 +202,16 @@ def load_days(
         if schema[time] == pl.String:
             _check_time_zones(lf, time)
         raise DataError(
-            f"data.time: column '{time}' has values that are not timestamps: {_first_line(exc)}; "
+            f"data.time: column '{time}' has values that are not timestamps: {first_line(exc, limit=None)}; "
             "use ISO 8601 (2018-07-25 13:45:00) and one time zone"
         ) from exc
     except (pl.exceptions.ColumnNotFoundError, pl.exceptions.SchemaError) as exc:
         raise DataError(
-            f"data.path: the files do not share one schema: {_first_line(exc)}; give every "
+            f"data.path: the files do not share one schema: {first_line(exc, limit=None)}; give every "
             "file the same columns and types"
         ) from exc
     except pl.exceptions.PolarsError as exc:
-        raise DataError(f"data.path: cannot read the rows: {_first_line(exc)}") from exc
+        raise DataError(f"data.path: cannot read the rows: {first_line(exc, limit=None)}") from exc
 
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}"

@@ -45,6 +45,13 @@ class RunInterrupted(ChallengeError):
     exit_code = 130
 
 
+def first_line(exc: BaseException, limit: int | None = 200) -> str:
+    """The first line of an exception's message (or its type's name), cut at ``limit`` characters:
+    native libraries put whole dumps in their messages, and errors here are one line."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:limit] if lines else type(exc).__name__
+
+
 def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
     """The closest valid name to a misspelt one, or None when nothing is close."""
     import difflib

@@ -59,13 +59,11 @@ class Ranked:
         score = np.asarray(score, dtype=np.float64)
         order = np.argsort(-score, kind="stable")
         s = score[order]
-        # a group ends where the next score differs; the last row always ends one
-        ends = np.flatnonzero(np.append(s[1:] != s[:-1], True))
         return cls(
             y=np.asarray(y, dtype=np.float64)[order],
             score=s,
             order=order,
-            ends=ends,
+            ends=_tie_group_ends(s),
             amount=None if amount is None else np.asarray(amount, dtype=np.float64)[order],
             entity=None if entity is None else np.asarray(entity)[order],
             day=None if day is None else np.asarray(day)[order],
@@ -80,12 +78,11 @@ class Ranked:
         at = keep[self.order]  # positions of the kept rows, in score order
         position_in_subset = np.cumsum(keep) - 1
         s = self.score[at]
-        ends = np.flatnonzero(np.append(s[1:] != s[:-1], True)) if s.size else np.empty(0, int)
         return Ranked(
             y=self.y[at],
             score=s,
             order=position_in_subset[self.order[at]],
-            ends=ends,
+            ends=_tie_group_ends(s),
             amount=None if self.amount is None else self.amount[at],
             entity=None if self.entity is None else self.entity[at],
             day=None if self.day is None else self.day[at],
@@ -95,6 +92,12 @@ class Ranked:
     @property
     def n(self) -> int:
         return int(self.y.shape[0])
+
+
+def _tie_group_ends(descending: FloatArray) -> np.ndarray:
+    """Index of the last row of each tie group: a group ends where the next score differs, and
+    the last row always ends one."""
+    return np.flatnonzero(np.append(descending[1:] != descending[:-1], True))
 
 
 @dataclass

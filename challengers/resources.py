@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from challengers.errors import EnvironmentFailure
+from challengers.errors import EnvironmentFailure, first_line
 
 DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
 DISK_MESSAGES = (
@@ -44,9 +44,8 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
         text = str(link).lower()
         by_errno = isinstance(link, OSError) and link.errno in DISK_ERRNOS
         if by_errno or any(m in text for m in DISK_MESSAGES):
-            first = (str(link).strip().splitlines() or [type(link).__name__])[0][:200]
             return EnvironmentFailure(
-                f"out of disk space (or the disk is read-only) while writing: {first}; free "
+                f"out of disk space (or the disk is read-only) while writing: {first_line(link)}; free "
                 "space or choose another --output (the run is recorded as FAILED, nothing as "
                 "finished)"
             )

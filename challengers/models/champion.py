@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from challengers.data import DataSpec, to_matrix
-from challengers.errors import DataError, ModelError, closest
+from challengers.errors import DataError, ModelError, closest, first_line
 from challengers.models.base import BaseChallenger
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class LightGBMFileChampion(NativeModelChampion):
         except Exception as exc:
             raise ModelError(
                 f"champion.model: {self.path} is not a readable LightGBM model: "
-                f"{_first_line(exc)}; export it with booster.save_model()"
+                f"{first_line(exc)}; export it with booster.save_model()"
             ) from exc
         return list(self.booster_.feature_name())
 
@@ -122,7 +122,7 @@ class XGBoostFileChampion(NativeModelChampion):
         except Exception as exc:
             raise ModelError(
                 f"champion.model: {self.path} is not a readable XGBoost model: "
-                f"{_first_line(exc)}; export it with booster.save_model('model.json')"
+                f"{first_line(exc)}; export it with booster.save_model('model.json')"
             ) from exc
         return list(self.booster_.feature_names or [])
 
@@ -255,8 +255,3 @@ def from_mlflow_uri(
 def _looks_like_probability(scores: pl.Series) -> bool:
     lo, hi = scores.min(), scores.max()
     return lo is not None and hi is not None and float(lo) >= 0.0 and float(hi) <= 1.0  # type: ignore[arg-type]
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from challengers.errors import ConfigError, EnvironmentFailure
+from challengers.errors import ConfigError, EnvironmentFailure, first_line
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -156,7 +156,7 @@ def _open_store(mlflow: Any, uri: str) -> None:
             mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
         except Exception as exc:
             raise EnvironmentFailure(
-                f"tracking store {redact(uri)} cannot be opened: {first_line(exc)}"
+                f"tracking store {redact(uri)} cannot be opened: {first_line(exc, limit=300)}"
             ) from exc
     _opened.add(uri)
 
@@ -179,11 +179,6 @@ def create_experiment(mlflow: Any, uri: str, experiment: str) -> None:
 
     with contextlib.suppress(MlflowException):  # another process created it meanwhile
         client.create_experiment(experiment, artifact_location=location)
-
-
-def first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:300] if lines else type(exc).__name__
 
 
 def open_mlflow(uri: str) -> Any:
