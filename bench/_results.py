@@ -39,6 +39,15 @@ def peak_rss_mb(children: bool = False) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def progress_steps(stderr: str) -> list[tuple[str, float]]:
+    """The (step, seconds) of each finished-step line `challenge run` prints ("✓ step (1.2s)").
+    Run it with COLUMNS wide enough (see TOOL_ENV) that no line wraps."""
+    return [(m[1], float(m[2])) for m in re.finditer(r"✓ (.+?) \((\d+\.\d)s\)", stderr)]
+
+
+TOOL_ENV = {**os.environ, "COLUMNS": "200"}  # progress lines unwrapped, for progress_steps
+
+
 def write_section(name: str, body: str) -> None:
     """Replace (or append) the section ``name`` of bench/RESULTS.md."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _results import machine, write_section  # bench/ is on sys.path when run as a script
+from _results import (  # bench/ is on sys.path when run as a script
+    machine,
+    peak_rss_mb,
+    write_section,
+)
 
 FEATURES = 15
 
@@ -83,7 +86,7 @@ def one_case(detector: str, rows: int, threads: int) -> dict[str, float | str | 
     clock = time.perf_counter(), time.process_time()
     scores = model.predict_score(frame)
     score = time.perf_counter() - clock[0], time.process_time() - clock[1]
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     return {
         "detector": detector,
         "rows": rows,

@@ -20,7 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from _results import machine, write_section  # bench/ is on sys.path when run as a script
+from _results import (  # bench/ is on sys.path when run as a script
+    machine,
+    peak_rss_mb,
+    write_section,
+)
 
 ENTITIES = ["CUSTOMER_ID", "TERMINAL_ID", "DEVICE_ID"]
 COLUMNS = ["TX_DATETIME", *ENTITIES, "TX_AMOUNT", "TX_FRAUD"]
@@ -41,7 +45,6 @@ def dataset(rows: int, data_dir: Path) -> Path:
 
 def measure(path: Path, every: int) -> dict[str, float | int]:
     """Run in the child process: load, featurise every row, report time and peak memory."""
-    import resource
 
     import polars as pl
 
@@ -70,7 +73,7 @@ def measure(path: Path, every: int) -> dict[str, float | int]:
         "load_s": loaded,
         "features_s": time.perf_counter() - wall - loaded,
         "cpu_s": time.process_time() - cpu,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+        "peak_rss_gb": peak_rss_mb() / 1024,
         "output_gb": features.estimated_size() / 1024**3,
     }
 

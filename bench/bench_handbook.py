@@ -11,8 +11,6 @@ and predict seconds (the tool's overhead). Writes the `handbook` section of benc
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import HANDBOOK, machine, write_section
+from _results import HANDBOOK, TOOL_ENV, machine, progress_steps, write_section
 
 FEATURES = [
     "TX_AMOUNT",
@@ -115,12 +113,10 @@ def run_tool(config: Path, directory: Path) -> tuple[float, dict, list[tuple[str
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env=TOOL_ENV,
     )
     wall = time.perf_counter() - started
-    steps = [
-        (m.group(1), float(m.group(2))) for m in re.finditer(r"✓ (.+?) \((\d+\.\d)s\)", done.stderr)
-    ]
+    steps = progress_steps(done.stderr)
     return wall, json.loads((directory / "tool-out" / "comparison.json").read_text()), steps
 
 

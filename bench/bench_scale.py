@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,7 +21,13 @@ import time
 from pathlib import Path
 
 import yaml
-from _results import machine, write_section  # bench/ is on sys.path when run as a script
+from _results import (  # bench/ is on sys.path when run as a script
+    TOOL_ENV,
+    machine,
+    peak_rss_mb,
+    progress_steps,
+    write_section,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHALLENGE = str(Path(sys.executable).parent / "challenge")
@@ -53,22 +57,21 @@ def run(rows: int, directory: Path) -> dict:
     out = directory / f"run-{rows}"
     command = [CHALLENGE, "run", str(config(data, directory)), "-o", str(out)]
     command += ["--tracking-uri", f"sqlite:///{directory / 'mlflow.db'}"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=TOOL_ENV)
     wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the largest finished child so far: this run's peak, as sizes run from small to large
+    peak_gb = peak_rss_mb(children=True) / 1024
     if done.returncode != 0:  # e.g. killed for memory (-9): recorded, the other sizes still count
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {"rows": rows, "error": f"exit {done.returncode}: {last[:200]}", "wall_s": wall}
     comparison = json.loads((out / "comparison.json").read_text())
-    steps = [(m[1], float(m[2])) for m in re.finditer(r"✓ (.+?) \((\d+\.\d)s\)", done.stderr)]
+    steps = progress_steps(done.stderr)
     return {
         "rows": rows,
         "simulate_s": simulate_s,
         "wall_s": wall,
-        # ru_maxrss of children is the largest child so far: grows only when this run is larger
-        "peak_gb": max(peak, before) / 2**20,
+        "peak_gb": peak_gb,
         "train_rows": comparison["data"]["rows_train"],
         "test_rows": comparison["data"]["rows_test"],
         "steps": steps,
