@@ -65,6 +65,8 @@ class AnalysisInput:
     history: pl.DataFrame | None = None
     # the evaluation's own expected-cost deltas at this budget, when it computed them
     cost_deltas: dict[str, Delta] = field(default_factory=dict)
+    # the evaluation's headline metrics on the test window, when it computed them (not again)
+    test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -220,7 +222,7 @@ def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
         ),
         decay=_decay(inp, days),
         train_metrics=_metric_values(_evaluate(inp, _rows(inp, inp.train), inp.train_scores)),
-        test_metrics=_metric_values(_evaluate(inp, rows, inp.scores)),
+        test_metrics=inp.test_metrics or _metric_values(_evaluate(inp, rows, inp.scores)),
         bins=bins,
         weekly_bootstrap=min(inp.bootstrap, inp.settings.weekly_bootstrap),
         decay_basis="weighted least squares of each day's metric on the days since the end of "

@@ -339,6 +339,7 @@ def _analysis_input(
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
         ),
         history=prepared.history,
+        test_metrics={n: dict(ev.metrics) for n, ev in evaluations.items()},
         cost_deltas={  # reused for the savings interval when the run has expected_cost
             n: ev.delta["expected_cost"]
             for n, ev in evaluations.items()
