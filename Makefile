@@ -19,9 +19,11 @@ $(BIN)/python:
 $(UV): | $(BIN)/python
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-# Reinstalls only when the lock or the project metadata changed.
+# Reinstalls only when the lock or the project metadata changed. With bytecode: where
+# PYTHONDONTWRITEBYTECODE is set (containers, CI) every process would otherwise compile mlflow,
+# polars and the rest from source again (seconds per command).
 $(STAMP): requirements.lock pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 

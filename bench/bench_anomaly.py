@@ -69,7 +69,7 @@ def rss_mb() -> float:
 
 def one_case(detector: str, rows: int, threads: int) -> dict[str, float | str | int]:
     """Run in a child process: build the data, fit, score every row; report time and memory."""
-    from challengers.data import DataSpec
+    from challengers.data.frames import DataSpec
     from challengers.models.anomaly import AnomalyChallenger
 
     frame = make_frame(rows)

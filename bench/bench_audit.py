@@ -71,9 +71,9 @@ def config(path: Path, rows: int) -> Path:
 
 def measure(config_path: Path) -> dict:
     """One audit, in this process: seconds per check, total, peak memory."""
-    from challengers.audit.runner import audit_plan
     from challengers.config import load_config
-    from challengers.plan import make_plan
+    from challengers.pipeline.auditing import audit_plan
+    from challengers.pipeline.plan import make_plan
 
     cfg = load_config(config_path)
     started = time.perf_counter()

@@ -57,8 +57,8 @@ def simulate(rows: int, models: int, seed: int = 0) -> dict:
 
 def run_case(case: dict) -> dict:
     """One case, in this process: returns its timings and memory."""
-    from challengers.metrics import Cost, Ranked, parse_metric
-    from challengers.stats import paired_bootstrap
+    from challengers.evaluation.bootstrap import paired_bootstrap
+    from challengers.evaluation.metrics import Cost, Ranked, parse_metric
 
     data = simulate(case["rows"], case["models"])
     unit = case["unit"]
@@ -113,7 +113,7 @@ def run_case(case: dict) -> dict:
 
 def _old_engine(ranked, metrics, *, replicates, seed, cost, operating_rate, blocks):  # type: ignore[no-untyped-def]
     """The engine this replaces (commit ebcd8fa), verbatim in substance, for the comparison."""
-    from challengers.metrics import Curve, compute
+    from challengers.evaluation.metrics import Curve, compute
 
     n = next(iter(ranked.values())).n
     rng = np.random.default_rng(seed)

@@ -23,7 +23,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, write_section
 
-from challengers.fingerprint import Fingerprinter, fingerprint_frame, fingerprint_lazy
+from challengers.replication.fingerprint import Fingerprinter, fingerprint_frame, fingerprint_lazy
 
 BATCH = 1_000_000
 

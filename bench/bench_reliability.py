@@ -27,9 +27,9 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import machine, write_section
 
-from challengers.checkpoint import Checkpoints
-from challengers.data import scan
+from challengers.data.frames import scan
 from challengers.models.tree import LightGBMChallenger
+from challengers.pipeline.checkpoint import Checkpoints
 from challengers.simulate import simulate_frame
 
 
@@ -55,9 +55,9 @@ def csv_parse(rows: int, tmp: Path) -> str:
 
 def checkpoint(rows: int, tmp: Path) -> str:
     """keep() and reuse() of a fitted LightGBM challenger scored on ``rows`` test rows."""
-    from challengers.data import DataSpec
+    from challengers.data.frames import DataSpec
     from challengers.pipeline import Fitted
-    from challengers.plan import ModelPlan
+    from challengers.pipeline.plan import ModelPlan
 
     train = simulate_frame(50_000, seed=2, days=30)
     features = ("TX_AMOUNT", "TX_HOUR", "MCC", "CUSTOMER_NB_TX_1D", "AMOUNT_TO_AVG_30D")

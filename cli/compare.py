@@ -13,7 +13,7 @@ from challengers.cli.errors import reports_errors
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from challengers.records import LoggedModel, LoggedRun
+    from challengers.replication.records import LoggedModel, LoggedRun
 
 app = typer.Typer()
 
@@ -49,7 +49,7 @@ def compare_command(
 
     from challengers.cli.output import console
     from challengers.errors import ConfigError, did_you_mean
-    from challengers.records import load_run
+    from challengers.replication.records import load_run
     from challengers.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)

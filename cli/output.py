@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from challengers.experiment_result import ExperimentResult
 from challengers.progress import Advance, ignore_advance
-from challengers.results import SEVERITIES, ExperimentResult, ModelResult
+from challengers.results import SEVERITIES, ModelResult
 
 if TYPE_CHECKING:
     from challengers.audit import AuditResult

@@ -11,7 +11,7 @@ import typer
 from challengers.cli.errors import reports_errors
 
 if TYPE_CHECKING:
-    from challengers.replicate import Replication
+    from challengers.pipeline.replicate import Replication
 
 app = typer.Typer()
 
@@ -59,7 +59,7 @@ def replicate_command(
     """
     from challengers.cli.output import RichProgress
     from challengers.errors import ConfigError
-    from challengers.replicate import replicate_config, replicate_run
+    from challengers.pipeline.replicate import replicate_config, replicate_run
 
     if (run_id is None) == (config is None):
         raise ConfigError("give a RUN_ID or --config PATH (one of them)")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from challengers.data import to_matrix
+from challengers.data.frames import to_matrix
 from challengers.simulate import SimulationSpec, simulate
 
 HERE = Path(__file__).resolve().parent

@@ -31,7 +31,7 @@ def _differences(expected: Any, actual: Any, where: str = "") -> list[str]:
             return [f"{where}: {len(expected)} items expected, {len(actual)} found"]
         return [
             d
-            for i, (e, a) in enumerate(zip(expected, actual))
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
             for d in _differences(e, a, f"{where}[{i}]")
         ]
     if isinstance(expected, float) and isinstance(actual, float):

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from challengers.config import load_config
+from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
-from challengers.results import ExperimentResult
 from tests.conftest import sim_config
 
 ROOT = Path(__file__).resolve().parents[1]

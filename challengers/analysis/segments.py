@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from challengers.metrics import Curve, Ranked, roc_auc
+from challengers.evaluation.metrics import Curve, Ranked, roc_auc
 
 OTHER = "(other)"
 MISSING = "(missing)"

@@ -21,9 +21,9 @@ from challengers.analysis import segments as seg
 from challengers.analysis import stability as st
 from challengers.analysis.curves import Curves, curves
 from challengers.analysis.operating import Budget, OperatingPoint, operating_point
-from challengers.data import DAY, DataSpec
-from challengers.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
-from challengers.metrics import Cost, MetricSpec
+from challengers.data.frames import DAY, DataSpec
+from challengers.evaluation.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.metrics import Cost, MetricSpec
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from challengers.split import Windows
+from challengers.data.split import Windows
 
 
 def label_rate_chart(

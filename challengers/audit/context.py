@@ -15,9 +15,9 @@ from typing import Any
 import polars as pl
 
 from challengers.config import FindingsConfig
-from challengers.data import DataSpec, parse_time
+from challengers.data.frames import DataSpec, parse_time
+from challengers.data.split import Windows
 from challengers.results import Finding, Severity
-from challengers.split import Windows
 
 HASH_BUCKETS = 1_000_000
 

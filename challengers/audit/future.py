@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from challengers.audit.context import AuditContext, ModelInputs, Section, pct, share
-from challengers.data import DataSpec
+from challengers.data.frames import DataSpec
 
 log = logging.getLogger(__name__)
 AREA = "leakage"

@@ -24,11 +24,11 @@ from challengers.audit.integrity import check_integrity
 from challengers.audit.leakage import check_leakage
 from challengers.audit.privacy import check_privacy
 from challengers.config import FindingsConfig
-from challengers.data import DataSpec
-from challengers.plan import Plan
+from challengers.data.frames import DataSpec
+from challengers.data.split import Windows
+from challengers.files import write_json
 from challengers.progress import Progress, SilentProgress
-from challengers.results import SEVERITIES, Finding, write_json
-from challengers.split import Windows
+from challengers.results import SEVERITIES, Finding
 
 AUDIT_FILE = "audit.json"
 CHART_FILE = "label_rate.png"
@@ -186,33 +186,3 @@ def _write(result: AuditResult, ctx: AuditContext, out: Path) -> None:
     if chart is not None:
         result.charts.append(chart.name)
     write_json(out / AUDIT_FILE, result.to_json())
-
-
-def audit_plan(
-    plan: Plan,
-    thresholds: FindingsConfig,
-    *,
-    seed: int = 42,
-    alpha: float = 0.05,
-    out: Path | None = None,
-    progress: Progress | None = None,
-) -> AuditResult:
-    """Audit the data of a run's plan: every model's features, entities and windows."""
-    models = [
-        ModelInputs(m.name, m.kind, m.features, m.extra_columns, m.settings, m.lookback_days)
-        for m in [plan.champion, *plan.challengers]
-    ]
-    champion = plan.champion
-    score = champion.extra_columns[0] if champion.kind == "score" else None
-    return run_audit(
-        plan.lf,
-        plan.spec,
-        plan.windows,
-        models,
-        thresholds,
-        seed=seed,
-        alpha=alpha,
-        out=out,
-        progress=progress,
-        score_column=score,
-    )

@@ -14,7 +14,6 @@ from challengers.config.loading import MAX_VALUES, load_config, parse_config
 from challengers.config.models import (
     CHALLENGER_KINDS,
     KIND_CONFIGS,
-    ROUND_KEYS,
     AnomalyChallengerConfig,
     ChallengerBase,
     ChallengerConfig,
@@ -44,7 +43,6 @@ __all__ = [
     "CHALLENGER_KINDS",
     "KIND_CONFIGS",
     "MAX_VALUES",
-    "ROUND_KEYS",
     "AnomalyChallengerConfig",
     "AuditThresholds",
     "ChallengerBase",

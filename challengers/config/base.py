@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from challengers.errors import ConfigError, did_you_mean
-from challengers.metrics import METRICS, MetricSpec, parse_metric
+from challengers.evaluation.metrics import METRICS, MetricSpec, parse_metric
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")

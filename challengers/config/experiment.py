@@ -93,7 +93,7 @@ class ExperimentConfig(Strict):
 
 def _check_tuning(cfg: ExperimentConfig) -> None:
     """Tuning needs room for its validation slices and label-delay gap inside the training window."""
-    from challengers.split import validation_windows
+    from challengers.data.split import validation_windows
 
     if cfg.champion.retrain is not None and cfg.champion.retrain.tune is not None:
         raise ValueError(

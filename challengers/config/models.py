@@ -19,6 +19,7 @@ from challengers.config.base import (
     resolve_path,
     unique_names,
 )
+from challengers.models.tree import ROUND_KEYS
 
 
 class SearchRange(Strict):
@@ -46,11 +47,8 @@ class SearchRange(Strict):
         return self
 
 
-ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
-
-
 class TuneConfig(Strict):
-    """Optuna tuning of a kind's tree (see challengers/tuning.py)."""
+    """Optuna tuning of a kind's tree (see challengers/tuning/search.py)."""
 
     trials: int = Field(20, ge=1, description="finished trials to reach, resumed runs included")
     timeout_s: float | None = Field(None, gt=0, description="wall-clock budget of the search")
@@ -139,14 +137,14 @@ class AnomalyChallengerConfig(ChallengerBase):
     @field_validator("detector")
     @classmethod
     def _detector(cls, value: str) -> str:
-        from challengers.models.detectors import canonical
+        from challengers.features.detectors import canonical
 
         return canonical(value)
 
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from challengers.models.detectors import check_params
+        from challengers.features.detectors import check_params
 
         detector = info.data.get("detector")
         return check_params(detector, value) if detector else value

@@ -13,7 +13,7 @@ from pydantic import (
 
 from challengers.config.base import Strict, resolve_path, unique_names
 from challengers.errors import ConfigError
-from challengers.metrics import DEFAULT_METRICS, MetricSpec, parse_metric
+from challengers.evaluation.metrics import DEFAULT_METRICS, MetricSpec, parse_metric
 
 
 class Window(Strict):

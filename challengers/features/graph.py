@@ -245,7 +245,7 @@ def _check_columns(
         if not isinstance(frame.schema[time], pl.Datetime | pl.Date):
             raise DataError(
                 f"graph features: time column '{time}' of the {label} is "
-                f"{frame.schema[time]}, not a datetime; parse it first (challengers.data)"
+                f"{frame.schema[time]}, not a datetime; parse it first (challengers.data.frames)"
             )
 
 

@@ -35,8 +35,8 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from challengers.data import to_matrix
-from challengers.models.detectors import DETECTORS, DetectorInfo
+from challengers.data.frames import to_matrix
+from challengers.features.detectors import DETECTORS, DetectorInfo
 
 log = logging.getLogger(__name__)
 

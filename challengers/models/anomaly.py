@@ -25,11 +25,11 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec, labels
+from challengers.data.frames import DataSpec, labels
 from challengers.errors import ConfigError, closest
 from challengers.features import outliers
+from challengers.features.detectors import CORE, DETECTORS, canonical, check_signature
 from challengers.models.base import BaseChallenger
-from challengers.models.detectors import CORE, DETECTORS, canonical, check_signature
 from challengers.models.tree import TreeChallenger, TreeView
 
 Hybrid = Literal["lightgbm", "xgboost"]
@@ -213,7 +213,7 @@ class AnomalyChallenger(BaseChallenger):
     def tree_view(
         self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
     ) -> TreeView:
-        """Tuning (challengers/tuning.py) a hybrid: its tree on the fold's rows with the detector
+        """Tuning (challengers/tuning/search.py) a hybrid: its tree on the fold's rows with the detector
         score, as fit() builds it (out of fold on the fit rows, from a detector fitted on them for
         the validation rows); rebuilt around the tuned tree."""
         if self.hybrid is None:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec
+from challengers.data.frames import DataSpec
 
 
 @runtime_checkable
@@ -123,7 +123,7 @@ class BaseChallenger:
     ) -> tuple[np.ndarray, list[str]]:
         """The matrix ``native_model()`` reads for these rows, and its column names (used for
         SHAP explanations). Kinds that derive their own features override this."""
-        from challengers.data import to_matrix
+        from challengers.data.frames import to_matrix
 
         self._check_fitted()
         return to_matrix(frame, self.features_), list(self.features_)

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec, to_matrix
+from challengers.data.frames import DataSpec, to_matrix
 from challengers.errors import DataError, ModelError, closest, first_line
 from challengers.models.base import BaseChallenger
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 
-from challengers.data import DataSpec, to_matrix
+from challengers.data.frames import DataSpec, to_matrix
 from challengers.errors import DataError
 from challengers.features.graph import feature_names, graph_features
 from challengers.models.base import BaseChallenger
@@ -135,7 +135,7 @@ class GraphChallenger(BaseChallenger):
     def tree_view(
         self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
     ) -> TreeView:
-        """Tuning (challengers/tuning.py): the inner tree on the fold's rows with their graph
+        """Tuning (challengers/tuning/search.py): the inner tree on the fold's rows with their graph
         features, computed once per fold; rebuilt around the tuned tree."""
         fit_frame, inner_spec = self.with_graph_features(train, spec, history)
         valid_frame, _ = self.with_graph_features(valid, spec, history)

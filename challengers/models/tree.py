@@ -4,7 +4,7 @@ Both take the library's own ``params`` (passed through untouched, so the first l
 settings can be replayed exactly) plus three things every validator needs: a seed, a thread count
 (results depend on it), and how to treat the class imbalance.
 
-For tuning (``challengers/tuning.py``) a tree also trains under a :class:`Watch` (the validation
+For tuning (``challengers/tuning/search.py``) a tree also trains under a :class:`Watch` (the validation
 scores every few rounds, for pruning and early stopping on any metric) and shows itself through
 :meth:`TreeChallenger.tree_view`, the one method every tunable kind implements.
 """
@@ -20,12 +20,13 @@ from typing import Any, ClassVar, Literal, Self
 import numpy as np
 import polars as pl
 
-from challengers.config import ROUND_KEYS
-from challengers.data import DataSpec, labels, to_matrix
+from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
 
 Imbalance = Literal["none", "balanced", "sqrt"]
 DEFAULT_ROUNDS = 100
+# every name the two libraries accept for the number of boosting rounds
+ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:

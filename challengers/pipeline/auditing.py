@@ -7,11 +7,12 @@ import traceback
 from pathlib import Path
 
 from challengers.audit import AuditResult
-from challengers.audit.runner import audit_plan
-from challengers.config import ExperimentConfig
+from challengers.audit.context import ModelInputs
+from challengers.audit.runner import run_audit
+from challengers.config import ExperimentConfig, FindingsConfig
 from challengers.errors import ChallengeError
+from challengers.pipeline.plan import Plan, make_plan
 from challengers.pipeline.prepare import RunOptions, default_output_dir, output_directory
-from challengers.plan import Plan, make_plan
 from challengers.progress import Progress
 from challengers.results import Finding
 
@@ -56,4 +57,34 @@ def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> 
         alpha=cfg.evaluation.alpha,
         out=out,
         progress=progress,
+    )
+
+
+def audit_plan(
+    plan: Plan,
+    thresholds: FindingsConfig,
+    *,
+    seed: int = 42,
+    alpha: float = 0.05,
+    out: Path | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Audit the data of a run's plan: every model's features, entities and windows."""
+    models = [
+        ModelInputs(m.name, m.kind, m.features, m.extra_columns, m.settings, m.lookback_days)
+        for m in [plan.champion, *plan.challengers]
+    ]
+    champion = plan.champion
+    score = champion.extra_columns[0] if champion.kind == "score" else None
+    return run_audit(
+        plan.lf,
+        plan.spec,
+        plan.windows,
+        models,
+        thresholds,
+        seed=seed,
+        alpha=alpha,
+        out=out,
+        progress=progress,
+        score_column=score,
     )

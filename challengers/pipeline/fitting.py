@@ -12,17 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from challengers import registry
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError
-from challengers.metrics import Cost
+from challengers.evaluation.metrics import Cost
+from challengers.evaluation.twins import TwinScores, score_twin
+from challengers.models import registry
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
+from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
-from challengers.plan import ModelPlan
 from challengers.progress import Progress
-from challengers.tuning import TuneResult
-from challengers.twins import TwinScores, score_twin
+from challengers.tuning.search import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def _tune(
 ) -> TuneResult | None:
     """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
     from challengers.config import tuned_section
-    from challengers.tuning import TuneTask, fixed_params, tune
+    from challengers.tuning.search import TuneTask, fixed_params, tune
 
     section = tuned_section(mp.settings)
     if section is None:

@@ -11,23 +11,18 @@ import numpy as np
 import polars as pl
 import yaml
 
-from challengers.checkpoint import CHECKPOINT
 from challengers.config import ExperimentConfig
-from challengers.data import DAY
+from challengers.data.frames import DAY
 from challengers.errors import EnvironmentFailure
-from challengers.evaluate import ModelEvaluation
+from challengers.evaluation.evaluate import ModelEvaluation
+from challengers.experiment_result import ExperimentResult
+from challengers.files import write_atomic, write_json, write_parquet_atomic
+from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.prepare import Prepared
-from challengers.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
+from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
-from challengers.resources import write_parquet_atomic
-from challengers.results import (
-    DeltaResult,
-    ExperimentResult,
-    ModelResult,
-    write_atomic,
-    write_json,
-)
+from challengers.results import DeltaResult, ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker
 
 

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import polars as pl
 
-from challengers import data_checks
 from challengers.config import ExperimentConfig
-from challengers.data import check_finite, check_target, load_days, time_range
-from challengers.data_checks import check_test_rows
+from challengers.data import checks as data_checks
+from challengers.data.checks import check_test_rows
+from challengers.data.frames import check_finite, check_target, load_days, time_range
+from challengers.data.split import Split, split
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
-from challengers.fingerprint import DataFingerprint, fingerprint_frame
-from challengers.plan import Plan, make_plan
+from challengers.pipeline.plan import Plan, make_plan
 from challengers.progress import Progress
-from challengers.split import Split, split
+from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -130,7 +130,7 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         "features": len(prepared.plan.spec.features),
         "champion": prepared.plan.champion.kind,
         "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-        "notes": [*prepared.plan.notes, *data_checks.prepared_notes(prepared)],
+        "notes": [*prepared.plan.notes, *prepared_notes(prepared)],
     }
 
 
@@ -168,3 +168,13 @@ def ensure_writable(out: Path) -> None:
         ) from exc
     if not os.access(out, os.W_OK):
         raise EnvironmentFailure(f"--output {out}: directory is not writable")
+
+
+def prepared_notes(prepared: Prepared) -> list[str]:
+    """Every note of `challenge check` about the loaded data."""
+    plan, w = prepared.plan, prepared.plan.windows
+    features = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+    windows = [("train", w.train_start, w.train_end), ("test", w.test_start, w.test_end)]
+    found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
+    untimed = data_checks.missing_times(plan.lf, plan.spec.time)
+    return [*found, *([untimed] if untimed else [])]

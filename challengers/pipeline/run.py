@@ -9,19 +9,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from challengers import interrupts
-from challengers.agreement import ScoreAgreement, check_champion
 from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
-from challengers.checkpoint import Checkpoints, interrupted_error, require_resumable
 from challengers.config import ExperimentConfig
-from challengers.environment import describe
 from challengers.errors import ChallengeError
-from challengers.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.metrics import METRICS, Cost
+from challengers.evaluation.twins import compare_with_twin
+from challengers.experiment_result import ExperimentResult
+from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
-from challengers.metrics import METRICS, Cost
+from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
+from challengers.pipeline.checkpoint import Checkpoints, interrupted_error, require_resumable
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.outputs import log_run, model_result, parent_tags, write_outputs
 from challengers.pipeline.prepare import (
@@ -32,11 +33,11 @@ from challengers.pipeline.prepare import (
     prepare,
 )
 from challengers.progress import Progress, SilentProgress
-from challengers.records import write_replay_files
-from challengers.resources import environment_failure
-from challengers.results import SEVERITIES, DataSummary, ExperimentResult, Finding, ModelResult
+from challengers.replication.agreement import ScoreAgreement, check_champion
+from challengers.replication.environment import describe
+from challengers.replication.records import write_replay_files
+from challengers.results import SEVERITIES, DataSummary, Finding, ModelResult
 from challengers.tracking import Tracker, check_reachable, resolve_uri
-from challengers.twins import compare_with_twin
 
 
 def run_experiment(

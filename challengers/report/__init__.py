@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from challengers.experiment_result import ExperimentResult
+from challengers.files import write_atomic
 from challengers.report.document import Block
-from challengers.results import ExperimentResult, write_atomic
 
 
 def write_report(result: ExperimentResult, out: Path, *, audit: Sequence[Block] = ()) -> list[Path]:

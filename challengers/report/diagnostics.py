@@ -6,6 +6,7 @@ import math
 
 from challengers.analysis.segments import SegmentRow
 from challengers.analysis.stability import Slope
+from challengers.experiment_result import ExperimentResult
 from challengers.report.document import (
     Block,
     Bullets,
@@ -19,7 +20,6 @@ from challengers.report.document import (
     pvalue,
 )
 from challengers.report.outcomes import figure
-from challengers.results import ExperimentResult
 
 PSI_READING = ((0.25, "major shift"), (0.1, "moderate shift"), (0.0, "stable"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from challengers.experiment_result import ExperimentResult
 from challengers.report.document import (
     Block,
     Bullets,
@@ -16,7 +17,7 @@ from challengers.report.document import (
     fmt,
     interval,
 )
-from challengers.results import ExperimentResult, Finding
+from challengers.results import Finding
 
 __all__ = ["fmt", "interval", "render", "to_markdown"]
 

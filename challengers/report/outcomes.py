@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from challengers.experiment_result import ExperimentResult
 from challengers.report.document import (
     Block,
     Bullets,
@@ -20,7 +21,7 @@ from challengers.report.document import (
     pvalue,
     signed_money,
 )
-from challengers.results import DeltaResult, ExperimentResult, ModelResult
+from challengers.results import DeltaResult, ModelResult
 
 
 def figure(result: ExperimentResult, name: str, caption: str) -> list[Block]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers.errors import EnvironmentFailure
-from challengers.results import ExperimentResult
+from challengers.experiment_result import ExperimentResult
 
 DPI = 100
 CHAMPION_COLOR = "#1f1f1f"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from challengers.experiment_result import ExperimentResult
 from challengers.report import diagnostics as diag
 from challengers.report import outcomes as out
 from challengers.report.document import (
@@ -19,7 +20,7 @@ from challengers.report.document import (
     interval,
     pct,
 )
-from challengers.results import SEVERITIES, ExperimentResult, Finding
+from challengers.results import SEVERITIES, Finding
 
 SOUNDNESS_AREAS = (
     "data",

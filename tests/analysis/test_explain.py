@@ -14,7 +14,7 @@ from challengers.analysis.explain import (
     library_of,
     raw_margin,
 )
-from challengers.data import DataSpec
+from challengers.data.frames import DataSpec
 from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
 from tests.models.contract import EASY_FEATURES, easy_frame
 

@@ -12,9 +12,9 @@ import pytest
 
 from challengers.analysis.operating import budget_from_rate
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
-from challengers.data import DAY, DataSpec
+from challengers.data.frames import DAY, DataSpec
+from challengers.evaluation.metrics import Cost, parse_metric
 from challengers.findings import FindingContext, derive_findings
-from challengers.metrics import Cost, parse_metric
 from challengers.results import ModelResult
 
 TRAIN = (date(2024, 1, 1), date(2024, 1, 20))

@@ -16,8 +16,8 @@ import polars as pl
 
 from challengers.audit import AuditResult, ModelInputs, run_audit
 from challengers.config import AuditThresholds, FindingsConfig
-from challengers.data import DataSpec
-from challengers.split import Windows
+from challengers.data.frames import DataSpec
+from challengers.data.split import Windows
 
 START = datetime(2024, 1, 1)
 DAYS = 40

@@ -165,7 +165,7 @@ def test_planned_kind_says_not_available(
     tmp_path: Path, sim_parquet: Path, write_config: Callable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A kind the schema accepts but no module implements yet stops before any work."""
-    from challengers import registry
+    from challengers.models import registry
 
     monkeypatch.delitem(registry.KINDS, "graph")
     monkeypatch.setattr(registry, "PLANNED_KINDS", ("graph",))

@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.data import DataSpec
-from challengers.metrics import Curve, Ranked, roc_auc
+from challengers.data.frames import DataSpec
+from challengers.evaluation.metrics import Curve, Ranked, roc_auc
 from challengers.models.base import BaseChallenger, NotFittedError
 
 EASY_FEATURES = ("signal", "noise_a", "noise_b", "weak")
@@ -92,7 +92,7 @@ class ChallengerContract:
         return suite.fit(suite.make_model(seed=0), train, test)
 
     def test_kind_matches_registry(self) -> None:
-        from challengers import registry
+        from challengers.models import registry
 
         assert registry.kind_class(self.kind) is type(self.make_model())
 

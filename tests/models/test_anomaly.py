@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from challengers.config import AnomalyChallengerConfig
-from challengers.data import DataSpec
+from challengers.data.frames import DataSpec
 from challengers.features import outliers
 from challengers.models.anomaly import AnomalyChallenger
 from challengers.models.base import BaseChallenger
@@ -300,7 +300,7 @@ def test_registry_of_detectors_matches_the_installed_pyod() -> None:
     import pyod.models
     from pyod.models.base import BaseDetector
 
-    from challengers.models import detectors as d
+    from challengers.features import detectors as d
 
     helpers = {"base", "base_dl", "gaal_base", "sklearn_base", "thresholds", "combination"}
     helpers |= {"so_gaal_new", "embedding", "audio_ae", "_pyg_utils", "_ts_utils"}

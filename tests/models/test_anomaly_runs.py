@@ -14,9 +14,9 @@ import pytest
 
 from challengers.config import load_config
 from challengers.errors import ConfigError
+from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
-from challengers.plan import make_plan
-from challengers.results import ExperimentResult
+from challengers.pipeline.plan import make_plan
 from tests.conftest import ROOT, sim_config
 
 SIX = ("iforest", "ecod", "copod", "hbos", "lof", "knn")

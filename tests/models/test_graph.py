@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.data import DataSpec
+from challengers.data.frames import DataSpec
 from challengers.errors import DataError
 from challengers.models.base import BaseChallenger
 from challengers.models.graph import GraphChallenger
@@ -91,7 +91,7 @@ def test_scores_are_the_inner_tree_on_the_featurised_rows(frames: tuple) -> None
 def test_saved_model_and_recipe(frames: tuple, tmp_path: Path) -> None:
     import lightgbm as lgb
 
-    from challengers.data import to_matrix
+    from challengers.data.frames import to_matrix
 
     train, test, history = frames
     model = small_graph().fit(train, SPEC, history=history)
@@ -127,7 +127,7 @@ def test_a_data_column_named_like_a_graph_feature_is_refused(frames: tuple) -> N
 def test_config_plan_and_lookback(sim_parquet: Path, write_config, tmp_path: Path) -> None:
     """The kind plugs in from YAML: entities read, lookback = longest window + label delay."""
     from challengers.config import load_config
-    from challengers.plan import make_plan
+    from challengers.pipeline.plan import make_plan
     from tests.conftest import sim_config
 
     graph = {
@@ -146,7 +146,7 @@ def test_config_plan_and_lookback(sim_parquet: Path, write_config, tmp_path: Pat
     assert mp.lookback_days == 14 + 7 and plan.windows.history_days == 21
     assert {"TERMINAL_ID", "DEVICE_ID"} <= set(plan.columns)
     assert plan.spec.label_delay_days == 7
-    from challengers import registry
+    from challengers.models import registry
 
     model = registry.create("graph", mp.settings, seed=3, threads=1)
     assert isinstance(model, GraphChallenger)

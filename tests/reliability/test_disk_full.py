@@ -16,9 +16,9 @@ import yaml
 
 from challengers.config import load_config
 from challengers.errors import EnvironmentFailure
+from challengers.files import write_json
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.progress import Advance, ignore_advance
-from challengers.results import write_json
 from tests.reliability.conftest import invoke, tiny_config
 
 

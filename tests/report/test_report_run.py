@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from challengers.config import load_config
+from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.report.document import SECTION_IDS
 from challengers.report.plots import PLOTS
-from challengers.results import ExperimentResult
 from tests.conftest import sim_config
 
 WEAK_CHAMPION = ["TX_HOUR", "MCC", "TX_DURING_WEEKEND", "CUSTOMER_NB_TX_1D"]

@@ -1,0 +1,398 @@
+"""Paired inference: a fast paired Poisson bootstrap, percentile intervals, p-values, Holm.
+
+Every model is scored on the same resampled test rows in each replicate. Resampling is by blocks of
+dependent rows: entities (a card's transactions are not independent) when the data names one, days
+on request, rows otherwise. Each block gets a Poisson(1) weight per replicate from a counter-based
+hash of (seed, replicate, block) (the Poisson bootstrap: the multinomial's large-n limit, with no
+draw shared across blocks, so replicates are computed independently and in parallel). The compiled
+kernels of :mod:`challengers.evaluation.kernels` make one pass per model and replicate over rows
+sorted once; this module prepares their inputs and turns their statistics into metric values with
+the formulas of :mod:`challengers.evaluation.metrics`, the exact reference.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from challengers.errors import ConfigError
+from challengers.evaluation.metrics import (
+    Cost,
+    MetricSpec,
+    Ranked,
+    entity_day_table,
+    entity_precision_per_day,
+    require_amount,
+)
+
+Unit = Literal["entity", "day", "row"]
+UNITS: tuple[Unit, ...] = ("entity", "day", "row")
+REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
+WEIGHT_BYTES = 16 << 20  # at most this much of one-byte block weights held per call
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """Bootstrap replicate values: model -> metric key -> array of length B."""
+
+    values: dict[str, dict[str, np.ndarray]]
+
+
+def block_weights(seed: int, first: int, count: int, n_blocks: int) -> np.ndarray:
+    """Poisson(1) weights of ``n_blocks`` blocks in replicates ``first .. first+count-1``.
+
+    Exactly the weights the engine uses; the engine itself never stores this matrix.
+    """
+    from challengers.evaluation import kernels as kern  # numba loads only when needed
+
+    return kern.weight_matrix(int(seed), int(first), int(count), int(n_blocks))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the kernels must measure: FPR limits, alert rates, entity top-k values."""
+
+    limits: np.ndarray
+    rates: np.ndarray
+    ks: np.ndarray
+
+    @classmethod
+    def of(cls, metrics: Sequence[MetricSpec], operating_rate: float) -> _Plan:
+        def params(*names: str) -> set[float]:
+            return {float(m.param) for m in metrics if m.name in names and m.param is not None}
+
+        rates = params(*_AT_RATE)
+        if any(m.name == "expected_cost" for m in metrics):
+            rates.add(float(operating_rate))
+        return cls(
+            limits=np.array(sorted(params("recall_at_fpr")), dtype=np.float64),
+            rates=np.array(sorted(rates), dtype=np.float64),
+            ks=np.array(sorted(params("entity_precision_at")), dtype=np.float64),
+        )
+
+
+_AT_RATE = ("precision_at_alerts", "value_detection_at_alerts")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """Kernel inputs: per-block totals, and per model its rows in score order."""
+
+    n_blocks: int
+    blk_cnt: np.ndarray  # (K,) int32 rows per block
+    pos_blk: np.ndarray  # blocks holding a positive
+    pos_cnt: np.ndarray  # their positives
+    pos_amt: np.ndarray  # their fraud amount (zeros without amounts)
+    blk_sq: np.ndarray  # (calibrated models, K) Brier numerators
+    blocks: np.ndarray  # (M, n) int32 block of each row, in each model's score order
+    label: np.ndarray  # (M, n) uint8 label in score order
+    amount: np.ndarray  # (M, n) amounts in score order, or (M, 0)
+    groups: np.ndarray  # (G, 2) start/stop of every tie group holding a positive, all models
+    group_start: np.ndarray  # (M + 1,) each model's slice of ``groups``
+    ent: np.ndarray  # (M, cells) entity of each (day, entity) cell in score order, or (M, 0)
+    lab: np.ndarray  # (M, cells) its max label
+    day_start: np.ndarray  # (days + 1,) cell offsets of each day
+
+
+def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) -> _Inputs:
+    first = models[0]
+    n_blocks = int(codes.max()) + 1 if codes.size else 0
+    sorted_codes = [codes[r.order].astype(np.int32) for r in models]
+    pos = np.bincount(sorted_codes[0], weights=first.y, minlength=n_blocks)
+    amt: np.ndarray = np.zeros(n_blocks)
+    if first.amount is not None:
+        amt = np.bincount(sorted_codes[0], weights=first.y * first.amount, minlength=n_blocks)
+    pos_blk = np.flatnonzero(pos > 0)
+    sq = [
+        np.bincount(c, weights=(r.score - r.y) ** 2, minlength=n_blocks)
+        for r, c in zip(models, sorted_codes, strict=True)
+        if r.calibrated
+    ]
+    groups = [_positive_groups(r) for r in models]
+    amounts = [r.amount for r in models if r.amount is not None]
+    amount = np.stack(amounts) if len(amounts) == len(models) else np.empty((len(models), 0))
+    ent, lab, day_start = _entity_cells(models, plan, unit)
+    return _Inputs(
+        n_blocks=n_blocks,
+        blk_cnt=np.bincount(sorted_codes[0], minlength=n_blocks).astype(np.int32),
+        pos_blk=pos_blk.astype(np.int64),
+        pos_cnt=pos[pos_blk],
+        pos_amt=amt[pos_blk],
+        blk_sq=np.stack(sq) if sq else np.empty((0, 0)),
+        blocks=np.stack(sorted_codes),
+        label=np.stack([(r.y > 0).astype(np.uint8) for r in models]),
+        amount=np.ascontiguousarray(amount, dtype=np.float64),
+        groups=np.concatenate(groups).astype(np.int64),
+        group_start=np.cumsum([0] + [len(g) for g in groups]).astype(np.int64),
+        ent=ent,
+        lab=lab,
+        day_start=day_start,
+    )
+
+
+def _positive_groups(r: Ranked) -> np.ndarray:
+    """(start, stop) in score order of each tie group holding at least one positive."""
+    group_of_row = np.repeat(np.arange(r.ends.size), np.diff(r.ends, prepend=-1))
+    with_positive = np.unique(group_of_row[r.y > 0])
+    stops = r.ends[with_positive] + 1
+    starts = np.where(with_positive > 0, r.ends[with_positive - 1] + 1, 0)
+    return np.stack([starts, stops], axis=1).reshape(-1, 2)
+
+
+def _entity_cells(
+    models: list[Ranked], plan: _Plan, unit: Unit
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (day, entity) cells of each model for entity precision under entity blocks."""
+    empty = np.empty((len(models), 0), dtype=np.int64)
+    if not plan.ks.size or unit != "entity":
+        return empty, empty.astype(np.uint8), np.zeros(1, dtype=np.int64)
+    tables = [entity_day_table(r) for r in models]
+    bounds = [s.start for s in tables[0].day_slices] + [tables[0].entity.size]
+    return (
+        np.stack([t.entity for t in tables]),
+        np.stack([t.label > 0 for t in tables]).astype(np.uint8),
+        np.array(bounds, dtype=np.int64),
+    )
+
+
+def paired_bootstrap(
+    ranked: Mapping[str, Ranked],
+    metrics: Sequence[MetricSpec],
+    *,
+    replicates: int,
+    seed: int,
+    cost: Cost,
+    operating_rate: float,
+    blocks: np.ndarray | None = None,
+    unit: Unit | None = None,
+    threads: int | None = None,
+) -> Replicates:
+    """The value of every metric for every model in each of ``replicates`` paired resamples.
+
+    ``blocks`` gives each row's block code (0..K-1, original row order; rows when ``None``);
+    ``unit`` says what the blocks are ("entity" by default when blocks are given): entity precision
+    weights entities under entity blocks and averages its per-day values with day weights under day
+    blocks; it cannot be bootstrapped over single rows. ``threads`` defaults to every core; the
+    result does not depend on it.
+    """
+    if replicates < 1:
+        raise ValueError(f"replicates must be at least 1, got {replicates}")
+    models = list(ranked.values())
+    unit = unit or ("row" if blocks is None else "entity")
+    codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
+    plan = _Plan.of(metrics, operating_rate)
+    _check(models, metrics, cost, plan, unit, codes)
+    inputs = _inputs(models, codes, plan, unit)
+    stats = _Stats(*_run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1))
+    day_weights = None
+    if plan.ks.size and unit == "day":
+        day_weights = block_weights(seed, 0, replicates, inputs.n_blocks).astype(np.float64)
+    values = {}
+    for i, (name, r) in enumerate(ranked.items()):
+        view = _View(stats, i, _brier_row(models, i), r, plan, cost, operating_rate, day_weights)
+        values[name] = {m.key: _FORMULAS[m.name](view, m.param) for m in metrics}
+    return Replicates(values)
+
+
+def _check(
+    models: list[Ranked],
+    metrics: Sequence[MetricSpec],
+    cost: Cost,
+    plan: _Plan,
+    unit: Unit,
+    codes: np.ndarray,
+) -> None:
+    """Refuse what the engine cannot bootstrap, before any work."""
+    names = {m.name for m in metrics}
+    if "value_detection_at_alerts" in names or (
+        "expected_cost" in names and cost.false_negative is None
+    ):
+        require_amount(models[0])
+    if plan.ks.size and unit == "row":
+        raise ConfigError(
+            "entity_precision_at cannot be bootstrapped over single rows: "
+            "set evaluation.resample to entity (or day)"
+        )
+    if plan.ks.size and unit == "entity":
+        entity = models[0].entity
+        if entity is None:
+            raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
+        if not np.array_equal(codes[models[0].order], entity):
+            raise ValueError("entity blocks must be the rows' entity codes (Ranked.entity)")
+
+
+def _run_all(
+    inputs: _Inputs, plan: _Plan, seed: int, replicates: int, threads: int
+) -> list[np.ndarray]:
+    """Replicates in chunks over a thread pool (the kernels release the GIL); results in order,
+    and identical for any number of threads."""
+    per_call = max(1, min(REPLICATES_PER_CALL, WEIGHT_BYTES // max(inputs.n_blocks, 1)))
+    firsts = range(0, replicates, per_call)
+
+    def chunk(first: int) -> tuple:
+        return _run(inputs, plan, seed, first, min(per_call, replicates - first))
+
+    parts = [chunk(firsts[0])] if firsts else []  # compiles or loads the kernels, once
+    if threads <= 1:
+        parts += [chunk(f) for f in firsts[1:]]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            parts += list(pool.map(chunk, firsts[1:]))
+    return [np.concatenate(column) for column in zip(*parts, strict=True)]
+
+
+def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tuple:
+    from challengers.evaluation import kernels as kern  # numba loads only when needed
+
+    return kern.run_replicates(
+        int(seed), first, count, inputs.n_blocks, inputs.blk_cnt,
+        inputs.pos_blk, inputs.pos_cnt, inputs.pos_amt, inputs.blk_sq,
+        inputs.blocks, inputs.label, inputs.amount, inputs.groups, inputs.group_start,
+        plan.limits, plan.rates, inputs.ent, inputs.lab, inputs.day_start, plan.ks,
+    )  # fmt: skip
+
+
+def _brier_row(models: list[Ranked], i: int) -> int | None:
+    """Row of model ``i`` in the Brier statistics (calibrated models only)."""
+    if not models[i].calibrated:
+        return None
+    return sum(r.calibrated for r in models[:i])
+
+
+@dataclass(frozen=True)
+class _Stats:
+    """The kernels' statistics for all replicates (see ``run_replicates``)."""
+
+    tot: np.ndarray  # (B, 3) positives, rows, fraud amount
+    brier: np.ndarray  # (B, calibrated models)
+    scal: np.ndarray  # (B, M, 3) ROC wins, AP sum, KS
+    fpr: np.ndarray  # (B, M, limits)
+    tp: np.ndarray  # (B, M, rates)
+    amt: np.ndarray  # (B, M, rates)
+    entp: np.ndarray  # (B, M, ks)
+
+
+@dataclass(frozen=True)
+class _View:
+    """One model's statistics and what its metric formulas need."""
+
+    s: _Stats
+    m: int
+    brier_row: int | None
+    ranked: Ranked
+    plan: _Plan
+    cost: Cost
+    operating_rate: float
+    day_weights: np.ndarray | None
+
+    @property
+    def pos(self) -> np.ndarray:
+        return self.s.tot[:, 0]
+
+    @property
+    def total(self) -> np.ndarray:
+        return self.s.tot[:, 1]
+
+    @property
+    def fraud(self) -> np.ndarray:
+        return self.s.tot[:, 2]
+
+    def at_rate(self, rate: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positives and fraud amount caught in the top ``rate`` share."""
+        i = int(np.searchsorted(self.plan.rates, rate))
+        return self.s.tp[:, self.m, i], self.s.amt[:, self.m, i]
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _expected_cost(v: _View, param: float | None) -> np.ndarray:
+    rate = v.operating_rate
+    caught, caught_amount = v.at_rate(rate)
+    if v.cost.false_negative is None:
+        missed = v.fraud - caught_amount
+    else:
+        missed = (v.pos - caught) * v.cost.false_negative
+    return _div((rate * v.total - caught) * v.cost.false_positive + missed, v.total)
+
+
+def _brier(v: _View, param: float | None) -> np.ndarray:
+    if v.brier_row is None:
+        return np.full(v.pos.shape, np.nan)
+    return _div(v.s.brier[:, v.brier_row], v.total)
+
+
+def _entity_precision(v: _View, param: float | None) -> np.ndarray:
+    k = float(param or 0)
+    if v.day_weights is None:
+        return v.s.entp[:, v.m, int(np.searchsorted(v.plan.ks, k))]
+    days, per_day = entity_precision_per_day(v.ranked, k)
+    w = v.day_weights[:, days]
+    return _div(w @ per_day, w.sum(axis=1))
+
+
+def _limit(v: _View, param: float | None) -> int:
+    return int(np.searchsorted(v.plan.limits, float(param or 0)))
+
+
+Formula = Callable[[_View, float | None], np.ndarray]
+
+# metric values from the kernels' statistics: the formulas of challengers.evaluation.metrics, one per metric
+_FORMULAS: dict[str, Formula] = {
+    "roc_auc": lambda v, p: _div(v.s.scal[:, v.m, 0], v.pos * (v.total - v.pos)),
+    "pr_auc": lambda v, p: _div(v.s.scal[:, v.m, 1], v.pos),
+    "ks": lambda v, p: v.s.scal[:, v.m, 2].copy(),
+    "recall_at_fpr": lambda v, p: _div(v.s.fpr[:, v.m, _limit(v, p)], v.pos),
+    "precision_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[0], (p or 0) * v.total),
+    "value_detection_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[1], v.fraud),
+    "expected_cost": _expected_cost,
+    "brier": _brier,
+    "entity_precision_at": _entity_precision,
+}
+
+
+def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The (alpha/2, 1 - alpha/2) percentile interval, ignoring undefined replicates."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def bootstrap_p_value(deltas: np.ndarray) -> float:
+    """Two-sided p-value for 'the paired difference is zero' from its bootstrap distribution.
+
+    Twice the smaller tail share of replicates on either side of zero, with the +1 correction so a
+    finite number of replicates never claims p = 0.
+    """
+    finite = deltas[np.isfinite(deltas)]
+    if finite.size == 0:
+        return float("nan")
+    if np.all(finite == 0):
+        return 1.0
+    below = (np.count_nonzero(finite <= 0) + 1) / (finite.size + 1)
+    above = (np.count_nonzero(finite >= 0) + 1) / (finite.size + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment (family-wise error control); NaN stays NaN and is not counted.
+
+    Sorted ascending, the i-th of m p-values becomes max over j <= i of min(1, (m - j + 1) p_(j)).
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(scaled)
+    return [float(v) for v in out]

@@ -1,0 +1,310 @@
+"""Compiled kernels of the paired Poisson bootstrap (numba).
+
+The weight of block ``j`` in replicate ``b`` is a Poisson(1) draw computed from a counter-based hash of
+``(seed, b, j)``: no ``(B, n)`` weight matrix is ever stored, a replicate's weights do not depend on
+how replicates are split across threads, and every model of a replicate sees the same weights, which
+makes the bootstrap paired. A call draws the block weights of a few replicates into a small buffer
+(one byte per block and replicate), then makes one pass per replicate over each model's rows in that
+model's own score order (sorted once, outside the replicate loop).
+
+The pass is cheap because every ranking metric only changes at tie groups that hold a positive:
+between two such groups only the running count of weighted rows moves (ROC wins, average precision,
+the KS extremes, the alert-budget and FPR-limit crossings can all be read at the positive groups and
+just before them). So the inner loop over the ~99% of negative rows is a gather-and-add.
+
+The statistics are turned into metric values by :mod:`challengers.evaluation.bootstrap`; the formulas mirror
+:mod:`challengers.evaluation.metrics` (the exact reference), which a test checks on the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_MUL2 = np.uint64(0x94D049BB133111EB)
+_S24, _S27, _S30, _S31, _S32 = (np.uint64(v) for v in (24, 27, 30, 31, 32))
+_LOW32 = np.uint64(0xFFFFFFFF)
+MAX_WEIGHT = 15  # P(Poisson(1) > 12) < 2**-32: weights stop growing long before the cap
+
+
+def _poisson_thresholds() -> np.ndarray:
+    """The Poisson(1) CDF in 32-bit integer space: a uniform u draws k = #{t : u >= T[t]}."""
+    cdf, term, out = 0.0, math.exp(-1.0), []
+    for k in range(MAX_WEIGHT):
+        cdf += term
+        term /= k + 1
+        out.append(min(round(cdf * 2.0**32), 2**32))
+    return np.array(out, dtype=np.uint64)
+
+
+POISSON_T = _poisson_thresholds()
+# POISSON_BINS[i]: the draw for the smallest u whose top 8 bits are i. Only 5 of the 256 bins hold
+# a threshold, so one lookup and one comparison give almost every draw.
+POISSON_BINS = np.array([int(np.sum((i << 24) >= POISSON_T)) for i in range(256)], dtype=np.int64)
+
+
+@nb.njit(inline="always", cache=True)
+def _mix(z: np.uint64) -> np.uint64:
+    """splitmix64's finaliser: a bijection of 64-bit integers with full avalanche."""
+    z = (z ^ (z >> _S30)) * _MUL1
+    z = (z ^ (z >> _S27)) * _MUL2
+    return z ^ (z >> _S31)
+
+
+@nb.njit(inline="always", cache=True)
+def replicate_key(seed: int, b: int) -> np.uint64:
+    """The hash key of replicate ``b``: independent streams for every (seed, replicate)."""
+    return _mix(_mix(np.uint64(seed)) + np.uint64(b + 1) * _GOLDEN)
+
+
+@nb.njit(inline="always", cache=True)
+def _poisson(u: np.uint64) -> np.uint8:
+    """The Poisson(1) draw of a 32-bit uniform: the number of CDF thresholds at or below it."""
+    k = POISSON_BINS[u >> _S24]
+    while k < MAX_WEIGHT and u >= POISSON_T[k]:
+        k += 1
+    return np.uint8(k)
+
+
+@nb.njit(inline="always", cache=True)
+def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
+    """Weights of blocks ``start .. stop-1`` (``start`` even): one hash gives two blocks.
+
+    Loops index slices from 0 so the compiler can drop negative-index checks (as in ``_run_sum``).
+    """
+    part = out[start:stop]
+    first = np.uint64(start // 2 + 1)
+    pairs = part.shape[0] // 2
+    for h in range(pairs):
+        u = _mix(key + (first + np.uint64(h)) * _GOLDEN)
+        part[2 * h] = _poisson(u & _LOW32)
+        part[2 * h + 1] = _poisson(u >> _S32)
+    if part.shape[0] % 2:
+        u = _mix(key + (first + np.uint64(pairs)) * _GOLDEN)
+        part[part.shape[0] - 1] = _poisson(u & _LOW32)
+
+
+@nb.njit(cache=True)
+def fill_weights(key: np.uint64, out: np.ndarray) -> None:
+    """Poisson(1) weight of every block for one replicate key."""
+    _fill_range(key, out, 0, out.shape[0])
+
+
+@nb.njit(nogil=True, cache=True)
+def weight_matrix(seed: int, first: int, count: int, n_blocks: int):
+    """Block weights of replicates ``first .. first+count-1`` as a ``(count, n_blocks)`` matrix.
+
+    For tests, the reference path and small block counts (days); the engine never builds it.
+    """
+    out = np.empty((count, n_blocks), dtype=np.uint8)
+    for i in range(count):
+        fill_weights(replicate_key(seed, first + i), out[i])
+    return out
+
+
+TILE = 8192  # blocks per tile: a tile of every per-block array stays in cache across replicates
+
+
+# reassociation lets the Brier sums vectorise; it changes only the rounding of the sums
+@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+def _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
+    """Draw the block weights of a chunk of replicates (``w`` is (replicates, blocks)) with their
+    totals (positives, rows, fraud amount) and each calibrated model's Brier numerator.
+
+    Tile by tile, so the per-block rows and Brier terms are read once per chunk, not per replicate;
+    positives and amounts are summed over the few blocks holding a positive.
+    """
+    n_rep, n_blocks = w.shape
+    counts = np.zeros(n_rep, dtype=np.int64)
+    for t0 in range(0, n_blocks, TILE):
+        t1 = min(t0 + TILE, n_blocks)
+        cnt = blk_cnt[t0:t1]
+        for r in range(n_rep):
+            _fill_range(keys[r], w[r], t0, t1)
+            wt = w[r, t0:t1]
+            c = np.int64(0)
+            for j in range(wt.shape[0]):
+                c += np.int64(wt[j]) * np.int64(cnt[j])
+            counts[r] += c
+            for m in range(blk_sq.shape[0]):
+                sq = blk_sq[m, t0:t1]
+                acc = 0.0
+                for j in range(wt.shape[0]):
+                    acc += np.float64(wt[j]) * sq[j]
+                brier[r, m] += acc
+    for r in range(n_rep):
+        p = 0.0
+        a = 0.0
+        for t in range(pos_blk.shape[0]):
+            wj = np.float64(w[r, pos_blk[t]])
+            p += wj * pos_cnt[t]
+            a += wj * pos_amt[t]
+        tot[r, 0] = p
+        tot[r, 1] = np.float64(counts[r])
+        tot[r, 2] = a
+
+
+@nb.njit(inline="always", cache=True)
+def _run_sum(w, blocks, start, stop):
+    """Weighted row count of ``blocks[start:stop]``: the hot loop over negative rows.
+
+    Indexing a slice from 0 lets the compiler drop the negative-index checks (twice as fast).
+    """
+    run = blocks[start:stop]
+    s = np.int64(0)
+    for i in range(run.shape[0]):
+        s += np.int64(w[run[i]])
+    return np.float64(s)
+
+
+@nb.njit(cache=True)
+def _model_pass(w, blocks, label, amount, groups, tot, limits, rates, out_scalar, out_fpr, out_tp,
+                out_amt):  # fmt: skip
+    """One pass over one model's rows in score order: every metric's statistics for a replicate.
+
+    ``groups`` holds the (start, stop) of each tie group with a positive, in score order. Writes
+    ``out_scalar`` = (ROC wins, sum of recall step x precision, KS), ``out_fpr[l]`` = positives above
+    the lowest threshold with FPR <= limits[l], ``out_tp[r]``/``out_amt[r]`` = positives/fraud amount
+    in the top ``rates[r]`` share of the weight (the boundary tie group pro rata).
+
+    ROC wins are counted from the positives' side: a positive group scores its negatives below
+    (N - fp after it) plus half of its own negatives. The KS gap is monotone between positive
+    groups, so its maximum is at a positive group's end or just before one.
+    """
+    pos_total = tot[0]
+    neg_total = tot[1] - tot[0]
+    has_amt = amount.shape[0] > 0
+    budgets = rates * tot[1]
+    max_budget = budgets.max() if budgets.shape[0] else -1.0
+    max_limit = limits.max() + 1e-12 if limits.shape[0] and neg_total > 0 else -1.0
+    ks_ok = pos_total > 0 and neg_total > 0
+    inv_p = 1.0 / pos_total if ks_ok else 0.0
+    inv_n = 1.0 / neg_total if ks_ok else 0.0
+    early = max_budget > 0 or max_limit >= 0  # still at the top of the ranking
+    tp = cnt = 0.0
+    wins = ap = ks = 0.0
+    prev = 0
+    for g in range(groups.shape[0]):
+        start, stop = groups[g, 0], groups[g, 1]
+        cnt += _run_sum(w, blocks, prev, start)
+        ks = max(ks, abs(tp * inv_p - (cnt - tp) * inv_n))
+        g_cnt = g_pos = g_amt = 0.0
+        for i in range(start, stop):
+            wi = np.float64(w[blocks[i]])
+            g_cnt += wi
+            if label[i]:
+                g_pos += wi
+                if has_amt:
+                    g_amt += wi * amount[i]
+        cnt_before = cnt
+        tp += g_pos
+        cnt += g_cnt
+        fp = cnt - tp
+        if g_pos > 0:
+            wins += g_pos * (neg_total - fp) + 0.5 * g_pos * (g_cnt - g_pos)
+            ap += g_pos * tp / cnt
+        ks = max(ks, abs(tp * inv_p - fp * inv_n))
+        if early:
+            _top_of_ranking(cnt_before, cnt, tp, g_cnt, g_pos, g_amt, neg_total, budgets,
+                            limits, out_tp, out_amt, out_fpr)  # fmt: skip
+            early = cnt < max_budget or (neg_total > 0 and fp / neg_total <= max_limit)
+        prev = stop
+    out_scalar[0] = wins
+    out_scalar[1] = ap
+    out_scalar[2] = ks if ks_ok else 0.0
+
+
+@nb.njit(inline="always", cache=True)
+def _top_of_ranking(
+    cnt_before, cnt, tp, g_cnt, g_pos, g_amt, neg_total, budgets, limits, out_tp, out_amt, out_fpr
+):
+    """Alert-budget and FPR-limit statistics at the end of one positive tie group."""
+    if g_cnt > 0:
+        for r in range(budgets.shape[0]):
+            if cnt_before < budgets[r]:
+                share = min((budgets[r] - cnt_before) / g_cnt, 1.0)
+                out_tp[r] += share * g_pos
+                out_amt[r] += share * g_amt
+    if neg_total > 0:
+        fpr = (cnt - tp) / neg_total
+        for lim in range(limits.shape[0]):
+            if fpr <= limits[lim] + 1e-12:
+                out_fpr[lim] = tp
+
+
+@nb.njit(cache=True)
+def _entity_precision(w, ent, lab, day_start, ks, removed, out):
+    """The handbook's card precision top-k per day, averaged over days, for one model and replicate.
+
+    ``ent``/``lab``: one (day, entity) cell per position, days in order, each day sorted by the
+    entity's max score; ``w`` is indexed by entity (entity-block bootstrap). Entities detected on a
+    day are left out of later days. ``removed`` is a zeroed scratch buffer, zeroed again on return.
+    """
+    n_days = day_start.shape[0] - 1
+    for q in range(ks.shape[0]):
+        k = ks[q]
+        total = 0.0
+        touched = []
+        for d in range(n_days):
+            cum = 0.0
+            hits = 0.0
+            for idx in range(day_start[d], day_start[d + 1]):
+                e = ent[idx]
+                if removed[e]:
+                    continue
+                we = np.float64(w[e])
+                if we == 0:
+                    continue
+                inc = min(k - cum, we)
+                if inc <= 0:
+                    break
+                cum += we
+                if lab[idx]:
+                    hits += inc
+                    removed[e] = True
+                    touched.append(e)
+            total += hits / k
+        out[q] = total / n_days if n_days else np.nan
+        for e in touched:
+            removed[e] = False
+
+
+@nb.njit(nogil=True, cache=True)
+def run_replicates(
+    seed, first, count, n_blocks, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq,
+    blocks, label, amount, groups, group_start, limits, rates, ent, lab, day_start, ks_param,
+):  # fmt: skip
+    """Statistics of every model in replicates ``first .. first+count-1`` (releases the GIL).
+
+    ``groups`` stacks every model's positive tie groups, model m's at rows
+    ``group_start[m]:group_start[m+1]``. Returns totals ``(count, 3)`` (positives, rows, fraud
+    amount), Brier numerators ``(count, calibrated models)``, scalars ``(count, M, 3)``,
+    ``fpr (count, M, L)``, ``tp``/``amt`` ``(count, M, R)`` and entity precision ``(count, M, Q)``.
+    """
+    n_models = blocks.shape[0]
+    tot = np.zeros((count, 3))
+    brier = np.zeros((count, blk_sq.shape[0]))
+    scal = np.zeros((count, n_models, 3))
+    fpr = np.zeros((count, n_models, limits.shape[0]))
+    tp = np.zeros((count, n_models, rates.shape[0]))
+    amt = np.zeros((count, n_models, rates.shape[0]))
+    entp = np.zeros((count, n_models, ks_param.shape[0]))
+    keys = np.empty(count, dtype=np.uint64)
+    for i in range(count):
+        keys[i] = replicate_key(seed, first + i)
+    w = np.empty((count, n_blocks), dtype=np.uint8)
+    _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier)
+    removed = np.zeros(n_blocks if ks_param.shape[0] else 0, dtype=np.bool_)
+    for i in range(count):
+        for m in range(n_models):
+            _model_pass(
+                w[i], blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
+                tot[i], limits, rates, scal[i, m], fpr[i, m], tp[i, m], amt[i, m],
+            )  # fmt: skip
+            if ks_param.shape[0]:
+                _entity_precision(w[i], ent[m], lab[m], day_start, ks_param, removed, entp[i, m])
+    return tot, brier, scal, fpr, tp, amt, entp

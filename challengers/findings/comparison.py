@@ -1,0 +1,276 @@
+"""Rules on the comparison of the models: failures, significant challengers, claimed figures, the
+test window, the champion's scores, twins.
+
+Each rule is a function ``(FindingContext) -> list[Finding]`` registered in :data:`COMPARISON_RULES`. Every
+finding names the metric, the models, the effect and the evidence (``Finding.metric``, ``models``,
+``effect``, ``evidence``) besides its prose. Rules on the diagnostics (drift, segments, calibration,
+overfit, decay, explanations) live in :mod:`challengers.findings.diagnostics`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from challengers.findings.context import FindingContext, Rule
+from challengers.replication.agreement import agreement_findings
+from challengers.results import DeltaResult, Finding, ModelResult, Severity
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.4f}"
+
+
+def failed_models(ctx: FindingContext) -> list[Finding]:
+    return [
+        Finding(
+            id=f"run-failed-{m.name}",
+            severity="medium",
+            area="run",
+            title=f"Challenger '{m.name}' failed",
+            detail=f"{m.kind} challenger did not complete: {m.error}. Its results are missing "
+            "from the comparison; the other models are unaffected.",
+            models=(m.name,),
+            evidence={"kind": m.kind, "error": m.error},
+        )
+        for m in ctx.models
+        if m.status == "failed"
+    ]
+
+
+def _p(d: DeltaResult) -> float:
+    """The p-value a decision rests on: Holm-adjusted across challengers when available."""
+    return d.p_value_adjusted if d.p_value_adjusted is not None else d.p_value
+
+
+def _delta_text(key: str, d: DeltaResult) -> str:
+    adjusted = "" if d.p_value_adjusted is None else f", adjusted p={d.p_value_adjusted:.3g}"
+    return f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}{adjusted}"
+
+
+def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, str, float | None]:
+    """(severity, sentence, relative recall gain) by the effect at the champion's alert budget."""
+    mine, champ = ctx.at_budget(m.name), ctx.at_budget(ctx.champion.name)
+    if mine is None or champ is None:
+        return "medium", "", None
+    t = ctx.thresholds
+    if champ.recall > 0:
+        gain = mine.recall / champ.recall - 1
+    else:  # the champion catches nothing at its own budget
+        gain = math.inf if mine.recall > 0 else 0.0
+    severity: Severity = (
+        "high" if gain >= t.effect_high else "medium" if gain >= t.effect_medium else "low"
+    )
+    point = ctx.analyses.operating_point if ctx.analyses else None
+    extra = mine.true_positives - champ.true_positives
+    text = (
+        f" At the champion's budget of {mine.alerts:,} alerts it catches {extra:+,} frauds "
+        f"(recall {champ.recall:.3f} -> {mine.recall:.3f}"
+        + (f", {gain:+.1%})" if math.isfinite(gain) else ")")
+    )
+    if mine.savings is not None:
+        text += f", savings {mine.savings:+,.0f}"
+    o = next((o for o in point.overlaps if o.challenger == m.name), None) if point else None
+    if o is not None:
+        text += f"; McNemar p={o.p_value:.3g} ({o.only_challenger} vs {o.only_champion} frauds)"
+    return severity, text + ".", gain
+
+
+def significant_challengers(ctx: FindingContext) -> list[Finding]:
+    """A challenger significantly better (or worse) than the champion on the same test rows,
+    after Holm's correction across challengers; severity by the effect at the operating point."""
+    out = []
+    for m in ctx.models:
+        if m.role != "challenger" or m.status != "ok":
+            continue
+        significant = {
+            k: d
+            for k, d in m.delta_vs_champion.items()
+            if math.isfinite(_p(d)) and _p(d) < ctx.alpha
+        }
+        better = {
+            k: d
+            for k, d in significant.items()
+            if (d.value > 0) == ctx.higher_is_better.get(k, True)
+        }
+        worse = {k: d for k, d in significant.items() if k not in better}
+        corrected = any(d.p_value_adjusted is not None for d in m.delta_vs_champion.values())
+        basis = "Holm-adjusted across challengers" if corrected else "uncorrected"
+        if better:
+            key = min(better, key=lambda k: _p(better[k]))
+            severity, at_budget, gain = _outcome_severity(ctx, m)
+            out.append(
+                Finding(
+                    id=f"outcome-better-{m.name}",
+                    severity=severity,
+                    area="outcomes",
+                    title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}'",
+                    detail=f"Significant at alpha {ctx.alpha} (paired test on the same test rows, "
+                    f"{basis}): " + "; ".join(_delta_text(k, d) for k, d in better.items()) + "."
+                    f"{at_budget} The champion leaves performance on the table.",
+                    metric=key,
+                    models=(m.name, ctx.champion.name),
+                    effect=better[key].value,
+                    evidence=_evidence(better, gain),
+                )
+            )
+        if worse:
+            key = min(worse, key=lambda k: _p(worse[k]))
+            out.append(
+                Finding(
+                    id=f"outcome-worse-{m.name}",
+                    severity="info",
+                    area="outcomes",
+                    title=f"Challenger '{m.name}' is worse than the champion on some metrics",
+                    detail=f"{basis.capitalize()}: "
+                    + "; ".join(_delta_text(k, d) for k, d in worse.items()),
+                    metric=key,
+                    models=(m.name, ctx.champion.name),
+                    effect=worse[key].value,
+                    evidence=_evidence(worse, None),
+                )
+            )
+    return out
+
+
+def _evidence(deltas: dict[str, DeltaResult], gain: float | None) -> dict[str, object]:
+    out: dict[str, object] = {
+        k: {
+            "delta": d.value,
+            "ci": list(d.ci),
+            "p_value": d.p_value,
+            "p_adjusted": d.p_value_adjusted,
+        }
+        for k, d in deltas.items()
+    }
+    if gain is not None:
+        out["relative_recall_gain_at_budget"] = gain
+    return out
+
+
+def claimed_figures(ctx: FindingContext) -> list[Finding]:
+    """Figures in the champion's documentation that our interval does not contain."""
+    out = []
+    champ = ctx.champion
+    for key, claimed in ctx.claimed.items():
+        if key not in champ.metrics:
+            out.append(
+                Finding(
+                    id=f"claim-unchecked-{key}",
+                    severity="low",
+                    area="replication",
+                    title=f"Claimed {key} not evaluated",
+                    detail=f"The documentation claims {key} = {claimed}; add it to "
+                    "evaluation.metrics to check it.",
+                    metric=key,
+                    models=(champ.name,),
+                    evidence={"claimed": claimed},
+                )
+            )
+            continue
+        ours = champ.metrics[key]
+        lo, hi = champ.ci.get(key, (ours, ours))
+        tol = ctx.claim_tolerance
+        if lo - tol <= claimed <= hi + tol:
+            continue
+        inflated = (claimed > hi) == ctx.higher_is_better.get(key, True)
+        out.append(
+            Finding(
+                id=f"claim-{key}",
+                severity="high" if inflated else "medium",
+                area="replication",
+                title=f"Claimed {key} {'not reproduced (inflated)' if inflated else 'understated'}",
+                detail=f"Documentation claims {key} = {claimed}; we measure {_fmt(ours)} "
+                f"with interval [{_fmt(lo)}, {_fmt(hi)}] on the same out-of-time window.",
+                metric=key,
+                models=(champ.name,),
+                effect=claimed - ours,
+                evidence={"claimed": claimed, "measured": ours, "ci": [lo, hi], "tolerance": tol},
+            )
+        )
+    return out
+
+
+def thin_test_window(ctx: FindingContext) -> list[Finding]:
+    if ctx.positives_test >= 100:
+        return []
+    return [
+        Finding(
+            id="data-few-test-frauds",
+            severity="medium" if ctx.positives_test >= 30 else "high",
+            area="data",
+            title="Few frauds in the test window",
+            detail=f"Only {ctx.positives_test} frauds in the test window: intervals are wide and "
+            "small differences cannot be detected. Lengthen the test window.",
+            metric="positives_test",
+            effect=float(ctx.positives_test),
+            evidence={"positives_test": ctx.positives_test},
+        )
+    ]
+
+
+def label_delay_gap(ctx: FindingContext) -> list[Finding]:
+    if ctx.gap_days >= ctx.label_delay_days:
+        return []
+    return [
+        Finding(
+            id="split-gap-shorter-than-delay",
+            severity="medium",
+            area="data",
+            title="Test window starts before the training labels are known",
+            detail=f"{ctx.gap_days} day(s) between training and test, but labels take "
+            f"{ctx.label_delay_days} days: in production the last training labels would not be "
+            "known yet, so the evaluation is optimistic.",
+            metric="gap_days",
+            effect=float(ctx.gap_days - ctx.label_delay_days),
+            evidence={"gap_days": ctx.gap_days, "label_delay_days": ctx.label_delay_days},
+        )
+    ]
+
+
+def champion_scores(ctx: FindingContext) -> list[Finding]:
+    """The delivered champion must reproduce the production scores (see challengers.replication.agreement)."""
+    return agreement_findings(ctx.score_agreement, ctx.champion.name)
+
+
+def twin_comparisons(ctx: FindingContext) -> list[Finding]:
+    """Whether a kind's added features (detector scores, graph features) beat the same tree without."""
+    out = []
+    for m in ctx.models:
+        if m.twin is None or not m.twin.delta:
+            continue
+        better = [
+            f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}"
+            for key, d in m.twin.delta.items()
+            if math.isfinite(d.p_value)
+            and d.p_value < ctx.alpha
+            and (d.value > 0) == ctx.higher_is_better.get(key, True)
+        ]
+        out.append(
+            Finding(
+                id=f"twin-{m.name}",
+                severity="low" if better else "info",
+                area="outcomes",
+                title=f"'{m.name}' {'beats' if better else 'does not beat'} its twin "
+                f"({m.twin.label})",
+                detail=(
+                    "Significant at alpha "
+                    f"{ctx.alpha} (paired bootstrap on the same test rows): " + "; ".join(better)
+                    if better
+                    else "No metric differs significantly in its favour: the added features "
+                    "bring no measurable value over the same tree without them."
+                ),
+            )
+        )
+    return out
+
+
+# the rules on the comparison of the models; findings/diagnostics.py holds those on the diagnostics
+COMPARISON_RULES: dict[str, Rule] = {
+    "failed_models": failed_models,
+    "significant_challengers": significant_challengers,
+    "claimed_figures": claimed_figures,
+    "thin_test_window": thin_test_window,
+    "label_delay_gap": label_delay_gap,
+    "champion_scores": champion_scores,
+    "twin_comparisons": twin_comparisons,
+}

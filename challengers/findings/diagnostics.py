@@ -1,0 +1,339 @@
+"""Finding rules on the diagnostics: drift (PSI), segment disparity, overfitting, calibration,
+performance decay and the champion's blind spots. Registered in :data:`findings.RULES`.
+
+Thresholds come from ``evaluation.findings`` (:class:`config.FindingsConfig`). Rules for the
+champion weigh more than for challengers: the champion is what runs in production.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from challengers.results import Finding, Severity
+
+if TYPE_CHECKING:
+    from challengers.analysis.segments import SegmentColumn, SegmentRow
+    from challengers.findings.context import FindingContext
+
+
+def _psi_severity(value: float, ctx: FindingContext) -> Severity | None:
+    t = ctx.thresholds
+    if not math.isfinite(value):
+        return None
+    return "high" if value > t.psi_high else "medium" if value > t.psi_medium else None
+
+
+def score_drift(ctx: FindingContext) -> list[Finding]:
+    """A model's score distribution moved from training to test, or between test weeks."""
+    if ctx.analyses is None:
+        return []
+    s = ctx.analyses.stability
+    out = []
+    for model, value in s.score_psi.items():
+        weekly = [v for v in s.score_psi_weekly.get(model, []) if math.isfinite(v)]
+        worst_week = max(weekly, default=float("nan"))
+        effect = max(value, worst_week) if weekly else value
+        severity = _psi_severity(effect, ctx)
+        if severity is None:
+            continue
+        out.append(
+            Finding(
+                id=f"drift-score-{model}",
+                severity=severity,
+                area="stability",
+                title=f"Scores of '{model}' shifted (PSI {effect:.3f})",
+                detail=f"Population stability index of the scores: training -> test {value:.3f}"
+                + (f", largest week-over-week {worst_week:.3f}" if weekly else "")
+                + f" (> {ctx.thresholds.psi_medium} moderate, > {ctx.thresholds.psi_high} major, "
+                f"{s.bins} training-quantile bins). Alert volumes at a fixed threshold will move.",
+                metric="score_psi",
+                models=(model,),
+                effect=effect,
+                evidence={"train_to_test": value, "week_over_week_max": worst_week, "bins": s.bins},
+            )
+        )
+    return out
+
+
+def feature_drift(ctx: FindingContext) -> list[Finding]:
+    """The champion's inputs whose test distribution moved from training, grouped by severity."""
+    if ctx.analyses is None:
+        return []
+    champion = ctx.champion.name
+    by_severity: dict[Severity, dict[str, float]] = {"high": {}, "medium": {}}
+    for feature, value in ctx.analyses.stability.feature_psi.items():
+        level = _psi_severity(value, ctx)
+        if level is not None:
+            by_severity[level][feature] = value
+    out = []
+    for severity, found in by_severity.items():
+        if not found:
+            continue
+        ranked = sorted(found.items(), key=lambda kv: -kv[1])
+        limit = ctx.thresholds.psi_high if severity == "high" else ctx.thresholds.psi_medium
+        out.append(
+            Finding(
+                id=f"drift-features-{severity}",
+                severity=severity,
+                area="stability",
+                title=f"{len(found)} input(s) of the champion shifted (PSI > {limit})",
+                detail="Training -> test PSI: "
+                + ", ".join(f"{f} {v:.3f}" for f, v in ranked[:10])
+                + (f" and {len(ranked) - 10} more" if len(ranked) > 10 else "")
+                + f". The champion '{champion}' sees inputs unlike those it was built on.",
+                metric="feature_psi",
+                models=(champion,),
+                effect=ranked[0][1],
+                evidence=dict(ranked),
+            )
+        )
+    return out
+
+
+def _below(
+    rows: list[SegmentRow], model: str, limit: float, alpha: float
+) -> dict[str, dict[str, float]]:
+    """Segments whose FPR or recall ratio is below ``limit`` and significantly so."""
+
+    def unequal(ratio: float, p: float) -> bool:
+        return ratio < limit and p < alpha
+
+    return {
+        r.value: {
+            "fpr_ratio": r.fpr_ratio[model],
+            "recall_ratio": r.recall_ratio[model],
+            "fpr": r.fpr[model],
+            "recall": r.recall[model],
+            "fpr_p": r.fpr_p[model],
+            "recall_p": r.recall_p[model],
+            "rows": r.rows,
+        }
+        for r in rows
+        if not r.small
+        and (
+            unequal(r.fpr_ratio[model], r.fpr_p[model])
+            or unequal(r.recall_ratio[model], r.recall_p[model])
+        )
+    }
+
+
+def segment_disparity(ctx: FindingContext) -> list[Finding]:
+    """Segments bearing more false alerts or seeing fewer frauds caught than the best one."""
+    if ctx.analyses is None:
+        return []
+    limit = ctx.thresholds.disparity_ratio
+    out = []
+    for column in ctx.analyses.segments:
+        for model in column.rows[0].fpr if column.rows else {}:
+            bad = _below(column.rows, model, limit, ctx.alpha)
+            if not bad:
+                continue
+            worst_value, worst = min(
+                bad.items(), key=lambda kv: min(kv[1]["fpr_ratio"], kv[1]["recall_ratio"])
+            )
+            metric = "fpr_ratio" if worst["fpr_ratio"] <= worst["recall_ratio"] else "recall_ratio"
+            is_champion = model == ctx.champion.name
+            out.append(
+                Finding(
+                    id=f"segment-{column.column}-{model}",
+                    severity="medium" if is_champion else "low",
+                    area="segments",
+                    title=f"'{model}' treats {column.column} segments unequally "
+                    f"({metric} {worst[metric]:.2f} for {worst_value})",
+                    detail=f"At the operating point, against the best-served {column.column} "
+                    f"segment (ratio below {limit} and Fisher p < {ctx.alpha}): "
+                    + "; ".join(
+                        f"{v}: FPR ratio {e['fpr_ratio']:.2f} (FPR {e['fpr']:.4f}, "
+                        f"p={e['fpr_p']:.2g}), recall ratio {e['recall_ratio']:.2f} "
+                        f"(recall {e['recall']:.3f}, p={e['recall_p']:.2g})"
+                        for v, e in bad.items()
+                    )
+                    + ".",
+                    metric=metric,
+                    models=(model,),
+                    effect=worst[metric],
+                    evidence={"column": column.column, "segments": bad},
+                )
+            )
+    return out
+
+
+def small_segments(ctx: FindingContext) -> list[Finding]:
+    """Segments too small to judge: flagged, never hidden."""
+    if ctx.analyses is None:
+        return []
+    t = ctx.thresholds
+    out = []
+    for column in ctx.analyses.segments:
+        small = {
+            r.value: {"rows": r.rows, "positives": r.positives} for r in column.rows if r.small
+        }
+        if small:
+            out.append(_small_finding(column, small, t.min_segment_rows, t.min_segment_positives))
+    return out
+
+
+def _small_finding(
+    column: SegmentColumn, small: dict[str, dict[str, int]], rows: int, positives: int
+) -> Finding:
+    return Finding(
+        id=f"segment-small-{column.column}",
+        severity="info",
+        area="segments",
+        title=f"{len(small)} {column.column} segment(s) too small to judge",
+        detail=f"Fewer than {rows} rows or {positives} frauds: "
+        + ", ".join(f"{v} ({e['rows']} rows, {e['positives']} frauds)" for v, e in small.items())
+        + ". Their ratios are shown but not used as references or for findings.",
+        metric="segment_size",
+        models=tuple(column.rows[0].fpr),  # every model's figures on these segments are unsure
+        effect=float(len(small)),
+        evidence={"column": column.column, "segments": small},
+    )
+
+
+def overfit_gap(ctx: FindingContext) -> list[Finding]:
+    """In-sample ROC AUC far above out-of-time ROC AUC."""
+    if ctx.analyses is None:
+        return []
+    s, gap_limit = ctx.analyses.stability, ctx.thresholds.overfit_gap
+    out = []
+    for model, train in s.train_metrics.items():
+        test = s.test_metrics.get(model, {}).get("roc_auc", float("nan"))
+        gap = train.get("roc_auc", float("nan")) - test
+        if not (math.isfinite(gap) and gap > gap_limit):
+            continue
+        out.append(
+            Finding(
+                id=f"overfit-{model}",
+                severity="medium" if gap > 2 * gap_limit else "low",
+                area="stability",
+                title=f"'{model}' does much better on its training window (ROC AUC gap {gap:.3f})",
+                detail=f"ROC AUC {train['roc_auc']:.4f} on the training window against {test:.4f} "
+                f"out of time (gap > {gap_limit}): the model memorises the training period or the "
+                "test period differs; in-sample figures overstate its performance.",
+                metric="roc_auc",
+                models=(model,),
+                effect=gap,
+                evidence={"train": train["roc_auc"], "test": test, "limit": gap_limit},
+            )
+        )
+    return out
+
+
+def calibration_off(ctx: FindingContext) -> list[Finding]:
+    """A probability score whose mean is far from the observed fraud rate."""
+    if ctx.analyses is None:
+        return []
+    r = ctx.thresholds.calibration_ratio
+    out = []
+    for c in ctx.analyses.calibration:
+        if not c.assessed or not math.isfinite(c.ratio) or 1 / r <= c.ratio <= r:
+            continue
+        if not c.ratio_p_value < ctx.alpha:
+            continue  # within what chance allows on this many rows
+        direction = "over" if c.ratio > 1 else "under"
+        out.append(
+            Finding(
+                id=f"calibration-{c.model}",
+                severity="high" if not 1 / r**2 <= c.ratio <= r**2 else "medium",
+                area="calibration",
+                title=f"'{c.model}' {direction}states fraud risk (mean score / fraud rate "
+                f"{c.ratio:.2f})",
+                detail=f"Mean score {c.mean_score:.5f} against an observed fraud rate "
+                f"{c.fraud_rate:.5f} on the test window (ratio outside [{1 / r:.2f}, {r:.2f}], "
+                f"p={c.ratio_p_value:.2g}); "
+                f"ECE {c.ece:.5f}, Brier {c.brier:.5f}. Scores used as probabilities (pricing, "
+                "expected loss) would be biased.",
+                metric="calibration_ratio",
+                models=(c.model,),
+                effect=c.ratio,
+                evidence={
+                    "mean_score": c.mean_score,
+                    "fraud_rate": c.fraud_rate,
+                    "ece": c.ece,
+                    "brier": c.brier,
+                    "p_value": c.ratio_p_value,
+                },
+            )
+        )
+    return out
+
+
+def performance_decay(ctx: FindingContext) -> list[Finding]:
+    """The primary metric worsens significantly with time since the end of training."""
+    if ctx.analyses is None or not ctx.metric_keys:
+        return []
+    key = ctx.metric_keys[0]
+    higher = ctx.higher_is_better.get(key, True)
+    out = []
+    for model, slopes in ctx.analyses.stability.decay.items():
+        s = slopes.get(key)
+        if s is None or not math.isfinite(s.per_week) or not s.p_value < ctx.alpha:
+            continue
+        if (s.per_week < 0) != higher:
+            continue  # improving over time
+        out.append(
+            Finding(
+                id=f"decay-{model}",
+                severity="medium" if model == ctx.champion.name else "low",
+                area="stability",
+                title=f"{key} of '{model}' decays over the test window ({s.per_week:+.4f}/week)",
+                detail=f"Weighted trend of the daily {key} over {s.points} test days: "
+                f"{s.per_week:+.4f} per week [{s.ci[0]:+.4f}, {s.ci[1]:+.4f}], p={s.p_value:.3g}. "
+                "Plan retraining or monitoring on this horizon.",
+                metric=key,
+                models=(model,),
+                effect=s.per_week,
+                evidence={"per_week": s.per_week, "ci": list(s.ci), "p_value": s.p_value},
+            )
+        )
+    return out
+
+
+def champion_blind_spots(ctx: FindingContext) -> list[Finding]:
+    """Features a challenger leans on that the champion ignores (SHAP attribution shares)."""
+    if ctx.analyses is None:
+        return []
+    spots = ctx.analyses.explanations.blind_spots
+    out = []
+    for challenger in dict.fromkeys(b.challenger for b in spots):
+        mine = [b for b in spots if b.challenger == challenger]
+        evidence: dict[str, Any] = {
+            b.feature: {"challenger_share": b.challenger_share, "champion_share": b.champion_share}
+            for b in mine
+        }
+        out.append(
+            Finding(
+                id=f"explain-blind-spot-{challenger}",
+                severity="low",
+                area="explanations",
+                title=f"'{challenger}' leans on {len(mine)} feature(s) the champion ignores",
+                detail="Share of mean |SHAP| on the sample: "
+                + ", ".join(
+                    f"{b.feature} {b.challenger_share:.1%} (champion: "
+                    + ("not an input" if b.champion_share is None else f"{b.champion_share:.1%}")
+                    + ")"
+                    for b in mine
+                )
+                + ". Worth reviewing as candidate signals for the champion.",
+                metric="shap_share",
+                models=(challenger, ctx.champion.name),
+                effect=mine[0].challenger_share,
+                evidence=evidence,
+            )
+        )
+    return out
+
+
+DIAGNOSTIC_RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
+    "score_drift": score_drift,
+    "feature_drift": feature_drift,
+    "segment_disparity": segment_disparity,
+    "small_segments": small_segments,
+    "overfit_gap": overfit_gap,
+    "calibration_off": calibration_off,
+    "performance_decay": performance_decay,
+    "champion_blind_spots": champion_blind_spots,
+}

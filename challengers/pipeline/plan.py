@@ -1,0 +1,217 @@
+"""From a config to a plan: which columns to read, which features each model gets, checked against
+the data's schema before a single row is read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import polars as pl
+
+from challengers.config import ChallengerConfig, ExperimentConfig
+from challengers.data.frames import (
+    DataSpec,
+    check_feature_types,
+    default_features,
+    is_numeric,
+    require_columns,
+    scan,
+    schema_of,
+)
+from challengers.data.split import Windows
+from challengers.errors import ConfigError, DataError, did_you_mean
+from challengers.models import champion as champ
+from challengers.models import registry
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    name: str
+    role: str
+    kind: str
+    features: tuple[str, ...]
+    settings: Any = None  # the model's config section
+    extra_columns: tuple[str, ...] = ()  # non-feature columns the kind reads (entities)
+    lookback_days: int = 0  # history needed before the training window
+
+
+@dataclass
+class Plan:
+    lf: pl.LazyFrame
+    schema: pl.Schema
+    spec: DataSpec
+    windows: Windows
+    champion: ModelPlan
+    challengers: list[ModelPlan]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the run reads, each once."""
+        s = self.spec
+        named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments]
+        cols = [c for c in named if c]
+        for m in [self.champion, *self.challengers]:
+            cols += [*m.features, *m.extra_columns]
+        return list(dict.fromkeys(cols))
+
+
+def windows_of(cfg: ExperimentConfig) -> Windows:
+    s = cfg.split
+    return Windows(
+        train_start=s.train.start,
+        train_end=s.train.end,
+        test_start=s.test.start,
+        test_end=s.test.end,
+        label_delay_days=s.label_delay_days,
+        exclude_known_frauds=s.exclude_known_frauds,
+    )
+
+
+def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
+    d = cfg.data
+    named = {
+        ("data.target", d.target),
+        ("data.time", d.time),
+        *(("data.id", c) for c in [d.id] if c),
+        *(("data.amount", c) for c in [d.amount] if c),
+        *(("data.entity", c) for c in [d.entity] if c),
+        *(("data.segments", c) for c in d.segments),
+        *(("data.drop", c) for c in d.drop),
+        *(("data.features", c) for c in d.features or []),
+    }
+    if cfg.champion.score:
+        named.add(("champion.score", cfg.champion.score))
+    require_columns(schema, [(col, where) for where, col in sorted(named)])
+    score = cfg.champion.score
+    if score and not is_numeric(schema[score]):
+        raise DataError(
+            f"champion.score: column '{score}' is {schema[score]}; production scores must be "
+            "numbers (higher = riskier)"
+        )
+    exclude = {d.target, d.time, *d.drop, *d.segments}
+    exclude |= {c for c in (d.id, d.entity, cfg.champion.score) if c}
+    # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
+    features = tuple(d.features) if d.features is not None else default_features(schema, exclude)
+    leaked = [f for f in features if f in (d.target, cfg.champion.score)]
+    if leaked:
+        raise ConfigError(f"data.features: '{leaked[0]}' is the label or the champion's score")
+    check_feature_types(schema, features, "data.features")
+    return DataSpec(
+        target=d.target,
+        time=d.time,
+        features=features,
+        id=d.id,
+        amount=d.amount,
+        entity=d.entity,
+        segments=tuple(d.segments),
+        label_delay_days=cfg.split.label_delay_days,
+    )
+
+
+def make_plan(
+    cfg: ExperimentConfig,
+    *,
+    only: Sequence[str] = (),
+    allow_pickle: bool = False,
+    tracking_uri: str | None = None,
+) -> Plan:
+    lf = scan(cfg.data.path)
+    schema = schema_of(lf)
+    spec = base_spec(cfg, schema)
+    champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri)
+    challengers = [_challenger_plan(c, spec, schema) for c in _selected(cfg, only)]
+    lookback = max(m.lookback_days for m in [champion, *challengers])
+    plan = Plan(
+        lf=lf,
+        schema=schema,
+        spec=spec,
+        windows=replace(windows_of(cfg), history_days=lookback),
+        champion=champion,
+        challengers=challengers,
+    )
+    if not spec.features and not plan.challengers:
+        plan.notes.append("no feature columns found: only the champion will be evaluated")
+    return plan
+
+
+def _selected(cfg: ExperimentConfig, only: Sequence[str]) -> list[ChallengerConfig]:
+    names = [c.name for c in cfg.challengers]
+    for name in only:
+        if name not in names:
+            raise ConfigError(
+                f"--only {name}: no such challenger{did_you_mean(name, names)}; "
+                f"challengers: {', '.join(names) or 'none'}"
+            )
+    return [c for c in cfg.challengers if not only or c.name in only]
+
+
+def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> ModelPlan:
+    cls = registry.kind_class(c.kind)  # unknown or not-yet-available kinds stop here
+    features = tuple(c.features) if c.features is not None else spec.features
+    where = f"challengers.{c.name}.features"
+    if not features:
+        raise ConfigError(
+            f"{where}: the challenger has no features (data.features is empty or every column "
+            "is named elsewhere); list its features"
+        )
+    require_columns(schema, [(f, where) for f in features])
+    check_feature_types(schema, features, where)
+    extra: tuple[str, ...] = ()
+    graph = getattr(c, "graph", None)
+    if graph is not None:
+        extra = tuple(graph.entities)
+        require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
+    cls.check_settings(c, features)
+    lookback = cls.lookback_days(c)
+    if lookback:  # history is read with its labels: reach back the label delay further
+        lookback += spec.label_delay_days
+    return ModelPlan(c.name, "challenger", c.kind, features, c, extra, lookback)
+
+
+def _champion_plan(
+    cfg: ExperimentConfig,
+    spec: DataSpec,
+    schema: pl.Schema,
+    allow_pickle: bool,
+    tracking_uri: str | None,
+) -> ModelPlan:
+    c = cfg.champion
+    if c.production_score is None and c.score:
+        return ModelPlan(c.name, "champion", "score", (), c, (c.score,))
+    production = (c.production_score,) if c.production_score else ()  # re-scored against
+    if c.retrain:
+        registry.kind_class(c.retrain.kind)
+        features = tuple(c.features) if c.features else spec.features
+        require_columns(schema, [(f, "champion.features") for f in features])
+        check_feature_types(schema, features, "champion.features")
+        return ModelPlan(c.name, "champion", c.retrain.kind, features, c.retrain, production)
+    assert c.model is not None
+    model = load_champion_model(c.model, c.features, schema, allow_pickle, tracking_uri)
+    features = tuple(model.features or ())
+    check_feature_types(schema, features, "champion features")
+    return ModelPlan(c.name, "champion", f"{model.library}-file", features, model, production)
+
+
+def load_champion_model(
+    source: str,
+    features: Sequence[str] | None,
+    schema: pl.Schema,
+    allow_pickle: bool,
+    tracking_uri: str | None,
+) -> champ.NativeModelChampion:
+    if source.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
+        from challengers import tracking
+
+        uri = tracking.resolve_uri(tracking_uri)
+        return champ.from_mlflow_uri(
+            source,
+            features=features,
+            schema=schema,
+            download=lambda u: tracking.download_model(u, uri),
+            allow_pickle=allow_pickle,
+        )
+    return champ.load_model_file(
+        source, features=features, schema=schema, allow_pickle=allow_pickle
+    )

@@ -1,0 +1,310 @@
+"""Replication: re-run a logged run from its MLflow record alone and compare every metric.
+
+``replicate_run`` reads the run's resolved config (every default filled in, ``threads`` included),
+checks that the data still has the logged fingerprint (a mismatch is a DataError naming the rows,
+columns and values that differ, raised before any training), re-runs it as a new run tagged
+``replication_of``, and compares every logged metric of every model (values, intervals, deltas,
+p-values; not timings) with the re-computed one. ``replicate_config`` runs a config twice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from challengers.config import ExperimentConfig, load_config, parse_config
+from challengers.errors import ConfigError, DataError
+from challengers.experiment_result import ExperimentResult
+from challengers.pipeline.prepare import Prepared, RunOptions, default_output_dir
+from challengers.pipeline.run import run_experiment
+from challengers.progress import Progress
+from challengers.replication.environment import describe, differences
+from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
+from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
+from challengers.tracking import annotate_run, resolve_uri
+
+Status = Literal["identical", "within_tolerance", "differs"]
+
+
+@dataclass(frozen=True)
+class MetricCheck:
+    """One logged value next to its re-computed value."""
+
+    model: str
+    key: str
+    logged: float  # NaN: not logged (MLflow drops NaN) or undefined
+    now: float
+    headline: bool  # a headline metric (not an interval, delta or p-value)
+
+    @property
+    def diff(self) -> float:
+        if math.isnan(self.logged) and math.isnan(self.now):
+            return 0.0
+        if math.isnan(self.logged) or math.isnan(self.now):
+            return math.inf
+        return abs(self.now - self.logged)
+
+    def within(self, tolerance: float) -> bool:
+        """|now - logged| <= tolerance x max(1, |logged|): absolute near 0, relative for costs."""
+        scale = max(1.0, abs(self.logged)) if math.isfinite(self.logged) else 1.0
+        return self.diff <= tolerance * scale
+
+
+@dataclass
+class Replication:
+    """The outcome of replicating ``original`` as ``replication``."""
+
+    original: str
+    replication: str | None
+    tolerance: float
+    checks: list[MetricCheck]
+    status_changes: list[str] = field(default_factory=list)  # models that failed only once
+    environment: list[str] = field(default_factory=list)  # environment differences
+    notes: list[str] = field(default_factory=list)
+    output_dir: Path | None = None
+
+    @property
+    def differing(self) -> list[MetricCheck]:
+        return [c for c in self.checks if not c.within(self.tolerance)]
+
+    @property
+    def max_diff(self) -> float:
+        return max((c.diff for c in self.checks), default=0.0)
+
+    @property
+    def status(self) -> Status:
+        if self.differing or self.status_changes:
+            return "differs"
+        return "identical" if self.max_diff == 0.0 else "within_tolerance"
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "differs"
+
+
+# ------------------------------------------------------------------------------- the config
+
+
+def rebuild_config(record: RunRecord) -> tuple[ExperimentConfig, list[str]]:
+    """The run's exact config: the logged resolved config, cross-checked with the config text.
+
+    The resolved config holds every default as it was when the run was made (a later release may
+    change defaults), so it is what replays; the text as written, parsed at its original place,
+    must give the same config under this release, or the difference is noted.
+    """
+    rid = record.run_id
+    notes: list[str] = []
+    text_cfg = None
+    if record.config_text is not None and record.config_file is not None:
+        text_cfg = parse_config(record.config_text, source=Path(record.config_file))
+        threads = record.run.tags.get("threads")
+        if text_cfg.threads is None and threads and threads.isdigit():
+            text_cfg = text_cfg.model_copy(update={"threads": int(threads)})
+    if record.config_resolved is not None:
+        cfg = parse_config(record.config_resolved, source=Path(f"run-{rid}") / RESOLVED_ARTIFACT)
+        if text_cfg is not None and text_cfg.fingerprint() != cfg.fingerprint():
+            notes.append(
+                "the config as written gives a different config under this release (defaults "
+                "changed?); replaying the logged resolved config"
+            )
+    elif text_cfg is not None:
+        cfg = text_cfg
+        notes.append("no resolved config logged: replaying the config as written")
+    else:
+        raise ConfigError(
+            f"run {rid} has no logged config ({RESOLVED_ARTIFACT}); it was made by a release of "
+            "challenge that did not record one: re-run it with `challenge run`"
+        )
+    if record.config_hash and cfg.fingerprint() != record.config_hash:
+        notes.append(
+            f"config hash {cfg.fingerprint()} differs from the logged {record.config_hash} "
+            "(the config schema changed since the run)"
+        )
+    return cfg, notes
+
+
+# --------------------------------------------------------------------------------- the data
+
+
+def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[[Prepared], None]:
+    """A check run after loading: the data must have the logged fingerprint."""
+
+    def verify(prepared: Prepared) -> None:
+        logged, now = record.fingerprint, prepared.data_print
+        if logged is None or now is None or logged.algorithm != ALGORITHM:
+            # an older run: its digest was computed another way and cannot be compared
+            notes.append(
+                f"run {record.run_id} logged no fingerprint this release can check: the data "
+                "was not verified"
+            )
+            return
+        diff = compare_fingerprints(logged, now)
+        if diff.same:
+            return
+        lines = diff.lines(len(logged.columns), _where(prepared, diff.first_rows))
+        raise DataError(
+            "\n".join(
+                [
+                    _mismatch_head(record, prepared, data_path),
+                    *(f"  {line}" for line in lines),
+                    "  nothing was re-run: restore the data the run used, or evaluate this data "
+                    "with `challenge run` / `challenge replicate --config`",
+                ]
+            )
+        )
+
+    return verify
+
+
+def _mismatch_head(record: RunRecord, prepared: Prepared, data_path: str) -> str:
+    logged = (record.data_fingerprint or "?")[:12]
+    return (
+        f"data fingerprint mismatch: {data_path} is not the data run {record.run_id} used "
+        f"(fingerprint {logged} logged, {prepared.fingerprint[:12]} now)"
+    )
+
+
+def _where(prepared: Prepared, rows: tuple[int, int] | None) -> str:
+    """The time span of a row range of the data loaded now, to find it in the file."""
+    if rows is None:
+        return ""
+    frame, time = prepared.history, prepared.plan.spec.time
+    start, stop = rows
+    if start >= frame.height:
+        return f"past the {frame.height:,} rows loaded now"
+    part = frame.slice(start, stop - start).get_column(time)
+    first, last = str(part.min()), str(part.max())
+    return f"{time} {first} .. {last} in the data now"
+
+
+# ------------------------------------------------------------------------------- comparing
+
+
+def compare_results(
+    record: RunRecord, result: ExperimentResult, tolerance: float
+) -> tuple[list[MetricCheck], list[str]]:
+    """Every logged value of every model next to the re-computed one; status changes apart."""
+    headline = set(record.metric_keys)
+    now_models = {m.name: m for m in result.models}
+    checks: list[MetricCheck] = []
+    changes: list[str] = []
+    for logged in record.models:
+        current = now_models.get(logged.name)
+        if current is None:
+            changes.append(f"{logged.name}: in the logged run, not in the replication")
+            continue
+        if logged.status != current.status:
+            changes.append(f"{logged.name}: {logged.status} logged, {current.status} now")
+        now = {
+            k: v
+            for k, v in current.flat_metrics().items()
+            if k not in TIMING_KEYS and current.status == "ok"
+        }
+        was = logged.comparable()
+        for key in dict.fromkeys([*was, *now]):
+            checks.append(
+                MetricCheck(
+                    logged.name,
+                    key,
+                    was.get(key, math.nan),
+                    float(now.get(key, math.nan)),
+                    key in headline,
+                )
+            )
+    extra = sorted(set(now_models) - {m.name for m in record.models})
+    changes += [f"{name}: in the replication, not in the logged run" for name in extra]
+    return checks, changes
+
+
+# -------------------------------------------------------------------------------- commands
+
+
+def replicate_run(
+    run_id: str,
+    *,
+    tolerance: float = 1e-6,
+    tracking_uri: str | None = None,
+    output_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Replication:
+    """Re-run logged run ``run_id`` from its record and compare; logs the replication as a run."""
+    uri = resolve_uri(tracking_uri)
+    record = load_record(uri, run_id)
+    cfg, notes = rebuild_config(record)
+    config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
+    environment = differences(record.run.tags, describe(config_dir))
+    only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
+    options = RunOptions(
+        output_dir=output_dir or _replication_dir(cfg),
+        only=only,
+        tracking_uri=uri,
+        config_text=record.config_text,
+        config_file=record.config_file,
+        tags={"replication_of": record.run_id},
+        verify=data_check(record, cfg.data.path, notes),
+    )
+    result = run_experiment(
+        cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
+    )
+    checks, changes = compare_results(record, result, tolerance)
+    replication = Replication(
+        original=record.run_id,
+        replication=result.run_id,
+        tolerance=tolerance,
+        checks=checks,
+        status_changes=changes,
+        environment=environment,
+        notes=[*record.notes, *notes],
+        output_dir=result.output_dir,
+    )
+    if result.run_id:
+        annotate_run(
+            uri,
+            result.run_id,
+            {"replication_status": replication.status, "replication_tolerance": str(tolerance)},
+            {"replication_max_abs_diff": replication.max_diff},
+        )
+    return replication
+
+
+def replicate_config(
+    config: Path,
+    *,
+    tolerance: float = 1e-6,
+    tracking_uri: str | None = None,
+    output_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> Replication:
+    """Run ``config``, then replicate that run from its record: same config, data, seed twice."""
+    cfg = load_config(config)
+    out = output_dir / "run" if output_dir else default_output_dir(cfg)
+    first = run_experiment(
+        cfg,
+        RunOptions(
+            output_dir=out,
+            tracking_uri=tracking_uri,
+            config_text=config.read_text(encoding="utf-8"),
+            config_file=str(config.resolve()),
+        ),
+        progress,
+        config_dir=config.resolve().parent,
+    )
+    if first.run_id is None:
+        raise ConfigError("the first run was not logged; cannot replicate it")
+    return replicate_run(
+        first.run_id,
+        tolerance=tolerance,
+        tracking_uri=resolve_uri(tracking_uri, cfg.tracking.uri),
+        output_dir=output_dir / "replication"
+        if output_dir
+        else out.with_name(f"{out.name}-replication"),
+        progress=progress,
+    )
+
+
+def _replication_dir(cfg: ExperimentConfig) -> Path:
+    return Path("runs") / f"{cfg.name}-replication-{datetime.now():%Y%m%d-%H%M%S}"

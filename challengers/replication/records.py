@@ -1,0 +1,177 @@
+"""What a run records so that it can be replayed from the store alone, and reading it back.
+
+Next to MLflow's params, metrics and tags, every parent run carries three artifacts:
+
+- ``config.yaml``: the config text as the user wrote it, with the tag ``config_file`` (where it was,
+  whose directory anchors its relative paths);
+- ``config.resolved.yaml``: the validated config with every default filled in, paths absolute and
+  ``threads`` set to the count the run used: what ``challenge replicate`` re-runs;
+- ``fingerprint.json``: the data fingerprint with per-column and per-chunk digests and the row
+  count of every window, so a replication can say which rows, columns and values differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from challengers.errors import ConfigError
+from challengers.evaluation.metrics import parse_metric
+from challengers.files import write_atomic, write_json
+from challengers.replication.fingerprint import DataFingerprint
+from challengers.tracking import (
+    StoredRun,
+    read_artifact_text,
+    read_children,
+    read_run,
+    require_store,
+)
+
+CONFIG_ARTIFACT = "config.yaml"
+RESOLVED_ARTIFACT = "config.resolved.yaml"
+FINGERPRINT_ARTIFACT = "fingerprint.json"
+TIMING_KEYS = frozenset({"fit_seconds", "predict_seconds"})  # wall-clock: never replicable
+
+
+def write_replay_files(
+    out: Path,
+    fingerprint: DataFingerprint | None,
+    config_text: str | None,
+    config_file: str | None,
+) -> dict[str, str]:
+    """Write fingerprint.json and config.yaml into ``out``; return the parent-run tags."""
+    tags: dict[str, str] = {}
+    if fingerprint is not None:
+        write_json(out / FINGERPRINT_ARTIFACT, fingerprint.to_json())
+        tags["rows_loaded"] = str(fingerprint.rows)
+    if config_text is not None:
+        write_atomic(out / CONFIG_ARTIFACT, config_text)
+    if config_file is not None:
+        tags["config_file"] = config_file
+    return tags
+
+
+@dataclass
+class LoggedModel:
+    """A model's child run."""
+
+    name: str
+    role: str
+    kind: str
+    status: str
+    run_id: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def value(self, key: str) -> float:
+        return self.metrics.get(key, math.nan)
+
+    def interval(self, key: str) -> tuple[float, float] | None:
+        lo, hi = self.metrics.get(f"{key}_ci_low"), self.metrics.get(f"{key}_ci_high")
+        return (lo, hi) if lo is not None and hi is not None else None
+
+    def comparable(self) -> dict[str, float]:
+        """Every logged metric a replication must reproduce (timings excluded)."""
+        return {k: v for k, v in self.metrics.items() if k not in TIMING_KEYS}
+
+
+@dataclass
+class LoggedRun:
+    """A parent run of `challenge run` and its model runs."""
+
+    run: StoredRun
+    models: list[LoggedModel]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def metric_keys(self) -> list[str]:
+        """The headline metric keys, in the config's order (from the ``metrics`` param)."""
+        listed = self.run.params.get("metrics")
+        if listed:
+            try:
+                return [parse_metric(m).key for m in listed.split(",") if m]
+            except ConfigError:
+                pass
+        keys: dict[str, None] = {}
+        for m in self.models:
+            for k in m.comparable():
+                if not (k.startswith("delta_") or k.endswith(("_ci_low", "_ci_high"))):
+                    keys[k] = None
+        return list(keys)
+
+    @property
+    def data_fingerprint(self) -> str | None:
+        return self.run.tags.get("data_fingerprint")
+
+    @property
+    def config_hash(self) -> str | None:
+        return self.run.tags.get("config_hash")
+
+
+@dataclass
+class RunRecord(LoggedRun):
+    """A logged run with what a replication needs: its configs and data fingerprint."""
+
+    config_resolved: str | None = None
+    config_text: str | None = None
+    fingerprint: DataFingerprint | None = None
+
+    @property
+    def config_file(self) -> str | None:
+        return self.run.tags.get("config_file")
+
+
+def load_run(uri: str, run_id: str) -> LoggedRun:
+    """A parent run and its model runs; a model run's id is followed to its parent."""
+    require_store(uri)
+    run = read_run(uri, run_id)
+    notes = []
+    if run.parent_id:
+        notes.append(
+            f"{run_id} is the model run '{run.name}'; using its parent run {run.parent_id}"
+        )
+        run = read_run(uri, run.parent_id)
+    if run.tags.get("role") != "experiment":
+        raise ConfigError(
+            f"run {run.run_id} was not logged by `challenge run` (no tag role=experiment); give "
+            "the id of a challenge run"
+        )
+    models = [
+        LoggedModel(
+            name=c.name,
+            role=c.tags.get("role", "?"),
+            kind=c.tags.get("kind", "?"),
+            status=c.tags.get("status", "?"),
+            run_id=c.run_id,
+            metrics=c.metrics,
+        )
+        for c in read_children(uri, run)
+    ]
+    return LoggedRun(run, models, notes)
+
+
+def load_record(uri: str, run_id: str) -> RunRecord:
+    """A parent run with its logged configs and data fingerprint."""
+    logged = load_run(uri, run_id)
+    fingerprint_text = read_artifact_text(uri, logged.run_id, FINGERPRINT_ARTIFACT)
+    fingerprint = None
+    if fingerprint_text is not None:
+        try:
+            fingerprint = DataFingerprint.from_json(json.loads(fingerprint_text))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"run {logged.run_id}: {FINGERPRINT_ARTIFACT} is unreadable ({exc})"
+            ) from exc
+    return RunRecord(
+        run=logged.run,
+        models=logged.models,
+        notes=logged.notes,
+        config_resolved=read_artifact_text(uri, logged.run_id, RESOLVED_ARTIFACT),
+        config_text=read_artifact_text(uri, logged.run_id, CONFIG_ARTIFACT),
+        fingerprint=fingerprint,
+    )

@@ -1,0 +1,241 @@
+"""Every metric against an independent reference: scikit-learn where it has one, a plain
+implementation (the handbook's pandas code for card precision) otherwise, and hand-worked cases.
+
+The table ``REFERENCES`` has one row per metric; a test proves it covers the ``METRICS`` registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
+
+from challengers.evaluation.metrics import METRICS, Cost, Curve, Ranked, compute, parse_metric
+
+RATE = 0.05
+K = 5
+
+
+def _data(seed: int, n: int = 3000, ties: bool = False) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.08).astype(float)
+    score = rng.random(n) * 0.8 + y * rng.random(n) * 0.6
+    score = np.round(score, 2) if ties else score
+    return {
+        "y": y,
+        "score": np.clip(score, 0, 1),
+        "amount": np.round(rng.gamma(2.0, 40.0, n), 2),
+        "entity": rng.integers(0, 400, n),
+        "day": np.sort(rng.integers(0, 6, n)),
+    }
+
+
+def _top(d: dict[str, np.ndarray], rate: float) -> np.ndarray:
+    """Indices of the top ``rate`` share of rows by score (no ties in the data it is used on)."""
+    k = round(rate * len(d["y"]))
+    return np.argsort(-d["score"], kind="stable")[:k]
+
+
+def ref_recall_at_fpr(d: dict[str, np.ndarray], p: float) -> float:
+    fpr, tpr, _ = roc_curve(d["y"], d["score"])
+    return float(tpr[fpr <= p].max())
+
+
+def ref_precision_at_alerts(d: dict[str, np.ndarray], p: float) -> float:
+    return float(d["y"][_top(d, p)].mean())
+
+
+def ref_value_detection(d: dict[str, np.ndarray], p: float) -> float:
+    top = _top(d, p)
+    return float((d["y"] * d["amount"])[top].sum() / (d["y"] * d["amount"]).sum())
+
+
+def ref_expected_cost(d: dict[str, np.ndarray], p: float) -> float:
+    alerted = np.zeros(len(d["y"]), dtype=bool)
+    alerted[_top(d, p)] = True
+    false_alerts = np.sum(alerted & (d["y"] == 0))
+    missed_amount = np.sum(d["amount"][~alerted & (d["y"] == 1)])
+    return float((5.0 * false_alerts + missed_amount) / len(d["y"]))
+
+
+def ref_card_precision(d: dict[str, np.ndarray], k: float) -> float:
+    """The Fraud Detection Handbook's card_precision_top_k, in pandas, as published."""
+    df = pd.DataFrame(
+        {"CUSTOMER_ID": d["entity"], "TX_FRAUD": d["y"], "predictions": d["score"], "day": d["day"]}
+    )
+    detected: list[int] = []
+    per_day = []
+    for day in sorted(df["day"].unique()):
+        df_day = df[df["day"] == day][["predictions", "CUSTOMER_ID", "TX_FRAUD"]]
+        df_day = df_day[~df_day.CUSTOMER_ID.isin(detected)]
+        top = (
+            df_day.groupby("CUSTOMER_ID")
+            .max()
+            .sort_values(by="predictions", ascending=False)
+            .reset_index()
+            .head(int(k))
+        )
+        found = list(top[top.TX_FRAUD == 1].CUSTOMER_ID)
+        per_day.append(len(found) / k)
+        detected.extend(found)
+    return float(np.mean(per_day))
+
+
+def ref_ks(d: dict[str, np.ndarray], p: float | None) -> float:
+    fpr, tpr, _ = roc_curve(d["y"], d["score"])
+    return float(np.max(tpr - fpr))
+
+
+Reference = Callable[[dict[str, np.ndarray], float], float]
+REFERENCES: dict[str, tuple[str, Reference]] = {
+    "roc_auc": ("roc_auc", lambda d, p: roc_auc_score(d["y"], d["score"])),
+    "pr_auc": ("pr_auc", lambda d, p: average_precision_score(d["y"], d["score"])),
+    "recall_at_fpr": (f"recall_at_fpr@{RATE}", ref_recall_at_fpr),
+    "precision_at_alerts": (f"precision_at_alerts@{RATE}", ref_precision_at_alerts),
+    "entity_precision_at": (f"entity_precision_at@{K}", ref_card_precision),
+    "value_detection_at_alerts": (f"value_detection_at_alerts@{RATE}", ref_value_detection),
+    "expected_cost": ("expected_cost", ref_expected_cost),
+    "brier": ("brier", lambda d, p: brier_score_loss(d["y"], d["score"])),
+    "ks": ("ks", ref_ks),
+}
+
+
+def _ours(text: str, d: dict[str, np.ndarray], weights: np.ndarray | None = None) -> float:
+    spec = parse_metric(text)
+    ranked = Ranked.build(
+        d["y"], d["score"], amount=d["amount"], entity=d["entity"], day=d["day"], calibrated=True
+    )
+    curve = Curve(ranked, None if weights is None else weights[None, :], Cost(5.0, None))
+    return float(compute(spec, curve, operating_rate=RATE)[0])
+
+
+def test_every_metric_has_a_reference() -> None:
+    assert set(REFERENCES) == set(METRICS)
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_metric_matches_reference(name: str, seed: int) -> None:
+    text, reference = REFERENCES[name]
+    d = _data(seed)
+    param = parse_metric(text).param
+    expected = reference(d, RATE if name == "expected_cost" else param)  # type: ignore[arg-type]
+    assert _ours(text, d) == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["roc_auc", "pr_auc", "brier", "ks", "recall_at_fpr"])
+def test_weights_equal_repeated_rows(name: str) -> None:
+    """A bootstrap weight of 3 must mean exactly 'this row three times'."""
+    text, _ = REFERENCES[name]
+    d = _data(5, n=800, ties=True)
+    w = np.random.default_rng(9).integers(0, 4, 800).astype(float)
+    repeated = {k: np.repeat(v, w.astype(int)) for k, v in d.items()}
+    assert _ours(text, d, w) == pytest.approx(_ours(text, repeated), abs=1e-12)
+
+
+def test_ties_count_half_in_auc_like_sklearn() -> None:
+    d = _data(3, ties=True)
+    assert _ours("roc_auc", d) == pytest.approx(roc_auc_score(d["y"], d["score"]), abs=1e-12)
+    assert _ours("pr_auc", d) == pytest.approx(
+        average_precision_score(d["y"], d["score"]), abs=1e-12
+    )
+
+
+def test_alert_budget_splits_a_tie_group_pro_rata() -> None:
+    """Four rows tie at the top, two of them frauds; a budget of two rows expects one fraud."""
+    y = np.array([1, 1, 0, 0, 0, 0, 0, 1.0])
+    s = np.array([0.9, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.05])
+    d = {"y": y, "score": s, "amount": np.full(8, 10.0), "entity": np.arange(8), "day": np.zeros(8)}
+    assert _ours("precision_at_alerts@0.25", d) == pytest.approx(0.5)
+    assert _ours("value_detection_at_alerts@0.25", d) == pytest.approx(1 / 3)
+
+
+def test_constant_score_is_uninformative() -> None:
+    d = _data(4)
+    d["score"] = np.full_like(d["score"], 0.5)
+    assert _ours("roc_auc", d) == pytest.approx(0.5)
+    assert _ours("precision_at_alerts@0.05", d) == pytest.approx(d["y"].mean())
+    assert _ours("recall_at_fpr@0.01", d) == 0.0
+
+
+def test_brier_refuses_uncalibrated_scores() -> None:
+    d = _data(6)
+    ranked = Ranked.build(d["y"], d["score"], calibrated=False)
+    assert np.isnan(compute(parse_metric("brier"), Curve(ranked), 0.01)[0])
+
+
+def test_card_precision_removes_entities_detected_on_earlier_days() -> None:
+    # entity 0 is a detected fraud on day 0 and again the top score on day 1: it must not count twice
+    d = {
+        "y": np.array([1, 0, 1, 0.0]),
+        "score": np.array([0.9, 0.1, 0.95, 0.2]),
+        "amount": np.ones(4),
+        "entity": np.array([0, 1, 0, 1]),
+        "day": np.array([0, 0, 1, 1]),
+    }
+    assert _ours("entity_precision_at@1", d) == pytest.approx((1.0 + 0.0) / 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("roc_auc", "roc_auc"),
+        ("recall_at_fpr@0.01", "recall_at_fpr_0.01"),
+        ("precision_at_alerts@0.005", "precision_at_alerts_0.005"),
+        ("entity_precision_at@100", "entity_precision_at_100"),
+        ("value_detection_at_alerts@1e-4", "value_detection_at_alerts_0.0001"),
+    ],
+)
+def test_metric_keys_follow_design(text: str, key: str) -> None:
+    assert parse_metric(text).key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rocauc", "unknown metric 'rocauc'; did you mean 'roc_auc'?"),
+        ("recall_at_fpr", "needs a parameter, e.g. 'recall_at_fpr@0.01'"),
+        ("recall_at_fpr@2", "the rate must be in (0, 1], got 2"),
+        ("entity_precision_at@2.5", "k must be a positive integer"),
+        ("roc_auc@3", "takes no parameter"),
+        ("pr_auc@x", "takes no parameter"),
+        ("precision_at_alerts@abc", "'abc' is not a number"),
+    ],
+)
+def test_bad_metric_names_explain_the_fix(text: str, message: str) -> None:
+    from challengers.errors import ConfigError
+
+    with pytest.raises(
+        ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
+    ):
+        parse_metric(text)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_subset_of_a_ranking_equals_ranking_the_subset(seed: int) -> None:
+    """Ranked.subset filters the sorted order instead of sorting again: same arrays as build on
+    the kept rows, ties (rounded scores) and their order included, and the same metrics."""
+    rng = np.random.default_rng(seed)
+    n = 5_000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    score = np.round(rng.random(n) + y * 0.3, 2)  # many ties
+    amount, entity, day = rng.gamma(2, 30, n), rng.integers(0, 400, n), rng.integers(0, 20, n)
+    keep = rng.random(n) < 0.3
+    full = Ranked.build(y, score, amount=amount, entity=entity, day=day)
+    direct = Ranked.build(
+        y[keep], score[keep], amount=amount[keep], entity=entity[keep], day=day[keep]
+    )
+    part = full.subset(keep)
+    for field_name in ("y", "score", "order", "ends", "amount", "entity", "day"):
+        np.testing.assert_array_equal(getattr(part, field_name), getattr(direct, field_name))
+    assert metrics_of(part) == metrics_of(direct)
+    assert full.subset(np.zeros(n, dtype=bool)).n == 0
+
+
+def metrics_of(ranked: Ranked) -> dict[str, float]:
+    curve = Curve(ranked)
+    names = ("roc_auc", "pr_auc", "recall_at_fpr@0.01", "precision_at_alerts@0.05")
+    return {m: float(compute(parse_metric(m), curve, 0.005)[0]) for m in names}
