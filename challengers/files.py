@@ -11,6 +11,7 @@ traceback. Every file a run writes goes through a temporary file and a rename (:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import math
@@ -83,11 +84,27 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: set and restore (a brief window, once per file)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
+    """Write via a temporary file and rename, so a reader never sees half a file.
+
+    The file gets the mode any other file of the run gets (0666 less the umask, like the plots and
+    parquet files), not the 0600 of a temporary file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
