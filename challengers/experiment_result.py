@@ -36,6 +36,7 @@ class ExperimentResult:
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
     champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
+    champion_source: dict[str, str] | None = None  # an MLflow champion's lineage (source.*)
     audit: AuditResult | None = None  # the data audit run before training
     operating_point: OperatingPoint | None = None
     stability: Stability | None = None
@@ -117,6 +118,7 @@ class ExperimentResult:
                 **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
+                "champion_source": self.champion_source,
             }
         )
 

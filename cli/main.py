@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from challengers import __version__
-from challengers.cli import audit, check, compare, replicate, run, simulate, ui
+from challengers.cli import audit, check, compare, promote, replicate, run, simulate, ui
 from challengers.cli.errors import state
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ def _root(
     state["debug"] = debug
 
 
-for _command in (run, check, audit, simulate, ui, replicate, compare):
+for _command in (run, check, audit, simulate, ui, replicate, compare, promote):
     app.add_typer(_command.app)
 
 

@@ -18,6 +18,9 @@ from challengers.errors import ConfigError, did_you_mean
 
 class ExperimentConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = Field(
+        None, max_length=5000, description="what the validation is about: the experiment's note"
+    )
     seed: int = Field(42, ge=0, le=2**63 - 1, description="seeds every model and the bootstrap")
     threads: int | None = Field(None, ge=1, description="threads per model; default: all cores")
     data: DataConfig
@@ -87,7 +90,14 @@ class ExperimentConfig(Strict):
 
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        dump = self.model_dump(mode="json")
+        # keys that do not change results and are unset: left out, so configs written before
+        # they existed keep their hash
+        if dump.get("description") is None:
+            dump.pop("description", None)
+        if dump["tracking"].get("register") is None:
+            dump["tracking"].pop("register", None)
+        text = json.dumps(dump, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -333,7 +333,11 @@ PLOTS: dict[str, Callable[[ExperimentResult], Any]] = {
 }
 
 
-def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
+def write_plots(
+    result: ExperimentResult,
+    directory: Path,
+    plots: dict[str, Callable[[ExperimentResult], Any]] = PLOTS,
+) -> dict[str, Path]:
     """Draw every plot the run has data for into ``directory``; returns name -> PNG file."""
     import matplotlib
 
@@ -342,7 +346,7 @@ def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with matplotlib.rc_context(style):
-            for name, draw in PLOTS.items():
+            for name, draw in plots.items():
                 fig = draw(result)
                 if fig is not None:
                     fig.savefig(directory / f"{name}.png", dpi=DPI)

@@ -114,10 +114,12 @@ class MlflowServer:
                     f"the MLflow server stopped at start (exit {self.process.returncode}): "
                     f"{self._log_tail() or 'no message'}; is port {self.port} free?"
                 )
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                    if response.status == 200:
-                        return time.monotonic() - started
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(f"{self.url}/health", timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return time.monotonic() - started
             time.sleep(0.2)
         self.stop()
         raise EnvironmentFailure(f"the MLflow server did not answer within {timeout_s:.0f} s")
