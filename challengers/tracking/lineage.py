@@ -133,7 +133,7 @@ def _resolve(uri: str, tracking_uri: str) -> ModelSource:
         version = client.get_model_version(named[0], str(named[1]))
     except Exception as exc:
         raise ModelError(
-            f"champion.model: cannot resolve {uri} in {redact(tracking_uri)}: "
+            f"champion.model: cannot fetch {uri} from {redact(tracking_uri)}: "
             f"{first_line(exc, limit=300)}; check the model name, version or alias"
         ) from exc
     return ModelSource(
