@@ -42,8 +42,8 @@ LAYERS: list[set[str]] = [
     {"models"},
     {"features"},
     {"evaluation"},
-    {"data", "tracking"},
-    {"results", "files", "progress", "simulate"},
+    {"data", "tracking", "simulate"},
+    {"results", "files", "progress"},
     {"errors"},
 ]
 LAYER_OF = {unit: depth for depth, layer in enumerate(LAYERS) for unit in layer}

@@ -88,11 +88,6 @@ class DataFingerprint:
             algorithm=doc.get("algorithm", ALGORITHM),
         )
 
-    def with_windows(self, windows: Mapping[str, int]) -> DataFingerprint:
-        return DataFingerprint(
-            self.digest, self.rows, self.chunk_rows, self.columns, dict(windows), self.algorithm
-        )
-
 
 # ------------------------------------------------------------------------------ canonical bytes
 
@@ -295,16 +290,6 @@ def fingerprint_lazy(
     rows = int(query.select(pl.len()).collect().item())
     batches = query.collect_batches(chunk_size=batch_rows, maintain_order=True)
     return fingerprint_batches(batches, columns, rows=rows, threads=threads)
-
-
-def frame_fingerprint(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """The digest of ``columns`` (default: all) of ``frame``, independent of column order."""
-    return fingerprint_frame(frame, columns).digest
-
-
-def column_digest(series: pl.Series) -> str:
-    """The digest of one column's values and nulls."""
-    return fingerprint_frame(series.to_frame()).columns[series.name].digest
 
 
 # ------------------------------------------------------------------------------------ diffing
