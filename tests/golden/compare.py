@@ -6,19 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-REPOSITORY = str(Path(__file__).resolve().parents[2])
 VOLATILE_MODEL_KEYS = ("run_id", "fit_seconds", "predict_seconds")
 
 
-def _portable(value: Any) -> Any:
-    """Paths inside the checkout (the champion file's) as ``<repository>/...``, wherever it is."""
-    if isinstance(value, str):
-        return value.replace(REPOSITORY, "<repository>")
-    if isinstance(value, dict):
-        return {k: _portable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_portable(v) for v in value]
-    return value
+def _portable(model: dict[str, Any]) -> dict[str, Any]:
+    """A model file's path by its name only: the record holds in any checkout or worktree."""
+    params = model.get("params")
+    if isinstance(params, dict) and isinstance(params.get("path"), str):
+        model = {**model, "params": {**params, "path": Path(params["path"]).name}}
+    return model
 
 
 def stable_comparison(document: dict[str, Any]) -> dict[str, Any]:
