@@ -3,6 +3,7 @@ interval, delta, p-value and finding (not run ids, timings, paths or the environ
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Any
 
 VOLATILE_MODEL_KEYS = ("run_id", "fit_seconds", "predict_seconds")
@@ -10,7 +11,8 @@ VOLATILE_MODEL_KEYS = ("run_id", "fit_seconds", "predict_seconds")
 
 def stable_comparison(document: dict[str, Any]) -> dict[str, Any]:
     models = [
-        {k: v for k, v in m.items() if k not in VOLATILE_MODEL_KEYS} for m in document["models"]
+        {k: _portable(k, v) for k, v in m.items() if k not in VOLATILE_MODEL_KEYS}
+        for m in document["models"]
     ]
     data = {k: v for k, v in document["data"].items() if k != "source"}
     return {
@@ -24,3 +26,10 @@ def stable_comparison(document: dict[str, Any]) -> dict[str, Any]:
         "segments": document["segments"],
         "calibration": document["calibration"],
     }
+
+
+def _portable(key: str, value: Any) -> Any:
+    """A model file's path as its name: the checkout's location is not part of the result."""
+    if key == "params" and isinstance(value, dict) and isinstance(value.get("path"), str):
+        return {**value, "path": PurePath(value["path"]).name}
+    return value
