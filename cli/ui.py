@@ -42,14 +42,15 @@ def ui_command(
       challenge ui            # then open http://127.0.0.1:5000
     """
     from challengers.config import load_config
-    from challengers.tracking import redact, require_store, resolve_uri
+    from challengers.errors import scrub
+    from challengers.tracking import require_store, resolve_uri
     from challengers.tracking.server import MlflowServer, free_port
 
     config_uri = load_config(config).tracking.uri if config else None
     uri = resolve_uri(tracking_uri, config_uri)
     require_store(uri)  # an unreachable server or a missing store: one line, before starting
     if uri.startswith("http"):
-        typer.echo(f"the store is a server already: open {redact(uri)}")
+        typer.echo(f"the store is a server already: open {scrub(uri)}")
         return
     previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
     with tempfile.NamedTemporaryFile("w+", prefix="challenge-ui-", suffix=".log") as log:
@@ -63,7 +64,7 @@ def ui_command(
             server.start()
             seconds = server.wait_ready()
             typer.echo(
-                f"MLflow UI for {redact(uri)} at {server.url} (ready in {seconds:.1f} s; "
+                f"MLflow UI for {scrub(uri)} at {server.url} (ready in {seconds:.1f} s; "
                 "Ctrl-C to stop)"
             )
             code = server.wait()

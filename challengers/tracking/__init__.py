@@ -32,7 +32,6 @@ from challengers.tracking.store import (
     artifact_root,
     check_reachable,
     open_mlflow,
-    redact,
     resolve_uri,
 )
 from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker
@@ -56,7 +55,6 @@ __all__ = [
     "read_artifact_text",
     "read_children",
     "read_run",
-    "redact",
     "require_store",
     "resolve_uri",
 ]

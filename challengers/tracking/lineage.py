@@ -14,8 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import ModelError, first_line
-from challengers.tracking.store import open_mlflow, redact
+from challengers.errors import ModelError, first_line, scrub
+from challengers.tracking.store import open_mlflow
 
 SOURCE_PREFIX = "source."  # the champion child run's params/tags: source.uri, source.version, ...
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -133,7 +133,7 @@ def _resolve(uri: str, tracking_uri: str) -> ModelSource:
         version = client.get_model_version(named[0], str(named[1]))
     except Exception as exc:
         raise ModelError(
-            f"champion.model: cannot fetch {uri} from {redact(tracking_uri)}: "
+            f"champion.model: cannot fetch {uri} from {scrub(tracking_uri)}: "
             f"{first_line(exc, limit=300)}; check the model name, version or alias"
         ) from exc
     return ModelSource(
@@ -177,7 +177,7 @@ def download_model(
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:
         raise ModelError(
-            f"champion.model: cannot fetch {shown} from {redact(tracking_uri)}: "
+            f"champion.model: cannot fetch {shown} from {scrub(tracking_uri)}: "
             f"{first_line(exc, limit=300)}; check the model name/version or run id"
         ) from exc
     mlmodel = local / "MLmodel"

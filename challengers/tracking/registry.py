@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from challengers.errors import ConfigError, EnvironmentFailure, first_line
-from challengers.tracking.store import open_mlflow, redact
+from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
+from challengers.tracking.store import open_mlflow
 
 RUN_TAG = "challenge.run"  # the parent run that trained the version
 MODEL_TAG = "challenge.model"  # the model's name in that run
@@ -60,7 +60,7 @@ def register_models(
             client.set_registered_model_alias(name, alias, versions[best])
     except Exception as exc:
         raise EnvironmentFailure(
-            f"registering the models as '{name}' in {redact(uri)} failed: "
+            f"registering the models as '{name}' in {scrub(uri)} failed: "
             f"{first_line(exc, limit=300)}"
         ) from exc
     return versions
@@ -78,7 +78,7 @@ def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = No
     ]
     if not found:
         raise ConfigError(
-            f"no registered version of model '{model}' from run {run_id} in {redact(uri)}; "
+            f"no registered version of model '{model}' from run {run_id} in {scrub(uri)}; "
             "register the run's models with `challenge run --register` (or tracking.register), "
             "and give the parent run's id"
         )

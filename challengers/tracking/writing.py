@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import EnvironmentFailure, first_line
-from challengers.tracking.store import create_experiment, open_mlflow, redact
+from challengers.errors import EnvironmentFailure, first_line, scrub
+from challengers.tracking.store import create_experiment, open_mlflow
 
 
 @dataclass
@@ -126,7 +126,7 @@ class Tracker:
             run = mlflow.start_run(run_name=run_name, tags={**source_tags(), **tags})
         except Exception as exc:
             raise EnvironmentFailure(
-                f"tracking store {redact(self.uri)} failed: {first_line(exc, limit=300)}"
+                f"tracking store {scrub(self.uri)} failed: {first_line(exc, limit=300)}"
             ) from exc
         self.parent_id = run.info.run_id
         return self.parent_id
