@@ -25,8 +25,10 @@ def promote_command(
     ),
 ) -> None:
     """Move a registry alias (default: champion) to the version of MODEL that run RUN_ID
-    registered, and record RUN_ID on that version (tag challenge.promoted_by_run). Runs register
-    with `challenge run --register`; they never promote by themselves.
+    registered, recording RUN_ID on the version.
+
+    The version gets the tags challenge.promoted_by_run and challenge.promoted_to. Runs register
+    their challengers with `challenge run --register`; they never promote by themselves.
 
     Example:
 

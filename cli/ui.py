@@ -34,8 +34,10 @@ def ui_command(
         1, "--workers", min=1, help="Server worker processes (one is plenty for one validator)."
     ),
 ) -> None:
-    """Start the MLflow UI on the run store, bound to 127.0.0.1 (loopback only); print its URL
-    when it answers. Ctrl-C (or SIGTERM) stops it and every process it started.
+    """Start the MLflow UI on the run store, bound to 127.0.0.1 (loopback only).
+
+    The URL is printed when the server answers. Ctrl-C (or SIGTERM) stops it and every process
+    it started.
 
     Example:
 

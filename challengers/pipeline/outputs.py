@@ -25,7 +25,7 @@ from challengers.pipeline.registering import best_challenger
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
 from challengers.results import DeltaResult, ModelResult
-from challengers.tracking import DatasetRef, ModelRun, Tracker
+from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
 
 
@@ -125,10 +125,20 @@ def log_run(
     ]
     by_name = {f.plan.name: f for f in fitted}
     personal = _personal_columns(result)
+    hyperparameters: dict[str, None] = {}
     for m in result.models:
         run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
         m.run_id = tracker.log_model_run(run, datasets)
+        hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
     registered = _register(register, tracker, result)
+    view = tracker.share_view(
+        [
+            p
+            for p in hyperparameters
+            if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
+        ],
+        result.metric_keys,
+    )
     reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
@@ -150,6 +160,7 @@ def log_run(
         tags={
             "findings_high": str(sum(f.severity == "high" for f in result.findings)),
             **registered,
+            **({"mlflow_view": view} if view else {}),
         },
         artifacts=[
             out / "comparison.json",

@@ -34,7 +34,7 @@ from challengers.tracking.store import (
     open_mlflow,
     resolve_uri,
 )
-from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker
+from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker, flatten_params
 
 __all__ = [
     "DEFAULT_URI",
@@ -50,6 +50,7 @@ __all__ = [
     "check_reachable",
     "download_model",
     "fetch_champion",
+    "flatten_params",
     "is_mlflow_uri",
     "open_mlflow",
     "read_artifact_text",

@@ -72,6 +72,7 @@ MODEL_DEVELOPMENT = "custom_model_development"
 DESCRIPTION = "mlflow.note.content"  # the experiment's (and a run's) description in the UI
 GIT_COMMIT = "mlflow.source.git.commit"
 SOURCE_NAME = "mlflow.source.name"
+SHARED_VIEW = "mlflow.sharedViewState."  # MLflow's UI reads a saved runs-table view from this tag
 
 
 def source_tags() -> dict[str, str]:
@@ -239,6 +240,32 @@ class Tracker:
             schema=schema if ref.schema else None,
         )
         mlflow.log_input(dataset, context=ref.context)
+
+    def share_view(self, params: list[str], metrics: list[str]) -> str | None:
+        """A saved view of this run's models in MLflow's runs table (one row per model, the
+        given hyperparameters and metrics as columns), stored as MLflow stores shared views
+        (an experiment tag); returns its URL fragment."""
+        if self.parent_id is None or self.experiment_id is None:
+            return None
+        import json
+
+        key = f"challenge-{self.parent_id[:12]}"
+        state = {
+            "searchFilter": f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+            "orderByKey": "attributes.start_time",
+            "orderByAsc": True,
+            "startTime": "ALL",
+            "lifecycleFilter": "Active",
+            "modelVersionFilter": "All Runs",
+            "datasetsFilter": [],
+            "selectedColumns": [
+                *(f"metrics.`{m}`" for m in metrics),
+                *(f"params.`{p}`" for p in params),
+            ],
+        }
+        client = self._mlflow().MlflowClient()
+        client.set_experiment_tag(self.experiment_id, f"{SHARED_VIEW}{key}", json.dumps(state))
+        return f"#/experiments/{self.experiment_id}/runs?viewStateShareKey={key}"
 
     def finish(self, status: str = "FINISHED") -> None:
         mlflow = self._mlflow()

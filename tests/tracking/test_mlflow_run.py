@@ -203,3 +203,49 @@ def test_promote_then_replicate_uses_the_recorded_version_until_it_is_gone(
         f"{lgbm.version} now); nothing was re-run: restore that version, or evaluate the "
         "current one with `challenge run`"
     ]
+
+
+def _page_text(browser: str, profile: Path, url: str) -> list[str]:
+    """The text of a page as headless Chromium renders it (scripts run, requests answered)."""
+    import re
+
+    from tests.report.test_report_run import headless
+
+    shown = headless(browser, profile, "--virtual-time-budget=30000", "--dump-dom", url)
+    body = re.sub(r"<style.*?</style>|<script.*?</script>", "", shown.stdout, flags=re.S)
+    return [line.strip() for line in re.sub(r"<[^>]+>", "\n", body).splitlines() if line.strip()]
+
+
+def test_the_mlflow_ui_shows_named_runs_and_one_column_per_param(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Headless Chromium on the MLflow UI of this run's store: the run's saved view (the runs
+    table) and the compare view of its three child runs."""
+    from tests.report.test_report_run import chromium
+
+    browser = chromium()
+    from challengers.tracking.server import MlflowServer, free_port
+
+    client = _client(logged.uri)
+    view = client.get_run(logged.run_id).data.tags["mlflow_view"]
+    children = _children(logged)
+    experiment = next(iter(children.values())).info.experiment_id
+    ids = json.dumps([r.info.run_id for r in children.values()])
+    with MlflowServer(logged.uri, port=free_port()) as server:
+        server.wait_ready(timeout_s=120)
+        runs = _page_text(browser, tmp_path / "p1", f"{server.url}/{view}")
+        compare = _page_text(
+            browser,
+            tmp_path / "p2",
+            f'{server.url}/#/compare-runs?runs={ids}&experiments=["{experiment}"]',
+        )
+    names = ["champion: first-line", "challenger: lgbm", "challenger: xgb"]
+    # the runs table: one row per model, named; each hyperparameter and metric its own column
+    assert all(name in runs for name in names), runs
+    header = runs[runs.index("Parameters") : runs.index(names[0])]
+    assert {"num_leaves", "max_depth", "n_estimators", "roc_auc", "pr_auc"} <= set(header), header
+    assert "params" not in header
+    # the compare view: the three runs side by side, one row per hyperparameter
+    assert all(name in compare for name in names), compare
+    assert {"num_leaves", "max_depth", "n_estimators", "imbalance"} <= set(compare)
+    assert "31" in compare[compare.index("num_leaves") :][:5]
