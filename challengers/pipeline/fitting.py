@@ -14,7 +14,7 @@ import numpy as np
 
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError
-from challengers.evaluation.metrics import Cost
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
 from challengers.models import registry
 from challengers.models.base import BaseChallenger
