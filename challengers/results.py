@@ -26,11 +26,20 @@ class Finding:
 
 @dataclass
 class DeltaResult:
+    """A model minus its reference (the champion, or its twin) on one metric: value, bootstrap
+    interval, raw and Holm-adjusted p-values.
+
+    ``method`` names the test behind ``p_value``: ``delong`` (rows independent),
+    ``delong-clustered:<unit>`` (clustered by entity or day), or ``bootstrap:<unit>`` (the paired
+    bootstrap over entities, days or rows); ``None`` when not recorded. The interval is always the
+    bootstrap's.
+    """
+
     value: float
     ci: tuple[float, float]
     p_value: float
     p_value_adjusted: float | None = None  # Holm across the run's challengers
-    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
+    method: str | None = None
 
 
 @dataclass

@@ -28,6 +28,7 @@ from challengers.evaluation.bootstrap import (
 from challengers.evaluation.curve import Cost, Curve, Ranked
 from challengers.evaluation.delong import Components, components, delong_from_components
 from challengers.evaluation.metrics import MetricSpec, compute
+from challengers.results import DeltaResult
 
 
 @dataclass(frozen=True)
@@ -59,26 +60,10 @@ class TestRows:
 
 
 @dataclass
-class Delta:
-    """Challenger minus champion on one metric: value, bootstrap interval, raw and Holm p-values.
-
-    ``method`` names the test behind ``p_value``: ``delong`` (rows independent),
-    ``delong-clustered:<unit>`` (clustered by entity or day), or ``bootstrap:<unit>`` (the paired
-    bootstrap over entities, days or rows). The interval is always the bootstrap's.
-    """
-
-    value: float
-    ci: tuple[float, float]
-    p_value: float
-    p_value_adjusted: float | None = None
-    method: str = "bootstrap"
-
-
-@dataclass
 class ModelEvaluation:
     metrics: dict[str, float]
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-    delta: dict[str, Delta] = field(default_factory=dict)
+    delta: dict[str, DeltaResult] = field(default_factory=dict)
 
 
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
@@ -185,7 +170,7 @@ def _paired_deltas(
         for name in challengers:
             point = results[name].metrics[m.key] - results[champion].metrics[m.key]
             diffs = reps[name][m.key] - reps[champion][m.key]
-            delta = Delta(
+            delta = DeltaResult(
                 value=point if math.isfinite(point) else float("nan"),
                 ci=percentile_interval(diffs, alpha),
                 p_value=bootstrap_p_value(diffs),

@@ -19,7 +19,7 @@ import polars as pl
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows, evaluate_models
 from challengers.evaluation.metrics import MetricSpec
-from challengers.results import DeltaResult, TwinResult
+from challengers.results import TwinResult
 
 
 @dataclass(frozen=True)
@@ -72,5 +72,5 @@ def compare_with_twin(
         label=twin.label,
         metrics=other.metrics,
         ci=other.ci,
-        delta={k: DeltaResult(d.value, d.ci, d.p_value) for k, d in own.delta.items()},
+        delta=own.delta,
     )
