@@ -43,8 +43,8 @@ LAYERS: list[set[str]] = [
     {"engine"},  # where the steps that touch rows run: local (polars) or Spark
     {"features"},
     {"evaluation"},
-    {"data", "tracking"},
-    {"results", "files", "progress", "simulate"},
+    {"data", "tracking", "simulate"},
+    {"results", "files", "progress"},
     {"errors"},
 ]
 LAYER_OF = {unit: depth for depth, layer in enumerate(LAYERS) for unit in layer}

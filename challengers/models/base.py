@@ -59,12 +59,12 @@ class NotFittedError(RuntimeError):
 class BaseChallenger:
     """Shared plumbing: parameter round-trip, fitted checks, timing, feature bookkeeping.
 
-    Subclasses implement ``_fit`` and ``_predict`` and set ``kind``; ``flavor`` names the MLflow
-    flavour used to log the fitted model (None: logged as a plain artifact).
+    Subclasses implement ``_fit`` and ``_predict`` and set ``kind``. A kind whose fitted model is a
+    tree booster returns it from ``native_model``: its library (``models/trees.py``) says how it is
+    saved, restored, explained and logged to MLflow.
     """
 
     kind: ClassVar[str] = "base"
-    flavor: ClassVar[str | None] = None
     calibrated: bool = False
 
     def get_params(self) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class BaseChallenger:
         return {}
 
     def native_model(self) -> Any:
-        """The fitted library object logged with ``flavor``."""
+        """The fitted booster (None: the kind has none; logged and checkpointed as scores only)."""
         self._check_fitted()
         return None
 

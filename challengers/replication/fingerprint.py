@@ -89,17 +89,6 @@ class DataFingerprint:
             algorithm=algorithm,
         )
 
-    def with_windows(self, windows: Mapping[str, int]) -> DataFingerprint:
-        return DataFingerprint(
-            self.digest,
-            self.rows,
-            self.chunk_by,
-            self.columns,
-            self.row_print,
-            dict(windows),
-            self.algorithm,
-        )
-
 
 def _hex(value: int) -> str:
     return f"{value:016x}"
@@ -234,16 +223,6 @@ def fingerprint_lazy(
     query = lf.select(list(dict.fromkeys(wanted)))
     batches = query.collect_batches(chunk_size=batch_rows, maintain_order=False)
     return fingerprint_batches(batches, columns, threads=threads, chunk_by=chunk_by)
-
-
-def frame_fingerprint(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """The digest of ``columns`` (default: all) of ``frame``, independent of column and row order."""
-    return fingerprint_frame(frame, columns).digest
-
-
-def column_digest(series: pl.Series) -> str:
-    """The digest of one column's values and nulls (as a multiset: row order does not count)."""
-    return fingerprint_frame(series.to_frame()).columns[series.name].digest
 
 
 # ------------------------------------------------------------------------------------ diffing
