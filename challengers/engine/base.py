@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from challengers.data.split import Windows
+from challengers.engine.boosters import TreeScorer
 from challengers.engine.rowhash import RowSums
 
 F = TypeVar("F")
@@ -33,10 +34,10 @@ class WindowRows(Generic[F]):
 
 @dataclass(frozen=True)
 class ModelFile:
-    """A native booster file to score with: LightGBM text or XGBoost json/ubj."""
+    """A native booster file to score with, and the tree library that reads and applies it."""
 
     path: str
-    library: str  # "lightgbm" | "xgboost"
+    library: TreeScorer  # challengers.models.trees.library("lightgbm" | "xgboost")
     features: tuple[str, ...]
 
 

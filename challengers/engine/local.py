@@ -11,7 +11,7 @@ import polars as pl
 from challengers.data.frames import check_target, load_days, scan, schema_of
 from challengers.data.split import Windows, split
 from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
-from challengers.engine.boosters import load_booster, predict, read_model
+from challengers.engine.boosters import predict
 from challengers.engine.rowhash import RowSums
 
 
@@ -58,8 +58,8 @@ class LocalEngine(Engine[pl.DataFrame]):
         return sums
 
     def score(self, rows: pl.DataFrame, model: ModelFile, *, output: str) -> pl.DataFrame:
-        booster = load_booster(read_model(model.path), model.library)
-        scores = predict(booster, model.library, rows, model.features)
+        booster = model.library.load(model.path)
+        scores = predict(model.library, booster, rows, model.features)
         return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
 
     def score_stats(

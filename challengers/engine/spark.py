@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -251,7 +252,9 @@ class SparkEngine(Engine[Any]):
             raise DataError(f"champion.model: feature '{missing[0]}' is not in the data")
         raw = self.session.sparkContext.broadcast(read_model(model.path))
         schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
-        return rows.mapInArrow(score_task(raw, model.library, model.features, output), schema)
+        suffix = Path(model.path).suffix.lower()
+        task = score_task(raw, model.library, suffix, model.features, output)
+        return rows.mapInArrow(task, schema)
 
     def score_stats(
         self, rows: Any, *, score: str, target: str, amount: str | None = None

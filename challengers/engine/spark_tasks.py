@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from challengers.engine.boosters import load_booster, predict
+from challengers.engine.boosters import TreeScorer, load_bytes, predict
 from challengers.engine.rowhash import batch_sums
 
 ROWS = ""  # the column name under which a chunk's row-hash sum travels
@@ -60,15 +60,16 @@ def row_sums_task(
 
 
 def score_task(
-    model: Any, library: str, features: tuple[str, ...], output: str
+    raw: Any, scorer: TreeScorer, suffix: str, features: tuple[str, ...], output: str
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """A mapInArrow function appending the booster's float64 score as column ``output``.
-    ``model`` is a broadcast of the native file's bytes, loaded once per task."""
+    ``raw`` is a broadcast of the native file's bytes, loaded once per task; one thread per task
+    (Spark runs the tasks in parallel; the scores do not depend on the thread count)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        booster = load_booster(model.value, library)
+        booster = load_bytes(scorer, raw.value, suffix)
         for batch in batches:
-            scores = predict(booster, library, _frame(batch), features)
+            scores = predict(scorer, booster, _frame(batch), features, threads=1)
             yield batch.append_column(output, pa.array(scores, type=pa.float64()))
 
     return run

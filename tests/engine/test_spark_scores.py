@@ -10,13 +10,14 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.data.frames import labels, to_matrix
+from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.engine.base import ModelFile, ScoreStats
 from challengers.engine.local import LocalEngine
 from challengers.engine.metrics import metrics_from_stats
 from challengers.evaluation.evaluate import headline
 from challengers.evaluation.metrics import Cost, Ranked, parse_metric
-from challengers.models.champion import LightGBMFileChampion, XGBoostFileChampion
+from challengers.models.champion import NativeModelChampion
+from challengers.models.trees import library
 from tests.engine.test_spark_rows import WINDOWS, load
 
 pytestmark = pytest.mark.slow  # a Spark session and its jobs: seconds each
@@ -67,8 +68,8 @@ def model_files(sim_frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactor
     )
     booster.save_model(str(folder / "xgb.json"))
     return {
-        "lightgbm": ModelFile(str(folder / "lgbm.txt"), "lightgbm", FEATURES),
-        "xgboost": ModelFile(str(folder / "xgb.json"), "xgboost", FEATURES),
+        "lightgbm": ModelFile(str(folder / "lgbm.txt"), library("lightgbm"), FEATURES),
+        "xgboost": ModelFile(str(folder / "xgb.json"), library("xgboost"), FEATURES),
     }
 
 
@@ -83,11 +84,11 @@ def test_rows(spark_engine: Any, local_engine: LocalEngine, sim_parquet: Path) -
     return local, remote
 
 
-@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
 def test_scores_on_executors_are_bit_identical(
-    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple, library: str
+    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple, kind: str
 ) -> None:
-    model = model_files[library]
+    model = model_files[kind]
     local, remote = test_rows
     mine = local_engine.score(local, model, output="_score")
     theirs = spark_engine.to_polars(spark_engine.score(remote, model, output="_score"))
@@ -97,10 +98,10 @@ def test_scores_on_executors_are_bit_identical(
     assert joined.height == mine.height
     assert np.array_equal(joined["_score"].to_numpy(), joined["_score_s"].to_numpy())
     # and the local engine scores as the champion of a run does
-    champion = {"lightgbm": LightGBMFileChampion, "xgboost": XGBoostFileChampion}[library]
-    reference = champion(model.path, list(FEATURES))
+    reference = NativeModelChampion(model.path, list(FEATURES))
     reference.load()
-    expected = reference.booster_predict(to_matrix(local, FEATURES))
+    spec = DataSpec(target="TX_FRAUD", time="TX_DATETIME", features=FEATURES)
+    expected = reference.fit(local.head(0), spec).predict_score(local)
     assert np.array_equal(mine["_score"].to_numpy(), np.asarray(expected, dtype=np.float64))
 
 
