@@ -9,47 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 
 from challengers.data.frames import DataSpec
-
-
-@runtime_checkable
-class Challenger(Protocol):
-    """What the pipeline needs from a model kind."""
-
-    kind: ClassVar[str]
-    calibrated: bool
-
-    def fit(
-        self,
-        train: pl.DataFrame,
-        spec: DataSpec,
-        *,
-        valid: pl.DataFrame | None = None,
-        history: pl.DataFrame | None = None,
-    ) -> Self:
-        """Learn from the training window; ``valid`` (later rows) may drive early stopping.
-
-        ``history`` is every row the production system would know (the transaction log, labels
-        included, from ``lookback_days`` before training to the end of the test window). Kinds that
-        build time-aware features read it, using only rows older than the one scored; others ignore
-        it.
-        """
-        ...
-
-    def predict_score(
-        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
-    ) -> np.ndarray:
-        """One float per row, higher = more suspicious."""
-        ...
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments; equal to the MLflow params; rebuilds the model unfitted."""
-        ...
 
 
 class NotFittedError(RuntimeError):

@@ -62,7 +62,6 @@ KNOWN = {
     "error",
     "fit_seconds",
     "predict_seconds",
-    "extra",
     "twin",
     "tuning",
 }
@@ -259,7 +258,6 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         "features": list(model.features_),
         "native_file": native,
         "native_reads_features": native is not None and _reads_data(model, fitted.plan.features),
-        "extra": dict(fitted.extra),
         "twin": None
         if fitted.twin is None
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
@@ -332,7 +330,6 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
         scores=scores,
         fit_seconds=float(state["fit_seconds"]),
         predict_seconds=float(state["predict_seconds"]),
-        extra=dict(state.get("extra") or {}),
         twin=twin,
         tuning=_restore_tuning(state.get("tuning"), model),
     )

@@ -178,11 +178,6 @@ class Tracker:
         while mlflow.active_run() is not None:
             mlflow.end_run(status)
 
-    def run_url(self) -> str | None:
-        if self.parent_id is None or not self.uri.startswith("http"):
-            return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_id}"
-
 
 def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
     """Download an MLflow model's files and return its directory and its flavours (no loading)."""
