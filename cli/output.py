@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from challengers.evaluation.evaluate import decision
 from challengers.experiment_result import ExperimentResult
 from challengers.progress import Advance, ignore_advance
 from challengers.results import SEVERITIES, ModelResult
@@ -93,10 +94,10 @@ def _cell(model: ModelResult, key: str, higher_is_better: bool, alpha: float) ->
         text += f"\n[dim][{_num(lo)}, {_num(hi)}][/]"
     delta = model.delta_vs_champion.get(key)
     if delta is not None and math.isfinite(delta.value):
-        significant = math.isfinite(delta.p_value) and delta.p_value < alpha
-        good = (delta.value > 0) == higher_is_better
-        style = ("green" if good else "red") if significant else "dim"
-        text += f"\n[{style}]Δ {delta.value:+.4f} p={delta.p_value:.3f}[/]"
+        outcome = decision(delta, alpha, higher_is_better)  # on the Holm-adjusted p-value
+        style = {"beats": "green", "worse": "red", None: "dim"}[outcome]
+        adjusted = "" if delta.p_value_adjusted is None else f" adj={delta.p_value_adjusted:.3f}"
+        text += f"\n[{style}]Δ {delta.value:+.4f} p={delta.p_value:.3f}{adjusted}[/]"
     return text
 
 
@@ -112,8 +113,10 @@ def comparison_table(result: ExperimentResult) -> Table:
         table.add_column(f"{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
     for key in result.metric_keys:
         hib = result.higher_is_better.get(key, True)
+        role = "primary" if key == result.primary_key else "secondary"
         table.add_row(
-            f"{key} {'↑' if hib else '↓'}", *(_cell(m, key, hib, result.alpha) for m in ok)
+            f"{key} {'↑' if hib else '↓'}\n[dim]{role}[/]",
+            *(_cell(m, key, hib, result.alpha) for m in ok),
         )
     return table
 
