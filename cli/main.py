@@ -7,10 +7,22 @@ on stderr and the exit code of DESIGN.md (cli/errors.py); ``--debug`` shows the 
 from __future__ import annotations
 
 import typer
+from typer.core import TyperOption
 
 from challengers import __version__
 from challengers.cli import audit, check, compare, replicate, run, simulate, ui
 from challengers.cli.errors import state
+
+_value_type = TyperOption.display_type_rich
+
+
+def _no_type_for_flags(self: TyperOption, ctx: typer.Context) -> str | None:
+    """A flag takes no value, so --help shows none (Typer would print ``<bool>``)."""
+    return None if self.is_flag else _value_type(self, ctx)
+
+
+# Typer offers no setting for it and builds --help's own option, so the display is changed once here.
+TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="challenge",
@@ -19,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 

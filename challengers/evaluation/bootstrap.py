@@ -31,7 +31,6 @@ from challengers.evaluation.metrics import (
 )
 
 Unit = Literal["entity", "day", "row"]
-UNITS: tuple[Unit, ...] = ("entity", "day", "row")
 REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
 WEIGHT_BYTES = 16 << 20  # at most this much of one-byte block weights held per call
 

@@ -36,7 +36,7 @@ from challengers.errors import (
     RunInterrupted,
     first_line,
 )
-from challengers.files import environment_failure, write_json, write_parquet_atomic
+from challengers.files import atomic_path, environment_failure, write_json, write_parquet_atomic
 from challengers.models.base import BaseChallenger
 from challengers.pipeline.interrupts import deferred, signal_name
 
@@ -295,13 +295,9 @@ def _reads_data(model: BaseChallenger, columns: tuple[str, ...]) -> bool:
 
 
 def _write_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    try:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # through a handle: given a path, numpy would add .npz to the temporary name
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------ restore

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from challengers.config import ExperimentConfig
-from challengers.errors import ChallengeError, EnvironmentFailure, ModelError
+from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
 from challengers.evaluation.metrics import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
 from challengers.models import registry
@@ -59,10 +59,9 @@ def fit_champion(
             raise
         except Exception as exc:
             section = "champion.retrain.params" if c.retrain else "champion.model"
-            first = (str(exc).strip().splitlines() or [""])[0]
             raise ModelError(
                 f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
-                f"{type(exc).__name__}: {first}; check {section}"
+                f"{describe(exc)}; check {section}"
             ) from exc
 
 
@@ -86,7 +85,7 @@ def fit_challenger(
         raise
     except Exception as exc:  # one challenger failing never loses the others
         log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
-        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        message = describe(exc)
         progress.note(f"challenger '{mp.name}' failed: {message}")
         return Fitted(plan=mp, error=message)
 

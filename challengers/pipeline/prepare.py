@@ -16,7 +16,7 @@ import polars as pl
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
-from challengers.data.frames import check_finite, check_target, load_days, time_range
+from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
 from challengers.data.split import Split, split
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
@@ -86,7 +86,9 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         "excluded_known_fraud": parts.excluded_rows,
     }
     with progress.stage("Fingerprinting the data"):
-        data_print = fingerprint_frame(frame, used, windows=windows, threads=cfg.threads)
+        data_print = fingerprint_frame(
+            frame, used, windows=windows, threads=cfg.threads, chunk_by=DAY
+        )
     return Prepared(
         plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
     )

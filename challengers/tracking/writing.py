@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import EnvironmentFailure, ModelError, first_line
-from challengers.tracking.store import create_experiment, open_mlflow, redact
+from challengers.errors import EnvironmentFailure, ModelError, first_line, scrub
+from challengers.tracking.store import create_experiment, open_mlflow
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Tracker:
             run = mlflow.start_run(run_name=run_name, tags=dict(tags))
         except Exception as exc:
             raise EnvironmentFailure(
-                f"tracking store {redact(self.uri)} failed: {first_line(exc, limit=300)}"
+                f"tracking store {scrub(self.uri)} failed: {first_line(exc, limit=300)}"
             ) from exc
         self.parent_id = run.info.run_id
         return self.parent_id
@@ -192,7 +192,7 @@ def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:
         raise ModelError(
-            f"champion.model: cannot fetch {uri} from {redact(tracking_uri)}: {first_line(exc, limit=300)}; "
+            f"champion.model: cannot fetch {uri} from {scrub(tracking_uri)}: {first_line(exc, limit=300)}; "
             "check the model name/version or run id"
         ) from exc
     mlmodel = local / "MLmodel"

@@ -184,3 +184,18 @@ def test_simulate_writes_the_rows_asked_for(tmp_path: Path) -> None:
     )
     assert code == 0, text
     assert pl.scan_parquet(out).select(pl.len()).collect().item() == 5000
+
+
+def test_help_shows_no_value_for_flags_and_lists_the_gate_choices() -> None:
+    root = runner.invoke(app, ["--help"], env={"COLUMNS": "80"}).output
+    assert "<bool>" not in root and "--debug" in root
+    run = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "80"}).output
+    assert "<bool>" not in run
+    assert "high|medium|low" in run
+    # at a width where nothing needs wrapping, each command's summary is one line: no break
+    # left in the middle of a sentence by the docstring's own line ends
+    wide = runner.invoke(app, ["--help"], env={"COLUMNS": "250"}).output
+    summaries = [line for line in wide.splitlines() if line.startswith("│ ")]
+    for name in COMMANDS:
+        line = next(line for line in summaries if line.split()[1] == name)
+        assert line.rstrip(" │").endswith("."), line

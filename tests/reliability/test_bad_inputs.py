@@ -291,7 +291,9 @@ def test_bad_config(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
 @pytest.mark.parametrize("case", ARGUMENTS, ids=lambda c: c.id)
 def test_bad_argument(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
     _invoke(case, tmp_path, sim_parquet)
-    assert not (tmp_path / "a-file" / "run").exists()
+    # refused before any work: no output directory, no run left behind (the store may be opened)
+    left = {p.name for p in tmp_path.iterdir()} - {"experiment.yaml", "a-file"}
+    assert left <= {"mlflow.db", ".mlflow.db.lock", "mlruns"}, left
 
 
 def test_config_path_is_a_directory(tmp_path: Path) -> None:
