@@ -22,8 +22,9 @@ from challengers.analysis import stability as st
 from challengers.analysis.curves import Curves, curves
 from challengers.analysis.operating import Budget, OperatingPoint, operating_point
 from challengers.data.frames import DAY, DataSpec
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
-from challengers.evaluation.metrics import Cost, MetricSpec
+from challengers.evaluation.metrics import MetricSpec
 
 
 @dataclass(frozen=True)

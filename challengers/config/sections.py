@@ -197,7 +197,7 @@ class EvaluationConfig(Strict):
         if self.operating_point.alert_rate is not None:
             return self.operating_point.alert_rate
         for spec in self.metric_specs:
-            if spec.info.param == "rate" and spec.name != "recall_at_fpr":
+            if spec.info.param == "alert_rate":
                 assert spec.param is not None
                 return spec.param
         return 0.005

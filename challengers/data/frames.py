@@ -23,7 +23,6 @@ from challengers.errors import DataError, closest, first_line
 log = logging.getLogger(__name__)
 
 DAY = "_day"  # the calendar day of each row, added on load
-NUMERIC_KINDS = (pl.Boolean,)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
+from challengers.evaluation.curve import Cost, Curve, Ranked
 from challengers.evaluation.delong import Components, components, delong_from_components
-from challengers.evaluation.metrics import Cost, Curve, MetricSpec, Ranked, compute
+from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows, adjust, evaluate_models
-from challengers.evaluation.metrics import Cost, MetricSpec
+from challengers.evaluation.metrics import MetricSpec
 from challengers.results import TwinResult
 
 

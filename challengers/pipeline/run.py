@@ -14,13 +14,14 @@ from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analys
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import (
     ModelEvaluation,
     TestRows,
     evaluate_models,
     resampling,
 )
-from challengers.evaluation.metrics import METRICS, Cost
+from challengers.evaluation.metrics import METRICS
 from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure

@@ -34,7 +34,9 @@ class ModelRun:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    flavor: str | None = None
+    flavor: str | None = None  # the MLflow flavour logging native_model (models/trees.py)
+    flavor_options: dict[str, Any] = field(default_factory=dict)  # extra log_model arguments
+    requirements: list[str] | None = None  # the model's pip requirements
     native_model: Any = None
     artifacts: list[Path] = field(default_factory=list)
     children: list[NestedRun] = field(default_factory=list)  # e.g. tuning trials
@@ -152,16 +154,15 @@ class Tracker:
             client.set_terminated(run_id, r.status)
 
     def _log_model(self, mlflow: Any, run: ModelRun) -> None:
-        from importlib.metadata import version
+        import importlib
 
-        package = {"lightgbm": "lightgbm", "xgboost": "xgboost-cpu"}.get(run.flavor or "", "")
-        requirements = [f"{package}=={version(package)}"] if package else None
-        if run.flavor == "lightgbm":
-            mlflow.lightgbm.log_model(run.native_model, name="model", pip_requirements=requirements)
-        elif run.flavor == "xgboost":
-            mlflow.xgboost.log_model(
-                run.native_model, name="model", model_format="json", pip_requirements=requirements
-            )
+        flavor = importlib.import_module(f"mlflow.{run.flavor}")
+        flavor.log_model(
+            run.native_model,
+            name="model",
+            pip_requirements=run.requirements,
+            **run.flavor_options,
+        )
 
     def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
         from mlflow.data.meta_dataset import MetaDataset
@@ -176,11 +177,6 @@ class Tracker:
         mlflow = self._mlflow()
         while mlflow.active_run() is not None:
             mlflow.end_run(status)
-
-    def run_url(self) -> str | None:
-        if self.parent_id is None or not self.uri.startswith("http"):
-            return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_id}"
 
 
 def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:

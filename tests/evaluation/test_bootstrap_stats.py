@@ -13,9 +13,10 @@ from scipy.stats import norm
 from challengers.config import parse_config
 from challengers.errors import ConfigError
 from challengers.evaluation.bootstrap import bootstrap_p_value, holm, percentile_interval
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import evaluate_models
-from challengers.evaluation.metrics import DEFAULT_METRICS, Cost, parse_metric
+from challengers.evaluation.metrics import DEFAULT_METRICS, parse_metric
 from tests.conftest import sim_config
 
 METRICS = [parse_metric(m) for m in (*DEFAULT_METRICS, "entity_precision_at@20")]
