@@ -12,7 +12,13 @@ from pydantic import (
 
 from challengers.config.base import NAME_PATTERN, Strict
 from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
-from challengers.config.sections import DataConfig, EvaluationConfig, SplitConfig, TrackingConfig
+from challengers.config.sections import (
+    DataConfig,
+    EngineConfig,
+    EvaluationConfig,
+    SplitConfig,
+    TrackingConfig,
+)
 from challengers.errors import ConfigError, did_you_mean
 from challengers.evaluation.metrics import amount_needed
 
@@ -27,6 +33,7 @@ class ExperimentConfig(Strict):
     challengers: list[ChallengerConfig] = []
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
+    engine: EngineConfig = EngineConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -69,8 +76,9 @@ class ExperimentConfig(Strict):
         return self.model_copy(update={"threads": os.cpu_count() or 1})
 
     def fingerprint(self) -> str:
-        """A hash of the resolved config: equal configs give equal hashes."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
+        the same experiment on Spark or locally gives the same numbers, and replicates either way."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,4 +1,4 @@
-"""The config's sections other than the models: data, split, evaluation, tracking."""
+"""The config's sections other than the models: data, split, evaluation, tracking, engine."""
 
 from __future__ import annotations
 
@@ -218,3 +218,19 @@ class TrackingConfig(Strict):
                 "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
             )
         return value
+
+
+class EngineConfig(Strict):
+    """Where the steps that touch rows run: ``local`` (polars on this machine, the default) or
+    ``spark`` (a Spark session: ``master`` such as local[2], spark://host:7077, yarn, k8s://...;
+    omitted inside spark-submit, which sets it). ``conf`` entries go to the session as given."""
+
+    kind: Literal["local", "spark"] = "local"
+    master: str | None = None
+    conf: dict[str, str | int | float | bool] = {}
+
+    @model_validator(mode="after")
+    def _spark_only(self) -> EngineConfig:
+        if self.kind == "local" and (self.master or self.conf):
+            raise ValueError("engine.master and engine.conf need engine.kind: spark")
+        return self
