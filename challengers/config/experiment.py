@@ -12,7 +12,13 @@ from pydantic import (
 
 from challengers.config.base import NAME_PATTERN, Strict
 from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
-from challengers.config.sections import DataConfig, EvaluationConfig, SplitConfig, TrackingConfig
+from challengers.config.sections import (
+    DataConfig,
+    EvaluationConfig,
+    GovernanceConfig,
+    SplitConfig,
+    TrackingConfig,
+)
 from challengers.errors import ConfigError, did_you_mean
 
 
@@ -26,6 +32,7 @@ class ExperimentConfig(Strict):
     challengers: list[ChallengerConfig] = []
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:

@@ -1,4 +1,5 @@
-"""The validation report: plots (PNG), report.md and a self-contained report.html.
+"""The validation report: plots (PNG), report.md, a self-contained report.html and its print,
+report.pdf (where headless Chromium is installed).
 
 :func:`write_report` is the one entry point; it renders a finished :class:`ExperimentResult` and
 computes nothing.
@@ -14,8 +15,12 @@ from challengers.files import write_atomic
 from challengers.report.document import Block
 
 
-def write_report(result: ExperimentResult, out: Path, *, audit: Sequence[Block] = ()) -> list[Path]:
-    """Write ``plots/``, ``report.md`` and ``report.html`` under ``out``; return what to log.
+def write_report(
+    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool = True
+) -> list[Path]:
+    """Write ``plots/``, ``report.md``, ``report.html`` and (where headless Chromium is installed)
+    ``report.pdf`` under ``out``; return what to log. Why a PDF is missing goes to
+    ``result.notes``.
 
     Records the plot files in ``result.plots`` (paths relative to ``out``), so comparison.json
     names them too. ``audit`` blocks are placed under "Conceptual soundness".
@@ -30,4 +35,13 @@ def write_report(result: ExperimentResult, out: Path, *, audit: Sequence[Block] 
     doc = build_document(result, audit=audit)
     write_atomic(out / "report.md", to_markdown(doc))
     write_atomic(out / "report.html", to_html(doc, base=out))
-    return [out / "report.md", out / "report.html", out / "plots"]
+    written = [out / "report.md", out / "report.html", out / "plots"]
+    if pdf:
+        from challengers.report.pdf import write_pdf
+
+        missing = write_pdf(out / "report.html", out / "report.pdf")
+        if missing:
+            result.notes.append(missing)
+        else:
+            written.insert(2, out / "report.pdf")
+    return written
