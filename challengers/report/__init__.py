@@ -7,6 +7,7 @@ computes nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +17,12 @@ from challengers.report.document import Block
 
 
 def write_report(
-    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool = True
+    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool | None = None
 ) -> list[Path]:
     """Write ``plots/``, ``report.md``, ``report.html`` and (where headless Chromium is installed)
     ``report.pdf`` under ``out``; return what to log. Why a PDF is missing goes to
-    ``result.notes``.
+    ``result.notes``. ``pdf=None`` prints unless the environment sets ``CHALLENGE_PDF=off`` (the
+    test suite does: a browser per run would double its time).
 
     Records the plot files in ``result.plots`` (paths relative to ``out``), so comparison.json
     names them too. ``audit`` blocks are placed under "Conceptual soundness".
@@ -36,6 +38,8 @@ def write_report(
     write_atomic(out / "report.md", to_markdown(doc))
     write_atomic(out / "report.html", to_html(doc, base=out))
     written = [out / "report.md", out / "report.html", out / "plots"]
+    if pdf is None:
+        pdf = os.environ.get("CHALLENGE_PDF", "auto") != "off"
     if pdf:
         from challengers.report.pdf import write_pdf
 

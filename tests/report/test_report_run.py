@@ -49,9 +49,11 @@ def run(
     path = root / "experiment.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    result = run_experiment(
-        load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CHALLENGE_PDF", "auto")  # the suite turns the PDF off; this run prints it
+        result = run_experiment(
+            load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
+        )
     return result, root / "out", uri
 
 
