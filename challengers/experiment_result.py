@@ -47,11 +47,17 @@ class ExperimentResult:
     curves: Curves | None = None
     plots: dict[str, str] = field(default_factory=dict)  # name -> path under output_dir
     thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
+    primary: str | None = None  # the metric that decides the verdict (None: the first metric)
+    resampling: dict[str, str] = field(default_factory=dict)  # {unit, reason} of the bootstrap
     governance: dict[str, str | None] = field(default_factory=dict)  # label -> value or None
     conclusion: Conclusion | None = None  # the rating and the rules that set it
     champion_card: ChampionCard | None = None
     monitoring: list[MonitorItem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the terminal: e.g. why no report.pdf
+
+    @property
+    def primary_key(self) -> str:
+        return self.primary or self.metric_keys[0]
 
     @property
     def champion(self) -> ModelResult:
@@ -83,6 +89,7 @@ class ExperimentResult:
                         "p_value": d.p_value,
                         "p_value_adjusted": d.p_value_adjusted,
                         "method": d.method,
+                        "primary": d.primary,
                     }
                     for k, d in m.delta_vs_champion.items()
                 },
@@ -100,7 +107,14 @@ class ExperimentResult:
                     "metrics": m.twin.metrics,
                     "ci": {k: list(v) for k, v in m.twin.ci.items()},
                     "delta": {
-                        k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
+                        k: {
+                            "value": d.value,
+                            "ci": list(d.ci),
+                            "p_value": d.p_value,
+                            "p_value_adjusted": d.p_value_adjusted,
+                            "method": d.method,
+                            "primary": d.primary,
+                        }
                         for k, d in m.twin.delta.items()
                     },
                 }
@@ -115,6 +129,8 @@ class ExperimentResult:
                 "data": asdict(self.data),
                 "evaluation": {
                     "metrics": self.metric_keys,
+                    "primary": self.primary_key,
+                    "resample": self.resampling,
                     "alpha": self.alpha,
                     "bootstrap": self.bootstrap,
                     "operating_alert_rate": self.operating_alert_rate,

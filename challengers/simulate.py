@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from challengers.files import atomic_path
+
 AMOUNT_RULE = 220.0
 TERMINAL_FRAUD_DAYS = 28
 CUSTOMER_FRAUD_DAYS = 14
@@ -288,29 +290,27 @@ def simulate(
 
     world = _World(spec)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    counts = rows_per_day(spec, world.rng)
-    buffer: list[pl.DataFrame] = []
-    buffered = frauds = 0
-    writer = None
-    try:
-        for d, n_rows in enumerate(counts):
-            frame = world.day(d, int(n_rows))
-            frauds += int(frame.get_column("TX_FRAUD").sum())
-            buffer.append(frame)
-            buffered += frame.height
-            if buffered >= row_group_rows or d == len(counts) - 1:
-                table = pl.concat(buffer).to_arrow()
-                writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table, row_group_size=max(buffered, 1))
-                buffer, buffered = [], 0
-            if on_day is not None:
-                on_day(1)
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        counts = rows_per_day(spec, world.rng)
+        buffer: list[pl.DataFrame] = []
+        buffered = frauds = 0
+        writer = None
+        try:
+            for d, n_rows in enumerate(counts):
+                frame = world.day(d, int(n_rows))
+                frauds += int(frame.get_column("TX_FRAUD").sum())
+                buffer.append(frame)
+                buffered += frame.height
+                if buffered >= row_group_rows or d == len(counts) - 1:
+                    table = pl.concat(buffer).to_arrow()
+                    writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table, row_group_size=max(buffered, 1))
+                    buffer, buffered = [], 0
+                if on_day is not None:
+                    on_day(1)
+        finally:
+            if writer is not None:
+                writer.close()
     return SimulationSummary(
         path=out,
         rows=int(counts.sum()),

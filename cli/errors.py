@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -16,19 +15,6 @@ import typer
 F = TypeVar("F", bound=Callable[..., Any])
 
 state = {"debug": False}
-SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def scrub(text: str) -> str:
-    """The text without credentials: user:password@ of URLs, and tracking secrets of the
-    environment (they are never written anywhere, messages included)."""
-    text = USERINFO.sub("***@", text)
-    for name in SECRET_VARIABLES:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def reports_errors(fn: F) -> F:
@@ -36,7 +22,7 @@ def reports_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from challengers.errors import ChallengeError
+        from challengers.errors import ChallengeError, scrub
 
         try:
             with native_output_hidden():

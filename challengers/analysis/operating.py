@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from challengers.errors import DataError
-from challengers.evaluation.metrics import Cost
+from challengers.evaluation.curve import Cost
 
 DEFAULT_BUDGETS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0005, 0.1, 24))
 

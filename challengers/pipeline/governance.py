@@ -29,7 +29,7 @@ def add_governance(result: ExperimentResult, cfg: ExperimentConfig, champion: Fi
             result.findings,
             cfg.evaluation.findings,
             champion=result.champion.name,
-            primary=result.metric_keys[0],
+            primary=result.primary_key,
             label_delay_days=cfg.split.label_delay_days,
             fraud_rates=(
                 d.positives_train / max(1, d.rows_train),

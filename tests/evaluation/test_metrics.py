@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
-from challengers.evaluation.metrics import METRICS, Cost, Curve, Ranked, compute, parse_metric
+from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.metrics import METRICS, compute, parse_metric
 
 RATE = 0.05
 K = 5
