@@ -31,23 +31,44 @@ class RatingRule:
     id: str
     rating: Rating
     condition: str  # the rule in words, as the report shows it
-    applies: Callable[[Finding], bool]
+    applies: Callable[[Finding, str], bool]  # (finding, champion name)
 
 
-def _high_in_trust_area(f: Finding) -> bool:
-    return f.severity == "high" and f.area in TRUST_AREAS
+def _about_champion(f: Finding, champion: str) -> bool:
+    """A finding on the champion or on the data (no model named), not on a challenger alone."""
+    return not f.models or champion in f.models
 
 
-def _champion_outperformed(f: Finding) -> bool:
+def _high_in_trust_area(f: Finding, champion: str) -> bool:
+    return f.severity == "high" and f.area in TRUST_AREAS and _about_champion(f, champion)
+
+
+def _champion_outperformed(f: Finding, champion: str) -> bool:
     return f.id.startswith("outcome-better-") and f.severity in ("high", "medium")
+
+
+def _other_high(f: Finding, champion: str) -> bool:
+    return (
+        f.severity == "high"
+        and _about_champion(f, champion)
+        and not (_high_in_trust_area(f, champion) or _champion_outperformed(f, champion))
+    )
+
+
+def _medium(f: Finding, champion: str) -> bool:
+    return (
+        f.severity == "medium"
+        and _about_champion(f, champion)
+        and not _champion_outperformed(f, champion)
+    )
 
 
 RATING_RULES: tuple[RatingRule, ...] = (
     RatingRule(
         "R1",
         "unsatisfactory",
-        "a high finding in replication, leakage, data integrity or privacy: the figures the "
-        "model is judged on cannot be relied upon",
+        "a high finding on the champion or the data in replication, leakage, data integrity or "
+        "privacy: the figures the model is judged on cannot be relied upon",
         _high_in_trust_area,
     ),
     RatingRule(
@@ -60,16 +81,15 @@ RATING_RULES: tuple[RatingRule, ...] = (
     RatingRule(
         "R3",
         "needs improvement",
-        "any other high finding",
-        lambda f: (
-            f.severity == "high" and not (_high_in_trust_area(f) or _champion_outperformed(f))
-        ),
+        "any other high finding on the champion or the data",
+        _other_high,
     ),
     RatingRule(
         "R4",
         "satisfactory with findings",
-        "a medium finding",
-        lambda f: f.severity == "medium" and not _champion_outperformed(f),
+        "a medium finding on the champion or the data (findings on a challenger alone do "
+        "not rate the champion)",
+        _medium,
     ),
 )
 
@@ -96,12 +116,12 @@ class Conclusion:
         return f"Overall rating: {self.rating}, by rule(s) {why}."
 
 
-def conclude(findings: Sequence[Finding]) -> Conclusion:
+def conclude(findings: Sequence[Finding], champion: str) -> Conclusion:
     """The rating and every rule that applies, with the findings that trigger it."""
     triggered = tuple(
         Triggered(rule.id, rule.rating, rule.condition, ids)
         for rule in RATING_RULES
-        if (ids := tuple(f.id for f in findings if rule.applies(f)))
+        if (ids := tuple(f.id for f in findings if rule.applies(f, champion)))
     )
     worst = min((RATINGS.index(t.rating) for t in triggered), default=len(RATINGS) - 1)
     return Conclusion(

@@ -19,7 +19,7 @@ LIBRARY = {"lightgbm": "LightGBM", "xgboost": "XGBoost"}
 def add_governance(result: ExperimentResult, cfg: ExperimentConfig, champion: Fitted) -> None:
     """Fill the governance fields of ``result`` (its findings must be final)."""
     result.governance = cfg.governance.fields()
-    result.conclusion = conclude(result.findings)
+    result.conclusion = conclude(result.findings, result.champion.name)
     result.champion_card = champion_card(cfg, champion)
     if result.stability is not None and result.operating_point is not None:
         d = result.data

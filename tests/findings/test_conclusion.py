@@ -16,19 +16,20 @@ def test_the_worst_rule_sets_the_rating_and_each_rule_names_its_findings() -> No
         _f("claim-roc_auc", "high", "replication"),
         _f("outcome-better-graph", "high", "outcomes", ("graph", "champ")),
         _f("calibration-champ", "medium", "calibration", ("champ",)),
+        _f("overfit-graph", "medium", "stability", ("graph",)),  # a challenger's: not rated
         _f("segment-REGION-champ", "low", "segments", ("champ",)),
     ]
-    c = conclude(findings)
+    c = conclude(findings, "champ")
     assert c.rating == "unsatisfactory"
     assert {t.rule: t.findings for t in c.triggered} == {
         "R1": ("claim-roc_auc",),
         "R2": ("outcome-better-graph",),
         "R4": ("calibration-champ",),
     }
-    assert conclude(findings[1:]).rating == "needs improvement"
-    assert conclude(findings[2:]).rating == "satisfactory with findings"
-    assert conclude(findings[3:]).rating == "satisfactory"
-    assert conclude([]).triggered == () and len(c.rules) == len(RATING_RULES)
+    assert conclude(findings[1:], "champ").rating == "needs improvement"
+    assert conclude(findings[2:], "champ").rating == "satisfactory with findings"
+    assert conclude(findings[3:], "champ").rating == "satisfactory"
+    assert conclude([], "champ").triggered == () and len(c.rules) == len(RATING_RULES)
 
 
 def test_every_finding_gets_a_recommendation_naming_its_model() -> None:
