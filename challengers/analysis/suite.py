@@ -28,8 +28,9 @@ from challengers.analysis.operating import (
 )
 from challengers.data.frames import DAY, DataSpec
 from challengers.evaluation.curve import Cost
-from challengers.evaluation.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
 from challengers.evaluation.metrics import MetricSpec
+from challengers.results import DeltaResult
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class AnalysisInput:
     resample_force: bool = False
     history: pl.DataFrame | None = None
     # the evaluation's own expected-cost deltas at this budget, when it computed them
-    cost_deltas: dict[str, Delta] = field(default_factory=dict)
+    cost_deltas: dict[str, DeltaResult] = field(default_factory=dict)
     # the evaluation's headline metrics on the test window, when it computed them (not again)
     test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 

@@ -80,14 +80,11 @@ class Resampling:
         return self.unit, self.blocks
 
 
-Delta = DeltaResult  # the evaluation fills the shared record in place (Holm, primary)
-
-
 @dataclass
 class ModelEvaluation:
     metrics: dict[str, float]
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-    delta: dict[str, Delta] = field(default_factory=dict)
+    delta: dict[str, DeltaResult] = field(default_factory=dict)
 
 
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
@@ -236,7 +233,7 @@ def _paired_deltas(
         for name in challengers:
             point = results[name].metrics[m.key] - results[champion].metrics[m.key]
             diffs = reps[name][m.key] - reps[champion][m.key]
-            delta = Delta(
+            delta = DeltaResult(
                 value=point if math.isfinite(point) else float("nan"),
                 ci=percentile_interval(diffs, alpha),
                 p_value=bootstrap_p_value(diffs),

@@ -12,6 +12,7 @@ from scipy.stats import binom
 
 from challengers.errors import ConfigError
 from challengers.evaluation.bootstrap import holm
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import (
     TestRows as Rows,
 )
@@ -21,7 +22,7 @@ from challengers.evaluation.evaluate import (
     evaluate_models,
     resampling,
 )
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.metrics import parse_metric
 from challengers.evaluation.twins import TwinScores, adjust_twins, compare_with_twin
 from challengers.results import DeltaResult
 from tests.evaluation.test_bootstrap_stats import METRICS, fraud_world
