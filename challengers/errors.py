@@ -33,15 +33,6 @@ class EnvironmentFailure(ChallengeError):
     exit_code = 3
 
 
-class ChallengerFailed(ChallengeError):
-    """A challenger failed to fit or score. Recorded as a failed model; the run goes on."""
-
-    def __init__(self, name: str, cause: BaseException) -> None:
-        self.name = name
-        self.cause = cause
-        super().__init__(f"challenger '{name}' failed: {type(cause).__name__}: {cause}")
-
-
 class RunInterrupted(ChallengeError):
     """SIGINT/SIGTERM arrived; finished work is kept (exit 130)."""
 

@@ -187,11 +187,6 @@ class GraphChallenger(BaseChallenger):
     def calibrated(self) -> bool:  # type: ignore[override]
         return self.inner_tree().calibrated
 
-    @property
-    def flavor(self) -> str:  # type: ignore[override]
-        """Logged with the inner tree's MLflow flavour (it expects the graph features as input)."""
-        return self.model_kind
-
     def feature_importance(self) -> dict[str, float]:
         """Gain importance over the data's and the graph's features together (sums to 1)."""
         self._check_fitted()

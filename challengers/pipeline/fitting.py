@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
-from challengers.evaluation.metrics import Cost
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
 from challengers.models import registry
 from challengers.models.base import BaseChallenger
@@ -36,7 +36,6 @@ class Fitted:
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
     twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
     tuning: TuneResult | None = None
 

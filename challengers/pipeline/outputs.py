@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,13 +19,14 @@ from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
 from challengers.files import write_atomic, write_json, write_parquet_atomic
+from challengers.models import trees
 from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
-from challengers.results import DeltaResult, ModelResult
+from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
 
@@ -49,10 +51,7 @@ def model_result(f: Fitted, evaluation: object) -> ModelResult:
     if isinstance(evaluation, ModelEvaluation):
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
-        result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
-            for k, d in evaluation.delta.items()
-        }
+        result.delta_vs_champion = dict(evaluation.delta)
     return result
 
 
@@ -206,7 +205,6 @@ def _model_run(
 ) -> ModelRun:
     """A model's child run: params, metrics, its own plots and scores sample, the model."""
     tuned = f.tuning
-    fitted = f.model is not None and f.model.is_fitted
     files = _model_files(cfg, prepared, f, result, out / "models" / m.name, personal)
     source = f.plan.source  # an MLflow champion: where it came from, not the local cache path
     params = {**m.params, **({"path": source["source.uri"]} if source else {}), **source}
@@ -227,8 +225,7 @@ def _model_run(
         tags={**source, **({"error": m.error} if m.error else {})},
         artifacts=[*(tuned.artifacts if tuned else []), *files],
         children=tuned.nested_runs() if tuned else [],
-        flavor=getattr(f.model, "flavor", None) if f.model is not None else None,
-        native_model=f.model.native_model() if f.model is not None and fitted else None,
+        **_native_model(f),
         inputs={c: str(prepared.plan.schema.get(c, pl.Float64)) for c in m.features},
         example=_input_example(prepared, m.features, personal),
     )
@@ -274,6 +271,20 @@ def _personal_columns(result: ExperimentResult) -> set[str]:
     """Columns the data audit found holding personal data: never copied into MLflow."""
     rows = result.audit.tables.get("personal_data", []) if result.audit else []
     return {str(r["column"]) for r in rows if "column" in r}
+
+
+def _native_model(f: Fitted) -> dict[str, Any]:
+    """The ModelRun fields logging a fitted booster with its library's MLflow flavour."""
+    booster = f.model.native_model() if f.model is not None and f.model.is_fitted else None
+    lib = trees.library_of(booster)
+    if lib is None:
+        return {}
+    return {
+        "native_model": booster,
+        "flavor": lib.flavor,
+        "flavor_options": dict(lib.flavor_options),
+        "requirements": [lib.requirement()],
+    }
 
 
 def parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) -> dict[str, str]:

@@ -44,7 +44,9 @@ class ModelRun:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    flavor: str | None = None
+    flavor: str | None = None  # the MLflow flavour logging native_model (models/trees.py)
+    flavor_options: dict[str, Any] = field(default_factory=dict)  # extra log_model arguments
+    requirements: list[str] | None = None  # the model's pip requirements
     native_model: Any = None
     artifacts: list[Path] = field(default_factory=list)  # a directory keeps its name
     children: list[NestedRun] = field(default_factory=list)  # e.g. tuning trials
@@ -210,21 +212,17 @@ class Tracker:
 
     def _log_model(self, mlflow: Any, run: ModelRun) -> str | None:
         """The fitted model under the model's own name, with its signature and input example."""
-        from importlib.metadata import version
+        import importlib
 
-        package = {"lightgbm": "lightgbm", "xgboost": "xgboost-cpu"}.get(run.flavor or "", "")
-        options: dict[str, Any] = {
-            "name": run.name,
-            "pip_requirements": [f"{package}=={version(package)}"] if package else None,
-            "signature": _signature(run.inputs) if run.inputs else None,
-            "input_example": run.example or None,
-        }
-        if run.flavor == "lightgbm":
-            info = mlflow.lightgbm.log_model(run.native_model, **options)
-        elif run.flavor == "xgboost":
-            info = mlflow.xgboost.log_model(run.native_model, model_format="json", **options)
-        else:
-            return None
+        flavor = importlib.import_module(f"mlflow.{run.flavor}")
+        info = flavor.log_model(
+            run.native_model,
+            name=run.name,
+            pip_requirements=run.requirements,
+            signature=_signature(run.inputs) if run.inputs else None,
+            input_example=run.example or None,
+            **run.flavor_options,
+        )
         return str(info.model_id)
 
     def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
@@ -271,11 +269,6 @@ class Tracker:
         mlflow = self._mlflow()
         while mlflow.active_run() is not None:
             mlflow.end_run(status)
-
-    def run_url(self) -> str | None:
-        if self.parent_id is None or not self.uri.startswith("http"):
-            return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_id}"
 
 
 def _child_tags(run: ModelRun) -> dict[str, str]:

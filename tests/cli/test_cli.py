@@ -161,22 +161,6 @@ def test_check_accepts_a_valid_config(
     assert "config and data are valid" in out
 
 
-def test_planned_kind_says_not_available(
-    tmp_path: Path, sim_parquet: Path, write_config: Callable, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A kind the schema accepts but no module implements yet stops before any work."""
-    from challengers.models import registry
-
-    monkeypatch.delitem(registry.KINDS, "graph")
-    monkeypatch.setattr(registry, "PLANNED_KINDS", ("graph",))
-    cfg = sim_config(sim_parquet)
-    graph = {"graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"]}}
-    cfg["challengers"].append({"name": "later", "kind": "graph", **graph})
-    code, line = _bad(tmp_path, write_config, cfg)
-    assert code == 2
-    assert "challenger kind 'graph' is not available yet" in line
-
-
 def test_simulate_writes_the_rows_asked_for(tmp_path: Path) -> None:
     out = tmp_path / "sim.parquet"
     code, text = _run(

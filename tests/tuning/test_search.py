@@ -17,7 +17,8 @@ from challengers.data.frames import DAY
 from challengers.data.split import tuning_folds
 from challengers.errors import ModelError
 from challengers.evaluation import evaluate
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
 from challengers.models.tree import LightGBMChallenger, TreeChallenger, XGBoostChallenger
 from challengers.pipeline import Prepared, RunOptions, prepare
