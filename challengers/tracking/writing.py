@@ -240,16 +240,16 @@ class Tracker:
         mlflow.log_input(dataset, context=ref.context)
 
     def share_view(self, params: list[str], metrics: list[str]) -> str | None:
-        """A saved view of this run's models in MLflow's runs table (one row per model, the
-        given hyperparameters and metrics as columns), stored as MLflow stores shared views
-        (an experiment tag); returns its URL fragment."""
+        """A saved view of MLflow's runs table with the given hyperparameters and metrics as
+        columns (expand a run to see its models), stored as MLflow stores shared views (an
+        experiment tag); returns its URL fragment."""
         if self.parent_id is None or self.experiment_id is None:
             return None
         import json
 
         key = f"challenge-{self.parent_id[:12]}"
         state = {
-            "searchFilter": f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+            "searchFilter": "",
             "orderByKey": "attributes.start_time",
             "orderByAsc": True,
             "startTime": "ALL",

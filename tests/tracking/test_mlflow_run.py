@@ -139,7 +139,8 @@ def test_champion_lineage_is_recorded_everywhere(logged: Logged) -> None:
         assert {k: record.get(k) for k in expected} == expected
         assert len(record["source.digest"]) == 64
     assert champion.data.params["path"] == expected["source.uri"]  # not a local cache path
-    scope = (logged.out / "report.md").read_text().split("## ")[2]
+    report = (logged.out / "report.md").read_text()
+    scope = report[report.index("Scope and data") :]
     assert (
         f"Champion model: `models:/{REGISTERED}@champion` resolved to registered model "
         f"`{REGISTERED}` version {logged.champion_version}, model id `{expected['source.model_id']}`"
@@ -172,6 +173,26 @@ def test_challengers_registered_and_the_best_gets_the_alias(logged: Logged) -> N
     assert alias.version == versions[best].version
     champion = client.get_model_version_by_alias(REGISTERED, "champion")
     assert str(champion.version) == logged.champion_version  # never promoted by a run
+
+
+def test_a_recorded_version_whose_files_changed_is_refused(logged: Logged) -> None:
+    """Planted: the recorded digest differs from the version's files (as when an artifact was
+    overwritten); fetching the pinned version must refuse, naming URI, version and digests."""
+    from challengers.errors import ModelError
+    from challengers.tracking import ModelSource, fetch_champion
+
+    recorded = ModelSource.from_record(logged.comparison["champion_source"])
+    assert recorded is not None
+    same = fetch_champion(recorded.uri, logged.uri, recorded)
+    assert same.source == recorded  # the pinned version, its files unchanged
+    altered = ModelSource(**{**recorded.__dict__, "digest": "0" * 64})
+    with pytest.raises(ModelError) as refused:
+        fetch_champion(recorded.uri, logged.uri, altered)
+    assert str(refused.value) == (
+        f"champion.model models:/{REGISTERED}@champion: the run used version "
+        f"{logged.champion_version}, whose files changed (digest 000000000000 recorded, "
+        f"{recorded.digest[:12]} now); nothing was re-run"
+    )
 
 
 def test_promote_then_replicate_uses_the_recorded_version_until_it_is_gone(
@@ -219,30 +240,37 @@ def _page_text(browser: str, profile: Path, url: str) -> list[str]:
 def test_the_mlflow_ui_shows_named_runs_and_one_column_per_param(
     logged: Logged, tmp_path: Path
 ) -> None:
-    """Headless Chromium on the MLflow UI of this run's store: the run's saved view (the runs
-    table) and the compare view of its three child runs."""
+    """Headless Chromium on the MLflow UI of this run's store: the experiment's runs view (the
+    run's models, found by their parent), the run's saved view (its columns) and the compare view
+    of its three child runs."""
+    from urllib.parse import urlencode
+
+    from challengers.tracking.server import MlflowServer, free_port
     from tests.report.test_report_run import chromium
 
     browser = chromium()
-    from challengers.tracking.server import MlflowServer, free_port
-
     client = _client(logged.uri)
     view = client.get_run(logged.run_id).data.tags["mlflow_view"]
     children = _children(logged)
     experiment = next(iter(children.values())).info.experiment_id
     ids = json.dumps([r.info.run_id for r in children.values()])
+    models = urlencode(
+        {"searchFilter": f"tags.`mlflow.parentRunId` = '{logged.run_id}'", "startTime": "ALL"}
+    )
     with MlflowServer(logged.uri, port=free_port()) as server:
         server.wait_ready(timeout_s=120)
-        runs = _page_text(browser, tmp_path / "p1", f"{server.url}/{view}")
+        base = f"{server.url}/#/experiments/{experiment}/runs"
+        runs = _page_text(browser, tmp_path / "p1", f"{base}?{models}")
+        saved = _page_text(browser, tmp_path / "p2", f"{server.url}/{view}")
         compare = _page_text(
             browser,
-            tmp_path / "p2",
+            tmp_path / "p3",
             f'{server.url}/#/compare-runs?runs={ids}&experiments=["{experiment}"]',
         )
     names = ["champion: first-line", "challenger: lgbm", "challenger: xgb"]
-    # the runs table: one row per model, named; each hyperparameter and metric its own column
     assert all(name in runs for name in names), runs
-    header = runs[runs.index("Parameters") : runs.index(names[0])]
+    # the saved view: each hyperparameter and metric its own column, no dict-string "params"
+    header = saved[saved.index("Parameters") : saved.index("Hide run")]
     assert {"num_leaves", "max_depth", "n_estimators", "roc_auc", "pr_auc"} <= set(header), header
     assert "params" not in header
     # the compare view: the three runs side by side, one row per hyperparameter
