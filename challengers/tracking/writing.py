@@ -240,18 +240,20 @@ class Tracker:
         mlflow.log_input(dataset, context=ref.context)
 
     def share_view(self, params: list[str], metrics: list[str]) -> str | None:
-        """A saved view of MLflow's runs table with the given hyperparameters and metrics as
-        columns (expand a run to see its models), stored as MLflow stores shared views (an
-        experiment tag); returns its URL fragment."""
+        """A saved view of this run's models in MLflow's runs table (one row per model, best
+        first by the first metric, the given hyperparameters and metrics as columns), stored as
+        MLflow stores shared views (an experiment tag); returns its URL fragment."""
         if self.parent_id is None or self.experiment_id is None:
             return None
         import json
 
         key = f"challenge-{self.parent_id[:12]}"
         state = {
-            "searchFilter": "",
-            "orderByKey": "attributes.start_time",
-            "orderByAsc": True,
+            # sorted by anything but the start time, the table lists child runs as rows of their
+            # own instead of folding them under their parent
+            "searchFilter": f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+            "orderByKey": f"metrics.`{metrics[0]}`" if metrics else "attributes.run_name",
+            "orderByAsc": False,
             "startTime": "ALL",
             "lifecycleFilter": "Active",
             "modelVersionFilter": "All Runs",
