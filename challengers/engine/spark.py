@@ -69,15 +69,24 @@ class SparkEngine(Engine[Any]):
 
     kind = "spark"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, *, owned: bool = False) -> None:
         self.session = session
+        self.owned = owned  # started here: stopped by close()
 
     @classmethod
     def start(cls, master: str | None, conf: dict[str, Any] | None = None) -> SparkEngine:
-        return cls(start_session(master, conf))
+        """The active session when there is one (spark-submit, a notebook: its master and conf
+        win), else a new one on ``master`` with ``conf``."""
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return cls(active)
+        return cls(start_session(master, conf), owned=True)
 
     def close(self) -> None:
-        self.session.stop()
+        if self.owned:
+            self.session.stop()
 
     # ------------------------------------------------------------------------------- loading
 
