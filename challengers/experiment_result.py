@@ -45,6 +45,12 @@ class ExperimentResult:
     curves: Curves | None = None
     plots: dict[str, str] = field(default_factory=dict)  # name -> path under output_dir
     thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
+    primary: str | None = None  # the metric that decides the verdict (None: the first metric)
+    resampling: dict[str, str] = field(default_factory=dict)  # {unit, reason} of the bootstrap
+
+    @property
+    def primary_key(self) -> str:
+        return self.primary or self.metric_keys[0]
 
     @property
     def champion(self) -> ModelResult:
@@ -76,6 +82,7 @@ class ExperimentResult:
                         "p_value": d.p_value,
                         "p_value_adjusted": d.p_value_adjusted,
                         "method": d.method,
+                        "primary": d.primary,
                     }
                     for k, d in m.delta_vs_champion.items()
                 },
@@ -93,7 +100,14 @@ class ExperimentResult:
                     "metrics": m.twin.metrics,
                     "ci": {k: list(v) for k, v in m.twin.ci.items()},
                     "delta": {
-                        k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
+                        k: {
+                            "value": d.value,
+                            "ci": list(d.ci),
+                            "p_value": d.p_value,
+                            "p_value_adjusted": d.p_value_adjusted,
+                            "method": d.method,
+                            "primary": d.primary,
+                        }
                         for k, d in m.twin.delta.items()
                     },
                 }
@@ -108,6 +122,8 @@ class ExperimentResult:
                 "data": asdict(self.data),
                 "evaluation": {
                     "metrics": self.metric_keys,
+                    "primary": self.primary_key,
+                    "resample": self.resampling,
                     "alpha": self.alpha,
                     "bootstrap": self.bootstrap,
                     "operating_alert_rate": self.operating_alert_rate,

@@ -26,11 +26,21 @@ class Finding:
 
 @dataclass
 class DeltaResult:
+    """A model minus its reference (the champion, or its twin) on one metric.
+
+    ``method`` names the method behind both the interval and ``p_value``: ``delong`` (rows
+    independent), ``delong-clustered:<unit>`` (clustered by entity or day) or ``bootstrap:<unit>``
+    (the paired bootstrap over entities, days or rows). ``primary``: the metric that decides the
+    verdict, Holm-adjusted across the models compared; a secondary metric (``primary`` False) is
+    Holm-adjusted over the model x secondary-metric family.
+    """
+
     value: float
     ci: tuple[float, float]
     p_value: float
-    p_value_adjusted: float | None = None  # Holm across the run's challengers
-    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
+    p_value_adjusted: float | None = None
+    method: str | None = None
+    primary: bool = False
 
 
 @dataclass

@@ -133,11 +133,16 @@ class DiagnosticsConfig(Strict):
 
 class EvaluationConfig(Strict):
     metrics: list[str] = list(DEFAULT_METRICS)
+    # decides "beats"/"worse than" (Holm across challengers); the others are secondary (Holm over
+    # challengers x metrics). Default: the first metric.
+    primary: str | None = None
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
     # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
     resample: Literal["entity", "day", "row"] | None = None
+    # day blocks are refused with fewer than 20 test days or entities spanning days; true overrides
+    resample_force: bool = False
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
@@ -161,9 +166,30 @@ class EvaluationConfig(Strict):
             raise ValueError("list at least one metric, e.g. [roc_auc, pr_auc]")
         return [str(s) for s in specs]
 
+    @model_validator(mode="after")
+    def _primary_is_a_metric(self) -> EvaluationConfig:
+        if self.primary is None:
+            return self
+        keys = [s.key for s in self.metric_specs]
+        try:
+            key = parse_metric(self.primary).key
+        except ConfigError as exc:
+            raise ValueError(f"primary: {exc}") from None
+        if key not in keys:
+            raise ValueError(
+                f"primary '{self.primary}' is not among evaluation.metrics; "
+                f"use one of: {', '.join(self.metrics)}"
+            )
+        return self
+
     @property
     def metric_specs(self) -> list[MetricSpec]:
         return [parse_metric(m) for m in self.metrics]
+
+    @property
+    def primary_key(self) -> str:
+        """The key of the metric that decides the verdict: ``primary``, else the first metric."""
+        return parse_metric(self.primary or self.metrics[0]).key
 
     @property
     def alert_rate(self) -> float:

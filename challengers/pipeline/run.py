@@ -15,9 +15,14 @@ from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError
 from challengers.evaluation.curve import Cost
-from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.evaluate import (
+    ModelEvaluation,
+    TestRows,
+    evaluate_models,
+    resampling,
+)
 from challengers.evaluation.metrics import METRICS
-from challengers.evaluation.twins import compare_with_twin
+from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
@@ -113,6 +118,7 @@ class _Evaluated:
     evaluations: dict[str, ModelEvaluation]
     analyses: Analyses
     models: list[ModelResult]
+    resampling: dict[str, str]  # {unit, reason} of every interval and test of the run
 
 
 def _run(
@@ -204,6 +210,8 @@ def _evaluate(
             alpha=e.alpha,
             seed=cfg.seed,
             resample=e.resample,
+            resample_force=e.resample_force,
+            primary=e.primary_key,
             threads=cfg.threads,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
@@ -223,8 +231,15 @@ def _evaluate(
                     bootstrap=e.bootstrap,
                     alpha=e.alpha,
                     seed=cfg.seed,
+                    resample=e.resample,
+                    resample_force=e.resample_force,
                 )
-    return _Evaluated(rows, budget, evaluations, analyses, models)
+    adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
+    unit = {}
+    if e.bootstrap > 0:
+        chosen = resampling(rows, e.resample, force=e.resample_force)
+        unit = {"unit": chosen.unit, "reason": chosen.reason}
+    return _Evaluated(rows, budget, evaluations, analyses, models, unit)
 
 
 def _findings(
@@ -250,6 +265,7 @@ def _findings(
             thresholds=cfg.evaluation.findings,
             analyses=evaluated.analyses,
             metric_keys=tuple(m.key for m in metrics),
+            primary=cfg.evaluation.primary_key,
         )
     )
     if audit is not None:
@@ -304,6 +320,8 @@ def _result(
         explanations=analyses.explanations,
         curves=analyses.curves,
         thresholds=cfg.evaluation.findings.model_dump(),
+        primary=cfg.evaluation.primary_key,
+        resampling=evaluated.resampling,
     )
 
 
@@ -336,6 +354,8 @@ def _analysis_input(
         bootstrap=e.bootstrap,
         alpha=e.alpha,
         seed=cfg.seed,
+        resample=e.resample,
+        resample_force=e.resample_force,
         settings=Settings(
             **d.model_dump(),
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),

@@ -59,14 +59,20 @@ def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> 
 
 def verdict(result: ExperimentResult) -> str:
     """The sentence a committee reads first."""
-    champ = result.champion.name
+    champ, primary = result.champion.name, result.primary_key
     better = [f for f in result.findings if f.id.startswith("outcome-better-")]
     counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
     if better:
         names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)
-        lead = f"The champion '{champ}' is significantly outperformed by {names}."
+        lead = (
+            f"The champion '{champ}' is significantly outperformed on the primary metric "
+            f"{primary} by {names}."
+        )
     else:
-        lead = f"No challenger significantly outperforms the champion '{champ}'."
+        lead = (
+            f"No challenger significantly outperforms the champion '{champ}' on the primary "
+            f"metric {primary}."
+        )
     tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     return f"{lead} Findings: {tally}."
 
@@ -227,8 +233,7 @@ def findings(result: ExperimentResult) -> Section:
 def limitations(result: ExperimentResult) -> Section:
     items = [
         f"Headline metrics are exact on all {result.data.rows_test:,} test rows; intervals come "
-        f"from {result.bootstrap:,} paired bootstrap replicates (entities resampled as blocks "
-        "when data.entity is set)."
+        f"from {result.bootstrap:,} paired bootstrap replicates, {out.unit_text(result)}."
     ]
     corrected = any(
         d.p_value_adjusted is not None
@@ -237,6 +242,7 @@ def limitations(result: ExperimentResult) -> Section:
     )
     if result.challengers and not corrected:
         items.append("p-values are not corrected for the number of challengers.")
+    items += out.resolution_note(result)
     ex = result.explanations
     if ex is not None:
         items.append(

@@ -43,6 +43,7 @@ def run(
         "claimed": {"roc_auc": 0.95},
     }
     config["evaluation"]["metrics"] += ["expected_cost", "brier"]
+    config["evaluation"]["primary"] = "pr_auc"  # the verdict's metric (default: roc_auc, first)
     config["evaluation"]["diagnostics"] = {"explain_rows": 500}
     path = root / "experiment.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
@@ -92,9 +93,21 @@ def test_findings_name_metric_models_effect_and_evidence(
     document = json.loads((out / "comparison.json").read_text())
     assert [f["id"] for f in document["findings"]] == [f.id for f in result.findings]
     better = next(f for f in document["findings"] if f["id"] == "outcome-better-lgbm")
-    assert better["models"] == ["lgbm", "champ"] and better["metric"] in result.metric_keys
+    assert better["models"] == ["lgbm", "champ"] and better["metric"] == "pr_auc"
     report = (out / "report.md").read_text()
     assert better["title"] in report
+    assert "outperformed on the primary metric pr_auc by 'lgbm'" in report  # the verdict
+    assert "pr_auc ↑<br>(primary)" in report and "roc_auc ↑<br>(secondary)" in report
+    assert "resampling whole entities (default: data.entity is set)" in report
+    assert "delong-clustered:entity (roc_auc); bootstrap:entity (pr_auc," in report
+    assert document["evaluation"]["primary"] == "pr_auc"
+    assert document["evaluation"]["resample"] == {
+        "unit": "entity",
+        "reason": "default: data.entity is set",
+    }
+    deltas = document["models"][1]["delta_vs_champion"]
+    assert [k for k, d in deltas.items() if d["primary"]] == ["pr_auc"]
+    assert all({"p_value_adjusted", "method", "primary"} <= d.keys() for d in deltas.values())
 
 
 def test_comparison_json_has_the_diagnostics(run: tuple[ExperimentResult, Path, str]) -> None:
