@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from challengers.files import jsonable
-from challengers.results import DataSummary, Finding, ModelResult
+from challengers.results import ChampionCard, DataSummary, Finding, ModelResult
 
 if TYPE_CHECKING:
     from challengers.analysis.calibration import Calibration
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from challengers.analysis.segments import SegmentColumn
     from challengers.analysis.stability import Stability
     from challengers.audit import AuditResult
+    from challengers.findings.conclusion import Conclusion
+    from challengers.findings.monitoring import MonitorItem
 
 
 @dataclass
@@ -47,6 +49,11 @@ class ExperimentResult:
     thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
     primary: str | None = None  # the metric that decides the verdict (None: the first metric)
     resampling: dict[str, str] = field(default_factory=dict)  # {unit, reason} of the bootstrap
+    governance: dict[str, str | None] = field(default_factory=dict)  # label -> value or None
+    conclusion: Conclusion | None = None  # the rating and the rules that set it
+    champion_card: ChampionCard | None = None
+    monitoring: list[MonitorItem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the terminal: e.g. why no report.pdf
 
     @property
     def primary_key(self) -> str:
@@ -133,6 +140,10 @@ class ExperimentResult:
                 **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
+                "governance": self.governance,
+                "conclusion": None if self.conclusion is None else asdict(self.conclusion),
+                "champion": None if self.champion_card is None else asdict(self.champion_card),
+                "monitoring": [asdict(m) for m in self.monitoring],
             }
         )
 
