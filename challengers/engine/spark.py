@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -189,9 +189,7 @@ class SparkEngine(Engine[Any]):
         if not windows.exclude_known_frauds:
             return WindowRows(train, test, 0, 0)
         assert entity is not None, "exclude_known_frauds needs an entity column"
-        last_visible = max(
-            windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
-        )
+        last_visible = windows.last_fraud_day_seen
         known = (
             rows.where(
                 day.between(windows.train_start, last_visible)
