@@ -22,6 +22,7 @@ class Finding:
     models: tuple[str, ...] = ()  # the models it concerns
     effect: float | None = None  # its size, in the metric's units
     evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
+    recommendation: str = ""  # what the first line should do (findings/recommendations.py)
 
 
 @dataclass
@@ -109,3 +110,17 @@ class DataSummary:
     source: str = ""
     features: list[str] = field(default_factory=list)
     windows: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChampionCard:
+    """The champion described for the report: source, method, hyperparameters, inputs, window."""
+
+    name: str
+    source: str
+    method: str  # the kind: xgboost-file, lightgbm-file, score, lightgbm (retrained)...
+    library: str
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    hyperparameters_from: str = ""
+    features: list[str] = field(default_factory=list)
+    training_window: str = ""

@@ -20,7 +20,12 @@ from challengers.analysis import explain as ex
 from challengers.analysis import segments as seg
 from challengers.analysis import stability as st
 from challengers.analysis.curves import Curves, curves
-from challengers.analysis.operating import Budget, OperatingPoint, operating_point
+from challengers.analysis.operating import (
+    Budget,
+    OperatingPoint,
+    operating_point,
+    scenario_overlaps,
+)
 from challengers.data.frames import DAY, DataSpec
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
@@ -98,6 +103,14 @@ def analyse(inp: AnalysisInput) -> Analyses:
         seed=inp.seed,
     )
     _savings_intervals(inp, rows, point)
+    if inp.spec.scenario is not None:
+        point.scenarios = scenario_overlaps(
+            y,
+            inp.test.get_column(inp.spec.scenario).cast(pl.String).fill_null("").to_numpy(),
+            alerted,
+            inp.champion,
+            dict(inp.spec.scenario_names),
+        )
     return Analyses(
         operating_point=point,
         stability=stability(inp, rows),

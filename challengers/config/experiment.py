@@ -16,6 +16,7 @@ from challengers.config.sections import (
     DataConfig,
     EngineConfig,
     EvaluationConfig,
+    GovernanceConfig,
     SplitConfig,
     TrackingConfig,
 )
@@ -34,6 +35,7 @@ class ExperimentConfig(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
     engine: EngineConfig = EngineConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -75,10 +77,31 @@ class ExperimentConfig(Strict):
 
         return self.model_copy(update={"threads": os.cpu_count() or 1})
 
+    def with_engine(self, kind: str | None, master: str | None) -> ExperimentConfig:
+        """This config with the command line's --engine/--master over its engine section
+        (--master alone means Spark)."""
+        if kind is None and master is None:
+            return self
+        kind = kind or "spark"
+        if kind not in ("local", "spark"):
+            raise ConfigError(f"--engine {kind}: use local or spark")
+        if kind == "local":
+            if master:
+                raise ConfigError("--master needs --engine spark (or no --engine)")
+            return self.model_copy(update={"engine": EngineConfig()})
+        engine = EngineConfig(
+            kind="spark",
+            master=master or self.engine.master,
+            conf=dict(self.engine.conf) if self.engine.kind == "spark" else {},
+        )
+        return self.model_copy(update={"engine": engine})
+
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
         the same experiment on Spark or locally gives the same numbers, and replicates either way."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True)
+        text = json.dumps(
+            self.model_dump(mode="json", exclude={"engine", "governance"}), sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -35,6 +35,7 @@ class Window(Strict):
 
 class DataConfig(Strict):
     path: str = Field(description="parquet or csv file, or a glob of them")
+    source: str | None = Field(None, description="where the data comes from (said when missing)")
     target: str = Field(description="0/1 fraud label")
     time: str = Field(description="event timestamp")
     id: str | None = None
@@ -43,6 +44,10 @@ class DataConfig(Strict):
     features: list[str] | None = None
     drop: list[str] = []
     segments: list[str] = []
+    scenario: str | None = Field(
+        None, description="fraud scenario or type per row (0/null: genuine); never a feature"
+    )
+    scenario_names: dict[int | str, str] = Field({}, description="scenario value -> its name")
 
     _path = field_validator("path")(resolve_path)
     _lists = field_validator("features", "drop", "segments")(unique_names)
@@ -201,6 +206,39 @@ class EvaluationConfig(Strict):
                 assert spec.param is not None
                 return spec.param
         return 0.005
+
+
+class GovernanceConfig(Strict):
+    """The model's identity in the model inventory, shown at the head of the report; every field
+    is optional and shown as "not stated" when absent."""
+
+    model_id: str | int | None = Field(None, description="id in the model inventory")
+    model_name: str | None = None
+    model_version: str | int | float | None = None
+    owner: str | None = Field(None, description="first-line owner of the model")
+    validator: str | None = Field(None, description="who validates (second line)")
+    purpose: str | None = None
+    intended_use: str | None = None
+    tier: str | int | None = Field(None, description="materiality / risk tier")
+    data_date: date | None = Field(None, description="date of the data (extract or cut-off)")
+
+    def fields(self) -> dict[str, str | None]:
+        """Label -> value (None when not stated), in the report's order."""
+        return {
+            "Model id (inventory)": _text(self.model_id),
+            "Model name": self.model_name,
+            "Model version": _text(self.model_version),
+            "Owner (first line)": self.owner,
+            "Validator": self.validator,
+            "Purpose": self.purpose,
+            "Intended use": self.intended_use,
+            "Materiality tier": _text(self.tier),
+            "Date of the data": _text(self.data_date),
+        }
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class TrackingConfig(Strict):

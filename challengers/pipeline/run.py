@@ -26,10 +26,12 @@ from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.recommendations import with_recommendations
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints, interrupted_error, require_resumable
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
+from challengers.pipeline.governance import add_governance
 from challengers.pipeline.outputs import log_run, model_result, parent_tags, write_outputs
 from challengers.pipeline.prepare import (
     Prepared,
@@ -145,6 +147,7 @@ def _run(
     evaluated = _evaluate(cfg, prepared, fitted, progress)
     findings = _findings(cfg, prepared, evaluated, agreement, audit)
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
+    add_governance(result, cfg, champion)
     with progress.stage("Writing outputs and logging to MLflow"):
         write_outputs(cfg, prepared, fitted, result, out)
         log_run(cfg, prepared, tracker, fitted, result, out)
@@ -270,7 +273,7 @@ def _findings(
     )
     if audit is not None:
         findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
-    return findings
+    return with_recommendations(findings)
 
 
 def _result(

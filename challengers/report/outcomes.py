@@ -262,6 +262,23 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         blocks += figure(
             result, "overlap", "Frauds caught by both, only the champion, only the challenger."
         )
+    if op.scenarios:
+        blocks += [
+            Heading("Alerted frauds by scenario"),
+            Table(
+                ["challenger", "scenario", "frauds", "both", "only champion", "only challenger",
+                 "p", "p Holm"],
+                [
+                    [o.challenger, o.name, f"{o.frauds:,}", f"{o.both:,}",
+                     f"{o.only_champion:,}", f"{o.only_challenger:,}", pvalue(o.p_value),
+                     pvalue(o.p_value_adjusted)]
+                    for o in op.scenarios
+                ],
+                caption="Frauds of each scenario (data.scenario, not a feature) alerted by only "
+                "one of the two models at equal budget; McNemar per scenario, Holm over every "
+                "challenger x scenario.",
+            ),
+        ]  # fmt: skip
     blocks += figure(result, "cost", "Cost and recall over alert budgets; dashed: operating point.")
     return blocks
 
