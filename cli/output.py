@@ -103,13 +103,17 @@ def findings_table(findings: Sequence[Finding]) -> Table:
 def print_result(result: ExperimentResult) -> None:
     out = console()
     out.print(comparison(result, out.width))
+    for note in result.notes:
+        err_console().print(f"[yellow]![/] {escape(note)}")
     for m in result.failed:
         out.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {escape(m.error or '')}")
     if result.findings:
         out.print("[bold]Findings[/] (recommendations: see the report)")
         out.print(Padding(findings_table(result.findings), (0, 0, 0, 2)))
     out.print(
-        f"Outputs: {result.output_dir}/report.html, report.md, comparison.json  ·  MLflow run "
+        f"Outputs: {result.output_dir}/report.html, "
+        + ("report.pdf, " if (result.output_dir / "report.pdf").exists() else "")
+        + "report.md, comparison.json  ·  MLflow run "
         f"{result.run_id}",
         overflow="fold",
     )

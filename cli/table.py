@@ -67,7 +67,9 @@ def title(result: ExperimentResult) -> str:
 
 
 def _key(result: ExperimentResult, key: str) -> str:
-    return f"{key} {'↑' if result.higher_is_better.get(key, True) else '↓'}"
+    """The metric, its direction, and whether it decides the verdict (primary) or not."""
+    role = "primary" if key == result.primary_key else "secondary"
+    return f"{key} {'↑' if result.higher_is_better.get(key, True) else '↓'} {role}"
 
 
 def _grid_cell(result: ExperimentResult, m: ModelResult, key: str) -> Text:

@@ -16,6 +16,7 @@ from challengers.config.sections import (
     DataConfig,
     EngineConfig,
     EvaluationConfig,
+    GovernanceConfig,
     SplitConfig,
     TrackingConfig,
 )
@@ -35,6 +36,7 @@ class ExperimentConfig(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
     engine: EngineConfig = EngineConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -79,7 +81,9 @@ class ExperimentConfig(Strict):
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
         the same experiment on Spark or locally gives the same numbers, and replicates either way."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"engine"}), sort_keys=True)
+        text = json.dumps(
+            self.model_dump(mode="json", exclude={"engine", "governance"}), sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -36,7 +36,11 @@ class DataSpec:
     amount: str | None = None
     entity: str | None = None
     segments: tuple[str, ...] = ()
-    label_delay_days: int = 0  # labels younger than this are unknown when a row is scored
+    label_delay_days: int = 0
+    scenario: str | None = None  # fraud scenario per row: a breakdown of the overlap, not a feature
+    scenario_names: tuple[
+        tuple[str, str], ...
+    ] = ()  # (value as text, name)  # labels younger than this are unknown when a row is scored
 
     def with_features(self, features: Iterable[str]) -> DataSpec:
         return replace(self, features=tuple(features))

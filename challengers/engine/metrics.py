@@ -15,7 +15,8 @@ import numpy as np
 
 from challengers.engine.base import ScoreStats
 from challengers.errors import ConfigError
-from challengers.evaluation.metrics import Cost, Curve, MetricSpec, Ranked, compute
+from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.metrics import MetricSpec, compute
 
 ROW_METRICS = ("entity_precision_at",)  # need rows (entities per day), not per-score counts
 

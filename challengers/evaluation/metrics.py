@@ -51,12 +51,23 @@ def pr_auc(c: Curve, param: float | None = None) -> FloatArray:
 
 
 def recall_at_fpr(c: Curve, param: float | None = None) -> FloatArray:
-    """Best recall among thresholds whose false-positive rate is at most ``param``."""
+    """Recall at the lowest threshold whose false-positive rate is at most ``param``, a tie group
+    straddling the limit counted at its expected value under random tie-breaking.
+
+    With ``F = param x negatives`` false positives allowed and ``fp`` before the straddling group,
+    its first ``r = floor(F - fp)`` genuines are allowed: each of its frauds precedes the
+    ``(r + 1)``-th of its ``g`` genuines with probability ``(r + 1) / (g + 1)``. (Dropping the
+    group, as before issue 18, gave 0 for 10 frauds tied with 20 genuines above the limit.)
+    """
     assert param is not None
-    tpr = safe_div(c.tp, c.positives[:, None])
-    fpr = safe_div(c.fp, c.negatives[:, None])
-    allowed = np.where(fpr <= param + 1e-12, tpr, 0.0)
-    return np.where(c.positives > 0, allowed.max(axis=1), np.nan)
+    # no genuines: no false-positive rate, no threshold qualifies (as the kernels)
+    allowed = np.where(c.negatives > 0, (param + 1e-12) * c.negatives, -1.0)[:, None]
+    fp_before, tp_before = before_group(c.fp), before_group(c.tp)
+    inside = c.fp <= allowed
+    straddles = ~inside & (fp_before <= allowed)  # at most one group per replicate
+    expected = (c.tp - tp_before) * (np.floor(allowed - fp_before) + 1) / (c.fp - fp_before + 1)
+    caught = np.where(inside, c.tp, 0.0).max(axis=1) + np.where(straddles, expected, 0.0).sum(1)
+    return np.where(c.positives > 0, safe_div(caught, c.positives), np.nan)
 
 
 def _caught_at_budget(c: Curve, cum: FloatArray, rate: float) -> FloatArray:

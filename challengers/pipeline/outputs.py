@@ -24,7 +24,7 @@ from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.prepare import Prepared
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
-from challengers.results import DeltaResult, ModelResult
+from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker
 
 
@@ -48,10 +48,7 @@ def model_result(f: Fitted, evaluation: object) -> ModelResult:
     if isinstance(evaluation, ModelEvaluation):
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
-        result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
-            for k, d in evaluation.delta.items()
-        }
+        result.delta_vs_champion = dict(evaluation.delta)
     return result
 
 

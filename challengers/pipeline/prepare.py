@@ -19,6 +19,7 @@ from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
 from challengers.data.split import Split, split
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
+from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.pipeline.plan import Plan, make_plan
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame
@@ -70,6 +71,12 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         amount=plan.spec.amount if cfg.weighs_by_amount else None,
         score=c.score if c.score and c.production_score is None else None,
     )
+    e = cfg.evaluation
+    if e.bootstrap > 0:  # day blocks that do not hold are refused before any training
+        rows = TestRows.from_frame(
+            parts.test, target=plan.spec.target, amount=None, entity=plan.spec.entity
+        )
+        resampling(rows, e.resample, force=e.resample_force)
     used = [c for c in plan.columns if c in frame.columns]
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {

@@ -82,6 +82,8 @@ def test_every_metric_and_number_is_whole(width: int) -> None:
     assert max(len(line) for line in lines) <= width
     for key in KEYS:
         assert re.search(rf"(^|\s){re.escape(key)} [↑↓]", text), f"{key} not shown in full"
+    # the first metric decides the verdict (evaluation.primary's default); the rest are secondary
+    assert "roc_auc ↑ primary" in text and text.count(" secondary") == len(KEYS) - 1
     assert "…" not in text
     # every value and interval of every model, whole on one line
     for v in ("0.1234", "[0.1023, 0.1433]", "0.4234", "[0.4023, 0.4433]"):

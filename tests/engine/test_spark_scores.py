@@ -14,8 +14,9 @@ from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.engine.base import ModelFile, ScoreStats
 from challengers.engine.local import LocalEngine
 from challengers.engine.metrics import metrics_from_stats
+from challengers.evaluation.curve import Cost, Ranked
 from challengers.evaluation.evaluate import headline
-from challengers.evaluation.metrics import Cost, Ranked, parse_metric
+from challengers.evaluation.metrics import parse_metric
 from challengers.models.champion import NativeModelChampion
 from challengers.models.trees import library
 from tests.engine.test_spark_rows import WINDOWS, load

@@ -190,6 +190,21 @@ CONFIGS = [
         lambda c: (c["data"].pop("entity"), c["split"].update(exclude_known_frauds=False)),
         ("metric entity_precision_at needs data.entity",),
     ),
+    Bad(
+        "primary-not-a-metric",
+        _set("evaluation.primary", "ks"),
+        ("primary 'ks' is not among evaluation.metrics; use one of: roc_auc, pr_auc",),
+    ),
+    Bad(
+        "day-blocks-over-a-short-window-and-cards-spanning-days",
+        _set("evaluation.resample", "day"),
+        (
+            "evaluation.resample: day blocks do not hold here: the test rows fall on 12 days "
+            "(day blocks need 20);",
+            "entities have rows on several test days; use entity (or row), or set "
+            "evaluation.resample_force: true to use days anyway",
+        ),
+    ),
 ]
 
 
