@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from challengers.files import jsonable
-from challengers.results import ChampionCard, DataSummary, Finding, ModelResult
+from challengers.results import ChampionCard, DataSummary, DeltaResult, Finding, ModelResult
 
 if TYPE_CHECKING:
     from challengers.analysis.calibration import Calibration
@@ -82,17 +82,7 @@ class ExperimentResult:
                 "status": m.status,
                 "metrics": m.metrics,
                 "ci": {k: list(v) for k, v in m.ci.items()},
-                "delta_vs_champion": {
-                    k: {
-                        "value": d.value,
-                        "ci": list(d.ci),
-                        "p_value": d.p_value,
-                        "p_value_adjusted": d.p_value_adjusted,
-                        "method": d.method,
-                        "primary": d.primary,
-                    }
-                    for k, d in m.delta_vs_champion.items()
-                },
+                "delta_vs_champion": _deltas(m.delta_vs_champion),
                 "fit_seconds": round(m.fit_seconds, 4),
                 "predict_seconds": round(m.predict_seconds, 4),
                 "params": m.params,
@@ -106,17 +96,7 @@ class ExperimentResult:
                     "label": m.twin.label,
                     "metrics": m.twin.metrics,
                     "ci": {k: list(v) for k, v in m.twin.ci.items()},
-                    "delta": {
-                        k: {
-                            "value": d.value,
-                            "ci": list(d.ci),
-                            "p_value": d.p_value,
-                            "p_value_adjusted": d.p_value_adjusted,
-                            "method": d.method,
-                            "primary": d.primary,
-                        }
-                        for k, d in m.twin.delta.items()
-                    },
+                    "delta": _deltas(m.twin.delta),
                 }
             if m.tuning:
                 entry["tuning"] = m.tuning
@@ -162,3 +142,8 @@ class ExperimentResult:
             "curves": plain(self.curves),
             "plots": self.plots,
         }
+
+
+def _deltas(deltas: dict[str, DeltaResult]) -> dict[str, dict[str, Any]]:
+    """Deltas as comparison.json holds them: every field of the one delta record."""
+    return {key: {**asdict(d), "ci": list(d.ci)} for key, d in deltas.items()}

@@ -78,6 +78,25 @@ class ExperimentConfig(Strict):
 
         return self.model_copy(update={"threads": os.cpu_count() or 1})
 
+    def with_engine(self, kind: str | None, master: str | None) -> ExperimentConfig:
+        """This config with the command line's --engine/--master over its engine section
+        (--master alone means Spark)."""
+        if kind is None and master is None:
+            return self
+        kind = kind or "spark"
+        if kind not in ("local", "spark"):
+            raise ConfigError(f"--engine {kind}: use local or spark")
+        if kind == "local":
+            if master:
+                raise ConfigError("--master needs --engine spark (or no --engine)")
+            return self.model_copy(update={"engine": EngineConfig()})
+        engine = EngineConfig(
+            kind="spark",
+            master=master or self.engine.master,
+            conf=dict(self.engine.conf) if self.engine.kind == "spark" else {},
+        )
+        return self.model_copy(update={"engine": engine})
+
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
         the same experiment on Spark or locally gives the same numbers, and replicates either way."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -69,15 +69,24 @@ class SparkEngine(Engine[Any]):
 
     kind = "spark"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, *, owned: bool = False) -> None:
         self.session = session
+        self.owned = owned  # started here: stopped by close()
 
     @classmethod
     def start(cls, master: str | None, conf: dict[str, Any] | None = None) -> SparkEngine:
-        return cls(start_session(master, conf))
+        """The active session when there is one (spark-submit, a notebook: its master and conf
+        win), else a new one on ``master`` with ``conf``."""
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return cls(active)
+        return cls(start_session(master, conf), owned=True)
 
     def close(self) -> None:
-        self.session.stop()
+        if self.owned:
+            self.session.stop()
 
     # ------------------------------------------------------------------------------- loading
 
@@ -180,9 +189,7 @@ class SparkEngine(Engine[Any]):
         if not windows.exclude_known_frauds:
             return WindowRows(train, test, 0, 0)
         assert entity is not None, "exclude_known_frauds needs an entity column"
-        last_visible = max(
-            windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
-        )
+        last_visible = windows.last_fraud_day_seen
         known = (
             rows.where(
                 day.between(windows.train_start, last_visible)

@@ -248,7 +248,6 @@ class Metric:
     higher_is_better: bool
     param: ParamKind | None = None
     needs: frozenset[Need] = frozenset()
-    description: str = ""
 
 
 def _param(p: float | None) -> float:
@@ -277,67 +276,59 @@ _REGISTERED = (
         "roc_auc",
         roc_auc,
         lambda s, p: safe_div(s.roc_wins, s.positives * (s.total - s.positives)),
-        True,
-        description="area under the ROC curve",
+        higher_is_better=True,
     ),
     Metric(
         "pr_auc",
         pr_auc,
         lambda s, p: safe_div(s.ap_sum, s.positives),
-        True,
-        description="average precision",
+        higher_is_better=True,
     ),
     Metric(
         "recall_at_fpr",
         recall_at_fpr,
         lambda s, p: safe_div(s.within_fpr(_param(p)), s.positives),
-        True,
+        higher_is_better=True,
         param="fpr",
-        description="recall at false-positive rate <= param",
     ),
     Metric(
         "precision_at_alerts",
         precision_at_alerts,
         lambda s, p: safe_div(s.caught(_param(p))[0], _param(p) * s.total),
-        True,
+        higher_is_better=True,
         param="alert_rate",
-        description="precision in the top param share of rows",
     ),
     Metric(
         "entity_precision_at",
         entity_precision_at,
         lambda s, p: s.entity_precision(_param(p)),
-        True,
+        higher_is_better=True,
         param="k",
         needs=frozenset({"entity"}),
-        description="handbook card precision top-k per day",
     ),
     Metric(
         "value_detection_at_alerts",
         value_detection_at_alerts,
         lambda s, p: safe_div(s.caught(_param(p))[1], s.fraud_amount),
-        True,
+        higher_is_better=True,
         param="alert_rate",
         needs=frozenset({"amount"}),
-        description="share of fraud amount caught in the top param share",
     ),
     Metric(
         "expected_cost",
         expected_cost,
         _expected_cost_formula,
-        False,
+        higher_is_better=False,
         needs=frozenset({"operating_point", "amount_cost"}),
-        description="cost per transaction at the operating point",
     ),
     Metric(
         "brier",
         brier,
         _brier_formula,
-        False,
+        higher_is_better=False,
         needs=frozenset({"calibrated"}),
-        description="Brier score",
     ),
-    Metric("ks", ks, lambda s, p: s.ks_gap, True, description="Kolmogorov–Smirnov statistic"),
+    Metric("ks", ks, lambda s, p: s.ks_gap, higher_is_better=True),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _REGISTERED}
 """Every metric, by name: adding one is its record here and its row in the reference test table."""

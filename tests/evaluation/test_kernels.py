@@ -162,7 +162,6 @@ def test_a_new_metric_is_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
         lambda s, p: safe_div(s.caught(p or 0)[0], s.positives),
         True,
         param="alert_rate",
-        description="share of the frauds in the top param share of rows",
     )
     monkeypatch.setitem(METRICS, record.name, record)
     # its rate lies between two planned ones: a plan that missed it would read a neighbour

@@ -51,7 +51,6 @@ def test_every_record_is_consistent() -> None:
         assert m.name == name
         assert m.param in (None, "fpr", "alert_rate", "k"), name
         assert m.needs <= {"amount", "entity", "calibrated", "operating_point", "amount_cost"}, name
-        assert m.description, name
 
 
 def test_a_false_positive_rate_is_not_an_alert_rate() -> None:
