@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from challengers.config.base import NAME_PATTERN, Strict
-from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
+from challengers.config.models import ChallengerConfig, ChampionConfig
 from challengers.config.sections import (
     DataConfig,
     EngineConfig,
@@ -22,6 +22,7 @@ from challengers.config.sections import (
 )
 from challengers.errors import ConfigError, did_you_mean
 from challengers.evaluation.metrics import amount_needed
+from challengers.models import registry
 
 
 class ExperimentConfig(Strict):
@@ -130,6 +131,14 @@ def _check_metric_needs(cfg: ExperimentConfig) -> None:
         )
 
 
+def _rebuild() -> None:
+    """A kind registered or removed: the challenger union of the schema follows."""
+    ExperimentConfig.model_rebuild(force=True)
+
+
+registry.on_change(_rebuild)
+
+
 def _check_tuning(cfg: ExperimentConfig) -> None:
     """Tuning needs room for its validation slices and label-delay gap inside the training window."""
     from challengers.data.split import validation_windows
@@ -141,7 +150,7 @@ def _check_tuning(cfg: ExperimentConfig) -> None:
         )
     s = cfg.split
     for c in cfg.challengers:
-        tuned = tuned_section(c)
+        tuned = c.tuning()
         if tuned is None:
             continue
         tune = tuned[0]
