@@ -35,6 +35,7 @@ from challengers.engine.spark_session import start_session
 from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
 from challengers.errors import DataError, first_line
 
+ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
 URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -135,6 +136,9 @@ class SparkEngine(Engine[Any]):
         stamp = self._naive_utc(frame, time, schema[time])
         rows = (
             frame.select(*dict.fromkeys(columns))
+            # the file order, kept through joins and shuffles: ties in card precision and the rows
+            # brought to the driver follow it, as they follow the load order locally
+            .withColumn(ORDER, F.monotonically_increasing_id())
             .withColumn(time, stamp)
             .withColumn(DAY, F.to_date(F.col(time)))
             .where(F.col(DAY).between(start, end))
@@ -217,6 +221,8 @@ class SparkEngine(Engine[Any]):
         return int(rows.count())
 
     def to_polars(self, rows: Any) -> pl.DataFrame:
+        if ORDER in rows.columns:
+            rows = rows.orderBy(ORDER).drop(ORDER)
         frame = pl.from_arrow(rows.toArrow())
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -285,3 +291,28 @@ class SparkEngine(Engine[Any]):
             fraud = np.asarray(table.column("a").to_numpy(), dtype=np.float64)
         score_values = np.asarray(table.column("s").to_numpy(), dtype=np.float64)
         return ScoreStats(score_values, positives, n - positives, fraud)
+
+    def entity_day_cells(
+        self, rows: Any, *, score: str, target: str, entity: str, k: int
+    ) -> pl.DataFrame:
+        """Per test day, its entities in card-precision order with their max label: max score
+        descending, ties by the file order of the entity's first row at that score (the local
+        engine's stable sort). Only the first ``k * days`` of a day can matter (at most ``k``
+        entities a day leave the ranking as detected), so only those reach the driver."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        best = F.max(F.struct(F.col(score).cast("double").alias("s"), (-F.col(ORDER)).alias("o")))
+        cells = rows.groupBy(DAY, entity).agg(
+            best.alias("best"), F.max(F.col(target).cast("double")).alias("label")
+        )
+        days = cells.select(DAY).distinct().count()
+        rank = F.row_number().over(
+            Window.partitionBy(DAY).orderBy(F.col("best.s").desc(), F.col("best.o").desc())
+        )
+        kept = (
+            cells.withColumn("rank", rank)
+            .where(F.col("rank") <= k * max(days, 1))
+            .select(DAY, F.col(entity).alias("entity"), "label", "rank")
+        )
+        return self.to_polars(kept).sort(DAY, "rank")

@@ -32,7 +32,7 @@ from challengers.features import outliers
 from challengers.features.detectors import CORE, DETECTORS, canonical, check_signature
 from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
-from challengers.models.params import ChallengerParams, ModelSection, ModelSpec, TuneConfig
+from challengers.models.params import ChallengerParams, ModelSpec, TreeSection, TuneConfig
 from challengers.models.tree import TreeChallenger, TreeView, Tunable
 
 Hybrid = Literal["lightgbm", "xgboost"]
@@ -82,7 +82,7 @@ class AnomalyParams(ChallengerParams):
             raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
         return self
 
-    def tuning(self) -> tuple[TuneConfig, ModelSection] | None:
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         """``tune`` at the top level or under ``model``; the tree's params are in ``model``."""
         tune = self.tune or (self.model.tune if self.model is not None else None)
         if tune is None or self.hybrid is None:

@@ -31,9 +31,9 @@ from challengers.models.abilities import DerivesFeatures, ReadsColumns
 from challengers.models.base import BaseChallenger
 from challengers.models.params import (
     ChallengerParams,
-    ModelSection,
     ModelSpec,
     Strict,
+    TreeSection,
     TuneConfig,
 )
 from challengers.models.tree import (
@@ -63,7 +63,7 @@ class GraphParams(ChallengerParams):
     graph: GraphSettings
     model: ModelSpec = ModelSpec(kind="lightgbm")
 
-    def tuning(self) -> tuple[TuneConfig, ModelSection] | None:
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return self.model.tuning()
 
 

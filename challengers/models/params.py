@@ -11,7 +11,7 @@ config. :meth:`ChallengerParams.model_params` is that dictionary.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -41,6 +41,19 @@ def unique_names(value: list[str] | None) -> list[str] | None:
     return value
 
 
+class TreeSection(Protocol):
+    """A section holding a tree's ``params`` and ``imbalance``: a tree kind's, or a ``model:``."""
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def imbalance(self) -> str: ...
+
+    @property
+    def model_fields_set(self) -> set[str]: ...
+
+
 class ModelSection(Strict):
     """A section that builds a model: its keys, as the kind's constructor arguments."""
 
@@ -56,7 +69,7 @@ class ModelSection(Strict):
                     out[name] = self.model_dump(include={name})[name]
         return out
 
-    def tuning(self) -> tuple[TuneConfig, ModelSection] | None:
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         """The ``tune`` block of this section and the section holding the tree's ``params`` and
         ``imbalance`` it searches, or None when the model is not tuned."""
         return None
@@ -130,7 +143,7 @@ class ModelSpec(ModelSection):
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
 
-    def tuning(self) -> tuple[TuneConfig, ModelSection] | None:
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)
 
 

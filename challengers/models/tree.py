@@ -27,7 +27,7 @@ from challengers.models.params import (
     ROUND_KEYS,
     ChallengerParams,
     Imbalance,
-    ModelSection,
+    TreeSection,
     TuneConfig,
 )
 from challengers.models.trees import LIBRARIES, TreeLibrary
@@ -98,7 +98,7 @@ class TreeParams(ChallengerParams):
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
 
-    def tuning(self) -> tuple[TuneConfig, ModelSection] | None:
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)
 
 

@@ -54,6 +54,7 @@ from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows, headline, rank_scores
 from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
+from challengers.models.params import TreeSection
 from challengers.models.tree import TreeChallenger, TreeView, Tunable, Watch
 from challengers.progress import Progress
 from challengers.tracking import NestedRun
@@ -209,12 +210,12 @@ def _error_tag(error: str | None) -> dict[str, str]:
     return {"error": error} if error else {}
 
 
-def fixed_params(section: Any) -> frozenset[str]:
+def fixed_params(section: TreeSection | None) -> frozenset[str]:
     """Tree parameters a config section (``params``, ``imbalance``) sets: they are not searched."""
     if section is None:
         return frozenset()
-    names = set(getattr(section, "params", {}) or {})
-    if "imbalance" in getattr(section, "model_fields_set", ()):
+    names = set(section.params)
+    if "imbalance" in section.model_fields_set:
         names.add("imbalance")
     return frozenset(names)
 
