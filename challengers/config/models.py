@@ -27,7 +27,14 @@ from challengers.config.base import (
 from challengers.models import registry
 from challengers.models.params import ChallengerParams, ModelSpec, SearchRange, TuneConfig
 
-__all__ = ["ModelSpec", "SearchRange", "TuneConfig"]  # the kinds' shared sections, re-exported
+__all__ = [
+    "KIND_CONFIGS",
+    "ChallengerConfig",
+    "ChampionConfig",
+    "ModelSpec",  # the kinds' shared sections, re-exported
+    "SearchRange",
+    "TuneConfig",
+]
 
 KIND_CONFIGS: dict[str, type[ChallengerParams]] = {}  # kind -> its section, as registered
 

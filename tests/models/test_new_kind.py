@@ -61,6 +61,7 @@ class TestColumnScoreContract(ChallengerContract):
         return ColumnScore("signal", 1.0, seed=seed, threads=1)
 
 
+@pytest.mark.slow  # a whole run, about 30 s on 2 busy cores
 @pytest.mark.usefixtures("column_score")
 def test_a_test_only_kind_runs_end_to_end(
     sim_parquet: Path, write_config: Callable[..., Path], tmp_path: Path, tracking_uri: str
