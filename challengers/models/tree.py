@@ -6,7 +6,8 @@ settings can be replayed exactly) plus three things every validator needs: a see
 
 For tuning (``challengers/tuning/search.py``) a tree also trains under a :class:`Watch` (the validation
 scores every few rounds, for pruning and early stopping on any metric) and shows itself through
-:meth:`TreeChallenger.tree_view`, the one method every tunable kind implements.
+:meth:`TreeChallenger.tree_view`, the one method of :class:`Tunable`, the mixin of every tunable
+kind.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ import polars as pl
 
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
+from challengers.models.params import (
+    ROUND_KEYS,
+    ChallengerParams,
+    Imbalance,
+    TreeSection,
+    TuneConfig,
+)
 from challengers.models.trees import LIBRARIES, TreeLibrary
 
-Imbalance = Literal["none", "balanced", "sqrt"]
 DEFAULT_ROUNDS = 100
-# every name the two libraries accept for the number of boosting rounds
-ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
@@ -72,7 +77,40 @@ class TreeView:
     rebuild: Callable[[TreeChallenger], BaseChallenger]
 
 
-class TreeChallenger(BaseChallenger):
+class Tunable:
+    """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches."""
+
+    def tree_view(
+        self,
+        train: pl.DataFrame,
+        valid: pl.DataFrame,
+        spec: DataSpec,
+        history: pl.DataFrame | None,
+    ) -> TreeView:
+        """The tree, the fold's frames as that tree sees them, their spec, and the rebuild."""
+        raise NotImplementedError
+
+
+class TreeParams(ChallengerParams):
+    """A tree challenger's section: the library's ``params``, ``tune`` and ``imbalance``."""
+
+    params: dict[str, Any] = {}
+    tune: TuneConfig | None = None
+    imbalance: Imbalance = "none"
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        return None if self.tune is None else (self.tune, self)
+
+
+class LightGBMParams(TreeParams):
+    kind: Literal["lightgbm"]
+
+
+class XGBoostParams(TreeParams):
+    kind: Literal["xgboost"]
+
+
+class TreeChallenger(BaseChallenger, Tunable):
     """Shared constructor and bookkeeping of the two tree libraries."""
 
     early_stopping_rounds: ClassVar[int] = 50
@@ -90,10 +128,6 @@ class TreeChallenger(BaseChallenger):
         self.imbalance = imbalance
         self.seed = seed
         self.threads = threads
-
-    @classmethod
-    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> TreeChallenger:
-        return cls(dict(settings.params), imbalance=settings.imbalance, seed=seed, threads=threads)
 
     @property
     def calibrated(self) -> bool:  # type: ignore[override]
@@ -176,6 +210,7 @@ class TreeChallenger(BaseChallenger):
 
 class LightGBMChallenger(TreeChallenger):
     kind = "lightgbm"
+    Params = LightGBMParams
     library = LIBRARIES["lightgbm"]
 
     def _defaults(self) -> dict[str, Any]:
@@ -255,6 +290,7 @@ class LightGBMChallenger(TreeChallenger):
 
 class XGBoostChallenger(TreeChallenger):
     kind = "xgboost"
+    Params = XGBoostParams
     library = LIBRARIES["xgboost"]
 
     def _defaults(self) -> dict[str, Any]:
