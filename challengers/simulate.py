@@ -24,6 +24,7 @@ them. Terminal risk and device structure are deliberately absent: that is what c
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -31,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+from challengers.errors import ConfigError, EnvironmentFailure
 
 AMOUNT_RULE = 220.0
 TERMINAL_FRAUD_DAYS = 28
@@ -286,9 +289,9 @@ def simulate(
     """Write the simulated transactions to ``out`` (parquet, zstd), one row group at a time."""
     import pyarrow.parquet as pq
 
-    world = _World(spec)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
+    world = _World(spec)
     tmp = out.with_name(f".{out.name}.partial")
     counts = rows_per_day(spec, world.rng)
     buffer: list[pl.DataFrame] = []
@@ -307,6 +310,9 @@ def simulate(
                 buffer, buffered = [], 0
             if on_day is not None:
                 on_day(1)
+    except OSError as exc:  # the disk filled up, the directory went away
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentFailure(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
     finally:
         if writer is not None:
             writer.close()
@@ -320,6 +326,28 @@ def simulate(
         start=spec.start,
         end=spec.start + timedelta(days=spec.days - 1),
     )
+
+
+def _check_out(out: Path) -> None:
+    """A parquet file name in a directory that can be written, refused before any work."""
+    if out.is_dir() or not out.name:
+        raise ConfigError(
+            f"--out {out}: is a directory; give a file name such as {out / 'transactions.parquet'}"
+        )
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise ConfigError(
+            f"--out {out}: simulate writes parquet; name the file {out.with_suffix('.parquet')} "
+            "(polars converts it to CSV if needed)"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"--out {out}: cannot write in {out.parent} ({exc.strerror}); choose a writable "
+            "location"
+        ) from exc
 
 
 def simulate_frame(rows: int, seed: int = 0, **kwargs: object) -> pl.DataFrame:

@@ -19,7 +19,7 @@ from challengers.config.base import (
     resolve_path,
     unique_names,
 )
-from challengers.models.tree import ROUND_KEYS
+from challengers.models.tree import ROUND_KEYS, check_rounds
 
 
 class SearchRange(Strict):
@@ -90,6 +90,8 @@ class ModelSpec(Strict):
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
 
+    _rounds = field_validator("params")(check_rounds)
+
 
 class ChallengerBase(Strict):
     name: str = Field(pattern=NAME_PATTERN)
@@ -103,6 +105,8 @@ class TreeChallengerConfig(ChallengerBase):
     params: dict[str, Any] = {}
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
+
+    _rounds = field_validator("params")(check_rounds)
 
 
 class GraphSettings(Strict):

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from challengers.data.frames import INTERNAL
 from challengers.errors import ConfigError, DataError, closest
 from challengers.features.snapshots import snapshot_features
 from challengers.features.temporal import (
@@ -51,7 +52,7 @@ from challengers.features.temporal import (
 )
 
 log = logging.getLogger(__name__)
-ROW = "_row"
+ROW = f"{INTERNAL}row"
 
 
 def graph_features(

@@ -75,10 +75,17 @@ def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, st
     return severity, text + ".", gain
 
 
+# Below this many frauds in the test window no paired test is trusted to call a winner: with one
+# fraud DeLong's variance is zero by construction (p = 0) and a bootstrap resamples one row.
+MIN_FRAUDS_TO_CLAIM = 10
+
+
 def significant_challengers(ctx: FindingContext) -> list[Finding]:
     """A challenger significantly better (or worse) than the champion on the same test rows,
     after Holm's correction across challengers; severity by the effect at the operating point."""
-    out = []
+    out: list[Finding] = []
+    if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:  # the few-frauds finding says why
+        return out
     for m in ctx.models:
         if m.role != "challenger" or m.status != "ok":
             continue

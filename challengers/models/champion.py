@@ -86,6 +86,10 @@ class NativeModelChampion(BaseChallenger):
     def booster_predict(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def classes(self) -> int:
+        """How many classes the model predicts (2 for a binary model)."""
+        return 2
+
 
 class LightGBMFileChampion(NativeModelChampion):
     library = "lightgbm"
@@ -105,6 +109,10 @@ class LightGBMFileChampion(NativeModelChampion):
 
     def booster_predict(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster_.predict(x))
+
+    def classes(self) -> int:
+        per_round = int(self.booster_.num_model_per_iteration())
+        return per_round if per_round > 1 else 2
 
     def native_model(self) -> Any:
         return self.booster_
@@ -129,6 +137,12 @@ class XGBoostFileChampion(NativeModelChampion):
     def booster_predict(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self.booster_.inplace_predict(x, validate_features=False))
 
+    def classes(self) -> int:
+        import json
+
+        learner = json.loads(self.booster_.save_config())["learner"]
+        return max(int(learner["learner_model_param"].get("num_class", 0) or 0), 2)
+
     def native_model(self) -> Any:
         return self.booster_
 
@@ -146,13 +160,9 @@ def load_model_file(
         raise ModelError(f"champion.model: file not found: {path}; check the path in the config")
     suffix = file.suffix.lower()
     if suffix in PICKLE_SUFFIXES or _is_pickle(file):
-        if not allow_pickle:
-            raise ModelError(
-                f"champion.model: {path} is a pickle, which runs code when loaded; ask the first "
-                "line for a native export (LightGBM .txt, XGBoost .json) or pass --allow-pickle"
-            )
-        raise ModelError(
-            f"champion.model: {path}: pickled champions are not supported yet; use a native export"
+        raise ModelError(  # no flag loads one: suggesting --allow-pickle would only lead on
+            f"champion.model: {path} is a pickle, which runs code when loaded and is not "
+            "supported; ask the first line for a native export (LightGBM .txt, XGBoost .json)"
         )
     champion: NativeModelChampion
     if suffix in LIGHTGBM_SUFFIXES:
@@ -166,6 +176,12 @@ def load_model_file(
         )
     _check_content(file, champion.library)
     model_features = champion.load()
+    classes = champion.classes()
+    if classes > 2:
+        raise ModelError(
+            f"champion.model: {path} predicts {classes} classes; the champion must be a binary "
+            "fraud model (one score per row); export the binary model"
+        )
     champion.features = list(features) if features else model_features
     if not champion.features:
         raise ModelError(
@@ -245,7 +261,7 @@ def from_mlflow_uri(
         if flavor == "xgboost" and str(conf.get("model_class", "")).endswith("Booster"):
             return load_model_file(str(data), features=features, schema=schema)
     kinds = ", ".join(sorted(flavors)) or "none"
-    hint = "" if allow_pickle else " (pickled flavours are refused without --allow-pickle)"
+    hint = " (pickled flavours are not supported: they run code when loaded)"
     raise ModelError(
         f"champion.model: {uri} has flavours [{kinds}]; only native LightGBM/XGBoost boosters can "
         f"be loaded{hint}"

@@ -38,14 +38,37 @@ def positive_weight(y: np.ndarray, imbalance: str) -> float:
     return ratio if imbalance == "balanced" else math.sqrt(ratio)
 
 
+MAX_ROUNDS = 1_000_000
+
+
 def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Take the number of boosting rounds out of ``params`` whatever alias it was given as."""
     rest = dict(params)
     rounds = DEFAULT_ROUNDS
     for key in ROUND_KEYS:
         if key in rest:
-            rounds = int(rest.pop(key))
+            rounds = rounds_of(key, rest.pop(key))
     return rest, rounds
+
+
+def rounds_of(key: str, value: Any) -> int:
+    """A round count as an int; ValueError naming the key, the value and the fix for anything
+    else ("abc", .inf, -5, 2.5, true): the libraries would fail on it only after the data loaded."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value, whole = int(value), True
+    if not whole or not 1 <= value <= MAX_ROUNDS:
+        raise ValueError(
+            f"{key} is {value!r}: the number of boosting rounds must be a whole number from 1 to "
+            f"{MAX_ROUNDS:,}; write e.g. {key}: {DEFAULT_ROUNDS}"
+        )
+    return int(value)
+
+
+def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the round counts of a tree's ``params`` (the config calls this when it loads)."""
+    split_rounds(params)
+    return params
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from challengers.data.frames import check_finite, check_target, load_days, time_
 from challengers.data.split import Split, split
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.pipeline.plan import Plan, make_plan
+from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame
 from challengers.tracking import check_reachable, resolve_uri
@@ -120,7 +121,9 @@ def _check_windows(plan: Plan, parts: Split) -> None:
 
 
 def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
-    """Validate the config, the data and the champion without training anything."""
+    """Validate the config, the data and the champion without training anything: everything a
+    run would need from its environment (preflight.py) included."""
+    check_names(cfg, options.output_dir)
     check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
     prepared = prepare(cfg, options, progress)
     summary = prepared.split.summary(prepared.plan.spec.target)
