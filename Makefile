@@ -27,7 +27,8 @@ $(STAMP): requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-install: $(STAMP)  ## create .venv and install the locked dependencies
+install: $(STAMP)  ## create .venv and install the locked dependencies (and Java 17+ for Spark)
+	@.ci/ensure-java
 
 demo: $(STAMP)  ## run the main job on the embedded demo data
 	$(BIN)/challenge run $(CONFIG)
@@ -61,7 +62,7 @@ else
 endif
 
 lock: $(UV)  ## re-resolve requirements.lock from pyproject.toml (then commit it)
-	$(UV) pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
+	$(UV) pip compile pyproject.toml --extra dev --extra spark --universal --python-version 3.11 \
 		--no-header -o requirements.lock
 
 clean:  ## remove the environment and run outputs

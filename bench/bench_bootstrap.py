@@ -58,7 +58,8 @@ def simulate(rows: int, models: int, seed: int = 0) -> dict:
 def run_case(case: dict) -> dict:
     """One case, in this process: returns its timings and memory."""
     from challengers.evaluation.bootstrap import paired_bootstrap
-    from challengers.evaluation.metrics import Cost, Ranked, parse_metric
+    from challengers.evaluation.curve import Cost, Ranked
+    from challengers.evaluation.metrics import parse_metric
 
     data = simulate(case["rows"], case["models"])
     unit = case["unit"]
@@ -113,7 +114,8 @@ def run_case(case: dict) -> dict:
 
 def _old_engine(ranked, metrics, *, replicates, seed, cost, operating_rate, blocks):  # type: ignore[no-untyped-def]
     """The engine this replaces (commit ebcd8fa), verbatim in substance, for the comparison."""
-    from challengers.evaluation.metrics import Curve, compute
+    from challengers.evaluation.curve import Curve
+    from challengers.evaluation.metrics import compute
 
     n = next(iter(ranked.values())).n
     rng = np.random.default_rng(seed)

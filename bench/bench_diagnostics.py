@@ -22,7 +22,8 @@ from _results import machine, write_section  # bench/ is on sys.path when run as
 from challengers.analysis.operating import budget_from_rate
 from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.data.frames import DAY, DataSpec
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.metrics import parse_metric
 from challengers.models.tree import LightGBMChallenger
 
 FEATURES = tuple(f"f{i}" for i in range(20))

@@ -5,6 +5,9 @@ Each message is one line saying what was wrong, where, and how to fix it.
 
 from __future__ import annotations
 
+import os
+import re
+
 
 class ChallengeError(Exception):
     """Base of every error the tool reports to the user without a traceback."""
@@ -30,15 +33,6 @@ class EnvironmentFailure(ChallengeError):
     exit_code = 3
 
 
-class ChallengerFailed(ChallengeError):
-    """A challenger failed to fit or score. Recorded as a failed model; the run goes on."""
-
-    def __init__(self, name: str, cause: BaseException) -> None:
-        self.name = name
-        self.cause = cause
-        super().__init__(f"challenger '{name}' failed: {type(cause).__name__}: {cause}")
-
-
 class RunInterrupted(ChallengeError):
     """SIGINT/SIGTERM arrived; finished work is kept (exit 130)."""
 
@@ -50,6 +44,13 @@ def first_line(exc: BaseException, limit: int | None = 200) -> str:
     native libraries put whole dumps in their messages, and errors here are one line."""
     lines = str(exc).strip().splitlines()
     return lines[0][:limit] if lines else type(exc).__name__
+
+
+def describe(exc: BaseException, limit: int | None = None) -> str:
+    """``Type: first line of the message``, or the type alone when the message is blank."""
+    line = first_line(exc, limit)
+    name = type(exc).__name__
+    return name if line == name else f"{name}: {line}"
 
 
 def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
@@ -69,3 +70,18 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> 
     """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
     match = closest(word, choices)
     return f"; did you mean '{match}'?" if match else ""
+
+
+SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def scrub(text: str) -> str:
+    """The text without credentials: the user:password@ of URLs, and the tracking secrets of the
+    environment. The one scrubber: every message, log line and URI the tool shows goes through it."""
+    text = USERINFO.sub("***@", text)
+    for name in SECRET_VARIABLES:
+        secret = os.environ.get(name)
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text

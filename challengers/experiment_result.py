@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from challengers.files import jsonable
-from challengers.results import DataSummary, Finding, ModelResult
+from challengers.results import ChampionCard, DataSummary, DeltaResult, Finding, ModelResult
 
 if TYPE_CHECKING:
     from challengers.analysis.calibration import Calibration
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from challengers.analysis.segments import SegmentColumn
     from challengers.analysis.stability import Stability
     from challengers.audit import AuditResult
+    from challengers.findings.conclusion import Conclusion
+    from challengers.findings.monitoring import MonitorItem
 
 
 @dataclass
@@ -45,6 +47,17 @@ class ExperimentResult:
     curves: Curves | None = None
     plots: dict[str, str] = field(default_factory=dict)  # name -> path under output_dir
     thresholds: dict[str, float] = field(default_factory=dict)  # evaluation.findings
+    primary: str | None = None  # the metric that decides the verdict (None: the first metric)
+    resampling: dict[str, str] = field(default_factory=dict)  # {unit, reason} of the bootstrap
+    governance: dict[str, str | None] = field(default_factory=dict)  # label -> value or None
+    conclusion: Conclusion | None = None  # the rating and the rules that set it
+    champion_card: ChampionCard | None = None
+    monitoring: list[MonitorItem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the terminal: e.g. why no report.pdf
+
+    @property
+    def primary_key(self) -> str:
+        return self.primary or self.metric_keys[0]
 
     @property
     def champion(self) -> ModelResult:
@@ -69,16 +82,7 @@ class ExperimentResult:
                 "status": m.status,
                 "metrics": m.metrics,
                 "ci": {k: list(v) for k, v in m.ci.items()},
-                "delta_vs_champion": {
-                    k: {
-                        "value": d.value,
-                        "ci": list(d.ci),
-                        "p_value": d.p_value,
-                        "p_value_adjusted": d.p_value_adjusted,
-                        "method": d.method,
-                    }
-                    for k, d in m.delta_vs_champion.items()
-                },
+                "delta_vs_champion": _deltas(m.delta_vs_champion),
                 "fit_seconds": round(m.fit_seconds, 4),
                 "predict_seconds": round(m.predict_seconds, 4),
                 "params": m.params,
@@ -92,10 +96,7 @@ class ExperimentResult:
                     "label": m.twin.label,
                     "metrics": m.twin.metrics,
                     "ci": {k: list(v) for k, v in m.twin.ci.items()},
-                    "delta": {
-                        k: {"value": d.value, "ci": list(d.ci), "p_value": d.p_value}
-                        for k, d in m.twin.delta.items()
-                    },
+                    "delta": _deltas(m.twin.delta),
                 }
             if m.tuning:
                 entry["tuning"] = m.tuning
@@ -108,6 +109,8 @@ class ExperimentResult:
                 "data": asdict(self.data),
                 "evaluation": {
                     "metrics": self.metric_keys,
+                    "primary": self.primary_key,
+                    "resample": self.resampling,
                     "alpha": self.alpha,
                     "bootstrap": self.bootstrap,
                     "operating_alert_rate": self.operating_alert_rate,
@@ -117,6 +120,10 @@ class ExperimentResult:
                 **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
+                "governance": self.governance,
+                "conclusion": None if self.conclusion is None else asdict(self.conclusion),
+                "champion": None if self.champion_card is None else asdict(self.champion_card),
+                "monitoring": [asdict(m) for m in self.monitoring],
             }
         )
 
@@ -135,3 +142,8 @@ class ExperimentResult:
             "curves": plain(self.curves),
             "plots": self.plots,
         }
+
+
+def _deltas(deltas: dict[str, DeltaResult]) -> dict[str, dict[str, Any]]:
+    """Deltas as comparison.json holds them: every field of the one delta record."""
+    return {key: {**asdict(d), "ci": list(d.ci)} for key, d in deltas.items()}

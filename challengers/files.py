@@ -15,7 +15,8 @@ import errno
 import json
 import math
 import os
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,26 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
     return None
 
 
-def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
-    """Write via a temporary file and a rename: a reader never sees half a parquet file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write the file to; renamed onto ``path`` when the block
+    ends, removed when it fails: a reader (or a resumed run) never sees half a file under the real
+    name. The one atomic writer of the package: every file a run writes goes through it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        frame.write_parquet(tmp)
+        yield tmp
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """Write a parquet file atomically."""
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
 
 
 def jsonable(value: Any) -> Any:
@@ -84,17 +96,14 @@ def jsonable(value: Any) -> Any:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Write a text file atomically and durably (fsync before the rename); a failing disk is an
+    environment failure (exit 3). The mode follows the umask, like every other file of a run."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(tmp).replace(path)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 

@@ -22,15 +22,26 @@ class Finding:
     models: tuple[str, ...] = ()  # the models it concerns
     effect: float | None = None  # its size, in the metric's units
     evidence: dict[str, Any] = field(default_factory=dict)  # the numbers behind it
+    recommendation: str = ""  # what the first line should do (findings/recommendations.py)
 
 
 @dataclass
 class DeltaResult:
+    """A model minus its reference (the champion, or its twin) on one metric.
+
+    ``method`` names the method behind both the interval and ``p_value``: ``delong`` (rows
+    independent), ``delong-clustered:<unit>`` (clustered by entity or day) or ``bootstrap:<unit>``
+    (the paired bootstrap over entities, days or rows). ``primary``: the metric that decides the
+    verdict, Holm-adjusted across the models compared; a secondary metric (``primary`` False) is
+    Holm-adjusted over the model x secondary-metric family.
+    """
+
     value: float
     ci: tuple[float, float]
     p_value: float
-    p_value_adjusted: float | None = None  # Holm across the run's challengers
-    method: str | None = None  # test behind p_value: delong[-clustered:unit], bootstrap:unit
+    p_value_adjusted: float | None = None
+    method: str | None = None
+    primary: bool = False
 
 
 @dataclass
@@ -99,3 +110,17 @@ class DataSummary:
     source: str = ""
     features: list[str] = field(default_factory=list)
     windows: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ChampionCard:
+    """The champion described for the report: source, method, hyperparameters, inputs, window."""
+
+    name: str
+    source: str
+    method: str  # the kind: xgboost-file, lightgbm-file, score, lightgbm (retrained)...
+    library: str
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    hyperparameters_from: str = ""
+    features: list[str] = field(default_factory=list)
+    training_window: str = ""

@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from challengers.errors import ConfigError, EnvironmentFailure
+from challengers.files import atomic_path
 
 AMOUNT_RULE = 220.0
 TERMINAL_FRAUD_DAYS = 28
@@ -287,36 +288,45 @@ def simulate(
     on_day: Callable[[int], None] | None = None,
 ) -> SimulationSummary:
     """Write the simulated transactions to ``out`` (parquet, zstd), one row group at a time."""
+    out = Path(out)
+    _check_out(out)  # before any work: a directory, another format, a place nobody can write
+    world = _World(spec)
+    try:
+        return _write(world, spec, out, row_group_rows, on_day)
+    except OSError as exc:  # the disk filled up, the directory went away
+        raise EnvironmentFailure(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _write(
+    world: _World,
+    spec: SimulationSpec,
+    out: Path,
+    row_group_rows: int,
+    on_day: Callable[[int], None] | None,
+) -> SimulationSummary:
     import pyarrow.parquet as pq
 
-    out = Path(out)
-    _check_out(out)
-    world = _World(spec)
-    tmp = out.with_name(f".{out.name}.partial")
-    counts = rows_per_day(spec, world.rng)
-    buffer: list[pl.DataFrame] = []
-    buffered = frauds = 0
-    writer = None
-    try:
-        for d, n_rows in enumerate(counts):
-            frame = world.day(d, int(n_rows))
-            frauds += int(frame.get_column("TX_FRAUD").sum())
-            buffer.append(frame)
-            buffered += frame.height
-            if buffered >= row_group_rows or d == len(counts) - 1:
-                table = pl.concat(buffer).to_arrow()
-                writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
-                writer.write_table(table, row_group_size=max(buffered, 1))
-                buffer, buffered = [], 0
-            if on_day is not None:
-                on_day(1)
-    except OSError as exc:  # the disk filled up, the directory went away
-        tmp.unlink(missing_ok=True)
-        raise EnvironmentFailure(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
-    finally:
-        if writer is not None:
-            writer.close()
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        counts = rows_per_day(spec, world.rng)
+        buffer: list[pl.DataFrame] = []
+        buffered = frauds = 0
+        writer = None
+        try:
+            for d, n_rows in enumerate(counts):
+                frame = world.day(d, int(n_rows))
+                frauds += int(frame.get_column("TX_FRAUD").sum())
+                buffer.append(frame)
+                buffered += frame.height
+                if buffered >= row_group_rows or d == len(counts) - 1:
+                    table = pl.concat(buffer).to_arrow()
+                    writer = writer or pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    writer.write_table(table, row_group_size=max(buffered, 1))
+                    buffer, buffered = [], 0
+                if on_day is not None:
+                    on_day(1)
+        finally:
+            if writer is not None:
+                writer.close()
     return SimulationSummary(
         path=out,
         rows=int(counts.sum()),

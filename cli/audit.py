@@ -18,10 +18,13 @@ GATES = ("high", "medium", "low")
 def audit_command(
     config: Path = typer.Argument(..., help="The experiment YAML.", show_default=False),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Output directory (default: runs/<name>-audit-<timestamp>/)."
+        None, "--output", "-o", help="Output directory (default: runs/NAME-audit-TIME/)."
     ),
     fail_on: str | None = typer.Option(
-        None, "--fail-on", help="Exit 1 when a finding of this severity or worse exists (high)."
+        None,
+        "--fail-on",
+        metavar="high|medium|low",
+        help="Exit 1 when a finding of this severity or worse exists.",
     ),
     tracking_uri: str | None = typer.Option(
         None, "--tracking-uri", help="MLflow store (only to fetch a champion given as a URI)."

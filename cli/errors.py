@@ -6,7 +6,6 @@ import codecs
 import contextlib
 import functools
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -19,19 +18,6 @@ import typer
 F = TypeVar("F", bound=Callable[..., Any])
 
 state = {"debug": False}
-SECRET_VARIABLES = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
-USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
-
-
-def scrub(text: str) -> str:
-    """The text without credentials: user:password@ of URLs, and tracking secrets of the
-    environment (they are never written anywhere, messages included)."""
-    text = USERINFO.sub("***@", text)
-    for name in SECRET_VARIABLES:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def reports_errors(fn: F) -> F:
@@ -39,7 +25,7 @@ def reports_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from challengers.errors import ChallengeError
+        from challengers.errors import ChallengeError, scrub
 
         if threading_main():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # main.py's early handler

@@ -22,10 +22,22 @@ def _interrupted_early(signum: int, frame: object) -> None:
 signal.signal(signal.SIGINT, _interrupted_early)
 
 import typer  # noqa: E402
+from typer.core import TyperOption  # noqa: E402
 
 from challengers import __version__  # noqa: E402
 from challengers.cli import audit, check, compare, replicate, run, simulate, ui  # noqa: E402
 from challengers.cli.errors import ascii_fallback, state  # noqa: E402
+
+_value_type = TyperOption.display_type_rich
+
+
+def _no_type_for_flags(self: TyperOption, ctx: typer.Context) -> str | None:
+    """A flag takes no value, so --help shows none (Typer would print ``<bool>``)."""
+    return None if self.is_flag else _value_type(self, ctx)
+
+
+# Typer offers no setting for it and builds --help's own option, so the display is changed once here.
+TyperOption.display_type_rich = _no_type_for_flags  # type: ignore[method-assign,assignment]
 
 app = typer.Typer(
     name="challenge",
@@ -34,7 +46,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
+from rich.padding import Padding
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
+from challengers.cli.table import comparison
 from challengers.experiment_result import ExperimentResult
 from challengers.progress import Advance, ignore_advance
-from challengers.results import SEVERITIES, ModelResult
+from challengers.results import SEVERITIES, Finding
 
 if TYPE_CHECKING:
     from challengers.audit import AuditResult
@@ -81,55 +84,38 @@ class RichProgress:
             err_console().print(f"[yellow]![/] {message}")
 
 
-def _num(value: float | None) -> str:
-    return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
-
-
-def _cell(model: ModelResult, key: str, higher_is_better: bool, alpha: float) -> str:
-    value = model.metrics.get(key)
-    text = _num(value)
-    lo, hi = model.ci.get(key, (math.nan, math.nan))
-    if math.isfinite(lo):
-        text += f"\n[dim][{_num(lo)}, {_num(hi)}][/]"
-    delta = model.delta_vs_champion.get(key)
-    if delta is not None and math.isfinite(delta.value):
-        significant = math.isfinite(delta.p_value) and delta.p_value < alpha
-        good = (delta.value > 0) == higher_is_better
-        style = ("green" if good else "red") if significant else "dim"
-        text += f"\n[{style}]Δ {delta.value:+.4f} p={delta.p_value:.3f}[/]"
-    return text
-
-
-def comparison_table(result: ExperimentResult) -> Table:
-    ok = [m for m in result.models if m.status == "ok"]
-    table = Table(
-        title=f"{result.experiment}: champion vs challengers on {result.data.rows_test:,} test rows "
-        f"({result.data.positives_test:,} frauds), {100 * (1 - result.alpha):.0f}% intervals",
-        show_lines=True,
-    )
-    table.add_column("metric", style="bold")
-    for m in ok:
-        table.add_column(f"{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
-    for key in result.metric_keys:
-        hib = result.higher_is_better.get(key, True)
+def findings_table(findings: Sequence[Finding]) -> Table:
+    """One line per finding; a long title wraps under itself (a hanging indent), not under the
+    severity."""
+    table = Table.grid(padding=(0, 1))
+    table.add_column(no_wrap=True)
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for f in findings:
         table.add_row(
-            f"{key} {'↑' if hib else '↓'}", *(_cell(m, key, hib, result.alpha) for m in ok)
+            Text(f"{f.severity.upper():6}", style=SEVERITY_STYLE[f.severity]),
+            Text(f"[{f.area}]", style="dim"),
+            f.title,
         )
     return table
 
 
 def print_result(result: ExperimentResult) -> None:
-    console().print(comparison_table(result))
+    out = console()
+    out.print(comparison(result, out.width))
+    for note in result.notes:
+        err_console().print(f"[yellow]![/] {escape(note)}")
     for m in result.failed:
-        console().print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {m.error}")
+        out.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {escape(m.error or '')}")
     if result.findings:
-        console().print("[bold]Findings[/]")
-        for f in result.findings:
-            style = SEVERITY_STYLE[f.severity]
-            console().print(f"  [{style}]{f.severity.upper():6}[/] [{f.area}] {f.title}")
-    console().print(
-        f"Outputs: {result.output_dir}/report.html, report.md, comparison.json  ·  MLflow run "
-        f"{result.run_id}"
+        out.print("[bold]Findings[/] (recommendations: see the report)")
+        out.print(Padding(findings_table(result.findings), (0, 0, 0, 2)))
+    out.print(
+        f"Outputs: {result.output_dir}/report.html, "
+        + ("report.pdf, " if (result.output_dir / "report.pdf").exists() else "")
+        + "report.md, comparison.json  ·  MLflow run "
+        f"{result.run_id}",
+        overflow="fold",
     )
 
 

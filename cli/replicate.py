@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
 
 from challengers.cli.errors import reports_errors
 
@@ -95,10 +98,24 @@ def _diff(value: float) -> str:
     return "0" if value == 0 else ("∞" if math.isinf(value) else f"{value:.2e}")
 
 
+def replication_table(r: Replication) -> Table:
+    """Logged against re-computed values, grouped by model (a heading row each): at 80 columns a
+    long metric key wraps within its column, the numbers never do."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("metric", overflow="fold", ratio=1)
+    for name in ("logged", "replicated", "difference"):
+        table.add_column(name, justify="right", no_wrap=True)
+    shown = [c for c in r.checks if c.headline or not c.within(r.tolerance)]
+    for model in dict.fromkeys(c.model for c in shown):
+        table.add_row(f"[bold]{escape(model)}[/]")
+        for c in (c for c in shown if c.model == model):
+            style = "bold red" if not c.within(r.tolerance) else ""
+            table.add_row(f"  {c.key}", _num(c.logged), _num(c.now), _diff(c.diff), style=style)
+    return table
+
+
 def print_replication(r: Replication) -> None:
     """The logged vs re-computed table, the environment differences and the verdict."""
-    from rich.table import Table
-
     from challengers.cli.output import console
 
     for note in r.notes:
@@ -110,16 +127,8 @@ def print_replication(r: Replication) -> None:
         "within_tolerance": f"[green]within tolerance {r.tolerance:g}[/]",
         "differs": f"[bold red]differs beyond tolerance {r.tolerance:g}[/]",
     }[r.status]
-    table = Table(title=f"Replication of run {r.original} as {r.replication}: {verdict}")
-    for name in ("model", "metric", "logged", "replicated", "difference"):
-        left = name in ("model", "metric")
-        table.add_column(name, justify="left" if left else "right", no_wrap=True)
-    for c in r.checks:
-        bad = not c.within(r.tolerance)
-        if c.headline or bad:
-            style = "bold red" if bad else ""
-            table.add_row(c.model, c.key, _num(c.logged), _num(c.now), _diff(c.diff), style=style)
-    console().print(table)
+    console().print(f"[bold]Replication of run {r.original} as {r.replication}:[/] {verdict}")
+    console().print(replication_table(r))
     for change in r.status_changes:
         console().print(f"[bold red]✗[/] {change}")
     models = len({c.model for c in r.checks})

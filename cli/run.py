@@ -16,10 +16,13 @@ app = typer.Typer()
 def run_command(
     config: Path = typer.Argument(..., help="The experiment YAML.", show_default=False),
     output: Path | None = typer.Option(
-        None, "--output", "-o", help="Output directory (default: runs/<name>-<timestamp>/)."
+        None, "--output", "-o", help="Output directory (default: runs/NAME-TIME/)."
     ),
     only: list[str] = typer.Option(
-        [], "--only", help="Train only this challenger (repeatable); the champion always runs."
+        [],
+        "--only",
+        metavar="NAME",
+        help="Train only this challenger (repeatable); the champion always runs.",
     ),
     resume: bool = typer.Option(
         False,
@@ -28,7 +31,10 @@ def run_command(
         "and tuning studies, train the rest.",
     ),
     fail_on: str | None = typer.Option(
-        None, "--fail-on", help="Exit 1 when a finding of this severity exists (high)."
+        None,
+        "--fail-on",
+        metavar="high|medium|low",
+        help="Exit 1 when a finding of this severity or worse exists.",
     ),
     tracking_uri: str | None = typer.Option(
         None,
@@ -53,6 +59,8 @@ def run_command(
 
       challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: train what is missing)
     """
+    if not quiet:  # on screen at once, before the heavy imports and the data
+        typer.echo(f"challenge run {config}", err=True)
     from challengers.cli.output import RichProgress, print_result
     from challengers.config import load_config
     from challengers.errors import ConfigError

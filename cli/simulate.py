@@ -29,7 +29,9 @@ def simulate_command(
     """Write a synthetic transaction dataset with planted fraud: customers, terminals, devices;
     high amounts, compromised terminals, compromised customers and shared-device rings.
 
-    Written in row groups, so any size fits in memory. Examples:
+    Written in row groups, so any size fits in memory.
+
+    Examples:
 
       challenge simulate --rows 200000 --out data/sim.parquet --seed 7
 

@@ -31,15 +31,16 @@ def ui_command(
       challenge ui            # then open http://127.0.0.1:5000
     """
     from challengers.config import load_config
-    from challengers.tracking import redact, require_store, resolve_uri
+    from challengers.errors import scrub
+    from challengers.tracking import require_store, resolve_uri
 
     config_uri = load_config(config).tracking.uri if config else None
     uri = resolve_uri(tracking_uri, config_uri)
     require_store(uri)  # an unreachable server or a missing store: one line, before starting
     if uri.startswith("http"):
-        typer.echo(f"the store is a server already: open {redact(uri)}")
+        typer.echo(f"the store is a server already: open {scrub(uri)}")
         return
-    typer.echo(f"MLflow UI for {redact(uri)} at http://127.0.0.1:{port} (Ctrl-C to stop)")
+    typer.echo(f"MLflow UI for {scrub(uri)} at http://127.0.0.1:{port} (Ctrl-C to stop)")
     command = [
         sys.executable,
         "-m",

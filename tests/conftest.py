@@ -13,6 +13,10 @@ import yaml
 
 from challengers.simulate import simulate_frame
 
+# No report.pdf in the suite's runs (a headless browser per run would double the suite's time);
+# tests/report/test_report_run.py turns it back on for its run.
+os.environ.setdefault("CHALLENGE_PDF", "off")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CHALLENGE_SHARED", ROOT.parent / "shared"))
 HANDBOOK = SHARED / "data" / "handbook_transactions.parquet"

@@ -40,10 +40,11 @@ LAYERS: list[set[str]] = [
     {"analysis"},
     {"config"},  # kind sections come from the registered kinds below
     {"models"},
+    {"engine"},  # where the steps that touch rows run: local (polars) or Spark
     {"features"},
     {"evaluation"},
-    {"data", "tracking"},
-    {"results", "files", "progress", "simulate"},
+    {"data", "tracking", "simulate"},
+    {"results", "files", "progress"},
     {"errors"},
 ]
 LAYER_OF = {unit: depth for depth, layer in enumerate(LAYERS) for unit in layer}
@@ -148,6 +149,17 @@ def test_only_the_tracking_package_imports_mlflow() -> None:
         str(p.relative_to(ROOT))
         for p in _modules(LIBRARY) + _modules(CLI)
         if "mlflow" in _imports(p) and p.parent.name != "tracking"
+    ]
+    assert offenders == []
+
+
+def test_only_the_spark_engine_modules_import_pyspark() -> None:
+    """pyspark (and its JVM) is loaded only by engine/spark*.py, only when a run asks for Spark."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in _modules(LIBRARY) + _modules(CLI)
+        if "pyspark" in _imports(p)
+        and not (p.parent.name == "engine" and p.name.startswith("spark"))
     ]
     assert offenders == []
 

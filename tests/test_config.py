@@ -25,8 +25,11 @@ def test_demo_config_loads_and_resolves_paths() -> None:
     assert Path(cfg.data.path) == (root / "configs" / "../data/demo.parquet")
     assert Path(cfg.data.path).exists()
     assert cfg.champion.model is not None and Path(cfg.champion.model).exists()
-    assert [c.kind for c in cfg.challengers] == ["lightgbm", "xgboost"]
-    assert cfg.evaluation.alert_rate == 0.005
+    # one challenger of each family, the scenario column named and kept out of the features
+    assert [c.kind for c in cfg.challengers] == ["lightgbm", "graph", "anomaly"]
+    assert cfg.data.scenario == "TX_FRAUD_SCENARIO" and cfg.data.scenario in cfg.data.drop
+    assert cfg.evaluation.alert_rate == 0.02
+    assert cfg.governance.fields()["Model id (inventory)"] == "FRD-DEMO-001"
 
 
 def test_unknown_key_names_line_and_closest_key(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from challengers.evaluation.metrics import Curve, Ranked
+from challengers.evaluation.curve import Curve, Ranked
 
 FPR_GRID = np.unique(np.concatenate([[0.0], np.geomspace(1e-5, 1.0, 120), np.linspace(0, 1, 41)]))
 RECALL_GRID = np.linspace(0.0, 1.0, 101)

@@ -3,7 +3,8 @@
 LightGBM (``predict(..., pred_contrib=True)``) and XGBoost (``predict(..., pred_contribs=True)``)
 return, per row, one exact TreeSHAP contribution per feature plus the bias; they sum to the raw margin
 (log-odds). The mean |contribution| of a feature over a seeded sample of test rows is its global
-importance in the model's own units, comparable across models on the same rows, unlike gain.
+importance in the model's own units, comparable across models on the same rows, unlike gain. Each
+library's calls (and XGBoost's best iteration) live in :mod:`challengers.models.trees`.
 """
 
 from __future__ import annotations
@@ -14,51 +15,30 @@ from typing import Any
 
 import numpy as np
 
+from challengers.models import trees
+
 
 def library_of(booster: Any) -> str | None:
     """'lightgbm', 'xgboost' or None for anything else."""
-    module = type(booster).__module__
-    if module.startswith("lightgbm") and type(booster).__name__ == "Booster":
-        return "lightgbm"
-    if module.startswith("xgboost") and type(booster).__name__ == "Booster":
-        return "xgboost"
-    return None
+    lib = trees.library_of(booster)
+    return None if lib is None else lib.name
 
 
-def _xgb_kwargs(booster: Any) -> dict[str, Any]:
-    best = getattr(booster, "best_iteration", None)
-    return {} if best is None else {"iteration_range": (0, int(best) + 1)}
+def _library(booster: Any) -> trees.TreeLibrary:
+    lib = trees.library_of(booster)
+    if lib is None:
+        raise TypeError(f"no native SHAP contributions for {type(booster).__name__}")
+    return lib
 
 
 def contributions(booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """Per-row SHAP contributions, shape (rows, features + 1); the last column is the bias."""
-    library = library_of(booster)
-    if library == "lightgbm":
-        return np.asarray(booster.predict(x, pred_contrib=True), dtype=np.float64)
-    if library == "xgboost":
-        import xgboost as xgb
-
-        matrix = xgb.DMatrix(x, feature_names=list(names))
-        out = booster.predict(
-            matrix, pred_contribs=True, validate_features=False, **_xgb_kwargs(booster)
-        )
-        return np.asarray(out, dtype=np.float64)
-    raise TypeError(f"no native SHAP contributions for {type(booster).__name__}")
+    return _library(booster).contributions(booster, x, names)
 
 
 def raw_margin(booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """The model's raw output (log-odds) for each row."""
-    if library_of(booster) == "lightgbm":
-        return np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
-    import xgboost as xgb
-
-    matrix = xgb.DMatrix(x, feature_names=list(names))
-    return np.asarray(
-        booster.predict(
-            matrix, output_margin=True, validate_features=False, **_xgb_kwargs(booster)
-        ),
-        dtype=np.float64,
-    )
+    return _library(booster).raw_margin(booster, x, names)
 
 
 @dataclass
@@ -84,9 +64,7 @@ class ModelExplanation:
 
 def explain(model: str, booster: Any, x: np.ndarray, names: Sequence[str]) -> ModelExplanation:
     """SHAP summary of ``booster`` on the rows of ``x`` (columns named ``names``)."""
-    library = library_of(booster)
-    if library is None:
-        raise TypeError(f"no native SHAP contributions for {type(booster).__name__}")
+    library = _library(booster).name
     contrib = contributions(booster, x, names)
     if contrib.shape[1] != len(names) + 1:
         raise ValueError(f"{contrib.shape[1] - 1} contributions for {len(names)} features")

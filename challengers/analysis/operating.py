@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from challengers.errors import DataError
-from challengers.evaluation.metrics import Cost
+from challengers.evaluation.curve import Cost
 
 DEFAULT_BUDGETS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0005, 0.1, 24))
 
@@ -225,6 +225,57 @@ def overlap(
 
 
 @dataclass
+class ScenarioOverlap:
+    """One challenger against the champion on the frauds of one scenario, at the same budget."""
+
+    challenger: str
+    scenario: str  # the value, as text
+    name: str  # its name (data.scenario_names), else the value
+    frauds: int
+    both: int
+    only_champion: int
+    only_challenger: int
+    p_value: float  # McNemar on the scenario's discordant frauds
+    p_value_adjusted: float = float("nan")  # Holm over every challenger x scenario
+    test: str = ""
+
+
+def scenario_overlaps(
+    y: np.ndarray,
+    scenario: np.ndarray,
+    masks: Mapping[str, np.ndarray],
+    champion: str,
+    names: Mapping[str, str],
+) -> list[ScenarioOverlap]:
+    """Frauds caught only by the champion or only by each challenger, per scenario of the frauds,
+    with McNemar's test per cell and Holm's correction over the challenger x scenario family."""
+    from challengers.evaluation.bootstrap import holm
+
+    fraud = y > 0
+    values = [v for v in np.unique(scenario[fraud].astype(str)) if v not in ("0", "")]
+    text = scenario.astype(str)
+    out = []
+    for name, alerted in masks.items():
+        if name == champion:
+            continue
+        for v in values:
+            rows = fraud & (text == v)
+            champ, mine = masks[champion][rows], alerted[rows]
+            only_champ = int(np.count_nonzero(champ & ~mine))
+            only_mine = int(np.count_nonzero(mine & ~champ))
+            _, p, test = mcnemar(only_champ, only_mine)
+            out.append(
+                ScenarioOverlap(
+                    name, v, names.get(v, v), int(rows.sum()),
+                    int(np.count_nonzero(champ & mine)), only_champ, only_mine, p, test=test,
+                )
+            )  # fmt: skip
+    for o, adjusted in zip(out, holm([o.p_value for o in out]), strict=True):
+        o.p_value_adjusted = adjusted
+    return out
+
+
+@dataclass
 class CostCurve:
     """Cost and recall of every model when alerting each share of the test rows."""
 
@@ -279,6 +330,7 @@ class OperatingPoint:
     overlaps: list[Overlap]
     curve: CostCurve
     cost_basis: str = ""  # how a false alert and a missed fraud are costed
+    scenarios: list[ScenarioOverlap] = field(default_factory=list)  # when data.scenario is set
 
 
 def operating_point(

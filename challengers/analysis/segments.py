@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from challengers.evaluation.metrics import Curve, Ranked, roc_auc
+from challengers.evaluation.curve import Curve, Ranked
+from challengers.evaluation.metrics import roc_auc
 
 OTHER = "(other)"
 MISSING = "(missing)"

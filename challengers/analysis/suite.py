@@ -20,10 +20,17 @@ from challengers.analysis import explain as ex
 from challengers.analysis import segments as seg
 from challengers.analysis import stability as st
 from challengers.analysis.curves import Curves, curves
-from challengers.analysis.operating import Budget, OperatingPoint, operating_point
+from challengers.analysis.operating import (
+    Budget,
+    OperatingPoint,
+    operating_point,
+    scenario_overlaps,
+)
 from challengers.data.frames import DAY, DataSpec
-from challengers.evaluation.evaluate import Delta, ModelEvaluation, TestRows, evaluate_models
-from challengers.evaluation.metrics import Cost, MetricSpec
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.metrics import MetricSpec
+from challengers.results import DeltaResult
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,12 @@ class AnalysisInput:
     alpha: float
     seed: int
     settings: Settings = field(default_factory=Settings)
+    # the run's bootstrap unit (evaluation.resample), used by every interval here too
+    resample: str | None = None
+    resample_force: bool = False
     history: pl.DataFrame | None = None
     # the evaluation's own expected-cost deltas at this budget, when it computed them
-    cost_deltas: dict[str, Delta] = field(default_factory=dict)
+    cost_deltas: dict[str, DeltaResult] = field(default_factory=dict)
     # the evaluation's headline metrics on the test window, when it computed them (not again)
     test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -93,6 +103,14 @@ def analyse(inp: AnalysisInput) -> Analyses:
         seed=inp.seed,
     )
     _savings_intervals(inp, rows, point)
+    if inp.spec.scenario is not None:
+        point.scenarios = scenario_overlaps(
+            y,
+            inp.test.get_column(inp.spec.scenario).cast(pl.String).fill_null("").to_numpy(),
+            alerted,
+            inp.champion,
+            dict(inp.spec.scenario_names),
+        )
     return Analyses(
         operating_point=point,
         stability=stability(inp, rows),
@@ -143,8 +161,11 @@ def _evaluate(
     *,
     metrics: Sequence[MetricSpec] | None = None,
     bootstrap: int = 0,
+    window: bool = False,
 ) -> dict[str, ModelEvaluation]:
-    """The evaluation's own metric code on a subset of rows (a week, a day, the training window)."""
+    """The evaluation's own metric code on a subset of rows (a week, a day, the training window),
+    resampling the run's unit. ``window``: a part of the test window (a week), where day blocks
+    are used as the run chose them on the whole window, without checking the part again."""
     return evaluate_models(
         rows,
         scores,
@@ -156,6 +177,8 @@ def _evaluate(
         bootstrap=bootstrap,
         alpha=inp.alpha,
         seed=inp.seed,
+        resample=inp.resample,
+        resample_force=inp.resample_force or window,
     )
 
 
@@ -241,7 +264,7 @@ def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[
 def _week_metrics(inp: AnalysisInput, w: st.Week, index: np.ndarray) -> st.WeekMetrics:
     rows = _rows(inp, inp.test[index])
     replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
-    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=replicates)
+    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=replicates, window=True)
     return st.WeekMetrics(
         week=w.index,
         start=w.start.isoformat(),

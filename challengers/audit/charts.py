@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers.data.split import Windows
+from challengers.files import atomic_path
 
 
 def label_rate_chart(
@@ -46,8 +47,8 @@ def label_rate_chart(
         top.set_title("Rows and fraud rate over time (blue: training window, orange: test)")
         fig.autofmt_xdate()
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
     return path

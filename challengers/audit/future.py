@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -167,7 +167,3 @@ def _differences(full: pl.Series, part: pl.Series) -> int:
         same = np.isclose(a, b, rtol=1e-6, atol=1e-9, equal_nan=True)
         return int(np.count_nonzero(~same))
     return int((full.ne_missing(part)).sum())
-
-
-def recipes_available(models: Sequence[ModelInputs]) -> list[str]:
-    return [m.name for m in models if m.kind in RECIPES]

@@ -12,8 +12,16 @@ from pydantic import (
 
 from challengers.config.base import NAME_PATTERN, Strict
 from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
-from challengers.config.sections import DataConfig, EvaluationConfig, SplitConfig, TrackingConfig
+from challengers.config.sections import (
+    DataConfig,
+    EngineConfig,
+    EvaluationConfig,
+    GovernanceConfig,
+    SplitConfig,
+    TrackingConfig,
+)
 from challengers.errors import ConfigError, did_you_mean
+from challengers.evaluation.metrics import amount_needed
 
 
 class ExperimentConfig(Strict):
@@ -26,6 +34,8 @@ class ExperimentConfig(Strict):
     challengers: list[ChallengerConfig] = []
     evaluation: EvaluationConfig = EvaluationConfig()
     tracking: TrackingConfig = TrackingConfig()
+    engine: EngineConfig = EngineConfig()
+    governance: GovernanceConfig = GovernanceConfig()
 
     @model_validator(mode="after")
     def _cross_checks(self) -> ExperimentConfig:
@@ -35,33 +45,15 @@ class ExperimentConfig(Strict):
             raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
         if self.split.exclude_known_frauds and not self.data.entity:
             raise ValueError("split.exclude_known_frauds needs data.entity (the card/customer id)")
-        metric_names = {m.partition("@")[0] for m in self.evaluation.metrics}
-        if "entity_precision_at" in metric_names and not self.data.entity:
-            raise ValueError("metric entity_precision_at needs data.entity (the card/customer id)")
-        if self.evaluation.resample == "entity" and not self.data.entity:
-            raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
-        if self.evaluation.resample == "row" and "entity_precision_at" in metric_names:
-            raise ValueError(
-                "entity_precision_at cannot be bootstrapped over single rows; "
-                "set evaluation.resample to entity or day"
-            )
-        if "value_detection_at_alerts" in metric_names and not self.data.amount:
-            raise ValueError("metric value_detection_at_alerts needs data.amount")
+        _check_metric_needs(self)
         _check_tuning(self)
-        uses_amount_cost = self.evaluation.cost.false_negative == "amount"
-        if "expected_cost" in metric_names and uses_amount_cost and not self.data.amount:
-            raise ValueError(
-                "evaluation.cost.false_negative is 'amount' but data.amount is not set; "
-                "set data.amount or give a number"
-            )
         return self
 
     @property
     def weighs_by_amount(self) -> bool:
         """Whether a metric reads data.amount (value detection, or the cost of a missed fraud)."""
-        names = {m.partition("@")[0] for m in self.evaluation.metrics}
-        amount_cost = "expected_cost" in names and self.evaluation.cost.false_negative == "amount"
-        return "value_detection_at_alerts" in names or amount_cost
+        cost_is_amount = self.evaluation.cost.false_negative == "amount"
+        return amount_needed(self.evaluation.metric_specs, cost_is_amount=cost_is_amount)
 
     @property
     def cost_false_negative(self) -> float | None:
@@ -86,9 +78,37 @@ class ExperimentConfig(Strict):
         return self.model_copy(update={"threads": os.cpu_count() or 1})
 
     def fingerprint(self) -> str:
-        """A hash of the resolved config: equal configs give equal hashes."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
+        the same experiment on Spark or locally gives the same numbers, and replicates either way."""
+        text = json.dumps(
+            self.model_dump(mode="json", exclude={"engine", "governance"}), sort_keys=True
+        )
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_metric_needs(cfg: ExperimentConfig) -> None:
+    """What the metrics need (their records' ``needs``) must be in the data and the bootstrap."""
+    specs = cfg.evaluation.metric_specs
+    by_entity = [m.name for m in specs if "entity" in m.info.needs]
+    if by_entity and not cfg.data.entity:
+        raise ValueError(f"metric {by_entity[0]} needs data.entity (the card/customer id)")
+    if cfg.evaluation.resample == "entity" and not cfg.data.entity:
+        raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+    if cfg.evaluation.resample == "row" and by_entity:
+        raise ValueError(
+            f"{by_entity[0]} cannot be bootstrapped over single rows; "
+            "set evaluation.resample to entity or day"
+        )
+    if cfg.data.amount:
+        return
+    by_amount = [m.name for m in specs if "amount" in m.info.needs]
+    if by_amount:
+        raise ValueError(f"metric {by_amount[0]} needs data.amount")
+    if amount_needed(specs, cost_is_amount=cfg.evaluation.cost.false_negative == "amount"):
+        raise ValueError(
+            "evaluation.cost.false_negative is 'amount' but data.amount is not set; "
+            "set data.amount or give a number"
+        )
 
 
 def _check_tuning(cfg: ExperimentConfig) -> None:

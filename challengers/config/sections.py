@@ -1,4 +1,4 @@
-"""The config's sections other than the models: data, split, evaluation, tracking."""
+"""The config's sections other than the models: data, split, evaluation, tracking, engine."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ class Window(Strict):
 
 class DataConfig(Strict):
     path: str = Field(description="parquet or csv file, or a glob of them")
+    source: str | None = Field(None, description="where the data comes from (said when missing)")
     target: str = Field(description="0/1 fraud label")
     time: str = Field(description="event timestamp")
     id: str | None = None
@@ -43,6 +44,10 @@ class DataConfig(Strict):
     features: list[str] | None = None
     drop: list[str] = []
     segments: list[str] = []
+    scenario: str | None = Field(
+        None, description="fraud scenario or type per row (0/null: genuine); never a feature"
+    )
+    scenario_names: dict[int | str, str] = Field({}, description="scenario value -> its name")
 
     _path = field_validator("path")(resolve_path)
     _lists = field_validator("features", "drop", "segments")(unique_names)
@@ -147,11 +152,16 @@ class DiagnosticsConfig(Strict):
 
 class EvaluationConfig(Strict):
     metrics: list[str] = list(DEFAULT_METRICS)
+    # decides "beats"/"worse than" (Holm across challengers); the others are secondary (Holm over
+    # challengers x metrics). Default: the first metric.
+    primary: str | None = None
     cost: CostConfig = CostConfig()
     bootstrap: int = Field(1000, ge=0, le=100_000)
     alpha: float = Field(0.05, gt=0, lt=0.5)
     # bootstrap unit: whole entities (default when data.entity is set), whole days, or rows
     resample: Literal["entity", "day", "row"] | None = None
+    # day blocks are refused with fewer than 20 test days or entities spanning days; true overrides
+    resample_force: bool = False
     operating_point: OperatingPoint = OperatingPoint()
     findings: FindingsConfig = FindingsConfig()
     diagnostics: DiagnosticsConfig = DiagnosticsConfig()
@@ -175,9 +185,30 @@ class EvaluationConfig(Strict):
             raise ValueError("list at least one metric, e.g. [roc_auc, pr_auc]")
         return [str(s) for s in specs]
 
+    @model_validator(mode="after")
+    def _primary_is_a_metric(self) -> EvaluationConfig:
+        if self.primary is None:
+            return self
+        keys = [s.key for s in self.metric_specs]
+        try:
+            key = parse_metric(self.primary).key
+        except ConfigError as exc:
+            raise ValueError(f"primary: {exc}") from None
+        if key not in keys:
+            raise ValueError(
+                f"primary '{self.primary}' is not among evaluation.metrics; "
+                f"use one of: {', '.join(self.metrics)}"
+            )
+        return self
+
     @property
     def metric_specs(self) -> list[MetricSpec]:
         return [parse_metric(m) for m in self.metrics]
+
+    @property
+    def primary_key(self) -> str:
+        """The key of the metric that decides the verdict: ``primary``, else the first metric."""
+        return parse_metric(self.primary or self.metrics[0]).key
 
     @property
     def alert_rate(self) -> float:
@@ -185,10 +216,43 @@ class EvaluationConfig(Strict):
         if self.operating_point.alert_rate is not None:
             return self.operating_point.alert_rate
         for spec in self.metric_specs:
-            if spec.info.param == "rate" and spec.name != "recall_at_fpr":
+            if spec.info.param == "alert_rate":
                 assert spec.param is not None
                 return spec.param
         return 0.005
+
+
+class GovernanceConfig(Strict):
+    """The model's identity in the model inventory, shown at the head of the report; every field
+    is optional and shown as "not stated" when absent."""
+
+    model_id: str | int | None = Field(None, description="id in the model inventory")
+    model_name: str | None = None
+    model_version: str | int | float | None = None
+    owner: str | None = Field(None, description="first-line owner of the model")
+    validator: str | None = Field(None, description="who validates (second line)")
+    purpose: str | None = None
+    intended_use: str | None = None
+    tier: str | int | None = Field(None, description="materiality / risk tier")
+    data_date: date | None = Field(None, description="date of the data (extract or cut-off)")
+
+    def fields(self) -> dict[str, str | None]:
+        """Label -> value (None when not stated), in the report's order."""
+        return {
+            "Model id (inventory)": _text(self.model_id),
+            "Model name": self.model_name,
+            "Model version": _text(self.model_version),
+            "Owner (first line)": self.owner,
+            "Validator": self.validator,
+            "Purpose": self.purpose,
+            "Intended use": self.intended_use,
+            "Materiality tier": _text(self.tier),
+            "Date of the data": _text(self.data_date),
+        }
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 class TrackingConfig(Strict):
@@ -206,3 +270,19 @@ class TrackingConfig(Strict):
                 "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
             )
         return value
+
+
+class EngineConfig(Strict):
+    """Where the steps that touch rows run: ``local`` (polars on this machine, the default) or
+    ``spark`` (a Spark session: ``master`` such as local[2], spark://host:7077, yarn, k8s://...;
+    omitted inside spark-submit, which sets it). ``conf`` entries go to the session as given."""
+
+    kind: Literal["local", "spark"] = "local"
+    master: str | None = None
+    conf: dict[str, str | int | float | bool] = {}
+
+    @model_validator(mode="after")
+    def _spark_only(self) -> EngineConfig:
+        if self.kind == "local" and (self.master or self.conf):
+            raise ValueError("engine.master and engine.conf need engine.kind: spark")
+        return self

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 # is data like any other, never confused with, replaced by or dropped as one of the tool's.
 INTERNAL = "__challenge:"
 DAY = f"{INTERNAL}day"  # the calendar day of each row, added on load
-NUMERIC_KINDS = (pl.Boolean,)
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,11 @@ class DataSpec:
     amount: str | None = None
     entity: str | None = None
     segments: tuple[str, ...] = ()
-    label_delay_days: int = 0  # labels younger than this are unknown when a row is scored
+    label_delay_days: int = 0
+    scenario: str | None = None  # fraud scenario per row: a breakdown of the overlap, not a feature
+    scenario_names: tuple[
+        tuple[str, str], ...
+    ] = ()  # (value as text, name)  # labels younger than this are unknown when a row is scored
 
     def with_features(self, features: Iterable[str]) -> DataSpec:
         return replace(self, features=tuple(features))
@@ -52,19 +55,8 @@ class DataSpec:
 
 def scan(path: str) -> pl.LazyFrame:
     """A lazy scan of a parquet or csv file or glob. Raises DataError when nothing can be read."""
-    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
-    if not files:
-        raise DataError(f"data.path: no file matches '{path}'; check the pattern")
+    files = check_files(path)
     first = Path(files[0])
-    if not first.exists():
-        raise DataError(f"data.path: file not found: {path}; check data.path in the config")
-    if first.is_dir():
-        raise DataError(
-            f"data.path: {path} is a directory; give a file or a glob such as dir/*.parquet"
-        )
-    zero = [f for f in files if Path(f).stat().st_size == 0]
-    if zero:
-        raise DataError(f"data.path: {zero[0]} is empty (0 bytes); regenerate or remove it")
     suffix = first.suffix.lower()
     _check_kinds(path, files, suffix)
     try:
@@ -122,6 +114,24 @@ def _check_text(files: list[str], schema: pl.Schema) -> None:
                 f"data.path: {files[0]} has one column '{names[0][:40]}': its separator is {shown}, "
                 "not a comma; save it comma-separated (or as parquet)"
             )
+
+
+def check_files(path: str) -> list[str]:
+    """The files of a path or glob, each existing, not a directory and not empty (DataError)."""
+    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+    if not files:
+        raise DataError(f"data.path: no file matches '{path}'; check the pattern")
+    first = Path(files[0])
+    if not first.exists():
+        raise DataError(f"data.path: file not found: {path}; check data.path in the config")
+    if first.is_dir():
+        raise DataError(
+            f"data.path: {path} is a directory; give a file or a glob such as dir/*.parquet"
+        )
+    zero = [f for f in files if Path(f).stat().st_size == 0]
+    if zero:
+        raise DataError(f"data.path: {zero[0]} is empty (0 bytes); regenerate or remove it")
+    return files
 
 
 def _check_csv(path: str, files: list[str], schema: pl.Schema) -> None:
@@ -306,15 +316,21 @@ def parse_time(time: str, dtype: pl.DataType) -> pl.Expr:
 def check_target(frame: pl.DataFrame, target: str) -> None:
     """The target must be 0/1 with no nulls."""
     col = frame.get_column(target)
-    nulls = col.null_count()
+    values = col.unique().cast(pl.Float64).to_list() if is_numeric(col.dtype) else []
+    check_target_values(target, col.dtype, col.null_count(), values)
+
+
+def check_target_values(
+    target: str, dtype: pl.DataType, nulls: int, values: Sequence[float | None]
+) -> None:
+    """The target checks on what an engine aggregated: its type, null count and distinct values."""
     if nulls:
         raise DataError(
             f"data.target: column '{target}' has {nulls} null values; labels must be 0 or 1"
         )
-    if not (is_numeric(col.dtype)):
-        raise DataError(f"data.target: column '{target}' is {col.dtype}; labels must be 0 or 1")
-    values = col.unique().cast(pl.Float64).to_list()
-    other = sorted(v for v in values if v not in (0.0, 1.0))
+    if not (is_numeric(dtype)):
+        raise DataError(f"data.target: column '{target}' is {dtype}; labels must be 0 or 1")
+    other = sorted(v for v in values if v is not None and v not in (0.0, 1.0))
     if other:
         shown = ", ".join(f"{v:g}" for v in other[:5])
         raise DataError(

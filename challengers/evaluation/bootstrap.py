@@ -7,13 +7,14 @@ hash of (seed, replicate, block) (the Poisson bootstrap: the multinomial's large
 draw shared across blocks, so replicates are computed independently and in parallel). The compiled
 kernels of :mod:`challengers.evaluation.kernels` make one pass per model and replicate over rows
 sorted once; this module prepares their inputs and turns their statistics into metric values with
-the formulas of :mod:`challengers.evaluation.metrics`, the exact reference.
+each metric's formula (its :class:`~challengers.evaluation.metrics.Metric` record, next to the exact
+reference function a test compares it with).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -21,17 +22,16 @@ from typing import Literal
 import numpy as np
 
 from challengers.errors import ConfigError
-from challengers.evaluation.metrics import (
+from challengers.evaluation.curve import (
     Cost,
-    MetricSpec,
     Ranked,
     entity_day_table,
-    entity_precision_per_day,
     require_amount,
+    safe_div,
 )
+from challengers.evaluation.metrics import MetricSpec, amount_needed, entity_precision_per_day
 
 Unit = Literal["entity", "day", "row"]
-UNITS: tuple[Unit, ...] = ("entity", "day", "row")
 REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
 WEIGHT_BYTES = 16 << 20  # at most this much of one-byte block weights held per call
 
@@ -55,28 +55,40 @@ def block_weights(seed: int, first: int, count: int, n_blocks: int) -> np.ndarra
 
 @dataclass(frozen=True)
 class _Plan:
-    """What the kernels must measure: FPR limits, alert rates, entity top-k values."""
+    """What the kernels must measure, from the metrics' parameter kinds and needs: FPR limits,
+    alert rates (the operating rate too when a metric is evaluated there), entity top-k values,
+    and the Brier sums when a metric needs calibrated scores."""
 
     limits: np.ndarray
     rates: np.ndarray
     ks: np.ndarray
+    calibrated: bool
 
     @classmethod
     def of(cls, metrics: Sequence[MetricSpec], operating_rate: float) -> _Plan:
-        def params(*names: str) -> set[float]:
-            return {float(m.param) for m in metrics if m.name in names and m.param is not None}
+        def params(kind: str) -> np.ndarray:
+            values = {
+                float(m.param) for m in metrics if m.info.param == kind and m.param is not None
+            }
+            if kind == "alert_rate" and any("operating_point" in m.info.needs for m in metrics):
+                values.add(float(operating_rate))
+            return np.array(sorted(values), dtype=np.float64)
 
-        rates = params(*_AT_RATE)
-        if any(m.name == "expected_cost" for m in metrics):
-            rates.add(float(operating_rate))
         return cls(
-            limits=np.array(sorted(params("recall_at_fpr")), dtype=np.float64),
-            rates=np.array(sorted(rates), dtype=np.float64),
-            ks=np.array(sorted(params("entity_precision_at")), dtype=np.float64),
+            limits=params("fpr"),
+            rates=params("alert_rate"),
+            ks=params("k"),
+            calibrated=any("calibrated" in m.info.needs for m in metrics),
         )
 
 
-_AT_RATE = ("precision_at_alerts", "value_detection_at_alerts")
+def _column(planned: np.ndarray, value: float) -> int:
+    """The kernels' column of a planned parameter; a parameter the plan lacks is a bug, never a
+    neighbouring column."""
+    i = int(np.searchsorted(planned, value))
+    if i >= planned.size or planned[i] != value:
+        raise KeyError(f"parameter {value} was not planned for the kernels ({planned.tolist()})")
+    return i
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
     sq = [
         np.bincount(c, weights=(r.score - r.y) ** 2, minlength=n_blocks)
         for r, c in zip(models, sorted_codes, strict=True)
-        if r.calibrated
+        if r.calibrated and plan.calibrated
     ]
     groups = [_positive_groups(r) for r in models]
     amounts = [r.amount for r in models if r.amount is not None]
@@ -186,7 +198,7 @@ def paired_bootstrap(
     unit = unit or ("row" if blocks is None else "entity")
     codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
     plan = _Plan.of(metrics, operating_rate)
-    _check(models, metrics, cost, plan, unit, codes)
+    _check(models, metrics, cost, unit, codes)
     inputs = _inputs(models, codes, plan, unit)
     stats = _Stats(*_run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1))
     day_weights = None
@@ -194,34 +206,27 @@ def paired_bootstrap(
         day_weights = block_weights(seed, 0, replicates, inputs.n_blocks).astype(np.float64)
     values = {}
     for i, (name, r) in enumerate(ranked.items()):
-        view = _View(stats, i, _brier_row(models, i), r, plan, cost, operating_rate, day_weights)
-        values[name] = {m.key: _FORMULAS[m.name](view, m.param) for m in metrics}
+        view = _View(stats, i, _brier_row(models, i, plan), r, plan, cost, day_weights)
+        values[name] = {m.key: m.info.formula(view, m.argument(operating_rate)) for m in metrics}
     return Replicates(values)
 
 
 def _check(
-    models: list[Ranked],
-    metrics: Sequence[MetricSpec],
-    cost: Cost,
-    plan: _Plan,
-    unit: Unit,
-    codes: np.ndarray,
+    models: list[Ranked], metrics: Sequence[MetricSpec], cost: Cost, unit: Unit, codes: np.ndarray
 ) -> None:
     """Refuse what the engine cannot bootstrap, before any work."""
-    names = {m.name for m in metrics}
-    if "value_detection_at_alerts" in names or (
-        "expected_cost" in names and cost.false_negative is None
-    ):
+    if amount_needed(metrics, cost_is_amount=cost.false_negative is None):
         require_amount(models[0])
-    if plan.ks.size and unit == "row":
+    by_entity = [m.name for m in metrics if "entity" in m.info.needs]
+    if by_entity and unit == "row":
         raise ConfigError(
-            "entity_precision_at cannot be bootstrapped over single rows: "
+            f"{by_entity[0]} cannot be bootstrapped over single rows: "
             "set evaluation.resample to entity (or day)"
         )
-    if plan.ks.size and unit == "entity":
+    if by_entity and unit == "entity":
         entity = models[0].entity
         if entity is None:
-            raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
+            raise ConfigError(f"{by_entity[0]} needs data.entity (the card/customer id column)")
         if not np.array_equal(codes[models[0].order], entity):
             raise ValueError("entity blocks must be the rows' entity codes (Ranked.entity)")
 
@@ -257,9 +262,9 @@ def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tup
     )  # fmt: skip
 
 
-def _brier_row(models: list[Ranked], i: int) -> int | None:
-    """Row of model ``i`` in the Brier statistics (calibrated models only)."""
-    if not models[i].calibrated:
+def _brier_row(models: list[Ranked], i: int, plan: _Plan) -> int | None:
+    """Row of model ``i`` in the Brier statistics (calibrated models, when a metric needs them)."""
+    if not (models[i].calibrated and plan.calibrated):
         return None
     return sum(r.calibrated for r in models[:i])
 
@@ -279,7 +284,7 @@ class _Stats:
 
 @dataclass(frozen=True)
 class _View:
-    """One model's statistics and what its metric formulas need."""
+    """One model's statistics, as the metrics' formulas read them (``metrics.Statistics``)."""
 
     s: _Stats
     m: int
@@ -287,11 +292,10 @@ class _View:
     ranked: Ranked
     plan: _Plan
     cost: Cost
-    operating_rate: float
     day_weights: np.ndarray | None
 
     @property
-    def pos(self) -> np.ndarray:
+    def positives(self) -> np.ndarray:
         return self.s.tot[:, 0]
 
     @property
@@ -299,63 +303,39 @@ class _View:
         return self.s.tot[:, 1]
 
     @property
-    def fraud(self) -> np.ndarray:
+    def fraud_amount(self) -> np.ndarray:
         return self.s.tot[:, 2]
 
-    def at_rate(self, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    @property
+    def roc_wins(self) -> np.ndarray:
+        return self.s.scal[:, self.m, 0]
+
+    @property
+    def ap_sum(self) -> np.ndarray:
+        return self.s.scal[:, self.m, 1]
+
+    @property
+    def ks_gap(self) -> np.ndarray:
+        return self.s.scal[:, self.m, 2].copy()
+
+    @property
+    def brier_sum(self) -> np.ndarray | None:
+        return None if self.brier_row is None else self.s.brier[:, self.brier_row]
+
+    def within_fpr(self, limit: float) -> np.ndarray:
+        return self.s.fpr[:, self.m, _column(self.plan.limits, limit)]
+
+    def caught(self, rate: float) -> tuple[np.ndarray, np.ndarray]:
         """Positives and fraud amount caught in the top ``rate`` share."""
-        i = int(np.searchsorted(self.plan.rates, rate))
+        i = _column(self.plan.rates, rate)
         return self.s.tp[:, self.m, i], self.s.amt[:, self.m, i]
 
-
-def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-
-
-def _expected_cost(v: _View, param: float | None) -> np.ndarray:
-    rate = v.operating_rate
-    caught, caught_amount = v.at_rate(rate)
-    if v.cost.false_negative is None:
-        missed = v.fraud - caught_amount
-    else:
-        missed = (v.pos - caught) * v.cost.false_negative
-    return _div((rate * v.total - caught) * v.cost.false_positive + missed, v.total)
-
-
-def _brier(v: _View, param: float | None) -> np.ndarray:
-    if v.brier_row is None:
-        return np.full(v.pos.shape, np.nan)
-    return _div(v.s.brier[:, v.brier_row], v.total)
-
-
-def _entity_precision(v: _View, param: float | None) -> np.ndarray:
-    k = float(param or 0)
-    if v.day_weights is None:
-        return v.s.entp[:, v.m, int(np.searchsorted(v.plan.ks, k))]
-    days, per_day = entity_precision_per_day(v.ranked, k)
-    w = v.day_weights[:, days]
-    return _div(w @ per_day, w.sum(axis=1))
-
-
-def _limit(v: _View, param: float | None) -> int:
-    return int(np.searchsorted(v.plan.limits, float(param or 0)))
-
-
-Formula = Callable[[_View, float | None], np.ndarray]
-
-# metric values from the kernels' statistics: the formulas of challengers.evaluation.metrics, one per metric
-_FORMULAS: dict[str, Formula] = {
-    "roc_auc": lambda v, p: _div(v.s.scal[:, v.m, 0], v.pos * (v.total - v.pos)),
-    "pr_auc": lambda v, p: _div(v.s.scal[:, v.m, 1], v.pos),
-    "ks": lambda v, p: v.s.scal[:, v.m, 2].copy(),
-    "recall_at_fpr": lambda v, p: _div(v.s.fpr[:, v.m, _limit(v, p)], v.pos),
-    "precision_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[0], (p or 0) * v.total),
-    "value_detection_at_alerts": lambda v, p: _div(v.at_rate(p or 0)[1], v.fraud),
-    "expected_cost": _expected_cost,
-    "brier": _brier,
-    "entity_precision_at": _entity_precision,
-}
+    def entity_precision(self, k: float) -> np.ndarray:
+        if self.day_weights is None:
+            return self.s.entp[:, self.m, _column(self.plan.ks, k)]
+        days, per_day = entity_precision_per_day(self.ranked, k)
+        w = self.day_weights[:, days]
+        return safe_div(w @ per_day, w.sum(axis=1))
 
 
 def percentile_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:

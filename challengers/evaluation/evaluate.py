@@ -1,10 +1,13 @@
 """Evaluation of every model on the same test rows: headline metrics, intervals, paired deltas.
 
-Headline metrics are exact on every test row (:mod:`challengers.evaluation.metrics`). Intervals and deltas come
-from one paired bootstrap (:mod:`challengers.evaluation.bootstrap`) resampling entities, days or rows. The p-value
-of the ROC-AUC delta is DeLong's (clustered by the same blocks when they are entities or days); the
-other deltas' p-values are the paired bootstrap's. Every delta's p-value is also Holm-adjusted
-across the challengers of the run, metric by metric, and says which method produced it.
+Headline metrics are exact on every test row (:mod:`challengers.evaluation.metrics`). Intervals and
+deltas come from one paired bootstrap (:mod:`challengers.evaluation.bootstrap`) resampling the
+run's unit (entities, days or rows; :func:`resampling` chooses it and refuses day blocks where they
+do not hold). The ROC-AUC delta's interval and p-value both come from DeLong's test (clustered by
+the same blocks when they are entities or days), so they agree by construction; the other deltas'
+intervals and p-values are the paired bootstrap's. One metric is primary: it decides the verdict
+(:func:`decision`), Holm-adjusted across the challengers; the secondary metrics are Holm-adjusted
+over the challenger x metric family (:func:`adjust`). Every delta says which method produced it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -25,8 +30,10 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
+from challengers.evaluation.curve import Cost, Curve, Ranked
 from challengers.evaluation.delong import Components, components, delong_from_components
-from challengers.evaluation.metrics import Cost, Curve, MetricSpec, Ranked, compute
+from challengers.evaluation.metrics import MetricSpec, compute
+from challengers.results import DeltaResult
 
 
 @dataclass(frozen=True)
@@ -57,27 +64,27 @@ class TestRows:
         return int(self.y.sum())
 
 
-@dataclass
-class Delta:
-    """Challenger minus champion on one metric: value, bootstrap interval, raw and Holm p-values.
+MIN_DAY_BLOCKS = 20  # fewer test days than this and day blocks under-cover (issue 18: 7 days, 90%)
 
-    ``method`` names the test behind ``p_value``: ``delong`` (rows independent),
-    ``delong-clustered:<unit>`` (clustered by entity or day), or ``bootstrap:<unit>`` (the paired
-    bootstrap over entities, days or rows). The interval is always the bootstrap's.
-    """
 
-    value: float
-    ci: tuple[float, float]
-    p_value: float
-    p_value_adjusted: float | None = None
-    method: str = "bootstrap"
+@dataclass(frozen=True)
+class Resampling:
+    """The unit every interval and test of a run resamples, each row's block, and why that unit."""
+
+    unit: Unit
+    blocks: np.ndarray | None  # block code of each row (original order); None: rows
+    reason: str
+
+    @property
+    def unit_and_blocks(self) -> tuple[Unit, np.ndarray | None]:
+        return self.unit, self.blocks
 
 
 @dataclass
 class ModelEvaluation:
     metrics: dict[str, float]
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-    delta: dict[str, Delta] = field(default_factory=dict)
+    delta: dict[str, DeltaResult] = field(default_factory=dict)
 
 
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
@@ -100,20 +107,53 @@ def headline(
     return {m.key: float(compute(m, curve, operating_rate)[0]) for m in metrics}
 
 
-def resample_unit(rows: TestRows, resample: str | None) -> tuple[Unit, np.ndarray | None]:
-    """The bootstrap unit and each row's block code: entities by default when the data has them."""
-    unit = resample or ("entity" if rows.entity is not None else "row")
-    if unit == "entity":
+def resampling(rows: TestRows, resample: str | None, *, force: bool = False) -> Resampling:
+    """The bootstrap unit of the run and why: entities by default when the data has them.
+
+    Day blocks are refused (ConfigError, exit 2) with fewer than :data:`MIN_DAY_BLOCKS` test days
+    (too few blocks: intervals under-cover, tests over-reject) or when an entity's rows span several
+    days (its rows fall in different blocks, which treats them as independent), unless ``force``.
+    """
+    if resample is None:
+        if rows.entity is not None:
+            return Resampling("entity", rows.entity, "default: data.entity is set")
+        return Resampling("row", None, "default: no data.entity")
+    if resample == "entity":
         if rows.entity is None:
             raise ConfigError("evaluation.resample is 'entity' but data.entity is not set")
-        return "entity", rows.entity
-    if unit == "day":
-        if rows.day is None:
-            raise ConfigError("evaluation.resample is 'day' but the test rows carry no day")
-        return "day", rows.day
-    if unit == "row":
-        return "row", None
+        return Resampling("entity", rows.entity, "configured (evaluation.resample: entity)")
+    if resample == "day":
+        return _day_blocks(rows, force)
+    if resample == "row":
+        return Resampling("row", None, "configured (evaluation.resample: row)")
     raise ConfigError(f"evaluation.resample must be entity, day or row, got '{resample}'")
+
+
+def _day_blocks(rows: TestRows, force: bool) -> Resampling:
+    if rows.day is None:
+        raise ConfigError("evaluation.resample is 'day' but the test rows carry no day")
+    days = int(np.unique(rows.day).size)
+    spanning = 0
+    if rows.entity is not None and rows.y.size:
+        first = np.full(int(rows.entity.max()) + 1, np.iinfo(np.int64).max)
+        last = np.full(first.size, -1)
+        np.minimum.at(first, rows.entity, rows.day)
+        np.maximum.at(last, rows.entity, rows.day)
+        spanning = int(np.count_nonzero((last >= 0) & (last > first)))
+    problems = []
+    if days < MIN_DAY_BLOCKS:
+        problems.append(f"the test rows fall on {days} days (day blocks need {MIN_DAY_BLOCKS})")
+    if spanning:
+        problems.append(f"{spanning:,} entities have rows on several test days")
+    if problems and not force:
+        raise ConfigError(
+            f"evaluation.resample: day blocks do not hold here: {'; '.join(problems)}; use "
+            "entity (or row), or set evaluation.resample_force: true to use days anyway"
+        )
+    reason = f"configured (evaluation.resample: day; {days} test days)"
+    if problems:
+        reason = f"configured and forced (evaluation.resample_force) although {'; '.join(problems)}"
+    return Resampling("day", rows.day, reason)
 
 
 def evaluate_models(
@@ -129,12 +169,16 @@ def evaluate_models(
     alpha: float,
     seed: int,
     resample: str | None = None,
+    resample_force: bool = False,
+    primary: str | None = None,
     threads: int | None = None,
 ) -> dict[str, ModelEvaluation]:
     """Headline metrics for every model; with ``bootstrap`` > 0, intervals and paired deltas.
 
     ``resample`` is the bootstrap unit (entity, day or row; default entity when ``rows.entity`` is
-    set). Deltas carry raw p-values and Holm-adjusted ones across the challengers.
+    set; see :func:`resampling` for ``resample_force``). ``primary`` is the key of the metric that
+    decides the verdict (default: the first metric). Deltas carry raw p-values and Holm-adjusted
+    ones (see :func:`adjust`).
     """
     ranked = {
         name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
@@ -146,7 +190,7 @@ def evaluate_models(
     }
     if bootstrap <= 0:
         return results
-    unit, blocks = resample_unit(rows, resample)
+    unit, blocks = resampling(rows, resample, force=resample_force).unit_and_blocks
     reps = paired_bootstrap(
         ranked,
         metrics,
@@ -163,6 +207,10 @@ def evaluate_models(
             result.ci[m.key] = percentile_interval(reps[name][m.key], alpha)
     if champion in reps:
         _paired_deltas(results, reps, rows, scores, champion, metrics, alpha, unit, blocks)
+        adjust(
+            {name: r.delta for name, r in results.items() if name != champion},
+            primary or metrics[0].key,
+        )
     return results
 
 
@@ -177,14 +225,15 @@ def _paired_deltas(
     unit: Unit,
     blocks: np.ndarray | None,
 ) -> None:
-    """Each challenger minus the champion: value, bootstrap CI, p-value (DeLong for ROC AUC)."""
+    """Each challenger minus the champion: value, interval and p-value from one method each
+    (DeLong for ROC AUC, the paired bootstrap otherwise)."""
     challengers = [name for name in results if name != champion]
     parts: dict[str, Components] = {}
     for m in metrics:
         for name in challengers:
             point = results[name].metrics[m.key] - results[champion].metrics[m.key]
             diffs = reps[name][m.key] - reps[champion][m.key]
-            delta = Delta(
+            delta = DeltaResult(
                 value=point if math.isfinite(point) else float("nan"),
                 ci=percentile_interval(diffs, alpha),
                 p_value=bootstrap_p_value(diffs),
@@ -195,9 +244,44 @@ def _paired_deltas(
                     if model not in parts:
                         parts[model] = components(rows.y, scores[model])
                 test = delong_from_components(rows.y, parts[name], parts[champion], clusters=blocks)
+                delta.ci = _wald_interval(test.delta, test.se, alpha)
                 delta.p_value = test.p_value
                 delta.method = "delong" if blocks is None else f"delong-clustered:{unit}"
             results[name].delta[m.key] = delta
-        adjusted = holm([results[name].delta[m.key].p_value for name in challengers])
-        for name, p in zip(challengers, adjusted, strict=True):
-            results[name].delta[m.key].p_value_adjusted = p
+
+
+def _wald_interval(delta: float, se: float, alpha: float) -> tuple[float, float]:
+    """delta -/+ z(1 - alpha/2) se: excludes zero exactly when DeLong's two-sided p < alpha."""
+    if not (math.isfinite(delta) and math.isfinite(se)):
+        return (float("nan"), float("nan"))
+    half = NormalDist().inv_cdf(1 - alpha / 2) * se
+    return (delta - half, delta + half)
+
+
+def adjust(deltas: Mapping[str, Mapping[str, DeltaResult]], primary: str) -> None:
+    """Holm-adjust in place: the ``primary`` metric across the models (challengers, or twins), the
+    other metrics together over the model x metric family; marks each delta primary or not.
+
+    The verdict rests on the primary metric alone, so "beats" keeps its error rate whatever the
+    number of metrics; a secondary metric is significant only after paying for every model and
+    secondary metric tested.
+    """
+    primary_family = [(n, k) for n, ds in deltas.items() for k in ds if k == primary]
+    secondary_family = [(n, k) for n, ds in deltas.items() for k in ds if k != primary]
+    for family in (primary_family, secondary_family):
+        adjusted = holm([deltas[n][k].p_value for n, k in family])
+        for (n, k), p in zip(family, adjusted, strict=True):
+            deltas[n][k].p_value_adjusted = p
+            deltas[n][k].primary = k == primary
+
+
+Decision = Literal["beats", "worse"]
+
+
+def decision(delta: DeltaResult, alpha: float, higher_is_better: bool) -> Decision | None:
+    """ "beats" or "worse" when the (Holm-adjusted, else raw) p-value is below ``alpha``: on the
+    primary metric this is the verdict; two-sided at ``alpha``, each direction errs at most alpha/2."""
+    p = delta.p_value if delta.p_value_adjusted is None else delta.p_value_adjusted
+    if not (math.isfinite(p) and p < alpha and math.isfinite(delta.value)) or delta.value == 0:
+        return None
+    return "beats" if (delta.value > 0) == higher_is_better else "worse"

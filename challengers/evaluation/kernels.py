@@ -168,8 +168,10 @@ def _model_pass(w, blocks, label, amount, groups, tot, limits, rates, out_scalar
 
     ``groups`` holds the (start, stop) of each tie group with a positive, in score order. Writes
     ``out_scalar`` = (ROC wins, sum of recall step x precision, KS), ``out_fpr[l]`` = positives above
-    the lowest threshold with FPR <= limits[l], ``out_tp[r]``/``out_amt[r]`` = positives/fraud amount
-    in the top ``rates[r]`` share of the weight (the boundary tie group pro rata).
+    the lowest threshold with FPR <= limits[l] (a tie group straddling the limit at its expected
+    value under random tie-breaking, as ``metrics.recall_at_fpr``), ``out_tp[r]``/``out_amt[r]`` =
+    positives/fraud amount in the top ``rates[r]`` share of the weight (the boundary tie group pro
+    rata).
 
     ROC wins are counted from the positives' side: a positive group scores its negatives below
     (N - fp after it) plus half of its own negatives. The KS gap is monotone between positive
@@ -230,10 +232,15 @@ def _top_of_ranking(
                 out_tp[r] += share * g_pos
                 out_amt[r] += share * g_amt
     if neg_total > 0:
-        fpr = (cnt - tp) / neg_total
+        fp = cnt - tp
+        fp_before = cnt_before - (tp - g_pos)
         for lim in range(limits.shape[0]):
-            if fpr <= limits[lim] + 1e-12:
+            allowed = (limits[lim] + 1e-12) * neg_total
+            if fp <= allowed:
                 out_fpr[lim] = tp
+            elif fp_before <= allowed:  # the group straddles the limit: its expected frauds
+                r = math.floor(allowed - fp_before)
+                out_fpr[lim] = tp - g_pos + g_pos * (r + 1) / (g_cnt - g_pos + 1)
 
 
 @nb.njit(cache=True)

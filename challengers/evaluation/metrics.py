@@ -1,207 +1,73 @@
 """Fraud metrics, one function each, exact and vectorised.
 
-Every metric reads a :class:`Curve`: the test rows sorted once by score, with tied scores grouped, and
-cumulative sums at the group ends. A curve carries one weight vector per bootstrap replicate (shape
-``(B, n)``) or none (plain counts, ``B = 1``), so the same function gives the headline value and every
-bootstrap replicate without sorting again. Ties are handled as their expected value under random
+Every metric reads a :class:`~challengers.evaluation.curve.Curve`: the test rows sorted once by
+score, with tied scores grouped, and cumulative sums at the group ends, with one weight vector per
+bootstrap replicate or none, so the same function gives the headline value and every bootstrap
+replicate without sorting again. Ties are handled as their expected value under random
 tie-breaking, so a model with many equal scores is neither flattered nor punished by row order.
 
-A new metric is one function plus one :data:`METRICS` entry plus a row in the metric test table.
+A metric is one :class:`Metric` record in :data:`METRICS`: its function here, its formula from the
+bootstrap kernels' statistics, what it needs, its direction and its parameter kind. A new metric is
+its record plus its row in the reference test table (``tests/evaluation/test_metrics.py``); the
+engine-vs-reference bootstrap test covers it automatically.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 
 from challengers.errors import ConfigError, did_you_mean
-
-FloatArray = np.ndarray
-
-
-@dataclass(frozen=True)
-class Cost:
-    """Cost of errors at the operating point: a false alert costs ``false_positive``; a missed fraud
-    costs ``false_negative`` (a number) or its own amount (``None``)."""
-
-    false_positive: float = 5.0
-    false_negative: float | None = None
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """Test rows sorted once by descending score (stable), with the tie groups marked."""
-
-    y: FloatArray  # 0/1 labels in score order, float64
-    score: FloatArray  # scores in descending order
-    order: np.ndarray  # original row index of each sorted position
-    ends: np.ndarray  # index of the last row of each tie group
-    amount: FloatArray | None  # amounts in score order
-    entity: np.ndarray | None  # entity codes (0..E-1) in score order
-    day: np.ndarray | None  # day codes (0..D-1, chronological) in score order
-    calibrated: bool
-
-    @classmethod
-    def build(
-        cls,
-        y: np.ndarray,
-        score: np.ndarray,
-        *,
-        amount: np.ndarray | None = None,
-        entity: np.ndarray | None = None,
-        day: np.ndarray | None = None,
-        calibrated: bool = False,
-    ) -> Ranked:
-        score = np.asarray(score, dtype=np.float64)
-        order = np.argsort(-score, kind="stable")
-        s = score[order]
-        return cls(
-            y=np.asarray(y, dtype=np.float64)[order],
-            score=s,
-            order=order,
-            ends=_tie_group_ends(s),
-            amount=None if amount is None else np.asarray(amount, dtype=np.float64)[order],
-            entity=None if entity is None else np.asarray(entity)[order],
-            day=None if day is None else np.asarray(day)[order],
-            calibrated=calibrated,
-        )
-
-    def subset(self, keep: np.ndarray) -> Ranked:
-        """The ranking of the rows where ``keep`` (a mask in original row order) is True, equal to
-        ``build`` on those rows but O(n) instead of a new sort: filtering a stable descending order
-        leaves it stable and descending. Row indices of the result count within the subset."""
-        keep = np.asarray(keep, dtype=bool)
-        at = keep[self.order]  # positions of the kept rows, in score order
-        position_in_subset = np.cumsum(keep) - 1
-        s = self.score[at]
-        return Ranked(
-            y=self.y[at],
-            score=s,
-            order=position_in_subset[self.order[at]],
-            ends=_tie_group_ends(s),
-            amount=None if self.amount is None else self.amount[at],
-            entity=None if self.entity is None else self.entity[at],
-            day=None if self.day is None else self.day[at],
-            calibrated=self.calibrated,
-        )
-
-    @property
-    def n(self) -> int:
-        return int(self.y.shape[0])
-
-
-def _tie_group_ends(descending: FloatArray) -> np.ndarray:
-    """Index of the last row of each tie group: a group ends where the next score differs, and
-    the last row always ends one."""
-    return np.flatnonzero(np.append(descending[1:] != descending[:-1], True))
-
-
-@dataclass
-class Curve:
-    """Cumulative positives, negatives and fraud amount at the end of each tie group.
-
-    ``weights`` is ``None`` (every row counts once) or ``(B, n)`` row weights in *original* row order
-    (bootstrap counts); the sums then have shape ``(B, groups)``. ``day_weights`` only changes how
-    entity precision averages its days (see :func:`entity_precision_at`).
-    """
-
-    ranked: Ranked
-    weights: np.ndarray | None = None
-    cost: Cost = field(default_factory=Cost)
-    day_weights: np.ndarray | None = None  # (B, days) under a day-block bootstrap, by day code
-
-    @cached_property
-    def w(self) -> FloatArray:
-        """Weights in score order, shape (B, n)."""
-        if self.weights is None:
-            return np.ones((1, self.ranked.n))
-        return np.asarray(self.weights, dtype=np.float64)[:, self.ranked.order]
-
-    def _cum_at_ends(self, values: FloatArray) -> FloatArray:
-        return np.cumsum(values, axis=-1)[:, self.ranked.ends]
-
-    def weighted(self, values: FloatArray) -> FloatArray:
-        """Per-row ``values`` (score order) times the weights, shape (B, n); no copy when unweighted."""
-        return values[None, :] if self.weights is None else self.w * values
-
-    @cached_property
-    def tp(self) -> FloatArray:
-        """Cumulative (weighted) positives at each group end."""
-        return self._cum_at_ends(self.weighted(self.ranked.y))
-
-    @cached_property
-    def count(self) -> FloatArray:
-        """Cumulative (weighted) rows at each group end."""
-        if self.weights is None:  # the headline path: row counts, no (1, n) array of ones
-            return (self.ranked.ends + 1.0)[None, :]
-        return self._cum_at_ends(self.w)
-
-    @cached_property
-    def fp(self) -> FloatArray:
-        return self.count - self.tp
-
-    @cached_property
-    def fraud_amount(self) -> FloatArray:
-        """Cumulative (weighted) fraud amount at each group end."""
-        amount = require_amount(self.ranked)
-        return self._cum_at_ends(self.weighted(self.ranked.y * amount))
-
-    @property
-    def positives(self) -> FloatArray:
-        return self.tp[:, -1]
-
-    @property
-    def negatives(self) -> FloatArray:
-        return self.fp[:, -1]
-
-    @property
-    def total(self) -> FloatArray:
-        return self.count[:, -1]
-
-
-def require_amount(ranked: Ranked) -> FloatArray:
-    if ranked.amount is None:
-        raise ConfigError("this metric needs amounts: set data.amount to the amount column")
-    return ranked.amount
-
-
-def _before(cum: FloatArray) -> FloatArray:
-    """Cumulative value just before each group (shifted by one group)."""
-    return np.concatenate([np.zeros((cum.shape[0], 1)), cum[:, :-1]], axis=1)
-
-
-def _safe_div(num: FloatArray, den: FloatArray) -> FloatArray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+from challengers.evaluation.curve import (
+    Cost,
+    Curve,
+    EntityDayTable,
+    FloatArray,
+    Ranked,
+    before_group,
+    entity_day_table,
+    safe_div,
+)
 
 
 def roc_auc(c: Curve, param: float | None = None) -> FloatArray:
     """Area under the ROC curve: P(score of a fraud > score of a genuine), ties counting half."""
-    tp_before = _before(c.tp)
+    tp_before = before_group(c.tp)
     pos_in_group = c.tp - tp_before
     neg_in_group = np.diff(c.fp, prepend=0.0, axis=1)
     wins = (neg_in_group * (tp_before + 0.5 * pos_in_group)).sum(axis=1)
-    return _safe_div(wins, c.positives * c.negatives)
+    return safe_div(wins, c.positives * c.negatives)
 
 
 def pr_auc(c: Curve, param: float | None = None) -> FloatArray:
     """Average precision (scikit-learn's step-wise definition, no interpolation)."""
-    precision = _safe_div(c.tp, c.count)
+    precision = safe_div(c.tp, c.count)
     recall_step = np.diff(c.tp, prepend=0.0, axis=1)
-    return _safe_div(np.nansum(recall_step * precision, axis=1), c.positives)
+    return safe_div(np.nansum(recall_step * precision, axis=1), c.positives)
 
 
 def recall_at_fpr(c: Curve, param: float | None = None) -> FloatArray:
-    """Best recall among thresholds whose false-positive rate is at most ``param``."""
+    """Recall at the lowest threshold whose false-positive rate is at most ``param``, a tie group
+    straddling the limit counted at its expected value under random tie-breaking.
+
+    With ``F = param x negatives`` false positives allowed and ``fp`` before the straddling group,
+    its first ``r = floor(F - fp)`` genuines are allowed: each of its frauds precedes the
+    ``(r + 1)``-th of its ``g`` genuines with probability ``(r + 1) / (g + 1)``. (Dropping the
+    group, as before issue 18, gave 0 for 10 frauds tied with 20 genuines above the limit.)
+    """
     assert param is not None
-    tpr = _safe_div(c.tp, c.positives[:, None])
-    fpr = _safe_div(c.fp, c.negatives[:, None])
-    allowed = np.where(fpr <= param + 1e-12, tpr, 0.0)
-    return np.where(c.positives > 0, allowed.max(axis=1), np.nan)
+    # no genuines: no false-positive rate, no threshold qualifies (as the kernels)
+    allowed = np.where(c.negatives > 0, (param + 1e-12) * c.negatives, -1.0)[:, None]
+    fp_before, tp_before = before_group(c.fp), before_group(c.tp)
+    inside = c.fp <= allowed
+    straddles = ~inside & (fp_before <= allowed)  # at most one group per replicate
+    expected = (c.tp - tp_before) * (np.floor(allowed - fp_before) + 1) / (c.fp - fp_before + 1)
+    caught = np.where(inside, c.tp, 0.0).max(axis=1) + np.where(straddles, expected, 0.0).sum(1)
+    return np.where(c.positives > 0, safe_div(caught, c.positives), np.nan)
 
 
 def _caught_at_budget(c: Curve, cum: FloatArray, rate: float) -> FloatArray:
@@ -210,25 +76,25 @@ def _caught_at_budget(c: Curve, cum: FloatArray, rate: float) -> FloatArray:
     The boundary tie group is included pro rata: the expected value under random tie-breaking.
     """
     budget = rate * c.total  # (B,)
-    count_before = _before(c.count)
+    count_before = before_group(c.count)
     group_count = c.count - count_before
     share = np.clip(
         (budget[:, None] - count_before) / np.where(group_count > 0, group_count, 1), 0, 1
     )
-    group_value = cum - _before(cum)
+    group_value = cum - before_group(cum)
     return (share * group_value).sum(axis=1)
 
 
 def precision_at_alerts(c: Curve, param: float | None = None) -> FloatArray:
     """Precision among the top ``param`` share of test rows (the alert budget)."""
     assert param is not None
-    return _safe_div(_caught_at_budget(c, c.tp, param), param * c.total)
+    return safe_div(_caught_at_budget(c, c.tp, param), param * c.total)
 
 
 def value_detection_at_alerts(c: Curve, param: float | None = None) -> FloatArray:
     """Share of the fraud amount caught in the top ``param`` share of test rows."""
     assert param is not None
-    return _safe_div(_caught_at_budget(c, c.fraud_amount, param), c.fraud_amount[:, -1])
+    return safe_div(_caught_at_budget(c, c.fraud_amount, param), c.fraud_amount[:, -1])
 
 
 def expected_cost(c: Curve, param: float | None = None) -> FloatArray:
@@ -244,7 +110,7 @@ def expected_cost(c: Curve, param: float | None = None) -> FloatArray:
         missed = c.fraud_amount[:, -1] - _caught_at_budget(c, c.fraud_amount, param)
     else:
         missed = (c.positives - caught) * c.cost.false_negative
-    return _safe_div(false_alerts * c.cost.false_positive + missed, c.total)
+    return safe_div(false_alerts * c.cost.false_positive + missed, c.total)
 
 
 def brier(c: Curve, param: float | None = None) -> FloatArray:
@@ -253,13 +119,13 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
     if not r.calibrated:
         return np.full(c.total.shape[0], np.nan)
     sq = (r.score - r.y) ** 2
-    return _safe_div(c.weighted(sq).sum(axis=1), c.total)
+    return safe_div(c.weighted(sq).sum(axis=1), c.total)
 
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
     """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves."""
-    tpr = _safe_div(c.tp, c.positives[:, None])
-    fpr = _safe_div(c.fp, c.negatives[:, None])
+    tpr = safe_div(c.tp, c.positives[:, None])
+    fpr = safe_div(c.fp, c.negatives[:, None])
     return np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0)
 
 
@@ -276,7 +142,7 @@ def entity_precision_at(c: Curve, param: float | None = None) -> FloatArray:
     if c.day_weights is not None:
         per_day = _per_day_precision(table, np.ones((1, table.n_entities)), float(param))[0]
         dw = np.asarray(c.day_weights, dtype=np.float64)[:, table.days]
-        return _safe_div(dw @ per_day, dw.sum(axis=1))
+        return safe_div(dw @ per_day, dw.sum(axis=1))
     entity_weight = _entity_weights(c, table.n_entities)  # (B, E)
     return _per_day_precision(table, entity_weight, float(param)).mean(axis=1)
 
@@ -287,7 +153,7 @@ def entity_precision_per_day(ranked: Ranked, k: float) -> tuple[np.ndarray, Floa
     return table.days, _per_day_precision(table, np.ones((1, table.n_entities)), k)[0]
 
 
-def _per_day_precision(table: _EntityDayTable, entity_weight: FloatArray, k: float) -> FloatArray:
+def _per_day_precision(table: EntityDayTable, entity_weight: FloatArray, k: float) -> FloatArray:
     """(B, days) precision in the top k entities of each day, detected entities removed later."""
     n_rep = entity_weight.shape[0]
     removed = np.zeros((n_rep, table.n_entities), dtype=bool)
@@ -303,44 +169,6 @@ def _per_day_precision(table: _EntityDayTable, entity_weight: FloatArray, k: flo
         rows, cols = np.nonzero(detected)
         removed[rows, ents[cols]] = True
     return per_day
-
-
-@dataclass(frozen=True)
-class _EntityDayTable:
-    entity: np.ndarray  # entity code per (day, entity), days in order, each day sorted by max score
-    label: np.ndarray
-    day_slices: list[slice]
-    days: np.ndarray  # day code of each slice
-    n_entities: int
-
-
-def entity_day_table(r: Ranked) -> _EntityDayTable:
-    """One cell per (day, entity) with its max label, each day's cells in descending max score."""
-    if r.entity is None or r.day is None:
-        raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
-    n_entities = int(r.entity.max()) + 1 if r.n else 0
-    # rows are in descending score order, so the first row of each (day, entity) holds its max score
-    key = r.day.astype(np.int64) * max(n_entities, 1) + r.entity.astype(np.int64)
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    label_max = np.zeros(len(first))
-    # same dtype on both sides: numpy's fast path for ufunc.at (20x faster than int8 into float64)
-    np.maximum.at(label_max, group, r.y.astype(np.float64))
-    first_sorted = np.sort(first)  # back to score order
-    # a stable sort by day keeps the score order within each day
-    by_day = first_sorted[np.argsort(r.day[first_sorted], kind="stable")]
-    ent = r.entity[by_day]
-    lab = label_max[group[by_day]]
-    day_sorted = r.day[by_day]
-    bounds = np.flatnonzero(np.diff(day_sorted)) + 1
-    starts = np.concatenate([[0], bounds]).astype(np.int64)
-    stops = np.concatenate([bounds, [len(by_day)]])
-    return _EntityDayTable(
-        entity=ent.astype(np.int64),
-        label=lab,
-        day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
-        days=day_sorted[starts[: len(stops)]].astype(np.int64) if len(by_day) else starts[:0],
-        n_entities=n_entities,
-    )
 
 
 def _entity_weights(c: Curve, n_entities: int) -> FloatArray:
@@ -359,47 +187,151 @@ def _entity_weights(c: Curve, n_entities: int) -> FloatArray:
 
 MetricFn = Callable[[Curve, float | None], FloatArray]
 
+ParamKind = Literal["fpr", "alert_rate", "k"]
+"""What a metric's parameter is: a false-positive-rate limit, an alert rate (a share of the test
+rows) or a number of entities. The bootstrap measures each kind in its own kernel statistic."""
+
+Need = Literal["amount", "entity", "calibrated", "operating_point", "amount_cost"]
+"""What a metric reads beyond labels and scores: ``amount`` the fraud amounts (data.amount);
+``entity`` the entity ids, resampled as whole entities or days (data.entity, never single rows);
+``calibrated`` probability scores (n/a otherwise); ``operating_point`` the run's operating alert
+rate (it is evaluated there); ``amount_cost`` the amounts when a missed fraud costs its amount
+(evaluation.cost.false_negative: amount)."""
+
+
+class Statistics(Protocol):
+    """One model's statistics over B bootstrap replicates, as the compiled kernels measure them
+    (implemented by :mod:`challengers.evaluation.bootstrap`). Each array has shape (B,)."""
+
+    @property
+    def cost(self) -> Cost: ...
+
+    @property
+    def positives(self) -> FloatArray: ...  # weighted frauds
+
+    @property
+    def total(self) -> FloatArray: ...  # weighted rows
+
+    @property
+    def fraud_amount(self) -> FloatArray: ...  # weighted fraud amount
+
+    @property
+    def roc_wins(self) -> FloatArray: ...  # fraud-genuine pairs ranked right, ties half
+
+    @property
+    def ap_sum(self) -> FloatArray: ...  # sum of recall step x precision
+
+    @property
+    def ks_gap(self) -> FloatArray: ...  # largest |TPR - FPR|
+
+    @property
+    def brier_sum(self) -> FloatArray | None: ...  # sum of squared errors; None: not calibrated
+
+    def within_fpr(self, limit: float) -> FloatArray: ...  # positives above the FPR limit
+
+    def caught(self, rate: float) -> tuple[FloatArray, FloatArray]: ...  # frauds, amount in top
+
+    def entity_precision(self, k: float) -> FloatArray: ...  # card precision top-k
+
+
+Formula = Callable[[Statistics, float | None], FloatArray]
+
 
 @dataclass(frozen=True)
-class MetricInfo:
-    """How a metric is called and read."""
+class Metric:
+    """A metric: its exact function (headline values and the reference), its formula from the
+    bootstrap kernels' statistics (replicates), what it needs, its direction and its parameter."""
 
+    name: str
     fn: MetricFn
-    param: str | None  # "rate", "k" or None
+    formula: Formula
     higher_is_better: bool
-    needs: tuple[str, ...] = ()  # "amount", "entity", "calibrated"
-    description: str = ""
+    param: ParamKind | None = None
+    needs: frozenset[Need] = frozenset()
 
 
-METRICS: dict[str, MetricInfo] = {
-    "roc_auc": MetricInfo(roc_auc, None, True, description="area under the ROC curve"),
-    "pr_auc": MetricInfo(pr_auc, None, True, description="average precision"),
-    "recall_at_fpr": MetricInfo(
-        recall_at_fpr, "rate", True, description="recall at false-positive rate <= param"
+def _param(p: float | None) -> float:
+    assert p is not None, "this metric takes a parameter"
+    return float(p)
+
+
+def _expected_cost_formula(s: Statistics, p: float | None) -> FloatArray:
+    rate = _param(p)
+    caught, caught_amount = s.caught(rate)
+    if s.cost.false_negative is None:
+        missed = s.fraud_amount - caught_amount
+    else:
+        missed = (s.positives - caught) * s.cost.false_negative
+    return safe_div((rate * s.total - caught) * s.cost.false_positive + missed, s.total)
+
+
+def _brier_formula(s: Statistics, p: float | None) -> FloatArray:
+    if s.brier_sum is None:
+        return np.full(s.positives.shape, np.nan)
+    return safe_div(s.brier_sum, s.total)
+
+
+_REGISTERED = (
+    Metric(
+        "roc_auc",
+        roc_auc,
+        lambda s, p: safe_div(s.roc_wins, s.positives * (s.total - s.positives)),
+        higher_is_better=True,
     ),
-    "precision_at_alerts": MetricInfo(
-        precision_at_alerts, "rate", True, description="precision in the top param share of rows"
+    Metric(
+        "pr_auc",
+        pr_auc,
+        lambda s, p: safe_div(s.ap_sum, s.positives),
+        higher_is_better=True,
     ),
-    "entity_precision_at": MetricInfo(
+    Metric(
+        "recall_at_fpr",
+        recall_at_fpr,
+        lambda s, p: safe_div(s.within_fpr(_param(p)), s.positives),
+        higher_is_better=True,
+        param="fpr",
+    ),
+    Metric(
+        "precision_at_alerts",
+        precision_at_alerts,
+        lambda s, p: safe_div(s.caught(_param(p))[0], _param(p) * s.total),
+        higher_is_better=True,
+        param="alert_rate",
+    ),
+    Metric(
+        "entity_precision_at",
         entity_precision_at,
-        "k",
-        True,
-        needs=("entity",),
-        description="handbook card precision top-k per day",
+        lambda s, p: s.entity_precision(_param(p)),
+        higher_is_better=True,
+        param="k",
+        needs=frozenset({"entity"}),
     ),
-    "value_detection_at_alerts": MetricInfo(
+    Metric(
+        "value_detection_at_alerts",
         value_detection_at_alerts,
-        "rate",
-        True,
-        needs=("amount",),
-        description="share of fraud amount caught in the top param share",
+        lambda s, p: safe_div(s.caught(_param(p))[1], s.fraud_amount),
+        higher_is_better=True,
+        param="alert_rate",
+        needs=frozenset({"amount"}),
     ),
-    "expected_cost": MetricInfo(
-        expected_cost, None, False, description="cost per transaction at the operating point"
+    Metric(
+        "expected_cost",
+        expected_cost,
+        _expected_cost_formula,
+        higher_is_better=False,
+        needs=frozenset({"operating_point", "amount_cost"}),
     ),
-    "brier": MetricInfo(brier, None, False, needs=("calibrated",), description="Brier score"),
-    "ks": MetricInfo(ks, None, True, description="Kolmogorov–Smirnov statistic"),
-}
+    Metric(
+        "brier",
+        brier,
+        _brier_formula,
+        higher_is_better=False,
+        needs=frozenset({"calibrated"}),
+    ),
+    Metric("ks", ks, lambda s, p: s.ks_gap, higher_is_better=True),
+)
+METRICS: dict[str, Metric] = {m.name: m for m in _REGISTERED}
+"""Every metric, by name: adding one is its record here and its row in the reference test table."""
 
 DEFAULT_METRICS: tuple[str, ...] = (
     "roc_auc",
@@ -423,12 +355,17 @@ class MetricSpec:
     def key(self) -> str:
         if self.param is None:
             return self.name
-        text = f"{int(self.param)}" if METRICS[self.name].param == "k" else _fmt(self.param)
+        text = f"{int(self.param)}" if self.info.param == "k" else _fmt(self.param)
         return f"{self.name}_{text}"
 
     @property
-    def info(self) -> MetricInfo:
+    def info(self) -> Metric:
         return METRICS[self.name]
+
+    def argument(self, operating_rate: float) -> float | None:
+        """What the metric's function and formula are called with: its parameter, or the
+        operating alert rate for a metric evaluated at the operating point."""
+        return operating_rate if "operating_point" in self.info.needs else self.param
 
     def __str__(self) -> str:
         return self.name if self.param is None else f"{self.name}@{self.key.split('_')[-1]}"
@@ -459,7 +396,7 @@ def parse_metric(text: str) -> MetricSpec:
         value = float(raw)
     except ValueError:
         raise ConfigError(f"metric '{text}': parameter '{raw}' is not a number") from None
-    if kind == "rate" and not (0.0 < value <= 1.0):
+    if kind in ("fpr", "alert_rate") and not (0.0 < value <= 1.0):
         raise ConfigError(f"metric '{text}': the rate must be in (0, 1], got {raw}")
     if kind == "k" and (value < 1 or not math.isclose(value, round(value))):
         raise ConfigError(f"metric '{text}': k must be a positive integer, got {raw}")
@@ -467,6 +404,11 @@ def parse_metric(text: str) -> MetricSpec:
 
 
 def compute(spec: MetricSpec, curve: Curve, operating_rate: float) -> FloatArray:
-    """One metric on a curve; ``expected_cost`` is evaluated at the operating alert rate."""
-    param = operating_rate if spec.name == "expected_cost" else spec.param
-    return np.asarray(spec.info.fn(curve, param), dtype=np.float64)
+    """One metric on a curve (exact); a metric of the operating point is evaluated at its rate."""
+    return np.asarray(spec.info.fn(curve, spec.argument(operating_rate)), dtype=np.float64)
+
+
+def amount_needed(metrics: Sequence[MetricSpec], *, cost_is_amount: bool) -> bool:
+    """Whether ``metrics`` read the fraud amounts (directly, or as the cost of a missed fraud)."""
+    needs = {n for m in metrics for n in m.info.needs}
+    return "amount" in needs or ("amount_cost" in needs and cost_is_amount)

@@ -3,22 +3,25 @@
 A kind that adds features to a tree (the anomaly hybrid's detector score; the graph kind's entity
 features) may set ``twin_`` to that tree fitted without them, same parameters and seed. The run
 scores the twin on the same test rows and compares the two with the same paired bootstrap (same
-replicates, same blocks) as the champion comparison, so the report can say whether the added
-features help, with an interval and a p-value, instead of leaving it to two separate deltas
-against the champion.
+replicates, same unit and blocks, ROC AUC by DeLong) as the champion comparison, so the report can
+say whether the added features help, with an interval and a p-value, instead of leaving it to two
+separate deltas against the champion. :func:`adjust_twins` Holm-adjusts the twins' p-values as the
+champion comparison's are: the primary metric across the twinned models, the others over the
+model x metric family.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from challengers.evaluation.evaluate import TestRows, evaluate_models
-from challengers.evaluation.metrics import Cost, MetricSpec
-from challengers.results import DeltaResult, TwinResult
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.evaluate import TestRows, adjust, evaluate_models
+from challengers.evaluation.metrics import MetricSpec
+from challengers.results import TwinResult
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,11 @@ def compare_with_twin(
     bootstrap: int,
     alpha: float,
     seed: int,
+    resample: str | None = None,
+    resample_force: bool = False,
 ) -> TwinResult:
-    """The twin's metrics with intervals, and the model-minus-twin paired deltas."""
+    """The twin's metrics with intervals, and the model-minus-twin paired deltas (raw p-values;
+    :func:`adjust_twins` adjusts them once every twin of the run is compared)."""
     evaluations = evaluate_models(
         rows,
         {"model": scores, "twin": twin.scores},
@@ -65,11 +71,18 @@ def compare_with_twin(
         bootstrap=bootstrap,
         alpha=alpha,
         seed=seed,
+        resample=resample,
+        resample_force=resample_force,
     )
     own, other = evaluations["model"], evaluations["twin"]
     return TwinResult(
         label=twin.label,
         metrics=other.metrics,
         ci=other.ci,
-        delta={k: DeltaResult(d.value, d.ci, d.p_value) for k, d in own.delta.items()},
+        delta=own.delta,
     )
+
+
+def adjust_twins(twins: Mapping[str, TwinResult], primary: str) -> None:
+    """Holm over the run's twin comparisons, as :func:`challengers.evaluation.evaluate.adjust`."""
+    adjust({name: t.delta for name, t in twins.items()}, primary)

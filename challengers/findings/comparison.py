@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from challengers.evaluation.evaluate import decision
 from challengers.findings.context import FindingContext, Rule
 from challengers.replication.agreement import agreement_findings
 from challengers.results import DeltaResult, Finding, ModelResult, Severity
@@ -35,11 +36,6 @@ def failed_models(ctx: FindingContext) -> list[Finding]:
         for m in ctx.models
         if m.status == "failed"
     ]
-
-
-def _p(d: DeltaResult) -> float:
-    """The p-value a decision rests on: Holm-adjusted across challengers when available."""
-    return d.p_value_adjusted if d.p_value_adjusted is not None else d.p_value
 
 
 def _delta_text(key: str, d: DeltaResult) -> str:
@@ -81,62 +77,93 @@ MIN_FRAUDS_TO_CLAIM = 10
 
 
 def significant_challengers(ctx: FindingContext) -> list[Finding]:
-    """A challenger significantly better (or worse) than the champion on the same test rows,
-    after Holm's correction across challengers; severity by the effect at the operating point."""
+    """The verdict on each challenger: significantly better (or worse) than the champion on the
+    primary metric, Holm-adjusted across challengers; severity by the effect at the operating
+    point. Secondary metrics significant after Holm over the challenger x metric family are
+    reported, and never decide the verdict."""
+    primary = ctx.primary_key
     out: list[Finding] = []
     if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:  # the few-frauds finding says why
         return out
     for m in ctx.models:
-        if m.role != "challenger" or m.status != "ok":
+        if m.role != "challenger" or m.status != "ok" or primary is None:
             continue
-        significant = {
-            k: d
-            for k, d in m.delta_vs_champion.items()
-            if math.isfinite(_p(d)) and _p(d) < ctx.alpha
+        d = m.delta_vs_champion.get(primary)
+        outcome = (
+            None if d is None else decision(d, ctx.alpha, ctx.higher_is_better.get(primary, True))
+        )
+        secondary = {
+            k: s
+            for k, s in m.delta_vs_champion.items()
+            if k != primary and decision(s, ctx.alpha, ctx.higher_is_better.get(k, True))
         }
-        better = {
-            k: d
-            for k, d in significant.items()
-            if (d.value > 0) == ctx.higher_is_better.get(k, True)
-        }
-        worse = {k: d for k, d in significant.items() if k not in better}
-        corrected = any(d.p_value_adjusted is not None for d in m.delta_vs_champion.values())
-        basis = "Holm-adjusted across challengers" if corrected else "uncorrected"
-        if better:
-            key = min(better, key=lambda k: _p(better[k]))
+        also = (
+            " Secondary metrics (Holm over challengers x metrics): "
+            + "; ".join(_delta_text(k, s) for k, s in secondary.items())
+            + "."
+            if secondary
+            else ""
+        )
+        if d is not None and outcome == "beats":
             severity, at_budget, gain = _outcome_severity(ctx, m)
             out.append(
                 Finding(
                     id=f"outcome-better-{m.name}",
                     severity=severity,
                     area="outcomes",
-                    title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}'",
-                    detail=f"Significant at alpha {ctx.alpha} (paired test on the same test rows, "
-                    f"{basis}): " + "; ".join(_delta_text(k, d) for k, d in better.items()) + "."
-                    f"{at_budget} The champion leaves performance on the table.",
-                    metric=key,
+                    title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}' on "
+                    f"the primary metric {primary}",
+                    detail=f"Significant at alpha {ctx.alpha} on the primary metric (paired test "
+                    f"on the same test rows, {_basis(d)}): "
+                    f"{_delta_text(primary, d)}.{at_budget}{also} The champion leaves "
+                    "performance on the table.",
+                    metric=primary,
                     models=(m.name, ctx.champion.name),
-                    effect=better[key].value,
-                    evidence=_evidence(better, gain),
+                    effect=d.value,
+                    evidence=_evidence({primary: d, **secondary}, gain),
                 )
             )
-        if worse:
-            key = min(worse, key=lambda k: _p(worse[k]))
+        elif d is not None and outcome == "worse":
             out.append(
                 Finding(
                     id=f"outcome-worse-{m.name}",
                     severity="info",
                     area="outcomes",
-                    title=f"Challenger '{m.name}' is worse than the champion on some metrics",
-                    detail=f"{basis.capitalize()}: "
-                    + "; ".join(_delta_text(k, d) for k, d in worse.items()),
+                    title=f"Challenger '{m.name}' is worse than the champion on the primary "
+                    f"metric {primary}",
+                    detail=f"{_basis(d).capitalize()}: {_delta_text(primary, d)}.{also}",
+                    metric=primary,
+                    models=(m.name, ctx.champion.name),
+                    effect=d.value,
+                    evidence=_evidence({primary: d, **secondary}, None),
+                )
+            )
+        elif secondary:
+            key = min(secondary, key=lambda k: _adjusted(secondary[k]))
+            out.append(
+                Finding(
+                    id=f"outcome-secondary-{m.name}",
+                    severity="info",
+                    area="outcomes",
+                    title=f"Challenger '{m.name}' differs from the champion on secondary metrics "
+                    f"only",
+                    detail=f"Not significant on the primary metric {primary}, so no verdict."
+                    + also,
                     metric=key,
                     models=(m.name, ctx.champion.name),
-                    effect=worse[key].value,
-                    evidence=_evidence(worse, None),
+                    effect=secondary[key].value,
+                    evidence=_evidence(secondary, None),
                 )
             )
     return out
+
+
+def _basis(d: DeltaResult) -> str:
+    return "uncorrected" if d.p_value_adjusted is None else "Holm-adjusted across challengers"
+
+
+def _adjusted(d: DeltaResult) -> float:
+    return d.p_value if d.p_value_adjusted is None else d.p_value_adjusted
 
 
 def _evidence(deltas: dict[str, DeltaResult], gain: float | None) -> dict[str, object]:
@@ -240,32 +267,44 @@ def champion_scores(ctx: FindingContext) -> list[Finding]:
 
 
 def twin_comparisons(ctx: FindingContext) -> list[Finding]:
-    """Whether a kind's added features (detector scores, graph features) beat the same tree without."""
-    out = []
+    """Whether a kind's added features (detector scores, graph features) beat the same tree
+    without, decided as the verdict is: on the primary metric, Holm-adjusted across the twins."""
+    primary = ctx.primary_key
+    out: list[Finding] = []
+    if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:  # as for the verdict: too few frauds to tell
+        return out
     for m in ctx.models:
-        if m.twin is None or not m.twin.delta:
+        if m.twin is None or not m.twin.delta or primary is None:
             continue
-        better = [
-            f"{key} {d.value:+.4f} [{_fmt(d.ci[0])}, {_fmt(d.ci[1])}] p={d.p_value:.3g}"
+        better = {
+            key: d
             for key, d in m.twin.delta.items()
-            if math.isfinite(d.p_value)
-            and d.p_value < ctx.alpha
-            and (d.value > 0) == ctx.higher_is_better.get(key, True)
-        ]
+            if decision(d, ctx.alpha, ctx.higher_is_better.get(key, True)) == "beats"
+        }
+        wins = primary in better
+        secondary = "; ".join(_delta_text(k, d) for k, d in better.items() if k != primary)
+        if wins:
+            detail = (
+                f"Significant at alpha {ctx.alpha} on the primary metric (paired test on the same "
+                f"test rows, Holm-adjusted across twins): {_delta_text(primary, better[primary])}"
+            )
+        else:
+            detail = (
+                f"Not significantly better on the primary metric {primary}: the added features "
+                "bring no measurable value over the same tree without them"
+            )
+        if secondary:
+            detail += f". Better on secondary metrics (Holm over twins x metrics): {secondary}"
         out.append(
             Finding(
                 id=f"twin-{m.name}",
-                severity="low" if better else "info",
+                severity="low" if wins else "info",
                 area="outcomes",
-                title=f"'{m.name}' {'beats' if better else 'does not beat'} its twin "
-                f"({m.twin.label})",
-                detail=(
-                    "Significant at alpha "
-                    f"{ctx.alpha} (paired bootstrap on the same test rows): " + "; ".join(better)
-                    if better
-                    else "No metric differs significantly in its favour: the added features "
-                    "bring no measurable value over the same tree without them."
-                ),
+                title=f"'{m.name}' {'beats' if wins else 'does not beat'} its twin "
+                f"({m.twin.label}) on {primary}",
+                detail=detail + ".",
+                metric=primary,
+                models=(m.name,),
             )
         )
     return out

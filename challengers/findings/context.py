@@ -28,7 +28,12 @@ class FindingContext:
     score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores
     thresholds: FindingsConfig = field(default_factory=FindingsConfig)
     analyses: Analyses | None = None
-    metric_keys: tuple[str, ...] = ()  # in config order; the first is the primary metric
+    metric_keys: tuple[str, ...] = ()  # in config order
+    primary: str | None = None  # decides the verdict; default: the first of metric_keys
+
+    @property
+    def primary_key(self) -> str | None:
+        return self.primary or (self.metric_keys[0] if self.metric_keys else None)
 
     @property
     def champion(self) -> ModelResult:

@@ -263,9 +263,9 @@ def calibration_off(ctx: FindingContext) -> list[Finding]:
 
 def performance_decay(ctx: FindingContext) -> list[Finding]:
     """The primary metric worsens significantly with time since the end of training."""
-    if ctx.analyses is None or not ctx.metric_keys:
+    key = ctx.primary_key
+    if ctx.analyses is None or key is None:
         return []
-    key = ctx.metric_keys[0]
     higher = ctx.higher_is_better.get(key, True)
     out = []
     for model, slopes in ctx.analyses.stability.decay.items():

@@ -121,10 +121,6 @@ class AnomalyChallenger(BaseChallenger):
         return self.hybrid is not None and self._tree().calibrated
 
     @property
-    def flavor(self) -> str | None:  # type: ignore[override]
-        return self.hybrid
-
-    @property
     def score_feature(self) -> str:
         """The name of the detector-score feature a hybrid's tree receives."""
         name = f"anomaly_{canonical(self.detector)}"

@@ -9,47 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 
 from challengers.data.frames import DataSpec
-
-
-@runtime_checkable
-class Challenger(Protocol):
-    """What the pipeline needs from a model kind."""
-
-    kind: ClassVar[str]
-    calibrated: bool
-
-    def fit(
-        self,
-        train: pl.DataFrame,
-        spec: DataSpec,
-        *,
-        valid: pl.DataFrame | None = None,
-        history: pl.DataFrame | None = None,
-    ) -> Self:
-        """Learn from the training window; ``valid`` (later rows) may drive early stopping.
-
-        ``history`` is every row the production system would know (the transaction log, labels
-        included, from ``lookback_days`` before training to the end of the test window). Kinds that
-        build time-aware features read it, using only rows older than the one scored; others ignore
-        it.
-        """
-        ...
-
-    def predict_score(
-        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
-    ) -> np.ndarray:
-        """One float per row, higher = more suspicious."""
-        ...
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments; equal to the MLflow params; rebuilds the model unfitted."""
-        ...
 
 
 class NotFittedError(RuntimeError):
@@ -59,12 +24,12 @@ class NotFittedError(RuntimeError):
 class BaseChallenger:
     """Shared plumbing: parameter round-trip, fitted checks, timing, feature bookkeeping.
 
-    Subclasses implement ``_fit`` and ``_predict`` and set ``kind``; ``flavor`` names the MLflow
-    flavour used to log the fitted model (None: logged as a plain artifact).
+    Subclasses implement ``_fit`` and ``_predict`` and set ``kind``. A kind whose fitted model is a
+    tree booster returns it from ``native_model``: its library (``models/trees.py``) says how it is
+    saved, restored, explained and logged to MLflow.
     """
 
     kind: ClassVar[str] = "base"
-    flavor: ClassVar[str | None] = None
     calibrated: bool = False
 
     def get_params(self) -> dict[str, Any]:
@@ -114,7 +79,7 @@ class BaseChallenger:
         return {}
 
     def native_model(self) -> Any:
-        """The fitted library object logged with ``flavor``."""
+        """The fitted booster (None: the kind has none; logged and checkpointed as scores only)."""
         self._check_fitted()
         return None
 

@@ -6,7 +6,8 @@
 - a retrain spec (kind + params + features), trained here on the training window.
 
 Pickled models (``.pkl``, ``.joblib``, MLflow's sklearn flavour) run arbitrary code when loaded, so they
-are refused unless the user passes ``--allow-pickle``.
+are refused (``--allow-pickle`` loads none either: the refusal does not suggest it). A champion must be
+binary: a multiclass booster is refused when it loads, not when its scores outnumber the rows.
 """
 
 from __future__ import annotations
@@ -14,20 +15,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.errors import DataError, ModelError, closest, first_line
+from challengers.models import trees
 from challengers.models.base import BaseChallenger
 
 log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".sav", ".cloudpickle")
-LIGHTGBM_SUFFIXES = (".txt", ".lgb", ".model")
-XGBOOST_SUFFIXES = (".json", ".ubj", ".xgb", ".bst")
 
 
 class ScoreColumnChampion(BaseChallenger):
@@ -63,12 +63,34 @@ class NativeModelChampion(BaseChallenger):
     """A LightGBM or XGBoost booster loaded from its native file; nothing is learned here."""
 
     kind = "model"
-    library: ClassVar[str] = ""
     calibrated = True  # binary boosters output probabilities; the evaluation checks the range
 
     def __init__(self, path: str, features: Sequence[str] | None = None) -> None:
         self.path = path
         self.features = features
+
+    @property
+    def library(self) -> str:
+        """The tree library, told by the file's suffix (``load_model_file`` checked it)."""
+        return self._library().name
+
+    def _library(self) -> trees.TreeLibrary:
+        lib = trees.library_for_file(Path(self.path).suffix.lower())
+        if lib is None:
+            raise ModelError(f"champion.model: cannot tell the library of {self.path}")
+        return lib
+
+    def load(self) -> list[str]:
+        """Read the booster; returns the feature names stored in the file (may be empty)."""
+        lib = self._library()
+        try:
+            self.booster_ = lib.load(self.path)
+        except Exception as exc:
+            raise ModelError(
+                f"champion.model: {self.path} is not a readable {lib.title} model: "
+                f"{first_line(exc)}; {lib.export_hint}"
+            ) from exc
+        return lib.feature_names(self.booster_)
 
     def _fit(
         self,
@@ -81,67 +103,18 @@ class NativeModelChampion(BaseChallenger):
         pass
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        return np.asarray(self.booster_predict(to_matrix(frame, self.features_)))
-
-    def booster_predict(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        x = to_matrix(frame, self.features_)
+        return self._library().predict(self.booster_, x)
 
     def classes(self) -> int:
-        """How many classes the model predicts (2 for a binary model)."""
-        return 2
+        """How many classes the booster predicts (2 for a binary model)."""
+        booster = self.booster_
+        if hasattr(booster, "num_model_per_iteration"):  # LightGBM: one tree per class a round
+            return max(int(booster.num_model_per_iteration()), 2)
+        import json  # XGBoost: the learner's num_class (0 for binary)
 
-
-class LightGBMFileChampion(NativeModelChampion):
-    library = "lightgbm"
-    flavor = "lightgbm"
-
-    def load(self) -> list[str]:
-        import lightgbm as lgb
-
-        try:
-            self.booster_ = lgb.Booster(model_file=self.path)
-        except Exception as exc:
-            raise ModelError(
-                f"champion.model: {self.path} is not a readable LightGBM model: "
-                f"{first_line(exc)}; export it with booster.save_model()"
-            ) from exc
-        return list(self.booster_.feature_name())
-
-    def booster_predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.predict(x))
-
-    def classes(self) -> int:
-        per_round = int(self.booster_.num_model_per_iteration())
-        return per_round if per_round > 1 else 2
-
-    def native_model(self) -> Any:
-        return self.booster_
-
-
-class XGBoostFileChampion(NativeModelChampion):
-    library = "xgboost"
-    flavor = "xgboost"
-
-    def load(self) -> list[str]:
-        import xgboost as xgb
-
-        try:
-            self.booster_ = xgb.Booster(model_file=self.path)
-        except Exception as exc:
-            raise ModelError(
-                f"champion.model: {self.path} is not a readable XGBoost model: "
-                f"{first_line(exc)}; export it with booster.save_model('model.json')"
-            ) from exc
-        return list(self.booster_.feature_names or [])
-
-    def booster_predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.booster_.inplace_predict(x, validate_features=False))
-
-    def classes(self) -> int:
-        import json
-
-        learner = json.loads(self.booster_.save_config())["learner"]
-        return max(int(learner["learner_model_param"].get("num_class", 0) or 0), 2)
+        learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
+        return max(int(learner.get("num_class", 0) or 0), 2)
 
     def native_model(self) -> Any:
         return self.booster_
@@ -164,17 +137,14 @@ def load_model_file(
             f"champion.model: {path} is a pickle, which runs code when loaded and is not "
             "supported; ask the first line for a native export (LightGBM .txt, XGBoost .json)"
         )
-    champion: NativeModelChampion
-    if suffix in LIGHTGBM_SUFFIXES:
-        champion = LightGBMFileChampion(path, features)
-    elif suffix in XGBOOST_SUFFIXES:
-        champion = XGBoostFileChampion(path, features)
-    else:
+    lib = trees.library_for_file(suffix)
+    if lib is None:
         raise ModelError(
             f"champion.model: cannot tell the library of {path} from '{suffix}'; use .txt "
             "(LightGBM) or .json/.ubj (XGBoost)"
         )
-    _check_content(file, champion.library)
+    _check_content(file, lib)
+    champion = NativeModelChampion(path, features)
     model_features = champion.load()
     classes = champion.classes()
     if classes > 2:
@@ -210,21 +180,14 @@ def _is_pickle(file: Path) -> bool:
     return len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def _check_content(file: Path, library: str) -> None:
+def _check_content(file: Path, lib: trees.TreeLibrary) -> None:
     """Tell a model saved by the other library (or not a model) before its loader fails."""
     head = _head(file).lstrip()
     if not head:
         raise ModelError(f"champion.model: {file} is empty; export the model again")
-    if library == "lightgbm" and head.startswith(b"{"):
-        raise ModelError(
-            f"champion.model: {file} holds JSON (an XGBoost model?), not a LightGBM text model; "
-            "if it is XGBoost, name it .json"
-        )
-    if library == "xgboost" and head.startswith(b"tree"):
-        raise ModelError(
-            f"champion.model: {file} holds a LightGBM text model, not an XGBoost model; "
-            "name it .txt"
-        )
+    foreign = lib.looks_foreign(head)
+    if foreign:
+        raise ModelError(f"champion.model: {file} {foreign}")
 
 
 def _require_features(features: Sequence[str], schema: pl.Schema, *, source: str) -> None:
@@ -251,14 +214,10 @@ def from_mlflow_uri(
 ) -> NativeModelChampion:
     """Load a champion logged to MLflow with the lightgbm or xgboost flavour, natively."""
     local_dir, flavors = download(uri)
-    for flavor in ("lightgbm", "xgboost"):
-        conf = flavors.get(flavor)
-        if not conf:
-            continue
-        data = local_dir / str(conf.get("data", ""))
-        if flavor == "lightgbm" and str(conf.get("model_class", "")).endswith("Booster"):
-            return load_model_file(str(data), features=features, schema=schema)
-        if flavor == "xgboost" and str(conf.get("model_class", "")).endswith("Booster"):
+    for lib in trees.LIBRARIES.values():
+        conf = flavors.get(lib.flavor)
+        if conf and str(conf.get("model_class", "")).endswith("Booster"):
+            data = local_dir / str(conf.get("data", ""))
             return load_model_file(str(data), features=features, schema=schema)
     kinds = ", ".join(sorted(flavors)) or "none"
     hint = " (pickled flavours are not supported: they run code when loaded)"

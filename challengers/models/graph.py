@@ -11,7 +11,6 @@ tuner can featurise once and search the tree's parameters.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ import polars as pl
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.errors import DataError
 from challengers.features.graph import feature_names, graph_features
+from challengers.files import write_json
 from challengers.models.base import BaseChallenger
 from challengers.models.tree import (
     Imbalance,
@@ -187,11 +187,6 @@ class GraphChallenger(BaseChallenger):
     def calibrated(self) -> bool:  # type: ignore[override]
         return self.inner_tree().calibrated
 
-    @property
-    def flavor(self) -> str:  # type: ignore[override]
-        """Logged with the inner tree's MLflow flavour (it expects the graph features as input)."""
-        return self.model_kind
-
     def feature_importance(self) -> dict[str, float]:
         """Gain importance over the data's and the graph's features together (sums to 1)."""
         self._check_fitted()
@@ -220,5 +215,5 @@ class GraphChallenger(BaseChallenger):
             "graph_features": list(self.graph_features_),
             "graph_importance": self.graph_importance(),
         }
-        (Path(directory) / "graph_features.json").write_text(json.dumps(recipe, indent=2))
+        write_json(Path(directory) / "graph_features.json", recipe)
         return path

@@ -19,15 +19,10 @@ KINDS: dict[str, str] = {
     "graph": "challengers.models.graph:GraphChallenger",
 }
 
-# kinds the config schema accepts that a later release will implement
-PLANNED_KINDS: tuple[str, ...] = ()
-
 
 def kind_class(kind: str) -> type[BaseChallenger]:
-    """The class registered for ``kind``; ConfigError for planned or unknown kinds."""
+    """The class registered for ``kind``; ConfigError for unknown kinds."""
     if kind not in KINDS:
-        if kind in PLANNED_KINDS:
-            raise ConfigError(f"challenger kind '{kind}' is not available yet")
         raise ConfigError(
             f"unknown challenger kind '{kind}'{did_you_mean(kind, list(KINDS))}; "
             f"available: {', '.join(KINDS)}"

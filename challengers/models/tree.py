@@ -22,6 +22,7 @@ import polars as pl
 
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
+from challengers.models.trees import LIBRARIES, TreeLibrary
 
 Imbalance = Literal["none", "balanced", "sqrt"]
 DEFAULT_ROUNDS = 100
@@ -131,7 +132,7 @@ class TreeChallenger(BaseChallenger):
 
         return self.threads or os.cpu_count() or 1
 
-    native_file: ClassVar[str]  # the booster's native file name in save()
+    library: ClassVar[TreeLibrary]  # flavour, native file, predict with the best iteration
 
     def _defaults(self) -> dict[str, Any]:
         """The library's params this tool sets: objective, seed, threads, quiet logging."""
@@ -150,10 +151,14 @@ class TreeChallenger(BaseChallenger):
         self._check_fitted()
         return self.booster_
 
+    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
+        x = to_matrix(frame, self.features_)
+        return self.library.predict(self.booster_, x, self._threads())
+
     def save(self, directory: Path) -> Path:
         self._check_fitted()
-        path = Path(directory) / self.native_file
-        self.booster_.save_model(str(path))
+        path = Path(directory) / self.library.native_file
+        self.library.save(self.booster_, path)
         return path
 
     def with_params(
@@ -194,9 +199,7 @@ class TreeChallenger(BaseChallenger):
 
 class LightGBMChallenger(TreeChallenger):
     kind = "lightgbm"
-    flavor = "lightgbm"
-
-    native_file = "model.txt"
+    library = LIBRARIES["lightgbm"]
 
     def _defaults(self) -> dict[str, Any]:
         return {
@@ -234,10 +237,6 @@ class LightGBMChallenger(TreeChallenger):
         self.booster_ = lgb.train(
             params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
-
-    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        x = to_matrix(frame, self.features_)
-        return np.asarray(self.booster_.predict(x, num_threads=self._threads()))
 
     def train_watched(
         self,
@@ -279,9 +278,7 @@ class LightGBMChallenger(TreeChallenger):
 
 class XGBoostChallenger(TreeChallenger):
     kind = "xgboost"
-    flavor = "xgboost"
-
-    native_file = "model.json"
+    library = LIBRARIES["xgboost"]
 
     def _defaults(self) -> dict[str, Any]:
         return {
@@ -350,14 +347,6 @@ class XGBoostChallenger(TreeChallenger):
                 done, booster.predict(dvalid)
             ):
                 return
-
-    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        x = to_matrix(frame, self.features_)
-        best = getattr(self.booster_, "best_iteration", None)
-        kwargs: dict[str, Any] = {}
-        if best is not None:
-            kwargs["iteration_range"] = (0, best + 1)
-        return np.asarray(self.booster_.inplace_predict(x, validate_features=False, **kwargs))
 
     def feature_importance(self) -> dict[str, float]:
         self._check_fitted()

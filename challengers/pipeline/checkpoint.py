@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -37,7 +36,8 @@ from challengers.errors import (
     RunInterrupted,
     first_line,
 )
-from challengers.files import environment_failure, write_json, write_parquet_atomic
+from challengers.files import atomic_path, environment_failure, write_json, write_parquet_atomic
+from challengers.models import trees
 from challengers.models.base import BaseChallenger
 from challengers.pipeline.interrupts import deferred, signal_name
 
@@ -63,11 +63,9 @@ KNOWN = {
     "error",
     "fit_seconds",
     "predict_seconds",
-    "extra",
     "twin",
     "tuning",
 }
-NATIVE_FILES = {"lightgbm": "model.txt", "xgboost": "model.json"}
 
 
 def model_dir(out: Path, name: str) -> Path:
@@ -286,13 +284,12 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         "fit_seconds": fitted.fit_seconds,
         "predict_seconds": fitted.predict_seconds,
         "calibrated": bool(model.calibrated),
-        "flavor": getattr(model, "flavor", None),
+        "flavor": _flavor(model),
         "params": json.loads(json.dumps(model.get_params(), default=str)),
         "importance": model.feature_importance(),
-        "features": list(getattr(model, "features_", fitted.plan.features)),
+        "features": list(model.features_),
         "native_file": native,
         "native_reads_features": native is not None and _reads_data(model, fitted.plan.features),
-        "extra": dict(fitted.extra),
         "twin": None
         if fitted.twin is None
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
@@ -300,40 +297,39 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
     }
 
 
+def _flavor(model: BaseChallenger) -> str | None:
+    lib = trees.library_of(model.native_model())
+    return None if lib is None else lib.flavor
+
+
 def _save_native(model: BaseChallenger, directory: Path) -> str | None:
     """The fitted model's native file name in ``directory``, or None for kinds without one."""
-    flavor = getattr(model, "flavor", None)
     try:
         return model.save(directory).name
     except NotImplementedError:
         pass
-    booster = model.native_model() if flavor in NATIVE_FILES else None
-    if booster is None:
+    booster = model.native_model()  # a loaded champion file: saved as the library saves it
+    lib = trees.library_of(booster)
+    if lib is None:
         return None
-    name = NATIVE_FILES[str(flavor)]
-    booster.save_model(str(directory / name))
-    return name
+    lib.save(booster, directory / lib.native_file)
+    return lib.native_file
 
 
 def _reads_data(model: BaseChallenger, columns: tuple[str, ...]) -> bool:
     """Whether the native model reads data columns only (not features the kind derives, such as
     graph features or a detector's score), so the restored booster can score new rows."""
     booster = model.native_model()
-    names = getattr(booster, "feature_names", None)  # xgboost
-    if names is None and hasattr(booster, "feature_name"):
-        names = booster.feature_name()  # lightgbm
-    features = list(getattr(model, "features_", ()))
-    return list(names or []) == features and set(features) <= set(columns)
+    lib = trees.library_of(booster)
+    names = lib.feature_names(booster) if lib is not None else []
+    features = list(model.features_)
+    return names == features and set(features) <= set(columns)
 
 
 def _write_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.npz")
-    try:
-        np.savez(tmp, **arrays)  # type: ignore[arg-type]
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # through a handle: given a path, numpy would add .npz to the temporary name
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------ restore
@@ -366,7 +362,6 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
         scores=scores,
         fit_seconds=float(state["fit_seconds"]),
         predict_seconds=float(state["predict_seconds"]),
-        extra=dict(state.get("extra") or {}),
         twin=twin,
         tuning=_restore_tuning(state.get("tuning"), model),
     )
@@ -401,10 +396,6 @@ class RestoredModel(BaseChallenger):
     def kind(self) -> str:  # type: ignore[override]
         return str(self.state["kind"])
 
-    @property
-    def flavor(self) -> str | None:  # type: ignore[override]
-        return self.state.get("flavor")
-
     def get_params(self) -> dict[str, Any]:
         return dict(self.state["params"])
 
@@ -416,18 +407,15 @@ class RestoredModel(BaseChallenger):
             self.booster_ = self._load_booster()
         return self.booster_
 
+    def _library(self) -> trees.TreeLibrary | None:
+        flavor = self.state.get("flavor")
+        return next((lib for lib in trees.LIBRARIES.values() if lib.flavor == flavor), None)
+
     def _load_booster(self) -> Any:
-        name, flavor = self.state.get("native_file"), self.flavor
-        if name is None or flavor not in NATIVE_FILES:
+        name, lib = self.state.get("native_file"), self._library()
+        if name is None or lib is None:
             return None
-        path = str(self.directory / name)
-        if flavor == "lightgbm":
-            import lightgbm as lgb
-
-            return lgb.Booster(model_file=path)
-        import xgboost as xgb
-
-        return xgb.Booster(model_file=path)
+        return lib.load(self.directory / name)
 
     def save(self, directory: Path) -> Path:
         name = self.state.get("native_file")
@@ -455,9 +443,7 @@ class RestoredModel(BaseChallenger):
         from challengers.data.frames import to_matrix
 
         self._require_data_inputs()
-        booster = self.native_model()
-        x = to_matrix(frame, self.features_)
-        if self.flavor == "lightgbm":
-            threads = self.state["params"].get("threads") or os.cpu_count() or 1
-            return np.asarray(booster.predict(x, num_threads=threads))
-        return np.asarray(booster.inplace_predict(x, validate_features=False))
+        lib = self._library()
+        assert lib is not None  # a native file that reads the data: a tree booster
+        threads = self.state["params"].get("threads")
+        return lib.predict(self.native_model(), to_matrix(frame, self.features_), threads)

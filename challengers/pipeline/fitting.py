@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from challengers.config import ExperimentConfig
-from challengers.errors import ChallengeError, EnvironmentFailure, ModelError
-from challengers.evaluation.metrics import Cost
+from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
 from challengers.models import registry
 from challengers.models.base import BaseChallenger
@@ -36,7 +36,6 @@ class Fitted:
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
     twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
     tuning: TuneResult | None = None
 
@@ -59,10 +58,9 @@ def fit_champion(
             raise
         except Exception as exc:
             section = "champion.retrain.params" if c.retrain else "champion.model"
-            first = (str(exc).strip().splitlines() or [""])[0]
             raise ModelError(
                 f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
-                f"{type(exc).__name__}: {first}; check {section}"
+                f"{describe(exc)}; check {section}"
             ) from exc
 
 
@@ -86,7 +84,7 @@ def fit_challenger(
         raise
     except Exception as exc:  # one challenger failing never loses the others
         log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
-        message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        message = describe(exc)
         progress.note(f"challenger '{mp.name}' failed: {message}")
         return Fitted(plan=mp, error=message)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -17,13 +18,14 @@ from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
 from challengers.files import write_atomic, write_json, write_parquet_atomic
+from challengers.models import trees
 from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.plan import DAY_COLUMN, ROW, SCORE_PREFIX
 from challengers.pipeline.prepare import Prepared
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
-from challengers.results import DeltaResult, ModelResult
+from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker
 
 
@@ -47,10 +49,7 @@ def model_result(f: Fitted, evaluation: object) -> ModelResult:
     if isinstance(evaluation, ModelEvaluation):
         result.metrics = evaluation.metrics
         result.ci = evaluation.ci
-        result.delta_vs_champion = {
-            k: DeltaResult(d.value, d.ci, d.p_value, d.p_value_adjusted, d.method)
-            for k, d in evaluation.delta.items()
-        }
+        result.delta_vs_champion = dict(evaluation.delta)
     return result
 
 
@@ -135,10 +134,7 @@ def log_run(
             tags={"error": m.error} if m.error else {},
             artifacts=tuned.artifacts if tuned else [],
             children=tuned.nested_runs() if tuned else [],
-            flavor=getattr(f.model, "flavor", None) if f.model is not None else None,
-            native_model=f.model.native_model()
-            if f.model is not None and f.model.is_fitted
-            else None,
+            **_native_model(f),
         )
         m.run_id = tracker.log_model_run(run, datasets)
     reports = write_report(result, out)  # plots/, report.md, report.html
@@ -170,6 +166,20 @@ def log_run(
         ],
         datasets=datasets,
     )
+
+
+def _native_model(f: Fitted) -> dict[str, Any]:
+    """The ModelRun fields logging a fitted booster with its library's MLflow flavour."""
+    booster = f.model.native_model() if f.model is not None and f.model.is_fitted else None
+    lib = trees.library_of(booster)
+    if lib is None:
+        return {}
+    return {
+        "native_model": booster,
+        "flavor": lib.flavor,
+        "flavor_options": dict(lib.flavor_options),
+        "requirements": [lib.requirement()],
+    }
 
 
 def parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) -> dict[str, str]:

@@ -51,7 +51,7 @@ class Plan:
     def columns(self) -> list[str]:
         """Every column the run reads, each once."""
         s = self.spec
-        named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments]
+        named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments, s.scenario]
         cols = [c for c in named if c]
         for m in [self.champion, *self.challengers]:
             cols += [*m.features, *m.extra_columns]
@@ -122,6 +122,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
         *(("data.amount", c) for c in [d.amount] if c),
         *(("data.entity", c) for c in [d.entity] if c),
         *(("data.segments", c) for c in d.segments),
+        *(("data.scenario", c) for c in [d.scenario] if c),
         *(("data.drop", c) for c in d.drop),
         *(("data.features", c) for c in d.features or []),
     }
@@ -134,7 +135,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
             f"champion.score: column '{score}' is {schema[score]}; production scores must be "
             "numbers (higher = riskier)"
         )
-    exclude = {d.target, d.time, *d.drop, *d.segments}
+    exclude = {d.target, d.time, *d.drop, *d.segments, *([d.scenario] if d.scenario else [])}
     exclude |= {c for c in (d.id, d.entity, cfg.champion.score) if c}
     # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
     features = tuple(d.features) if d.features is not None else default_features(schema, exclude)
@@ -150,6 +151,8 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
         amount=d.amount,
         entity=d.entity,
         segments=tuple(d.segments),
+        scenario=d.scenario,
+        scenario_names=tuple((str(k), v) for k, v in d.scenario_names.items()),
         label_delay_days=cfg.split.label_delay_days,
     )
 
@@ -161,7 +164,12 @@ def make_plan(
     allow_pickle: bool = False,
     tracking_uri: str | None = None,
 ) -> Plan:
-    lf = scan(cfg.data.path)
+    try:
+        lf = scan(cfg.data.path)
+    except DataError as exc:
+        if cfg.data.source is None:
+            raise
+        raise DataError(f"{exc}; the data comes from: {cfg.data.source}") from exc
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
     champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri)

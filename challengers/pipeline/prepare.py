@@ -16,9 +16,10 @@ import polars as pl
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
-from challengers.data.frames import check_finite, check_target, load_days, time_range
+from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
 from challengers.data.split import Split, split
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
+from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.pipeline.plan import Plan, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
@@ -71,6 +72,12 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         amount=plan.spec.amount if cfg.weighs_by_amount else None,
         score=c.score if c.score and c.production_score is None else None,
     )
+    e = cfg.evaluation
+    if e.bootstrap > 0:  # day blocks that do not hold are refused before any training
+        rows = TestRows.from_frame(
+            parts.test, target=plan.spec.target, amount=None, entity=plan.spec.entity
+        )
+        resampling(rows, e.resample, force=e.resample_force)
     used = [c for c in plan.columns if c in frame.columns]
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {
@@ -80,7 +87,9 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         "excluded_known_fraud": parts.excluded_rows,
     }
     with progress.stage("Fingerprinting the data"):
-        data_print = fingerprint_frame(frame, used, windows=windows, threads=cfg.threads)
+        data_print = fingerprint_frame(
+            frame, used, windows=windows, threads=cfg.threads, chunk_by=DAY
+        )
     return Prepared(
         plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
     )

@@ -145,7 +145,7 @@ def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[
         diff = compare_fingerprints(logged, now)
         if diff.same:
             return
-        lines = diff.lines(len(logged.columns), _where(prepared, diff.first_rows))
+        lines = diff.lines(len(logged.columns))
         raise DataError(
             "\n".join(
                 [
@@ -166,19 +166,6 @@ def _mismatch_head(record: RunRecord, prepared: Prepared, data_path: str) -> str
         f"data fingerprint mismatch: {data_path} is not the data run {record.run_id} used "
         f"(fingerprint {logged} logged, {prepared.fingerprint[:12]} now)"
     )
-
-
-def _where(prepared: Prepared, rows: tuple[int, int] | None) -> str:
-    """The time span of a row range of the data loaded now, to find it in the file."""
-    if rows is None:
-        return ""
-    frame, time = prepared.history, prepared.plan.spec.time
-    start, stop = rows
-    if start >= frame.height:
-        return f"past the {frame.height:,} rows loaded now"
-    part = frame.slice(start, stop - start).get_column(time)
-    first, last = str(part.min()), str(part.max())
-    return f"{time} {first} .. {last} in the data now"
 
 
 # ------------------------------------------------------------------------------- comparing

@@ -14,12 +14,19 @@ from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analys
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.errors import ChallengeError
-from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
-from challengers.evaluation.metrics import METRICS, Cost
-from challengers.evaluation.twins import compare_with_twin
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.evaluate import (
+    ModelEvaluation,
+    TestRows,
+    evaluate_models,
+    resampling,
+)
+from challengers.evaluation.metrics import METRICS
+from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.recommendations import with_recommendations
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import (
@@ -29,6 +36,7 @@ from challengers.pipeline.checkpoint import (
     with_resume_hint,
 )
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
+from challengers.pipeline.governance import add_governance
 from challengers.pipeline.outputs import log_run, model_result, parent_tags, write_outputs
 from challengers.pipeline.preflight import check_names, claimed
 from challengers.pipeline.prepare import (
@@ -122,6 +130,7 @@ class _Evaluated:
     evaluations: dict[str, ModelEvaluation]
     analyses: Analyses
     models: list[ModelResult]
+    resampling: dict[str, str]  # {unit, reason} of every interval and test of the run
 
 
 def _run(
@@ -148,6 +157,7 @@ def _run(
     evaluated = _evaluate(cfg, prepared, fitted, progress)
     findings = _findings(cfg, prepared, evaluated, agreement, audit)
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
+    add_governance(result, cfg, champion)
     with progress.stage("Writing outputs and logging to MLflow"):
         write_outputs(cfg, prepared, fitted, result, out)
         log_run(cfg, prepared, tracker, fitted, result, out)
@@ -213,6 +223,8 @@ def _evaluate(
             alpha=e.alpha,
             seed=cfg.seed,
             resample=e.resample,
+            resample_force=e.resample_force,
+            primary=e.primary_key,
             threads=cfg.threads,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
@@ -232,8 +244,15 @@ def _evaluate(
                     bootstrap=e.bootstrap,
                     alpha=e.alpha,
                     seed=cfg.seed,
+                    resample=e.resample,
+                    resample_force=e.resample_force,
                 )
-    return _Evaluated(rows, budget, evaluations, analyses, models)
+    adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
+    unit = {}
+    if e.bootstrap > 0:
+        chosen = resampling(rows, e.resample, force=e.resample_force)
+        unit = {"unit": chosen.unit, "reason": chosen.reason}
+    return _Evaluated(rows, budget, evaluations, analyses, models, unit)
 
 
 def _findings(
@@ -259,11 +278,12 @@ def _findings(
             thresholds=cfg.evaluation.findings,
             analyses=evaluated.analyses,
             metric_keys=tuple(m.key for m in metrics),
+            primary=cfg.evaluation.primary_key,
         )
     )
     if audit is not None:
         findings = sorted([*findings, *audit.findings], key=lambda f: SEVERITIES.index(f.severity))
-    return findings
+    return with_recommendations(findings)
 
 
 def _result(
@@ -313,6 +333,8 @@ def _result(
         explanations=analyses.explanations,
         curves=analyses.curves,
         thresholds=cfg.evaluation.findings.model_dump(),
+        primary=cfg.evaluation.primary_key,
+        resampling=evaluated.resampling,
     )
 
 
@@ -345,6 +367,8 @@ def _analysis_input(
         bootstrap=e.bootstrap,
         alpha=e.alpha,
         seed=cfg.seed,
+        resample=e.resample,
+        resample_force=e.resample_force,
         settings=Settings(
             **d.model_dump(),
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),

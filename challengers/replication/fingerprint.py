@@ -1,17 +1,19 @@
 """Content fingerprints of exactly the rows and columns a run used, and what differs between two.
 
-Each column is hashed in a canonical form (integers and booleans as int64, floats as float64, times
-as int64 microseconds, everything else as UTF-8 text with its lengths), so the same values read from
-parquet or csv, with other storage widths, or from a file with other columns, give the same digest;
-the file's bytes and mtime play no part. Row order counts: models and bootstrap see rows in order.
+The kernel (:mod:`challengers.engine.rowhash`) hashes each cell in a canonical form (integers and
+booleans as int64, floats as float64, times as int64 microseconds, everything else as UTF-8 text), so
+the same values read from parquet or csv, with other storage widths, or from a file with other
+columns, give the same digest; the file's bytes and mtime play no part. Row hashes and cell hashes
+are *summed* per chunk (per day when the rows have a day column, else one chunk), so the digest does
+not depend on row order, batching or partitioning: the local engine and Spark give the same digest for
+the same rows, and a Spark run can be replicated locally on an extract and the other way round.
 
-Rows are cut into fixed chunks (``chunk_rows``, a power of two chosen from the row count so there
-are at most ~1024 chunks); each chunk of each column gets a short blake2b digest, a column's digest
-hashes its chunk digests, and the data's digest hashes the column digests. One pass over the bytes
-gives all three levels, so comparing two fingerprints says which columns differ and the first row
-range where they do, without the original data. Columns hash in parallel threads (hashlib and the
-polars/numpy conversions release the GIL), and :class:`Fingerprinter` takes rows in batches of any
-size, so a dataset larger than memory can be fingerprinted from a lazy scan.
+Three levels come out of one pass: a 64-bit sum per chunk of each column, a column's digest over its
+chunks, and the data's digest over the columns and the rows' own hashes (which pair the values of a
+row, so values swapped between rows are caught too). Comparing two fingerprints says which columns
+differ and the first day where they do, without the original data. Columns hash in parallel threads
+(numpy and the polars conversions release the GIL), and :class:`Fingerprinter` takes rows in
+batches of any size, so a dataset larger than memory can be fingerprinted from a lazy scan.
 """
 
 from __future__ import annotations
@@ -23,30 +25,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
-from challengers.errors import DataError
+from challengers.engine.rowhash import RowSums, batch_sums
 
-ALGORITHM = "blake2b-chunked/1"  # bump when the canonical form changes
-MIN_CHUNK_ROWS = 1024
-TARGET_CHUNKS = 1024
-SLICE_ROWS = 1 << 22  # rows converted at once per column: bounds the canonical copy (~32 MB)
-
-
-def chunk_rows_for(rows: int) -> int:
-    """The chunk size for ``rows`` rows: a power of two, at least 1024, at most ~1024 chunks."""
-    per_chunk = max(1, -(-rows // TARGET_CHUNKS))
-    return max(MIN_CHUNK_ROWS, 1 << (per_chunk - 1).bit_length())
+ALGORITHM = "rowsum-by-day/2"  # bump when the canonical form or the combination changes
+ROWS = "(rows)"  # the pseudo-column of the rows' own hashes in a fingerprint's JSON
 
 
 @dataclass(frozen=True)
 class ColumnPrint:
-    """One column: its canonical kind, its digest and the digest of each chunk of rows."""
+    """One column: its canonical kind, its digest and the hash sum of each chunk (by key)."""
 
     kind: str
     digest: str
-    chunks: tuple[str, ...]
+    chunks: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -55,205 +48,137 @@ class DataFingerprint:
 
     digest: str
     rows: int
-    chunk_rows: int
+    chunk_by: str | None
     columns: dict[str, ColumnPrint]
+    row_print: ColumnPrint  # the rows' hashes (each mixes its cells): pairing and counts per chunk
     windows: dict[str, int] = field(default_factory=dict)  # row counts per window
     algorithm: str = ALGORITHM
 
     def to_json(self) -> dict[str, Any]:
+        def column(c: ColumnPrint) -> dict[str, Any]:
+            return {"kind": c.kind, "digest": c.digest, "chunks": dict(c.chunks)}
+
         return {
             "algorithm": self.algorithm,
             "digest": self.digest,
             "rows": self.rows,
             "windows": dict(self.windows),
-            "chunk_rows": self.chunk_rows,
-            "columns": {
-                name: {"kind": c.kind, "digest": c.digest, "chunks": list(c.chunks)}
-                for name, c in self.columns.items()
-            },
+            "chunk_by": self.chunk_by,
+            "rows_print": column(self.row_print),
+            "columns": {name: column(c) for name, c in self.columns.items()},
         }
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> DataFingerprint:
-        columns = {
-            name: ColumnPrint(c["kind"], c["digest"], tuple(c["chunks"]))
-            for name, c in doc["columns"].items()
-        }
+        """Read a logged fingerprint; one of another algorithm keeps only its digest and rows."""
+        algorithm = doc.get("algorithm", "")
+        if algorithm != ALGORITHM:  # cannot be compared chunk by chunk: replicate says so
+            empty = ColumnPrint("", "", {})
+            return cls(doc["digest"], int(doc["rows"]), None, {}, empty, {}, algorithm)
+
+        def column(c: Mapping[str, Any]) -> ColumnPrint:
+            return ColumnPrint(c["kind"], c["digest"], {str(k): v for k, v in c["chunks"].items()})
+
         return cls(
             digest=doc["digest"],
             rows=int(doc["rows"]),
-            chunk_rows=int(doc["chunk_rows"]),
-            columns=columns,
+            chunk_by=doc.get("chunk_by"),
+            columns={name: column(c) for name, c in doc["columns"].items()},
+            row_print=column(doc["rows_print"]),
             windows={k: int(v) for k, v in doc.get("windows", {}).items()},
-            algorithm=doc.get("algorithm", ALGORITHM),
-        )
-
-    def with_windows(self, windows: Mapping[str, int]) -> DataFingerprint:
-        return DataFingerprint(
-            self.digest, self.rows, self.chunk_rows, self.columns, dict(windows), self.algorithm
+            algorithm=algorithm,
         )
 
 
-# ------------------------------------------------------------------------------ canonical bytes
+def _hex(value: int) -> str:
+    return f"{value:016x}"
 
 
-def kind_of(dtype: pl.DataType) -> str:
-    if dtype.is_integer() or dtype == pl.Boolean:
-        return "int"
-    if dtype.is_float():
-        return "float"
-    if dtype.is_temporal():
-        return "time"
-    if dtype.is_nested() or dtype == pl.Object:
-        return "unsupported"
-    return "text"
+def _column_print(name: str, kind: str, rows: int, chunks: dict[str, str]) -> ColumnPrint:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{ALGORITHM}\x00{name}\x00{kind}\x00{rows}".encode())
+    for key in sorted(chunks):
+        h.update(f"\x00{key}\x00{chunks[key]}".encode())
+    return ColumnPrint(kind, h.hexdigest(), chunks)
 
 
-def _canonical(series: pl.Series) -> pl.Series:
-    """The column as int64, float64, int64 microseconds or text; nulls left in place."""
-    dtype = series.dtype
-    if dtype.is_integer() or dtype == pl.Boolean:
-        return series.cast(pl.Int64, wrap_numerical=True)
-    if dtype.is_float():
-        return series.cast(pl.Float64)
-    if dtype == pl.Date:
-        return series.cast(pl.Datetime("us")).to_physical()
-    if isinstance(dtype, pl.Datetime | pl.Duration):
-        return series.dt.cast_time_unit("us").to_physical()
-    if dtype == pl.Time:
-        return series.to_physical()
-    if dtype == pl.Binary:
-        return series
-    return series.cast(pl.String)
-
-
-class _Column:
-    """The canonical buffers of one slice of a column, cut into chunks without copying."""
-
-    def __init__(self, series: pl.Series) -> None:
-        canonical = _canonical(series)
-        self.nulls = canonical.is_null().to_numpy() if canonical.null_count() else None
-        if canonical.dtype in (pl.String, pl.Binary):
-            filler: str | bytes = "" if canonical.dtype == pl.String else b""
-            array = canonical.fill_null(filler).to_arrow(compat_level=pl.CompatLevel.oldest())
-            buffers = array.buffers()
-            offsets = np.frombuffer(buffers[1], dtype=np.int64)[array.offset :]
-            self.offsets = offsets[: len(array) + 1]
-            self.data = memoryview(buffers[2]) if buffers[2] is not None else memoryview(b"")
-            self.values: np.ndarray | None = None
-        else:
-            filled = canonical.fill_null(0) if self.nulls is not None else canonical
-            self.values = np.ascontiguousarray(filled.to_numpy())
-
-    def chunk_digest(self, start: int, stop: int) -> str:
-        h = hashlib.blake2b(digest_size=8)
-        if self.nulls is not None and self.nulls[start:stop].any():
-            h.update(b"\x01")
-            h.update(self.nulls[start:stop].tobytes())
-        else:
-            h.update(b"\x00")
-        if self.values is not None:
-            h.update(self.values[start:stop].data)
-        else:
-            offsets = self.offsets[start : stop + 1]
-            h.update(np.diff(offsets).tobytes())
-            h.update(self.data[int(offsets[0]) : int(offsets[-1])])
-        return h.hexdigest()
-
-
-def _chunk_digests(series: pl.Series, chunk_rows: int) -> list[str]:
-    """Digests of the chunks of ``series`` (its length a multiple of chunk_rows, or the tail)."""
-    out: list[str] = []
-    step = max(1, SLICE_ROWS // chunk_rows) * chunk_rows  # slices end on chunk boundaries
-    for offset in range(0, series.len(), step):
-        column = _Column(series.slice(offset, step))
-        size = min(step, series.len() - offset)
-        out += [
-            column.chunk_digest(start, min(start + chunk_rows, size))
-            for start in range(0, size, chunk_rows)
-        ]
-    return out
+def from_sums(sums: RowSums, windows: Mapping[str, int] | None = None) -> DataFingerprint:
+    """The fingerprint of folded row sums (from either engine)."""
+    rows = sums.rows
+    keys = sorted(sums.chunks)
+    columns = {
+        name: _column_print(
+            name,
+            sums.kinds.get(name, "int"),
+            rows,
+            {k: _hex(sums.chunks[k].column_sums.get(name, 0)) for k in keys},
+        )
+        for name in sorted(sums.columns)
+    }
+    row_print = _column_print(
+        ROWS,
+        "rows",
+        rows,
+        {k: f"{sums.chunks[k].rows}:{_hex(sums.chunks[k].row_sum)}" for k in keys},
+    )
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{ALGORITHM}\x00{rows}\x00{sums.chunk_by or ''}\x00{row_print.digest}".encode())
+    for name, column in columns.items():
+        h.update(f"\x00{name}\x00{column.digest}".encode())
+    return DataFingerprint(
+        h.hexdigest(), rows, sums.chunk_by, columns, row_print, dict(windows or {})
+    )
 
 
 # -------------------------------------------------------------------------------- streaming
 
 
 class Fingerprinter:
-    """Fingerprint rows fed in batches of any size; the result does not depend on the batching.
+    """Fingerprint rows fed in batches of any size and order; the result depends on neither.
 
-    ``rows`` (the total to come) fixes the chunk size up front, so that streaming and in-memory
-    fingerprints of the same data agree; :meth:`finish` checks that exactly that many came.
+    ``chunk_by`` names a date or datetime column whose day cuts the rows into chunks (the unit a
+    mismatch is located to); without it the rows are one chunk. ``rows``, when given, is checked by
+    :meth:`finish`.
     """
 
-    def __init__(self, columns: Sequence[str], *, rows: int, threads: int | None = None) -> None:
-        self.columns = sorted(dict.fromkeys(columns))
+    def __init__(
+        self,
+        columns: Sequence[str],
+        *,
+        rows: int | None = None,
+        threads: int | None = None,
+        chunk_by: str | None = None,
+    ) -> None:
+        self.sums = RowSums(tuple(sorted(dict.fromkeys(columns))), chunk_by)
         self.rows = rows
-        self.chunk_rows = chunk_rows_for(rows)
         self.threads = max(1, threads or os.cpu_count() or 1)
-        self._kinds: dict[str, str] = {}
-        self._chunks: dict[str, list[str]] = {c: [] for c in self.columns}
-        self._pending: pl.DataFrame | None = None
-        self._seen = 0
 
     def update(self, batch: pl.DataFrame) -> None:
-        missing = [c for c in self.columns if c not in batch.columns]
-        if missing:
-            raise DataError(f"fingerprint: column '{missing[0]}' is not in the rows given")
-        batch = batch.select(self.columns)
-        self._record_kinds(batch.schema)
-        self._seen += batch.height
-        frame = batch if self._pending is None else pl.concat([self._pending, batch])
-        full = frame.height - frame.height % self.chunk_rows
-        if full:
-            self._hash(frame.slice(0, full))
-        self._pending = frame.slice(full) if full < frame.height else None
+        if self.threads == 1 or batch.height < 2 * PARALLEL_ROWS:
+            self.sums.update(batch)
+            return
+        # row slices hash in parallel threads: the sums do not care how rows are cut
+        step = -(-batch.height // self.threads)
+        parts = [batch.slice(i, step) for i in range(0, batch.height, step)]
+        s = self.sums
+        s.update(batch.head(0))  # the column checks and kinds, on no rows
+
+        def work(part: pl.DataFrame) -> list[tuple[str, int, int, dict[str, int]]]:
+            return list(batch_sums(part, s.columns, s.kinds, s.chunk_by))
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            results = list(pool.map(work, parts))
+        for result in results:
+            for key, rows, row_sum, column_sums in result:
+                s.add(key, rows, row_sum, column_sums)
 
     def finish(self, windows: Mapping[str, int] | None = None) -> DataFingerprint:
-        if self._pending is not None:
-            self._hash(self._pending)
-            self._pending = None
-        if self._seen != self.rows:
-            raise ValueError(f"fingerprint: {self._seen} rows given, {self.rows} announced")
-        columns = {
-            name: self._column_print(name, self._kinds.get(name, "int")) for name in self.columns
-        }
-        h = hashlib.blake2b(digest_size=16)
-        h.update(f"{ALGORITHM}\x00{self.rows}".encode())
-        for name, column in columns.items():
-            h.update(f"\x00{name}\x00{column.digest}".encode())
-        return DataFingerprint(
-            h.hexdigest(), self.rows, self.chunk_rows, columns, dict(windows or {})
-        )
+        if self.rows is not None and self.sums.rows != self.rows:
+            raise ValueError(f"fingerprint: {self.sums.rows} rows given, {self.rows} announced")
+        return from_sums(self.sums, windows)
 
-    def _record_kinds(self, schema: pl.Schema) -> None:
-        for name, dtype in schema.items():
-            kind = kind_of(dtype)
-            if kind == "unsupported":
-                raise DataError(
-                    f"column '{name}' is {dtype}: nested columns cannot be fingerprinted; "
-                    "drop it from the columns the run reads"
-                )
-            self._kinds.setdefault(name, kind)
 
-    def _hash(self, frame: pl.DataFrame) -> None:
-        def work(name: str) -> list[str]:
-            return _chunk_digests(frame.get_column(name), self.chunk_rows)
-
-        if self.threads == 1 or len(self.columns) == 1:
-            results = [work(name) for name in self.columns]
-        else:
-            with ThreadPoolExecutor(min(self.threads, len(self.columns))) as pool:
-                results = list(pool.map(work, self.columns))
-        for name, digests in zip(self.columns, results, strict=True):
-            self._chunks[name] += digests
-
-    def _column_print(self, name: str, kind: str) -> ColumnPrint:
-        chunks = tuple(self._chunks[name])
-        h = hashlib.blake2b(digest_size=16)
-        h.update(f"{name}\x00{kind}\x00{self.rows}\x00{self.chunk_rows}".encode())
-        for digest in chunks:
-            h.update(bytes.fromhex(digest))
-        return ColumnPrint(kind, h.hexdigest(), chunks)
+PARALLEL_ROWS = 1 << 16  # below this a batch hashes on the calling thread
 
 
 def fingerprint_frame(
@@ -262,9 +187,10 @@ def fingerprint_frame(
     *,
     windows: Mapping[str, int] | None = None,
     threads: int | None = None,
+    chunk_by: str | None = None,
 ) -> DataFingerprint:
     """The fingerprint of ``columns`` (default: all) of an in-memory frame."""
-    printer = Fingerprinter(columns or frame.columns, rows=frame.height, threads=threads)
+    printer = Fingerprinter(columns or frame.columns, threads=threads, chunk_by=chunk_by)
     printer.update(frame)
     return printer.finish(windows)
 
@@ -273,11 +199,12 @@ def fingerprint_batches(
     batches: Iterable[pl.DataFrame],
     columns: Sequence[str],
     *,
-    rows: int,
+    rows: int | None = None,
     threads: int | None = None,
+    chunk_by: str | None = None,
 ) -> DataFingerprint:
-    """The fingerprint of rows arriving in ``batches`` (``rows`` in total), memory flat."""
-    printer = Fingerprinter(columns, rows=rows, threads=threads)
+    """The fingerprint of rows arriving in ``batches``, memory flat."""
+    printer = Fingerprinter(columns, rows=rows, threads=threads, chunk_by=chunk_by)
     for batch in batches:
         printer.update(batch)
     return printer.finish()
@@ -289,22 +216,13 @@ def fingerprint_lazy(
     *,
     batch_rows: int = 1 << 20,
     threads: int | None = None,
+    chunk_by: str | None = None,
 ) -> DataFingerprint:
     """Stream a lazy query (e.g. a parquet scan with filters) through the fingerprinter."""
-    query = lf.select(list(dict.fromkeys(columns)))
-    rows = int(query.select(pl.len()).collect().item())
-    batches = query.collect_batches(chunk_size=batch_rows, maintain_order=True)
-    return fingerprint_batches(batches, columns, rows=rows, threads=threads)
-
-
-def frame_fingerprint(frame: pl.DataFrame, columns: Sequence[str] | None = None) -> str:
-    """The digest of ``columns`` (default: all) of ``frame``, independent of column order."""
-    return fingerprint_frame(frame, columns).digest
-
-
-def column_digest(series: pl.Series) -> str:
-    """The digest of one column's values and nulls."""
-    return fingerprint_frame(series.to_frame()).columns[series.name].digest
+    wanted = [*columns, *([chunk_by] if chunk_by else [])]
+    query = lf.select(list(dict.fromkeys(wanted)))
+    batches = query.collect_batches(chunk_size=batch_rows, maintain_order=False)
+    return fingerprint_batches(batches, columns, threads=threads, chunk_by=chunk_by)
 
 
 # ------------------------------------------------------------------------------------ diffing
@@ -320,25 +238,33 @@ class FingerprintDiff:
     added: tuple[str, ...] = ()  # columns read now that the run did not read
     retyped: dict[str, tuple[str, str]] = field(default_factory=dict)
     values: tuple[str, ...] = ()  # columns of the same kind whose values differ
-    first_rows: tuple[int, int] | None = None  # [start, stop) of the first differing chunk
+    paired: bool = False  # every column's values agree, but not how rows pair them
+    first_chunk: str | None = None  # the first chunk key (day) where anything differs
 
     @property
     def same(self) -> bool:
         return not (
-            self.rows or self.windows or self.missing or self.added or self.retyped or self.values
+            self.rows
+            or self.windows
+            or self.missing
+            or self.added
+            or self.retyped
+            or self.values
+            or self.paired
         )
 
-    def lines(self, columns_total: int = 0, where: str = "") -> list[str]:
-        """One line per kind of difference; ``where`` describes ``first_rows`` (e.g. a time span)."""
+    def lines(self, columns_total: int = 0) -> list[str]:
+        """One line per kind of difference, the first day where it shows when rows are by day."""
         out = []
+        at = f"; first on {self.first_chunk}" if self.first_chunk else ""
+        windows = ", ".join(f"{k} {a:,} -> {b:,}" for k, (a, b) in self.windows.items())
         if self.rows:
-            windows = ", ".join(f"{k} {a:,} -> {b:,}" for k, (a, b) in self.windows.items())
             out.append(
                 f"rows: {self.rows[0]:,} logged, {self.rows[1]:,} now"
                 + (f" ({windows})" if windows else "")
+                + (at if not self.values else "")
             )
         elif self.windows:
-            windows = ", ".join(f"{k} {a:,} -> {b:,}" for k, (a, b) in self.windows.items())
             out.append(f"rows per window differ: {windows}")
         if self.missing:
             out.append(f"columns the run read that are not read now: {', '.join(self.missing)}")
@@ -348,18 +274,18 @@ class FingerprintDiff:
             out.append(f"column {name}: {was} values logged, {now} now")
         if self.values:
             of = f" of {columns_total}" if columns_total else ""
-            text = f"values differ in {len(self.values)}{of} column(s): {', '.join(self.values)}"
-            if self.first_rows:
-                start, stop = self.first_rows
-                text += f"; first in rows {start:,}-{stop - 1:,} of the rows read" + (
-                    f" ({where})" if where else ""
-                )
-            out.append(text)
+            out.append(
+                f"values differ in {len(self.values)}{of} column(s): {', '.join(self.values)}{at}"
+            )
+        elif self.paired:
+            out.append(
+                f"every column holds the same values, but the rows pair them differently{at}"
+            )
         return out
 
 
 def compare_fingerprints(logged: DataFingerprint, now: DataFingerprint) -> FingerprintDiff:
-    """Which rows, columns and values differ; chunk digests locate the first differing rows."""
+    """Which rows, columns and values differ; chunk sums locate the first differing day."""
     if logged.digest == now.digest and logged.windows == now.windows:
         return FingerprintDiff()
     windows = {
@@ -376,6 +302,10 @@ def compare_fingerprints(logged: DataFingerprint, now: DataFingerprint) -> Finge
     values = tuple(
         c for c in common if c not in retyped and logged.columns[c].digest != now.columns[c].digest
     )
+    rows_differ = logged.row_print.digest != now.row_print.digest
+    compared = [logged.row_print, now.row_print] if rows_differ and not values else []
+    for name in values:
+        compared += [logged.columns[name], now.columns[name]]
     return FingerprintDiff(
         rows=(logged.rows, now.rows) if logged.rows != now.rows else None,
         windows=windows,
@@ -383,25 +313,21 @@ def compare_fingerprints(logged: DataFingerprint, now: DataFingerprint) -> Finge
         added=tuple(c for c in now.columns if c not in logged.columns),
         retyped=retyped,
         values=values,
-        first_rows=_first_differing_rows(logged, now, values),
+        paired=rows_differ and not values and logged.rows == now.rows,
+        first_chunk=_first_differing_chunk(logged, now, compared),
     )
 
 
-def _first_differing_rows(
-    logged: DataFingerprint, now: DataFingerprint, columns: Sequence[str]
-) -> tuple[int, int] | None:
-    """The row range of the first chunk where any of ``columns`` differs (same chunking only)."""
-    if not columns or logged.chunk_rows != now.chunk_rows:
+def _first_differing_chunk(
+    logged: DataFingerprint, now: DataFingerprint, prints: Sequence[ColumnPrint]
+) -> str | None:
+    """The first chunk key (in order: days are ISO dates) where pairs of ``prints`` differ."""
+    if logged.chunk_by is None or logged.chunk_by != now.chunk_by:
         return None
-    first: int | None = None
-    for name in columns:
-        a, b = logged.columns[name].chunks, now.columns[name].chunks
-        index = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), None)
-        if index is None and len(a) != len(b):
-            index = min(len(a), len(b))
-        if index is not None and (first is None or index < first):
-            first = index
-    if first is None:
-        return None
-    start = first * now.chunk_rows
-    return start, min(start + now.chunk_rows, max(logged.rows, now.rows))
+    first: str | None = None
+    for a, b in zip(prints[::2], prints[1::2], strict=True):
+        for key in sorted(set(a.chunks) | set(b.chunks)):
+            if a.chunks.get(key) != b.chunks.get(key):
+                first = key if first is None else min(first, key)
+                break
+    return first

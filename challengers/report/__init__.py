@@ -1,4 +1,5 @@
-"""The validation report: plots (PNG), report.md and a self-contained report.html.
+"""The validation report: plots (PNG), report.md, a self-contained report.html and its print,
+report.pdf (where headless Chromium is installed).
 
 :func:`write_report` is the one entry point; it renders a finished :class:`ExperimentResult` and
 computes nothing.
@@ -6,6 +7,7 @@ computes nothing.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,8 +16,13 @@ from challengers.files import write_atomic
 from challengers.report.document import Block
 
 
-def write_report(result: ExperimentResult, out: Path, *, audit: Sequence[Block] = ()) -> list[Path]:
-    """Write ``plots/``, ``report.md`` and ``report.html`` under ``out``; return what to log.
+def write_report(
+    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool | None = None
+) -> list[Path]:
+    """Write ``plots/``, ``report.md``, ``report.html`` and (where headless Chromium is installed)
+    ``report.pdf`` under ``out``; return what to log. Why a PDF is missing goes to
+    ``result.notes``. ``pdf=None`` prints unless the environment sets ``CHALLENGE_PDF=off`` (the
+    test suite does: a browser per run would double its time).
 
     Records the plot files in ``result.plots`` (paths relative to ``out``), so comparison.json
     names them too. ``audit`` blocks are placed under "Conceptual soundness".
@@ -30,4 +37,15 @@ def write_report(result: ExperimentResult, out: Path, *, audit: Sequence[Block] 
     doc = build_document(result, audit=audit)
     write_atomic(out / "report.md", to_markdown(doc))
     write_atomic(out / "report.html", to_html(doc, base=out))
-    return [out / "report.md", out / "report.html", out / "plots"]
+    written = [out / "report.md", out / "report.html", out / "plots"]
+    if pdf is None:
+        pdf = os.environ.get("CHALLENGE_PDF", "auto") != "off"
+    if pdf:
+        from challengers.report.pdf import write_pdf
+
+        missing = write_pdf(out / "report.html", out / "report.pdf")
+        if missing:
+            result.notes.append(missing)
+        else:
+            written.insert(2, out / "report.pdf")
+    return written

@@ -13,23 +13,43 @@ from challengers.report.document import Block, Figure, Heading, Table, Text
 
 if TYPE_CHECKING:
     from challengers.audit import AuditResult
+    from challengers.results import DataSummary
 
 TOP = 10
 
 
-def blocks(audit: AuditResult) -> list[Block]:
-    """The data audit: summary, chart, and the audit's key tables."""
+def blocks(audit: AuditResult, data: DataSummary | None = None) -> list[Block]:
+    """The data audit: summary, chart, and the audit's key tables. With the run's ``data``, the
+    rows-per-window table also gives the counts after the known-fraud exclusion."""
     t = audit.tables
+    header = ["window", "rows (before exclusion)", "frauds (before exclusion)", "fraud rate"]
+    after = (
+        {}
+        if data is None
+        else {
+            "train": (data.rows_train, data.positives_train),
+            "test": (data.rows_test, data.positives_test),
+        }
+    )
+    if after:
+        header += ["rows evaluated (after exclusion)", "frauds evaluated"]
+    rows = []
+    for r in t.get("rows_per_window", []):
+        row = [r["window"], _n(r["rows"]), _n(r["positives"]), _pct(r["rate"])]
+        if after:
+            n, p = after.get(r["window"], (None, None))
+            row += ["" if n is None else _n(n), "" if p is None else _n(p)]
+        rows.append(row)
+    caption = "Before exclusion: every row of the data in the window, as delivered. " + (
+        f"After exclusion: the rows the models were evaluated on; the test window drops "
+        f"{data.excluded_known_fraud_rows:,} rows ({data.excluded_known_fraud_positives:,} "
+        "frauds) of entities already known fraudulent (split.exclude_known_frauds)."
+        if data is not None
+        else "The known-fraud exclusion of the run is not applied here."
+    )
     return [
         *_summary(audit),
-        *_table(
-            "Rows per window",
-            ["window", "rows", "frauds", "fraud rate"],
-            [
-                [r["window"], _n(r["rows"]), _n(r["positives"]), _pct(r["rate"])]
-                for r in t.get("rows_per_window", [])
-            ],
-        ),
+        *_table(f"Rows per window. {caption}", header, rows),
         *_leakage(t),
         *_drift(t),
         *_privacy(t),

@@ -34,7 +34,7 @@ def stability(result: ExperimentResult) -> Section:
     s = result.stability
     if s is None:
         return Section("stability", "Stability", [Text("Not computed for this run.", "note")])
-    primary = result.metric_keys[0]
+    primary = result.primary_key
     models = list(s.score_psi) or [m.name for m in result.models if m.status == "ok"]
     weekly = [
         [f"{w.start}..{w.end}", f"{w.rows:,}", f"{w.positives:,}"]

@@ -71,7 +71,10 @@ class Document:
 
 SECTION_IDS = (
     "summary",
+    "conclusion",
+    "governance",
     "scope",
+    "champion",
     "soundness",
     "outcomes",
     "calibration",
@@ -80,6 +83,8 @@ SECTION_IDS = (
     "explanations",
     "replication",
     "findings",
+    "model-limitations",
+    "monitoring",
     "limitations",
     "environment",
 )

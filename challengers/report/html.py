@@ -63,6 +63,16 @@ ul.findings li.sev-low { border-left-color: var(--low); }
 .area { color: var(--muted); font-size: 12.5px; margin-right: 6px; }
 .finding p { margin: 4px 0 0; }
 .meta { color: var(--muted); font-size: 12.5px; }
+p.recommendation { margin-top: 6px; }
+@media print {
+  nav { display: none; }
+  header { padding: 16px 24px; }
+  main { max-width: none; padding: 0 8px; }
+  section { break-before: page; border-bottom: none; }
+  section:first-of-type { break-before: auto; }
+  figure, tr, ul.findings li { break-inside: avoid; }
+  .table-wrap { overflow: visible; }
+}
 """
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -117,6 +127,12 @@ def _finding(f: Finding) -> str:
         f'<li class="finding sev-{f.severity}"><span class="badge">{f.severity.upper()}</span>'
         f'<span class="area">{escape(f.area)}</span><strong>{inline(f.title)}</strong>'
         f"<p>{inline(f.detail)}</p>"
+        + (
+            f'<p class="recommendation"><strong>Recommendation:</strong> '
+            f"{inline(f.recommendation)}</p>"
+            if f.recommendation
+            else ""
+        )
         + (f'<p class="meta">{" · ".join(meta)}</p>' if meta else "")
         + "</li>"
     )

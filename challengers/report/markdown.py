@@ -48,9 +48,10 @@ def finding_line(f: Finding) -> str:
     if f.effect is not None:
         meta.append(f"effect {f.effect:+.4g}")
     tail = "; ".join(m for m in meta if m)
-    return f"- **{f.severity.upper()}** [{f.area}] **{f.title}**: {f.detail}" + (
+    line = f"- **{f.severity.upper()}** [{f.area}] **{f.title}**: {f.detail}" + (
         f" *({tail})*" if tail else ""
     )
+    return line + (f" **Recommendation:** {f.recommendation}" if f.recommendation else "")
 
 
 def _block(block: Block) -> list[str]:

@@ -51,13 +51,44 @@ def comparison_table(result: ExperimentResult) -> Table:
     rows = []
     for key in result.metric_keys:
         arrow = "↑" if result.higher_is_better.get(key, True) else "↓"
-        rows.append([f"{key} {arrow}", *(_cell(result, m, key) for m in ok)])
+        role = "primary" if key == result.primary_key else "secondary"
+        rows.append([f"{key} {arrow}\n({role})", *(_cell(result, m, key) for m in ok)])
     return Table(
         ["metric", *(f"{m.name} ({m.role})" for m in ok)],
         rows,
         caption="Values with their interval; Δ is challenger minus champion with its paired "
-        "interval and p-value; ▲/▼ a significant improvement/deterioration.",
+        "interval and p-value; ▲/▼ a significant improvement/deterioration. The primary metric "
+        "decides the verdict; secondary metrics are reported, never decide it.",
     )
+
+
+def unit_text(result: ExperimentResult) -> str:
+    """Which unit every interval and test of the run resampled, and why."""
+    unit = result.resampling.get("unit")
+    if not unit:
+        return "no resampling unit recorded"
+    what = {"entity": "whole entities", "day": "whole test days", "row": "single rows"}
+    return f"resampling {what.get(unit, unit)} ({result.resampling.get('reason', '')})"
+
+
+def resolution_note(result: ExperimentResult) -> list[str]:
+    """When the replicates are too few for a secondary metric ever to be significant after Holm:
+    a bootstrap p-value is at least 2 / (B + 1), and Holm multiplies the smallest by the family."""
+    family = sum(
+        1
+        for m in result.challengers
+        for d in m.delta_vs_champion.values()
+        if not d.primary and (d.method or "").startswith("bootstrap")
+    )
+    if not family or result.bootstrap <= 0 or family * 2 / (result.bootstrap + 1) < result.alpha:
+        return []
+    needed = math.ceil(2 * family / result.alpha)
+    return [
+        f"With {result.bootstrap:,} replicates a bootstrap p-value is at least "
+        f"{2 / (result.bootstrap + 1):.3g}; after Holm over the {family} secondary bootstrap tests "
+        f"no secondary metric can reach alpha {result.alpha}. Set evaluation.bootstrap to at "
+        f"least {needed:,} for them to be able to."
+    ]
 
 
 def outcomes(result: ExperimentResult) -> Section:
@@ -66,15 +97,21 @@ def outcomes(result: ExperimentResult) -> Section:
         for m in result.challengers
         for d in m.delta_vs_champion.values()
     )
+    significance = (
+        f"the verdict rests on the primary metric {result.primary_key}, Holm-adjusted across "
+        "challengers; the secondary metrics are Holm-adjusted over the challenger x metric family"
+        if corrected
+        else "uncorrected"
+    )
+    methods = _methods(result)
     blocks: list[Block] = [
         Text(
             f"All models scored on the same {result.data.rows_test:,} out-of-time test rows "
             f"({result.data.positives_test:,} frauds). Intervals at "
             f"{100 * (1 - result.alpha):.0f}% from {result.bootstrap:,} paired bootstrap "
-            "replicates; significance "
-            + ("after Holm's correction across challengers." if corrected else "uncorrected.")
-            + " ↑ higher is better, ↓ lower is better."
-            + (f" Tests: {_methods(result)}." if _methods(result) else "")
+            f"replicates, {unit_text(result)}; significance: {significance}."
+            " ↑ higher is better, ↓ lower is better."
+            + (f" Interval and p-value of each delta by one method: {methods}." if methods else "")
         ),
         comparison_table(result),
     ]
@@ -88,14 +125,14 @@ def outcomes(result: ExperimentResult) -> Section:
 
 
 def _methods(result: ExperimentResult) -> str:
-    """Which test produced the p-values, per metric (DeLong for ROC AUC, bootstrap otherwise)."""
-    methods = {
-        f"{d.method}": key
-        for m in result.challengers
-        for key, d in m.delta_vs_champion.items()
-        if getattr(d, "method", None)
-    }
-    return "; ".join(f"{key}: {method}" for method, key in sorted(methods.items()))
+    """Which method produced each delta's interval and p-value (DeLong for ROC AUC, the
+    bootstrap otherwise), as "method (metrics)"."""
+    keys: dict[str, list[str]] = {}
+    for key in result.metric_keys:
+        deltas = [m.delta_vs_champion.get(key) for m in result.challengers]
+        for method in sorted({d.method for d in deltas if d is not None and d.method}):
+            keys.setdefault(method, []).append(key)
+    return "; ".join(f"{method} ({', '.join(k)})" for method, k in keys.items())
 
 
 def twin_blocks(result: ExperimentResult) -> list[Block]:
@@ -108,7 +145,8 @@ def twin_blocks(result: ExperimentResult) -> list[Block]:
         Text(
             "The twin is the same tree, same parameters and seed, without the features the kind "
             "adds; both are scored on the same test rows and compared by the same paired "
-            "bootstrap. Δ is model minus twin."
+            "methods and unit. Δ is model minus twin; p-values are Holm-adjusted as the champion "
+            "comparison's (the primary metric across twins, the others over twins x metrics)."
         ),
     ]
     for m in twinned:
@@ -118,10 +156,17 @@ def twin_blocks(result: ExperimentResult) -> list[Block]:
             d = m.twin.delta.get(key)
             rows.append(
                 [
-                    key,
+                    key if key != result.primary_key else f"{key} (primary)",
                     f"{fmt(m.metrics.get(key))} {interval(m.ci.get(key))}".strip(),
                     f"{fmt(m.twin.metrics.get(key))} {interval(m.twin.ci.get(key))}".strip(),
-                    f"{d.value:+.4f} {interval(d.ci)} p={pvalue(d.p_value)}" if d else "",
+                    f"{d.value:+.4f} {interval(d.ci)} p={pvalue(d.p_value)}"
+                    + (
+                        ""
+                        if d.p_value_adjusted is None
+                        else f" (adj. {pvalue(d.p_value_adjusted)})"
+                    )
+                    if d
+                    else "",
                 ]
             )
         blocks.append(
@@ -217,6 +262,23 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         blocks += figure(
             result, "overlap", "Frauds caught by both, only the champion, only the challenger."
         )
+    if op.scenarios:
+        blocks += [
+            Heading("Alerted frauds by scenario"),
+            Table(
+                ["challenger", "scenario", "frauds", "both", "only champion", "only challenger",
+                 "p", "p Holm"],
+                [
+                    [o.challenger, o.name, f"{o.frauds:,}", f"{o.both:,}",
+                     f"{o.only_champion:,}", f"{o.only_challenger:,}", pvalue(o.p_value),
+                     pvalue(o.p_value_adjusted)]
+                    for o in op.scenarios
+                ],
+                caption="Frauds of each scenario (data.scenario, not a feature) alerted by only "
+                "one of the two models at equal budget; McNemar per scenario, Holm over every "
+                "challenger x scenario.",
+            ),
+        ]  # fmt: skip
     blocks += figure(result, "cost", "Cost and recall over alert budgets; dashed: operating point.")
     return blocks
 

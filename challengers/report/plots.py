@@ -15,6 +15,7 @@ from typing import Any
 
 from challengers.errors import EnvironmentFailure
 from challengers.experiment_result import ExperimentResult
+from challengers.files import atomic_path
 
 DPI = 100
 CHAMPION_COLOR = "#1f1f1f"
@@ -345,7 +346,8 @@ def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
             for name, draw in PLOTS.items():
                 fig = draw(result)
                 if fig is not None:
-                    fig.savefig(directory / f"{name}.png", dpi=DPI)
+                    with atomic_path(directory / f"{name}.png") as tmp:
+                        fig.savefig(tmp, dpi=DPI, format="png")
                     written[name] = directory / f"{name}.png"
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write the plots in {directory}: {exc}") from exc

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from challengers.experiment_result import ExperimentResult
 from challengers.report import diagnostics as diag
+from challengers.report import governance as gov
 from challengers.report import outcomes as out
 from challengers.report.document import (
     Block,
@@ -42,7 +43,10 @@ def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> 
         f"challenger(s) · run {result.run_id or 'n/a'}",
         sections=[
             summary(result),
+            gov.conclusion(result),
+            gov.governance(result),
             scope(result),
+            gov.champion(result),
             soundness(result, audit),
             out.outcomes(result),
             out.calibration(result),
@@ -51,6 +55,8 @@ def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> 
             diag.explanations(result),
             replication(result),
             findings(result),
+            gov.model_limitations(result),
+            gov.monitoring(result),
             limitations(result),
             environment(result),
         ],
@@ -59,14 +65,20 @@ def build_document(result: ExperimentResult, *, audit: Sequence[Block] = ()) -> 
 
 def verdict(result: ExperimentResult) -> str:
     """The sentence a committee reads first."""
-    champ = result.champion.name
+    champ, primary = result.champion.name, result.primary_key
     better = [f for f in result.findings if f.id.startswith("outcome-better-")]
     counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
     if better:
         names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)
-        lead = f"The champion '{champ}' is significantly outperformed by {names}."
+        lead = (
+            f"The champion '{champ}' is significantly outperformed on the primary metric "
+            f"{primary} by {names}."
+        )
     else:
-        lead = f"No challenger significantly outperforms the champion '{champ}'."
+        lead = (
+            f"No challenger significantly outperforms the champion '{champ}' on the primary "
+            f"metric {primary}."
+        )
     tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     return f"{lead} Findings: {tally}."
 
@@ -74,6 +86,8 @@ def verdict(result: ExperimentResult) -> str:
 def summary(result: ExperimentResult) -> Section:
     top = [f for f in result.findings if f.severity in ("high", "medium")][:8]
     blocks: list[Block] = [Text(f"**Verdict.** {verdict(result)}", "verdict")]
+    if result.conclusion is not None:
+        blocks.append(Text(f"**{result.conclusion.sentence}** (see Overall conclusion)"))
     op = result.operating_point
     if op is not None:
         champ = next(m for m in op.models if m.model == op.champion)
@@ -179,7 +193,7 @@ def soundness(result: ExperimentResult, audit: Sequence[Block]) -> Section:
     if not audit and result.audit is not None:
         from challengers.report import audit_section
 
-        audit = audit_section.blocks(result.audit)
+        audit = audit_section.blocks(result.audit, result.data)
     blocks += list(audit) or [
         Text(
             "No data audit in this run; `challenge audit CONFIG` checks integrity, leakage, "
@@ -227,8 +241,7 @@ def findings(result: ExperimentResult) -> Section:
 def limitations(result: ExperimentResult) -> Section:
     items = [
         f"Headline metrics are exact on all {result.data.rows_test:,} test rows; intervals come "
-        f"from {result.bootstrap:,} paired bootstrap replicates (entities resampled as blocks "
-        "when data.entity is set)."
+        f"from {result.bootstrap:,} paired bootstrap replicates, {out.unit_text(result)}."
     ]
     corrected = any(
         d.p_value_adjusted is not None
@@ -237,6 +250,7 @@ def limitations(result: ExperimentResult) -> Section:
     )
     if result.challengers and not corrected:
         items.append("p-values are not corrected for the number of challengers.")
+    items += out.resolution_note(result)
     ex = result.explanations
     if ex is not None:
         items.append(
@@ -271,7 +285,7 @@ def limitations(result: ExperimentResult) -> Section:
             "Segments too small to judge (shown, not used as reference): " + ", ".join(small) + "."
         )
     items += [f"Model '{m.name}' failed and is missing from the comparison." for m in result.failed]
-    return Section("limitations", "Limitations", [Bullets(items)])
+    return Section("limitations", "Limitations of the analysis", [Bullets(items)])
 
 
 def environment(result: ExperimentResult) -> Section:

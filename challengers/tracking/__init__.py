@@ -22,7 +22,6 @@ from challengers.tracking.store import (
     artifact_root,
     check_reachable,
     open_mlflow,
-    redact,
     resolve_uri,
 )
 from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker, download_model
@@ -42,7 +41,6 @@ __all__ = [
     "read_artifact_text",
     "read_children",
     "read_run",
-    "redact",
     "require_store",
     "resolve_uri",
 ]

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import ConfigError, EnvironmentFailure, first_line
-from challengers.tracking.store import check_reachable, open_mlflow, redact
+from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
+from challengers.tracking.store import check_reachable, open_mlflow
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def require_store(uri: str) -> None:
         path = Path(uri.removeprefix("sqlite:///"))
         if str(path) != ":memory:" and not path.exists():
             raise ConfigError(
-                f"no tracking store at {redact(uri)} (the file does not exist); pass "
+                f"no tracking store at {scrub(uri)} (the file does not exist); pass "
                 "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
             )
     check_reachable(uri)
@@ -61,12 +61,12 @@ def read_run(uri: str, run_id: str) -> StoredRun:
         run = client.get_run(run_id)
     except MlflowException as exc:
         raise ConfigError(
-            f"run '{run_id}' not found in {redact(uri)}: {first_line(exc, limit=300)}; check the id "
+            f"run '{run_id}' not found in {scrub(uri)}: {first_line(exc, limit=300)}; check the id "
             "(`challenge ui` lists runs) or pass --tracking-uri"
         ) from exc
     except Exception as exc:
         raise EnvironmentFailure(
-            f"tracking store {redact(uri)} failed: {first_line(exc, limit=300)}"
+            f"tracking store {scrub(uri)} failed: {first_line(exc, limit=300)}"
         ) from exc
     experiment = client.get_experiment(run.info.experiment_id)
     return _stored(run, experiment.name if experiment else run.info.experiment_id)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from challengers.errors import ConfigError, EnvironmentFailure, first_line
+from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -29,7 +29,7 @@ def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> st
     """
     if cli_uri and _has_credentials(cli_uri):
         raise ConfigError(
-            f"--tracking-uri {redact(cli_uri)}: the URI holds credentials; remove them and set "
+            f"--tracking-uri {scrub(cli_uri)}: the URI holds credentials; remove them and set "
             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)"
         )
     return cli_uri or config_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
@@ -38,11 +38,6 @@ def resolve_uri(cli_uri: str | None = None, config_uri: str | None = None) -> st
 def _has_credentials(uri: str) -> bool:
     parsed = urlparse(uri)
     return bool(parsed.username or parsed.password)
-
-
-def redact(uri: str) -> str:
-    """The URI without credentials, safe to print and log."""
-    return _without_credentials(uri, "***@")
 
 
 def _without_credentials(uri: str, mark: str = "") -> str:
@@ -64,26 +59,26 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 if response.status >= 400:
                     raise EnvironmentFailure(
-                        f"tracking store {redact(uri)} answered HTTP {response.status}; "
+                        f"tracking store {scrub(uri)} answered HTTP {response.status}; "
                         "check the server or the URI"
                     )
                 body = response.read(64).decode("utf-8", "replace").strip()
             if not re.fullmatch(r"\d+\.\d+[\w.+-]*", body):  # any web server answers 200
                 raise EnvironmentFailure(
-                    f"tracking store {redact(uri)} answers, but not as an MLflow tracking server "
+                    f"tracking store {scrub(uri)} answers, but not as an MLflow tracking server "
                     f"(GET /version gave {body[:30]!r}); check the host and port"
                 )
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise EnvironmentFailure(
-                f"tracking store {redact(uri)} is unreachable ({reason}); start the server, fix "
+                f"tracking store {scrub(uri)} is unreachable ({reason}); start the server, fix "
                 "tracking.uri / --tracking-uri, or unset it to use the local sqlite store"
             ) from None
         return
     if scheme == "sqlite":
         if not uri.startswith("sqlite:///") or uri == "sqlite:///":
             raise ConfigError(
-                f"tracking URI '{redact(uri)}' names no database file; write "
+                f"tracking URI '{scrub(uri)}' names no database file; write "
                 "sqlite:///path/to/mlflow.db (three slashes, then the path)"
             )
         target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
@@ -95,7 +90,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":  # MLflow 3 refuses
             # them on first use, in a message the one-line error would cut at "See htt"
             raise ConfigError(
-                f"tracking URI '{redact(uri)}' is a directory store, which MLflow no longer "
+                f"tracking URI '{scrub(uri)}' is a directory store, which MLflow no longer "
                 "opens; use a sqlite file such as sqlite:///mlflow.db or a server "
                 "http://host:port (or set MLFLOW_ALLOW_FILE_STORE=true)"
             )
@@ -105,7 +100,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     if scheme in ("databricks", "postgresql", "mysql", "mssql"):
         return  # checked by MLflow on first use
     raise ConfigError(
-        f"tracking URI '{redact(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
+        f"tracking URI '{scrub(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
         "a directory, or http://host:port"
     )
 
@@ -115,14 +110,14 @@ def _require_sqlite(path: Path, uri: str) -> None:
     minutes before giving up)."""
     if path.is_dir():
         raise EnvironmentFailure(
-            f"tracking store {redact(uri)}: {path} is a directory; name a file such as "
+            f"tracking store {scrub(uri)}: {path} is a directory; name a file such as "
             f"sqlite:///{path / 'mlflow.db'}"
         )
     if path.is_file() and path.stat().st_size:
         with path.open("rb") as handle:
             if handle.read(16) != b"SQLite format 3\x00":
                 raise EnvironmentFailure(
-                    f"tracking store {redact(uri)}: {path} is not a sqlite database; point "
+                    f"tracking store {scrub(uri)}: {path} is not a sqlite database; point "
                     "--tracking-uri at the store's .db file"
                 )
 
@@ -131,7 +126,7 @@ def _require_writable(directory: Path, uri: str) -> None:
     directory = directory if str(directory) else Path()
     if not directory.exists():
         raise EnvironmentFailure(
-            f"tracking store {redact(uri)}: directory {directory} does not exist; create it"
+            f"tracking store {scrub(uri)}: directory {directory} does not exist; create it"
         )
     try:  # a real file, as the run will create: os.access says yes to root on a read-only
         # mount, and to a working directory that was deleted
@@ -139,7 +134,7 @@ def _require_writable(directory: Path, uri: str) -> None:
             pass
     except OSError as exc:
         raise EnvironmentFailure(
-            f"tracking store {redact(uri)}: cannot create files in {directory.absolute()} "
+            f"tracking store {scrub(uri)}: cannot create files in {directory.absolute()} "
             f"({exc.strerror}); choose a writable location with --tracking-uri"
         ) from None
 
@@ -181,7 +176,7 @@ def _open_store(mlflow: Any, uri: str) -> None:
             mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
         except Exception as exc:
             raise EnvironmentFailure(
-                f"tracking store {redact(uri)} cannot be opened: {first_line(exc, limit=300)}"
+                f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
             ) from exc
     _opened.add(uri)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import EnvironmentFailure, ModelError, first_line
-from challengers.tracking.store import create_experiment, open_mlflow, redact
+from challengers.errors import EnvironmentFailure, ModelError, first_line, scrub
+from challengers.tracking.store import create_experiment, open_mlflow
 
 
 @dataclass
@@ -34,7 +34,9 @@ class ModelRun:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-    flavor: str | None = None
+    flavor: str | None = None  # the MLflow flavour logging native_model (models/trees.py)
+    flavor_options: dict[str, Any] = field(default_factory=dict)  # extra log_model arguments
+    requirements: list[str] | None = None  # the model's pip requirements
     native_model: Any = None
     artifacts: list[Path] = field(default_factory=list)
     children: list[NestedRun] = field(default_factory=list)  # e.g. tuning trials
@@ -70,7 +72,7 @@ class Tracker:
             run = mlflow.start_run(run_name=run_name, tags=dict(tags))
         except Exception as exc:
             raise EnvironmentFailure(
-                f"tracking store {redact(self.uri)} failed: {first_line(exc, limit=300)}"
+                f"tracking store {scrub(self.uri)} failed: {first_line(exc, limit=300)}"
             ) from exc
         self.parent_id = run.info.run_id
         return self.parent_id
@@ -152,16 +154,15 @@ class Tracker:
             client.set_terminated(run_id, r.status)
 
     def _log_model(self, mlflow: Any, run: ModelRun) -> None:
-        from importlib.metadata import version
+        import importlib
 
-        package = {"lightgbm": "lightgbm", "xgboost": "xgboost-cpu"}.get(run.flavor or "", "")
-        requirements = [f"{package}=={version(package)}"] if package else None
-        if run.flavor == "lightgbm":
-            mlflow.lightgbm.log_model(run.native_model, name="model", pip_requirements=requirements)
-        elif run.flavor == "xgboost":
-            mlflow.xgboost.log_model(
-                run.native_model, name="model", model_format="json", pip_requirements=requirements
-            )
+        flavor = importlib.import_module(f"mlflow.{run.flavor}")
+        flavor.log_model(
+            run.native_model,
+            name="model",
+            pip_requirements=run.requirements,
+            **run.flavor_options,
+        )
 
     def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
         from mlflow.data.meta_dataset import MetaDataset
@@ -177,11 +178,6 @@ class Tracker:
         while mlflow.active_run() is not None:
             mlflow.end_run(status)
 
-    def run_url(self) -> str | None:
-        if self.parent_id is None or not self.uri.startswith("http"):
-            return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{self.experiment_id}/runs/{self.parent_id}"
-
 
 def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
     """Download an MLflow model's files and return its directory and its flavours (no loading)."""
@@ -192,7 +188,7 @@ def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:
         raise ModelError(
-            f"champion.model: cannot fetch {uri} from {redact(tracking_uri)}: {first_line(exc, limit=300)}; "
+            f"champion.model: cannot fetch {uri} from {scrub(tracking_uri)}: {first_line(exc, limit=300)}; "
             "check the model name/version or run id"
         ) from exc
     mlmodel = local / "MLmodel"

@@ -50,8 +50,9 @@ from challengers.config import TuneConfig
 from challengers.data.frames import DAY, DataSpec, labels, to_matrix
 from challengers.data.split import ValidationWindow, Windows, tuning_folds
 from challengers.errors import ModelError
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows, headline, rank_scores
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
 from challengers.models.tree import TreeChallenger, TreeView, Watch
 from challengers.progress import Progress

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers.config import TuneConfig
+from challengers.files import atomic_path
 from challengers.progress import Progress
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,8 @@ def plots(study: Any, directory: Path, name: str) -> list[Path]:
                 warnings.simplefilter("ignore")
                 figure = draw(study).get_figure(root=True)
             assert figure is not None
-            figure.savefig(path, dpi=110, bbox_inches="tight")
+            with atomic_path(path) as tmp:
+                figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
             plt.close(figure)
             out.append(path)
         except Exception as exc:  # e.g. importances need two finished trials

@@ -22,7 +22,7 @@ from challengers.analysis.operating import (
 )
 from challengers.config import parse_config
 from challengers.errors import ConfigError, DataError
-from challengers.evaluation.metrics import Cost
+from challengers.evaluation.curve import Cost
 from tests.conftest import sim_config
 
 

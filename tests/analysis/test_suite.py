@@ -13,7 +13,8 @@ import pytest
 from challengers.analysis.operating import budget_from_rate
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.data.frames import DAY, DataSpec
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.metrics import parse_metric
 from challengers.findings import FindingContext, derive_findings
 from challengers.results import ModelResult
 

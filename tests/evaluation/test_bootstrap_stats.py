@@ -13,9 +13,10 @@ from scipy.stats import norm
 from challengers.config import parse_config
 from challengers.errors import ConfigError
 from challengers.evaluation.bootstrap import bootstrap_p_value, holm, percentile_interval
+from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import evaluate_models
-from challengers.evaluation.metrics import DEFAULT_METRICS, Cost, parse_metric
+from challengers.evaluation.metrics import DEFAULT_METRICS, parse_metric
 from tests.conftest import sim_config
 
 METRICS = [parse_metric(m) for m in (*DEFAULT_METRICS, "entity_precision_at@20")]
@@ -79,39 +80,22 @@ def _evaluate(rows: Rows, scores: dict[str, np.ndarray], replicates: int, seed: 
     )
 
 
-@pytest.mark.slow
-def test_a_a_equally_good_models_are_rarely_declared_different() -> None:
-    """200 pairs of equally good models on 20,000 rows (~200 frauds): for every metric, the share
-    declared different at alpha 0.05 stays at or under 7% (DeLong for ROC AUC, clustered by card;
-    the entity-block bootstrap for the rest)."""
-    rng = np.random.default_rng(2024)
-    rejected = dict.fromkeys((m.key for m in METRICS), 0)
-    tested = dict.fromkeys(rejected, 0)
-    pairs = 200
-    for i in range(pairs):
-        rows, scores = fraud_world(rng, rows=20_000, lifts=(0.0, 0.0))
-        deltas = _evaluate(rows, scores, replicates=200, seed=i)["m1"].delta
-        for key, d in deltas.items():
-            tested[key] += bool(np.isfinite(d.p_value))
-            rejected[key] += bool(d.p_value < 0.05)
-    rates = {key: rejected[key] / tested[key] for key in rejected}
-    assert min(tested.values()) >= 0.95 * pairs
-    assert max(rates.values()) <= 0.07, rates
-
-
 def test_power_a_better_model_is_detected_after_holm() -> None:
     """Handbook-sized test window (~58,000 rows, ~500 frauds): a challenger with a planted lift is
-    significantly better after Holm on ROC AUC and PR AUC; a challenger equal to the champion is not
-    declared better."""
+    significantly better after Holm on the primary metric (ROC AUC, the first: Holm across the two
+    challengers) and on PR AUC, a secondary metric (Holm over the 2 x 8 secondary family); a
+    challenger equal to the champion is not declared better."""
     rng = np.random.default_rng(7)
     rows, scores = fraud_world(rng, rows=58_000, lifts=(0.0, 0.8, 0.0))
-    result = _evaluate(rows, scores, replicates=400, seed=1)
+    # 1,000 replicates: a bootstrap p-value is at least 2/1001, and Holm multiplies it by 16
+    result = _evaluate(rows, scores, replicates=1000, seed=1)
     better, equal = result["m1"].delta, result["m2"].delta
     assert better["roc_auc"].method == "delong-clustered:entity"
     assert better["pr_auc"].method == "bootstrap:entity"
-    for key in ("roc_auc", "pr_auc"):
+    assert better["roc_auc"].primary and not better["pr_auc"].primary
+    for key, level in (("roc_auc", 0.01), ("pr_auc", 0.05)):
         assert better[key].value > 0 and better[key].ci[0] > 0
-        assert better[key].p_value_adjusted is not None and better[key].p_value_adjusted < 0.01
+        assert better[key].p_value_adjusted is not None and better[key].p_value_adjusted < level
         assert better[key].p_value_adjusted >= better[key].p_value
         assert not (equal[key].value > 0 and equal[key].p_value_adjusted < 0.05)  # type: ignore[operator]
 
@@ -203,6 +187,7 @@ def test_deltas_name_their_test_and_carry_holm(
         alpha=0.05,
         seed=0,
         resample=resample,
+        resample_force=resample == "day",  # 7 days and cards spanning them: refused otherwise
     )
     for key, method in (("roc_auc", roc_method), ("pr_auc", other_method)):
         deltas = [result[name].delta[key] for name in ("m1", "m2", "m3")]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from scipy.stats import norm, rankdata
 
+from challengers.evaluation.curve import Curve, Ranked
 from challengers.evaluation.delong import delong_test, midranks
-from challengers.evaluation.metrics import Curve, Ranked, roc_auc
+from challengers.evaluation.metrics import roc_auc
 
 
 def _psi(score_pos: np.ndarray, score_neg: np.ndarray) -> np.ndarray:

@@ -2,40 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
 from challengers.errors import ConfigError
-from challengers.evaluation.bootstrap import _FORMULAS, block_weights, paired_bootstrap
+from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
+from challengers.evaluation.curve import Cost, Curve, Ranked, safe_div
 from challengers.evaluation.metrics import (
     METRICS,
-    Cost,
-    Curve,
+    Metric,
     MetricSpec,
-    Ranked,
     compute,
     parse_metric,
+    precision_at_alerts,
+    recall_at_fpr,
 )
 
-ALL_METRICS = [
-    parse_metric(m)
-    for m in (
-        "roc_auc",
-        "pr_auc",
-        "recall_at_fpr@0.01",
-        "recall_at_fpr@0.1",
-        "precision_at_alerts@0.005",
-        "precision_at_alerts@0.05",
-        "value_detection_at_alerts@0.02",
-        "expected_cost",
-        "brier",
-        "ks",
-        "entity_precision_at@5",
-        "entity_precision_at@30",
-    )
-]
+# Two values of every parameter kind, so each metric must read its own column of the kernels'
+# statistics (one alert rate also equals the operating rate, shared with expected_cost).
+PARAMS: dict[str | None, tuple[str, ...]] = {
+    None: ("",),
+    "fpr": ("@0.01", "@0.1"),
+    "alert_rate": ("@0.005", "@0.02"),
+    "k": ("@5", "@30"),
+}
+
+
+def specs_of(name: str) -> list[MetricSpec]:
+    """A registered metric as the engine tests call it: every parameter of its kind."""
+    return [parse_metric(name + p) for p in PARAMS[METRICS[name].param]]
+
+
+ALL_METRICS = [spec for name in METRICS for spec in specs_of(name)]
 OPERATING_RATE = 0.02
 
 
@@ -74,48 +75,116 @@ def _reference(
     return out
 
 
-@pytest.mark.parametrize("unit", ["entity", "day", "row"])
-@pytest.mark.parametrize("cost", [Cost(5.0, None), Cost(2.0, 50.0)])
-def test_engine_equals_numpy_reference(unit: str, cost: Cost) -> None:
-    ranked, blocks = _world(seed=1)
-    metrics = [m for m in ALL_METRICS if unit != "row" or m.name != "entity_precision_at"]
-    n_rep = 6
+def _engine_and_reference(
+    ranked: dict[str, Ranked],
+    metrics: list[MetricSpec],
+    *,
+    codes: np.ndarray | None,
+    unit: str,
+    cost: Cost,
+    replicates: int,
+    seed: int,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, np.ndarray]]]:
+    """The engine's replicate values, and the reference functions' on the same block weights."""
     got = paired_bootstrap(
         ranked,
         metrics,
-        replicates=n_rep,
-        seed=5,
+        replicates=replicates,
+        seed=seed,
         cost=cost,
         operating_rate=OPERATING_RATE,
-        blocks=blocks[unit],
+        blocks=codes,
         unit=unit,  # type: ignore[arg-type]
     ).values
     n = next(iter(ranked.values())).n
-    codes = np.arange(n) if blocks[unit] is None else blocks[unit]
-    weights = block_weights(5, 0, n_rep, int(codes.max()) + 1).astype(np.float64)
-    want = _reference(ranked, metrics, weights, codes, cost, unit)
-    for name in ranked:
-        for m in metrics:
+    block = np.arange(n) if codes is None else codes
+    weights = block_weights(seed, 0, replicates, int(block.max()) + 1).astype(np.float64)
+    return got, _reference(ranked, metrics, weights, block, cost, unit)
+
+
+@functools.cache
+def _every_metric(unit: str, cost: Cost) -> tuple[dict, dict]:
+    """One engine run of every registered metric per unit and cost (the tests below read it)."""
+    ranked, blocks = _world(seed=1)
+    metrics = [m for m in ALL_METRICS if unit != "row" or "entity" not in m.info.needs]
+    return _engine_and_reference(
+        ranked, metrics, codes=blocks[unit], unit=unit, cost=cost, replicates=6, seed=5
+    )
+
+
+def _assert_same(got: dict, want: dict, specs: list[MetricSpec]) -> None:
+    for model in want:
+        for m in specs:
             np.testing.assert_allclose(
-                got[name][m.key], want[name][m.key], rtol=1e-10, atol=1e-12, err_msg=m.key
+                got[model][m.key], want[model][m.key], rtol=1e-10, atol=1e-12, err_msg=m.key
             )
 
 
-def test_engine_equals_reference_when_replicates_lose_every_positive() -> None:
-    """Three positives: some replicates draw none, and ratios become undefined exactly as in numpy."""
+@pytest.mark.parametrize("name", sorted(METRICS))  # every registered metric, automatically
+@pytest.mark.parametrize("unit", ["entity", "day", "row"])
+@pytest.mark.parametrize("cost", [Cost(5.0, None), Cost(2.0, 50.0)])
+def test_engine_equals_numpy_reference(name: str, unit: str, cost: Cost) -> None:
+    if unit == "row" and "entity" in METRICS[name].needs:  # whole entities, never single rows
+        ranked, _ = _world(n=300)
+        with pytest.raises(ConfigError, match=r"single rows.*evaluation\.resample"):
+            paired_bootstrap(
+                ranked, specs_of(name), replicates=2, seed=0, cost=cost, operating_rate=0.01
+            )
+        return
+    got, want = _every_metric(unit, cost)
+    _assert_same(got, want, specs_of(name))
+
+
+@functools.cache
+def _few_positives() -> tuple[dict, dict]:
     ranked, _ = _world(n=400, seed=2, positives=0.008)
-    metrics = [m for m in ALL_METRICS if m.name != "entity_precision_at"]
-    got = paired_bootstrap(
-        ranked, metrics, replicates=60, seed=9, cost=Cost(), operating_rate=OPERATING_RATE
-    ).values
-    weights = block_weights(9, 0, 60, 400).astype(np.float64)
-    want = _reference(ranked, metrics, weights, np.arange(400), Cost(), "row")
+    metrics = [m for m in ALL_METRICS if "entity" not in m.info.needs]
+    return _engine_and_reference(
+        ranked, metrics, codes=None, unit="row", cost=Cost(), replicates=60, seed=9
+    )
+
+
+@pytest.mark.parametrize("name", sorted(n for n in METRICS if "entity" not in METRICS[n].needs))
+def test_engine_equals_reference_when_replicates_lose_every_positive(name: str) -> None:
+    """Three positives: some replicates draw none, and ratios become undefined exactly as in numpy."""
+    got, want = _few_positives()
     assert np.isnan(got["smooth"]["roc_auc"]).any()  # the case under test did happen
-    for name in ranked:
-        for m in metrics:
-            np.testing.assert_allclose(
-                got[name][m.key], want[name][m.key], rtol=1e-10, atol=1e-12, err_msg=m.key
-            )
+    _assert_same(got, want, specs_of(name))
+
+
+def test_a_new_metric_is_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A metric the engine has never heard of (recall in the top share of rows), registered as a
+    record only: its alert rate is planned from its parameter kind (no list of names to extend)
+    and the engine equals its reference on a rate no other metric uses."""
+    record = Metric(
+        "recall_at_alerts",
+        lambda c, p: safe_div(precision_at_alerts(c, p) * (p or 0) * c.total, c.positives),
+        lambda s, p: safe_div(s.caught(p or 0)[0], s.positives),
+        True,
+        param="alert_rate",
+    )
+    monkeypatch.setitem(METRICS, record.name, record)
+    # its rate lies between two planned ones: a plan that missed it would read a neighbour
+    metrics = [parse_metric(m) for m in ("precision_at_alerts@0.01", "recall_at_alerts@0.03")]
+    metrics.append(parse_metric("precision_at_alerts@0.05"))
+    ranked, blocks = _world(seed=4)
+    got, want = _engine_and_reference(
+        ranked, metrics, codes=blocks["entity"], unit="entity", cost=Cost(), replicates=8, seed=3
+    )
+    _assert_same(got, want, metrics)
+
+
+def test_a_formula_reading_an_unplanned_column_fails_loudly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record whose formula reads an alert-rate column but whose parameter kind is an FPR limit:
+    the plan has no such rate, and the engine says so instead of reading a neighbouring column."""
+    record = Metric("confused", recall_at_fpr, lambda s, p: s.caught(p or 0)[0], True, param="fpr")
+    monkeypatch.setitem(METRICS, record.name, record)
+    ranked, _ = _world(n=300)
+    metrics = [parse_metric("precision_at_alerts@0.05"), parse_metric("confused@0.01")]
+    with pytest.raises(KeyError, match="not planned"):
+        paired_bootstrap(ranked, metrics, replicates=2, seed=0, cost=Cost(), operating_rate=0.02)
 
 
 def test_results_do_not_depend_on_threads_and_follow_the_seed() -> None:
@@ -150,10 +219,6 @@ def test_weights_are_poisson_one_and_independent() -> None:
     assert abs(np.corrcoef(w[:-1].ravel(), w[1:].ravel())[0, 1]) < 0.01
     # a replicate's weights do not depend on which replicates are computed with it
     np.testing.assert_array_equal(block_weights(11, 7, 3, 2001), w[7:10])
-
-
-def test_every_metric_has_a_bootstrap_formula() -> None:
-    assert set(_FORMULAS) == set(METRICS)
 
 
 def test_entity_precision_needs_whole_entities() -> None:

@@ -1,11 +1,13 @@
 """Every metric against an independent reference: scikit-learn where it has one, a plain
 implementation (the handbook's pandas code for card precision) otherwise, and hand-worked cases.
 
-The table ``REFERENCES`` has one row per metric; a test proves it covers the ``METRICS`` registry.
+The table ``REFERENCES`` has one row per metric; a test proves it covers the ``METRICS`` registry
+both ways (adding a metric is its record and its row here).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -13,7 +15,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
-from challengers.evaluation.metrics import METRICS, Cost, Curve, Ranked, compute, parse_metric
+from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
+from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.metrics import METRICS, compute, parse_metric
 
 RATE = 0.05
 K = 5
@@ -121,8 +125,8 @@ def test_every_metric_has_a_reference() -> None:
 def test_metric_matches_reference(name: str, seed: int) -> None:
     text, reference = REFERENCES[name]
     d = _data(seed)
-    param = parse_metric(text).param
-    expected = reference(d, RATE if name == "expected_cost" else param)  # type: ignore[arg-type]
+    # the operating alert rate for a metric of the operating point, else its own parameter
+    expected = reference(d, parse_metric(text).argument(RATE))  # type: ignore[arg-type]
     assert _ours(text, d) == pytest.approx(expected, abs=1e-12)
 
 
@@ -153,12 +157,64 @@ def test_alert_budget_splits_a_tie_group_pro_rata() -> None:
     assert _ours("value_detection_at_alerts@0.25", d) == pytest.approx(1 / 3)
 
 
+def _brute_recall_at_fpr(y: np.ndarray, score: np.ndarray, p: float) -> float:
+    """The mean over every ordering random tie-breaking can give (all equally likely) of the recall
+    at the lowest cut whose false-positive rate is at most ``p``."""
+    order = np.argsort(-score, kind="stable")
+    groups = [list(g) for _, g in itertools.groupby(order, key=lambda i: score[i])]
+    negatives, positives = float((y == 0).sum()), float(y.sum())
+    values = []
+    for arrangement in itertools.product(*(itertools.permutations(g) for g in groups)):
+        ranked = y[[i for g in arrangement for i in g]]
+        tp, fp = np.cumsum(ranked), np.cumsum(1 - ranked)
+        ok = np.concatenate([[0.0], tp[fp <= p * negatives + 1e-9]])
+        values.append(ok.max() / positives)
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_recall_at_fpr_straddling_ties_equal_brute_force_over_tie_permutations(seed: int) -> None:
+    """Small rankings with heavy ties (at most 8! orderings): the metric, and the bootstrap
+    kernels on the same rows, equal the average over every tie-breaking."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 9))
+    y = np.zeros(n)
+    y[rng.choice(n, int(rng.integers(1, n - 1)), replace=False)] = 1.0
+    score = rng.integers(0, 3, n).astype(float) + 0.5 * y * rng.integers(0, 2, n)
+    d = {"y": y, "score": score, "amount": np.ones(n), "entity": np.arange(n), "day": np.zeros(n)}
+    for p in (0.01, 0.2, 0.34, 0.5, 0.8):
+        want = _brute_recall_at_fpr(y, score, p)
+        assert _ours(f"recall_at_fpr@{p}", d) == pytest.approx(want, abs=1e-12)
+        ranked = {"m": Ranked.build(y, score)}
+        spec = parse_metric(f"recall_at_fpr@{p}")
+        kernel = paired_bootstrap(
+            ranked, [spec], replicates=3, seed=seed, cost=Cost(), operating_rate=0.1
+        ).values["m"][spec.key]
+        weights = block_weights(seed, 0, 3, n).astype(np.float64)
+        reference = compute(spec, Curve(ranked["m"], weights, Cost()), 0.1)
+        np.testing.assert_allclose(kernel, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_recall_at_fpr_ten_frauds_tied_with_twenty_genuines_at_the_top() -> None:
+    """Issue 18's case: 10 frauds tie with 20 genuines above 980 more genuines; at FPR 1% (10 of
+    1,000 genuines allowed) each fraud precedes the 11th tied genuine with probability 11/21."""
+    y = np.concatenate([np.ones(10), np.zeros(1000)])
+    score = np.concatenate([np.ones(30), np.linspace(0.5, 0, 980)])
+    d = {"y": y, "score": score, "amount": y, "entity": np.arange(1010), "day": np.zeros(1010)}
+    assert _ours("recall_at_fpr@0.01", d) == pytest.approx(11 / 21)
+
+
 def test_constant_score_is_uninformative() -> None:
     d = _data(4)
     d["score"] = np.full_like(d["score"], 0.5)
     assert _ours("roc_auc", d) == pytest.approx(0.5)
     assert _ours("precision_at_alerts@0.05", d) == pytest.approx(d["y"].mean())
-    assert _ours("recall_at_fpr@0.01", d) == 0.0
+    # one tie group straddles the limit: F = floor(0.01 N) genuines allowed, each fraud comes
+    # before the (F + 1)-th of the N genuines with probability (F + 1) / (N + 1)
+    negatives = int((d["y"] == 0).sum())
+    assert _ours("recall_at_fpr@0.01", d) == pytest.approx(
+        (np.floor(0.01 * negatives) + 1) / (negatives + 1)
+    )
 
 
 def test_brier_refuses_uncalibrated_scores() -> None:

@@ -75,6 +75,29 @@ def test_significance_rests_on_the_adjusted_p_value() -> None:
     assert any("uncorrected" in f.detail for f in uncorrected)
 
 
+def test_the_verdict_rests_on_the_primary_metric_alone() -> None:
+    """A secondary metric significant after Holm is reported (info), never a "beats"; a primary
+    one decides, and the finding names it."""
+    ctx = context()
+    chall = ctx.models[1]
+    chall.delta_vs_champion = {
+        "roc_auc": DeltaResult(0.03, (0.01, 0.05), 0.001, 0.003, "delong", primary=False),
+        "pr_auc": DeltaResult(0.01, (-0.01, 0.03), 0.4, 0.4, "bootstrap:entity", primary=True),
+    }
+    ctx = FindingContext(
+        **{**ctx.__dict__, "metric_keys": ("roc_auc", "pr_auc"), "primary": "pr_auc"}
+    )
+    found = {f.id: f for f in derive_findings(ctx)}
+    assert "outcome-better-chall" not in found
+    secondary = found["outcome-secondary-chall"]
+    assert secondary.severity == "info" and secondary.metric == "roc_auc"
+    assert "Not significant on the primary metric pr_auc" in secondary.detail
+    chall.delta_vs_champion["pr_auc"] = DeltaResult(0.02, (0.01, 0.03), 0.001, 0.002, primary=True)
+    better = {f.id: f for f in derive_findings(ctx)}["outcome-better-chall"]
+    assert better.metric == "pr_auc" and "on the primary metric pr_auc" in better.title
+    assert "Secondary metrics (Holm over challengers x metrics): roc_auc" in better.detail
+
+
 @pytest.mark.parametrize(("psi", "severity"), [(0.05, None), (0.15, "medium"), (0.3, "high")])
 def test_score_psi_thresholds(psi: float, severity: str | None) -> None:
     analyses = world()

@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 
 from challengers.data.frames import DataSpec
-from challengers.evaluation.metrics import Curve, Ranked, roc_auc
+from challengers.evaluation.curve import Curve, Ranked
+from challengers.evaluation.metrics import roc_auc
 from challengers.models.base import BaseChallenger, NotFittedError
 
 EASY_FEATURES = ("signal", "noise_a", "noise_b", "weak")

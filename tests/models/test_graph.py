@@ -12,6 +12,7 @@ import pytest
 
 from challengers.data.frames import DataSpec
 from challengers.errors import DataError
+from challengers.models import trees
 from challengers.models.base import BaseChallenger
 from challengers.models.graph import GraphChallenger
 from tests.models.contract import EASY_FEATURES, ChallengerContract, easy_frame
@@ -106,14 +107,16 @@ def test_saved_model_and_recipe(frames: tuple, tmp_path: Path) -> None:
         model.predict_score(test, history=history),
         rtol=1e-6,
     )
-    assert model.flavor == "lightgbm" and model.native_model() is model.tree_.booster_
+    assert trees.library_of(model.native_model()) is trees.LIBRARIES["lightgbm"]
+    assert model.native_model() is model.tree_.booster_
 
 
 def test_xgboost_inner_model(frames: tuple) -> None:
     train, test, history = frames
     model = small_graph(model_kind="xgboost", params={"n_estimators": 30}, structure=False)
     scores = model.fit(train, SPEC, history=history).predict_score(test, history=history)
-    assert model.flavor == "xgboost" and not any(n.endswith("_ppr") for n in model.graph_features_)
+    assert trees.library_of(model.native_model()) is trees.LIBRARIES["xgboost"]
+    assert not any(n.endswith("_ppr") for n in model.graph_features_)
     assert np.all((scores > 0) & (scores < 1))
 
 

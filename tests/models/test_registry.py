@@ -58,10 +58,10 @@ def test_every_registered_kind_is_contract_tested() -> None:
     assert set(registry.KINDS) <= _contract_kinds()
 
 
-def test_every_config_kind_is_registered_or_planned() -> None:
+def test_every_config_kind_is_registered() -> None:
     from challengers.config import CHALLENGER_KINDS
 
-    assert set(CHALLENGER_KINDS) <= set(registry.KINDS) | set(registry.PLANNED_KINDS)
+    assert set(CHALLENGER_KINDS) <= set(registry.KINDS)
 
 
 def test_unknown_kind_lists_the_valid_ones() -> None:

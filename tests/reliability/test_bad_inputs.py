@@ -243,6 +243,21 @@ CONFIGS = [
         lambda c: (c["data"].pop("entity"), c["split"].update(exclude_known_frauds=False)),
         ("metric entity_precision_at needs data.entity",),
     ),
+    Bad(
+        "primary-not-a-metric",
+        _set("evaluation.primary", "ks"),
+        ("primary 'ks' is not among evaluation.metrics; use one of: roc_auc, pr_auc",),
+    ),
+    Bad(
+        "day-blocks-over-a-short-window-and-cards-spanning-days",
+        _set("evaluation.resample", "day"),
+        (
+            "evaluation.resample: day blocks do not hold here: the test rows fall on 12 days "
+            "(day blocks need 20);",
+            "entities have rows on several test days; use entity (or row), or set "
+            "evaluation.resample_force: true to use days anyway",
+        ),
+    ),
 ]
 
 
@@ -352,7 +367,9 @@ def test_bad_config(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
 @pytest.mark.parametrize("case", ARGUMENTS, ids=lambda c: c.id)
 def test_bad_argument(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
     _invoke(case, tmp_path, sim_parquet)
-    assert not (tmp_path / "a-file" / "run").exists()
+    # refused before any work: no output directory, no run left behind (the store may be opened)
+    left = {p.name for p in tmp_path.iterdir()} - {"experiment.yaml", "a-file"}
+    assert left <= {"mlflow.db", ".mlflow.db.lock", "mlruns"}, left
 
 
 def test_config_path_is_a_directory(tmp_path: Path) -> None:

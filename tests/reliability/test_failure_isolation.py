@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
+from challengers.config import load_config
+from challengers.pipeline import RunOptions, run_experiment
 from tests.reliability.conftest import invoke, tiny_config
 
 
@@ -73,3 +76,26 @@ def test_failed_challengers_are_reported_everywhere_and_the_rest_completes(
     # a failed challenger keeps no checkpoint: --resume tries it again
     assert (out / "models" / "lgbm" / "checkpoint.json").exists()
     assert not (out / "models" / "bad-xgb" / "checkpoint.json").exists()
+
+
+def test_a_challenger_failing_with_a_blank_message_is_isolated_too(
+    tmp_path: Path, sim_parquet: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A library error whose message is only whitespace once escaped the isolation (IndexError
+    on its first line); planted here in the XGBoost challenger's fit."""
+    from challengers.models.tree import XGBoostChallenger
+
+    def blank(*args: object, **kwargs: object) -> None:
+        raise ValueError("  \n  ")
+
+    monkeypatch.setattr(XGBoostChallenger, "_fit", blank)
+    cfg = tiny_config(sim_parquet)
+    cfg["challengers"] += [{"name": "xgb", "kind": "xgboost", "params": {"n_estimators": 5}}]
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    result = run_experiment(
+        load_config(config), RunOptions(output_dir=tmp_path / "out", tracking_uri=store)
+    )
+    status = {m.name: (m.status, m.error) for m in result.models}
+    assert status["xgb"] == ("failed", "ValueError")
+    assert all(s == "ok" for name, (s, _) in status.items() if name != "xgb")

@@ -1,4 +1,4 @@
-"""Data fingerprints: canonical, batch-independent, and able to say what differs."""
+"""Data fingerprints: canonical, independent of row order and batching, and able to say what differs."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from challengers.engine.rowhash import MASK, salt
 from challengers.replication.fingerprint import (
+    ALGORITHM,
     DataFingerprint,
-    chunk_rows_for,
     compare_fingerprints,
     fingerprint_batches,
     fingerprint_frame,
@@ -35,37 +36,64 @@ def frame(rows: int = 5000, seed: int = 0) -> pl.DataFrame:
             ),
         }
     ).with_columns(
-        pl.when(pl.col("id") % 97 == 0).then(None).otherwise(pl.col("amount")).alias("amount")
+        pl.when(pl.col("id") % 97 == 0).then(None).otherwise(pl.col("amount")).alias("amount"),
+        pl.col("when").dt.date().alias("day"),
     )
 
 
-def test_chunk_digest_matches_a_reference_implementation() -> None:
-    """Known answer: one int column of 3 rows is one chunk: blake2b-8 of flag + int64 bytes."""
-    data = pl.DataFrame({"x": pl.Series([1, 2, 3], dtype=pl.Int16)})
+def _mix(x: int) -> int:
+    """splitmix64's finaliser in plain Python integers: the reference for the numpy kernel."""
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & MASK
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & MASK
+    return x ^ (x >> 31)
+
+
+def test_chunk_sums_match_a_reference_implementation() -> None:
+    """Known answer: int and text cells hashed one by one in Python, summed modulo 2**64."""
+    data = pl.DataFrame({"x": pl.Series([1, 2, None], dtype=pl.Int16), "t": ["ab", None, "é"]})
     printed = fingerprint_frame(data)
-    chunk = hashlib.blake2b(b"\x00" + np.array([1, 2, 3], dtype=np.int64).tobytes(), digest_size=8)
-    assert printed.columns["x"].chunks == (chunk.hexdigest(),)
-    column = hashlib.blake2b(b"x\x00int\x003\x001024" + chunk.digest(), digest_size=16)
+    sx, st = int(salt("x", "int")), int(salt("t", "text"))
+
+    def cell_int(v: int | None) -> int:
+        return _mix((_mix((0 if v is None else v) ^ sx) + (v is None)) & MASK)
+
+    def cell_text(v: str | None) -> int:
+        raw = (v or "").encode()
+        core = sum(_mix(((i << 8) | b) ^ st) for i, b in enumerate(raw)) + _mix(len(raw) ^ st)
+        return _mix((_mix(core & MASK ^ st) + (v is None)) & MASK)
+
+    xs = [cell_int(v) for v in (1, 2, None)]
+    ts = [cell_text(v) for v in ("ab", None, "é")]
+    assert printed.columns["x"].chunks == {"all": f"{sum(xs) & MASK:016x}"}
+    assert printed.columns["t"].chunks == {"all": f"{sum(ts) & MASK:016x}"}
+    rows = sum(_mix((a + b) & MASK) for a, b in zip(xs, ts, strict=True)) & MASK
+    assert printed.row_print.chunks == {"all": f"3:{rows:016x}"}
+    column = hashlib.blake2b(f"{ALGORITHM}\x00x\x00int\x003".encode(), digest_size=16)
+    column.update(f"\x00all\x00{sum(xs) & MASK:016x}".encode())
     assert printed.columns["x"].digest == column.hexdigest()
 
 
-def test_chunk_size_is_a_power_of_two_with_at_most_about_1024_chunks() -> None:
-    assert chunk_rows_for(10) == 1024
-    assert chunk_rows_for(1_754_155) == 2048
-    assert chunk_rows_for(100_000_000) == 131_072
-    assert 100_000_000 / chunk_rows_for(100_000_000) <= 1024
-
-
-def test_independent_of_batching_column_order_and_storage_width() -> None:
+def test_independent_of_row_order_batching_column_order_and_storage_width() -> None:
     data = frame()
-    reference = fingerprint_frame(data, threads=1)
+    reference = fingerprint_frame(data, threads=1, chunk_by="day")
+    shuffled = data.sample(fraction=1.0, shuffle=True, seed=3)
     sizes = [1, 999, 1024, 3, 2000, 973]
-    batches = [data.slice(sum(sizes[:i]), n) for i, n in enumerate(sizes)]
-    assert fingerprint_batches(batches, data.columns, rows=data.height, threads=2) == reference
+    batches = [shuffled.slice(sum(sizes[:i]), n) for i, n in enumerate(sizes)]
+    streamed = fingerprint_batches(
+        batches, data.columns, rows=data.height, threads=2, chunk_by="day"
+    )
+    assert streamed == reference
+    big = pl.concat([data] * 30)  # large enough for the threaded path
+    assert fingerprint_frame(big, threads=2) == fingerprint_frame(big.reverse(), threads=1)
+    by_day = fingerprint_frame(big, threads=2, chunk_by="day")
+    assert by_day == fingerprint_frame(big, threads=1, chunk_by="day")
+    assert set(by_day.row_print.chunks) == {"2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"}
     narrow = data.select(reversed(data.columns)).with_columns(pl.col("id").cast(pl.Int32))
-    assert fingerprint_frame(narrow).digest == reference.digest
+    assert fingerprint_frame(narrow, chunk_by="day").digest == reference.digest
     categorical = data.with_columns(pl.col("region").cast(pl.Categorical))
-    assert fingerprint_frame(categorical).digest == reference.digest
+    assert fingerprint_frame(categorical, chunk_by="day").digest == reference.digest
 
 
 def test_same_values_from_parquet_csv_and_a_lazy_stream(tmp_path: Path) -> None:
@@ -81,48 +109,63 @@ def test_same_values_from_parquet_csv_and_a_lazy_stream(tmp_path: Path) -> None:
     )
 
 
-def test_null_is_not_zero_and_order_matters() -> None:
+def test_null_is_not_zero_and_values_swapped_between_rows_count() -> None:
     zero = pl.DataFrame({"x": [0.0, 1.0]})
     null = pl.DataFrame({"x": [None, 1.0]})
     assert fingerprint_frame(zero).digest != fingerprint_frame(null).digest
-    assert fingerprint_frame(zero).digest != fingerprint_frame(zero.reverse()).digest
+    assert fingerprint_frame(zero).digest == fingerprint_frame(zero.reverse()).digest
+    pairs = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    swapped = pl.DataFrame({"a": [1, 2], "b": ["y", "x"]})  # same values per column
+    diff = compare_fingerprints(fingerprint_frame(pairs), fingerprint_frame(swapped))
+    assert diff.values == () and diff.paired and not diff.same
+    assert diff.lines() == [
+        "every column holds the same values, but the rows pair them differently"
+    ]
 
 
-def test_one_changed_value_is_located_to_its_chunk() -> None:
-    data = frame(10_000)
+def test_one_changed_value_is_located_to_its_day() -> None:
+    data = frame(10_000)  # one row a minute: about seven days
     changed = data.with_columns(
         pl.when(pl.col("id") == 7_777).then(1e6).otherwise(pl.col("amount")).alias("amount")
     )
-    diff = compare_fingerprints(fingerprint_frame(data), fingerprint_frame(changed))
+    diff = compare_fingerprints(
+        fingerprint_frame(data, chunk_by="day"), fingerprint_frame(changed, chunk_by="day")
+    )
     assert not diff.same
     assert diff.values == ("amount",) and diff.rows is None and not diff.retyped
-    assert diff.first_rows == (7168, 8192)  # chunks of 1024 rows: row 7,777 is in the 8th
-    assert diff.lines(5) == [
-        "values differ in 1 of 5 column(s): amount; first in rows 7,168-8,191 of the rows read"
-    ]
+    assert diff.first_chunk == "2024-01-06"  # minute 7,777 is on the sixth day
+    assert diff.lines(5) == ["values differ in 1 of 5 column(s): amount; first on 2024-01-06"]
 
 
 def test_rows_columns_and_types_differences_are_named() -> None:
     data = frame(3000)
-    logged = fingerprint_frame(data, windows={"train": 2000, "test": 1000})
+    logged = fingerprint_frame(data, windows={"train": 2000, "test": 1000}, chunk_by="day")
     fewer = fingerprint_frame(
         data.head(2999).drop("region").with_columns(pl.col("label").cast(pl.Float64)),
         windows={"train": 2000, "test": 999},
+        chunk_by="day",
     )
     diff = compare_fingerprints(logged, fewer)
     assert diff.rows == (3000, 2999)
     assert diff.windows == {"test": (1000, 999)}
     assert diff.missing == ("region",)
     assert diff.retyped == {"label": ("int", "float")}
-    assert diff.first_rows == (2048, 3000)  # the first two chunks still agree
+    assert diff.first_chunk == "2024-01-03"  # the first two days still agree
     assert diff.lines()[0] == "rows: 3,000 logged, 2,999 now (test 1,000 -> 999)"
 
 
 def test_json_round_trip_and_equal_data_compare_same() -> None:
-    printed = fingerprint_frame(frame(), windows={"train": 10})
+    printed = fingerprint_frame(frame(), windows={"train": 10}, chunk_by="day")
     again = DataFingerprint.from_json(printed.to_json())
     assert again == printed
-    assert compare_fingerprints(again, fingerprint_frame(frame(), windows={"train": 10})).same
+    now = fingerprint_frame(frame().reverse(), windows={"train": 10}, chunk_by="day")
+    assert compare_fingerprints(again, now).same
+
+
+def test_a_fingerprint_of_an_older_algorithm_reads_but_is_marked() -> None:
+    old = {"algorithm": "blake2b-chunked/1", "digest": "ab", "rows": 3, "columns": {}}
+    printed = DataFingerprint.from_json(old)
+    assert printed.algorithm != ALGORITHM and printed.rows == 3
 
 
 def test_nested_columns_are_refused_clearly() -> None:

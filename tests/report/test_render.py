@@ -86,3 +86,13 @@ def test_inline_and_number_formats() -> None:
     assert inline("a **b** `c`") == "a <strong>b</strong> <code>c</code>"
     assert interval((0.1, float("nan"))) == "[0.1000, n/a]"
     assert pvalue(0.0004) == "<0.001" and pvalue(0.25) == "0.250"
+
+
+def test_no_chromium_no_pdf_and_one_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from challengers.report.pdf import NO_BROWSER, write_pdf
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no browser on it
+    html = tmp_path / "report.html"
+    html.write_text("<html><body>x</body></html>")
+    assert write_pdf(html, tmp_path / "report.pdf") == NO_BROWSER
+    assert not (tmp_path / "report.pdf").exists()

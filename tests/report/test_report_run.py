@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,17 @@ def run(
         "claimed": {"roc_auc": 0.95},
     }
     config["evaluation"]["metrics"] += ["expected_cost", "brier"]
+    config["evaluation"]["primary"] = "pr_auc"  # the verdict's metric (default: roc_auc, first)
     config["evaluation"]["diagnostics"] = {"explain_rows": 500}
+    config["governance"] = {"model_id": "FRD-0042", "owner": "first-line fraud analytics"}
     path = root / "experiment.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    result = run_experiment(
-        load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
-    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CHALLENGE_PDF", "auto")  # the suite turns the PDF off; this run prints it
+        result = run_experiment(
+            load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
+        )
     return result, root / "out", uri
 
 
@@ -72,6 +77,34 @@ def test_every_section_and_plot_is_in_both_reports(run: tuple[ExperimentResult, 
     assert html.count('src="data:image/png;base64,') == len(PLOTS) + _audit_charts(result)
 
 
+def test_the_governance_sections(run: tuple[ExperimentResult, Path, str]) -> None:
+    result, out, _ = run
+    markdown, html = (out / "report.md").read_text(), (out / "report.html").read_text()
+    c = result.conclusion
+    # planted: the documentation's roc_auc 0.95 is inflated -> R1, unsatisfactory
+    assert c is not None and c.rating == "unsatisfactory"
+    r1 = next(t for t in c.triggered if t.rule == "R1")
+    assert "claim-roc_auc" in r1.findings
+    title = next(f.title for f in result.findings if f.id == "claim-roc_auc")
+    for text in (markdown, html.replace("&#x27;", "'")):
+        assert c.sentence in text and title in text
+        assert "FRD-0042" in text and "first-line fraud analytics" in text
+        assert text.count("not stated") == 7  # the governance fields not given
+        assert "Limitations of the model" in text and "Limitations of the analysis" in text
+        assert "Ongoing monitoring" in text and "alert rate" in text and "PSI" in text
+        assert "before exclusion" in text and "after exclusion" in text
+        assert "retrained here" in text and "n_estimators" in text  # the champion described
+    document = json.loads((out / "comparison.json").read_text())
+    assert all(f["recommendation"] for f in document["findings"])
+    assert document["conclusion"]["rating"] == "unsatisfactory"
+    assert document["governance"]["Model id (inventory)"] == "FRD-0042"
+    assert document["champion"]["training_window"].startswith(document["data"]["windows"]["train"])
+    assert {"PSI", "alert rate", "weekly"} <= {
+        w for m in document["monitoring"] for w in ("PSI", "alert rate", "weekly")
+        if w in m["metric"]
+    }  # fmt: skip
+
+
 def test_the_html_is_self_contained(run: tuple[ExperimentResult, Path, str]) -> None:
     html = (run[1] / "report.html").read_text()
     sources = re.findall(r'\b(?:src|href)="([^"]*)"', html)
@@ -92,9 +125,21 @@ def test_findings_name_metric_models_effect_and_evidence(
     document = json.loads((out / "comparison.json").read_text())
     assert [f["id"] for f in document["findings"]] == [f.id for f in result.findings]
     better = next(f for f in document["findings"] if f["id"] == "outcome-better-lgbm")
-    assert better["models"] == ["lgbm", "champ"] and better["metric"] in result.metric_keys
+    assert better["models"] == ["lgbm", "champ"] and better["metric"] == "pr_auc"
     report = (out / "report.md").read_text()
     assert better["title"] in report
+    assert "outperformed on the primary metric pr_auc by 'lgbm'" in report  # the verdict
+    assert "pr_auc ↑<br>(primary)" in report and "roc_auc ↑<br>(secondary)" in report
+    assert "resampling whole entities (default: data.entity is set)" in report
+    assert "delong-clustered:entity (roc_auc); bootstrap:entity (pr_auc," in report
+    assert document["evaluation"]["primary"] == "pr_auc"
+    assert document["evaluation"]["resample"] == {
+        "unit": "entity",
+        "reason": "default: data.entity is set",
+    }
+    deltas = document["models"][1]["delta_vs_champion"]
+    assert [k for k, d in deltas.items() if d["primary"]] == ["pr_auc"]
+    assert all({"p_value_adjusted", "method", "primary"} <= d.keys() for d in deltas.values())
 
 
 def test_comparison_json_has_the_diagnostics(run: tuple[ExperimentResult, Path, str]) -> None:
@@ -171,6 +216,31 @@ def test_chromium_renders_every_section_and_decodes_every_plot(
     attrs = dict(re.findall(r'data-(\w+)="([^"]*)"', body.group(1)))
     assert attrs["images"] == attrs["decoded"] == str(len(PLOTS) + _audit_charts(run[0]))
     assert attrs["sections"].split(",") == list(SECTION_IDS)
+
+
+def test_the_pdf_prints_every_section_on_its_own_pages(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    import pypdf
+
+    chromium()
+    result, out, _ = run
+    reader = pypdf.PdfReader(out / "report.pdf")
+    # NFKC: the PDF's text has ligatures (ﬁ for fi)
+    pages = [
+        unicodedata.normalize("NFKC", " ".join(p.extract_text().split())) for p in reader.pages
+    ]
+    assert len(pages) >= len(SECTION_IDS)
+    html = (out / "report.html").read_text()
+    titles = re.findall(r'<section id="[^"]+"><h2>([^<]+)</h2>', html)
+    assert len(titles) == len(SECTION_IDS)
+    # page breaks between sections: every section after the first opens a page of its own
+    starts = [next((i for i, p in enumerate(pages) if p.startswith(t)), None) for t in titles[1:]]
+    assert None not in starts and starts == sorted(set(starts)) and starts[0] > 0, list(
+        zip(titles[1:], starts, strict=True)
+    )
+    assert result.conclusion is not None
+    assert result.conclusion.sentence.replace("**", "") in " ".join(pages)
 
 
 def test_chromium_screenshot_is_not_blank(

@@ -3,7 +3,6 @@ the budget holds, and an interrupted study resumes without losing finished trial
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,8 @@ from challengers.data.frames import DAY
 from challengers.data.split import tuning_folds
 from challengers.errors import ModelError
 from challengers.evaluation import evaluate
-from challengers.evaluation.metrics import Cost, parse_metric
+from challengers.evaluation.curve import Cost
+from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
 from challengers.models.tree import LightGBMChallenger, TreeChallenger, XGBoostChallenger
 from challengers.pipeline import Prepared, RunOptions, prepare
@@ -232,13 +232,10 @@ def test_timeout_stops_within_the_budget_plus_one_trial(prepared: Prepared, tmp_
     import optuna.visualization.matplotlib  # noqa: F401
 
     task = make_task(prepared, tmp_path, trials=10_000, timeout_s=3.0, pruning=False)
-    started = time.perf_counter()
     result = tune(lgbm(), task, SilentProgress())
-    elapsed = time.perf_counter() - started
     assert 1 <= len(result.trials) < 10_000
-    longest = max(t.seconds for t in result.trials)
-    # fold preparation and the two plots take a few seconds more on a loaded machine
-    assert elapsed <= 3.0 + longest + 10.0
+    # no trial starts after the budget: every trial but the last began before it ran out (the
+    # whole search's wall time against its budget is measured in bench/bench_tuning.py, not here)
     assert sum(t.seconds for t in result.trials[:-1]) <= 3.0 + 0.5
 
 

@@ -163,7 +163,8 @@ def test_on_the_demo_data_tuning_beats_the_untuned_twin(tmp_path: Path, tracking
     """Acceptance: the demo's LightGBM, tuned, beats its untuned twin on the validation slice."""
     from challengers.data.split import tuning_folds
     from challengers.evaluation import evaluate
-    from challengers.evaluation.metrics import Cost, parse_metric
+    from challengers.evaluation.curve import Cost
+    from challengers.evaluation.metrics import parse_metric
     from challengers.models.tree import LightGBMChallenger
 
     demo = load_config(ROOT / "configs" / "demo.yaml")

@@ -1,0 +1,110 @@
+"""The engine interface: the steps that touch rows, and the small records they hand back.
+
+An engine holds rows in its own form (``F``: a polars DataFrame locally, a Spark DataFrame on a
+cluster) and hands back only what the shared code after it needs: row counts, per-day fingerprint
+sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:class:`ScoreStats`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Generic, TypeVar
+
+import numpy as np
+import polars as pl
+
+from challengers.data.split import Windows
+from challengers.engine.boosters import TreeScorer
+from challengers.engine.rowhash import RowSums
+
+F = TypeVar("F")
+
+
+@dataclass(frozen=True)
+class WindowRows(Generic[F]):
+    """The training and test rows of a run (label delay and known-fraud exclusion applied)."""
+
+    train: F
+    test: F
+    excluded_rows: int
+    excluded_positives: int
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A native booster file to score with, and the tree library that reads and applies it."""
+
+    path: str
+    library: TreeScorer  # challengers.models.trees.library("lightgbm" | "xgboost")
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Sufficient statistics of every exact metric: per distinct score, in descending order, the
+    count of positives and negatives and the positives' total amount (None without an amount)."""
+
+    score: np.ndarray
+    positives: np.ndarray
+    negatives: np.ndarray
+    fraud_amount: np.ndarray | None
+
+    @property
+    def rows(self) -> int:
+        return int(self.positives.sum() + self.negatives.sum())
+
+
+class Engine(ABC, Generic[F]):
+    """Where the steps that touch rows run. Implementations: local (polars), spark."""
+
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def schema(self, path: str) -> pl.Schema:
+        """The columns of the data at ``path`` as polars types (for the shared column checks);
+        DataError (one line) when nothing can be read."""
+
+    @abstractmethod
+    def load_days(
+        self,
+        path: str,
+        *,
+        columns: Sequence[str],
+        time: str,
+        target: str,
+        start: object,
+        end: object,
+    ) -> F:
+        """Rows on days start..end (inclusive) with ``columns`` plus the ``_day`` column, the time
+        as naive UTC; the target checked (0/1, no nulls)."""
+
+    @abstractmethod
+    def split(self, rows: F, windows: Windows, *, target: str, entity: str | None) -> WindowRows[F]:
+        """Training and test rows, label delay and known-fraud exclusion applied."""
+
+    @abstractmethod
+    def count(self, rows: F) -> int:
+        """The number of rows."""
+
+    @abstractmethod
+    def to_polars(self, rows: F) -> pl.DataFrame:
+        """The rows on the driver (small extracts and tests only)."""
+
+    @abstractmethod
+    def row_sums(self, rows: F, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:
+        """The fingerprint sums of ``columns`` (per day of ``chunk_by``)."""
+
+    @abstractmethod
+    def score(self, rows: F, model: ModelFile, *, output: str) -> F:
+        """The rows with the model's score (float64) in column ``output``."""
+
+    @abstractmethod
+    def score_stats(
+        self, rows: F, *, score: str, target: str, amount: str | None = None
+    ) -> ScoreStats:
+        """Per distinct score: positives, negatives, fraud amount."""
+
+    def close(self) -> None:
+        """Release what the engine holds (a Spark session)."""

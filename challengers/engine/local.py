@@ -1,0 +1,83 @@
+"""The local engine: polars and numpy in this process, the code every run used before the seam."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from challengers.data.frames import check_target, load_days, scan, schema_of
+from challengers.data.split import Windows, split
+from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine.boosters import predict
+from challengers.engine.rowhash import RowSums
+
+
+class LocalEngine(Engine[pl.DataFrame]):
+    """Rows as one polars DataFrame in memory."""
+
+    kind = "local"
+
+    def schema(self, path: str) -> pl.Schema:
+        return schema_of(scan(path))
+
+    def load_days(
+        self,
+        path: str,
+        *,
+        columns: Sequence[str],
+        time: str,
+        target: str,
+        start: object,
+        end: object,
+    ) -> pl.DataFrame:
+        assert isinstance(start, date) and isinstance(end, date)
+        frame = load_days(scan(path), columns=columns, time=time, start=start, end=end)
+        check_target(frame, target)
+        return frame
+
+    def split(
+        self, rows: pl.DataFrame, windows: Windows, *, target: str, entity: str | None
+    ) -> WindowRows[pl.DataFrame]:
+        parts = split(rows, windows, target=target, entity=entity)
+        return WindowRows(parts.train, parts.test, parts.excluded_rows, parts.excluded_positives)
+
+    def count(self, rows: pl.DataFrame) -> int:
+        return rows.height
+
+    def to_polars(self, rows: pl.DataFrame) -> pl.DataFrame:
+        return rows
+
+    def row_sums(
+        self, rows: pl.DataFrame, columns: Sequence[str], *, chunk_by: str | None
+    ) -> RowSums:
+        sums = RowSums(tuple(sorted(dict.fromkeys(columns))), chunk_by)
+        sums.update(rows)
+        return sums
+
+    def score(self, rows: pl.DataFrame, model: ModelFile, *, output: str) -> pl.DataFrame:
+        booster = model.library.load(model.path)
+        scores = predict(model.library, booster, rows, model.features)
+        return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
+
+    def score_stats(
+        self, rows: pl.DataFrame, *, score: str, target: str, amount: str | None = None
+    ) -> ScoreStats:
+        return score_stats(
+            rows.get_column(score).cast(pl.Float64).to_numpy(),
+            rows.get_column(target).cast(pl.Float64).to_numpy(),
+            None if amount is None else rows.get_column(amount).cast(pl.Float64).to_numpy(),
+        )
+
+
+def score_stats(score: np.ndarray, y: np.ndarray, amount: np.ndarray | None) -> ScoreStats:
+    """Per distinct score (descending): positives, negatives and the positives' amount."""
+    distinct, group = np.unique(-score, return_inverse=True)  # ascending -score: descending score
+    positives = np.bincount(group, weights=y, minlength=len(distinct))
+    rows = np.bincount(group, minlength=len(distinct)).astype(np.float64)
+    fraud = (
+        None if amount is None else np.bincount(group, weights=y * amount, minlength=len(distinct))
+    )
+    return ScoreStats(-distinct, positives, rows - positives, fraud)

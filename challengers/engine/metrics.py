@@ -1,0 +1,56 @@
+"""Exact metrics from per-score sufficient statistics, whichever engine aggregated them.
+
+Every metric except card precision reads only, per tie group of scores, the count of positives and
+negatives and the positives' amount (:class:`~challengers.engine.base.ScoreStats`). A curve built
+from those counts as weights (two pseudo-rows per distinct score: its positives, its negatives) is
+the curve of the rows themselves, so :mod:`challengers.evaluation.metrics` computes the same values
+(to rounding) without a row on the driver: what Spark aggregates on its executors is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from challengers.engine.base import ScoreStats
+from challengers.errors import ConfigError
+from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.metrics import MetricSpec, compute
+
+ROW_METRICS = ("entity_precision_at",)  # need rows (entities per day), not per-score counts
+
+
+def curve_from_stats(stats: ScoreStats, *, calibrated: bool, cost: Cost | None = None) -> Curve:
+    """The curve of the rows summarised by ``stats``."""
+    m = len(stats.score)
+    score = np.repeat(stats.score, 2)  # already descending: the stable sort keeps this order
+    y = np.tile(np.array([1.0, 0.0]), m)
+    weights = np.empty(2 * m)
+    weights[0::2], weights[1::2] = stats.positives, stats.negatives
+    amount = None
+    if stats.fraud_amount is not None:
+        amount = np.zeros(2 * m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(stats.positives > 0, stats.fraud_amount / stats.positives, 0.0)
+        amount[0::2] = mean
+    ranked = Ranked.build(y, score, amount=amount, calibrated=calibrated)
+    return Curve(ranked, weights=weights[None, :], cost=cost or Cost())
+
+
+def metrics_from_stats(
+    stats: ScoreStats,
+    specs: Sequence[MetricSpec],
+    *,
+    operating_rate: float,
+    calibrated: bool,
+    cost: Cost | None = None,
+) -> dict[str, float]:
+    """Each metric's value (keyed as :attr:`MetricSpec.key`) from the per-score counts."""
+    rows = [s for s in specs if s.name in ROW_METRICS]
+    if rows:
+        raise ConfigError(
+            f"metric {rows[0].key} needs the rows (entities per day), not per-score counts"
+        )
+    curve = curve_from_stats(stats, calibrated=calibrated, cost=cost)
+    return {s.key: float(compute(s, curve, operating_rate)[0]) for s in specs}

@@ -1,0 +1,224 @@
+"""Order-free content hashes of rows: the kernel both engines run for the data fingerprint.
+
+Each cell is hashed from its canonical form (integers and booleans as int64, floats as float64, times
+as int64 microseconds, everything else as UTF-8 bytes), salted with its column's name, through the
+splitmix64 finaliser (a bijection on 64-bit words, so two different values of one column never
+collide). A row's hash mixes the sum of its cells' hashes. Per chunk key (the day, when the caller
+names a day column) the sums of the cell hashes of each column, the sum of the row hashes and the
+row count are kept, modulo 2**64. Sums commute, so the result does not depend on row order, batching
+or partitioning: the local engine folds polars batches, Spark folds Arrow batches on its executors,
+and both give the same :class:`RowSums` for the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import polars as pl
+
+from challengers.errors import DataError
+
+MASK = (1 << 64) - 1
+ALL = "all"  # the one chunk key when rows are not cut by day
+EPOCH = date(1970, 1, 1)
+NO_DAY = -(2**62)  # the key of rows without a day
+TEXT_SLICE_ROWS = 1 << 18  # text columns expand to one word per byte: bound that copy
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on a uint64 array (a new array; wraps modulo 2**64)."""
+    return mix_in_place(x.copy())
+
+
+def mix_in_place(x: np.ndarray) -> np.ndarray:
+    """:func:`mix` overwriting ``x`` (one temporary instead of one per step)."""
+    t = x >> np.uint64(30)
+    x ^= t
+    x *= _M1
+    np.right_shift(x, np.uint64(27), out=t)
+    x ^= t
+    x *= _M2
+    np.right_shift(x, np.uint64(31), out=t)
+    x ^= t
+    return x
+
+
+def salt(name: str, kind: str) -> np.uint64:
+    """A column's salt: the same value under another name or kind hashes differently."""
+    digest = hashlib.blake2b(f"{name}\x00{kind}".encode(), digest_size=8).digest()
+    return np.uint64(int.from_bytes(digest, "little"))
+
+
+def kind_of(dtype: pl.DataType) -> str:
+    if dtype.is_integer() or dtype == pl.Boolean:
+        return "int"
+    if dtype.is_float() or dtype.is_decimal():
+        return "float"
+    if dtype.is_temporal():
+        return "time"
+    if dtype.is_nested() or dtype == pl.Object:
+        return "unsupported"
+    return "text"
+
+
+def canonical(series: pl.Series) -> pl.Series:
+    """The column as int64, float64, int64 microseconds (UTC) or text; nulls left in place."""
+    dtype = series.dtype
+    if dtype.is_integer() or dtype == pl.Boolean:
+        return series.cast(pl.Int64, wrap_numerical=True)
+    if dtype.is_float() or dtype.is_decimal():
+        return series.cast(pl.Float64)
+    if dtype == pl.Date:
+        return series.cast(pl.Datetime("us")).to_physical()
+    if isinstance(dtype, pl.Datetime | pl.Duration):
+        return series.dt.cast_time_unit("us").to_physical()
+    if dtype == pl.Time:
+        return series.to_physical()
+    if dtype == pl.Binary:
+        return series
+    return series.cast(pl.String)
+
+
+def cell_hashes(series: pl.Series, name: str, kind: str) -> np.ndarray:
+    """One uint64 per row: the hash of the cell (null apart from every value)."""
+    values = canonical(series)
+    nulls = values.is_null().to_numpy() if values.null_count() else None
+    key = salt(name, kind)
+    if values.dtype in (pl.String, pl.Binary):
+        core = np.concatenate(
+            [
+                _text_core(values.slice(i, TEXT_SLICE_ROWS), key)
+                for i in range(0, max(values.len(), 1), TEXT_SLICE_ROWS)
+            ]
+        )[: values.len()]
+    else:
+        filled = values.fill_null(0) if nulls is not None else values
+        core = np.ascontiguousarray(filled.to_numpy()).view(np.uint64)
+    h = mix_in_place(core ^ key)
+    if nulls is not None:
+        h += nulls.astype(np.uint64)
+    return mix_in_place(h)
+
+
+def _text_core(values: pl.Series, key: np.uint64) -> np.ndarray:
+    """Per row, the sum of its bytes hashed with their positions, plus its hashed length."""
+    filler: str | bytes = "" if values.dtype == pl.String else b""
+    array = values.fill_null(filler).to_arrow(compat_level=pl.CompatLevel.oldest())
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.empty(0)
+    start, stop = int(offsets[0]), int(offsets[-1])
+    lengths = np.diff(offsets)
+    position = np.arange(stop - start, dtype=np.uint64) - np.repeat(
+        (offsets[:-1] - start).astype(np.uint64), lengths
+    )
+    words = mix_in_place(((position << np.uint64(8)) | data[start:stop].astype(np.uint64)) ^ key)
+    cumulative = np.concatenate([np.zeros(1, np.uint64), np.cumsum(words, dtype=np.uint64)])
+    rel = (offsets - start).astype(np.int64)
+    return (cumulative[rel[1:]] - cumulative[rel[:-1]]) + mix(lengths.astype(np.uint64) ^ key)
+
+
+@dataclass
+class Chunk:
+    """The sums of one chunk of rows (modulo 2**64)."""
+
+    rows: int = 0
+    row_sum: int = 0
+    column_sums: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rows: int, row_sum: int, column_sums: dict[str, int]) -> None:
+        self.rows += rows
+        self.row_sum = (self.row_sum + row_sum) & MASK
+        for name, value in column_sums.items():
+            self.column_sums[name] = (self.column_sums.get(name, 0) + value) & MASK
+
+
+@dataclass
+class RowSums:
+    """Per chunk key, the row count and the sums of the row and cell hashes; mergeable."""
+
+    columns: tuple[str, ...]
+    chunk_by: str | None
+    kinds: dict[str, str] = field(default_factory=dict)
+    chunks: dict[str, Chunk] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(c.rows for c in self.chunks.values())
+
+    def add(self, key: str, rows: int, row_sum: int, column_sums: dict[str, int]) -> None:
+        self.chunks.setdefault(key, Chunk()).add(rows, row_sum, column_sums)
+
+    def record_kinds(self, schema: pl.Schema) -> None:
+        for name in self.columns:
+            kind = kind_of(schema[name])
+            if kind == "unsupported":
+                raise DataError(
+                    f"column '{name}' is {schema[name]}: nested columns cannot be fingerprinted; "
+                    "drop it from the columns the run reads"
+                )
+            self.kinds.setdefault(name, kind)
+
+    def update(self, batch: pl.DataFrame) -> None:
+        """Fold a batch of rows in (any size, any order)."""
+        missing = [c for c in (*self.columns, *self._by()) if c not in batch.columns]
+        if missing:
+            raise DataError(f"fingerprint: column '{missing[0]}' is not in the rows given")
+        self.record_kinds(batch.schema)
+        for key, rows, row_sum, sums in batch_sums(batch, self.columns, self.kinds, self.chunk_by):
+            self.add(key, rows, row_sum, sums)
+
+    def _by(self) -> tuple[str, ...]:
+        return (self.chunk_by,) if self.chunk_by else ()
+
+
+def chunk_keys(batch: pl.DataFrame, chunk_by: str | None) -> tuple[list[str], np.ndarray]:
+    """The distinct chunk keys of a batch (ISO days, or 'all') and each row's index into them."""
+    if batch.height == 0:
+        return [], np.zeros(0, dtype=np.int64)
+    if chunk_by is None:
+        return [ALL], np.zeros(batch.height, dtype=np.int64)
+    days = batch.get_column(chunk_by).cast(pl.Date).to_physical().cast(pl.Int64)
+    present, codes = np.unique(days.fill_null(NO_DAY).to_numpy(), return_inverse=True)
+    keys = [
+        "none" if d == NO_DAY else (EPOCH + timedelta(days=int(d))).isoformat() for d in present
+    ]
+    return keys, codes.astype(np.int64)
+
+
+def batch_sums(
+    batch: pl.DataFrame, columns: Sequence[str], kinds: dict[str, str], chunk_by: str | None
+) -> Iterable[tuple[str, int, int, dict[str, int]]]:
+    """(key, rows, row-hash sum, {column: cell-hash sum}) for each chunk key present in ``batch``."""
+    keys, codes = chunk_keys(batch, chunk_by)
+    n = len(keys)
+    total = np.zeros(batch.height, dtype=np.uint64)
+    column_sums: dict[str, np.ndarray] = {}
+    for name in columns:
+        h = cell_hashes(batch.get_column(name), name, kinds[name])
+        total += h
+        column_sums[name] = _sum_by(h, codes, n)
+    row_sums = _sum_by(mix_in_place(total), codes, n)
+    counts = np.bincount(codes, minlength=n)
+    for i, key in enumerate(keys):
+        yield (
+            key,
+            int(counts[i]),
+            int(row_sums[i]),
+            {name: int(s[i]) for name, s in column_sums.items()},
+        )
+
+
+def _sum_by(values: np.ndarray, codes: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros(n, dtype=np.uint64)
+    np.add.at(out, codes, values)  # uint64 wraps: the sum modulo 2**64
+    return out

@@ -1,0 +1,280 @@
+"""The Spark engine: the steps that touch rows as Spark jobs; only aggregates reach the driver.
+
+Loading reads parquet files or globs (any URI Spark reads; local paths get the local engine's file
+checks first), applies the same schema checks and one-line errors, and turns the time into naive UTC
+as the local engine does. Windows, label delay and known-fraud exclusion are filters and one join on
+the first known fraud day per entity. Fingerprint sums and scores run on the executors over Arrow
+batches (:mod:`.spark_tasks`), with the local engine's kernels. Metric statistics are one group-by
+on the score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from challengers.data.frames import (
+    DAY,
+    ISO_DATE,
+    check_files,
+    check_target_values,
+    is_numeric,
+    require_columns,
+)
+from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
+from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine.boosters import read_model
+from challengers.engine.rowhash import MASK, RowSums
+from challengers.engine.spark_session import start_session
+from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
+from challengers.errors import DataError, first_line
+
+URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+def polars_type(spark_type: Any) -> pl.DataType:
+    """The polars type the local engine would see for a Spark column type."""
+    from pyspark.sql import types as T
+
+    simple: dict[type, pl.DataType] = {
+        T.ByteType: pl.Int8(),
+        T.ShortType: pl.Int16(),
+        T.IntegerType: pl.Int32(),
+        T.LongType: pl.Int64(),
+        T.FloatType: pl.Float32(),
+        T.DoubleType: pl.Float64(),
+        T.BooleanType: pl.Boolean(),
+        T.StringType: pl.String(),
+        T.BinaryType: pl.Binary(),
+        T.DateType: pl.Date(),
+        T.TimestampNTZType: pl.Datetime("us"),
+        T.TimestampType: pl.Datetime("us", "UTC"),
+    }
+    for kind, dtype in simple.items():
+        if isinstance(spark_type, kind):
+            return dtype
+    if isinstance(spark_type, T.DecimalType):
+        return pl.Decimal(spark_type.precision, spark_type.scale)
+    return pl.Object()  # nested and other types: refused where a check needs them
+
+
+class SparkEngine(Engine[Any]):
+    """Rows as Spark DataFrames; ``session`` is a live SparkSession."""
+
+    kind = "spark"
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @classmethod
+    def start(cls, master: str | None, conf: dict[str, Any] | None = None) -> SparkEngine:
+        return cls(start_session(master, conf))
+
+    def close(self) -> None:
+        self.session.stop()
+
+    # ------------------------------------------------------------------------------- loading
+
+    def read(self, path: str) -> Any:
+        """The parquet rows at ``path`` (file, glob or directory URI), checked as locally."""
+        if not URI.match(path):
+            files = check_files(path)
+            suffix = files[0].rsplit(".", 1)[-1].lower()
+            if suffix not in ("parquet", "pq"):
+                raise DataError(
+                    f"data.path: engine spark reads parquet, not .{suffix} ({path}); convert the "
+                    "file to parquet or use engine.kind: local"
+                )
+        try:
+            frame = self.session.read.parquet(path)
+            empty = frame.isEmpty()
+        except Exception as exc:  # AnalysisException and the JVM's errors
+            raise DataError(f"data.path: cannot read {path}: {first_line(exc)}") from exc
+        if empty:
+            raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
+        return frame
+
+    def schema(self, path: str) -> pl.Schema:
+        return self._schema(self.read(path))
+
+    @staticmethod
+    def _schema(frame: Any) -> pl.Schema:
+        return pl.Schema({f.name: polars_type(f.dataType) for f in frame.schema.fields})
+
+    def load_days(
+        self,
+        path: str,
+        *,
+        columns: Sequence[str],
+        time: str,
+        target: str,
+        start: object,
+        end: object,
+    ) -> Any:
+        from pyspark.sql import functions as F
+
+        assert isinstance(start, date) and isinstance(end, date)
+        frame = self.read(path)
+        schema = self._schema(frame)
+        require_columns(schema, [(c, "data") for c in columns])
+        stamp = self._naive_utc(frame, time, schema[time])
+        rows = (
+            frame.select(*dict.fromkeys(columns))
+            .withColumn(time, stamp)
+            .withColumn(DAY, F.to_date(F.col(time)))
+            .where(F.col(DAY).between(start, end))
+        )
+        self._check_target(rows, target, schema[target])
+        return rows
+
+    def _naive_utc(self, frame: Any, time: str, dtype: pl.DataType) -> Any:
+        """The time as TIMESTAMP_NTZ in UTC (the session's zone), as the local parse_time does."""
+        from pyspark.sql import functions as F
+
+        col = F.col(time)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:
+            return col
+        if isinstance(dtype, pl.Datetime) or dtype == pl.Date:
+            return col.cast("timestamp_ntz")
+        if dtype == pl.String:
+            first = frame.select(time).where(col.isNotNull()).first()
+            if first is not None and not re.match(ISO_DATE, str(first[0])):
+                raise DataError(
+                    f"data.time: column '{time}' holds text like '{first[0]}', not ISO 8601; the "
+                    "day/month order of such dates is ambiguous: write them as 2024-02-01 13:45:00"
+                )
+            return col.cast("timestamp").cast("timestamp_ntz")
+        raise DataError(
+            f"data.time: column '{time}' is {dtype}, not a timestamp; give a datetime, a date or an "
+            "ISO 8601 string column"
+        )
+
+    def _check_target(self, rows: Any, target: str, dtype: pl.DataType) -> None:
+        from pyspark.sql import functions as F
+
+        col = F.col(target)
+        try:
+            nulls = rows.where(col.isNull()).count()
+            values: list[float | None] = []
+            if is_numeric(dtype):  # at most a few distinct values when the labels are right
+                found = rows.select(col.cast("double")).distinct().limit(8).collect()
+                values = [r[0] for r in found]
+        except Exception as exc:
+            raise DataError(f"data.path: cannot read the rows: {first_line(exc)}") from exc
+        check_target_values(target, dtype, nulls, values)
+
+    # ------------------------------------------------------------------------------- windows
+
+    def split(self, rows: Any, windows: Windows, *, target: str, entity: str | None) -> WindowRows:
+        from pyspark.sql import functions as F
+
+        day = F.col(DAY)
+        train = rows.where(day.between(windows.train_start, windows.train_end))
+        test = rows.where(day.between(windows.test_start, windows.test_end))
+        if not windows.exclude_known_frauds:
+            return WindowRows(train, test, 0, 0)
+        assert entity is not None, "exclude_known_frauds needs an entity column"
+        last_visible = max(
+            windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
+        )
+        known = (
+            rows.where(
+                day.between(windows.train_start, last_visible)
+                & (F.col(target) == 1)
+                & F.col(entity).isNotNull()
+            )
+            .groupBy(entity)
+            .agg(F.min(DAY).alias(FIRST_FRAUD_DAY))
+        )
+        # known at day d: first fraud in training or on a day <= d - delay - 1 (as locally)
+        visible_until = F.greatest(
+            F.lit(windows.train_end), F.date_sub(day, windows.label_delay_days + 1)
+        )
+        flagged = test.join(known, on=entity, how="left").withColumn(
+            KNOWN, F.coalesce(F.col(FIRST_FRAUD_DAY) <= visible_until, F.lit(False))
+        )
+        dropped = flagged.where(F.col(KNOWN)).agg(
+            F.count(F.lit(1)).alias("n"), F.sum(F.col(target).cast("long")).alias("p")
+        )
+        n, p = dropped.first()
+        kept = flagged.where(~F.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
+        return WindowRows(train, kept, int(n), int(p or 0))
+
+    def count(self, rows: Any) -> int:
+        return int(rows.count())
+
+    def to_polars(self, rows: Any) -> pl.DataFrame:
+        frame = pl.from_arrow(rows.toArrow())
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    # --------------------------------------------------------------------- on the executors
+
+    def row_sums(self, rows: Any, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:
+        from pyspark.sql import functions as F
+
+        sums = RowSums(tuple(sorted(dict.fromkeys(columns))), chunk_by)
+        schema = self._schema(rows)
+        sums.record_kinds(pl.Schema({c: schema[c] for c in sums.columns}))
+        wanted = [*sums.columns, *([chunk_by] if chunk_by else [])]
+        task = row_sums_task(sums.columns, dict(sums.kinds), chunk_by)
+        parts = (
+            rows.select(*dict.fromkeys(wanted))
+            .mapInArrow(task, SUMS_SCHEMA)
+            .groupBy("key", "column")
+            .agg(F.sum("rows").alias("rows"), F.sum("lo").alias("lo"), F.sum("hi").alias("hi"))
+            .collect()
+        )
+        by_key: dict[str, tuple[int, int, dict[str, int]]] = {}
+        for key, column, count, lo, hi in parts:
+            n, row_sum, column_sums = by_key.get(key, (0, 0, {}))
+            value = (int(lo) + (int(hi) << 32)) & MASK
+            if column == ROWS:
+                n, row_sum = int(count), value
+            else:
+                column_sums[column] = value
+            by_key[key] = (n, row_sum, column_sums)
+        for key, (n, row_sum, column_sums) in by_key.items():
+            sums.add(key, n, row_sum, column_sums)
+        return sums
+
+    def score(self, rows: Any, model: ModelFile, *, output: str) -> Any:
+        from pyspark.sql.types import DoubleType, StructField, StructType
+
+        missing = [f for f in model.features if f not in rows.columns]
+        if missing:
+            raise DataError(f"champion.model: feature '{missing[0]}' is not in the data")
+        raw = self.session.sparkContext.broadcast(read_model(model.path))
+        schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
+        suffix = Path(model.path).suffix.lower()
+        task = score_task(raw, model.library, suffix, model.features, output)
+        return rows.mapInArrow(task, schema)
+
+    def score_stats(
+        self, rows: Any, *, score: str, target: str, amount: str | None = None
+    ) -> ScoreStats:
+        from pyspark.sql import functions as F
+
+        y = F.col(target).cast("double")
+        aggregates = [F.sum(y).alias("p"), F.count(F.lit(1)).alias("n")]
+        if amount is not None:
+            aggregates.append(F.sum(y * F.col(amount).cast("double")).alias("a"))
+        table = (
+            rows.groupBy(F.col(score).cast("double").alias("s"))
+            .agg(*aggregates)
+            .orderBy(F.col("s").desc())
+            .toArrow()
+        )
+        positives = np.asarray(table.column("p").to_numpy(), dtype=np.float64)
+        n = np.asarray(table.column("n").to_numpy(), dtype=np.float64)
+        fraud = None
+        if amount is not None:
+            fraud = np.asarray(table.column("a").to_numpy(), dtype=np.float64)
+        score_values = np.asarray(table.column("s").to_numpy(), dtype=np.float64)
+        return ScoreStats(score_values, positives, n - positives, fraud)

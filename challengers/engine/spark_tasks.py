@@ -1,0 +1,75 @@
+"""What Spark runs on its executors, on Arrow batches: fingerprint sums and booster scores.
+
+Each function here is shipped to the executors (pickled by Spark) and imports only polars, numpy and
+the kernels the local engine uses (:mod:`.rowhash`, :mod:`.boosters`), so a batch gives exactly what
+the same rows give on the driver. pyarrow is what Spark hands over; no pandas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from challengers.engine.boosters import TreeScorer, load_bytes, predict
+from challengers.engine.rowhash import batch_sums
+
+ROWS = ""  # the column name under which a chunk's row-hash sum travels
+SUMS_SCHEMA = "key string, column string, rows long, lo long, hi long"
+LOW = (1 << 32) - 1
+
+
+def _frame(batch: pa.RecordBatch) -> pl.DataFrame:
+    frame = pl.from_arrow(batch)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def row_sums_task(
+    columns: tuple[str, ...], kinds: dict[str, str], chunk_by: str | None
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function: per batch, per chunk key, the rows and the 64-bit hash sums split
+    in 32-bit halves (a sum of halves fits a long, and Spark's ANSI sums refuse to wrap)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            out: dict[str, list[Any]] = {"key": [], "column": [], "rows": [], "lo": [], "hi": []}
+            for key, rows, row_sum, sums in batch_sums(_frame(batch), columns, kinds, chunk_by):
+                for name, value in [(ROWS, row_sum), *sums.items()]:
+                    out["key"].append(key)
+                    out["column"].append(name)
+                    out["rows"].append(rows if name == ROWS else 0)
+                    out["lo"].append(value & LOW)
+                    out["hi"].append(value >> 32)
+            yield pa.RecordBatch.from_pydict(
+                out,
+                schema=pa.schema(
+                    [
+                        ("key", pa.string()),
+                        ("column", pa.string()),
+                        ("rows", pa.int64()),
+                        ("lo", pa.int64()),
+                        ("hi", pa.int64()),
+                    ]
+                ),
+            )
+
+    return run
+
+
+def score_task(
+    raw: Any, scorer: TreeScorer, suffix: str, features: tuple[str, ...], output: str
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function appending the booster's float64 score as column ``output``.
+    ``raw`` is a broadcast of the native file's bytes, loaded once per task; one thread per task
+    (Spark runs the tasks in parallel; the scores do not depend on the thread count)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        booster = load_bytes(scorer, raw.value, suffix)
+        for batch in batches:
+            scores = predict(scorer, booster, _frame(batch), features, threads=1)
+            yield batch.append_column(output, pa.array(scores, type=pa.float64()))
+
+    return run

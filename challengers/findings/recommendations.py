@@ -1,0 +1,104 @@
+"""What the first line should do about each finding: one recommendation per kind of finding.
+
+A rule may write its own ``Finding.recommendation``; every finding left without one gets the
+recommendation of the first entry of :data:`RECOMMENDATIONS` whose id prefix it carries (audit
+findings included), else the one of its area. ``{model}`` is the finding's first model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from challengers.results import Finding
+
+# (finding id prefix, recommendation), most specific first
+RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "outcome-better-",
+        "Investigate what '{model}' adds (features, entities, method) and plan a "
+        "champion update or a challenger pilot; re-validate the updated model before deployment.",
+    ),
+    (
+        "outcome-worse-",
+        "No action on the champion; record that this challenger family was "
+        "tested and did not improve on it.",
+    ),
+    ("twin-", "Keep the added features only where they beat the same model without them."),
+    ("run-failed-", "Fix the challenger's error and re-run it so the comparison is complete."),
+    ("claim-unchecked-", "Add the claimed metric to evaluation.metrics so the claim is tested."),
+    (
+        "claim-",
+        "Ask the first line to reconcile the documented figures with the measured ones "
+        "(data, window, exclusions) and correct the model documentation.",
+    ),
+    (
+        "champion-",
+        "Reconcile the delivered model with the production scores before relying on "
+        "this validation (version, features, preprocessing).",
+    ),
+    (
+        "data-few-test-frauds",
+        "Lengthen the test window until it holds enough frauds to detect "
+        "the differences that matter.",
+    ),
+    ("split-gap", "Leave a gap of at least the label delay between training and test."),
+    ("drift-score-", "Monitor the score distribution (PSI) monthly and investigate the shift."),
+    (
+        "drift-label-rate",
+        "Check whether the fraud mix changed; monitor the alert and fraud rates "
+        "weekly and recalibrate thresholds if the change persists.",
+    ),
+    ("drift-", "Monitor the drifting inputs (PSI) and review their upstream sources."),
+    ("segment-small-", "Collect more data for the small segments before judging them."),
+    (
+        "segment-",
+        "Review the model's treatment of the worse-served segments with the business "
+        "and compliance; consider segment-aware thresholds or features.",
+    ),
+    ("overfit-", "Regularise '{model}' (depth, leaves, rounds) or enlarge its training window."),
+    (
+        "calibration-",
+        "Recalibrate '{model}' (isotonic or Platt on recent data) before its "
+        "scores are read as probabilities.",
+    ),
+    (
+        "decay-",
+        "Shorten the retraining cadence of '{model}' and monitor its weekly metric "
+        "against the bands of the monitoring plan.",
+    ),
+    (
+        "explain-blind-spot-",
+        "Assess the inputs the champion ignores that the challenger relies "
+        "on as candidate features for the champion.",
+    ),
+    (
+        "leak-",
+        "Remove the column from the model's inputs (or prove it is known at scoring time) "
+        "and retrain.",
+    ),
+    ("privacy-", "Remove or pseudonymise the personal data before it reaches the model or logs."),
+    ("integrity-", "Correct the data feed and re-run the validation on the corrected data."),
+    ("bias-", "Review the coverage of the segments named with the data owners."),
+)
+AREA_RECOMMENDATIONS = {
+    "outcomes": "Review the comparison with the first line.",
+    "replication": "Reconcile the figures with the first line's documentation.",
+    "data": "Correct the data or the split and re-run.",
+}
+DEFAULT = "Discuss with the first line and record the decision."
+
+
+def recommendation(finding: Finding) -> str:
+    """The recommendation for ``finding``: its own, else the table's."""
+    if finding.recommendation:
+        return finding.recommendation
+    model = finding.models[0] if finding.models else "the model"
+    for prefix, text in RECOMMENDATIONS:
+        if finding.id.startswith(prefix):
+            return text.format(model=model)
+    return AREA_RECOMMENDATIONS.get(finding.area, DEFAULT)
+
+
+def with_recommendations(findings: list[Finding]) -> list[Finding]:
+    """Every finding with its recommendation filled in."""
+    return [replace(f, recommendation=recommendation(f)) for f in findings]

@@ -1,0 +1,177 @@
+"""The tree libraries, one entry each: everything the tool does with a LightGBM or XGBoost booster.
+
+Per library: its MLflow flavour (and the options it is logged with), its native file (name for the
+models the tool saves, suffixes it recognises in a champion file, how to tell its content from the
+other library's), loading, scoring with the best iteration early stopping kept, saving, SHAP
+contributions and the raw margin (``pred_contrib``), its feature names, and the pip package to name
+in an install hint or an MLflow requirement. The champion loader, the tree challengers, checkpoints,
+tracking (through the pipeline) and explanations all go through :data:`LIBRARIES`, so a third library
+is one more entry here. The libraries themselves are imported only when a booster is used.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class TreeLibrary:
+    """One tree library; subclasses fill in the class attributes and the booster operations."""
+
+    name: ClassVar[str]  # also the challenger kind and the MLflow flavour
+    title: ClassVar[str]  # as people write it: "LightGBM"
+    flavor: ClassVar[str]
+    flavor_options: ClassVar[dict[str, Any]] = {}  # extra arguments of mlflow.<flavor>.log_model
+    native_file: ClassVar[str]  # the file name the tool saves its boosters under
+    suffixes: ClassVar[tuple[str, ...]]  # champion files recognised as this library's
+    package: ClassVar[str]  # the pip distribution (install hints, MLflow requirements)
+    export_hint: ClassVar[str]  # how the first line exports a booster this tool can read
+
+    def owns(self, booster: object) -> bool:
+        """Whether ``booster`` is this library's Booster."""
+        kind = type(booster)
+        return kind.__name__ == "Booster" and kind.__module__.startswith(self.name)
+
+    def looks_foreign(self, head: bytes) -> str | None:
+        """Why the first bytes of a file show another library's model, or None."""
+        return None
+
+    def load(self, path: str | Path) -> Any:
+        raise NotImplementedError
+
+    def save(self, booster: Any, path: str | Path) -> None:
+        booster.save_model(str(path))
+
+    def feature_names(self, booster: Any) -> list[str]:
+        raise NotImplementedError
+
+    def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        """Probabilities for the rows of ``x``, with the trees up to the best iteration."""
+        raise NotImplementedError
+
+    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """Per-row SHAP contributions, shape (rows, features + 1); the last column is the bias."""
+        raise NotImplementedError
+
+    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        """The model's raw output (log-odds) for each row."""
+        raise NotImplementedError
+
+    def requirement(self) -> str:
+        """``package==version`` of the installed library (an MLflow model's pip requirement)."""
+        from importlib.metadata import version
+
+        return f"{self.package}=={version(self.package)}"
+
+
+class LightGBMLibrary(TreeLibrary):
+    name = "lightgbm"
+    title = "LightGBM"
+    flavor = "lightgbm"
+    native_file = "model.txt"
+    suffixes = (".txt", ".lgb", ".model")
+    package = "lightgbm"
+    export_hint = "export it with booster.save_model()"
+
+    def looks_foreign(self, head: bytes) -> str | None:
+        if head.startswith(b"{"):
+            return "holds JSON (an XGBoost model?), not a LightGBM text model; if it is XGBoost, name it .json"
+        return None
+
+    def load(self, path: str | Path) -> Any:
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path))
+
+    def feature_names(self, booster: Any) -> list[str]:
+        return list(booster.feature_name())
+
+    def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        # LightGBM predicts with the best iteration by itself (and saves only up to it)
+        return np.asarray(booster.predict(x, num_threads=threads or os.cpu_count() or 1))
+
+    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        return np.asarray(booster.predict(x, pred_contrib=True), dtype=np.float64)
+
+    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        return np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
+
+
+class XGBoostLibrary(TreeLibrary):
+    name = "xgboost"
+    title = "XGBoost"
+    flavor = "xgboost"
+    flavor_options: ClassVar[dict[str, Any]] = {"model_format": "json"}
+    native_file = "model.json"
+    suffixes = (".json", ".ubj", ".xgb", ".bst")
+    package = "xgboost-cpu"
+    export_hint = "export it with booster.save_model('model.json')"
+
+    def looks_foreign(self, head: bytes) -> str | None:
+        if head.startswith(b"tree"):
+            return "holds a LightGBM text model, not an XGBoost model; name it .txt"
+        return None
+
+    def load(self, path: str | Path) -> Any:
+        import xgboost as xgb
+
+        return xgb.Booster(model_file=str(path))
+
+    def feature_names(self, booster: Any) -> list[str]:
+        return list(booster.feature_names or [])
+
+    def _best(self, booster: Any) -> dict[str, Any]:
+        """XGBoost keeps every round and stores early stopping's best in an attribute (saved with
+        the model): without this, a booster predicts with the rounds after the best too."""
+        best = booster.attr("best_iteration")
+        return {} if best is None else {"iteration_range": (0, int(best) + 1)}
+
+    def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        return np.asarray(
+            booster.inplace_predict(x, validate_features=False, **self._best(booster))
+        )
+
+    def _matrix(self, x: np.ndarray, names: Sequence[str]) -> Any:
+        import xgboost as xgb
+
+        return xgb.DMatrix(x, feature_names=list(names))
+
+    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        out = booster.predict(
+            self._matrix(x, names),
+            pred_contribs=True,
+            validate_features=False,
+            **self._best(booster),
+        )
+        return np.asarray(out, dtype=np.float64)
+
+    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+        out = booster.predict(
+            self._matrix(x, names),
+            output_margin=True,
+            validate_features=False,
+            **self._best(booster),
+        )
+        return np.asarray(out, dtype=np.float64)
+
+
+LIBRARIES: dict[str, TreeLibrary] = {lib.name: lib for lib in (LightGBMLibrary(), XGBoostLibrary())}
+
+
+def library(name: str) -> TreeLibrary:
+    """The library called ``name`` (a tree kind, a flavour); KeyError for anything else."""
+    return LIBRARIES[name]
+
+
+def library_of(booster: object) -> TreeLibrary | None:
+    """The library whose Booster ``booster`` is, or None (not a tree booster)."""
+    return next((lib for lib in LIBRARIES.values() if lib.owns(booster)), None)
+
+
+def library_for_file(suffix: str) -> TreeLibrary | None:
+    """The library whose native files end in ``suffix`` (lower case, with the dot), or None."""
+    return next((lib for lib in LIBRARIES.values() if suffix in lib.suffixes), None)

@@ -1,0 +1,126 @@
+"""The run's terminal table at 80 and 120 columns: every metric name in full, numbers whole,
+Holm-adjusted p-values and the better/worse marks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from challengers.cli.output import findings_table
+from challengers.cli.table import comparison
+from challengers.experiment_result import ExperimentResult
+from challengers.results import DataSummary, DeltaResult, Finding, ModelResult
+
+KEYS = [
+    "roc_auc",
+    "pr_auc",
+    "recall_at_fpr_0.01",
+    "precision_at_alerts_0.005",
+    "entity_precision_at_100",
+    "value_detection_at_alerts_0.005",
+    "expected_cost",
+    "brier",
+    "ks",
+]
+LOWER = {"expected_cost", "brier"}
+NAMES = ["first-line-xgb", "lgbm", "graph-lgbm", "lgbm-ecod"]
+
+
+def _model(i: int, name: str) -> ModelResult:
+    metrics = dict.fromkeys(KEYS, 0.1234 + 0.1 * i)
+    ci = {k: (v - 0.0211, v + 0.0199) for k, v in metrics.items()}
+    deltas = {}
+    if i:
+        for k in KEYS:
+            # graph-lgbm: significant after Holm; lgbm: raw p small, adjusted not
+            raw, adjusted = {1: (0.03, 0.09), 2: (0.0004, 0.0012), 3: (0.5, 0.9)}[i]
+            deltas[k] = DeltaResult(0.1 * i, (0.05, 0.2), raw, adjusted, "bootstrap")
+    role = "champion" if i == 0 else "challenger"
+    return ModelResult(name, role, "lightgbm", metrics=metrics, ci=ci, delta_vs_champion=deltas)
+
+
+def result() -> ExperimentResult:
+    findings = [
+        Finding(
+            "outcome-better-graph-lgbm",
+            "high",
+            "outcomes",
+            "Challenger 'graph-lgbm' beats the champion 'first-line-xgb' on every metric that "
+            "a validator would look at, with room to spare",
+            "detail",
+        )
+    ]
+    return ExperimentResult(
+        run_id="r",
+        experiment="demo",
+        config_hash="h",
+        data=DataSummary("fp", 1000, 45088, 10, 861),
+        models=[_model(i, n) for i, n in enumerate(NAMES)],
+        findings=findings,
+        metric_keys=KEYS,
+        higher_is_better={k: k not in LOWER for k in KEYS},
+        alpha=0.05,
+        bootstrap=200,
+        operating_alert_rate=0.005,
+        output_dir=Path("out"),
+    )
+
+
+def render(renderable: object, width: int) -> str:
+    console = Console(width=width, record=True, color_system=None, force_terminal=False)
+    console.print(renderable)
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_every_metric_and_number_is_whole(width: int) -> None:
+    text = render(comparison(result(), width), width)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for key in KEYS:
+        assert re.search(rf"(^|\s){re.escape(key)} [↑↓]", text), f"{key} not shown in full"
+    # the first metric decides the verdict (evaluation.primary's default); the rest are secondary
+    assert "roc_auc ↑ primary" in text and text.count(" secondary") == len(KEYS) - 1
+    assert "…" not in text
+    # every value and interval of every model, whole on one line
+    for v in ("0.1234", "[0.1023, 0.1433]", "0.4234", "[0.4023, 0.4433]"):
+        assert v in text
+    # Holm-adjusted p-values and the marks: graph-lgbm (adjusted 0.001) is better, lgbm's raw
+    # p 0.03 is not significant once adjusted (0.090)
+    assert "0.001" in text and "0.090" in text
+    graph = [line.rstrip() for line in lines if "graph-lgbm" in line and "0.3234" in line]
+    assert len(graph) == len(KEYS)
+    assert sum(line.endswith("▲") for line in graph) == len(KEYS) - len(LOWER)
+    assert sum(line.endswith("▼") for line in graph) == len(LOWER)
+    assert not any(line.rstrip().endswith(("▲", "▼")) for line in lines if " lgbm " in line)
+
+
+def test_wide_terminals_use_the_room() -> None:
+    narrow, wide = render(comparison(result(), 80), 80), render(comparison(result(), 120), 120)
+    assert "Δ interval" in wide and "Δ interval" not in narrow  # more columns, not just padding
+    assert "0.030" in wide  # the raw p beside the adjusted one
+
+
+def test_findings_wrap_with_a_hanging_indent() -> None:
+    lines = render(findings_table(result().findings), 80).rstrip().splitlines()
+    assert len(lines) > 1 and lines[0].startswith("HIGH")
+    indent = lines[0].index("Challenger")
+    assert all(line[:indent].strip() == "" for line in lines[1:])
+
+
+def test_the_replication_table_reads_at_80_columns() -> None:
+    from challengers.cli.replicate import replication_table
+    from challengers.pipeline.replicate import MetricCheck, Replication
+
+    checks = [
+        MetricCheck("graph-lgbm", "value_detection_at_alerts_0.005", 0.2023456789, 0.2023456789, True),
+        MetricCheck("graph-lgbm", "delta_value_detection_at_alerts_0.005_p_value", 0.0019, 0.0021, False),
+    ]  # fmt: skip
+    text = render(replication_table(Replication("a", "b", 1e-6, checks)), 80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "0.202345679" in text and "0.0019" in text and "0.0021" in text and "2.00e-04" in text
+    assert "…" not in text
+    assert text.index("graph-lgbm") < text.index("value_detection")  # the model heads its rows

@@ -1,0 +1,149 @@
+"""Champion scores on Spark executors are bit-identical to the local engine's (and the champion's),
+and exact metrics from Spark's per-score statistics equal the local evaluation within 1e-9."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from challengers.data.frames import DataSpec, labels, to_matrix
+from challengers.engine.base import ModelFile, ScoreStats
+from challengers.engine.local import LocalEngine
+from challengers.engine.metrics import metrics_from_stats
+from challengers.evaluation.curve import Cost, Ranked
+from challengers.evaluation.evaluate import headline
+from challengers.evaluation.metrics import parse_metric
+from challengers.models.champion import NativeModelChampion
+from challengers.models.trees import library
+from tests.engine.test_spark_rows import WINDOWS, load
+
+pytestmark = pytest.mark.slow  # a Spark session and its jobs: seconds each
+
+FEATURES = (
+    "TX_AMOUNT",
+    "IS_ONLINE",
+    "TX_HOUR",
+    "TX_DURING_NIGHT",
+    "CUSTOMER_NB_TX_1D",
+    "CUSTOMER_AVG_AMOUNT_30D",
+    "AMOUNT_TO_AVG_30D",
+)
+COLUMNS = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_FRAUD", *FEATURES]
+METRICS = [
+    parse_metric(m)
+    for m in (
+        "roc_auc",
+        "pr_auc",
+        "recall_at_fpr@0.05",
+        "precision_at_alerts@0.01",
+        "value_detection_at_alerts@0.02",
+        "expected_cost",
+        "brier",
+        "ks",
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def model_files(sim_frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A LightGBM and an XGBoost champion trained on the training window, saved natively."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    train = sim_frame.filter(
+        pl.col("TX_DATETIME").dt.date().is_between(WINDOWS.train_start, WINDOWS.train_end)
+    )
+    x, y = to_matrix(train, FEATURES), labels(train, "TX_FRAUD")
+    folder = tmp_path_factory.mktemp("champions")
+    params = {"objective": "binary", "num_threads": 1, "verbose": -1}
+    data = lgb.Dataset(x, y, feature_name=list(FEATURES))
+    lgb.train(params, data, num_boost_round=30).save_model(str(folder / "lgbm.txt"))
+    booster = xgb.train(
+        {"objective": "binary:logistic", "nthread": 1},
+        xgb.DMatrix(x, y, feature_names=list(FEATURES)),
+        num_boost_round=30,
+    )
+    booster.save_model(str(folder / "xgb.json"))
+    return {
+        "lightgbm": ModelFile(str(folder / "lgbm.txt"), library("lightgbm"), FEATURES),
+        "xgboost": ModelFile(str(folder / "xgb.json"), library("xgboost"), FEATURES),
+    }
+
+
+@pytest.fixture(scope="module")
+def test_rows(spark_engine: Any, local_engine: LocalEngine, sim_parquet: Path) -> tuple:
+    local = local_engine.split(
+        load(local_engine, sim_parquet, COLUMNS), WINDOWS, target="TX_FRAUD", entity="CUSTOMER_ID"
+    ).test
+    remote = spark_engine.split(
+        load(spark_engine, sim_parquet, COLUMNS), WINDOWS, target="TX_FRAUD", entity="CUSTOMER_ID"
+    ).test
+    return local, remote
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "xgboost"])
+def test_scores_on_executors_are_bit_identical(
+    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple, kind: str
+) -> None:
+    model = model_files[kind]
+    local, remote = test_rows
+    mine = local_engine.score(local, model, output="_score")
+    theirs = spark_engine.to_polars(spark_engine.score(remote, model, output="_score"))
+    assert theirs.height == mine.height
+    key = "TRANSACTION_ID"
+    joined = mine.select(key, "_score").join(theirs.select(key, "_score"), on=key, suffix="_s")
+    assert joined.height == mine.height
+    assert np.array_equal(joined["_score"].to_numpy(), joined["_score_s"].to_numpy())
+    # and the local engine scores as the champion of a run does
+    reference = NativeModelChampion(model.path, list(FEATURES))
+    reference.load()
+    spec = DataSpec(target="TX_FRAUD", time="TX_DATETIME", features=FEATURES)
+    expected = reference.fit(local.head(0), spec).predict_score(local)
+    assert np.array_equal(mine["_score"].to_numpy(), np.asarray(expected, dtype=np.float64))
+
+
+def test_metrics_from_spark_statistics_equal_the_local_evaluation(
+    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple
+) -> None:
+    from pyspark.sql import functions as F
+
+    model = model_files["xgboost"]
+    local, remote = test_rows
+    scored = local_engine.score(local, model, output="_score")
+    # ties on purpose: rounded scores put many rows in one group (the tie rules must agree)
+    rounded = pl.col("_score").round(3).alias("_score")
+    scored = scored.with_columns(rounded)
+    remote_scored = spark_engine.score(remote, model, output="_score").withColumn(
+        "_score", F.round("_score", 3)
+    )
+    stats = spark_engine.score_stats(
+        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
+    )
+    local_stats = local_engine.score_stats(
+        scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
+    )
+    assert isinstance(stats, ScoreStats) and stats.rows == scored.height
+    assert len(stats.score) < scored.height / 5  # the ties are there
+    assert np.array_equal(stats.score, local_stats.score)
+    assert np.array_equal(stats.positives, local_stats.positives)
+    assert np.array_equal(stats.negatives, local_stats.negatives)
+    assert stats.fraud_amount is not None and local_stats.fraud_amount is not None
+    np.testing.assert_allclose(stats.fraud_amount, local_stats.fraud_amount, rtol=1e-12)
+
+    cost = Cost(false_positive=5.0, false_negative=None)
+    ranked = Ranked.build(
+        labels(scored, "TX_FRAUD"),
+        scored["_score"].to_numpy(),
+        amount=scored["TX_AMOUNT"].to_numpy(),
+        calibrated=True,
+    )
+    expected = headline(ranked, METRICS, cost=cost, operating_rate=0.01)
+    got = metrics_from_stats(stats, METRICS, operating_rate=0.01, calibrated=True, cost=cost)
+    assert got.keys() == expected.keys()
+    for key, value in expected.items():
+        assert np.isfinite(value), key
+        assert abs(got[key] - value) <= 1e-9, (key, got[key], value)

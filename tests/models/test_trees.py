@@ -1,0 +1,81 @@
+"""The tree-library registry: one place per library for its flavour, native file, predict with the
+best iteration, save, load and SHAP contributions; what is saved scores as what was fitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from challengers.data.frames import to_matrix
+from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
+from challengers.models.trees import LIBRARIES, library, library_for_file, library_of
+from challengers.pipeline.checkpoint import RestoredModel, _save_native, _state
+from challengers.pipeline.fitting import Fitted
+from challengers.pipeline.plan import ModelPlan
+from tests.models.contract import EASY_FEATURES, ChallengerContract, easy_frame
+
+
+@pytest.mark.parametrize("cls", [LightGBMChallenger, XGBoostChallenger])
+def test_restored_checkpoint_scores_equal_the_early_stopped_model(
+    cls: type, tmp_path: Path
+) -> None:
+    """Early stopping keeps a best iteration below the rounds trained: the restored booster must
+    predict with it, as the fitted challenger does."""
+    spec = ChallengerContract().make_spec()
+    model = cls({"n_estimators": 400, "learning_rate": 0.3}, seed=1, threads=1)
+    model.fit(easy_frame(3000, seed=1), spec, valid=easy_frame(1500, seed=2))
+    test = easy_frame(1000, seed=3)
+    scores = model.predict_score(test)
+    plan = ModelPlan("m", "challenger", model.kind, EASY_FEATURES)
+    native = _save_native(model, tmp_path)
+    state = _state(Fitted(plan=plan, model=model, scores=scores), model, native)
+    restored = RestoredModel(state, tmp_path)
+    np.testing.assert_array_equal(restored.predict_score(test), scores)
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARIES))
+def test_each_library_saves_loads_and_explains_what_it_fitted(name: str, tmp_path: Path) -> None:
+    """Through the registry alone: the saved file is recognised by its suffix, loads with its
+    feature names, scores as the fitted model, and its SHAP contributions add up to the margin."""
+    lib = library(name)
+    cls = {"lightgbm": LightGBMChallenger, "xgboost": XGBoostChallenger}[name]
+    spec = ChallengerContract().make_spec()
+    model = cls({"n_estimators": 400, "learning_rate": 0.3}, seed=1, threads=1)
+    model.fit(easy_frame(3000, seed=1), spec, valid=easy_frame(1500, seed=2))
+    path = model.save(tmp_path)
+    assert path.name == lib.native_file and library_for_file(path.suffix) is lib
+    booster = lib.load(path)
+    assert library_of(booster) is lib and library_of(model.native_model()) is lib
+    assert lib.feature_names(booster) == list(EASY_FEATURES)
+    test = easy_frame(500, seed=3)
+    x = to_matrix(test, EASY_FEATURES)
+    np.testing.assert_array_equal(lib.predict(booster, x, 1), model.predict_score(test))
+    contributions = lib.contributions(booster, x, EASY_FEATURES)
+    assert contributions.shape == (500, len(EASY_FEATURES) + 1)
+    margin = lib.raw_margin(booster, x, EASY_FEATURES)
+    np.testing.assert_allclose(contributions.sum(axis=1), margin, rtol=1e-5, atol=1e-5)
+    probability = 1 / (1 + np.exp(-margin))  # the margin of the best iteration, not every round
+    np.testing.assert_allclose(probability, model.predict_score(test), rtol=1e-5, atol=1e-6)
+    assert lib.requirement().startswith(f"{lib.package}==")
+
+
+def test_a_champion_file_predicts_with_its_best_iteration(tmp_path: Path) -> None:
+    """A first-line XGBoost model saved after early stopping is scored as its library's own
+    scikit-learn wrapper would: up to the best iteration."""
+    from challengers.models.champion import load_model_file
+
+    spec = ChallengerContract().make_spec()
+    model = XGBoostChallenger({"n_estimators": 400, "learning_rate": 0.3}, seed=1, threads=1)
+    model.fit(easy_frame(3000, seed=1), spec, valid=easy_frame(1500, seed=2))
+    assert int(model.booster_.attr("best_iteration")) + 1 < model.booster_.num_boosted_rounds()
+    test = easy_frame(500, seed=3)
+    champion = load_model_file(str(model.save(tmp_path)), features=None, schema=test.schema)
+    champion.fit(test, spec)
+    np.testing.assert_array_equal(champion.predict_score(test), model.predict_score(test))
+
+
+def test_other_objects_belong_to_no_library() -> None:
+    assert library_of(object()) is None
+    assert library_for_file(".pkl") is None
