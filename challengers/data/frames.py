@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # is data like any other, never confused with, replaced by or dropped as one of the tool's.
 INTERNAL = "__challenge:"
 DAY = f"{INTERNAL}day"  # the calendar day of each row, added on load
+DAY_LABEL = "_day"  # its name in data fingerprints, as logged before it moved into the namespace
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,9 @@ PARQUET, CSV = (".parquet", ".pq"), (".csv", ".txt", ".gz")
 
 def _check_kinds(path: str, files: list[str], suffix: str) -> None:
     """One glob, one file type: polars would read every file as the first one's type."""
-    family = PARQUET if suffix in PARQUET else CSV
+    family = PARQUET if suffix in PARQUET else CSV if suffix in CSV else None
+    if family is None:  # refused by name below
+        return
     other = next((f for f in files if Path(f).suffix.lower() not in family), None)
     if other is not None:
         raise DataError(
