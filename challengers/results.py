@@ -93,6 +93,8 @@ class ModelResult:
                 out[f"delta_twin_{key}"] = d.value
                 out[f"delta_twin_{key}_ci_low"], out[f"delta_twin_{key}_ci_high"] = d.ci
                 out[f"delta_twin_{key}_p_value"] = d.p_value
+                if d.p_value_adjusted is not None:
+                    out[f"delta_twin_{key}_p_value_adjusted"] = d.p_value_adjusted
         out["fit_seconds"] = self.fit_seconds
         out["predict_seconds"] = self.predict_seconds
         return out

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
@@ -18,6 +19,8 @@ def check_command(
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store."),
     allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Allow pickled champions."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+    engine: str | None = ENGINE,
+    master: str | None = MASTER,
 ) -> None:
     """Validate the config, the data schema, the windows and the champion without training.
 
@@ -31,7 +34,7 @@ def check_command(
     from challengers.config import load_config
     from challengers.pipeline import RunOptions, check_experiment
 
-    cfg = load_config(config)
+    cfg = load_config(config).with_engine(engine, master)
     info = check_experiment(
         cfg, RunOptions(allow_pickle=allow_pickle, tracking_uri=tracking_uri), RichProgress(quiet)
     )

@@ -11,6 +11,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ def replicate_command(
         None, "--output", "-o", help="Output directory of the replication run."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
+    engine: str | None = ENGINE,
+    master: str | None = MASTER,
 ) -> None:
     """Re-run a logged run from its MLflow record alone and compare every metric.
 
@@ -74,6 +77,8 @@ def replicate_command(
             tracking_uri=tracking_uri,
             output_dir=output,
             progress=progress,
+            engine=engine,
+            master=master,
         )
     else:
         assert run_id is not None
@@ -83,6 +88,8 @@ def replicate_command(
             tracking_uri=tracking_uri,
             output_dir=output,
             progress=progress,
+            engine=engine,
+            master=master,
         )
     if not quiet:
         print_replication(replication)

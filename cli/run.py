@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors, stdout_may_close
 
 app = typer.Typer()
@@ -45,6 +46,8 @@ def run_command(
         False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
+    engine: str | None = ENGINE,
+    master: str | None = MASTER,
 ) -> None:
     """Load and check the data, score the champion, train every challenger, compare them on the
     same out-of-time test rows, log to MLflow and write the report.
@@ -58,6 +61,8 @@ def run_command(
       challenge run configs/demo.yaml --fail-on high --quiet
 
       challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: train what is missing)
+
+      challenge run configs/demo.yaml --master "local[2]"   (rows loaded by Spark)
     """
     if not quiet:  # on screen at once, before the heavy imports and the data
         typer.echo(f"challenge run {config}", err=True)
@@ -72,7 +77,7 @@ def run_command(
         raise ConfigError(
             "--resume needs --output DIR: the output directory of the run to continue"
         )
-    cfg = load_config(config)
+    cfg = load_config(config).with_engine(engine, master)
     options = RunOptions(
         output_dir=output,
         only=tuple(only),

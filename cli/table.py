@@ -58,11 +58,11 @@ def _style(m: str) -> str:
 
 def title(result: ExperimentResult) -> str:
     basis = "Holm-adjusted p" if _corrected(result) else "p (uncorrected)"
+    # two lines that each fit 80 columns (a long title would break mid-phrase)
     return (
         f"{result.experiment}: champion vs challengers on {result.data.rows_test:,} test rows "
-        f"({result.data.positives_test:,} frauds). {100 * (1 - result.alpha):.0f}% intervals; "
-        f"Δ = challenger - champion with its {basis}; ▲/▼ significantly better/worse; "
-        "↑/↓ higher/lower is better."
+        f"({result.data.positives_test:,} frauds), {100 * (1 - result.alpha):.0f}% intervals\n"
+        f"Δ = challenger - champion, {basis}; ▲/▼ significantly better/worse"
     )
 
 

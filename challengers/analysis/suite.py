@@ -312,7 +312,7 @@ def explanations(inp: AnalysisInput) -> ex.Explanations:
         try:
             booster = model.native_model()
             if ex.library_of(booster) is None:
-                skipped[name] = f"{getattr(model, 'kind', 'this kind')} has no native tree booster"
+                skipped[name] = f"{model.kind} has no native tree booster"
                 continue
             x, names = model.model_inputs(sample, history=inp.history)
             done.append(ex.explain(name, booster, x, names))

@@ -5,7 +5,7 @@ tables, charts); ``challenge audit`` and the start of every ``challenge run`` ca
 """
 
 from challengers.audit.context import ModelInputs
-from challengers.audit.future import FeatureRecipe, register_recipe
+from challengers.audit.future import FeatureRecipe
 from challengers.audit.runner import AUDIT_FILE, AuditResult, run_audit
 
 __all__ = [
@@ -13,6 +13,5 @@ __all__ = [
     "AuditResult",
     "FeatureRecipe",
     "ModelInputs",
-    "register_recipe",
     "run_audit",
 ]

@@ -1,68 +1,41 @@
 """Features computed with future data: recompute a model's features on a sample, then again with
-the later rows removed; a feature whose value changes for an earlier row looked ahead.
+the later rows removed; a feature whose value changed for an earlier row looked ahead.
 
-The tool can only do this when it has the feature *recipe*. A model kind provides one by
-registering a factory::
-
-    from challengers.audit.future import register_recipe
-    register_recipe("graph", "challengers.features.graph:audit_recipe")
-
-The factory receives the model's config section and the run's :class:`DataSpec` (amount column,
-label delay) and returns a :class:`FeatureRecipe` (or ``None`` when the settings need no check).
-The graph kind's recipe is registered here by default. Strings are imported lazily, like the model registry, so the
-audit never pays for a kind the run does not use.
+The tool can only do this when it has the feature *recipe*. A model kind provides one by inheriting
+``DerivesFeatures`` (``challengers/models/abilities.py``) and returning a :class:`FeatureRecipe` from
+``feature_recipe(settings, spec)`` (its config section and the run's :class:`DataSpec`: amount
+column, label delay; ``None`` when the settings need no check). The graph kind does.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from challengers.audit.context import AuditContext, ModelInputs, Section, pct, share
 from challengers.data.frames import DataSpec
+from challengers.models import registry
+from challengers.models.abilities import DerivesFeatures, FeatureRecipe
 
 log = logging.getLogger(__name__)
 AREA = "leakage"
 CUTOFFS = (0.25, 0.5, 0.75)  # where the sample is cut, as quantiles of its rows
 
-
-@runtime_checkable
-class FeatureRecipe(Protocol):
-    """How a model computes its features from raw rows, as production would."""
-
-    name: str
-    inputs: tuple[str, ...]  # raw columns read, besides the time and the target
-
-    def compute(self, rows: pl.DataFrame, *, time: str, target: str) -> pl.DataFrame:
-        """The feature columns for ``rows`` (sorted by time), one row per input row, same order."""
-        ...
-
-
-RecipeFactory = Callable[[Any, DataSpec], FeatureRecipe | None]
-# model kind -> factory or "module:function"
-RECIPES: dict[str, str | RecipeFactory] = {"graph": "challengers.features.graph:audit_recipe"}
-
-
-def register_recipe(kind: str, factory: str | RecipeFactory) -> None:
-    """Make the audit check the features of every model of ``kind`` for look-ahead."""
-    RECIPES[kind] = factory
+__all__ = ["FeatureRecipe", "check_future", "look_ahead", "recipe_for"]
 
 
 def recipe_for(model: ModelInputs, spec: DataSpec) -> FeatureRecipe | None:
-    factory = RECIPES.get(model.kind)
-    if factory is None:
+    """The recipe of the model's kind for its settings; None for kinds that derive no features
+    (and for champions, which are files or score columns, not registered kinds)."""
+    cls = registry.KINDS.get(model.kind)
+    if cls is None or not issubclass(cls, DerivesFeatures):
         return None
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(model.settings, spec)
+    return cls.feature_recipe(model.settings, spec)
 
 
 @dataclass(frozen=True)

@@ -12,19 +12,12 @@ from challengers.config.base import Strict
 from challengers.config.experiment import ExperimentConfig
 from challengers.config.loading import MAX_VALUES, load_config, parse_config
 from challengers.config.models import (
-    CHALLENGER_KINDS,
     KIND_CONFIGS,
-    AnomalyChallengerConfig,
-    ChallengerBase,
     ChallengerConfig,
     ChampionConfig,
-    GraphChallengerConfig,
-    GraphSettings,
     ModelSpec,
     SearchRange,
-    TreeChallengerConfig,
     TuneConfig,
-    tuned_section,
 )
 from challengers.config.sections import (
     AuditThresholds,
@@ -42,12 +35,9 @@ from challengers.config.sections import (
 )
 
 __all__ = [
-    "CHALLENGER_KINDS",
     "KIND_CONFIGS",
     "MAX_VALUES",
-    "AnomalyChallengerConfig",
     "AuditThresholds",
-    "ChallengerBase",
     "ChallengerConfig",
     "ChampionConfig",
     "CostConfig",
@@ -58,18 +48,14 @@ __all__ = [
     "ExperimentConfig",
     "FindingsConfig",
     "GovernanceConfig",
-    "GraphChallengerConfig",
-    "GraphSettings",
     "ModelSpec",
     "OperatingPoint",
     "SearchRange",
     "SplitConfig",
     "Strict",
     "TrackingConfig",
-    "TreeChallengerConfig",
     "TuneConfig",
     "Window",
     "load_config",
     "parse_config",
-    "tuned_section",
 ]

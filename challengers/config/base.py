@@ -5,21 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    ValidationInfo,
-)
+from pydantic import ValidationInfo
 
 from challengers.errors import ConfigError, did_you_mean
 from challengers.evaluation.metrics import METRICS, MetricSpec, parse_metric
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# shared with the kinds' sections, which live with the kinds (models sit below config)
+from challengers.models.params import NAME_PATTERN, Strict, unique_names
+
+__all__ = ["NAME_PATTERN", "Strict", "unique_names"]
 URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
@@ -38,15 +33,6 @@ def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     if base is not None and not path.is_absolute():
         path = Path(base) / path
     return str(path)
-
-
-def unique_names(value: list[str] | None) -> list[str] | None:
-    """Column lists name each column once."""
-    if value is not None:
-        repeated = sorted({v for v in value if value.count(v) > 1})
-        if repeated:
-            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
-    return value
 
 
 def metric_from_value(value: str) -> MetricSpec:

@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from challengers.config.base import NAME_PATTERN, Strict
-from challengers.config.models import ChallengerConfig, ChampionConfig, tuned_section
+from challengers.config.models import ChallengerConfig, ChampionConfig
 from challengers.config.sections import (
     DataConfig,
     EngineConfig,
@@ -22,6 +22,7 @@ from challengers.config.sections import (
 )
 from challengers.errors import ConfigError, did_you_mean
 from challengers.evaluation.metrics import amount_needed
+from challengers.models import registry
 
 
 class ExperimentConfig(Strict):
@@ -77,6 +78,25 @@ class ExperimentConfig(Strict):
 
         return self.model_copy(update={"threads": os.cpu_count() or 1})
 
+    def with_engine(self, kind: str | None, master: str | None) -> ExperimentConfig:
+        """This config with the command line's --engine/--master over its engine section
+        (--master alone means Spark)."""
+        if kind is None and master is None:
+            return self
+        kind = kind or "spark"
+        if kind not in ("local", "spark"):
+            raise ConfigError(f"--engine {kind}: use local or spark")
+        if kind == "local":
+            if master:
+                raise ConfigError("--master needs --engine spark (or no --engine)")
+            return self.model_copy(update={"engine": EngineConfig()})
+        engine = EngineConfig(
+            kind="spark",
+            master=master or self.engine.master,
+            conf=dict(self.engine.conf) if self.engine.kind == "spark" else {},
+        )
+        return self.model_copy(update={"engine": engine})
+
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
         the same experiment on Spark or locally gives the same numbers, and replicates either way."""
@@ -111,6 +131,14 @@ def _check_metric_needs(cfg: ExperimentConfig) -> None:
         )
 
 
+def _rebuild() -> None:
+    """A kind registered or removed: the challenger union of the schema follows."""
+    ExperimentConfig.model_rebuild(force=True)
+
+
+registry.on_change(_rebuild)
+
+
 def _check_tuning(cfg: ExperimentConfig) -> None:
     """Tuning needs room for its validation slices and label-delay gap inside the training window."""
     from challengers.data.split import validation_windows
@@ -122,7 +150,7 @@ def _check_tuning(cfg: ExperimentConfig) -> None:
         )
     s = cfg.split
     for c in cfg.challengers:
-        tuned = tuned_section(c)
+        tuned = c.tuning()
         if tuned is None:
             continue
         tune = tuned[0]

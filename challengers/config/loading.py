@@ -13,7 +13,7 @@ from pydantic import (
 )
 
 from challengers.config.experiment import ExperimentConfig
-from challengers.config.models import CHALLENGER_KINDS, KIND_CONFIGS
+from challengers.config.models import KIND_CONFIGS
 from challengers.errors import ConfigError, did_you_mean
 
 
@@ -184,11 +184,11 @@ def _explain(err: Any, loc: tuple[Any, ...]) -> str:
     if kind == "union_tag_invalid":
         tag = str(err.get("ctx", {}).get("tag", "?"))
         return (
-            f"unknown challenger kind '{tag}'{did_you_mean(tag, list(CHALLENGER_KINDS))} "
-            f"(valid kinds: {', '.join(CHALLENGER_KINDS)})"
+            f"unknown challenger kind '{tag}'{did_you_mean(tag, list(KIND_CONFIGS))} "
+            f"(valid kinds: {', '.join(KIND_CONFIGS)})"
         )
     if kind == "union_tag_not_found":
-        return f"each challenger needs 'kind': one of {', '.join(CHALLENGER_KINDS)}"
+        return f"each challenger needs 'kind': one of {', '.join(KIND_CONFIGS)}"
     message = str(err.get("msg", "invalid value"))
     message = re.sub(r"^(Value error|Assertion failed), ", "", message)
     if kind.startswith(("date_", "datetime_")):

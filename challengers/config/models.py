@@ -1,185 +1,67 @@
-"""The champion and the challengers: one config class per kind, and their tuning searches."""
+"""The champion, and the challengers: one section per registered kind, each kind's own ``Params``.
+
+``ChallengerConfig`` is the union of the registered kinds' sections, discriminated on ``kind``;
+``KIND_CONFIGS`` maps each kind to its section. Both follow the registry
+(``challengers.models.registry``), a kind registered later included.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
     Field,
-    ValidationInfo,
+    GetCoreSchemaHandler,
     field_validator,
     model_validator,
 )
+from pydantic_core import CoreSchema
 
 from challengers.config.base import (
     NAME_PATTERN,
     Strict,
     metric_from_key,
-    metric_from_value,
     resolve_path,
     unique_names,
 )
-from challengers.models.tree import ROUND_KEYS, check_rounds
+from challengers.models import registry
+from challengers.models.params import ChallengerParams, ModelSpec, SearchRange, TuneConfig
 
-
-class SearchRange(Strict):
-    """An overridable range of a tuned parameter: ``low``..``high`` (``log``, ``int``), or
-    ``choices``."""
-
-    low: float | None = None
-    high: float | None = None
-    log: bool = False
-    int: bool = False
-    choices: list[str | float | bool] | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> SearchRange:
-        if self.choices is not None:
-            if self.low is not None or self.high is not None or not self.choices:
-                raise ValueError("give either choices: [...] or low and high, not both")
-            return self
-        if self.low is None or self.high is None:
-            raise ValueError("give low and high (or choices: [...])")
-        if self.high < self.low:
-            raise ValueError(f"high {self.high} is below low {self.low}")
-        if self.log and self.low <= 0:
-            raise ValueError(f"a log range needs low > 0, got {self.low}")
-        return self
-
-
-class TuneConfig(Strict):
-    """Optuna tuning of a kind's tree (see challengers/tuning/search.py)."""
-
-    trials: int = Field(20, ge=1, description="finished trials to reach, resumed runs included")
-    timeout_s: float | None = Field(None, gt=0, description="wall-clock budget of the search")
-    metric: str = "pr_auc"
-    validation_days: int | None = Field(None, ge=1, description="default: a fifth of training")
-    folds: int = Field(1, ge=1, le=10)
-    space: dict[str, SearchRange] = {}
-    n_jobs: int = Field(1, ge=1)
-    pruning: bool = True
-    max_rounds: int = Field(1000, ge=1, description="boosting rounds cap; early stopping picks")
-    early_stopping_rounds: int = Field(50, ge=1)
-    eval_every: int = Field(10, ge=1, description="rounds between validation evaluations")
-
-    @field_validator("metric")
-    @classmethod
-    def _metric(cls, value: str) -> str:
-        return str(metric_from_value(value))
-
-    @field_validator("space")
-    @classmethod
-    def _no_rounds(cls, value: dict[str, SearchRange]) -> dict[str, SearchRange]:
-        rounds = [k for k in value if k in ROUND_KEYS]
-        if rounds:
-            raise ValueError(
-                f"'{rounds[0]}' cannot be searched: early stopping on the validation slice picks "
-                "the rounds; set tune.max_rounds for the cap"
-            )
-        return value
-
-
-Imbalance = Literal["none", "balanced", "sqrt"]
-
-
-class ModelSpec(Strict):
-    """A tree model: the champion's `retrain`, the graph kind's `model`."""
-
-    kind: Literal["lightgbm", "xgboost"]
-    params: dict[str, Any] = {}
-    tune: TuneConfig | None = None
-    imbalance: Imbalance = "none"
-
-    _rounds = field_validator("params")(check_rounds)
-
-
-class ChallengerBase(Strict):
-    name: str = Field(pattern=NAME_PATTERN)
-    features: list[str] | None = None
-
-    _lists = field_validator("features")(unique_names)
-
-
-class TreeChallengerConfig(ChallengerBase):
-    kind: Literal["lightgbm", "xgboost"]
-    params: dict[str, Any] = {}
-    tune: TuneConfig | None = None
-    imbalance: Imbalance = "none"
-
-    _rounds = field_validator("params")(check_rounds)
-
-
-class GraphSettings(Strict):
-    entities: list[str] = Field(min_length=2)
-    windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
-    structure: bool = True
-    structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
-
-
-class GraphChallengerConfig(ChallengerBase):
-    kind: Literal["graph"]
-    graph: GraphSettings
-    model: ModelSpec = ModelSpec(kind="lightgbm")
-
-
-class AnomalyChallengerConfig(ChallengerBase):
-    """A PyOD detector, alone or as features of a tree (`hybrid`); see models/anomaly.py."""
-
-    kind: Literal["anomaly"]
-    detector: str
-    params: dict[str, Any] = {}
-    hybrid: Literal["lightgbm", "xgboost"] | None = None
-    model: ModelSpec | None = None
-    fit_on: Literal["all", "genuine"] = "all"
-    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
-    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
-    scale: Literal["auto", "robust", "standard", "none"] = "auto"
-    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
-    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
-    tune: TuneConfig | None = None
-
-    @field_validator("detector")
-    @classmethod
-    def _detector(cls, value: str) -> str:
-        from challengers.features.detectors import canonical
-
-        return canonical(value)
-
-    @field_validator("params")
-    @classmethod
-    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        from challengers.features.detectors import check_params
-
-        detector = info.data.get("detector")
-        return check_params(detector, value) if detector else value
-
-    @model_validator(mode="after")
-    def _hybrid(self) -> AnomalyChallengerConfig:
-        if self.model is not None and self.hybrid is None:
-            raise ValueError(
-                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
-            )
-        if self.model is not None and self.model.kind != self.hybrid:
-            raise ValueError(
-                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
-            )
-        tuned = self.tune is not None or (self.model is not None and self.model.tune is not None)
-        if tuned and self.hybrid is None:
-            raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
-        return self
-
-
-ChallengerConfig = Annotated[
-    TreeChallengerConfig | GraphChallengerConfig | AnomalyChallengerConfig,
-    Field(discriminator="kind"),
+__all__ = [
+    "KIND_CONFIGS",
+    "ChallengerConfig",
+    "ChampionConfig",
+    "ModelSpec",  # the kinds' shared sections, re-exported
+    "SearchRange",
+    "TuneConfig",
 ]
-KIND_CONFIGS: dict[str, type[ChallengerBase]] = {
-    "lightgbm": TreeChallengerConfig,
-    "xgboost": TreeChallengerConfig,
-    "graph": GraphChallengerConfig,
-    "anomaly": AnomalyChallengerConfig,
-}
-CHALLENGER_KINDS = tuple(KIND_CONFIGS)
+
+KIND_CONFIGS: dict[str, type[ChallengerParams]] = {}  # kind -> its section, as registered
+
+
+def _follow_registry() -> None:
+    KIND_CONFIGS.clear()
+    KIND_CONFIGS.update({kind: cls.Params for kind, cls in registry.KINDS.items()})
+
+
+_follow_registry()
+registry.on_change(_follow_registry)
+
+
+class _RegisteredKinds:
+    """pydantic: a challenger section is validated as the ``Params`` of the kind it names; the
+    schema is built from the registry each time the models holding it are (re)built."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        union: Any = Union[tuple(KIND_CONFIGS.values())]  # noqa: UP007 (built at run time)
+        return handler.generate_schema(Annotated[union, Field(discriminator="kind")])
+
+
+if TYPE_CHECKING:
+    ChallengerConfig = ChallengerParams
+else:
+    ChallengerConfig = Annotated[ChallengerParams, _RegisteredKinds]
 
 
 class ChampionConfig(Strict):
@@ -221,14 +103,3 @@ class ChampionConfig(Strict):
         for key in value:
             metric_from_key(key)
         return value
-
-
-def tuned_section(
-    c: ChallengerConfig,
-) -> tuple[TuneConfig, TreeChallengerConfig | ModelSpec | None] | None:
-    """A challenger's ``tune`` block and the section holding its tree's params (``params``,
-    ``imbalance``), or None when it is not tuned. Tree kinds carry both; the graph kind has them in
-    ``model``; the anomaly hybrid has ``tune`` itself or in ``model``."""
-    section = c if isinstance(c, TreeChallengerConfig) else getattr(c, "model", None)
-    tune = getattr(c, "tune", None) or getattr(section, "tune", None)
-    return None if tune is None else (tune, section)

@@ -42,6 +42,12 @@ class Windows:
         return self.test_end
 
     @property
+    def last_fraud_day_seen(self) -> date:
+        """The last day whose frauds are known by the end of testing (the exclusion looks no
+        further): the end of training, or the last test day less the label delay."""
+        return max(self.train_end, self.test_end - timedelta(days=self.label_delay_days + 1))
+
+    @property
     def gap_days(self) -> int:
         """Days between the end of training and the start of testing."""
         return (self.test_start - self.train_end).days - 1
@@ -100,9 +106,7 @@ def _first_known_fraud_day(
     frame: pl.DataFrame, windows: Windows, *, target: str, entity: str
 ) -> pl.DataFrame:
     """Per entity, the first day (from the start of training) on which it had a fraud."""
-    last_visible = max(
-        windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
-    )
+    last_visible = windows.last_fraud_day_seen
     return (
         frame.lazy()
         .filter(

@@ -106,5 +106,12 @@ class Engine(ABC, Generic[F]):
     ) -> ScoreStats:
         """Per distinct score: positives, negatives, fraud amount."""
 
+    @abstractmethod
+    def entity_day_cells(
+        self, rows: F, *, score: str, target: str, entity: str, k: int
+    ) -> pl.DataFrame:
+        """Per day (``_day``), the entities in card-precision order (``rank`` from 1) with their
+        max ``label``; at least the first ``k * days`` of each day."""
+
     def close(self) -> None:
         """Release what the engine holds (a Spark session)."""

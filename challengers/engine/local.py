@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from challengers.data.frames import check_target, load_days, scan, schema_of
+from challengers.data.frames import DAY, check_target, load_days, scan, schema_of
 from challengers.data.split import Windows, split
 from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import predict
@@ -69,6 +69,18 @@ class LocalEngine(Engine[pl.DataFrame]):
             rows.get_column(score).cast(pl.Float64).to_numpy(),
             rows.get_column(target).cast(pl.Float64).to_numpy(),
             None if amount is None else rows.get_column(amount).cast(pl.Float64).to_numpy(),
+        )
+
+    def entity_day_cells(
+        self, rows: pl.DataFrame, *, score: str, target: str, entity: str, k: int
+    ) -> pl.DataFrame:
+        ordered = rows.with_row_index("_row").sort(score, "_row", descending=[True, False])
+        return (
+            ordered.group_by(DAY, entity, maintain_order=True)
+            .agg(pl.col(target).cast(pl.Float64).max().alias("label"))
+            .rename({entity: "entity"})
+            .with_columns(pl.int_range(1, pl.len() + 1).over(DAY).alias("rank"))
+            .sort(DAY, "rank")
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import polars as pl
 
 from challengers.engine.base import ScoreStats
 from challengers.errors import ConfigError
@@ -54,3 +55,21 @@ def metrics_from_stats(
         )
     curve = curve_from_stats(stats, calibrated=calibrated, cost=cost)
     return {s.key: float(compute(s, curve, operating_rate)[0]) for s in specs}
+
+
+def card_precision(cells: pl.DataFrame, k: int) -> float:
+    """The handbook's card precision top-k averaged over days, from ranked entity-day cells
+    (:meth:`Engine.entity_day_cells`): per day, the first ``k`` entities not detected on an earlier
+    day; precision = frauds among them / k; the frauds among them are detected from then on."""
+    removed: set[object] = set()
+    per_day = []
+    for _, day in cells.sort("_day", "rank").group_by("_day", maintain_order=True):
+        top: list[tuple[object, float]] = []
+        for entity, label in day.select("entity", "label").iter_rows():
+            if entity not in removed:
+                top.append((entity, label))
+                if len(top) == k:
+                    break
+        per_day.append(sum(label for _, label in top) / k)
+        removed.update(entity for entity, label in top if label > 0)
+    return float(np.mean(per_day)) if per_day else float("nan")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from challengers.engine.spark_session import start_session
 from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
 from challengers.errors import DataError, first_line
 
+ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
 URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -69,15 +70,24 @@ class SparkEngine(Engine[Any]):
 
     kind = "spark"
 
-    def __init__(self, session: Any) -> None:
+    def __init__(self, session: Any, *, owned: bool = False) -> None:
         self.session = session
+        self.owned = owned  # started here: stopped by close()
 
     @classmethod
     def start(cls, master: str | None, conf: dict[str, Any] | None = None) -> SparkEngine:
-        return cls(start_session(master, conf))
+        """The active session when there is one (spark-submit, a notebook: its master and conf
+        win), else a new one on ``master`` with ``conf``."""
+        from pyspark.sql import SparkSession
+
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return cls(active)
+        return cls(start_session(master, conf), owned=True)
 
     def close(self) -> None:
-        self.session.stop()
+        if self.owned:
+            self.session.stop()
 
     # ------------------------------------------------------------------------------- loading
 
@@ -126,6 +136,9 @@ class SparkEngine(Engine[Any]):
         stamp = self._naive_utc(frame, time, schema[time])
         rows = (
             frame.select(*dict.fromkeys(columns))
+            # the file order, kept through joins and shuffles: ties in card precision and the rows
+            # brought to the driver follow it, as they follow the load order locally
+            .withColumn(ORDER, F.monotonically_increasing_id())
             .withColumn(time, stamp)
             .withColumn(DAY, F.to_date(F.col(time)))
             .where(F.col(DAY).between(start, end))
@@ -180,9 +193,7 @@ class SparkEngine(Engine[Any]):
         if not windows.exclude_known_frauds:
             return WindowRows(train, test, 0, 0)
         assert entity is not None, "exclude_known_frauds needs an entity column"
-        last_visible = max(
-            windows.train_end, windows.test_end - timedelta(days=windows.label_delay_days + 1)
-        )
+        last_visible = windows.last_fraud_day_seen
         known = (
             rows.where(
                 day.between(windows.train_start, last_visible)
@@ -210,6 +221,8 @@ class SparkEngine(Engine[Any]):
         return int(rows.count())
 
     def to_polars(self, rows: Any) -> pl.DataFrame:
+        if ORDER in rows.columns:
+            rows = rows.orderBy(ORDER).drop(ORDER)
         frame = pl.from_arrow(rows.toArrow())
         assert isinstance(frame, pl.DataFrame)
         return frame
@@ -278,3 +291,28 @@ class SparkEngine(Engine[Any]):
             fraud = np.asarray(table.column("a").to_numpy(), dtype=np.float64)
         score_values = np.asarray(table.column("s").to_numpy(), dtype=np.float64)
         return ScoreStats(score_values, positives, n - positives, fraud)
+
+    def entity_day_cells(
+        self, rows: Any, *, score: str, target: str, entity: str, k: int
+    ) -> pl.DataFrame:
+        """Per test day, its entities in card-precision order with their max label: max score
+        descending, ties by the file order of the entity's first row at that score (the local
+        engine's stable sort). Only the first ``k * days`` of a day can matter (at most ``k``
+        entities a day leave the ranking as detected), so only those reach the driver."""
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        best = F.max(F.struct(F.col(score).cast("double").alias("s"), (-F.col(ORDER)).alias("o")))
+        cells = rows.groupBy(DAY, entity).agg(
+            best.alias("best"), F.max(F.col(target).cast("double")).alias("label")
+        )
+        days = cells.select(DAY).distinct().count()
+        rank = F.row_number().over(
+            Window.partitionBy(DAY).orderBy(F.col("best.s").desc(), F.col("best.o").desc())
+        )
+        kept = (
+            cells.withColumn("rank", rank)
+            .where(F.col("rank") <= k * max(days, 1))
+            .select(DAY, F.col(entity).alias("entity"), "label", "rank")
+        )
+        return self.to_polars(kept).sort(DAY, "rank")

@@ -9,7 +9,9 @@ cluster the executors' Python must have ``challenge`` installed (see the README)
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ DEFAULTS: dict[str, str] = {
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
+    "spark.ui.showConsoleProgress": "false",  # its progress bars would write over our stderr
 }
 
 
@@ -30,6 +33,8 @@ def start_session(
 
     ConfigError (exit 2) when pyspark is not installed; EnvironmentFailure (exit 3) when Spark cannot
     start (no Java, a master that cannot be reached)."""
+    if master and master.startswith("spark://"):
+        check_reachable(master)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -37,6 +42,11 @@ def start_session(
             "engine.kind: spark needs pyspark: install it with pip install 'challenge[spark]' "
             "(make install does), or set engine.kind: local"
         ) from exc
+    # pyspark checks pandas' version when a job uses Arrow, and warns about the 3.x that the dev
+    # extra installs; nothing here uses pandas
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     # executors on this machine start the interpreter of this process (the venv's), not `python3`
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
@@ -57,3 +67,20 @@ def start_session(
         raise EnvironmentFailure(
             f"engine: Spark could not start on {master or 'the spark-submit master'}: {text}; {hint}"
         ) from exc
+
+
+def check_reachable(master: str, timeout: float = 5.0) -> None:
+    """A standalone master (spark://host:port[,host:port]) must accept a connection: Spark itself
+    would retry for a minute and then fail a job, not the start. EnvironmentFailure (exit 3)."""
+    reasons = []
+    for address in master.removeprefix("spark://").split(","):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host or address, int(port or 7077)), timeout=timeout):
+                return
+        except (OSError, ValueError) as exc:
+            reasons.append(f"{address}: {getattr(exc, 'strerror', None) or exc}")
+    raise EnvironmentFailure(
+        f"engine.master: cannot reach {master} ({'; '.join(reasons)}); check the URL and that "
+        "the Spark master is up"
+    )

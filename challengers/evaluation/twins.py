@@ -1,7 +1,7 @@
 """A model against its twin: the same model without the features its kind adds.
 
-A kind that adds features to a tree (the anomaly hybrid's detector score; the graph kind's entity
-features) may set ``twin_`` to that tree fitted without them, same parameters and seed. The run
+A kind that adds features to a tree (the anomaly hybrid's detector score) may fit that tree without
+them, same parameters and seed (the ``HasTwin`` ability of models/abilities.py). The run
 scores the twin on the same test rows and compares the two with the same paired bootstrap (same
 replicates, same unit and blocks, ROC AUC by DeLong) as the champion comparison, so the report can
 say whether the added features help, with an interval and a p-value, instead of leaving it to two
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import polars as pl
@@ -31,15 +32,21 @@ class TwinScores:
     calibrated: bool
 
 
+class Scorer(Protocol):
+    """A fitted model, as far as its twin comparison needs it."""
+
+    calibrated: bool
+
+    def predict_score(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> np.ndarray: ...
+
+
 def score_twin(
-    model: object, frame: pl.DataFrame, history: pl.DataFrame | None
-) -> TwinScores | None:
-    """The scores of ``model.twin_`` on ``frame``; None when the model has no fitted twin."""
-    twin = getattr(model, "twin_", None)
-    if twin is None:
-        return None
+    twin: Scorer, label: str, frame: pl.DataFrame, history: pl.DataFrame | None
+) -> TwinScores:
+    """The scores of a model's fitted ``twin`` (``HasTwin.fitted_twin`` in models/abilities.py)."""
     scores = twin.predict_score(frame, history=history)
-    label = getattr(model, "twin_label", f"{twin.kind} twin")
     return TwinScores(label=label, scores=scores, calibrated=bool(twin.calibrated))
 
 

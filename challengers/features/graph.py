@@ -32,7 +32,6 @@ import time as clock
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -278,17 +277,3 @@ class GraphRecipe:
             label_delay_days=self.label_delay_days,
             structure=self.structure,
         )
-
-
-def audit_recipe(settings: Any, spec: Any) -> GraphRecipe | None:
-    """The look-ahead check's recipe for a graph challenger's config section."""
-    graph = getattr(settings, "graph", None)
-    if graph is None:
-        return None
-    return GraphRecipe(
-        entities=tuple(graph.entities),
-        windows_days=tuple(graph.windows_days),
-        amount=spec.amount,
-        label_delay_days=spec.label_delay_days,
-        structure=graph.structure,
-    )

@@ -88,56 +88,17 @@ def significant_challengers(ctx: FindingContext) -> list[Finding]:
     for m in ctx.models:
         if m.role != "challenger" or m.status != "ok" or primary is None:
             continue
-        d = m.delta_vs_champion.get(primary)
-        outcome = (
-            None if d is None else decision(d, ctx.alpha, ctx.higher_is_better.get(primary, True))
-        )
         secondary = {
             k: s
             for k, s in m.delta_vs_champion.items()
             if k != primary and decision(s, ctx.alpha, ctx.higher_is_better.get(k, True))
         }
-        also = (
-            " Secondary metrics (Holm over challengers x metrics): "
-            + "; ".join(_delta_text(k, s) for k, s in secondary.items())
-            + "."
-            if secondary
-            else ""
+        d = m.delta_vs_champion.get(primary)
+        outcome = (
+            None if d is None else decision(d, ctx.alpha, ctx.higher_is_better.get(primary, True))
         )
-        if d is not None and outcome == "beats":
-            severity, at_budget, gain = _outcome_severity(ctx, m)
-            out.append(
-                Finding(
-                    id=f"outcome-better-{m.name}",
-                    severity=severity,
-                    area="outcomes",
-                    title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}' on "
-                    f"the primary metric {primary}",
-                    detail=f"Significant at alpha {ctx.alpha} on the primary metric (paired test "
-                    f"on the same test rows, {_basis(d)}): "
-                    f"{_delta_text(primary, d)}.{at_budget}{also} The champion leaves "
-                    "performance on the table.",
-                    metric=primary,
-                    models=(m.name, ctx.champion.name),
-                    effect=d.value,
-                    evidence=_evidence({primary: d, **secondary}, gain),
-                )
-            )
-        elif d is not None and outcome == "worse":
-            out.append(
-                Finding(
-                    id=f"outcome-worse-{m.name}",
-                    severity="info",
-                    area="outcomes",
-                    title=f"Challenger '{m.name}' is worse than the champion on the primary "
-                    f"metric {primary}",
-                    detail=f"{_basis(d).capitalize()}: {_delta_text(primary, d)}.{also}",
-                    metric=primary,
-                    models=(m.name, ctx.champion.name),
-                    effect=d.value,
-                    evidence=_evidence({primary: d, **secondary}, None),
-                )
-            )
+        if d is not None and outcome is not None:
+            out.append(_verdict(ctx, m, primary, d, outcome == "beats", secondary))
         elif secondary:
             key = min(secondary, key=lambda k: _adjusted(secondary[k]))
             out.append(
@@ -146,9 +107,9 @@ def significant_challengers(ctx: FindingContext) -> list[Finding]:
                     severity="info",
                     area="outcomes",
                     title=f"Challenger '{m.name}' differs from the champion on secondary metrics "
-                    f"only",
+                    "only",
                     detail=f"Not significant on the primary metric {primary}, so no verdict."
-                    + also,
+                    + _secondary_text(secondary),
                     metric=key,
                     models=(m.name, ctx.champion.name),
                     effect=secondary[key].value,
@@ -156,6 +117,53 @@ def significant_challengers(ctx: FindingContext) -> list[Finding]:
                 )
             )
     return out
+
+
+def _verdict(
+    ctx: FindingContext,
+    m: ModelResult,
+    primary: str,
+    d: DeltaResult,
+    beats: bool,
+    secondary: dict[str, DeltaResult],
+) -> Finding:
+    """ "beats" (severity by the effect at the budget) or "worse than" (info), on ``primary``."""
+    also = _secondary_text(secondary)
+    if not beats:
+        return Finding(
+            id=f"outcome-worse-{m.name}",
+            severity="info",
+            area="outcomes",
+            title=f"Challenger '{m.name}' is worse than the champion on the primary metric "
+            f"{primary}",
+            detail=f"{_basis(d).capitalize()}: {_delta_text(primary, d)}.{also}",
+            metric=primary,
+            models=(m.name, ctx.champion.name),
+            effect=d.value,
+            evidence=_evidence({primary: d, **secondary}, None),
+        )
+    severity, at_budget, gain = _outcome_severity(ctx, m)
+    return Finding(
+        id=f"outcome-better-{m.name}",
+        severity=severity,
+        area="outcomes",
+        title=f"Challenger '{m.name}' beats the champion '{ctx.champion.name}' on the primary "
+        f"metric {primary}",
+        detail=f"Significant at alpha {ctx.alpha} on the primary metric (paired test on the same "
+        f"test rows, {_basis(d)}): {_delta_text(primary, d)}.{at_budget}{also} The champion "
+        "leaves performance on the table.",
+        metric=primary,
+        models=(m.name, ctx.champion.name),
+        effect=d.value,
+        evidence=_evidence({primary: d, **secondary}, gain),
+    )
+
+
+def _secondary_text(secondary: dict[str, DeltaResult]) -> str:
+    if not secondary:
+        return ""
+    listed = "; ".join(_delta_text(k, s) for k, s in secondary.items())
+    return f" Secondary metrics (Holm over challengers x metrics): {listed}."
 
 
 def _basis(d: DeltaResult) -> str:

@@ -19,6 +19,12 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "champion update or a challenger pilot; re-validate the updated model before deployment.",
     ),
     (
+        "outcome-secondary-",
+        "No verdict: '{model}' differs only on secondary metrics. If one of them is what the "
+        "business needs, name it evaluation.primary for the next validation (chosen before "
+        "seeing results, or the verdict loses its error rate).",
+    ),
+    (
         "outcome-worse-",
         "No action on the champion; record that this challenger family was "
         "tested and did not improve on it.",

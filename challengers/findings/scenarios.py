@@ -4,8 +4,16 @@ challenger x scenario."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from challengers.findings.context import FindingContext
 from challengers.results import Finding
+
+
+def _and(names: Iterable[str]) -> str:
+    """a, b and c."""
+    items = list(names)
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def scenario_gains(ctx: FindingContext) -> list[Finding]:
@@ -33,8 +41,7 @@ def scenario_gains(ctx: FindingContext) -> list[Finding]:
                 id=f"scenario-gain-{name}",
                 severity="medium",
                 area="outcomes",
-                title=f"'{name}' catches {', '.join(o.name for o in gains)} frauds the champion "
-                "misses",
+                title=f"'{name}' catches {_and(o.name for o in gains)} frauds the champion misses",
                 detail=f"At the champion's alert budget, by fraud scenario: {breakdown}. "
                 f"Significant after Holm's correction over every challenger and scenario at "
                 f"alpha {ctx.alpha}.",
@@ -50,7 +57,7 @@ def scenario_gains(ctx: FindingContext) -> list[Finding]:
                     }
                     for o in mine
                 },
-                recommendation=f"Investigate the {', '.join(o.name for o in gains)} patterns "
+                recommendation=f"Investigate the {_and(o.name for o in gains)} patterns "
                 f"'{name}' detects (its added features) as candidates for the champion; "
                 "re-validate after the change.",
             )

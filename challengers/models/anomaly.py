@@ -18,27 +18,83 @@ Fitting reads only the sampled rows into a matrix; scoring runs in chunks (see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from challengers.data.frames import DataSpec, labels
 from challengers.errors import ConfigError, closest
 from challengers.features import outliers
 from challengers.features.detectors import CORE, DETECTORS, canonical, check_signature
+from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
-from challengers.models.tree import TreeChallenger, TreeView
+from challengers.models.params import ChallengerParams, ModelSpec, TreeSection, TuneConfig
+from challengers.models.tree import TreeChallenger, TreeView, Tunable
 
 Hybrid = Literal["lightgbm", "xgboost"]
 
 
-class AnomalyChallenger(BaseChallenger):
+class AnomalyParams(ChallengerParams):
+    """A PyOD detector, alone or as features of a tree (`hybrid`)."""
+
+    kind: Literal["anomaly"]
+    detector: str
+    params: dict[str, Any] = {}
+    hybrid: Hybrid | None = None
+    model: ModelSpec | None = None
+    fit_on: Literal["all", "genuine"] = "all"
+    sample_size: int | None = Field(None, ge=100, description="fit rows; default per detector")
+    categorical: list[str] = Field([], description="integer-coded categories: frequency-encoded")
+    scale: Literal["auto", "robust", "standard", "none"] = "auto"
+    folds: int = Field(3, ge=2, le=20, description="time-ordered folds of the hybrid's scores")
+    twin: bool = Field(True, description="hybrid: also train the tree without detector scores")
+    tune: TuneConfig | None = None
+
+    @field_validator("detector")
+    @classmethod
+    def _detector(cls, value: str) -> str:
+        return canonical(value)
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        from challengers.features.detectors import check_params
+
+        detector = info.data.get("detector")
+        return check_params(detector, value) if detector else value
+
+    @model_validator(mode="after")
+    def _hybrid(self) -> AnomalyParams:
+        if self.model is not None and self.hybrid is None:
+            raise ValueError(
+                f"model is the tree of a hybrid; add `hybrid: {self.model.kind}` or drop model"
+            )
+        if self.model is not None and self.model.kind != self.hybrid:
+            raise ValueError(
+                f"model.kind '{self.model.kind}' differs from hybrid '{self.hybrid}'; make them equal"
+            )
+        tuned = self.tune is not None or (self.model is not None and self.model.tune is not None)
+        if tuned and self.hybrid is None:
+            raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
+        return self
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        """``tune`` at the top level or under ``model``; the tree's params are in ``model``."""
+        tune = self.tune or (self.model.tune if self.model is not None else None)
+        if tune is None or self.hybrid is None:
+            return None
+        return tune, self.model or ModelSpec(kind=self.hybrid)
+
+
+class AnomalyChallenger(BaseChallenger, Tunable, HasTwin):
     """A PyOD detector's outlier score, standalone or added to a LightGBM/XGBoost model."""
 
     kind = "anomaly"
+    Params = AnomalyParams
 
     def __init__(
         self,
@@ -46,8 +102,7 @@ class AnomalyChallenger(BaseChallenger):
         params: dict[str, Any] | None = None,
         *,
         hybrid: Hybrid | None = None,
-        model_params: dict[str, Any] | None = None,
-        imbalance: Literal["none", "balanced", "sqrt"] = "none",
+        model: Mapping[str, Any] | None = None,
         fit_on: Literal["all", "genuine"] = "all",
         sample_size: int | None = None,
         categorical: Sequence[str] = (),
@@ -60,8 +115,7 @@ class AnomalyChallenger(BaseChallenger):
         self.detector = detector
         self.params = params
         self.hybrid = hybrid
-        self.model_params = model_params
-        self.imbalance = imbalance
+        self.model = model
         self.fit_on = fit_on
         self.sample_size = sample_size
         self.categorical = categorical
@@ -70,25 +124,6 @@ class AnomalyChallenger(BaseChallenger):
         self.twin = twin
         self.seed = seed
         self.threads = threads
-
-    @classmethod
-    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> AnomalyChallenger:
-        tree = settings.model
-        return cls(
-            settings.detector,
-            dict(settings.params),
-            hybrid=settings.hybrid,
-            model_params=dict(tree.params) if tree else None,
-            imbalance=tree.imbalance if tree else "none",
-            fit_on=settings.fit_on,
-            sample_size=settings.sample_size,
-            categorical=list(settings.categorical),
-            scale=settings.scale,
-            folds=settings.folds,
-            twin=settings.twin,
-            seed=seed,
-            threads=threads,
-        )
 
     @classmethod
     def check_settings(cls, settings: Any, features: Sequence[str]) -> None:
@@ -124,7 +159,7 @@ class AnomalyChallenger(BaseChallenger):
     def score_feature(self) -> str:
         """The name of the detector-score feature a hybrid's tree receives."""
         name = f"anomaly_{canonical(self.detector)}"
-        taken = set(getattr(self, "features_", ()))
+        taken = set(self.features_ if self.is_fitted else ())
         while name in taken:
             name += "_"
         return name
@@ -134,15 +169,21 @@ class AnomalyChallenger(BaseChallenger):
         """What ``twin_`` is, for the report."""
         return f"{self.hybrid} without {self.score_feature}"
 
+    def fitted_twin(self) -> tuple[BaseChallenger, str] | None:
+        self._check_fitted()
+        return None if self.twin_ is None else (self.twin_, self.twin_label)
+
+    def _tree_spec(self) -> ModelSpec:
+        """``model`` with its defaults filled in (its kind is the hybrid's library)."""
+        return ModelSpec.model_validate({**(self.model or {}), "kind": self.hybrid or "lightgbm"})
+
     def _tree(self) -> TreeChallenger:
         from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
 
-        cls = LightGBMChallenger if self.hybrid == "lightgbm" else XGBoostChallenger
+        spec = self._tree_spec()
+        cls = LightGBMChallenger if spec.kind == "lightgbm" else XGBoostChallenger
         return cls(
-            dict(self.model_params or {}),
-            imbalance=self.imbalance,
-            seed=self.seed,
-            threads=self.threads,
+            dict(spec.params), imbalance=spec.imbalance, seed=self.seed, threads=self.threads
         )
 
     def _threads(self) -> int:
@@ -224,8 +265,9 @@ class AnomalyChallenger(BaseChallenger):
         return TreeView(self._tree(), fit_frame, valid_frame, hybrid_spec, self._with_tree)
 
     def _with_tree(self, tree: TreeChallenger) -> AnomalyChallenger:
-        changed = {"model_params": dict(tree.params or {}), "imbalance": tree.imbalance}
-        return type(self)(**{**self.get_params(), **changed})
+        model = self._tree_spec().model_dump(exclude={"tune"})
+        model.update(params=dict(tree.params or {}), imbalance=tree.imbalance)
+        return type(self)(**{**self.get_params(), "model": model})
 
     def _hybrid_spec(self, spec: DataSpec) -> DataSpec:
         return spec.with_features([*spec.features, self.score_feature])

@@ -1,7 +1,13 @@
-"""The one interface every model kind implements, and the base class that does the shared work.
+"""The one interface every model kind implements: :class:`BaseChallenger`, which also does the
+shared work.
 
-A kind's constructor only stores its arguments (scikit-learn's rule); learned state ends in ``_``;
-``fit`` returns ``self`` and never mutates its inputs; ``predict_score`` is higher-is-riskier.
+A kind is one class: ``kind`` (its name in the config), ``Params`` (the pydantic model of its YAML
+section, :mod:`challengers.models.params`), ``from_config`` (the unfitted model from that section),
+``_fit`` and ``_predict``. Its constructor only stores its arguments (scikit-learn's rule), and they
+are the section's keys (``Params.model_params()``) plus ``seed`` and ``threads``, so ``get_params()``
+equals the YAML and the MLflow params. Learned state ends in ``_``; ``fit`` returns ``self`` and never
+mutates its inputs; ``predict_score`` is higher-is-riskier. Optional abilities are mixins
+(:mod:`challengers.models.abilities`).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from challengers.data.frames import DataSpec
+from challengers.models.params import ChallengerParams
 
 
 class NotFittedError(RuntimeError):
@@ -30,9 +37,20 @@ class BaseChallenger:
     """
 
     kind: ClassVar[str] = "base"
+    Params: ClassVar[type[ChallengerParams]] = ChallengerParams  # its YAML section
     calibrated: bool = False
 
+    @classmethod
+    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
+        """The unfitted model of a config section (an instance of ``Params``, or a tree spec):
+        its model keys are the constructor's arguments. Champions, built from the champion
+        section, override it."""
+        arguments: dict[str, Any] = {**settings.model_params(), "seed": seed, "threads": threads}
+        return cls(**arguments)
+
     def get_params(self) -> dict[str, Any]:
+        """The constructor arguments: the section's model keys, seed and threads; equal to the MLflow
+        params; ``type(m)(**m.get_params())`` rebuilds the model unfitted."""
         import inspect
 
         names = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import polars as pl
@@ -37,6 +37,11 @@ class ScoreColumnChampion(BaseChallenger):
 
     def __init__(self, column: str) -> None:
         self.column = column
+
+    @classmethod
+    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
+        """The champion section's ``score`` column."""
+        return cls(settings.score)
 
     def _fit(
         self,
@@ -65,9 +70,17 @@ class NativeModelChampion(BaseChallenger):
     kind = "model"
     calibrated = True  # binary boosters output probabilities; the evaluation checks the range
 
+    booster_: Any = None  # loaded by load(), or by fit() when built from the config
+
     def __init__(self, path: str, features: Sequence[str] | None = None) -> None:
         self.path = path
         self.features = features
+
+    @classmethod
+    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
+        """The champion section's ``model`` file and ``features``, loaded when fitted (the plan
+        loads it earlier, with ``load_model_file``, to check its features against the data)."""
+        return cls(settings.model, settings.features)
 
     @property
     def library(self) -> str:
@@ -99,8 +112,15 @@ class NativeModelChampion(BaseChallenger):
         valid: pl.DataFrame | None,
         history: pl.DataFrame | None,
     ) -> None:
-        # the champion is fixed: "fit" only checks that the data can feed it
-        pass
+        # the champion is fixed: "fit" only reads it, and checks that the data can feed it
+        if self.booster_ is None:
+            stored = self.load()
+            if not self.features and not stored:
+                raise ModelError(
+                    f"champion.model: {self.path} stores no feature names; list them in "
+                    "champion.features"
+                )
+            self.features_ = tuple(self.features or stored)
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         x = to_matrix(frame, self.features_)

@@ -7,28 +7,40 @@ delay), appends them to the data's features and trains a LightGBM or XGBoost mod
 (``model.kind``). The inner tree is a plain :mod:`challengers.models.tree` challenger, reachable
 through :meth:`GraphChallenger.inner_tree` and :meth:`GraphChallenger.with_graph_features`, so a
 tuner can featurise once and search the tree's parameters.
+
+Its section is ``graph: {entities, windows_days, structure, structure_every_days}`` and ``model:
+{kind, params, imbalance, tune}``; the constructor takes ``graph`` and ``model`` as those mappings.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.errors import DataError
-from challengers.features.graph import feature_names, graph_features
+from challengers.features.graph import GraphRecipe, feature_names, graph_features
 from challengers.files import write_json
+from challengers.models.abilities import DerivesFeatures, ReadsColumns
 from challengers.models.base import BaseChallenger
+from challengers.models.params import (
+    ChallengerParams,
+    ModelSpec,
+    Strict,
+    TreeSection,
+    TuneConfig,
+)
 from challengers.models.tree import (
-    Imbalance,
     LightGBMChallenger,
     TreeChallenger,
     TreeView,
+    Tunable,
     XGBoostChallenger,
 )
 
@@ -39,70 +51,89 @@ TREES: dict[str, type[TreeChallenger]] = {
 }
 
 
-class GraphChallenger(BaseChallenger):
-    """A tree model on the data's features plus graph features of ``entities``.
+class GraphSettings(Strict):
+    entities: list[str] = Field(min_length=2)
+    windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
+    structure: bool = True
+    structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
+
+
+class GraphParams(ChallengerParams):
+    kind: Literal["graph"]
+    graph: GraphSettings
+    model: ModelSpec = ModelSpec(kind="lightgbm")
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        return self.model.tuning()
+
+
+class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
+    """A tree model on the data's features plus graph features of ``graph["entities"]``.
 
     The first entity is the account (card, customer) whose neighbourhood is scored. The label
     delay comes from the data spec (``DataSpec.label_delay_days``, the split's delay).
     """
 
     kind: ClassVar[str] = "graph"
+    Params = GraphParams
 
     def __init__(
         self,
-        entities: Sequence[str],
+        graph: Mapping[str, Any],
+        model: Mapping[str, Any] | None = None,
         *,
-        windows_days: Sequence[int] = (1, 7, 30),
-        structure: bool = True,
-        structure_every_days: int = 1,
-        model_kind: Literal["lightgbm", "xgboost"] = "lightgbm",
-        params: dict[str, Any] | None = None,
-        imbalance: Imbalance = "none",
         seed: int = 42,
         threads: int | None = None,
     ) -> None:
-        self.entities = entities
-        self.windows_days = windows_days
-        self.structure = structure
-        self.structure_every_days = structure_every_days
-        self.model_kind = model_kind
-        self.params = params
-        self.imbalance = imbalance
+        self.graph = graph
+        self.model = model
         self.seed = seed
         self.threads = threads
 
-    @classmethod
-    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> GraphChallenger:
-        graph, model = settings.graph, settings.model
-        return cls(
-            list(graph.entities),
-            windows_days=list(graph.windows_days),
-            structure=graph.structure,
-            structure_every_days=graph.structure_every_days,
-            model_kind=model.kind,
-            params=dict(model.params),
-            imbalance=model.imbalance,
-            seed=seed,
-            threads=threads,
-        )
+    @property
+    def settings(self) -> GraphSettings:
+        """``graph`` with its defaults filled in."""
+        return GraphSettings.model_validate(self.graph)
+
+    @property
+    def tree_spec(self) -> ModelSpec:
+        """``model`` (the inner tree) with its defaults filled in."""
+        return ModelSpec.model_validate(self.model or {"kind": "lightgbm"})
 
     @classmethod
     def lookback_days(cls, settings: Any) -> int:
         """The longest window: the plan adds the label delay, so window labels are known too."""
         return max(settings.graph.windows_days)
 
+    @classmethod
+    def extra_columns(cls, settings: Any) -> list[tuple[str, str]]:
+        return [(entity, "graph.entities") for entity in settings.graph.entities]
+
+    @classmethod
+    def feature_recipe(cls, settings: Any, spec: DataSpec) -> GraphRecipe:
+        """The look-ahead audit's recipe: the graph features of the section, as fit computes them."""
+        graph = settings.graph
+        return GraphRecipe(
+            entities=tuple(graph.entities),
+            windows_days=tuple(graph.windows_days),
+            amount=spec.amount,
+            label_delay_days=spec.label_delay_days,
+            structure=graph.structure,
+        )
+
     # ---------------------------------------------------------------- the inner tree (for tuning)
 
     def inner_tree(self, params: dict[str, Any] | None = None) -> TreeChallenger:
-        """An unfitted tree of ``model_kind`` with this model's params (or ``params``)."""
-        tree_class = TREES[self.model_kind]
-        chosen = dict(self.params or {}) if params is None else dict(params)
-        return tree_class(chosen, imbalance=self.imbalance, seed=self.seed, threads=self.threads)
+        """An unfitted tree of ``model.kind`` with this model's params (or ``params``)."""
+        spec = self.tree_spec
+        chosen = dict(spec.params) if params is None else dict(params)
+        tree_class = TREES[spec.kind]
+        return tree_class(chosen, imbalance=spec.imbalance, seed=self.seed, threads=self.threads)
 
     def graph_feature_names(self, spec: DataSpec) -> list[str]:
-        return feature_names(
-            list(self.entities), list(self.windows_days), spec.amount is not None, self.structure
-        )
+        g = self.settings
+        has_amount = spec.amount is not None
+        return feature_names(list(g.entities), list(g.windows_days), has_amount, g.structure)
 
     def with_graph_features(
         self, frame: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None = None
@@ -118,17 +149,18 @@ class GraphChallenger(BaseChallenger):
             raise DataError(
                 f"graph features would overwrite the data column '{clash[0]}'; rename or drop it"
             )
+        g = self.settings
         features = graph_features(
             frame if history is None else history,
             frame,
-            entities=list(self.entities),
+            entities=list(g.entities),
             time=spec.time,
             target=spec.target,
             amount=spec.amount,
-            windows_days=list(self.windows_days),
+            windows_days=list(g.windows_days),
             label_delay_days=spec.label_delay_days,
-            structure=self.structure,
-            structure_every_days=self.structure_every_days,
+            structure=g.structure,
+            structure_every_days=g.structure_every_days,
         )
         return frame.hstack(features), spec.with_features([*spec.features, *names])
 
@@ -142,8 +174,9 @@ class GraphChallenger(BaseChallenger):
         return TreeView(self.inner_tree(), fit_frame, valid_frame, inner_spec, self._with_tree)
 
     def _with_tree(self, tree: TreeChallenger) -> GraphChallenger:
-        changed = {"params": dict(tree.params or {}), "imbalance": tree.imbalance}
-        return type(self)(**{**self.get_params(), **changed})
+        model = self.tree_spec.model_dump(exclude={"tune"})
+        model.update(params=dict(tree.params or {}), imbalance=tree.imbalance)
+        return type(self)(**{**self.get_params(), "model": model})
 
     # ---------------------------------------------------------------------------------- fitting
 
@@ -165,7 +198,7 @@ class GraphChallenger(BaseChallenger):
         log.info(
             "graph challenger: %d graph features (%s); most important: %s",
             len(self.graph_features_),
-            ", ".join(self.entities),
+            ", ".join(self.settings.entities),
             ", ".join(f"{k} {v:.3f}" for k, v in top),
         )
 
@@ -205,12 +238,13 @@ class GraphChallenger(BaseChallenger):
         """The tree's native file, and ``graph_features.json``: how to rebuild its inputs."""
         self._check_fitted()
         path = self.tree_.save(directory)
+        g = self.settings
         recipe = {
-            "entities": list(self.entities),
-            "windows_days": list(self.windows_days),
+            "entities": list(g.entities),
+            "windows_days": list(g.windows_days),
             "label_delay_days": self.spec_.label_delay_days,
-            "structure": self.structure,
-            "structure_every_days": self.structure_every_days,
+            "structure": g.structure,
+            "structure_every_days": g.structure_every_days,
             "features": list(self.tree_.features_),
             "graph_features": list(self.graph_features_),
             "graph_importance": self.graph_importance(),

@@ -6,7 +6,8 @@ settings can be replayed exactly) plus three things every validator needs: a see
 
 For tuning (``challengers/tuning/search.py``) a tree also trains under a :class:`Watch` (the validation
 scores every few rounds, for pruning and early stopping on any metric) and shows itself through
-:meth:`TreeChallenger.tree_view`, the one method every tunable kind implements.
+:meth:`TreeChallenger.tree_view`, the one method of :class:`Tunable`, the mixin of every tunable
+kind.
 """
 
 from __future__ import annotations
@@ -19,15 +20,21 @@ from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
+from pydantic import field_validator
 
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
+from challengers.models.params import (
+    DEFAULT_ROUNDS,
+    ROUND_KEYS,
+    ChallengerParams,
+    Imbalance,
+    TreeSection,
+    TuneConfig,
+    check_rounds,
+    rounds_of,
+)
 from challengers.models.trees import LIBRARIES, TreeLibrary
-
-Imbalance = Literal["none", "balanced", "sqrt"]
-DEFAULT_ROUNDS = 100
-# every name the two libraries accept for the number of boosting rounds
-ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
@@ -39,9 +46,6 @@ def positive_weight(y: np.ndarray, imbalance: str) -> float:
     return ratio if imbalance == "balanced" else math.sqrt(ratio)
 
 
-MAX_ROUNDS = 1_000_000
-
-
 def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Take the number of boosting rounds out of ``params`` whatever alias it was given as."""
     rest = dict(params)
@@ -50,26 +54,6 @@ def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
         if key in rest:
             rounds = rounds_of(key, rest.pop(key))
     return rest, rounds
-
-
-def rounds_of(key: str, value: Any) -> int:
-    """A round count as an int; ValueError naming the key, the value and the fix for anything
-    else ("abc", .inf, -5, 2.5, true): the libraries would fail on it only after the data loaded."""
-    whole = isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value, whole = int(value), True
-    if not whole or not 1 <= value <= MAX_ROUNDS:
-        raise ValueError(
-            f"{key} is {value!r}: the number of boosting rounds must be a whole number from 1 to "
-            f"{MAX_ROUNDS:,}; write e.g. {key}: {DEFAULT_ROUNDS}"
-        )
-    return int(value)
-
-
-def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
-    """Validate the round counts of a tree's ``params`` (the config calls this when it loads)."""
-    split_rounds(params)
-    return params
 
 
 @dataclass(frozen=True)
@@ -95,7 +79,42 @@ class TreeView:
     rebuild: Callable[[TreeChallenger], BaseChallenger]
 
 
-class TreeChallenger(BaseChallenger):
+class Tunable:
+    """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches."""
+
+    def tree_view(
+        self,
+        train: pl.DataFrame,
+        valid: pl.DataFrame,
+        spec: DataSpec,
+        history: pl.DataFrame | None,
+    ) -> TreeView:
+        """The tree, the fold's frames as that tree sees them, their spec, and the rebuild."""
+        raise NotImplementedError
+
+
+class TreeParams(ChallengerParams):
+    """A tree challenger's section: the library's ``params``, ``tune`` and ``imbalance``."""
+
+    params: dict[str, Any] = {}
+    tune: TuneConfig | None = None
+    imbalance: Imbalance = "none"
+
+    _rounds = field_validator("params")(check_rounds)
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        return None if self.tune is None else (self.tune, self)
+
+
+class LightGBMParams(TreeParams):
+    kind: Literal["lightgbm"]
+
+
+class XGBoostParams(TreeParams):
+    kind: Literal["xgboost"]
+
+
+class TreeChallenger(BaseChallenger, Tunable):
     """Shared constructor and bookkeeping of the two tree libraries."""
 
     early_stopping_rounds: ClassVar[int] = 50
@@ -113,10 +132,6 @@ class TreeChallenger(BaseChallenger):
         self.imbalance = imbalance
         self.seed = seed
         self.threads = threads
-
-    @classmethod
-    def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> TreeChallenger:
-        return cls(dict(settings.params), imbalance=settings.imbalance, seed=seed, threads=threads)
 
     @property
     def calibrated(self) -> bool:  # type: ignore[override]
@@ -199,6 +214,7 @@ class TreeChallenger(BaseChallenger):
 
 class LightGBMChallenger(TreeChallenger):
     kind = "lightgbm"
+    Params = LightGBMParams
     library = LIBRARIES["lightgbm"]
 
     def _defaults(self) -> dict[str, Any]:
@@ -278,6 +294,7 @@ class LightGBMChallenger(TreeChallenger):
 
 class XGBoostChallenger(TreeChallenger):
     kind = "xgboost"
+    Params = XGBoostParams
     library = LIBRARIES["xgboost"]
 
     def _defaults(self) -> dict[str, Any]:

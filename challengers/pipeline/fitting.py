@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from challengers.config import ExperimentConfig
+from challengers.data.split import Split
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
 from challengers.models import registry
+from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.pipeline.plan import ModelPlan
@@ -46,7 +49,7 @@ def fit_champion(
     mp = prepared.plan.champion
     c = cfg.champion
     if c.score and c.production_score is None:
-        model: BaseChallenger = ScoreColumnChampion(c.score)
+        model: BaseChallenger = ScoreColumnChampion.from_config(c, seed=cfg.seed, threads=threads)
     elif c.retrain:
         model = registry.create(c.retrain.kind, c.retrain, seed=cfg.seed, threads=threads)
     else:
@@ -98,10 +101,9 @@ def _tune(
     tuning: tuple[Path, bool],
 ) -> TuneResult | None:
     """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
-    from challengers.config import tuned_section
     from challengers.tuning.search import TuneTask, fixed_params, tune
 
-    section = tuned_section(mp.settings)
+    section = mp.settings.tuning()
     if section is None:
         return None
     directory, resume = tuning
@@ -139,10 +141,17 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         model=model,
         scores=scores,
         train_scores=train_scores,
-        fit_seconds=getattr(model, "fit_seconds_", 0.0),
+        fit_seconds=model.fit_seconds_,
         predict_seconds=predict_seconds,
-        twin=score_twin(model, parts.test, history),
+        twin=_score_twin(model, parts, history),
     )
+
+
+def _score_twin(
+    model: BaseChallenger, parts: Split, history: pl.DataFrame | None
+) -> TwinScores | None:
+    twin = model.fitted_twin() if isinstance(model, HasTwin) else None
+    return None if twin is None else score_twin(*twin, parts.test, history)
 
 
 def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:

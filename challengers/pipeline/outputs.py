@@ -188,6 +188,8 @@ def parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) 
         "data_fingerprint": prepared.fingerprint,
         "role": "experiment",
         "threads": str(cfg.threads),
+        "engine": cfg.engine.kind,  # where the rows were loaded and fingerprinted
+        **({"spark_master": cfg.engine.master} if cfg.engine.master else {}),
         **{k: v for k, v in env.items() if k != "executable"},
     }
 

@@ -24,6 +24,7 @@ from challengers.data.split import Windows
 from challengers.errors import ConfigError, DataError, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
+from challengers.models.abilities import ReadsColumns
 
 
 @dataclass(frozen=True)
@@ -213,10 +214,10 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     if c.kind != "anomaly" or getattr(c, "hybrid", None):  # every other kind trains a tree
         check_tree_features(features, where if c.features is not None else "data.features")
     extra: tuple[str, ...] = ()
-    graph = getattr(c, "graph", None)
-    if graph is not None:
-        extra = tuple(graph.entities)
-        require_columns(schema, [(e, f"challengers.{c.name}.graph.entities") for e in extra])
+    if issubclass(cls, ReadsColumns):
+        named = cls.extra_columns(c)
+        require_columns(schema, [(col, f"challengers.{c.name}.{key}") for col, key in named])
+        extra = tuple(dict.fromkeys(col for col, _ in named))
     cls.check_settings(c, features)
     lookback = cls.lookback_days(c)
     if lookback:  # history is read with its labels: reach back the label delay further

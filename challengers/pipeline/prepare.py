@@ -18,12 +18,13 @@ from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
 from challengers.data.split import Split, split
+from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.pipeline.plan import Plan, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
-from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame
+from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame, from_sums
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -58,9 +59,12 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         allow_pickle=options.allow_pickle,
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
     )
-    with progress.stage("Loading data"):
+    sums: RowSums | None = None
+    with progress.stage("Loading data" + (" on Spark" if cfg.engine.kind == "spark" else "")):
         w = plan.windows
-        frame = _load(plan)
+        frame, sums = (
+            _load_on_spark(cfg, plan) if cfg.engine.kind == "spark" else (_load(plan), None)
+        )
     parts = split(frame, w, target=plan.spec.target, entity=plan.spec.entity)
     _check_windows(plan, parts)
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
@@ -87,9 +91,12 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         "excluded_known_fraud": parts.excluded_rows,
     }
     with progress.stage("Fingerprinting the data"):
-        data_print = fingerprint_frame(
-            frame, used, windows=windows, threads=cfg.threads, chunk_by=DAY
-        )
+        if sums is not None:  # summed on the executors, equal to the local sums of these rows
+            data_print = from_sums(sums, windows)
+        else:
+            data_print = fingerprint_frame(
+                frame, used, windows=windows, threads=cfg.threads, chunk_by=DAY
+            )
     return Prepared(
         plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
     )
@@ -102,6 +109,30 @@ def _load(plan: Plan) -> pl.DataFrame:
     )
     check_target(frame, plan.spec.target)
     return frame
+
+
+def _load_on_spark(cfg: ExperimentConfig, plan: Plan) -> tuple[pl.DataFrame, RowSums]:
+    """Rows read, checked and fingerprinted by Spark, then brought to the driver in file order:
+    the steps after loading still run here (the rows the local engine would have loaded, so the
+    same numbers); the session stops once the rows are here."""
+    from challengers.engine.spark import SparkEngine
+
+    engine = SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
+    try:
+        w = plan.windows
+        rows = engine.load_days(
+            cfg.data.path,
+            columns=plan.columns,
+            time=plan.spec.time,
+            target=plan.spec.target,
+            start=w.first_day,
+            end=w.last_day,
+        )
+        used = [c for c in plan.columns if c in rows.columns]
+        sums = engine.row_sums(rows, used, chunk_by=DAY)
+        return engine.to_polars(rows), sums
+    finally:
+        engine.close()
 
 
 def _check_windows(plan: Plan, parts: Split) -> None:

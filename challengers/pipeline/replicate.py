@@ -217,11 +217,20 @@ def replicate_run(
     tracking_uri: str | None = None,
     output_dir: Path | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    master: str | None = None,
 ) -> Replication:
-    """Re-run logged run ``run_id`` from its record and compare; logs the replication as a run."""
+    """Re-run logged run ``run_id`` from its record and compare; logs the replication as a run.
+    ``engine``/``master`` override the logged engine (the fingerprint is the same on either)."""
     uri = resolve_uri(tracking_uri)
     record = load_record(uri, run_id)
     cfg, notes = rebuild_config(record)
+    cfg = cfg.with_engine(engine, master)
+    logged_engine = record.run.tags.get("engine", "local")
+    if "spark" in (logged_engine, cfg.engine.kind):
+        notes.append(
+            f"engine: the logged run used {logged_engine}, this replication {cfg.engine.kind}"
+        )
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
     only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
@@ -265,9 +274,11 @@ def replicate_config(
     tracking_uri: str | None = None,
     output_dir: Path | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
+    master: str | None = None,
 ) -> Replication:
     """Run ``config``, then replicate that run from its record: same config, data, seed twice."""
-    cfg = load_config(config)
+    cfg = load_config(config).with_engine(engine, master)
     out = output_dir / "run" if output_dir else default_output_dir(cfg)
     first = run_experiment(
         cfg,

@@ -248,11 +248,16 @@ def _evaluate(
                     resample_force=e.resample_force,
                 )
     adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
-    unit = {}
-    if e.bootstrap > 0:
-        chosen = resampling(rows, e.resample, force=e.resample_force)
-        unit = {"unit": chosen.unit, "reason": chosen.reason}
-    return _Evaluated(rows, budget, evaluations, analyses, models, unit)
+    return _Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
+
+
+def _unit(cfg: ExperimentConfig, rows: TestRows) -> dict[str, str]:
+    """The unit every interval and test of the run resampled, and why (none without bootstrap)."""
+    e = cfg.evaluation
+    if e.bootstrap <= 0:
+        return {}
+    chosen = resampling(rows, e.resample, force=e.resample_force)
+    return {"unit": chosen.unit, "reason": chosen.reason}
 
 
 def _findings(

@@ -270,6 +270,12 @@ def limitations(result: ExperimentResult) -> Section:
             f"Weekly intervals rest on one week of rows each and {s.weekly_bootstrap:,} "
             f"replicates (the last week, {last.start}..{last.end}, has {last.positives:,} "
             "frauds); a short test window gives a noisy decay slope."
+            + (
+                " Under day blocks a week's interval rests on at most 7 blocks, too few to hold "
+                "its coverage."
+                if result.resampling.get("unit") == "day"
+                else ""
+            )
         )
     items.append(
         "At the operating point, rows tied at the budget boundary are ordered at random (seeded); "

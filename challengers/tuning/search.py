@@ -7,7 +7,7 @@ refit on the whole training window and evaluated on the test window like any cha
    (default: a fifth) are the validation slice; rows within ``label_delay_days`` before it are left
    out of the fit (their labels would not be known yet); with ``folds`` > 1, older slices of the
    same size before it (rolling origin, prequential). The test window is never read.
-2. The kind's tree. A kind is tunable when it implements one method::
+2. The kind's tree. A kind is tunable when it inherits ``Tunable`` and implements its one method::
 
        def tree_view(self, train, valid, spec, history) -> TreeView   # models/tree.py
 
@@ -54,7 +54,8 @@ from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows, headline, rank_scores
 from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
-from challengers.models.tree import TreeChallenger, TreeView, Watch
+from challengers.models.params import TreeSection
+from challengers.models.tree import TreeChallenger, TreeView, Tunable, Watch
 from challengers.progress import Progress
 from challengers.tracking import NestedRun
 from challengers.tuning.space import Dim, baseline, search_space, split_params
@@ -209,12 +210,12 @@ def _error_tag(error: str | None) -> dict[str, str]:
     return {"error": error} if error else {}
 
 
-def fixed_params(section: Any) -> frozenset[str]:
+def fixed_params(section: TreeSection | None) -> frozenset[str]:
     """Tree parameters a config section (``params``, ``imbalance``) sets: they are not searched."""
     if section is None:
         return frozenset()
-    names = set(getattr(section, "params", {}) or {})
-    if "imbalance" in getattr(section, "model_fields_set", ()):
+    names = set(section.params)
+    if "imbalance" in section.model_fields_set:
         names.add("imbalance")
     return frozenset(names)
 
@@ -279,8 +280,7 @@ class _Fold:
 
 
 def _folds(model: BaseChallenger, task: TuneTask) -> list[_Fold]:
-    view_of = getattr(model, "tree_view", None)
-    if view_of is None:
+    if not isinstance(model, Tunable):
         raise ModelError(
             f"challenger '{task.name}' ({model.kind}) cannot be tuned: the kind has no tree; "
             "remove tune"
@@ -297,7 +297,7 @@ def _folds(model: BaseChallenger, task: TuneTask) -> list[_Fold]:
         target=task.spec.target,
         entity=task.spec.entity,
     ):
-        view: TreeView = view_of(part.train, part.test, task.spec, history)
+        view: TreeView = model.tree_view(part.train, part.test, task.spec, history)
         s = view.spec
         out.append(
             _Fold(

@@ -4,6 +4,7 @@ shift between training and test, and a feature that drifts. The findings must na
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -14,6 +15,8 @@ from challengers.analysis.operating import budget_from_rate
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.data.frames import DAY, DataSpec
 from challengers.evaluation.curve import Cost
+from challengers.evaluation.evaluate import TestRows as Rows
+from challengers.evaluation.evaluate import evaluate_models
 from challengers.evaluation.metrics import parse_metric
 from challengers.findings import FindingContext, derive_findings
 from challengers.results import ModelResult
@@ -51,8 +54,7 @@ def window(first: date, last: date, rng: np.random.Generator, *, test: bool) -> 
     ).with_columns(pl.col("TX_DATETIME").dt.date().alias(DAY))
 
 
-@pytest.fixture(scope="module")
-def analyses() -> Analyses:
+def analysis_input(**overrides: object) -> AnalysisInput:
     rng = np.random.default_rng(7)
     train, test = window(*TRAIN, rng, test=False), window(*TEST, rng, test=True)
     models = ("champ", "chall")
@@ -84,7 +86,39 @@ def analyses() -> Analyses:
         seed=3,
         settings=Settings(min_segment_rows=500, min_segment_positives=20),
     )
-    return analyse(inp)
+    return dataclasses.replace(inp, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def analyses() -> Analyses:
+    return analyse(analysis_input())
+
+
+def test_weekly_bands_and_savings_resample_the_run_unit() -> None:
+    """evaluation.resample reaches the diagnostics: with rows as the unit, a week's band and the
+    savings interval are exactly the evaluation's own with rows as the unit (they used entity
+    blocks whatever the config said)."""
+    inp = analysis_input(resample="row")
+    got = analyse(inp)
+
+    def evaluate(frame: pl.DataFrame, scores: dict, metrics: list, resample: str | None) -> dict:
+        rows = Rows.from_frame(frame, target="TX_FRAUD", amount="TX_AMOUNT", entity="CUSTOMER_ID")
+        return evaluate_models(
+            rows, scores, inp.calibrated, champion="champ", metrics=metrics, cost=inp.cost,
+            operating_rate=inp.budget.rate, bootstrap=60, alpha=0.05, seed=3, resample=resample,
+        )  # fmt: skip
+
+    first = np.flatnonzero(inp.test.get_column(DAY).to_numpy() < date(2024, 2, 5))
+    week = {m: s[first] for m, s in inp.scores.items()}
+    for resample, same in (("row", True), (None, False)):
+        band = evaluate(inp.test[first], week, METRICS, resample)["champ"].ci["roc_auc"]
+        assert (got.stability.weeks[0].ci["champ"]["roc_auc"] == pytest.approx(band)) == same
+    cost = [parse_metric("expected_cost")]
+    delta = evaluate(inp.test, inp.scores, cost, "row")["chall"].delta["expected_cost"]
+    chall = next(m for m in got.operating_point.models if m.model == "chall")
+    n = inp.test.height
+    assert chall.savings_ci == pytest.approx((-delta.ci[1] * n, -delta.ci[0] * n))
+    assert chall.savings_p_value == delta.p_value
 
 
 def test_planted_decay_is_a_significant_negative_slope(analyses: Analyses) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 import pytest
 
-from challengers.audit import ModelInputs, register_recipe
-from challengers.audit import future as future_module
+from challengers.audit import ModelInputs
+from challengers.models import registry
+from challengers.models.abilities import DerivesFeatures, FeatureRecipe
+from challengers.models.base import BaseChallenger
+from challengers.models.params import ChallengerParams
 from tests.audit.frames import FEATURES, audit, clean_frame, ids, thresholds
 
 ENTITY = "CUSTOMER_ID"
@@ -46,20 +49,38 @@ class HonestRecipe:
         )
 
 
-def make_leaky(settings: Any, spec: Any) -> LeakyRecipe:
-    return LeakyRecipe()
+class BatchKind(BaseChallenger, DerivesFeatures):
+    """A kind whose features a careless batch job computes: the audit gets its recipe."""
+
+    kind = "batch"
+
+    class Params(ChallengerParams):
+        kind: Literal["batch"]
+
+    @classmethod
+    def feature_recipe(cls, settings: Any, spec: Any) -> FeatureRecipe | None:
+        return LeakyRecipe()
 
 
-@pytest.fixture
-def recipes(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """An isolated recipe registry for one test."""
-    registry: dict[str, Any] = {}
-    monkeypatch.setattr(future_module, "RECIPES", registry)
-    return registry
+class HistoryKind(BaseChallenger, DerivesFeatures):
+    kind = "history"
+
+    class Params(ChallengerParams):
+        kind: Literal["history"]
+
+    @classmethod
+    def feature_recipe(cls, settings: Any, spec: Any) -> FeatureRecipe | None:
+        return HonestRecipe()
 
 
-def test_leaky_recipe_is_caught(recipes: dict[str, Any], tmp_path: Path) -> None:
-    register_recipe("batch", lambda settings, spec: LeakyRecipe())
+@pytest.fixture(autouse=True)
+def kinds() -> Any:
+    """The test kinds, registered for one test only."""
+    with registry.registered(BatchKind), registry.registered(HistoryKind):
+        yield
+
+
+def test_leaky_recipe_is_caught(tmp_path: Path) -> None:
     models = [ModelInputs("champ", "batch", FEATURES)]
     result = audit(clean_frame(), tmp_path, models=models)
     found = ids(result)
@@ -71,8 +92,7 @@ def test_leaky_recipe_is_caught(recipes: dict[str, Any], tmp_path: Path) -> None
     assert rows["CUSTOMER_TOTAL_TX"]["rows_changed"] > 0
 
 
-def test_honest_recipe_is_not_flagged(recipes: dict[str, Any], tmp_path: Path) -> None:
-    register_recipe("history", lambda settings, spec: HonestRecipe())
+def test_honest_recipe_is_not_flagged(tmp_path: Path) -> None:
     result = audit(clean_frame(), tmp_path, models=[ModelInputs("champ", "history", FEATURES)])
     assert not [f for f in result.findings if f.id.startswith("leak-future")]
     assert {r["feature"] for r in result.tables["future_features"]} == {
@@ -83,35 +103,38 @@ def test_honest_recipe_is_not_flagged(recipes: dict[str, Any], tmp_path: Path) -
     assert all(r["rows_compared"] > 1000 for r in result.tables["future_features"])
 
 
-def test_recipe_registered_by_import_path(recipes: dict[str, Any], tmp_path: Path) -> None:
-    register_recipe("batch", "tests.audit.test_future:make_leaky")
-    result = audit(clean_frame(), tmp_path, models=[ModelInputs("m", "batch", FEATURES)])
-    assert "leak-future-m-NEXT_AMOUNT" in ids(result)
-
-
-def test_factory_receives_the_model_settings(recipes: dict[str, Any], tmp_path: Path) -> None:
+def test_the_recipe_receives_the_model_settings(tmp_path: Path) -> None:
     seen: list[Any] = []
 
-    def factory(settings: Any, spec: Any) -> None:
-        seen.append(settings)  # returning None: nothing to check for these settings
+    class Custom(BaseChallenger, DerivesFeatures):
+        kind = "custom"
 
-    register_recipe("custom", factory)
+        class Params(ChallengerParams):
+            kind: Literal["custom"]
+
+        @classmethod
+        def feature_recipe(cls, settings: Any, spec: Any) -> FeatureRecipe | None:
+            seen.append(settings)  # returning None: nothing to check for these settings
+            return None
+
     settings = {"windows_days": [1, 7]}
-    result = audit(
-        clean_frame(), tmp_path, models=[ModelInputs("m", "custom", FEATURES, settings=settings)]
-    )
+    with registry.registered(Custom):
+        result = audit(
+            clean_frame(),
+            tmp_path,
+            models=[ModelInputs("m", "custom", FEATURES, settings=settings)],
+        )
     assert seen == [settings]
     assert result.tables["future_features"] == []
 
 
-def test_kinds_without_recipe_are_not_checked(recipes: dict[str, Any], tmp_path: Path) -> None:
+def test_kinds_without_recipe_are_not_checked(tmp_path: Path) -> None:
     result = audit(clean_frame(), tmp_path)
     assert result.tables["future_features"] == []
 
 
-def test_small_budget_samples_whole_customers(recipes: dict[str, Any], tmp_path: Path) -> None:
+def test_small_budget_samples_whole_customers(tmp_path: Path) -> None:
     """One day holds about 300 rows; a budget of 150 samples customers within the last day."""
-    register_recipe("batch", lambda settings, spec: LeakyRecipe())
     models = [ModelInputs("champ", "batch", FEATURES)]
     result = audit(
         clean_frame(), tmp_path, models=models, findings=thresholds(recipe_sample_rows=150)
@@ -124,7 +147,7 @@ def test_small_budget_samples_whole_customers(recipes: dict[str, Any], tmp_path:
 def test_graph_challenger_features_pass_the_look_ahead_check(
     sim_parquet: Path, write_config: Any, tmp_path: Path
 ) -> None:
-    """The graph kind's own recipe is registered by default, and its features use the past only."""
+    """The graph kind derives features (its recipe is checked), and they use the past only."""
     from challengers.config import load_config
     from challengers.pipeline import RunOptions, audit_experiment
     from challengers.progress import SilentProgress

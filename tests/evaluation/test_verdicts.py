@@ -45,8 +45,8 @@ def _evaluate(rows: Rows, scores: dict[str, np.ndarray], seed: int, **kw: object
 
 
 def _bound(rate: float, trials: int) -> float:
-    """``rate`` plus its one-sided 99.9% binomial margin over ``trials`` independent trials."""
-    return float(binom.ppf(0.999, trials, rate)) / trials
+    """``rate`` plus its one-sided 99% binomial margin over ``trials`` independent trials."""
+    return float(binom.ppf(0.99, trials, rate)) / trials
 
 
 @pytest.mark.slow

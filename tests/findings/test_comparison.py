@@ -10,6 +10,7 @@ import pytest
 from challengers.analysis.calibration import Calibration
 from challengers.analysis.operating import ModelAtBudget, Overlap
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.recommendations import recommendation
 from challengers.results import DeltaResult, ModelResult
 
 
@@ -92,6 +93,7 @@ def test_the_verdict_rests_on_the_primary_metric_alone() -> None:
     secondary = found["outcome-secondary-chall"]
     assert secondary.severity == "info" and secondary.metric == "roc_auc"
     assert "Not significant on the primary metric pr_auc" in secondary.detail
+    assert "name it evaluation.primary for the next validation" in recommendation(secondary)
     chall.delta_vs_champion["pr_auc"] = DeltaResult(0.02, (0.01, 0.03), 0.001, 0.002, primary=True)
     better = {f.id: f for f in derive_findings(ctx)}["outcome-better-chall"]
     assert better.metric == "pr_auc" and "on the primary metric pr_auc" in better.title

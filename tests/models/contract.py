@@ -4,11 +4,14 @@ A kind's test module subclasses :class:`ChallengerContract`, sets ``kind``, and 
 ``make_model`` (and, when the kind needs more than the default features, ``make_spec``; kinds that
 read other columns or a transaction history override ``make_frame`` and ``make_history``). The suite
 checks the shape and finiteness of scores, seeded determinism, rebuilding from ``get_params()``, the
-not-fitted error, that inputs are left untouched, and a quality floor on easy synthetic data.
+not-fitted error, that inputs are left untouched, a quality floor on easy synthetic data, and that
+the kind's YAML section, ``from_config`` and ``get_params()`` agree key for key (so do the MLflow
+params, which are ``get_params()``). ``make_model`` passes every key of the section (defaults too).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +22,7 @@ from challengers.data.frames import DataSpec
 from challengers.evaluation.curve import Curve, Ranked
 from challengers.evaluation.metrics import roc_auc
 from challengers.models.base import BaseChallenger, NotFittedError
+from challengers.models.params import NOT_MODEL_KEYS
 
 EASY_FEATURES = ("signal", "noise_a", "noise_b", "weak")
 
@@ -45,6 +49,11 @@ def easy_frame(rows: int = 4000, seed: int = 0) -> pl.DataFrame:
             ),
         }
     )
+
+
+def _plain(params: dict[str, Any]) -> Any:
+    """As YAML (and MLflow) hold them: tuples are lists."""
+    return json.loads(json.dumps(params))
 
 
 def auc(y: np.ndarray, s: np.ndarray) -> float:
@@ -96,6 +105,19 @@ class ChallengerContract:
         from challengers.models import registry
 
         assert registry.kind_class(self.kind) is type(self.make_model())
+
+    def test_yaml_section_from_config_and_get_params_agree(self) -> None:
+        """YAML keys = get_params() (= MLflow params): the model's params, written as its section,
+        validate (no key unknown to the YAML), build the same model, and every key of the section
+        that builds a model is a constructor argument."""
+        model = self.make_model(seed=5)
+        cls = type(model)
+        params = model.get_params()
+        run = {"seed": params.pop("seed"), "threads": params.pop("threads")}
+        section = cls.Params.model_validate({"name": "m", "kind": self.kind, **params})
+        assert set(params) == set(cls.Params.model_fields) - NOT_MODEL_KEYS
+        assert section.model_params() == _plain(params)
+        assert _plain(cls.from_config(section, **run).get_params()) == _plain({**params, **run})
 
     def test_scores_one_finite_float_per_row(
         self, fitted: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame

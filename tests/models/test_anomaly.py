@@ -11,10 +11,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.config import AnomalyChallengerConfig
 from challengers.data.frames import DataSpec
 from challengers.features import outliers
-from challengers.models.anomaly import AnomalyChallenger
+from challengers.models.anomaly import AnomalyChallenger, AnomalyParams
 from challengers.models.base import BaseChallenger
 from tests.models.contract import ChallengerContract, auc
 
@@ -36,7 +35,7 @@ class TestIForestContract(ChallengerContract):
 
 class TestECODContract(TestIForestContract):
     def make_model(self, seed: int = 0) -> BaseChallenger:
-        return AnomalyChallenger("ecod", seed=seed, threads=1)
+        return AnomalyChallenger("ecod", {}, seed=seed, threads=1)
 
 
 class TestKNNContract(TestIForestContract):
@@ -51,7 +50,12 @@ class TestLightGBMHybridContract(ChallengerContract):
 
     def make_model(self, seed: int = 0) -> BaseChallenger:
         return AnomalyChallenger(
-            "hbos", hybrid="lightgbm", model_params={"n_estimators": 60}, seed=seed, threads=1
+            "hbos",
+            {},
+            hybrid="lightgbm",
+            model={"kind": "lightgbm", "params": {"n_estimators": 60}, "imbalance": "none"},
+            seed=seed,
+            threads=1,
         )
 
 
@@ -61,8 +65,9 @@ class TestXGBoostHybridContract(ChallengerContract):
     def make_model(self, seed: int = 0) -> BaseChallenger:
         return AnomalyChallenger(
             "copod",
+            {},
             hybrid="xgboost",
-            model_params={"n_estimators": 60},
+            model={"kind": "xgboost", "params": {"n_estimators": 60}, "imbalance": "none"},
             fit_on="genuine",
             seed=seed,
             threads=1,
@@ -240,7 +245,7 @@ def test_out_of_fold_scores_never_come_from_a_detector_fitted_on_the_row() -> No
 
 def test_hybrid_twin_is_the_same_tree_without_the_score() -> None:
     train = cluster_frame(1500, 40, seed=10)
-    model = AnomalyChallenger("ecod", hybrid="lightgbm", model_params={"n_estimators": 20})
+    model = AnomalyChallenger("ecod", hybrid="lightgbm", model={"params": {"n_estimators": 20}})
     model.fit(train, CLUSTER_SPEC)
     assert model.tree_ is not None and model.twin_ is not None
     assert model.tree_.features_ == (*CLUSTER_FEATURES, "anomaly_ecod")
@@ -255,8 +260,8 @@ def test_hybrid_twin_is_the_same_tree_without_the_score() -> None:
 # ----------------------------------------------------------------------------- configuration
 
 
-def anomaly_config(**kw: Any) -> AnomalyChallengerConfig:
-    return AnomalyChallengerConfig.model_validate({"name": "a", "kind": "anomaly", **kw})
+def anomaly_config(**kw: Any) -> AnomalyParams:
+    return AnomalyParams.model_validate({"name": "a", "kind": "anomaly", **kw})
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,14 @@ def test_failing_detectors_are_failed_challengers_and_the_others_go_on(
 
     document = json.loads((tmp_path / "out" / "comparison.json").read_text())
     entry = next(m for m in document["models"] if m["name"] == "lgbm-hbos")
-    assert set(entry["twin"]["delta"]["roc_auc"]) == {"value", "ci", "p_value"}
+    twin = entry["twin"]["delta"]
+    assert set(twin["roc_auc"]) == {
+        "value", "ci", "p_value", "p_value_adjusted", "method", "primary"
+    }  # fmt: skip
+    # the run's unit (entity blocks) and methods; roc_auc is the primary metric (the first)
+    assert twin["roc_auc"]["method"] == "delong-clustered:entity" and twin["roc_auc"]["primary"]
+    assert twin["pr_auc"]["method"] == "bootstrap:entity" and not twin["pr_auc"]["primary"]
+    assert twin["roc_auc"]["p_value_adjusted"] >= twin["roc_auc"]["p_value"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "lgbm-hbos against its twin (lightgbm without anomaly_hbos)" in report
 
@@ -107,6 +114,9 @@ def test_failing_detectors_are_failed_challengers_and_the_others_go_on(
     logged = client.get_run(run_id).data.metrics
     assert logged["delta_twin_roc_auc"] == pytest.approx(entry["twin"]["delta"]["roc_auc"]["value"])
     assert "twin_pr_auc_ci_low" in logged
+    assert logged["delta_twin_pr_auc_p_value_adjusted"] == pytest.approx(
+        twin["pr_auc"]["p_value_adjusted"]
+    )
 
 
 def test_plan_time_checks_need_no_training(sim_parquet: Path, write_config: Callable) -> None:

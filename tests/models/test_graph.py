@@ -32,14 +32,12 @@ def entity_frame(rows: int, seed: int) -> pl.DataFrame:
     )
 
 
-def small_graph(seed: int = 0, **kwargs: object) -> GraphChallenger:
-    settings: dict = {
-        "windows_days": [1, 3],
-        "params": {"n_estimators": 60},
-        "seed": seed,
-        "threads": 1,
-    }
-    return GraphChallenger(["card", "shop"], **{**settings, **kwargs})  # type: ignore[arg-type]
+def small_graph(seed: int = 0, model: dict | None = None, **graph: object) -> GraphChallenger:
+    """A graph challenger on cards and shops; ``graph`` and ``model`` override its sections."""
+    settings = {"entities": ["card", "shop"], "windows_days": [1, 3], "structure": True, **graph}
+    settings.setdefault("structure_every_days", 1)
+    tree = model or {"kind": "lightgbm", "params": {"n_estimators": 60}, "imbalance": "none"}
+    return GraphChallenger(settings, tree, seed=seed, threads=1)
 
 
 class TestGraphContract(ChallengerContract):
@@ -113,7 +111,7 @@ def test_saved_model_and_recipe(frames: tuple, tmp_path: Path) -> None:
 
 def test_xgboost_inner_model(frames: tuple) -> None:
     train, test, history = frames
-    model = small_graph(model_kind="xgboost", params={"n_estimators": 30}, structure=False)
+    model = small_graph(model={"kind": "xgboost", "params": {"n_estimators": 30}}, structure=False)
     scores = model.fit(train, SPEC, history=history).predict_score(test, history=history)
     assert trees.library_of(model.native_model()) is trees.LIBRARIES["xgboost"]
     assert not any(n.endswith("_ppr") for n in model.graph_features_)
@@ -153,14 +151,14 @@ def test_config_plan_and_lookback(sim_parquet: Path, write_config, tmp_path: Pat
 
     model = registry.create("graph", mp.settings, seed=3, threads=1)
     assert isinstance(model, GraphChallenger)
-    assert model.get_params() == {
-        "entities": ["CUSTOMER_ID", "TERMINAL_ID", "DEVICE_ID"],
-        "windows_days": [1, 14],
-        "structure": True,
-        "structure_every_days": 7,
-        "model_kind": "xgboost",
-        "params": {"max_depth": 3},
-        "imbalance": "sqrt",
+    assert model.get_params() == {  # the YAML section, as written, with its defaults
+        "graph": {
+            "entities": ["CUSTOMER_ID", "TERMINAL_ID", "DEVICE_ID"],
+            "windows_days": [1, 14],
+            "structure": True,
+            "structure_every_days": 7,
+        },
+        "model": {"kind": "xgboost", "params": {"max_depth": 3}, "imbalance": "sqrt"},
         "seed": 3,
         "threads": 1,
     }

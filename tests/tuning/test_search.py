@@ -157,9 +157,9 @@ def test_kinds_around_a_tree_are_tuned_through_it(
     result = tune(model, task, SilentProgress())
     assert type(result.model) is type(model)
     tuned = result.model.get_params()
-    tree_params = tuned.get("params") if plan.kind == "graph" else tuned["model_params"]
-    assert tree_params["n_estimators"] == result.best_params["rounds"]
-    assert tuned["imbalance"] == result.best_params["imbalance"]
+    tree = tuned["model"]  # the graph kind's and the hybrid's inner tree, as in their YAML
+    assert tree["params"]["n_estimators"] == result.best_params["rounds"]
+    assert tree["imbalance"] == result.best_params["imbalance"]
     expected = validation_metric(prepared, result.model, task)
     assert result.best_value == pytest.approx(expected, rel=1e-9)
 

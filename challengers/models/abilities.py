@@ -1,0 +1,69 @@
+"""Optional abilities of a model kind, each an explicit mixin the kind inherits (never probed with
+``getattr``): the pipeline asks ``issubclass(kind, ReadsColumns)`` or ``isinstance(model, HasTwin)``.
+
+- :class:`ReadsColumns`: columns the kind reads besides its features (the graph kind's entities);
+  the plan reads them and checks they exist before any row is loaded.
+- :class:`DerivesFeatures`: the recipe of the features the kind derives from raw rows, which the
+  audit recomputes with later rows removed to catch look-ahead (``audit/future.py``).
+- :class:`HasTwin`: a fitted twin, the same tree without the kind's added features, which the run
+  scores and compares with the model (``evaluation/twins.py``).
+- ``Tunable`` (:mod:`challengers.models.tree`): the tree a tuner searches (``tree_view``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import polars as pl
+
+from challengers.data.frames import DataSpec
+
+if TYPE_CHECKING:
+    from challengers.models.base import BaseChallenger
+
+
+@runtime_checkable
+class FeatureRecipe(Protocol):
+    """How a model computes its features from raw rows, as production would."""
+
+    @property
+    def name(self) -> str:
+        """What the report calls the recipe."""
+        ...
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The raw columns read, besides the time and the target."""
+        ...
+
+    def compute(self, rows: pl.DataFrame, *, time: str, target: str) -> pl.DataFrame:
+        """The feature columns for ``rows`` (sorted by time), one row per input row, same order."""
+        ...
+
+
+class ReadsColumns:
+    """A kind that reads data columns other than its features."""
+
+    @classmethod
+    def extra_columns(cls, settings: Any) -> list[tuple[str, str]]:
+        """``(column, config key naming it)`` for each such column of the kind's section."""
+        raise NotImplementedError
+
+
+class DerivesFeatures:
+    """A kind that derives features from raw rows and can say how (for the look-ahead audit)."""
+
+    @classmethod
+    def feature_recipe(cls, settings: Any, spec: DataSpec) -> FeatureRecipe | None:
+        """The recipe for the kind's section and the run's data spec (None: nothing to check)."""
+        raise NotImplementedError
+
+
+class HasTwin:
+    """A kind that may fit a twin: the same tree, same parameters and seed, without the features
+    the kind adds."""
+
+    def fitted_twin(self) -> tuple[BaseChallenger, str] | None:
+        """The fitted twin and what it is, for the report ("lightgbm without anomaly_ecod"), or
+        None when this model has none."""
+        raise NotImplementedError

@@ -1,0 +1,185 @@
+"""What the YAML sections of the model kinds share: the strict pydantic base, the section every
+challenger has (``name``, ``kind``, ``features``), a tree spec (``model:``), and tuning's ``tune:``.
+
+Each kind declares its own section as its ``Params`` class (a subclass of :class:`ChallengerParams`);
+``challengers.config`` builds the challenger union from the registered kinds. The rule that keeps
+YAML, the model and MLflow equal: a section's keys other than ``name``, ``kind``, ``features`` and
+``tune`` (how to search, not what the model is) are the kind's constructor arguments, hence its
+``get_params()`` and its MLflow params, together with ``seed`` and ``threads`` from the top of the
+config. :meth:`ChallengerParams.model_params` is that dictionary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from challengers.errors import ConfigError
+from challengers.evaluation.metrics import parse_metric
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# every name the two tree libraries accept for the number of boosting rounds
+ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
+DEFAULT_ROUNDS = 100
+MAX_ROUNDS = 1_000_000
+# keys of a section that say which model it is, or how to search it, not how it is built
+NOT_MODEL_KEYS = frozenset({"name", "kind", "features", "tune"})
+Imbalance = Literal["none", "balanced", "sqrt"]
+
+
+class Strict(BaseModel):
+    """Every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def unique_names(value: list[str] | None) -> list[str] | None:
+    """Column lists name each column once."""
+    if value is not None:
+        repeated = sorted({v for v in value if value.count(v) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
+    return value
+
+
+class TreeSection(Protocol):
+    """A section holding a tree's ``params`` and ``imbalance``: a tree kind's, or a ``model:``."""
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def imbalance(self) -> str: ...
+
+    @property
+    def model_fields_set(self) -> set[str]: ...
+
+
+class ModelSection(Strict):
+    """A section that builds a model: its keys, as the kind's constructor arguments."""
+
+    def model_params(self) -> dict[str, Any]:
+        """The keys that build the model (nested sections as plain dicts, their ``tune`` left out)."""
+        out = {}
+        for name in type(self).model_fields:
+            if name not in NOT_MODEL_KEYS:
+                value = self.__dict__[name]
+                if isinstance(value, ModelSection):  # a nested spec: its kind builds the model
+                    out[name] = value.model_dump(exclude={"tune"})
+                else:
+                    out[name] = self.model_dump(include={name})[name]
+        return out
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        """The ``tune`` block of this section and the section holding the tree's ``params`` and
+        ``imbalance`` it searches, or None when the model is not tuned."""
+        return None
+
+
+class SearchRange(Strict):
+    """An overridable range of a tuned parameter: ``low``..``high`` (``log``, ``int``), or
+    ``choices``."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    int: bool = False
+    choices: list[str | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SearchRange:
+        if self.choices is not None:
+            if self.low is not None or self.high is not None or not self.choices:
+                raise ValueError("give either choices: [...] or low and high, not both")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give low and high (or choices: [...])")
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} is below low {self.low}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0, got {self.low}")
+        return self
+
+
+class TuneConfig(Strict):
+    """Optuna tuning of a kind's tree (see challengers/tuning/search.py)."""
+
+    trials: int = Field(20, ge=1, description="finished trials to reach, resumed runs included")
+    timeout_s: float | None = Field(None, gt=0, description="wall-clock budget of the search")
+    metric: str = "pr_auc"
+    validation_days: int | None = Field(None, ge=1, description="default: a fifth of training")
+    folds: int = Field(1, ge=1, le=10)
+    space: dict[str, SearchRange] = {}
+    n_jobs: int = Field(1, ge=1)
+    pruning: bool = True
+    max_rounds: int = Field(1000, ge=1, description="boosting rounds cap; early stopping picks")
+    early_stopping_rounds: int = Field(50, ge=1)
+    eval_every: int = Field(10, ge=1, description="rounds between validation evaluations")
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, value: str) -> str:
+        try:
+            return str(parse_metric(value))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("space")
+    @classmethod
+    def _no_rounds(cls, value: dict[str, SearchRange]) -> dict[str, SearchRange]:
+        rounds = [k for k in value if k in ROUND_KEYS]
+        if rounds:
+            raise ValueError(
+                f"'{rounds[0]}' cannot be searched: early stopping on the validation slice picks "
+                "the rounds; set tune.max_rounds for the cap"
+            )
+        return value
+
+
+def rounds_of(key: str, value: Any) -> int:
+    """A round count as an int; ValueError naming the key, the value and the fix for anything
+    else ("abc", .inf, -5, 2.5, true): the libraries would fail on it only after the data loaded."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value, whole = int(value), True
+    if not whole or not 1 <= value <= MAX_ROUNDS:
+        raise ValueError(
+            f"{key} is {value!r}: the number of boosting rounds must be a whole number from 1 to "
+            f"{MAX_ROUNDS:,}; write e.g. {key}: {DEFAULT_ROUNDS}"
+        )
+    return int(value)
+
+
+def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the round counts of a tree's ``params`` (the config calls this when it loads)."""
+    for key in ROUND_KEYS:
+        if key in params:
+            rounds_of(key, params[key])
+    return params
+
+
+class ModelSpec(ModelSection):
+    """A tree model: the champion's `retrain`, the graph kind's and the anomaly hybrid's `model`."""
+
+    kind: Literal["lightgbm", "xgboost"]
+    params: dict[str, Any] = {}
+    tune: TuneConfig | None = None
+    imbalance: Imbalance = "none"
+
+    _rounds = field_validator("params")(check_rounds)
+
+    def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
+        return None if self.tune is None else (self.tune, self)
+
+
+class ChallengerParams(ModelSection):
+    """What every challenger section has; a kind's ``Params`` adds its own keys and narrows
+    ``kind`` to its name (``Literal["..."]``), which the config's union is discriminated on."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    kind: str
+    features: list[str] | None = None
+
+    _lists = field_validator("features")(unique_names)

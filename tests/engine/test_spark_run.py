@@ -1,0 +1,64 @@
+"""`engine: spark` in a run: rows loaded and fingerprinted by Spark are the local engine's rows, in the
+same order, so everything after loading computes the same numbers; an unreachable master is one line
+and exit 3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from challengers.cli.main import app
+from challengers.config import load_config
+from challengers.errors import EnvironmentFailure
+from challengers.pipeline import RunOptions, prepare
+from challengers.progress import SilentProgress
+from tests.conftest import sim_config
+
+runner = CliRunner()
+
+
+@pytest.mark.slow
+def test_a_spark_loaded_run_prepares_the_local_rows_in_order(
+    spark_engine: Any, sim_parquet: Path, write_config
+) -> None:
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    local = prepare(cfg, RunOptions(), SilentProgress())
+    spark_cfg = cfg.with_engine("spark", "local[2]")
+    assert spark_cfg.fingerprint() == cfg.fingerprint()  # the same experiment: same config hash
+    remote = prepare(spark_cfg, RunOptions(), SilentProgress())
+    assert remote.history.equals(local.history)  # values, types and row order
+    assert remote.fingerprint == local.fingerprint
+    assert remote.data_print == local.data_print
+    target = cfg.data.target
+    assert remote.split.summary(target) == local.split.summary(target)
+    assert (
+        spark_engine.session.getActiveSession() is not None
+    )  # a session it did not start lives on
+
+
+def test_an_unreachable_master_is_one_line_and_exit_3(sim_parquet: Path, write_config) -> None:
+    """In a process of its own: a Spark session already running in this one would be reused."""
+    path = write_config(sim_config(sim_parquet))
+    command = [str(Path(sys.executable).with_name("challenge")), "check", str(path)]
+    result = subprocess.run(
+        [*command, "--master", "spark://127.0.0.1:1"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == EnvironmentFailure.exit_code == 3
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "cannot reach spark://127.0.0.1:1" in lines[-1] and "Spark master is up" in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_engine_options_are_checked(sim_parquet: Path, write_config) -> None:
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    assert cfg.engine.kind == "local"
+    assert cfg.with_engine(None, "local[2]").engine.master == "local[2]"
+    path = write_config(sim_config(sim_parquet))
+    result = runner.invoke(app, ["check", str(path), "--engine", "local", "--master", "yarn"])
+    assert result.exit_code == 2 and "--master needs --engine spark" in result.output
