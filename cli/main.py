@@ -25,7 +25,16 @@ import typer  # noqa: E402
 from typer.core import TyperOption  # noqa: E402
 
 from challengers import __version__  # noqa: E402
-from challengers.cli import audit, check, compare, replicate, run, simulate, ui  # noqa: E402
+from challengers.cli import (  # noqa: E402
+    audit,
+    check,
+    compare,
+    promote,
+    replicate,
+    run,
+    simulate,
+    ui,
+)
 from challengers.cli.errors import ascii_fallback, state  # noqa: E402
 
 _value_type = TyperOption.display_type_rich
@@ -68,7 +77,7 @@ def _root(
     state["debug"] = debug
 
 
-for _command in (run, check, audit, simulate, ui, replicate, compare):
+for _command in (run, check, audit, simulate, ui, replicate, compare, promote):
     app.add_typer(_command.app)
 
 

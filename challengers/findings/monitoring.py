@@ -80,7 +80,8 @@ def monitoring_plan(
             f"fraud rate of labelled transactions (labels mature after {label_delay_days} days)",
             f"a ratio to the training rate beyond {t.audit.label_rate_ratio:g} either way",
             "weekly",
-            f"training {100 * train_rate:.2f}%, test {100 * test_rate:.2f}%",
+            f"training {100 * train_rate:.2f}%, test {100 * test_rate:.2f}% (rows evaluated, "
+            "after the known-fraud exclusion)",
             _related(findings, "drift-label-rate"),
         )
     )

@@ -50,7 +50,9 @@ def champion_card(cfg: ExperimentConfig, champion: Fitted) -> ChampionCard:
         origin = "the documented spec (champion.retrain.params); library defaults otherwise"
     elif c.model is not None:
         source = f"model {'from the MLflow registry' if ':/' in c.model else 'file'} `{c.model}`"
-        library, params, origin = _native(champion.model.native_model() if champion.model else None)
+        library, params, origin = native_hyperparameters(
+            champion.model.native_model() if champion.model else None
+        )
     else:
         source, library, params = f"production scores in column `{c.score}`", "unknown", {}
         origin = "not available: only the scores were delivered"
@@ -68,7 +70,7 @@ def champion_card(cfg: ExperimentConfig, champion: Fitted) -> ChampionCard:
     )
 
 
-def _native(booster: Any) -> tuple[str, dict[str, Any], str]:
+def native_hyperparameters(booster: Any) -> tuple[str, dict[str, Any], str]:
     """(library, hyperparameters, where they come from) of a native booster."""
     kind = type(booster).__module__.split(".")[0]
     if kind == "xgboost":
@@ -87,8 +89,8 @@ def _native(booster: Any) -> tuple[str, dict[str, Any], str]:
             "XGBoost",
             params,
             (
-                "the model file (XGBoost does not store the training hyperparameters such as the "
-                "learning rate; ask the first line for them)"
+                "the model file; XGBoost does not store training hyperparameters such as the "
+                "learning rate: ask the first line for them"
             ),
         )
     if kind == "lightgbm":
@@ -99,7 +101,7 @@ def _native(booster: Any) -> tuple[str, dict[str, Any], str]:
             for k, _, v in (line.partition(":") for line in section.splitlines() if ":" in line)
         }
         params["boosted_rounds"] = booster.num_trees()
-        return "LightGBM", params, "the model file (its parameters section)"
+        return "LightGBM", params, "the model file's parameters section"
     return "unknown", {}, "not readable from the model"
 
 

@@ -84,7 +84,7 @@ def champion(result: ExperimentResult) -> Section:
                     f"Name: **{card.name}**",
                     f"Source: {card.source}",
                     f"Method: kind `{card.method}`, library {card.library}",
-                    f"Hyperparameters ({card.hyperparameters_from}): {params}",
+                    f"Hyperparameters: {params} (source: {card.hyperparameters_from})",
                     f"Features ({len(card.features)}): "
                     + (", ".join(f"`{f}`" for f in card.features) or "unknown"),
                     f"Training window: {card.training_window}",

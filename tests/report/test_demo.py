@@ -17,7 +17,11 @@ DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 @pytest.mark.slow
 def test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals(tmp_path: Path) -> None:
     cfg = load_config(DEMO)
-    evaluation = cfg.evaluation.model_copy(update={"bootstrap": 200})
+    # fewer replicates and a smaller SHAP sample: the findings, not their third decimal
+    diagnostics = cfg.evaluation.diagnostics.model_copy(
+        update={"explain_rows": 200, "weekly_bootstrap": 50}
+    )
+    evaluation = cfg.evaluation.model_copy(update={"bootstrap": 200, "diagnostics": diagnostics})
     cfg = cfg.model_copy(update={"evaluation": evaluation})
     assert "TX_FRAUD_SCENARIO" in cfg.data.drop and cfg.data.scenario == "TX_FRAUD_SCENARIO"
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
