@@ -38,6 +38,7 @@ class ExperimentResult:
     environment: dict[str, str] = field(default_factory=dict)
     claimed: dict[str, float] = field(default_factory=dict)
     champion_agreement: dict[str, Any] | None = None  # re-scored champion vs production scores
+    champion_source: dict[str, str] | None = None  # an MLflow champion's lineage (source.*)
     audit: AuditResult | None = None  # the data audit run before training
     operating_point: OperatingPoint | None = None
     stability: Stability | None = None
@@ -120,6 +121,7 @@ class ExperimentResult:
                 **self._analyses(),
                 "environment": self.environment,
                 "champion_agreement": self.champion_agreement,
+                "champion_source": self.champion_source,
                 "governance": self.governance,
                 "conclusion": None if self.conclusion is None else asdict(self.conclusion),
                 "champion": None if self.champion_card is None else asdict(self.champion_card),

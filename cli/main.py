@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperOption
 
 from challengers import __version__
-from challengers.cli import audit, check, compare, replicate, run, simulate, ui
+from challengers.cli import audit, check, compare, promote, replicate, run, simulate, ui
 from challengers.cli.errors import state
 
 _value_type = TyperOption.display_type_rich
@@ -53,7 +53,7 @@ def _root(
     state["debug"] = debug
 
 
-for _command in (run, check, audit, simulate, ui, replicate, compare):
+for _command in (run, check, audit, simulate, ui, replicate, compare, promote):
     app.add_typer(_command.app)
 
 

@@ -45,6 +45,13 @@ def run_command(
     allow_pickle: bool = typer.Option(
         False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
     ),
+    register: bool = typer.Option(
+        False,
+        "--register",
+        help="Register the challengers' models in the MLflow registry (as tracking.register "
+        "says, else under the experiment's name) and set the alias 'challenger' on the one the "
+        "findings name best.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
     engine: str | None = ENGINE,
     master: str | None = MASTER,
@@ -59,6 +66,8 @@ def run_command(
       challenge run configs/handbook.yaml --only lgbm --output runs/lgbm-only
 
       challenge run configs/demo.yaml --fail-on high --quiet
+
+      challenge run configs/demo.yaml --register   (then: challenge promote RUN_ID lgbm --alias champion)
 
       challenge run configs/demo.yaml --output runs/demo --resume   (after Ctrl-C: train what is missing)
 
@@ -86,6 +95,7 @@ def run_command(
         tracking_uri=tracking_uri,
         config_text=config.read_text(encoding="utf-8"),
         config_file=str(config.resolve()),
+        register=True if register else None,
     )
     result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
     if not quiet:

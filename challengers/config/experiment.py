@@ -27,6 +27,9 @@ from challengers.models import registry
 
 class ExperimentConfig(Strict):
     name: str = Field(pattern=NAME_PATTERN)
+    description: str | None = Field(
+        None, max_length=5000, description="what the validation is about: the experiment's note"
+    )
     seed: int = Field(42, ge=0, le=2**63 - 1, description="seeds every model and the bootstrap")
     threads: int | None = Field(None, ge=1, description="threads per model; default: all cores")
     data: DataConfig
@@ -99,10 +102,13 @@ class ExperimentConfig(Strict):
 
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
-        the same experiment on Spark or locally gives the same numbers, and replicates either way."""
-        text = json.dumps(
-            self.model_dump(mode="json", exclude={"engine", "governance"}), sort_keys=True
-        )
+        the same experiment on Spark or locally gives the same numbers, and replicates either way;
+        so are the governance block and the description (words, not settings), and an unset
+        tracking.register (configs written before it existed keep their hash)."""
+        dump = self.model_dump(mode="json", exclude={"engine", "governance", "description"})
+        if dump["tracking"].get("register") is None:
+            dump["tracking"].pop("register", None)
+        text = json.dumps(dump, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 from typing import Literal
 
@@ -241,21 +242,46 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-class TrackingConfig(Strict):
-    uri: str | None = None
+class RegisterConfig(Strict):
+    """Register the challengers' models in the MLflow registry under ``name`` (one version
+    each) and set ``alias`` on the version of the challenger the findings name best."""
 
-    @field_validator("uri")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    alias: str = Field("challenger", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+    @field_validator("alias")
     @classmethod
-    def _no_secrets(cls, value: str | None) -> str | None:
-        """A config is copied into the outputs and MLflow: credentials never belong in it."""
-        from urllib.parse import urlparse
-
-        if value is not None and (urlparse(value).password or urlparse(value).username):
+    def _not_champion(cls, value: str) -> str:
+        """Promotion is a person's decision, never a run's."""
+        if value.lower() == "champion":
             raise ValueError(
-                "the URI holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
-                "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+                "'champion' is set by a person, never by a run; after reviewing the run use "
+                "`challenge promote RUN_ID MODEL --alias champion`"
             )
         return value
+
+
+# the YAML key is `register`; pydantic warns that it shadows ABCMeta.register on the class (the
+# instance attribute is the field, which is all the config reads)
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+    class TrackingConfig(Strict):
+        uri: str | None = None
+        register: RegisterConfig | None = None
+
+        @field_validator("uri")
+        @classmethod
+        def _no_secrets(cls, value: str | None) -> str | None:
+            """A config is copied into the outputs and MLflow: credentials never belong in it."""
+            from urllib.parse import urlparse
+
+            if value is not None and (urlparse(value).password or urlparse(value).username):
+                raise ValueError(
+                    "the URI holds credentials; remove them and set MLFLOW_TRACKING_USERNAME and "
+                    "MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) in the environment"
+                )
+            return value
 
 
 class EngineConfig(Strict):

@@ -13,6 +13,7 @@ import polars as pl
 import yaml
 
 from challengers.config import ExperimentConfig
+from challengers.config.sections import RegisterConfig
 from challengers.data.frames import DAY
 from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
@@ -22,10 +23,12 @@ from challengers.models import trees
 from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.prepare import Prepared
+from challengers.pipeline.registering import best_challenger
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
 from challengers.results import ModelResult
-from challengers.tracking import DatasetRef, ModelRun, Tracker
+from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
+from challengers.tracking.registry import register_models
 
 
 def model_result(f: Fitted, evaluation: object) -> ModelResult:
@@ -95,6 +98,9 @@ def write_outputs(
     )
 
 
+SCORES_SAMPLE_ROWS = 5_000  # test rows whose scores each child run keeps (seeded)
+
+
 def log_run(
     cfg: ExperimentConfig,
     prepared: Prepared,
@@ -102,36 +108,36 @@ def log_run(
     fitted: list[Fitted],
     result: ExperimentResult,
     out: Path,
+    register: RegisterConfig | None = None,
 ) -> None:
     summary = prepared.split.summary(prepared.plan.spec.target)
+    schema = prepared.plan.schema
     datasets = [
-        DatasetRef(cfg.data.path, f"{cfg.name}-{context}", prepared.fingerprint[:16], context)
+        DatasetRef(
+            cfg.data.path,
+            f"{cfg.name}-{context}",
+            prepared.fingerprint[:16],
+            context,
+            schema={c: str(schema[c]) for c in prepared.plan.columns if c in schema},
+        )
         for context in ("train", "test")
     ]
     by_name = {f.plan.name: f for f in fitted}
+    personal = _personal_columns(result)
+    hyperparameters: dict[str, None] = {}
     for m in result.models:
-        f = by_name[m.name]
-        tuned = f.tuning
-        run = ModelRun(
-            name=m.name,
-            role=m.role,
-            kind=m.kind,
-            status=m.status,
-            params={
-                **m.params,
-                "features": ",".join(m.features),
-                **(tuned.mlflow_params() if tuned else {}),
-            },
-            metrics={
-                **(m.flat_metrics() if m.status == "ok" else {}),
-                **(tuned.mlflow_metrics() if tuned else {}),
-            },
-            tags={"error": m.error} if m.error else {},
-            artifacts=tuned.artifacts if tuned else [],
-            children=tuned.nested_runs() if tuned else [],
-            **_native_model(f),
-        )
+        run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
         m.run_id = tracker.log_model_run(run, datasets)
+        hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
+    registered = _register(register, tracker, result)
+    view = tracker.share_view(
+        [
+            p
+            for p in hyperparameters
+            if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
+        ],
+        result.metric_keys,
+    )
     reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
@@ -150,7 +156,11 @@ def log_run(
             **{k: float(v) for k, v in summary.items()},
             **_agreement_metrics(result.champion_agreement),
         },
-        tags={"findings_high": str(sum(f.severity == "high" for f in result.findings))},
+        tags={
+            "findings_high": str(sum(f.severity == "high" for f in result.findings)),
+            **registered,
+            **({"mlflow_view": view} if view else {}),
+        },
         artifacts=[
             out / "comparison.json",
             *reports,
@@ -161,6 +171,106 @@ def log_run(
         ],
         datasets=datasets,
     )
+
+
+def _register(
+    register: RegisterConfig | None, tracker: Tracker, result: ExperimentResult
+) -> dict[str, str]:
+    """Register the challengers' logged models; the parent-run tags that say what was done."""
+    if register is None or tracker.parent_id is None:
+        return {}
+    ids = {
+        m.name: tracker.model_ids[m.name] for m in result.challengers if m.name in tracker.model_ids
+    }
+    best = best_challenger(result.findings)
+    versions = register_models(
+        tracker.uri, register.name, ids, run_id=tracker.parent_id, alias=register.alias, best=best
+    )
+    tags = {f"registered.{model}": f"{register.name}/{v}" for model, v in versions.items()}
+    if best in versions:
+        tags["registered.alias"] = (
+            f"{register.name}@{register.alias} -> {best} (version {versions[best]})"
+        )
+    return tags
+
+
+def _model_run(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    f: Fitted,
+    m: ModelResult,
+    result: ExperimentResult,
+    out: Path,
+    personal: set[str],
+) -> ModelRun:
+    """A model's child run: params, metrics, its own plots and scores sample, the model."""
+    tuned = f.tuning
+    files = _model_files(cfg, prepared, f, result, out / "models" / m.name, personal)
+    source = f.plan.source  # an MLflow champion: where it came from, not the local cache path
+    params = {**m.params, **({"path": source["source.uri"]} if source else {}), **source}
+    return ModelRun(
+        name=m.name,
+        role=m.role,
+        kind=m.kind,
+        status=m.status,
+        params={
+            **params,
+            "features": ",".join(m.features),
+            **(tuned.mlflow_params() if tuned else {}),
+        },
+        metrics={
+            **(m.flat_metrics() if m.status == "ok" else {}),
+            **(tuned.mlflow_metrics() if tuned else {}),
+        },
+        tags={**source, **({"error": m.error} if m.error else {})},
+        artifacts=[*(tuned.artifacts if tuned else []), *files],
+        children=tuned.nested_runs() if tuned else [],
+        **_native_model(f),
+        inputs={c: str(prepared.plan.schema.get(c, pl.Float64)) for c in m.features},
+        example=_input_example(prepared, m.features, personal),
+    )
+
+
+def _model_files(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    f: Fitted,
+    result: ExperimentResult,
+    directory: Path,
+    personal: set[str],
+) -> list[Path]:
+    """The model's own plots (``plots/``) and a seeded sample of its test scores with the
+    label and entity (``scores_sample.csv``); nothing for a model that did not score."""
+    if f.scores is None:
+        return []
+    from challengers.report.model_plots import write_model_plots
+
+    plots = directory / "plots"
+    write_model_plots(result, f.plan.name, plots)
+    spec = prepared.plan.spec
+    keep = [c for c in (spec.entity, spec.target) if c and c not in personal]
+    sample = prepared.split.test.select(keep).with_columns(pl.Series("score", f.scores))
+    if sample.height > SCORES_SAMPLE_ROWS:
+        sample = sample.sample(SCORES_SAMPLE_ROWS, seed=cfg.seed)
+    write_atomic(directory / "scores_sample.csv", sample.write_csv())
+    return [plots, directory / "scores_sample.csv"]
+
+
+def _input_example(
+    prepared: Prepared, features: list[str], personal: set[str]
+) -> list[dict[str, object]]:
+    """A few training rows of the model's inputs, as its input example; none when an input is
+    derived (not in the data) or holds personal data."""
+    train = prepared.split.train
+    if not features or any(c not in train.columns or c in personal for c in features):
+        return []
+    return train.select(features).head(3).to_dicts()
+
+
+def _personal_columns(result: ExperimentResult) -> set[str]:
+    """Columns the data audit found holding personal data: never copied into MLflow."""
+    rows = result.audit.tables.get("personal_data", []) if result.audit else []
+    return {str(r["column"]) for r in rows if "column" in r}
 
 
 def _native_model(f: Fitted) -> dict[str, Any]:
@@ -178,15 +288,31 @@ def _native_model(f: Fitted) -> dict[str, Any]:
 
 
 def parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) -> dict[str, str]:
-    return {
+    tags = {
         "config_hash": cfg.fingerprint(),
         "data_fingerprint": prepared.fingerprint,
         "role": "experiment",
         "threads": str(cfg.threads),
         "engine": cfg.engine.kind,  # where the rows were loaded and fingerprinted
         **({"spark_master": cfg.engine.master} if cfg.engine.master else {}),
-        **{k: v for k, v in env.items() if k != "executable"},
+        **{k: v for k, v in env.items() if k not in ("executable", "git_commit")},
     }
+    commit = env.get("git_commit")
+    if commit:  # MLflow's own tag (its UI shows it); "+dirty": the working tree was modified
+        tags["mlflow.source.git.commit"] = commit.removesuffix("+dirty")
+        tags["git_dirty"] = str(commit.endswith("+dirty")).lower()
+    return tags
+
+
+def experiment_description(cfg: ExperimentConfig) -> str:
+    """The experiment's note in MLflow: the config's ``description``, else what it validates."""
+    if cfg.description:
+        return cfg.description
+    names = ", ".join(c.name for c in cfg.challengers) or "no challenger"
+    return (
+        f"{cfg.name}: independent validation of the champion '{cfg.champion.name}' "
+        f"against {names} (challenge run)"
+    )
 
 
 def _agreement_metrics(agreement: Mapping[str, object] | None) -> dict[str, float]:

@@ -3,7 +3,7 @@ the data's schema before a single row is read."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +35,7 @@ class ModelPlan:
     settings: Any = None  # the model's config section
     extra_columns: tuple[str, ...] = ()  # non-feature columns the kind reads (entities)
     lookback_days: int = 0  # history needed before the training window
+    source: dict[str, str] = field(default_factory=dict)  # an MLflow champion's lineage
 
 
 @dataclass
@@ -120,7 +121,10 @@ def make_plan(
     only: Sequence[str] = (),
     allow_pickle: bool = False,
     tracking_uri: str | None = None,
+    champion_source: Mapping[str, str] | None = None,
 ) -> Plan:
+    """``champion_source``: the lineage a run recorded for an MLflow champion (``source.*``);
+    a replication fetches that version, not what the URI names today."""
     try:
         lf = scan(cfg.data.path)
     except DataError as exc:
@@ -129,7 +133,7 @@ def make_plan(
         raise DataError(f"{exc}; the data comes from: {cfg.data.source}") from exc
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
-    champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri)
+    champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri, champion_source)
     challengers = [_challenger_plan(c, spec, schema) for c in _selected(cfg, only)]
     lookback = max(m.lookback_days for m in [champion, *challengers])
     plan = Plan(
@@ -185,6 +189,7 @@ def _champion_plan(
     schema: pl.Schema,
     allow_pickle: bool,
     tracking_uri: str | None,
+    recorded: Mapping[str, str] | None = None,
 ) -> ModelPlan:
     c = cfg.champion
     if c.production_score is None and c.score:
@@ -197,10 +202,13 @@ def _champion_plan(
         check_feature_types(schema, features, "champion.features")
         return ModelPlan(c.name, "champion", c.retrain.kind, features, c.retrain, production)
     assert c.model is not None
-    model = load_champion_model(c.model, c.features, schema, allow_pickle, tracking_uri)
+    model, source = load_champion_model(
+        c.model, c.features, schema, allow_pickle, tracking_uri, recorded
+    )
     features = tuple(model.features or ())
     check_feature_types(schema, features, "champion features")
-    return ModelPlan(c.name, "champion", f"{model.library}-file", features, model, production)
+    kind = f"{model.library}-file"
+    return ModelPlan(c.name, "champion", kind, features, model, production, source=source)
 
 
 def load_champion_model(
@@ -209,18 +217,23 @@ def load_champion_model(
     schema: pl.Schema,
     allow_pickle: bool,
     tracking_uri: str | None,
-) -> champ.NativeModelChampion:
-    if source.startswith(("models:/", "runs:/", "mlflow-artifacts:/")):
-        from challengers import tracking
+    recorded: Mapping[str, str] | None = None,
+) -> tuple[champ.NativeModelChampion, dict[str, str]]:
+    """The champion's model and, for an MLflow source, where it came from (``source.*``)."""
+    from challengers import tracking
 
-        uri = tracking.resolve_uri(tracking_uri)
-        return champ.from_mlflow_uri(
+    if tracking.is_mlflow_uri(source):
+        pinned = tracking.ModelSource.from_record(recorded or {})
+        fetched = tracking.fetch_champion(source, tracking.resolve_uri(tracking_uri), pinned)
+        model = champ.from_mlflow_uri(
             source,
             features=features,
             schema=schema,
-            download=lambda u: tracking.download_model(u, uri),
+            download=lambda u: (fetched.directory, fetched.flavors),
             allow_pickle=allow_pickle,
         )
-    return champ.load_model_file(
+        return model, fetched.source.record()
+    model = champ.load_model_file(
         source, features=features, schema=schema, allow_pickle=allow_pickle
     )
+    return model, {}

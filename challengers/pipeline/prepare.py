@@ -38,6 +38,8 @@ class RunOptions:
     config_file: str | None = None  # where it was: its directory anchors the relative paths
     tags: Mapping[str, str] = field(default_factory=dict)  # extra parent-run tags
     verify: Callable[[Prepared], None] | None = None  # after loading, before training (replicate)
+    champion_source: Mapping[str, str] | None = None  # replicate: the MLflow champion's lineage
+    register: bool | None = None  # --register; None: as tracking.register says; False: never
 
 
 @dataclass
@@ -57,6 +59,7 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         only=options.only,
         allow_pickle=options.allow_pickle,
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
+        champion_source=options.champion_source,
     )
     sums: RowSums | None = None
     with progress.stage("Loading data" + (" on Spark" if cfg.engine.kind == "spark" else "")):

@@ -234,6 +234,7 @@ def replicate_run(
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
     only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
+    champion = next((m for m in record.models if m.role == "champion"), None)
     options = RunOptions(
         output_dir=output_dir or _replication_dir(cfg),
         only=only,
@@ -242,6 +243,9 @@ def replicate_run(
         config_file=record.config_file,
         tags={"replication_of": record.run_id},
         verify=data_check(record, cfg.data.path, notes),
+        # an MLflow champion: the version the run used, never what an alias names today
+        champion_source=champion.source if champion else None,
+        register=False,  # a replication checks; it registers nothing
     )
     result = run_experiment(
         cfg, options, progress, config_dir=config_dir if config_dir.exists() else None

@@ -13,6 +13,7 @@ from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
+from challengers.config.sections import RegisterConfig
 from challengers.errors import ChallengeError
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import (
@@ -32,7 +33,13 @@ from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints, interrupted_error, require_resumable
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.governance import add_governance
-from challengers.pipeline.outputs import log_run, model_result, parent_tags, write_outputs
+from challengers.pipeline.outputs import (
+    experiment_description,
+    log_run,
+    model_result,
+    parent_tags,
+    write_outputs,
+)
 from challengers.pipeline.prepare import (
     Prepared,
     RunOptions,
@@ -40,6 +47,7 @@ from challengers.pipeline.prepare import (
     output_directory,
     prepare,
 )
+from challengers.pipeline.registering import registration
 from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
@@ -94,9 +102,18 @@ def _start(
     tracker = Tracker(uri)
     tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
     try:
-        store.run_id = tracker.start(cfg.name, out.name, tags)
+        store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
         result = _run(
-            cfg, prepared, tracker, out, progress, env, audit, store=store, resume=options.resume
+            cfg,
+            prepared,
+            tracker,
+            out,
+            progress,
+            env,
+            audit,
+            store=store,
+            resume=options.resume,
+            register=registration(cfg, options.register),
         )
     except BaseException as exc:
         with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
@@ -134,6 +151,7 @@ def _run(
     *,
     store: Checkpoints | None = None,
     resume: bool = False,
+    register: RegisterConfig | None = None,
 ) -> ExperimentResult:
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
     fitted = _fit_all(cfg, prepared, out, progress, store, resume)
@@ -150,7 +168,7 @@ def _run(
     add_governance(result, cfg, champion)
     with progress.stage("Writing outputs and logging to MLflow"):
         write_outputs(cfg, prepared, fitted, result, out)
-        log_run(cfg, prepared, tracker, fitted, result, out)
+        log_run(cfg, prepared, tracker, fitted, result, out, register)
     return result
 
 
@@ -320,6 +338,7 @@ def _result(
         environment=env,
         claimed=dict(cfg.champion.claimed),
         champion_agreement=agreement.to_json() if agreement else None,
+        champion_source=dict(prepared.plan.champion.source) or None,
         audit=audit,
         operating_point=analyses.operating_point,
         stability=analyses.stability,

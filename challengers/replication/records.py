@@ -63,6 +63,12 @@ class LoggedModel:
     status: str
     run_id: str
     metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def source(self) -> dict[str, str]:
+        """Where an MLflow-sourced champion came from (``source.*``), as the run recorded it."""
+        return {k: v for k, v in self.tags.items() if k.startswith("source.")}
 
     def value(self, key: str) -> float:
         return self.metrics.get(key, math.nan)
@@ -143,12 +149,13 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
         )
     models = [
         LoggedModel(
-            name=c.name,
+            name=c.tags.get("model", c.name),  # run names say the role: "challenger: lgbm"
             role=c.tags.get("role", "?"),
             kind=c.tags.get("kind", "?"),
             status=c.tags.get("status", "?"),
             run_id=c.run_id,
             metrics=c.metrics,
+            tags=c.tags,
         )
         for c in read_children(uri, run)
     ]

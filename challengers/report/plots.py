@@ -334,7 +334,11 @@ PLOTS: dict[str, Callable[[ExperimentResult], Any]] = {
 }
 
 
-def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
+def write_plots(
+    result: ExperimentResult,
+    directory: Path,
+    plots: dict[str, Callable[[ExperimentResult], Any]] = PLOTS,
+) -> dict[str, Path]:
     """Draw every plot the run has data for into ``directory``; returns name -> PNG file."""
     import matplotlib
 
@@ -343,7 +347,7 @@ def write_plots(result: ExperimentResult, directory: Path) -> dict[str, Path]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with matplotlib.rc_context(style):
-            for name, draw in PLOTS.items():
+            for name, draw in plots.items():
                 fig = draw(result)
                 if fig is not None:
                     with atomic_path(directory / f"{name}.png") as tmp:

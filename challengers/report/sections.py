@@ -112,6 +112,26 @@ def summary(result: ExperimentResult) -> Section:
     return Section("summary", "Summary", blocks)
 
 
+def _champion_source(result: ExperimentResult) -> list[str]:
+    """Where an MLflow champion came from: the URI as given and what it resolved to."""
+    s = result.champion_source
+    if not s:
+        return []
+    parts = []
+    if s.get("source.registered_model"):
+        parts.append(
+            f"registered model `{s['source.registered_model']}` version {s.get('source.version')}"
+        )
+    if s.get("source.model_id"):
+        parts.append(f"model id `{s['source.model_id']}`")
+    if s.get("source.run_id"):
+        parts.append(f"logged by run `{s['source.run_id']}`")
+    if s.get("source.digest"):
+        parts.append(f"files digest `{s['source.digest'][:12]}`")
+    resolved = f" resolved to {', '.join(parts)}" if parts else ""
+    return [f"Champion model: `{s.get('source.uri')}`{resolved}"]
+
+
 def scope(result: ExperimentResult) -> Section:
     d = result.data
     excluded = (
@@ -140,6 +160,7 @@ def scope(result: ExperimentResult) -> Section:
             Bullets(
                 [
                     f"Data: `{d.source}`, fingerprint `{d.fingerprint}`",
+                    *_champion_source(result),
                     f"Training window {d.windows.get('train', '')}: {d.rows_train:,} rows, "
                     f"{d.positives_train:,} frauds",
                     f"Test window {d.windows.get('test', '')}: {d.rows_test:,} rows, "

@@ -6,9 +6,19 @@ directory (embedded, nothing to start). The store is checked before any training
 unreachable server costs seconds, not a lost run.
 
 ``store`` finds, checks and opens the store; ``writing`` logs a run (parent, one child per model,
-nested trials); ``reading`` reads logged runs back for ``replicate`` and ``compare``.
+nested trials); ``reading`` reads logged runs back for ``replicate`` and ``compare``; ``lineage``
+resolves and fetches an MLflow-sourced champion and records where it came from; ``registry``
+registers challengers and moves aliases; ``server`` runs ``mlflow server`` as a process tree that
+stops whole (``challenge ui``).
 """
 
+from challengers.tracking.lineage import (
+    FetchedModel,
+    ModelSource,
+    download_model,
+    fetch_champion,
+    is_mlflow_uri,
+)
 from challengers.tracking.reading import (
     StoredRun,
     annotate_run,
@@ -24,12 +34,14 @@ from challengers.tracking.store import (
     open_mlflow,
     resolve_uri,
 )
-from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker, download_model
+from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker, flatten_params
 
 __all__ = [
     "DEFAULT_URI",
     "DatasetRef",
+    "FetchedModel",
     "ModelRun",
+    "ModelSource",
     "NestedRun",
     "StoredRun",
     "Tracker",
@@ -37,6 +49,9 @@ __all__ = [
     "artifact_root",
     "check_reachable",
     "download_model",
+    "fetch_champion",
+    "flatten_params",
+    "is_mlflow_uri",
     "open_mlflow",
     "read_artifact_text",
     "read_children",

@@ -1,13 +1,23 @@
-"""Logging a run: one parent run per `challenge run`, one child run per model, nested trials."""
+"""Logging a run: one parent run per `challenge run`, one child run per model, nested trials.
+
+MLflow's own conventions, so its UI shows a model-development experiment: the experiment is tagged
+``mlflow.experimentKind = custom_model_development`` with a description (``mlflow.note.content``);
+child runs are named ``champion: <name>`` / ``challenger: <name>`` (the model's name is also the
+``model`` tag); ``mlflow.source.name`` is the absolute path of the command and
+``mlflow.source.git.commit`` the commit of the config's repository; hyperparameters are one param
+each, named as in the YAML (:func:`flatten_params`); datasets carry an absolute source, the data
+fingerprint as digest, and the schema of the columns read.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import EnvironmentFailure, ModelError, first_line, scrub
+from challengers.errors import EnvironmentFailure, first_line, scrub
 from challengers.tracking.store import create_experiment, open_mlflow
 
 
@@ -38,18 +48,54 @@ class ModelRun:
     flavor_options: dict[str, Any] = field(default_factory=dict)  # extra log_model arguments
     requirements: list[str] | None = None  # the model's pip requirements
     native_model: Any = None
-    artifacts: list[Path] = field(default_factory=list)
+    artifacts: list[Path] = field(default_factory=list)  # a directory keeps its name
     children: list[NestedRun] = field(default_factory=list)  # e.g. tuning trials
+    inputs: dict[str, str] = field(default_factory=dict)  # feature -> polars dtype: signature
+    example: list[dict[str, Any]] = field(default_factory=list)  # a few rows of the inputs
+
+    @property
+    def run_name(self) -> str:
+        return f"{self.role}: {self.name}"
 
 
 @dataclass
 class DatasetRef:
-    """A dataset as an MLflow input: where it came from and its content fingerprint."""
+    """A dataset as an MLflow input: where it came from, its content fingerprint, its columns."""
 
     source: str
     name: str
     digest: str
     context: str
+    schema: dict[str, str] = field(default_factory=dict)  # column -> polars dtype
+
+
+EXPERIMENT_KIND = "mlflow.experimentKind"  # MLflow's UI opens the model-training view for:
+MODEL_DEVELOPMENT = "custom_model_development"
+DESCRIPTION = "mlflow.note.content"  # the experiment's (and a run's) description in the UI
+GIT_COMMIT = "mlflow.source.git.commit"
+SOURCE_NAME = "mlflow.source.name"
+SHARED_VIEW = "mlflow.sharedViewState."  # MLflow's UI reads a saved runs-table view from this tag
+
+
+def source_tags() -> dict[str, str]:
+    """Where the run was started from: the command as an absolute path (MLflow's default is
+    ``sys.argv[0]`` as typed, often a relative venv path)."""
+    command = str(Path(sys.argv[0] or sys.executable).resolve())
+    return {SOURCE_NAME: command, "mlflow.source.type": "LOCAL"}
+
+
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """One param per hyperparameter, named as in the YAML: nested keys joined with dots, and the
+    library's ``params`` mapping unwrapped (``params: {num_leaves: 31}`` -> ``num_leaves``;
+    ``model: {params: {max_depth: 3}}`` -> ``model.max_depth``), so runs can be searched
+    (``params.num_leaves = '31'``) and plotted by each."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            out.update(flatten_params(value, prefix if key == "params" else f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 class Tracker:
@@ -59,17 +105,28 @@ class Tracker:
         self.uri = uri
         self.parent_id: str | None = None
         self.experiment_id: str | None = None
+        self.model_ids: dict[str, str] = {}  # model name -> MLflow logged model id
 
     def _mlflow(self) -> Any:
         return open_mlflow(self.uri)
 
-    def start(self, experiment: str, run_name: str, tags: Mapping[str, str]) -> str:
+    def start(
+        self,
+        experiment: str,
+        run_name: str,
+        tags: Mapping[str, str],
+        description: str | None = None,
+    ) -> str:
         mlflow = self._mlflow()
         try:
             create_experiment(mlflow, self.uri, experiment)
             exp = mlflow.set_experiment(experiment)
             self.experiment_id = exp.experiment_id
-            run = mlflow.start_run(run_name=run_name, tags=dict(tags))
+            client = mlflow.MlflowClient()
+            client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
+            if description:
+                client.set_experiment_tag(exp.experiment_id, DESCRIPTION, description)
+            run = mlflow.start_run(run_name=run_name, tags={**source_tags(), **tags})
         except Exception as exc:
             raise EnvironmentFailure(
                 f"tracking store {scrub(self.uri)} failed: {first_line(exc, limit=300)}"
@@ -93,17 +150,15 @@ class Tracker:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
         if tags:
             mlflow.set_tags(dict(tags))
-        for path in artifacts or []:
-            if path.is_dir():  # a directory keeps its name: plots/roc.png
-                mlflow.log_artifacts(str(path), artifact_path=path.name)
-            elif path.exists():
-                mlflow.log_artifact(str(path))
+        _log_paths(mlflow, artifacts or [])
         for ref in datasets or []:
             self._log_dataset(mlflow, ref)
 
     def log_model_run(self, run: ModelRun, datasets: list[DatasetRef]) -> str:
+        """The model's child run; its logged model's id is kept in ``model_ids``."""
         mlflow = self._mlflow()
-        with mlflow.start_run(run_name=run.name, nested=True, tags=_child_tags(run)) as child:
+        tags = {**source_tags(), **_child_tags(run)}
+        with mlflow.start_run(run_name=run.run_name, nested=True, tags=tags) as child:
             try:
                 self._fill_model_run(mlflow, run, datasets, str(child.info.run_id))
             except KeyboardInterrupt:  # Ctrl-C while logging: KILLED, not MLflow's FAILED
@@ -115,18 +170,20 @@ class Tracker:
     def _fill_model_run(
         self, mlflow: Any, run: ModelRun, datasets: list[DatasetRef], run_id: str
     ) -> None:
-        if run.params:
-            mlflow.log_params({k: _param(v) for k, v in run.params.items()})
+        params = flatten_params(run.params)
+        for start in range(0, len(params), 100):  # MLflow's batch limit
+            batch = dict(list(params.items())[start : start + 100])
+            mlflow.log_params({k: _param(v) for k, v in batch.items()})
         finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
         if finite:
             mlflow.log_metrics(finite)
         for ref in datasets:
             self._log_dataset(mlflow, ref)
-        for path in run.artifacts:
-            if path.exists():
-                mlflow.log_artifact(str(path))
+        _log_paths(mlflow, run.artifacts)
         if run.native_model is not None and run.flavor:
-            self._log_model(mlflow, run)
+            model_id = self._log_model(mlflow, run)
+            if model_id:
+                self.model_ids[run.name] = model_id
         self._log_nested(mlflow, run_id, run.children)
 
     def _log_nested(self, mlflow: Any, parent_id: str, runs: list[NestedRun]) -> None:
@@ -153,25 +210,62 @@ class Tracker:
                 client.log_batch(run_id, metrics=metrics[start : start + 1000])
             client.set_terminated(run_id, r.status)
 
-    def _log_model(self, mlflow: Any, run: ModelRun) -> None:
+    def _log_model(self, mlflow: Any, run: ModelRun) -> str | None:
+        """The fitted model under the model's own name, with its signature and input example."""
         import importlib
 
         flavor = importlib.import_module(f"mlflow.{run.flavor}")
-        flavor.log_model(
+        info = flavor.log_model(
             run.native_model,
-            name="model",
+            name=run.name,
             pip_requirements=run.requirements,
+            signature=_signature(run.inputs) if run.inputs else None,
+            input_example=run.example or None,
             **run.flavor_options,
         )
+        return str(info.model_id)
 
     def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
+        from mlflow.types import ColSpec, Schema
 
+        schema = Schema([ColSpec(_mlflow_type(t), c) for c, t in ref.schema.items()])
         dataset = MetaDataset(  # type: ignore[abstract]
-            LocalArtifactDatasetSource(ref.source), name=ref.name, digest=ref.digest
+            LocalArtifactDatasetSource(normalised_source(ref.source)),
+            name=ref.name,
+            digest=ref.digest,
+            schema=schema if ref.schema else None,
         )
         mlflow.log_input(dataset, context=ref.context)
+
+    def share_view(self, params: list[str], metrics: list[str]) -> str | None:
+        """A saved view of this run's models in MLflow's runs table (one row per model, best
+        first by the first metric, the given hyperparameters and metrics as columns), stored as
+        MLflow stores shared views (an experiment tag); returns its URL fragment."""
+        if self.parent_id is None or self.experiment_id is None:
+            return None
+        import json
+
+        key = f"challenge-{self.parent_id[:12]}"
+        state = {
+            # sorted by anything but the start time, the table lists child runs as rows of their
+            # own instead of folding them under their parent
+            "searchFilter": f"tags.`mlflow.parentRunId` = '{self.parent_id}'",
+            "orderByKey": f"metrics.`{metrics[0]}`" if metrics else "attributes.run_name",
+            "orderByAsc": False,
+            "startTime": "ALL",
+            "lifecycleFilter": "Active",
+            "modelVersionFilter": "All Runs",
+            "datasetsFilter": [],
+            "selectedColumns": [
+                *(f"metrics.`{m}`" for m in metrics),
+                *(f"params.`{p}`" for p in params),
+            ],
+        }
+        client = self._mlflow().MlflowClient()
+        client.set_experiment_tag(self.experiment_id, f"{SHARED_VIEW}{key}", json.dumps(state))
+        return f"#/experiments/{self.experiment_id}/runs?viewStateShareKey={key}"
 
     def finish(self, status: str = "FINISHED") -> None:
         mlflow = self._mlflow()
@@ -179,27 +273,51 @@ class Tracker:
             mlflow.end_run(status)
 
 
-def download_model(uri: str, tracking_uri: str) -> tuple[Path, dict[str, Any]]:
-    """Download an MLflow model's files and return its directory and its flavours (no loading)."""
-    import yaml
-
-    mlflow = open_mlflow(tracking_uri)
-    try:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-    except Exception as exc:
-        raise ModelError(
-            f"champion.model: cannot fetch {uri} from {scrub(tracking_uri)}: {first_line(exc, limit=300)}; "
-            "check the model name/version or run id"
-        ) from exc
-    mlmodel = local / "MLmodel"
-    if not mlmodel.exists():
-        raise ModelError(f"champion.model: {uri} is not an MLflow model (no MLmodel file)")
-    meta = yaml.safe_load(mlmodel.read_text())
-    return local, dict(meta.get("flavors", {}))
-
-
 def _child_tags(run: ModelRun) -> dict[str, str]:
-    return {"role": run.role, "kind": run.kind, "status": run.status, **run.tags}
+    return {"model": run.name, "role": run.role, "kind": run.kind, "status": run.status, **run.tags}
+
+
+def _log_paths(mlflow: Any, paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():  # a directory keeps its name: plots/roc.png
+            mlflow.log_artifacts(str(path), artifact_path=path.name)
+        elif path.exists():
+            mlflow.log_artifact(str(path))
+
+
+def normalised_source(source: str) -> str:
+    """A dataset's source as one absolute, normalised path (``configs/../data/x.parquet`` ->
+    ``/abs/data/x.parquet``); URIs with a scheme stay as they are."""
+    if "://" in source:
+        return source
+    return str(Path(source).resolve())
+
+
+def _mlflow_type(dtype: str) -> str:
+    """MLflow's column type for a polars dtype's name."""
+    name = dtype.split("(")[0]
+    if name.startswith(("Int", "UInt")):
+        return "long"
+    if name == "Float32":
+        return "float"
+    if name.startswith(("Float", "Decimal")):
+        return "double"
+    if name == "Boolean":
+        return "boolean"
+    if name in ("Datetime", "Date"):
+        return "datetime"
+    return "string"
+
+
+def _signature(inputs: Mapping[str, str]) -> Any:
+    """The model's named input columns with the data's types, and one score out."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(
+        inputs=Schema([ColSpec(_mlflow_type(t), name) for name, t in inputs.items()]),
+        outputs=Schema([ColSpec("double", "score")]),
+    )
 
 
 def _param(value: Any) -> str:

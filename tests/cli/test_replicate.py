@@ -51,7 +51,7 @@ def _children(uri: str, parent: str) -> dict[str, dict[str, float]]:
     client = _client(uri)
     experiment = client.get_run(parent).info.experiment_id
     runs = client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{parent}'")
-    return {r.info.run_name: dict(r.data.metrics) for r in runs}
+    return {r.data.tags["model"]: dict(r.data.metrics) for r in runs}
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Pa
         r
         for r in client.search_runs(
             [client.get_run(logged.original).info.experiment_id],
-            f"tags.`mlflow.parentRunId` = '{logged.original}' and attributes.run_name = 'lgbm'",
+            f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'lgbm'",
         )
     )
     true_value = child.data.metrics["pr_auc"]

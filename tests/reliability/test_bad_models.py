@@ -232,7 +232,7 @@ def test_a_native_mlflow_booster_is_accepted(tmp_path: Path, data: Path, store: 
 @pytest.mark.parametrize(
     ("uri", "expect"),
     [
-        ("models:/no-such-model/1", "Registered Model with name=no-such-model not found"),
+        ("models:/no-such-model/1", "Model Version (name=no-such-model, version=1) not found"),
         ("runs:/0123456789abcdef0123456789abcdef/model", "Run with id=0123456789abcdef"),
     ],
     ids=["registered-model", "run"],

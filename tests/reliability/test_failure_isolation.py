@@ -65,7 +65,10 @@ def test_failed_challengers_are_reported_everywhere_and_the_rest_completes(
 
     client = MlflowClient(tracking_uri=store)
     experiment = client.get_experiment_by_name("sim")
-    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    runs = {
+        r.data.tags.get("model", r.info.run_name): r
+        for r in client.search_runs([experiment.experiment_id])
+    }
     assert runs["bad-xgb"].info.status == "FAILED"
     assert "max_depth" in runs["bad-xgb"].data.tags["error"]
     assert runs["bad-lgbm"].info.status == "FAILED"

@@ -127,7 +127,11 @@ def test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest(
     children = [
         r for r in _runs(store) if r.data.tags.get("mlflow.parentRunId") == second.info.run_id
     ]
-    assert sorted(c.info.run_name for c in children) == ["champ", "lgbm", "slow"]
+    assert sorted(c.info.run_name for c in children) == [
+        "challenger: lgbm",
+        "challenger: slow",
+        "champion: champ",
+    ]
 
 
 OTHER_KINDS = [
