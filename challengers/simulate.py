@@ -24,6 +24,7 @@ them. Terminal risk and device structure are deliberately absent: that is what c
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from challengers.errors import ConfigError, EnvironmentFailure
 from challengers.files import atomic_path
 
 AMOUNT_RULE = 220.0
@@ -286,10 +288,24 @@ def simulate(
     on_day: Callable[[int], None] | None = None,
 ) -> SimulationSummary:
     """Write the simulated transactions to ``out`` (parquet, zstd), one row group at a time."""
+    out = Path(out)
+    _check_out(out)  # before any work: a directory, another format, a place nobody can write
+    world = _World(spec)
+    try:
+        return _write(world, spec, out, row_group_rows, on_day)
+    except OSError as exc:  # the disk filled up, the directory went away
+        raise EnvironmentFailure(f"--out {out}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _write(
+    world: _World,
+    spec: SimulationSpec,
+    out: Path,
+    row_group_rows: int,
+    on_day: Callable[[int], None] | None,
+) -> SimulationSummary:
     import pyarrow.parquet as pq
 
-    world = _World(spec)
-    out = Path(out)
     with atomic_path(out) as tmp:
         counts = rows_per_day(spec, world.rng)
         buffer: list[pl.DataFrame] = []
@@ -320,6 +336,28 @@ def simulate(
         start=spec.start,
         end=spec.start + timedelta(days=spec.days - 1),
     )
+
+
+def _check_out(out: Path) -> None:
+    """A parquet file name in a directory that can be written, refused before any work."""
+    if out.is_dir() or not out.name:
+        raise ConfigError(
+            f"--out {out}: is a directory; give a file name such as {out / 'transactions.parquet'}"
+        )
+    if out.suffix.lower() not in (".parquet", ".pq"):
+        raise ConfigError(
+            f"--out {out}: simulate writes parquet; name the file {out.with_suffix('.parquet')} "
+            "(polars converts it to CSV if needed)"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"--out {out}: cannot write in {out.parent} ({exc.strerror}); choose a writable "
+            "location"
+        ) from exc
 
 
 def simulate_frame(rows: int, seed: int = 0, **kwargs: object) -> pl.DataFrame:

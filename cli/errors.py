@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -24,7 +27,10 @@ def reports_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from challengers.errors import ChallengeError, scrub
 
+        if threading_main():
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # main.py's early handler
         try:
+            require_working_directory()
             with native_output_hidden():
                 return fn(*args, **kwargs)
         except ChallengeError as exc:
@@ -39,6 +45,63 @@ def reports_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def require_working_directory() -> None:
+    """Relative paths (the config, ./mlflow.db, runs/) need a working directory that exists."""
+    from challengers.errors import EnvironmentFailure
+
+    try:
+        Path.cwd()
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"the working directory no longer exists ({exc.strerror}); cd into an existing "
+            "directory and run the command again"
+        ) from None
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def stdout_may_close() -> Iterator[None]:
+    """Printing to a pipe its reader closed (``| head``) ends the printing quietly; the command
+    goes on to its real exit status (a gate's 1, or 0) instead of click's bare exit 1."""
+    try:
+        yield
+    except (BrokenPipeError, SystemExit):  # rich turns a broken pipe into SystemExit(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
+        os.close(devnull)
+
+
+ASCII = {"✓": "ok", "✗": "x", "·": "-", "…": "...", "—": "-", "–": "-", "→": "->", "≥": ">="}
+
+
+def _ascii(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(ASCII.get(c, "?") for c in bad), error.end
+
+
+codecs.register_error("challenge-ascii", _ascii)
+
+
+def ascii_fallback(*streams: Any) -> None:
+    """A terminal or pipe whose encoding lacks the tool's symbols (PYTHONIOENCODING=ascii, a C
+    locale) gets ASCII stand-ins ("ok" for the check mark) instead of a UnicodeEncodeError after
+    the work is done."""
+    for stream in streams:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "✓·✗".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.reconfigure(errors="challenge-ascii")
 
 
 @contextlib.contextmanager
@@ -61,7 +124,11 @@ def native_output_hidden() -> Iterator[None]:
     original = sys.stderr
     if python_on_fd2:
         sys.stderr = os.fdopen(
-            os.dup(terminal), "w", buffering=1, encoding=original.encoding, errors="replace"
+            os.dup(terminal),
+            "w",
+            buffering=1,
+            encoding=original.encoding,
+            errors=original.errors if original.errors != "strict" else "replace",
         )
     try:
         with tempfile.TemporaryFile() as scratch:

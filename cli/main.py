@@ -6,12 +6,36 @@ on stderr and the exit code of DESIGN.md (cli/errors.py); ``--debug`` shows the 
 
 from __future__ import annotations
 
-import typer
-from typer.core import TyperOption
+import os
+import signal
+import sys
 
-from challengers import __version__
-from challengers.cli import audit, check, compare, promote, replicate, run, simulate, ui
-from challengers.cli.errors import state
+
+def _interrupted_early(signum: int, frame: object) -> None:
+    """Ctrl-C while Python imports the command (the first second): nothing has started yet."""
+    os.write(2, b"interrupted before the command started: nothing was written\n")
+    os._exit(130)
+
+
+# before the heavy imports below (typer, rich; each command imports more): an early Ctrl-C is one
+# line and exit 130, never an import traceback. reports_errors hands SIGINT back to Python.
+signal.signal(signal.SIGINT, _interrupted_early)
+
+import typer  # noqa: E402
+from typer.core import TyperOption  # noqa: E402
+
+from challengers import __version__  # noqa: E402
+from challengers.cli import (  # noqa: E402
+    audit,
+    check,
+    compare,
+    promote,
+    replicate,
+    run,
+    simulate,
+    ui,
+)
+from challengers.cli.errors import ascii_fallback, state  # noqa: E402
 
 _value_type = TyperOption.display_type_rich
 
@@ -58,6 +82,7 @@ for _command in (run, check, audit, simulate, ui, replicate, compare, promote):
 
 
 def main() -> None:
+    ascii_fallback(sys.stdout, sys.stderr)
     app()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from challengers.cli.engine_options import ENGINE, MASTER
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 app = typer.Typer()
 
@@ -99,7 +99,8 @@ def run_command(
     )
     result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
     if not quiet:
-        print_result(result)
+        with stdout_may_close():
+            print_result(result)
     if fail_on:
         order = ["high", "medium", "low"]
         gate = order[: order.index(fail_on) + 1]

@@ -46,7 +46,7 @@ def simulate_command(
             rows=rows,
             seed=seed,
             start=date.fromordinal(start.toordinal()),
-            days=days or expected_days_for(rows),
+            days=expected_days_for(rows) if days is None else days,  # --days 0 is refused
         )
     except ValueError as exc:
         raise ConfigError(f"simulate: {exc}") from None

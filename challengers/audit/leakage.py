@@ -21,6 +21,7 @@ import polars as pl
 
 from challengers.audit.context import AuditContext, Section, pct, share
 from challengers.audit.measures import either_way, grouped_auc, missing_auc, rank_auc
+from challengers.data.frames import INTERNAL
 
 AREA = "leakage"
 ID_TOKENS = {"id", "uuid", "guid", "key", "identifier"}
@@ -259,31 +260,33 @@ def _entity_overlap(ctx: AuditContext, section: Section) -> list[dict[str, Any]]
 def _overlap(ctx: AuditContext, entity: str) -> dict[str, Any]:
     w = ctx.windows
     e, y = pl.col(entity), ctx.label
-    day = ctx.time_expr.dt.date().alias("_d")
+    day = ctx.time_expr.dt.date().alias(f"{INTERNAL}d")
     present = ctx.lf.filter(e.is_not_null())
     train = present.filter(ctx.train).select(e).unique()
-    test = present.filter(ctx.test).select(e, day, y.alias("_y"))
+    test = present.filter(ctx.test).select(e, day, y.alias(f"{INTERNAL}y"))
     last_visible = max(w.train_end, w.test_end - timedelta(days=w.label_delay_days + 1))
     first_fraud = (
         present.filter(ctx.day_between(w.train_start, last_visible) & (y == 1))
         .group_by(e)
-        .agg(day.min().alias("_first"))
+        .agg(day.min().alias(f"{INTERNAL}first"))
     )
     visible_until = pl.max_horizontal(
-        pl.lit(w.train_end), pl.col("_d") - timedelta(days=w.label_delay_days + 1)
+        pl.lit(w.train_end), pl.col(f"{INTERNAL}d") - timedelta(days=w.label_delay_days + 1)
     )
-    known = (pl.col("_first") <= visible_until).fill_null(False)
-    seen = pl.col("_seen").fill_null(False)
+    known = (pl.col(f"{INTERNAL}first") <= visible_until).fill_null(False)
+    seen = pl.col(f"{INTERNAL}seen").fill_null(False)
     flagged = (
-        test.join(train.with_columns(pl.lit(True).alias("_seen")), on=entity, how="left")
+        test.join(train.with_columns(pl.lit(True).alias(f"{INTERNAL}seen")), on=entity, how="left")
         .join(first_fraud, on=entity, how="left")
         .select(
             e.n_unique().alias("test_entities"),
             e.filter(seen).n_unique().alias("test_entities_seen_in_train"),
             pl.len().alias("test_rows"),
             seen.sum().alias("test_rows_on_train_entities"),
-            (pl.col("_y") == 1).sum().alias("test_frauds"),
-            ((pl.col("_y") == 1) & known).sum().alias("test_frauds_on_known_fraud_entities"),
+            (pl.col(f"{INTERNAL}y") == 1).sum().alias("test_frauds"),
+            ((pl.col(f"{INTERNAL}y") == 1) & known)
+            .sum()
+            .alias("test_frauds_on_known_fraud_entities"),
         )
     )
     (stats,) = pl.collect_all([flagged])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import ValidationInfo
@@ -20,6 +21,13 @@ def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     """Paths in a config are relative to the config file; URIs are left alone."""
     if value is None or value.startswith(URI_SCHEMES):
         return value
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+)://", value)
+    if scheme:  # else joined to the config's directory: "file not found: .../http:/host/..."
+        mlflow = " or an MLflow URI (models:/<name>/<version>, runs:/<run id>/<path>)"
+        raise ValueError(
+            f"'{value}' is a {scheme.group(1)}:// URL, which is not read from; download the file "
+            f"and give its local path{mlflow if info.field_name == 'model' else ''}"
+        )
     base = (info.context or {}).get("base_dir")
     path = Path(value).expanduser()
     if base is not None and not path.is_absolute():

@@ -74,6 +74,20 @@ class CostConfig(Strict):
     false_positive: float = Field(5.0, ge=0)
     false_negative: float | Literal["amount"] = "amount"
 
+    @field_validator("false_negative", mode="before")
+    @classmethod
+    def _cost_or_amount(cls, value: object) -> object:
+        """One message for both readings (a number, or the word 'amount')."""
+        if isinstance(value, str) and value != "amount":
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(
+                    f"give a cost per missed fraud (a number) or 'amount' (the fraud's own "
+                    f"amount, data.amount), got {value!r}"
+                ) from None
+        return value
+
 
 class OperatingPoint(Strict):
     """The alert budget used for cost and operating-point comparisons: a share of the test rows, or

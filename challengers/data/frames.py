@@ -22,7 +22,12 @@ from challengers.errors import DataError, closest, first_line
 
 log = logging.getLogger(__name__)
 
-DAY = "_day"  # the calendar day of each row, added on load
+# The tool's own columns (the day of each row, join keys, flags) carry this prefix, which the data
+# may not use (refused with one line when the plan is made): a user column named `_day` or `_known`
+# is data like any other, never confused with, replaced by or dropped as one of the tool's.
+INTERNAL = "__challenge:"
+DAY = f"{INTERNAL}day"  # the calendar day of each row, added on load
+DAY_LABEL = "_day"  # its name in data fingerprints, as logged before it moved into the namespace
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ def scan(path: str) -> pl.LazyFrame:
     files = check_files(path)
     first = Path(files[0])
     suffix = first.suffix.lower()
+    _check_kinds(path, files, suffix)
     try:
         if suffix in (".parquet", ".pq"):
             lf = pl.scan_parquet(path)
@@ -70,10 +76,47 @@ def scan(path: str) -> pl.LazyFrame:
     except Exception as exc:  # polars raises several types for unreadable files
         raise DataError(f"data.path: cannot read {path}: {first_line(exc, limit=None)}") from exc
     if suffix not in (".parquet", ".pq"):
+        _check_text(files, schema)
         _check_csv(path, files, schema)
     if empty:
         raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
     return lf
+
+
+PARQUET, CSV = (".parquet", ".pq"), (".csv", ".txt", ".gz")
+
+
+def _check_kinds(path: str, files: list[str], suffix: str) -> None:
+    """One glob, one file type: polars would read every file as the first one's type."""
+    family = PARQUET if suffix in PARQUET else CSV if suffix in CSV else None
+    if family is None:  # refused by name below
+        return
+    other = next((f for f in files if Path(f).suffix.lower() not in family), None)
+    if other is not None:
+        raise DataError(
+            f"data.path: '{path}' matches files of different types ({files[0]} and {other}); "
+            "use a pattern that matches one type (e.g. *.parquet)"
+        )
+
+
+def _check_text(files: list[str], schema: pl.Schema) -> None:
+    """UTF-16 text and other separators, named, instead of column names like ' T X _ A M T '."""
+    for file in (f for f in files if not f.lower().endswith(".gz")):  # gzip is binary
+        with Path(file).open("rb") as handle:
+            head = handle.read(4096)
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+            raise DataError(
+                f"data.path: {file} is UTF-16 (or binary), not UTF-8 text; save it as UTF-8 CSV"
+            )
+    names = schema.names()
+    if len(names) == 1:
+        separator = next((sep for sep in (";", "\t", "|") if sep in names[0]), None)
+        if separator is not None:
+            shown = {"\t": "a tab"}.get(separator, f"'{separator}'")
+            raise DataError(
+                f"data.path: {files[0]} has one column '{names[0][:40]}': its separator is {shown}, "
+                "not a comma; save it comma-separated (or as parquet)"
+            )
 
 
 def check_files(path: str) -> list[str]:

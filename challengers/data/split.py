@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from challengers.data.frames import DAY
+from challengers.data.frames import DAY, INTERNAL
 from challengers.errors import DataError
 
 
@@ -71,6 +71,9 @@ class Split:
         }
 
 
+FIRST_FRAUD_DAY, KNOWN = f"{INTERNAL}first_fraud_day", f"{INTERNAL}known"
+
+
 def split(frame: pl.DataFrame, windows: Windows, *, target: str, entity: str | None) -> Split:
     """Cut ``frame`` (with its ``_day`` column) into the training and test windows."""
     day = pl.col(DAY)
@@ -87,10 +90,10 @@ def split(frame: pl.DataFrame, windows: Windows, *, target: str, entity: str | N
     # keep the test rows in load order: polars does not promise it otherwise, and the bootstrap
     # (without entity blocks) and predictions.parquet depend on it
     flagged = test.join(known, on=entity, how="left", maintain_order="left").with_columns(
-        (pl.col("_first_fraud_day") <= visible_until).fill_null(False).alias("_known")
+        (pl.col(FIRST_FRAUD_DAY) <= visible_until).fill_null(False).alias(KNOWN)
     )
-    kept = flagged.filter(~pl.col("_known")).drop("_first_fraud_day", "_known")
-    dropped = flagged.filter(pl.col("_known"))
+    kept = flagged.filter(~pl.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
+    dropped = flagged.filter(pl.col(KNOWN))
     return Split(
         train=train,
         test=kept,
@@ -112,7 +115,7 @@ def _first_known_fraud_day(
             & pl.col(entity).is_not_null()
         )
         .group_by(entity)
-        .agg(pl.col(DAY).min().alias("_first_fraud_day"))
+        .agg(pl.col(DAY).min().alias(FIRST_FRAUD_DAY))
         .collect()
     )
 

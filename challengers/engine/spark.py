@@ -27,7 +27,7 @@ from challengers.data.frames import (
     is_numeric,
     require_columns,
 )
-from challengers.data.split import Windows
+from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
 from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
@@ -201,20 +201,20 @@ class SparkEngine(Engine[Any]):
                 & F.col(entity).isNotNull()
             )
             .groupBy(entity)
-            .agg(F.min(DAY).alias("_first_fraud_day"))
+            .agg(F.min(DAY).alias(FIRST_FRAUD_DAY))
         )
         # known at day d: first fraud in training or on a day <= d - delay - 1 (as locally)
         visible_until = F.greatest(
             F.lit(windows.train_end), F.date_sub(day, windows.label_delay_days + 1)
         )
         flagged = test.join(known, on=entity, how="left").withColumn(
-            "_known", F.coalesce(F.col("_first_fraud_day") <= visible_until, F.lit(False))
+            KNOWN, F.coalesce(F.col(FIRST_FRAUD_DAY) <= visible_until, F.lit(False))
         )
-        dropped = flagged.where(F.col("_known")).agg(
+        dropped = flagged.where(F.col(KNOWN)).agg(
             F.count(F.lit(1)).alias("n"), F.sum(F.col(target).cast("long")).alias("p")
         )
         n, p = dropped.first()
-        kept = flagged.where(~F.col("_known")).drop("_first_fraud_day", "_known")
+        kept = flagged.where(~F.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
         return WindowRows(train, kept, int(n), int(p or 0))
 
     def count(self, rows: Any) -> int:

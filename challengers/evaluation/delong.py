@@ -58,7 +58,7 @@ def components(y: np.ndarray, score: np.ndarray) -> Components:
     pos = np.asarray(y) > 0
     score = np.asarray(score, dtype=np.float64)
     m, n = int(pos.sum()), int((~pos).sum())
-    if m == 0 or n == 0:
+    if m < 2 or n < 2:  # one fraud (or one genuine row): the variance is not estimable
         return Components(float("nan"), np.full(m, np.nan), np.full(n, np.nan))
     order = np.argsort(score)
     s, is_pos = score[order], pos[order]
@@ -100,7 +100,7 @@ def delong_from_components(
     pos = np.asarray(y) > 0
     m, n = a.v10.size, a.v01.size
     delta = a.auc - b.auc
-    if m == 0 or n == 0:
+    if m < 2 or n < 2:  # one fraud (or one genuine row): the variance is not estimable
         return DeLongResult(
             a.auc, b.auc, float("nan"), float("nan"), float("nan"), float("nan"), None
         )

@@ -36,6 +36,7 @@ from itertools import combinations
 import numpy as np
 import polars as pl
 
+from challengers.data.frames import INTERNAL
 from challengers.errors import ConfigError, DataError, closest
 from challengers.features.snapshots import snapshot_features
 from challengers.features.temporal import (
@@ -50,7 +51,7 @@ from challengers.features.temporal import (
 )
 
 log = logging.getLogger(__name__)
-ROW = "_row"
+ROW = f"{INTERNAL}row"
 
 
 def graph_features(

@@ -21,8 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from challengers.data.frames import INTERNAL
+
 DAY_US = 86_400_000_000
-T, Y, AMT, POS = "_t", "_y", "_amt", "_pos"
+T, Y, AMT, POS = (f"{INTERNAL}{n}" for n in ("t", "y", "amt", "pos"))  # never a user's column
+Q, NEXT = f"{INTERNAL}q", f"{INTERNAL}next"
 SUMS = ("n", "lab", "y", "amt", "amt_n")
 
 
@@ -58,10 +61,10 @@ def as_of(
 
     ``rows`` must be sorted by ``_t``; so is every shifted copy of it, which join_asof needs.
     """
-    left = rows.select(pl.col(entity), (pl.col(T) - shift_us).alias("_q"))
+    left = rows.select(pl.col(entity), (pl.col(T) - shift_us).alias(Q))
     joined = left.join_asof(
         table.select(entity, on, *columns),
-        left_on="_q",
+        left_on=Q,
         right_on=on,
         by=entity,
         strategy="backward",
@@ -169,7 +172,7 @@ def distinct_counterparts(
         .select(a, b, T)
         .unique()
         .sort(T)
-        .with_columns(pl.col(T).shift(-1).over(a, b).alias("_next"))
+        .with_columns(pl.col(T).shift(-1).over(a, b).alias(NEXT))
         .collect()
     )
     out: dict[str, dict[str, np.ndarray]] = {a: {}, b: {}}
@@ -177,7 +180,7 @@ def distinct_counterparts(
         opened = _running_count(occurrences.select(key, pl.col(T)), key)
         started = as_of(rows, opened, key, 0, ("k",))["k"]
         for w in windows_days:
-            end = pl.min_horizontal(pl.col("_next"), pl.col(T) + w * DAY_US)
+            end = pl.min_horizontal(pl.col(NEXT), pl.col(T) + w * DAY_US)
             closed = _running_count(occurrences.select(key, end.alias(T)), key)
             ended = as_of(rows, closed, key, 0, ("k",))["k"]
             out[key][f"{key}_distinct_{other}_{w}d"] = started - ended

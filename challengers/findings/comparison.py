@@ -71,13 +71,20 @@ def _outcome_severity(ctx: FindingContext, m: ModelResult) -> tuple[Severity, st
     return severity, text + ".", gain
 
 
+# Below this many frauds in the test window no paired test is trusted to call a winner: with one
+# fraud DeLong's variance is zero by construction (p = 0) and a bootstrap resamples one row.
+MIN_FRAUDS_TO_CLAIM = 10
+
+
 def significant_challengers(ctx: FindingContext) -> list[Finding]:
     """The verdict on each challenger: significantly better (or worse) than the champion on the
     primary metric, Holm-adjusted across challengers; severity by the effect at the operating
     point. Secondary metrics significant after Holm over the challenger x metric family are
     reported, and never decide the verdict."""
     primary = ctx.primary_key
-    out = []
+    out: list[Finding] = []
+    if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:  # the few-frauds finding says why
+        return out
     for m in ctx.models:
         if m.role != "challenger" or m.status != "ok" or primary is None:
             continue
@@ -271,7 +278,9 @@ def twin_comparisons(ctx: FindingContext) -> list[Finding]:
     """Whether a kind's added features (detector scores, graph features) beat the same tree
     without, decided as the verdict is: on the primary metric, Holm-adjusted across the twins."""
     primary = ctx.primary_key
-    out = []
+    out: list[Finding] = []
+    if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:  # as for the verdict: too few frauds to tell
+        return out
     for m in ctx.models:
         if m.twin is None or not m.twin.delta or primary is None:
             continue

@@ -6,7 +6,8 @@
 - a retrain spec (kind + params + features), trained here on the training window.
 
 Pickled models (``.pkl``, ``.joblib``, MLflow's sklearn flavour) run arbitrary code when loaded, so they
-are refused unless the user passes ``--allow-pickle``.
+are refused (``--allow-pickle`` loads none either: the refusal does not suggest it). A champion must be
+binary: a multiclass booster is refused when it loads, not when its scores outnumber the rows.
 """
 
 from __future__ import annotations
@@ -125,6 +126,16 @@ class NativeModelChampion(BaseChallenger):
         x = to_matrix(frame, self.features_)
         return self._library().predict(self.booster_, x)
 
+    def classes(self) -> int:
+        """How many classes the booster predicts (2 for a binary model)."""
+        booster = self.booster_
+        if hasattr(booster, "num_model_per_iteration"):  # LightGBM: one tree per class a round
+            return max(int(booster.num_model_per_iteration()), 2)
+        import json  # XGBoost: the learner's num_class (0 for binary)
+
+        learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
+        return max(int(learner.get("num_class", 0) or 0), 2)
+
     def native_model(self) -> Any:
         return self.booster_
 
@@ -142,13 +153,9 @@ def load_model_file(
         raise ModelError(f"champion.model: file not found: {path}; check the path in the config")
     suffix = file.suffix.lower()
     if suffix in PICKLE_SUFFIXES or _is_pickle(file):
-        if not allow_pickle:
-            raise ModelError(
-                f"champion.model: {path} is a pickle, which runs code when loaded; ask the first "
-                "line for a native export (LightGBM .txt, XGBoost .json) or pass --allow-pickle"
-            )
-        raise ModelError(
-            f"champion.model: {path}: pickled champions are not supported yet; use a native export"
+        raise ModelError(  # no flag loads one: suggesting --allow-pickle would only lead on
+            f"champion.model: {path} is a pickle, which runs code when loaded and is not "
+            "supported; ask the first line for a native export (LightGBM .txt, XGBoost .json)"
         )
     lib = trees.library_for_file(suffix)
     if lib is None:
@@ -159,6 +166,12 @@ def load_model_file(
     _check_content(file, lib)
     champion = NativeModelChampion(path, features)
     model_features = champion.load()
+    classes = champion.classes()
+    if classes > 2:
+        raise ModelError(
+            f"champion.model: {path} predicts {classes} classes; the champion must be a binary "
+            "fraud model (one score per row); export the binary model"
+        )
     champion.features = list(features) if features else model_features
     if not champion.features:
         raise ModelError(
@@ -227,7 +240,7 @@ def from_mlflow_uri(
             data = local_dir / str(conf.get("data", ""))
             return load_model_file(str(data), features=features, schema=schema)
     kinds = ", ".join(sorted(flavors)) or "none"
-    hint = "" if allow_pickle else " (pickled flavours are refused without --allow-pickle)"
+    hint = " (pickled flavours are not supported: they run code when loaded)"
     raise ModelError(
         f"champion.model: {uri} has flavours [{kinds}]; only native LightGBM/XGBoost boosters can "
         f"be loaded{hint}"

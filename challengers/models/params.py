@@ -11,6 +11,7 @@ config. :meth:`ChallengerParams.model_params` is that dictionary.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -21,6 +22,8 @@ from challengers.evaluation.metrics import parse_metric
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 # every name the two tree libraries accept for the number of boosting rounds
 ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
+DEFAULT_ROUNDS = 100
+MAX_ROUNDS = 1_000_000
 # keys of a section that say which model it is, or how to search it, not how it is built
 NOT_MODEL_KEYS = frozenset({"name", "kind", "features", "tune"})
 Imbalance = Literal["none", "balanced", "sqrt"]
@@ -135,6 +138,28 @@ class TuneConfig(Strict):
         return value
 
 
+def rounds_of(key: str, value: Any) -> int:
+    """A round count as an int; ValueError naming the key, the value and the fix for anything
+    else ("abc", .inf, -5, 2.5, true): the libraries would fail on it only after the data loaded."""
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value, whole = int(value), True
+    if not whole or not 1 <= value <= MAX_ROUNDS:
+        raise ValueError(
+            f"{key} is {value!r}: the number of boosting rounds must be a whole number from 1 to "
+            f"{MAX_ROUNDS:,}; write e.g. {key}: {DEFAULT_ROUNDS}"
+        )
+    return int(value)
+
+
+def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
+    """Validate the round counts of a tree's ``params`` (the config calls this when it loads)."""
+    for key in ROUND_KEYS:
+        if key in params:
+            rounds_of(key, params[key])
+    return params
+
+
 class ModelSpec(ModelSection):
     """A tree model: the champion's `retrain`, the graph kind's and the anomaly hybrid's `model`."""
 
@@ -142,6 +167,8 @@ class ModelSpec(ModelSection):
     params: dict[str, Any] = {}
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
+
+    _rounds = field_validator("params")(check_rounds)
 
     def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)

@@ -20,19 +20,21 @@ from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
+from pydantic import field_validator
 
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.models.base import BaseChallenger
 from challengers.models.params import (
+    DEFAULT_ROUNDS,
     ROUND_KEYS,
     ChallengerParams,
     Imbalance,
     TreeSection,
     TuneConfig,
+    check_rounds,
+    rounds_of,
 )
 from challengers.models.trees import LIBRARIES, TreeLibrary
-
-DEFAULT_ROUNDS = 100
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
@@ -50,7 +52,7 @@ def split_rounds(params: dict[str, Any]) -> tuple[dict[str, Any], int]:
     rounds = DEFAULT_ROUNDS
     for key in ROUND_KEYS:
         if key in rest:
-            rounds = int(rest.pop(key))
+            rounds = rounds_of(key, rest.pop(key))
     return rest, rounds
 
 
@@ -80,6 +82,12 @@ class TreeView:
 class Tunable:
     """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches."""
 
+    @classmethod
+    def trains_tree(cls, settings: Any) -> bool:
+        """Whether the kind trains a LightGBM/XGBoost tree with these settings (the plan checks
+        that its feature names are ones the libraries accept)."""
+        return True
+
     def tree_view(
         self,
         train: pl.DataFrame,
@@ -97,6 +105,8 @@ class TreeParams(ChallengerParams):
     params: dict[str, Any] = {}
     tune: TuneConfig | None = None
     imbalance: Imbalance = "none"
+
+    _rounds = field_validator("params")(check_rounds)
 
     def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)

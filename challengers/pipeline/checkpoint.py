@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 
 from challengers.errors import (
+    ChallengeError,
     ConfigError,
     DataError,
     EnvironmentFailure,
@@ -83,14 +84,45 @@ def require_resumable(output_dir: Path | None) -> Path:
     return output_dir
 
 
-def interrupted_error(exc: KeyboardInterrupt, out: Path, config_file: str | None) -> RunInterrupted:
-    """The one line after Ctrl-C/SIGTERM: what was kept, and the command that resumes."""
-    kept = sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
+def finished_models(out: Path) -> list[str]:
+    """The models of ``out`` whose checkpoint is complete (what --resume would reuse)."""
+    return sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
+
+
+def resume_command(out: Path, config_file: str | None, tracking_uri: str | None) -> str:
+    """The command that continues the run in ``out``, in the same tracking store."""
+    store = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
+    return f"challenge run {config_file or 'CONFIG'} --resume --output {out}{store}"
+
+
+def interrupted_error(
+    exc: KeyboardInterrupt, out: Path, config_file: str | None, tracking_uri: str | None = None
+) -> RunInterrupted:
+    """The one line after Ctrl-C/SIGTERM/SIGHUP: what was kept, and the command that resumes
+    (naming the store when it came from the command line or the environment: without it the
+    resumed run would log to another store)."""
+    kept = finished_models(out)
     return RunInterrupted(
         f"interrupted ({signal_name(exc)}): the MLflow run is marked KILLED; "
         f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
-        f"resume with: challenge run {config_file or 'CONFIG'} --resume --output {out}"
+        f"resume with: {resume_command(out, config_file, tracking_uri)}"
     )
+
+
+def with_resume_hint(
+    exc: ChallengeError, out: Path, config_file: str | None, tracking_uri: str | None
+) -> ChallengeError:
+    """A failure after models finished: the same error, saying which models are kept and how to
+    resume once the cause is fixed (nothing trained is lost)."""
+    kept = finished_models(out)
+    if not kept:
+        return exc
+    hint = (
+        f"; {len(kept)} finished model(s) kept in {out}/models ({', '.join(kept)}); after fixing "
+        f"this, resume with: {resume_command(out, config_file, tracking_uri)}"
+    )
+    exc.args = (str(exc) + hint,)
+    return exc
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""Ctrl-C and SIGTERM: stop cleanly, keep what finished.
+"""Ctrl-C, SIGTERM and SIGHUP: stop cleanly, keep what finished.
 
-Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM kill the process on the spot, which
-would leave MLflow runs RUNNING forever and half-written files behind. While ``handled()`` is active
-both signals raise ``Interrupted`` (a ``KeyboardInterrupt``, so every ``except Exception`` lets it
-through) at the next Python instruction; the pipeline then marks its open runs KILLED and keeps the
+Python turns SIGINT into ``KeyboardInterrupt`` but lets SIGTERM and SIGHUP (a closed terminal, a
+dropped ssh session) kill the process on the spot, which would leave MLflow runs RUNNING forever and
+half-written files behind. While ``handled()`` is active the three raise ``Interrupted`` (a
+``KeyboardInterrupt``, so every ``except Exception`` lets it through) at the next Python instruction; the pipeline then marks its open runs KILLED and keeps the
 finished models for ``--resume``. ``deferred()`` holds signals back while a short critical step (a
 checkpoint, marking runs KILLED) completes, so a second Ctrl-C cannot cut it in half.
 
@@ -20,7 +20,10 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal closed or the ssh session dropped; like SIGTERM, not a silent death
+SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -22,6 +22,7 @@ from challengers.files import write_atomic, write_json, write_parquet_atomic
 from challengers.models import trees
 from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
+from challengers.pipeline.plan import DAY_COLUMN, ROW, SCORE_PREFIX
 from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
@@ -78,11 +79,15 @@ def write_outputs(
 ) -> None:
     test = prepared.split.test
     key = prepared.plan.spec.id
-    columns = [pl.col(key)] if key else [pl.int_range(pl.len()).alias("row")]
-    predictions = test.select([*columns, pl.col(DAY), pl.col(prepared.plan.spec.target)])
+    columns = [pl.col(key)] if key else [pl.int_range(pl.len()).alias(ROW)]
+    predictions = test.select(
+        [*columns, pl.col(DAY).alias(DAY_COLUMN), pl.col(prepared.plan.spec.target)]
+    )
     for f in fitted:
-        if f.scores is not None:
-            predictions = predictions.with_columns(pl.Series(f.plan.name, f.scores))
+        if f.scores is not None:  # own columns: a model named like a data column replaces nothing
+            predictions = predictions.with_columns(
+                pl.Series(f"{SCORE_PREFIX}{f.plan.name}", f.scores)
+            )
         directory = out / "models" / f.plan.name
         if f.model is not None and f.model.is_fitted and not (directory / CHECKPOINT).exists():
             directory.mkdir(parents=True, exist_ok=True)  # (checkpointed models are saved)

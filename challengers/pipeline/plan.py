@@ -11,6 +11,7 @@ import polars as pl
 
 from challengers.config import ChallengerConfig, ExperimentConfig
 from challengers.data.frames import (
+    INTERNAL,
     DataSpec,
     check_feature_types,
     default_features,
@@ -24,6 +25,7 @@ from challengers.errors import ConfigError, DataError, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
 from challengers.models.abilities import ReadsColumns
+from challengers.models.tree import Tunable
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,51 @@ def windows_of(cfg: ExperimentConfig) -> Windows:
     )
 
 
+# predictions.parquet: the row's id (or its number), its day and label, then one score column per
+# model under its own prefix (model names cannot hold ':'), so no model replaces a data column
+ROW, DAY_COLUMN, SCORE_PREFIX = "row", "day", "score:"
+# characters LightGBM (JSON specials) or XGBoost ('[', ']', '<') refuse in a feature name
+TREE_UNSAFE = '[]<,:"{}'
+
+
+def check_column_names(cfg: ExperimentConfig, schema: pl.Schema) -> None:
+    """Column names the tool cannot work with, refused with one line before anything is read."""
+    d = cfg.data
+    reserved = next((c for c in schema.names() if c.startswith(INTERNAL)), None)
+    if reserved is not None:
+        raise DataError(
+            f"data: the column '{reserved}' uses the prefix '{INTERNAL}' the tool keeps for its "
+            "own columns; rename it"
+        )
+    if cfg.champion.score is not None and cfg.champion.score == d.target:
+        raise ConfigError(
+            f"champion.score: '{d.target}' is the target column (data.target); name the column "
+            "holding the production model's scores"
+        )
+    kept = [d.id or ROW, DAY_COLUMN, d.target]
+    clash = next((c for c in kept if kept.count(c) > 1 or c.startswith(SCORE_PREFIX)), None)
+    if clash is not None:
+        raise ConfigError(
+            f"data: the column name '{clash}' clashes with predictions.parquet's own columns "
+            f"({', '.join(kept[:2])}, '{SCORE_PREFIX}<model>'); rename the column"
+        )
+
+
+def check_tree_features(features: Sequence[str], where: str) -> None:
+    """LightGBM and XGBoost refuse some characters in feature names, late and obscurely."""
+    for name in features:
+        bad = next((ch for ch in name if ch in TREE_UNSAFE), None)
+        if bad is not None:
+            raise DataError(
+                f"{where}: the column '{name}' has '{bad}' in its name, which LightGBM/XGBoost "
+                f"do not accept in a feature name ({' '.join(TREE_UNSAFE)}); rename the column "
+                "or leave it out (data.drop)"
+            )
+
+
 def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
     d = cfg.data
+    check_column_names(cfg, schema)
     named = {
         ("data.target", d.target),
         ("data.time", d.time),
@@ -171,6 +216,8 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
         )
     require_columns(schema, [(f, where) for f in features])
     check_feature_types(schema, features, where)
+    if issubclass(cls, Tunable) and cls.trains_tree(c):
+        check_tree_features(features, where if c.features is not None else "data.features")
     extra: tuple[str, ...] = ()
     if issubclass(cls, ReadsColumns):
         named = cls.extra_columns(c)
@@ -200,6 +247,7 @@ def _champion_plan(
         features = tuple(c.features) if c.features else spec.features
         require_columns(schema, [(f, "champion.features") for f in features])
         check_feature_types(schema, features, "champion.features")
+        check_tree_features(features, "champion.features" if c.features else "data.features")
         return ModelPlan(c.name, "champion", c.retrain.kind, features, c.retrain, production)
     assert c.model is not None
     model, source = load_champion_model(

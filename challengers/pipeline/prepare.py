@@ -22,6 +22,7 @@ from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.pipeline.plan import Plan, make_plan
+from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame, from_sums
 from challengers.tracking import check_reachable, resolve_uri
@@ -163,7 +164,9 @@ def _check_windows(plan: Plan, parts: Split) -> None:
 
 
 def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:
-    """Validate the config, the data and the champion without training anything."""
+    """Validate the config, the data and the champion without training anything: everything a
+    run would need from its environment (preflight.py) included."""
+    check_names(cfg, options.output_dir)
     check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
     prepared = prepare(cfg, options, progress)
     summary = prepared.split.summary(prepared.plan.spec.target)

@@ -30,7 +30,12 @@ from challengers.findings import FindingContext, derive_findings
 from challengers.findings.recommendations import with_recommendations
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
-from challengers.pipeline.checkpoint import Checkpoints, interrupted_error, require_resumable
+from challengers.pipeline.checkpoint import (
+    Checkpoints,
+    interrupted_error,
+    require_resumable,
+    with_resume_hint,
+)
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.governance import add_governance
 from challengers.pipeline.outputs import (
@@ -40,6 +45,7 @@ from challengers.pipeline.outputs import (
     parent_tags,
     write_outputs,
 )
+from challengers.pipeline.preflight import check_names, claimed
 from challengers.pipeline.prepare import (
     Prepared,
     RunOptions,
@@ -68,12 +74,13 @@ def run_experiment(
     progress = progress or SilentProgress()
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
+    check_names(cfg, options.output_dir)
     check_reachable(uri)  # seconds, before any training
     if options.resume:
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
-    # SIGTERM too: runs end KILLED, finished models are kept
-    with output_directory(out), interrupts.handled():
+    # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
+    with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
         return _start(cfg, options, progress, uri, out, config_dir)
 
 
@@ -118,11 +125,14 @@ def _start(
     except BaseException as exc:
         with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
             tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+        given = options.tracking_uri  # the resume line names a store given on the command line
         if isinstance(exc, KeyboardInterrupt):
-            raise interrupted_error(exc, out, options.config_file) from None
-        failure = None if isinstance(exc, ChallengeError) else environment_failure(exc)
+            raise interrupted_error(exc, out, options.config_file, given) from None
+        if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
+            raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
+        failure = environment_failure(exc)
         if failure is not None:
-            raise failure from exc
+            raise with_resume_hint(failure, out, options.config_file, given) from exc
         raise
     tracker.finish("FINISHED")
     return result

@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 
+from challengers.data.frames import DAY, DAY_LABEL
 from challengers.engine.rowhash import RowSums, batch_sums
 
 ALGORITHM = "rowsum-by-day/2"  # bump when the canonical form or the combination changes
@@ -121,13 +122,14 @@ def from_sums(sums: RowSums, windows: Mapping[str, int] | None = None) -> DataFi
         rows,
         {k: f"{sums.chunks[k].rows}:{_hex(sums.chunks[k].row_sum)}" for k in keys},
     )
+    # the tool's day column is recorded under its historical name: a fingerprint logged before the
+    # column moved into the tool's namespace still matches the same data
+    chunk_by = DAY_LABEL if sums.chunk_by == DAY else sums.chunk_by
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{ALGORITHM}\x00{rows}\x00{sums.chunk_by or ''}\x00{row_print.digest}".encode())
+    h.update(f"{ALGORITHM}\x00{rows}\x00{chunk_by or ''}\x00{row_print.digest}".encode())
     for name, column in columns.items():
         h.update(f"\x00{name}\x00{column.digest}".encode())
-    return DataFingerprint(
-        h.hexdigest(), rows, sums.chunk_by, columns, row_print, dict(windows or {})
-    )
+    return DataFingerprint(h.hexdigest(), rows, chunk_by, columns, row_print, dict(windows or {}))
 
 
 # -------------------------------------------------------------------------------- streaming

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -52,7 +54,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
-        url = _without_credentials(uri).rstrip("/") + "/health"  # the probe needs no login
+        url = _without_credentials(uri).rstrip("/") + "/version"  # the probe needs no login
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 if response.status >= 400:
@@ -60,6 +62,12 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
                         f"tracking store {scrub(uri)} answered HTTP {response.status}; "
                         "check the server or the URI"
                     )
+                body = response.read(64).decode("utf-8", "replace").strip()
+            if not re.fullmatch(r"\d+\.\d+[\w.+-]*", body):  # any web server answers 200
+                raise EnvironmentFailure(
+                    f"tracking store {scrub(uri)} answers, but not as an MLflow tracking server "
+                    f"(GET /version gave {body[:30]!r}); check the host and port"
+                )
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise EnvironmentFailure(
@@ -68,12 +76,24 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
             ) from None
         return
     if scheme == "sqlite":
+        if not uri.startswith("sqlite:///") or uri == "sqlite:///":
+            raise ConfigError(
+                f"tracking URI '{scrub(uri)}' names no database file; write "
+                "sqlite:///path/to/mlflow.db (three slashes, then the path)"
+            )
         target = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
             _require_sqlite(target, uri)
         return
     if scheme in ("", "file"):
+        if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":  # MLflow 3 refuses
+            # them on first use, in a message the one-line error would cut at "See htt"
+            raise ConfigError(
+                f"tracking URI '{scrub(uri)}' is a directory store, which MLflow no longer "
+                "opens; use a sqlite file such as sqlite:///mlflow.db or a server "
+                "http://host:port (or set MLFLOW_ALLOW_FILE_STORE=true)"
+            )
         target = Path(parsed.path if scheme == "file" else uri)
         _require_writable(target if target.exists() else target.parent, uri)
         return
@@ -108,10 +128,15 @@ def _require_writable(directory: Path, uri: str) -> None:
         raise EnvironmentFailure(
             f"tracking store {scrub(uri)}: directory {directory} does not exist; create it"
         )
-    if not os.access(directory, os.W_OK):
+    try:  # a real file, as the run will create: os.access says yes to root on a read-only
+        # mount, and to a working directory that was deleted
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
         raise EnvironmentFailure(
-            f"tracking store {scrub(uri)}: directory {directory} is not writable"
-        )
+            f"tracking store {scrub(uri)}: cannot create files in {directory.absolute()} "
+            f"({exc.strerror}); choose a writable location with --tracking-uri"
+        ) from None
 
 
 _opened: set[str] = set()  # stores this process has opened (MLflow caches them per URI)
@@ -182,6 +207,8 @@ def open_mlflow(uri: str) -> Any:
 
     for name in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # a Ctrl-C while a pooled connection is reset: a logged traceback, then the interrupt itself
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     # stdout and stderr are the tool's: no progress bars, no "View run at <url>" lines
     # (MLflow prints the tracking URI as given, credentials included)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -43,6 +43,9 @@ def optuna_module() -> Any:
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # a Ctrl-C while SQLAlchemy hands a connection back makes its pool log "Exception during
+    # reset" with a traceback (then it re-raises the interrupt, which the run reports in one line)
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.CRITICAL)
     return optuna
 
 

@@ -93,5 +93,8 @@ def test_rings_graph_beats_the_same_tree_significantly(tmp_path: Path, tracking_
     genuine = predictions.filter(pl.col("TX_FRAUD") == 0)
     rings = predictions.filter(pl.col("TX_FRAUD_SCENARIO") == 4)
     assert rings.height >= 30
-    caught = {m: np.mean(rings[m].to_numpy() > genuine[m].max()) for m in ("lgbm", "graph-lgbm")}
+    caught = {
+        m: np.mean(rings[f"score:{m}"].to_numpy() > genuine[f"score:{m}"].max())
+        for m in ("lgbm", "graph-lgbm")
+    }
     assert caught["graph-lgbm"] > 0.5 > caught["lgbm"], caught

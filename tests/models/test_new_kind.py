@@ -88,7 +88,7 @@ def test_a_test_only_kind_runs_end_to_end(
     rows = pl.read_parquet(sim_parquet).filter(pl.col("TRANSACTION_ID").is_in(ids.implode()))
     amounts = dict(zip(rows["TRANSACTION_ID"], rows["TX_AMOUNT"], strict=True))
     expected = np.array([amounts[i] for i in ids], dtype=np.float64)
-    np.testing.assert_array_equal(predictions.get_column("amount").to_numpy(), expected)
+    np.testing.assert_array_equal(predictions.get_column("score:amount").to_numpy(), expected)
     assert 0.5 < model.metrics["roc_auc"] < 1.0  # the simulator's amount scenario: some signal
     logged = MlflowClient(tracking_uri=tracking_uri).get_run(model.run_id).data.params
     assert set(logged) == {*model.params, "features"}  # MLflow params = get_params = the YAML

@@ -3,6 +3,7 @@ fix; what is allowed (missing feature values, a constant feature) is shown to be
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,7 @@ import pytest
 import yaml
 
 from tests.conftest import sim_config
-from tests.reliability.conftest import invoke
+from tests.reliability.conftest import invoke, tiny_config
 
 TX = pl.col("TRANSACTION_ID")
 IN_TRAIN = pl.col("TX_DATETIME").is_between(datetime(2024, 1, 31), datetime(2024, 2, 21))
@@ -311,6 +312,58 @@ CASES = [
 ]
 
 
+def _renamed(old: str, new: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    return lambda f: f.rename({old: new})
+
+
+def _mixed_glob(frame: pl.DataFrame, directory: Path) -> Path:
+    frame.write_parquet(directory / "part-1.parquet")
+    frame.head(100).write_csv(directory / "part-2.csv")
+    return directory / "part-*"
+
+
+SECOND_ROUND = [
+    *(
+        BadData(
+            f"column-name-with-{label}",
+            parquet(_renamed("MCC", f"MCC{ch}1")),
+            (f"data.features: the column 'MCC{ch}1' has '{ch}' in its name", "LightGBM/XGBoost"),
+        )
+        for ch, label in (("[", "bracket"), ("<", "less-than"), (",", "comma"), (":", "colon"))
+    ),
+    BadData(
+        "column-in-the-tool-namespace",
+        parquet(_column("__challenge:day", pl.lit(1))),
+        ("data: the column '__challenge:day' uses the prefix '__challenge:'", "rename it"),
+    ),
+    BadData(
+        "target-named-like-a-predictions-column",
+        parquet(_renamed("TX_FRAUD", "day")),
+        ("data: the column name 'day' clashes with predictions.parquet's own columns",),
+        edit=lambda c: c["data"].update(target="day"),
+    ),
+    BadData(
+        "csv-in-utf16",
+        text("data.csv", lambda f: f.head(3000).write_csv().encode("utf-16")),
+        (
+            "data.path:",
+            "data.csv is UTF-16 (or binary), not UTF-8 text; save it as UTF-8 CSV",
+        ),
+    ),
+    BadData(
+        "csv-with-semicolons",
+        text("data.csv", lambda f: f.head(3000).write_csv(separator=";")),
+        ("data.csv has one column", "its separator is ';', not a comma"),
+    ),
+    BadData(
+        "glob-over-parquet-and-csv",
+        _mixed_glob,
+        ("matches files of different types", "part-2.csv", "matches one type"),
+    ),
+]
+CASES += SECOND_ROUND
+
+
 def _truncated(frame: pl.DataFrame, directory: Path) -> Path:
     path = directory / "data.parquet"
     frame.write_parquet(path)
@@ -366,3 +419,69 @@ def test_allowed_oddities_pass_the_check_with_a_note(
         assert not [n for n in notes if "TX_AMOUNT" in n], notes
     else:
         assert any(note in n for n in notes), notes
+
+
+def test_columns_named_like_the_tools_own_are_data(
+    tmp_path: Path, sim_frame: pl.DataFrame, store: str
+) -> None:
+    """Data columns `_day`, `_known`, `_first_fraud_day` are features like any other (the tool's
+    own columns live under '__challenge:'); challengers named like the target and the id get their
+    own score columns in predictions.parquet, and the labels and ids stay as they were."""
+    data = tmp_path / "data.parquet"
+    sim_frame.with_columns(
+        (pl.col("TX_AMOUNT") * 3).alias("_day"),  # the user's own numbers, not days since 1970
+        (TX % 7).alias("_known"),
+        (TX % 11).alias("_first_fraud_day"),
+    ).write_parquet(data)
+    cfg = tiny_config(data)
+    cfg["challengers"] = [
+        {"name": "TX_FRAUD", "kind": "lightgbm", "params": {"n_estimators": 10}},
+        {"name": "TRANSACTION_ID", "kind": "lightgbm", "params": {"n_estimators": 10}},
+    ]
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out = tmp_path / "out"
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert outcome.code == 0, outcome.stderr
+    comparison = json.loads((out / "comparison.json").read_text())
+    assert [m["status"] for m in comparison["models"]] == ["ok", "ok", "ok"]
+    assert {"_day", "_known", "_first_fraud_day"} <= set(comparison["data"]["features"])
+    predictions = pl.read_parquet(out / "predictions.parquet")
+    assert predictions.columns == [
+        "TRANSACTION_ID",
+        "day",
+        "TX_FRAUD",
+        "score:champ",
+        "score:TX_FRAUD",
+        "score:TRANSACTION_ID",
+    ]
+    truth = sim_frame.select("TRANSACTION_ID", "TX_FRAUD")
+    joined = predictions.join(truth, on="TRANSACTION_ID", suffix="_data")
+    assert joined.height == predictions.height == comparison["data"]["rows_test"]
+    assert joined.get_column("TX_FRAUD").equals(joined.get_column("TX_FRAUD_data"))
+
+
+def test_one_fraud_in_the_test_window_never_reads_as_a_significant_win() -> None:
+    """DeLong on one positive has zero variance by construction (p = 0 before): no p-value, and
+    no 'significantly outperformed' beside the finding that the test window has too few frauds."""
+    import dataclasses
+
+    import numpy as np
+
+    from challengers.evaluation.delong import delong_test
+    from challengers.findings import derive_findings
+    from challengers.findings.comparison import MIN_FRAUDS_TO_CLAIM
+    from tests.findings.test_comparison import context
+
+    y = np.zeros(500, dtype=np.int8)
+    y[17] = 1
+    rng = np.random.default_rng(3)
+    strong, weak = rng.random(500), rng.random(500)
+    strong[17] = 2.0  # the one fraud ranked first by one model only
+    assert np.isnan(delong_test(y, strong, weak).p_value)
+
+    for positives, claimed in ((1, False), (MIN_FRAUDS_TO_CLAIM - 1, False), (500, True)):
+        findings = derive_findings(dataclasses.replace(context(p=0.0), positives_test=positives))
+        ids = {f.id for f in findings}
+        assert ("outcome-better-chall" in ids) is claimed, (positives, ids)
+        assert ("data-few-test-frauds" in ids) is (positives < 100)

@@ -11,6 +11,7 @@ unreachable tracking server on `run` (tests/cli/test_cli.py).
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import sim_config
-from tests.reliability.conftest import invoke
+from tests.reliability.conftest import CHALLENGE, Outcome, invoke
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,58 @@ CONFIGS = [
         "zero-threads", _set("threads", 0), ("threads: Input should be greater than or equal to 1",)
     ),
     Bad(
+        "rounds-a-word",
+        _set("challengers.0.params", {"n_estimators": "abc"}),
+        ("challengers[0].params: n_estimators is 'abc'", "whole number from 1 to"),
+    ),
+    Bad(
+        "rounds-infinite",
+        _set("challengers.0.params", {"n_estimators": float("inf")}),
+        ("challengers[0].params: n_estimators is inf", "write e.g. n_estimators: 100"),
+    ),
+    Bad(
+        "rounds-negative",
+        _set("champion.retrain.params", {"num_boost_round": -5}),
+        ("champion.retrain.params: num_boost_round is -5", "whole number"),
+    ),
+    Bad(
+        "graph-rounds-fractional",
+        lambda c: c["challengers"].append(
+            {
+                "name": "g",
+                "kind": "graph",
+                "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"]},
+                "model": {"kind": "xgboost", "params": {"num_round": 2.5}},
+            }
+        ),
+        ("challengers[2].model.params: num_round is 2.5",),
+    ),
+    Bad(
+        "experiment-name-too-long-for-the-file-system",
+        _set("name", "a" * 300),
+        ("name: 'aaaa", "is 300 bytes; file names on this file system hold at most"),
+    ),
+    Bad(
+        "challenger-name-too-long-for-the-file-system",
+        _set("challengers.0.name", "b" * 240),
+        ("challengers[0].name:", "is 240 bytes", "shorten it to at most"),
+    ),
+    Bad(
+        "champion-score-is-the-target",
+        _set("champion", {"name": "champ", "score": "TX_FRAUD"}),
+        ("champion.score: 'TX_FRAUD' is the target column (data.target)",),
+    ),
+    Bad(
+        "champion-model-an-http-url",
+        _set("champion", {"name": "champ", "model": "http://models.example/champion.txt"}),
+        ("champion.model: 'http://models.example/champion.txt' is a http:// URL", "models:/"),
+    ),
+    Bad(
+        "false-negative-cost-a-word",
+        _set("evaluation.cost", {"false_negative": "amt"}),
+        ("evaluation.cost.false_negative: give a cost per missed fraud (a number) or 'amount'",),
+    ),
+    Bad(
         "entity-metric-without-entity",
         lambda c: (c["data"].pop("entity"), c["split"].update(exclude_known_frauds=False)),
         ("metric entity_precision_at needs data.entity",),
@@ -251,6 +304,28 @@ ARGUMENTS = [
         args=("--tracking-uri", "ftp://host/store"),
     ),
     Bad(
+        "tracking-uri-file-store",
+        expect=("tracking URI 'file:///tmp/mlruns' is a directory store", "sqlite:///mlflow.db"),
+        args=("--tracking-uri", "file:///tmp/mlruns"),
+    ),
+    Bad(
+        "tracking-uri-garbage",
+        expect=("tracking URI 'not a uri' is a directory store", "http://host:port"),
+        args=("--tracking-uri", "not a uri"),
+        command="run",
+    ),
+    Bad(
+        "tracking-uri-sqlite-without-path",
+        expect=("tracking URI 'sqlite://' names no database file",),
+        args=("--tracking-uri", "sqlite://"),
+    ),
+    Bad(
+        "output-too-long-for-the-file-system",
+        expect=("--output: the path component", "file names on this file system hold at most"),
+        args=("--output", "{tmp}/" + "o" * 300),
+        command="run",
+    ),
+    Bad(
         "audit-fail-on-unknown",
         expect=("--fail-on never: use high, medium or low",),
         args=("--fail-on", "never"),
@@ -285,7 +360,8 @@ def test_bad_config(case: Bad, tmp_path: Path, sim_parquet: Path) -> None:
     line = _invoke(case, tmp_path, sim_parquet)
     if not isinstance(case.edit, bytes | str):
         # where: the file and the line of the offending key (file:line), or the field's path
-        assert f"{tmp_path / 'experiment.yaml'}:" in line or "." in line.split(":")[1]
+        where = line.split(":")[1]
+        assert f"{tmp_path / 'experiment.yaml'}:" in line or "." in where or where == " name"
 
 
 @pytest.mark.parametrize("case", ARGUMENTS, ids=lambda c: c.id)
@@ -308,3 +384,44 @@ def test_no_secret_in_the_refusal(tmp_path: Path, sim_parquet: Path) -> None:
     """The refusal of a URI with credentials does not repeat them."""
     case = next(c for c in CONFIGS if c.id == "credentials-in-tracking-uri")
     assert "s3cr3t-pw" not in _invoke(case, tmp_path, sim_parquet)
+
+
+SIMULATE = [
+    (["--out", "{tmp}"], 2, "is a directory; give a file name such as"),
+    (["--out", "{tmp}/x.csv"], 2, "simulate writes parquet; name the file"),
+    (["--out", "{tmp}/x.parquet", "--days", "0"], 2, "days must be at least 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("args", "code", "expect"), SIMULATE, ids=["dir", "csv", "days-0"])
+def test_bad_simulate_arguments(args: list[str], code: int, expect: str, tmp_path: Path) -> None:
+    filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    invoke(["simulate", "--rows", "2000", *filled, "-q"]).error(code, expect)
+    assert not list(tmp_path.iterdir())  # nothing written, no parquet bytes in x.csv
+
+
+def test_simulate_into_an_unwritable_directory(unwritable_dir: Path) -> None:
+    target = unwritable_dir / "x.parquet"
+    invoke(["simulate", "--rows", "2000", "--out", str(target), "-q"]).error(
+        3, f"--out {target}: cannot write in {unwritable_dir}", "choose a writable location"
+    )
+
+
+def test_a_deleted_working_directory_is_one_line(tmp_path: Path, sim_parquet: Path) -> None:
+    """`challenge check` from a directory that was removed: exit 3, not a FileNotFoundError."""
+    import yaml
+
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(sim_config(sim_parquet)))
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    process = subprocess.Popen(
+        [CHALLENGE, "check", str(config), "-q"],
+        cwd=gone,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=gone.rmdir,
+    )
+    _, stderr = process.communicate(timeout=120)
+    outcome = Outcome(process.returncode, "", stderr)
+    outcome.error(3, "the working directory no longer exists", "cd into an existing directory")

@@ -34,7 +34,8 @@ def fill(directory: Path) -> Path:
 
 
 def _hidden(directory: Path) -> list[Path]:
-    return [p for p in directory.rglob(".*") if p.is_file()]
+    """Half-written temporaries left behind (the run's lock file is not one)."""
+    return [p for p in directory.rglob(".*") if p.is_file() and p.name != ".challenge.lock"]
 
 
 def test_an_interrupted_write_keeps_the_old_file_whole(tmpfs: Callable[..., Path]) -> None:
@@ -96,6 +97,11 @@ def test_disk_full_after_training_loses_no_model(
         )
     assert info.value.exit_code == 3
     assert "out of disk space" in str(info.value)
+    # the one line says what is kept and how to go on once there is space
+    assert "2 finished model(s) kept" in str(info.value) and "(champ, lgbm)" in str(info.value)
+    assert f"resume with: challenge run CONFIG --resume --output {out} --tracking-uri {store}" in (
+        str(info.value)
+    )
     # nothing half-written under a real name; the finished models and their scores are whole
     assert not (out / "comparison.json").exists()
     assert not (out / "predictions.parquet").exists()

@@ -3,6 +3,7 @@ one line); two runs can share one sqlite store at once; credentials never reach 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -241,3 +242,50 @@ def test_secrets_sent_to_a_real_server_are_not_stored(
     assert "MLflow run" in run.stdout
     secrets = [SECRETS["MLFLOW_TRACKING_PASSWORD"], SECRETS["MLFLOW_TRACKING_TOKEN"], url_secret]
     assert _leaks(tmp_path, secrets, run.stdout, run.stderr) == []
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_store_in_a_directory_nobody_can_write_stops_before_any_work(
+    command: str, config: Path, tmp_path: Path, unwritable_dir: Path
+) -> None:
+    """check passes only what run can use: the store's directory must take new files (the
+    store's lock and journal), which os.access does not tell for root on a read-only mount."""
+    uri = f"sqlite:///{unwritable_dir / 'm.db'}"
+    out = tmp_path / "out"
+    extra = ["-o", str(out)] if command == "run" else []
+    outcome = invoke([command, config, "--tracking-uri", uri, "-q", *extra])
+    outcome.error(3, f"tracking store {uri}: cannot create files in {unwritable_dir}")
+    assert not out.exists()
+
+
+@contextlib.contextmanager
+def _web_server() -> Iterator[str]:
+    """Any web server: 200 and a page for every path (not an MLflow server)."""
+    import http.server
+    import threading
+
+    class Everything(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>welcome</html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Everything)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_web_server_that_is_not_mlflow_is_refused(config: Path, tmp_path: Path) -> None:
+    with _web_server() as url:
+        outcome = invoke(["check", config, "--tracking-uri", url, "-q"])
+    outcome.error(3, f"tracking store {url} answers, but not as an MLflow tracking server")
