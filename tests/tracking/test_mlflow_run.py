@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from challengers.pipeline.plan import SCORE_PREFIX
 from challengers.pipeline.registering import best_challenger
 from challengers.results import Finding
 from tests.tracking.roundtrip import REGISTERED, invoke, log_champion, write_project
@@ -107,7 +108,8 @@ def test_each_child_run_has_its_plots_scores_sample_and_named_model(logged: Logg
         )
         assert sample.columns == ["CUSTOMER_ID", "TX_FRAUD", "score"]
         assert 0 < sample.height <= 5_000
-        scores = pl.read_parquet(logged.out / "predictions.parquet").get_column(name)
+        predictions = pl.read_parquet(logged.out / "predictions.parquet")
+        scores = predictions.get_column(f"{SCORE_PREFIX}{name}")
         assert set(sample.get_column("score").to_list()) <= set(scores.to_list())
         [model] = client.search_logged_models(
             experiment_ids=[run.info.experiment_id],
