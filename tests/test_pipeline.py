@@ -12,6 +12,7 @@ import pytest
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
+from challengers.tracking import flatten_params
 from tests.conftest import sim_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,19 +48,25 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentResult
     return result, uri
 
 
-def test_demo_logs_one_parent_and_three_children_with_identical_keys(
+def test_demo_logs_one_parent_and_a_child_per_model_with_identical_keys(
     demo_run: tuple[ExperimentResult, str],
 ) -> None:
     result, uri = demo_run
     parent, children = _runs(uri, "demo")
     assert sorted(c.data.tags["mlflow.runName"] for c in children) == [
-        "first-line-xgb",
-        "lgbm",
-        "xgb",
+        "challenger: graph-lgbm",
+        "challenger: lgbm",
+        "challenger: lgbm-ecod",
+        "champion: first-line-xgb",
     ]
-    keys = [set(c.data.metrics) for c in children if c.data.tags["role"] == "challenger"]
+    twin = ("twin_", "delta_twin_")  # the hybrid's comparison with its twin: its own keys
+    keys = [
+        {k for k in c.data.metrics if not k.startswith(twin)}
+        for c in children
+        if c.data.tags["role"] == "challenger"
+    ]
     champion = next(c for c in children if c.data.tags["role"] == "champion")
-    assert keys[0] == keys[1]
+    assert keys[0] == keys[1] == keys[2]
     assert {
         "roc_auc",
         "roc_auc_ci_low",
@@ -75,10 +82,12 @@ def test_demo_logs_one_parent_and_three_children_with_identical_keys(
     comparison = json.loads((result.output_dir / "comparison.json").read_text())
     by_name = {m["name"]: m for m in comparison["models"]}
     for child in children:
-        logged = child.data.metrics["pr_auc"]
-        assert logged == pytest.approx(
-            by_name[child.data.tags["mlflow.runName"]]["metrics"]["pr_auc"]
-        )
+        model = by_name[child.data.tags["model"]]
+        assert child.data.metrics["pr_auc"] == pytest.approx(model["metrics"]["pr_auc"])
+        # every kind's MLflow params are its get_params() (its YAML keys, nested ones dotted),
+        # plus its features (and, for a champion file, where it came from)
+        logged = {p for p in child.data.params if not p.startswith("source.")}
+        assert logged == {*flatten_params(model["params"]), "features"}
 
 
 def test_comparison_json_has_the_design_schema(demo_run: tuple[ExperimentResult, str]) -> None:

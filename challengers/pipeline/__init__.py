@@ -1,6 +1,8 @@
 """The one place that sees the whole config: config → data → audit → split → models → evaluation
 → diagnostics → findings → tracking and report.
 
+- :mod:`.preflight`: what a run needs from its environment, checked by `check` and `run` before
+  training (names that fit the file system), and the lock a run holds on its output directory;
 - :mod:`.prepare`: options, loading and checking the data (`challenge check`);
 - :mod:`.auditing`: the data audit (`challenge audit`, and the start of every run);
 - :mod:`.fitting`: the champion and the challengers, fitted and scored;

@@ -97,6 +97,11 @@ def test_disk_full_after_training_loses_no_model(
         )
     assert info.value.exit_code == 3
     assert "out of disk space" in str(info.value)
+    # the one line says what is kept and how to go on once there is space
+    assert "2 finished model(s) kept" in str(info.value) and "(champ, lgbm)" in str(info.value)
+    assert f"resume with: challenge run CONFIG --resume --output {out} --tracking-uri {store}" in (
+        str(info.value)
+    )
     # nothing half-written under a real name; the finished models and their scores are whole
     assert not (out / "comparison.json").exists()
     assert not (out / "predictions.parquet").exists()

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -368,3 +369,21 @@ def test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs(
     again = invoke(["run", changed, "-o", out, "--tracking-uri", store, "-q"])
     again.error(2, f"--output {out} holds an earlier run (comparison.json)", "--resume")
     assert (out / "comparison.json").read_bytes() == finished
+
+
+def test_a_pool_reset_cut_by_ctrl_c_prints_no_traceback() -> None:
+    """SQLAlchemy logs "Exception during reset or similar" with a traceback when Ctrl-C lands
+    while a pooled connection (Optuna's study, MLflow's store) is handed back, then re-raises the
+    interrupt; with no logging configured Python printed that traceback above the one line (the
+    flaky tuning Ctrl-C test). The pools' logger is silenced once either store is opened."""
+    script = (
+        "import logging\n"
+        "from challengers.tuning.study import optuna_module\n"
+        "optuna_module()\n"
+        "try:\n"
+        "    raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt:\n"
+        "    logging.getLogger('sqlalchemy.pool.impl.QueuePool').error('reset', exc_info=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
