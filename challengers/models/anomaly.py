@@ -126,6 +126,11 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin):
         self.threads = threads
 
     @classmethod
+    def trains_tree(cls, settings: Any) -> bool:
+        """Only a hybrid: a detector alone has no tree."""
+        return settings.hybrid is not None
+
+    @classmethod
     def check_settings(cls, settings: Any, features: Sequence[str]) -> None:
         """Plan-time checks needing the features or PyOD: categorical columns, other detectors."""
         for column in settings.categorical:

@@ -82,6 +82,12 @@ class TreeView:
 class Tunable:
     """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches."""
 
+    @classmethod
+    def trains_tree(cls, settings: Any) -> bool:
+        """Whether the kind trains a LightGBM/XGBoost tree with these settings (the plan checks
+        that its feature names are ones the libraries accept)."""
+        return True
+
     def tree_view(
         self,
         train: pl.DataFrame,

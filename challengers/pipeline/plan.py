@@ -25,6 +25,7 @@ from challengers.errors import ConfigError, DataError, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
 from challengers.models.abilities import ReadsColumns
+from challengers.models.tree import Tunable
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
         )
     require_columns(schema, [(f, where) for f in features])
     check_feature_types(schema, features, where)
-    if c.kind != "anomaly" or getattr(c, "hybrid", None):  # every other kind trains a tree
+    if issubclass(cls, Tunable) and cls.trains_tree(c):
         check_tree_features(features, where if c.features is not None else "data.features")
     extra: tuple[str, ...] = ()
     if issubclass(cls, ReadsColumns):
