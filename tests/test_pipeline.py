@@ -143,7 +143,7 @@ def test_a_failing_challenger_does_not_lose_the_others(
     assert broken.error and "max_depth" in broken.error
     assert any(f.id == "run-failed-broken" for f in result.findings)
     _, children = _runs(tracking_uri, "sim")
-    assert {c.data.tags["mlflow.runName"]: c.info.status for c in children}["broken"] == "FAILED"
+    assert {c.data.tags["model"]: c.info.status for c in children}["broken"] == "FAILED"
 
 
 def test_same_config_same_metrics(

@@ -128,13 +128,7 @@ class NativeModelChampion(BaseChallenger):
 
     def classes(self) -> int:
         """How many classes the booster predicts (2 for a binary model)."""
-        booster = self.booster_
-        if hasattr(booster, "num_model_per_iteration"):  # LightGBM: one tree per class a round
-            return max(int(booster.num_model_per_iteration()), 2)
-        import json  # XGBoost: the learner's num_class (0 for binary)
-
-        learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
-        return max(int(learner.get("num_class", 0) or 0), 2)
+        return self._library().classes(self.booster_)
 
     def native_model(self) -> Any:
         return self.booster_

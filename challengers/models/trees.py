@@ -53,6 +53,10 @@ class TreeLibrary:
         """Probabilities for the rows of ``x``, with the trees up to the best iteration."""
         raise NotImplementedError
 
+    def classes(self, booster: Any) -> int:
+        """How many classes the booster predicts (2 for a binary model)."""
+        raise NotImplementedError
+
     def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         """Per-row SHAP contributions, shape (rows, features + 1); the last column is the bias."""
         raise NotImplementedError
@@ -90,6 +94,9 @@ class LightGBMLibrary(TreeLibrary):
     def feature_names(self, booster: Any) -> list[str]:
         return list(booster.feature_name())
 
+    def classes(self, booster: Any) -> int:
+        return max(int(booster.num_model_per_iteration()), 2)  # one tree per class a round
+
     def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
         # LightGBM predicts with the best iteration by itself (and saves only up to it)
         return np.asarray(booster.predict(x, num_threads=threads or os.cpu_count() or 1))
@@ -123,6 +130,12 @@ class XGBoostLibrary(TreeLibrary):
 
     def feature_names(self, booster: Any) -> list[str]:
         return list(booster.feature_names or [])
+
+    def classes(self, booster: Any) -> int:
+        import json
+
+        learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
+        return max(int(learner.get("num_class", 0) or 0), 2)  # num_class is 0 for binary
 
     def _best(self, booster: Any) -> dict[str, Any]:
         """XGBoost keeps every round and stores early stopping's best in an attribute (saved with

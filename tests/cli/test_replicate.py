@@ -165,10 +165,10 @@ def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged, tmp_
     assert len(lines) == 3, result.stderr
     assert lines[0].startswith(f"error: data fingerprint mismatch: {logged.data} is not the data")
     assert logged.original in lines[0]
-    # the fingerprint sums rows per day (issue 14): the first differing day is named
-    assert re.search(
-        r"values differ in 1 of \d+ column\(s\): TX_AMOUNT; first on 2024-\d\d-\d\d$", lines[1]
-    )
+    # the mismatch is placed on the altered row's day (the fingerprint hashes rows per day)
+    day = frame.get_column("TX_DATETIME")[row].date()
+    assert re.search(r"values differ in 1 of \d+ column\(s\): TX_AMOUNT; first on ", lines[1])
+    assert lines[1].endswith(f"first on {day}"), lines[1]
     assert "nothing was re-run" in lines[2]
     assert "Challenger" not in result.output  # stopped before any training
 

@@ -59,6 +59,7 @@ def test_each_library_saves_loads_and_explains_what_it_fitted(name: str, tmp_pat
     probability = 1 / (1 + np.exp(-margin))  # the margin of the best iteration, not every round
     np.testing.assert_allclose(probability, model.predict_score(test), rtol=1e-5, atol=1e-6)
     assert lib.requirement().startswith(f"{lib.package}==")
+    assert lib.classes(booster) == 2
 
 
 def test_a_champion_file_predicts_with_its_best_iteration(tmp_path: Path) -> None:
