@@ -6,6 +6,7 @@ no traceback, and no process of the tree it started left alive.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -35,6 +36,14 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _kill_all(process: subprocess.Popen[str], tree: set[int]) -> None:
+    alive = {process.pid} if process.poll() is None else set()
+    for pid in alive | tree | (process_tree(process.pid) if alive else set()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
 def _start_ui(tmp_path: Path) -> tuple[subprocess.Popen[str], str, float]:
     store = tmp_path / "mlflow.db"
     open_mlflow(f"sqlite:///{store}")  # an existing store, as after `challenge run`
@@ -52,7 +61,7 @@ def _start_ui(tmp_path: Path) -> tuple[subprocess.Popen[str], str, float]:
     ready = time.monotonic() - started
     match = re.search(r"http://127\.0\.0\.1:\d+", line)
     if match is None:
-        process.kill()
+        _kill_all(process, set())
         pytest.fail(f"no URL printed: {line!r} {process.communicate()[1]}")
     return process, match.group(0), ready
 
@@ -62,6 +71,7 @@ def _start_ui(tmp_path: Path) -> tuple[subprocess.Popen[str], str, float]:
 )
 def test_ui_starts_and_stops_its_whole_tree(tmp_path: Path, sig: signal.Signals) -> None:
     process, url, ready = _start_ui(tmp_path)
+    tree: set[int] = set()
     try:
         # 5-8 s on an idle 2-core machine; the bound leaves room for a loaded test machine
         assert ready < 45, f"the UI took {ready:.1f} s to answer"
@@ -74,8 +84,9 @@ def test_ui_starts_and_stops_its_whole_tree(tmp_path: Path, sig: signal.Signals)
         process.send_signal(sig)
         out, err = process.communicate(timeout=10)
         took = time.monotonic() - stopping
-    finally:
-        process.kill()
+    finally:  # a failing test must not leave the server (its own session) behind either
+        if process.poll() is None or _alive(tree):
+            _kill_all(process, _alive(tree))
     assert took < 5, f"stopping took {took:.1f} s"
     assert process.returncode == 0
     assert out.strip().splitlines() == [
