@@ -152,7 +152,15 @@ def test_known_fraud_count_follows_the_label_delay(tmp_path: Path) -> None:
 
 def test_graph_entities_are_checked_too(tmp_path: Path) -> None:
     frame = clean_frame().with_columns(pl.Series("TERMINAL_ID", RNG.integers(0, 50, 12_000)))
-    models = [ModelInputs("graph", "graph", FEATURES, extra_columns=("CUSTOMER_ID", "TERMINAL_ID"))]
+    from challengers.models import registry
+
+    entities = ["CUSTOMER_ID", "TERMINAL_ID"]
+    section = registry.kind_class("graph").Params.model_validate(
+        {"name": "graph", "kind": "graph", "graph": {"entities": entities, "windows_days": [1]}}
+    )
+    models = [
+        ModelInputs("graph", "graph", FEATURES, extra_columns=tuple(entities), settings=section)
+    ]
     result = audit(frame, tmp_path, models=models)
     assert [r["entity"] for r in result.tables["entities"]] == ["CUSTOMER_ID", "TERMINAL_ID"]
 
