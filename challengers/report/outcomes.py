@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from challengers.analysis.operating import OperatingPoint
 from challengers.experiment_result import ExperimentResult
 from challengers.report.document import (
     Block,
@@ -188,6 +189,29 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         if op.threshold is not None
         else "evaluation.operating_point (or the first alert-rate metric)"
     )
+    blocks: list[Block] = [
+        Heading("Operating point"),
+        Text(
+            f"Every model alerts the same number of rows: **{op.alerts:,}** "
+            f"({pct(op.rate, 2)} of the test window), set by {how}. Cost: {op.cost_basis}. "
+            "Savings are the champion's cost minus the challenger's, with a paired bootstrap "
+            "interval."
+        ),
+        _budget_table(op),
+    ]
+    if op.overlaps:
+        blocks += [Heading("Alerted frauds: overlap with the champion"), _overlap_table(op)]
+        blocks += figure(
+            result, "overlap", "Frauds caught by both, only the champion, only the challenger."
+        )
+    if op.scenarios:
+        blocks += [Heading("Alerted frauds by scenario"), _scenario_table(op)]
+    blocks += figure(result, "cost", "Cost and recall over alert budgets; dashed: operating point.")
+    return blocks
+
+
+def _budget_table(op: OperatingPoint) -> Table:
+    """Each model at the shared alert budget: what it catches, what it costs, what it saves."""
     rows = [
         [
             m.model,
@@ -206,7 +230,13 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         ]
         for m in op.models
     ]
-    overlap_rows = [
+    header = ["model", "alerts", "frauds caught", "false alerts", "recall", "precision",
+              "false alerts per fraud", "fraud amount caught", "cost", "savings vs champion", "p"]  # fmt: skip
+    return Table(header, rows)
+
+
+def _overlap_table(op: OperatingPoint) -> Table:
+    rows = [
         [
             o.challenger,
             f"{o.both:,}",
@@ -217,70 +247,30 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         ]
         for o in op.overlaps
     ]
-    blocks: list[Block] = [
-        Heading("Operating point"),
-        Text(
-            f"Every model alerts the same number of rows: **{op.alerts:,}** "
-            f"({pct(op.rate, 2)} of the test window), set by {how}. Cost: {op.cost_basis}. "
-            "Savings are the champion's cost minus the challenger's, with a paired bootstrap "
-            "interval."
-        ),
-        Table(
-            [
-                "model",
-                "alerts",
-                "frauds caught",
-                "false alerts",
-                "recall",
-                "precision",
-                "false alerts per fraud",
-                "fraud amount caught",
-                "cost",
-                "savings vs champion",
-                "p",
-            ],
-            rows,
-        ),
-    ]
-    if overlap_rows:
-        blocks += [
-            Heading("Alerted frauds: overlap with the champion"),
-            Table(
-                [
-                    "challenger",
-                    "caught by both",
-                    "only champion (amount)",
-                    "only challenger (amount)",
-                    "missed by both",
-                    "McNemar",
-                ],
-                overlap_rows,
-                caption="McNemar's test on the frauds alerted by exactly one of the two models, "
-                "at equal budget.",
-            ),
-        ]
-        blocks += figure(
-            result, "overlap", "Frauds caught by both, only the champion, only the challenger."
-        )
-    if op.scenarios:
-        blocks += [
-            Heading("Alerted frauds by scenario"),
-            Table(
-                ["challenger", "scenario", "frauds", "both", "only champion", "only challenger",
-                 "p", "p Holm"],
-                [
-                    [o.challenger, o.name, f"{o.frauds:,}", f"{o.both:,}",
-                     f"{o.only_champion:,}", f"{o.only_challenger:,}", pvalue(o.p_value),
-                     pvalue(o.p_value_adjusted)]
-                    for o in op.scenarios
-                ],
-                caption="Frauds of each scenario (data.scenario, not a feature) alerted by only "
-                "one of the two models at equal budget; McNemar per scenario, Holm over every "
-                "challenger x scenario.",
-            ),
-        ]  # fmt: skip
-    blocks += figure(result, "cost", "Cost and recall over alert budgets; dashed: operating point.")
-    return blocks
+    header = ["challenger", "caught by both", "only champion (amount)",
+              "only challenger (amount)", "missed by both", "McNemar"]  # fmt: skip
+    return Table(
+        header,
+        rows,
+        caption="McNemar's test on the frauds alerted by exactly one of the two models, "
+        "at equal budget.",
+    )
+
+
+def _scenario_table(op: OperatingPoint) -> Table:
+    return Table(
+        ["challenger", "scenario", "frauds", "both", "only champion", "only challenger",
+         "p", "p Holm"],
+        [
+            [o.challenger, o.name, f"{o.frauds:,}", f"{o.both:,}",
+             f"{o.only_champion:,}", f"{o.only_challenger:,}", pvalue(o.p_value),
+             pvalue(o.p_value_adjusted)]
+            for o in op.scenarios
+        ],
+        caption="Frauds of each scenario (data.scenario, not a feature) alerted by only "
+        "one of the two models at equal budget; McNemar per scenario, Holm over every "
+        "challenger x scenario.",
+    )  # fmt: skip
 
 
 def _money_ci(ci: tuple[float, float] | None) -> str:
