@@ -116,17 +116,7 @@ def log_run(
     register: RegisterConfig | None = None,
 ) -> None:
     summary = prepared.split.summary(prepared.plan.spec.target)
-    schema = prepared.plan.schema
-    datasets = [
-        DatasetRef(
-            cfg.data.path,
-            f"{cfg.name}-{context}",
-            prepared.fingerprint[:16],
-            context,
-            schema={c: str(schema[c]) for c in prepared.plan.columns if c in schema},
-        )
-        for context in ("train", "test")
-    ]
+    datasets = _datasets(cfg, prepared)
     by_name = {f.plan.name: f for f in fitted}
     personal = _personal_columns(result)
     hyperparameters: dict[str, None] = {}
@@ -146,17 +136,7 @@ def log_run(
     reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
-        params={
-            "seed": cfg.seed,
-            "train": f"{cfg.split.train.start}..{cfg.split.train.end}",
-            "test": f"{cfg.split.test.start}..{cfg.split.test.end}",
-            "label_delay_days": cfg.split.label_delay_days,
-            "exclude_known_frauds": cfg.split.exclude_known_frauds,
-            "metrics": ",".join(cfg.evaluation.metrics),
-            "bootstrap": cfg.evaluation.bootstrap,
-            "champion": cfg.champion.name,
-            "threads": cfg.threads,
-        },
+        params=_parent_params(cfg),
         metrics={
             **{k: float(v) for k, v in summary.items()},
             **_agreement_metrics(result.champion_agreement),
@@ -176,6 +156,36 @@ def log_run(
         ],
         datasets=datasets,
     )
+
+
+def _datasets(cfg: ExperimentConfig, prepared: Prepared) -> list[DatasetRef]:
+    """The training and test windows as MLflow dataset inputs, with the data's digest and schema."""
+    schema = prepared.plan.schema
+    return [
+        DatasetRef(
+            cfg.data.path,
+            f"{cfg.name}-{context}",
+            prepared.fingerprint[:16],
+            context,
+            schema={c: str(schema[c]) for c in prepared.plan.columns if c in schema},
+        )
+        for context in ("train", "test")
+    ]
+
+
+def _parent_params(cfg: ExperimentConfig) -> dict[str, object]:
+    """The experiment's own settings, as the parent run's params."""
+    return {
+        "seed": cfg.seed,
+        "train": f"{cfg.split.train.start}..{cfg.split.train.end}",
+        "test": f"{cfg.split.test.start}..{cfg.split.test.end}",
+        "label_delay_days": cfg.split.label_delay_days,
+        "exclude_known_frauds": cfg.split.exclude_known_frauds,
+        "metrics": ",".join(cfg.evaluation.metrics),
+        "bootstrap": cfg.evaluation.bootstrap,
+        "champion": cfg.champion.name,
+        "threads": cfg.threads,
+    }
 
 
 def _register(
