@@ -77,7 +77,7 @@ class Engine(ABC, Generic[F]):
         start: object,
         end: object,
     ) -> F:
-        """Rows on days start..end (inclusive) with ``columns`` plus the ``_day`` column, the time
+        """Rows on days start..end (inclusive) with ``columns`` plus the day column (``data.frames.DAY``), the time
         as naive UTC; the target checked (0/1, no nulls)."""
 
     @abstractmethod
@@ -110,7 +110,7 @@ class Engine(ABC, Generic[F]):
     def entity_day_cells(
         self, rows: F, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
-        """Per day (``_day``), the entities in card-precision order (``rank`` from 1) with their
+        """Per day (``data.frames.DAY``), the entities in card-precision order (``rank`` from 1) with their
         max ``label``; at least the first ``k * days`` of each day."""
 
     def close(self) -> None:

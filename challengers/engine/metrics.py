@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from challengers.data.frames import DAY
 from challengers.engine.base import ScoreStats
 from challengers.errors import ConfigError
 from challengers.evaluation.curve import Cost, Curve, Ranked
@@ -63,7 +64,7 @@ def card_precision(cells: pl.DataFrame, k: int) -> float:
     day; precision = frauds among them / k; the frauds among them are detected from then on."""
     removed: set[object] = set()
     per_day = []
-    for _, day in cells.sort("_day", "rank").group_by("_day", maintain_order=True):
+    for _, day in cells.sort(DAY, "rank").group_by(DAY, maintain_order=True):
         top: list[tuple[object, float]] = []
         for entity, label in day.select("entity", "label").iter_rows():
             if entity not in removed:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.data.frames import DataSpec, labels, to_matrix
+from challengers.data.frames import DAY, DataSpec, labels, to_matrix
 from challengers.engine.base import ModelFile, ScoreStats
 from challengers.engine.local import LocalEngine
 from challengers.engine.metrics import card_precision, metrics_from_stats
@@ -170,7 +170,7 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
         labels(scored, "TX_FRAUD"),
         scored["_score"].to_numpy(),
         entity=scored["CUSTOMER_ID"].rank("dense").to_numpy() - 1,
-        day=scored["_day"].rank("dense").to_numpy() - 1,
+        day=scored[DAY].rank("dense").to_numpy() - 1,
     )
     spec = parse_metric(f"entity_precision_at@{k}")
     value = headline(ranked, [spec], cost=Cost(), operating_rate=0.01)[spec.key]
@@ -181,6 +181,6 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
     assert abs(card_precision(mine, k) - value) <= 1e-12
     assert abs(card_precision(theirs, k) - value) <= 1e-12
     top = mine.filter(pl.col("rank") <= theirs["rank"].max())  # Spark sends only what can matter
-    assert theirs.select("_day", "entity", "label", "rank").equals(
-        top.select("_day", "entity", "label", pl.col("rank").cast(theirs["rank"].dtype))
+    assert theirs.select(DAY, "entity", "label", "rank").equals(
+        top.select(DAY, "entity", "label", pl.col("rank").cast(theirs["rank"].dtype))
     )

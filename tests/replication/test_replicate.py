@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from challengers.config import load_config, parse_config
+from challengers.data.frames import DAY
 from challengers.errors import ConfigError
 from challengers.pipeline.replicate import MetricCheck, Replication, rebuild_config
 from challengers.replication.records import LoggedModel, RunRecord
@@ -169,12 +170,12 @@ def test_the_data_check_names_the_column_and_the_rows_that_changed(
         .otherwise(pl.col("TX_FRAUD"))
         .alias("TX_FRAUD")
     )
-    logged = fingerprint_frame(flipped, list(now.columns), windows=now.windows, chunk_by="_day")
+    logged = fingerprint_frame(flipped, list(now.columns), windows=now.windows, chunk_by=DAY)
     with pytest.raises(DataError) as caught:
         data_check(record(fingerprint=logged), "data.parquet", [])(prepared)
     lines = str(caught.value).splitlines()
     assert lines[0].startswith("data fingerprint mismatch: data.parquet is not the data run r")
-    day = prepared.history.get_column("_day")[1500]
+    day = prepared.history.get_column(DAY)[1500]
     assert lines[1] == (
         f"  values differ in 1 of {len(now.columns)} column(s): TX_FRAUD; first on {day}"
     )
