@@ -22,6 +22,7 @@ from challengers.models import registry
 from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
+from challengers.pipeline import interrupts
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
@@ -129,13 +130,17 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
     spec = prepared.plan.spec.with_features(mp.features)
     parts, history = prepared.split, prepared.history
     model.fit(parts.train, spec, history=history)
+    interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
     started = time.perf_counter()
     scores = model.predict_score(parts.test, history=history)
     predict_seconds = time.perf_counter() - started
+    interrupts.raise_if_swallowed()
     if not np.all(np.isfinite(scores)):
         bad = int(np.count_nonzero(~np.isfinite(scores)))
         raise ValueError(f"{bad} scores are NaN or infinite")
     train_scores = _score_training(mp, model, prepared)
+    twin = _score_twin(model, parts, history)
+    interrupts.raise_if_swallowed()
     return Fitted(
         plan=mp,
         model=model,
@@ -143,7 +148,7 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         train_scores=train_scores,
         fit_seconds=model.fit_seconds_,
         predict_seconds=predict_seconds,
-        twin=_score_twin(model, parts, history),
+        twin=twin,
     )
 
 

@@ -14,6 +14,7 @@ nothing and the caller's own handling applies.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,8 +48,27 @@ def _in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+# signals that raised Interrupted inside the current handled() block
+_received: list[int] = []
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    """An Interrupted raised inside a Python callback of native code (XGBoost's data iterator,
+    through ctypes) cannot propagate: ctypes reports it as "Exception ignored" and goes on. Keep
+    that off the terminal; :func:`raise_if_swallowed` raises it again between steps."""
+    if not isinstance(unraisable.exc_value, Interrupted):
+        sys.__unraisablehook__(unraisable)
+
+
+def raise_if_swallowed() -> None:
+    """Raise an interrupt that arrived in the block but was swallowed by native code."""
+    if _received:
+        raise Interrupted(_received[0])
 
 
 @contextmanager
@@ -68,9 +88,16 @@ def _installed(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None
 
 @contextmanager
 def handled() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``Interrupted`` inside the block."""
-    with _installed(_raise):
-        yield
+    """SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` inside the block."""
+    _received.clear()
+    hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_unraisable
+    try:
+        with _installed(_raise):
+            yield
+    finally:
+        sys.unraisablehook = hook
+        _received.clear()
 
 
 @contextmanager
