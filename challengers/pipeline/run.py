@@ -92,7 +92,7 @@ def _start(
     out: Path,
     config_dir: Path | None,
 ) -> ExperimentResult:
-    prepared = prepare(cfg, options, progress)
+    prepared = prepare(cfg, options, progress, keep_history=False)  # only the windows' rows
     if options.verify is not None:
         options.verify(prepared)
     store = Checkpoints.open(
