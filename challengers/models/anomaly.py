@@ -182,6 +182,13 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         """``model`` with its defaults filled in (its kind is the hybrid's library)."""
         return ModelSpec.model_validate({**(self.model or {}), "kind": self.hybrid or "lightgbm"})
 
+    def libraries(self) -> tuple[str, ...]:
+        try:
+            detector = f"pyod.models.{DETECTORS[canonical(self.detector)].module}"
+        except (ValueError, KeyError):
+            return ()  # _fit says what is wrong
+        return (detector, *(self._tree().libraries() if self.hybrid else ()))
+
     def _tree(self) -> TreeChallenger:
         from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
 

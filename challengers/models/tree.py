@@ -181,6 +181,9 @@ class TreeChallenger(BaseChallenger, Tunable):
             base["scale_pos_weight"] = weight
         return {**base, **params}, rounds
 
+    def libraries(self) -> tuple[str, ...]:
+        return (self.library.name,)
+
     def native_model(self) -> Any:
         self._check_fitted()
         return self.booster_

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from challengers.pipeline.plan import ModelPlan
     from challengers.pipeline.prepare import Prepared
     from challengers.progress import Progress
-    from challengers.tuning.search import TuneResult
+    from challengers.tuning.records import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +376,7 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
 def _restore_tuning(state: dict[str, Any] | None, model: BaseChallenger) -> TuneResult | None:
     if state is None:
         return None
-    from challengers.tuning.search import TuneResult
+    from challengers.tuning.records import TuneResult
 
     return TuneResult.from_state(state, model)
 

@@ -27,7 +27,7 @@ from challengers.pipeline.distributed import scores_on_engine, train_on_engine
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
-from challengers.tuning.search import TuneResult
+from challengers.tuning.records import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,8 @@ def _tune(
     tuning: tuple[Path, bool],
 ) -> TuneResult | None:
     """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
-    from challengers.tuning.search import TuneTask, fixed_params, tune
+    from challengers.tuning.records import TuneTask
+    from challengers.tuning.search import fixed_params, tune
 
     section = mp.settings.tuning()
     if section is None:
