@@ -62,6 +62,14 @@ class LocalEngine(Engine[pl.DataFrame]):
         scores = predict(model.library, booster, rows, model.features)
         return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
 
+    def scores_of(self, rows: pl.DataFrame, model: ModelFile) -> np.ndarray:
+        booster = model.library.load(model.path)
+        return predict(model.library, booster, rows, model.features)
+
+    def class_counts(self, rows: pl.DataFrame, target: str) -> tuple[int, int]:
+        positives = int(rows.get_column(target).cast(pl.Int64).sum())
+        return rows.height - positives, positives
+
     def score_stats(
         self, rows: pl.DataFrame, *, score: str, target: str, amount: str | None = None
     ) -> ScoreStats:

@@ -65,6 +65,7 @@ KNOWN = {
     "predict_seconds",
     "twin",
     "tuning",
+    "training",
 }
 
 
@@ -294,6 +295,7 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         if fitted.twin is None
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
         "tuning": None if fitted.tuning is None else fitted.tuning.to_state(),
+        "training": fitted.training,
     }
 
 
@@ -364,6 +366,7 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
         predict_seconds=float(state["predict_seconds"]),
         twin=twin,
         tuning=_restore_tuning(state.get("tuning"), model),
+        training=state.get("training"),
     )
     for name, values in arrays.items():  # per-row outputs other parts of the run added
         setattr(fitted, name, values)

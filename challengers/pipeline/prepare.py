@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -18,6 +19,7 @@ from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
 from challengers.data.split import Split, split
+from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
@@ -52,6 +54,16 @@ class Prepared:
     fingerprint: str
     history: pl.DataFrame  # every loaded row, lookback included: what production would know
     data_print: DataFingerprint | None = None  # per-column/chunk digests, rows per window
+    # a distributed engine stays open for the run: challengers train where the rows are
+    engine: Engine | None = None
+    engine_rows: WindowRows | None = None  # the split on the engine, the same rows as ``split``
+    engine_tags: dict[str, str] = field(default_factory=dict)  # spark_version, spark_master
+
+    def close(self) -> None:
+        """Release the engine (a Spark session the run started); the run's last step."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine, self.engine_rows = None, None
 
 
 def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
@@ -62,12 +74,36 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
         champion_source=options.champion_source,
     )
-    sums: RowSums | None = None
-    with progress.stage("Loading data" + (" on Spark" if cfg.engine.kind == "spark" else "")):
-        w = plan.windows
-        frame, sums = (
-            _load_on_spark(cfg, plan) if cfg.engine.kind == "spark" else (_load(plan), None)
-        )
+    if cfg.engine.kind != "spark":
+        with progress.stage("Loading data"):
+            return _prepared(cfg, plan, _load(plan), None, progress)
+    engine: Engine | None = None
+    try:
+        with progress.stage("Loading data on Spark"):
+            engine, rows = _load_on_spark(cfg, plan)
+            used = [c for c in plan.columns if c in rows.columns]
+            sums = engine.row_sums(rows, used, chunk_by=DAY)
+            frame = engine.to_polars(rows)
+        prepared = _prepared(cfg, plan, frame, sums, progress)
+        s = plan.spec
+        prepared.engine_rows = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
+        prepared.engine, prepared.engine_tags = engine, engine.tags()
+        return prepared
+    except BaseException:
+        if engine is not None:
+            engine.close()
+        raise
+
+
+def _prepared(
+    cfg: ExperimentConfig,
+    plan: Plan,
+    frame: pl.DataFrame,
+    sums: RowSums | None,
+    progress: Progress,
+) -> Prepared:
+    """The loaded rows checked, split and fingerprinted (``sums``: summed by the engine)."""
+    w = plan.windows
     parts = split(frame, w, target=plan.spec.target, entity=plan.spec.entity)
     _check_windows(plan, parts)
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
@@ -114,10 +150,11 @@ def _load(plan: Plan) -> pl.DataFrame:
     return frame
 
 
-def _load_on_spark(cfg: ExperimentConfig, plan: Plan) -> tuple[pl.DataFrame, RowSums]:
-    """Rows read, checked and fingerprinted by Spark, then brought to the driver in file order:
-    the steps after loading still run here (the rows the local engine would have loaded, so the
-    same numbers); the session stops once the rows are here."""
+def _load_on_spark(cfg: ExperimentConfig, plan: Plan) -> tuple[Engine, Any]:
+    """The Spark engine and the rows it read and checked. They are fingerprinted by Spark, then
+    brought to the driver in file order: the steps after loading run here (the rows the local
+    engine would have loaded, so the same numbers), except the challengers' training; the
+    session lives until the run closes it."""
     from challengers.engine.spark import SparkEngine
 
     engine = SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
@@ -131,11 +168,10 @@ def _load_on_spark(cfg: ExperimentConfig, plan: Plan) -> tuple[pl.DataFrame, Row
             start=w.first_day,
             end=w.last_day,
         )
-        used = [c for c in plan.columns if c in rows.columns]
-        sums = engine.row_sums(rows, used, chunk_by=DAY)
-        return engine.to_polars(rows), sums
-    finally:
+    except BaseException:
         engine.close()
+        raise
+    return engine, rows
 
 
 def _check_windows(plan: Plan, parts: Split) -> None:
@@ -169,6 +205,7 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     check_names(cfg, options.output_dir)
     check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
     prepared = prepare(cfg, options, progress)
+    prepared.close()  # nothing is trained
     summary = prepared.split.summary(prepared.plan.spec.target)
     return {
         **summary,

@@ -92,50 +92,53 @@ def _start(
     out: Path,
     config_dir: Path | None,
 ) -> ExperimentResult:
-    prepared = prepare(cfg, options, progress)
-    if options.verify is not None:
-        options.verify(prepared)
-    store = Checkpoints.open(
-        out,
-        config_hash=cfg.fingerprint(),
-        data_fingerprint=prepared.fingerprint,
-        resume=options.resume,
-    )
-    audit = audit_in_run(cfg, prepared.plan, out, progress)
-    env = describe(config_dir or Path.cwd())
-    replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
-    if options.only:
-        replay["only"] = ",".join(options.only)
-    tracker = Tracker(uri)
-    tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
-    try:
-        store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
-        result = _run(
-            cfg,
-            prepared,
-            tracker,
+    # a Spark session the run started stops with it; challengers train on it until then
+    with contextlib.closing(prepare(cfg, options, progress)) as prepared:
+        if options.verify is not None:
+            options.verify(prepared)
+        store = Checkpoints.open(
             out,
-            progress,
-            env,
-            audit,
-            store=store,
+            config_hash=cfg.fingerprint(),
+            data_fingerprint=prepared.fingerprint,
             resume=options.resume,
-            register=registration(cfg, options.register),
         )
-    except BaseException as exc:
-        with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
-            tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
-        given = options.tracking_uri  # the resume line names a store given on the command line
-        if isinstance(exc, KeyboardInterrupt):
-            raise interrupted_error(exc, out, options.config_file, given) from None
-        if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
-            raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
-        failure = environment_failure(exc)
-        if failure is not None:
-            raise with_resume_hint(failure, out, options.config_file, given) from exc
-        raise
-    tracker.finish("FINISHED")
-    return result
+        audit = audit_in_run(cfg, prepared.plan, out, progress)
+        env = describe(config_dir or Path.cwd())
+        replay = write_replay_files(
+            out, prepared.data_print, options.config_text, options.config_file
+        )
+        if options.only:
+            replay["only"] = ",".join(options.only)
+        tracker = Tracker(uri)
+        tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
+        try:
+            store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
+            result = _run(
+                cfg,
+                prepared,
+                tracker,
+                out,
+                progress,
+                env,
+                audit,
+                store=store,
+                resume=options.resume,
+                register=registration(cfg, options.register),
+            )
+        except BaseException as exc:
+            with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+                tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            given = options.tracking_uri  # the resume line names a store given on the command line
+            if isinstance(exc, KeyboardInterrupt):
+                raise interrupted_error(exc, out, options.config_file, given) from None
+            if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
+                raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
+            failure = environment_failure(exc)
+            if failure is not None:
+                raise with_resume_hint(failure, out, options.config_file, given) from exc
+            raise
+        tracker.finish("FINISHED")
+        return result
 
 
 @dataclass

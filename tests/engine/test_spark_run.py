@@ -62,3 +62,10 @@ def test_engine_options_are_checked(sim_parquet: Path, write_config) -> None:
     path = write_config(sim_config(sim_parquet))
     result = runner.invoke(app, ["check", str(path), "--engine", "local", "--master", "yarn"])
     assert result.exit_code == 2 and "--master needs --engine spark" in result.output
+    # the training settings of a Spark run: refused on the local engine, kept by --master
+    local = sim_config(sim_parquet, engine={"kind": "local", "num_workers": 2})
+    result = runner.invoke(app, ["check", str(write_config(local))])
+    assert result.exit_code == 2 and "engine.num_workers needs engine.kind: spark" in result.output
+    spark = sim_config(sim_parquet, engine={"kind": "spark", "sample_rows": 5000})
+    kept = load_config(write_config(spark)).with_engine(None, "local[2]").engine
+    assert (kept.master, kept.sample_rows, kept.num_workers) == ("local[2]", 5000, None)
