@@ -45,6 +45,8 @@ CHALLENGERS = [
 
 def simulated(rows: int, directory: Path) -> tuple[Path, float]:
     path = directory / f"sim-{rows}.parquet"
+    if path.exists():  # kept from an earlier run (--data): the simulator is seeded
+        return path, float("nan")
     started = time.perf_counter()
     command = [CHALLENGE, "simulate", "--rows", str(rows), "--days", str(DAYS)]
     subprocess.run([*command, "--out", str(path), "--seed", "1", "-q"], check=True)
@@ -62,8 +64,8 @@ def config(data: Path, directory: Path) -> Path:
     return path
 
 
-def run(rows: int, directory: Path) -> dict:
-    data, simulate_s = simulated(rows, directory)
+def run(rows: int, directory: Path, data_dir: Path) -> dict:
+    data, simulate_s = simulated(rows, data_dir)
     out = directory / f"run-{rows}"
     command = [CHALLENGE, "run", str(config(data, directory)), "-o", str(out)]
     command += ["--tracking-uri", f"sqlite:///{directory / 'mlflow.db'}"]
@@ -168,12 +170,15 @@ def main() -> None:
     parser.add_argument(
         "--no-record", action="store_true", help="print the table, leave RESULTS.md as it is"
     )
+    parser.add_argument(
+        "--data", type=Path, help="keep the simulated files here and reuse those already there"
+    )
     args = parser.parse_args()
     header = machine()
     runs = []
     with tempfile.TemporaryDirectory(prefix="challenge-scale-") as tmp:
         for rows in sorted(args.rows):
-            runs.append(run(rows, Path(tmp)))
+            runs.append(run(rows, Path(tmp), args.data or Path(tmp)))
             print(json.dumps(runs[-1]), flush=True)
     text = render(runs, header)
     print(text)
