@@ -3,12 +3,15 @@ loaded rows, and the same numbers as when every loaded row was kept."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from challengers.config import ExperimentConfig
+from challengers.errors import DataError
 from challengers.pipeline import RunOptions, prepare
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
@@ -31,6 +34,24 @@ def test_windows_loaded_alone_equal_the_windows_cut_from_every_row(
     assert lean.split.excluded_positives == whole.split.excluded_positives
     assert lean.data_print == whole.data_print  # every loaded row, gap days included
     assert lean.data_print.windows["loaded"] > lean.split.train.height + lean.split.test.height
+
+
+def test_an_infinity_in_the_gap_is_refused_as_from_every_row(
+    sim_frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    """The gap between the windows is streamed, not kept: its infinities are still counted."""
+    gap_day = pl.col("TX_DATETIME").dt.date() == date(2024, 2, 24)  # between SIM_TRAIN and SIM_TEST
+    feature = pl.when(gap_day).then(float("inf")).otherwise(pl.col("AMOUNT_TO_AVG_30D"))
+    path = tmp_path / "inf.parquet"
+    sim_frame.with_columns(feature.alias("AMOUNT_TO_AVG_30D")).write_parquet(path)
+    cfg = ExperimentConfig.model_validate(sim_config(path))
+    errors = []
+    for keep in (True, False):
+        with pytest.raises(DataError) as caught:
+            prepare(cfg, RunOptions(), SilentProgress(), keep_history=keep)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert "AMOUNT_TO_AVG_30D" in errors[0] and "infinite" in errors[0]
 
 
 def test_a_model_reading_history_keeps_every_loaded_row(sim_parquet: Path) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import glob
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -255,6 +256,11 @@ def days_query(
     time_expr = parse_time(time, schema[time])
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
+    dtype = schema[time]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is None:  # stored as it is compared:
+        # filtered by the reader, row group by row group (and skipped by their statistics), not
+        # after every row of the file is decoded
+        lf = lf.filter((pl.col(time) >= lo) & (pl.col(time) < hi))
     return (
         lf.select(list(dict.fromkeys(columns)))
         .with_columns(time_expr.alias(time))
@@ -265,9 +271,25 @@ def days_query(
 
 def collect_days(lf: pl.LazyFrame, query: pl.LazyFrame, time: str) -> pl.DataFrame:
     """Run a query built on :func:`days_query` of ``lf``; unreadable data is a DataError."""
+    with reading_days(lf, time):
+        return query.collect()
+
+
+def days_in_batches(lf: pl.LazyFrame, query: pl.LazyFrame, time: str) -> Iterator[pl.DataFrame]:
+    """The rows of a :func:`days_query` of ``lf`` in batches (in no promised order)."""
+    with reading_days(lf, time):
+        yield from query.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False)
+
+
+BATCH_ROWS = 1 << 20
+
+
+@contextmanager
+def reading_days(lf: pl.LazyFrame, time: str) -> Iterator[None]:
+    """Polars' errors while the rows of ``lf`` are read, as one-line DataErrors."""
     schema = schema_of(lf)
     try:
-        return query.collect()
+        yield
     except pl.exceptions.InvalidOperationError as exc:
         if schema[time] == pl.String:
             _check_time_zones(lf, time)

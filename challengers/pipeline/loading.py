@@ -1,0 +1,118 @@
+"""The rows of a run on this machine: every loaded row in one frame, or only the windows' rows.
+
+A run whose models read no rows before their window (no graph features) needs, after loading, only
+the training and the test rows. :func:`load_windows` reads each window with its own scan (filtered
+by the parquet reader, row group by row group), streams the gap between them through the checks
+and the fingerprint in batches, and lets the test rows of already-known fraudsters go once they
+are counted, so the run never holds the loaded rows besides the windows cut from them. The rows,
+their order, the checks and the fingerprint are those of :func:`load_whole` (tests/test_memory.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import polars as pl
+
+from challengers.data.frames import (
+    DAY,
+    check_target,
+    collect_days,
+    days_in_batches,
+    days_query,
+    load_days,
+)
+from challengers.data.split import Split, Windows, exclude_known, first_known_fraud_day, split
+from challengers.pipeline.plan import Plan
+from challengers.replication.fingerprint import Fingerprinter
+
+
+@dataclass
+class Loaded:
+    """The loaded rows cut into the run's windows, and what the checks and fingerprint need."""
+
+    split: Split
+    history: pl.DataFrame | None  # every loaded row as one frame, when kept
+    printer: Fingerprinter  # fed with the rows no longer held (the gap)
+    unprinted: list[pl.DataFrame]  # the held rows not yet fingerprinted
+    checked: list[pl.DataFrame]  # held rows and the gap's rows with an infinite feature
+    rows: int  # every loaded row
+
+    def fingerprint_rest(self) -> Fingerprinter:
+        """The printer, fed with the held rows too."""
+        for piece in self.unprinted:
+            self.printer.update(piece)
+        self.unprinted = []
+        return self.printer
+
+
+def features_of(plan: Plan) -> list[str]:
+    return sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+
+
+def load_whole(plan: Plan, frame: pl.DataFrame | None, threads: int | None) -> Loaded:
+    """Every loaded row in one frame (``frame``, or read here), then cut into the windows."""
+    if frame is None:
+        w = plan.windows
+        frame = load_days(
+            plan.lf, columns=plan.columns, time=plan.spec.time, start=w.first_day, end=w.last_day
+        )
+        check_target(frame, plan.spec.target)
+    parts = split(frame, plan.windows, target=plan.spec.target, entity=plan.spec.entity)
+    printer = Fingerprinter(_used(plan, frame.columns), threads=threads, chunk_by=DAY)
+    return Loaded(parts, frame, printer, [frame], [frame], frame.height)
+
+
+def windows_alone(w: Windows) -> bool:
+    """Whether the loaded days are exactly training, the gap and testing, in that order."""
+    return w.first_day == w.train_start and w.train_end < w.test_start <= w.test_end == w.last_day
+
+
+def load_windows(plan: Plan, threads: int | None) -> Loaded:
+    """Training and test rows, each its own scan; the gap streamed (module docstring)."""
+    w, spec = plan.windows, plan.spec
+    query = days_query(
+        plan.lf, columns=plan.columns, time=spec.time, start=w.first_day, end=w.last_day
+    )
+    check_target(collect_days(plan.lf, query.select(spec.target), spec.time), spec.target)
+
+    def days(start: date, end: date) -> pl.LazyFrame:
+        return days_query(plan.lf, columns=plan.columns, time=spec.time, start=start, end=end)
+
+    train = collect_days(plan.lf, days(w.train_start, w.train_end), spec.time)
+    printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)
+    gap = days(w.train_end + timedelta(days=1), w.test_start - timedelta(days=1))
+    gap_rows, gap_bad = _stream(plan, gap, printer, train.schema)
+    test = collect_days(plan.lf, days(w.test_start, w.test_end), spec.time)
+    rows = train.height + gap_rows + test.height
+    if not w.exclude_known_frauds:
+        parts = Split(train, test, 0, 0)
+        return Loaded(parts, None, printer, [train, test], [train, test, gap_bad], rows)
+    assert spec.entity is not None, "exclude_known_frauds needs an entity column"
+    known = first_known_fraud_day(query, w, target=spec.target, entity=spec.entity)
+    kept, dropped = exclude_known(test, known, w, entity=spec.entity)
+    del test  # the test rows live on as kept and dropped
+    parts = Split(train, kept, dropped.height, int(dropped.get_column(spec.target).sum()))
+    pieces = [train, kept, dropped]
+    return Loaded(parts, None, printer, pieces, [*pieces, gap_bad], rows)
+
+
+def _stream(
+    plan: Plan, gap: pl.LazyFrame, printer: Fingerprinter, schema: pl.Schema
+) -> tuple[int, pl.DataFrame]:
+    """Fingerprint the gap's rows batch by batch: their count, and the rows (normally none) with
+    an infinite feature, which the finiteness check reports as it would from every row."""
+    floats = [f for f in features_of(plan) if schema[f].is_float()]
+    infinite = pl.any_horizontal(pl.col(f).is_infinite() for f in floats) if floats else None
+    rows, bad = 0, [pl.DataFrame(schema=schema)]
+    for batch in days_in_batches(plan.lf, gap, plan.spec.time):
+        printer.update(batch)
+        rows += batch.height
+        if infinite is not None:
+            bad.append(batch.filter(infinite))
+    return rows, pl.concat(bad)
+
+
+def _used(plan: Plan, columns: list[str]) -> list[str]:
+    return [c for c in plan.columns if c in columns]
