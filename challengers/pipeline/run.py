@@ -8,6 +8,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
@@ -28,6 +29,7 @@ from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.recommendations import with_recommendations
+from challengers.models import registry, trees
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import (
@@ -59,7 +61,7 @@ from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
 from challengers.results import SEVERITIES, DataSummary, Finding, ModelResult
-from challengers.tracking import Tracker, check_reachable, resolve_uri
+from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
 
 def run_experiment(
@@ -79,9 +81,26 @@ def run_experiment(
     if options.resume:
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
+    warmup = Warmup(uri, _later_imports(cfg))  # while the data loads and is audited
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
     with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
-        return _start(cfg, options, progress, uri, out, config_dir)
+        return _start(cfg, options, progress, uri, out, config_dir, warmup)
+
+
+def _later_imports(cfg: ExperimentConfig) -> list[str]:
+    """What later steps import (seconds together): the models' libraries, their MLflow
+    flavours, matplotlib's figure and canvas."""
+    sections: list[tuple[str, Any]] = [(c.kind, c) for c in cfg.challengers]
+    if cfg.champion.retrain is not None:
+        sections.append((cfg.champion.retrain.kind, cfg.champion.retrain))
+    libraries: list[str] = []
+    for kind, section in sections:
+        with contextlib.suppress(Exception):  # a bad section is the plan's to report
+            model = registry.create(kind, section, seed=cfg.seed, threads=cfg.threads)
+            libraries += model.libraries()
+    flavours = [f"mlflow.{name}" for name in libraries if name in trees.LIBRARIES]
+    plots = ["matplotlib.figure", "matplotlib.backends.backend_agg"]
+    return list(dict.fromkeys([*libraries, *flavours, *plots]))
 
 
 def _start(
@@ -91,9 +110,10 @@ def _start(
     uri: str,
     out: Path,
     config_dir: Path | None,
+    warmup: Warmup | None = None,
 ) -> ExperimentResult:
     # a Spark session the run started stops with it; challengers train on it until then
-    with contextlib.closing(prepare(cfg, options, progress)) as prepared:
+    with contextlib.closing(prepare(cfg, options, progress, keep_history=False)) as prepared:
         if options.verify is not None:
             options.verify(prepared)
         store = Checkpoints.open(
@@ -112,6 +132,8 @@ def _start(
         tracker = Tracker(uri)
         tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
         try:
+            if warmup is not None:
+                warmup.wait()  # the store opened (or its failure), the libraries imported
             store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
             result = _run(
                 cfg,
