@@ -125,7 +125,8 @@ class Engine(ABC, Generic[F]):
         return {}
 
     def workers(self, requested: int | None) -> int:
-        """The tasks a distributed training runs: ``requested``, else the engine's parallelism."""
+        """The tasks a distributed training runs: ``requested``, else the engine's parallelism;
+        ConfigError when the engine cannot run them together."""
         return requested or 1
 
     def class_counts(self, rows: F, target: str) -> tuple[int, int]:

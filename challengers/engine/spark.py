@@ -33,7 +33,7 @@ from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import start_session
 from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
-from challengers.engine.spark_training import default_workers, stratified_sample, train_xgboost
+from challengers.engine.spark_training import stratified_sample, train_xgboost, workers_for
 from challengers.errors import DataError, first_line
 
 ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
@@ -287,7 +287,7 @@ class SparkEngine(Engine[Any]):
     # ------------------------------------------------------------------ training challengers
 
     def workers(self, requested: int | None) -> int:
-        return requested or default_workers(self.session)
+        return workers_for(self.session, requested)
 
     def class_counts(self, rows: Any, target: str) -> tuple[int, int]:
         from pyspark.sql import functions as F

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_auc_score
 
 from challengers.config import load_config
 from challengers.data.frames import labels, to_matrix
+from challengers.errors import ConfigError
 from challengers.models.tree import XGBoostChallenger
 from challengers.models.trees import library
 from challengers.pipeline import RunOptions, prepare, run_experiment
@@ -121,3 +122,18 @@ def test_a_distributed_xgboost_challenger_trains_on_spark_and_is_compared(
     parent = mlflow.MlflowClient(uri).get_run(remote.run_id).data.tags
     assert parent["engine"] == "spark" and parent["spark_master"] == "local[2]"
     assert parent["spark_version"] == spark_engine.session.version
+
+
+def test_more_xgboost_workers_than_task_slots_is_one_line(
+    spark_engine: Any, sim_parquet: Path, write_config: Any
+) -> None:
+    """Barrier tasks start together: 3 workers on local[2] would wait for a slot, then fail. The
+    run says so before it trains anything (exit 2)."""
+    assert spark_engine.workers(None) == 2  # the session's default parallelism
+    with pytest.raises(
+        ConfigError, match=r"engine\.num_workers: 3 XGBoost workers but the cluster"
+    ):
+        spark_engine.workers(3)
+    raw = sim_config(sim_parquet, engine={"kind": "spark", "master": "local[2]", "num_workers": 3})
+    with pytest.raises(ConfigError, match="at most 2"):
+        prepare(load_config(write_config(raw)), RunOptions(), SilentProgress())
