@@ -8,7 +8,7 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -154,6 +154,13 @@ class Engine(ABC, Generic[F]):
 
     def scores_of(self, rows: F, model: ModelFile) -> np.ndarray:
         """The model's float64 scores of ``rows``, in their load order (the driver's rows)."""
+        raise NotImplementedError(f"engine {self.kind} scores through the models")
+
+    def scores_by(
+        self, rows: F, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
+    ) -> np.ndarray:
+        """``scorer``'s float64 scores of ``rows`` (it sees ``columns``, in batches: it must score
+        each row alone), in their load order. Spark ships it to the executors (pickled)."""
         raise NotImplementedError(f"engine {self.kind} scores through the models")
 
     def close(self) -> None:

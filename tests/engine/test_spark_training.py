@@ -13,14 +13,15 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from challengers.config import load_config
-from challengers.data.frames import labels, to_matrix
+from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.errors import ConfigError
+from challengers.models.anomaly import AnomalyChallenger
 from challengers.models.tree import XGBoostChallenger
 from challengers.models.trees import library
 from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
-from tests.engine.test_spark_rows import WINDOWS, load
+from tests.engine.test_spark_rows import COLUMNS, WINDOWS, load
 
 pytestmark = pytest.mark.slow  # a Spark session and its jobs: seconds each
 
@@ -137,3 +138,29 @@ def test_more_xgboost_workers_than_task_slots_is_one_line(
     raw = sim_config(sim_parquet, engine={"kind": "spark", "master": "local[2]", "num_workers": 3})
     with pytest.raises(ConfigError, match="at most 2"):
         prepare(load_config(write_config(raw)), RunOptions(), SilentProgress())
+
+
+def test_a_sampled_anomaly_hybrid_scores_on_the_executors_as_on_the_driver(
+    spark_engine: Any, local_engine: Any, sim_parquet: Path
+) -> None:
+    """The fitted model itself goes to the executors (its detector scores each row alone), and its
+    scores come back in the driver's row order."""
+    columns = [*COLUMNS, "AMOUNT_TO_AVG_30D", "CUSTOMER_NB_TX_1D"]
+    features = ("TX_AMOUNT", "AMOUNT_TO_AVG_30D", "CUSTOMER_NB_TX_1D")
+    spec = DataSpec(target=TARGET, time="TX_DATETIME", features=features)
+    local = local_engine.split(
+        load(local_engine, sim_parquet, columns), WINDOWS, target=TARGET, entity="CUSTOMER_ID"
+    )
+    remote = spark_engine.split(
+        load(spark_engine, sim_parquet, columns), WINDOWS, target=TARGET, entity="CUSTOMER_ID"
+    )
+    model = AnomalyChallenger(
+        "ecod",
+        hybrid="lightgbm",
+        model={"kind": "lightgbm", "params": {"n_estimators": 20}, "imbalance": "none"},
+        twin=False,
+        seed=3,
+        threads=1,
+    ).fit(spark_engine.sample(remote.train, target=TARGET, size=3000, seed=3), spec)
+    theirs = spark_engine.scores_by(remote.test, model.predict_score, features)
+    np.testing.assert_array_equal(theirs, model.predict_score(local.test))
