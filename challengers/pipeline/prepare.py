@@ -99,6 +99,7 @@ def prepare(
     try:
         with progress.stage("Loading data on Spark"):
             engine, rows = _load_on_spark(cfg, plan)
+            engine.workers(cfg.engine.num_workers)  # more than the cluster runs: before training
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
             frame = engine.to_polars(rows)
