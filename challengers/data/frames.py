@@ -275,15 +275,6 @@ def collect_days(lf: pl.LazyFrame, query: pl.LazyFrame, time: str) -> pl.DataFra
         return query.collect()
 
 
-def days_in_batches(lf: pl.LazyFrame, query: pl.LazyFrame, time: str) -> Iterator[pl.DataFrame]:
-    """The rows of a :func:`days_query` of ``lf`` in batches (in no promised order)."""
-    with reading_days(lf, time):
-        yield from query.collect_batches(chunk_size=BATCH_ROWS, maintain_order=False)
-
-
-BATCH_ROWS = 1 << 20
-
-
 @contextmanager
 def reading_days(lf: pl.LazyFrame, time: str) -> Iterator[None]:
     """Polars' errors while the rows of ``lf`` are read, as one-line DataErrors."""

@@ -3,7 +3,7 @@
 A run whose models read no rows before their window (no graph features) needs, after loading, only
 the training and the test rows. :func:`load_windows` reads each window with its own scan (filtered
 by the parquet reader, row group by row group), streams the gap between them through the checks
-and the fingerprint in batches, and lets the test rows of already-known fraudsters go once they
+and the fingerprint a day at a time, and lets the test rows of already-known fraudsters go once they
 are counted, so the run never holds the loaded rows besides the windows cut from them. The rows,
 their order, the checks and the fingerprint are those of :func:`load_whole` (tests/test_memory.py).
 """
@@ -19,7 +19,6 @@ from challengers.data.frames import (
     DAY,
     check_target,
     collect_days,
-    days_in_batches,
     days_query,
     load_days,
 )
@@ -49,6 +48,22 @@ class Loaded:
 
 def features_of(plan: Plan) -> list[str]:
     return sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
+
+
+def window_rows(plan: Plan, lean: bool) -> tuple[int, int, int]:
+    """The rows a load holds (with ``lean``, the windows' alone: see :func:`load_windows`), the
+    training rows and the test rows (before the known-fraud exclusion): one query of the time
+    column, for the memory check before loading."""
+    w, time = plan.windows, plan.spec.time
+    query = days_query(plan.lf, columns=[time], time=time, start=w.first_day, end=w.last_day)
+    day = pl.col(DAY)
+    counts = query.select(
+        pl.len().alias("loaded"),
+        day.is_between(w.train_start, w.train_end).sum().alias("train"),
+        day.is_between(w.test_start, w.test_end).sum().alias("test"),
+    )
+    loaded, train, test = (int(n or 0) for n in collect_days(plan.lf, counts, time).row(0))
+    return (train + test if lean else loaded), train, test
 
 
 def load_whole(plan: Plan, frame: pl.DataFrame | None, threads: int | None) -> Loaded:
@@ -82,8 +97,8 @@ def load_windows(plan: Plan, threads: int | None) -> Loaded:
 
     train = collect_days(plan.lf, days(w.train_start, w.train_end), spec.time)
     printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)
-    gap = days(w.train_end + timedelta(days=1), w.test_start - timedelta(days=1))
-    gap_rows, gap_bad = _stream(plan, gap, printer, train.schema)
+    gap_start, gap_end = w.train_end + timedelta(days=1), w.test_start - timedelta(days=1)
+    gap_rows, gap_bad = _stream(plan, gap_start, gap_end, printer, train.schema)
     test = collect_days(plan.lf, days(w.test_start, w.test_end), spec.time)
     rows = train.height + gap_rows + test.height
     if not w.exclude_known_frauds:
@@ -99,14 +114,20 @@ def load_windows(plan: Plan, threads: int | None) -> Loaded:
 
 
 def _stream(
-    plan: Plan, gap: pl.LazyFrame, printer: Fingerprinter, schema: pl.Schema
+    plan: Plan, start: date, end: date, printer: Fingerprinter, schema: pl.Schema
 ) -> tuple[int, pl.DataFrame]:
-    """Fingerprint the gap's rows batch by batch: their count, and the rows (normally none) with
-    an infinite feature, which the finiteness check reports as it would from every row."""
+    """Fingerprint the rows of days start..end one day at a time: their count, and the rows
+    (normally none) with an infinite feature, which the finiteness check reports as it would from
+    every row. A day per query: polars' batched reading (collect_batches, sink_batches) ran ahead
+    of the fingerprint and held about the whole gap at its peak."""
     floats = [f for f in features_of(plan) if schema[f].is_float()]
     infinite = pl.any_horizontal(pl.col(f).is_infinite() for f in floats) if floats else None
     rows, bad = 0, [pl.DataFrame(schema=schema)]
-    for batch in days_in_batches(plan.lf, gap, plan.spec.time):
+    time = plan.spec.time
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        query = days_query(plan.lf, columns=plan.columns, time=time, start=day, end=day)
+        batch = collect_days(plan.lf, query, time)
         printer.update(batch)
         rows += batch.height
         if infinite is not None:
