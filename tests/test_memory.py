@@ -1,13 +1,19 @@
 """A run holds only what its steps need (issue 15): the windows' rows without the rest of the
-loaded rows, and the same numbers as when every loaded row was kept."""
+loaded rows, and the same numbers as when every loaded row was kept; under a memory limit, a run
+that fits completes and one that cannot says so before it loads or trains (exit 3)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+import yaml
 from polars.testing import assert_frame_equal
 
 from challengers.config import ExperimentConfig
@@ -67,3 +73,116 @@ def test_a_model_reading_history_keeps_every_loaded_row(sim_parquet: Path) -> No
     prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
     assert prepared.history is not None
     assert prepared.history.height == prepared.data_print.windows["loaded"]
+
+
+# ------------------------------------------------------------------ under an address-space limit
+
+LIMITED = """
+import resource, sys
+import challengers.cli.main, challengers.pipeline.run  # what the run imports, mapped before the limit
+import lightgbm, mlflow.lightgbm, mlflow.xgboost, xgboost
+import matplotlib.backends.backend_agg, matplotlib.figure
+
+with open("/proc/self/status") as status:
+    mapped = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+limit = mapped + int(float(sys.argv[1]) * 2**30)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+sys.argv = ["challenge", "run", *sys.argv[2:]]
+challengers.cli.main.main()
+"""
+# One thread and one malloc arena everywhere, Arrow on the system allocator (mimalloc reserves a
+# GB of address space at its first allocation): what the libraries reserve does not depend on the
+# machine's cores, and the limit measures the run's own memory.
+LIMITED_ENV = {
+    "POLARS_MAX_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MALLOC_ARENA_MAX": "1",
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
+    "CHALLENGE_PDF": "off",
+}
+SPARSE, DENSE, WIDTH = 1_000, 25_000, 32  # rows a day in the windows and in the gap; features
+HEADROOM_GB = 0.6  # the address space the run may add to what the imports mapped (see below)
+
+
+def gap_heavy(path: Path) -> None:
+    """60 days: 1,000 rows a day in the first and last 10 (the windows), 25,000 a day between
+    them (the gap): 1.02M rows of 32 float64 features, ~280 MB once decoded, ~37 MB on disk."""
+    rng = np.random.default_rng(0)
+    per_day = [SPARSE if d < 10 or d >= 50 else DENSE for d in range(60)]
+    rows = sum(per_day)
+    micros = np.repeat(np.arange(60), per_day) * 86_400_000_000
+    micros += np.sort(rng.integers(0, 86_400_000_000, rows))
+    x = rng.integers(0, 16, (rows, WIDTH)).astype(np.float64)
+    columns: dict[str, object] = {
+        "TX_DATETIME": np.datetime64("2024-01-01T00:00:00", "us")
+        + np.sort(micros).astype("timedelta64[us]"),
+        "CUSTOMER_ID": rng.integers(0, rows // 20, rows),
+        "TX_FRAUD": (x[:, 0] + x[:, 1] + rng.normal(0, 4, rows) > 30).astype(np.int8),
+    }
+    columns.update({f"F{i}": x[:, i] for i in range(WIDTH)})
+    pl.DataFrame(columns).write_parquet(path, row_group_size=65_536)
+
+
+def run_limited(
+    tmp_path: Path, headroom_gb: float, train: tuple[str, str]
+) -> subprocess.CompletedProcess[str]:
+    data = tmp_path / "gap.parquet"
+    if not data.exists():
+        gap_heavy(data)
+    cfg = {
+        "name": "limit",
+        "seed": 1,
+        "threads": 1,
+        "data": {
+            "path": str(data),
+            "target": "TX_FRAUD",
+            "time": "TX_DATETIME",
+            "entity": "CUSTOMER_ID",
+        },
+        "split": {
+            "train": {"start": train[0], "end": train[1]},
+            "test": {"start": "2024-02-20", "end": "2024-02-29"},
+            "label_delay_days": 7,
+            "exclude_known_frauds": True,
+        },
+        "champion": {"name": "c", "retrain": {"kind": "lightgbm", "params": {"n_estimators": 5}}},
+        "challengers": [{"name": "x", "kind": "xgboost", "params": {"n_estimators": 5}}],
+        "evaluation": {"metrics": ["roc_auc"], "bootstrap": 0},
+    }
+    path = tmp_path / "limit.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = [str(headroom_gb), str(path), "-o", str(tmp_path / "out"), "--tracking-uri", store, "-q"]
+    return subprocess.run(
+        [sys.executable, "-c", LIMITED, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **LIMITED_ENV},
+        cwd=tmp_path,
+        timeout=600,
+    )
+
+
+def test_a_run_completes_under_a_limit_the_code_before_issue_15_exceeded(tmp_path: Path) -> None:
+    """The whole run (load, audit, two models, evaluation, diagnostics, report, MLflow) under
+    RLIMIT_AS: the address space mapped after the imports plus HEADROOM_GB. Measured with this
+    probe without a limit (VmPeak less the mapped size), on the windows of 10 + 10 sparse days
+    around a gap of 40 dense days: main before this change (1c92ca9: the gap loaded whole for the
+    fingerprint) grew the address space by 0.86 GB, so it fails under this limit; this code
+    (the gap read a day at a time) by 0.33 GB."""
+    done = run_limited(tmp_path, HEADROOM_GB, ("2024-01-01", "2024-01-10"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "comparison.json").exists()
+
+
+def test_a_run_that_cannot_fit_says_so_in_one_line_before_loading(tmp_path: Path) -> None:
+    """Training on the 30 dense days needs ~0.3 GB (the rows loaded, the float32 matrix): with
+    0.1 GB left under the limit, the run stops before it loads the rows, exit 3, one line."""
+    done = run_limited(tmp_path, 0.1, ("2024-01-11", "2024-02-09"))
+    assert done.returncode == 3, done.stderr[-3000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error: memory: loading and training need about 0.")
+    assert "750,000 training rows x 32 features x 4 bytes" in lines[0]
+    assert "address-space limit (ulimit -v)" in lines[0] and "split.train" in lines[0]
+    assert not (tmp_path / "out").exists()  # nothing trained, nothing written

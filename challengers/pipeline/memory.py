@@ -1,13 +1,18 @@
-"""Whether a run's training fits in the memory it may use, said before any model trains.
+"""Whether a run fits in the memory it may use, said before the rows load and before any model
+trains, in one line (exit 3) instead of an out-of-memory kill twenty minutes later.
 
-Once the windows' rows are loaded, what training adds is predictable: a float32 matrix of the
-training rows (rows x features x 4 bytes) while a model trains or scores them, the library's binned
-copy beside it (about a byte per cell), the boosting's per-row gradients, and every model's float64
-scores of the training and test rows, kept for the evaluation. When that exceeds what the process
-may still take (the smallest of the cgroup's limit less its usage, the kernel's MemAvailable and the
-address-space limit less what the process maps; ``CHALLENGE_MEMORY`` in bytes, or with a K/M/G
-suffix, caps it further), the run stops with one line (exit 3) instead of an out-of-memory kill
-twenty minutes later.
+What a run holds is predictable from the row counts of its windows (one query of the time column):
+the loaded rows (rows x the columns' widths), then, while a model trains, a float32 matrix of the
+training rows (rows x features x 4 bytes), the library's binned copy beside it (about a byte a
+cell), the boosting's per-row gradients, and every model's float64 scores of the training and test
+rows, kept for the evaluation. The estimate counts only these, so it errs low: a run it refuses
+cannot fit; a run it lets through may still need more (the libraries' own buffers, the
+diagnostics).
+
+What the process may still take is the smallest of: the cgroup's limit less its usage (the
+process's own cgroup and its parents), the kernel's MemAvailable, and the address-space limit
+(``ulimit -v``) less what the process maps; ``CHALLENGE_MEMORY`` (bytes, or with a K/M/G suffix)
+caps the run's resident memory further.
 """
 
 from __future__ import annotations
@@ -17,30 +22,100 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
+
 from challengers.errors import ConfigError, EnvironmentFailure
+from challengers.pipeline.plan import Plan
 
 GB = 2**30
 UNLIMITED = 1 << 60  # cgroup v1 writes "no limit" as a number near 2**63
+CGROUP = Path("/sys/fs/cgroup")
+HINT = (
+    "shorten split.train or split.test, drop features (data.drop), or run where there is more "
+    "memory (engine: spark)"
+)
 
 
 @dataclass(frozen=True)
 class Need:
-    """What training a run's models adds to the memory the loaded rows already take."""
+    """What a run adds to the memory it holds: the rows still to load (none once loaded) and what
+    training its models adds to them."""
 
     train_rows: int
     test_rows: int
     features: int  # the widest model's
     models: int
+    loaded_rows: int = 0  # rows still to load
+    row_bytes: int = 0  # the loaded columns' widths
+
+    @property
+    def loading(self) -> int:
+        return self.loaded_rows * self.row_bytes
 
     @property
     def matrix(self) -> int:
         return self.train_rows * self.features * 4
 
     @property
-    def total(self) -> int:
+    def training(self) -> int:
         binned = self.train_rows * (self.features + 16)  # bins, gradients, hessians, raw scores
         scores = (self.train_rows + self.test_rows) * 8 * self.models
         return self.matrix + binned + scores
+
+    @property
+    def total(self) -> int:
+        return self.loading + self.training
+
+    def explain(self) -> str:
+        matrix = (
+            f"{self.train_rows:,} training rows x {self.features} features x 4 bytes = "
+            f"{size(self.matrix)}, plus the libraries' copy and the scores"
+        )
+        if not self.loaded_rows:
+            return f"training needs about {size(self.total)} more ({matrix})"
+        return (
+            f"loading and training need about {size(self.total)} ({self.loaded_rows:,} rows x "
+            f"{self.row_bytes} bytes = {size(self.loading)} loaded; {matrix})"
+        )
+
+
+def need_of(plan: Plan, train_rows: int, test_rows: int, loaded_rows: int = 0) -> Need:
+    """What a run of ``plan`` needs, ``loaded_rows`` still to load."""
+    models = [plan.champion, *plan.challengers]
+    schema = plan.lf.collect_schema()
+    return Need(
+        train_rows=train_rows,
+        test_rows=test_rows,
+        features=max(len(m.features) for m in models),
+        models=len(models),
+        loaded_rows=loaded_rows,
+        row_bytes=row_bytes(schema, [c for c in plan.columns if c in schema]) if loaded_rows else 0,
+    )
+
+
+def size(n: int) -> str:
+    return f"{n / GB:.1f} GB" if n >= GB // 10 else f"{n / 2**20:.0f} MB"
+
+
+def row_bytes(schema: pl.Schema, columns: list[str]) -> int:
+    """The bytes a row of ``columns`` takes once loaded, and its day (a Date)."""
+    return 4 + sum(_width(schema[c]) for c in dict.fromkeys(columns))
+
+
+def _width(dtype: pl.DataType) -> int:
+    if dtype == pl.Boolean:
+        return 1  # a bit, and its validity: counted low
+    if dtype.is_numeric() or dtype.is_temporal():
+        return 4 if dtype == pl.Date else _bits(dtype) // 8
+    if dtype in (pl.String, pl.Binary):
+        return 16  # a view of 16 bytes a value; longer values take more
+    return 4  # categorical codes; nested types counted low
+
+
+def _bits(dtype: pl.DataType) -> int:
+    name = dtype.base_type().__name__
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return int(digits) if digits else 64
 
 
 def available() -> tuple[int, str] | None:
@@ -50,16 +125,13 @@ def available() -> tuple[int, str] | None:
 
 
 def check_fits(need: Need) -> None:
-    """EnvironmentFailure (exit 3) when training clearly cannot fit in the memory left."""
+    """EnvironmentFailure (exit 3) when the run clearly cannot fit in the memory left."""
     bound = available()
     if bound is None or need.total <= bound[0]:
         return
     free, source = bound
     raise EnvironmentFailure(
-        f"memory: training needs about {need.total / GB:.1f} GB more ({need.train_rows:,} training "
-        f"rows x {need.features} features x 4 bytes = {need.matrix / GB:.1f} GB, plus the "
-        f"libraries' copy and the scores) but {free / GB:.1f} GB is left ({source}); shorten "
-        "split.train, drop features, or run on a machine with more memory (engine: spark)"
+        f"memory: {need.explain()} but {size(free)} is left ({source}); {HINT}"
     )
 
 
@@ -75,22 +147,43 @@ def _budget() -> tuple[int, str] | None:
         raise ConfigError(
             f"CHALLENGE_MEMORY: '{raw}' is not a size; give bytes or a number with K, M or G"
         ) from None
-    return max(0, limit - _resident()), f"CHALLENGE_MEMORY={raw}"
+    return max(0, limit - _status_kb("VmRSS") * 1024), f"CHALLENGE_MEMORY={raw}"
 
 
 def _cgroup() -> tuple[int, str] | None:
-    v2 = Path("/sys/fs/cgroup")
-    if (v2 / "memory.max").exists():
-        limit, used = _read(v2 / "memory.max"), _read(v2 / "memory.current")
-        cache = _stat(v2 / "memory.stat", "inactive_file")
-    else:
-        v1 = v2 / "memory"
-        limit, used = _read(v1 / "memory.limit_in_bytes"), _read(v1 / "memory.usage_in_bytes")
-        cache = _stat(v1 / "memory.stat", "total_inactive_file")
-    if limit is None or used is None or limit >= UNLIMITED:
-        return None
-    # the usage counts the page cache; its inactive part is given back before anything is killed
-    return max(0, limit - used + cache), f"the cgroup's limit of {limit / GB:.1f} GB"
+    """The least memory left in the process's cgroup or any of its parents (v2 or v1)."""
+    bounds = []
+    for directory, v2 in _cgroup_directories():
+        if v2:
+            limit, used = _read(directory / "memory.max"), _read(directory / "memory.current")
+            cache = _stat(directory / "memory.stat", "inactive_file")
+        else:
+            limit = _read(directory / "memory.limit_in_bytes")
+            used = _read(directory / "memory.usage_in_bytes")
+            cache = _stat(directory / "memory.stat", "total_inactive_file")
+        if limit is None or used is None or limit >= UNLIMITED:
+            continue
+        # the usage counts the page cache; its inactive part is given back before anything is killed
+        free = max(0, limit - used + cache)
+        bounds.append((free, f"the cgroup's memory limit of {size(limit)}"))
+    return min(bounds) if bounds else None
+
+
+def _cgroup_directories() -> list[tuple[Path, bool]]:
+    """The directories of the process's memory cgroup and its parents up to the mount point."""
+    found: list[tuple[Path, bool]] = []
+    for line in _lines(Path("/proc/self/cgroup")):
+        _, controllers, path = line.split(":", 2)
+        v2 = controllers == ""
+        if not v2 and "memory" not in controllers.split(","):
+            continue
+        root = CGROUP if v2 else CGROUP / "memory"
+        parts = [p for p in path.strip("/").split("/") if p and p != ".."]
+        for depth in range(len(parts), -1, -1):
+            directory = root.joinpath(*parts[:depth])
+            if directory.is_dir():
+                found.append((directory, v2))
+    return found
 
 
 def _stat(path: Path, key: str) -> int:
@@ -104,7 +197,7 @@ def _stat(path: Path, key: str) -> int:
 def _meminfo() -> tuple[int, str] | None:
     for line in _lines(Path("/proc/meminfo")):
         if line.startswith("MemAvailable:"):
-            return int(line.split()[1]) * 1024, "MemAvailable"
+            return int(line.split()[1]) * 1024, "the machine's available memory"
     return None
 
 
@@ -113,11 +206,7 @@ def _address_space() -> tuple[int, str] | None:
     if soft == resource.RLIM_INFINITY:
         return None
     mapped = _status_kb("VmSize") * 1024
-    return max(0, soft - mapped), f"the address-space limit (ulimit -v) of {soft / GB:.1f} GB"
-
-
-def _resident() -> int:
-    return _status_kb("VmRSS") * 1024
+    return max(0, soft - mapped), f"the address-space limit (ulimit -v) of {size(soft)}"
 
 
 def _status_kb(key: str) -> int:

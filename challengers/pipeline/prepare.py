@@ -28,8 +28,10 @@ from challengers.pipeline.loading import (
     features_of,
     load_whole,
     load_windows,
+    window_rows,
     windows_alone,
 )
+from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.plan import Plan, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
@@ -76,11 +78,18 @@ class Prepared:
 
 
 def prepare(
-    cfg: ExperimentConfig, options: RunOptions, progress: Progress, *, keep_history: bool = True
+    cfg: ExperimentConfig,
+    options: RunOptions,
+    progress: Progress,
+    *,
+    keep_history: bool = True,
+    check_memory: bool = False,
 ) -> Prepared:
     """Load, check, split and fingerprint the data. ``keep_history=False`` (a run): when no model
     reads rows before its window, the windows are loaded one by one and only the training and test
-    rows are kept (``Prepared.history`` is None), instead of every loaded row besides them."""
+    rows are kept (``Prepared.history`` is None), instead of every loaded row besides them.
+    ``check_memory``: an EnvironmentFailure before loading when the rows and the training clearly
+    cannot fit in the memory left (pipeline/memory.py)."""
     plan = make_plan(
         cfg,
         only=options.only,
@@ -91,6 +100,9 @@ def prepare(
     if cfg.engine.kind != "spark":
         with progress.stage("Loading data"):
             lean = not keep_history and windows_alone(plan.windows)
+            if check_memory:  # one line now, not an out-of-memory kill much later
+                loaded_rows, train_rows, test_rows = window_rows(plan, lean)
+                check_fits(need_of(plan, train_rows, test_rows, loaded_rows))
             loaded = (
                 load_windows(plan, cfg.threads) if lean else load_whole(plan, None, cfg.threads)
             )

@@ -41,6 +41,7 @@ from challengers.pipeline.checkpoint import (
 )
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.governance import add_governance
+from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.outputs import (
     experiment_description,
     log_run,
@@ -113,10 +114,16 @@ def _start(
     config_dir: Path | None,
     warmup: Warmup | None = None,
 ) -> ExperimentResult:
+    local = cfg.engine.kind != "spark"
     # a Spark session the run started stops with it; challengers train on it until then
-    with contextlib.closing(prepare(cfg, options, progress, keep_history=False)) as prepared:
+    with contextlib.closing(
+        prepare(cfg, options, progress, keep_history=False, check_memory=local)
+    ) as prepared:
         if options.verify is not None:
             options.verify(prepared)
+        if local:  # the rows loaded: what training adds, against what is left now
+            split = prepared.split
+            check_fits(need_of(prepared.plan, split.train.height, split.test.height))
         store = Checkpoints.open(
             out,
             config_hash=cfg.fingerprint(),
