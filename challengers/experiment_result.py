@@ -101,6 +101,8 @@ class ExperimentResult:
                 }
             if m.tuning:
                 entry["tuning"] = m.tuning
+            if m.training:
+                entry["training"] = m.training
             models.append(entry)
         return jsonable(
             {

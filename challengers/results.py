@@ -72,6 +72,7 @@ class ModelResult:
     run_id: str | None = None
     twin: TwinResult | None = None
     tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
+    training: str | None = None  # how a distributed engine trained it (sample, workers)
 
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""

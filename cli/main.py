@@ -20,6 +20,9 @@ def _interrupted_early(signum: int, frame: object) -> None:
 # before the heavy imports below (typer, rich; each command imports more): an early Ctrl-C is one
 # line and exit 130, never an import traceback. reports_errors hands SIGINT back to Python.
 signal.signal(signal.SIGINT, _interrupted_early)
+# cli/launcher.c starts Python with SIGINT blocked, so that a Ctrl-C during Python's own start-up
+# waits, pending, for the handler above instead of ending in a site.py traceback.
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 import typer  # noqa: E402
 from typer.core import TyperOption  # noqa: E402

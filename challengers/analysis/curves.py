@@ -26,10 +26,11 @@ class RocPr:
     precision: list[float]
 
 
-def roc_pr(y: np.ndarray, scores: np.ndarray) -> RocPr:
+def roc_pr(y: np.ndarray, scores: np.ndarray, ranked: Ranked | None = None) -> RocPr:
     """ROC: the best TPR at each grid FPR. PR: the best precision at each grid recall or above
-    (the interpolated curve a reader expects; average precision itself stays the step-wise one)."""
-    c = Curve(Ranked.build(y, scores))
+    (the interpolated curve a reader expects; average precision itself stays the step-wise one).
+    ``ranked``: the rows already ranked by ``scores`` (else sorted here)."""
+    c = Curve(ranked if ranked is not None else Ranked.build(y, scores))
     tp, fp = c.tp[0], c.fp[0]
     pos, neg = float(tp[-1]), float(fp[-1])
     tpr = np.concatenate([[0.0], tp / pos]) if pos else np.zeros(len(tp) + 1)
@@ -82,8 +83,10 @@ class Curves:
     scores: dict[str, ScoreHistogram] = field(default_factory=dict)
 
 
-def curves(y: np.ndarray, scores: Mapping[str, np.ndarray]) -> Curves:
+def curves(
+    y: np.ndarray, scores: Mapping[str, np.ndarray], ranked: Mapping[str, Ranked] | None = None
+) -> Curves:
     return Curves(
-        roc_pr={name: roc_pr(y, s) for name, s in scores.items()},
+        roc_pr={name: roc_pr(y, s, ranked[name] if ranked else None) for name, s in scores.items()},
         scores={name: score_histogram(y, s) for name, s in scores.items()},
     )

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 
 from challengers.errors import DataError
-from challengers.evaluation.curve import Cost
+from challengers.evaluation.curve import Cost, Ranked
 
 DEFAULT_BUDGETS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0005, 0.1, 24))
 
@@ -73,14 +73,67 @@ def alert_mask(scores: np.ndarray, alerts: int, *, seed: int) -> np.ndarray:
     return mask
 
 
+class TopRows:
+    """``ranking``'s top rows read from a model's ranking (:class:`Ranked`, sorted once): only the
+    tie group at a cut is put in the seeded random order, not every row sorted again."""
+
+    def __init__(self, r: Ranked, seed: int) -> None:
+        self.r = r
+        self.tiebreak = np.random.default_rng(seed).random(r.n)  # the draw ``ranking`` makes
+        self.frauds_before = np.concatenate([[0.0], np.cumsum(r.y > 0)])  # by position
+
+    def cut(self, k: int) -> tuple[int, np.ndarray]:
+        """The top ``k`` positions of ``ranking``: every position before the returned start, and
+        the returned positions of the tie group holding the cut (its rows in tiebreak order)."""
+        r = self.r
+        if k <= 0:
+            return 0, np.empty(0, dtype=np.int64)
+        g = int(np.searchsorted(r.ends, k - 1))
+        start = int(r.ends[g - 1]) + 1 if g > 0 else 0
+        stop = int(r.ends[g]) + 1
+        within = np.argsort(self.tiebreak[r.order[start:stop]], kind="stable")
+        return start, start + within[: k - start]
+
+    def mask(self, k: int) -> np.ndarray:
+        """True for the ``k`` rows ``alert_mask`` alerts."""
+        start, chosen = self.cut(k)
+        mask = np.zeros(self.r.n, dtype=bool)
+        mask[self.r.order[:start]] = True
+        mask[self.r.order[chosen]] = True
+        return mask
+
+    def frauds(self, k: int) -> int:
+        """Frauds among the top ``k`` rows."""
+        start, chosen = self.cut(k)
+        return int(self.frauds_before[start]) + int(np.count_nonzero(self.r.y[chosen] > 0))
+
+    def fraud_amounts(self, amount: np.ndarray) -> np.ndarray:
+        """Running sums of the frauds' ``amount`` (original row order) in ``ranking``'s order: the
+        top k rows' fraud amount is entry ``frauds(k) - 1``. Summed in the same order as a running
+        sum over every row (the genuine rows add zeros), so the sums are equal to the last bit."""
+        r = self.r
+        at = np.flatnonzero(r.y > 0)  # positions of the frauds in the ranking
+        group = np.searchsorted(r.ends, at)
+        order = r.order[at][np.lexsort((self.tiebreak[r.order[at]], group))]
+        return np.cumsum(amount[order])
+
+
 def budget_masks(
-    scores: Mapping[str, np.ndarray], champion: str, budget: Budget, *, seed: int
+    scores: Mapping[str, np.ndarray],
+    champion: str,
+    budget: Budget,
+    *,
+    seed: int,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Each model's alerted rows at the budget (the champion's own threshold when one is set)."""
+    """Each model's alerted rows at the budget (the champion's own threshold when one is set);
+    ``ranked``: each model's ranking, read instead of sorting the scores again."""
     out = {}
     for name, s in scores.items():
         if name == champion and budget.threshold is not None:
             out[name] = s >= budget.threshold
+        elif ranked is not None:
+            out[name] = TopRows(ranked[name], seed).mask(budget.alerts)
         else:
             out[name] = alert_mask(s, budget.alerts, seed=seed)
     return out
@@ -292,8 +345,9 @@ def cost_curve(
     cost: Cost,
     budgets: Sequence[float] = DEFAULT_BUDGETS,
     seed: int = 0,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> CostCurve:
-    """One sort per model, then cumulative sums read at every budget."""
+    """Every model's top rows at every budget, from its ranking (``ranked``, else one sort)."""
     n = len(y)
     rates = sorted({min(1.0, max(float(b), 1.0 / n)) for b in budgets})
     ks = np.array([max(1, round(r * n)) for r in rates])
@@ -302,12 +356,19 @@ def cost_curve(
     positives = fraud.sum()
     fraud_amount = None if amount is None else fraud * amount
     for name, s in scores.items():
-        order = ranking(s, seed)
-        tp = np.cumsum(fraud[order])[ks - 1]
+        if ranked is None or (amount is not None and not np.all(np.isfinite(amount))):
+            tp, caught = _top_sums(ranking(s, seed), fraud, fraud_amount, ks)
+        else:
+            top = TopRows(ranked[name], seed)
+            tp = np.array([top.frauds(int(k)) for k in ks], dtype=np.float64)
+            caught = None
+            if amount is not None:
+                sums = np.concatenate([[0.0], top.fraud_amounts(amount)])
+                caught = sums[tp.astype(np.int64)]
         curve.recall[name] = (tp / positives if positives else np.full(len(ks), np.nan)).tolist()
         missed: list[float | None] = [None] * len(ks)
-        if fraud_amount is not None:
-            missed = list(fraud_amount.sum() - np.cumsum(fraud_amount[order])[ks - 1])
+        if fraud_amount is not None and caught is not None:
+            missed = list(fraud_amount.sum() - caught)
         costs = [
             total_cost(float(k - t), float(positives - t), None if m is None else float(m), cost)
             for k, t, m in zip(ks, tp, missed, strict=True)
@@ -315,6 +376,14 @@ def cost_curve(
         if all(c is not None for c in costs):
             curve.cost[name] = [float(c) for c in costs if c is not None]
     return curve
+
+
+def _top_sums(
+    order: np.ndarray, fraud: np.ndarray, fraud_amount: np.ndarray | None, ks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Frauds and fraud amount in the top ``ks`` rows of ``order`` (running sums over every row)."""
+    tp = np.cumsum(fraud[order])[ks - 1]
+    return tp, None if fraud_amount is None else np.cumsum(fraud_amount[order])[ks - 1]
 
 
 @dataclass
@@ -342,9 +411,11 @@ def operating_point(
     amount: np.ndarray | None,
     cost: Cost,
     seed: int,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> tuple[OperatingPoint, dict[str, np.ndarray]]:
-    """The operating-point analysis and each model's alerted rows (segments reuse them)."""
-    masks = budget_masks(scores, champion, budget, seed=seed)
+    """The operating-point analysis and each model's alerted rows (segments reuse them);
+    ``ranked``: each model's ranking of the rows, read instead of sorting the scores again."""
+    masks = budget_masks(scores, champion, budget, seed=seed, ranked=ranked)
     models = [
         at_budget(name, y, masks[name], scores[name], amount=amount, cost=cost) for name in scores
     ]
@@ -367,7 +438,13 @@ def operating_point(
         models=models,
         overlaps=overlaps,
         curve=cost_curve(
-            y, scores, amount=amount, cost=cost, budgets=[*DEFAULT_BUDGETS, budget.rate], seed=seed
+            y,
+            scores,
+            amount=amount,
+            cost=cost,
+            budgets=[*DEFAULT_BUDGETS, budget.rate],
+            seed=seed,
+            ranked=ranked,
         ),
         cost_basis=f"a false alert costs {cost.false_positive:g}; a missed fraud costs {fn}",
     )

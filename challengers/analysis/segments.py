@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from challengers.evaluation.curve import Curve, Ranked
+from challengers.evaluation.curve import Curve, Parts, Ranked
 from challengers.evaluation.metrics import roc_auc
 
 OTHER = "(other)"
@@ -103,10 +103,12 @@ def segment_column(
     min_rows: int,
     min_positives: int,
     max_values: int = 30,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> SegmentColumn:
     """Volume, fraud rate, AUC, recall and FPR at the operating point, and disparity ratios.
 
-    ``codes`` (0..k-1) give each row's value among ``labels``.
+    ``codes`` (0..k-1) give each row's value among ``labels``; ``ranked``: each model's ranking of
+    the rows (sorted once for the whole run), else one sort per model here.
     """
     codes, labels, folded = fold_values(codes, labels, max_values)
     k = len(labels)
@@ -121,10 +123,9 @@ def segment_column(
         )
         for i in range(k)
     ]
-    order = np.argsort(codes, kind="stable")  # rows of each segment, contiguous
-    members = np.split(order, np.cumsum(rows)[:-1])
+    parts = Parts.build(codes, k)  # each segment's rows, split from every model's ranking
     for name, s in scores.items():
-        ranked = Ranked.build(y, s)  # once per model: each segment filters it (no new sort)
+        auc = [_auc(part) for part in parts.of(ranked[name] if ranked else Ranked.build(y, s))]
         tp = np.bincount(codes, weights=alerted[name] & fraud, minlength=k)
         fp = np.bincount(codes, weights=alerted[name] & ~fraud, minlength=k)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -135,7 +136,7 @@ def segment_column(
         recall_p = versus_reference(tp.astype(np.int64), positives, recall_ref)
         fpr_p = versus_reference(fp.astype(np.int64), negatives, fpr_ref)
         for i, row in enumerate(out):
-            row.auc[name] = _auc(ranked, members[i])
+            row.auc[name] = auc[i]
             row.recall[name], row.fpr[name] = float(recall[i]), float(fpr[i])
             row.recall_ratio[name] = float(recall_ratio[i])
             row.fpr_ratio[name] = float(fpr_ratio[i])
@@ -143,11 +144,8 @@ def segment_column(
     return SegmentColumn(column, out, folded)
 
 
-def _auc(ranked: Ranked, rows: np.ndarray) -> float:
-    """ROC AUC of the segment's ``rows`` (original row indices)."""
-    keep = np.zeros(ranked.n, dtype=bool)
-    keep[rows] = True
-    part = ranked.subset(keep)
+def _auc(part: Ranked) -> float:
+    """ROC AUC of a segment's ranking."""
     if part.n == 0 or part.y.min() == part.y.max():
         return float("nan")
     return float(roc_auc(Curve(part))[0])

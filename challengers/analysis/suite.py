@@ -27,8 +27,14 @@ from challengers.analysis.operating import (
     scenario_overlaps,
 )
 from challengers.data.frames import DAY, DataSpec
-from challengers.evaluation.curve import Cost
-from challengers.evaluation.evaluate import ModelEvaluation, TestRows, evaluate_models
+from challengers.evaluation.curve import Cost, Parts, Ranked
+from challengers.evaluation.evaluate import (
+    ModelEvaluation,
+    TestRows,
+    evaluate_models,
+    rank_scores,
+    ranked_parts,
+)
 from challengers.evaluation.metrics import MetricSpec
 from challengers.results import DeltaResult
 
@@ -77,6 +83,9 @@ class AnalysisInput:
     cost_deltas: dict[str, DeltaResult] = field(default_factory=dict)
     # the evaluation's headline metrics on the test window, when it computed them (not again)
     test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the evaluation's test rows and each model's ranking of them (rank_scores), when it has them
+    test_rows: TestRows | None = None
+    ranked: dict[str, Ranked] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,9 +99,17 @@ class Analyses:
 
 
 def analyse(inp: AnalysisInput) -> Analyses:
-    """Operating point, stability, segments, calibration, explanations and plot curves."""
-    rows = _rows(inp, inp.test)
+    """Operating point, stability, segments, calibration, explanations and plot curves.
+
+    Each model's test scores are sorted once (:func:`rank_scores`); every view (the alerts at a
+    budget, the weeks, the days, the segments, the curves) reads that ranking."""
+    rows = inp.test_rows or _rows(inp, inp.test)
     y = rows.y
+    ranked = {
+        name: inp.ranked.get(name)
+        or rank_scores(rows, s, calibrated=inp.calibrated.get(name, False))
+        for name, s in inp.scores.items()
+    }
     point, alerted = operating_point(
         y,
         inp.scores,
@@ -101,6 +118,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
         amount=rows.amount,
         cost=inp.cost,
         seed=inp.seed,
+        ranked=ranked,
     )
     _savings_intervals(inp, rows, point)
     if inp.spec.scenario is not None:
@@ -113,7 +131,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
         )
     return Analyses(
         operating_point=point,
-        stability=stability(inp, rows),
+        stability=stability(inp, rows, ranked),
         segments=[
             seg.segment_column(
                 column,
@@ -124,6 +142,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
                 min_rows=inp.settings.min_segment_rows,
                 min_positives=inp.settings.min_segment_positives,
                 max_values=inp.settings.max_segment_values,
+                ranked=ranked,
             )
             for column in inp.spec.segments
         ],
@@ -138,7 +157,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
             for name, s in inp.scores.items()
         ],
         explanations=explanations(inp),
-        curves=curves(y, inp.scores),
+        curves=curves(y, inp.scores, ranked),
     )
 
 
@@ -162,6 +181,7 @@ def _evaluate(
     metrics: Sequence[MetricSpec] | None = None,
     bootstrap: int = 0,
     window: bool = False,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> dict[str, ModelEvaluation]:
     """The evaluation's own metric code on a subset of rows (a week, a day, the training window),
     resampling the run's unit. ``window``: a part of the test window (a week), where day blocks
@@ -179,6 +199,7 @@ def _evaluate(
         seed=inp.seed,
         resample=inp.resample,
         resample_force=inp.resample_force or window,
+        ranked=ranked,
     )
 
 
@@ -206,21 +227,22 @@ def _subset(scores: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np
     return {name: s[index] for name, s in scores.items()}
 
 
-def groups(keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
-    """(key, row indices) of each distinct key, in key order; one sort, no pass per key."""
-    order = np.argsort(keys, kind="stable")
-    unique, counts = np.unique(keys[order], return_counts=True)
-    return list(zip(unique, np.split(order, np.cumsum(counts)[:-1]), strict=True))
-
-
-def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
-    """Weekly metrics with intervals, PSI, decay slopes and the train/test gap."""
-    days = inp.test.get_column(DAY).to_numpy()
+def stability(
+    inp: AnalysisInput, rows: TestRows, ranked: Mapping[str, Ranked] | None = None
+) -> st.Stability:
+    """Weekly metrics with intervals, PSI, decay slopes and the train/test gap; the weeks and the
+    days read each model's ranking of the test window (``ranked``, else sorted here)."""
+    if ranked is None:
+        ranked = {
+            name: rank_scores(rows, s, calibrated=inp.calibrated.get(name, False))
+            for name, s in inp.scores.items()
+        }
+    dates, day_codes = _test_days(inp, rows)
     weeks = st.split_weeks(inp.test_start, inp.test_end)
-    week = st.week_of(days, inp.test_start)
+    week_of_day = st.week_of(dates, inp.test_start)
+    week = week_of_day[day_codes]
     bins = inp.settings.psi_bins
-    by_week = dict(groups(week))
-    per_week = [_week_metrics(inp, w, by_week[w.index]) for w in weeks if w.index in by_week]
+    per_week = _weeks(inp, rows, ranked, weeks, week_of_day, day_codes)
     weekly: dict[str, tuple[list[float], list[float]]] = {
         name: st.weekly_psi(inp.train_scores[name], s, week, len(weeks), bins)
         for name, s in inp.scores.items()
@@ -243,14 +265,54 @@ def stability(inp: AnalysisInput, rows: TestRows) -> st.Stability:
                 strict=True,
             )
         ),
-        decay=_decay(inp, days),
-        train_metrics=_metric_values(_evaluate(inp, _rows(inp, inp.train), inp.train_scores)),
-        test_metrics=inp.test_metrics or _metric_values(_evaluate(inp, rows, inp.scores)),
+        decay=_decay(inp, rows, ranked, dates, day_codes),
+        train_metrics=_train_metrics(inp),
+        test_metrics=inp.test_metrics
+        or _metric_values(_evaluate(inp, rows, inp.scores, ranked=ranked)),
         bins=bins,
         weekly_bootstrap=min(inp.bootstrap, inp.settings.weekly_bootstrap),
         decay_basis="weighted least squares of each day's metric on the days since the end of "
         "training, each day weighted by its frauds",
     )
+
+
+def _weeks(
+    inp: AnalysisInput,
+    rows: TestRows,
+    ranked: Mapping[str, Ranked],
+    weeks: list[st.Week],
+    week_of_day: np.ndarray,
+    day_codes: np.ndarray,
+) -> list[st.WeekMetrics]:
+    """Each test week's metrics and intervals, one week's rankings held at a time."""
+    known = {w.index: w for w in weeks}
+    values, codes = np.unique(week_of_day, return_inverse=True)
+    parts = Parts.build(codes[day_codes], len(values))
+    return [
+        _week_metrics(inp, known[int(w)], index, part, models)
+        for w, (index, part, models) in zip(
+            values, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
+        )
+        if int(w) in known
+    ]
+
+
+def _test_days(inp: AnalysisInput, rows: TestRows) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct test days (datetime64[D], ascending) and each row's index among them."""
+    if rows.day is not None:
+        dates = inp.test.get_column(DAY).unique().sort().to_numpy().astype("datetime64[D]")
+        return dates, rows.day
+    days = inp.test.get_column(DAY).to_numpy().astype("datetime64[D]")
+    return np.unique(days, return_inverse=True)
+
+
+def _train_metrics(inp: AnalysisInput) -> dict[str, dict[str, float]]:
+    """In-sample metrics, one model at a time (one training-window ranking held at once)."""
+    rows = _rows(inp, inp.train)
+    out: dict[str, dict[str, float]] = {}
+    for name, s in inp.train_scores.items():
+        out.update(_metric_values(_evaluate(inp, rows, {name: s})))
+    return out
 
 
 def _columns(frame: pl.DataFrame, features: Sequence[str]) -> list[np.ndarray]:
@@ -261,10 +323,13 @@ def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[
     return {name: dict(e.metrics) for name, e in evaluation.items()}
 
 
-def _week_metrics(inp: AnalysisInput, w: st.Week, index: np.ndarray) -> st.WeekMetrics:
-    rows = _rows(inp, inp.test[index])
+def _week_metrics(
+    inp: AnalysisInput, w: st.Week, index: np.ndarray, rows: TestRows, ranked: dict[str, Ranked]
+) -> st.WeekMetrics:
     replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
-    evaluation = _evaluate(inp, rows, _subset(inp.scores, index), bootstrap=replicates, window=True)
+    evaluation = _evaluate(
+        inp, rows, _subset(inp.scores, index), bootstrap=replicates, window=True, ranked=ranked
+    )
     return st.WeekMetrics(
         week=w.index,
         start=w.start.isoformat(),
@@ -276,17 +341,25 @@ def _week_metrics(inp: AnalysisInput, w: st.Week, index: np.ndarray) -> st.WeekM
     )
 
 
-def _decay(inp: AnalysisInput, days: np.ndarray) -> dict[str, dict[str, st.Slope]]:
+def _decay(
+    inp: AnalysisInput,
+    rows: TestRows,
+    ranked: Mapping[str, Ranked],
+    dates: np.ndarray,
+    day_codes: np.ndarray,
+) -> dict[str, dict[str, st.Slope]]:
     """Each metric per test day, then its weighted trend over days since the end of training."""
     values: dict[str, dict[str, list[float]]] = {
         name: {m.key: [] for m in inp.metrics} for name in inp.scores
     }
     since, weights = [], []
-    for day, index in groups(days.astype("datetime64[D]")):
-        rows = _rows(inp, inp.test[index])
+    parts = Parts.build(day_codes, len(dates))
+    for day, (index, part, models) in zip(
+        dates, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
+    ):
         since.append(int((day - np.datetime64(inp.train_end, "D")).astype(np.int64)))
-        weights.append(rows.positives)
-        for name, e in _evaluate(inp, rows, _subset(inp.scores, index)).items():
+        weights.append(part.positives)
+        for name, e in _evaluate(inp, part, _subset(inp.scores, index), ranked=models).items():
             for key in values[name]:
                 values[name][key].append(e.metrics.get(key, float("nan")))
     x, w = np.asarray(since, dtype=np.float64), np.asarray(weights, dtype=np.float64)

@@ -93,16 +93,21 @@ class ExperimentConfig(Strict):
             if master:
                 raise ConfigError("--master needs --engine spark (or no --engine)")
             return self.model_copy(update={"engine": EngineConfig()})
-        engine = EngineConfig(
-            kind="spark",
-            master=master or self.engine.master,
-            conf=dict(self.engine.conf) if self.engine.kind == "spark" else {},
-        )
+        if self.engine.kind == "spark":  # its conf and training settings stay
+            return self.model_copy(
+                update={
+                    "engine": self.engine.model_copy(
+                        update={"master": master or self.engine.master}
+                    )
+                }
+            )
+        engine = EngineConfig(kind="spark", master=master)
         return self.model_copy(update={"engine": engine})
 
     def fingerprint(self) -> str:
         """A hash of the resolved config: equal configs give equal hashes. The engine is left out:
-        the same experiment on Spark or locally gives the same numbers, and replicates either way;
+        the same experiment on Spark or locally reads the same data and champion scores, and
+        replicates either way (challengers Spark trains distributed or on a sample differ);
         so are the governance block and the description (words, not settings), and an unset
         tracking.register (configs written before it existed keep their hash)."""
         dump = self.model_dump(mode="json", exclude={"engine", "governance", "description"})

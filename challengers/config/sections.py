@@ -306,9 +306,19 @@ class EngineConfig(Strict):
     kind: Literal["local", "spark"] = "local"
     master: str | None = None
     conf: dict[str, str | int | float | bool] = {}
+    # XGBoost challengers train on the executors (xgboost.spark): its num_workers, the number of
+    # Spark tasks that train together; None: the session's default parallelism
+    num_workers: int | None = Field(None, ge=1)
+    # other challengers fit on the driver, on a seeded sample of at most this many training rows
+    # that keeps the fraud rate (every row when the window holds fewer)
+    sample_rows: int = Field(1_000_000, ge=1000)
 
     @model_validator(mode="after")
     def _spark_only(self) -> EngineConfig:
-        if self.kind == "local" and (self.master or self.conf):
-            raise ValueError("engine.master and engine.conf need engine.kind: spark")
+        spark_only = {"master", "conf", "num_workers", "sample_rows"} & self.model_fields_set
+        if self.kind == "local" and spark_only:
+            raise ValueError(
+                f"engine.{sorted(spark_only)[0]} needs engine.kind: spark (the local engine "
+                "trains every model on every row)"
+            )
         return self

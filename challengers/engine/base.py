@@ -8,7 +8,7 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -145,6 +145,56 @@ class Engine(ABC, Generic[F]):
     def graph_features(self, history: F, rows: F, settings: GraphSettings) -> F:
         """``rows`` with the graph features of ``settings`` appended (float32, null where
         undefined), from the strictly earlier rows of ``history``."""
+
+    # ------------------------------------------------------------------ training challengers
+    # An engine that keeps rows off the driver (``distributed``) trains challengers where the rows
+    # are: XGBoost on its workers, other kinds on a sample brought to the driver; the local engine
+    # trains every model in this process on every row (the models' own ``fit``).
+
+    distributed: ClassVar[bool] = False
+
+    def tags(self) -> dict[str, str]:
+        """What a run's MLflow parent records of the engine (its version, its master)."""
+        return {}
+
+    def workers(self, requested: int | None) -> int:
+        """The tasks a distributed training runs: ``requested``, else the engine's parallelism;
+        ConfigError when the engine cannot run them together."""
+        return requested or 1
+
+    def class_counts(self, rows: F, target: str) -> tuple[int, int]:
+        """The number of genuine (target 0) and fraud (target 1) rows."""
+        raise NotImplementedError(f"engine {self.kind} does not count classes")
+
+    def sample(self, rows: F, *, target: str, size: int, seed: int) -> pl.DataFrame:
+        """At most ``size`` rows on the driver, the same for the same ``seed`` and rows, with the
+        fraud rate of ``rows`` (each class sampled alone); every row when there are no more."""
+        raise NotImplementedError(f"engine {self.kind} trains on every row")
+
+    def train_xgboost(
+        self,
+        rows: F,
+        *,
+        features: Sequence[str],
+        target: str,
+        params: dict[str, object],
+        rounds: int,
+        workers: int,
+    ) -> object:
+        """An ``xgboost.Booster`` trained on ``rows`` by ``workers`` tasks with the library's
+        ``params`` (native names) for ``rounds`` rounds."""
+        raise NotImplementedError(f"engine {self.kind} trains in the models' own fit")
+
+    def scores_of(self, rows: F, model: ModelFile) -> np.ndarray:
+        """The model's float64 scores of ``rows``, in their load order (the driver's rows)."""
+        raise NotImplementedError(f"engine {self.kind} scores through the models")
+
+    def scores_by(
+        self, rows: F, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
+    ) -> np.ndarray:
+        """``scorer``'s float64 scores of ``rows`` (it sees ``columns``, in batches: it must score
+        each row alone), in their load order. Spark ships it to the executors (pickled)."""
+        raise NotImplementedError(f"engine {self.kind} scores through the models")
 
     def close(self) -> None:
         """Release what the engine holds (a Spark session)."""

@@ -23,7 +23,8 @@ from challengers.errors import ModelError, first_line
 class TreeScorer(Protocol):
     """What the engine needs of a tree library (``challengers.models.trees.TreeLibrary``)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def load(self, path: str | Path) -> Any: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
@@ -62,6 +62,22 @@ class LocalEngine(Engine[pl.DataFrame]):
         booster = model.library.load(model.path)
         scores = predict(model.library, booster, rows, model.features)
         return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
+
+    def scores_of(self, rows: pl.DataFrame, model: ModelFile) -> np.ndarray:
+        booster = model.library.load(model.path)
+        return predict(model.library, booster, rows, model.features)
+
+    def scores_by(
+        self,
+        rows: pl.DataFrame,
+        scorer: Callable[[pl.DataFrame], np.ndarray],
+        columns: Sequence[str],
+    ) -> np.ndarray:
+        return np.asarray(scorer(rows.select(columns)), dtype=np.float64)
+
+    def class_counts(self, rows: pl.DataFrame, target: str) -> tuple[int, int]:
+        positives = int(rows.get_column(target).cast(pl.Int64).sum())
+        return rows.height - positives, positives
 
     def score_stats(
         self, rows: pl.DataFrame, *, score: str, target: str, amount: str | None = None

@@ -11,7 +11,7 @@ on the score.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,18 @@ from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import start_session
-from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
+from challengers.engine.spark_tasks import (
+    ROWS,
+    SUMS_SCHEMA,
+    frame_score_task,
+    row_sums_task,
+    score_task,
+)
+from challengers.engine.spark_training import stratified_sample, train_xgboost, workers_for
 from challengers.errors import DataError, first_line
 
 ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
+SCORE = "_score"  # a model's score, on its way to the driver
 URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -70,6 +78,7 @@ class SparkEngine(Engine[Any]):
     """Rows as Spark DataFrames; ``session`` is a live SparkSession."""
 
     kind = "spark"
+    distributed = True
 
     def __init__(self, session: Any, *, owned: bool = False) -> None:
         self.session = session
@@ -89,6 +98,13 @@ class SparkEngine(Engine[Any]):
     def close(self) -> None:
         if self.owned:
             self.session.stop()
+
+    def tags(self) -> dict[str, str]:
+        return {"spark_version": str(self.session.version), "spark_master": self.master}
+
+    @property
+    def master(self) -> str:
+        return str(self.session.sparkContext.master)
 
     # ------------------------------------------------------------------------------- loading
 
@@ -269,6 +285,55 @@ class SparkEngine(Engine[Any]):
         suffix = Path(model.path).suffix.lower()
         task = score_task(raw, model.library, suffix, model.features, output)
         return rows.mapInArrow(task, schema)
+
+    def scores_of(self, rows: Any, model: ModelFile) -> np.ndarray:
+        scored = self.score(rows.select(ORDER, *model.features), model, output=SCORE)
+        table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
+        return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
+
+    def scores_by(
+        self, rows: Any, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
+    ) -> np.ndarray:
+        shipped = self.session.sparkContext.broadcast(scorer)
+        task = frame_score_task(shipped, ORDER, SCORE)
+        scored = rows.select(ORDER, *columns).mapInArrow(task, f"{ORDER} long, {SCORE} double")
+        table = scored.orderBy(ORDER).toArrow()
+        return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
+
+    # ------------------------------------------------------------------ training challengers
+
+    def workers(self, requested: int | None) -> int:
+        return workers_for(self.session, requested)
+
+    def class_counts(self, rows: Any, target: str) -> tuple[int, int]:
+        from pyspark.sql import functions as F
+
+        y = F.col(target).cast("long")
+        n, positives = rows.agg(F.count(F.lit(1)), F.sum(y)).first()
+        return int(n) - int(positives or 0), int(positives or 0)
+
+    def sample(self, rows: Any, *, target: str, size: int, seed: int) -> pl.DataFrame:
+        return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER)
+
+    def train_xgboost(
+        self,
+        rows: Any,
+        *,
+        features: Sequence[str],
+        target: str,
+        params: dict[str, Any],
+        rounds: int,
+        workers: int,
+    ) -> Any:
+        return train_xgboost(
+            self.session,
+            rows,
+            features=features,
+            target=target,
+            params=params,
+            rounds=rounds,
+            workers=workers,
+        )
 
     def score_stats(
         self, rows: Any, *, score: str, target: str, amount: str | None = None

@@ -32,8 +32,9 @@ from challengers.evaluation.curve import (
 from challengers.evaluation.metrics import MetricSpec, amount_needed, entity_precision_per_day
 
 Unit = Literal["entity", "day", "row"]
-REPLICATES_PER_CALL = 8  # replicates per compiled call: the unit of work of a thread
-WEIGHT_BYTES = 16 << 20  # at most this much of one-byte block weights held per call
+# replicates per compiled call, the unit of work of a thread: kernels.LANES, the replicates one
+# pass over a model's rows serves (their block weights packed in one 64-bit word per block)
+REPLICATES_PER_CALL = 8
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def _run_all(
 ) -> list[np.ndarray]:
     """Replicates in chunks over a thread pool (the kernels release the GIL); results in order,
     and identical for any number of threads."""
-    per_call = max(1, min(REPLICATES_PER_CALL, WEIGHT_BYTES // max(inputs.n_blocks, 1)))
+    per_call = REPLICATES_PER_CALL
     firsts = range(0, replicates, per_call)
 
     def chunk(first: int) -> tuple:

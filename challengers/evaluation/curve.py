@@ -8,7 +8,8 @@ again. :func:`entity_day_table` holds the (day, entity) cells the handbook's car
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -52,7 +53,7 @@ class Ranked:
         calibrated: bool = False,
     ) -> Ranked:
         score = np.asarray(score, dtype=np.float64)
-        order = np.argsort(-score, kind="stable")
+        order = descending_order(score)
         s = score[order]
         return cls(
             y=np.asarray(y, dtype=np.float64)[order],
@@ -87,6 +88,93 @@ class Ranked:
     @property
     def n(self) -> int:
         return int(self.y.shape[0])
+
+    def recoded(
+        self, entity: np.ndarray | None, day: np.ndarray | None, calibrated: bool
+    ) -> Ranked:
+        """This ranking with the entity and day codes of its rows replaced (``entity``/``day``
+        in original row order) and the calibration flag set."""
+        return replace(
+            self,
+            entity=None if entity is None else entity[self.order],
+            day=None if day is None else day[self.order],
+            calibrated=calibrated,
+        )
+
+    @cached_property
+    def entity_days(self) -> EntityDayTable:
+        """The (day, entity) cells of entity precision (see :func:`entity_day_table`)."""
+        return _entity_day_table(self)
+
+
+RADIX_ROWS = 100_000  # from this many rows the compiled radix sort beats numpy's merge sort
+
+
+def descending_order(score: FloatArray) -> np.ndarray:
+    """Row indices by descending score, tied rows in row order: ``np.argsort(-score,
+    kind="stable")``, by a radix sort for many finite scores (several times faster)."""
+    if score.size < RADIX_ROWS or not np.all(np.isfinite(score)):
+        return np.argsort(-score, kind="stable")
+    from challengers.evaluation import kernels as kern  # numba loads only when needed
+
+    return kern.descending_order((score + 0.0).view(np.uint64))  # + 0.0: -0.0 ties with 0.0
+
+
+def small_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
+    """``codes`` as int16 when they fit: numpy's stable sort of 16-bit integers is a radix sort."""
+    return codes.astype(np.int16 if n_codes < 2**15 else np.int64, copy=False)
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Rows split by a code (0..K-1 per row, original order): each part's rows in original order,
+    and each row's position among its part's rows. Computed once, applied to every model's
+    ranking (:meth:`of`) without sorting scores again."""
+
+    codes: np.ndarray
+    rows: list[np.ndarray]  # original row indices of each part, ascending
+    position: np.ndarray  # each row's index within its part
+
+    @classmethod
+    def build(cls, codes: np.ndarray, n_codes: int) -> Parts:
+        codes = np.asarray(codes, dtype=np.int64)
+        by_code = np.argsort(small_codes(codes, n_codes), kind="stable")
+        counts = np.bincount(codes, minlength=n_codes)
+        starts = np.cumsum(counts) - counts
+        position = np.empty(codes.size, dtype=np.int64)
+        position[by_code] = np.arange(codes.size) - np.repeat(starts, counts)
+        rows = np.split(by_code, np.cumsum(counts)[:-1]) if n_codes else []
+        return cls(codes, rows, position)
+
+    def of(self, r: Ranked) -> Iterator[Ranked]:
+        """Each part's ranking in turn, equal to ``Ranked.build`` on the part's rows (in their
+        original order): a stable sort by part of the score order keeps each part in score order.
+        Entity and day codes stay the parent's (recode them with :meth:`Ranked.recoded`)."""
+        in_score_order = self.codes[r.order]
+        by_part = np.argsort(small_codes(in_score_order, len(self.rows)), kind="stable")
+        stop = 0
+        for rows in self.rows:
+            at = by_part[stop : stop + rows.size]
+            stop += rows.size
+            score = r.score[at]
+            yield Ranked(
+                y=r.y[at],
+                score=score,
+                order=self.position[r.order[at]],
+                ends=_tie_group_ends(score),
+                amount=None if r.amount is None else r.amount[at],
+                entity=None if r.entity is None else r.entity[at],
+                day=None if r.day is None else r.day[at],
+                calibrated=r.calibrated,
+            )
+
+
+def dense_codes(codes: np.ndarray, size: int) -> np.ndarray:
+    """``codes`` (0..size-1) renumbered 0..K-1 in the same order, K the distinct values: the dense
+    rank of a subset's values, as ranking the subset's own column gives, in O(size) not a sort."""
+    present = np.zeros(size, dtype=bool)
+    present[codes] = True
+    return (np.cumsum(present) - 1)[codes]
 
 
 def _tie_group_ends(descending: FloatArray) -> np.ndarray:
@@ -184,29 +272,35 @@ class EntityDayTable:
 
 
 def entity_day_table(r: Ranked) -> EntityDayTable:
-    """One cell per (day, entity) with its max label, each day's cells in descending max score."""
+    """One cell per (day, entity) with its max label, each day's cells in descending max score.
+
+    Built once per ranking (cached on it): the headline value and the bootstrap read the same table.
+    """
     if r.entity is None or r.day is None:
         raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
+    return r.entity_days
+
+
+def _entity_day_table(r: Ranked) -> EntityDayTable:
+    """Rows grouped by day (a stable sort of the small day codes keeps the score order within a
+    day), then each entity's first row of the day opens its cell (the row of its max score)."""
+    from challengers.evaluation import kernels as kern  # numba loads only when needed
+
+    assert r.entity is not None and r.day is not None
     n_entities = int(r.entity.max()) + 1 if r.n else 0
-    # rows are in descending score order, so the first row of each (day, entity) holds its max score
-    key = r.day.astype(np.int64) * max(n_entities, 1) + r.entity.astype(np.int64)
-    _, first, group = np.unique(key, return_index=True, return_inverse=True)
-    label_max = np.zeros(len(first))
-    # same dtype on both sides: numpy's fast path for ufunc.at (20x faster than int8 into float64)
-    np.maximum.at(label_max, group, r.y.astype(np.float64))
-    first_sorted = np.sort(first)  # back to score order
-    # a stable sort by day keeps the score order within each day
-    by_day = first_sorted[np.argsort(r.day[first_sorted], kind="stable")]
-    ent = r.entity[by_day]
-    lab = label_max[group[by_day]]
-    day_sorted = r.day[by_day]
-    bounds = np.flatnonzero(np.diff(day_sorted)) + 1
+    n_days = int(r.day.max()) + 1 if r.n else 0
+    day = r.day.astype(np.int16 if n_days < 2**15 else np.int64)  # int16: numpy's radix sort
+    by_day = np.argsort(day, kind="stable")
+    ent, lab, cell_day = kern.entity_day_cells(
+        by_day, r.entity.astype(np.int64), r.day.astype(np.int64), r.y, n_entities
+    )
+    bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
-    stops = np.concatenate([bounds, [len(by_day)]])
+    stops = np.concatenate([bounds, [len(ent)]])
     return EntityDayTable(
-        entity=ent.astype(np.int64),
+        entity=ent,
         label=lab,
         day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
-        days=day_sorted[starts[: len(stops)]].astype(np.int64) if len(by_day) else starts[:0],
+        days=cell_day[starts[: len(stops)]] if len(ent) else starts[:0],
         n_entities=n_entities,
     )

@@ -13,7 +13,7 @@ over the challenger x metric family (:func:`adjust`). Every delta says which met
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
@@ -30,7 +30,7 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
-from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes
 from challengers.evaluation.delong import Components, components, delong_from_components
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
@@ -87,16 +87,66 @@ class ModelEvaluation:
     delta: dict[str, DeltaResult] = field(default_factory=dict)
 
 
+def rank_all(
+    rows: TestRows, scores: Mapping[str, np.ndarray], calibrated: Mapping[str, bool]
+) -> dict[str, Ranked]:
+    """Every model's :func:`rank_scores`: sorted once, read by the evaluation and diagnostics."""
+    return {
+        name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
+        for name, s in scores.items()
+    }
+
+
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
-    in_unit = bool(scores.size) and float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0
     return Ranked.build(
         rows.y,
         scores,
         amount=rows.amount,
         entity=rows.entity,
         day=rows.day,
-        calibrated=calibrated and in_unit,
+        calibrated=calibrated and _in_unit(scores),
     )
+
+
+def _in_unit(scores: np.ndarray) -> bool:
+    return bool(scores.size) and float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0
+
+
+def part_rows(rows: TestRows, index: np.ndarray) -> TestRows:
+    """The rows at ``index`` (ascending) as ``TestRows.from_frame`` on those rows of the frame
+    gives them: entity and day codes renumbered densely within the part."""
+
+    def dense(codes: np.ndarray | None) -> np.ndarray | None:
+        if codes is None or not codes.size:
+            return None if codes is None else codes[index]
+        return dense_codes(codes[index], int(codes.max()) + 1)
+
+    return TestRows(
+        y=rows.y[index],
+        amount=None if rows.amount is None else rows.amount[index],
+        entity=dense(rows.entity),
+        day=dense(rows.day),
+    )
+
+
+def ranked_parts(
+    rows: TestRows,
+    ranked: Mapping[str, Ranked],
+    calibrated: Mapping[str, bool],
+    parts: Parts,
+) -> Iterator[tuple[np.ndarray, TestRows, dict[str, Ranked]]]:
+    """Each part of the test rows (a week, a day): its row indices, its rows (:func:`part_rows`)
+    and every model's ranking of them, equal to :func:`rank_scores` on the part, read from the
+    rankings of the whole window (no sort of the scores)."""
+    per_model = {name: parts.of(r) for name, r in ranked.items()}
+    for index in parts.rows:
+        part = part_rows(rows, index)
+        models = {}
+        for name, each in per_model.items():
+            r = next(each)
+            flag = calibrated.get(name, False) and _in_unit(r.score)
+            models[name] = r.recoded(part.entity, part.day, calibrated=flag)
+        yield index, part, models
 
 
 def headline(
@@ -172,18 +222,18 @@ def evaluate_models(
     resample_force: bool = False,
     primary: str | None = None,
     threads: int | None = None,
+    ranked: Mapping[str, Ranked] | None = None,
 ) -> dict[str, ModelEvaluation]:
     """Headline metrics for every model; with ``bootstrap`` > 0, intervals and paired deltas.
 
     ``resample`` is the bootstrap unit (entity, day or row; default entity when ``rows.entity`` is
     set; see :func:`resampling` for ``resample_force``). ``primary`` is the key of the metric that
     decides the verdict (default: the first metric). Deltas carry raw p-values and Holm-adjusted
-    ones (see :func:`adjust`).
+    ones (see :func:`adjust`). ``ranked``: each model's :func:`rank_scores` of these rows, when the
+    caller has them (not sorted again).
     """
-    ranked = {
-        name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
-        for name, s in scores.items()
-    }
+    if ranked is None:
+        ranked = rank_all(rows, scores, calibrated)
     results = {
         name: ModelEvaluation(headline(r, metrics, cost=cost, operating_rate=operating_rate))
         for name, r in ranked.items()

@@ -71,13 +71,13 @@ def _poisson(u: np.uint64) -> np.uint8:
 
 
 @nb.njit(inline="always", cache=True)
-def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
-    """Weights of blocks ``start .. stop-1`` (``start`` even): one hash gives two blocks.
+def _fill_into(key: np.uint64, first_block: int, part: np.ndarray) -> None:
+    """Weights of blocks ``first_block .. first_block + len(part) - 1`` (``first_block`` even) into
+    ``part``: one hash gives two blocks.
 
-    Loops index slices from 0 so the compiler can drop negative-index checks (as in ``_run_sum``).
+    Loops index from 0 so the compiler can drop negative-index checks (as in ``_run_sums``).
     """
-    part = out[start:stop]
-    first = np.uint64(start // 2 + 1)
+    first = np.uint64(first_block // 2 + 1)
     pairs = part.shape[0] // 2
     for h in range(pairs):
         u = _mix(key + (first + np.uint64(h)) * _GOLDEN)
@@ -86,6 +86,12 @@ def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
     if part.shape[0] % 2:
         u = _mix(key + (first + np.uint64(pairs)) * _GOLDEN)
         part[part.shape[0] - 1] = _poisson(u & _LOW32)
+
+
+@nb.njit(inline="always", cache=True)
+def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
+    """Weights of blocks ``start .. stop-1`` (``start`` even) into ``out[start:stop]``."""
+    _fill_into(key, start, out[start:stop])
 
 
 @nb.njit(cache=True)
@@ -107,25 +113,34 @@ def weight_matrix(seed: int, first: int, count: int, n_blocks: int):
 
 
 TILE = 8192  # blocks per tile: a tile of every per-block array stays in cache across replicates
+LANES = 8  # replicates per call: one byte each in a block's packed 64-bit weight word
+_EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
+_S8, _S16 = np.uint64(8), np.uint64(16)
+_LANE = np.uint64(0xFFFF)
+_BYTE = np.uint64(0xFF)
+FLUSH_ROWS = 4096  # 16-bit lanes hold 4,096 weights of at most 15 (61,440 < 65,536)
 
 
 # reassociation lets the Brier sums vectorise; it changes only the rounding of the sums
 @nb.njit(cache=True, fastmath={"reassoc", "contract"})
-def _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
-    """Draw the block weights of a chunk of replicates (``w`` is (replicates, blocks)) with their
-    totals (positives, rows, fraud amount) and each calibrated model's Brier numerator.
+def _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
+    """Draw the block weights of a chunk of at most :data:`LANES` replicates into ``packed`` (block
+    ``j``'s weight in replicate ``r`` is byte ``r`` of ``packed[j]``) with their totals (positives,
+    rows, fraud amount) and each calibrated model's Brier numerator.
 
     Tile by tile, so the per-block rows and Brier terms are read once per chunk, not per replicate;
     positives and amounts are summed over the few blocks holding a positive.
     """
-    n_rep, n_blocks = w.shape
+    n_rep = keys.shape[0]
+    n_blocks = packed.shape[0]
     counts = np.zeros(n_rep, dtype=np.int64)
+    tile = np.empty((n_rep, TILE), dtype=np.uint8)
     for t0 in range(0, n_blocks, TILE):
         t1 = min(t0 + TILE, n_blocks)
         cnt = blk_cnt[t0:t1]
         for r in range(n_rep):
-            _fill_range(keys[r], w[r], t0, t1)
-            wt = w[r, t0:t1]
+            wt = tile[r, : t1 - t0]
+            _fill_into(keys[r], t0, wt)
             c = np.int64(0)
             for j in range(wt.shape[0]):
                 c += np.int64(wt[j]) * np.int64(cnt[j])
@@ -136,11 +151,13 @@ def _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, br
                 for j in range(wt.shape[0]):
                     acc += np.float64(wt[j]) * sq[j]
                 brier[r, m] += acc
+        _pack(tile, packed[t0:t1])
     for r in range(n_rep):
+        shift = np.uint64(8 * r)
         p = 0.0
         a = 0.0
         for t in range(pos_blk.shape[0]):
-            wj = np.float64(w[r, pos_blk[t]])
+            wj = np.float64((packed[pos_blk[t]] >> shift) & _BYTE)
             p += wj * pos_cnt[t]
             a += wj * pos_amt[t]
         tot[r, 0] = p
@@ -149,75 +166,126 @@ def _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, br
 
 
 @nb.njit(inline="always", cache=True)
-def _run_sum(w, blocks, start, stop):
-    """Weighted row count of ``blocks[start:stop]``: the hot loop over negative rows.
+def _pack(tile, out):
+    """``out[j]``: the weights ``tile[r, j]`` of every replicate ``r``, byte ``r`` of one word."""
+    for j in range(out.shape[0]):
+        word = np.uint64(0)
+        for r in range(tile.shape[0]):
+            word |= np.uint64(tile[r, j]) << np.uint64(8 * r)
+        out[j] = word
 
-    Indexing a slice from 0 lets the compiler drop the negative-index checks (twice as fast).
+
+@nb.njit(inline="always", cache=True)
+def _run_sums(packed, blocks, start, stop, acc):
+    """Add the weighted row count of ``blocks[start:stop]`` in every replicate to ``acc`` (int64,
+    one per lane): the hot loop over negative rows, all replicates of the chunk in one pass.
+
+    Each row adds its block's packed word, split into two words of four 16-bit lanes (even and odd
+    replicates), so a row costs one gather for eight replicates; the lanes are emptied into ``acc``
+    every :data:`FLUSH_ROWS` rows, before they could overflow. Integer sums: exact.
+    Indexing slices from 0 lets the compiler drop the negative-index checks.
     """
     run = blocks[start:stop]
-    s = np.int64(0)
-    for i in range(run.shape[0]):
-        s += np.int64(w[run[i]])
-    return np.float64(s)
+    for f in range(0, run.shape[0], FLUSH_ROWS):
+        part = run[f : f + FLUSH_ROWS]
+        even = np.uint64(0)
+        odd = np.uint64(0)
+        for i in range(part.shape[0]):
+            word = packed[part[i]]
+            even += word & _EVEN_BYTES
+            odd += (word >> _S8) & _EVEN_BYTES
+        for q in range(LANES // 2):
+            shift = np.uint64(16 * q)
+            acc[2 * q] += np.int64((even >> shift) & _LANE)
+            acc[2 * q + 1] += np.int64((odd >> shift) & _LANE)
 
 
 @nb.njit(cache=True)
-def _model_pass(w, blocks, label, amount, groups, tot, limits, rates, out_scalar, out_fpr, out_tp,
-                out_amt):  # fmt: skip
-    """One pass over one model's rows in score order: every metric's statistics for a replicate.
+def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_scalar, out_fpr,
+                out_tp, out_amt):  # fmt: skip
+    """One pass over one model's rows in score order: every metric's statistics for each replicate
+    of the chunk (row ``r`` of ``tot`` and of the outputs; weights in byte ``r`` of ``packed``).
 
     ``groups`` holds the (start, stop) of each tie group with a positive, in score order. Writes
-    ``out_scalar`` = (ROC wins, sum of recall step x precision, KS), ``out_fpr[l]`` = positives above
-    the lowest threshold with FPR <= limits[l] (a tie group straddling the limit at its expected
-    value under random tie-breaking, as ``metrics.recall_at_fpr``), ``out_tp[r]``/``out_amt[r]`` =
-    positives/fraud amount in the top ``rates[r]`` share of the weight (the boundary tie group pro
-    rata).
+    ``out_scalar[r]`` = (ROC wins, sum of recall step x precision, KS), ``out_fpr[r, l]`` = positives
+    above the lowest threshold with FPR <= limits[l] (a tie group straddling the limit at its
+    expected value under random tie-breaking, as ``metrics.recall_at_fpr``), ``out_tp[r, q]`` /
+    ``out_amt[r, q]`` = positives/fraud amount in the top ``rates[q]`` share of the weight (the
+    boundary tie group pro rata).
 
     ROC wins are counted from the positives' side: a positive group scores its negatives below
     (N - fp after it) plus half of its own negatives. The KS gap is monotone between positive
-    groups, so its maximum is at a positive group's end or just before one.
+    groups, so its maximum is at a positive group's end or just before one. Every replicate's
+    floating-point sums run in the same order as a pass of its own would.
     """
-    pos_total = tot[0]
-    neg_total = tot[1] - tot[0]
+    n_rep = tot.shape[0]
     has_amt = amount.shape[0] > 0
-    budgets = rates * tot[1]
-    max_budget = budgets.max() if budgets.shape[0] else -1.0
-    max_limit = limits.max() + 1e-12 if limits.shape[0] and neg_total > 0 else -1.0
-    ks_ok = pos_total > 0 and neg_total > 0
-    inv_p = 1.0 / pos_total if ks_ok else 0.0
-    inv_n = 1.0 / neg_total if ks_ok else 0.0
-    early = max_budget > 0 or max_limit >= 0  # still at the top of the ranking
-    tp = cnt = 0.0
-    wins = ap = ks = 0.0
+    neg_total = tot[:, 1] - tot[:, 0]
+    ks_ok = (tot[:, 0] > 0) & (neg_total > 0)
+    inv_p = np.where(ks_ok, 1.0 / np.where(ks_ok, tot[:, 0], 1.0), 0.0)
+    inv_n = np.where(ks_ok, 1.0 / np.where(ks_ok, neg_total, 1.0), 0.0)
+    budgets = np.empty((n_rep, rates.shape[0]))
+    max_budget = np.full(n_rep, -1.0)
+    max_limit = np.full(n_rep, -1.0)
+    early = np.zeros(n_rep, dtype=np.bool_)  # still at the top of the ranking
+    for r in range(n_rep):
+        for q in range(rates.shape[0]):
+            budgets[r, q] = rates[q] * tot[r, 1]
+        if rates.shape[0]:
+            max_budget[r] = budgets[r].max()
+        if limits.shape[0] and neg_total[r] > 0:
+            max_limit[r] = limits.max() + 1e-12
+        early[r] = max_budget[r] > 0 or max_limit[r] >= 0
+    tp = np.zeros(n_rep)
+    cnt = np.zeros(n_rep)
+    wins = np.zeros(n_rep)
+    ap = np.zeros(n_rep)
+    ks = np.zeros(n_rep)
+    acc = np.zeros(LANES, dtype=np.int64)
+    g_cnt = np.zeros(n_rep)
+    g_pos = np.zeros(n_rep)
+    g_amt = np.zeros(n_rep)
     prev = 0
     for g in range(groups.shape[0]):
         start, stop = groups[g, 0], groups[g, 1]
-        cnt += _run_sum(w, blocks, prev, start)
-        ks = max(ks, abs(tp * inv_p - (cnt - tp) * inv_n))
-        g_cnt = g_pos = g_amt = 0.0
+        acc[:] = 0
+        _run_sums(packed, blocks, prev, start, acc)
+        for r in range(n_rep):
+            cnt[r] += np.float64(acc[r])
+            ks[r] = max(ks[r], abs(tp[r] * inv_p[r] - (cnt[r] - tp[r]) * inv_n[r]))
+        g_cnt[:] = 0.0
+        g_pos[:] = 0.0
+        g_amt[:] = 0.0
         for i in range(start, stop):
-            wi = np.float64(w[blocks[i]])
-            g_cnt += wi
-            if label[i]:
-                g_pos += wi
-                if has_amt:
-                    g_amt += wi * amount[i]
-        cnt_before = cnt
-        tp += g_pos
-        cnt += g_cnt
-        fp = cnt - tp
-        if g_pos > 0:
-            wins += g_pos * (neg_total - fp) + 0.5 * g_pos * (g_cnt - g_pos)
-            ap += g_pos * tp / cnt
-        ks = max(ks, abs(tp * inv_p - fp * inv_n))
-        if early:
-            _top_of_ranking(cnt_before, cnt, tp, g_cnt, g_pos, g_amt, neg_total, budgets,
-                            limits, out_tp, out_amt, out_fpr)  # fmt: skip
-            early = cnt < max_budget or (neg_total > 0 and fp / neg_total <= max_limit)
+            word = packed[blocks[i]]
+            for r in range(n_rep):
+                wi = np.float64((word >> np.uint64(8 * r)) & _BYTE)
+                g_cnt[r] += wi
+                if label[i]:
+                    g_pos[r] += wi
+                    if has_amt:
+                        g_amt[r] += wi * amount[i]
+        for r in range(n_rep):
+            cnt_before = cnt[r]
+            tp[r] += g_pos[r]
+            cnt[r] += g_cnt[r]
+            fp = cnt[r] - tp[r]
+            if g_pos[r] > 0:
+                wins[r] += g_pos[r] * (neg_total[r] - fp) + 0.5 * g_pos[r] * (g_cnt[r] - g_pos[r])
+                ap[r] += g_pos[r] * tp[r] / cnt[r]
+            ks[r] = max(ks[r], abs(tp[r] * inv_p[r] - fp * inv_n[r]))
+            if early[r]:
+                _top_of_ranking(cnt_before, cnt[r], tp[r], g_cnt[r], g_pos[r], g_amt[r],
+                                neg_total[r], budgets[r], limits, out_tp[r], out_amt[r],
+                                out_fpr[r])  # fmt: skip
+                early[r] = cnt[r] < max_budget[r] or (
+                    neg_total[r] > 0 and fp / neg_total[r] <= max_limit[r]
+                )
         prev = stop
-    out_scalar[0] = wins
-    out_scalar[1] = ap
-    out_scalar[2] = ks if ks_ok else 0.0
+    for r in range(n_rep):
+        out_scalar[r, 0] = wins[r]
+        out_scalar[r, 1] = ap[r]
+        out_scalar[r, 2] = ks[r] if ks_ok[r] else 0.0
 
 
 @nb.njit(inline="always", cache=True)
@@ -244,12 +312,13 @@ def _top_of_ranking(
 
 
 @nb.njit(cache=True)
-def _entity_precision(w, ent, lab, day_start, ks, removed, out):
+def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
     """The handbook's card precision top-k per day, averaged over days, for one model and replicate.
 
     ``ent``/``lab``: one (day, entity) cell per position, days in order, each day sorted by the
-    entity's max score; ``w`` is indexed by entity (entity-block bootstrap). Entities detected on a
-    day are left out of later days. ``removed`` is a zeroed scratch buffer, zeroed again on return.
+    entity's max score; the weights (entity-block bootstrap) are the bytes at ``shift`` of
+    ``packed``, indexed by entity. Entities detected on a day are left out of later days.
+    ``removed`` is a zeroed scratch buffer, zeroed again on return.
     """
     n_days = day_start.shape[0] - 1
     for q in range(ks.shape[0]):
@@ -263,7 +332,7 @@ def _entity_precision(w, ent, lab, day_start, ks, removed, out):
                 e = ent[idx]
                 if removed[e]:
                     continue
-                we = np.float64(w[e])
+                we = np.float64((packed[e] >> shift) & _BYTE)
                 if we == 0:
                     continue
                 inc = min(k - cum, we)
@@ -285,7 +354,8 @@ def run_replicates(
     seed, first, count, n_blocks, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq,
     blocks, label, amount, groups, group_start, limits, rates, ent, lab, day_start, ks_param,
 ):  # fmt: skip
-    """Statistics of every model in replicates ``first .. first+count-1`` (releases the GIL).
+    """Statistics of every model in replicates ``first .. first+count-1`` (``count`` at most
+    :data:`LANES`; releases the GIL).
 
     ``groups`` stacks every model's positive tie groups, model m's at rows
     ``group_start[m]:group_start[m+1]``. Returns totals ``(count, 3)`` (positives, rows, fraud
@@ -295,23 +365,106 @@ def run_replicates(
     n_models = blocks.shape[0]
     tot = np.zeros((count, 3))
     brier = np.zeros((count, blk_sq.shape[0]))
-    scal = np.zeros((count, n_models, 3))
-    fpr = np.zeros((count, n_models, limits.shape[0]))
-    tp = np.zeros((count, n_models, rates.shape[0]))
-    amt = np.zeros((count, n_models, rates.shape[0]))
+    scal = np.zeros((n_models, count, 3))
+    fpr = np.zeros((n_models, count, limits.shape[0]))
+    tp = np.zeros((n_models, count, rates.shape[0]))
+    amt = np.zeros((n_models, count, rates.shape[0]))
     entp = np.zeros((count, n_models, ks_param.shape[0]))
     keys = np.empty(count, dtype=np.uint64)
     for i in range(count):
         keys[i] = replicate_key(seed, first + i)
-    w = np.empty((count, n_blocks), dtype=np.uint8)
-    _fill_and_total(keys, w, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier)
+    packed = np.empty(n_blocks, dtype=np.uint64)
+    _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier)
     removed = np.zeros(n_blocks if ks_param.shape[0] else 0, dtype=np.bool_)
-    for i in range(count):
-        for m in range(n_models):
-            _model_pass(
-                w[i], blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
-                tot[i], limits, rates, scal[i, m], fpr[i, m], tp[i, m], amt[i, m],
-            )  # fmt: skip
-            if ks_param.shape[0]:
-                _entity_precision(w[i], ent[m], lab[m], day_start, ks_param, removed, entp[i, m])
-    return tot, brier, scal, fpr, tp, amt, entp
+    for m in range(n_models):
+        _model_pass(
+            packed, blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
+            tot, limits, rates, scal[m], fpr[m], tp[m], amt[m],
+        )  # fmt: skip
+        if ks_param.shape[0]:
+            for i in range(count):
+                shift = np.uint64(8 * i)
+                _entity_precision(packed, shift, ent[m], lab[m], day_start, ks_param, removed,
+                                  entp[i, m])  # fmt: skip
+    return (
+        tot,
+        brier,
+        np.ascontiguousarray(scal.transpose(1, 0, 2)),
+        np.ascontiguousarray(fpr.transpose(1, 0, 2)),
+        np.ascontiguousarray(tp.transpose(1, 0, 2)),
+        np.ascontiguousarray(amt.transpose(1, 0, 2)),
+        entp,
+    )
+
+
+@nb.njit(cache=True)
+def entity_day_cells(by_day, entity, day, y, n_entities):
+    """The (day, entity) cells of entity precision: visiting rows day by day (``by_day``: row
+    positions grouped by day, in score order within a day), an entity's first row of a day opens
+    its cell; the cell keeps the max label of the entity's rows that day. Returns each cell's
+    entity, max label and day, days in order, each day's cells in score order. O(rows)."""
+    opened_on = np.full(n_entities, -1, dtype=np.int64)  # the day of the entity's latest cell
+    cell_of = np.zeros(n_entities, dtype=np.int64)
+    ent = np.empty(by_day.shape[0], dtype=np.int64)
+    lab = np.empty(by_day.shape[0])
+    cell_day = np.empty(by_day.shape[0], dtype=np.int64)
+    cells = 0
+    for p in range(by_day.shape[0]):
+        i = by_day[p]
+        e = entity[i]
+        if opened_on[e] != day[i]:
+            opened_on[e] = day[i]
+            cell_of[e] = cells
+            ent[cells] = e
+            lab[cells] = y[i]
+            cell_day[cells] = day[i]
+            cells += 1
+        elif y[i] > lab[cell_of[e]]:
+            lab[cell_of[e]] = y[i]
+    return ent[:cells], lab[:cells], cell_day[:cells]
+
+
+_SIGN = np.uint64(63)
+_NOT_SIGN = np.uint64(0x7FFFFFFFFFFFFFFF)
+RADIX_BITS = 8
+
+
+@nb.njit(cache=True)
+def descending_order(bits):
+    """Row indices by descending value, ties in row order (``np.argsort(-x, kind="stable")``),
+    of finite float64 values given as their bits (``x.view(np.uint64)``, -0.0 made +0.0).
+
+    An LSD radix sort: each value becomes a 64-bit key whose ascending order is the values'
+    descending order (positives: every bit but the sign flipped; negatives: as they are), sorted
+    one byte at a time from the lowest, each pass stable; a byte equal in every key (the low bytes
+    of scores that were float32) needs no pass. O(rows) per pass.
+    """
+    n = bits.shape[0]
+    keys = np.empty(n, dtype=np.uint64)
+    counts = np.zeros((8, 256), dtype=np.int64)
+    for i in range(n):
+        b = bits[i]
+        k = b if (b >> _SIGN) else b ^ _NOT_SIGN
+        keys[i] = k
+        for d in range(8):
+            counts[d, (k >> np.uint64(RADIX_BITS * d)) & _BYTE] += 1
+    order = np.arange(n)
+    keys_out = np.empty(n, dtype=np.uint64)
+    order_out = np.empty(n, dtype=np.int64)
+    for d in range(8):
+        if counts[d].max() == n:  # one value of this byte: the pass would change nothing
+            continue
+        shift = np.uint64(RADIX_BITS * d)
+        start = np.zeros(256, dtype=np.int64)
+        for v in range(1, 256):
+            start[v] = start[v - 1] + counts[d, v - 1]
+        for i in range(n):
+            k = keys[i]
+            v = (k >> shift) & _BYTE
+            at = start[v]
+            start[v] = at + 1
+            keys_out[at] = k
+            order_out[at] = order[i]
+        keys, keys_out = keys_out, keys
+        order, order_out = order_out, order
+    return order

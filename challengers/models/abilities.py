@@ -8,6 +8,10 @@
 - :class:`HasTwin`: a fitted twin, the same tree without the kind's added features, which the run
   scores and compares with the model (``evaluation/twins.py``).
 - ``Tunable`` (:mod:`challengers.models.tree`): the tree a tuner searches (``tree_view``).
+- :class:`TrainsOnEngine`: on a distributed engine (Spark), the kind trains where the rows are
+  (XGBoost: ``xgboost.spark``); :class:`FitsOnSample`: there, the kind fits on the driver on a
+  seeded stratified sample of the training rows (``engine.sample_rows``). A kind with neither fits
+  on the driver on every loaded row, as on the local engine.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import polars as pl
 from challengers.data.frames import DataSpec
 
 if TYPE_CHECKING:
+    from challengers.engine.base import Engine
     from challengers.models.base import BaseChallenger
 
 
@@ -67,3 +72,21 @@ class HasTwin:
         """The fitted twin and what it is, for the report ("lightgbm without anomaly_ecod"), or
         None when this model has none."""
         raise NotImplementedError
+
+
+class TrainsOnEngine:
+    """A kind that trains on a distributed engine's rows, which never reach the driver."""
+
+    def fit_on_engine(
+        self, engine: Engine[Any], train: Any, spec: DataSpec, *, workers: int | None
+    ) -> str:
+        """Fit on ``train`` (the engine's training rows) with ``workers`` tasks (None: the
+        engine's default); returns how it was trained, for the report."""
+        raise NotImplementedError
+
+
+class FitsOnSample:
+    """A kind that, on a distributed engine, fits on a stratified sample brought to the driver
+    (its fitting needs the rows in one process: LightGBM, the anomaly detectors). Its
+    ``predict_score`` reads no history and scores each row alone (whatever the batch), so the
+    fitted model is shipped to the executors to score there."""

@@ -30,7 +30,7 @@ from challengers.data.frames import DataSpec, labels
 from challengers.errors import ConfigError, closest
 from challengers.features import outliers
 from challengers.features.detectors import CORE, DETECTORS, canonical, check_signature
-from challengers.models.abilities import HasTwin
+from challengers.models.abilities import FitsOnSample, HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.params import ChallengerParams, ModelSpec, TreeSection, TuneConfig
 from challengers.models.tree import TreeChallenger, TreeView, Tunable
@@ -90,7 +90,7 @@ class AnomalyParams(ChallengerParams):
         return tune, self.model or ModelSpec(kind=self.hybrid)
 
 
-class AnomalyChallenger(BaseChallenger, Tunable, HasTwin):
+class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
     """A PyOD detector's outlier score, standalone or added to a LightGBM/XGBoost model."""
 
     kind = "anomaly"
@@ -181,6 +181,13 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin):
     def _tree_spec(self) -> ModelSpec:
         """``model`` with its defaults filled in (its kind is the hybrid's library)."""
         return ModelSpec.model_validate({**(self.model or {}), "kind": self.hybrid or "lightgbm"})
+
+    def libraries(self) -> tuple[str, ...]:
+        try:
+            detector = f"pyod.models.{DETECTORS[canonical(self.detector)].module}"
+        except (ValueError, KeyError):
+            return ()  # _fit says what is wrong
+        return (detector, *(self._tree().libraries() if self.hybrid else ()))
 
     def _tree(self) -> TreeChallenger:
         from challengers.models.tree import LightGBMChallenger, XGBoostChallenger

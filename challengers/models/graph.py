@@ -130,6 +130,9 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
         tree_class = TREES[spec.kind]
         return tree_class(chosen, imbalance=spec.imbalance, seed=self.seed, threads=self.threads)
 
+    def libraries(self) -> tuple[str, ...]:
+        return self.inner_tree().libraries()
+
     def graph_feature_names(self, spec: DataSpec) -> list[str]:
         g = self.settings
         has_amount = spec.amount is not None

@@ -13,6 +13,7 @@ kind.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import polars as pl
 from pydantic import field_validator
 
 from challengers.data.frames import DataSpec, labels, to_matrix
+from challengers.engine.base import Engine
+from challengers.models.abilities import FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger
 from challengers.models.params import (
     DEFAULT_ROUNDS,
@@ -39,10 +42,15 @@ from challengers.models.trees import LIBRARIES, TreeLibrary
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
     """The weight of a fraud relative to a genuine row: 1, negatives/positives, or its root."""
+    positives = int(np.count_nonzero(y))
+    return class_weight(len(y) - positives, positives, imbalance)
+
+
+def class_weight(negatives: int, positives: int, imbalance: str) -> float:
+    """:func:`positive_weight` from the class counts."""
     if imbalance == "none":
         return 1.0
-    positives = float(np.count_nonzero(y))
-    ratio = (len(y) - positives) / max(positives, 1.0)
+    ratio = negatives / max(float(positives), 1.0)
     return ratio if imbalance == "balanced" else math.sqrt(ratio)
 
 
@@ -161,12 +169,20 @@ class TreeChallenger(BaseChallenger, Tunable):
 
     def _library_params(self, y: np.ndarray) -> tuple[dict[str, Any], int]:
         """Library params (the config's override the defaults) and the number of rounds."""
+        positives = int(np.count_nonzero(y))
+        return self._params_for(len(y) - positives, positives)
+
+    def _params_for(self, negatives: int, positives: int) -> tuple[dict[str, Any], int]:
+        """:meth:`_library_params` from the training rows' class counts."""
         params, rounds = split_rounds(self.params or {})
         base = self._defaults()
-        weight = positive_weight(y, self.imbalance)
+        weight = class_weight(negatives, positives, self.imbalance)
         if weight != 1.0:
             base["scale_pos_weight"] = weight
         return {**base, **params}, rounds
+
+    def libraries(self) -> tuple[str, ...]:
+        return (self.library.name,)
 
     def native_model(self) -> Any:
         self._check_fitted()
@@ -218,7 +234,7 @@ class TreeChallenger(BaseChallenger, Tunable):
         raise NotImplementedError
 
 
-class LightGBMChallenger(TreeChallenger):
+class LightGBMChallenger(TreeChallenger, FitsOnSample):
     kind = "lightgbm"
     Params = LightGBMParams
     library = LIBRARIES["lightgbm"]
@@ -242,11 +258,17 @@ class LightGBMChallenger(TreeChallenger):
     ) -> None:
         import lightgbm as lgb
 
-        x, y = to_matrix(train, spec.features), labels(train, spec.target)
+        y = labels(train, spec.target)
         params, rounds = self._library_params(y)
-        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core
+        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core.
+        # The matrix is referenced by the dataset alone, which frees it once binned (free_raw_data):
+        # training holds the bins, not the float32 rows
         dtrain = lgb.Dataset(
-            x, label=y, feature_name=list(spec.features), params=params, free_raw_data=True
+            to_matrix(train, spec.features),
+            label=y,
+            feature_name=list(spec.features),
+            params=params,
+            free_raw_data=True,
         )
         callbacks: list[Any] = []
         valid_sets = []
@@ -298,10 +320,32 @@ class LightGBMChallenger(TreeChallenger):
         return _normalised(self.features_, gain)
 
 
-class XGBoostChallenger(TreeChallenger):
+class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
     kind = "xgboost"
     Params = XGBoostParams
     library = LIBRARIES["xgboost"]
+
+    def fit_on_engine(
+        self, engine: Engine[Any], train: Any, spec: DataSpec, *, workers: int | None
+    ) -> str:
+        """Distributed training (``xgboost.spark`` on Spark) with this tree's params; the
+        threads are the engine's (one per task)."""
+        started = time.perf_counter()
+        negatives, positives = engine.class_counts(train, spec.target)
+        params, rounds = self._params_for(negatives, positives)
+        tasks = engine.workers(workers)
+        self.booster_ = engine.train_xgboost(
+            train,
+            features=spec.features,
+            target=spec.target,
+            params=params,
+            rounds=rounds,
+            workers=tasks,
+        )
+        self.features_, self.spec_ = tuple(spec.features), spec
+        self.fit_seconds_ = time.perf_counter() - started
+        total = negatives + positives
+        return f"trained on the {engine.kind} engine by {tasks} workers, on all {total:,} training rows"
 
     def _defaults(self) -> dict[str, Any]:
         return {
@@ -322,10 +366,13 @@ class XGBoostChallenger(TreeChallenger):
     ) -> None:
         import xgboost as xgb
 
-        x, y = to_matrix(train, spec.features), labels(train, spec.target)
+        y = labels(train, spec.target)
         params, rounds = self._library_params(y)
         names = list(spec.features)
-        dtrain = xgb.QuantileDMatrix(x, label=y, feature_names=names, nthread=self._threads())
+        # the float32 rows live only while the quantile matrix is built from them
+        dtrain = xgb.QuantileDMatrix(
+            to_matrix(train, spec.features), label=y, feature_names=names, nthread=self._threads()
+        )
         evals = []
         early = None
         if valid is not None and valid.height:

@@ -65,6 +65,10 @@ class TreeLibrary:
         """The model's raw output (log-odds) for each row."""
         raise NotImplementedError
 
+    def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
+        """(hyperparameters, where they come from) as far as the saved booster tells them."""
+        raise NotImplementedError
+
     def requirement(self) -> str:
         """``package==version`` of the installed library (an MLflow model's pip requirement)."""
         from importlib.metadata import version
@@ -106,6 +110,16 @@ class LightGBMLibrary(TreeLibrary):
 
     def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         return np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
+
+    def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
+        text = booster.model_to_string()
+        section = text.partition("parameters:")[2].partition("end of parameters")[0]
+        params: dict[str, Any] = {
+            k.strip("[ "): v.strip("] ")
+            for k, _, v in (line.partition(":") for line in section.splitlines() if ":" in line)
+        }
+        params["boosted_rounds"] = booster.num_trees()
+        return params, "the model file's parameters section"
 
 
 class XGBoostLibrary(TreeLibrary):
@@ -170,6 +184,28 @@ class XGBoostLibrary(TreeLibrary):
             **self._best(booster),
         )
         return np.asarray(out, dtype=np.float64)
+
+    def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
+        import json
+
+        learner = json.loads(booster.save_config())["learner"]
+        trees = booster.get_dump(dump_format="json")
+        params = {
+            "objective": learner["objective"]["name"],
+            "booster": learner["learner_train_param"].get("booster"),
+            "boosted_rounds": booster.num_boosted_rounds(),
+            "max_tree_depth_observed": max((_depth(json.loads(t)) for t in trees), default=0),
+            "features": booster.num_features(),
+        }
+        return params, (
+            "the model file; XGBoost does not store training hyperparameters such as the "
+            "learning rate: ask the first line for them"
+        )
+
+
+def _depth(node: dict[str, Any]) -> int:
+    children = node.get("children") or []
+    return 1 + max((_depth(c) for c in children), default=-1) if children else 0
 
 
 LIBRARIES: dict[str, TreeLibrary] = {lib.name: lib for lib in (LightGBMLibrary(), XGBoostLibrary())}

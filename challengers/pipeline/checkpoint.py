@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from challengers.pipeline.plan import ModelPlan
     from challengers.pipeline.prepare import Prepared
     from challengers.progress import Progress
-    from challengers.tuning.search import TuneResult
+    from challengers.tuning.records import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ KNOWN = {
     "predict_seconds",
     "twin",
     "tuning",
+    "training",
 }
 
 
@@ -294,6 +295,7 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         if fitted.twin is None
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
         "tuning": None if fitted.tuning is None else fitted.tuning.to_state(),
+        "training": fitted.training,
     }
 
 
@@ -364,6 +366,7 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
         predict_seconds=float(state["predict_seconds"]),
         twin=twin,
         tuning=_restore_tuning(state.get("tuning"), model),
+        training=state.get("training"),
     )
     for name, values in arrays.items():  # per-row outputs other parts of the run added
         setattr(fitted, name, values)
@@ -373,7 +376,7 @@ def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Pr
 def _restore_tuning(state: dict[str, Any] | None, model: BaseChallenger) -> TuneResult | None:
     if state is None:
         return None
-    from challengers.tuning.search import TuneResult
+    from challengers.tuning.records import TuneResult
 
     return TuneResult.from_state(state, model)
 

@@ -23,10 +23,11 @@ from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.pipeline import interrupts
+from challengers.pipeline.distributed import scores_on_engine, train_on_engine
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
-from challengers.tuning.search import TuneResult
+from challengers.tuning.records import TuneResult
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Fitted:
     predict_seconds: float = 0.0
     twin: TwinScores | None = None  # the model without its kind's added features (twins.py)
     tuning: TuneResult | None = None
+    training: str | None = None  # how a distributed engine trained it (distributed.py)
 
 
 def fit_champion(
@@ -81,7 +83,7 @@ def fit_challenger(
         model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
         tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
         with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
-            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared)
+            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared, cfg)
         fitted.tuning = tuned
         return fitted
     except (KeyboardInterrupt, EnvironmentFailure):
@@ -102,7 +104,8 @@ def _tune(
     tuning: tuple[Path, bool],
 ) -> TuneResult | None:
     """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
-    from challengers.tuning.search import TuneTask, fixed_params, tune
+    from challengers.tuning.records import TuneTask
+    from challengers.tuning.search import fixed_params, tune
 
     section = mp.settings.tuning()
     if section is None:
@@ -126,13 +129,22 @@ def _tune(
     return tune(model, task, progress)
 
 
-def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> Fitted:
+def _fit_and_score(
+    mp: ModelPlan,
+    model: BaseChallenger,
+    prepared: Prepared,
+    cfg: ExperimentConfig | None = None,  # a challenger's run: a distributed engine trains it
+) -> Fitted:
     spec = prepared.plan.spec.with_features(mp.features)
     parts, history = prepared.split, prepared.history
-    model.fit(parts.train, spec, history=history)
+    training = None if cfg is None else train_on_engine(cfg, prepared, mp.features, model)
+    if training is None:
+        model.fit(parts.train, spec, history=history)
     interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
     started = time.perf_counter()
-    scores = model.predict_score(parts.test, history=history)
+    scores = scores_on_engine(prepared, model) if training else None
+    if scores is None:
+        scores = model.predict_score(parts.test, history=history)
     predict_seconds = time.perf_counter() - started
     interrupts.raise_if_swallowed()
     if not np.all(np.isfinite(scores)):
@@ -149,6 +161,7 @@ def _fit_and_score(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> 
         fit_seconds=model.fit_seconds_,
         predict_seconds=predict_seconds,
         twin=twin,
+        training=training,
     )
 
 

@@ -3,17 +3,15 @@ conclusion with its rating rules, the monitoring plan."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from challengers.config import ExperimentConfig
 from challengers.experiment_result import ExperimentResult
 from challengers.findings.conclusion import conclude
 from challengers.findings.monitoring import monitoring_plan
+from challengers.models.trees import LIBRARIES, library_of
 from challengers.pipeline.fitting import Fitted
 from challengers.results import ChampionCard
-
-LIBRARY = {"lightgbm": "LightGBM", "xgboost": "XGBoost"}
 
 
 def add_governance(result: ExperimentResult, cfg: ExperimentConfig, champion: Fitted) -> None:
@@ -44,7 +42,7 @@ def champion_card(cfg: ExperimentConfig, champion: Fitted) -> ChampionCard:
     window = "not known (the model was delivered trained; its documentation should state it)"
     if c.retrain is not None:
         source = f"retrained here from the documented spec ({c.retrain.kind})"
-        library = LIBRARY.get(c.retrain.kind, c.retrain.kind)
+        library = _title(c.retrain.kind)
         params = dict(c.retrain.params)
         window = f"{cfg.split.train.start}..{cfg.split.train.end} (retrained here)"
         origin = "the documented spec (champion.retrain.params); library defaults otherwise"
@@ -72,39 +70,12 @@ def champion_card(cfg: ExperimentConfig, champion: Fitted) -> ChampionCard:
 
 def native_hyperparameters(booster: Any) -> tuple[str, dict[str, Any], str]:
     """(library, hyperparameters, where they come from) of a native booster."""
-    kind = type(booster).__module__.split(".")[0]
-    if kind == "xgboost":
-        config = json.loads(booster.save_config())["learner"]
-        depth = max(
-            (_depth(json.loads(t)) for t in booster.get_dump(dump_format="json")), default=0
-        )
-        params = {
-            "objective": config["objective"]["name"],
-            "booster": config["learner_train_param"].get("booster"),
-            "boosted_rounds": booster.num_boosted_rounds(),
-            "max_tree_depth_observed": depth,
-            "features": booster.num_features(),
-        }
-        return (
-            "XGBoost",
-            params,
-            (
-                "the model file; XGBoost does not store training hyperparameters such as the "
-                "learning rate: ask the first line for them"
-            ),
-        )
-    if kind == "lightgbm":
-        text = booster.model_to_string()
-        section = text.partition("parameters:")[2].partition("end of parameters")[0]
-        params = {
-            k.strip("[ "): v.strip("] ")
-            for k, _, v in (line.partition(":") for line in section.splitlines() if ":" in line)
-        }
-        params["boosted_rounds"] = booster.num_trees()
-        return "LightGBM", params, "the model file's parameters section"
-    return "unknown", {}, "not readable from the model"
+    tree_library = library_of(booster)
+    if tree_library is None:
+        return "unknown", {}, "not readable from the model"
+    return (tree_library.title, *tree_library.hyperparameters(booster))
 
 
-def _depth(node: dict[str, Any]) -> int:
-    children = node.get("children") or []
-    return 1 + max((_depth(c) for c in children), default=-1) if children else 0
+def _title(kind: str) -> str:
+    """How people write a tree library's name ("LightGBM"); other kinds as they are."""
+    return LIBRARIES[kind].title if kind in LIBRARIES else kind

@@ -41,6 +41,7 @@ def model_result(f: Fitted, evaluation: object) -> ModelResult:
         error=f.error,
         fit_seconds=f.fit_seconds,
         predict_seconds=f.predict_seconds,
+        training=f.training,
         # kinds that derive features (graph) report every input the model was fitted on
         features=list(f.model.features_ if f.model and f.model.is_fitted else f.plan.features),
     )
@@ -237,7 +238,11 @@ def _model_run(
             **(m.flat_metrics() if m.status == "ok" else {}),
             **(tuned.mlflow_metrics() if tuned else {}),
         },
-        tags={**source, **({"error": m.error} if m.error else {})},
+        tags={
+            **source,
+            **({"error": m.error} if m.error else {}),
+            **({"training": m.training} if m.training else {}),
+        },
         artifacts=[*(tuned.artifacts if tuned else []), *files],
         children=tuned.nested_runs() if tuned else [],
         **_native_model(f),
@@ -310,6 +315,7 @@ def parent_tags(cfg: ExperimentConfig, prepared: Prepared, env: dict[str, str]) 
         "threads": str(cfg.threads),
         "engine": cfg.engine.kind,  # where the rows were loaded and fingerprinted
         **({"spark_master": cfg.engine.master} if cfg.engine.master else {}),
+        **prepared.engine_tags,  # spark_version, and the master the session runs on
         **{k: v for k, v in env.items() if k not in ("executable", "git_commit")},
     }
     commit = env.get("git_commit")

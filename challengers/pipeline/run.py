@@ -8,6 +8,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
@@ -20,6 +21,7 @@ from challengers.evaluation.evaluate import (
     ModelEvaluation,
     TestRows,
     evaluate_models,
+    rank_all,
     resampling,
 )
 from challengers.evaluation.metrics import METRICS
@@ -28,6 +30,7 @@ from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.recommendations import with_recommendations
+from challengers.models import registry, trees
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import (
@@ -59,7 +62,7 @@ from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
 from challengers.results import SEVERITIES, DataSummary, Finding, ModelResult
-from challengers.tracking import Tracker, check_reachable, resolve_uri
+from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
 
 def run_experiment(
@@ -79,9 +82,26 @@ def run_experiment(
     if options.resume:
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
+    warmup = Warmup(uri, _later_imports(cfg))  # while the data loads and is audited
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
     with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
-        return _start(cfg, options, progress, uri, out, config_dir)
+        return _start(cfg, options, progress, uri, out, config_dir, warmup)
+
+
+def _later_imports(cfg: ExperimentConfig) -> list[str]:
+    """What later steps import (seconds together): the models' libraries, their MLflow
+    flavours, matplotlib's figure and canvas."""
+    sections: list[tuple[str, Any]] = [(c.kind, c) for c in cfg.challengers]
+    if cfg.champion.retrain is not None:
+        sections.append((cfg.champion.retrain.kind, cfg.champion.retrain))
+    libraries: list[str] = []
+    for kind, section in sections:
+        with contextlib.suppress(Exception):  # a bad section is the plan's to report
+            model = registry.create(kind, section, seed=cfg.seed, threads=cfg.threads)
+            libraries += model.libraries()
+    flavours = [f"mlflow.{name}" for name in libraries if name in trees.LIBRARIES]
+    plots = ["matplotlib.figure", "matplotlib.backends.backend_agg"]
+    return list(dict.fromkeys([*libraries, *flavours, *plots]))
 
 
 def _start(
@@ -91,51 +111,57 @@ def _start(
     uri: str,
     out: Path,
     config_dir: Path | None,
+    warmup: Warmup | None = None,
 ) -> ExperimentResult:
-    prepared = prepare(cfg, options, progress)
-    if options.verify is not None:
-        options.verify(prepared)
-    store = Checkpoints.open(
-        out,
-        config_hash=cfg.fingerprint(),
-        data_fingerprint=prepared.fingerprint,
-        resume=options.resume,
-    )
-    audit = audit_in_run(cfg, prepared.plan, out, progress)
-    env = describe(config_dir or Path.cwd())
-    replay = write_replay_files(out, prepared.data_print, options.config_text, options.config_file)
-    if options.only:
-        replay["only"] = ",".join(options.only)
-    tracker = Tracker(uri)
-    tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
-    try:
-        store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
-        result = _run(
-            cfg,
-            prepared,
-            tracker,
+    # a Spark session the run started stops with it; challengers train on it until then
+    with contextlib.closing(prepare(cfg, options, progress, keep_history=False)) as prepared:
+        if options.verify is not None:
+            options.verify(prepared)
+        store = Checkpoints.open(
             out,
-            progress,
-            env,
-            audit,
-            store=store,
+            config_hash=cfg.fingerprint(),
+            data_fingerprint=prepared.fingerprint,
             resume=options.resume,
-            register=registration(cfg, options.register),
         )
-    except BaseException as exc:
-        with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
-            tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
-        given = options.tracking_uri  # the resume line names a store given on the command line
-        if isinstance(exc, KeyboardInterrupt):
-            raise interrupted_error(exc, out, options.config_file, given) from None
-        if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
-            raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
-        failure = environment_failure(exc)
-        if failure is not None:
-            raise with_resume_hint(failure, out, options.config_file, given) from exc
-        raise
-    tracker.finish("FINISHED")
-    return result
+        audit = audit_in_run(cfg, prepared.plan, out, progress)
+        env = describe(config_dir or Path.cwd())
+        replay = write_replay_files(
+            out, prepared.data_print, options.config_text, options.config_file
+        )
+        if options.only:
+            replay["only"] = ",".join(options.only)
+        tracker = Tracker(uri)
+        tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
+        try:
+            if warmup is not None:
+                warmup.wait()  # the store opened (or its failure), the libraries imported
+            store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
+            result = _run(
+                cfg,
+                prepared,
+                tracker,
+                out,
+                progress,
+                env,
+                audit,
+                store=store,
+                resume=options.resume,
+                register=registration(cfg, options.register),
+            )
+        except BaseException as exc:
+            with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+                tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+            given = options.tracking_uri  # the resume line names a store given on the command line
+            if isinstance(exc, KeyboardInterrupt):
+                raise interrupted_error(exc, out, options.config_file, given) from None
+            if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
+                raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
+            failure = environment_failure(exc)
+            if failure is not None:
+                raise with_resume_hint(failure, out, options.config_file, given) from exc
+            raise
+        tracker.finish("FINISHED")
+        return result
 
 
 @dataclass
@@ -229,9 +255,11 @@ def _evaluate(
     )
     calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
+        scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
+        ranked = rank_all(rows, scores, calibrated)  # sorted once: evaluation and diagnostics
         evaluations = evaluate_models(
             rows,
-            {f.plan.name: f.scores for f in ok if f.scores is not None},
+            scores,
             calibrated,
             champion=champion.plan.name,
             metrics=e.metric_specs,
@@ -244,9 +272,13 @@ def _evaluate(
             resample_force=e.resample_force,
             primary=e.primary_key,
             threads=cfg.threads,
+            ranked=ranked,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
+        inputs = _analysis_input(cfg, prepared, ok, budget, evaluations)
+        inputs.test_rows, inputs.ranked = rows, ranked
+        analyses = analyse(inputs)
+    del ranked, inputs  # the rankings are not needed past the diagnostics
     models = [model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     for f, m in zip(fitted, models, strict=True):
         if f.twin is not None and f.scores is not None:

@@ -174,9 +174,16 @@ def scope(result: ExperimentResult) -> Section:
                 ]
             ),
             Table(["model", "role", "kind", "status", "features", "fit", "scoring"], models),
+            *_training(result),
             *_tuning(result),
         ],
     )
+
+
+def _training(result: ExperimentResult) -> list[Block]:
+    """How a distributed engine trained each challenger: on every row, or on a sample."""
+    lines = [f"**{m.name}** {m.training}" for m in result.models if m.training]
+    return [Bullets(lines)] if lines else []
 
 
 def _tuning(result: ExperimentResult) -> list[Block]:

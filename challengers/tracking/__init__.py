@@ -29,6 +29,7 @@ from challengers.tracking.reading import (
 )
 from challengers.tracking.store import (
     DEFAULT_URI,
+    Warmup,
     artifact_root,
     check_reachable,
     open_mlflow,
@@ -45,6 +46,7 @@ __all__ = [
     "NestedRun",
     "StoredRun",
     "Tracker",
+    "Warmup",
     "annotate_run",
     "artifact_root",
     "check_reachable",

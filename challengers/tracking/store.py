@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import re
+import sqlite3
 import tempfile
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -216,3 +219,66 @@ def open_mlflow(uri: str) -> Any:
     mlflow.set_tracking_uri(uri)
     _open_store(mlflow, uri)
     return mlflow
+
+
+class Warmup:
+    """Import MLflow and open its store in a background thread, while the data loads and is
+    audited (seconds of imports that would otherwise come after them), then import ``modules``
+    (the boosters' libraries, MLflow's flavours, matplotlib), which later steps need.
+
+    A store that exists is opened (a read: safe to abandon if the run stops first); a new or
+    server-side database only has MLflow imported: creating its tables is left to the main thread,
+    where an early exit cannot cut it in half. Nothing here is required: whatever fails is done
+    again, and reported, by the main thread, except a store that cannot be opened, which
+    :meth:`wait` raises (as the main thread would have).
+    """
+
+    def __init__(self, uri: str, modules: Sequence[str] = ()) -> None:
+        self._failure: EnvironmentFailure | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(uri, tuple(modules)), name="challenge-warmup", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, uri: str, modules: tuple[str, ...]) -> None:
+        try:
+            if _safe_to_open(uri):
+                open_mlflow(uri)
+            else:
+                import mlflow  # noqa: F401
+        except EnvironmentFailure as exc:
+            self._failure = exc
+            return
+        except Exception:  # the main thread tries again, and says what is wrong
+            return
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
+
+    def wait(self) -> None:
+        """Block until the warm-up is done; raise the store's failure."""
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+
+
+def _safe_to_open(uri: str) -> bool:
+    """Opening ``uri`` only reads: a server, or a sqlite store that already has its tables."""
+    scheme = urlparse(uri).scheme.lower()
+    if scheme in ("http", "https", "databricks"):
+        return True
+    if scheme != "sqlite" or uri.endswith(":memory:"):
+        return False
+    path = Path(uri.removeprefix("sqlite:///"))
+    if not path.is_file() or not path.stat().st_size:
+        return False
+    try:  # MLflow's tables exist (a sqlite file of another application would get them now)
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            found = db.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('alembic_version', 'experiments')"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return bool(found and found[0] == 2)

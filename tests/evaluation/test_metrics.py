@@ -16,8 +16,10 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
-from challengers.evaluation.curve import Cost, Curve, Ranked
-from challengers.evaluation.metrics import METRICS, compute, parse_metric
+from challengers.evaluation.curve import RADIX_ROWS, Cost, Curve, Parts, Ranked, descending_order
+from challengers.evaluation.evaluate import TestRows as Rows
+from challengers.evaluation.evaluate import rank_scores, ranked_parts
+from challengers.evaluation.metrics import METRICS, compute, entity_precision_at, parse_metric
 
 RATE = 0.05
 K = 5
@@ -295,3 +297,55 @@ def metrics_of(ranked: Ranked) -> dict[str, float]:
     curve = Curve(ranked)
     names = ("roc_auc", "pr_auc", "recall_at_fpr@0.01", "precision_at_alerts@0.05")
     return {m: float(compute(parse_metric(m), curve, 0.005)[0]) for m in names}
+
+
+def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
+    """Parts (weeks, days, segments) split one ranking without sorting again: each part's arrays
+    equal build on its rows, ties and their order included; ranked_parts recodes entities and
+    days densely, as ranking the part's own frame does, and keeps the calibration check."""
+    rng = np.random.default_rng(3)
+    n = 6_000
+    y = (rng.random(n) < 0.05).astype(np.float64)
+    score = np.round(rng.random(n) * 1.2, 2)  # many ties, some above 1 (not a probability)
+    entity, day = rng.integers(0, 700, n), np.sort(rng.integers(0, 21, n))
+    rows = Rows(y, rng.gamma(2, 30, n), np.unique(entity, return_inverse=True)[1], day)
+    full = rank_scores(rows, score, calibrated=True)
+    code = day // 7
+    parts = Parts.build(code, 3)
+    for (index, part, models), k in zip(
+        ranked_parts(rows, {"m": full}, {"m": True}, parts), range(3), strict=True
+    ):
+        keep = code == k
+        np.testing.assert_array_equal(index, np.flatnonzero(keep))
+        direct_rows = Rows(
+            y[keep],
+            rows.amount[keep],
+            np.unique(entity[keep], return_inverse=True)[1],
+            np.unique(day[keep], return_inverse=True)[1],
+        )
+        for got, want in zip(
+            (part.y, part.amount, part.entity, part.day), direct_rows.__dict__.values(), strict=True
+        ):
+            np.testing.assert_array_equal(got, want)
+        direct = rank_scores(direct_rows, score[keep], calibrated=True)
+        for field_name in ("y", "score", "order", "ends", "amount", "entity", "day", "calibrated"):
+            np.testing.assert_array_equal(
+                getattr(models["m"], field_name), getattr(direct, field_name)
+            )
+        assert metrics_of(models["m"]) == metrics_of(direct)
+        assert entity_precision_at(Curve(models["m"]), 5) == entity_precision_at(Curve(direct), 5)
+
+
+def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
+    """Ranked.build's radix sort (many rows): descending, ties in row order, -0.0 tied with 0.0,
+    negative scores below positive ones, float32 scores (bytes skipped) and float64 alike."""
+    rng = np.random.default_rng(5)
+    n = RADIX_ROWS + 1_000
+    cases = [
+        np.round(rng.normal(size=n), 2),  # ties, negatives
+        rng.random(n).astype(np.float32).astype(np.float64),
+        np.concatenate([np.zeros(500), -np.zeros(500), rng.normal(size=n - 1_000)]),
+        -rng.gamma(1.0, 1.0, n),
+    ]
+    for score in cases:
+        np.testing.assert_array_equal(descending_order(score), np.argsort(-score, kind="stable"))

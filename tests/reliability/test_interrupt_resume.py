@@ -387,3 +387,23 @@ def test_a_pool_reset_cut_by_ctrl_c_prints_no_traceback() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+
+
+def _is_launcher(command: str) -> bool:
+    return Path(command).read_bytes()[:4] == b"\x7fELF"
+
+
+@pytest.mark.skipif(not _is_launcher(CHALLENGE), reason="no C compiler: `challenge` is a script")
+@pytest.mark.parametrize("delay", [0.001, 0.005, 0.015, 0.03])
+def test_ctrl_c_while_python_itself_starts_is_one_line_and_exit_130(delay: float) -> None:
+    """The first milliseconds are Python's own start-up (site.py), before any of the tool's code:
+    without cli/launcher.c holding SIGINT back, a Ctrl-C there died by the signal or printed a
+    site.py traceback with exit 1 (measured: every time at 0-25 ms on an idle machine)."""
+    process = subprocess.Popen(
+        [CHALLENGE, "--help"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == ["interrupted before the command started: nothing was written"]

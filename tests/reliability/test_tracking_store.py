@@ -289,3 +289,24 @@ def test_a_web_server_that_is_not_mlflow_is_refused(config: Path, tmp_path: Path
     with _web_server() as url:
         outcome = invoke(["check", config, "--tracking-uri", url, "-q"])
     outcome.error(3, f"tracking store {url} answers, but not as an MLflow tracking server")
+
+
+def test_a_store_mlflow_cannot_open_stops_the_run_before_training(
+    config: Path, tmp_path: Path
+) -> None:
+    """The store is opened in the background while the data loads (pipeline/run.py's warm-up); its
+    failure still stops the run before any model trains, in one line, exit 3."""
+    import sqlite3
+
+    from challengers.tracking import open_mlflow
+
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    open_mlflow(uri)  # a real store, then marked with a schema version MLflow does not know
+    with contextlib.closing(sqlite3.connect(tmp_path / "old.db")) as db:
+        db.execute("UPDATE alembic_version SET version_num = '0000dead'")
+        db.commit()
+    out = tmp_path / "out"
+    # a process of its own: this one has the store open and cached (MLflow caches it per URI)
+    outcome = run_process(["run", config, "-o", out, "--tracking-uri", uri, "-q"], cwd=tmp_path)
+    outcome.error(3, f"tracking store {uri} cannot be opened: Detected out-of-date database schema")
+    assert not (out / "models").exists()

@@ -23,7 +23,8 @@ from challengers.models.base import BaseChallenger
 from challengers.models.tree import LightGBMChallenger, TreeChallenger, XGBoostChallenger
 from challengers.pipeline import Prepared, RunOptions, prepare
 from challengers.progress import SilentProgress
-from challengers.tuning.search import TuneTask, fixed_params, tune
+from challengers.tuning.records import TuneTask
+from challengers.tuning.search import fixed_params, tune
 from challengers.tuning.space import DEFAULT_SPACES, baseline, search_space
 from challengers.tuning.study import optuna_module
 from tests.conftest import sim_config
