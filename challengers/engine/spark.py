@@ -28,7 +28,8 @@ from challengers.data.frames import (
     require_columns,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
-from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine import spark_graph
+from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import start_session
@@ -381,3 +382,8 @@ class SparkEngine(Engine[Any]):
             .select(DAY, F.col(entity).alias("entity"), "label", "rank")
         )
         return self.to_polars(kept).sort(DAY, "rank")
+
+    def graph_features(self, history: Any, rows: Any, settings: GraphSettings) -> Any:
+        """Window aggregations on the executors; snapshot features on the driver from each day's
+        distinct entity tuples (:mod:`.spark_graph`)."""
+        return spark_graph.graph_features(self.session, history, rows, settings)
