@@ -32,7 +32,7 @@ from challengers.engine import spark_graph
 from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
-from challengers.engine.spark_session import start_session
+from challengers.engine.spark_session import cluster_errors, start_session
 from challengers.engine.spark_tasks import (
     ROWS,
     SUMS_SCHEMA,
@@ -141,6 +141,7 @@ class SparkEngine(Engine[Any]):
     def _schema(frame: Any) -> pl.Schema:
         return pl.Schema({f.name: polars_type(f.dataType) for f in frame.schema.fields})
 
+    @cluster_errors
     def load_days(
         self,
         path: str,
@@ -208,6 +209,7 @@ class SparkEngine(Engine[Any]):
 
     # ------------------------------------------------------------------------------- windows
 
+    @cluster_errors
     def split(self, rows: Any, windows: Windows, *, target: str, entity: str | None) -> WindowRows:
         from pyspark.sql import functions as F
 
@@ -241,9 +243,11 @@ class SparkEngine(Engine[Any]):
         kept = flagged.where(~F.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
         return WindowRows(train, kept, int(n), int(p or 0))
 
+    @cluster_errors
     def count(self, rows: Any) -> int:
         return int(rows.count())
 
+    @cluster_errors
     def to_polars(self, rows: Any) -> pl.DataFrame:
         if ORDER in rows.columns:
             rows = rows.orderBy(ORDER).drop(ORDER)
@@ -253,6 +257,7 @@ class SparkEngine(Engine[Any]):
 
     # --------------------------------------------------------------------- on the executors
 
+    @cluster_errors
     def row_sums(self, rows: Any, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:
         from pyspark.sql import functions as F
 
@@ -293,11 +298,13 @@ class SparkEngine(Engine[Any]):
         task = score_task(raw, model.library, suffix, model.features, output)
         return rows.mapInArrow(task, schema)
 
+    @cluster_errors
     def scores_of(self, rows: Any, model: ModelFile) -> np.ndarray:
         scored = self.score(rows.select(ORDER, *model.features), model, output=SCORE)
         table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
+    @cluster_errors
     def scores_by(
         self, rows: Any, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
     ) -> np.ndarray:
@@ -312,6 +319,7 @@ class SparkEngine(Engine[Any]):
     def workers(self, requested: int | None) -> int:
         return workers_for(self.session, requested)
 
+    @cluster_errors
     def class_counts(self, rows: Any, target: str) -> tuple[int, int]:
         from pyspark.sql import functions as F
 
@@ -319,9 +327,11 @@ class SparkEngine(Engine[Any]):
         n, positives = rows.agg(F.count(F.lit(1)), F.sum(y)).first()
         return int(n) - int(positives or 0), int(positives or 0)
 
+    @cluster_errors
     def sample(self, rows: Any, *, target: str, size: int, seed: int) -> pl.DataFrame:
         return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER)
 
+    @cluster_errors
     def train_xgboost(
         self,
         rows: Any,
@@ -342,6 +352,7 @@ class SparkEngine(Engine[Any]):
             workers=workers,
         )
 
+    @cluster_errors
     def score_stats(
         self, rows: Any, *, score: str, target: str, amount: str | None = None
     ) -> ScoreStats:
@@ -365,6 +376,7 @@ class SparkEngine(Engine[Any]):
         score_values = np.asarray(table.column("s").to_numpy(), dtype=np.float64)
         return ScoreStats(score_values, positives, n - positives, fraud)
 
+    @cluster_errors
     def entity_day_cells(
         self, rows: Any, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
