@@ -28,7 +28,8 @@ from challengers.data.frames import (
     require_columns,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
-from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine import spark_graph
+from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import start_session
@@ -125,6 +126,13 @@ class SparkEngine(Engine[Any]):
         if empty:
             raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
         return frame
+
+    def file_rows(self, path: str) -> Any:
+        """Every row and column at ``path``, checked as :meth:`read`, in file order (what
+        :meth:`to_polars` brings back: the rows of the local scan)."""
+        from pyspark.sql import functions as F
+
+        return self.read(path).withColumn(ORDER, F.monotonically_increasing_id())
 
     def schema(self, path: str) -> pl.Schema:
         return self._schema(self.read(path))
@@ -381,3 +389,8 @@ class SparkEngine(Engine[Any]):
             .select(DAY, F.col(entity).alias("entity"), "label", "rank")
         )
         return self.to_polars(kept).sort(DAY, "rank")
+
+    def graph_features(self, history: Any, rows: Any, settings: GraphSettings) -> Any:
+        """Window aggregations on the executors; snapshot features on the driver from each day's
+        distinct entity tuples (:mod:`.spark_graph`)."""
+        return spark_graph.graph_features(self.session, history, rows, settings)
