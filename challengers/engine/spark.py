@@ -127,6 +127,13 @@ class SparkEngine(Engine[Any]):
             raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
         return frame
 
+    def file_rows(self, path: str) -> Any:
+        """Every row and column at ``path``, checked as :meth:`read`, in file order (what
+        :meth:`to_polars` brings back: the rows of the local scan)."""
+        from pyspark.sql import functions as F
+
+        return self.read(path).withColumn(ORDER, F.monotonically_increasing_id())
+
     def schema(self, path: str) -> pl.Schema:
         return self._schema(self.read(path))
 
