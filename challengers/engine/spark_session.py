@@ -98,12 +98,18 @@ CLUSTER_CAUSES = (
     ("SparkContext was shut down", "the Spark session was shut down"),
     ("stopped SparkContext", "the Spark session was shut down"),
     ("Master removed our application", "the master removed the application"),
+    (
+        "spark.driver.maxResultSize",
+        "the rows brought to the driver are larger than spark.driver.maxResultSize (raise it, and "
+        "spark.driver.memory, in engine.conf)",
+    ),
 )
 
 
 def cluster_failure(exc: BaseException) -> EnvironmentFailure | None:
     """The exit-3 error for a Spark job the cluster failed (a lost executor, an executor out of
-    memory, a session shut down) anywhere in ``exc``'s chain; None for any other error."""
+    memory, a session shut down, results over the driver's limit) anywhere in ``exc``'s chain;
+    None for any other error."""
     links: list[BaseException] = []
     link: BaseException | None = exc
     while link is not None and link not in links:

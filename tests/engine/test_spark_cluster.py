@@ -109,3 +109,38 @@ def test_a_lost_executor_is_one_line_and_exit_3(sim_parquet: Path) -> None:
     assert len(lines) == 1, lines
     assert lines[0].startswith("3 engine: a Spark job failed: an executor was lost (")
     assert "ExecutorLostFailure" in lines[0] and "run again" in lines[0]
+
+
+TOO_LARGE = """
+import sys
+from challengers.engine.spark import SparkEngine
+from challengers.errors import EnvironmentFailure
+
+conf = {"spark.ui.enabled": "false", "spark.driver.maxResultSize": "1m"}
+engine = SparkEngine.start("local[1]", conf)
+try:
+    engine.to_polars(engine.file_rows(sys.argv[1]))
+except EnvironmentFailure as exc:
+    print(f"{exc.exit_code} {exc}")
+finally:
+    engine.close()
+"""
+
+
+@pytest.mark.slow
+def test_rows_over_the_drivers_result_limit_are_one_line_and_exit_3(sim_parquet: Path) -> None:
+    """The loaded rows reach the driver as task results (README, "Executors and driver"): over
+    spark.driver.maxResultSize (1 MiB here; the simulated rows are several) they are refused,
+    in one line that names the setting."""
+    result = subprocess.run(
+        [sys.executable, "-c", TOO_LARGE, str(sim_parquet)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("3 engine: a Spark job failed: the rows brought to the driver are")
+    assert "spark.driver.maxResultSize" in lines[0]
