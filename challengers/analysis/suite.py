@@ -83,6 +83,9 @@ class AnalysisInput:
     cost_deltas: dict[str, DeltaResult] = field(default_factory=dict)
     # the evaluation's headline metrics on the test window, when it computed them (not again)
     test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the evaluation's test rows and each model's ranking of them (rank_scores), when it has them
+    test_rows: TestRows | None = None
+    ranked: dict[str, Ranked] = field(default_factory=dict)
 
 
 @dataclass
@@ -100,10 +103,11 @@ def analyse(inp: AnalysisInput) -> Analyses:
 
     Each model's test scores are sorted once (:func:`rank_scores`); every view (the alerts at a
     budget, the weeks, the days, the segments, the curves) reads that ranking."""
-    rows = _rows(inp, inp.test)
+    rows = inp.test_rows or _rows(inp, inp.test)
     y = rows.y
     ranked = {
-        name: rank_scores(rows, s, calibrated=inp.calibrated.get(name, False))
+        name: inp.ranked.get(name)
+        or rank_scores(rows, s, calibrated=inp.calibrated.get(name, False))
         for name, s in inp.scores.items()
     }
     point, alerted = operating_point(

@@ -237,18 +237,35 @@ def load_days(
     end: date,
 ) -> pl.DataFrame:
     """Rows whose time falls on days start..end (inclusive), only ``columns``, plus the ``_day``."""
+    return collect_days(lf, days_query(lf, columns=columns, time=time, start=start, end=end), time)
+
+
+def days_query(
+    lf: pl.LazyFrame,
+    *,
+    columns: Sequence[str],
+    time: str,
+    start: date,
+    end: date,
+) -> pl.LazyFrame:
+    """The query of :func:`load_days`, not run: collect it with :func:`collect_days`."""
     schema = schema_of(lf)
     if schema[time] == pl.String:
         _check_time_text(lf, time)
     time_expr = parse_time(time, schema[time])
     lo = datetime.combine(start, datetime.min.time())
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time())
-    query = (
+    return (
         lf.select(list(dict.fromkeys(columns)))
         .with_columns(time_expr.alias(time))
         .filter((pl.col(time) >= lo) & (pl.col(time) < hi))
         .with_columns(pl.col(time).dt.date().alias(DAY))
     )
+
+
+def collect_days(lf: pl.LazyFrame, query: pl.LazyFrame, time: str) -> pl.DataFrame:
+    """Run a query built on :func:`days_query` of ``lf``; unreadable data is a DataError."""
+    schema = schema_of(lf)
     try:
         return query.collect()
     except pl.exceptions.InvalidOperationError as exc:
@@ -342,12 +359,19 @@ def check_target_values(
         )
 
 
-def check_finite(frame: pl.DataFrame, features: Sequence[str], where: str) -> None:
-    """Missing values are fine (trees handle them); infinities are not."""
-    floats = [f for f in features if frame.schema[f].is_float()]
+def check_finite(
+    frame: pl.DataFrame | Sequence[pl.DataFrame], features: Sequence[str], where: str
+) -> None:
+    """Missing values are fine (trees handle them); infinities are not. Several frames (parts of
+    the rows, with one schema) are checked as their union."""
+    frames = [frame] if isinstance(frame, pl.DataFrame) else list(frame)
+    floats = [f for f in features if frames[0].schema[f].is_float()]
     if not floats:
         return
-    counts = frame.select(pl.col(f).is_infinite().sum() for f in floats).row(0)
+    counts = [0] * len(floats)
+    for part in frames:
+        row = part.select(pl.col(f).is_infinite().sum() for f in floats).row(0)
+        counts = [a + int(b) for a, b in zip(counts, row, strict=True)]
     bad = [(f, n) for f, n in zip(floats, counts, strict=True) if n]
     if bad:
         name, n = bad[0]
@@ -357,12 +381,21 @@ def check_finite(frame: pl.DataFrame, features: Sequence[str], where: str) -> No
         )
 
 
+MATRIX_BLOCK = 1 << 18  # rows converted at a time: the transient float32 columns stay ~1 MB each
+
+
 def to_matrix(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
-    """The features as one float32 matrix (nulls become NaN), C-contiguous."""
-    if not features:
-        return np.empty((frame.height, 0), dtype=np.float32)
-    matrix = frame.select(pl.col(f).cast(pl.Float32) for f in features).to_numpy()
-    return np.ascontiguousarray(matrix, dtype=np.float32)
+    """The features as one float32 matrix (nulls become NaN), C-contiguous.
+
+    Filled block of rows by block of rows, column by column: the matrix is the only full-size
+    allocation (a frame-wide cast and ``to_numpy`` held two more copies at the peak)."""
+    matrix = np.empty((frame.height, len(features)), dtype=np.float32)
+    for start in range(0, frame.height, MATRIX_BLOCK):
+        block = frame.slice(start, MATRIX_BLOCK)
+        rows = matrix[start : start + block.height]
+        for j, name in enumerate(features):
+            rows[:, j] = block.get_column(name).cast(pl.Float32).to_numpy()
+    return matrix
 
 
 def labels(frame: pl.DataFrame, target: str) -> np.ndarray:

@@ -82,34 +82,39 @@ def split(frame: pl.DataFrame, windows: Windows, *, target: str, entity: str | N
     if not windows.exclude_known_frauds:
         return Split(train, test, 0, 0)
     assert entity is not None, "exclude_known_frauds needs an entity column"
-    known = _first_known_fraud_day(frame, windows, target=target, entity=entity)
+    known = first_known_fraud_day(frame.lazy(), windows, target=target, entity=entity)
+    kept, dropped = exclude_known(test, known, windows, entity=entity)
+    return Split(train, kept, dropped.height, int(dropped.get_column(target).sum()))
+
+
+def exclude_known(
+    test: pl.DataFrame, known: pl.DataFrame, windows: Windows, *, entity: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The test rows of entities not yet known fraudulent on their day, and the others."""
+    day = pl.col(DAY)
     # the entity is known at day d when its first fraud is in training or on a day <= d - delay - 1
     visible_until = pl.max_horizontal(
         pl.lit(windows.train_end), day - timedelta(days=windows.label_delay_days + 1)
     )
-    # keep the test rows in load order: polars does not promise it otherwise, and the bootstrap
-    # (without entity blocks) and predictions.parquet depend on it
-    flagged = test.join(known, on=entity, how="left", maintain_order="left").with_columns(
-        (pl.col(FIRST_FRAUD_DAY) <= visible_until).fill_null(False).alias(KNOWN)
+    # the flag from the two columns it needs, not a joined copy of every column; the rows keep
+    # their load order: polars does not promise it otherwise, and the bootstrap (without entity
+    # blocks) and predictions.parquet depend on it
+    flagged = (
+        test.select(entity, DAY)
+        .join(known, on=entity, how="left", maintain_order="left")
+        .select((pl.col(FIRST_FRAUD_DAY) <= visible_until).fill_null(False).alias(KNOWN))
+        .get_column(KNOWN)
     )
-    kept = flagged.filter(~pl.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
-    dropped = flagged.filter(pl.col(KNOWN))
-    return Split(
-        train=train,
-        test=kept,
-        excluded_rows=dropped.height,
-        excluded_positives=int(dropped.get_column(target).sum()),
-    )
+    return test.filter(~flagged), test.filter(flagged)
 
 
-def _first_known_fraud_day(
-    frame: pl.DataFrame, windows: Windows, *, target: str, entity: str
+def first_known_fraud_day(
+    rows: pl.LazyFrame, windows: Windows, *, target: str, entity: str
 ) -> pl.DataFrame:
     """Per entity, the first day (from the start of training) on which it had a fraud."""
     last_visible = windows.last_fraud_day_seen
     return (
-        frame.lazy()
-        .filter(
+        rows.filter(
             pl.col(DAY).is_between(windows.train_start, last_visible)
             & (pl.col(target) == 1)
             & pl.col(entity).is_not_null()

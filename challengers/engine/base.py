@@ -8,7 +8,7 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -125,7 +125,8 @@ class Engine(ABC, Generic[F]):
         return {}
 
     def workers(self, requested: int | None) -> int:
-        """The tasks a distributed training runs: ``requested``, else the engine's parallelism."""
+        """The tasks a distributed training runs: ``requested``, else the engine's parallelism;
+        ConfigError when the engine cannot run them together."""
         return requested or 1
 
     def class_counts(self, rows: F, target: str) -> tuple[int, int]:
@@ -153,6 +154,13 @@ class Engine(ABC, Generic[F]):
 
     def scores_of(self, rows: F, model: ModelFile) -> np.ndarray:
         """The model's float64 scores of ``rows``, in their load order (the driver's rows)."""
+        raise NotImplementedError(f"engine {self.kind} scores through the models")
+
+    def scores_by(
+        self, rows: F, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
+    ) -> np.ndarray:
+        """``scorer``'s float64 scores of ``rows`` (it sees ``columns``, in batches: it must score
+        each row alone), in their load order. Spark ships it to the executors (pickled)."""
         raise NotImplementedError(f"engine {self.kind} scores through the models")
 
     def close(self) -> None:

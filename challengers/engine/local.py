@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
@@ -65,6 +65,14 @@ class LocalEngine(Engine[pl.DataFrame]):
     def scores_of(self, rows: pl.DataFrame, model: ModelFile) -> np.ndarray:
         booster = model.library.load(model.path)
         return predict(model.library, booster, rows, model.features)
+
+    def scores_by(
+        self,
+        rows: pl.DataFrame,
+        scorer: Callable[[pl.DataFrame], np.ndarray],
+        columns: Sequence[str],
+    ) -> np.ndarray:
+        return np.asarray(scorer(rows.select(columns)), dtype=np.float64)
 
     def class_counts(self, rows: pl.DataFrame, target: str) -> tuple[int, int]:
         positives = int(rows.get_column(target).cast(pl.Int64).sum())

@@ -11,7 +11,7 @@ on the score.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,8 +32,14 @@ from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import start_session
-from challengers.engine.spark_tasks import ROWS, SUMS_SCHEMA, row_sums_task, score_task
-from challengers.engine.spark_training import default_workers, stratified_sample, train_xgboost
+from challengers.engine.spark_tasks import (
+    ROWS,
+    SUMS_SCHEMA,
+    frame_score_task,
+    row_sums_task,
+    score_task,
+)
+from challengers.engine.spark_training import stratified_sample, train_xgboost, workers_for
 from challengers.errors import DataError, first_line
 
 ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
@@ -284,10 +290,19 @@ class SparkEngine(Engine[Any]):
         table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
+    def scores_by(
+        self, rows: Any, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
+    ) -> np.ndarray:
+        shipped = self.session.sparkContext.broadcast(scorer)
+        task = frame_score_task(shipped, ORDER, SCORE)
+        scored = rows.select(ORDER, *columns).mapInArrow(task, f"{ORDER} long, {SCORE} double")
+        table = scored.orderBy(ORDER).toArrow()
+        return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
+
     # ------------------------------------------------------------------ training challengers
 
     def workers(self, requested: int | None) -> int:
-        return requested or default_workers(self.session)
+        return workers_for(self.session, requested)
 
     def class_counts(self, rows: Any, target: str) -> tuple[int, int]:
         from pyspark.sql import functions as F

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -71,5 +72,22 @@ def score_task(
         for batch in batches:
             scores = predict(scorer, booster, _frame(batch), features, threads=1)
             yield batch.append_column(output, pa.array(scores, type=pa.float64()))
+
+    return run
+
+
+def frame_score_task(
+    scorer: Any, keep: str, output: str
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function: column ``keep`` (the row's place) and ``output``, the float64 score
+    of ``scorer`` (a broadcast of a function of a polars frame) for each batch's rows."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        score = scorer.value
+        for batch in batches:
+            values = np.asarray(score(_frame(batch)), dtype=np.float64)
+            yield pa.RecordBatch.from_arrays(
+                [batch.column(keep), pa.array(values, type=pa.float64())], names=[keep, output]
+            )
 
     return run

@@ -26,8 +26,12 @@ BITS = 53  # a double holds 53-bit integers exactly
 SET_BY_SPARK = ("nthread", "n_jobs", "objective")
 
 
-def default_workers(session: Any) -> int:
-    return max(int(session.sparkContext.defaultParallelism), 1)
+def workers_for(session: Any, requested: int | None) -> int:
+    """``requested``, else the session's default parallelism; ConfigError when the cluster cannot
+    run that many tasks at once."""
+    workers = requested or max(int(session.sparkContext.defaultParallelism), 1)
+    _check_slots(session, workers)
+    return workers
 
 
 def train_xgboost(
@@ -44,7 +48,6 @@ def train_xgboost(
     from pyspark.sql import functions as F
     from xgboost.spark import SparkXGBClassifier
 
-    _check_slots(session, workers)
     logging.getLogger("XGBoost-PySpark").setLevel(logging.WARNING)  # its INFO lines: per fit
     options = {k: v for k, v in params.items() if k not in SET_BY_SPARK}
     estimator = SparkXGBClassifier(
@@ -61,8 +64,11 @@ def train_xgboost(
 
 def _check_slots(session: Any, workers: int) -> None:
     """Barrier tasks start together or not at all: more workers than task slots would wait (and
-    fail after minutes); one line instead."""
+    fail after minutes); one line instead. Executors that dynamic allocation may still add are not
+    counted yet, so it is not checked then."""
     context = session.sparkContext
+    if context.getConf().get("spark.dynamicAllocation.enabled", "false").lower() == "true":
+        return
     try:
         slots = int(
             context._jsc.sc().maxNumConcurrentTasks(

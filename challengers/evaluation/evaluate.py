@@ -87,6 +87,16 @@ class ModelEvaluation:
     delta: dict[str, DeltaResult] = field(default_factory=dict)
 
 
+def rank_all(
+    rows: TestRows, scores: Mapping[str, np.ndarray], calibrated: Mapping[str, bool]
+) -> dict[str, Ranked]:
+    """Every model's :func:`rank_scores`: sorted once, read by the evaluation and diagnostics."""
+    return {
+        name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
+        for name, s in scores.items()
+    }
+
+
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
     return Ranked.build(
         rows.y,
@@ -223,10 +233,7 @@ def evaluate_models(
     caller has them (not sorted again).
     """
     if ranked is None:
-        ranked = {
-            name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
-            for name, s in scores.items()
-        }
+        ranked = rank_all(rows, scores, calibrated)
     results = {
         name: ModelEvaluation(headline(r, metrics, cost=cost, operating_rate=operating_rate))
         for name, r in ranked.items()

@@ -422,3 +422,49 @@ def entity_day_cells(by_day, entity, day, y, n_entities):
         elif y[i] > lab[cell_of[e]]:
             lab[cell_of[e]] = y[i]
     return ent[:cells], lab[:cells], cell_day[:cells]
+
+
+_SIGN = np.uint64(63)
+_NOT_SIGN = np.uint64(0x7FFFFFFFFFFFFFFF)
+RADIX_BITS = 8
+
+
+@nb.njit(cache=True)
+def descending_order(bits):
+    """Row indices by descending value, ties in row order (``np.argsort(-x, kind="stable")``),
+    of finite float64 values given as their bits (``x.view(np.uint64)``, -0.0 made +0.0).
+
+    An LSD radix sort: each value becomes a 64-bit key whose ascending order is the values'
+    descending order (positives: every bit but the sign flipped; negatives: as they are), sorted
+    one byte at a time from the lowest, each pass stable; a byte equal in every key (the low bytes
+    of scores that were float32) needs no pass. O(rows) per pass.
+    """
+    n = bits.shape[0]
+    keys = np.empty(n, dtype=np.uint64)
+    counts = np.zeros((8, 256), dtype=np.int64)
+    for i in range(n):
+        b = bits[i]
+        k = b if (b >> _SIGN) else b ^ _NOT_SIGN
+        keys[i] = k
+        for d in range(8):
+            counts[d, (k >> np.uint64(RADIX_BITS * d)) & _BYTE] += 1
+    order = np.arange(n)
+    keys_out = np.empty(n, dtype=np.uint64)
+    order_out = np.empty(n, dtype=np.int64)
+    for d in range(8):
+        if counts[d].max() == n:  # one value of this byte: the pass would change nothing
+            continue
+        shift = np.uint64(RADIX_BITS * d)
+        start = np.zeros(256, dtype=np.int64)
+        for v in range(1, 256):
+            start[v] = start[v - 1] + counts[d, v - 1]
+        for i in range(n):
+            k = keys[i]
+            v = (k >> shift) & _BYTE
+            at = start[v]
+            start[v] = at + 1
+            keys_out[at] = k
+            order_out[at] = order[i]
+        keys, keys_out = keys_out, keys
+        order, order_out = order_out, order
+    return order

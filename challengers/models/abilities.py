@@ -87,4 +87,6 @@ class TrainsOnEngine:
 
 class FitsOnSample:
     """A kind that, on a distributed engine, fits on a stratified sample brought to the driver
-    (its fitting needs the rows in one process: LightGBM, the anomaly detectors)."""
+    (its fitting needs the rows in one process: LightGBM, the anomaly detectors). Its
+    ``predict_score`` reads no history and scores each row alone (whatever the batch), so the
+    fitted model is shipped to the executors to score there."""

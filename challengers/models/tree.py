@@ -258,11 +258,17 @@ class LightGBMChallenger(TreeChallenger, FitsOnSample):
     ) -> None:
         import lightgbm as lgb
 
-        x, y = to_matrix(train, spec.features), labels(train, spec.target)
+        y = labels(train, spec.target)
         params, rounds = self._library_params(y)
-        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core
+        # the dataset gets the params too: built without them, LightGBM's OpenMP uses every core.
+        # The matrix is referenced by the dataset alone, which frees it once binned (free_raw_data):
+        # training holds the bins, not the float32 rows
         dtrain = lgb.Dataset(
-            x, label=y, feature_name=list(spec.features), params=params, free_raw_data=True
+            to_matrix(train, spec.features),
+            label=y,
+            feature_name=list(spec.features),
+            params=params,
+            free_raw_data=True,
         )
         callbacks: list[Any] = []
         valid_sets = []
@@ -360,10 +366,13 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
     ) -> None:
         import xgboost as xgb
 
-        x, y = to_matrix(train, spec.features), labels(train, spec.target)
+        y = labels(train, spec.target)
         params, rounds = self._library_params(y)
         names = list(spec.features)
-        dtrain = xgb.QuantileDMatrix(x, label=y, feature_names=names, nthread=self._threads())
+        # the float32 rows live only while the quantile matrix is built from them
+        dtrain = xgb.QuantileDMatrix(
+            to_matrix(train, spec.features), label=y, feature_names=names, nthread=self._threads()
+        )
         evals = []
         early = None
         if valid is not None and valid.height:

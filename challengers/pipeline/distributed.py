@@ -4,8 +4,8 @@ stratified sample brought to the driver, and scored on the executors.
 A kind says which through its abilities (:mod:`challengers.models.abilities`): XGBoost trains on
 the executors over every training row (``TrainsOnEngine``); LightGBM and the anomaly detectors fit
 on the driver on at most ``engine.sample_rows`` training rows that keep the fraud rate
-(``FitsOnSample``); other kinds (graph) fit on the driver on every loaded row, as locally. A fitted
-booster that reads data columns only is then scored on the executors, in the driver's row order.
+(``FitsOnSample``); other kinds (graph) fit on the driver on every loaded row, as locally. Models
+trained either way are then scored on the executors, in the driver's row order.
 The champion never comes here: it is evaluated as it runs in production.
 """
 
@@ -54,19 +54,23 @@ def train_on_engine(
 
 
 def scores_on_engine(prepared: Prepared, model: BaseChallenger) -> np.ndarray | None:
-    """The test rows' scores computed on the executors (None: the model is not a booster that
-    reads data columns only, or the run's engine is local)."""
+    """The test rows' scores computed on the executors: a booster that reads data columns only
+    from its native file, as the champion; a kind fitted on a sample (which scores each row
+    alone) shipped whole. None: the model scores on the driver, or the run's engine is local."""
     engine, rows = prepared.engine, prepared.engine_rows
     if engine is None or rows is None or not engine.distributed:
         return None
     booster = model.native_model()
     library = trees.library_of(booster)
     features = tuple(model.features_)
-    if library is None or tuple(library.feature_names(booster)) != features:
+    if library is not None and tuple(library.feature_names(booster)) == features:
+        with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
+            path = model.save(Path(folder))
+            scores = engine.scores_of(rows.test, ModelFile(str(path), library, features))
+    elif isinstance(model, FitsOnSample):
+        scores = engine.scores_by(rows.test, model.predict_score, features)
+    else:
         return None
-    with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
-        path = model.save(Path(folder))
-        scores = engine.scores_of(rows.test, ModelFile(str(path), library, features))
     if len(scores) != prepared.split.test.height:  # the engine's split is the driver's
         raise RuntimeError(
             f"the engine scored {len(scores)} test rows, the driver holds {prepared.split.test.height}"

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,16 @@ import polars as pl
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
-from challengers.data.frames import DAY, check_finite, check_target, load_days, time_range
-from challengers.data.split import Split, split
+from challengers.data.frames import (
+    DAY,
+    check_finite,
+    check_target,
+    collect_days,
+    days_query,
+    load_days,
+    time_range,
+)
+from challengers.data.split import Split, Windows, exclude_known, first_known_fraud_day, split
 from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
@@ -26,7 +34,7 @@ from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.pipeline.plan import Plan, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
-from challengers.replication.fingerprint import DataFingerprint, fingerprint_frame, from_sums
+from challengers.replication.fingerprint import DataFingerprint, Fingerprinter, from_sums
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -52,7 +60,9 @@ class Prepared:
     plan: Plan
     split: Split
     fingerprint: str
-    history: pl.DataFrame  # every loaded row, lookback included: what production would know
+    # every loaded row, lookback included: what production would know (None: not kept, as no model
+    # of the run reads rows before its window; see prepare)
+    history: pl.DataFrame | None
     data_print: DataFingerprint | None = None  # per-column/chunk digests, rows per window
     # a distributed engine stays open for the run: challengers train where the rows are
     engine: Engine | None = None
@@ -66,7 +76,12 @@ class Prepared:
             self.engine, self.engine_rows = None, None
 
 
-def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
+def prepare(
+    cfg: ExperimentConfig, options: RunOptions, progress: Progress, *, keep_history: bool = True
+) -> Prepared:
+    """Load, check, split and fingerprint the data. ``keep_history=False`` (a run): when no model
+    reads rows before its window, the windows are loaded one by one and only the training and test
+    rows are kept (``Prepared.history`` is None), instead of every loaded row besides them."""
     plan = make_plan(
         cfg,
         only=options.only,
@@ -76,15 +91,18 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
     )
     if cfg.engine.kind != "spark":
         with progress.stage("Loading data"):
-            return _prepared(cfg, plan, _load(plan), None, progress)
+            lean = not keep_history and _windows_alone(plan.windows)
+            loaded = _load_windows(plan) if lean else _Loaded.whole(_load(plan), plan)
+            return _prepared(cfg, plan, loaded, None, progress)
     engine: Engine | None = None
     try:
         with progress.stage("Loading data on Spark"):
             engine, rows = _load_on_spark(cfg, plan)
+            engine.workers(cfg.engine.num_workers)  # more than the cluster runs: before training
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
             frame = engine.to_polars(rows)
-        prepared = _prepared(cfg, plan, frame, sums, progress)
+        prepared = _prepared(cfg, plan, _Loaded.whole(frame, plan), sums, progress)
         s = plan.spec
         prepared.engine_rows = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
         prepared.engine, prepared.engine_tags = engine, engine.tags()
@@ -98,16 +116,15 @@ def prepare(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> P
 def _prepared(
     cfg: ExperimentConfig,
     plan: Plan,
-    frame: pl.DataFrame,
+    loaded: _Loaded,
     sums: RowSums | None,
     progress: Progress,
 ) -> Prepared:
     """The loaded rows checked, split and fingerprinted (``sums``: summed by the engine)."""
-    w = plan.windows
-    parts = split(frame, w, target=plan.spec.target, entity=plan.spec.entity)
+    parts = loaded.split
     _check_windows(plan, parts)
     feature_columns = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
-    check_finite(frame, feature_columns, "data.features")
+    check_finite(loaded.pieces, feature_columns, "data.features")
     c = cfg.champion
     check_test_rows(
         parts.test,
@@ -121,10 +138,10 @@ def _prepared(
             parts.test, target=plan.spec.target, amount=None, entity=plan.spec.entity
         )
         resampling(rows, e.resample, force=e.resample_force)
-    used = [c for c in plan.columns if c in frame.columns]
+    used = [c for c in plan.columns if c in loaded.pieces[0].columns]
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {
-        "loaded": frame.height,
+        "loaded": sum(piece.height for piece in loaded.pieces),
         "train": parts.train.height,
         "test": parts.test.height,
         "excluded_known_fraud": parts.excluded_rows,
@@ -132,13 +149,63 @@ def _prepared(
     with progress.stage("Fingerprinting the data"):
         if sums is not None:  # summed on the executors, equal to the local sums of these rows
             data_print = from_sums(sums, windows)
-        else:
-            data_print = fingerprint_frame(
-                frame, used, windows=windows, threads=cfg.threads, chunk_by=DAY
-            )
+        else:  # the sums do not depend on how the rows are cut into pieces
+            printer = Fingerprinter(used, threads=cfg.threads, chunk_by=DAY)
+            for piece in loaded.pieces:
+                printer.update(piece)
+            data_print = printer.finish(windows)
     return Prepared(
-        plan=plan, split=parts, fingerprint=data_print.digest, history=frame, data_print=data_print
+        plan=plan,
+        split=parts,
+        fingerprint=data_print.digest,
+        history=loaded.history,
+        data_print=data_print,
     )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """The loaded rows as pieces whose union they are, cut into the run's windows."""
+
+    split: Split
+    pieces: list[pl.DataFrame]  # every loaded row once: for the checks and the fingerprint
+    history: pl.DataFrame | None  # every loaded row as one frame, when kept
+
+    @classmethod
+    def whole(cls, frame: pl.DataFrame, plan: Plan) -> _Loaded:
+        parts = split(frame, plan.windows, target=plan.spec.target, entity=plan.spec.entity)
+        return cls(parts, [frame], frame)
+
+
+def _windows_alone(w: Windows) -> bool:
+    """Whether the loaded days are exactly training, the gap and testing, in that order."""
+    return w.first_day == w.train_start and w.train_end < w.test_start <= w.test_end == w.last_day
+
+
+def _load_windows(plan: Plan) -> _Loaded:
+    """Training, gap and test rows read as three pieces (the rows and their order as if cut from
+    all the loaded rows); the known-fraud exclusion aggregates the scan. The test rows before the
+    exclusion are let go once it is applied."""
+    w, spec = plan.windows, plan.spec
+    query = days_query(
+        plan.lf, columns=plan.columns, time=spec.time, start=w.first_day, end=w.last_day
+    )
+    check_target(collect_days(plan.lf, query.select(spec.target), spec.time), spec.target)
+
+    def days(start: date, end: date) -> pl.DataFrame:
+        return collect_days(plan.lf, query.filter(pl.col(DAY).is_between(start, end)), spec.time)
+
+    train = days(w.train_start, w.train_end)
+    gap = days(w.train_end + timedelta(days=1), w.test_start - timedelta(days=1))
+    test = days(w.test_start, w.test_end)
+    if not w.exclude_known_frauds:
+        return _Loaded(Split(train, test, 0, 0), [train, gap, test], None)
+    assert spec.entity is not None, "exclude_known_frauds needs an entity column"
+    known = first_known_fraud_day(query, w, target=spec.target, entity=spec.entity)
+    kept, dropped = exclude_known(test, known, w, entity=spec.entity)
+    del test
+    excluded = int(dropped.get_column(spec.target).sum())
+    return _Loaded(Split(train, kept, dropped.height, excluded), [train, gap, kept, dropped], None)
 
 
 def _load(plan: Plan) -> pl.DataFrame:
@@ -258,6 +325,7 @@ def prepared_notes(prepared: Prepared) -> list[str]:
     plan, w = prepared.plan, prepared.plan.windows
     features = sorted({f for m in [plan.champion, *plan.challengers] for f in m.features})
     windows = [("train", w.train_start, w.train_end), ("test", w.test_start, w.test_end)]
+    assert prepared.history is not None, "check prepares with keep_history"
     found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
     untimed = data_checks.missing_times(plan.lf, plan.spec.time)
     return [*found, *([untimed] if untimed else [])]

@@ -21,6 +21,7 @@ from challengers.evaluation.evaluate import (
     ModelEvaluation,
     TestRows,
     evaluate_models,
+    rank_all,
     resampling,
 )
 from challengers.evaluation.metrics import METRICS
@@ -114,7 +115,7 @@ def _start(
     warmup: Warmup | None = None,
 ) -> ExperimentResult:
     # a Spark session the run started stops with it; challengers train on it until then
-    with contextlib.closing(prepare(cfg, options, progress)) as prepared:
+    with contextlib.closing(prepare(cfg, options, progress, keep_history=False)) as prepared:
         if options.verify is not None:
             options.verify(prepared)
         store = Checkpoints.open(
@@ -275,9 +276,11 @@ def _evaluate(
     )
     calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
+        scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
+        ranked = rank_all(rows, scores, calibrated)  # sorted once: evaluation and diagnostics
         evaluations = evaluate_models(
             rows,
-            {f.plan.name: f.scores for f in ok if f.scores is not None},
+            scores,
             calibrated,
             champion=champion.plan.name,
             metrics=e.metric_specs,
@@ -290,9 +293,13 @@ def _evaluate(
             resample_force=e.resample_force,
             primary=e.primary_key,
             threads=cfg.threads,
+            ranked=ranked,
         )
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        analyses = analyse(_analysis_input(cfg, prepared, ok, budget, evaluations))
+        inputs = _analysis_input(cfg, prepared, ok, budget, evaluations)
+        inputs.test_rows, inputs.ranked = rows, ranked
+        analyses = analyse(inputs)
+    del ranked, inputs  # the rankings are not needed past the diagnostics
     models = [model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     for f, m in zip(fitted, models, strict=True):
         if f.twin is not None and f.scores is not None:

@@ -4,6 +4,7 @@ and exit 3."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,11 @@ from typer.testing import CliRunner
 from challengers.cli.main import app
 from challengers.config import load_config
 from challengers.errors import EnvironmentFailure
-from challengers.pipeline import RunOptions, prepare
+from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
+from tests.golden.compare import stable_comparison
+from tests.test_golden import GOLDEN, _differences
 
 runner = CliRunner()
 
@@ -39,6 +42,24 @@ def test_a_spark_loaded_run_prepares_the_local_rows_in_order(
     assert (
         spark_engine.session.getActiveSession() is not None
     )  # a session it did not start lives on
+
+
+@pytest.mark.slow
+def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_path: Path) -> None:
+    """Every number of the golden demo (metrics, intervals, p-values, findings) from a Spark run:
+    the rows loaded and split by Spark; LightGBM fitted on the window's every row (fewer than
+    engine.sample_rows) and scored on the executors; XGBoost trained by xgboost.spark on two
+    workers, which on the demo grows the local trees. Only how they were trained is added."""
+    cfg = load_config(GOLDEN / "demo.yaml").with_engine("spark", "local[2]")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=uri))
+    actual = json.loads(json.dumps(stable_comparison(result.to_comparison())))
+    trained = {m["name"]: m.pop("training") for m in actual["models"] if "training" in m}
+    expected = stable_comparison(json.loads((GOLDEN / "demo-comparison.json").read_text()))
+    differences = _differences(expected, actual)
+    assert not differences, "\n".join(differences[:20])
+    assert trained["xgb"].startswith("trained on the spark engine by 2 workers, on all")
+    assert trained["lgbm"].startswith("fitted on the driver on all")
 
 
 def test_an_unreachable_master_is_one_line_and_exit_3(sim_parquet: Path, write_config) -> None:

@@ -16,7 +16,7 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
-from challengers.evaluation.curve import Cost, Curve, Parts, Ranked
+from challengers.evaluation.curve import RADIX_ROWS, Cost, Curve, Parts, Ranked, descending_order
 from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import rank_scores, ranked_parts
 from challengers.evaluation.metrics import METRICS, compute, entity_precision_at, parse_metric
@@ -334,3 +334,18 @@ def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
             )
         assert metrics_of(models["m"]) == metrics_of(direct)
         assert entity_precision_at(Curve(models["m"]), 5) == entity_precision_at(Curve(direct), 5)
+
+
+def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
+    """Ranked.build's radix sort (many rows): descending, ties in row order, -0.0 tied with 0.0,
+    negative scores below positive ones, float32 scores (bytes skipped) and float64 alike."""
+    rng = np.random.default_rng(5)
+    n = RADIX_ROWS + 1_000
+    cases = [
+        np.round(rng.normal(size=n), 2),  # ties, negatives
+        rng.random(n).astype(np.float32).astype(np.float64),
+        np.concatenate([np.zeros(500), -np.zeros(500), rng.normal(size=n - 1_000)]),
+        -rng.gamma(1.0, 1.0, n),
+    ]
+    for score in cases:
+        np.testing.assert_array_equal(descending_order(score), np.argsort(-score, kind="stable"))
