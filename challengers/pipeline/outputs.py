@@ -27,7 +27,6 @@ from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
-from challengers.report.render import Figures
 from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
@@ -116,23 +115,16 @@ def log_run(
     result: ExperimentResult,
     out: Path,
     register: RegisterConfig | None = None,
-    figures: Figures | None = None,
 ) -> None:
-    """The MLflow child runs, the report, comparison.json and the parent run. ``figures``: the
-    plots being drawn in a process of their own meanwhile; else they are drawn here."""
     summary = prepared.split.summary(prepared.plan.spec.target)
     datasets = _datasets(cfg, prepared)
     by_name = {f.plan.name: f for f in fitted}
     personal = _personal_columns(result)
     hyperparameters: dict[str, None] = {}
     for m in result.models:
-        run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal, figures)
+        run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
         m.run_id = tracker.log_model_run(run, datasets)
         hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
-    if figures is not None:  # drawn while the runs were logged: added to them now
-        for m in result.models:
-            if m.run_id and by_name[m.name].scores is not None and figures.model(m.name):
-                tracker.add_artifacts(m.run_id, [out / "models" / m.name / "plots"])
     registered = _register(register, tracker, result)
     view = tracker.share_view(
         [
@@ -142,8 +134,7 @@ def log_run(
         ],
         result.metric_keys,
     )
-    drawn = figures.report() if figures is not None else None
-    reports = write_report(result, out, plots=drawn)  # plots/, report.md, report.html
+    reports = write_report(result, out)  # plots/, report.md, report.html
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
         params=_parent_params(cfg),
@@ -227,11 +218,10 @@ def _model_run(
     result: ExperimentResult,
     out: Path,
     personal: set[str],
-    figures: Figures | None = None,
 ) -> ModelRun:
     """A model's child run: params, metrics, its own plots and scores sample, the model."""
     tuned = f.tuning
-    files = _model_files(cfg, prepared, f, result, out / "models" / m.name, personal, figures)
+    files = _model_files(cfg, prepared, f, result, out / "models" / m.name, personal)
     source = f.plan.source  # an MLflow champion: where it came from, not the local cache path
     params = {**m.params, **({"path": source["source.uri"]} if source else {}), **source}
     return ModelRun(
@@ -268,25 +258,22 @@ def _model_files(
     result: ExperimentResult,
     directory: Path,
     personal: set[str],
-    figures: Figures | None = None,
 ) -> list[Path]:
-    """The model's own plots (``plots/``; unless ``figures`` draws them meanwhile) and a seeded
-    sample of its test scores with the label and entity (``scores_sample.csv``); nothing for a
-    model that did not score."""
+    """The model's own plots (``plots/``) and a seeded sample of its test scores with the
+    label and entity (``scores_sample.csv``); nothing for a model that did not score."""
     if f.scores is None:
         return []
     from challengers.report.model_plots import write_model_plots
 
     plots = directory / "plots"
-    if figures is None:
-        write_model_plots(result, f.plan.name, plots)
+    write_model_plots(result, f.plan.name, plots)
     spec = prepared.plan.spec
     keep = [c for c in (spec.entity, spec.target) if c and c not in personal]
     sample = prepared.split.test.select(keep).with_columns(pl.Series("score", f.scores))
     if sample.height > SCORES_SAMPLE_ROWS:
         sample = sample.sample(SCORES_SAMPLE_ROWS, seed=cfg.seed)
     write_atomic(directory / "scores_sample.csv", sample.write_csv())
-    return [*([plots] if figures is None else []), directory / "scores_sample.csv"]
+    return [plots, directory / "scores_sample.csv"]
 
 
 def _input_example(

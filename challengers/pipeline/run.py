@@ -61,7 +61,6 @@ from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
-from challengers.report.render import Figures
 from challengers.results import SEVERITIES, DataSummary, Finding, ModelResult
 from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
@@ -192,25 +191,6 @@ def _run(
 ) -> ExperimentResult:
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
     fitted = _fit_all(cfg, prepared, out, progress, store, resume)
-    with Figures() as figures:  # a process drawing the plots on the other core
-        return _compare(
-            cfg, prepared, fitted, tracker, out, progress, env, audit, register, figures
-        )
-
-
-def _compare(
-    cfg: ExperimentConfig,
-    prepared: Prepared,
-    fitted: list[Fitted],
-    tracker: Tracker,
-    out: Path,
-    progress: Progress,
-    env: dict[str, str],
-    audit: AuditResult | None,
-    register: RegisterConfig | None,
-    figures: Figures,
-) -> ExperimentResult:
-    """Evaluate the fitted models, derive the findings, write and log everything."""
     champion = fitted[0]
     agreement = check_champion(
         cfg.champion,
@@ -223,9 +203,8 @@ def _compare(
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
     add_governance(result, cfg, champion)
     with progress.stage("Writing outputs and logging to MLflow"):
-        figures.draw(result, out, [f.plan.name for f in fitted if f.scores is not None])
         write_outputs(cfg, prepared, fitted, result, out)
-        log_run(cfg, prepared, tracker, fitted, result, out, register, figures)
+        log_run(cfg, prepared, tracker, fitted, result, out, register)
     return result
 
 

@@ -8,7 +8,7 @@ computes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from challengers.experiment_result import ExperimentResult
@@ -17,12 +17,7 @@ from challengers.report.document import Block
 
 
 def write_report(
-    result: ExperimentResult,
-    out: Path,
-    *,
-    audit: Sequence[Block] = (),
-    pdf: bool | None = None,
-    plots: Mapping[str, Path] | None = None,
+    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool | None = None
 ) -> list[Path]:
     """Write ``plots/``, ``report.md``, ``report.html`` and (where headless Chromium is installed)
     ``report.pdf`` under ``out``; return what to log. Why a PDF is missing goes to
@@ -30,16 +25,14 @@ def write_report(
     test suite does: a browser per run would double its time).
 
     Records the plot files in ``result.plots`` (paths relative to ``out``), so comparison.json
-    names them too. ``audit`` blocks are placed under "Conceptual soundness". ``plots``: the
-    plots already drawn (``render.Figures``), else drawn here.
+    names them too. ``audit`` blocks are placed under "Conceptual soundness".
     """
     from challengers.report.html import to_html
     from challengers.report.markdown import to_markdown
     from challengers.report.plots import write_plots
     from challengers.report.sections import build_document
 
-    if plots is None:
-        plots = write_plots(result, out / "plots")
+    plots = write_plots(result, out / "plots")
     result.plots = {name: f"plots/{path.name}" for name, path in plots.items()}
     doc = build_document(result, audit=audit)
     write_atomic(out / "report.md", to_markdown(doc))

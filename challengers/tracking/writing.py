@@ -167,16 +167,6 @@ class Tracker:
             mlflow.end_run("FINISHED" if run.status == "ok" else "FAILED")
             return str(child.info.run_id)
 
-    def add_artifacts(self, run_id: str, paths: list[Path]) -> None:
-        """Files for a run already logged (e.g. plots drawn meanwhile); a directory keeps its
-        name."""
-        client = self._mlflow().MlflowClient()
-        for path in paths:
-            if path.is_dir():
-                client.log_artifacts(run_id, str(path), artifact_path=path.name)
-            elif path.exists():
-                client.log_artifact(run_id, str(path))
-
     def _fill_model_run(
         self, mlflow: Any, run: ModelRun, datasets: list[DatasetRef], run_id: str
     ) -> None:
