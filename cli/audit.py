@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
@@ -32,6 +33,8 @@ def audit_command(
     allow_pickle: bool = typer.Option(
         False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
     ),
+    engine: str | None = ENGINE,
+    master: str | None = MASTER,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no summary."),
 ) -> None:
     """Audit the data of an experiment without training: integrity, leakage, drift between the
@@ -44,6 +47,8 @@ def audit_command(
       challenge audit configs/demo.yaml
 
       challenge audit configs/handbook.yaml --output runs/audit --fail-on high
+
+      challenge audit configs/demo.yaml --master "local[2]"   (rows read by Spark)
     """
     from challengers.cli.output import RichProgress, print_audit
     from challengers.config import load_config
@@ -52,7 +57,7 @@ def audit_command(
 
     if fail_on not in (None, *GATES):
         raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
-    cfg = load_config(config)
+    cfg = load_config(config).with_engine(engine, master)
     options = RunOptions(output_dir=output, allow_pickle=allow_pickle, tracking_uri=tracking_uri)
     audit = audit_experiment(cfg, options, RichProgress(quiet))
     if not quiet:

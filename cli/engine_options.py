@@ -1,4 +1,4 @@
-"""The --engine and --master options that run, check and replicate share."""
+"""The --engine and --master options that run, check, audit and replicate share."""
 
 from __future__ import annotations
 

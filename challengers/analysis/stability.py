@@ -30,11 +30,10 @@ def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
 
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then NaN."""
+    from challengers.evaluation.kernels import bin_counts  # numba loads only when needed
+
     values = np.asarray(values, dtype=np.float64)
-    missing = ~np.isfinite(values)
-    index = np.searchsorted(edges, values[~missing], side="left")
-    counts = np.bincount(index, minlength=len(edges) + 1).astype(np.float64)
-    counts = np.append(counts, np.count_nonzero(missing))
+    counts = bin_counts(values, np.asarray(edges, dtype=np.float64)).astype(np.float64)
     return counts / max(len(values), 1)
 
 
@@ -45,9 +44,12 @@ def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum(np.where(both_empty, 0.0, (a - e) * np.log(a / e))))
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
-    """PSI of ``current`` against ``reference`` on the reference's quantile bins."""
-    edges = psi_edges(reference, bins)
+def psi(
+    reference: np.ndarray, current: np.ndarray, bins: int = 10, edges: np.ndarray | None = None
+) -> float:
+    """PSI of ``current`` against ``reference`` on the reference's quantile bins (``edges``:
+    ``psi_edges(reference, bins)`` when the caller has them)."""
+    edges = psi_edges(reference, bins) if edges is None else edges
     return psi_from_shares(bin_shares(reference, edges), bin_shares(current, edges))
 
 
@@ -149,10 +151,16 @@ class Stability:
 
 
 def weekly_psi(
-    reference: np.ndarray, current: np.ndarray, week: np.ndarray, weeks: int, bins: int
+    reference: np.ndarray,
+    current: np.ndarray,
+    week: np.ndarray,
+    weeks: int,
+    bins: int,
+    edges: np.ndarray | None = None,
 ) -> tuple[list[float], list[float]]:
-    """PSI of each week against the previous week and against the reference, on reference bins."""
-    edges = psi_edges(reference, bins)
+    """PSI of each week against the previous week and against the reference, on reference bins
+    (``edges``: ``psi_edges(reference, bins)`` when the caller has them)."""
+    edges = psi_edges(reference, bins) if edges is None else edges
     ref = bin_shares(reference, edges)
     shares = [bin_shares(current[week == w], edges) for w in range(weeks)]
     vs_previous = [float("nan")] + [

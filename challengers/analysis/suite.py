@@ -162,10 +162,14 @@ def analyse(inp: AnalysisInput) -> Analyses:
 
 
 def _codes(series: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Dense codes of a segment column's values (as text, missing ones named) and the values."""
+    """Dense codes of a segment column's values (as text, missing ones named) and the values:
+    each value's index among the sorted distinct values (an Enum lookup, not a sort of the rows)."""
     values = series.cast(pl.String).fill_null(seg.MISSING)
-    codes = values.rank("dense").cast(pl.Int64).to_numpy() - 1
-    return codes, values.unique().sort().to_list()
+    labels = values.unique().sort()
+    if labels.is_empty():
+        return np.zeros(0, dtype=np.int64), []
+    codes = values.cast(pl.Enum(labels.to_list())).to_physical().cast(pl.Int64).to_numpy()
+    return codes, labels.to_list()
 
 
 def _rows(inp: AnalysisInput, frame: pl.DataFrame) -> TestRows:
@@ -243,18 +247,22 @@ def stability(
     week = week_of_day[day_codes]
     bins = inp.settings.psi_bins
     per_week = _weeks(inp, rows, ranked, weeks, week_of_day, day_codes)
-    weekly: dict[str, tuple[list[float], list[float]]] = {
-        name: st.weekly_psi(inp.train_scores[name], s, week, len(weeks), bins)
-        for name, s in inp.scores.items()
+    # each model's training-score quantiles, found once for its PSI of the window and the weeks
+    edges = {
+        name: st.psi_edges(inp.train_scores[name], bins)
+        for name in inp.scores
         if name in inp.train_scores
+    }
+    weekly: dict[str, tuple[list[float], list[float]]] = {
+        name: st.weekly_psi(inp.train_scores[name], inp.scores[name], week, len(weeks), bins, e)
+        for name, e in edges.items()
     }
     features = [f for f in inp.champion_inputs or inp.spec.features if f in inp.test.columns]
     return st.Stability(
         weeks=per_week,
         score_psi={
-            name: st.psi(inp.train_scores[name], s, bins)
-            for name, s in inp.scores.items()
-            if name in inp.train_scores
+            name: st.psi(inp.train_scores[name], inp.scores[name], bins, e)
+            for name, e in edges.items()
         },
         score_psi_weekly={name: v[0] for name, v in weekly.items()},
         score_psi_vs_train={name: v[1] for name, v in weekly.items()},

@@ -18,6 +18,7 @@ import polars as pl
 from challengers.data.split import Windows
 from challengers.engine.boosters import TreeScorer
 from challengers.engine.rowhash import RowSums
+from challengers.features.graph import feature_names
 
 F = TypeVar("F")
 
@@ -39,6 +40,33 @@ class ModelFile:
     path: str
     library: TreeScorer  # challengers.models.trees.library("lightgbm" | "xgboost")
     features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GraphSettings:
+    """The arguments of :func:`challengers.features.graph.graph_features` but the frames."""
+
+    entities: tuple[str, ...]
+    time: str
+    target: str
+    amount: str | None = None
+    windows_days: tuple[int, ...] = (1, 7, 30)
+    label_delay_days: int = 0
+    structure: bool = True
+    structure_every_days: int = 1
+    account: str | None = None
+
+    @property
+    def owner(self) -> str:
+        """The account: the entity whose neighbourhood is scored."""
+        return self.account or self.entities[0]
+
+    @property
+    def names(self) -> list[str]:
+        """The feature columns, in order."""
+        return feature_names(
+            self.entities, self.windows_days, self.amount is not None, self.structure, self.owner
+        )
 
 
 @dataclass(frozen=True)
@@ -112,6 +140,11 @@ class Engine(ABC, Generic[F]):
     ) -> pl.DataFrame:
         """Per day (``data.frames.DAY``), the entities in card-precision order (``rank`` from 1) with their
         max ``label``; at least the first ``k * days`` of each day."""
+
+    @abstractmethod
+    def graph_features(self, history: F, rows: F, settings: GraphSettings) -> F:
+        """``rows`` with the graph features of ``settings`` appended (float32, null where
+        undefined), from the strictly earlier rows of ``history``."""
 
     # ------------------------------------------------------------------ training challengers
     # An engine that keeps rows off the driver (``distributed``) trains challengers where the rows

@@ -10,9 +10,10 @@ import polars as pl
 
 from challengers.data.frames import DAY, check_target, load_days, scan, schema_of
 from challengers.data.split import Windows, split
-from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import predict
 from challengers.engine.rowhash import RowSums
+from challengers.features.graph import graph_features
 
 
 class LocalEngine(Engine[pl.DataFrame]):
@@ -98,6 +99,25 @@ class LocalEngine(Engine[pl.DataFrame]):
             .with_columns(pl.int_range(1, pl.len() + 1).over(DAY).alias("rank"))
             .sort(DAY, "rank")
         )
+
+    def graph_features(
+        self, history: pl.DataFrame, rows: pl.DataFrame, settings: GraphSettings
+    ) -> pl.DataFrame:
+        s = settings
+        features = graph_features(
+            history,
+            rows,
+            entities=s.entities,
+            time=s.time,
+            target=s.target,
+            amount=s.amount,
+            windows_days=s.windows_days,
+            label_delay_days=s.label_delay_days,
+            structure=s.structure,
+            structure_every_days=s.structure_every_days,
+            account=s.account,
+        )
+        return rows.hstack(features)
 
 
 def score_stats(score: np.ndarray, y: np.ndarray, amount: np.ndarray | None) -> ScoreStats:

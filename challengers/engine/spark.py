@@ -28,10 +28,11 @@ from challengers.data.frames import (
     require_columns,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
-from challengers.engine.base import Engine, ModelFile, ScoreStats, WindowRows
+from challengers.engine import spark_graph
+from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
-from challengers.engine.spark_session import start_session
+from challengers.engine.spark_session import cluster_errors, start_session
 from challengers.engine.spark_tasks import (
     ROWS,
     SUMS_SCHEMA,
@@ -126,6 +127,13 @@ class SparkEngine(Engine[Any]):
             raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
         return frame
 
+    def file_rows(self, path: str) -> Any:
+        """Every row and column at ``path``, checked as :meth:`read`, in file order (what
+        :meth:`to_polars` brings back: the rows of the local scan)."""
+        from pyspark.sql import functions as F
+
+        return self.read(path).withColumn(ORDER, F.monotonically_increasing_id())
+
     def schema(self, path: str) -> pl.Schema:
         return self._schema(self.read(path))
 
@@ -133,6 +141,7 @@ class SparkEngine(Engine[Any]):
     def _schema(frame: Any) -> pl.Schema:
         return pl.Schema({f.name: polars_type(f.dataType) for f in frame.schema.fields})
 
+    @cluster_errors
     def load_days(
         self,
         path: str,
@@ -200,6 +209,7 @@ class SparkEngine(Engine[Any]):
 
     # ------------------------------------------------------------------------------- windows
 
+    @cluster_errors
     def split(self, rows: Any, windows: Windows, *, target: str, entity: str | None) -> WindowRows:
         from pyspark.sql import functions as F
 
@@ -233,9 +243,11 @@ class SparkEngine(Engine[Any]):
         kept = flagged.where(~F.col(KNOWN)).drop(FIRST_FRAUD_DAY, KNOWN)
         return WindowRows(train, kept, int(n), int(p or 0))
 
+    @cluster_errors
     def count(self, rows: Any) -> int:
         return int(rows.count())
 
+    @cluster_errors
     def to_polars(self, rows: Any) -> pl.DataFrame:
         if ORDER in rows.columns:
             rows = rows.orderBy(ORDER).drop(ORDER)
@@ -245,6 +257,7 @@ class SparkEngine(Engine[Any]):
 
     # --------------------------------------------------------------------- on the executors
 
+    @cluster_errors
     def row_sums(self, rows: Any, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:
         from pyspark.sql import functions as F
 
@@ -285,11 +298,13 @@ class SparkEngine(Engine[Any]):
         task = score_task(raw, model.library, suffix, model.features, output)
         return rows.mapInArrow(task, schema)
 
+    @cluster_errors
     def scores_of(self, rows: Any, model: ModelFile) -> np.ndarray:
         scored = self.score(rows.select(ORDER, *model.features), model, output=SCORE)
         table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
+    @cluster_errors
     def scores_by(
         self, rows: Any, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
     ) -> np.ndarray:
@@ -304,6 +319,7 @@ class SparkEngine(Engine[Any]):
     def workers(self, requested: int | None) -> int:
         return workers_for(self.session, requested)
 
+    @cluster_errors
     def class_counts(self, rows: Any, target: str) -> tuple[int, int]:
         from pyspark.sql import functions as F
 
@@ -311,9 +327,11 @@ class SparkEngine(Engine[Any]):
         n, positives = rows.agg(F.count(F.lit(1)), F.sum(y)).first()
         return int(n) - int(positives or 0), int(positives or 0)
 
+    @cluster_errors
     def sample(self, rows: Any, *, target: str, size: int, seed: int) -> pl.DataFrame:
         return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER)
 
+    @cluster_errors
     def train_xgboost(
         self,
         rows: Any,
@@ -334,6 +352,7 @@ class SparkEngine(Engine[Any]):
             workers=workers,
         )
 
+    @cluster_errors
     def score_stats(
         self, rows: Any, *, score: str, target: str, amount: str | None = None
     ) -> ScoreStats:
@@ -357,6 +376,7 @@ class SparkEngine(Engine[Any]):
         score_values = np.asarray(table.column("s").to_numpy(), dtype=np.float64)
         return ScoreStats(score_values, positives, n - positives, fraud)
 
+    @cluster_errors
     def entity_day_cells(
         self, rows: Any, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
@@ -381,3 +401,8 @@ class SparkEngine(Engine[Any]):
             .select(DAY, F.col(entity).alias("entity"), "label", "rank")
         )
         return self.to_polars(kept).sort(DAY, "rank")
+
+    def graph_features(self, history: Any, rows: Any, settings: GraphSettings) -> Any:
+        """Window aggregations on the executors; snapshot features on the driver from each day's
+        distinct entity tuples (:mod:`.spark_graph`)."""
+        return spark_graph.graph_features(self.session, history, rows, settings)

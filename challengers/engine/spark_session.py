@@ -8,14 +8,17 @@ cluster the executors' Python must have ``challenge`` installed (see the README)
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
 import warnings
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-from challengers.errors import ConfigError, EnvironmentFailure, first_line
+from challengers.errors import ChallengeError, ConfigError, EnvironmentFailure, first_line
+
+Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 DEFAULTS: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
@@ -84,3 +87,61 @@ def check_reachable(master: str, timeout: float = 5.0) -> None:
         f"engine.master: cannot reach {master} ({'; '.join(reasons)}); check the URL and that "
         "the Spark master is up"
     )
+
+
+# What a failed job's message says when the cluster failed it, not the rows; the first found names
+# the cause (an executor killed for its memory is also reported lost: memory is looked for first)
+CLUSTER_CAUSES = (
+    ("OutOfMemoryError", "an executor ran out of memory"),
+    ("exceeding memory limits", "an executor exceeded its memory limit"),
+    ("ExecutorLostFailure", "an executor was lost"),
+    ("SparkContext was shut down", "the Spark session was shut down"),
+    ("stopped SparkContext", "the Spark session was shut down"),
+    ("Master removed our application", "the master removed the application"),
+    (
+        "spark.driver.maxResultSize",
+        "the rows brought to the driver are larger than spark.driver.maxResultSize (raise it, and "
+        "spark.driver.memory, in engine.conf)",
+    ),
+)
+
+
+def cluster_failure(exc: BaseException) -> EnvironmentFailure | None:
+    """The exit-3 error for a Spark job the cluster failed (a lost executor, an executor out of
+    memory, a session shut down, results over the driver's limit) anywhere in ``exc``'s chain;
+    None for any other error."""
+    links: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in links:
+        links.append(link)
+        link = link.__cause__ or link.__context__
+    text = "\n".join(str(link) for link in links)
+    for marker, cause in CLUSTER_CAUSES:
+        at = text.find(marker)
+        if at >= 0:
+            end = text.find("\n", at)
+            detail = text[at : end if end >= 0 else None].strip()[:200]
+            return EnvironmentFailure(
+                f"engine: a Spark job failed: {cause} ({detail}); check the cluster and "
+                "engine.conf (spark.executor.memory), then run again"
+            )
+    return None
+
+
+def cluster_errors(fn: Fn) -> Fn:
+    """``fn`` (an engine step that runs Spark jobs) with the cluster's failures as
+    :func:`cluster_failure` (exit 3); the tool's own errors and any other error pass unchanged."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ChallengeError:
+            raise
+        except Exception as exc:
+            failure = cluster_failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    return wrapper  # type: ignore[return-value]

@@ -50,17 +50,19 @@ class Components:
     v01: np.ndarray
 
 
-def components(y: np.ndarray, score: np.ndarray) -> Components:
+def components(y: np.ndarray, score: np.ndarray, ascending: np.ndarray | None = None) -> Components:
     """AUC and DeLong's structural components by midranks (Sun & Xu 2014), O(n log n).
 
     One sort serves all three rankings: the positives (negatives) in sorted order are sorted too.
+    ``ascending``: row indices in ascending score order when the caller has them (e.g. a ranking's
+    order reversed); how tied rows are ordered does not change any midrank.
     """
     pos = np.asarray(y) > 0
     score = np.asarray(score, dtype=np.float64)
     m, n = int(pos.sum()), int((~pos).sum())
     if m < 2 or n < 2:  # one fraud (or one genuine row): the variance is not estimable
         return Components(float("nan"), np.full(m, np.nan), np.full(n, np.nan))
-    order = np.argsort(score)
+    order = np.argsort(score) if ascending is None else ascending
     s, is_pos = score[order], pos[order]
     tz = _sorted_midranks(s)
     by_row = np.empty(score.size)
@@ -109,7 +111,7 @@ def delong_from_components(
         var = _var(d10) / m + _var(d01) / n
         k = None
     else:
-        codes = np.unique(np.asarray(clusters), return_inverse=True)[1]
+        codes = _dense(np.asarray(clusters))
         k = int(codes.max()) + 1
         size = k
         # each cluster's contribution to the linearised delta; clusters are the independent units
@@ -123,6 +125,22 @@ def delong_from_components(
         z = delta / se
         p = math.erfc(abs(z) / math.sqrt(2.0))
     return DeLongResult(a.auc, b.auc, float(delta), se, z, p, k)
+
+
+def _dense(codes: np.ndarray) -> np.ndarray:
+    """``np.unique(codes, return_inverse=True)[1]``; in O(n) for small non-negative integer codes
+    (a table of the codes present), already dense ones (every code 0..K-1 used) as they are."""
+    if (
+        codes.dtype.kind not in "iu"
+        or not codes.size
+        or codes.min() < 0
+        or codes.max() > 4 * codes.size
+    ):
+        return np.unique(codes, return_inverse=True)[1]
+    present = np.bincount(codes) > 0
+    if present.all():
+        return codes.astype(np.intp, copy=False)
+    return (np.cumsum(present) - 1)[codes]
 
 
 def _var(v: np.ndarray) -> float:

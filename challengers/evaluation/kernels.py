@@ -468,3 +468,24 @@ def descending_order(bits):
         keys, keys_out = keys_out, keys
         order, order_out = order_out, order
     return order
+
+
+@nb.njit(cache=True)
+def bin_counts(values, edges):
+    """Rows of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then the
+    non-finite ones: ``np.searchsorted(edges, v, side="left")`` per value, counted in one pass."""
+    counts = np.zeros(edges.shape[0] + 2, dtype=np.int64)
+    for i in range(values.shape[0]):
+        v = values[i]
+        if not np.isfinite(v):
+            counts[edges.shape[0] + 1] += 1
+            continue
+        lo, hi = 0, edges.shape[0]
+        while lo < hi:  # the number of edges below v
+            mid = (lo + hi) // 2
+            if edges[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        counts[lo] += 1
+    return counts

@@ -6,6 +6,8 @@
 - :mod:`.prepare`: options, loading and checking the data (`challenge check`);
 - :mod:`.auditing`: the data audit (`challenge audit`, and the start of every run);
 - :mod:`.fitting`: the champion and the challengers, fitted and scored;
+- :mod:`.checkpoint`: each finished model kept on disk as soon as it has scored;
+  :mod:`.restored`: read back by `--resume`; :mod:`.resume`: the resume command and messages;
 - :mod:`.run`: `challenge run` from start to finish;
 - :mod:`.outputs`: files, the report and the MLflow runs a run leaves behind.
 """

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import replace
 from pathlib import Path
+
+import polars as pl
 
 from challengers.audit import AuditResult
 from challengers.audit.context import ModelInputs
@@ -26,8 +29,23 @@ def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
         allow_pickle=options.allow_pickle,
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
     )
+    if cfg.engine.kind == "spark":
+        with progress.stage("Loading data on Spark"):
+            plan = replace(plan, lf=_rows_on_spark(cfg))
     with output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out:
         return _audit(cfg, plan, out, progress)
+
+
+def _rows_on_spark(cfg: ExperimentConfig) -> pl.LazyFrame:
+    """The data's rows read by Spark (its file checks; an unreachable master is exit 3) and
+    brought to the driver in file order, where the audit's aggregates run as locally."""
+    from challengers.engine.spark import SparkEngine
+
+    engine = SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
+    try:
+        return engine.to_polars(engine.file_rows(cfg.data.path)).lazy()
+    finally:
+        engine.close()
 
 
 def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,31 +27,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from challengers.errors import (
-    ChallengeError,
-    ConfigError,
-    DataError,
-    EnvironmentFailure,
-    RunInterrupted,
-    first_line,
-)
+from challengers.errors import ConfigError, DataError, EnvironmentFailure, first_line
 from challengers.files import atomic_path, environment_failure, write_json, write_parquet_atomic
 from challengers.models import trees
 from challengers.models.base import BaseChallenger
-from challengers.pipeline.interrupts import deferred, signal_name
+from challengers.pipeline.interrupts import deferred
+from challengers.pipeline.restored import restore
+from challengers.pipeline.resume import ARRAYS, CHECKPOINT, PREDICTIONS, model_dir
 
 if TYPE_CHECKING:
     from challengers.pipeline.fitting import Fitted
     from challengers.pipeline.plan import ModelPlan
     from challengers.pipeline.prepare import Prepared
     from challengers.progress import Progress
-    from challengers.tuning.records import TuneResult
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT = "checkpoint.json"
-PREDICTIONS = "predictions.parquet"
-ARRAYS = "arrays.npz"
 FORMAT = 1
 # Fitted fields the checkpoint knows how to store; a model whose Fitted carries anything else
 # is not checkpointed and is simply trained again on resume.
@@ -67,63 +57,6 @@ KNOWN = {
     "tuning",
     "training",
 }
-
-
-def model_dir(out: Path, name: str) -> Path:
-    return out / "models" / name
-
-
-def require_resumable(output_dir: Path | None) -> Path:
-    """--resume needs the directory of the interrupted run."""
-    if output_dir is None:
-        raise ConfigError("--resume needs --output DIR: the output directory of the run to resume")
-    if not output_dir.is_dir():
-        raise ConfigError(
-            f"--resume: {output_dir} does not exist; give the --output directory of the "
-            "interrupted run, or drop --resume to start a new run"
-        )
-    return output_dir
-
-
-def finished_models(out: Path) -> list[str]:
-    """The models of ``out`` whose checkpoint is complete (what --resume would reuse)."""
-    return sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
-
-
-def resume_command(out: Path, config_file: str | None, tracking_uri: str | None) -> str:
-    """The command that continues the run in ``out``, in the same tracking store."""
-    store = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
-    return f"challenge run {config_file or 'CONFIG'} --resume --output {out}{store}"
-
-
-def interrupted_error(
-    exc: KeyboardInterrupt, out: Path, config_file: str | None, tracking_uri: str | None = None
-) -> RunInterrupted:
-    """The one line after Ctrl-C/SIGTERM/SIGHUP: what was kept, and the command that resumes
-    (naming the store when it came from the command line or the environment: without it the
-    resumed run would log to another store)."""
-    kept = finished_models(out)
-    return RunInterrupted(
-        f"interrupted ({signal_name(exc)}): the MLflow run is marked KILLED; "
-        f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
-        f"resume with: {resume_command(out, config_file, tracking_uri)}"
-    )
-
-
-def with_resume_hint(
-    exc: ChallengeError, out: Path, config_file: str | None, tracking_uri: str | None
-) -> ChallengeError:
-    """A failure after models finished: the same error, saying which models are kept and how to
-    resume once the cause is fixed (nothing trained is lost)."""
-    kept = finished_models(out)
-    if not kept:
-        return exc
-    hint = (
-        f"; {len(kept)} finished model(s) kept in {out}/models ({', '.join(kept)}); after fixing "
-        f"this, resume with: {resume_command(out, config_file, tracking_uri)}"
-    )
-    exc.args = (str(exc) + hint,)
-    return exc
 
 
 @dataclass
@@ -200,7 +133,7 @@ class Checkpoints:
         if state is None:
             return None
         try:
-            return _restore(state, model_dir(self.out, mp.name), mp, prepared)
+            return restore(state, model_dir(self.out, mp.name), mp, _keys(prepared))
         except Exception as exc:  # damaged or partial: the model is simply trained again
             self.notes.append(
                 f"checkpoint of '{mp.name}' is incomplete ({first_line(exc)}); trained again"
@@ -332,121 +265,3 @@ def _write_arrays(arrays: dict[str, np.ndarray], path: Path) -> None:
     # through a handle: given a path, numpy would add .npz to the temporary name
     with atomic_path(path) as tmp, tmp.open("wb") as handle:
         np.savez(handle, **arrays)  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------------------------ restore
-
-
-def _restore(state: dict[str, Any], directory: Path, mp: ModelPlan, prepared: Prepared) -> Fitted:
-    from challengers.evaluation.twins import TwinScores
-    from challengers.pipeline.fitting import Fitted
-
-    frame = pl.read_parquet(directory / PREDICTIONS)
-    keys = _keys(prepared)
-    if frame.height != keys.height or not frame.select(keys.columns).equals(keys):
-        raise ValueError("its predictions are for other test rows")
-    scores = frame.get_column("score").to_numpy()
-    twin = None
-    if state.get("twin") is not None:
-        twin = TwinScores(
-            label=state["twin"]["label"],
-            scores=frame.get_column("twin_score").to_numpy(),
-            calibrated=bool(state["twin"]["calibrated"]),
-        )
-    arrays: dict[str, np.ndarray] = {}
-    if state.get("arrays"):
-        with np.load(directory / ARRAYS, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in state["arrays"]}
-    model = RestoredModel(state, directory)
-    fitted = Fitted(
-        plan=mp,
-        model=model,
-        scores=scores,
-        fit_seconds=float(state["fit_seconds"]),
-        predict_seconds=float(state["predict_seconds"]),
-        twin=twin,
-        tuning=_restore_tuning(state.get("tuning"), model),
-        training=state.get("training"),
-    )
-    for name, values in arrays.items():  # per-row outputs other parts of the run added
-        setattr(fitted, name, values)
-    return fitted
-
-
-def _restore_tuning(state: dict[str, Any] | None, model: BaseChallenger) -> TuneResult | None:
-    if state is None:
-        return None
-    from challengers.tuning.records import TuneResult
-
-    return TuneResult.from_state(state, model)
-
-
-class RestoredModel(BaseChallenger):
-    """A finished model read back from its checkpoint: what the rest of the run needs of it
-    (params, importance, calibration, the native booster for MLflow and explanations), without
-    training and without unpickling anything."""
-
-    def __init__(self, state: dict[str, Any], directory: Path) -> None:
-        self.state = state
-        self.directory = directory
-        self.calibrated = bool(state["calibrated"])
-        self.features_ = tuple(state["features"])
-        self.fit_seconds_ = float(state["fit_seconds"])
-        self.finished_at = str(state["finished_at"])
-
-    # what is a class attribute of a real kind is per instance here
-    @property
-    def kind(self) -> str:  # type: ignore[override]
-        return str(self.state["kind"])
-
-    def get_params(self) -> dict[str, Any]:
-        return dict(self.state["params"])
-
-    def feature_importance(self) -> dict[str, float]:
-        return dict(self.state["importance"])
-
-    def native_model(self) -> Any:
-        if not hasattr(self, "booster_"):
-            self.booster_ = self._load_booster()
-        return self.booster_
-
-    def _library(self) -> trees.TreeLibrary | None:
-        flavor = self.state.get("flavor")
-        return next((lib for lib in trees.LIBRARIES.values() if lib.flavor == flavor), None)
-
-    def _load_booster(self) -> Any:
-        name, lib = self.state.get("native_file"), self._library()
-        if name is None or lib is None:
-            return None
-        return lib.load(self.directory / name)
-
-    def save(self, directory: Path) -> Path:
-        name = self.state.get("native_file")
-        if name is None:
-            raise NotImplementedError(f"{self.kind} has no native model file")
-        source, target = self.directory / name, Path(directory) / name
-        if source.resolve() != target.resolve():
-            shutil.copyfile(source, target)
-        return target
-
-    def model_inputs(
-        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
-    ) -> tuple[np.ndarray, list[str]]:
-        self._require_data_inputs()
-        return super().model_inputs(frame, history=history)
-
-    def _require_data_inputs(self) -> None:
-        if not self.state.get("native_reads_features"):
-            raise NotImplementedError(
-                f"{self.kind}: restored from its checkpoint; its features are derived at fit "
-                "time, so only its stored scores exist"
-            )
-
-    def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        from challengers.data.frames import to_matrix
-
-        self._require_data_inputs()
-        lib = self._library()
-        assert lib is not None  # a native file that reads the data: a tree booster
-        threads = self.state["params"].get("threads")
-        return lib.predict(self.native_model(), to_matrix(frame, self.features_), threads)

@@ -20,11 +20,11 @@ from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
 from challengers.files import write_atomic, write_json, write_parquet_atomic
 from challengers.models import trees
-from challengers.pipeline.checkpoint import CHECKPOINT
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.plan import DAY_COLUMN, ROW, SCORE_PREFIX
 from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
+from challengers.pipeline.resume import CHECKPOINT
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import write_report
 from challengers.results import ModelResult

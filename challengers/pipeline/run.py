@@ -33,12 +33,7 @@ from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
 from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
-from challengers.pipeline.checkpoint import (
-    Checkpoints,
-    interrupted_error,
-    require_resumable,
-    with_resume_hint,
-)
+from challengers.pipeline.checkpoint import Checkpoints
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.governance import add_governance
 from challengers.pipeline.outputs import (
@@ -57,6 +52,7 @@ from challengers.pipeline.prepare import (
     prepare,
 )
 from challengers.pipeline.registering import registration
+from challengers.pipeline.resume import interrupted_error, require_resumable, with_resume_hint
 from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe

@@ -86,3 +86,22 @@ def test_segment_auc_matches_a_reference_on_each_segment() -> None:
     for row in col.rows:
         mask = values == row.value
         assert row.auc["m"] == pytest.approx(roc_auc_score(y[mask], scores[mask]))
+
+
+def test_segment_codes_index_the_sorted_distinct_values() -> None:
+    """A segment column's codes (text values, missing ones named) against numpy's unique."""
+    import polars as pl
+
+    from challengers.analysis.segments import MISSING
+    from challengers.analysis.suite import _codes
+
+    rng = np.random.default_rng(3)
+    values = rng.choice(["b", "a", "10", "9", "Z", "é", None], size=2_000).tolist()
+    codes_, labels = _codes(pl.Series("region", values))
+    text = np.array([MISSING if v is None else v for v in values])
+    expected_labels, expected_codes = np.unique(text, return_inverse=True)
+    assert labels == expected_labels.tolist()
+    assert np.array_equal(codes_, expected_codes)
+    numbers, number_labels = _codes(pl.Series("n", [3, 10, None, 3, 2]))
+    assert number_labels == ["(missing)", "10", "2", "3"] and numbers.tolist() == [3, 1, 0, 3, 2]
+    assert _codes(pl.Series("e", [], dtype=pl.String))[1] == []

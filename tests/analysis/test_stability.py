@@ -86,3 +86,32 @@ def test_decay_slope_is_weighted_least_squares() -> None:
 def test_decay_slope_needs_three_points() -> None:
     s = decay_slope(np.array([1.0, 2.0]), np.array([0.5, 0.4]), np.ones(2))
     assert math.isnan(s.per_week) and s.points == 2
+
+
+def test_bin_shares_match_searchsorted_on_planted_values() -> None:
+    """The compiled bin count against numpy's searchsorted + bincount: values on the edges (they
+    fall in the bin they close), below and above every edge, repeated edges dropped, NaN and
+    infinities counted as missing."""
+    from challengers.analysis.stability import bin_shares, psi_edges
+
+    rng = np.random.default_rng(7)
+    reference = np.round(rng.normal(size=5_000), 1)  # discrete: quantiles repeat
+    edges = psi_edges(reference, 10)
+    current = np.concatenate(
+        [
+            np.round(rng.normal(0.3, 1.2, size=20_000), 1),
+            edges,  # exactly on every edge
+            [-50.0, 50.0, np.nan, np.inf, -np.inf, -0.0],
+        ]
+    )
+    rng.shuffle(current)
+    finite = np.isfinite(current)
+    counts = np.bincount(
+        np.searchsorted(edges, current[finite], side="left"), minlength=len(edges) + 1
+    )
+    expected = np.append(counts, np.count_nonzero(~finite)) / current.size
+    assert np.array_equal(bin_shares(current, edges), expected)
+    assert bin_shares(current, np.empty(0)).tolist() == [
+        np.count_nonzero(finite) / current.size,
+        3 / current.size,
+    ]

@@ -6,6 +6,7 @@ SparkContext, and the suite's `local[2]` session may be running in this one."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,90 @@ def test_separate_executors_and_a_shuffle_give_the_local_rows(sim_parquet: Path)
     assert got["executors"] == 2
     assert got["excluded"] == parts.excluded_rows > 0
     assert got["digest"] == fingerprint_frame(parts.test, COLUMNS, chunk_by=DAY).digest
+
+
+def kill_executor(frame: object) -> object:
+    """A scorer whose task's Python worker kills the executor JVM that runs it (an ancestor)."""
+    import os
+    import signal
+
+    pid = os.getppid()
+    while pid > 1:
+        if Path(f"/proc/{pid}/comm").read_text().strip() == "java":
+            os.kill(pid, signal.SIGKILL)  # the nearest: the driver's JVM is a java above it
+            break
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    raise AssertionError("the executor outlived its killing")
+
+
+LOST = """
+import sys
+from challengers.engine.spark import SparkEngine
+from challengers.errors import EnvironmentFailure
+from tests.engine.test_spark_cluster import kill_executor
+
+engine = SparkEngine.start(
+    "local-cluster[1,1,1024]",
+    {"spark.ui.enabled": "false", "spark.task.maxFailures": "1", "spark.driver.memory": "1g"},
+)
+try:
+    engine.scores_by(engine.file_rows(sys.argv[1]), kill_executor, ["TX_AMOUNT"])
+except EnvironmentFailure as exc:
+    print(f"{exc.exit_code} {exc}")
+finally:
+    engine.close()
+"""
+
+
+@pytest.mark.slow
+def test_a_lost_executor_is_one_line_and_exit_3(sim_parquet: Path) -> None:
+    """A task kills its executor (on a cluster of one executor, one attempt per task): the engine
+    step fails with the cause in one line, as EnvironmentFailure (exit 3), not a JVM dump."""
+    result = subprocess.run(
+        [sys.executable, "-c", LOST, str(sim_parquet)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},  # the executors import kill_executor
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("3 engine: a Spark job failed: an executor was lost (")
+    assert "ExecutorLostFailure" in lines[0] and "run again" in lines[0]
+
+
+TOO_LARGE = """
+import sys
+from challengers.engine.spark import SparkEngine
+from challengers.errors import EnvironmentFailure
+
+conf = {"spark.ui.enabled": "false", "spark.driver.maxResultSize": "1m"}
+engine = SparkEngine.start("local[1]", conf)
+try:
+    engine.to_polars(engine.file_rows(sys.argv[1]))
+except EnvironmentFailure as exc:
+    print(f"{exc.exit_code} {exc}")
+finally:
+    engine.close()
+"""
+
+
+@pytest.mark.slow
+def test_rows_over_the_drivers_result_limit_are_one_line_and_exit_3(sim_parquet: Path) -> None:
+    """The loaded rows reach the driver as task results (README, "Executors and driver"): over
+    spark.driver.maxResultSize (1 MiB here; the simulated rows are several) they are refused,
+    in one line that names the setting."""
+    result = subprocess.run(
+        [sys.executable, "-c", TOO_LARGE, str(sim_parquet)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("3 engine: a Spark job failed: the rows brought to the driver are")
+    assert "spark.driver.maxResultSize" in lines[0]

@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import norm, rankdata
 
 from challengers.evaluation.curve import Curve, Ranked
-from challengers.evaluation.delong import delong_test, midranks
+from challengers.evaluation.delong import delong_from_components, delong_test, midranks
 from challengers.evaluation.metrics import roc_auc
 
 
@@ -132,3 +132,24 @@ def test_clustered_delong_holds_its_level_where_plain_delong_does_not() -> None:
         clustered += delong_test(y, a, b, clusters=entity).p_value < 0.05
     assert clustered / pairs <= 0.07
     assert plain / pairs > 0.15
+
+
+@pytest.mark.parametrize("ties", [True, False])
+def test_components_from_a_ranking_equal_their_own_sort(ties: bool) -> None:
+    """The evaluation hands DeLong each model's ranking (descending, stable) reversed: tied rows
+    then come in another order than argsort's, which must not move any number, to the last bit."""
+    from challengers.evaluation.delong import _dense, components
+
+    y, a, b, clusters = _data(7, ties=ties)
+    for score in (a, b):
+        ascending = Ranked.build(y, score).order[::-1]
+        own, given = components(y, score), components(y, score, ascending)
+        assert own.auc == given.auc
+        np.testing.assert_array_equal(own.v10, given.v10)
+        np.testing.assert_array_equal(own.v01, given.v01)
+    for codes in (clusters, clusters * 3 + 5, np.arange(50)[::-1], np.array([7, 7, 2**40])):
+        np.testing.assert_array_equal(_dense(codes), np.unique(codes, return_inverse=True)[1])
+    r = Ranked.build(y, a)
+    rows_a, rows_b = components(y, a, r.order[::-1]), components(y, b)
+    got = delong_from_components(y, rows_a, rows_b, clusters=clusters * 3 + 5)
+    assert got == delong_test(y, a, b, clusters=clusters)

@@ -349,3 +349,30 @@ def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
     ]
     for score in cases:
         np.testing.assert_array_equal(descending_order(score), np.argsort(-score, kind="stable"))
+
+
+def test_column_codes_equal_polars_dense_rank() -> None:
+    """TestRows' entity and day codes from a table of the values present (integers and dates in
+    a narrow range) or from polars' rank (wide ranges, nulls): always ``rank("dense") - 1``."""
+    import datetime as dt
+
+    import polars as pl
+
+    from challengers.evaluation.evaluate import column_codes
+
+    rng = np.random.default_rng(11)
+    cases = [
+        pl.Series(rng.integers(-50, 3_000, 2_000)),  # gaps and negative ids
+        pl.Series(rng.integers(0, 2**40, 2_000)),  # too wide: ranked
+        pl.Series(rng.integers(0, 200, 2_000), dtype=pl.UInt8),
+        pl.Series(np.array([2**64 - 1, 2**64 - 5, 2**64 - 1], dtype=np.uint64)),
+        pl.Series(
+            [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 60, 500)]
+        ),
+        pl.Series(rng.choice(["x", "b", "a"], 300)),  # text: ranked
+    ]
+    for s in cases:
+        expected = s.rank("dense").cast(pl.Int64).to_numpy() - 1
+        got = column_codes(s)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)

@@ -11,9 +11,10 @@ import pytest
 from challengers.data.frames import to_matrix
 from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
 from challengers.models.trees import LIBRARIES, library, library_for_file, library_of
-from challengers.pipeline.checkpoint import RestoredModel, _save_native, _state
+from challengers.pipeline.checkpoint import _save_native, _state
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.plan import ModelPlan
+from challengers.pipeline.restored import RestoredModel
 from tests.models.contract import EASY_FEATURES, ChallengerContract, easy_frame
 
 

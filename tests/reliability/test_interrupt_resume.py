@@ -405,5 +405,10 @@ def test_ctrl_c_while_python_itself_starts_is_one_line_and_exit_130(delay: float
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
+    if process.returncode == -signal.SIGINT:
+        # The signal came before the launcher's first instruction (a busy machine can hold the
+        # new process that long): death by SIGINT, which a shell reports as 130, printing nothing.
+        assert stderr == ""
+        return
     assert process.returncode == 130, stderr
     assert stderr.splitlines() == ["interrupted before the command started: nothing was written"]

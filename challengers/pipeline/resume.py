@@ -1,0 +1,75 @@
+"""Where a run's finished models are kept, and what the tool says to resume it.
+
+Each finished model has its directory ``<output>/models/<name>/`` (see
+:mod:`challengers.pipeline.checkpoint`); its ``checkpoint.json``, written last, says it is whole.
+After an interrupt or a failure past training, the one-line message names the kept models and the
+command that continues the run in the same tracking store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from challengers.errors import ChallengeError, ConfigError, RunInterrupted
+from challengers.pipeline.interrupts import signal_name
+
+CHECKPOINT = "checkpoint.json"
+PREDICTIONS = "predictions.parquet"
+ARRAYS = "arrays.npz"
+
+
+def model_dir(out: Path, name: str) -> Path:
+    return out / "models" / name
+
+
+def require_resumable(output_dir: Path | None) -> Path:
+    """--resume needs the directory of the interrupted run."""
+    if output_dir is None:
+        raise ConfigError("--resume needs --output DIR: the output directory of the run to resume")
+    if not output_dir.is_dir():
+        raise ConfigError(
+            f"--resume: {output_dir} does not exist; give the --output directory of the "
+            "interrupted run, or drop --resume to start a new run"
+        )
+    return output_dir
+
+
+def finished_models(out: Path) -> list[str]:
+    """The models of ``out`` whose checkpoint is complete (what --resume would reuse)."""
+    return sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
+
+
+def resume_command(out: Path, config_file: str | None, tracking_uri: str | None) -> str:
+    """The command that continues the run in ``out``, in the same tracking store."""
+    store = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
+    return f"challenge run {config_file or 'CONFIG'} --resume --output {out}{store}"
+
+
+def interrupted_error(
+    exc: KeyboardInterrupt, out: Path, config_file: str | None, tracking_uri: str | None = None
+) -> RunInterrupted:
+    """The one line after Ctrl-C/SIGTERM/SIGHUP: what was kept, and the command that resumes
+    (naming the store when it came from the command line or the environment: without it the
+    resumed run would log to another store)."""
+    kept = finished_models(out)
+    return RunInterrupted(
+        f"interrupted ({signal_name(exc)}): the MLflow run is marked KILLED; "
+        f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
+        f"resume with: {resume_command(out, config_file, tracking_uri)}"
+    )
+
+
+def with_resume_hint(
+    exc: ChallengeError, out: Path, config_file: str | None, tracking_uri: str | None
+) -> ChallengeError:
+    """A failure after models finished: the same error, saying which models are kept and how to
+    resume once the cause is fixed (nothing trained is lost)."""
+    kept = finished_models(out)
+    if not kept:
+        return exc
+    hint = (
+        f"; {len(kept)} finished model(s) kept in {out}/models ({', '.join(kept)}); after fixing "
+        f"this, resume with: {resume_command(out, config_file, tracking_uri)}"
+    )
+    exc.args = (str(exc) + hint,)
+    return exc
