@@ -10,11 +10,21 @@ from datetime import date
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HANDBOOK = (
-    Path(os.environ.get("CHALLENGE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-    / "data"
-    / "handbook_transactions.parquet"
-)
+
+
+def _shared() -> Path:
+    """$CHALLENGE_SHARED, else the first ``shared/`` beside the repository or one of its parents
+    (a worktree sits a level deeper than the main checkout)."""
+    if "CHALLENGE_SHARED" in os.environ:
+        return Path(os.environ["CHALLENGE_SHARED"])
+    here = Path(__file__).resolve().parents[1]
+    for parent in here.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared"
+    return here.parent / "shared"
+
+
+HANDBOOK = _shared() / "data" / "handbook_transactions.parquet"
 
 
 def machine() -> str:

@@ -6,11 +6,17 @@ run per model and the models logged).
 
 Prints both wall times, their ratio, and the tool's total wall time over the sum of its models' fit
 and predict seconds (the tool's overhead). Writes the `handbook` section of bench/RESULTS.md.
+
+``--fixed``: the fixed cost of a run on the handbook split (wall time minus the models' fit +
+predict), `challenge --help`'s time, the time to the first line of `challenge run`, and the slowest
+imports at start-up (the `handbook_fixed` section).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,7 +103,9 @@ def tool_config(data: Path, directory: Path) -> Path:
     return path
 
 
-def run_tool(config: Path, directory: Path) -> tuple[float, dict, list[tuple[str, float]]]:
+def run_tool(
+    config: Path, directory: Path, tag: str = "tool"
+) -> tuple[float, dict, list[tuple[str, float]]]:
     """Wall time, comparison.json, and the time of each step as the progress lines report it."""
     started = time.perf_counter()
     done = subprocess.run(
@@ -106,7 +114,7 @@ def run_tool(config: Path, directory: Path) -> tuple[float, dict, list[tuple[str
             "run",
             str(config),
             "--output",
-            str(directory / "tool-out"),
+            str(directory / f"{tag}-out"),
             "--tracking-uri",
             f"sqlite:///{directory}/tool.db",
         ],
@@ -117,7 +125,7 @@ def run_tool(config: Path, directory: Path) -> tuple[float, dict, list[tuple[str
     )
     wall = time.perf_counter() - started
     steps = progress_steps(done.stderr)
-    return wall, json.loads((directory / "tool-out" / "comparison.json").read_text()), steps
+    return wall, json.loads((directory / f"{tag}-out" / "comparison.json").read_text()), steps
 
 
 def run_plain(data: Path, directory: Path) -> float:
@@ -267,8 +275,156 @@ def main() -> None:
     write_section("handbook", text)
 
 
+# ------------------------------------------------------------------ fixed cost and start-up
+
+FIXED_RUNS = 3  # timed runs after one that creates the store (median)
+
+
+def fixed_config(directory: Path) -> Path:
+    """The handbook split straight from the shared file: a LightGBM champion retrained and an
+    XGBoost challenger, 100 rounds each, 3 metrics, no bootstrap."""
+    import yaml
+
+    config = yaml.safe_load(tool_config(HANDBOOK, directory).read_text())
+    config["name"] = "bench-fixed-cost"
+    config["champion"] = {
+        "name": "lgbm",
+        "retrain": {"kind": "lightgbm", "params": {"n_estimators": 100}},
+    }
+    config["challengers"] = [{"name": "xgb", "kind": "xgboost", "params": {"n_estimators": 100}}]
+    config["evaluation"]["bootstrap"] = 0
+    path = directory / "fixed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def fixed_run(config: Path, directory: Path, index: int) -> dict:
+    wall, comparison, steps = run_tool(config, directory, tag=f"fixed-{index}")
+    models = sum(m["fit_seconds"] + m["predict_seconds"] for m in comparison["models"])
+    return {"wall": wall, "models": models, "steps": steps}
+
+
+def first_line_seconds(config: Path, directory: Path) -> tuple[float, float]:
+    """Seconds from starting `challenge run` to its first line on stderr, and to its first
+    finished step; the run is then stopped."""
+    command = [str(Path(sys.executable).parent / "challenge"), "run", str(config)]
+    command += [
+        "-o",
+        str(directory / "first-line"),
+        "--tracking-uri",
+        f"sqlite:///{directory}/tool.db",
+    ]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=TOOL_ENV)
+    assert process.stderr is not None
+    process.stderr.readline()
+    first = time.perf_counter() - started
+    line = "-"
+    while line and "✓" not in line:  # "": the run ended (failed) before finishing a step
+        line = process.stderr.readline()
+    step = time.perf_counter() - started if line else float("nan")
+    process.kill()
+    process.wait()
+    return first, step
+
+
+def help_seconds() -> tuple[float, float]:
+    """`challenge --help`, median of 5: whole-process wall seconds, and its CPU seconds (user +
+    system, from wait4: what the wall time would be on an idle core)."""
+    command = [str(Path(sys.executable).parent / "challenge"), "--help"]
+    walls, cpus = [], []
+    for _ in range(5):
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env=TOOL_ENV)
+        _, _, usage = os.wait4(process.pid, 0)
+        walls.append(time.perf_counter() - started)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def import_times(code: str, top: int = 12) -> list[str]:
+    """The slowest imports (cumulative) of ``code`` in a fresh interpreter (-X importtime)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    return [f"{us / 1000:7.1f} ms  {name}" for us, name in sorted(rows, reverse=True)[:top]]
+
+
+def fixed_cost() -> None:
+    if not HANDBOOK.exists():
+        print(f"skipped: {HANDBOOK} is absent")
+        return
+    header = machine()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        config = fixed_config(directory)
+        fixed_run(config, directory, -1)  # creates the store; not counted
+        runs = [fixed_run(config, directory, i) for i in range(FIXED_RUNS)]
+        first, step = first_line_seconds(config, directory)
+    helping, help_cpu = help_seconds()
+    walls = [r["wall"] for r in runs]
+    overheads = [r["wall"] - r["models"] for r in runs]
+    middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+    lines = [
+        "## Fixed cost per run and start-up (`bench/bench_handbook.py --fixed`)",
+        "",
+        f"{header} · load average at the end {os.getloadavg()[0]:.1f}",
+        "",
+        "The handbook split (1.75M rows in the file; train 7 days, delay 7, test 7), a LightGBM "
+        "champion retrained and an XGBoost challenger, 100 rounds each, 3 metrics, no bootstrap, "
+        f"an existing sqlite store; `challenge run` as a subprocess, {FIXED_RUNS} runs (median). "
+        "The fixed cost is the run's wall time minus the models' own fit + predict seconds "
+        "(comparison.json): loading, audit, diagnostics, report, MLflow, start-up.",
+        "",
+        "| | s |",
+        "| --- | ---: |",
+        f"| `challenge run`, wall (median; runs {', '.join(f'{w:.1f}' for w in walls)}) "
+        f"| {statistics.median(walls):.1f} |",
+        f"| the models' fit + predict | {middle['models']:.1f} |",
+        f"| **fixed cost**: wall - fit - predict (median; goal <= 5) "
+        f"| **{statistics.median(overheads):.1f}** |",
+        f"| `challenge --help`, whole process (median of 5; goal <= 0.5) | {helping:.2f} "
+        f"(CPU {help_cpu:.2f}) |",
+        f"| `challenge run`: its first line on screen (goal <= 1.0) | {first:.2f} |",
+        f"| `challenge run`: its first finished step (loading the data) | {step:.2f} |",
+        "",
+        "Steps of the median run, s:",
+        "",
+        "| step | s |",
+        "| --- | ---: |",
+        *(f"| {name} | {seconds:.1f} |" for name, seconds in middle["steps"]),
+        "",
+        "Slowest imports before `--help` answers (`python -X importtime`, cumulative):",
+        "",
+        "```",
+        *import_times("import challengers.cli.main"),
+        "```",
+        "",
+        "and before `challenge run` reads its data (the heavy libraries come later, in a "
+        "background thread or where a step needs them):",
+        "",
+        "```",
+        *import_times(
+            "import challengers.cli.main, challengers.cli.output, challengers.config, "
+            "challengers.pipeline"
+        ),
+        "```",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    write_section("handbook_fixed", text)
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--plain":
         plain_script(Path(sys.argv[2]), Path(sys.argv[3]))
-    else:
+    elif sys.argv[1:] == ["--fixed"]:
+        fixed_cost()
+    else:  # `make bench`: both sections
         main()
+        fixed_cost()

@@ -138,3 +138,18 @@ def test_config_hash_is_stable_and_sensitive(sim_parquet: Path) -> None:
     b = parse_config(text, Path("b.yaml"))
     c = parse_config(text.replace("seed: 7", "seed: 8"), Path("c.yaml"))
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_a_resolved_config_reads_back_on_either_engine(tmp_path: Path) -> None:
+    """config.resolved.yaml writes every default, the engine's Spark-only settings included; a
+    replication parses it back, so on the local engine those defaults are not refused (values set
+    to other than the default still are)."""
+    for engine in ({}, {"kind": "spark", "master": "local[2]", "sample_rows": 5000}):
+        source = tmp_path / "experiment.yaml"
+        config = sim_config(tmp_path / "x.parquet", engine=engine)
+        cfg = parse_config(yaml.safe_dump(config), source)
+        text = yaml.safe_dump(cfg.resolved().model_dump(mode="json"), sort_keys=False)
+        assert parse_config(text, source).engine == cfg.engine
+    local = sim_config(tmp_path / "x.parquet", engine={"kind": "local", "sample_rows": 5000})
+    with pytest.raises(ConfigError, match=r"engine\.sample_rows needs engine\.kind: spark"):
+        parse_config(yaml.safe_dump(local), tmp_path / "experiment.yaml")

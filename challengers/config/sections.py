@@ -315,10 +315,17 @@ class EngineConfig(Strict):
 
     @model_validator(mode="after")
     def _spark_only(self) -> EngineConfig:
-        spark_only = {"master", "conf", "num_workers", "sample_rows"} & self.model_fields_set
+        # set to other than the default: a local run's resolved config (every default written
+        # out) reads back, as a replication of it does
+        spark_only = [
+            name
+            for name in ("conf", "master", "num_workers", "sample_rows")
+            if name in self.model_fields_set
+            and getattr(self, name) != type(self).model_fields[name].get_default()
+        ]
         if self.kind == "local" and spark_only:
             raise ValueError(
-                f"engine.{sorted(spark_only)[0]} needs engine.kind: spark (the local engine "
+                f"engine.{spark_only[0]} needs engine.kind: spark (the local engine "
                 "trains every model on every row)"
             )
         return self

@@ -90,3 +90,33 @@ def test_engine_options_are_checked(sim_parquet: Path, write_config) -> None:
     spark = sim_config(sim_parquet, engine={"kind": "spark", "sample_rows": 5000})
     kept = load_config(write_config(spark)).with_engine(None, "local[2]").engine
     assert (kept.master, kept.sample_rows, kept.num_workers) == ("local[2]", 5000, None)
+
+
+@pytest.mark.slow
+def test_a_local_run_replicates_on_spark(
+    spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
+) -> None:
+    """`replicate --engine spark` re-runs a local run's record on Spark: the same fingerprint, so
+    the data check passes, and the champion and a LightGBM challenger fitted on every training row
+    (fewer than engine.sample_rows) give every logged value again; the note names both engines."""
+    from challengers.pipeline.replicate import replicate_run
+
+    config = sim_config(
+        sim_parquet,
+        challengers=[{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}}],
+    )
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    options = RunOptions(output_dir=tmp_path / "local", tracking_uri=uri)
+    logged = run_experiment(load_config(write_config(config)), options)
+    assert logged.run_id is not None
+    replication = replicate_run(
+        logged.run_id,
+        tolerance=1e-9,
+        tracking_uri=uri,
+        output_dir=tmp_path / "spark",
+        engine="spark",
+        master="local[2]",
+    )
+    assert "engine: the logged run used local, this replication spark" in replication.notes
+    assert replication.checks and not replication.differing and not replication.status_changes
+    assert {c.model for c in replication.checks} == {"champ", "lgbm"}
