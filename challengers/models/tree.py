@@ -25,6 +25,7 @@ from pydantic import field_validator
 
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.engine.base import Engine
+from challengers.interrupts import deferred
 from challengers.models.abilities import FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger
 from challengers.models.params import (
@@ -370,9 +371,15 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
         params, rounds = self._library_params(y)
         names = list(spec.features)
         # the float32 rows live only while the quantile matrix is built from them
-        dtrain = xgb.QuantileDMatrix(
-            to_matrix(train, spec.features), label=y, feature_names=names, nthread=self._threads()
-        )
+        with deferred():  # built through Python callbacks: a Ctrl-C raised inside one (XGBoost's
+            # data iterator) broke the build (a failed challenger, exit 0) or aborted the process;
+            # held until the matrix is built, then raised
+            dtrain = xgb.QuantileDMatrix(
+                to_matrix(train, spec.features),
+                label=y,
+                feature_names=names,
+                nthread=self._threads(),
+            )
         evals = []
         early = None
         if valid is not None and valid.height:
@@ -407,7 +414,8 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
         params, _ = self._library_params(y)
         params.pop("eval_metric", None)
         params["disable_default_eval_metric"] = 1  # the watch computes the tuning metric itself
-        dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads())
+        with deferred():  # built through Python callbacks: see XGBoostChallenger._fit
+            dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads())
         dvalid = xgb.DMatrix(x_valid, label=y_valid, nthread=self._threads())
         # both matrices in the cache: predicting dvalid reuses the running scores, no re-predict
         booster = xgb.Booster(params, [dtrain, dvalid])

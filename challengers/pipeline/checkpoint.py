@@ -29,9 +29,9 @@ import polars as pl
 
 from challengers.errors import ConfigError, DataError, EnvironmentFailure, first_line
 from challengers.files import atomic_path, environment_failure, write_json, write_parquet_atomic
+from challengers.interrupts import deferred
 from challengers.models import trees
 from challengers.models.base import BaseChallenger
-from challengers.pipeline.interrupts import deferred
 from challengers.pipeline.restored import restore
 from challengers.pipeline.resume import ARRAYS, CHECKPOINT, PREDICTIONS, model_dir
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from challengers import interrupts
 from challengers.config import ExperimentConfig
 from challengers.data.split import Split
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
@@ -22,7 +23,6 @@ from challengers.models import registry
 from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
-from challengers.pipeline import interrupts
 from challengers.pipeline.distributed import scores_on_engine, train_on_engine
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
@@ -63,6 +63,7 @@ def fit_champion(
         except ChallengeError:
             raise
         except Exception as exc:
+            interrupts.raise_if_swallowed(exc)
             section = "champion.retrain.params" if c.retrain else "champion.model"
             raise ModelError(
                 f"champion '{mp.name}' could not be {'trained' if c.retrain else 'scored'}: "
@@ -89,6 +90,7 @@ def fit_challenger(
     except (KeyboardInterrupt, EnvironmentFailure):
         raise
     except Exception as exc:  # one challenger failing never loses the others
+        interrupts.raise_if_swallowed(exc)  # unless a Ctrl-C inside a library made it fail
         log.debug("challenger %s failed:\n%s", mp.name, traceback.format_exc())
         message = describe(exc)
         progress.note(f"challenger '{mp.name}' failed: {message}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from challengers.errors import ChallengeError, ConfigError, RunInterrupted
-from challengers.pipeline.interrupts import signal_name
+from challengers.interrupts import signal_name
 
 CHECKPOINT = "checkpoint.json"
 PREDICTIONS = "predictions.parquet"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from challengers import interrupts
 from challengers.analysis.operating import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
@@ -31,7 +32,6 @@ from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
-from challengers.pipeline import interrupts
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion

@@ -28,7 +28,7 @@ SIGNALS = tuple(
 
 
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived while a run was in progress."""
+    """SIGINT, SIGTERM or SIGHUP arrived while a run was in progress."""
 
     def __init__(self, signum: int = signal.SIGINT) -> None:
         self.signum = signum
@@ -65,10 +65,11 @@ def _quiet_unraisable(unraisable: Any) -> None:
         sys.__unraisablehook__(unraisable)
 
 
-def raise_if_swallowed() -> None:
-    """Raise an interrupt that arrived in the block but was swallowed by native code."""
+def raise_if_swallowed(cause: BaseException | None = None) -> None:
+    """Raise an interrupt that arrived in the block but was swallowed by native code (``cause``:
+    the library's error it turned into, kept as the interrupt's cause)."""
     if _received:
-        raise Interrupted(_received[0])
+        raise Interrupted(_received[0]) from cause
 
 
 @contextmanager
