@@ -41,17 +41,24 @@ finally:
 """
 
 
-@pytest.mark.slow
-def test_separate_executors_and_a_shuffle_give_the_local_rows(sim_parquet: Path) -> None:
+def _run(script: str, data: Path, env: dict[str, str] | None = None) -> list[str]:
+    """``script`` on ``data`` in a Python process of its own (one JVM holds one SparkContext);
+    its output lines, once it exited 0."""
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(sim_parquet)],
+        [sys.executable, "-c", script, str(data)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    got = json.loads(result.stdout.strip().splitlines()[-1])
+    return result.stdout.strip().splitlines()
+
+
+@pytest.mark.slow
+def test_separate_executors_and_a_shuffle_give_the_local_rows(sim_parquet: Path) -> None:
+    got = json.loads(_run(SCRIPT, sim_parquet)[-1])
     local = LocalEngine()
     parts = local.split(load(local, sim_parquet), WINDOWS, target="TX_FRAUD", entity="CUSTOMER_ID")
     assert got["executors"] == 2
@@ -96,16 +103,8 @@ finally:
 def test_a_lost_executor_is_one_line_and_exit_3(sim_parquet: Path) -> None:
     """A task kills its executor (on a cluster of one executor, one attempt per task): the engine
     step fails with the cause in one line, as EnvironmentFailure (exit 3), not a JVM dump."""
-    result = subprocess.run(
-        [sys.executable, "-c", LOST, str(sim_parquet)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},  # the executors import kill_executor
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    # the executors import kill_executor
+    lines = _run(LOST, sim_parquet, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert len(lines) == 1, lines
     assert lines[0].startswith("3 engine: a Spark job failed: an executor was lost (")
     assert "ExecutorLostFailure" in lines[0] and "run again" in lines[0]
@@ -132,15 +131,7 @@ def test_rows_over_the_drivers_result_limit_are_one_line_and_exit_3(sim_parquet:
     """The loaded rows reach the driver as task results (README, "Executors and driver"): over
     spark.driver.maxResultSize (1 MiB here; the simulated rows are several) they are refused,
     in one line that names the setting."""
-    result = subprocess.run(
-        [sys.executable, "-c", TOO_LARGE, str(sim_parquet)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    lines = result.stdout.strip().splitlines()
+    lines = _run(TOO_LARGE, sim_parquet)
     assert len(lines) == 1, lines
     assert lines[0].startswith("3 engine: a Spark job failed: the rows brought to the driver are")
     assert "spark.driver.maxResultSize" in lines[0]
