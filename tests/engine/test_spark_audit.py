@@ -3,18 +3,16 @@ tables; an unreachable master is one line and exit 3, before any JVM starts."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from challengers.config import load_config
-from challengers.errors import EnvironmentFailure
 from challengers.pipeline import RunOptions, audit_experiment
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
+from tests.engine.test_spark_run import assert_unreachable_master_is_one_line
 
 
 @pytest.mark.slow
@@ -42,14 +40,5 @@ def test_the_audit_on_spark_equals_the_local_audit(
 def test_audit_on_an_unreachable_master_is_one_line_and_exit_3(
     sim_parquet: Path, write_config
 ) -> None:
-    """In a process of its own: a Spark session already running in this one would be reused."""
     path = write_config(sim_config(sim_parquet))
-    command = [str(Path(sys.executable).with_name("challenge")), "audit", str(path), "-q"]
-    result = subprocess.run(
-        [*command, "--master", "spark://127.0.0.1:1"], capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == EnvironmentFailure.exit_code == 3
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, lines
-    assert "cannot reach spark://127.0.0.1:1" in lines[-1] and "Spark master is up" in lines[-1]
-    assert "Traceback" not in result.stderr
+    assert_unreachable_master_is_one_line(["audit", str(path), "-q"])

@@ -62,10 +62,10 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
     assert trained["lgbm"].startswith("fitted on the driver on all")
 
 
-def test_an_unreachable_master_is_one_line_and_exit_3(sim_parquet: Path, write_config) -> None:
-    """In a process of its own: a Spark session already running in this one would be reused."""
-    path = write_config(sim_config(sim_parquet))
-    command = [str(Path(sys.executable).with_name("challenge")), "check", str(path)]
+def assert_unreachable_master_is_one_line(args: list[str]) -> None:
+    """``challenge ARGS --master spark://127.0.0.1:1`` exits 3 with one line naming the master;
+    in a process of its own: a Spark session already running in this one would be reused."""
+    command = [str(Path(sys.executable).with_name("challenge")), *args]
     result = subprocess.run(
         [*command, "--master", "spark://127.0.0.1:1"], capture_output=True, text=True, timeout=120
     )
@@ -74,6 +74,10 @@ def test_an_unreachable_master_is_one_line_and_exit_3(sim_parquet: Path, write_c
     assert len(lines) == 1, lines
     assert "cannot reach spark://127.0.0.1:1" in lines[-1] and "Spark master is up" in lines[-1]
     assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_master_is_one_line_and_exit_3(sim_parquet: Path, write_config) -> None:
+    assert_unreachable_master_is_one_line(["check", str(write_config(sim_config(sim_parquet)))])
 
 
 def test_engine_options_are_checked(sim_parquet: Path, write_config) -> None:
