@@ -23,6 +23,8 @@ from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
+from challengers.models import registry
+from challengers.models.abilities import TrainsOnEngine
 from challengers.pipeline.loading import (
     Loaded,
     features_of,
@@ -125,7 +127,8 @@ def _prepare_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Prog
         with progress.stage("Loading data on Spark"):
             engine = engine or start_spark(cfg)
             rows = _load_on_spark(engine, cfg, plan)
-            engine.workers(cfg.engine.num_workers)  # more than the cluster runs: before training
+            if _trains_on_engine(plan):  # more workers than the cluster runs: before training
+                engine.workers(cfg.engine.num_workers)
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
             frame = engine.to_polars(rows)
@@ -183,6 +186,13 @@ def _prepared(
         history=loaded.history,
         data_print=data_print,
     )
+
+
+def _trains_on_engine(plan: Plan) -> bool:
+    """Whether a challenger of the run trains on the engine's workers (XGBoost on Spark): only
+    then must the cluster run its workers at once (a run resumed while a lost executor is being
+    replaced, with no such challenger, goes on with the executors there are)."""
+    return any(issubclass(registry.kind_class(m.kind), TrainsOnEngine) for m in plan.challengers)
 
 
 def start_spark(cfg: ExperimentConfig) -> Engine:
