@@ -30,7 +30,7 @@ def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
 
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then NaN."""
-    from challengers.evaluation.kernels import bin_counts  # numba loads only when needed
+    from challengers.evaluation.row_kernels import bin_counts  # numba loads only when needed
 
     values = np.asarray(values, dtype=np.float64)
     counts = bin_counts(values, np.asarray(edges, dtype=np.float64)).astype(np.float64)
