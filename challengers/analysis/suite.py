@@ -19,9 +19,9 @@ from challengers.analysis import calibration as cal
 from challengers.analysis import explain as ex
 from challengers.analysis import segments as seg
 from challengers.analysis import stability as st
+from challengers.analysis.budget import Budget
 from challengers.analysis.curves import Curves, curves
 from challengers.analysis.operating import (
-    Budget,
     OperatingPoint,
     operating_point,
     scenario_overlaps,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers import interrupts
-from challengers.analysis.operating import Budget, resolve_budget
+from challengers.analysis.budget import Budget, resolve_budget
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
