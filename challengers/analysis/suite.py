@@ -86,6 +86,9 @@ class AnalysisInput:
     # the evaluation's test rows and each model's ranking of them (rank_scores), when it has them
     test_rows: TestRows | None = None
     ranked: dict[str, Ranked] = field(default_factory=dict)
+    # each model's in-sample metrics on the training window (training_metrics), when computed
+    # before the test window's rankings were built: the two sets of rankings never held at once
+    train_metrics: dict[str, dict[str, float]] | None = None
 
 
 @dataclass
@@ -274,7 +277,7 @@ def stability(
             )
         ),
         decay=_decay(inp, rows, ranked, dates, day_codes),
-        train_metrics=_train_metrics(inp),
+        train_metrics=inp.train_metrics if inp.train_metrics is not None else training_metrics(inp),
         test_metrics=inp.test_metrics
         or _metric_values(_evaluate(inp, rows, inp.scores, ranked=ranked)),
         bins=bins,
@@ -314,8 +317,9 @@ def _test_days(inp: AnalysisInput, rows: TestRows) -> tuple[np.ndarray, np.ndarr
     return np.unique(days, return_inverse=True)
 
 
-def _train_metrics(inp: AnalysisInput) -> dict[str, dict[str, float]]:
-    """In-sample metrics, one model at a time (one training-window ranking held at once)."""
+def training_metrics(inp: AnalysisInput) -> dict[str, dict[str, float]]:
+    """In-sample metrics on the training window, one model at a time (one training-window
+    ranking held at once)."""
     rows = _rows(inp, inp.train)
     out: dict[str, dict[str, float]] = {}
     for name, s in inp.train_scores.items():

@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from challengers import interrupts
+from challengers.allocator import release_freed_memory
 from challengers.analysis.budget import Budget, resolve_budget
-from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
+from challengers.analysis.suite import (
+    Analyses,
+    AnalysisInput,
+    Settings,
+    analyse,
+    training_metrics,
+)
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
@@ -127,6 +134,7 @@ def _start(
             resume=options.resume,
         )
         audit = audit_in_run(cfg, prepared.plan, out, progress)
+        release_freed_memory()  # what loading and the audit freed, before training
         env = describe(config_dir or Path.cwd())
         replay = write_replay_files(
             out, prepared.data_print, options.config_text, options.config_file
@@ -227,6 +235,7 @@ def _fit_all(
         or store.keep(fit_champion(cfg, prepared, threads, progress), prepared)
     ]
     for mp in plan.challengers:
+        release_freed_memory()  # the previous model's inputs and temporaries
         fitted.append(
             store.reuse(mp, prepared, progress)
             or store.keep(
@@ -236,6 +245,7 @@ def _fit_all(
                 prepared,
             )
         )
+    release_freed_memory()
     return fitted
 
 
@@ -257,6 +267,12 @@ def _evaluate(
         champion.scores, rate=e.alert_rate, threshold=e.operating_point.threshold
     )
     calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
+    inputs = _analysis_input(cfg, prepared, ok, budget)
+    with progress.stage("Diagnostics: in-sample metrics of the training window"):
+        # before the test window's rankings exist: the training window's rankings (more rows)
+        # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows)
+        inputs.train_metrics = training_metrics(inputs)
+    release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
         scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
         ranked = rank_all(rows, scores, calibrated)  # sorted once: evaluation and diagnostics
@@ -277,11 +293,13 @@ def _evaluate(
             threads=cfg.threads,
             ranked=ranked,
         )
+    release_freed_memory()  # the bootstrap's buffers, before the diagnostics
     with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        inputs = _analysis_input(cfg, prepared, ok, budget, evaluations)
+        _with_evaluations(inputs, evaluations)
         inputs.test_rows, inputs.ranked = rows, ranked
         analyses = analyse(inputs)
     del ranked, inputs  # the rankings are not needed past the diagnostics
+    release_freed_memory()
     models = [model_result(f, evaluations.get(f.plan.name)) for f in fitted]
     for f, m in zip(fitted, models, strict=True):
         if f.twin is not None and f.scores is not None:
@@ -398,11 +416,7 @@ def _result(
 
 
 def _analysis_input(
-    cfg: ExperimentConfig,
-    prepared: Prepared,
-    ok: list[Fitted],
-    budget: Budget,
-    evaluations: dict[str, ModelEvaluation],
+    cfg: ExperimentConfig, prepared: Prepared, ok: list[Fitted], budget: Budget
 ) -> AnalysisInput:
     """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
     plan, e = prepared.plan, cfg.evaluation
@@ -433,10 +447,12 @@ def _analysis_input(
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
         ),
         history=prepared.history,
-        test_metrics={n: dict(ev.metrics) for n, ev in evaluations.items()},
-        cost_deltas={  # reused for the savings interval when the run has expected_cost
-            n: ev.delta["expected_cost"]
-            for n, ev in evaluations.items()
-            if "expected_cost" in ev.delta
-        },
     )
+
+
+def _with_evaluations(inputs: AnalysisInput, evaluations: dict[str, ModelEvaluation]) -> None:
+    """The evaluation's numbers the diagnostics reuse instead of computing them again."""
+    inputs.test_metrics = {n: dict(ev.metrics) for n, ev in evaluations.items()}
+    inputs.cost_deltas = {  # reused for the savings interval when the run has expected_cost
+        n: ev.delta["expected_cost"] for n, ev in evaluations.items() if "expected_cost" in ev.delta
+    }
