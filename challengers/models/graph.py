@@ -6,7 +6,9 @@ for every row from the history production had (strictly earlier rows, labels old
 delay), appends them to the data's features and trains a LightGBM or XGBoost model on the lot
 (``model.kind``). The inner tree is a plain :mod:`challengers.models.tree` challenger, reachable
 through :meth:`GraphChallenger.inner_tree` and :meth:`GraphChallenger.with_graph_features`, so a
-tuner can featurise once and search the tree's parameters.
+tuner can featurise once and search the tree's parameters. On a distributed engine the engine
+computes the same features where the rows are (:meth:`GraphChallenger.features_on_engine`) and the
+tree fits on the featured rows brought to the driver (:meth:`GraphChallenger.fit_featured`).
 
 Its section is ``graph: {entities, windows_days, structure, structure_every_days}`` and ``model:
 {kind, params, imbalance, tune}``; the constructor takes ``graph`` and ``model`` as those mappings.
