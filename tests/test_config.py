@@ -93,6 +93,15 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
         ),
         (lambda c: c["data"].pop("target"), "data.target: required key is missing"),
         (lambda c: c["champion"].update(claimed={"auc": 0.9}), "'auc' is not a metric key"),
+        (
+            lambda c: c["data"].update(table="db.transactions"),
+            "data: give data.path (files) or data.table (a Spark catalog table), not both",
+        ),
+        (lambda c: c["data"].pop("path"), "data: data needs path (a parquet or csv file, or a"),
+        (
+            lambda c: c["data"].pop("path") and c["data"].update(table="db.trans-actions"),
+            "data.table: String should match pattern",
+        ),
     ],
 )
 def test_invalid_configs_are_one_clear_line_each(

@@ -109,10 +109,12 @@ class ExperimentConfig(Strict):
         the same experiment on Spark or locally reads the same data and champion scores, and
         replicates either way (challengers Spark trains distributed or on a sample differ);
         so are the governance block and the description (words, not settings), and an unset
-        tracking.register (configs written before it existed keep their hash)."""
+        tracking.register or data.table (configs written before they existed keep their hash)."""
         dump = self.model_dump(mode="json", exclude={"engine", "governance", "description"})
         if dump["tracking"].get("register") is None:
             dump["tracking"].pop("register", None)
+        if dump["data"].get("table") is None:
+            dump["data"].pop("table", None)
         text = json.dumps(dump, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -34,8 +34,14 @@ class Window(Strict):
         return (self.end - self.start).days + 1
 
 
+TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"  # [catalog.][db.]table
+
+
 class DataConfig(Strict):
-    path: str = Field(description="parquet or csv file, or a glob of them")
+    path: str | None = Field(None, description="parquet or csv file, or a glob of them")
+    table: str | None = Field(
+        None, pattern=TABLE_NAME, description="a table of the Spark session's catalog (db.name)"
+    )
     source: str | None = Field(None, description="where the data comes from (said when missing)")
     target: str = Field(description="0/1 fraud label")
     time: str = Field(description="event timestamp")
@@ -52,6 +58,24 @@ class DataConfig(Strict):
 
     _path = field_validator("path")(resolve_path)
     _lists = field_validator("features", "drop", "segments")(unique_names)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if self.path is not None and self.table is not None:
+            raise ValueError(
+                "give data.path (files) or data.table (a Spark catalog table), not both"
+            )
+        if self.path is None and self.table is None:
+            raise ValueError(
+                "data needs path (a parquet or csv file, or a glob) or table (a table of the "
+                "Spark catalog, with engine.kind: spark)"
+            )
+        return self
+
+    @property
+    def location(self) -> str:
+        """Where the rows are read from, as messages and the report name it."""
+        return self.path if self.path is not None else f"table {self.table}"
 
 
 class SplitConfig(Strict):

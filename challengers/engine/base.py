@@ -25,6 +25,29 @@ F = TypeVar("F")
 
 
 @dataclass(frozen=True)
+class DataSource:
+    """Where the rows are: files (``path``: a file, a glob) or a table of a Spark session's catalog
+    (``table``: [catalog.][db.]name); exactly one."""
+
+    path: str | None = None
+    table: str | None = None
+
+    @classmethod
+    def of(cls, source: str | DataSource) -> DataSource:
+        """A path given as a plain string, or the source itself."""
+        return source if isinstance(source, DataSource) else cls(path=source)
+
+    @property
+    def key(self) -> str:
+        """The config key that names it, for messages."""
+        return "data.table" if self.table is not None else "data.path"
+
+    @property
+    def name(self) -> str:
+        return self.table if self.table is not None else str(self.path)
+
+
+@dataclass(frozen=True)
 class WindowRows(Generic[F]):
     """The training and test rows of a run (label delay and known-fraud exclusion applied)."""
 
@@ -91,14 +114,19 @@ class Engine(ABC, Generic[F]):
     kind: ClassVar[str]
 
     @abstractmethod
-    def schema(self, path: str) -> pl.Schema:
-        """The columns of the data at ``path`` as polars types (for the shared column checks);
-        DataError (one line) when nothing can be read."""
+    def schema(self, source: str | DataSource) -> pl.Schema:
+        """The columns of the data at ``source`` (a path, or a :class:`DataSource`) as polars types
+        (for the shared column checks); DataError (one line) when nothing can be read."""
+
+    def lazy(self, source: str | DataSource) -> pl.LazyFrame:
+        """The rows of ``source`` as a polars LazyFrame, for the queries the audit and the checks
+        run on every row."""
+        raise NotImplementedError(f"engine {self.kind} scans files where they are")
 
     @abstractmethod
     def load_days(
         self,
-        path: str,
+        source: str | DataSource,
         *,
         columns: Sequence[str],
         time: str,

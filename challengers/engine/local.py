@@ -10,10 +10,31 @@ import polars as pl
 
 from challengers.data.frames import DAY, check_target, load_days, scan, schema_of
 from challengers.data.split import Windows, split
-from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
+from challengers.engine.base import (
+    DataSource,
+    Engine,
+    GraphSettings,
+    ModelFile,
+    ScoreStats,
+    WindowRows,
+)
 from challengers.engine.boosters import predict
 from challengers.engine.rowhash import RowSums
+from challengers.errors import ConfigError
 from challengers.features.graph import graph_features
+
+
+def local_path(source: str | DataSource) -> str:
+    """The files the local engine reads; a catalog table is refused (ConfigError, exit 2)."""
+    source = DataSource.of(source)
+    if source.table is not None:
+        raise ConfigError(
+            f"data.table: {source.table} is a table of a Spark catalog, which the local engine "
+            "cannot read; set engine.kind: spark (or run with --engine spark), or give data.path "
+            "(a parquet or csv file)"
+        )
+    assert source.path is not None
+    return source.path
 
 
 class LocalEngine(Engine[pl.DataFrame]):
@@ -21,12 +42,12 @@ class LocalEngine(Engine[pl.DataFrame]):
 
     kind = "local"
 
-    def schema(self, path: str) -> pl.Schema:
-        return schema_of(scan(path))
+    def schema(self, source: str | DataSource) -> pl.Schema:
+        return schema_of(scan(local_path(source)))
 
     def load_days(
         self,
-        path: str,
+        source: str | DataSource,
         *,
         columns: Sequence[str],
         time: str,
@@ -35,7 +56,9 @@ class LocalEngine(Engine[pl.DataFrame]):
         end: object,
     ) -> pl.DataFrame:
         assert isinstance(start, date) and isinstance(end, date)
-        frame = load_days(scan(path), columns=columns, time=time, start=start, end=end)
+        frame = load_days(
+            scan(local_path(source)), columns=columns, time=time, start=start, end=end
+        )
         check_target(frame, target)
         return frame
 

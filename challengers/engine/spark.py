@@ -21,16 +21,27 @@ import numpy as np
 import polars as pl
 
 from challengers.data.frames import (
+    CSV,
     DAY,
     ISO_DATE,
+    PARQUET,
     check_files,
     check_target_values,
     is_numeric,
     require_columns,
+    scan,
+    schema_of,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
 from challengers.engine import spark_graph
-from challengers.engine.base import Engine, GraphSettings, ModelFile, ScoreStats, WindowRows
+from challengers.engine.base import (
+    DataSource,
+    Engine,
+    GraphSettings,
+    ModelFile,
+    ScoreStats,
+    WindowRows,
+)
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_session import cluster_errors, start_session
@@ -109,34 +120,108 @@ class SparkEngine(Engine[Any]):
 
     # ------------------------------------------------------------------------------- loading
 
-    def read(self, path: str) -> Any:
-        """The parquet rows at ``path`` (file, glob or directory URI), checked as locally."""
-        if not URI.match(path):
-            files = check_files(path)
-            suffix = files[0].rsplit(".", 1)[-1].lower()
-            if suffix not in ("parquet", "pq"):
-                raise DataError(
-                    f"data.path: engine spark reads parquet, not .{suffix} ({path}); convert the "
-                    "file to parquet or use engine.kind: local"
-                )
+    def read(self, source: str | DataSource) -> Any:
+        """The rows of ``source`` (a path: parquet or csv files, a glob, a directory URI; or a
+        catalog table), checked as locally."""
+        source = DataSource.of(source)
+        if source.table is not None:
+            frame = self._table(source.table)
+        else:
+            assert source.path is not None
+            frame = self._files(source.path)
         try:
-            frame = self.session.read.parquet(path)
             empty = frame.isEmpty()
         except Exception as exc:  # AnalysisException and the JVM's errors
-            raise DataError(f"data.path: cannot read {path}: {first_line(exc)}") from exc
+            raise DataError(f"{source.key}: cannot read {source.name}: {first_line(exc)}") from exc
         if empty:
-            raise DataError(f"data.path: {path} holds no rows (only a header or a schema)")
+            raise DataError(
+                f"{source.key}: {source.name} holds no rows (only a header or a schema)"
+            )
         return frame
 
-    def file_rows(self, path: str) -> Any:
-        """Every row and column at ``path``, checked as :meth:`read`, in file order (what
+    def _files(self, path: str) -> Any:
+        """Parquet as Spark reads it; CSV with the types the local engine infers (its checks
+        first), so the rows, and the fingerprint, are the local engine's."""
+        reader = self.session.read
+        if not URI.match(path):
+            files = check_files(path)
+            suffix = "." + files[0].rsplit(".", 1)[-1].lower()
+            if suffix in CSV:
+                schema = csv_schema(schema_of(scan(path)))
+                reader = reader.schema(schema).options(**CSV_OPTIONS)
+                return self._load(path, lambda: reader.csv(path))
+            if suffix not in PARQUET:
+                raise DataError(
+                    f"data.path: unsupported file type '{suffix}' ({path}); use .parquet or .csv"
+                )
+        return self._load(path, lambda: reader.parquet(path))
+
+    @staticmethod
+    def _load(path: str, read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except Exception as exc:
+            raise DataError(f"data.path: cannot read {path}: {first_line(exc)}") from exc
+
+    def _table(self, name: str) -> Any:
+        """A table (or view) of the session's catalog; one that is not there is named with what
+        the catalog holds."""
+        catalog = self.session.catalog
+        try:
+            if catalog.tableExists(name):
+                return self.session.table(name)
+            visible = catalog_contents(catalog, name)
+        except Exception as exc:  # AnalysisException and the JVM's errors
+            raise DataError(f"data.table: cannot read {name}: {first_line(exc)}") from exc
+        raise DataError(
+            f"data.table: no table {name} in the Spark catalog ({visible}); check the name, or "
+            "give engine.conf the catalog that holds it (spark.sql.catalogImplementation, "
+            "spark.sql.warehouse.dir)"
+        )
+
+    def file_rows(self, source: str | DataSource) -> Any:
+        """Every row and column of ``source``, checked as :meth:`read`, in file order (what
         :meth:`to_polars` brings back: the rows of the local scan)."""
         from pyspark.sql import functions as F
 
-        return self.read(path).withColumn(ORDER, F.monotonically_increasing_id())
+        return self.read(source).withColumn(ORDER, F.monotonically_increasing_id())
 
-    def schema(self, path: str) -> pl.Schema:
-        return self._schema(self.read(path))
+    def schema(self, source: str | DataSource) -> pl.Schema:
+        return self._schema(self.read(source))
+
+    def lazy(self, source: str | DataSource) -> pl.LazyFrame:
+        """The rows of ``source`` as a polars LazyFrame (the plan's, where the audit and the checks
+        of a run query every row): each query brings the columns it reads to the driver, in file
+        order, from a Spark job; nothing is read until a query runs, and the session must live
+        until then."""
+        from polars.io.plugins import register_io_source
+
+        frame = self.read(source)
+        schema = self._schema(frame)
+
+        def batches(
+            columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None, _size: Any
+        ) -> Iterator[pl.DataFrame]:
+            wanted = list(columns if columns is not None else schema.names())
+            read = [*wanted, *(predicate.meta.root_names() if predicate is not None else [])]
+            # a query that reads no column (a count) still needs the rows: it gets the first
+            rows = self.to_polars(
+                self._ordered(frame, list(dict.fromkeys(read)) or schema.names()[:1], n_rows)
+            )
+            if predicate is not None:
+                rows = rows.filter(predicate)
+            yield rows.select(wanted) if wanted else rows
+
+        return register_io_source(
+            batches, schema=schema, explain_name=f"spark {DataSource.of(source).name}"
+        )
+
+    @cluster_errors
+    def _ordered(self, frame: Any, columns: list[str], limit: int | None) -> Any:
+        from pyspark.sql import functions as F
+
+        rows = frame.select(*columns).withColumn(ORDER, F.monotonically_increasing_id())
+        return rows if limit is None else rows.orderBy(ORDER).limit(limit)
 
     @staticmethod
     def _schema(frame: Any) -> pl.Schema:
@@ -145,7 +230,7 @@ class SparkEngine(Engine[Any]):
     @cluster_errors
     def load_days(
         self,
-        path: str,
+        source: str | DataSource,
         *,
         columns: Sequence[str],
         time: str,
@@ -156,7 +241,8 @@ class SparkEngine(Engine[Any]):
         from pyspark.sql import functions as F
 
         assert isinstance(start, date) and isinstance(end, date)
-        frame = self.read(path)
+        source = DataSource.of(source)
+        frame = self.read(source)
         schema = self._schema(frame)
         require_columns(schema, [(c, "data") for c in columns])
         stamp = self._naive_utc(frame, time, schema[time])
@@ -169,7 +255,7 @@ class SparkEngine(Engine[Any]):
             .withColumn(DAY, F.to_date(F.col(time)))
             .where(F.col(DAY).between(start, end))
         )
-        self._check_target(rows, target, schema[target])
+        self._check_target(rows, target, schema[target], source.key)
         return rows
 
     def _naive_utc(self, frame: Any, time: str, dtype: pl.DataType) -> Any:
@@ -194,7 +280,7 @@ class SparkEngine(Engine[Any]):
             "ISO 8601 string column"
         )
 
-    def _check_target(self, rows: Any, target: str, dtype: pl.DataType) -> None:
+    def _check_target(self, rows: Any, target: str, dtype: pl.DataType, key: str) -> None:
         from pyspark.sql import functions as F
 
         col = F.col(target)
@@ -205,7 +291,7 @@ class SparkEngine(Engine[Any]):
                 found = rows.select(col.cast("double")).distinct().limit(8).collect()
                 values = [r[0] for r in found]
         except Exception as exc:
-            raise DataError(f"data.path: cannot read the rows: {first_line(exc)}") from exc
+            raise DataError(f"{key}: cannot read the rows: {first_line(exc)}") from exc
         check_target_values(target, dtype, nulls, values)
 
     # ------------------------------------------------------------------------------- windows
@@ -420,3 +506,43 @@ class SparkEngine(Engine[Any]):
         """Window aggregations on the executors; snapshot features on the driver from each day's
         distinct entity tuples (:mod:`.spark_graph`)."""
         return spark_graph.graph_features(self.session, history, rows, settings)
+
+
+# CSV as the local engine reads it (polars' scan_csv): a header, '"' quotes doubled inside quoted
+# values, empty fields null; a row that does not parse stops the read instead of becoming nulls
+CSV_OPTIONS = {"header": "true", "quote": '"', "escape": '"', "mode": "FAILFAST"}
+
+
+def csv_schema(schema: pl.Schema) -> Any:
+    """The Spark schema of the types polars inferred for a CSV (integers, floats, booleans, text)."""
+    from pyspark.sql import types as T
+
+    spark: dict[pl.DataType, Any] = {
+        pl.Int64(): T.LongType(),
+        pl.Float64(): T.DoubleType(),
+        pl.Boolean(): T.BooleanType(),
+    }
+    return T.StructType(
+        [
+            T.StructField(name, spark.get(dtype, T.StringType()), True)
+            for name, dtype in schema.items()
+        ]
+    )
+
+
+SHOWN = 10  # names listed when a table is not found
+
+
+def catalog_contents(catalog: Any, name: str) -> str:
+    """What the catalog holds, briefly: its databases and the tables of the one ``name`` names
+    (else the current one)."""
+    databases = [d.name for d in catalog.listDatabases()]
+    parts = name.split(".")
+    database = parts[-2] if len(parts) > 1 else catalog.currentDatabase()
+    tables = [t.name for t in catalog.listTables(database)] if database in databases else []
+
+    def brief(names: list[str]) -> str:
+        more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
+        return ", ".join(sorted(names)[:SHOWN]) + more if names else "none"
+
+    return f"databases: {brief(databases)}; tables in {database}: {brief(tables)}"

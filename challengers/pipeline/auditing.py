@@ -7,15 +7,19 @@ import traceback
 from dataclasses import replace
 from pathlib import Path
 
-import polars as pl
-
 from challengers.audit import AuditResult
 from challengers.audit.context import ModelInputs
 from challengers.audit.runner import run_audit
 from challengers.config import ExperimentConfig, FindingsConfig
+from challengers.engine.base import Engine
 from challengers.errors import ChallengeError
-from challengers.pipeline.plan import Plan, make_plan
-from challengers.pipeline.prepare import RunOptions, default_output_dir, output_directory
+from challengers.pipeline.plan import Plan, data_source, make_plan
+from challengers.pipeline.prepare import (
+    RunOptions,
+    default_output_dir,
+    output_directory,
+    start_spark,
+)
 from challengers.progress import Progress
 from challengers.results import Finding
 
@@ -24,28 +28,37 @@ log = logging.getLogger(__name__)
 
 def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
     """`challenge audit`: the data audit alone; writes audit.json and its chart."""
-    plan = make_plan(
-        cfg,
-        allow_pickle=options.allow_pickle,
-        tracking_uri=options.tracking_uri or cfg.tracking.uri,
-    )
     if cfg.engine.kind == "spark":
-        with progress.stage("Loading data on Spark"):
-            plan = replace(plan, lf=_rows_on_spark(cfg))
+        plan = _plan_on_spark(cfg, options, progress)
+    else:
+        plan = _plan(cfg, options, None)
     with output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out:
         return _audit(cfg, plan, out, progress)
 
 
-def _rows_on_spark(cfg: ExperimentConfig) -> pl.LazyFrame:
-    """The data's rows read by Spark (its file checks; an unreachable master is exit 3) and
-    brought to the driver in file order, where the audit's aggregates run as locally."""
-    from challengers.engine.spark import SparkEngine
+def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
+    return make_plan(
+        cfg,
+        allow_pickle=options.allow_pickle,
+        tracking_uri=options.tracking_uri or cfg.tracking.uri,
+        engine=engine,
+    )
 
-    engine = SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
+
+def _plan_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Plan:
+    """The plan over the data's rows read by Spark (its file checks; an unreachable master is
+    exit 3) and brought to the driver in file order, where the audit's aggregates run as
+    locally. Files are planned before Spark starts; a table from its schema in the catalog."""
+    engine = start_spark(cfg) if cfg.data.table is not None else None
     try:
-        return engine.to_polars(engine.file_rows(cfg.data.path)).lazy()
+        plan = _plan(cfg, options, engine)
+        with progress.stage("Loading data on Spark"):
+            engine = engine or start_spark(cfg)
+            rows = engine.lazy(data_source(cfg)).collect().lazy()  # one job, every column
     finally:
-        engine.close()
+        if engine is not None:
+            engine.close()
+    return replace(plan, lf=rows)
 
 
 def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:

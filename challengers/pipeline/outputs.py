@@ -164,7 +164,7 @@ def _datasets(cfg: ExperimentConfig, prepared: Prepared) -> list[DatasetRef]:
     schema = prepared.plan.schema
     return [
         DatasetRef(
-            cfg.data.path,
+            cfg.data.path or f"spark-table://{cfg.data.table}",
             f"{cfg.name}-{context}",
             prepared.fingerprint[:16],
             context,

@@ -21,6 +21,8 @@ from challengers.data.frames import (
     schema_of,
 )
 from challengers.data.split import Windows
+from challengers.engine.base import DataSource, Engine
+from challengers.engine.local import local_path
 from challengers.errors import ConfigError, DataError, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
@@ -167,11 +169,14 @@ def make_plan(
     allow_pickle: bool = False,
     tracking_uri: str | None = None,
     champion_source: Mapping[str, str] | None = None,
+    engine: Engine | None = None,
 ) -> Plan:
     """``champion_source``: the lineage a run recorded for an MLflow champion (``source.*``);
-    a replication fetches that version, not what the URI names today."""
+    a replication fetches that version, not what the URI names today. ``engine``: the engine
+    that reads a catalog table (``data.table``: its rows are queried through it); files are
+    scanned here."""
     try:
-        lf = scan(cfg.data.path)
+        lf = _rows(cfg, engine)
     except DataError as exc:
         if cfg.data.source is None:
             raise
@@ -192,6 +197,18 @@ def make_plan(
     if not spec.features and not plan.challengers:
         plan.notes.append("no feature columns found: only the champion will be evaluated")
     return plan
+
+
+def _rows(cfg: ExperimentConfig, engine: Engine | None) -> pl.LazyFrame:
+    """The data as a lazy frame: a scan of the files, or a table queried through the engine."""
+    source = data_source(cfg)
+    if source.table is None or engine is None:
+        return scan(local_path(source))  # a table on the local engine: refused there
+    return engine.lazy(source)
+
+
+def data_source(cfg: ExperimentConfig) -> DataSource:
+    return DataSource(path=cfg.data.path, table=cfg.data.table)
 
 
 def _selected(cfg: ExperimentConfig, only: Sequence[str]) -> list[ChallengerConfig]:

@@ -23,6 +23,8 @@ from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
+from challengers.models import registry
+from challengers.models.abilities import TrainsOnEngine
 from challengers.pipeline.loading import (
     Loaded,
     features_of,
@@ -32,7 +34,7 @@ from challengers.pipeline.loading import (
     windows_alone,
 )
 from challengers.pipeline.memory import check_fits, need_of
-from challengers.pipeline.plan import Plan, make_plan
+from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, from_sums
@@ -91,28 +93,43 @@ def prepare(
     rows are kept (``Prepared.history`` is None), instead of every loaded row besides them.
     ``check_memory``: an EnvironmentFailure before loading when the rows and the training clearly
     cannot fit in the memory left (pipeline/memory.py)."""
-    plan = make_plan(
+    if cfg.engine.kind == "spark":
+        return _prepare_on_spark(cfg, options, progress)
+    plan = _plan(cfg, options, None)
+    with progress.stage("Loading data"):
+        lean = not keep_history and windows_alone(plan.windows)
+        if check_memory:  # one line now, not an out-of-memory kill much later
+            loaded_rows, train_rows, test_rows = window_rows(plan, lean)
+            check_fits(need_of(plan, train_rows, test_rows, loaded_rows))
+        loaded = load_windows(plan, cfg.threads) if lean else load_whole(plan, None, cfg.threads)
+        return _prepared(cfg, plan, loaded, None, progress)
+
+
+def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
+    return make_plan(
         cfg,
         only=options.only,
         allow_pickle=options.allow_pickle,
         tracking_uri=options.tracking_uri or cfg.tracking.uri,
         champion_source=options.champion_source,
+        engine=engine,
     )
-    if cfg.engine.kind != "spark":
-        with progress.stage("Loading data"):
-            lean = not keep_history and windows_alone(plan.windows)
-            if check_memory:  # one line now, not an out-of-memory kill much later
-                loaded_rows, train_rows, test_rows = window_rows(plan, lean)
-                check_fits(need_of(plan, train_rows, test_rows, loaded_rows))
-            loaded = (
-                load_windows(plan, cfg.threads) if lean else load_whole(plan, None, cfg.threads)
-            )
-            return _prepared(cfg, plan, loaded, None, progress)
+
+
+def _prepare_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
+    """:func:`prepare` on the Spark engine, which stays open for the run. Files are planned
+    before Spark starts (a wrong column is said at once); a table is planned from its schema in
+    the session's catalog."""
     engine: Engine | None = None
     try:
+        if cfg.data.table is not None:
+            engine = start_spark(cfg)
+        plan = _plan(cfg, options, engine)
         with progress.stage("Loading data on Spark"):
-            engine, rows = _load_on_spark(cfg, plan)
-            engine.workers(cfg.engine.num_workers)  # more than the cluster runs: before training
+            engine = engine or start_spark(cfg)
+            rows = _load_on_spark(engine, cfg, plan)
+            if _trains_on_engine(plan):  # more workers than the cluster runs: before training
+                engine.workers(cfg.engine.num_workers)
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
             frame = engine.to_polars(rows)
@@ -173,28 +190,33 @@ def _prepared(
     )
 
 
-def _load_on_spark(cfg: ExperimentConfig, plan: Plan) -> tuple[Engine, Any]:
-    """The Spark engine and the rows it read and checked. They are fingerprinted by Spark, then
-    brought to the driver in file order: the steps after loading run here (the rows the local
-    engine would have loaded, so the same numbers), except the challengers' training; the
-    session lives until the run closes it."""
+def _trains_on_engine(plan: Plan) -> bool:
+    """Whether a challenger of the run trains on the engine's workers (XGBoost on Spark): only
+    then must the cluster run its workers at once (a run resumed while a lost executor is being
+    replaced, with no such challenger, goes on with the executors there are)."""
+    return any(issubclass(registry.kind_class(m.kind), TrainsOnEngine) for m in plan.challengers)
+
+
+def start_spark(cfg: ExperimentConfig) -> Engine:
+    """The Spark engine of ``cfg``: the session that is active, or one it starts (and stops)."""
     from challengers.engine.spark import SparkEngine
 
-    engine = SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
-    try:
-        w = plan.windows
-        rows = engine.load_days(
-            cfg.data.path,
-            columns=plan.columns,
-            time=plan.spec.time,
-            target=plan.spec.target,
-            start=w.first_day,
-            end=w.last_day,
-        )
-    except BaseException:
-        engine.close()
-        raise
-    return engine, rows
+    return SparkEngine.start(cfg.engine.master, dict(cfg.engine.conf))
+
+
+def _load_on_spark(engine: Engine, cfg: ExperimentConfig, plan: Plan) -> Any:
+    """The rows Spark read and checked. They are fingerprinted by Spark, then brought to the
+    driver in file order: the steps after loading run here (the rows the local engine would have
+    loaded, so the same numbers), except the challengers' training."""
+    w = plan.windows
+    return engine.load_days(
+        data_source(cfg),
+        columns=plan.columns,
+        time=plan.spec.time,
+        target=plan.spec.target,
+        start=w.first_day,
+        end=w.last_day,
+    )
 
 
 def _check_windows(plan: Plan, parts: Split) -> None:
@@ -227,17 +249,17 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     run would need from its environment (preflight.py) included."""
     check_names(cfg, options.output_dir)
     check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
-    prepared = prepare(cfg, options, progress)
-    prepared.close()  # nothing is trained
-    summary = prepared.split.summary(prepared.plan.spec.target)
-    return {
-        **summary,
-        "fingerprint": prepared.fingerprint,
-        "features": len(prepared.plan.spec.features),
-        "champion": prepared.plan.champion.kind,
-        "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-        "notes": [*prepared.plan.notes, *prepared_notes(prepared)],
-    }
+    # nothing is trained: the engine closes once the notes have read the rows (a table's through it)
+    with contextlib.closing(prepare(cfg, options, progress)) as prepared:
+        summary = prepared.split.summary(prepared.plan.spec.target)
+        return {
+            **summary,
+            "fingerprint": prepared.fingerprint,
+            "features": len(prepared.plan.spec.features),
+            "champion": prepared.plan.champion.kind,
+            "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
+            "notes": [*prepared.plan.notes, *prepared_notes(prepared)],
+        }
 
 
 def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:

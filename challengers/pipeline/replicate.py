@@ -242,7 +242,7 @@ def replicate_run(
         config_text=record.config_text,
         config_file=record.config_file,
         tags={"replication_of": record.run_id},
-        verify=data_check(record, cfg.data.path, notes),
+        verify=data_check(record, cfg.data.location, notes),
         # an MLflow champion: the version the run used, never what an alias names today
         champion_source=champion.source if champion else None,
         register=False,  # a replication checks; it registers nothing

@@ -358,7 +358,7 @@ def _result(
     metrics, analyses = cfg.evaluation.metric_specs, evaluated.analyses
     data = DataSummary(
         fingerprint=prepared.fingerprint,
-        source=cfg.data.path,
+        source=cfg.data.location,
         features=list(prepared.plan.spec.features),
         windows={
             "train": f"{cfg.split.train.start}..{cfg.split.train.end}",

@@ -98,9 +98,14 @@ def test_bad_data_gives_the_local_engine_s_one_line_errors(
     with pytest.raises(DataError) as caught:  # what the plan says before loading, locally
         require_columns(local_engine.schema(str(labels)), [(c, "data") for c in wrong])
     assert _error(spark_engine, labels, wrong) == str(caught.value)
-    csv = tmp_path / "rows.csv"
-    sim_frame.head(10).write_csv(csv)
-    assert "engine spark reads parquet" in _error(spark_engine, csv)
+    other = tmp_path / "rows.json"
+    sim_frame.head(10).write_ndjson(other)
+    assert _error(spark_engine, other) == _error(local_engine, other)
+    assert "unsupported file type '.json'" in _error(spark_engine, other)
+    broken = tmp_path / "broken.csv"  # csv: the local engine's checks, then Spark reads it
+    broken.write_text(sim_frame.head(10).write_csv().replace("\n3,", "\n3,4,", 1))
+    assert _error(spark_engine, broken) == _error(local_engine, broken)
+    assert "found more fields than defined" in _error(spark_engine, broken)
     empty = tmp_path / "empty.parquet"
     sim_frame.head(0).write_parquet(empty)
     assert (

@@ -1,0 +1,117 @@
+"""Where Spark reads rows from: a table of the session's catalog (`data.table`) and CSV files give the
+rows, in the same order, and the fingerprint that the local engine gives for the same rows in a
+parquet or CSV file; a table that is not there, and a table on the local engine, are one line and
+exit 2."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from challengers.cli.main import app
+from challengers.config import load_config
+from challengers.pipeline import RunOptions, prepare
+from challengers.progress import SilentProgress
+from tests.conftest import sim_config
+
+DATABASE = "challenge_test"
+TABLE = f"{DATABASE}.transactions"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def table(spark_engine: Any, sim_parquet: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The simulated rows as a table of the session's catalog (its files in a temporary
+    directory, not a spark-warehouse in the working directory)."""
+    session = spark_engine.session
+    location = tmp_path_factory.mktemp("warehouse")
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{location}'")
+    session.read.parquet(str(sim_parquet)).write.mode("overwrite").saveAsTable(TABLE)
+    return TABLE
+
+
+def _table_config(data: Path, table: str | None) -> dict[str, Any]:
+    config = sim_config(data)
+    if table is not None:
+        del config["data"]["path"]
+        config["data"]["table"] = table
+    return config
+
+
+def _prepared(config: Path, engine: str | None) -> Any:
+    cfg = load_config(config).with_engine(engine, "local[2]" if engine else None)
+    return prepare(cfg, RunOptions(), SilentProgress())
+
+
+@pytest.mark.slow
+def test_a_table_gives_the_rows_and_fingerprint_of_its_parquet_file_read_locally(
+    spark_engine: Any, table: str, sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    local = _prepared(write_config(_table_config(sim_parquet, None)), None)
+    remote = _prepared(write_config(_table_config(sim_parquet, table), "table.yaml"), "spark")
+    try:
+        assert remote.history.equals(local.history)  # values, types and row order
+        assert remote.fingerprint == local.fingerprint
+        assert remote.data_print == local.data_print
+        # the plan's rows (the audit's, the checks') are the table's, queried through Spark
+        assert remote.plan.schema == local.plan.schema
+        days = pl.col("TX_DATETIME").dt.date()
+        query = local.plan.lf.select(pl.len(), days.min(), pl.col("TX_AMOUNT").sum())
+        assert (
+            remote.plan.lf.select(pl.len(), days.min(), pl.col("TX_AMOUNT").sum())
+            .collect()
+            .equals(query.collect())
+        )
+    finally:
+        remote.close()
+    assert spark_engine.session.getActiveSession() is not None  # not the run's to stop
+
+
+@pytest.mark.slow
+def test_a_table_that_is_not_there_is_one_line_naming_what_the_catalog_holds(
+    spark_engine: Any, table: str, sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    config = write_config(_table_config(sim_parquet, f"{DATABASE}.transaction"))
+    result = runner.invoke(app, ["check", str(config), "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"error: data.table: no table {DATABASE}.transaction in the Spark catalog ("
+    )
+    assert f"tables in {DATABASE}: transactions)" in lines[0], lines[0]
+    assert "databases: challenge_test, default;" in lines[0], lines[0]
+
+
+def test_a_table_on_the_local_engine_is_one_line_and_exit_2(
+    sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    result = runner.invoke(app, ["check", str(write_config(_table_config(sim_parquet, TABLE)))])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: data.table: {TABLE} is a table of a Spark catalog, which the local engine cannot read; "
+        "set engine.kind: spark (or run with --engine spark), or give data.path (a parquet or "
+        "csv file)"
+    )
+
+
+@pytest.mark.slow
+def test_csv_on_spark_gives_the_local_engine_s_rows_and_fingerprint(
+    spark_engine: Any, sim_frame: pl.DataFrame, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    """Types as polars infers them (the times as text, parsed as locally); quotes doubled."""
+    path = tmp_path / "transactions.csv"
+    sim_frame.with_columns(pl.col("REGION").str.replace("north", 'north, "upper"')).write_csv(path)
+    config = write_config(sim_config(path))
+    local, remote = _prepared(config, None), _prepared(config, "spark")
+    try:
+        assert remote.history.equals(local.history)
+        assert remote.fingerprint == local.fingerprint
+        assert 'north, "upper"' in remote.history.get_column("REGION").to_list()
+    finally:
+        remote.close()
