@@ -94,9 +94,9 @@ def test_a_graph_challenger_on_spark_has_the_local_features_scores_and_metrics(
     sim_parquet: Path, on_spark: Prepared, local: Prepared
 ) -> None:
     """engine.sample_rows above the training rows: the tree sees every training row, in load
-    order, with the graph features Spark computed (equal to the local ones within 1e-6; in
-    float32 here, bit for bit), so it is the local tree: its scores of the test and the training
-    rows, computed on the executors, and every metric equal the local run's within 1e-9."""
+    order, with the graph features Spark computed (equal to the local ones within 1e-6), so it
+    is the local tree: its scores of the test and the training rows, computed on the executors,
+    and every metric equal the local run's within 1e-9 (the scores are equal to the last bit here)."""
     cfg = _config(sim_parquet, 10**6)
     model, spec = _graph(cfg, on_spark)
     mp = on_spark.plan.challengers[0]
