@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 from _results import machine, write_section  # bench/ is on sys.path when run as a script
 
-from challengers.analysis.operating import budget_from_rate
+from challengers.analysis.budget import budget_from_rate
 from challengers.analysis.suite import AnalysisInput, Settings, analyse
 from challengers.data.frames import DAY, DataSpec
 from challengers.evaluation.curve import Cost

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors, stdout_may_close
+
+if TYPE_CHECKING:
+    from challengers.findings import Finding
 
 app = typer.Typer()
 
@@ -80,7 +85,7 @@ def run_command(
     from challengers.errors import ConfigError
     from challengers.pipeline import RunOptions, run_experiment
 
-    if fail_on not in (None, "high", "medium", "low"):
+    if fail_on not in (None, *SEVERITY_ORDER):
         raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
     if resume and output is None:
         raise ConfigError(
@@ -101,11 +106,19 @@ def run_command(
     if not quiet:
         with stdout_may_close():
             print_result(result)
-    if fail_on:
-        order = ["high", "medium", "low"]
-        gate = order[: order.index(fail_on) + 1]
-        failing = [f for f in result.findings if f.severity in gate]
-        if failing:
-            for f in failing:
-                typer.echo(f"gate: {f.severity} finding: {f.title}", err=True)
-            raise typer.Exit(1)
+    _gate(result.findings, fail_on)
+
+
+SEVERITY_ORDER = ("high", "medium", "low")
+
+
+def _gate(findings: Sequence[Finding], fail_on: str | None) -> None:
+    """--fail-on: each finding of that severity or worse on stderr, then exit 1."""
+    if not fail_on:
+        return
+    gate = SEVERITY_ORDER[: SEVERITY_ORDER.index(fail_on) + 1]
+    failing = [f for f in findings if f.severity in gate]
+    for f in failing:
+        typer.echo(f"gate: {f.severity} finding: {f.title}", err=True)
+    if failing:
+        raise typer.Exit(1)

@@ -19,8 +19,9 @@ import yaml
 from challengers.config import load_config
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
+from challengers.pipeline.evaluating import evaluate
 from challengers.pipeline.prepare import RunOptions, prepare
-from challengers.pipeline.run import _evaluate, _findings, _fit_all
+from challengers.pipeline.run import _findings, _fit_all
 from challengers.progress import SilentProgress
 from challengers.replication.agreement import check_champion
 from challengers.results import Finding
@@ -69,7 +70,7 @@ def clean_twin_findings(seed: int, root: Path) -> list[Finding]:
     agreement = check_champion(
         cfg.champion, fitted[0].scores, prepared.split.test, cfg.evaluation.findings.score_tolerance
     )
-    evaluated = _evaluate(cfg, prepared, fitted, progress)
+    evaluated = evaluate(cfg, prepared, fitted, progress)
     return _findings(cfg, prepared, evaluated, agreement, audit)
 
 

@@ -10,7 +10,7 @@ same share of training rows), missing values have a bin of their own, and empty 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -30,7 +30,7 @@ def psi_edges(reference: np.ndarray, bins: int = 10) -> np.ndarray:
 
 def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then NaN."""
-    from challengers.evaluation.kernels import bin_counts  # numba loads only when needed
+    from challengers.evaluation.row_kernels import bin_counts  # numba loads only when needed
 
     values = np.asarray(values, dtype=np.float64)
     counts = bin_counts(values, np.asarray(edges, dtype=np.float64)).astype(np.float64)
@@ -170,7 +170,8 @@ def weekly_psi(
 
 
 def feature_psi(
-    train_columns: Sequence[np.ndarray], test_columns: Sequence[np.ndarray], bins: int
+    train_columns: Iterable[np.ndarray], test_columns: Iterable[np.ndarray], bins: int
 ) -> list[float]:
-    """PSI of each feature column, test against training."""
+    """PSI of each feature column, test against training (the columns may be produced one pair
+    at a time: none is kept past its PSI)."""
     return [psi(a, b, bins) for a, b in zip(train_columns, test_columns, strict=True)]

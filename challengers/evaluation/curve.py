@@ -115,7 +115,7 @@ def descending_order(score: FloatArray) -> np.ndarray:
     kind="stable")``, by a radix sort for many finite scores (several times faster)."""
     if score.size < RADIX_ROWS or not np.all(np.isfinite(score)):
         return np.argsort(-score, kind="stable")
-    from challengers.evaluation import kernels as kern  # numba loads only when needed
+    from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
     return kern.descending_order((score + 0.0).view(np.uint64))  # + 0.0: -0.0 ties with 0.0
 
@@ -284,7 +284,7 @@ def entity_day_table(r: Ranked) -> EntityDayTable:
 def _entity_day_table(r: Ranked) -> EntityDayTable:
     """Rows grouped by day (a stable sort of the small day codes keeps the score order within a
     day), then each entity's first row of the day opens its cell (the row of its max score)."""
-    from challengers.evaluation import kernels as kern  # numba loads only when needed
+    from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
     assert r.entity is not None and r.day is not None
     n_entities = int(r.entity.max()) + 1 if r.n else 0

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from challengers import interrupts
-from challengers.analysis.operating import Budget, resolve_budget
-from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
+from challengers.allocator import release_freed_memory
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
 from challengers.errors import ChallengeError
-from challengers.evaluation.curve import Cost
-from challengers.evaluation.evaluate import (
-    ModelEvaluation,
-    TestRows,
-    evaluate_models,
-    rank_all,
-    resampling,
-)
 from challengers.evaluation.metrics import METRICS
-from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
@@ -34,13 +23,13 @@ from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
+from challengers.pipeline.evaluating import Evaluated, evaluate
 from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
 from challengers.pipeline.governance import add_governance
 from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.outputs import (
     experiment_description,
     log_run,
-    model_result,
     parent_tags,
     write_outputs,
 )
@@ -58,7 +47,7 @@ from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
-from challengers.results import SEVERITIES, DataSummary, Finding, ModelResult
+from challengers.results import SEVERITIES, DataSummary, Finding
 from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
 
@@ -127,6 +116,7 @@ def _start(
             resume=options.resume,
         )
         audit = audit_in_run(cfg, prepared.plan, out, progress)
+        release_freed_memory()  # what loading and the audit freed, before training
         env = describe(config_dir or Path.cwd())
         replay = write_replay_files(
             out, prepared.data_print, options.config_text, options.config_file
@@ -167,18 +157,6 @@ def _start(
         return result
 
 
-@dataclass
-class _Evaluated:
-    """The numbers of a run, before they become an ExperimentResult."""
-
-    rows: TestRows
-    budget: Budget
-    evaluations: dict[str, ModelEvaluation]
-    analyses: Analyses
-    models: list[ModelResult]
-    resampling: dict[str, str]  # {unit, reason} of every interval and test of the run
-
-
 def _run(
     cfg: ExperimentConfig,
     prepared: Prepared,
@@ -201,7 +179,7 @@ def _run(
         prepared.split.test,
         cfg.evaluation.findings.score_tolerance,
     )
-    evaluated = _evaluate(cfg, prepared, fitted, progress)
+    evaluated = evaluate(cfg, prepared, fitted, progress)
     findings = _findings(cfg, prepared, evaluated, agreement, audit)
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
     add_governance(result, cfg, champion)
@@ -227,6 +205,7 @@ def _fit_all(
         or store.keep(fit_champion(cfg, prepared, threads, progress), prepared)
     ]
     for mp in plan.challengers:
+        release_freed_memory()  # the previous model's inputs and temporaries
         fitted.append(
             store.reuse(mp, prepared, progress)
             or store.keep(
@@ -236,87 +215,14 @@ def _fit_all(
                 prepared,
             )
         )
+    release_freed_memory()
     return fitted
-
-
-def _evaluate(
-    cfg: ExperimentConfig, prepared: Prepared, fitted: list[Fitted], progress: Progress
-) -> _Evaluated:
-    """Every model on the same test rows, at the champion's budget; diagnostics; twins."""
-    plan, e = prepared.plan, cfg.evaluation
-    champion, ok = fitted[0], [f for f in fitted if f.scores is not None]
-    assert champion.scores is not None  # a champion that cannot score stops the run
-    cost = Cost(e.cost.false_positive, cfg.cost_false_negative)
-    rows = TestRows.from_frame(
-        prepared.split.test,
-        target=plan.spec.target,
-        amount=plan.spec.amount,
-        entity=plan.spec.entity,
-    )
-    budget = resolve_budget(
-        champion.scores, rate=e.alert_rate, threshold=e.operating_point.threshold
-    )
-    calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
-    with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
-        scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
-        ranked = rank_all(rows, scores, calibrated)  # sorted once: evaluation and diagnostics
-        evaluations = evaluate_models(
-            rows,
-            scores,
-            calibrated,
-            champion=champion.plan.name,
-            metrics=e.metric_specs,
-            cost=cost,
-            operating_rate=budget.rate,
-            bootstrap=e.bootstrap,
-            alpha=e.alpha,
-            seed=cfg.seed,
-            resample=e.resample,
-            resample_force=e.resample_force,
-            primary=e.primary_key,
-            threads=cfg.threads,
-            ranked=ranked,
-        )
-    with progress.stage("Diagnostics: operating point, stability, segments, explanations"):
-        inputs = _analysis_input(cfg, prepared, ok, budget, evaluations)
-        inputs.test_rows, inputs.ranked = rows, ranked
-        analyses = analyse(inputs)
-    del ranked, inputs  # the rankings are not needed past the diagnostics
-    models = [model_result(f, evaluations.get(f.plan.name)) for f in fitted]
-    for f, m in zip(fitted, models, strict=True):
-        if f.twin is not None and f.scores is not None:
-            with progress.stage(f"Comparing {f.plan.name} with its twin"):
-                m.twin = compare_with_twin(
-                    rows,
-                    f.scores,
-                    f.twin,
-                    calibrated=calibrated[f.plan.name],
-                    metrics=e.metric_specs,
-                    cost=cost,
-                    operating_rate=budget.rate,  # the same budget as the champion comparison
-                    bootstrap=e.bootstrap,
-                    alpha=e.alpha,
-                    seed=cfg.seed,
-                    resample=e.resample,
-                    resample_force=e.resample_force,
-                )
-    adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
-    return _Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
-
-
-def _unit(cfg: ExperimentConfig, rows: TestRows) -> dict[str, str]:
-    """The unit every interval and test of the run resampled, and why (none without bootstrap)."""
-    e = cfg.evaluation
-    if e.bootstrap <= 0:
-        return {}
-    chosen = resampling(rows, e.resample, force=e.resample_force)
-    return {"unit": chosen.unit, "reason": chosen.reason}
 
 
 def _findings(
     cfg: ExperimentConfig,
     prepared: Prepared,
-    evaluated: _Evaluated,
+    evaluated: Evaluated,
     agreement: ScoreAgreement | None,
     audit: AuditResult | None,
 ) -> list[Finding]:
@@ -347,7 +253,7 @@ def _findings(
 def _result(
     cfg: ExperimentConfig,
     prepared: Prepared,
-    evaluated: _Evaluated,
+    evaluated: Evaluated,
     findings: list[Finding],
     tracker: Tracker,
     out: Path,
@@ -394,49 +300,4 @@ def _result(
         thresholds=cfg.evaluation.findings.model_dump(),
         primary=cfg.evaluation.primary_key,
         resampling=evaluated.resampling,
-    )
-
-
-def _analysis_input(
-    cfg: ExperimentConfig,
-    prepared: Prepared,
-    ok: list[Fitted],
-    budget: Budget,
-    evaluations: dict[str, ModelEvaluation],
-) -> AnalysisInput:
-    """The diagnostics' plain inputs: frames, scores, fitted models, sizes and thresholds."""
-    plan, e = prepared.plan, cfg.evaluation
-    d, t = e.diagnostics, e.findings
-    return AnalysisInput(
-        train=prepared.split.train,
-        test=prepared.split.test,
-        spec=plan.spec,
-        scores={f.plan.name: f.scores for f in ok if f.scores is not None},
-        train_scores={f.plan.name: f.train_scores for f in ok if f.train_scores is not None},
-        calibrated={f.plan.name: bool(f.model and f.model.calibrated) for f in ok},
-        models={f.plan.name: f.model for f in ok if f.model is not None},
-        champion=plan.champion.name,
-        champion_inputs=plan.champion.features,
-        metrics=e.metric_specs,
-        cost=Cost(e.cost.false_positive, cfg.cost_false_negative),
-        budget=budget,
-        train_end=cfg.split.train.end,
-        test_start=cfg.split.test.start,
-        test_end=cfg.split.test.end,
-        bootstrap=e.bootstrap,
-        alpha=e.alpha,
-        seed=cfg.seed,
-        resample=e.resample,
-        resample_force=e.resample_force,
-        settings=Settings(
-            **d.model_dump(),
-            **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
-        ),
-        history=prepared.history,
-        test_metrics={n: dict(ev.metrics) for n, ev in evaluations.items()},
-        cost_deltas={  # reused for the savings interval when the run has expected_cost
-            n: ev.delta["expected_cost"]
-            for n, ev in evaluations.items()
-            if "expected_cost" in ev.delta
-        },
     )

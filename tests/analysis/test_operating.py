@@ -9,16 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
+from challengers.analysis.budget import alert_mask, budget_from_rate, budget_masks, resolve_budget
 from challengers.analysis.operating import (
-    alert_mask,
     at_budget,
-    budget_from_rate,
-    budget_masks,
     cost_curve,
     mcnemar,
     operating_point,
     overlap,
-    resolve_budget,
 )
 from challengers.config import parse_config
 from challengers.errors import ConfigError, DataError

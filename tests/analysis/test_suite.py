@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.analysis.operating import budget_from_rate
+from challengers.analysis.budget import budget_from_rate
 from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse
 from challengers.data.frames import DAY, DataSpec
 from challengers.evaluation.curve import Cost

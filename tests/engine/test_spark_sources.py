@@ -1,6 +1,6 @@
 """Where Spark reads rows from: a table of the session's catalog (`data.table`) and CSV files give the
-rows, in the same order, and the fingerprint that the local engine gives for the same rows in a
-parquet or CSV file; a table that is not there, and a table on the local engine, are one line and
+rows, in the same order, the fingerprint and (a table) the data audit that the local engine gives
+for the same rows in a parquet or CSV file; a table that is not there, and a table on the local engine, are one line and
 exit 2."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from challengers.cli.main import app
 from challengers.config import load_config
 from challengers.pipeline import RunOptions, prepare
+from challengers.pipeline.auditing import audit_plan
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
@@ -52,7 +53,8 @@ def _prepared(config: Path, engine: str | None) -> Any:
 def test_a_table_gives_the_rows_and_fingerprint_of_its_parquet_file_read_locally(
     spark_engine: Any, table: str, sim_parquet: Path, write_config: Callable[..., Path]
 ) -> None:
-    local = _prepared(write_config(_table_config(sim_parquet, None)), None)
+    config = write_config(_table_config(sim_parquet, None))
+    local = _prepared(config, None)
     remote = _prepared(write_config(_table_config(sim_parquet, table), "table.yaml"), "spark")
     try:
         assert remote.history.equals(local.history)  # values, types and row order
@@ -67,6 +69,15 @@ def test_a_table_gives_the_rows_and_fingerprint_of_its_parquet_file_read_locally
             .collect()
             .equals(query.collect())
         )
+        # a run's data audit: the table's every row, through Spark, gives the file's audit
+        thresholds = load_config(config).evaluation.findings
+        audited, remote_audit = (
+            audit_plan(local.plan, thresholds),
+            audit_plan(remote.plan, thresholds),
+        )
+        assert remote_audit.findings == audited.findings
+        assert remote_audit.findings  # the simulated data has findings (leaky column, drift)
+        assert remote_audit.tables == audited.tables
     finally:
         remote.close()
     assert spark_engine.session.getActiveSession() is not None  # not the run's to stop
