@@ -8,7 +8,8 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -145,6 +146,10 @@ class Engine(ABC, Generic[F]):
         """The number of rows."""
 
     @abstractmethod
+    def columns(self, rows: F) -> list[str]:
+        """The names of the columns of ``rows``."""
+
+    @abstractmethod
     def to_polars(self, rows: F) -> pl.DataFrame:
         """The rows on the driver (small extracts and tests only)."""
 
@@ -194,10 +199,19 @@ class Engine(ABC, Generic[F]):
         """The number of genuine (target 0) and fraud (target 1) rows."""
         raise NotImplementedError(f"engine {self.kind} does not count classes")
 
-    def sample(self, rows: F, *, target: str, size: int, seed: int) -> pl.DataFrame:
-        """At most ``size`` rows on the driver, the same for the same ``seed`` and rows, with the
-        fraud rate of ``rows`` (each class sampled alone); every row when there are no more."""
+    def sample(
+        self, rows: F, *, target: str, size: int, seed: int, by: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        """At most ``size`` rows on the driver, the same for the same ``seed`` and values of the
+        columns ``by`` (default: every column), with the fraud rate of ``rows`` (each class
+        sampled alone); every row when there are no more."""
         raise NotImplementedError(f"engine {self.kind} trains on every row")
+
+    @contextmanager
+    def held(self, rows: F) -> Iterator[F]:
+        """``rows`` computed once for the jobs of the block and kept where they are (Spark:
+        persisted on the executors, released after it); the local engine's rows are in memory."""
+        yield rows
 
     def train_xgboost(
         self,

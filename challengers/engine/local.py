@@ -71,6 +71,9 @@ class LocalEngine(Engine[pl.DataFrame]):
     def count(self, rows: pl.DataFrame) -> int:
         return rows.height
 
+    def columns(self, rows: pl.DataFrame) -> list[str]:
+        return rows.columns
+
     def to_polars(self, rows: pl.DataFrame) -> pl.DataFrame:
         return rows
 

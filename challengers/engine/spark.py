@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,9 @@ class SparkEngine(Engine[Any]):
     def count(self, rows: Any) -> int:
         return int(rows.count())
 
+    def columns(self, rows: Any) -> list[str]:
+        return list(rows.columns)
+
     @cluster_errors
     def to_polars(self, rows: Any) -> pl.DataFrame:
         if ORDER in rows.columns:
@@ -414,8 +418,18 @@ class SparkEngine(Engine[Any]):
         return int(n) - int(positives or 0), int(positives or 0)
 
     @cluster_errors
-    def sample(self, rows: Any, *, target: str, size: int, seed: int) -> pl.DataFrame:
-        return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER)
+    def sample(
+        self, rows: Any, *, target: str, size: int, seed: int, by: Sequence[str] | None = None
+    ) -> pl.DataFrame:
+        return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER, by=by)
+
+    @contextmanager
+    def held(self, rows: Any) -> Iterator[Any]:
+        kept = rows.persist()  # memory, spilled to disk: recomputed from the lineage when lost
+        try:
+            yield kept
+        finally:
+            kept.unpersist()
 
     @cluster_errors
     def train_xgboost(

@@ -84,13 +84,16 @@ def _check_slots(session: Any, workers: int) -> None:
         )
 
 
-def stratified_sample(rows: Any, *, target: str, size: int, seed: int, order: str) -> pl.DataFrame:
-    """At most ``size`` rows, each class in proportion to its count, in load order (``order``)."""
+def stratified_sample(
+    rows: Any, *, target: str, size: int, seed: int, order: str, by: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """At most ``size`` rows, each class in proportion to its count, in load order (``order``);
+    a row's draw hashes the seed and its values of ``by`` (default: every column but the order)."""
     from pyspark.sql import functions as F
 
     counts = {int(k): int(n) for k, n in rows.groupBy(target).count().collect()}
     total = sum(counts.values())
-    values = [c for c in rows.columns if c != order]
+    values = [c for c in (rows.columns if by is None else by) if c != order]
     if total <= size:
         table = rows.orderBy(order).drop(order).toArrow()
         return _frame(table)

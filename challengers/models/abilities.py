@@ -10,13 +10,15 @@
 - ``Tunable`` (:mod:`challengers.models.tree`): the tree a tuner searches (``tree_view``).
 - :class:`TrainsOnEngine`: on a distributed engine (Spark), the kind trains where the rows are
   (XGBoost: ``xgboost.spark``); :class:`FitsOnSample`: there, the kind fits on the driver on a
-  seeded stratified sample of the training rows (``engine.sample_rows``). A kind with neither fits
-  on the driver on every loaded row, as on the local engine.
+  seeded stratified sample of the training rows (``engine.sample_rows``);
+  :class:`DerivesOnEngine`: there, the engine computes the features the kind derives from raw rows
+  (graph features on Spark) and the kind fits on a sample of the featured rows. A kind with none
+  of them fits on the driver on every loaded row, as on the local engine.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 import polars as pl
 
@@ -90,3 +92,24 @@ class FitsOnSample:
     (its fitting needs the rows in one process: LightGBM, the anomaly detectors). Its
     ``predict_score`` reads no history and scores each row alone (whatever the batch), so the
     fitted model is shipped to the executors to score there."""
+
+
+class DerivesOnEngine:
+    """A kind that derives features from raw rows (strictly earlier rows: its history) and, on a
+    distributed engine, has the engine compute them where the rows are. Its model then fits on the
+    driver on a stratified sample of the featured training rows, and its native booster (whose
+    inputs the featured rows hold) scores them on the executors."""
+
+    derived: ClassVar[str]  # what the report calls the derived features ("graph features")
+
+    def features_on_engine(
+        self, engine: Engine[Any], history: Any, rows: Any, spec: DataSpec
+    ) -> Any:
+        """``rows`` (the engine's) with the derived features appended, computed on the engine
+        from the strictly earlier rows of ``history`` (every loaded row, as locally)."""
+        raise NotImplementedError
+
+    def fit_featured(self, featured: pl.DataFrame, spec: DataSpec) -> Self:
+        """Fit on rows that already hold the derived features (``spec`` names the data's
+        features only, as for ``fit``); the model is then the one ``fit`` gives on those rows."""
+        raise NotImplementedError

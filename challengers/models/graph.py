@@ -6,7 +6,9 @@ for every row from the history production had (strictly earlier rows, labels old
 delay), appends them to the data's features and trains a LightGBM or XGBoost model on the lot
 (``model.kind``). The inner tree is a plain :mod:`challengers.models.tree` challenger, reachable
 through :meth:`GraphChallenger.inner_tree` and :meth:`GraphChallenger.with_graph_features`, so a
-tuner can featurise once and search the tree's parameters.
+tuner can featurise once and search the tree's parameters. On a distributed engine the engine
+computes the same features where the rows are (:meth:`GraphChallenger.features_on_engine`) and the
+tree fits on the featured rows brought to the driver (:meth:`GraphChallenger.fit_featured`).
 
 Its section is ``graph: {entities, windows_days, structure, structure_every_days}`` and ``model:
 {kind, params, imbalance, tune}``; the constructor takes ``graph`` and ``model`` as those mappings.
@@ -15,19 +17,22 @@ Its section is ``graph: {entities, windows_days, structure, structure_every_days
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
 from pydantic import Field
 
 from challengers.data.frames import DataSpec, to_matrix
+from challengers.engine import base as engine_base
+from challengers.engine.local import LocalEngine
 from challengers.errors import DataError
-from challengers.features.graph import GraphRecipe, feature_names, graph_features
+from challengers.features.graph import GraphRecipe
 from challengers.files import write_json
-from challengers.models.abilities import DerivesFeatures, ReadsColumns
+from challengers.models.abilities import DerivesFeatures, DerivesOnEngine, ReadsColumns
 from challengers.models.base import BaseChallenger
 from challengers.models.params import (
     ChallengerParams,
@@ -67,7 +72,7 @@ class GraphParams(ChallengerParams):
         return self.model.tuning()
 
 
-class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
+class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures, DerivesOnEngine):
     """A tree model on the data's features plus graph features of ``graph["entities"]``.
 
     The first entity is the account (card, customer) whose neighbourhood is scored. The label
@@ -76,6 +81,7 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
 
     kind: ClassVar[str] = "graph"
     Params = GraphParams
+    derived: ClassVar[str] = "graph features"
 
     def __init__(
         self,
@@ -133,10 +139,22 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
     def libraries(self) -> tuple[str, ...]:
         return self.inner_tree().libraries()
 
-    def graph_feature_names(self, spec: DataSpec) -> list[str]:
+    def feature_settings(self, spec: DataSpec) -> engine_base.GraphSettings:
+        """What an engine needs to compute this model's graph features for ``spec``'s data."""
         g = self.settings
-        has_amount = spec.amount is not None
-        return feature_names(list(g.entities), list(g.windows_days), has_amount, g.structure)
+        return engine_base.GraphSettings(
+            entities=tuple(g.entities),
+            time=spec.time,
+            target=spec.target,
+            amount=spec.amount,
+            windows_days=tuple(g.windows_days),
+            label_delay_days=spec.label_delay_days,
+            structure=g.structure,
+            structure_every_days=g.structure_every_days,
+        )
+
+    def graph_feature_names(self, spec: DataSpec) -> list[str]:
+        return self.feature_settings(spec).names
 
     def with_graph_features(
         self, frame: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None = None
@@ -146,26 +164,31 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
         ``history`` is the log production knew; without it ``frame`` is its own history (each row
         sees the earlier rows of the frame).
         """
-        names = self.graph_feature_names(spec)
-        clash = sorted(set(names) & set(frame.columns))
+        self._check_no_clash(frame.columns, spec)
+        settings = self.feature_settings(spec)
+        featured = LocalEngine().graph_features(
+            frame if history is None else history, frame, settings
+        )
+        return featured, self._featured_spec(spec)
+
+    def features_on_engine(
+        self, engine: engine_base.Engine[Any], history: Any, rows: Any, spec: DataSpec
+    ) -> Any:
+        """The graph features computed by ``engine`` (Spark: window jobs on the executors, the
+        snapshot features on the driver from per-day distinct entity tuples)."""
+        self._check_no_clash(engine.columns(rows), spec)
+        return engine.graph_features(history, rows, self.feature_settings(spec))
+
+    def _check_no_clash(self, columns: list[str], spec: DataSpec) -> None:
+        clash = sorted(set(self.graph_feature_names(spec)) & set(columns))
         if clash:
             raise DataError(
                 f"graph features would overwrite the data column '{clash[0]}'; rename or drop it"
             )
-        g = self.settings
-        features = graph_features(
-            frame if history is None else history,
-            frame,
-            entities=list(g.entities),
-            time=spec.time,
-            target=spec.target,
-            amount=spec.amount,
-            windows_days=list(g.windows_days),
-            label_delay_days=spec.label_delay_days,
-            structure=g.structure,
-            structure_every_days=g.structure_every_days,
-        )
-        return frame.hstack(features), spec.with_features([*spec.features, *names])
+
+    def _featured_spec(self, spec: DataSpec) -> DataSpec:
+        """``spec`` naming the graph features after the data's: what the inner tree reads."""
+        return spec.with_features([*spec.features, *self.graph_feature_names(spec)])
 
     def tree_view(
         self, train: pl.DataFrame, valid: pl.DataFrame, spec: DataSpec, history: pl.DataFrame | None
@@ -190,12 +213,25 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures):
         valid: pl.DataFrame | None,
         history: pl.DataFrame | None,
     ) -> None:
-        frame, inner_spec = self.with_graph_features(train, spec, history)
+        frame, _ = self.with_graph_features(train, spec, history)
         valid_frame = None
         if valid is not None and valid.height:
             valid_frame, _ = self.with_graph_features(valid, spec, history)
+        self._fit_tree(frame, spec, valid_frame)
+
+    def fit_featured(self, featured: pl.DataFrame, spec: DataSpec) -> Self:
+        """Fit the inner tree on rows whose graph features an engine computed (``spec``: the
+        data's features, as for ``fit``)."""
+        started = time.perf_counter()
+        self.features_, self.spec_ = tuple(spec.features), spec
+        self._fit_tree(featured, spec, None)
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _fit_tree(self, featured: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
+        inner_spec = self._featured_spec(spec)
         self.graph_features_ = tuple(self.graph_feature_names(spec))
-        self.tree_ = self.inner_tree().fit(frame, inner_spec, valid=valid_frame)
+        self.tree_ = self.inner_tree().fit(featured, inner_spec, valid=valid)
         self.features_ = inner_spec.features  # what the tree was fitted on: data + graph
         top = sorted(self.graph_importance().items(), key=lambda kv: -kv[1])[:10]
         log.info(

@@ -4,44 +4,108 @@ stratified sample brought to the driver, and scored on the executors.
 A kind says which through its abilities (:mod:`challengers.models.abilities`): XGBoost trains on
 the executors over every training row (``TrainsOnEngine``); LightGBM and the anomaly detectors fit
 on the driver on at most ``engine.sample_rows`` training rows that keep the fraud rate
-(``FitsOnSample``); other kinds (graph) fit on the driver on every loaded row, as locally. Models
-trained either way are then scored on the executors, in the driver's row order.
+(``FitsOnSample``); the graph challenger has its graph features computed on the engine for the
+training and the test rows (from every loaded row before each, as locally), fits on the driver on
+such a sample of the featured training rows, and is scored on the featured rows
+(``DerivesOnEngine``); other kinds fit on the driver on every loaded row, as locally. Models
+trained on the engine are then scored on the executors, in the driver's row order.
 The champion never comes here: it is evaluated as it runs in production.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from challengers.config import ExperimentConfig
-from challengers.engine.base import ModelFile
+from challengers.data.frames import DataSpec
+from challengers.engine.base import Engine, ModelFile, WindowRows
 from challengers.models import trees
-from challengers.models.abilities import FitsOnSample, TrainsOnEngine
+from challengers.models.abilities import DerivesOnEngine, FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger
 from challengers.pipeline.prepare import Prepared
 
 
-def train_on_engine(
+@dataclass(frozen=True)
+class EngineFit:
+    """A challenger the distributed engine trained: how (for the report) and the engine's rows
+    its model reads (the split, with the features the kind derives there appended)."""
+
+    training: str
+    rows: WindowRows
+    derived: bool = False  # the rows hold features the driver's rows lack: every score is theirs
+    fit_seconds: float | None = None  # the training's wall time there (None: the model's own)
+
+
+@contextmanager
+def trained_on_engine(
     cfg: ExperimentConfig, prepared: Prepared, features: tuple[str, ...], model: BaseChallenger
-) -> str | None:
-    """Fit ``model`` as the engine trains its kind; how, for the report (None: the kind fits on
-    the driver's rows as locally, or the run's engine is local)."""
+) -> Iterator[EngineFit | None]:
+    """Fit ``model`` as the engine trains its kind, for a block that scores it (rows derived on
+    the engine are held there until the block ends). None: the kind fits on the driver's rows as
+    locally, or the run's engine is local."""
     engine, rows = prepared.engine, prepared.engine_rows
     if engine is None or rows is None or not engine.distributed:
-        return None
+        yield None
+        return
     spec = prepared.plan.spec.with_features(features)
     if isinstance(model, TrainsOnEngine):
-        return model.fit_on_engine(engine, rows.train, spec, workers=cfg.engine.num_workers)
-    if not isinstance(model, FitsOnSample):
-        return None
+        yield EngineFit(
+            model.fit_on_engine(engine, rows.train, spec, workers=cfg.engine.num_workers), rows
+        )
+    elif isinstance(model, DerivesOnEngine):
+        started = time.perf_counter()
+        with _derived(engine, prepared.engine_history, rows, spec, model) as featured:
+            fit_featured = partial(model.fit_featured, spec=spec)
+            # drawn by the data's columns: the rows other kinds fit on, whatever the features
+            by = engine.columns(rows.train)
+            how = _fit_on_sample(cfg, engine, featured.train, spec, fit_featured, by=by)
+            training = f"{model.derived} computed on the {engine.kind} engine, then {how}"
+            seconds = time.perf_counter() - started
+            yield EngineFit(training, featured, derived=True, fit_seconds=seconds)
+    elif isinstance(model, FitsOnSample):
+        fit = partial(model.fit, spec=spec, history=prepared.history)
+        yield EngineFit(_fit_on_sample(cfg, engine, rows.train, spec, fit), rows)
+    else:
+        yield None
+
+
+@contextmanager
+def _derived(
+    engine: Engine[Any], history: Any, rows: WindowRows, spec: DataSpec, model: DerivesOnEngine
+) -> Iterator[WindowRows]:
+    """The training and the test rows with the kind's derived features, held on the engine."""
+    train = model.features_on_engine(engine, history, rows.train, spec)
+    test = model.features_on_engine(engine, history, rows.test, spec)
+    with engine.held(train) as held_train, engine.held(test) as held_test:
+        yield dataclasses.replace(rows, train=held_train, test=held_test)
+
+
+def _fit_on_sample(
+    cfg: ExperimentConfig,
+    engine: Engine[Any],
+    train: Any,
+    spec: DataSpec,
+    fit: Callable[[pl.DataFrame], object],
+    *,
+    by: Sequence[str] | None = None,
+) -> str:
+    """``fit`` on a seeded stratified sample of ``train`` brought to the driver (drawn by the
+    values of the columns ``by``; default: all); how, for the report."""
     size, seed = cfg.engine.sample_rows, cfg.seed
-    negatives, positives = engine.class_counts(rows.train, spec.target)
-    sample = engine.sample(rows.train, target=spec.target, size=size, seed=seed)
-    model.fit(sample, spec, history=prepared.history)
+    negatives, positives = engine.class_counts(train, spec.target)
+    sample = engine.sample(train, target=spec.target, size=size, seed=seed, by=by)
+    fit(sample)
     total = negatives + positives
     if sample.height >= total:
         return f"fitted on the driver on all {total:,} training rows (engine.sample_rows: {size:,})"
@@ -53,12 +117,15 @@ def train_on_engine(
     )
 
 
-def scores_on_engine(prepared: Prepared, model: BaseChallenger) -> np.ndarray | None:
-    """The test rows' scores computed on the executors: a booster that reads data columns only
-    from its native file, as the champion; a kind fitted on a sample (which scores each row
-    alone) shipped whole. None: the model scores on the driver, or the run's engine is local."""
-    engine, rows = prepared.engine, prepared.engine_rows
-    if engine is None or rows is None or not engine.distributed:
+def scores_on_engine(
+    prepared: Prepared, model: BaseChallenger, rows: Any, expected: int
+) -> np.ndarray | None:
+    """The scores of ``rows`` (the engine's, ``expected`` of them as on the driver) computed on
+    the executors: a booster that reads data columns only from its native file, as the champion;
+    a kind fitted on a sample (which scores each row alone) shipped whole. None: the model scores
+    on the driver, or the run's engine is local."""
+    engine = prepared.engine
+    if engine is None or not engine.distributed:
         return None
     booster = model.native_model()
     library = trees.library_of(booster)
@@ -66,13 +133,11 @@ def scores_on_engine(prepared: Prepared, model: BaseChallenger) -> np.ndarray | 
     if library is not None and tuple(library.feature_names(booster)) == features:
         with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
             path = model.save(Path(folder))
-            scores = engine.scores_of(rows.test, ModelFile(str(path), library, features))
+            scores = engine.scores_of(rows, ModelFile(str(path), library, features))
     elif isinstance(model, FitsOnSample):
-        scores = engine.scores_by(rows.test, model.predict_score, features)
+        scores = engine.scores_by(rows, model.predict_score, features)
     else:
         return None
-    if len(scores) != prepared.split.test.height:  # the engine's split is the driver's
-        raise RuntimeError(
-            f"the engine scored {len(scores)} test rows, the driver holds {prepared.split.test.height}"
-        )
+    if len(scores) != expected:  # the engine's split is the driver's
+        raise RuntimeError(f"the engine scored {len(scores)} rows, the driver holds {expected}")
     return scores

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from challengers.models import registry
 from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
-from challengers.pipeline.distributed import scores_on_engine, train_on_engine
+from challengers.pipeline.distributed import EngineFit, scores_on_engine, trained_on_engine
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
@@ -139,20 +140,28 @@ def _fit_and_score(
 ) -> Fitted:
     spec = prepared.plan.spec.with_features(mp.features)
     parts, history = prepared.split, prepared.history
-    training = None if cfg is None else train_on_engine(cfg, prepared, mp.features, model)
-    if training is None:
-        model.fit(parts.train, spec, history=history)
-    interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
-    started = time.perf_counter()
-    scores = scores_on_engine(prepared, model) if training else None
-    if scores is None:
-        scores = model.predict_score(parts.test, history=history)
-    predict_seconds = time.perf_counter() - started
-    interrupts.raise_if_swallowed()
-    if not np.all(np.isfinite(scores)):
-        bad = int(np.count_nonzero(~np.isfinite(scores)))
-        raise ValueError(f"{bad} scores are NaN or infinite")
-    train_scores = _score_training(mp, model, prepared)
+    on_engine = (
+        nullcontext() if cfg is None else trained_on_engine(cfg, prepared, mp.features, model)
+    )
+    with on_engine as trained:
+        if trained is None:
+            model.fit(parts.train, spec, history=history)
+        interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
+        started = time.perf_counter()
+        scores = None
+        if trained is not None:
+            scores = scores_on_engine(prepared, model, trained.rows.test, parts.test.height)
+        if scores is None:
+            scores = model.predict_score(parts.test, history=history)
+        predict_seconds = time.perf_counter() - started
+        interrupts.raise_if_swallowed()
+        if not np.all(np.isfinite(scores)):
+            bad = int(np.count_nonzero(~np.isfinite(scores)))
+            raise ValueError(f"{bad} scores are NaN or infinite")
+        train_scores = _score_training(mp, model, prepared, trained)
+    fit_seconds = model.fit_seconds_
+    if trained is not None and trained.fit_seconds is not None:  # the engine's work included
+        fit_seconds = trained.fit_seconds
     twin = _score_twin(model, parts, history)
     interrupts.raise_if_swallowed()
     return Fitted(
@@ -160,10 +169,10 @@ def _fit_and_score(
         model=model,
         scores=scores,
         train_scores=train_scores,
-        fit_seconds=model.fit_seconds_,
+        fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
         twin=twin,
-        training=training,
+        training=None if trained is None else trained.training,
     )
 
 
@@ -174,11 +183,19 @@ def _score_twin(
     return None if twin is None else score_twin(*twin, parts.test, history)
 
 
-def _score_training(mp: ModelPlan, model: BaseChallenger, prepared: Prepared) -> np.ndarray | None:
-    """In-sample scores, for drift and the train/test gap. A model that cannot score its training
-    window (e.g. production scores not logged then) loses only those diagnostics."""
+def _score_training(
+    mp: ModelPlan, model: BaseChallenger, prepared: Prepared, trained: EngineFit | None
+) -> np.ndarray | None:
+    """In-sample scores, for drift and the train/test gap; on the engine when only its rows hold
+    the model's derived features. A model that cannot score its training window (e.g. production
+    scores not logged then) loses only those diagnostics."""
+    train = prepared.split.train
+    if trained is not None and trained.derived:
+        scores = scores_on_engine(prepared, model, trained.rows.train, train.height)
+        if scores is not None:
+            return scores if np.all(np.isfinite(scores)) else None
     try:
-        scores = model.predict_score(prepared.split.train, history=prepared.history)
+        scores = model.predict_score(train, history=prepared.history)
     except Exception as exc:
         log.warning(
             "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc

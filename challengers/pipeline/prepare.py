@@ -70,13 +70,14 @@ class Prepared:
     # a distributed engine stays open for the run: challengers train where the rows are
     engine: Engine | None = None
     engine_rows: WindowRows | None = None  # the split on the engine, the same rows as ``split``
+    engine_history: Any = None  # every loaded row on the engine, as ``history`` (derived features)
     engine_tags: dict[str, str] = field(default_factory=dict)  # spark_version, spark_master
 
     def close(self) -> None:
         """Release the engine (a Spark session the run started); the run's last step."""
         if self.engine is not None:
             self.engine.close()
-            self.engine, self.engine_rows = None, None
+            self.engine, self.engine_rows, self.engine_history = None, None, None
 
 
 def prepare(
@@ -135,6 +136,7 @@ def _prepare_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Prog
         prepared = _prepared(cfg, plan, load_whole(plan, frame, cfg.threads), sums, progress)
         s = plan.spec
         prepared.engine_rows = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
+        prepared.engine_history = rows
         prepared.engine, prepared.engine_tags = engine, engine.tags()
         return prepared
     except BaseException:
