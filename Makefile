@@ -40,11 +40,13 @@ install: $(STAMP)  ## create .venv and install the locked dependencies (and Java
 demo: $(STAMP)  ## run the main job on the embedded demo data
 	$(BIN)/challenge run $(CONFIG)
 
+# --dist loadgroup: the tests of one xdist_group (one expensive fixture, e.g. the local-cluster
+# application of tests/engine/test_spark_cluster.py) run on one worker; the others as with load.
 test: $(STAMP)  ## run the test suite
-	$(BIN)/python -m pytest -n 2 --timeout 900 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 900 -q
 
 test-fast: $(STAMP)  ## the suite without the slow tests
-	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not slow"
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check challengers cli tests bench

@@ -102,3 +102,41 @@ def handbook_path() -> Path:
     if not HANDBOOK.exists():
         pytest.skip(f"the shared handbook data is absent ({HANDBOOK})")
     return HANDBOOK
+
+
+# The suite's longest tests, longest first (`--durations` of a whole-suite run on 2 cores at a load
+# of 11-20: 1.5 to 8 minutes each there, about a fifth of that on idle cores). They are handed to
+# the xdist workers first: started last, one of them would run alone at the end while the other
+# worker idles. A name is a test module or a test's node id.
+LONGEST = (
+    "tests/engine/test_spark_cluster.py",  # a local-cluster application; a local[1] one
+    "tests/test_pipeline.py",  # its demo run (a module fixture) and two runs of the same config
+    "tests/engine/test_spark_run.py::test_the_demo_on_spark_equals_the_checked_in_record",
+    "tests/reliability/test_interrupt_resume.py::"
+    "test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs",
+    "tests/tuning/test_tuning_run.py::test_on_the_demo_data_tuning_beats_the_untuned_twin",
+    "tests/engine/test_spark_run.py::test_a_local_run_replicates_on_spark",
+    "tests/reliability/test_interrupt_resume.py::"
+    "test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest",
+    "tests/reliability/test_interrupt_resume.py::test_every_kind_is_restored_exactly",
+    "tests/engine/test_spark_graph.py::test_graph_features_on_spark_equal_the_local_ones_on_the_demo",
+    "tests/reliability/test_tracking_store.py::test_secrets_sent_to_a_real_server_are_not_stored",
+    "tests/report/test_demo.py::test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals",
+    "tests/reliability/test_terminal.py::test_ascii_output_and_a_closed_pipe_keep_the_runs_real_status",
+    "tests/test_clean_twin.py::test_a_clean_twin_raises_no_high_finding",
+    "tests/tuning/test_tuning_run.py::test_ctrl_c_then_resume_continues_the_study",
+    "tests/engine/test_spark_training.py::"
+    "test_a_distributed_xgboost_challenger_trains_on_spark_and_is_compared",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests of LONGEST first, in its order; the others keep theirs."""
+
+    def rank(item: pytest.Item) -> int:
+        for i, name in enumerate(LONGEST):
+            if item.nodeid == name or item.nodeid.startswith((f"{name}::", f"{name}[")):
+                return i
+        return len(LONGEST)
+
+    items.sort(key=rank)  # stable

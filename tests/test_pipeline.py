@@ -35,6 +35,9 @@ def _runs(uri: str, experiment: str) -> tuple[object, list[object]]:
     return parents[0], children
 
 
+DEMO_RUN = pytest.mark.xdist_group("demo_run")  # its tests on one worker: one demo run
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentResult, str]:
     """The real demo config (fewer bootstrap replicates, to keep the suite fast)."""
@@ -48,6 +51,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentResult
     return result, uri
 
 
+@DEMO_RUN
 def test_demo_logs_one_parent_and_a_child_per_model_with_identical_keys(
     demo_run: tuple[ExperimentResult, str],
 ) -> None:
@@ -90,6 +94,7 @@ def test_demo_logs_one_parent_and_a_child_per_model_with_identical_keys(
         assert logged == {*flatten_params(model["params"]), "features"}
 
 
+@DEMO_RUN
 def test_comparison_json_has_the_design_schema(demo_run: tuple[ExperimentResult, str]) -> None:
     result, _ = demo_run
     doc = json.loads((result.output_dir / "comparison.json").read_text())
@@ -121,6 +126,7 @@ def test_comparison_json_has_the_design_schema(demo_run: tuple[ExperimentResult,
     assert (result.output_dir / "report.md").read_text().startswith("# Validation report: demo")
 
 
+@DEMO_RUN
 def test_demo_claims_are_checked(demo_run: tuple[ExperimentResult, str]) -> None:
     result, _ = demo_run
     # the demo's documentation overstates the champion: both claims must be findings

@@ -150,6 +150,7 @@ def cluster(sim_parquet: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     }
 
 
+@pytest.mark.xdist_group("local-cluster")  # one worker: the application runs once
 @pytest.mark.slow
 def test_separate_executors_and_a_shuffle_give_the_local_rows(
     cluster: dict, sim_parquet: Path
@@ -176,6 +177,7 @@ def kill_executor(frame: object) -> object:
     raise AssertionError("the executor outlived its killing")
 
 
+@pytest.mark.xdist_group("local-cluster")  # one worker: the application runs once
 @pytest.mark.slow
 def test_a_lost_executor_is_one_line_and_exit_3_and_resume_finishes_the_run(
     cluster: dict,
