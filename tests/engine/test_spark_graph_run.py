@@ -29,7 +29,10 @@ from challengers.pipeline.prepare import Prepared
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
-pytestmark = pytest.mark.slow  # Spark jobs: seconds each
+pytestmark = [
+    pytest.mark.slow,  # Spark jobs: seconds each
+    pytest.mark.xdist_group("spark-graph-run"),  # one worker: one preparation for both tests
+]
 
 GRAPH = {
     "name": "graph",
