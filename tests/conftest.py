@@ -119,6 +119,7 @@ LONGEST = (
     "tests/reliability/test_interrupt_resume.py::"
     "test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest",
     "tests/reliability/test_interrupt_resume.py::test_every_kind_is_restored_exactly",
+    "tests/engine/test_spark_graph_run.py",  # one Spark preparation, graph features twice
     "tests/engine/test_spark_graph.py::test_graph_features_on_spark_equal_the_local_ones_on_the_demo",
     "tests/reliability/test_tracking_store.py::test_secrets_sent_to_a_real_server_are_not_stored",
     "tests/report/test_demo.py::test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals",

@@ -3,7 +3,9 @@ test rows (every loaded row before each as history, as locally), its tree fitted
 stratified sample of the featured training rows and scored on the executors.
 
 One Spark preparation of the simulated data serves both tests; each computes the graph features
-once (about 20 s of Spark jobs: the window plan's fixed cost, not the rows)."""
+of the training and the test rows once. Their cost is the window plans' (planning, code
+generation, a few small jobs each), hardly the rows': the file took 215 s at a load of 3-13 on 2
+cores (preparation 58 s with the session's start, the tests 97 s and 56 s)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from challengers.pipeline.prepare import Prepared
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
-pytestmark = pytest.mark.slow  # Spark jobs: seconds each
+pytestmark = [
+    pytest.mark.slow,  # Spark jobs: seconds each
+    pytest.mark.xdist_group("spark-graph-run"),  # one worker: one preparation for both tests
+]
 
 GRAPH = {
     "name": "graph",
