@@ -131,8 +131,9 @@ LONGEST = (
 )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests of LONGEST first, in its order; the others keep theirs."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The tests of LONGEST first, in its order; the others keep theirs. Under ``--dist
+    loadgroup``, the tests of one ``xdist_group`` go to one worker (see _in_group)."""
 
     def rank(item: pytest.Item) -> int:
         for i, name in enumerate(LONGEST):
@@ -141,3 +142,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return len(LONGEST)
 
     items.sort(key=rank)  # stable
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            _in_group(item)
+
+
+def _in_group(item: pytest.Item) -> None:
+    """Suffix the node id with the test's ``xdist_group``, which is how xdist's loadgroup
+    scheduler finds the groups. xdist 3.8 writes the suffix to ``item._nodeid``, which pytest 9
+    no longer reads (a node id is ``item._id`` now): without this, a group's tests went to both
+    workers and each set up the group's shared fixture (a local-cluster application, twice)."""
+    from _pytest.nodeid import NodeId
+
+    names = sorted(
+        {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+         for m in item.iter_markers("xdist_group")}
+    )  # fmt: skip
+    if names and "@" not in item.nodeid:
+        item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
