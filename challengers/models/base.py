@@ -41,6 +41,8 @@ class BaseChallenger:
     kind: ClassVar[str] = "base"
     Params: ClassVar[type[ChallengerParams]] = ChallengerParams  # its YAML section
     calibrated: bool = False
+    in_sample_wanted_: bool = False  # fit(in_sample=True): keep the training rows' scores
+    in_sample_: np.ndarray | None = None  # those scores, until take_in_sample_scores
 
     @classmethod
     def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
@@ -75,16 +77,29 @@ class BaseChallenger:
         *,
         valid: pl.DataFrame | None = None,
         history: pl.DataFrame | None = None,
+        in_sample: bool = False,
     ) -> Self:
+        """Train on ``train``. ``in_sample``: keep the scores of ``train`` where the fit computes
+        them anyway (see :meth:`take_in_sample_scores`)."""
         for module in self.libraries():  # imported before the timer: fit_seconds_ is training
             with contextlib.suppress(ImportError):  # _fit raises it with its install hint
                 importlib.import_module(module)
         started = time.perf_counter()
         self.features_ = tuple(spec.features)
         self.spec_ = spec
+        self.in_sample_wanted_, self.in_sample_ = in_sample, None
         self._fit(train, spec, valid, history)
         self.fit_seconds_ = time.perf_counter() - started
         return self
+
+    def take_in_sample_scores(self) -> np.ndarray | None:
+        """The scores of the rows the last ``fit(..., in_sample=True)`` trained on, equal to
+        ``predict_score`` of them to the last bit, where training computed them anyway (a booster
+        updates every training row's score each round): predicting them again cost as much as a
+        third of the fit. Handed over once (a window's worth of float64 is not kept with the
+        model). None: predict them."""
+        scores, self.in_sample_ = self.in_sample_, None
+        return scores
 
     def predict_score(
         self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None

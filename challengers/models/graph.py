@@ -224,14 +224,21 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures, De
         data's features, as for ``fit``)."""
         started = time.perf_counter()
         self.features_, self.spec_ = tuple(spec.features), spec
+        self.in_sample_wanted_ = False  # a sample's scores are not the training window's
         self._fit_tree(featured, spec, None)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
+    def take_in_sample_scores(self) -> np.ndarray | None:
+        # the inner tree trained on the training rows with their graph features, in their order
+        return self.tree_.take_in_sample_scores() if hasattr(self, "tree_") else None
+
     def _fit_tree(self, featured: pl.DataFrame, spec: DataSpec, valid: pl.DataFrame | None) -> None:
         inner_spec = self._featured_spec(spec)
         self.graph_features_ = tuple(self.graph_feature_names(spec))
-        self.tree_ = self.inner_tree().fit(featured, inner_spec, valid=valid)
+        self.tree_ = self.inner_tree().fit(
+            featured, inner_spec, valid=valid, in_sample=self.in_sample_wanted_
+        )
         self.features_ = inner_spec.features  # what the tree was fitted on: data + graph
         top = sorted(self.graph_importance().items(), key=lambda kv: -kv[1])[:10]
         log.info(

@@ -163,6 +163,20 @@ class TreeChallenger(BaseChallenger, Tunable):
         return self.threads or os.cpu_count() or 1
 
     library: ClassVar[TreeLibrary]  # flavour, native file, predict with the best iteration
+    # the boosting modes whose running training scores are the saved model's scores, bit for bit
+    # (tests/models/test_in_sample.py); DART rescales the dropped trees after scoring them
+    in_sample_modes: ClassVar[tuple[str, ...]]
+
+    def _boosting(self, params: dict[str, Any]) -> str:
+        """The library's boosting mode in ``params``."""
+        raise NotImplementedError
+
+    def _keeps_in_sample(self, params: dict[str, Any], valid: pl.DataFrame | None) -> bool:
+        """Whether this fit hands over its training rows' scores: asked for, every round kept
+        (no early stopping on a validation part), and a mode whose running scores are final."""
+        if not self.in_sample_wanted_ or (valid is not None and valid.height):
+            return False
+        return self._boosting(params) in self.in_sample_modes
 
     def _defaults(self) -> dict[str, Any]:
         """The library's params this tool sets: objective, seed, threads, quiet logging."""
@@ -239,6 +253,11 @@ class LightGBMChallenger(TreeChallenger, FitsOnSample):
     kind = "lightgbm"
     Params = LightGBMParams
     library = LIBRARIES["lightgbm"]
+    in_sample_modes = ("gbdt", "gbrt", "goss")
+
+    def _boosting(self, params: dict[str, Any]) -> str:
+        keys = ("boosting", "boosting_type", "boost")  # LightGBM's aliases
+        return str(next((params[k] for k in keys if k in params), "gbdt"))
 
     def _defaults(self) -> dict[str, Any]:
         return {
@@ -279,9 +298,13 @@ class LightGBMChallenger(TreeChallenger, FitsOnSample):
             )
             valid_sets = [dvalid]
             callbacks.append(lgb.early_stopping(self.early_stopping_rounds, verbose=False))
+        in_sample: list[np.ndarray] = []
+        if self._keeps_in_sample(params, valid):
+            callbacks.append(_lightgbm_final_scores(in_sample))
         self.booster_ = lgb.train(
             params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
+        self.in_sample_ = in_sample[0] if in_sample else None
 
     def train_watched(
         self,
@@ -325,6 +348,10 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
     kind = "xgboost"
     Params = XGBoostParams
     library = LIBRARIES["xgboost"]
+    in_sample_modes = ("gbtree",)
+
+    def _boosting(self, params: dict[str, Any]) -> str:
+        return str(params.get("booster", "gbtree"))
 
     def fit_on_engine(
         self, engine: Engine[Any], train: Any, spec: DataSpec, *, workers: int | None
@@ -391,6 +418,8 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
             )
             evals = [(dvalid, "valid")]
             early = self.early_stopping_rounds
+        in_sample: list[np.ndarray] = []
+        callbacks = [_xgboost_final_scores(dtrain, in_sample)]
         self.booster_ = xgb.train(
             params,
             dtrain,
@@ -398,7 +427,9 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
             evals=evals,
             early_stopping_rounds=early,
             verbose_eval=False,
+            callbacks=callbacks if self._keeps_in_sample(params, valid) else None,
         )
+        self.in_sample_ = in_sample[0] if in_sample else None
 
     def train_watched(
         self,
@@ -435,6 +466,34 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
 
 def _same_tree(tree: TreeChallenger) -> BaseChallenger:
     return tree
+
+
+def _lightgbm_final_scores(into: list[np.ndarray]) -> Callable[[Any], None]:
+    """A LightGBM callback: after the last round, the booster's running scores of its training
+    rows (what ``eval_train`` hands a metric), as probabilities like ``predict``."""
+
+    def keep(predictions: np.ndarray, _: Any) -> tuple[str, float, bool]:
+        into.append(np.array(predictions, dtype=np.float64))
+        return "in-sample", 0.0, True
+
+    def after_round(env: Any) -> None:
+        if env.iteration == env.end_iteration - 1:
+            env.model.eval_train(keep)
+
+    return after_round
+
+
+def _xgboost_final_scores(dtrain: Any, into: list[np.ndarray]) -> Any:
+    """An XGBoost callback: after training, the scores of ``dtrain`` from the booster's prediction
+    cache (the running scores; ``xgb.train`` drops the cache when it returns)."""
+    import xgboost as xgb
+
+    class FinalScores(xgb.callback.TrainingCallback):
+        def after_training(self, model: Any) -> Any:
+            into.append(np.asarray(model.predict(dtrain), dtype=np.float64))
+            return model
+
+    return FinalScores()
 
 
 def _normalised(features: tuple[str, ...], values: np.ndarray) -> dict[str, float]:

@@ -145,7 +145,7 @@ def _fit_and_score(
     )
     with on_engine as trained:
         if trained is None:
-            model.fit(parts.train, spec, history=history)
+            model.fit(parts.train, spec, history=history, in_sample=True)
         interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
         started = time.perf_counter()
         scores = None
@@ -190,10 +190,13 @@ def _score_training(
     the model's derived features. A model that cannot score its training window (e.g. production
     scores not logged then) loses only those diagnostics."""
     train = prepared.split.train
-    if trained is not None and trained.derived:
+    scores = None
+    if trained is None:  # fitted here on the training rows: a booster kept their scores
+        scores = model.take_in_sample_scores()
+    elif trained.derived:
         scores = scores_on_engine(prepared, model, trained.rows.train, train.height)
-        if scores is not None:
-            return scores if np.all(np.isfinite(scores)) else None
+    if scores is not None:
+        return scores if np.all(np.isfinite(scores)) else None
     try:
         scores = model.predict_score(train, history=prepared.history)
     except Exception as exc:

@@ -159,8 +159,10 @@ class Fingerprinter:
         if self.threads == 1 or batch.height < 2 * PARALLEL_ROWS:
             self.sums.update(batch)
             return
-        # row slices hash in parallel threads: the sums do not care how rows are cut
-        step = -(-batch.height // self.threads)
+        # row slices hash in parallel threads: the sums do not care how rows are cut. A slice's
+        # hashing holds a few uint64 arrays of its length, so slices are at most SLICE_ROWS: a
+        # half of 32M training rows per thread held 1.3 GB at once
+        step = min(-(-batch.height // self.threads), SLICE_ROWS)
         parts = [batch.slice(i, step) for i in range(0, batch.height, step)]
         s = self.sums
         s.update(batch.head(0))  # the column checks and kinds, on no rows
@@ -181,6 +183,7 @@ class Fingerprinter:
 
 
 PARALLEL_ROWS = 1 << 16  # below this a batch hashes on the calling thread
+SLICE_ROWS = 1 << 20  # the most rows one thread hashes at a time
 
 
 def fingerprint_frame(

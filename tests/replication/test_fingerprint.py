@@ -173,3 +173,17 @@ def test_nested_columns_are_refused_clearly() -> None:
 
     with pytest.raises(DataError, match="nested columns cannot be fingerprinted"):
         fingerprint_frame(pl.DataFrame({"x": [[1], [2]]}))
+
+
+def test_many_bounded_slices_per_thread_give_the_same_fingerprint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large batch is hashed in slices of at most SLICE_ROWS rows (bounded memory), more slices
+    than threads: the sums must not see how many."""
+    import challengers.replication.fingerprint as fp
+
+    big = pl.concat([frame()] * 30)
+    reference = fingerprint_frame(big, threads=1, chunk_by="day")
+    monkeypatch.setattr(fp, "SLICE_ROWS", 7_001)  # an odd size: slices cut days apart
+    assert -(-big.height // fp.SLICE_ROWS) > 2
+    assert fingerprint_frame(big, threads=2, chunk_by="day") == reference

@@ -1,0 +1,96 @@
+"""A booster's running scores of its training rows stand in for predicting them again: they must
+equal ``predict_score`` of those rows to the last bit, and be withheld whenever they would not
+(early stopping, DART, a kind whose training rows are not the rows it was given)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from challengers.models.anomaly import AnomalyChallenger
+from challengers.models.base import BaseChallenger
+from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
+from tests.models.contract import ChallengerContract, easy_frame
+from tests.models.test_graph import SPEC, entity_frame, small_graph
+
+EXACT = [
+    LightGBMChallenger({"n_estimators": 40}, seed=3, threads=2),
+    LightGBMChallenger(
+        {"n_estimators": 40, "bagging_fraction": 0.7, "bagging_freq": 1, "feature_fraction": 0.6},
+        seed=3,
+        threads=2,
+    ),
+    LightGBMChallenger({"n_estimators": 40, "data_sample_strategy": "goss"}, seed=3, threads=2),
+    LightGBMChallenger({"n_estimators": 40}, imbalance="balanced", seed=3, threads=2),
+    XGBoostChallenger({"n_estimators": 40}, seed=3, threads=2),
+    XGBoostChallenger({"n_estimators": 40, "subsample": 0.7, "max_depth": 4}, seed=3, threads=2),
+    XGBoostChallenger(
+        {"n_estimators": 40, "grow_policy": "lossguide", "max_leaves": 15}, seed=3, threads=2
+    ),
+]
+
+
+def _with_missing(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every 13th value of one feature missing: the booster's default direction is exercised."""
+    column = frame.columns[0]
+    missing = pl.int_range(pl.len()) % 13 == 0
+    return frame.with_columns(pl.when(missing).then(None).otherwise(pl.col(column)).alias(column))
+
+
+@pytest.mark.parametrize("model", EXACT, ids=lambda m: f"{m.kind}-{m.params}-{m.imbalance}")
+def test_the_kept_scores_equal_predicting_the_training_rows_bit_for_bit(
+    model: BaseChallenger,
+) -> None:
+    train = _with_missing(easy_frame(4000, seed=11))
+    spec = ChallengerContract().make_spec()
+    model.fit(train, spec, in_sample=True)
+    kept = model.take_in_sample_scores()
+    assert kept is not None and kept.dtype == np.float64
+    np.testing.assert_array_equal(kept, model.predict_score(train))
+    assert model.take_in_sample_scores() is None  # handed over once, not kept with the model
+
+
+def test_the_graph_kind_hands_over_its_inner_trees_scores() -> None:
+    train, test = entity_frame(3000, 1), entity_frame(2000, 2)
+    history = pl.concat([train, test])
+    model = small_graph().fit(train, SPEC, history=history, in_sample=True)
+    kept = model.take_in_sample_scores()
+    assert kept is not None
+    np.testing.assert_array_equal(kept, model.predict_score(train, history=history))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        LightGBMChallenger({"n_estimators": 20, "boosting": "dart"}, seed=3, threads=2),
+        XGBoostChallenger({"n_estimators": 20, "booster": "dart"}, seed=3, threads=2),
+    ],
+    ids=["lightgbm-dart", "xgboost-dart"],
+)
+def test_dart_keeps_none_its_running_scores_are_not_the_models(model: BaseChallenger) -> None:
+    model.fit(easy_frame(2000, seed=4), ChallengerContract().make_spec(), in_sample=True)
+    assert model.take_in_sample_scores() is None
+
+
+@pytest.mark.parametrize("cls", [LightGBMChallenger, XGBoostChallenger])
+def test_early_stopping_keeps_none_and_none_is_kept_unasked(cls: type) -> None:
+    spec = ChallengerContract().make_spec()
+    train, valid = easy_frame(2000, seed=4), easy_frame(800, seed=5)
+    stopped = cls({"n_estimators": 400}, seed=3, threads=2)
+    stopped.fit(train, spec, valid=valid, in_sample=True)
+    assert stopped.take_in_sample_scores() is None
+    unasked = cls({"n_estimators": 20}, seed=3, threads=2).fit(train, spec)
+    assert unasked.take_in_sample_scores() is None
+
+
+def test_a_hybrid_keeps_none_its_tree_trained_on_out_of_fold_detector_scores() -> None:
+    spec = ChallengerContract().make_spec()
+    hybrid = AnomalyChallenger(
+        detector="ecod",
+        hybrid="lightgbm",
+        model={"kind": "lightgbm", "params": {"n_estimators": 20}},
+        threads=1,
+    )
+    hybrid.fit(easy_frame(2000, seed=4), spec, in_sample=True)
+    assert hybrid.take_in_sample_scores() is None
