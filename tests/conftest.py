@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,10 +65,28 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
     return result, uri
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A new sqlite MLflow store, created once: MLflow's schema migrations take 1.5 CPU-seconds
+    per new store, and a copy of this file is a new store without them."""
+    import mlflow
+
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    mlflow.MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments(max_results=1)
+    return path
+
+
+def new_store(empty_store: Path, folder: Path) -> str:
+    """The URI of a fresh, real sqlite MLflow store in ``folder`` (a copy of ``empty_store``).
+    Tests of how a store is created (tests/reliability/test_tracking_store.py) make their own."""
+    shutil.copyfile(empty_store, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
 @pytest.fixture
-def tracking_uri(tmp_path: Path) -> str:
+def tracking_uri(tmp_path: Path, empty_store: Path) -> str:
     """A fresh, real sqlite MLflow store for one test."""
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return new_store(empty_store, tmp_path)
 
 
 def sim_config(data_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from challengers.cli.main import app
-from tests.conftest import sim_config
+from tests.conftest import new_store, sim_config
 
 CHALLENGE = str(Path(sys.executable).parent / "challenge")
 
@@ -73,8 +73,8 @@ def tiny_config(data_path: Path, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+def store(tmp_path: Path, empty_store: Path) -> str:
+    return new_store(empty_store, tmp_path)
 
 
 @pytest.fixture
