@@ -39,6 +39,31 @@ def sim_parquet(tmp_path_factory: pytest.TempPathFactory, sim_frame: pl.DataFram
     return path
 
 
+DEMO_RUN = pytest.mark.xdist_group("demo_run")  # a test of the demo run: on its one worker
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, str]:
+    """One run of the real demo config for the tests that read it (tests/test_pipeline.py and
+    tests/report/test_demo.py; mark them DEMO_RUN). Fewer bootstrap replicates and a smaller SHAP
+    sample (the findings, not their third decimal) and one thread per model (the suite runs two
+    workers on two cores: two threads each spin and wait); the run and what it finds are
+    otherwise the shipped demo's."""
+    from challengers.config import load_config
+    from challengers.pipeline import RunOptions, run_experiment
+
+    tmp = tmp_path_factory.mktemp("demo")
+    cfg = load_config(ROOT / "configs" / "demo.yaml")
+    diagnostics = cfg.evaluation.diagnostics.model_copy(
+        update={"explain_rows": 200, "weekly_bootstrap": 50}
+    )
+    evaluation = cfg.evaluation.model_copy(update={"bootstrap": 200, "diagnostics": diagnostics})
+    cfg = cfg.model_copy(update={"evaluation": evaluation, "threads": 1})
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    result = run_experiment(cfg, RunOptions(output_dir=tmp / "out", tracking_uri=uri))
+    return result, uri
+
+
 @pytest.fixture
 def tracking_uri(tmp_path: Path) -> str:
     """A fresh, real sqlite MLflow store for one test."""
@@ -110,7 +135,7 @@ def handbook_path() -> Path:
 # worker idles. A name is a test module or a test's node id.
 LONGEST = (
     "tests/engine/test_spark_cluster.py",  # a local-cluster application; a local[1] one
-    "tests/test_pipeline.py",  # its demo run (a module fixture) and two runs of the same config
+    "tests/test_pipeline.py",  # the demo run (demo_run) and two runs of the same config
     "tests/engine/test_spark_run.py::test_the_demo_on_spark_equals_the_checked_in_record",
     "tests/reliability/test_interrupt_resume.py::"
     "test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs",
@@ -122,7 +147,6 @@ LONGEST = (
     "tests/engine/test_spark_graph_run.py",  # one Spark preparation, graph features twice
     "tests/engine/test_spark_graph.py::test_graph_features_on_spark_equal_the_local_ones_on_the_demo",
     "tests/reliability/test_tracking_store.py::test_secrets_sent_to_a_real_server_are_not_stored",
-    "tests/report/test_demo.py::test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals",
     "tests/reliability/test_terminal.py::test_ascii_output_and_a_closed_pipe_keep_the_runs_real_status",
     "tests/test_clean_twin.py::test_a_clean_twin_raises_no_high_finding",
     "tests/tuning/test_tuning_run.py::test_ctrl_c_then_resume_continues_the_study",

@@ -13,9 +13,7 @@ from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.tracking import flatten_params
-from tests.conftest import sim_config
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import DEMO_RUN, sim_config
 
 
 def _client(uri: str):  # type: ignore[no-untyped-def]
@@ -33,22 +31,6 @@ def _runs(uri: str, experiment: str) -> tuple[object, list[object]]:
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1
     return parents[0], children
-
-
-DEMO_RUN = pytest.mark.xdist_group("demo_run")  # its tests on one worker: one demo run
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ExperimentResult, str]:
-    """The real demo config (fewer bootstrap replicates, to keep the suite fast)."""
-    tmp = tmp_path_factory.mktemp("demo")
-    cfg = load_config(ROOT / "configs" / "demo.yaml")
-    cfg = cfg.model_copy(
-        update={"evaluation": cfg.evaluation.model_copy(update={"bootstrap": 200})}
-    )
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    result = run_experiment(cfg, RunOptions(output_dir=tmp / "out", tracking_uri=uri))
-    return result, uri
 
 
 @DEMO_RUN

@@ -22,6 +22,10 @@ from tests.conftest import sim_config
 
 runner = CliRunner()
 
+# one worker, so the module's logged run is set up once (the suite at a load of 5 set it up
+# on both workers: 65 s on each worker)
+pytestmark = pytest.mark.xdist_group("cli-replicate")
+
 
 @dataclass
 class Logged:

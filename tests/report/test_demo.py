@@ -9,25 +9,22 @@ from pathlib import Path
 import pytest
 
 from challengers.config import load_config
-from challengers.pipeline import RunOptions, run_experiment
+from challengers.experiment_result import ExperimentResult
+from tests.conftest import DEMO_RUN
 
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 
+@DEMO_RUN
 @pytest.mark.slow
-def test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals(tmp_path: Path) -> None:
+def test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals(
+    demo_run: tuple[ExperimentResult, str],
+) -> None:
+    """On the suite's one demo run (tests/conftest.py: every challenger of the demo, so the
+    graph challenger's p-values are Holm-adjusted across all three)."""
+    result, _ = demo_run
     cfg = load_config(DEMO)
-    # fewer replicates and a smaller SHAP sample: the findings, not their third decimal
-    diagnostics = cfg.evaluation.diagnostics.model_copy(
-        update={"explain_rows": 200, "weekly_bootstrap": 50}
-    )
-    evaluation = cfg.evaluation.model_copy(update={"bootstrap": 200, "diagnostics": diagnostics})
-    cfg = cfg.model_copy(update={"evaluation": evaluation})
     assert "TX_FRAUD_SCENARIO" in cfg.data.drop and cfg.data.scenario == "TX_FRAUD_SCENARIO"
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_experiment(
-        cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=uri, only=("graph-lgbm",))
-    )
     graph = next(m for m in result.models if m.name == "graph-lgbm")
     assert "TX_FRAUD_SCENARIO" not in graph.features
     ids = {f.id: f for f in result.findings}
@@ -37,7 +34,7 @@ def test_the_demo_finds_the_graph_challengers_gain_on_rings_and_terminals(tmp_pa
     gain = ids["scenario-gain-graph-lgbm"]
     assert "shared-device ring" in gain.title and "compromised terminal" in gain.title
     assert gain.recommendation
-    cells = {o.name: o for o in result.operating_point.scenarios}
+    cells = {o.name: o for o in result.operating_point.scenarios if o.challenger == graph.name}
     for scenario in ("shared-device ring", "compromised terminal"):
         o = cells[scenario]
         assert o.only_challenger > 5 * max(1, o.only_champion)

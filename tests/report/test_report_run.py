@@ -29,6 +29,9 @@ from tests.conftest import sim_config
 
 WEAK_CHAMPION = ["TX_HOUR", "MCC", "TX_DURING_WEEKEND", "CUSTOMER_NB_TX_1D"]
 ANALYSIS_AREAS = {"outcomes", "stability", "segments", "calibration", "explanations", "replication"}
+# one worker, so the module's run is set up once (the suite at a load of 5 set it up
+# on both workers: 38 s and 30 s)
+pytestmark = pytest.mark.xdist_group("report-run")
 
 
 @pytest.fixture(scope="module")

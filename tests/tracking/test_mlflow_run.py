@@ -19,6 +19,10 @@ from challengers.pipeline.registering import best_challenger
 from challengers.results import Finding
 from tests.tracking.roundtrip import REGISTERED, invoke, log_champion, write_project
 
+# one worker, so the module's logged run is set up once (the suite at a load of 5 set it up
+# on both workers: 50 s on each worker)
+pytestmark = pytest.mark.xdist_group("mlflow-run")
+
 
 @dataclass
 class Logged:
