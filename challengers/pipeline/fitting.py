@@ -188,17 +188,19 @@ def _score_training(
 ) -> np.ndarray | None:
     """In-sample scores, for drift and the train/test gap; on the engine when only its rows hold
     the model's derived features. A model that cannot score its training window (e.g. production
-    scores not logged then) loses only those diagnostics."""
+    scores not logged then), here or on the engine, loses only those diagnostics; the engine's
+    own failures (a lost executor: EnvironmentFailure) still stop the run."""
     train = prepared.split.train
-    scores = None
-    if trained is None:  # fitted here on the training rows: a booster kept their scores
-        scores = model.take_in_sample_scores()
-    elif trained.derived:
-        scores = scores_on_engine(prepared, model, trained.rows.train, train.height)
-    if scores is not None:
-        return scores if np.all(np.isfinite(scores)) else None
     try:
-        scores = model.predict_score(train, history=prepared.history)
+        scores = None
+        if trained is None:  # fitted here on the training rows: a booster kept their scores
+            scores = model.take_in_sample_scores()
+        elif trained.derived:
+            scores = scores_on_engine(prepared, model, trained.rows.train, train.height)
+        if scores is None:
+            scores = model.predict_score(train, history=prepared.history)
+    except ChallengeError:
+        raise
     except Exception as exc:
         log.warning(
             "%s: no training-window scores (%s); drift and gap diagnostics skip it", mp.name, exc

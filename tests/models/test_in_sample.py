@@ -94,3 +94,28 @@ def test_a_hybrid_keeps_none_its_tree_trained_on_out_of_fold_detector_scores() -
     )
     hybrid.fit(easy_frame(2000, seed=4), spec, in_sample=True)
     assert hybrid.take_in_sample_scores() is None
+
+
+class _Unscorable(LightGBMChallenger):
+    """Fits, but scoring its training window fails as ``error`` says."""
+
+    error: Exception = ValueError("production scores were not logged then")
+
+    def predict_score(self, frame: pl.DataFrame, *, history: object = None) -> np.ndarray:
+        raise self.error
+
+
+def test_a_model_that_cannot_score_its_training_window_loses_only_those_diagnostics() -> None:
+    from types import SimpleNamespace
+
+    from challengers.errors import EnvironmentFailure
+    from challengers.pipeline.fitting import _score_training
+
+    train = easy_frame(1000, seed=4)
+    model = _Unscorable({"n_estimators": 5}, threads=1).fit(train, ChallengerContract().make_spec())
+    prepared = SimpleNamespace(split=SimpleNamespace(train=train), history=None)
+    plan = SimpleNamespace(name="unscorable")
+    assert _score_training(plan, model, prepared, None) is None  # type: ignore[arg-type]
+    model.error = EnvironmentFailure("engine: a Spark job failed: an executor was lost")
+    with pytest.raises(EnvironmentFailure):  # the engine's failure stops the run
+        _score_training(plan, model, prepared, None)  # type: ignore[arg-type]
