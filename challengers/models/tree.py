@@ -419,7 +419,9 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
             evals = [(dvalid, "valid")]
             early = self.early_stopping_rounds
         in_sample: list[np.ndarray] = []
-        callbacks = [_xgboost_final_scores(dtrain, in_sample)]
+        callbacks = None
+        if self._keeps_in_sample(params, valid):
+            callbacks = [_xgboost_final_scores(dtrain, in_sample)]
         self.booster_ = xgb.train(
             params,
             dtrain,
@@ -427,7 +429,7 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
             evals=evals,
             early_stopping_rounds=early,
             verbose_eval=False,
-            callbacks=callbacks if self._keeps_in_sample(params, valid) else None,
+            callbacks=callbacks,
         )
         self.in_sample_ = in_sample[0] if in_sample else None
 
