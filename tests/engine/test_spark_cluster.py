@@ -47,6 +47,8 @@ engine = SparkEngine.start(
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.memory": "1g",
         "spark.task.maxFailures": "1",  # a lost executor fails the job at once
+        # the executors' JVMs, as tests/conftest.py does the driver's: no C2 compilation
+        "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1",
     },
 )
 try:
