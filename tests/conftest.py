@@ -157,7 +157,7 @@ def handbook_path() -> Path:
 # the xdist workers first: started last, one of them would run alone at the end while the other
 # worker idles. A name is a test module or a test's node id.
 LONGEST = (
-    "tests/engine/test_spark_cluster.py",  # a local-cluster application; a local[1] one
+    "tests/engine/test_spark_cluster.py",  # a local-cluster application
     "tests/test_pipeline.py",  # the demo run (demo_run) and two runs of the same config
     "tests/engine/test_spark_run.py::test_the_demo_on_spark_equals_the_checked_in_record",
     "tests/reliability/test_interrupt_resume.py::"
