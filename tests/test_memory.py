@@ -4,9 +4,11 @@ that fits completes and one that cannot says so before it loads or trains (exit 
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
+import weakref
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from polars.testing import assert_frame_equal
 from challengers.config import ExperimentConfig
 from challengers.errors import DataError
 from challengers.pipeline import RunOptions, prepare
+from challengers.pipeline.checkpoint import Checkpoints
+from challengers.pipeline.evaluating import evaluate
+from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS
+from challengers.pipeline.run import _fit_all
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
@@ -73,6 +79,28 @@ def test_a_model_reading_history_keeps_every_loaded_row(sim_parquet: Path) -> No
     prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
     assert prepared.history is not None
     assert prepared.history.height == prepared.data_print.windows["loaded"]
+
+
+def test_the_evaluation_lets_go_of_the_training_rows_once_it_has_read_them(
+    sim_parquet: Path, tmp_path: Path
+) -> None:
+    """After the in-sample metrics, nothing holds the training window's rows or scores (0.85 GB at
+    30M rows in the file); the counts and the input examples are what is left of them."""
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet)).resolved()
+    progress, out = SilentProgress(), tmp_path / "out"
+    prepared = prepare(cfg, RunOptions(output_dir=out), progress, keep_history=False)
+    store = Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
+    fitted = _fit_all(cfg, prepared, out, progress, store, resume=False)
+    target = prepared.plan.spec.target
+    counts, head = prepared.split.summary(target), prepared.split.train.head(INPUT_EXAMPLE_ROWS)
+    window = weakref.ref(prepared.split.train)
+    scores = [weakref.ref(f.train_scores) for f in fitted if f.train_scores is not None]
+    assert len(scores) == len(fitted) and window().height > 1000  # type: ignore[union-attr]
+    evaluated = evaluate(cfg, prepared, fitted, progress)
+    gc.collect()
+    assert window() is None and all(s() is None for s in scores)
+    assert prepared.split.summary(target) == counts and prepared.split.train.equals(head)
+    assert evaluated.analyses.stability.train_metrics.keys() == {f.plan.name for f in fitted}
 
 
 # ------------------------------------------------------------------ under an address-space limit

@@ -10,7 +10,6 @@ same share of training rows), missing values have a bin of their own, and empty 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -51,6 +50,25 @@ def psi(
     ``psi_edges(reference, bins)`` when the caller has them)."""
     edges = psi_edges(reference, bins) if edges is None else edges
     return psi_from_shares(bin_shares(reference, edges), bin_shares(current, edges))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a PSI needs of its reference distribution: the quantile bin edges and the share of the
+    reference in each bin. A run keeps these of the training window's scores and features, not
+    the training rows themselves (0.85 GB at 30M rows in the file)."""
+
+    edges: np.ndarray
+    shares: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray, bins: int = 10) -> Reference:
+        edges = psi_edges(values, bins)
+        return cls(edges, bin_shares(values, edges))
+
+    def psi(self, current: np.ndarray) -> float:
+        """:func:`psi` of ``current`` against the reference, the same number."""
+        return psi_from_shares(self.shares, bin_shares(current, self.edges))
 
 
 @dataclass(frozen=True)
@@ -151,27 +169,11 @@ class Stability:
 
 
 def weekly_psi(
-    reference: np.ndarray,
-    current: np.ndarray,
-    week: np.ndarray,
-    weeks: int,
-    bins: int,
-    edges: np.ndarray | None = None,
+    reference: Reference, current: np.ndarray, week: np.ndarray, weeks: int
 ) -> tuple[list[float], list[float]]:
-    """PSI of each week against the previous week and against the reference, on reference bins
-    (``edges``: ``psi_edges(reference, bins)`` when the caller has them)."""
-    edges = psi_edges(reference, bins) if edges is None else edges
-    ref = bin_shares(reference, edges)
-    shares = [bin_shares(current[week == w], edges) for w in range(weeks)]
+    """PSI of each week against the previous week and against the reference, on its bins."""
+    shares = [bin_shares(current[week == w], reference.edges) for w in range(weeks)]
     vs_previous = [float("nan")] + [
         psi_from_shares(shares[w - 1], shares[w]) for w in range(1, weeks)
     ]
-    return vs_previous, [psi_from_shares(ref, s) for s in shares]
-
-
-def feature_psi(
-    train_columns: Iterable[np.ndarray], test_columns: Iterable[np.ndarray], bins: int
-) -> list[float]:
-    """PSI of each feature column, test against training (the columns may be produced one pair
-    at a time: none is kept past its PSI)."""
-    return [psi(a, b, bins) for a, b in zip(train_columns, test_columns, strict=True)]
+    return vs_previous, [psi_from_shares(reference.shares, s) for s in shares]

@@ -7,7 +7,7 @@ Headline numbers elsewhere are exact on every test row; here only the SHAP expla
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -56,7 +56,7 @@ class Settings:
 
 @dataclass
 class AnalysisInput:
-    train: pl.DataFrame
+    train: pl.DataFrame | None  # None once ``training`` is taken and the rows are let go
     test: pl.DataFrame
     spec: DataSpec
     scores: dict[str, np.ndarray]  # test scores of every model that ran
@@ -86,9 +86,19 @@ class AnalysisInput:
     # the evaluation's test rows and each model's ranking of them (rank_scores), when it has them
     test_rows: TestRows | None = None
     ranked: dict[str, Ranked] = field(default_factory=dict)
-    # each model's in-sample metrics on the training window (training_metrics), when computed
-    # before the test window's rankings were built: the two sets of rankings never held at once
-    train_metrics: dict[str, dict[str, float]] | None = None
+    # what the diagnostics read of the training window (training_window), when taken before the
+    # test window's rankings were built: then ``train`` and ``train_scores`` may be let go
+    training: TrainingWindow | None = None
+
+
+@dataclass(frozen=True)
+class TrainingWindow:
+    """What the diagnostics need of the training window, taken once: each model's in-sample
+    metrics, and the PSI references of its scores and of the champion's input features."""
+
+    metrics: dict[str, dict[str, float]]  # model -> metric key -> in-sample value
+    scores: dict[str, st.Reference]  # model -> its training scores' bins
+    features: dict[str, st.Reference]  # feature -> its training values' bins
 
 
 @dataclass
@@ -248,39 +258,28 @@ def stability(
     weeks = st.split_weeks(inp.test_start, inp.test_end)
     week_of_day = st.week_of(dates, inp.test_start)
     week = week_of_day[day_codes]
-    bins = inp.settings.psi_bins
     per_week = _weeks(inp, rows, ranked, weeks, week_of_day, day_codes)
-    # each model's training-score quantiles, found once for its PSI of the window and the weeks
-    edges = {
-        name: st.psi_edges(inp.train_scores[name], bins)
-        for name in inp.scores
-        if name in inp.train_scores
-    }
+    training = inp.training or training_window(inp)
     weekly: dict[str, tuple[list[float], list[float]]] = {
-        name: st.weekly_psi(inp.train_scores[name], inp.scores[name], week, len(weeks), bins, e)
-        for name, e in edges.items()
+        name: st.weekly_psi(training.scores[name], s, week, len(weeks))
+        for name, s in inp.scores.items()
+        if name in training.scores
     }
-    features = [f for f in inp.champion_inputs or inp.spec.features if f in inp.test.columns]
     return st.Stability(
         weeks=per_week,
-        score_psi={
-            name: st.psi(inp.train_scores[name], inp.scores[name], bins, e)
-            for name, e in edges.items()
-        },
+        score_psi={name: training.scores[name].psi(inp.scores[name]) for name in weekly},
         score_psi_weekly={name: v[0] for name, v in weekly.items()},
         score_psi_vs_train={name: v[1] for name, v in weekly.items()},
-        feature_psi=dict(
-            zip(
-                features,
-                st.feature_psi(_columns(inp.train, features), _columns(inp.test, features), bins),
-                strict=True,
-            )
-        ),
+        feature_psi={
+            f: reference.psi(inp.test.get_column(f).cast(pl.Float64).to_numpy())
+            for f, reference in training.features.items()
+            if f in inp.test.columns
+        },
         decay=_decay(inp, rows, ranked, dates, day_codes),
-        train_metrics=inp.train_metrics if inp.train_metrics is not None else training_metrics(inp),
+        train_metrics=training.metrics,
         test_metrics=inp.test_metrics
         or _metric_values(_evaluate(inp, rows, inp.scores, ranked=ranked)),
-        bins=bins,
+        bins=inp.settings.psi_bins,
         weekly_bootstrap=min(inp.bootstrap, inp.settings.weekly_bootstrap),
         decay_basis="weighted least squares of each day's metric on the days since the end of "
         "training, each day weighted by its frauds",
@@ -317,20 +316,25 @@ def _test_days(inp: AnalysisInput, rows: TestRows) -> tuple[np.ndarray, np.ndarr
     return np.unique(days, return_inverse=True)
 
 
-def training_metrics(inp: AnalysisInput) -> dict[str, dict[str, float]]:
-    """In-sample metrics on the training window, one model at a time (one training-window
-    ranking held at once)."""
-    rows = _rows(inp, inp.train)
-    out: dict[str, dict[str, float]] = {}
+def training_window(inp: AnalysisInput) -> TrainingWindow:
+    """The in-sample metrics, one model's training-window ranking held at a time, and the PSI
+    references of the training scores and of the champion's inputs (``inp.train``: the rows)."""
+    assert inp.train is not None, "the training rows were let go before their summary was taken"
+    train, bins = inp.train, inp.settings.psi_bins
+    rows = _rows(inp, train)
+    metrics: dict[str, dict[str, float]] = {}
     for name, s in inp.train_scores.items():
-        out.update(_metric_values(_evaluate(inp, rows, {name: s})))
-    return out
-
-
-def _columns(frame: pl.DataFrame, features: Sequence[str]) -> Iterator[np.ndarray]:
-    # one column at a time: the training window's features as float64 all at once were the
-    # diagnostics' peak (9 features x 3.2M rows: 0.23 GB at 10M rows in the file, 2.3 GB at 100M)
-    return (frame.get_column(f).cast(pl.Float64).to_numpy() for f in features)
+        metrics.update(_metric_values(_evaluate(inp, rows, {name: s})))
+    features = [f for f in inp.champion_inputs or inp.spec.features if f in train.columns]
+    return TrainingWindow(
+        metrics=metrics,
+        scores={name: st.Reference.of(s, bins) for name, s in inp.train_scores.items()},
+        # one column at a time as float64: all at once they were the diagnostics' peak
+        features={
+            f: st.Reference.of(train.get_column(f).cast(pl.Float64).to_numpy(), bins)
+            for f in features
+        },
+    )
 
 
 def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[str, float]]:

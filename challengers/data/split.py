@@ -14,7 +14,7 @@ seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import polars as pl
@@ -59,16 +59,30 @@ class Split:
     test: pl.DataFrame
     excluded_rows: int
     excluded_positives: int
+    # the training window's rows and positives, kept when the rows are let go (without_training)
+    train_counts: tuple[int, int] | None = None
 
     def summary(self, target: str) -> dict[str, int]:
+        rows, positives = self.train_counts or self._train_counts(target)
         return {
-            "rows_train": self.train.height,
-            "positives_train": int(self.train.get_column(target).sum()),
+            "rows_train": rows,
+            "positives_train": positives,
             "rows_test": self.test.height,
             "positives_test": int(self.test.get_column(target).sum()),
             "excluded_known_fraud_rows": self.excluded_rows,
             "excluded_known_fraud_positives": self.excluded_positives,
         }
+
+    def _train_counts(self, target: str) -> tuple[int, int]:
+        return self.train.height, int(self.train.get_column(target).sum())
+
+    def without_training(self, target: str, keep: int) -> Split:
+        """This split once a run is done with the training rows: their counts, and their first
+        ``keep`` rows copied out (the models' input examples), so the window's columns are freed."""
+        head = pl.from_dicts(self.train.head(keep).to_dicts(), schema=self.train.schema)
+        return replace(
+            self, train=head, train_counts=self.train_counts or self._train_counts(target)
+        )
 
 
 FIRST_FRAUD_DAY, KNOWN = f"{INTERNAL}first_fraud_day", f"{INTERNAL}known"

@@ -41,6 +41,16 @@ class Ranked:
     day: np.ndarray | None  # day codes (0..D-1, chronological) in score order
     calibrated: bool
 
+    def __post_init__(self) -> None:
+        # positions and codes (all below the row count) as int32: a run holds every model's
+        # ranking of the test window through the evaluation and the diagnostics, and these four
+        # arrays as int64 were 32 of the 56 bytes per row and model
+        if self.y.shape[0] < 2**31:
+            for name in ("order", "ends", "entity", "day"):
+                values = getattr(self, name)
+                if values is not None:
+                    object.__setattr__(self, name, values.astype(np.int32, copy=False))
+
     @classmethod
     def build(
         cls,
@@ -150,8 +160,9 @@ class Parts:
         """Each part's ranking in turn, equal to ``Ranked.build`` on the part's rows (in their
         original order): a stable sort by part of the score order keeps each part in score order.
         Entity and day codes stay the parent's (recode them with :meth:`Ranked.recoded`)."""
-        in_score_order = self.codes[r.order]
-        by_part = np.argsort(small_codes(in_score_order, len(self.rows)), kind="stable")
+        # held while the parts are read, one per model: int32 positions, no codes in score order
+        by_part = np.argsort(small_codes(self.codes[r.order], len(self.rows)), kind="stable")
+        by_part = by_part.astype(np.int32, copy=False) if by_part.size < 2**31 else by_part
         stop = 0
         for rows in self.rows:
             at = by_part[stop : stop + rows.size]

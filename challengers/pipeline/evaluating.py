@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from challengers.allocator import release_freed_memory
 from challengers.analysis.budget import Budget, resolve_budget
-from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse, training_metrics
+from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse, training_window
 from challengers.config import ExperimentConfig
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import (
@@ -20,7 +20,7 @@ from challengers.evaluation.evaluate import (
 )
 from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.pipeline.fitting import Fitted
-from challengers.pipeline.outputs import model_result
+from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
 from challengers.results import ModelResult
@@ -41,7 +41,10 @@ class Evaluated:
 def evaluate(
     cfg: ExperimentConfig, prepared: Prepared, fitted: list[Fitted], progress: Progress
 ) -> Evaluated:
-    """Every model on the same test rows, at the champion's budget; diagnostics; twins."""
+    """Every model on the same test rows, at the champion's budget; diagnostics; twins.
+
+    Once their in-sample numbers are taken, the training rows and scores are let go:
+    ``prepared.split`` keeps the window's counts and a few rows, ``fitted`` no training scores."""
     plan, e = prepared.plan, cfg.evaluation
     champion, ok = fitted[0], [f for f in fitted if f.scores is not None]
     assert champion.scores is not None  # a champion that cannot score stops the run
@@ -60,7 +63,8 @@ def evaluate(
     with progress.stage("Diagnostics: in-sample metrics of the training window"):
         # before the test window's rankings exist: the training window's rankings (more rows)
         # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows)
-        inputs.train_metrics = training_metrics(inputs)
+        inputs.training = training_window(inputs)
+    _let_go_of_training(prepared, fitted, inputs)
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
         scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
@@ -109,6 +113,16 @@ def evaluate(
                 )
     adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
     return Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
+
+
+def _let_go_of_training(prepared: Prepared, fitted: list[Fitted], inputs: AnalysisInput) -> None:
+    """Drop every reference to the training rows and scores: what is left of them is in
+    ``inputs.training``, the split's counts and the input examples."""
+    target = prepared.plan.spec.target
+    prepared.split = prepared.split.without_training(target, INPUT_EXAMPLE_ROWS)
+    inputs.train, inputs.train_scores = None, {}
+    for f in fitted:
+        f.train_scores = None
 
 
 def _unit(cfg: ExperimentConfig, rows: TestRows) -> dict[str, str]:

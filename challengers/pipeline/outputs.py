@@ -105,6 +105,7 @@ def write_outputs(
 
 
 SCORES_SAMPLE_ROWS = 5_000  # test rows whose scores each child run keeps (seeded)
+INPUT_EXAMPLE_ROWS = 3  # training rows logged as each model's input example
 
 
 def log_run(
@@ -284,7 +285,7 @@ def _input_example(
     train = prepared.split.train
     if not features or any(c not in train.columns or c in personal for c in features):
         return []
-    return train.select(features).head(3).to_dicts()
+    return train.select(features).head(INPUT_EXAMPLE_ROWS).to_dicts()
 
 
 def _personal_columns(result: ExperimentResult) -> set[str]:

@@ -10,6 +10,7 @@ import pytest
 
 from challengers.analysis.stability import (
     PSI_FLOOR,
+    Reference,
     decay_slope,
     psi,
     split_weeks,
@@ -45,11 +46,22 @@ def test_psi_reads_a_mean_shift_as_major_and_noise_as_stable() -> None:
     assert psi(reference, rng.normal(1.0, 1.0, 20_000)) > 0.25
 
 
+def test_a_kept_reference_gives_the_psi_of_the_values_it_was_taken_from() -> None:
+    # the run keeps the training window's bins and shares, not its rows: the same PSI, exactly
+    rng = np.random.default_rng(1)
+    reference, current = rng.gamma(2.0, size=30_000), rng.gamma(2.3, size=9_000)
+    reference[::50], current[::70] = np.nan, np.nan  # missing values have a bin of their own
+    for bins in (5, 10, 20):
+        assert Reference.of(reference, bins).psi(current) == psi(reference, current, bins)
+    discrete = rng.integers(0, 3, 10_000).astype(np.float64)  # duplicate quantiles dropped
+    assert Reference.of(discrete).psi(discrete[:4_000]) == psi(discrete, discrete[:4_000])
+
+
 def test_weekly_psi_against_previous_week_and_training() -> None:
     reference = halves(500, 500)
     current = np.concatenate([halves(50, 50), halves(25, 75)])
     week = np.array([0] * 100 + [1] * 100)
-    previous, vs_train = weekly_psi(reference, current, week, 2, bins=10)
+    previous, vs_train = weekly_psi(Reference.of(reference, bins=10), current, week, 2)
     assert math.isnan(previous[0])
     assert previous[1] == pytest.approx(psi(halves(50, 50), halves(25, 75)))
     assert vs_train == pytest.approx([0.0, psi(reference, halves(25, 75))])

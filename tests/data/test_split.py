@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from challengers.data.frames import DAY, load_days, scan
@@ -46,6 +47,17 @@ def test_known_frauds_are_excluded_day_by_day() -> None:
     assert kept == [("2024-01-15", 2), ("2024-01-17", 3), ("2024-01-18", 4)]
     assert (parts.excluded_rows, parts.excluded_positives) == (3, 2)
     assert parts.train.height == 1
+
+
+def test_a_split_done_with_its_training_rows_keeps_their_counts_and_a_copy_of_a_few() -> None:
+    frame = _frame([(f"2024-01-0{d}", e, int(e == 3)) for d in range(1, 8) for e in range(5)])
+    parts = split(frame, WINDOWS, target="y", entity="e")
+    slim = parts.without_training("y", keep=3)
+    assert slim.summary("y") == parts.summary("y") and parts.summary("y")["positives_train"] == 7
+    assert slim.train.equals(parts.train.head(3)) and slim.train.schema == parts.train.schema
+    # copied out, not a slice: the window's buffers are not kept alive by the three rows
+    assert not np.shares_memory(slim.train["e"].to_numpy(), parts.train["e"].to_numpy())
+    assert slim.without_training("y", keep=1).summary("y") == parts.summary("y")
 
 
 def test_without_exclusion_every_test_row_stays() -> None:
