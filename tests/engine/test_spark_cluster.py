@@ -2,7 +2,8 @@
 (the in-process `local[2]` shares one JVM). The windows, the known-fraud exclusion and the
 fingerprint must still be the local engine's; a run that loses an executor stops in one line
 (exit 3) and `--resume` finishes it. One application for both, in a process of its own: one JVM
-holds one SparkContext, and the suite's `local[2]` session may be running in this one."""
+holds one SparkContext, and the suite's `local[2]` session may be running in this one. Rows over
+the driver's result limit are refused in one line: on that `local[2]` session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -18,6 +20,7 @@ import yaml
 from challengers.config import load_config
 from challengers.data.frames import DAY
 from challengers.engine.local import LocalEngine
+from challengers.errors import EnvironmentFailure
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.replication.fingerprint import fingerprint_frame
 from tests.conftest import sim_config
@@ -47,6 +50,8 @@ engine = SparkEngine.start(
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.memory": "1g",
         "spark.task.maxFailures": "1",  # a lost executor fails the job at once
+        # the executors' JVMs, as tests/conftest.py does the driver's: no C2 compilation
+        "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1",
     },
 )
 try:
@@ -102,10 +107,6 @@ def _finish(process: subprocess.Popen) -> list[str]:
         process.kill()  # a no-op once it exited
     assert process.returncode == 0, stderr[-2000:]
     return stdout.strip().splitlines()
-
-
-def _run(script: str, *args: object, env: dict[str, str] | None = None) -> list[str]:
-    return _finish(_start(script, *args, env=env))
 
 
 def finished_at(out: Path) -> dict[str, str]:
@@ -209,28 +210,25 @@ def test_a_lost_executor_is_one_line_and_exit_3_and_resume_finishes_the_run(
     assert not differences, "\n".join(differences[:20])
 
 
-TOO_LARGE = """
-import sys
-from challengers.engine.spark import SparkEngine
-from challengers.errors import EnvironmentFailure
-
-conf = {"spark.ui.enabled": "false", "spark.driver.maxResultSize": "1m"}
-engine = SparkEngine.start("local[1]", conf)
-try:
-    engine.to_polars(engine.file_rows(sys.argv[1]))
-except EnvironmentFailure as exc:
-    print(f"{exc.exit_code} {exc}")
-finally:
-    engine.close()
-"""
-
-
 @pytest.mark.slow
-def test_rows_over_the_drivers_result_limit_are_one_line_and_exit_3(sim_parquet: Path) -> None:
+def test_rows_over_the_drivers_result_limit_are_one_line_and_exit_3(
+    spark_engine: Any, sim_parquet: Path
+) -> None:
     """The loaded rows reach the driver as task results (README, "Executors and driver"): over
     spark.driver.maxResultSize (1 MiB here; the simulated rows are several) they are refused,
-    in one line that names the setting."""
-    lines = _run(TOO_LARGE, sim_parquet)
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("3 engine: a Spark job failed: the rows brought to the driver are")
-    assert "spark.driver.maxResultSize" in lines[0]
+    in one line that names the setting. On the suite's local[2] session instead of one of its
+    own (a JVM and an interpreter started for one job): the driver reads the limit from its
+    configuration for each job's task set, so it is lowered for this job and then restored."""
+    conf = spark_engine.session.sparkContext._jsc.sc().conf()  # the driver's, not a copy
+    conf.set("spark.driver.maxResultSize", "1m")
+    try:
+        with pytest.raises(EnvironmentFailure) as caught:
+            spark_engine.to_polars(spark_engine.file_rows(str(sim_parquet)))
+    finally:
+        conf.remove("spark.driver.maxResultSize")
+    line = f"{caught.value.exit_code} {caught.value}"
+    assert len(line.splitlines()) == 1, line
+    assert line.startswith("3 engine: a Spark job failed: the rows brought to the driver are")
+    assert "spark.driver.maxResultSize" in line
+    # restored: the same rows within the default limit
+    assert spark_engine.to_polars(spark_engine.file_rows(str(sim_parquet))).height == 40_000
