@@ -374,5 +374,5 @@ def test_column_codes_equal_polars_dense_rank() -> None:
     for s in cases:
         expected = s.rank("dense").cast(pl.Int64).to_numpy() - 1
         got = column_codes(s)
-        assert got.dtype == np.int64
+        assert got.dtype == np.int32  # below the row count: half of int64's memory
         np.testing.assert_array_equal(got, expected)
