@@ -45,11 +45,10 @@ class Ranked:
         # positions and codes (all below the row count) as int32: a run holds every model's
         # ranking of the test window through the evaluation and the diagnostics, and these four
         # arrays as int64 were 32 of the 56 bytes per row and model
-        if self.y.shape[0] < 2**31:
-            for name in ("order", "ends", "entity", "day"):
-                values = getattr(self, name)
-                if values is not None:
-                    object.__setattr__(self, name, values.astype(np.int32, copy=False))
+        for name in ("order", "ends", "entity", "day"):
+            values = getattr(self, name)
+            if values is not None:
+                object.__setattr__(self, name, narrow(values, self.y.shape[0]))
 
     @classmethod
     def build(
@@ -117,6 +116,12 @@ class Ranked:
         return _entity_day_table(self)
 
 
+def narrow(values: np.ndarray, rows: int) -> np.ndarray:
+    """Row positions or codes (all below ``rows``) as int32 when ``rows`` fits it: half of
+    int64's memory for arrays a run holds per row and model."""
+    return values.astype(np.int32, copy=False) if rows < 2**31 else values
+
+
 RADIX_ROWS = 100_000  # from this many rows the compiled radix sort beats numpy's merge sort
 
 
@@ -162,7 +167,7 @@ class Parts:
         Entity and day codes stay the parent's (recode them with :meth:`Ranked.recoded`)."""
         # held while the parts are read, one per model: int32 positions, no codes in score order
         by_part = np.argsort(small_codes(self.codes[r.order], len(self.rows)), kind="stable")
-        by_part = by_part.astype(np.int32, copy=False) if by_part.size < 2**31 else by_part
+        by_part = narrow(by_part, by_part.size)
         stop = 0
         for rows in self.rows:
             at = by_part[stop : stop + rows.size]

@@ -68,10 +68,10 @@ def column_codes(series: pl.Series) -> np.ndarray:
     """Each value's dense rank, 0-based (``rank("dense") - 1``): the number of distinct values
     below it. Integer and date columns without nulls whose values span at most a few times their
     length take it in O(rows) from a table of the values present (no sort); others are ranked.
-    int32 below 2**31 rows (the codes are below the row count): half the memory of int64 for the
-    entity and day of every test row, and of every ranking built from them."""
-    narrow = series.len() < 2**29  # then the table below (at most 4n + 1024 values) fits int32
-    code, polars_code = (np.int32, pl.Int32) if narrow else (np.int64, pl.Int64)
+    int32 below 2**29 rows (the codes are below the row count, and the table of values present,
+    at most 4n + 1024, fits int32 then): half the memory of int64 for the entity and day of every
+    test row, and of every ranking built from them."""
+    code, polars_code = (np.int32, pl.Int32) if series.len() < 2**29 else (np.int64, pl.Int64)
     physical = series.to_physical()
     if physical.dtype.is_integer() and series.len() and not series.null_count():
         lo, hi = physical.min(), physical.max()
