@@ -26,7 +26,7 @@ from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
 from challengers.pipeline.resume import CHECKPOINT
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
-from challengers.report import write_report
+from challengers.report import start_report
 from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
@@ -122,20 +122,23 @@ def log_run(
     by_name = {f.plan.name: f for f in fitted}
     personal = _personal_columns(result)
     hyperparameters: dict[str, None] = {}
-    for m in result.models:
-        run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
-        m.run_id = tracker.log_model_run(run, datasets)
-        hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
-    registered = _register(register, tracker, result)
-    view = tracker.share_view(
-        [
-            p
-            for p in hyperparameters
-            if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
-        ],
-        result.metric_keys,
-    )
-    reports = write_report(result, out)  # plots/, report.md, report.html
+    # plots/, report.md, report.html first: the browser prints report.pdf (seconds, most of them
+    # its start) while the models' runs are logged
+    with start_report(result, out) as report:
+        for m in result.models:
+            run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
+            m.run_id = tracker.log_model_run(run, datasets)
+            hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
+        registered = _register(register, tracker, result)
+        view = tracker.share_view(
+            [
+                p
+                for p in hyperparameters
+                if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
+            ],
+            result.metric_keys,
+        )
+        reports = report.finish()
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
         params=_parent_params(cfg),
