@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from challengers.audit.runner import draw_chart, list_chart
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
 from challengers.data.frames import DAY
@@ -125,15 +126,27 @@ def log_run(
     hyperparameters: dict[str, None] = {}
     from challengers.report.model_plots import write_model_plots
 
+    audit = result.audit
+
+    def audit_chart() -> None:
+        if audit is not None:
+            draw_chart(audit, prepared.plan.windows)
+
     def model_plots() -> None:
         for f in fitted:
             if f.scores is not None:
                 write_model_plots(result, f.plan.name, out / "models" / f.plan.name / "plots")
 
-    # the models' own plots in a child process while this one draws the report's (plots/,
-    # report.md, report.html); then the browser prints report.pdf (seconds, most of them its
-    # start) while the models' runs are logged
-    with draw_apart(model_plots) as drawing, start_report(result, out) as report:
+    # the audit's chart and the models' own plots in child processes while this one draws the
+    # report's (plots/, report.md, report.html); then the browser prints report.pdf (seconds,
+    # most of them its start) while the models' runs are logged
+    if audit is not None:
+        list_chart(audit)
+    with (
+        draw_apart(audit_chart) as chart,
+        draw_apart(model_plots) as drawing,
+        start_report(result, out, figures=chart.wait) as report,
+    ):
         drawing.wait()
         for m in result.models:
             run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)

@@ -9,7 +9,7 @@ them the browser starting) while the caller goes on; :meth:`Report.finish` colle
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -38,11 +38,18 @@ def write_report(
 
 
 def start_report(
-    result: ExperimentResult, out: Path, *, audit: Sequence[Block] = (), pdf: bool | None = None
+    result: ExperimentResult,
+    out: Path,
+    *,
+    audit: Sequence[Block] = (),
+    pdf: bool | None = None,
+    figures: Callable[[], object] | None = None,
 ) -> Report:
     """:func:`write_report`, returning once report.html is written and its print has started;
     :meth:`Report.finish` waits for report.pdf and returns what to log. Use it as a context
-    manager: leaving it stops a print that was not waited for."""
+    manager: leaving it stops a print that was not waited for. ``figures`` is called once the
+    report's own plots are drawn, before the document is built: where the figures drawn
+    elsewhere (the audit's chart) are waited for."""
     from challengers.report.html import to_html
     from challengers.report.markdown import to_markdown
     from challengers.report.plots import write_plots
@@ -50,6 +57,8 @@ def start_report(
 
     plots = write_plots(result, out / "plots")
     result.plots = {name: f"plots/{path.name}" for name, path in plots.items()}
+    if figures is not None:
+        figures()
     doc = build_document(result, audit=audit)
     write_atomic(out / "report.md", to_markdown(doc))
     write_atomic(out / "report.html", to_html(doc, base=out))
