@@ -32,7 +32,7 @@ class Cost:
 class Ranked:
     """Test rows sorted once by descending score (stable), with the tie groups marked."""
 
-    y: FloatArray  # 0/1 labels in score order, float64
+    y: np.ndarray  # 0/1 labels in score order (int8 from build: 1 byte a row and model)
     score: FloatArray  # scores in descending order
     order: np.ndarray  # original row index of each sorted position
     ends: np.ndarray  # index of the last row of each tie group
@@ -65,7 +65,7 @@ class Ranked:
         order = descending_order(score)
         s = score[order]
         return cls(
-            y=np.asarray(y, dtype=np.float64)[order],
+            y=np.asarray(y, dtype=np.int8)[order],  # labels are 0/1 (checked when loaded)
             score=s,
             order=order,
             ends=_tie_group_ends(s),
@@ -223,8 +223,9 @@ class Curve:
             return np.ones((1, self.ranked.n))
         return np.asarray(self.weights, dtype=np.float64)[:, self.ranked.order]
 
-    def _cum_at_ends(self, values: FloatArray) -> FloatArray:
-        return np.cumsum(values, axis=-1)[:, self.ranked.ends]
+    def _cum_at_ends(self, values: np.ndarray) -> FloatArray:
+        # float64 sums whatever the values' type (int8 labels): exact for counts below 2**53
+        return np.cumsum(values, axis=-1, dtype=np.float64)[:, self.ranked.ends]
 
     def weighted(self, values: FloatArray) -> FloatArray:
         """Per-row ``values`` (score order) times the weights, shape (B, n); no copy when unweighted."""

@@ -310,6 +310,7 @@ def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
     entity, day = rng.integers(0, 700, n), np.sort(rng.integers(0, 21, n))
     rows = Rows(y, rng.gamma(2, 30, n), np.unique(entity, return_inverse=True)[1], day)
     full = rank_scores(rows, score, calibrated=True)
+    assert full.y.itemsize == 1  # 0/1 labels as bytes: every model's ranking holds them
     code = day // 7
     parts = Parts.build(code, 3)
     # held through every part: 2-byte codes and 4-byte row positions, not 8 each
