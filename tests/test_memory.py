@@ -26,6 +26,7 @@ from challengers.pipeline.evaluating import evaluate
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS
 from challengers.pipeline.run import _fit_all
 from challengers.progress import SilentProgress
+from challengers.replication.fingerprint import fingerprint_frame
 from tests.conftest import sim_config
 
 
@@ -69,6 +70,29 @@ def test_the_windows_columns_are_held_in_one_chunk_each(
     )
     assert_frame_equal(prepared.split.test, reference.split.test)
     assert prepared.fingerprint == reference.fingerprint
+
+
+@pytest.mark.parametrize("keep_history", [True, False])
+def test_label_columns_are_held_as_categories_with_the_files_text(
+    sim_frame: pl.DataFrame, sim_parquet: Path, keep_history: bool
+) -> None:
+    """Segment columns of text are held as categories (a 4-byte code a row instead of a 16-byte
+    view): the same text row for row, the same fingerprint (hashed as text)."""
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=keep_history)
+    for window in (prepared.split.train, prepared.split.test):
+        assert window.schema["REGION"] == window.schema["CARD_TYPE"] == pl.Categorical
+        assert window.schema["TRANSACTION_ID"] == sim_frame.schema["TRANSACTION_ID"]
+        text = window.select("TRANSACTION_ID", pl.col("REGION", "CARD_TYPE").cast(pl.String))
+        in_file = text.select("TRANSACTION_ID").join(
+            sim_frame.select("TRANSACTION_ID", "REGION", "CARD_TYPE"),
+            on="TRANSACTION_ID",
+            how="left",
+            maintain_order="left",
+        )
+        assert_frame_equal(text, in_file)
+        as_text = window.with_columns(pl.col("REGION", "CARD_TYPE").cast(pl.String))
+        assert fingerprint_frame(window) == fingerprint_frame(as_text)
 
 
 def _one_row_group(frame: pl.DataFrame, directory: Path) -> Path:
