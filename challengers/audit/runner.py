@@ -93,8 +93,12 @@ def run_audit(
     progress: Progress | None = None,
     now: datetime | None = None,
     score_column: str | None = None,
+    chart: bool = True,
 ) -> AuditResult:
-    """Audit the data behind a run; write audit.json and the chart into ``out`` when given."""
+    """Audit the data behind a run; write audit.json and the chart into ``out`` when given.
+
+    ``chart=False`` leaves the chart (a second of matplotlib) to :func:`draw_chart` and
+    :func:`list_chart`, which a run calls where it draws its other plots."""
     ctx = AuditContext(
         lf=lf,
         schema=lf.collect_schema(),
@@ -116,7 +120,11 @@ def run_audit(
         output_dir=out,
     )
     if out is not None:
-        _write(result, ctx, out)
+        if chart:
+            drawn = draw_chart(result, windows)
+            if drawn is not None:
+                result.charts.append(drawn.name)
+        write_json(out / AUDIT_FILE, result.to_json())
     return result
 
 
@@ -176,13 +184,24 @@ def _summary(ctx: AuditContext, seconds: dict[str, float]) -> dict[str, Any]:
     }
 
 
-def _write(result: AuditResult, ctx: AuditContext, out: Path) -> None:
-    chart = label_rate_chart(
+def draw_chart(result: AuditResult, windows: Windows) -> Path | None:
+    """The label-rate chart, in the audit's directory; None when there is nothing to draw (or
+    no directory)."""
+    if result.output_dir is None:
+        return None
+    return label_rate_chart(
         result.tables.get("label_rate_daily", []),
         result.tables.get("label_rate_weekly", []),
-        ctx.windows,
-        out / CHART_FILE,
+        windows,
+        result.output_dir / CHART_FILE,
     )
-    if chart is not None:
-        result.charts.append(chart.name)
-    write_json(out / AUDIT_FILE, result.to_json())
+
+
+def list_chart(result: AuditResult) -> None:
+    """Name in ``result.charts`` and audit.json the chart :func:`draw_chart` draws (or drew)
+    for ``result``, when it has one."""
+    if result.output_dir is None or not result.tables.get("label_rate_daily"):
+        return
+    if CHART_FILE not in result.charts:
+        result.charts.append(CHART_FILE)
+        write_json(result.output_dir / AUDIT_FILE, result.to_json())

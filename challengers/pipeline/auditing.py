@@ -62,9 +62,10 @@ def _plan_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progres
 
 
 def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
-    """The audit at the start of a run: a bug in a check is reported, never loses the run."""
+    """The audit at the start of a run: a bug in a check is reported, never loses the run. Its
+    chart is left to the run's outputs, drawn with the other plots (runner.draw_chart)."""
     try:
-        return _audit(cfg, plan, out, progress)
+        return _audit(cfg, plan, out, progress, chart=False)
     except (ChallengeError, KeyboardInterrupt):
         raise
     except Exception as exc:  # the message may quote data values: only its type is shown
@@ -80,7 +81,9 @@ def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progres
         return AuditResult(findings=[failed], tables={}, summary={})
 
 
-def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+def _audit(
+    cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress, *, chart: bool = True
+) -> AuditResult:
     return audit_plan(
         plan,
         cfg.evaluation.findings,
@@ -88,6 +91,7 @@ def _audit(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> 
         alpha=cfg.evaluation.alpha,
         out=out,
         progress=progress,
+        chart=chart,
     )
 
 
@@ -99,6 +103,7 @@ def audit_plan(
     alpha: float = 0.05,
     out: Path | None = None,
     progress: Progress | None = None,
+    chart: bool = True,
 ) -> AuditResult:
     """Audit the data of a run's plan: every model's features, entities and windows."""
     models = [
@@ -118,4 +123,5 @@ def audit_plan(
         out=out,
         progress=progress,
         score_column=score,
+        chart=chart,
     )

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from challengers.audit.runner import draw_chart, list_chart
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
 from challengers.data.frames import DAY
@@ -26,7 +27,8 @@ from challengers.pipeline.prepare import Prepared
 from challengers.pipeline.registering import best_challenger
 from challengers.pipeline.resume import CHECKPOINT
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
-from challengers.report import write_report
+from challengers.report import start_report
+from challengers.report.apart import draw_apart
 from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
@@ -122,20 +124,44 @@ def log_run(
     by_name = {f.plan.name: f for f in fitted}
     personal = _personal_columns(result)
     hyperparameters: dict[str, None] = {}
-    for m in result.models:
-        run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
-        m.run_id = tracker.log_model_run(run, datasets)
-        hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
-    registered = _register(register, tracker, result)
-    view = tracker.share_view(
-        [
-            p
-            for p in hyperparameters
-            if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
-        ],
-        result.metric_keys,
-    )
-    reports = write_report(result, out)  # plots/, report.md, report.html
+    from challengers.report.model_plots import write_model_plots
+
+    audit = result.audit
+
+    def audit_chart() -> None:
+        if audit is not None:
+            draw_chart(audit, prepared.plan.windows)
+
+    def model_plots() -> None:
+        for f in fitted:
+            if f.scores is not None:
+                write_model_plots(result, f.plan.name, out / "models" / f.plan.name / "plots")
+
+    # the audit's chart and the models' own plots in child processes while this one draws the
+    # report's (plots/, report.md, report.html); then the browser prints report.pdf (seconds,
+    # most of them its start) while the models' runs are logged
+    if audit is not None:
+        list_chart(audit)
+    with (
+        draw_apart(audit_chart) as chart,
+        draw_apart(model_plots) as drawing,
+        start_report(result, out, figures=chart.wait) as report,
+    ):
+        drawing.wait()
+        for m in result.models:
+            run = _model_run(cfg, prepared, by_name[m.name], m, result, out, personal)
+            m.run_id = tracker.log_model_run(run, datasets)
+            hyperparameters.update(dict.fromkeys(flatten_params(run.params)))
+        registered = _register(register, tracker, result)
+        view = tracker.share_view(
+            [
+                p
+                for p in hyperparameters
+                if p not in ("features", "seed", "threads", "path") and not p.startswith("source.")
+            ],
+            result.metric_keys,
+        )
+        reports = report.finish()
     write_json(out / "comparison.json", result.to_comparison())
     tracker.log_parent(
         params=_parent_params(cfg),
@@ -222,7 +248,7 @@ def _model_run(
 ) -> ModelRun:
     """A model's child run: params, metrics, its own plots and scores sample, the model."""
     tuned = f.tuning
-    files = _model_files(cfg, prepared, f, result, out / "models" / m.name, personal)
+    files = _model_files(cfg, prepared, f, out / "models" / m.name, personal)
     source = f.plan.source  # an MLflow champion: where it came from, not the local cache path
     params = {**m.params, **({"path": source["source.uri"]} if source else {}), **source}
     return ModelRun(
@@ -256,18 +282,15 @@ def _model_files(
     cfg: ExperimentConfig,
     prepared: Prepared,
     f: Fitted,
-    result: ExperimentResult,
     directory: Path,
     personal: set[str],
 ) -> list[Path]:
-    """The model's own plots (``plots/``) and a seeded sample of its test scores with the
-    label and entity (``scores_sample.csv``); nothing for a model that did not score."""
+    """The model's own plots (``plots/``, drawn by :func:`log_run`) and a seeded sample of its
+    test scores with the label and entity (``scores_sample.csv``); nothing for a model that did
+    not score."""
     if f.scores is None:
         return []
-    from challengers.report.model_plots import write_model_plots
-
     plots = directory / "plots"
-    write_model_plots(result, f.plan.name, plots)
     spec = prepared.plan.spec
     keep = [c for c in (spec.entity, spec.target) if c and c not in personal]
     sample = prepared.split.test.select(keep).with_columns(pl.Series("score", f.scores))

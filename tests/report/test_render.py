@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,21 @@ def test_no_chromium_no_pdf_and_one_note(tmp_path: Path, monkeypatch: pytest.Mon
     html.write_text("<html><body>x</body></html>")
     assert write_pdf(html, tmp_path / "report.pdf") == NO_BROWSER
     assert not (tmp_path / "report.pdf").exists()
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="no headless Chromium")
+def test_a_print_not_waited_for_is_stopped_and_its_profile_removed(tmp_path: Path) -> None:
+    """start_pdf returns while the browser prints; closing it (a run stopped meanwhile) kills
+    the browser and removes its profile; a print waited for writes the PDF."""
+    from challengers.report.pdf import start_pdf
+
+    html = tmp_path / "report.html"
+    html.write_text("<html><body>x</body></html>")
+    with start_pdf(html, tmp_path / "stopped.pdf") as printing:
+        process, profile = printing._process, printing._profile
+        assert process is not None and process.poll() is None  # started, not finished
+        assert profile is not None and Path(profile.name).is_dir()
+    assert process.returncode is not None  # stopped and reaped
+    assert not Path(profile.name).exists()
+    assert start_pdf(html, tmp_path / "report.pdf").wait() is None
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")

@@ -173,6 +173,23 @@ def test_report_and_plots_are_logged_to_the_parent_run(
     assert plots == {f"plots/{name}.png" for name in PLOTS}
 
 
+def test_the_audit_chart_drawn_with_the_outputs_is_listed_embedded_and_logged(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    """The run's audit leaves its chart to the outputs (drawn with the other plots): it is
+    there all the same, named in audit.json, in report.html and in the parent run."""
+    from mlflow.tracking import MlflowClient
+
+    result, out, uri = run
+    assert result.audit is not None and result.audit.charts == ["label_rate.png"]
+    assert json.loads((out / "audit.json").read_text())["charts"] == ["label_rate.png"]
+    assert (out / "label_rate.png").read_bytes().startswith(b"\x89PNG")
+    html = (out / "report.html").read_text()
+    assert html.count('src="data:image/png;base64,') == len(PLOTS) + 1
+    names = {a.path for a in MlflowClient(tracking_uri=uri).list_artifacts(result.run_id)}
+    assert {"audit.json", "label_rate.png"} <= names
+
+
 # --------------------------------------------------------------------------- headless Chromium
 
 PROBE = """<script>
