@@ -26,6 +26,7 @@ from challengers.pipeline.evaluating import evaluate
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS
 from challengers.pipeline.run import _fit_all
 from challengers.progress import SilentProgress
+from challengers.replication.fingerprint import fingerprint_frame
 from tests.conftest import sim_config
 
 
@@ -46,6 +47,58 @@ def test_windows_loaded_alone_equal_the_windows_cut_from_every_row(
     assert lean.split.excluded_positives == whole.split.excluded_positives
     assert lean.data_print == whole.data_print  # every loaded row, gap days included
     assert lean.data_print.windows["loaded"] > lean.split.train.height + lean.split.test.height
+
+
+@pytest.mark.parametrize("keep_history", [True, False])
+def test_the_windows_columns_are_held_in_one_chunk_each(
+    sim_frame: pl.DataFrame, tmp_path: Path, keep_history: bool
+) -> None:
+    """Read from many row groups, polars cuts a window's columns into different numbers of
+    chunks, and then any eager select or filter of the window copies all of it first (0.46 GB
+    at 30M rows to select one column of the test window): the loaded windows come in one chunk
+    per column, with the same rows in the same order."""
+    path = tmp_path / "row-groups.parquet"
+    sim_frame.write_parquet(path, row_group_size=2_000)
+    cfg = ExperimentConfig.model_validate(sim_config(path))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=keep_history)
+    for window in (prepared.split.train, prepared.split.test):
+        assert window.n_chunks("all") == [1] * window.width
+    reference = prepare(
+        ExperimentConfig.model_validate(sim_config(_one_row_group(sim_frame, tmp_path))),
+        RunOptions(),
+        SilentProgress(),
+    )
+    assert_frame_equal(prepared.split.test, reference.split.test)
+    assert prepared.fingerprint == reference.fingerprint
+
+
+@pytest.mark.parametrize("keep_history", [True, False])
+def test_label_columns_are_held_as_categories_with_the_files_text(
+    sim_frame: pl.DataFrame, sim_parquet: Path, keep_history: bool
+) -> None:
+    """Segment columns of text are held as categories (a 4-byte code a row instead of a 16-byte
+    view): the same text row for row, the same fingerprint (hashed as text)."""
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=keep_history)
+    for window in (prepared.split.train, prepared.split.test):
+        assert window.schema["REGION"] == window.schema["CARD_TYPE"] == pl.Categorical
+        assert window.schema["TRANSACTION_ID"] == sim_frame.schema["TRANSACTION_ID"]
+        text = window.select("TRANSACTION_ID", pl.col("REGION", "CARD_TYPE").cast(pl.String))
+        in_file = text.select("TRANSACTION_ID").join(
+            sim_frame.select("TRANSACTION_ID", "REGION", "CARD_TYPE"),
+            on="TRANSACTION_ID",
+            how="left",
+            maintain_order="left",
+        )
+        assert_frame_equal(text, in_file)
+        as_text = window.with_columns(pl.col("REGION", "CARD_TYPE").cast(pl.String))
+        assert fingerprint_frame(window) == fingerprint_frame(as_text)
+
+
+def _one_row_group(frame: pl.DataFrame, directory: Path) -> Path:
+    path = directory / "one-row-group.parquet"
+    frame.write_parquet(path, row_group_size=frame.height)
+    return path
 
 
 def test_an_infinity_in_the_gap_is_refused_as_from_every_row(

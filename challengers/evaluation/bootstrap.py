@@ -167,8 +167,8 @@ def _entity_cells(
     tables = [entity_day_table(r) for r in models]
     bounds = [s.start for s in tables[0].day_slices] + [tables[0].entity.size]
     return (
-        np.stack([t.entity for t in tables]),
-        np.stack([t.label > 0 for t in tables]).astype(np.uint8),
+        np.stack([t.entity for t in tables]).astype(np.int64),  # the kernels' compiled types
+        np.stack([t.label for t in tables]),
         np.array(bounds, dtype=np.int64),
     )
 

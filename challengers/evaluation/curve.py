@@ -32,7 +32,7 @@ class Cost:
 class Ranked:
     """Test rows sorted once by descending score (stable), with the tie groups marked."""
 
-    y: FloatArray  # 0/1 labels in score order, float64
+    y: np.ndarray  # 0/1 labels in score order (int8 from build: 1 byte a row and model)
     score: FloatArray  # scores in descending order
     order: np.ndarray  # original row index of each sorted position
     ends: np.ndarray  # index of the last row of each tie group
@@ -65,7 +65,7 @@ class Ranked:
         order = descending_order(score)
         s = score[order]
         return cls(
-            y=np.asarray(y, dtype=np.float64)[order],
+            y=np.asarray(y, dtype=np.int8)[order],  # labels are 0/1 (checked when loaded)
             score=s,
             order=order,
             ends=_tie_group_ends(s),
@@ -152,13 +152,16 @@ class Parts:
 
     @classmethod
     def build(cls, codes: np.ndarray, n_codes: int) -> Parts:
-        codes = np.asarray(codes, dtype=np.int64)
-        by_code = np.argsort(small_codes(codes, n_codes), kind="stable")
+        # held through every part's views: int16 codes (int32 from 2**15 parts) and int32 row
+        # indices, 10 bytes a row instead of 24 as int64
+        codes = small_codes(np.asarray(codes), n_codes)
+        codes = narrow(codes, n_codes) if codes.dtype == np.int64 else codes
+        by_code = narrow(np.argsort(codes, kind="stable"), codes.size)
         counts = np.bincount(codes, minlength=n_codes)
-        starts = np.cumsum(counts) - counts
-        position = np.empty(codes.size, dtype=np.int64)
-        position[by_code] = np.arange(codes.size) - np.repeat(starts, counts)
         rows = np.split(by_code, np.cumsum(counts)[:-1]) if n_codes else []
+        position = np.empty(codes.size, dtype=by_code.dtype)
+        for part in rows:  # a part's rows take positions 0.. in their original order
+            position[part] = np.arange(part.size, dtype=by_code.dtype)
         return cls(codes, rows, position)
 
     def of(self, r: Ranked) -> Iterator[Ranked]:
@@ -220,8 +223,9 @@ class Curve:
             return np.ones((1, self.ranked.n))
         return np.asarray(self.weights, dtype=np.float64)[:, self.ranked.order]
 
-    def _cum_at_ends(self, values: FloatArray) -> FloatArray:
-        return np.cumsum(values, axis=-1)[:, self.ranked.ends]
+    def _cum_at_ends(self, values: np.ndarray) -> FloatArray:
+        # float64 sums whatever the values' type (int8 labels): exact for counts below 2**53
+        return np.cumsum(values, axis=-1, dtype=np.float64)[:, self.ranked.ends]
 
     def weighted(self, values: FloatArray) -> FloatArray:
         """Per-row ``values`` (score order) times the weights, shape (B, n); no copy when unweighted."""
@@ -281,7 +285,7 @@ def safe_div(num: FloatArray, den: FloatArray) -> FloatArray:
 @dataclass(frozen=True)
 class EntityDayTable:
     entity: np.ndarray  # entity code per (day, entity), days in order, each day sorted by max score
-    label: np.ndarray
+    label: np.ndarray  # 1 when one of the entity's rows that day is a fraud (uint8)
     day_slices: list[slice]
     days: np.ndarray  # day code of each slice
     n_entities: int
@@ -313,9 +317,12 @@ def _entity_day_table(r: Ranked) -> EntityDayTable:
     bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
     stops = np.concatenate([bounds, [len(ent)]])
+    # cached with the ranking through the evaluation and the diagnostics: the cells alone (the
+    # kernel's arrays are as long as the rows), entities as int32 and labels as 0/1 bytes, 5
+    # bytes a cell instead of 16
     return EntityDayTable(
-        entity=ent,
-        label=lab,
+        entity=narrow(ent, n_entities),
+        label=(lab > 0).astype(np.uint8),
         day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
         days=cell_day[starts[: len(stops)]] if len(ent) else starts[:0],
         n_entities=n_entities,

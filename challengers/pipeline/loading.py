@@ -20,7 +20,6 @@ from challengers.data.frames import (
     check_target,
     collect_days,
     days_query,
-    load_days,
 )
 from challengers.data.split import Split, Windows, exclude_known, first_known_fraud_day, split
 from challengers.pipeline.plan import Plan
@@ -70,9 +69,7 @@ def load_whole(plan: Plan, frame: pl.DataFrame | None, threads: int | None) -> L
     """Every loaded row in one frame (``frame``, or read here), then cut into the windows."""
     if frame is None:
         w = plan.windows
-        frame = load_days(
-            plan.lf, columns=plan.columns, time=plan.spec.time, start=w.first_day, end=w.last_day
-        )
+        frame = collect_days(plan.lf, held_days(plan, w.first_day, w.last_day), plan.spec.time)
         check_target(frame, plan.spec.target)
     parts = split(frame, plan.windows, target=plan.spec.target, entity=plan.spec.entity)
     printer = Fingerprinter(_used(plan, frame.columns), threads=threads, chunk_by=DAY)
@@ -92,14 +89,11 @@ def load_windows(plan: Plan, threads: int | None) -> Loaded:
     )
     check_target(collect_days(plan.lf, query.select(spec.target), spec.time), spec.target)
 
-    def days(start: date, end: date) -> pl.LazyFrame:
-        return days_query(plan.lf, columns=plan.columns, time=spec.time, start=start, end=end)
-
-    train = collect_days(plan.lf, days(w.train_start, w.train_end), spec.time)
+    train = collect_days(plan.lf, held_days(plan, w.train_start, w.train_end), spec.time)
     printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)
     gap_start, gap_end = w.train_end + timedelta(days=1), w.test_start - timedelta(days=1)
     gap_rows, gap_bad = _stream(plan, gap_start, gap_end, printer, train.schema)
-    test = collect_days(plan.lf, days(w.test_start, w.test_end), spec.time)
+    test = collect_days(plan.lf, held_days(plan, w.test_start, w.test_end), spec.time)
     rows = train.height + gap_rows + test.height
     if not w.exclude_known_frauds:
         parts = Split(train, test, 0, 0)
@@ -126,13 +120,32 @@ def _stream(
     time = plan.spec.time
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
-        query = days_query(plan.lf, columns=plan.columns, time=time, start=day, end=day)
-        batch = collect_days(plan.lf, query, time)
+        batch = collect_days(plan.lf, held_days(plan, day, day), time)
         printer.update(batch)
         rows += batch.height
         if infinite is not None:
             bad.append(batch.filter(infinite))
     return rows, pl.concat(bad)
+
+
+def held_days(plan: Plan, start: date, end: date) -> pl.LazyFrame:
+    """The query of the rows of days start..end as a run holds them: the plan's columns, the
+    text columns that only label rows (``data.segments``, ``data.scenario``) as categories."""
+    query = days_query(plan.lf, columns=plan.columns, time=plan.spec.time, start=start, end=end)
+    return query.with_columns(pl.col(c).cast(pl.Categorical) for c in _labels(plan))
+
+
+def _labels(plan: Plan) -> list[str]:
+    """The text columns that only label rows: as text each row holds a 16-byte view (17 bytes
+    a row measured), as a category a 4-byte code; read as text where used (segments, scenario
+    overlaps) and fingerprinted as text (the same digest). Ids, entities and model inputs
+    stay as they are: their codes and order are the text's."""
+    s = plan.spec
+    read = {s.target, s.time, s.id, s.amount, s.entity}
+    for m in [plan.champion, *plan.challengers]:
+        read.update([*m.features, *m.extra_columns])
+    named = [*s.segments, *([s.scenario] if s.scenario else [])]
+    return [c for c in dict.fromkeys(named) if c not in read and plan.schema[c] == pl.String]
 
 
 def _used(plan: Plan, columns: list[str]) -> list[str]:

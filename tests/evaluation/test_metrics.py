@@ -310,8 +310,11 @@ def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
     entity, day = rng.integers(0, 700, n), np.sort(rng.integers(0, 21, n))
     rows = Rows(y, rng.gamma(2, 30, n), np.unique(entity, return_inverse=True)[1], day)
     full = rank_scores(rows, score, calibrated=True)
+    assert full.y.itemsize == 1  # 0/1 labels as bytes: every model's ranking holds them
     code = day // 7
     parts = Parts.build(code, 3)
+    # held through every part: 2-byte codes and 4-byte row positions, not 8 each
+    assert (parts.codes.itemsize, parts.position.itemsize, parts.rows[0].itemsize) == (2, 4, 4)
     for (index, part, models), k in zip(
         ranked_parts(rows, {"m": full}, {"m": True}, parts), range(3), strict=True
     ):
@@ -334,6 +337,9 @@ def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
             )
         assert metrics_of(models["m"]) == metrics_of(direct)
         assert entity_precision_at(Curve(models["m"]), 5) == entity_precision_at(Curve(direct), 5)
+        table = models["m"].entity_days  # cached with the ranking: its cells alone, small types
+        assert table.entity.size < part.y.size and table.entity.base is None
+        assert (table.entity.itemsize, table.label.itemsize) == (4, 1)
 
 
 def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
