@@ -34,7 +34,7 @@ from challengers.evaluation.metrics import MetricSpec, amount_needed, entity_pre
 Unit = Literal["entity", "day", "row"]
 # replicates per compiled call, the unit of work of a thread: kernels.LANES, the replicates one
 # pass over a model's rows serves (their block weights packed in one 64-bit word per block)
-REPLICATES_PER_CALL = 8
+REPLICATES_PER_CALL = 16
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,20 @@ class _Inputs:
 def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) -> _Inputs:
     first = models[0]
     n_blocks = int(codes.max()) + 1 if codes.size else 0
-    sorted_codes = [codes[r.order].astype(np.int32) for r in models]
-    pos = np.bincount(sorted_codes[0], weights=first.y, minlength=n_blocks)
+    # (M, n) arrays filled in place: each model's blocks gathered straight into its row, as int32
+    blocks = np.empty((len(models), first.n), dtype=np.int32)
+    label = np.empty((len(models), first.n), dtype=np.uint8)
+    for row, r in enumerate(models):
+        np.take(codes, r.order, out=blocks[row], mode="clip")  # order holds valid positions
+        np.greater(r.y, 0, out=label[row].view(np.bool_))
+    pos = np.bincount(blocks[0], weights=first.y, minlength=n_blocks)
     amt: np.ndarray = np.zeros(n_blocks)
     if first.amount is not None:
-        amt = np.bincount(sorted_codes[0], weights=first.y * first.amount, minlength=n_blocks)
+        amt = np.bincount(blocks[0], weights=first.y * first.amount, minlength=n_blocks)
     pos_blk = np.flatnonzero(pos > 0)
     sq = [
         np.bincount(c, weights=(r.score - r.y) ** 2, minlength=n_blocks)
-        for r, c in zip(models, sorted_codes, strict=True)
+        for r, c in zip(models, blocks, strict=True)
         if r.calibrated and plan.calibrated
     ]
     groups = [_positive_groups(r) for r in models]
@@ -132,13 +137,13 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
     ent, lab, day_start = _entity_cells(models, plan, unit)
     return _Inputs(
         n_blocks=n_blocks,
-        blk_cnt=np.bincount(sorted_codes[0], minlength=n_blocks).astype(np.int32),
+        blk_cnt=np.bincount(blocks[0], minlength=n_blocks).astype(np.int32),
         pos_blk=pos_blk.astype(np.int64),
         pos_cnt=pos[pos_blk],
         pos_amt=amt[pos_blk],
         blk_sq=np.stack(sq) if sq else np.empty((0, 0)),
-        blocks=np.stack(sorted_codes),
-        label=np.stack([(r.y > 0).astype(np.uint8) for r in models]),
+        blocks=blocks,
+        label=label,
         amount=np.ascontiguousarray(amount, dtype=np.float64),
         groups=np.concatenate(groups).astype(np.int64),
         group_start=np.cumsum([0] + [len(g) for g in groups]).astype(np.int64),
@@ -197,7 +202,8 @@ def paired_bootstrap(
         raise ValueError(f"replicates must be at least 1, got {replicates}")
     models = list(ranked.values())
     unit = unit or ("row" if blocks is None else "entity")
-    codes = np.arange(models[0].n) if blocks is None else np.asarray(blocks, dtype=np.int64)
+    # codes as given (int32 entity and day codes are not widened: 8 bytes a row less)
+    codes = np.arange(models[0].n, dtype=np.int32) if blocks is None else np.asarray(blocks)
     plan = _Plan.of(metrics, operating_rate)
     _check(models, metrics, cost, unit, codes)
     inputs = _inputs(models, codes, plan, unit)

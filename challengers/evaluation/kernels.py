@@ -3,9 +3,9 @@
 The weight of block ``j`` in replicate ``b`` is a Poisson(1) draw computed from a counter-based hash of
 ``(seed, b, j)``: no ``(B, n)`` weight matrix is ever stored, a replicate's weights do not depend on
 how replicates are split across threads, and every model of a replicate sees the same weights, which
-makes the bootstrap paired. A call draws the block weights of a few replicates into a small buffer
-(one byte per block and replicate), then makes one pass per replicate over each model's rows in that
-model's own score order (sorted once, outside the replicate loop).
+makes the bootstrap paired. A call draws the block weights of up to 16 replicates into one 64-bit
+word per block (4 bits per replicate), then makes one pass over each model's rows in that model's
+own score order (sorted once, outside the replicate loop) for all of them.
 
 The pass is cheap because every ranking metric only changes at tie groups that hold a positive:
 between two such groups only the running count of weighted rows moves (ROC wins, average precision,
@@ -113,11 +113,15 @@ def weight_matrix(seed: int, first: int, count: int, n_blocks: int):
 
 
 TILE = 8192  # blocks per tile: a tile of every per-block array stays in cache across replicates
-LANES = 8  # replicates per call: one byte each in a block's packed 64-bit weight word
-_EVEN_BYTES = np.uint64(0x00FF00FF00FF00FF)
-_S8, _S16 = np.uint64(8), np.uint64(16)
+# Replicates per call: a weight is at most MAX_WEIGHT = 15, so it takes 4 bits, and one 64-bit
+# word holds a block's weights in 16 replicates. The rows are visited in score order, so every row
+# gathers the word of a random block: the packed words must stay in the caches (8 bytes a block:
+# 14 MB for 1.7M cards), and each gather serves as many replicates as a word holds.
+LANES = 16
+_NIBBLES = np.uint64(0x000F000F000F000F)  # every fourth nibble: 4 lanes of 16 bits
+_S4 = np.uint64(4)
 _LANE = np.uint64(0xFFFF)
-_BYTE = np.uint64(0xFF)
+_NIBBLE = np.uint64(0xF)
 FLUSH_ROWS = 4096  # 16-bit lanes hold 4,096 weights of at most 15 (61,440 < 65,536)
 
 
@@ -125,7 +129,7 @@ FLUSH_ROWS = 4096  # 16-bit lanes hold 4,096 weights of at most 15 (61,440 < 65,
 @nb.njit(cache=True, fastmath={"reassoc", "contract"})
 def _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
     """Draw the block weights of a chunk of at most :data:`LANES` replicates into ``packed`` (block
-    ``j``'s weight in replicate ``r`` is byte ``r`` of ``packed[j]``) with their totals (positives,
+    ``j``'s weight in replicate ``r`` is nibble ``r`` of ``packed[j]``) with their totals (positives,
     rows, fraud amount) and each calibrated model's Brier numerator.
 
     Tile by tile, so the per-block rows and Brier terms are read once per chunk, not per replicate;
@@ -153,11 +157,11 @@ def _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, to
                 brier[r, m] += acc
         _pack(tile, packed[t0:t1])
     for r in range(n_rep):
-        shift = np.uint64(8 * r)
+        shift = np.uint64(4 * r)
         p = 0.0
         a = 0.0
         for t in range(pos_blk.shape[0]):
-            wj = np.float64((packed[pos_blk[t]] >> shift) & _BYTE)
+            wj = np.float64((packed[pos_blk[t]] >> shift) & _NIBBLE)
             p += wj * pos_cnt[t]
             a += wj * pos_amt[t]
         tot[r, 0] = p
@@ -167,11 +171,11 @@ def _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, to
 
 @nb.njit(inline="always", cache=True)
 def _pack(tile, out):
-    """``out[j]``: the weights ``tile[r, j]`` of every replicate ``r``, byte ``r`` of one word."""
+    """``out[j]``: the weights ``tile[r, j]`` of every replicate ``r``, nibble ``r`` of one word."""
     for j in range(out.shape[0]):
         word = np.uint64(0)
         for r in range(tile.shape[0]):
-            word |= np.uint64(tile[r, j]) << np.uint64(8 * r)
+            word |= np.uint64(tile[r, j]) << np.uint64(4 * r)
         out[j] = word
 
 
@@ -180,31 +184,35 @@ def _run_sums(packed, blocks, start, stop, acc):
     """Add the weighted row count of ``blocks[start:stop]`` in every replicate to ``acc`` (int64,
     one per lane): the hot loop over negative rows, all replicates of the chunk in one pass.
 
-    Each row adds its block's packed word, split into two words of four 16-bit lanes (even and odd
-    replicates), so a row costs one gather for eight replicates; the lanes are emptied into ``acc``
-    every :data:`FLUSH_ROWS` rows, before they could overflow. Integer sums: exact.
+    Each row adds its block's packed word, split into four words of four 16-bit lanes (replicates
+    ``r`` with the same ``r % 4``), so a row costs one gather for sixteen replicates; the lanes are
+    emptied into ``acc`` every :data:`FLUSH_ROWS` rows, before they could overflow. Integer sums:
+    exact.
     Indexing slices from 0 lets the compiler drop the negative-index checks.
     """
     run = blocks[start:stop]
     for f in range(0, run.shape[0], FLUSH_ROWS):
         part = run[f : f + FLUSH_ROWS]
-        even = np.uint64(0)
-        odd = np.uint64(0)
+        n0 = n1 = n2 = n3 = np.uint64(0)
         for i in range(part.shape[0]):
             word = packed[part[i]]
-            even += word & _EVEN_BYTES
-            odd += (word >> _S8) & _EVEN_BYTES
-        for q in range(LANES // 2):
+            n0 += word & _NIBBLES
+            n1 += (word >> _S4) & _NIBBLES
+            n2 += (word >> np.uint64(8)) & _NIBBLES
+            n3 += (word >> np.uint64(12)) & _NIBBLES
+        for q in range(4):  # lane q of n_i: replicate 4q + i
             shift = np.uint64(16 * q)
-            acc[2 * q] += np.int64((even >> shift) & _LANE)
-            acc[2 * q + 1] += np.int64((odd >> shift) & _LANE)
+            acc[4 * q] += np.int64((n0 >> shift) & _LANE)
+            acc[4 * q + 1] += np.int64((n1 >> shift) & _LANE)
+            acc[4 * q + 2] += np.int64((n2 >> shift) & _LANE)
+            acc[4 * q + 3] += np.int64((n3 >> shift) & _LANE)
 
 
 @nb.njit(cache=True)
 def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_scalar, out_fpr,
                 out_tp, out_amt):  # fmt: skip
     """One pass over one model's rows in score order: every metric's statistics for each replicate
-    of the chunk (row ``r`` of ``tot`` and of the outputs; weights in byte ``r`` of ``packed``).
+    of the chunk (row ``r`` of ``tot`` and of the outputs; weights in nibble ``r`` of ``packed``).
 
     ``groups`` holds the (start, stop) of each tie group with a positive, in score order. Writes
     ``out_scalar[r]`` = (ROC wins, sum of recall step x precision, KS), ``out_fpr[r, l]`` = positives
@@ -259,7 +267,7 @@ def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_s
         for i in range(start, stop):
             word = packed[blocks[i]]
             for r in range(n_rep):
-                wi = np.float64((word >> np.uint64(8 * r)) & _BYTE)
+                wi = np.float64((word >> np.uint64(4 * r)) & _NIBBLE)
                 g_cnt[r] += wi
                 if label[i]:
                     g_pos[r] += wi
@@ -316,7 +324,7 @@ def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
     """The handbook's card precision top-k per day, averaged over days, for one model and replicate.
 
     ``ent``/``lab``: one (day, entity) cell per position, days in order, each day sorted by the
-    entity's max score; the weights (entity-block bootstrap) are the bytes at ``shift`` of
+    entity's max score; the weights (entity-block bootstrap) are the nibbles at ``shift`` of
     ``packed``, indexed by entity. Entities detected on a day are left out of later days.
     ``removed`` is a zeroed scratch buffer, zeroed again on return.
     """
@@ -332,7 +340,7 @@ def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
                 e = ent[idx]
                 if removed[e]:
                     continue
-                we = np.float64((packed[e] >> shift) & _BYTE)
+                we = np.float64((packed[e] >> shift) & _NIBBLE)
                 if we == 0:
                     continue
                 inc = min(k - cum, we)
@@ -383,7 +391,7 @@ def run_replicates(
         )  # fmt: skip
         if ks_param.shape[0]:
             for i in range(count):
-                shift = np.uint64(8 * i)
+                shift = np.uint64(4 * i)
                 _entity_precision(packed, shift, ent[m], lab[m], day_start, ks_param, removed,
                                   entp[i, m])  # fmt: skip
     return (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from challengers.errors import ConfigError
-from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
+from challengers.evaluation.bootstrap import REPLICATES_PER_CALL, block_weights, paired_bootstrap
 from challengers.evaluation.curve import Cost, Curve, Ranked, safe_div
 from challengers.evaluation.metrics import (
     METRICS,
@@ -150,6 +150,31 @@ def test_engine_equals_reference_when_replicates_lose_every_positive(name: str) 
     got, want = _few_positives()
     assert np.isnan(got["smooth"]["roc_auc"]).any()  # the case under test did happen
     _assert_same(got, want, specs_of(name))
+
+
+def test_long_runs_of_heavy_blocks_sum_exactly_in_every_lane() -> None:
+    """Runs of negatives far longer than a flush (4,096 rows) between positives, from three blocks
+    only (weights of 4 and more occur in some replicates: a run's weighted count passes what a
+    16-bit lane holds), over more replicates than one call packs with a partial last call: every
+    lane's sums, emptied at each flush, equal the reference's."""
+    from challengers.evaluation import kernels
+
+    assert REPLICATES_PER_CALL == kernels.LANES  # the threads' unit of work is one packed call
+    rng = np.random.default_rng(8)
+    n = 150_000
+    y = np.zeros(n)
+    y[rng.choice(n, 4, replace=False)] = 1.0
+    block = rng.integers(0, 3, n)
+    score = rng.normal(size=n) + y
+    ranked = {"only": Ranked.build(y, score, amount=None, entity=block, day=block)}
+    metrics = [parse_metric(m) for m in ("roc_auc", "pr_auc", "ks", "recall_at_fpr@0.1")]
+    got, want = _engine_and_reference(
+        ranked, metrics, codes=block, unit="entity", cost=Cost(2.0, 50.0),
+        replicates=kernels.LANES + 5, seed=4,
+    )  # fmt: skip
+    weights = block_weights(4, 0, kernels.LANES + 5, 3)
+    assert weights.max() >= 4  # heavy lanes did occur
+    _assert_same(got, want, metrics)
 
 
 def test_a_new_metric_is_its_record(monkeypatch: pytest.MonkeyPatch) -> None:
