@@ -40,7 +40,7 @@ from challengers.results import DeltaResult
 class TestRows:
     """The test window as the metrics see it: labels, and what some metrics group by."""
 
-    y: np.ndarray
+    y: np.ndarray  # 0/1 labels (int8 from from_frame)
     amount: np.ndarray | None = None
     entity: np.ndarray | None = None  # codes 0..E-1
     day: np.ndarray | None = None  # codes 0..D-1 in date order
@@ -53,7 +53,7 @@ class TestRows:
             return column_codes(frame.get_column(column))
 
         return cls(
-            y=frame.get_column(target).cast(pl.Float64).to_numpy(),
+            y=frame.get_column(target).cast(pl.Int8).to_numpy(),  # 0/1: 1 byte a row, not 8
             amount=None if amount is None else frame.get_column(amount).cast(pl.Float64).to_numpy(),
             entity=None if entity is None else codes(entity),
             day=codes(DAY) if DAY in frame.columns else None,
