@@ -261,18 +261,22 @@ def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_s
         for r in range(n_rep):
             cnt[r] += np.float64(acc[r])
             ks[r] = max(ks[r], abs(tp[r] * inv_p[r] - (cnt[r] - tp[r]) * inv_n[r]))
-        g_cnt[:] = 0.0
+        # the group's weighted rows as the runs between groups are counted (tie groups of tree
+        # scores hold thousands of genuines); its positives one replicate at a time
+        acc[:] = 0
+        _run_sums(packed, blocks, start, stop, acc)
         g_pos[:] = 0.0
         g_amt[:] = 0.0
         for i in range(start, stop):
-            word = packed[blocks[i]]
-            for r in range(n_rep):
-                wi = np.float64((word >> np.uint64(4 * r)) & _NIBBLE)
-                g_cnt[r] += wi
-                if label[i]:
+            if label[i]:
+                word = packed[blocks[i]]
+                for r in range(n_rep):
+                    wi = np.float64((word >> np.uint64(4 * r)) & _NIBBLE)
                     g_pos[r] += wi
                     if has_amt:
                         g_amt[r] += wi * amount[i]
+        for r in range(n_rep):
+            g_cnt[r] = np.float64(acc[r])
         for r in range(n_rep):
             cnt_before = cnt[r]
             tp[r] += g_pos[r]
