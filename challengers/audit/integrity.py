@@ -105,9 +105,10 @@ def repeated(lf: pl.LazyFrame, key: pl.Expr) -> int:
 
 
 def sort_in_place(keys: np.ndarray, threads: int | None = None) -> None:
-    """``keys.sort()`` on every core: a selection around the median (O(n), in place) leaves every
-    key of the lower part at most every key of the upper, so the parts are sorted apart, each in a
-    thread (numpy's sort releases the GIL), and the whole is then sorted. No copy."""
+    """``keys.sort()`` on every core: a selection at the cuts between equal parts (O(n), in
+    place) leaves every key of a part at most every key of the next, so the parts are sorted
+    apart, each in a thread (numpy's sort releases the GIL), and the whole is then sorted. No
+    copy; parts of at least 1M keys (below that a thread costs more than it saves)."""
     parts = min(threads or os.cpu_count() or 1, max(1, keys.size // 1_000_000))
     if parts < 2:
         keys.sort()
