@@ -136,8 +136,10 @@ def descending_order(score: FloatArray) -> np.ndarray:
 
 
 def small_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
-    """``codes`` as int16 when they fit: numpy's stable sort of 16-bit integers is a radix sort."""
-    return codes.astype(np.int16 if n_codes < 2**15 else np.int64, copy=False)
+    """``codes`` as int16 when they fit (numpy's stable sort of 16-bit integers is a radix sort),
+    else as int32 below 2**31 codes (half of int64's memory)."""
+    wide = np.int32 if n_codes < 2**31 else np.int64
+    return codes.astype(np.int16 if n_codes < 2**15 else wide, copy=False)
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,6 @@ class Parts:
         # held through every part's views: int16 codes (int32 from 2**15 parts) and int32 row
         # indices, 10 bytes a row instead of 24 as int64
         codes = small_codes(np.asarray(codes), n_codes)
-        codes = narrow(codes, n_codes) if codes.dtype == np.int64 else codes
         by_code = narrow(np.argsort(codes, kind="stable"), codes.size)
         counts = np.bincount(codes, minlength=n_codes)
         rows = np.split(by_code, np.cumsum(counts)[:-1]) if n_codes else []
