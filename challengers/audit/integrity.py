@@ -8,13 +8,10 @@ distinct rows. Nothing here holds more than a row per day in memory.
 
 from __future__ import annotations
 
-import os
 import statistics
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from challengers.audit.context import AuditContext, Section, day_range, is_orderable, pct, share
@@ -95,29 +92,15 @@ def _queries(ctx: AuditContext) -> list[pl.LazyFrame]:
 
 
 def repeated(lf: pl.LazyFrame, key: pl.Expr) -> int:
-    """Rows whose 64-bit key equals another row's key.
+    """Rows whose 64-bit key equals another row's key (beyond the first of each key).
 
-    Sorting one column of keys in place needs 8 bytes a row (0.8 GB at 100M rows); a hash set, as
-    ``n_unique`` builds, needs several times that."""
+    One column of keys, 8 bytes a row (0.8 GB at 100M rows), counted in place by
+    :func:`challengers.engine.repeats.repeats`; a hash set, as ``n_unique`` builds, needs several
+    times that."""
+    from challengers.engine.repeats import repeats  # numba loads only when the audit runs
+
     keys = lf.select(key.alias("k")).drop_nulls().collect().to_series().to_numpy(writable=True)
-    sort_in_place(keys)
-    return int(np.count_nonzero(keys[1:] == keys[:-1]))
-
-
-def sort_in_place(keys: np.ndarray, threads: int | None = None) -> None:
-    """``keys.sort()`` on every core: a selection at the cuts between equal parts (O(n), in
-    place) leaves every key of a part at most every key of the next, so the parts are sorted
-    apart, each in a thread (numpy's sort releases the GIL), and the whole is then sorted. No
-    copy; parts of at least 1M keys (below that a thread costs more than it saves)."""
-    parts = min(threads or os.cpu_count() or 1, max(1, keys.size // 1_000_000))
-    if parts < 2:
-        keys.sort()
-        return
-    cuts = [keys.size * i // parts for i in range(1, parts)]
-    keys.partition(cuts)
-    bounds = [0, *cuts, keys.size]
-    with ThreadPoolExecutor(max_workers=parts) as pool:
-        list(pool.map(lambda i: keys[bounds[i] : bounds[i + 1]].sort(), range(parts)))
+    return repeats(keys)
 
 
 def _column_table(ctx: AuditContext, stats: dict[str, Any], n: int) -> list[dict[str, Any]]:
