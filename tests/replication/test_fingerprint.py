@@ -96,6 +96,48 @@ def test_independent_of_row_order_batching_column_order_and_storage_width() -> N
     assert fingerprint_frame(categorical, chunk_by="day").digest == reference.digest
 
 
+@pytest.mark.parametrize(
+    "dtype", [pl.Categorical(), pl.Enum(["zzz", "wést", "south", "north", "east"])]
+)
+def test_categories_hash_as_their_text(dtype: pl.DataType) -> None:
+    """A categorical column is hashed once per category and looked up by code: the cells'
+    hashes are those of the text, nulls included, whatever categories the dictionary holds."""
+    from challengers.engine.rowhash import cell_hashes
+
+    text = frame().get_column("region")
+    text = pl.select(
+        pl.when(pl.int_range(text.len()) % 7 == 0).then(None).otherwise(text)
+    ).to_series()
+    coded = text.cast(dtype)
+    want = cell_hashes(text, "region", "text")
+    np.testing.assert_array_equal(cell_hashes(coded, "region", "text"), want)
+    tail = coded.slice(100, 50).filter(coded.slice(100, 50) != "north")  # codes not all used
+    np.testing.assert_array_equal(
+        cell_hashes(tail, "region", "text"), cell_hashes(tail.cast(pl.String), "region", "text")
+    )
+    nulls = pl.Series([None, None], dtype=dtype)
+    np.testing.assert_array_equal(
+        cell_hashes(nulls, "region", "text"), cell_hashes(nulls.cast(pl.String), "region", "text")
+    )
+
+
+def test_chunk_keys_match_the_sorted_distinct_days() -> None:
+    """Days counted by offset: the keys and each row's index are np.unique's, missing days first
+    and gaps between days skipped; days far apart take np.unique itself."""
+    from challengers.engine.rowhash import NO_DAY, chunk_keys
+
+    rng = np.random.default_rng(5)
+    for spread in (3, 40, 10**4):  # the last: over 10 days a row apart
+        days = pl.Series("day", rng.integers(0, spread, 1000) * 7 + 19_000, dtype=pl.Int32)
+        days = days.set(pl.Series(rng.random(1000) < 0.1), None).cast(pl.Date)
+        keys, codes = chunk_keys(pl.DataFrame({"day": days}), "day")
+        raw = days.to_physical().cast(pl.Int64).fill_null(NO_DAY).to_numpy()
+        present, inverse = np.unique(raw, return_inverse=True)
+        assert keys[0] == "none" and len(keys) == present.size
+        assert keys[1:] == [str(d) for d in pl.Series(present[1:]).cast(pl.Int32).cast(pl.Date)]
+        np.testing.assert_array_equal(codes, inverse)
+
+
 def test_same_values_from_parquet_csv_and_a_lazy_stream(tmp_path: Path) -> None:
     data = frame()
     data.write_parquet(tmp_path / "a.parquet")
