@@ -104,7 +104,7 @@ class _Inputs:
     blk_sq: np.ndarray  # (calibrated models, K) Brier numerators
     blocks: np.ndarray  # (M, n) int32 block of each row, in each model's score order
     label: np.ndarray  # (M, n) uint8 label in score order
-    amount: np.ndarray  # (M, n) amounts in score order, or (M, 0)
+    amount: np.ndarray  # (M, P) the P positives' amounts in score order, or (M, 0)
     groups: np.ndarray  # (G, 2) start/stop of every tie group holding a positive, all models
     group_start: np.ndarray  # (M + 1,) each model's slice of ``groups``
     ent: np.ndarray  # (M, cells) entity of each (day, entity) cell in score order, or (M, 0)
@@ -123,8 +123,9 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
         np.greater(r.y, 0, out=label[row].view(np.bool_))
     pos = np.bincount(blocks[0], weights=first.y, minlength=n_blocks)
     amt: np.ndarray = np.zeros(n_blocks)
-    if first.amount is not None:
-        amt = np.bincount(blocks[0], weights=first.y * first.amount, minlength=n_blocks)
+    if first.fraud is not None:
+        positives = np.flatnonzero(first.y)  # in score order, as ``first.fraud``
+        amt = np.bincount(blocks[0][positives], weights=first.fraud, minlength=n_blocks)
     pos_blk = np.flatnonzero(pos > 0)
     sq = [
         np.bincount(c, weights=(r.score - r.y) ** 2, minlength=n_blocks)
@@ -132,8 +133,10 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
         if r.calibrated and plan.calibrated
     ]
     groups = [_positive_groups(r) for r in models]
-    amounts = [r.amount for r in models if r.amount is not None]
-    amount = np.stack(amounts) if len(amounts) == len(models) else np.empty((len(models), 0))
+    # the positives' amounts alone (the kernel reads a row's amount only when it is a fraud):
+    # (M, n) float64 was 8 bytes a row and model
+    frauds = [r.fraud for r in models if r.fraud is not None]
+    amount = np.stack(frauds) if len(frauds) == len(models) else np.empty((len(models), 0))
     ent, lab, day_start = _entity_cells(models, plan, unit)
     return _Inputs(
         n_blocks=n_blocks,

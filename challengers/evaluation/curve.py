@@ -36,7 +36,9 @@ class Ranked:
     score: FloatArray  # scores in descending order
     order: np.ndarray  # original row index of each sorted position
     ends: np.ndarray  # index of the last row of each tie group
-    amount: FloatArray | None  # amounts in score order
+    # the positives' amounts in score order: only a fraud's amount enters a metric, and every
+    # model's ranking held a float64 copy of all the rows' amounts (8 bytes a row and model)
+    fraud: FloatArray | None
     entity: np.ndarray | None  # entity codes (0..E-1) in score order
     day: np.ndarray | None  # day codes (0..D-1, chronological) in score order
     calibrated: bool
@@ -69,7 +71,7 @@ class Ranked:
             score=s,
             order=order,
             ends=_tie_group_ends(s),
-            amount=None if amount is None else np.asarray(amount, dtype=np.float64)[order],
+            fraud=None if amount is None else _positives_amounts(amount, order, y),
             entity=None if entity is None else np.asarray(entity)[order],
             day=None if day is None else np.asarray(day)[order],
             calibrated=calibrated,
@@ -88,7 +90,7 @@ class Ranked:
             score=s,
             order=position_in_subset[self.order[at]],
             ends=_tie_group_ends(s),
-            amount=None if self.amount is None else self.amount[at],
+            fraud=None if self.fraud is None else self.fraud[at[np.flatnonzero(self.y)]],
             entity=None if self.entity is None else self.entity[at],
             day=None if self.day is None else self.day[at],
             calibrated=self.calibrated,
@@ -97,6 +99,20 @@ class Ranked:
     @property
     def n(self) -> int:
         return int(self.y.shape[0])
+
+    def fraud_of(self, at: np.ndarray) -> FloatArray | None:
+        """The fraud amounts of the rows at ascending score-order positions ``at``."""
+        if self.fraud is None:
+            return None
+        positives = np.flatnonzero(self.y)
+        return self.fraud[np.searchsorted(positives, at[self.y[at] > 0])]
+
+    def amounts(self) -> FloatArray:
+        """Every row's amount in score order as the metrics weigh it: a fraud's own, 0 for the
+        rest (a transient array of the rows' size)."""
+        amounts = np.zeros(self.n)
+        amounts[self.y > 0] = require_amount(self)
+        return amounts
 
     def recoded(
         self, entity: np.ndarray | None, day: np.ndarray | None, calibrated: bool
@@ -182,7 +198,7 @@ class Parts:
                 score=score,
                 order=self.position[r.order[at]],
                 ends=_tie_group_ends(score),
-                amount=None if r.amount is None else r.amount[at],
+                fraud=r.fraud_of(at),  # ``at`` ascends: a stable sort by part
                 entity=None if r.entity is None else r.entity[at],
                 day=None if r.day is None else r.day[at],
                 calibrated=r.calibrated,
@@ -251,8 +267,7 @@ class Curve:
     @cached_property
     def fraud_amount(self) -> FloatArray:
         """Cumulative (weighted) fraud amount at each group end."""
-        amount = require_amount(self.ranked)
-        return self._cum_at_ends(self.weighted(self.ranked.y * amount))
+        return self._cum_at_ends(self.weighted(self.ranked.amounts()))
 
     @property
     def positives(self) -> FloatArray:
@@ -268,9 +283,16 @@ class Curve:
 
 
 def require_amount(ranked: Ranked) -> FloatArray:
-    if ranked.amount is None:
+    """The positives' amounts in score order (:attr:`Ranked.fraud`)."""
+    if ranked.fraud is None:
         raise ConfigError("this metric needs amounts: set data.amount to the amount column")
-    return ranked.amount
+    return ranked.fraud
+
+
+def _positives_amounts(amount: np.ndarray, order: np.ndarray, y: np.ndarray) -> FloatArray:
+    """The amounts of the positive rows in score order (``order``: rows by descending score)."""
+    positives = order[np.asarray(y)[order] > 0]
+    return np.asarray(amount, dtype=np.float64)[positives]
 
 
 def before_group(cum: FloatArray) -> FloatArray:
@@ -302,6 +324,11 @@ def entity_day_table(r: Ranked) -> EntityDayTable:
     return r.entity_days
 
 
+def _as_int32(codes: np.ndarray) -> np.ndarray:
+    """Codes as the kernel is compiled for them: int32 (below 2**31 codes), else int64."""
+    return codes.astype(np.int32 if codes.size < 2**31 else np.int64, copy=False)
+
+
 def _entity_day_table(r: Ranked) -> EntityDayTable:
     """Rows grouped by day (a stable sort of the small day codes keeps the score order within a
     day), then each entity's first row of the day opens its cell (the row of its max score)."""
@@ -310,20 +337,17 @@ def _entity_day_table(r: Ranked) -> EntityDayTable:
     assert r.entity is not None and r.day is not None
     n_entities = int(r.entity.max()) + 1 if r.n else 0
     n_days = int(r.day.max()) + 1 if r.n else 0
-    day = r.day.astype(np.int16 if n_days < 2**15 else np.int64)  # int16: numpy's radix sort
-    by_day = np.argsort(day, kind="stable")
+    # cached with the ranking through the evaluation and the diagnostics: the cells alone,
+    # entities as int32 and labels as 0/1 bytes, 5 bytes a cell
     ent, lab, cell_day = kern.entity_day_cells(
-        by_day, r.entity.astype(np.int64), r.day.astype(np.int64), r.y, n_entities
+        _as_int32(r.entity), _as_int32(r.day), r.y, n_entities, n_days
     )
     bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
     stops = np.concatenate([bounds, [len(ent)]])
-    # cached with the ranking through the evaluation and the diagnostics: the cells alone (the
-    # kernel's arrays are as long as the rows), entities as int32 and labels as 0/1 bytes, 5
-    # bytes a cell instead of 16
     return EntityDayTable(
-        entity=narrow(ent, n_entities),
-        label=(lab > 0).astype(np.uint8),
+        entity=ent,
+        label=lab,
         day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
         days=cell_day[starts[: len(stops)]] if len(ent) else starts[:0],
         n_entities=n_entities,

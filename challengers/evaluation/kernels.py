@@ -254,6 +254,7 @@ def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_s
     g_pos = np.zeros(n_rep)
     g_amt = np.zeros(n_rep)
     prev = 0
+    k = 0  # positives met so far: ``amount`` holds the positives' amounts in score order
     for g in range(groups.shape[0]):
         start, stop = groups[g, 0], groups[g, 1]
         acc[:] = 0
@@ -274,7 +275,8 @@ def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_s
                     wi = np.float64((word >> np.uint64(4 * r)) & _NIBBLE)
                     g_pos[r] += wi
                     if has_amt:
-                        g_amt[r] += wi * amount[i]
+                        g_amt[r] += wi * amount[k]
+                k += 1
         for r in range(n_rep):
             g_cnt[r] = np.float64(acc[r])
         for r in range(n_rep):
