@@ -36,7 +36,7 @@ def repeats(keys: np.ndarray, threads: int | None = None) -> int:
     if keys.dtype.itemsize != 8:  # narrower integers: as int64, the same repeats
         keys = keys.astype(np.int64)
     words = keys.view(np.uint64)
-    if _increasing(keys):
+    if increasing(keys):
         return 0
     counts = np.zeros(256, np.int64)
     _mix_and_count(words, counts)
@@ -48,6 +48,11 @@ def repeats(keys: np.ndarray, threads: int | None = None) -> int:
     with ThreadPoolExecutor(max_workers=parts) as pool:
         found = pool.map(lambda i: _distinct_in(words, starts, cuts[i], cuts[i + 1]), range(parts))
         return keys.size - sum(int(d) for d in found)
+
+
+def increasing(keys: np.ndarray) -> bool:
+    """Whether ``keys`` (integers) are strictly increasing: then none repeats."""
+    return keys.size < 2 or bool(_increasing(keys))
 
 
 @nb.njit(nogil=True, cache=True)

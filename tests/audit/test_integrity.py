@@ -189,3 +189,33 @@ def test_nan_counts_as_missing(tmp_path: Path) -> None:
     row: dict[str, Any] = next(r for r in result.tables["columns"] if r["column"] == "F2")
     assert row["null_rate"] == pytest.approx(0.5, abs=1e-3)
     assert ids(result)["integrity-nulls-F2"] == "low"
+
+
+def _detail(result: Any, finding: str) -> str:
+    return next(f.detail for f in result.findings if f.id == finding)
+
+
+@pytest.mark.parametrize("order", ["increasing", "shuffled", "text"])
+def test_duplicate_counts_are_exact(order: str, tmp_path: Path) -> None:
+    """The rows repeating an id (null ids aside) and the rows repeating another row's content are
+    counted exactly, ids in file order, shuffled or as text."""
+    frame = clean_frame()
+    twins = frame.head(30).with_columns(pl.col("TRANSACTION_ID") + 1_000_000)  # content twins
+    frame = pl.concat([frame, twins])
+    if order != "increasing":  # 7 ids written again (3 of them twice), 5 ids missing
+        ids_ = frame["TRANSACTION_ID"].to_numpy().copy()
+        ids_[[50, 60, 70, 80, 90, 100, 110, 120, 130, 140]] = ids_[[1, 2, 3, 4, 5, 6, 7, 1, 2, 3]]
+        ids_[[150, 160, 170, 180, 190]] = -1
+        frame = frame.with_columns(pl.Series("TRANSACTION_ID", ids_).replace(-1, None)).sample(
+            fraction=1.0, shuffle=True, seed=1
+        )
+        if order == "text":
+            frame = frame.with_columns(pl.col("TRANSACTION_ID").cast(pl.String))
+    result = audit(frame, tmp_path)
+    found = ids(result)
+    assert found.get("integrity-duplicate-rows") == "medium"
+    assert _detail(result, "integrity-duplicate-rows").startswith("30 rows")
+    if order == "increasing":
+        assert "integrity-duplicate-ids" not in found
+    else:  # the nulls are not ids, so not repeats (4 of the 5 were distinct ids before)
+        assert _detail(result, "integrity-duplicate-ids").startswith("10 rows repeat")
