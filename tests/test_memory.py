@@ -4,13 +4,16 @@ that fits completes and one that cannot says so before it loads or trains (exit 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import subprocess
 import sys
 import weakref
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,13 +21,14 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
+from challengers.analysis import suite
 from challengers.config import ExperimentConfig
 from challengers.errors import DataError
 from challengers.pipeline import RunOptions, prepare
 from challengers.pipeline.checkpoint import Checkpoints
 from challengers.pipeline.evaluating import evaluate
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS
-from challengers.pipeline.run import _fit_all
+from challengers.pipeline.run import _fit_all, run_experiment
 from challengers.progress import SilentProgress
 from challengers.replication.fingerprint import fingerprint_frame
 from tests.conftest import sim_config
@@ -135,7 +139,7 @@ def test_a_model_reading_history_keeps_every_loaded_row(sim_parquet: Path) -> No
 
 
 def test_the_evaluation_lets_go_of_the_training_rows_once_it_has_read_them(
-    sim_parquet: Path, tmp_path: Path
+    sim_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After the in-sample metrics, nothing holds the training window's rows or scores (0.85 GB at
     30M rows in the file); the counts and the input examples are what is left of them."""
@@ -149,11 +153,50 @@ def test_the_evaluation_lets_go_of_the_training_rows_once_it_has_read_them(
     window = weakref.ref(prepared.split.train)
     scores = [weakref.ref(f.train_scores) for f in fitted if f.train_scores is not None]
     assert len(scores) == len(fitted) and window().height > 1000  # type: ignore[union-attr]
+    ranked_with_the_frame: list[bool] = []
+
+    def watched(*args: object, **kwargs: object) -> object:  # each in-sample ranking
+        gc.collect()
+        ranked_with_the_frame.append(window() is not None)
+        return evaluate_rows(*args, **kwargs)
+
+    evaluate_rows = suite._evaluate
+    monkeypatch.setattr(suite, "_evaluate", watched)
     evaluated = evaluate(cfg, prepared, fitted, progress)
+    monkeypatch.undo()
+    # the frame went once read, before the first model's in-sample ranking
+    assert ranked_with_the_frame[: len(fitted)] == [False] * len(fitted)
     gc.collect()
     assert window() is None and all(s() is None for s in scores)
     assert prepared.split.summary(target) == counts and prepared.split.train.equals(head)
     assert evaluated.analyses.stability.train_metrics.keys() == {f.plan.name for f in fitted}
+
+
+def test_a_run_holds_the_training_rows_no_longer_than_the_evaluation(
+    sim_parquet: Path, tmp_path: Path
+) -> None:
+    """Nothing in the run (a local name, a checkpoint, the audit) keeps the training frame past
+    the in-sample step: at 100M rows it was 2.4 GB held through the evaluation and diagnostics."""
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet)).resolved()
+    frames: list[weakref.ref[pl.DataFrame]] = []
+    held: list[bool] = []  # at the evaluation's start: is the training frame still alive?
+
+    class Watching(SilentProgress):
+        @contextlib.contextmanager
+        def stage(self, description: str, total: int | None = None) -> Iterator[Any]:
+            if description.startswith("Evaluating"):
+                gc.collect()
+                held.append(frames[0]() is not None)
+            with super().stage(description, total) as advance:
+                yield advance
+
+    options = RunOptions(
+        output_dir=tmp_path / "out",
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        verify=lambda prepared: frames.append(weakref.ref(prepared.split.train)),
+    )
+    run_experiment(cfg, options, Watching())
+    assert frames and held == [False]
 
 
 # ------------------------------------------------------------------ under an address-space limit

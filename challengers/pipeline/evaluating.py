@@ -5,6 +5,7 @@ explanations) and the twin comparisons; the numbers the run's findings and resul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from challengers.allocator import release_freed_memory
 from challengers.analysis.budget import Budget, resolve_budget
@@ -62,9 +63,11 @@ def evaluate(
     inputs = _analysis_input(cfg, prepared, ok, budget)
     with progress.stage("Diagnostics: in-sample metrics of the training window"):
         # before the test window's rankings exist: the training window's rankings (more rows)
-        # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows)
-        inputs.training = training_window(inputs)
-    _let_go_of_training(prepared, fitted, inputs)
+        # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows);
+        # the training frame goes as soon as it is read, before the first of them
+        let_go = partial(_let_go_of_training_rows, prepared, inputs)
+        inputs.training = training_window(inputs, let_go=let_go)
+    _let_go_of_training_scores(fitted, inputs)
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
         scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
@@ -115,12 +118,18 @@ def evaluate(
     return Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
 
 
-def _let_go_of_training(prepared: Prepared, fitted: list[Fitted], inputs: AnalysisInput) -> None:
-    """Drop every reference to the training rows and scores: what is left of them is in
-    ``inputs.training``, the split's counts and the input examples."""
+def _let_go_of_training_rows(prepared: Prepared, inputs: AnalysisInput) -> None:
+    """Drop every reference to the training frame: what is left of it is the split's counts and
+    the input examples (and what ``training_window`` took)."""
     target = prepared.plan.spec.target
     prepared.split = prepared.split.without_training(target, INPUT_EXAMPLE_ROWS)
-    inputs.train, inputs.train_scores = None, {}
+    inputs.train = None
+    release_freed_memory()
+
+
+def _let_go_of_training_scores(fitted: list[Fitted], inputs: AnalysisInput) -> None:
+    """Drop the training scores: what is left of them is in ``inputs.training``."""
+    inputs.train_scores = {}
     for f in fitted:
         f.train_scores = None
 

@@ -107,8 +107,10 @@ def _start(
         if options.verify is not None:
             options.verify(prepared)
         if local:  # the rows loaded: what training adds, against what is left now
-            split = prepared.split
-            check_fits(need_of(prepared.plan, split.train.height, split.test.height))
+            # no local name for the split: one would hold the training frame through the whole
+            # run, after the evaluation lets it go (Split.without_training)
+            rows = (prepared.split.train.height, prepared.split.test.height)
+            check_fits(need_of(prepared.plan, *rows))
         store = Checkpoints.open(
             out,
             config_hash=cfg.fingerprint(),
