@@ -219,3 +219,20 @@ def test_duplicate_counts_are_exact(order: str, tmp_path: Path) -> None:
         assert "integrity-duplicate-ids" not in found
     else:  # the nulls are not ids, so not repeats (4 of the 5 were distinct ids before)
         assert _detail(result, "integrity-duplicate-ids").startswith("10 rows repeat")
+
+
+def test_values_swapped_between_columns_are_not_duplicate_rows(tmp_path: Path) -> None:
+    """The row key sums one hash per column, each column with its own seed: a row whose values
+    sit in other columns (or whose missing value moved) is another row."""
+    frame = clean_frame()
+    head = frame.head(40)
+    swapped = head.head(20).with_columns(
+        pl.col("F1").alias("F2"), pl.col("F2").alias("F1"), pl.col("TRANSACTION_ID") + 10**6
+    )
+    moved = head.tail(20).with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("F1"),
+        pl.col("F1").alias("F2"),
+        pl.col("TRANSACTION_ID") + 2 * 10**6,
+    )
+    result = audit(pl.concat([frame, swapped, moved]), tmp_path)
+    assert "integrity-duplicate-rows" not in ids(result)
