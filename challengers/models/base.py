@@ -15,15 +15,44 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 
-from challengers.data.frames import DataSpec
+from challengers.data.frames import DataSpec, to_matrix
 from challengers.models.params import ChallengerParams
+
+# rows scored at a time: the float32 block of 2**20 rows is 4 MB a feature, where the test window's
+# whole matrix was 0.77 GB at 100M transactions (17.4M rows, 11 features)
+SCORE_BLOCK = 1 << 20
+
+
+def predict_in_blocks(
+    frame: pl.DataFrame,
+    features: Sequence[str],
+    predict: Callable[[np.ndarray], np.ndarray],
+    *,
+    rows: int | None = None,
+) -> np.ndarray:
+    """``predict`` of the features' float32 matrix, one block of ``rows`` rows (default
+    :data:`SCORE_BLOCK`) at a time, written into one array of the scores' own dtype and shape.
+
+    The same numbers as ``predict(to_matrix(frame, features))``, to the last bit: a booster scores
+    each row on its own (every tree, in order), whatever rows it is given with. A frame of one
+    block is scored exactly that way."""
+    step = rows or SCORE_BLOCK
+    if frame.height <= step:
+        return np.asarray(predict(to_matrix(frame, features)))
+    first = np.asarray(predict(to_matrix(frame.slice(0, step), features)))
+    # the library's dtype and shape (a column per class, if any), filled block by block
+    scores = np.empty((frame.height, *first.shape[1:]), dtype=first.dtype)
+    scores[:step] = first
+    for start in range(step, frame.height, step):
+        scores[start : start + step] = predict(to_matrix(frame.slice(start, step), features))
+    return scores
 
 
 class NotFittedError(RuntimeError):
@@ -132,8 +161,6 @@ class BaseChallenger:
     ) -> tuple[np.ndarray, list[str]]:
         """The matrix ``native_model()`` reads for these rows, and its column names (used for
         SHAP explanations). Kinds that derive their own features override this."""
-        from challengers.data.frames import to_matrix
-
         self._check_fitted()
         return to_matrix(frame, self.features_), list(self.features_)
 

@@ -20,10 +20,10 @@ from typing import Any, Self
 import numpy as np
 import polars as pl
 
-from challengers.data.frames import DataSpec, to_matrix
+from challengers.data.frames import DataSpec
 from challengers.errors import DataError, ModelError, closest, first_line
 from challengers.models import trees
-from challengers.models.base import BaseChallenger
+from challengers.models.base import BaseChallenger, predict_in_blocks
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +123,8 @@ class NativeModelChampion(BaseChallenger):
             self.features_ = tuple(self.features or stored)
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        x = to_matrix(frame, self.features_)
-        return self._library().predict(self.booster_, x)
+        lib = self._library()
+        return predict_in_blocks(frame, self.features_, lambda x: lib.predict(self.booster_, x))
 
     def classes(self) -> int:
         """How many classes the booster predicts (2 for a binary model)."""
