@@ -267,6 +267,12 @@ class Warmup:
         for module in modules:
             with contextlib.suppress(Exception):
                 importlib.import_module(module)
+        with contextlib.suppress(Exception):  # a private helper: whatever it is, not required
+            # the map of installed packages MLflow checks a logged model's requirements against,
+            # read from every package's metadata on first use (0.5 s) and cached by MLflow
+            from mlflow.utils.requirements_utils import _init_modules_to_packages_map
+
+            _init_modules_to_packages_map()
 
     def wait(self) -> None:
         """Block until the warm-up is done; raise the store's failure."""

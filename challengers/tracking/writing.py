@@ -174,16 +174,20 @@ class Tracker:
         for start in range(0, len(params), 100):  # MLflow's batch limit
             batch = dict(list(params.items())[start : start + 100])
             mlflow.log_params({k: _param(v) for k, v in batch.items()})
-        finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
-        if finite:
-            mlflow.log_metrics(finite)
-        for ref in datasets:
-            self._log_dataset(mlflow, ref)
-        _log_paths(mlflow, run.artifacts)
+        # the model before the metrics, which then name it: logged after them, MLflow links a
+        # model to the run's metrics by reading each one's history back (a query per metric,
+        # 59 a model here)
+        model_id = None
         if run.native_model is not None and run.flavor:
             model_id = self._log_model(mlflow, run)
             if model_id:
                 self.model_ids[run.name] = model_id
+        finite = {k: float(v) for k, v in run.metrics.items() if v == v}  # drop NaN
+        if finite:
+            mlflow.log_metrics(finite, model_id=model_id)
+        for ref in datasets:
+            self._log_dataset(mlflow, ref)
+        _log_paths(mlflow, run.artifacts)
         self._log_nested(mlflow, run_id, run.children)
 
     def _log_nested(self, mlflow: Any, parent_id: str, runs: list[NestedRun]) -> None:

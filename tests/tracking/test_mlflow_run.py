@@ -120,6 +120,8 @@ def test_each_child_run_has_its_plots_scores_sample_and_named_model(logged: Logg
             filter_string=f"source_run_id = '{run.info.run_id}'",
         )
         assert model.name == name
+        # the model carries its run's metrics (logged naming it, not linked afterwards)
+        assert {m.key for m in model.metrics or []} == set(run.data.metrics)
         info = mlflow.models.get_model_info(f"models:/{model.model_id}")
         inputs = [c["name"] for c in info.signature.inputs.to_dict()]
         assert (
