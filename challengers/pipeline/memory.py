@@ -2,9 +2,9 @@
 trains, in one line (exit 3) instead of an out-of-memory kill twenty minutes later.
 
 What a run holds is predictable from the row counts of its windows (one query of the time column):
-the loaded rows (rows x the columns' widths), then, while a model trains, a float32 matrix of the
-training rows (rows x features x 4 bytes), the library's binned copy beside it (about a byte a
-cell), the boosting's per-row gradients, and every model's float64 scores of the training and test
+the loaded rows (rows x the columns' widths), then, while a model trains, a float32 block of the
+training rows (up to 2**22 rows x features x 4 bytes: the libraries bin the window block by block),
+the library's binned copy (about a byte a cell), the boosting's per-row gradients, and every model's float64 scores of the training and test
 rows, kept for the evaluation. The estimate counts only these, so it errs low: a run it refuses
 cannot fit; a run it lets through may still need more (the libraries' own buffers, the
 diagnostics).
@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from challengers.errors import ConfigError, EnvironmentFailure
+from challengers.models.tree import TRAIN_BLOCK
 from challengers.pipeline.plan import Plan
 
 GB = 2**30
@@ -54,7 +55,8 @@ class Need:
 
     @property
     def matrix(self) -> int:
-        return self.train_rows * self.features * 4
+        """The float32 rows a library holds at a time while it bins the window: a block."""
+        return min(self.train_rows, TRAIN_BLOCK) * self.features * 4
 
     @property
     def training(self) -> int:
@@ -67,9 +69,12 @@ class Need:
         return self.loading + self.training
 
     def explain(self) -> str:
+        rows = f"{self.train_rows:,} training rows"
+        if self.train_rows > TRAIN_BLOCK:
+            rows = f"blocks of {TRAIN_BLOCK:,} of the {rows}"
         matrix = (
-            f"{self.train_rows:,} training rows x {self.features} features x 4 bytes = "
-            f"{size(self.matrix)}, plus the libraries' copy and the scores"
+            f"{rows} x {self.features} features x 4 bytes = {size(self.matrix)}, plus the "
+            "libraries' copy and the scores"
         )
         if not self.loaded_rows:
             return f"training needs about {size(self.total)} more ({matrix})"
