@@ -44,13 +44,38 @@ def test_windows_loaded_alone_equal_the_windows_cut_from_every_row(
     whole = prepare(cfg, RunOptions(), SilentProgress())
     lean = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
     assert whole.history is not None and lean.history is None
-    assert_frame_equal(lean.split.train, whole.split.train)
+    # the training rows without what only labels test rows (the id, the segments)
+    dropped = set(whole.split.train.columns) - set(lean.split.train.columns)
+    assert dropped == {"TRANSACTION_ID", "REGION", "CARD_TYPE"}
+    assert_frame_equal(lean.split.train, whole.split.train.select(lean.split.train.columns))
     assert_frame_equal(lean.split.test, whole.split.test)  # same rows, same order
     assert lean.split.excluded_rows == whole.split.excluded_rows
     assert (lean.split.excluded_rows > 0) == exclude
     assert lean.split.excluded_positives == whole.split.excluded_positives
     assert lean.data_print == whole.data_print  # every loaded row, gap days included
     assert lean.data_print.windows["loaded"] > lean.split.train.height + lean.split.test.height
+
+
+def test_the_training_frame_without_its_label_columns_gives_the_same_numbers(
+    sim_parquet: Path, tmp_path: Path
+) -> None:
+    """A run lets go of the training rows' id and segments once they are fingerprinted: every
+    model, test metric, in-sample metric and interval is what the whole frame gave."""
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet)).resolved()
+    numbers = []
+    for keep_history in (True, False):
+        progress, out = SilentProgress(), tmp_path / f"out-{keep_history}"
+        prepared = prepare(cfg, RunOptions(output_dir=out), progress, keep_history=keep_history)
+        store = Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
+        fitted = _fit_all(cfg, prepared, out, progress, store, resume=False)
+        evaluated = evaluate(cfg, prepared, fitted, progress)
+        numbers.append(
+            (
+                {n: (e.metrics, e.ci) for n, e in evaluated.evaluations.items()},
+                evaluated.analyses.stability.train_metrics,
+            )
+        )
+    assert numbers[0] == numbers[1]
 
 
 @pytest.mark.parametrize("keep_history", [True, False])
@@ -84,7 +109,9 @@ def test_label_columns_are_held_as_categories_with_the_files_text(
     view): the same text row for row, the same fingerprint (hashed as text)."""
     cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
     prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=keep_history)
-    for window in (prepared.split.train, prepared.split.test):
+    # a run (no history) keeps the segments on the test rows alone, once fingerprinted
+    windows = [prepared.split.test] + ([prepared.split.train] if keep_history else [])
+    for window in windows:
         assert window.schema["REGION"] == window.schema["CARD_TYPE"] == pl.Categorical
         assert window.schema["TRANSACTION_ID"] == sim_frame.schema["TRANSACTION_ID"]
         text = window.select("TRANSACTION_ID", pl.col("REGION", "CARD_TYPE").cast(pl.String))

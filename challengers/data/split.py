@@ -76,6 +76,11 @@ class Split:
     def _train_counts(self, target: str) -> tuple[int, int]:
         return self.train.height, int(self.train.get_column(target).sum())
 
+    def with_training_columns(self, keep: set[str]) -> Split:
+        """This split with the training frame's columns outside ``keep`` let go (the frame's other
+        columns are shared, not copied)."""
+        return replace(self, train=self.train.select(c for c in self.train.columns if c in keep))
+
     def without_training(self, target: str, keep: int) -> Split:
         """This split once a run is done with the training rows: their counts, and their first
         ``keep`` rows copied out (the models' input examples), so the window's columns are freed."""

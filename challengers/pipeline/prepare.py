@@ -102,7 +102,24 @@ def prepare(
             loaded_rows, train_rows, test_rows = window_rows(plan, lean)
             check_fits(need_of(plan, train_rows, test_rows, loaded_rows))
         loaded = load_windows(plan, cfg.threads) if lean else load_whole(plan, None, cfg.threads)
-        return _prepared(cfg, plan, loaded, None, progress)
+        prepared = _prepared(cfg, plan, loaded, None, progress)
+    if lean:  # the training frame is its own (no history it is cut from): fingerprinted, it can
+        # let go of the columns that only label the test rows (at 300M rows in the file, the
+        # id, segments and scenario of 95M training rows are 1.9 GB held through every fit)
+        prepared.split = prepared.split.with_training_columns(training_columns(plan))
+    return prepared
+
+
+def training_columns(plan: Plan) -> set[str]:
+    """The training frame's columns something reads after loading: the models' inputs and extra
+    columns (entities, production scores), the label, time, day, entity and amount (in-sample
+    metrics, validation splits). Not the id, the segments or the scenario, unless a model
+    reads them."""
+    s = plan.spec
+    named = {s.target, s.time, s.entity, s.amount, DAY}
+    for m in [plan.champion, *plan.challengers]:
+        named |= {*m.features, *m.extra_columns}
+    return {c for c in named if c}
 
 
 def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
