@@ -28,6 +28,7 @@ from challengers.engine.base import Engine
 from challengers.interrupts import deferred
 from challengers.models.abilities import FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger, predict_in_blocks
+from challengers.models.blocks import lightgbm_dataset, quantile_matrix
 from challengers.models.params import (
     DEFAULT_ROUNDS,
     ROUND_KEYS,
@@ -453,125 +454,6 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
         gain = self.booster_.get_score(importance_type="total_gain")
         values = np.array([gain.get(f, 0.0) for f in self.features_], dtype=np.float64)
         return _normalised(self.features_, values)
-
-
-# rows a tree library reads at a time while it bins the training window: 2**22 (4.2M) rows of 11
-# features are 185 MB of float32, where the window's whole matrix was 1.4 GB at 100M transactions
-# (31.8M rows) and 4.2 GB at 300M. A window of up to 4.2M rows (10M transactions) is one block:
-# XGBoost gets the very matrix it got before
-TRAIN_BLOCK = 1 << 22
-
-
-def quantile_matrix(
-    frame: pl.DataFrame,
-    features: tuple[str, ...],
-    y: np.ndarray,
-    *,
-    threads: int,
-    max_bin: int | None = None,
-) -> Any:
-    """XGBoost's ``QuantileDMatrix`` of the features and labels ``y``, fed block by block of
-    :data:`TRAIN_BLOCK` rows through a ``DataIter`` (XGBoost reads the blocks several times: rows
-    and sketch, then bins), each block's float32 matrix made when asked for and dropped after.
-    Its cuts come from one sketch pushed all blocks in row order: the same matrix as from one
-    block (tests/models/test_blocks.py). ``max_bin``: the training params' (XGBoost refuses to
-    train on a matrix binned otherwise); None is XGBoost's default."""
-    import xgboost as xgb
-
-    step, names = TRAIN_BLOCK, list(features)
-
-    class Blocks(xgb.DataIter):
-        def __init__(self) -> None:
-            self.start, self.done = 0, False
-            super().__init__(release_data=True)
-
-        def next(self, input_data: Callable[..., None]) -> bool:
-            if self.done:  # (an empty frame is one empty block)
-                return False
-            stop = min(self.start + step, frame.height)
-            x = to_matrix(frame.slice(self.start, stop - self.start), features)
-            input_data(data=x, label=y[self.start : stop], feature_names=names)
-            self.start, self.done = stop, stop >= frame.height
-            return True
-
-        def reset(self) -> None:
-            self.start, self.done = 0, False
-
-    return xgb.QuantileDMatrix(Blocks(), nthread=threads, max_bin=max_bin)
-
-
-def lightgbm_dataset(
-    frame: pl.DataFrame,
-    features: tuple[str, ...],
-    y: np.ndarray,
-    params: dict[str, Any],
-    *,
-    reference: Any = None,
-) -> Any:
-    """LightGBM's ``Dataset`` of the features and labels ``y``, read from the frame as a
-    :class:`FrameRows` sequence, never as one float32 matrix: the same dataset, bin for bin, as
-    from ``to_matrix`` (tests/models/test_blocks.py). A validation dataset gives the training
-    one as ``reference``: binned with its bins.
-
-    LightGBM's Python package builds a sequence's bins from the dataset's ``get_params()``, the
-    dataset parameters alone, where a matrix's bins see every parameter: without ``seed`` (and
-    ``min_data_in_leaf``, which filters features) it sampled other rows and binned them
-    otherwise. The dataset here answers ``get_params()`` with all of them, as the matrix path
-    reads them; training copies the same ones from it, and so does a validation dataset."""
-    import lightgbm as lgb
-
-    class Dataset(lgb.Dataset):
-        def get_params(self) -> dict[str, Any]:
-            return dict(self.params or {})
-
-    lgb.Sequence.register(FrameRows)
-    return Dataset(
-        FrameRows(frame, features),
-        label=y,
-        reference=reference,
-        feature_name=list(features),
-        params=params,
-        free_raw_data=True,
-    )
-
-
-class FrameRows:
-    """The features of a frame as a ``lightgbm.Sequence``: LightGBM bins the training window from
-    it without the window's float32 matrix.
-
-    LightGBM reads it twice, as its numpy path reads a matrix. First its bin sample: the rows of
-    ``LGBM_SampleIndices`` (the C++ sampler of ``LGBM_DatasetCreateFromMat``, same seed), one
-    index at a time in increasing order, from a cached block of :data:`SAMPLE_BLOCK` rows, not a
-    polars slice per row. They are float64 (the float32 values, exactly): LightGBM hands the
-    sample to C++ as doubles whatever its dtype. Then every row, in blocks of ``batch_size`` rows
-    (float32, as ``to_matrix``), pushed into the bins."""
-
-    SAMPLE_BLOCK: ClassVar[int] = 1 << 16
-
-    def __init__(
-        self, frame: pl.DataFrame, features: tuple[str, ...], batch_size: int | None = None
-    ) -> None:
-        self.frame, self.features = frame, features
-        self.batch_size = batch_size or TRAIN_BLOCK  # read by LightGBM
-        self._cached: tuple[int, np.ndarray] = (0, np.empty((0, len(features))))
-
-    def __len__(self) -> int:
-        return self.frame.height
-
-    def __getitem__(self, index: int | slice | list[int]) -> np.ndarray:
-        if isinstance(index, slice):
-            start, stop, stride = index.indices(self.frame.height)
-            rows = self.frame.slice(start, max(stop - start, 0))
-            return to_matrix(rows if stride == 1 else rows.gather_every(stride), self.features)
-        if isinstance(index, list):  # Dataset.subset
-            return to_matrix(self.frame[index], self.features)
-        row = int(index) + (self.frame.height if index < 0 else 0)
-        start, block = self._cached
-        if not start <= row < start + block.shape[0]:
-            part = self.frame.slice(row, self.SAMPLE_BLOCK)
-            block = to_matrix(part, self.features).astype(np.float64)
-            self._cached = start, block = row, block
-        return block[row - start]
 
 
 def _same_tree(tree: TreeChallenger) -> BaseChallenger:

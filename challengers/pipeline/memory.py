@@ -25,7 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from challengers.errors import ConfigError, EnvironmentFailure
-from challengers.models.tree import TRAIN_BLOCK
+from challengers.models.blocks import TRAIN_BLOCK
 from challengers.pipeline.plan import Plan
 
 GB = 2**30

@@ -11,9 +11,11 @@ import polars as pl
 import pytest
 
 from challengers.data.frames import DataSpec, labels, to_matrix
-from challengers.models import base, tree
+from challengers.models import base
+from challengers.models import blocks as feeding
+from challengers.models.blocks import FrameRows
 from challengers.models.champion import NativeModelChampion
-from challengers.models.tree import FrameRows, LightGBMChallenger, XGBoostChallenger
+from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
 from tests.models.contract import EASY_FEATURES, easy_frame
 
 SPEC = DataSpec(target="y", time="t", features=EASY_FEATURES)
@@ -37,7 +39,7 @@ def frame(rows: int, seed: int) -> pl.DataFrame:
 @pytest.fixture
 def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks far smaller than the frames (and not dividing them): many of each."""
-    monkeypatch.setattr(tree, "TRAIN_BLOCK", 3001)
+    monkeypatch.setattr(feeding, "TRAIN_BLOCK", 3001)
     monkeypatch.setattr(FrameRows, "SAMPLE_BLOCK", 517)
     monkeypatch.setattr(base, "SCORE_BLOCK", 777)
 
@@ -103,8 +105,8 @@ def test_xgboost_sketch_of_blocks_has_the_one_matrix_cuts(monkeypatch: pytest.Mo
 
     train = frame(20_000, 4)
     y, names = labels(train, "y"), list(EASY_FEATURES)
-    monkeypatch.setattr(tree, "TRAIN_BLOCK", 999)
-    blocks = tree.quantile_matrix(train, EASY_FEATURES, y, threads=2)
+    monkeypatch.setattr(feeding, "TRAIN_BLOCK", 999)
+    blocks = feeding.quantile_matrix(train, EASY_FEATURES, y, threads=2)
     assert blocks.num_row() == train.height and blocks.feature_names == names
     np.testing.assert_array_equal(blocks.get_label(), y)
     # 256 bins (the default) of 20,000 rows: the sketch prunes
