@@ -90,7 +90,7 @@ class Ranked:
             score=s,
             order=position_in_subset[self.order[at]],
             ends=_tie_group_ends(s),
-            fraud=None if self.fraud is None else self.fraud[at[np.flatnonzero(self.y)]],
+            fraud=self.fraud_of(np.flatnonzero(at)),
             entity=None if self.entity is None else self.entity[at],
             day=None if self.day is None else self.day[at],
             calibrated=self.calibrated,
