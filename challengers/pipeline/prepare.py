@@ -111,15 +111,13 @@ def prepare(
 
 
 def training_columns(plan: Plan) -> set[str]:
-    """The training frame's columns something reads after loading: the models' inputs and extra
-    columns (entities, production scores), the label, time, day, entity and amount (in-sample
-    metrics, validation splits). Not the id, the segments or the scenario, unless a model
-    reads them."""
+    """The training frame's columns something reads after loading: the run's columns
+    (:attr:`Plan.columns`) and the day, but not the id, the segments or the scenario, which only
+    label test rows, unless a model reads them."""
     s = plan.spec
-    named = {s.target, s.time, s.entity, s.amount, DAY}
-    for m in [plan.champion, *plan.challengers]:
-        named |= {*m.features, *m.extra_columns}
-    return {c for c in named if c}
+    read = {c for m in [plan.champion, *plan.challengers] for c in (*m.features, *m.extra_columns)}
+    labels_only = {s.id, *s.segments, s.scenario} - read
+    return {DAY, *plan.columns} - labels_only
 
 
 def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
