@@ -222,6 +222,11 @@ def open_mlflow(uri: str) -> Any:
     return mlflow
 
 
+# what logging a model imports on first use (mlflow.pyfunc: 0.2-0.4 s, the run's main thread
+# waited for it inside its first log_model)
+LOGGING_IMPORTS = ("mlflow.pyfunc",)
+
+
 class Warmup:
     """Import MLflow and open its store in a background thread, while the data loads and is
     audited (seconds of imports that would otherwise come after them), then import ``modules``
@@ -264,7 +269,7 @@ class Warmup:
             return
         except Exception:  # the main thread tries again, and says what is wrong
             return
-        for module in modules:
+        for module in (*modules, *LOGGING_IMPORTS):
             with contextlib.suppress(Exception):
                 importlib.import_module(module)
         with contextlib.suppress(Exception):  # a private helper: whatever it is, not required
