@@ -236,3 +236,21 @@ def test_values_swapped_between_columns_are_not_duplicate_rows(tmp_path: Path) -
     )
     result = audit(pl.concat([frame, swapped, moved]), tmp_path)
     assert "integrity-duplicate-rows" not in ids(result)
+
+
+def test_the_kernels_loaded_during_the_read_are_the_ones_the_counts_use(tmp_path: Path) -> None:
+    """The thread that loads the duplicate counting's kernels while polars reads compiles (or
+    loads) the signatures the counts then call: none is added by the counts themselves."""
+    from challengers.audit.integrity import _load_kernels, repeated
+    from challengers.engine import repeats
+
+    _load_kernels()
+    kernels = (repeats._increasing, repeats._mix_and_count, repeats._group, repeats._distinct_in)
+    loaded = [len(k.signatures) for k in kernels]
+    path = tmp_path / "keys.parquet"
+    pl.DataFrame(
+        {"id": [5, 3, 5, 1], "content": pl.Series([7, 2, 7, 9], dtype=pl.UInt64)}
+    ).write_parquet(path)
+    keys = pl.scan_parquet(path).collect()
+    assert (repeated(keys.drop_in_place("id")), repeated(keys.drop_in_place("content"))) == (1, 1)
+    assert [len(k.signatures) for k in kernels] == loaded
