@@ -9,6 +9,7 @@ $CHALLENGE_TEST_OUTPUT when set).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -23,8 +24,9 @@ import pytest
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
+from challengers.report import plots
 from challengers.report.document import SECTION_IDS
-from challengers.report.plots import PLOTS
+from challengers.report.plots import PLOTS, write_plots
 from tests.conftest import sim_config
 
 WEAK_CHAMPION = ["TX_HOUR", "MCC", "TX_DURING_WEEKEND", "CUSTOMER_NB_TX_1D"]
@@ -78,6 +80,31 @@ def test_every_section_and_plot_is_in_both_reports(run: tuple[ExperimentResult, 
         assert f'<section id="{section}">' in html
     assert markdown.count("](plots/") == len(PLOTS)
     assert html.count('src="data:image/png;base64,') == len(PLOTS) + _audit_charts(result)
+
+
+def test_the_objects_frozen_while_logging_are_collected_again_after(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    """log_run leaves the objects made before it out of the collector's passes only meanwhile."""
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_plot_drawn_with_the_shared_math_text_parser_is_the_one_drawn_alone(
+    run: tuple[ExperimentResult, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Figures share one math-text parser (its cache of the log axes' labels): the same PNG,
+    byte for byte, as a figure whose renderer parses with its own."""
+    result = run[0]
+    shared = write_plots(result, tmp_path / "shared")
+    monkeypatch.setattr(plots, "_PARSERS", type("Unshared", (dict,), {"setdefault": _own})())
+    alone = write_plots(result, tmp_path / "alone")
+    assert set(shared) == set(alone) == set(PLOTS)
+    for name in PLOTS:
+        assert shared[name].read_bytes() == alone[name].read_bytes(), name
+
+
+def _own(self: dict, key: str, parser: Any) -> Any:
+    return parser  # each renderer keeps the parser it made
 
 
 def test_the_governance_sections(run: tuple[ExperimentResult, Path, str]) -> None:
