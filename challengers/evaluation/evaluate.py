@@ -31,7 +31,7 @@ from challengers.evaluation.bootstrap import (
     percentile_interval,
 )
 from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes
-from challengers.evaluation.delong import Components, components, delong_from_components
+from challengers.evaluation.delong import Components, components_of_ranking, delong_from_components
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
 
@@ -276,7 +276,7 @@ def evaluate_models(
         for m in metrics:
             result.ci[m.key] = percentile_interval(reps[name][m.key], alpha)
     if champion in reps:
-        _paired_deltas(results, reps, rows, scores, ranked, champion, metrics, alpha, unit, blocks)
+        _paired_deltas(results, reps, rows, ranked, champion, metrics, alpha, unit, blocks)
         adjust(
             {name: r.delta for name, r in results.items() if name != champion},
             primary or metrics[0].key,
@@ -288,7 +288,6 @@ def _paired_deltas(
     results: dict[str, ModelEvaluation],
     reps: dict[str, dict[str, np.ndarray]],
     rows: TestRows,
-    scores: Mapping[str, np.ndarray],
     ranked: Mapping[str, Ranked],
     champion: str,
     metrics: Sequence[MetricSpec],
@@ -312,9 +311,9 @@ def _paired_deltas(
             )
             if m.name == "roc_auc":
                 for model in (name, champion):
-                    if model not in parts:
-                        ascending = ranked[model].order[::-1]  # no sort of the scores again
-                        parts[model] = components(rows.y, scores[model], ascending)
+                    if model not in parts:  # read from the ranking: no sort of the scores
+                        r = ranked[model]
+                        parts[model] = components_of_ranking(rows.y, r.y, r.ends, r.order)
                 test = delong_from_components(rows.y, parts[name], parts[champion], clusters=blocks)
                 delta.ci = _wald_interval(test.delta, test.se, alpha)
                 delta.p_value = test.p_value

@@ -153,3 +153,36 @@ def test_components_from_a_ranking_equal_their_own_sort(ties: bool) -> None:
     rows_a, rows_b = components(y, a, r.order[::-1]), components(y, b)
     got = delong_from_components(y, rows_a, rows_b, clusters=clusters * 3 + 5)
     assert got == delong_test(y, a, b, clusters=clusters)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_components_read_from_a_ranking_equal_the_midrank_ones_bit_for_bit(seed):
+    """The one-pass kernel over a Ranked (the runs' path) gives exactly the numbers of the midrank
+    algorithm, itself checked above against the O(n^2) definitions: ties (rounded scores), -0.0
+    tied with 0.0, and sizes where one class is scarce."""
+    from challengers.evaluation.delong import components, components_of_ranking
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 5000))
+    y = (rng.random(n) < rng.uniform(0.01, 0.5)).astype(np.int8)
+    y[:2], y[2:4] = 1, 0
+    score = np.round(rng.random(n) + 0.3 * y, int(rng.integers(1, 4)))
+    score[score == 0.0] = -0.0 if seed % 2 else 0.0
+    r = Ranked.build(y, score)
+    got = components_of_ranking(y, r.y, r.ends, r.order)
+    want = components(y, score)
+    assert got.auc == want.auc
+    np.testing.assert_array_equal(got.v10, want.v10)
+    np.testing.assert_array_equal(got.v01, want.v01)
+    pairs = _psi(score[y > 0], score[y == 0])  # the definitions: O(n^2)
+    assert math.isclose(got.auc, pairs.mean(), abs_tol=1e-12)
+    np.testing.assert_allclose(got.v10, pairs.mean(axis=1), atol=1e-12)
+
+
+def test_components_read_from_a_ranking_need_two_of_each_class():
+    from challengers.evaluation.delong import components_of_ranking
+
+    y = np.array([1, 0, 0, 0], dtype=np.int8)
+    r = Ranked.build(y, np.array([0.9, 0.1, 0.2, 0.3]))
+    got = components_of_ranking(y, r.y, r.ends, r.order)
+    assert math.isnan(got.auc) and got.v10.shape == (1,) and got.v01.shape == (3,)
