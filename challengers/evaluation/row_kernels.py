@@ -1,6 +1,7 @@
 """Compiled kernels over a model's rows (numba): the descending order of its scores, the
-(day, entity) cells of card precision, histogram counts against bin edges, and DeLong's
-structural components read from a ranking.
+(day, entity) cells of card precision, histogram counts against bin edges, DeLong's
+structural components read from a ranking, and the two passes of an exact selection of order
+statistics (quantiles without a sort or a partition of every row).
 
 Each is one O(rows) pass (the sort: one pass per byte) that numpy would do with a sort or with
 several passes and temporaries; each is tested against the numpy expression it replaces.
@@ -153,3 +154,50 @@ def delong_by_row(y, ends, order, m, n):
         neg_above += q
         start = end
     return out, twice_ranks
+
+
+_EXPONENT = np.uint64(0x7FF0000000000000)
+_SIGN_BIT = np.uint64(0x8000000000000000)
+SELECT_BITS = 20  # the first pass's buckets: 2**20 counts (8 MB), a key's top 20 bits
+
+
+@nb.njit(cache=True)
+def _ascending_key(b):
+    """The 64-bit key of a finite float64's bits whose ascending order is the values' (-0.0 as
+    +0.0): positives with the sign bit set, negatives with every bit flipped."""
+    if b == _SIGN_BIT:
+        b = np.uint64(0)
+    return ~b if (b >> _SIGN) else b | _SIGN_BIT
+
+
+@nb.njit(cache=True)
+def key_buckets(bits):
+    """The finite values (given as their bits) counted per bucket of the top ``SELECT_BITS``
+    bits of their ascending key: the buckets in value order, so their running counts say which
+    bucket holds the k-th smallest value. Non-finite values are not counted."""
+    counts = np.zeros(1 << SELECT_BITS, dtype=np.int64)
+    shift = np.uint64(64 - SELECT_BITS)
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        if (b & _EXPONENT) == _EXPONENT:  # inf or nan
+            continue
+        counts[_ascending_key(b) >> shift] += 1
+    return counts
+
+
+@nb.njit(cache=True)
+def values_in_buckets(values, bits, slot_of_bucket, starts):
+    """The finite ``values`` (``bits``: their bits) of the buckets with a slot (``slot_of_bucket`` >= 0), grouped by slot:
+    slot ``s``'s values at ``starts[s]`` onwards (-0.0 as +0.0), in row order."""
+    out = np.empty(starts[-1])
+    filled = starts[:-1].copy()
+    shift = np.uint64(64 - SELECT_BITS)
+    for i in range(bits.shape[0]):
+        b = bits[i]
+        if (b & _EXPONENT) == _EXPONENT:
+            continue
+        slot = slot_of_bucket[_ascending_key(b) >> shift]
+        if slot >= 0:
+            out[filled[slot]] = values[i] + 0.0
+            filled[slot] += 1
+    return out

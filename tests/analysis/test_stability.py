@@ -127,3 +127,51 @@ def test_bin_shares_match_searchsorted_on_planted_values() -> None:
         np.count_nonzero(finite) / current.size,
         3 / current.size,
     ]
+
+
+def _quantile_cases(seed: int) -> np.ndarray:
+    """Continuous, discrete, rounded and signed values, with NaN and infinities mixed in."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 4000)) if seed % 4 else int(rng.integers(100_000, 300_000))
+    kind = seed % 5
+    if kind == 0:
+        return rng.random(n)
+    if kind == 1:
+        return rng.integers(0, 4, n).astype(np.float64)
+    if kind == 2:
+        return rng.normal(size=n) * 1e3
+    if kind == 3:
+        return np.round(rng.lognormal(3, 1, n), 2)
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.2] = np.nan
+    x[rng.random(n) < 0.05] = np.inf
+    x[rng.random(n) < 0.05] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_finite_quantiles_equal_numpys_bit_for_bit(seed):
+    """The two-pass selection gives np.quantile's linear-interpolated values exactly."""
+    from challengers.analysis.stability import finite_quantiles
+
+    x = _quantile_cases(seed)
+    qs = np.linspace(0, 1, 11)[1:-1]
+    finite = x[np.isfinite(x)]
+    want = np.quantile(finite, qs) if finite.size else np.empty(0)
+    np.testing.assert_array_equal(finite_quantiles(x, qs), want)
+    ends = np.array([0.0, 0.25, 1.0, 0.999999])
+    np.testing.assert_array_equal(
+        finite_quantiles(x, ends), np.quantile(finite, ends) if finite.size else np.empty(0)
+    )
+
+
+def test_psi_edges_of_many_rows_take_the_selection_and_agree_with_numpy():
+    from challengers.analysis import stability
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.lognormal(4, 0.5, stability.SELECT_ROWS + 17), 2)
+    x[::1000] = np.nan
+    finite = x[np.isfinite(x)]
+    want = np.unique(np.quantile(finite, np.linspace(0, 1, 11)[1:-1]))
+    np.testing.assert_array_equal(stability.psi_edges(x), want)
+    assert stability.finite_quantiles(np.full(5, np.nan), np.array([0.5])).size == 0
