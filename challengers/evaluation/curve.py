@@ -100,11 +100,12 @@ class Ranked:
     def n(self) -> int:
         return int(self.y.shape[0])
 
-    def fraud_of(self, at: np.ndarray) -> FloatArray | None:
-        """The fraud amounts of the rows at ascending score-order positions ``at``."""
+    def fraud_of(self, at: np.ndarray, positives: np.ndarray | None = None) -> FloatArray | None:
+        """The fraud amounts of the rows at ascending score-order positions ``at``
+        (``positives``: ``np.flatnonzero(self.y)``, when the caller reads many parts)."""
         if self.fraud is None:
             return None
-        positives = np.flatnonzero(self.y)
+        positives = np.flatnonzero(self.y) if positives is None else positives
         return self.fraud[np.searchsorted(positives, at[self.y[at] > 0])]
 
     def amounts(self) -> FloatArray:
@@ -188,6 +189,8 @@ class Parts:
         # held while the parts are read, one per model: int32 positions, no codes in score order
         by_part = np.argsort(small_codes(self.codes[r.order], len(self.rows)), kind="stable")
         by_part = narrow(by_part, by_part.size)
+        # the positives' positions once, not once a part (a day's part of 17M rows read them all)
+        positives = None if r.fraud is None else np.flatnonzero(r.y)
         stop = 0
         for rows in self.rows:
             at = by_part[stop : stop + rows.size]
@@ -198,7 +201,7 @@ class Parts:
                 score=score,
                 order=self.position[r.order[at]],
                 ends=_tie_group_ends(score),
-                fraud=r.fraud_of(at),  # ``at`` ascends: a stable sort by part
+                fraud=r.fraud_of(at, positives),  # ``at`` ascends: a stable sort by part
                 entity=None if r.entity is None else r.entity[at],
                 day=None if r.day is None else r.day[at],
                 calibrated=r.calibrated,
