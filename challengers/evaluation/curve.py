@@ -252,8 +252,21 @@ class Curve:
         return values[None, :] if self.weights is None else self.w * values
 
     @cached_property
+    def _unweighted(self) -> tuple[FloatArray, FloatArray]:
+        """Running positives and fraud amount at each group end, every row counted once: one
+        compiled pass (the headline path), the same sums as :meth:`_cum_at_ends`."""
+        from challengers.evaluation import row_kernels as kern  # numba loads only when needed
+
+        r = self.ranked
+        fraud = np.empty(0) if r.fraud is None else np.asarray(r.fraud, dtype=np.float64)
+        tp, amount = kern.positives_at_ends(r.y, fraud, r.ends, r.fraud is not None)
+        return tp[None, :], amount[None, :]
+
+    @cached_property
     def tp(self) -> FloatArray:
         """Cumulative (weighted) positives at each group end."""
+        if self.weights is None:
+            return self._unweighted[0]
         return self._cum_at_ends(self.weighted(self.ranked.y))
 
     @cached_property
@@ -270,6 +283,9 @@ class Curve:
     @cached_property
     def fraud_amount(self) -> FloatArray:
         """Cumulative (weighted) fraud amount at each group end."""
+        if self.weights is None:
+            require_amount(self.ranked)
+            return self._unweighted[1]
         return self._cum_at_ends(self.weighted(self.ranked.amounts()))
 
     @property

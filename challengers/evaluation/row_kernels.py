@@ -201,3 +201,27 @@ def values_in_buckets(values, bits, slot_of_bucket, starts):
             out[filled[slot]] = values[i] + 0.0
             filled[slot] += 1
     return out
+
+
+@nb.njit(cache=True)
+def positives_at_ends(y, fraud, ends, with_amount):
+    """Running positives and, ``with_amount``, running fraud amount (``fraud``: the positives'
+    amounts in score order) at each tie group's last row: ``np.cumsum(y)[ends]`` and
+    ``np.cumsum(amounts)[ends]`` (float64, summed left to right as numpy's cumsum does; a
+    genuine row's amount, 0, changes no sum) without row-sized running sums and amounts."""
+    groups = ends.shape[0]
+    tp = np.empty(groups)
+    amount = np.empty(groups if with_amount else 0)
+    count, total, j, g = 0.0, 0.0, 0, 0
+    for i in range(y.shape[0]):
+        if y[i] > 0:
+            count += 1.0
+            if with_amount:
+                total += fraud[j]
+            j += 1
+        if g < groups and ends[g] == i:
+            tp[g] = count
+            if with_amount:
+                amount[g] = total
+            g += 1
+    return tp, amount

@@ -384,3 +384,21 @@ def test_column_codes_equal_polars_dense_rank() -> None:
         got = column_codes(s)
         assert got.dtype == np.int32  # below the row count: half of int64's memory
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_unweighted_running_sums_equal_numpys_cumsum_bit_for_bit(seed):
+    """The headline curve's running positives and fraud amounts (one compiled pass) equal the
+    cumsum of the labels and of the rows' amounts (0 for genuine rows) at every tie group's end."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    y = (rng.random(n) < rng.uniform(0.0, 0.4)).astype(np.int8)
+    score = np.round(rng.random(n) + 0.2 * y, int(rng.integers(1, 4)))
+    amount = np.round(rng.lognormal(3, 1.5, n), 2)
+    r = Ranked.build(y, score, amount=amount)
+    curve = Curve(r)
+    ends = r.ends
+    np.testing.assert_array_equal(curve.tp, np.cumsum(r.y, dtype=np.float64)[None, ends])
+    want = np.cumsum(np.where(r.y > 0, amount[r.order], 0.0))[None, ends]
+    np.testing.assert_array_equal(curve.fraud_amount, want)
+    assert Curve(Ranked.build(y, score)).tp.shape == (1, ends.size)
