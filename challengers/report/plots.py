@@ -9,6 +9,7 @@ no tree model to explain...). :func:`write_plots` saves them and returns name ->
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,10 @@ def _lay_out(fig: Any) -> None:
 
 
 _PARSERS: dict[str, Any] = {}  # the first Agg renderer's math-text parser, shared by the others
+# a forked child (report/apart.py) makes its own: the parser holds the parent's fonts, whose open
+# font files share their read offset with the parent's, which draws at the same time ("failed to
+# load glyph"); matplotlib forgets its own cached fonts in a child the same way
+os.register_at_fork(after_in_child=_PARSERS.clear)
 
 
 def _label(result: ExperimentResult, name: str) -> str:

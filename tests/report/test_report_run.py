@@ -313,3 +313,27 @@ def test_chromium_screenshot_is_not_blank(
     assert len(colours) > 200  # text, tables and plots, not a blank or error page
     header = pixels[:60].reshape(-1, 3).mean(axis=0)
     assert header.max() < 0.35  # the dark title band rendered with the stylesheet
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_draws_with_its_own_math_text_parser() -> None:
+    """The shared parser holds the parent's fonts, whose files share their read offset with the
+    parent's: a child drawing with them while the parent draws broke the parent's glyphs."""
+    from challengers.report import plots
+
+    saved = dict(plots._PARSERS)
+    plots._PARSERS["agg"] = object()
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report whether it kept the parent's parser
+            os.write(write, b"kept" if plots._PARSERS else b"own")
+            os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 8) == b"own"
+        os.close(read)
+        assert plots._PARSERS  # the parent keeps its own
+    finally:
+        plots._PARSERS.clear()
+        plots._PARSERS.update(saved)
