@@ -153,3 +153,50 @@ def test_only_trains_the_named_challengers(
     options = RunOptions(output_dir=tmp_path / "o", tracking_uri=tracking_uri, only=("xgb",))
     result = run_experiment(cfg, options)
     assert [m.name for m in result.models] == ["champ", "xgb"]
+
+
+def test_work_in_the_background_returns_or_raises_in_the_caller() -> None:
+    from challengers.pipeline.run import _in_background
+
+    assert _in_background(lambda a, b: a + b, 2, 3)() == 5
+    error = RuntimeError("described nothing")
+
+    def fails() -> None:
+        raise error
+
+    with pytest.raises(RuntimeError) as raised:
+        _in_background(fails)()
+    assert raised.value is error
+
+
+def test_a_failing_environment_description_fails_the_run_as_before(
+    tmp_path: Path,
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """describe() runs in a thread while the data loads: what it raises is raised by the run
+    (the CLI's one line and exit code come from that), and the MLflow run is not started."""
+    from challengers.errors import EnvironmentFailure
+    from challengers.pipeline import run as run_module
+
+    def describe(directory: Path) -> dict[str, str]:
+        raise EnvironmentFailure("cannot describe the environment: disk full")
+
+    monkeypatch.setattr(run_module, "describe", describe)
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    with pytest.raises(EnvironmentFailure, match="cannot describe the environment: disk full"):
+        run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=tracking_uri))
+    assert (
+        not Path(tracking_uri.removeprefix("sqlite:///")).exists()
+        or _runs_or_none(tracking_uri) == []
+    )
+
+
+def _runs_or_none(uri: str) -> list[object]:
+    client = _client(uri)
+    experiment = client.get_experiment_by_name("sim")
+    if experiment is None:
+        return []
+    return list(client.search_runs([experiment.experiment_id]))

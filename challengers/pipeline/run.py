@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from challengers import interrupts
 from challengers.allocator import release_freed_memory
@@ -78,8 +80,8 @@ def _later_imports(cfg: ExperimentConfig) -> list[str]:
     """What later steps import (seconds together): the models' libraries, their MLflow
     flavours, matplotlib's figure and canvas."""
     sections: list[tuple[str, Any]] = [(c.kind, c) for c in cfg.challengers]
-    if cfg.champion.retrain is not None:
-        sections.append((cfg.champion.retrain.kind, cfg.champion.retrain))
+    if cfg.champion.retrain is not None:  # first: the champion is trained first
+        sections.insert(0, (cfg.champion.retrain.kind, cfg.champion.retrain))
     libraries: list[str] = []
     for kind, section in sections:
         with contextlib.suppress(Exception):  # a bad section is the plan's to report
@@ -88,6 +90,33 @@ def _later_imports(cfg: ExperimentConfig) -> list[str]:
     flavours = [f"mlflow.{name}" for name in libraries if name in trees.LIBRARIES]
     plots = ["matplotlib.figure", "matplotlib.backends.backend_agg"]
     return list(dict.fromkeys([*libraries, *flavours, *plots]))
+
+
+T = TypeVar("T")
+
+
+def _in_background(work: Callable[..., T], *args: Any) -> Callable[[], T]:
+    """Start ``work(*args)`` in a thread; the function returned waits for it and returns its
+    result, or raises what it raised, in the caller's thread."""
+    done: list[T] = []
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            done.append(work(*args))
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=target, name="challenge-background", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if failed:
+            raise failed[0]
+        return done[0]
+
+    return result
 
 
 def _start(
@@ -100,6 +129,9 @@ def _start(
     warmup: Warmup | None = None,
 ) -> ExperimentResult:
     local = cfg.engine.kind != "spark"
+    # the environment's description (every installed package's metadata, git) in a thread while
+    # the data loads: in the main thread it waited for the interpreter behind the warm-up's imports
+    environment = _in_background(describe, config_dir or Path.cwd())
     # a Spark session the run started stops with it; challengers train on it until then
     with contextlib.closing(
         prepare(cfg, options, progress, keep_history=False, check_memory=local)
@@ -119,7 +151,7 @@ def _start(
         )
         audit = audit_in_run(cfg, prepared.plan, out, progress)
         release_freed_memory()  # what loading and the audit freed, before training
-        env = describe(config_dir or Path.cwd())
+        env = environment()
         replay = write_replay_files(
             out, prepared.data_print, options.config_text, options.config_file
         )
@@ -129,7 +161,9 @@ def _start(
         tags = {**parent_tags(cfg, prepared, env), **replay, **store.tags(), **options.tags}
         try:
             if warmup is not None:
-                warmup.wait()  # the store opened (or its failure), the libraries imported
+                # the store opened (or its failure); the libraries go on importing while the
+                # models train, and are all imported before the outputs
+                warmup.wait_store()
             store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
             result = _run(
                 cfg,
@@ -142,6 +176,7 @@ def _start(
                 store=store,
                 resume=options.resume,
                 register=registration(cfg, options.register),
+                ready=warmup.wait if warmup is not None else None,
             )
         except BaseException as exc:
             with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
@@ -171,6 +206,7 @@ def _run(
     store: Checkpoints | None = None,
     resume: bool = False,
     register: RegisterConfig | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> ExperimentResult:
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
     fitted = _fit_all(cfg, prepared, out, progress, store, resume)
@@ -186,6 +222,8 @@ def _run(
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
     add_governance(result, cfg, champion)
     with progress.stage("Writing outputs and logging to MLflow"):
+        if ready is not None:
+            ready()
         write_outputs(cfg, prepared, fitted, result, out)
         log_run(cfg, prepared, tracker, fitted, result, out, register)
     return result

@@ -236,11 +236,17 @@ class Warmup:
     server-side database only has MLflow imported: creating its tables is left to the main thread,
     where an early exit cannot cut it in half. Nothing here is required: whatever fails is done
     again, and reported, by the main thread, except a store that cannot be opened, which
-    :meth:`wait` raises (as the main thread would have).
+    :meth:`wait` and :meth:`wait_store` raise (as the main thread would have).
+
+    :meth:`wait_store` returns once MLflow is imported and the store opened, while the modules are
+    still being imported: the run starts its MLflow run and trains meanwhile (training is native
+    code, which leaves the interpreter free); a module the run needs first is imported by
+    whichever thread gets to it first, the other one waiting for it.
     """
 
     def __init__(self, uri: str, modules: Sequence[str] = ()) -> None:
         self._failure: EnvironmentFailure | None = None
+        self._store = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(uri, tuple(modules)), name="challenge-warmup", daemon=True
         )
@@ -269,6 +275,8 @@ class Warmup:
             return
         except Exception:  # the main thread tries again, and says what is wrong
             return
+        finally:
+            self._store.set()
         for module in (*modules, *LOGGING_IMPORTS):
             with contextlib.suppress(Exception):
                 importlib.import_module(module)
@@ -278,6 +286,14 @@ class Warmup:
             from mlflow.utils.requirements_utils import _init_modules_to_packages_map
 
             _init_modules_to_packages_map()
+
+    def wait_store(self) -> None:
+        """Block until MLflow is imported and the store opened (or that failed); raise the
+        store's failure. The modules may still be importing."""
+        while not self._store.wait(0.1) and self._thread.is_alive():
+            pass  # (a thread that died without setting it: nothing more to wait for)
+        if self._failure is not None:
+            raise self._failure
 
     def wait(self) -> None:
         """Block until the warm-up is done; raise the store's failure."""

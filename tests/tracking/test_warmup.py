@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,3 +38,61 @@ def test_imports_without_the_collector_then_leaves_it_as_it_was(
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+BLOCKING = (
+    "import threading\n"
+    "release = threading.Event()\n"
+    "import builtins\n"
+    "builtins.__dict__.setdefault('_challenge_probe_gates', []).append(release)\n"
+    "assert release.wait(30)\n"
+    "done = True\n"
+)
+
+
+def test_the_store_is_ready_before_the_modules_are_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """wait_store returns once MLflow is imported while a module still imports; wait then
+    waits for that module too."""
+    import builtins
+
+    name = f"challenge_warmup_slow_{abs(hash(tmp_path)) % 10**8}"
+    (tmp_path / f"{name}.py").write_text(BLOCKING)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gates: list = builtins.__dict__.setdefault("_challenge_probe_gates", [])
+    try:
+        warmup = Warmup(f"sqlite:///{tmp_path / 'mlflow.db'}", [name])
+        warmup.wait_store()
+        assert "mlflow" in sys.modules
+        for _ in range(300):  # the module's import has started, and waits for its gate
+            if gates:
+                break
+            threading.Event().wait(0.1)
+        assert gates and not hasattr(sys.modules[name], "done")  # still importing
+        gates[-1].set()
+        warmup.wait()
+        assert sys.modules[name].done
+    finally:
+        for gate in gates:
+            gate.set()
+        builtins.__dict__.pop("_challenge_probe_gates", None)
+        sys.modules.pop(name, None)
+
+
+def test_a_store_that_cannot_be_opened_fails_wait_store_and_wait(tmp_path: Path) -> None:
+    import sqlite3
+
+    from challengers.errors import EnvironmentFailure
+
+    path = tmp_path / "broken.db"  # MLflow's tables, at a schema version MLflow does not know
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num TEXT)")
+        db.execute("INSERT INTO alembic_version VALUES ('not-a-revision')")
+        db.execute("CREATE TABLE experiments (experiment_id INTEGER)")
+    warmup = Warmup(f"sqlite:///{path}")
+    with pytest.raises(EnvironmentFailure) as first:
+        warmup.wait_store()
+    with pytest.raises(EnvironmentFailure) as second:
+        warmup.wait()
+    assert "cannot be opened" in str(first.value) and first.value is second.value
