@@ -4,10 +4,11 @@ report and comparison.json, and the MLflow parent and child runs."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import numpy as np
 import polars as pl
@@ -107,10 +108,30 @@ def write_outputs(
     )
 
 
+P = ParamSpec("P")
+
 SCORES_SAMPLE_ROWS = 5_000  # test rows whose scores each child run keeps (seeded)
 INPUT_EXAMPLE_ROWS = 3  # training rows logged as each model's input example
 
 
+def _with_gc_frozen(log: Callable[P, None]) -> Callable[P, None]:
+    """``log`` with the objects that exist when it starts (the libraries' modules and the run's
+    records, over a million) left out of the cyclic garbage collector's passes: drawing and
+    logging make objects fast enough for it to run its full pass, which scanned all of them
+    (0.5-1 s) and found next to nothing. They are collected as usual again afterwards."""
+
+    @functools.wraps(log)
+    def frozen(*args: P.args, **kwargs: P.kwargs) -> None:
+        gc.freeze()
+        try:
+            log(*args, **kwargs)
+        finally:
+            gc.unfreeze()
+
+    return frozen
+
+
+@_with_gc_frozen
 def log_run(
     cfg: ExperimentConfig,
     prepared: Prepared,
@@ -120,28 +141,8 @@ def log_run(
     out: Path,
     register: RegisterConfig | None = None,
 ) -> None:
-    """The report, the models' plots and the MLflow runs.
-
-    The objects that exist by now (the libraries' modules and the run's records, over a million)
-    are left out of the cyclic garbage collector's passes meanwhile: drawing and logging make
-    objects fast enough for it to run its full pass, which scanned all of them (0.5-1 s) and
-    found next to nothing. They are collected as usual again afterwards."""
-    gc.freeze()
-    try:
-        _log_run(cfg, prepared, tracker, fitted, result, out, register)
-    finally:
-        gc.unfreeze()
-
-
-def _log_run(
-    cfg: ExperimentConfig,
-    prepared: Prepared,
-    tracker: Tracker,
-    fitted: list[Fitted],
-    result: ExperimentResult,
-    out: Path,
-    register: RegisterConfig | None,
-) -> None:
+    """The report, the models' plots and the MLflow runs (the collector kept off the objects
+    made before them)."""
     summary = prepared.split.summary(prepared.plan.spec.target)
     datasets = _datasets(cfg, prepared)
     by_name = {f.plan.name: f for f in fitted}
