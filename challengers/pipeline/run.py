@@ -8,6 +8,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,27 +97,18 @@ T = TypeVar("T")
 
 
 def _in_background(work: Callable[..., T], *args: Any) -> Callable[[], T]:
-    """Start ``work(*args)`` in a thread; the function returned waits for it and returns its
-    result, or raises what it raised, in the caller's thread."""
-    done: list[T] = []
-    failed: list[BaseException] = []
+    """Start ``work(*args)`` in a (daemon) thread; the function returned waits for it and returns
+    its result, or raises what it raised, in the caller's thread."""
+    future: Future[T] = Future()
 
     def target() -> None:
         try:
-            done.append(work(*args))
+            future.set_result(work(*args))
         except BaseException as exc:  # raised again in the caller's thread
-            failed.append(exc)
+            future.set_exception(exc)
 
-    thread = threading.Thread(target=target, name="challenge-background", daemon=True)
-    thread.start()
-
-    def result() -> T:
-        thread.join()
-        if failed:
-            raise failed[0]
-        return done[0]
-
-    return result
+    threading.Thread(target=target, name="challenge-background", daemon=True).start()
+    return future.result
 
 
 def _start(
