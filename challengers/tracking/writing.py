@@ -12,12 +12,13 @@ fingerprint as digest, and the schema of the columns read.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from challengers.errors import EnvironmentFailure, first_line, scrub
+from challengers.errors import ChallengeError, EnvironmentFailure, first_line, scrub
 from challengers.tracking.store import create_experiment, open_mlflow
 
 
@@ -134,6 +135,23 @@ class Tracker:
         self.parent_id = run.info.run_id
         return self.parent_id
 
+    @contextmanager
+    def _failing_store(self, what: str) -> Iterator[None]:
+        """A store that fails while the run logs is one line (exit 3), not MLflow's traceback."""
+        try:
+            yield
+        except ChallengeError:
+            raise
+        except Exception as exc:
+            from challengers.files import environment_failure
+
+            if environment_failure(exc) is not None:  # a full disk says so itself
+                raise
+            raise EnvironmentFailure(
+                f"tracking store {scrub(self.uri)} failed while logging {what}: "
+                f"{first_line(exc, limit=300)}"
+            ) from exc
+
     def log_parent(
         self,
         *,
@@ -144,21 +162,25 @@ class Tracker:
         datasets: list[DatasetRef] | None = None,
     ) -> None:
         mlflow = self._mlflow()
-        if params:
-            mlflow.log_params({k: _param(v) for k, v in params.items()})
-        if metrics:
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        if tags:
-            mlflow.set_tags(dict(tags))
-        _log_paths(mlflow, artifacts or [])
-        for ref in datasets or []:
-            self._log_dataset(mlflow, ref)
+        with self._failing_store("the run's parent"):
+            if params:
+                mlflow.log_params({k: _param(v) for k, v in params.items()})
+            if metrics:
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            if tags:
+                mlflow.set_tags(dict(tags))
+            _log_paths(mlflow, artifacts or [])
+            for ref in datasets or []:
+                self._log_dataset(mlflow, ref)
 
     def log_model_run(self, run: ModelRun, datasets: list[DatasetRef]) -> str:
         """The model's child run; its logged model's id is kept in ``model_ids``."""
         mlflow = self._mlflow()
         tags = {**source_tags(), **_child_tags(run)}
-        with mlflow.start_run(run_name=run.run_name, nested=True, tags=tags) as child:
+        with (
+            self._failing_store(f"model {run.name}"),
+            mlflow.start_run(run_name=run.run_name, nested=True, tags=tags) as child,
+        ):
             try:
                 self._fill_model_run(mlflow, run, datasets, str(child.info.run_id))
             except KeyboardInterrupt:  # Ctrl-C while logging: KILLED, not MLflow's FAILED
@@ -232,6 +254,7 @@ class Tracker:
     def _log_dataset(self, mlflow: Any, ref: DatasetRef) -> None:
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.data.sources import LocalArtifactDatasetSource  # type: ignore[attr-defined]
+        from mlflow.exceptions import MlflowException
         from mlflow.types import ColSpec, Schema
 
         schema = Schema([ColSpec(_mlflow_type(t), c) for c, t in ref.schema.items()])
@@ -241,7 +264,12 @@ class Tracker:
             digest=ref.digest,
             schema=schema if ref.schema else None,
         )
-        mlflow.log_input(dataset, context=ref.context)
+        try:
+            mlflow.log_input(dataset, context=ref.context)
+        except MlflowException:
+            # two runs logging the same new dataset at once: MLflow reads, then inserts, so the
+            # later insert breaks the (experiment, name, digest) key; once more, it finds the row
+            mlflow.log_input(dataset, context=ref.context)
 
     def share_view(self, params: list[str], metrics: list[str]) -> str | None:
         """A saved view of this run's models in MLflow's runs table (one row per model, best
@@ -268,7 +296,8 @@ class Tracker:
             ],
         }
         client = self._mlflow().MlflowClient()
-        client.set_experiment_tag(self.experiment_id, f"{SHARED_VIEW}{key}", json.dumps(state))
+        with self._failing_store("the shared view"):
+            client.set_experiment_tag(self.experiment_id, f"{SHARED_VIEW}{key}", json.dumps(state))
         return f"#/experiments/{self.experiment_id}/runs?viewStateShareKey={key}"
 
     def finish(self, status: str = "FINISHED") -> None:
