@@ -153,6 +153,10 @@ class Engine(ABC, Generic[F]):
     def to_polars(self, rows: F) -> pl.DataFrame:
         """The rows on the driver (small extracts and tests only)."""
 
+    def with_infinite(self, rows: F, columns: Sequence[str]) -> F:
+        """The rows with an infinite value in one of the float ``columns`` (none when empty)."""
+        raise NotImplementedError(f"engine {self.kind} checks its rows in memory")
+
     @abstractmethod
     def row_sums(self, rows: F, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:
         """The fingerprint sums of ``columns`` (per day of ``chunk_by``)."""

@@ -10,6 +10,8 @@ on the score.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -336,6 +338,14 @@ class SparkEngine(Engine[Any]):
 
     def columns(self, rows: Any) -> list[str]:
         return list(rows.columns)
+
+    def with_infinite(self, rows: Any, columns: Sequence[str]) -> Any:
+        from pyspark.sql import functions as F
+
+        if not columns:
+            return rows.limit(0)
+        infinite = [F.abs(F.col(c)) == F.lit(float("inf")) for c in columns]
+        return rows.where(functools.reduce(operator.or_, infinite))
 
     @cluster_errors
     def to_polars(self, rows: Any) -> pl.DataFrame:

@@ -132,7 +132,12 @@ def held_days(plan: Plan, start: date, end: date) -> pl.LazyFrame:
     """The query of the rows of days start..end as a run holds them: the plan's columns, the
     text columns that only label rows (``data.segments``, ``data.scenario``) as categories."""
     query = days_query(plan.lf, columns=plan.columns, time=plan.spec.time, start=start, end=end)
-    return query.with_columns(pl.col(c).cast(pl.Categorical) for c in _labels(plan))
+    return as_held(plan, query)
+
+
+def as_held(plan: Plan, rows: pl.LazyFrame) -> pl.LazyFrame:
+    """``rows`` with the text columns that only label rows as categories (:func:`_labels`)."""
+    return rows.with_columns(pl.col(c).cast(pl.Categorical) for c in _labels(plan))
 
 
 def _labels(plan: Plan) -> list[str]:

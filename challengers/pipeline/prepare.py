@@ -17,7 +17,7 @@ import polars as pl
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
-from challengers.data.frames import DAY, check_finite, time_range
+from challengers.data.frames import DAY, check_finite, one_chunk_per_column, time_range
 from challengers.data.split import Split
 from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
@@ -27,6 +27,7 @@ from challengers.models import registry
 from challengers.models.abilities import TrainsOnEngine
 from challengers.pipeline.loading import (
     Loaded,
+    as_held,
     features_of,
     load_whole,
     load_windows,
@@ -37,7 +38,7 @@ from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
-from challengers.replication.fingerprint import DataFingerprint, from_sums
+from challengers.replication.fingerprint import DataFingerprint, Fingerprinter, from_sums
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -94,7 +95,7 @@ def prepare(
     ``check_memory``: an EnvironmentFailure before loading when the rows and the training clearly
     cannot fit in the memory left (pipeline/memory.py)."""
     if cfg.engine.kind == "spark":
-        return _prepare_on_spark(cfg, options, progress)
+        return _prepare_on_spark(cfg, options, progress, keep_history=keep_history)
     plan = _plan(cfg, options, None)
     with progress.stage("Loading data"):
         lean = not keep_history and windows_alone(plan.windows)
@@ -131,15 +132,20 @@ def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> 
     )
 
 
-def _prepare_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Prepared:
+def _prepare_on_spark(
+    cfg: ExperimentConfig, options: RunOptions, progress: Progress, *, keep_history: bool = True
+) -> Prepared:
     """:func:`prepare` on the Spark engine, which stays open for the run. Files are planned
     before Spark starts (a wrong column is said at once); a table is planned from its schema in
-    the session's catalog."""
+    the session's catalog. As locally, a run whose models read no rows before their window brings
+    only the training and test rows to the driver (cut and the known frauds left out on Spark),
+    not every loaded row."""
     engine: Engine | None = None
     try:
         if cfg.data.table is not None:
             engine = start_spark(cfg)
         plan = _plan(cfg, options, engine)
+        s = plan.spec
         with progress.stage("Loading data on Spark"):
             engine = engine or start_spark(cfg)
             rows = _load_on_spark(engine, cfg, plan)
@@ -147,17 +153,41 @@ def _prepare_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Prog
                 engine.workers(cfg.engine.num_workers)
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
-            frame = engine.to_polars(rows)
-        prepared = _prepared(cfg, plan, load_whole(plan, frame, cfg.threads), sums, progress)
-        s = plan.spec
-        prepared.engine_rows = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
-        prepared.engine_history = rows
+            split = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
+            lean = not keep_history and windows_alone(plan.windows)
+            if lean:
+                loaded = _windows_from_engine(engine, rows, split, plan, sums.rows)
+            else:
+                loaded = load_whole(plan, engine.to_polars(rows), cfg.threads)
+        prepared = _prepared(cfg, plan, loaded, sums, progress)
+        if lean:  # as locally: the training frame lets go of the columns that only label tests
+            prepared.split = prepared.split.with_training_columns(training_columns(plan))
+        prepared.engine_rows, prepared.engine_history = split, rows
         prepared.engine, prepared.engine_tags = engine, engine.tags()
         return prepared
     except BaseException:
         if engine is not None:
             engine.close()
         raise
+
+
+def _windows_from_engine(
+    engine: Engine, rows: Any, split: WindowRows, plan: Plan, loaded_rows: int
+) -> Loaded:
+    """The training and test rows of ``split`` on the driver, in file order, as
+    :func:`~challengers.pipeline.loading.load_windows` holds them locally (``loaded_rows``: every
+    loaded row, counted by the fingerprint's sums); the finiteness check sees every loaded row's
+    infinities through the (normally no) rows that hold one."""
+    floats = [f for f in features_of(plan) if plan.schema[f].is_float()]
+    infinite = engine.to_polars(engine.with_infinite(rows, floats))
+    train, test = (
+        one_chunk_per_column(as_held(plan, engine.to_polars(part).lazy()).collect())
+        for part in (split.train, split.test)
+    )
+    # Spark's join for the known frauds put the entity column first: the file's order, as locally
+    parts = Split(train, test.select(train.columns), split.excluded_rows, split.excluded_positives)
+    printer = Fingerprinter(plan.columns, chunk_by=DAY)  # unused: the engine summed the rows
+    return Loaded(parts, None, printer, [], [infinite], loaded_rows)
 
 
 def _prepared(

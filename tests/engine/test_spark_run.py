@@ -4,21 +4,24 @@ and exit 3."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from challengers.cli.main import app
 from challengers.config import load_config
-from challengers.errors import EnvironmentFailure
+from challengers.errors import DataError, EnvironmentFailure
 from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.progress import SilentProgress
-from tests.conftest import sim_config
+from tests.conftest import SIM_TRAIN, sim_config
 from tests.golden.compare import stable_comparison
 from tests.test_golden import GOLDEN, _differences
 
@@ -42,6 +45,60 @@ def test_a_spark_loaded_run_prepares_the_local_rows_in_order(
     assert (
         spark_engine.session.getActiveSession() is not None
     )  # a session it did not start lives on
+
+
+@pytest.mark.slow
+def test_a_run_on_spark_brings_only_the_windows_rows_as_locally(
+    spark_engine: Any, sim_parquet: Path, write_config
+) -> None:
+    """A run whose models read nothing before their window (prepare without history): Spark
+    cuts the windows and leaves out the known frauds, and the driver receives the training and
+    test rows alone: the local lean load's frames, types, order and fingerprint."""
+    cfg = load_config(write_config(sim_config(sim_parquet)))
+    local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    spark_cfg = cfg.with_engine("spark", "local[2]")
+    with contextlib.closing(
+        prepare(spark_cfg, RunOptions(), SilentProgress(), keep_history=False)
+    ) as remote:
+        assert remote.history is None and local.history is None
+        assert remote.split.train.equals(local.split.train)
+        assert remote.split.test.equals(local.split.test)
+        assert remote.split.train.columns == local.split.train.columns  # labels-only dropped
+        counts = (local.split.excluded_rows, local.split.excluded_positives)
+        assert (remote.split.excluded_rows, remote.split.excluded_positives) == counts
+        assert counts[0] > 0
+        assert remote.fingerprint == local.fingerprint
+        assert remote.data_print == local.data_print
+
+
+@pytest.mark.slow
+def test_an_infinity_between_the_windows_is_refused_on_spark_as_locally(
+    spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
+) -> None:
+    """The driver no longer receives the gap's rows: Spark finds their infinities."""
+    frame = pl.read_parquet(sim_parquet)
+    gap_day = pl.col("TX_DATETIME").dt.date() == date.fromisoformat(SIM_TRAIN["end"]) + timedelta(
+        days=2
+    )
+    first = frame.with_row_index().filter(gap_day).get_column("index")[0]
+    amounts = frame.get_column("TX_AMOUNT").to_list()
+    amounts[first] = float("inf")
+    planted = tmp_path / "planted.parquet"
+    frame.with_columns(pl.Series("TX_AMOUNT", amounts)).write_parquet(planted)
+    cfg = load_config(write_config(sim_config(planted)))
+    messages = []
+    for engine_cfg in (cfg, cfg.with_engine("spark", "local[2]")):
+        with pytest.raises(DataError) as raised:
+            prepare(engine_cfg, RunOptions(), SilentProgress(), keep_history=False)
+        messages.append(str(raised.value))
+    assert (
+        messages[0]
+        == messages[1]
+        == (
+            "data.features: feature 'TX_AMOUNT' has 1 infinite values; replace them with null or a "
+            "finite value"
+        )
+    )
 
 
 @pytest.mark.slow
