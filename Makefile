@@ -49,9 +49,10 @@ demo: $(STAMP)  ## run the main job on the embedded demo data
 
 # --dist loadgroup: the tests of one xdist_group (one expensive fixture, e.g. the local-cluster
 # application of tests/engine/test_spark_cluster.py) run on one worker; the others as with load.
+# --durations: the slowest tests in CI's log, to keep the suite near its 10 minutes.
 test: $(STAMP)  ## run the test suite
 	@$(COMPILE)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 900 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --timeout 900 -q --durations=15
 
 test-fast: $(STAMP)  ## the suite without the slow tests
 	@$(COMPILE)
