@@ -33,6 +33,7 @@ from challengers.engine.base import Engine, ModelFile, WindowRows
 from challengers.models import trees
 from challengers.models.abilities import DerivesOnEngine, FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger
+from challengers.models.champion import NativeModelChampion
 from challengers.pipeline.prepare import Prepared
 
 
@@ -117,20 +118,33 @@ def _fit_on_sample(
     )
 
 
+def champion_rows(prepared: Prepared, model: BaseChallenger) -> WindowRows | None:
+    """The engine's rows a champion from a native model file is scored on (on the executors,
+    from the file itself: the driver's scores bit for bit), or None: the run's engine is local,
+    or the champion is retrained or read from a score column (scored on the driver)."""
+    engine = prepared.engine
+    if engine is None or not engine.distributed or not isinstance(model, NativeModelChampion):
+        return None
+    return prepared.engine_rows
+
+
 def scores_on_engine(
     prepared: Prepared, model: BaseChallenger, rows: Any, expected: int
 ) -> np.ndarray | None:
     """The scores of ``rows`` (the engine's, ``expected`` of them as on the driver) computed on
-    the executors: a booster that reads data columns only from its native file, as the champion;
-    a kind fitted on a sample (which scores each row alone) shipped whole. None: the model scores
-    on the driver, or the run's engine is local."""
+    the executors: the champion's native file as it is; a booster that reads data columns only,
+    from its native file; a kind fitted on a sample (which scores each row alone) shipped whole.
+    None: the model scores on the driver, or the run's engine is local."""
     engine = prepared.engine
     if engine is None or not engine.distributed:
         return None
     booster = model.native_model()
     library = trees.library_of(booster)
     features = tuple(model.features_)
-    if library is not None and tuple(library.feature_names(booster)) == features:
+    if isinstance(model, NativeModelChampion):
+        champion = ModelFile(model.path, trees.library(model.library), features)
+        scores = engine.scores_of(rows, champion)
+    elif library is not None and tuple(library.feature_names(booster)) == features:
         with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
             path = model.save(Path(folder))
             scores = engine.scores_of(rows, ModelFile(str(path), library, features))

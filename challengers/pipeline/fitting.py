@@ -17,6 +17,7 @@ import polars as pl
 from challengers import interrupts
 from challengers.config import ExperimentConfig
 from challengers.data.split import Split
+from challengers.engine.base import WindowRows
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.twins import TwinScores, score_twin
@@ -24,7 +25,12 @@ from challengers.models import registry
 from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
-from challengers.pipeline.distributed import EngineFit, scores_on_engine, trained_on_engine
+from challengers.pipeline.distributed import (
+    EngineFit,
+    champion_rows,
+    scores_on_engine,
+    trained_on_engine,
+)
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
@@ -147,10 +153,11 @@ def _fit_and_score(
         if trained is None:
             model.fit(parts.train, spec, history=history, in_sample=True)
         interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
+        engine_rows = trained.rows if trained is not None else champion_rows(prepared, model)
         started = time.perf_counter()
         scores = None
-        if trained is not None:
-            scores = scores_on_engine(prepared, model, trained.rows.test, parts.test.height)
+        if engine_rows is not None:
+            scores = scores_on_engine(prepared, model, engine_rows.test, parts.test.height)
         if scores is None:
             scores = model.predict_score(parts.test, history=history)
         predict_seconds = time.perf_counter() - started
@@ -158,7 +165,7 @@ def _fit_and_score(
         if not np.all(np.isfinite(scores)):
             bad = int(np.count_nonzero(~np.isfinite(scores)))
             raise ValueError(f"{bad} scores are NaN or infinite")
-        train_scores = _score_training(mp, model, prepared, trained)
+        train_scores = _score_training(mp, model, prepared, trained, engine_rows)
     fit_seconds = model.fit_seconds_
     if trained is not None and trained.fit_seconds is not None:  # the engine's work included
         fit_seconds = trained.fit_seconds
@@ -184,19 +191,24 @@ def _score_twin(
 
 
 def _score_training(
-    mp: ModelPlan, model: BaseChallenger, prepared: Prepared, trained: EngineFit | None
+    mp: ModelPlan,
+    model: BaseChallenger,
+    prepared: Prepared,
+    trained: EngineFit | None,
+    engine_rows: WindowRows | None,
 ) -> np.ndarray | None:
-    """In-sample scores, for drift and the train/test gap; on the engine when only its rows hold
-    the model's derived features. A model that cannot score its training window (e.g. production
-    scores not logged then), here or on the engine, loses only those diagnostics; the engine's
-    own failures (a lost executor: EnvironmentFailure) still stop the run."""
+    """In-sample scores, for drift and the train/test gap; on the engine for the champion's file
+    and when only the engine's rows hold the model's derived features. A model that cannot score
+    its training window (e.g. production scores not logged then), here or on the engine, loses
+    only those diagnostics; the engine's own failures (a lost executor: EnvironmentFailure) still
+    stop the run."""
     train = prepared.split.train
     try:
         scores = None
-        if trained is None:  # fitted here on the training rows: a booster kept their scores
+        if engine_rows is None:  # fitted here on the training rows: a booster kept their scores
             scores = model.take_in_sample_scores()
-        elif trained.derived:
-            scores = scores_on_engine(prepared, model, trained.rows.train, train.height)
+        elif trained is None or trained.derived:  # the champion's file, or derived features
+            scores = scores_on_engine(prepared, model, engine_rows.train, train.height)
         if scores is None:
             scores = model.predict_score(train, history=prepared.history)
     except ChallengeError:

@@ -20,8 +20,9 @@ from challengers.cli.main import app
 from challengers.config import load_config
 from challengers.errors import DataError, EnvironmentFailure
 from challengers.pipeline import RunOptions, prepare, run_experiment
+from challengers.pipeline.fitting import fit_champion
 from challengers.progress import SilentProgress
-from tests.conftest import SIM_TRAIN, sim_config
+from tests.conftest import ROOT, SIM_TRAIN, sim_config
 from tests.golden.compare import stable_comparison
 from tests.test_golden import GOLDEN, _differences
 
@@ -69,6 +70,33 @@ def test_a_run_on_spark_brings_only_the_windows_rows_as_locally(
         assert counts[0] > 0
         assert remote.fingerprint == local.fingerprint
         assert remote.data_print == local.data_print
+
+
+@pytest.mark.slow
+def test_a_champion_file_is_scored_on_the_executors_bit_for_bit(
+    spark_engine: Any, sim_parquet: Path, write_config
+) -> None:
+    """The champion's native file is broadcast and applied on the executors to the test and the
+    training rows: the local scores bit for bit, and Spark jobs did the work."""
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    cfg = load_config(write_config(sim_config(sim_parquet, champion=champion)))
+    local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    expected = fit_champion(cfg, local, 1, SilentProgress())
+    spark_cfg = cfg.with_engine("spark", "local[2]")
+    with contextlib.closing(
+        prepare(spark_cfg, RunOptions(), SilentProgress(), keep_history=False)
+    ) as remote:
+        context = spark_engine.session.sparkContext
+        context.setJobGroup("champion-scores", "the champion scored in a test")
+        try:
+            actual = fit_champion(spark_cfg, remote, 1, SilentProgress())
+        finally:
+            context.setJobGroup("", "")
+        assert context.statusTracker().getJobIdsForGroup("champion-scores")
+    assert actual.scores is not None and expected.scores is not None
+    assert actual.scores.tobytes() == expected.scores.tobytes()
+    assert actual.train_scores is not None and expected.train_scores is not None
+    assert actual.train_scores.tobytes() == expected.train_scores.tobytes()
 
 
 @pytest.mark.slow
