@@ -49,14 +49,18 @@ def test_a_spark_loaded_run_prepares_the_local_rows_in_order(
 
 
 @pytest.mark.slow
-def test_a_run_on_spark_brings_only_the_windows_rows_as_locally(
+def test_a_lean_spark_run_holds_the_local_windows_and_scores_the_champion_file_there(
     spark_engine: Any, sim_parquet: Path, write_config
 ) -> None:
     """A run whose models read nothing before their window (prepare without history): Spark
     cuts the windows and leaves out the known frauds, and the driver receives the training and
-    test rows alone: the local lean load's frames, types, order and fingerprint."""
-    cfg = load_config(write_config(sim_config(sim_parquet)))
+    test rows alone: the local lean load's frames, types, order and fingerprint. The champion's
+    native file is broadcast and applied on the executors to the test and the training rows:
+    the local scores bit for bit, and Spark jobs did the work."""
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    cfg = load_config(write_config(sim_config(sim_parquet, champion=champion)))
     local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    expected = fit_champion(cfg, local, 1, SilentProgress())
     spark_cfg = cfg.with_engine("spark", "local[2]")
     with contextlib.closing(
         prepare(spark_cfg, RunOptions(), SilentProgress(), keep_history=False)
@@ -70,22 +74,6 @@ def test_a_run_on_spark_brings_only_the_windows_rows_as_locally(
         assert counts[0] > 0
         assert remote.fingerprint == local.fingerprint
         assert remote.data_print == local.data_print
-
-
-@pytest.mark.slow
-def test_a_champion_file_is_scored_on_the_executors_bit_for_bit(
-    spark_engine: Any, sim_parquet: Path, write_config
-) -> None:
-    """The champion's native file is broadcast and applied on the executors to the test and the
-    training rows: the local scores bit for bit, and Spark jobs did the work."""
-    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
-    cfg = load_config(write_config(sim_config(sim_parquet, champion=champion)))
-    local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
-    expected = fit_champion(cfg, local, 1, SilentProgress())
-    spark_cfg = cfg.with_engine("spark", "local[2]")
-    with contextlib.closing(
-        prepare(spark_cfg, RunOptions(), SilentProgress(), keep_history=False)
-    ) as remote:
         context = spark_engine.session.sparkContext
         context.setJobGroup("champion-scores", "the champion scored in a test")
         try:
