@@ -26,7 +26,6 @@ from challengers.models.abilities import HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.champion import ScoreColumnChampion
 from challengers.pipeline.distributed import (
-    EngineFit,
     champion_rows,
     scores_on_engine,
     trained_on_engine,
@@ -165,7 +164,7 @@ def _fit_and_score(
         if not np.all(np.isfinite(scores)):
             bad = int(np.count_nonzero(~np.isfinite(scores)))
             raise ValueError(f"{bad} scores are NaN or infinite")
-        train_scores = _score_training(mp, model, prepared, trained, engine_rows)
+        train_scores = _score_training(mp, model, prepared, engine_rows)
     fit_seconds = model.fit_seconds_
     if trained is not None and trained.fit_seconds is not None:  # the engine's work included
         fit_seconds = trained.fit_seconds
@@ -191,23 +190,19 @@ def _score_twin(
 
 
 def _score_training(
-    mp: ModelPlan,
-    model: BaseChallenger,
-    prepared: Prepared,
-    trained: EngineFit | None,
-    engine_rows: WindowRows | None,
+    mp: ModelPlan, model: BaseChallenger, prepared: Prepared, engine_rows: WindowRows | None
 ) -> np.ndarray | None:
-    """In-sample scores, for drift and the train/test gap; on the engine for the champion's file
-    and when only the engine's rows hold the model's derived features. A model that cannot score
-    its training window (e.g. production scores not logged then), here or on the engine, loses
-    only those diagnostics; the engine's own failures (a lost executor: EnvironmentFailure) still
-    stop the run."""
+    """In-sample scores, for drift and the train/test gap; on the executors for a model the
+    engine trained or scores (as its test scores). A model that cannot score its training window
+    (e.g. production scores not logged then), here or on the engine, loses only those
+    diagnostics; the engine's own failures (a lost executor: EnvironmentFailure) still stop the
+    run."""
     train = prepared.split.train
     try:
         scores = None
         if engine_rows is None:  # fitted here on the training rows: a booster kept their scores
             scores = model.take_in_sample_scores()
-        elif trained is None or trained.derived:  # the champion's file, or derived features
+        else:
             scores = scores_on_engine(prepared, model, engine_rows.train, train.height)
         if scores is None:
             scores = model.predict_score(train, history=prepared.history)

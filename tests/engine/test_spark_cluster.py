@@ -61,12 +61,13 @@ try:
     executors = engine.session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
     print(json.dumps({"digest": digest, "excluded": parts.excluded_rows, "executors": executors}))
 
-    # the run: the second challenger's scoring job loses its executor (the task kills it)
+    # the run: the second challenger's scoring job loses its executor (the task kills it); each
+    # challenger's test rows, then its training rows, are scored on the executors
     scores_of, calls = SparkEngine.scores_of, []
 
     def losing(self, rows, model):
         calls.append(model)
-        if len(calls) == 2:
+        if len(calls) == 3:
             return self.scores_by(rows, kill_executor, ["TX_AMOUNT"])
         return scores_of(self, rows, model)
 

@@ -106,6 +106,13 @@ def test_a_distributed_xgboost_challenger_trains_on_spark_and_is_compared(
     driver = library("xgboost").predict(booster, to_matrix(test, xgb.features))
     np.testing.assert_array_equal(scores, driver)
     assert xgb.metrics["roc_auc"] == pytest.approx(roc_auc_score(y, scores), abs=1e-9)
+    # its training rows were scored on the executors too: the in-sample ROC-AUC is the driver's
+    train, y_train = local.split.train, labels(local.split.train, TARGET)
+    in_sample = library("xgboost").predict(booster, to_matrix(train, xgb.features))
+    assert remote.stability is not None
+    assert remote.stability.train_metrics["xgb"]["roc_auc"] == pytest.approx(
+        roc_auc_score(y_train, in_sample), abs=1e-9
+    )
     # fraud is learnable in the simulation: well above chance, and close to the same XGBoost
     # trained locally (the test window is hard, known frauds' cards excluded: locally 0.695
     # ROC-AUC, distributed 0.687; PR-AUC 0.23 at 0.94% frauds)
