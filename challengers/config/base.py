@@ -35,6 +35,14 @@ def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     return str(path)
 
 
+def resolve_data_path(value: str | None, info: ValidationInfo) -> str | None:
+    """``data.path``: as :func:`resolve_path`, but a URI with a scheme (hdfs://, s3a://, ...) is
+    kept as it is, for Spark to read (the local engine refuses it when planning)."""
+    if value is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", value):
+        return value
+    return resolve_path(value, info)
+
+
 def metric_from_value(value: str) -> MetricSpec:
     try:
         return parse_metric(value)

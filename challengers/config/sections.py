@@ -12,7 +12,7 @@ from pydantic import (
     model_validator,
 )
 
-from challengers.config.base import Strict, resolve_path, unique_names
+from challengers.config.base import Strict, resolve_data_path, unique_names
 from challengers.errors import ConfigError
 from challengers.evaluation.metrics import DEFAULT_METRICS, MetricSpec, parse_metric
 
@@ -38,7 +38,11 @@ TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*){0,2}$"  # [cata
 
 
 class DataConfig(Strict):
-    path: str | None = Field(None, description="parquet or csv file, or a glob of them")
+    path: str | None = Field(
+        None,
+        description="parquet or csv file, or a glob of them; with engine spark, also a URI "
+        "Spark reads (hdfs://, s3a://, ...)",
+    )
     table: str | None = Field(
         None, pattern=TABLE_NAME, description="a table of the Spark session's catalog (db.name)"
     )
@@ -56,7 +60,7 @@ class DataConfig(Strict):
     )
     scenario_names: dict[int | str, str] = Field({}, description="scenario value -> its name")
 
-    _path = field_validator("path")(resolve_path)
+    _path = field_validator("path")(resolve_data_path)
     _lists = field_validator("features", "drop", "segments")(unique_names)
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from challengers.engine.rowhash import RowSums
 from challengers.features.graph import feature_names
 
 F = TypeVar("F")
+URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")  # a path with a scheme: Spark's file systems
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,12 @@ class DataSource:
     def key(self) -> str:
         """The config key that names it, for messages."""
         return "data.table" if self.table is not None else "data.path"
+
+    @property
+    def spark_only(self) -> bool:
+        """Whether only Spark reads it: a catalog table, or a URI with a scheme (hdfs://, s3a://,
+        abfss://, gs://, file://, ...) that Spark resolves through its own file systems."""
+        return self.table is not None or bool(self.path and URI.match(self.path))
 
     @property
     def name(self) -> str:

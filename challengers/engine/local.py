@@ -25,7 +25,8 @@ from challengers.features.graph import graph_features
 
 
 def local_path(source: str | DataSource) -> str:
-    """The files the local engine reads; a catalog table is refused (ConfigError, exit 2)."""
+    """The files the local engine reads; a catalog table or a URI only Spark reads is refused
+    (ConfigError, exit 2)."""
     source = DataSource.of(source)
     if source.table is not None:
         raise ConfigError(
@@ -34,6 +35,11 @@ def local_path(source: str | DataSource) -> str:
             "(a parquet or csv file)"
         )
     assert source.path is not None
+    if source.spark_only:
+        raise ConfigError(
+            f"data.path: {source.path} is a URI that only Spark reads; set engine.kind: spark "
+            "(or run with --engine spark), or copy the files here and give their local path"
+        )
     return source.path
 
 

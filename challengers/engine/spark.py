@@ -37,6 +37,7 @@ from challengers.data.frames import (
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
 from challengers.engine import spark_graph
 from challengers.engine.base import (
+    URI,
     DataSource,
     Engine,
     GraphSettings,
@@ -59,7 +60,6 @@ from challengers.errors import DataError, first_line
 
 ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
 SCORE = "_score"  # a model's score, on its way to the driver
-URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
 def polars_type(spark_type: Any) -> pl.DataType:

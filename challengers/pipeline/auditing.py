@@ -49,7 +49,7 @@ def _plan_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progres
     """The plan over the data's rows read by Spark (its file checks; an unreachable master is
     exit 3) and brought to the driver in file order, where the audit's aggregates run as
     locally. Files are planned before Spark starts; a table from its schema in the catalog."""
-    engine = start_spark(cfg) if cfg.data.table is not None else None
+    engine = start_spark(cfg) if data_source(cfg).spark_only else None
     try:
         plan = _plan(cfg, options, engine)
         with progress.stage("Loading data on Spark"):

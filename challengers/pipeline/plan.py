@@ -200,10 +200,11 @@ def make_plan(
 
 
 def _rows(cfg: ExperimentConfig, engine: Engine | None) -> pl.LazyFrame:
-    """The data as a lazy frame: a scan of the files, or a table queried through the engine."""
+    """The data as a lazy frame: a scan of the files, or a table or URI queried through the
+    engine."""
     source = data_source(cfg)
-    if source.table is None or engine is None:
-        return scan(local_path(source))  # a table on the local engine: refused there
+    if not source.spark_only or engine is None:
+        return scan(local_path(source))  # a table or a URI on the local engine: refused there
     return engine.lazy(source)
 
 

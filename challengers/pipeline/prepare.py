@@ -142,7 +142,7 @@ def _prepare_on_spark(
     not every loaded row."""
     engine: Engine | None = None
     try:
-        if cfg.data.table is not None:
+        if data_source(cfg).spark_only:  # planned from Spark's schema
             engine = start_spark(cfg)
         plan = _plan(cfg, options, engine)
         s = plan.spec

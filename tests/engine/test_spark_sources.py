@@ -112,6 +112,54 @@ def test_a_table_on_the_local_engine_is_one_line_and_exit_2(
 
 
 @pytest.mark.slow
+def test_a_uri_only_spark_reads_gives_the_rows_and_fingerprint_of_the_local_file(
+    spark_engine: Any, sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    """``data.path`` as a URI (here file://; hdfs://, s3a://, ... alike) is read by Spark through
+    its own file systems: planned from Spark's schema, its rows and fingerprint the local
+    file's, and the checks' queries run through Spark."""
+    local = _prepared(write_config(sim_config(sim_parquet)), None)
+    uri = sim_config(sim_parquet)
+    uri["data"]["path"] = sim_parquet.resolve().as_uri()
+    remote = _prepared(write_config(uri, "uri.yaml"), "spark")
+    try:
+        assert remote.plan.lf.collect().equals(local.plan.lf.collect())
+        assert remote.history.equals(local.history)  # values, types and row order
+        assert remote.fingerprint == local.fingerprint
+        assert remote.data_print == local.data_print
+    finally:
+        remote.close()
+
+
+def test_a_uri_on_the_local_engine_is_one_line_and_exit_2(
+    sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    config = sim_config(sim_parquet)
+    config["data"]["path"] = "hdfs://namenode:8020/fraud/transactions/*.parquet"
+    result = runner.invoke(app, ["check", str(write_config(config))])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        "error: data.path: hdfs://namenode:8020/fraud/transactions/*.parquet is a URI that only "
+        "Spark reads; set engine.kind: spark (or run with --engine spark), or copy the files "
+        "here and give their local path"
+    )
+
+
+@pytest.mark.slow
+def test_a_uri_spark_cannot_read_is_one_line_and_exit_2(
+    spark_engine: Any, sim_parquet: Path, write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = sim_config(sim_parquet)
+    missing = (tmp_path / "nowhere" / "transactions.parquet").as_uri()
+    config["data"]["path"] = missing
+    result = runner.invoke(app, ["check", str(write_config(config)), "--engine", "spark"])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: data.path: cannot read {missing}: "), lines[0]
+
+
+@pytest.mark.slow
 def test_csv_on_spark_gives_the_local_engine_s_rows_and_fingerprint(
     spark_engine: Any, sim_frame: pl.DataFrame, tmp_path: Path, write_config: Callable[..., Path]
 ) -> None:
