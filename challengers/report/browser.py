@@ -192,7 +192,9 @@ class Browser:
                 self._done.set_exception(exc)
 
     def print(self, html: Path, pdf: Path) -> BrowserPrint:
-        """Print ``html`` to ``pdf`` in this browser; returns at once."""
+        """Print ``html`` to ``pdf`` in this browser (one print a browser); returns at once."""
+        if self._job.done() and not self._job.cancelled():
+            raise RuntimeError("this browser has printed its report; launch another one")
         return BrowserPrint(self, html, pdf)
 
     def _start(self, html: Path, pdf: Path) -> None:

@@ -70,6 +70,16 @@ def test_a_browser_started_ahead_prints_what_the_command_line_prints(tmp_path: P
     assert _gone(profile)
 
 
+def test_a_browser_prints_one_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second print would have answered with the first one's outcome, printing nothing."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # (no browser needed to refuse it)
+    html = _page(tmp_path)
+    with launch() as browser:
+        browser.print(html, tmp_path / "report.pdf")
+        with pytest.raises(RuntimeError, match="has printed its report"):
+            browser.print(html, tmp_path / "again.pdf")
+
+
 @chromium
 def test_a_browser_closed_before_the_report_is_stopped_and_its_profile_removed(
     tmp_path: Path,
