@@ -21,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -42,6 +43,28 @@ PRINT = {
     "printBackground": True,
     "preferCSSPageSize": True,
 }
+
+
+PROFILE = "challenge-chromium-"  # + the run's process id + "-": the browser's profile directory
+
+
+def _remove_stale_profiles() -> None:
+    """Remove the profiles of runs killed outright (SIGKILL: no clean-up ran; their browser ended
+    when the run's end of its pipe closed), which are named after a process that is gone."""
+    for path in Path(tempfile.gettempdir()).glob(f"{PROFILE}*-*"):
+        pid = path.name.removeprefix(PROFILE).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 class ProtocolError(Exception):
@@ -120,7 +143,9 @@ class Browser:
         self._thread: threading.Thread | None = None
         if self._found is None:
             return
-        self._profile = tempfile.TemporaryDirectory(prefix="challenge-chromium-")
+        _remove_stale_profiles()
+        # named after this process: a run killed outright leaves it, the next run removes it
+        self._profile = tempfile.TemporaryDirectory(prefix=f"{PROFILE}{os.getpid()}-")
         try:
             pipe = self._spawn()
         except OSError as exc:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from challengers.report.browser import launch
+from challengers.report.browser import PROFILE, launch
 from challengers.report.pdf import NO_BROWSER, write_pdf
 
 chromium = pytest.mark.skipif(shutil.which("chromium") is None, reason="no headless Chromium")
@@ -115,6 +115,29 @@ def test_a_browser_that_died_leaves_the_print_to_a_browser_of_its_own(tmp_path: 
         os.kill(browser._pid, signal.SIGKILL)
         assert browser.print(html, tmp_path / "report.pdf").wait() is None
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+@chromium
+def test_profiles_left_by_runs_killed_outright_are_removed_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen(["true"])
+    ended.wait()  # a process id that is gone
+    stale = tmp_path / f"{PROFILE}{ended.pid}-x1y2z3"
+    running = tmp_path / f"{PROFILE}{os.getpid()}-a1b2c3"  # a run still going
+    other = tmp_path / "challenge-chromium-q1w2e3"  # not named after a process: left alone
+    for directory in (stale, running, other):
+        (directory / "Default").mkdir(parents=True)
+    with launch() as browser:
+        assert browser._profile is not None
+        own = Path(browser._profile.name)
+        assert own.name.startswith(f"{PROFILE}{os.getpid()}-") and own.parent == tmp_path
+        assert not stale.exists() and running.is_dir() and other.is_dir()
+    assert not own.exists()
 
 
 def test_no_browser_on_the_path_no_pdf_and_the_usual_note(
