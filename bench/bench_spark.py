@@ -54,11 +54,12 @@ GB = 2**30
 
 
 def spark_conf(master: str, loaded_gb: float, driver_gb: int | None, result_gb: int | None) -> dict:
-    """The session's settings: the loaded rows pass through the driver's JVM as Arrow task
-    results, so ``spark.driver.maxResultSize`` must exceed their size (twice it here) and the
-    heap hold them (twice that, and 1 GB); on local-cluster the executors take the worker's
-    4 GB."""
-    result = result_gb or max(1, math.ceil(2 * loaded_gb))
+    """The session's settings: the training and test windows' rows pass through the driver's
+    JVM as Arrow task results, the training window's in one job (at 10M rows 0.24 GB, 0.63 times
+    the windows' days in memory, ``loaded_gb``), so ``spark.driver.maxResultSize`` must exceed it
+    (``loaded_gb`` here) and the heap hold it (twice that, and 1 GB); on local-cluster the
+    executors take the worker's 4 GB."""
+    result = result_gb or max(1, math.ceil(loaded_gb))
     conf: dict[str, str] = {
         "spark.driver.memory": f"{driver_gb or max(2, 2 * result + 1)}g",
         "spark.driver.maxResultSize": f"{result}g",
@@ -230,7 +231,11 @@ def watched(command: list[str], env: dict[str, str]) -> tuple[int, str, Watch, f
 
 
 def _stop_left(group: int, pids: set[int]) -> None:
-    """Kill what is left of the run's process group (Spark's workers outlive a killed driver)."""
+    """Kill what is left of the run's process group 10 s after the run ended (Spark's JVMs
+    outlive a killed driver)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_read(f"/proc/{p}/stat") for p in pids):
+        time.sleep(0.5)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             if os.getpgid(pid) == group:
@@ -257,6 +262,15 @@ def run(
     conf = (
         {} if engine == "local" else spark_conf(engine, loaded_gb, args.driver_gb, args.result_gb)
     )
+    events = directory / f"events-{rows}-{engine_slug(engine)}"
+    if engine != "local":  # Spark's event log: the shuffle and result bytes of every stage
+        events.mkdir()
+        conf = {
+            **conf,
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": events.as_uri(),
+            "spark.eventLog.compress": "false",
+        }
     out = directory / f"run-{rows}-{engine_slug(engine)}"
     command = [CHALLENGE, "run", str(config(data, directory, engine, conf)), "-o", str(out)]
     command += ["--tracking-uri", f"sqlite:///{directory / 'mlflow.db'}"]
@@ -265,9 +279,14 @@ def run(
     started = time.perf_counter()
     code, stderr, watch, load_max = watched(command, env)
     wall = time.perf_counter() - started
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()  # others commit while a benchmark runs: the code each run measured
     record = {
         "rows": rows,
         "engine": engine,
+        "commit": commit,
+        "started": time.strftime("%H:%M", time.gmtime(time.time() - wall)),
         "conf": conf,
         "wall_s": wall,
         "load_start": load_start,
@@ -276,6 +295,7 @@ def run(
         "processes": {str(pid): list(seen) for pid, seen in watch.processes.items()},
         "step_peaks": watch.step_peaks,
         "steps": progress_steps(stderr),
+        "stages": stage_bytes(events) if events.exists() else [],
     }
     if code != 0:  # e.g. killed for memory: recorded, the other runs still count
         last = (stderr.strip().splitlines() or ["no output"])[-1]
@@ -292,6 +312,36 @@ def run(
     return record
 
 
+def stage_bytes(events: Path) -> list[dict]:
+    """Per stage of the run's Spark jobs (from its event log): its name, the bytes its tasks
+    wrote to the shuffle, read from it, and sent to the driver as results."""
+    stages: dict[int, dict] = {}
+    for log in sorted(p for p in events.rglob("*") if p.is_file()):  # Spark 4: a folder of files
+        for line in log.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by the end of the run
+                continue
+            kind = event.get("Event")
+            if kind == "SparkListenerTaskEnd":
+                metrics = event.get("Task Metrics") or {}
+                stage = stages.setdefault(event["Stage ID"], {"name": "", "tasks": 0})
+                stage["tasks"] += 1
+                for key, value in (
+                    ("shuffle_write", metrics.get("Shuffle Write Metrics", {}).get(
+                        "Shuffle Bytes Written", 0)),
+                    ("shuffle_read", sum(metrics.get("Shuffle Read Metrics", {}).get(k, 0)
+                                         for k in ("Remote Bytes Read", "Local Bytes Read"))),
+                    ("result", metrics.get("Result Size", 0)),
+                ):  # fmt: skip
+                    stage[key] = stage.get(key, 0) + int(value)
+            elif kind == "SparkListenerStageCompleted":
+                info = event["Stage Info"]
+                stage = stages.setdefault(info["Stage ID"], {"name": "", "tasks": 0})
+                stage["name"] = info.get("Stage Name", "")
+    return [{"stage": k, **v} for k, v in sorted(stages.items())]
+
+
 def metric_values(model: dict) -> dict[str, float]:
     values = {}
     for name, metric in (model.get("metrics") or {}).items():
@@ -306,12 +356,14 @@ def metric_values(model: dict) -> dict[str, float]:
 
 def where_rows(r: dict) -> str:
     if r["engine"] == "local":
-        return "driver Python: every loaded row (polars), every fit and score"
+        return "driver Python: the training and test windows' rows (polars), every fit and score"
     sample = (r.get("training") or {}).get("lgbm") or ""
     return (
-        "executors: read, fingerprint, XGBoost training, challengers' test scores; driver JVM: "
-        "every loaded row as Arrow results; driver Python: every loaded row (polars), champion, "
-        f"LightGBM on the sample ({sample})"
+        "executors: the read, checks and fingerprint of the windows' days, the windows (label "
+        "delay, known-fraud exclusion), the sample's draw, XGBoost's training, every model's "
+        "scores of the test and training rows (the champion from its file); driver Python, "
+        "through the driver JVM as Arrow results: the training and test windows' rows (polars), "
+        f"LightGBM's fit ({sample}), audit, evaluation, diagnostics, report"
     )
 
 
@@ -332,7 +384,13 @@ def agreement(run: dict, local: dict | None) -> str:
     if local is None or "metrics" not in local or "metrics" not in run:
         return "-"
     if run is local:
-        return "reference"
+        return (
+            "; ".join(
+                f"{model}: ROC {values.get('roc_auc', float('nan')):.4f}"
+                for model, values in run["metrics"].items()
+            )
+            + " (the reference)"
+        )
     cells = []
     for model, values in run["metrics"].items():
         mine = local["metrics"].get(model, {})
@@ -375,11 +433,12 @@ def render(runs: list[dict], header: str, notes: str) -> str:
     ]
     for r in runs:
         conf = ", ".join(f"{k.removeprefix('spark.')}={v}" for k, v in r["conf"].items()
-                         if "ui" not in k) or "-"  # fmt: skip
+                         if "ui." not in k and "eventLog" not in k) or "-"  # fmt: skip
         wall = f"{r['wall_s']:.0f}" + (f" (failed: {r['error']})" if "error" in r else "")
         p = r["peaks"]
+        when = f" ({r['started']} UTC, {r['commit']})" if "started" in r else ""
         lines.append(
-            f"| {r['rows']:,} | {r['engine']} | {conf} | {wall} | {gb(p.get('driver Python'))} "
+            f"| {r['rows']:,} | {r['engine']}{when} | {conf} | {wall} | {gb(p.get('driver Python'))} "
             f"| {gb(p.get('driver JVM'))} | {gb(p.get('driver Python workers'))} "
             f"| {executor_cell(p)} | {gb(p.get('driver forks and Chromium'))} "
             f"| {r['load_start']:.1f} / {r['load_max']:.1f} |"
@@ -389,13 +448,34 @@ def render(runs: list[dict], header: str, notes: str) -> str:
     lines += ["| ---: | --- | --- |"]
     for r in runs:
         local = next((x for x in runs if x["rows"] == r["rows"] and x["engine"] == "local"), None)
-        lines.append(f"| {r['rows']:,} | {r['engine']} | {agreement(r, local)} |")
+        when = f" ({r['started']})" if "started" in r else ""
+        lines.append(f"| {r['rows']:,} | {r['engine']}{when} | {agreement(r, local)} |")
+    logged = [r for r in runs if r.get("stages")]
+    if logged:
+        lines += ["", "Spark's bytes (its event log): written to the shuffle, and sent to the "
+                  "driver as task results; the three stages that shuffle most:", ""]  # fmt: skip
+        lines += ["| rows | engine | shuffle written GB | results to the driver GB | stages |"]
+        lines += ["| ---: | --- | ---: | ---: | --- |"]
+        for r in logged:
+            stages = r["stages"]
+            top = sorted(stages, key=lambda x: -x.get("shuffle_write", 0))[:3]
+            named = "; ".join(
+                f"{x['name'].split(' at ')[0]} {x.get('shuffle_write', 0) / GB:.2f}" for x in top
+            )
+            lines.append(
+                f"| {r['rows']:,} | {r['engine']} "
+                f"| {sum(x.get('shuffle_write', 0) for x in stages) / GB:.2f} "
+                f"| {sum(x.get('result', 0) for x in stages) / GB:.2f} | {named} |"
+            )
     lines += ["", "Where the rows are:", ""]
     for rows in dict.fromkeys(r["rows"] for r in runs):
         n, per_row = next(r["loaded"] for r in runs if r["rows"] == rows)
+        done = next((r for r in runs if r["rows"] == rows and "train_rows" in r), None)
+        held = f"{done['train_rows'] + done['test_rows']:,}" if done else "?"
         lines.append(
-            f"- {rows:,} rows in the file: {n:,} loaded (the windows' days), about "
-            f"{n * per_row / GB:.2f} GB in memory ({per_row:.0f} bytes a row)"
+            f"- {rows:,} rows in the file: {n:,} in the windows' days (Feb 1 - Mar 31, about "
+            f"{n * per_row / GB:.2f} GB in memory), {held} of them in the training and test "
+            "windows, which the driver holds"
         )
     for engine in dict.fromkeys(r["engine"] for r in runs):
         first = next(r for r in runs if r["engine"] == engine)
@@ -404,7 +484,8 @@ def render(runs: list[dict], header: str, notes: str) -> str:
         sized = [r for r in runs if r["rows"] == rows]
         names = step_order(sized)
         lines += ["", f"Seconds per step at {rows:,} rows (largest driver Python / JVM GB in it):"]
-        lines += ["", "| step | " + " | ".join(r["engine"] for r in sized) + " |"]
+        heads = [r["engine"] + (f" ({r['started']})" if "started" in r else "") for r in sized]
+        lines += ["", "| step | " + " | ".join(heads) + " |"]
         lines.append("| --- |" + " ---: |" * len(sized))
         for name in names:
             cells = []
