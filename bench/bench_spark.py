@@ -516,7 +516,7 @@ def main() -> None:
     parser.add_argument("--driver-gb", type=int, help="spark.driver.memory (default: by rows)")
     parser.add_argument("--result-gb", type=int, help="spark.driver.maxResultSize (by rows)")
     parser.add_argument("--max-load", type=float, default=3.0, help="wait for a load under this")
-    parser.add_argument("--patience", type=float, default=900, help="seconds to wait for it")
+    parser.add_argument("--patience", type=float, default=300, help="seconds to wait for it")
     parser.add_argument("--section", help="RESULTS.md section (default: spark-engines-SIZES)")
     parser.add_argument("--notes", type=Path, help="a Markdown file appended to the section")
     parser.add_argument("--json", type=Path, help="also write the runs (a list) to this file")
