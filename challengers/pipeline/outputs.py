@@ -31,7 +31,6 @@ from challengers.pipeline.resume import CHECKPOINT
 from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFACT
 from challengers.report import start_report
 from challengers.report.apart import draw_apart
-from challengers.report.browser import Browser
 from challengers.results import ModelResult
 from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
 from challengers.tracking.registry import register_models
@@ -141,10 +140,9 @@ def log_run(
     result: ExperimentResult,
     out: Path,
     register: RegisterConfig | None = None,
-    browser: Browser | None = None,
 ) -> None:
     """The report, the models' plots and the MLflow runs (the collector kept off the objects
-    made before them); ``browser``, started earlier, prints report.pdf."""
+    made before them)."""
     summary = prepared.split.summary(prepared.plan.spec.target)
     datasets = _datasets(cfg, prepared)
     by_name = {f.plan.name: f for f in fitted}
@@ -171,7 +169,7 @@ def log_run(
     with (
         draw_apart(audit_chart) as chart,
         draw_apart(model_plots) as drawing,
-        start_report(result, out, figures=chart.wait, browser=browser) as report,
+        start_report(result, out, figures=chart.wait) as report,
     ):
         drawing.wait()
         for m in result.models:

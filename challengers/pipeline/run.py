@@ -50,8 +50,6 @@ from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
-from challengers.report import start_browser
-from challengers.report.browser import Browser
 from challengers.results import SEVERITIES, DataSummary, Finding
 from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
@@ -75,16 +73,8 @@ def run_experiment(
     out = options.output_dir or default_output_dir(cfg)
     warmup = Warmup(uri, _later_imports(cfg))  # while the data loads and is audited
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
-    with (
-        output_directory(out),
-        claimed(out, resume=options.resume),
-        interrupts.handled(),
-        # the browser that prints report.pdf starts while this process starts and loads the data,
-        # which leaves a core free (its start: ~1.2 CPU-s and most of a second, which the last
-        # step waited for)
-        start_browser() or contextlib.nullcontext() as browser,
-    ):
-        return _start(cfg, options, progress, uri, out, config_dir, warmup, browser)
+    with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
+        return _start(cfg, options, progress, uri, out, config_dir, warmup)
 
 
 def _later_imports(cfg: ExperimentConfig) -> list[str]:
@@ -129,7 +119,6 @@ def _start(
     out: Path,
     config_dir: Path | None,
     warmup: Warmup | None = None,
-    browser: Browser | None = None,
 ) -> ExperimentResult:
     local = cfg.engine.kind != "spark"
     # the environment's description (every installed package's metadata, git) in a thread while
@@ -180,7 +169,6 @@ def _start(
                 resume=options.resume,
                 register=registration(cfg, options.register),
                 ready=warmup.wait if warmup is not None else None,
-                browser=browser,
             )
         except BaseException as exc:
             with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
@@ -211,7 +199,6 @@ def _run(
     resume: bool = False,
     register: RegisterConfig | None = None,
     ready: Callable[[], None] | None = None,
-    browser: Browser | None = None,
 ) -> ExperimentResult:
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
     fitted = _fit_all(cfg, prepared, out, progress, store, resume)
@@ -230,7 +217,7 @@ def _run(
         if ready is not None:
             ready()
         write_outputs(cfg, prepared, fitted, result, out)
-        log_run(cfg, prepared, tracker, fitted, result, out, register, browser)
+        log_run(cfg, prepared, tracker, fitted, result, out, register)
     return result
 
 

@@ -19,7 +19,6 @@ from challengers.files import write_atomic
 from challengers.report.document import Block
 
 if TYPE_CHECKING:
-    from challengers.report.browser import Browser, BrowserPrint
     from challengers.report.pdf import PdfPrint
 
 
@@ -45,14 +44,12 @@ def start_report(
     audit: Sequence[Block] = (),
     pdf: bool | None = None,
     figures: Callable[[], object] | None = None,
-    browser: Browser | None = None,
 ) -> Report:
     """:func:`write_report`, returning once report.html is written and its print has started;
     :meth:`Report.finish` waits for report.pdf and returns what to log. Use it as a context
     manager: leaving it stops a print that was not waited for. ``figures`` is called once the
     report's own plots are drawn, before the document is built: where the figures drawn
-    elsewhere (the audit's chart) are waited for. ``browser`` (:func:`start_browser`, started
-    earlier) prints the PDF; without it, a browser is started for the print."""
+    elsewhere (the audit's chart) are waited for."""
     from challengers.report.html import to_html
     from challengers.report.markdown import to_markdown
     from challengers.report.plots import write_plots
@@ -65,36 +62,20 @@ def start_report(
     doc = build_document(result, audit=audit)
     write_atomic(out / "report.md", to_markdown(doc))
     write_atomic(out / "report.html", to_html(doc, base=out))
-    printing: PdfPrint | BrowserPrint | None = None
-    if _printed(pdf):
+    if pdf is None:
+        pdf = os.environ.get("CHALLENGE_PDF", "auto") != "off"
+    printing = None
+    if pdf:
         from challengers.report.pdf import start_pdf
 
-        html, document = out / "report.html", out / "report.pdf"
-        printing = browser.print(html, document) if browser else start_pdf(html, document)
+        printing = start_pdf(out / "report.html", out / "report.pdf")
     return Report(result, out, printing)
-
-
-def _printed(pdf: bool | None) -> bool:
-    return os.environ.get("CHALLENGE_PDF", "auto") != "off" if pdf is None else pdf
-
-
-def start_browser(pdf: bool | None = None) -> Browser | None:
-    """A headless Chromium for report.pdf, started now for a report written later (its start is
-    most of a print's seconds); None where no PDF is printed (``pdf``, else ``CHALLENGE_PDF``).
-    Close it (``with``) once the report is finished."""
-    if not _printed(pdf):
-        return None
-    from challengers.report.browser import launch
-
-    return launch()
 
 
 class Report:
     """A written report whose PDF may still be printing."""
 
-    def __init__(
-        self, result: ExperimentResult, out: Path, printing: PdfPrint | BrowserPrint | None
-    ) -> None:
+    def __init__(self, result: ExperimentResult, out: Path, printing: PdfPrint | None) -> None:
         self._result, self._out, self._printing = result, out, printing
 
     def finish(self) -> list[Path]:

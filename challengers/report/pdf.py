@@ -4,8 +4,7 @@ installed; the run says so otherwise.
 
 The print takes seconds, most of them the browser starting: :func:`start_pdf` starts it and
 returns at once, so that a run logs its models to MLflow meanwhile; :meth:`PdfPrint.wait` collects
-the result. A run starts its browser long before (:mod:`challengers.report.browser`) and prints
-this way only when that one fails."""
+the result."""
 
 from __future__ import annotations
 
@@ -33,15 +32,6 @@ def browser() -> str | None:
     return next((found for name in BROWSERS if (found := shutil.which(name))), None)
 
 
-def chromium_switches(profile: str) -> list[str]:
-    """Headless, quiet, with its own profile directory: how every print starts the browser."""
-    return [
-        "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-    ]  # fmt: skip
-
-
 class PdfPrint:
     """A print of ``html`` to ``pdf`` under way in a headless browser (or one that could not
     start: :meth:`wait` then says why). Closing it (``with``) stops a print not waited for."""
@@ -62,7 +52,9 @@ class PdfPrint:
         # stall it
         self._output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
         args = [
-            self._found, *chromium_switches(self._profile.name),
+            self._found, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={self._profile.name}",
             "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.resolve().as_uri(),
         ]  # fmt: skip
         try:
