@@ -15,13 +15,14 @@ from challengers.models.params import NAME_PATTERN, Strict, unique_names
 
 __all__ = ["NAME_PATTERN", "Strict", "unique_names"]
 URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")  # a URL or a URI: scheme://...
 
 
 def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     """Paths in a config are relative to the config file; URIs are left alone."""
     if value is None or value.startswith(URI_SCHEMES):
         return value
-    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+)://", value)
+    scheme = SCHEME.match(value)
     if scheme:  # else joined to the config's directory: "file not found: .../http:/host/..."
         mlflow = " or an MLflow URI (models:/<name>/<version>, runs:/<run id>/<path>)"
         raise ValueError(
@@ -38,7 +39,7 @@ def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
 def resolve_data_path(value: str | None, info: ValidationInfo) -> str | None:
     """``data.path``: as :func:`resolve_path`, but a URI with a scheme (hdfs://, s3a://, ...) is
     kept as it is, for Spark to read (the local engine refuses it when planning)."""
-    if value is not None and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", value):
+    if value is not None and SCHEME.match(value):
         return value
     return resolve_path(value, info)
 
