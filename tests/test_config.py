@@ -32,6 +32,19 @@ def test_demo_config_loads_and_resolves_paths() -> None:
     assert cfg.governance.fields()["Model id (inventory)"] == "FRD-DEMO-001"
 
 
+def test_the_spark_demo_is_the_demo_on_spark() -> None:
+    """configs/demo-spark.yaml is the demo's experiment (the same config hash, every section but
+    the engine equal), run by Spark in this process."""
+    root = Path(__file__).resolve().parents[1]
+    demo = load_config(root / "configs" / "demo.yaml")
+    spark = load_config(root / "configs" / "demo-spark.yaml")
+    assert spark.engine.kind == "spark" and spark.engine.master == "local[2]"
+    assert demo.engine.kind == "local"
+    assert spark.fingerprint() == demo.fingerprint()
+    assert spark.model_dump(exclude={"engine"}) == demo.model_dump(exclude={"engine"})
+    assert spark.with_engine("local", None).model_dump() == demo.model_dump()
+
+
 def test_unknown_key_names_line_and_closest_key(tmp_path: Path) -> None:
     text = (
         "name: x\n"
