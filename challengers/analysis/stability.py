@@ -10,10 +10,15 @@ same share of training rows), missing values have a bin of their own, and empty 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
+from typing import Any
 
 import numpy as np
+
+from challengers.engine.base import Engine
 
 PSI_FLOOR = 1e-4
 
@@ -44,25 +49,44 @@ def finite_quantiles(values: np.ndarray, qs: np.ndarray) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64)
     bits = values.view(np.uint64)
     counts = kern.key_buckets(bits)
-    n = int(counts.sum())
+    return quantiles_from_order_statistics(
+        int(counts.sum()), qs, lambda ranks: _order_statistics(values, bits, counts, ranks)
+    )
+
+
+def quantile_ranks(n: int, qs: np.ndarray) -> np.ndarray:
+    """The 0-based ranks of the order statistics that numpy's linear quantiles ``qs`` of ``n``
+    values interpolate (ascending, distinct)."""
+    previous, following, _ = _virtual(n, qs)
+    return np.unique(np.concatenate([previous, following]))
+
+
+def quantiles_from_order_statistics(
+    n: int, qs: np.ndarray, order_statistics: Callable[[np.ndarray], Sequence[float] | np.ndarray]
+) -> np.ndarray:
+    """``np.quantile`` (linear) of ``n`` finite values given ``order_statistics(ranks)``: the
+    values at those 0-based ascending ranks, wherever they are selected (here, or on an engine's
+    executors). Empty when ``n`` is 0."""
     if n == 0:
         return np.empty(0)
-    # numpy's linear method: virtual index (n - 1) q between the order statistics at its floor
-    # and the next one (the last one at or past the end)
+    previous, following, gamma = _virtual(n, qs)
+    ranks = quantile_ranks(n, qs)
+    value_of = dict(zip(ranks.tolist(), order_statistics(ranks), strict=True))
+    a = np.array([value_of[k] for k in previous.tolist()])
+    b = np.array([value_of[k] for k in following.tolist()])
+    diff = b - a  # numpy's _lerp: from a below the middle, from b at or above it
+    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+
+
+def _virtual(n: int, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's linear method: virtual index (n - 1) q between the order statistics at its floor
+    and the next one (the last one at or past the end), and the fraction between them."""
     virtual = (n - 1) * np.asarray(qs, dtype=np.float64)
     previous = np.floor(virtual).astype(np.intp)
     following = previous + 1
     last = virtual >= n - 1
     previous[last], following[last] = n - 1, n - 1
-    ranks = np.unique(np.concatenate([previous, following]))
-    value_of = dict(
-        zip(ranks.tolist(), _order_statistics(values, bits, counts, ranks), strict=True)
-    )
-    a = np.array([value_of[k] for k in previous.tolist()])
-    b = np.array([value_of[k] for k in following.tolist()])
-    gamma = virtual - previous
-    diff = b - a  # numpy's _lerp: from a below the middle, from b at or above it
-    return np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma)
+    return previous, following, virtual - previous
 
 
 def _order_statistics(
@@ -127,9 +151,43 @@ class Reference:
         edges = psi_edges(values, bins)
         return cls(edges, bin_shares(values, edges))
 
+    @classmethod
+    def from_bins(cls, edges: np.ndarray, counts: np.ndarray) -> Reference:
+        """The reference whose quantiles are ``edges`` (before duplicates are dropped) and whose
+        rows fall ``counts`` in each bin of the distinct edges, then non-finite (an engine's
+        aggregates): what :meth:`of` gives for the same rows."""
+        counts = np.asarray(counts, dtype=np.float64)
+        return cls(np.unique(edges), counts / max(counts.sum(), 1))
+
     def psi(self, current: np.ndarray) -> float:
         """:func:`psi` of ``current`` against the reference, the same number."""
         return psi_from_shares(self.shares, bin_shares(current, self.edges))
+
+
+def engine_references(
+    engine: Engine[Any], rows: Any, columns: Sequence[str], bins: int
+) -> dict[str, Reference]:
+    """Each column's :class:`Reference` (read as float64, missing values NaN, on ``bins``
+    quantile bins) from an engine's aggregates where the rows are: each column's finite count,
+    the order statistics numpy's linear quantiles interpolate, and the rows in each bin of the
+    edges. The same edges and shares as :meth:`Reference.of` on the same values here."""
+    qs = np.linspace(0, 1, bins + 1)[1:-1]
+    counts = engine.finite_counts(rows, columns)
+    ranks = {c: quantile_ranks(n, qs) for c, n in counts.items() if n}
+    found = engine.order_statistics(rows, ranks, counts)
+    quantiles = {
+        c: quantiles_from_order_statistics(counts[c], qs, partial(_found, found.get(c)))
+        for c in columns
+    }
+    edges = {c: np.unique(q) for c, q in quantiles.items()}
+    binned = engine.bin_counts(rows, edges)
+    return {c: Reference.from_bins(edges[c], binned[c]) for c in columns}
+
+
+def _found(values: np.ndarray | None, ranks: np.ndarray) -> np.ndarray:
+    """The order statistics an engine found, at the ranks asked for."""
+    assert values is not None and len(values) == len(ranks)
+    return values
 
 
 @dataclass(frozen=True)

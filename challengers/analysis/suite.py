@@ -316,9 +316,14 @@ def _test_days(inp: AnalysisInput, rows: TestRows) -> tuple[np.ndarray, np.ndarr
     return np.unique(days, return_inverse=True)
 
 
-def training_window(inp: AnalysisInput, let_go: Callable[[], None] | None = None) -> TrainingWindow:
+def training_window(
+    inp: AnalysisInput,
+    let_go: Callable[[], None] | None = None,
+    features: Mapping[str, st.Reference] | None = None,
+) -> TrainingWindow:
     """The in-sample metrics, one model's training-window ranking held at a time, and the PSI
-    references of the training scores and of the champion's inputs (``inp.train``: the rows).
+    references of the training scores and of the champion's inputs (``inp.train``: the rows;
+    ``features``: the inputs' references when an engine computed them where the rows are).
 
     ``let_go`` is called once the frame is read (labels, amounts, codes, the features' bins) and
     before any ranking: the caller drops the training frame there, which was otherwise held beside
@@ -326,11 +331,12 @@ def training_window(inp: AnalysisInput, let_go: Callable[[], None] | None = None
     assert inp.train is not None, "the training rows were let go before their summary was taken"
     train, bins = inp.train, inp.settings.psi_bins
     rows = _rows(inp, train)
-    features = [f for f in inp.champion_inputs or inp.spec.features if f in train.columns]
-    # one column at a time as float64: all at once they were the diagnostics' peak
-    references = {
-        f: st.Reference.of(train.get_column(f).cast(pl.Float64).to_numpy(), bins) for f in features
-    }
+    if features is None:
+        # one column at a time as float64: all at once they were the diagnostics' peak
+        features = {
+            f: st.Reference.of(train.get_column(f).cast(pl.Float64).to_numpy(), bins)
+            for f in reference_features(inp, train.columns)
+        }
     del train
     if let_go is not None:
         let_go()
@@ -340,8 +346,14 @@ def training_window(inp: AnalysisInput, let_go: Callable[[], None] | None = None
     return TrainingWindow(
         metrics=metrics,
         scores={name: st.Reference.of(s, bins) for name, s in inp.train_scores.items()},
-        features=references,
+        features=dict(features),
     )
+
+
+def reference_features(inp: AnalysisInput, columns: Sequence[str]) -> list[str]:
+    """The features whose drift the diagnostics measure: the champion's inputs (else the data's
+    features) among ``columns``."""
+    return [f for f in inp.champion_inputs or inp.spec.features if f in columns]
 
 
 def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[str, float]]:

@@ -53,6 +53,9 @@ class Windows:
         return (self.test_start - self.train_end).days - 1
 
 
+INPUT_EXAMPLE_ROWS = 3  # training rows logged as each model's input example
+
+
 @dataclass(frozen=True)
 class Split:
     train: pl.DataFrame
@@ -61,6 +64,14 @@ class Split:
     excluded_positives: int
     # the training window's rows and positives, kept when the rows are let go (without_training)
     train_counts: tuple[int, int] | None = None
+    # the training window's first rows with every column, when ``train`` holds only the columns
+    # the driver reads of it (the features stayed on a distributed engine): the input examples
+    head: pl.DataFrame | None = None
+
+    @property
+    def examples(self) -> pl.DataFrame:
+        """The training rows the models' input examples are taken from (the first ones)."""
+        return self.head if self.head is not None else self.train
 
     def summary(self, target: str) -> dict[str, int]:
         rows, positives = self.train_counts or self._train_counts(target)
@@ -84,9 +95,13 @@ class Split:
     def without_training(self, target: str, keep: int) -> Split:
         """This split once a run is done with the training rows: their counts, and their first
         ``keep`` rows copied out (the models' input examples), so the window's columns are freed."""
-        head = pl.from_dicts(self.train.head(keep).to_dicts(), schema=self.train.schema)
+        first = self.examples.head(keep)
+        head = pl.from_dicts(first.to_dicts(), schema=first.schema)
         return replace(
-            self, train=head, train_counts=self.train_counts or self._train_counts(target)
+            self,
+            train=head,
+            train_counts=self.train_counts or self._train_counts(target),
+            head=None,
         )
 
 

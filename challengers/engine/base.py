@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
@@ -161,6 +161,14 @@ class Engine(ABC, Generic[F]):
     def to_polars(self, rows: F) -> pl.DataFrame:
         """The rows on the driver (small extracts and tests only)."""
 
+    @abstractmethod
+    def select(self, rows: F, columns: Sequence[str]) -> F:
+        """The rows with ``columns`` alone (those to bring to the driver)."""
+
+    @abstractmethod
+    def head(self, rows: F, n: int) -> pl.DataFrame:
+        """The first ``n`` rows (in the files' order) on the driver."""
+
     def with_infinite(self, rows: F, columns: Sequence[str]) -> F:
         """The rows with an infinite value in one of the float ``columns`` (none when empty)."""
         raise NotImplementedError(f"engine {self.kind} checks its rows in memory")
@@ -185,6 +193,26 @@ class Engine(ABC, Generic[F]):
     ) -> pl.DataFrame:
         """Per day (``data.frames.DAY``), the entities in card-precision order (``rank`` from 1) with their
         max ``label``; at least the first ``k * days`` of each day."""
+
+    # ------------------------------------------------------------------ PSI references
+    # exact quantiles and bin counts of columns (challengers.engine.references), for the
+    # diagnostics' references of a window whose rows stay on the engine
+
+    def finite_counts(self, rows: F, columns: Sequence[str]) -> dict[str, int]:
+        """The finite values (not null, NaN or infinite) of each column."""
+        raise NotImplementedError(f"engine {self.kind} keeps its rows in memory")
+
+    def order_statistics(
+        self, rows: F, ranks: Mapping[str, np.ndarray], counts: Mapping[str, int]
+    ) -> dict[str, np.ndarray]:
+        """Per column, its finite values at the 0-based ascending ``ranks`` among its
+        ``counts[column]`` finite values, exactly."""
+        raise NotImplementedError(f"engine {self.kind} keeps its rows in memory")
+
+    def bin_counts(self, rows: F, edges: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per column, its rows in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then
+        its non-finite rows."""
+        raise NotImplementedError(f"engine {self.kind} keeps its rows in memory")
 
     @abstractmethod
     def graph_features(self, history: F, rows: F, settings: GraphSettings) -> F:

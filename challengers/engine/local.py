@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 import numpy as np
@@ -83,6 +83,12 @@ class LocalEngine(Engine[pl.DataFrame]):
     def to_polars(self, rows: pl.DataFrame) -> pl.DataFrame:
         return rows
 
+    def select(self, rows: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+        return rows.select(columns)
+
+    def head(self, rows: pl.DataFrame, n: int) -> pl.DataFrame:
+        return rows.head(n)
+
     def row_sums(
         self, rows: pl.DataFrame, columns: Sequence[str], *, chunk_by: str | None
     ) -> RowSums:
@@ -132,6 +138,29 @@ class LocalEngine(Engine[pl.DataFrame]):
             .sort(DAY, "rank")
         )
 
+    def finite_counts(self, rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, int]:
+        return {c: int(np.isfinite(_values(rows, c)).sum()) for c in columns}
+
+    def order_statistics(
+        self, rows: pl.DataFrame, ranks: Mapping[str, np.ndarray], counts: Mapping[str, int]
+    ) -> dict[str, np.ndarray]:
+        out = {}
+        for c, r in ranks.items():
+            values = _values(rows, c)
+            finite = values[np.isfinite(values)]
+            out[c] = np.sort(finite)[np.asarray(r, dtype=np.intp)]
+        return out
+
+    def bin_counts(
+        self, rows: pl.DataFrame, edges: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        from challengers.evaluation.row_kernels import bin_counts  # numba loads only when needed
+
+        return {
+            c: bin_counts(_values(rows, c), np.asarray(e, dtype=np.float64))
+            for c, e in edges.items()
+        }
+
     def graph_features(
         self, history: pl.DataFrame, rows: pl.DataFrame, settings: GraphSettings
     ) -> pl.DataFrame:
@@ -161,3 +190,8 @@ def score_stats(score: np.ndarray, y: np.ndarray, amount: np.ndarray | None) -> 
         None if amount is None else np.bincount(group, weights=y * amount, minlength=len(distinct))
     )
     return ScoreStats(-distinct, positives, rows - positives, fraud)
+
+
+def _values(rows: pl.DataFrame, column: str) -> np.ndarray:
+    """A column as float64 values, missing ones NaN (as the diagnostics read it)."""
+    return rows.get_column(column).cast(pl.Float64).to_numpy()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -35,7 +35,7 @@ from challengers.data.frames import (
     schema_of,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
-from challengers.engine import spark_graph
+from challengers.engine import spark_graph, spark_quantiles
 from challengers.engine.base import (
     URI,
     DataSource,
@@ -355,6 +355,15 @@ class SparkEngine(Engine[Any]):
         assert isinstance(frame, pl.DataFrame)
         return frame
 
+    def select(self, rows: Any, columns: Sequence[str]) -> Any:
+        kept = [*([ORDER] if ORDER in rows.columns else []), *columns]  # the order goes along
+        return rows.select(*kept)
+
+    def head(self, rows: Any, n: int) -> pl.DataFrame:
+        if ORDER in rows.columns:  # the n first in the files: a top-n, not a sort of the rows
+            return self.to_polars(rows.orderBy(ORDER).limit(n))
+        return self.to_polars(rows.limit(n))
+
     # --------------------------------------------------------------------- on the executors
 
     @cluster_errors
@@ -511,6 +520,20 @@ class SparkEngine(Engine[Any]):
             .select(DAY, F.col(entity).alias("entity"), "label", "rank")
         )
         return self.to_polars(kept).sort(DAY, "rank")
+
+    @cluster_errors
+    def finite_counts(self, rows: Any, columns: Sequence[str]) -> dict[str, int]:
+        return spark_quantiles.finite_counts(rows, columns)
+
+    @cluster_errors
+    def order_statistics(
+        self, rows: Any, ranks: Mapping[str, np.ndarray], counts: Mapping[str, int]
+    ) -> dict[str, np.ndarray]:
+        return spark_quantiles.order_statistics(rows, ranks, counts)
+
+    @cluster_errors
+    def bin_counts(self, rows: Any, edges: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return spark_quantiles.bin_counts(rows, edges)
 
     def graph_features(self, history: Any, rows: Any, settings: GraphSettings) -> Any:
         """Window aggregations on the executors; snapshot features on the driver from each day's

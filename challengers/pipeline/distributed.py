@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from challengers.analysis import stability as st
 from challengers.config import ExperimentConfig
 from challengers.data.frames import DataSpec
 from challengers.engine.base import Engine, ModelFile, WindowRows
@@ -155,3 +156,16 @@ def scores_on_engine(
     if len(scores) != expected:  # the engine's split is the driver's
         raise RuntimeError(f"the engine scored {len(scores)} rows, the driver holds {expected}")
     return scores
+
+
+def references_on_engine(
+    prepared: Prepared, columns: Callable[[Sequence[str]], list[str]], bins: int
+) -> dict[str, st.Reference] | None:
+    """The PSI references of the training rows' ``columns(their columns)`` computed where the
+    rows are (exact quantiles and bin counts, the driver's bit for bit), the rows held there for
+    the few jobs it takes; None when the run's engine is local."""
+    engine, rows = prepared.engine, prepared.engine_rows
+    if engine is None or rows is None or not engine.distributed:
+        return None
+    with engine.held(rows.train) as train:
+        return st.engine_references(engine, train, columns(engine.columns(train)), bins)

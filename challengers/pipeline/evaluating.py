@@ -9,7 +9,14 @@ from functools import partial
 
 from challengers.allocator import release_freed_memory
 from challengers.analysis.budget import Budget, resolve_budget
-from challengers.analysis.suite import Analyses, AnalysisInput, Settings, analyse, training_window
+from challengers.analysis.suite import (
+    Analyses,
+    AnalysisInput,
+    Settings,
+    analyse,
+    reference_features,
+    training_window,
+)
 from challengers.config import ExperimentConfig
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import (
@@ -20,6 +27,7 @@ from challengers.evaluation.evaluate import (
     resampling,
 )
 from challengers.evaluation.twins import adjust_twins, compare_with_twin
+from challengers.pipeline.distributed import references_on_engine
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
 from challengers.pipeline.prepare import Prepared
@@ -66,7 +74,10 @@ def evaluate(
         # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows);
         # the training frame goes as soon as it is read, before the first of them
         let_go = partial(_let_go_of_training_rows, prepared, inputs)
-        inputs.training = training_window(inputs, let_go=let_go)
+        features = references_on_engine(
+            prepared, partial(reference_features, inputs), inputs.settings.psi_bins
+        )
+        inputs.training = training_window(inputs, let_go=let_go, features=features)
     _let_go_of_training_scores(fitted, inputs)
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):

@@ -18,6 +18,7 @@ from challengers.audit.runner import draw_chart, list_chart
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
 from challengers.data.frames import DAY
+from challengers.data.split import INPUT_EXAMPLE_ROWS
 from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
@@ -111,7 +112,6 @@ def write_outputs(
 P = ParamSpec("P")
 
 SCORES_SAMPLE_ROWS = 5_000  # test rows whose scores each child run keeps (seeded)
-INPUT_EXAMPLE_ROWS = 3  # training rows logged as each model's input example
 
 
 def _with_gc_frozen(log: Callable[P, None]) -> Callable[P, None]:
@@ -329,7 +329,7 @@ def _input_example(
 ) -> list[dict[str, object]]:
     """A few training rows of the model's inputs, as its input example; none when an input is
     derived (not in the data) or holds personal data."""
-    train = prepared.split.train
+    train = prepared.split.examples
     if not features or any(c not in train.columns or c in personal for c in features):
         return []
     return train.select(features).head(INPUT_EXAMPLE_ROWS).to_dicts()

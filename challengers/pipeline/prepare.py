@@ -18,13 +18,14 @@ from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, one_chunk_per_column, time_range
-from challengers.data.split import Split
+from challengers.data.split import INPUT_EXAMPLE_ROWS, Split
 from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.models import registry
-from challengers.models.abilities import TrainsOnEngine
+from challengers.models.abilities import FitsOnSample, TrainsOnEngine
+from challengers.models.champion import NativeModelChampion
 from challengers.pipeline.loading import (
     Loaded,
     as_held,
@@ -156,7 +157,8 @@ def _prepare_on_spark(
             split = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
             lean = not keep_history and windows_alone(plan.windows)
             if lean:
-                loaded = _windows_from_engine(engine, rows, split, plan, sums.rows)
+                narrow = training_on_driver(plan) if training_stays_on_engine(plan) else None
+                loaded = _windows_from_engine(engine, rows, split, plan, sums.rows, narrow)
             else:
                 loaded = load_whole(plan, engine.to_polars(rows), cfg.threads)
         prepared = _prepared(cfg, plan, loaded, sums, progress)
@@ -172,22 +174,71 @@ def _prepare_on_spark(
 
 
 def _windows_from_engine(
-    engine: Engine, rows: Any, split: WindowRows, plan: Plan, loaded_rows: int
+    engine: Engine,
+    rows: Any,
+    split: WindowRows,
+    plan: Plan,
+    loaded_rows: int,
+    narrow: list[str] | None = None,
 ) -> Loaded:
     """The training and test rows of ``split`` on the driver, in file order, as
     :func:`~challengers.pipeline.loading.load_windows` holds them locally (``loaded_rows``: every
     loaded row, counted by the fingerprint's sums); the finiteness check sees every loaded row's
-    infinities through the (normally no) rows that hold one."""
+    infinities through the (normally no) rows that hold one. ``narrow``: the only columns of the
+    training rows the driver reads (their first rows come whole, as input examples)."""
     floats = [f for f in features_of(plan) if plan.schema[f].is_float()]
     infinite = engine.to_polars(engine.with_infinite(rows, floats))
-    train, test = (
-        one_chunk_per_column(as_held(plan, engine.to_polars(part).lazy()).collect())
-        for part in (split.train, split.test)
-    )
+    test = _held(plan, engine.to_polars(split.test))
+    head = None
+    if narrow is None:
+        train = _held(plan, engine.to_polars(split.train))
+    else:
+        train = one_chunk_per_column(engine.to_polars(engine.select(split.train, narrow)))
+        head = _held(plan, engine.head(split.train, INPUT_EXAMPLE_ROWS))
     # Spark's join for the known frauds put the entity column first: the file's order, as locally
-    parts = Split(train, test.select(train.columns), split.excluded_rows, split.excluded_positives)
+    order = head.columns if head is not None else train.columns
+    if head is not None:
+        head = head.select(order)
+        train = train.select(c for c in order if c in train.columns)
+    parts = Split(
+        train,
+        test.select(order),
+        split.excluded_rows,
+        split.excluded_positives,
+        head=head,
+    )
     printer = Fingerprinter(plan.columns, chunk_by=DAY)  # unused: the engine summed the rows
     return Loaded(parts, None, printer, [], [infinite], loaded_rows)
+
+
+def _held(plan: Plan, rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows brought to the driver, held as the local engine holds them (label text as categories,
+    one chunk a column)."""
+    return one_chunk_per_column(as_held(plan, rows.lazy()).collect())
+
+
+def training_stays_on_engine(plan: Plan) -> bool:
+    """Whether no model of the run reads the training rows' features on the driver: the champion
+    is a model file (scored on the executors) and every challenger trains on the engine's rows or
+    on a sample drawn there, untuned (tuning searches on the driver's rows), reading no rows
+    before its window. Then the driver needs of the training window only its labels, amounts,
+    entities and days (:func:`training_on_driver`)."""
+    if not isinstance(plan.champion.settings, NativeModelChampion) or plan.champion.extra_columns:
+        return False
+    for m in plan.challengers:
+        kind = registry.kind_class(m.kind)
+        if not issubclass(kind, (TrainsOnEngine, FitsOnSample)) or m.lookback_days:
+            return False
+        if m.settings.tuning() is not None:
+            return False
+    return True
+
+
+def training_on_driver(plan: Plan) -> list[str]:
+    """The columns of the training rows the driver reads when their features stay on the engine:
+    what the in-sample diagnostics rank them by (label, amount, entity, day)."""
+    s = plan.spec
+    return [c for c in (s.target, s.amount, s.entity, DAY) if c]
 
 
 def _prepared(

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from challengers.cli.main import app
 from challengers.config import load_config
+from challengers.data.frames import DAY
 from challengers.errors import DataError, EnvironmentFailure
 from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.pipeline.fitting import fit_champion
@@ -56,9 +57,12 @@ def test_a_lean_spark_run_holds_the_local_windows_and_scores_the_champion_file_t
     cuts the windows and leaves out the known frauds, and the driver receives the training and
     test rows alone: the local lean load's frames, types, order and fingerprint. The champion's
     native file is broadcast and applied on the executors to the test and the training rows:
-    the local scores bit for bit, and Spark jobs did the work."""
+    the local scores bit for bit, and Spark jobs did the work. (A tuned challenger searches on
+    the driver's training rows: they come whole.)"""
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
-    cfg = load_config(write_config(sim_config(sim_parquet, champion=champion)))
+    tuned = {"name": "lgbm", "kind": "lightgbm", "tune": {"trials": 2}}
+    raw = sim_config(sim_parquet, champion=champion, challengers=[tuned])
+    cfg = load_config(write_config(raw))
     local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
     expected = fit_champion(cfg, local, 1, SilentProgress())
     spark_cfg = cfg.with_engine("spark", "local[2]")
@@ -133,6 +137,46 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
     assert not differences, "\n".join(differences[:20])
     assert trained["xgb"].startswith("trained on the spark engine by 2 workers, on all")
     assert trained["lgbm"].startswith("fitted on the driver on all")
+
+
+@pytest.mark.slow
+def test_training_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
+    spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
+) -> None:
+    """The champion is a model file (scored on the executors) and the challengers fit on samples
+    drawn there (a LightGBM and an ECOD detector; every training row, fewer than
+    engine.sample_rows): the driver receives of the training window its labels, amounts,
+    entities and days alone, and its first rows whole (input examples). The features' PSI
+    references come from Spark's exact quantiles and bin counts, the scores' from the executors:
+    the run's comparison (in-sample metrics, PSI, intervals, p-values) is the local run's."""
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [
+        {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
+        {"name": "ecod", "kind": "anomaly", "detector": "ecod"},
+    ]
+    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    cfg = load_config(write_config(raw))
+    seen: list[Any] = []
+    runs = {}
+    for engine, master in (("local", None), ("spark", "local[2]")):
+        options = RunOptions(
+            output_dir=tmp_path / engine,
+            tracking_uri=f"sqlite:///{tmp_path / engine}.db",
+            verify=lambda prepared: seen.append(prepared.split),
+        )
+        result = run_experiment(cfg.with_engine(engine, master), options)
+        runs[engine] = json.loads(json.dumps(stable_comparison(result.to_comparison())))
+    local, remote = seen
+    assert remote.train.columns == ["TX_FRAUD", "TX_AMOUNT", "CUSTOMER_ID", DAY]
+    assert remote.train.height == local.train.height
+    assert remote.head is not None and local.head is None
+    first = local.train.head(remote.head.height)
+    assert remote.examples.select(first.columns).equals(first)
+    for m in runs["spark"]["models"]:
+        m.pop("training", None)
+    assert runs["local"]["stability"]["feature_psi"]  # the references were compared
+    differences = _differences(runs["local"], runs["spark"])
+    assert not differences, "\n".join(differences[:20])
 
 
 def assert_unreachable_master_is_one_line(args: list[str]) -> None:
