@@ -247,6 +247,12 @@ class Engine(ABC, Generic[F]):
         sampled alone); every row when there are no more."""
         raise NotImplementedError(f"engine {self.kind} trains on every row")
 
+    def kept(self, rows: F) -> F:
+        """``rows`` computed once and kept where they are until :meth:`close` (Spark: persisted
+        on the executors, in memory then on disk), for the run's jobs on them; the local
+        engine's rows are in memory."""
+        return rows
+
     @contextmanager
     def held(self, rows: F) -> Iterator[F]:
         """``rows`` computed once for the jobs of the block and kept where they are (Spark:

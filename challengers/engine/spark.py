@@ -97,6 +97,7 @@ class SparkEngine(Engine[Any]):
     def __init__(self, session: Any, *, owned: bool = False) -> None:
         self.session = session
         self.owned = owned  # started here: stopped by close()
+        self._kept: list[Any] = []  # frames persisted for the run (kept), released by close()
 
     @classmethod
     def start(cls, master: str | None, conf: dict[str, Any] | None = None) -> SparkEngine:
@@ -110,6 +111,9 @@ class SparkEngine(Engine[Any]):
         return cls(start_session(master, conf), owned=True)
 
     def close(self) -> None:
+        for rows in self._kept:  # a session that lives on (spark-submit, a notebook) frees them
+            rows.unpersist()
+        self._kept.clear()
         if self.owned:
             self.session.stop()
 
@@ -441,6 +445,11 @@ class SparkEngine(Engine[Any]):
         self, rows: Any, *, target: str, size: int, seed: int, by: Sequence[str] | None = None
     ) -> pl.DataFrame:
         return stratified_sample(rows, target=target, size=size, seed=seed, order=ORDER, by=by)
+
+    def kept(self, rows: Any) -> Any:
+        persisted = rows.persist()  # memory, spilled to disk: recomputed from the lineage if lost
+        self._kept.append(persisted)
+        return persisted
 
     @contextmanager
     def held(self, rows: Any) -> Iterator[Any]:

@@ -162,10 +162,10 @@ def references_on_engine(
     prepared: Prepared, columns: Callable[[Sequence[str]], list[str]], bins: int
 ) -> dict[str, st.Reference] | None:
     """The PSI references of the training rows' ``columns(their columns)`` computed where the
-    rows are (exact quantiles and bin counts, the driver's bit for bit), the rows held there for
-    the few jobs it takes; None when the run's engine is local."""
+    rows are (exact quantiles and bin counts, the driver's bit for bit; the rows are kept there
+    for the run); None when the run's engine is local."""
     engine, rows = prepared.engine, prepared.engine_rows
     if engine is None or rows is None or not engine.distributed:
         return None
-    with engine.held(rows.train) as train:
-        return st.engine_references(engine, train, columns(engine.columns(train)), bins)
+    train = rows.train
+    return st.engine_references(engine, train, columns(engine.columns(train)), bins)

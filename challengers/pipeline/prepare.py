@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,6 +155,10 @@ def _prepare_on_spark(
             used = [c for c in plan.columns if c in rows.columns]
             sums = engine.row_sums(rows, used, chunk_by=DAY)
             split = engine.split(rows, plan.windows, target=s.target, entity=s.entity)
+            # the windows are computed once (a read of the files and the known-fraud join) and
+            # kept on the executors for every job of the run: bringing them here, scoring
+            # each model's test and training rows, the sample, the references
+            split = replace(split, train=engine.kept(split.train), test=engine.kept(split.test))
             lean = not keep_history and windows_alone(plan.windows)
             if lean:
                 narrow = training_on_driver(plan) if training_stays_on_engine(plan) else None

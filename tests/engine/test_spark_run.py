@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -51,17 +52,20 @@ def test_a_spark_loaded_run_prepares_the_local_rows_in_order(
 
 @pytest.mark.slow
 def test_a_lean_spark_run_holds_the_local_windows_and_scores_the_champion_file_there(
-    spark_engine: Any, sim_parquet: Path, write_config
+    spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
 ) -> None:
     """A run whose models read nothing before their window (prepare without history): Spark
     cuts the windows and leaves out the known frauds, and the driver receives the training and
     test rows alone: the local lean load's frames, types, order and fingerprint. The champion's
     native file is broadcast and applied on the executors to the test and the training rows:
-    the local scores bit for bit, and Spark jobs did the work. (A tuned challenger searches on
-    the driver's training rows: they come whole.)"""
+    the local scores bit for bit, and Spark jobs did the work, on the windows kept on the
+    executors: the file is gone by then. (A tuned challenger searches on the driver's training
+    rows: they come whole.)"""
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     tuned = {"name": "lgbm", "kind": "lightgbm", "tune": {"trials": 2}}
-    raw = sim_config(sim_parquet, champion=champion, challengers=[tuned])
+    data = tmp_path / "data.parquet"
+    shutil.copyfile(sim_parquet, data)
+    raw = sim_config(data, champion=champion, challengers=[tuned])
     cfg = load_config(write_config(raw))
     local = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
     expected = fit_champion(cfg, local, 1, SilentProgress())
@@ -78,6 +82,9 @@ def test_a_lean_spark_run_holds_the_local_windows_and_scores_the_champion_file_t
         assert counts[0] > 0
         assert remote.fingerprint == local.fingerprint
         assert remote.data_print == local.data_print
+        windows = remote.engine_rows
+        assert windows is not None and windows.train.is_cached and windows.test.is_cached
+        data.unlink()  # the scoring jobs read the kept windows, not the file again
         context = spark_engine.session.sparkContext
         context.setJobGroup("champion-scores", "the champion scored in a test")
         try:
@@ -85,6 +92,7 @@ def test_a_lean_spark_run_holds_the_local_windows_and_scores_the_champion_file_t
         finally:
             context.setJobGroup("", "")
         assert context.statusTracker().getJobIdsForGroup("champion-scores")
+    assert not windows.train.is_cached and not windows.test.is_cached  # released by close()
     assert actual.scores is not None and expected.scores is not None
     assert actual.scores.tobytes() == expected.scores.tobytes()
     assert actual.train_scores is not None and expected.train_scores is not None
