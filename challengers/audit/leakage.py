@@ -198,7 +198,7 @@ def _id_reasons(ctx: AuditContext, name: str, corr: float) -> list[str]:
     n = int(ctx.daily["rows"].sum()) if ctx.daily is not None else 0
     present = n * (1 - stats.get("null_rate", 0.0))
     reasons = []
-    distinct = share(stats.get("distinct", 0), present)  # HyperLogLog: within a few percent
+    distinct = share(stats.get("distinct", 0), present)  # a sketch: within 2% (distinct.py)
     if dtype.is_integer() and distinct >= ctx.limits.id_unique_ratio:
         reasons.append(f"unique per row (about {pct(min(distinct, 1.0))} distinct)")
     if math.isfinite(corr) and abs(corr) >= ctx.limits.id_time_corr:

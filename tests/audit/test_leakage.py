@@ -85,6 +85,8 @@ def test_timestamp_before_the_event_is_fine(tmp_path: Path) -> None:
     ("column", "values", "reason"),
     [
         ("ROW_KEY", lambda f: pl.Series(RNG.permutation(f.height)), "unique per row"),
+        # polars' approx_n_unique read these 12,000 values as 11,137 (93%, under the 95% bar)
+        ("ACCOUNT_REF", lambda f: pl.int_range(pl.len()) * 11 + 1_000, "unique per row"),
         ("DAY_NUMBER", lambda f: pl.col("TX_DATETIME").dt.ordinal_day(), "monotonic with time"),
         ("TERMINAL_ID", lambda f: pl.Series(RNG.integers(0, 2000, f.height)), "raw id code"),
     ],
