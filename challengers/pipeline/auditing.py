@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 
 from challengers.audit import AuditResult
@@ -12,6 +13,7 @@ from challengers.audit.context import ModelInputs
 from challengers.audit.runner import run_audit
 from challengers.config import ExperimentConfig, FindingsConfig
 from challengers.engine.base import Engine
+from challengers.engine.spark_session import check_reachable as check_reachable_master
 from challengers.errors import ChallengeError
 from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.prepare import (
@@ -28,11 +30,10 @@ log = logging.getLogger(__name__)
 
 def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
     """`challenge audit`: the data audit alone; writes audit.json and its chart."""
-    if cfg.engine.kind == "spark":
-        plan = _plan_on_spark(cfg, options, progress)
-    else:
-        plan = _plan(cfg, options, None)
-    with output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out:
+    with (
+        _audited_plan(cfg, options, progress) as plan,
+        output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out,
+    ):
         return _audit(cfg, plan, out, progress)
 
 
@@ -45,20 +46,21 @@ def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> 
     )
 
 
-def _plan_on_spark(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Plan:
-    """The plan over the data's rows read by Spark (its file checks; an unreachable master is
-    exit 3) and brought to the driver in file order, where the audit's aggregates run as
-    locally. Files are planned before Spark starts; a table from its schema in the catalog."""
-    engine = start_spark(cfg) if data_source(cfg).spark_only else None
-    try:
-        plan = _plan(cfg, options, engine)
-        with progress.stage("Loading data on Spark"):
-            engine = engine or start_spark(cfg)
-            rows = engine.lazy(data_source(cfg)).collect().lazy()  # one job, every column
-    finally:
-        if engine is not None:
-            engine.close()
-    return replace(plan, lf=rows)
+@contextlib.contextmanager
+def _audited_plan(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Iterator[Plan]:
+    """The plan the audit queries, never every row at once: its aggregates stream, and the
+    driver holds what they hold. Files are scanned here, on either engine (as a Spark run's
+    audit scans them; a standalone master that cannot be reached is still exit 3). A table or a
+    URI only Spark reads is queried through the Spark session, which lives until the audit
+    ends: each query brings the columns it reads (``engine.lazy``)."""
+    if cfg.engine.kind != "spark" or not data_source(cfg).spark_only:
+        master = cfg.engine.master if cfg.engine.kind == "spark" else None
+        if master and master.startswith("spark://"):
+            check_reachable_master(master)
+        yield _plan(cfg, options, None)
+        return
+    with contextlib.closing(start_spark(cfg)) as engine:
+        yield _plan(cfg, options, engine)
 
 
 def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from challengers.cli.main import app
 from challengers.config import load_config
 from challengers.pipeline import RunOptions, prepare
-from challengers.pipeline.auditing import audit_plan
+from challengers.pipeline.auditing import audit_experiment, audit_plan
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
@@ -81,6 +81,32 @@ def test_a_table_gives_the_rows_and_fingerprint_of_its_parquet_file_read_locally
     finally:
         remote.close()
     assert spark_engine.session.getActiveSession() is not None  # not the run's to stop
+
+
+@pytest.mark.slow
+def test_challenge_audit_of_a_table_queries_it_through_spark_and_equals_the_files_audit(
+    spark_engine: Any,
+    table: str,
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """`challenge audit` of a catalog table: each of the audit's queries reads the table through
+    the session (kept open until the audit ends, not every row collected first), and gives the
+    audit of the parquet file read locally."""
+    config = write_config(_table_config(sim_parquet, None))
+    local = audit_experiment(
+        load_config(config), RunOptions(output_dir=tmp_path / "local"), SilentProgress()
+    )
+    remote_cfg = load_config(write_config(_table_config(sim_parquet, table), "table.yaml"))
+    remote = audit_experiment(
+        remote_cfg.with_engine("spark", "local[2]"),
+        RunOptions(output_dir=tmp_path / "spark"),
+        SilentProgress(),
+    )
+    assert remote.findings == local.findings and remote.findings
+    assert remote.tables == local.tables
+    assert spark_engine.session.getActiveSession() is not None  # not the audit's to stop
 
 
 @pytest.mark.slow
