@@ -163,6 +163,12 @@ class Reference:
         """:func:`psi` of ``current`` against the reference, the same number."""
         return psi_from_shares(self.shares, bin_shares(current, self.edges))
 
+    def psi_of_counts(self, counts: np.ndarray) -> float:
+        """:meth:`psi` of the rows counted ``counts`` in each bin of the edges, then non-finite
+        (an engine's :meth:`~challengers.engine.base.Engine.bin_counts`)."""
+        counts = np.asarray(counts, dtype=np.float64)
+        return psi_from_shares(self.shares, counts / max(counts.sum(), 1))
+
 
 def engine_references(
     engine: Engine[Any], rows: Any, columns: Sequence[str], bins: int

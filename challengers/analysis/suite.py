@@ -89,6 +89,11 @@ class AnalysisInput:
     # what the diagnostics read of the training window (training_window), when taken before the
     # test window's rankings were built: then ``train`` and ``train_scores`` may be let go
     training: TrainingWindow | None = None
+    # when ``test`` holds no features (they stayed on a distributed engine): the explanations'
+    # sample of test rows (explain_index) whole, and each feature's test rows counted in the bins
+    # of its training reference (Reference.psi_of_counts)
+    explain_sample: pl.DataFrame | None = None
+    test_bin_counts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -270,11 +275,7 @@ def stability(
         score_psi={name: training.scores[name].psi(inp.scores[name]) for name in weekly},
         score_psi_weekly={name: v[0] for name, v in weekly.items()},
         score_psi_vs_train={name: v[1] for name, v in weekly.items()},
-        feature_psi={
-            f: reference.psi(inp.test.get_column(f).cast(pl.Float64).to_numpy())
-            for f, reference in training.features.items()
-            if f in inp.test.columns
-        },
+        feature_psi=_feature_psi(inp, training),
         decay=_decay(inp, rows, ranked, dates, day_codes),
         train_metrics=training.metrics,
         test_metrics=inp.test_metrics
@@ -284,6 +285,18 @@ def stability(
         decay_basis="weighted least squares of each day's metric on the days since the end of "
         "training, each day weighted by its frauds",
     )
+
+
+def _feature_psi(inp: AnalysisInput, training: TrainingWindow) -> dict[str, float]:
+    """Each reference feature's PSI, test against training: from the test rows, or from their
+    counts per bin when the features stayed on an engine."""
+    out = {}
+    for f, reference in training.features.items():
+        if f in inp.test.columns:
+            out[f] = reference.psi(inp.test.get_column(f).cast(pl.Float64).to_numpy())
+        elif f in inp.test_bin_counts:
+            out[f] = reference.psi_of_counts(inp.test_bin_counts[f])
+    return out
 
 
 def _weeks(
@@ -409,13 +422,17 @@ def _decay(
     }
 
 
+def explain_index(rows: int, size: int, seed: int) -> np.ndarray:
+    """The positions (ascending) of the explanations' seeded sample among ``rows`` test rows."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(rows, size=min(rows, size), replace=False))
+
+
 def explanations(inp: AnalysisInput) -> ex.Explanations:
     """SHAP summaries on one seeded sample of test rows, shared by every model."""
-    n = inp.test.height
-    size = min(n, inp.settings.explain_rows)
-    rng = np.random.default_rng(inp.seed)
-    index = np.sort(rng.choice(n, size=size, replace=False))
-    sample = inp.test[index]
+    sample = inp.explain_sample
+    if sample is None:
+        sample = inp.test[explain_index(inp.test.height, inp.settings.explain_rows, inp.seed)]
     done: list[ex.ModelExplanation] = []
     skipped: dict[str, str] = {}
     for name, model in inp.models.items():
@@ -438,4 +455,4 @@ def explanations(inp: AnalysisInput) -> ex.Explanations:
             ignored=inp.settings.ignored_share,
             leaned=inp.settings.leaned_share,
         )
-    return ex.Explanations(size, n, inp.seed, done, skipped, spots)
+    return ex.Explanations(sample.height, inp.test.height, inp.seed, done, skipped, spots)

@@ -169,6 +169,10 @@ class Engine(ABC, Generic[F]):
     def head(self, rows: F, n: int) -> pl.DataFrame:
         """The first ``n`` rows (in the files' order) on the driver."""
 
+    @abstractmethod
+    def take(self, rows: F, positions: np.ndarray) -> pl.DataFrame:
+        """The rows at ``positions`` (0-based, ascending, in the files' order) on the driver."""
+
     def with_infinite(self, rows: F, columns: Sequence[str]) -> F:
         """The rows with an infinite value in one of the float ``columns`` (none when empty)."""
         raise NotImplementedError(f"engine {self.kind} checks its rows in memory")

@@ -89,6 +89,9 @@ class LocalEngine(Engine[pl.DataFrame]):
     def head(self, rows: pl.DataFrame, n: int) -> pl.DataFrame:
         return rows.head(n)
 
+    def take(self, rows: pl.DataFrame, positions: np.ndarray) -> pl.DataFrame:
+        return rows[positions]
+
     def row_sums(
         self, rows: pl.DataFrame, columns: Sequence[str], *, chunk_by: str | None
     ) -> RowSums:

@@ -363,6 +363,16 @@ class SparkEngine(Engine[Any]):
         kept = [*([ORDER] if ORDER in rows.columns else []), *columns]  # the order goes along
         return rows.select(*kept)
 
+    @cluster_errors
+    def take(self, rows: Any, positions: np.ndarray) -> pl.DataFrame:
+        from pyspark.sql import functions as F
+
+        # the rows' places in file order (8 bytes a row on the driver for a moment), then the
+        # wanted ones picked by their place
+        order = rows.select(ORDER).orderBy(ORDER).toArrow().column(ORDER).to_numpy()
+        wanted = order[np.asarray(positions, dtype=np.int64)].tolist()
+        return self.to_polars(rows.where(F.col(ORDER).isin(wanted)))
+
     def head(self, rows: Any, n: int) -> pl.DataFrame:
         if ORDER in rows.columns:  # the n first in the files: a top-n, not a sort of the rows
             return self.to_polars(rows.orderBy(ORDER).limit(n))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from challengers.analysis import stability as st
+from challengers.analysis.suite import explain_index
 from challengers.config import ExperimentConfig
 from challengers.data.frames import DataSpec
 from challengers.engine.base import Engine, ModelFile, WindowRows
@@ -169,3 +170,23 @@ def references_on_engine(
         return None
     train = rows.train
     return st.engine_references(engine, train, columns(engine.columns(train)), bins)
+
+
+def test_bin_counts_on_engine(
+    prepared: Prepared, references: Mapping[str, st.Reference]
+) -> dict[str, np.ndarray]:
+    """The test rows of each reference feature counted in its bins where the rows are, when the
+    driver's test rows do not hold the features (``Prepared.narrow``)."""
+    engine, rows = prepared.engine, prepared.engine_rows
+    if not prepared.narrow or engine is None or rows is None:
+        return {}
+    return engine.bin_counts(rows.test, {f: r.edges for f, r in references.items()})
+
+
+def explain_sample_on_engine(prepared: Prepared, size: int, seed: int) -> pl.DataFrame | None:
+    """The explanations' seeded sample of test rows (``explain_index``, the same positions as on
+    the driver) brought whole from the engine, when the driver's test rows hold no features."""
+    engine, rows = prepared.engine, prepared.engine_rows
+    if not prepared.narrow or engine is None or rows is None:
+        return None
+    return engine.take(rows.test, explain_index(prepared.split.test.height, size, seed))

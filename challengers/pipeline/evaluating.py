@@ -27,7 +27,11 @@ from challengers.evaluation.evaluate import (
     resampling,
 )
 from challengers.evaluation.twins import adjust_twins, compare_with_twin
-from challengers.pipeline.distributed import references_on_engine
+from challengers.pipeline.distributed import (
+    explain_sample_on_engine,
+    references_on_engine,
+    test_bin_counts_on_engine,
+)
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
 from challengers.pipeline.prepare import Prepared
@@ -78,6 +82,10 @@ def evaluate(
             prepared, partial(reference_features, inputs), inputs.settings.psi_bins
         )
         inputs.training = training_window(inputs, let_go=let_go, features=features)
+        inputs.test_bin_counts = test_bin_counts_on_engine(prepared, inputs.training.features)
+        inputs.explain_sample = explain_sample_on_engine(
+            prepared, inputs.settings.explain_rows, cfg.seed
+        )
     _let_go_of_training_scores(fitted, inputs)
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):

@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from challengers import interrupts
 from challengers.config import ExperimentConfig
-from challengers.data.split import Split
 from challengers.engine.base import WindowRows
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
 from challengers.evaluation.curve import Cost
@@ -168,7 +166,7 @@ def _fit_and_score(
     fit_seconds = model.fit_seconds_
     if trained is not None and trained.fit_seconds is not None:  # the engine's work included
         fit_seconds = trained.fit_seconds
-    twin = _score_twin(model, parts, history)
+    twin = _score_twin(model, prepared, engine_rows)
     interrupts.raise_if_swallowed()
     return Fitted(
         plan=mp,
@@ -183,10 +181,20 @@ def _fit_and_score(
 
 
 def _score_twin(
-    model: BaseChallenger, parts: Split, history: pl.DataFrame | None
+    model: BaseChallenger, prepared: Prepared, engine_rows: WindowRows | None
 ) -> TwinScores | None:
-    twin = model.fitted_twin() if isinstance(model, HasTwin) else None
-    return None if twin is None else score_twin(*twin, parts.test, history)
+    """The test scores of the model's twin (HasTwin): on the executors where the model's are."""
+    fitted = model.fitted_twin() if isinstance(model, HasTwin) else None
+    if fitted is None:
+        return None
+    twin, label = fitted
+    test = prepared.split.test
+    scores = None
+    if engine_rows is not None:
+        scores = scores_on_engine(prepared, twin, engine_rows.test, test.height)
+    if scores is None:
+        return score_twin(twin, label, test, prepared.history)
+    return TwinScores(label=label, scores=scores, calibrated=bool(twin.calibrated))
 
 
 def _score_training(

@@ -74,6 +74,9 @@ class Prepared:
     engine_rows: WindowRows | None = None  # the split on the engine, the same rows as ``split``
     engine_history: Any = None  # every loaded row on the engine, as ``history`` (derived features)
     engine_tags: dict[str, str] = field(default_factory=dict)  # spark_version, spark_master
+    # the windows' features stayed on the engine (features_stay_on_engine): the driver's frames
+    # hold the named columns alone, and the training window's first rows (split.head)
+    narrow: bool = False
 
     def close(self) -> None:
         """Release the engine (a Spark session the run started); the run's last step."""
@@ -160,8 +163,8 @@ def _prepare_on_spark(
             # each model's test and training rows, the sample, the references
             split = replace(split, train=engine.kept(split.train), test=engine.kept(split.test))
             lean = not keep_history and windows_alone(plan.windows)
+            narrow = lean and features_stay_on_engine(plan)
             if lean:
-                narrow = training_on_driver(plan) if training_stays_on_engine(plan) else None
                 loaded = _windows_from_engine(engine, rows, split, plan, sums.rows, narrow)
             else:
                 loaded = load_whole(plan, engine.to_polars(rows), cfg.threads)
@@ -169,6 +172,7 @@ def _prepare_on_spark(
         if lean:  # as locally: the training frame lets go of the columns that only label tests
             prepared.split = prepared.split.with_training_columns(training_columns(plan))
         prepared.engine_rows, prepared.engine_history = split, rows
+        prepared.narrow = narrow
         prepared.engine, prepared.engine_tags = engine, engine.tags()
         return prepared
     except BaseException:
@@ -183,33 +187,32 @@ def _windows_from_engine(
     split: WindowRows,
     plan: Plan,
     loaded_rows: int,
-    narrow: list[str] | None = None,
+    narrow: bool = False,
 ) -> Loaded:
     """The training and test rows of ``split`` on the driver, in file order, as
     :func:`~challengers.pipeline.loading.load_windows` holds them locally (``loaded_rows``: every
     loaded row, counted by the fingerprint's sums); the finiteness check sees every loaded row's
-    infinities through the (normally no) rows that hold one. ``narrow``: the only columns of the
-    training rows the driver reads (their first rows come whole, as input examples)."""
+    infinities through the (normally no) rows that hold one. ``narrow``: without the features
+    (:func:`features_stay_on_engine`): of the training rows what the in-sample diagnostics rank
+    them by, of the test rows every named column; the training window's first rows whole."""
     floats = [f for f in features_of(plan) if plan.schema[f].is_float()]
     infinite = engine.to_polars(engine.with_infinite(rows, floats))
-    test = _held(plan, engine.to_polars(split.test))
     head = None
-    if narrow is None:
-        train = _held(plan, engine.to_polars(split.train))
-    else:
-        train = one_chunk_per_column(engine.to_polars(engine.select(split.train, narrow)))
+    if narrow:
+        train = one_chunk_per_column(engine.to_polars(engine.select(split.train, ranked_by(plan))))
+        test = _held(plan, engine.to_polars(engine.select(split.test, named_columns(plan))))
         head = _held(plan, engine.head(split.train, INPUT_EXAMPLE_ROWS))
+    else:
+        train = _held(plan, engine.to_polars(split.train))
+        test = _held(plan, engine.to_polars(split.test))
     # Spark's join for the known frauds put the entity column first: the file's order, as locally
     order = head.columns if head is not None else train.columns
-    if head is not None:
-        head = head.select(order)
-        train = train.select(c for c in order if c in train.columns)
     parts = Split(
-        train,
-        test.select(order),
+        train.select(c for c in order if c in train.columns),
+        test.select(c for c in order if c in test.columns),
         split.excluded_rows,
         split.excluded_positives,
-        head=head,
+        head=None if head is None else head.select(order),
     )
     printer = Fingerprinter(plan.columns, chunk_by=DAY)  # unused: the engine summed the rows
     return Loaded(parts, None, printer, [], [infinite], loaded_rows)
@@ -221,12 +224,14 @@ def _held(plan: Plan, rows: pl.DataFrame) -> pl.DataFrame:
     return one_chunk_per_column(as_held(plan, rows.lazy()).collect())
 
 
-def training_stays_on_engine(plan: Plan) -> bool:
-    """Whether no model of the run reads the training rows' features on the driver: the champion
-    is a model file (scored on the executors) and every challenger trains on the engine's rows or
-    on a sample drawn there, untuned (tuning searches on the driver's rows), reading no rows
-    before its window. Then the driver needs of the training window only its labels, amounts,
-    entities and days (:func:`training_on_driver`)."""
+def features_stay_on_engine(plan: Plan) -> bool:
+    """Whether no model of the run reads the features of the windows' rows on the driver: the
+    champion is a model file (scored on the executors) and every challenger trains on the
+    engine's rows or on a sample drawn there, untuned (tuning searches on the driver's rows), and
+    is scored there, reading no rows before its window. Then the driver needs of the training
+    rows only what the in-sample diagnostics rank them by (:func:`ranked_by`), and of the test
+    rows their named columns (:func:`named_columns`); the diagnostics' feature drift and
+    explanations get the rest from the engine."""
     if not isinstance(plan.champion.settings, NativeModelChampion) or plan.champion.extra_columns:
         return False
     for m in plan.challengers:
@@ -238,11 +243,19 @@ def training_stays_on_engine(plan: Plan) -> bool:
     return True
 
 
-def training_on_driver(plan: Plan) -> list[str]:
-    """The columns of the training rows the driver reads when their features stay on the engine:
-    what the in-sample diagnostics rank them by (label, amount, entity, day)."""
+def ranked_by(plan: Plan) -> list[str]:
+    """The columns the in-sample diagnostics rank the training rows by: label, amount, entity,
+    day."""
     s = plan.spec
     return [c for c in (s.target, s.amount, s.entity, DAY) if c]
+
+
+def named_columns(plan: Plan) -> list[str]:
+    """The test rows' columns besides the features: label, time, id, amount, entity, segments,
+    scenario, day (what the evaluation, the diagnostics and the outputs read of every row)."""
+    s = plan.spec
+    named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments, s.scenario, DAY]
+    return [c for c in dict.fromkeys(named) if c]
 
 
 def _prepared(

@@ -148,19 +148,27 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
 
 
 @pytest.mark.slow
-def test_training_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
+def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
 ) -> None:
     """The champion is a model file (scored on the executors) and the challengers fit on samples
-    drawn there (a LightGBM and an ECOD detector; every training row, fewer than
-    engine.sample_rows): the driver receives of the training window its labels, amounts,
-    entities and days alone, and its first rows whole (input examples). The features' PSI
-    references come from Spark's exact quantiles and bin counts, the scores' from the executors:
-    the run's comparison (in-sample metrics, PSI, intervals, p-values) is the local run's."""
+    drawn there (a LightGBM, and an ECOD hybrid with its LightGBM twin; every training row,
+    fewer than engine.sample_rows) and are scored there: the driver receives of the training
+    window its labels, amounts, entities and days alone and its first rows whole (input
+    examples), of the test window its named columns. The features' PSI references and test bin
+    counts come from Spark's exact quantiles and aggregates, the explanations' sample of test
+    rows from the same positions: the run's comparison (in-sample metrics, PSI, explanations'
+    findings, twins, intervals, p-values) is the local run's."""
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     challengers = [
         {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
-        {"name": "ecod", "kind": "anomaly", "detector": "ecod"},
+        {
+            "name": "ecod",
+            "kind": "anomaly",
+            "detector": "ecod",
+            "hybrid": "lightgbm",
+            "model": {"kind": "lightgbm", "params": {"n_estimators": 20}},
+        },
     ]
     raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
     cfg = load_config(write_config(raw))
@@ -177,12 +185,16 @@ def test_training_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     local, remote = seen
     assert remote.train.columns == ["TX_FRAUD", "TX_AMOUNT", "CUSTOMER_ID", DAY]
     assert remote.train.height == local.train.height
+    named = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "TX_FRAUD", "REGION"]
+    assert set(remote.test.columns) == {*named, "CARD_TYPE", DAY}  # no feature
+    assert remote.test.equals(local.test.select(remote.test.columns))
     assert remote.head is not None and local.head is None
     first = local.train.head(remote.head.height)
     assert remote.examples.select(first.columns).equals(first)
     for m in runs["spark"]["models"]:
         m.pop("training", None)
     assert runs["local"]["stability"]["feature_psi"]  # the references were compared
+    assert any(m.get("twin") for m in runs["local"]["models"])  # and the twin's scores
     differences = _differences(runs["local"], runs["spark"])
     assert not differences, "\n".join(differences[:20])
 
