@@ -276,12 +276,14 @@ def run(
     command += ["--tracking-uri", f"sqlite:///{directory / 'mlflow.db'}"]
     env = {**TOOL_ENV, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     load_start = wait_for_quiet(args.max_load, args.patience)
+    # the code this run measures, read as it starts: others commit while a benchmark runs (read
+    # after the run, it named the commits made during it)
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
     started = time.perf_counter()
     code, stderr, watch, load_max = watched(command, env)
     wall = time.perf_counter() - started
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
-    ).stdout.strip()  # others commit while a benchmark runs: the code each run measured
     record = {
         "rows": rows,
         "engine": engine,
