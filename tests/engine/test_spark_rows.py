@@ -1,9 +1,8 @@
-"""The rows a Spark run brings to the driver by place: the first rows, the rows at given positions
-and a selection of columns are the local engine's, in the files' order, whatever Spark's
-partitions (a file of many row groups read by several tasks)."""
+"""Spark loads, checks, cuts windows and fingerprints rows exactly as the local engine does."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +10,124 @@ import numpy as np
 import polars as pl
 import pytest
 
+from challengers.data.frames import DAY, require_columns
+from challengers.data.split import Windows
+from challengers.engine.local import LocalEngine
+from challengers.errors import DataError
+from challengers.replication.fingerprint import fingerprint_frame, from_sums
 
-@pytest.mark.slow
+pytestmark = pytest.mark.slow  # a Spark session and its jobs: seconds each
+
+COLUMNS = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "REGION", "TX_FRAUD"]
+WINDOWS = Windows(
+    train_start=date(2024, 1, 31),
+    train_end=date(2024, 2, 20),
+    test_start=date(2024, 2, 28),
+    test_end=date(2024, 3, 10),
+    label_delay_days=7,
+    exclude_known_frauds=True,
+)
+
+
+def load(engine: Any, path: Path, columns: list[str] = COLUMNS) -> Any:
+    return engine.load_days(
+        str(path),
+        columns=columns,
+        time="TX_DATETIME",
+        target="TX_FRAUD",
+        start=WINDOWS.first_day,
+        end=WINDOWS.last_day,
+    )
+
+
+def test_loaded_rows_and_their_fingerprint_are_the_local_engine_s(
+    spark_engine: Any, local_engine: LocalEngine, sim_parquet: Path
+) -> None:
+    local = load(local_engine, sim_parquet)
+    remote = load(spark_engine, sim_parquet)
+    assert spark_engine.schema(str(sim_parquet)) == local_engine.schema(str(sim_parquet))
+    fetched = spark_engine.to_polars(remote)
+    assert fetched.schema == local.schema  # naive UTC times, the _day column, the same types
+    key = "TRANSACTION_ID"
+    assert fetched.sort(key).equals(local.sort(key))
+    # the fingerprint sums, computed on the executors over 4 and then 3 partitions
+    expected = fingerprint_frame(local, COLUMNS, chunk_by=DAY)
+    for rows in (remote, remote.repartition(3, "CUSTOMER_ID")):
+        sums = spark_engine.row_sums(rows, COLUMNS, chunk_by=DAY)
+        assert from_sums(sums) == expected
+    assert len(expected.row_print.chunks) == (WINDOWS.last_day - WINDOWS.first_day).days + 1
+
+
+def test_windows_label_delay_and_known_fraud_exclusion_give_the_same_rows(
+    spark_engine: Any, local_engine: LocalEngine, sim_parquet: Path
+) -> None:
+    local = local_engine.split(
+        load(local_engine, sim_parquet), WINDOWS, target="TX_FRAUD", entity="CUSTOMER_ID"
+    )
+    remote = spark_engine.split(
+        load(spark_engine, sim_parquet), WINDOWS, target="TX_FRAUD", entity="CUSTOMER_ID"
+    )
+    assert local.excluded_rows > 0  # the planted case: known frauds are there to exclude
+    assert (remote.excluded_rows, remote.excluded_positives) == (
+        local.excluded_rows,
+        local.excluded_positives,
+    )
+    for mine, theirs in ((remote.train, local.train), (remote.test, local.test)):
+        assert spark_engine.count(mine) == theirs.height
+        sums = spark_engine.row_sums(mine, COLUMNS, chunk_by=DAY)
+        assert from_sums(sums).digest == fingerprint_frame(theirs, COLUMNS, chunk_by=DAY).digest
+
+
+def _error(engine: Any, path: Path, columns: list[str] = COLUMNS) -> str:
+    with pytest.raises(DataError) as caught:
+        load(engine, path, columns)
+    text = str(caught.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_bad_data_gives_the_local_engine_s_one_line_errors(
+    spark_engine: Any, local_engine: LocalEngine, sim_frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nothing-*.parquet"
+    assert _error(spark_engine, missing) == _error(local_engine, missing)
+    labels = tmp_path / "labels.parquet"
+    sim_frame.with_columns(pl.col("TX_FRAUD") * 2).write_parquet(labels)
+    assert _error(spark_engine, labels) == _error(local_engine, labels)
+    assert "values other than 0/1 (2)" in _error(spark_engine, labels)
+    wrong = [*COLUMNS[:-1], "TX_FRAUDS"]
+    with pytest.raises(DataError) as caught:  # what the plan says before loading, locally
+        require_columns(local_engine.schema(str(labels)), [(c, "data") for c in wrong])
+    assert _error(spark_engine, labels, wrong) == str(caught.value)
+    other = tmp_path / "rows.json"
+    sim_frame.head(10).write_ndjson(other)
+    assert _error(spark_engine, other) == _error(local_engine, other)
+    assert "unsupported file type '.json'" in _error(spark_engine, other)
+    broken = tmp_path / "broken.csv"  # csv: the local engine's checks, then Spark reads it
+    broken.write_text(sim_frame.head(10).write_csv().replace("\n3,", "\n3,4,", 1))
+    assert _error(spark_engine, broken) == _error(local_engine, broken)
+    assert "found more fields than defined" in _error(spark_engine, broken)
+    empty = tmp_path / "empty.parquet"
+    sim_frame.head(0).write_parquet(empty)
+    assert (
+        _error(spark_engine, empty)
+        == f"data.path: {empty} holds no rows (only a header or a schema)"
+    )
+
+
 def test_head_take_and_select_give_the_local_rows_in_file_order(
     spark_engine: Any, local_engine: Any, tmp_path: Path
 ) -> None:
+    """The rows a run brings to the driver by place (the input examples, the explanations'
+    sample, the columns it keeps) are the local engine's, in the files' order, on a file of many
+    row groups read by several tasks and a filter that leaves gaps, as a window's does."""
     rng = np.random.default_rng(3)
     frame = pl.DataFrame(
         {"id": np.arange(50_000), "x": rng.normal(size=50_000), "y": rng.integers(0, 2, 50_000)}
     )
     path = tmp_path / "rows.parquet"
     frame.write_parquet(path, row_group_size=4_000)  # several tasks read it
-    rows = spark_engine.file_rows(str(path)).where("y = 1 or x > 0")  # a window's gaps
+    rows = spark_engine.file_rows(str(path)).where("y = 1 or x > 0")
     local = frame.filter((pl.col("y") == 1) | (pl.col("x") > 0))
     positions = np.sort(rng.choice(local.height, size=300, replace=False))
     assert spark_engine.head(rows, 7).equals(local_engine.head(local, 7))
