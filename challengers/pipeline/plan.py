@@ -53,11 +53,17 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def columns(self) -> list[str]:
-        """Every column the run reads, each once."""
+    def named(self) -> list[str]:
+        """The columns the data section names (label, time, id, amount, entity, segments,
+        scenario), each once."""
         s = self.spec
         named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments, s.scenario]
-        cols = [c for c in named if c]
+        return list(dict.fromkeys(c for c in named if c))
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the run reads, each once."""
+        cols = list(self.named)
         for m in [self.champion, *self.challengers]:
             cols += [*m.features, *m.extra_columns]
         return list(dict.fromkeys(cols))

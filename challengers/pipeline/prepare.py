@@ -200,7 +200,7 @@ def _windows_from_engine(
     head = None
     if narrow:
         train = one_chunk_per_column(engine.to_polars(engine.select(split.train, ranked_by(plan))))
-        test = _held(plan, engine.to_polars(engine.select(split.test, named_columns(plan))))
+        test = _held(plan, engine.to_polars(engine.select(split.test, [*plan.named, DAY])))
         head = _held(plan, engine.head(split.train, INPUT_EXAMPLE_ROWS))
     else:
         train = _held(plan, engine.to_polars(split.train))
@@ -230,7 +230,7 @@ def features_stay_on_engine(plan: Plan) -> bool:
     engine's rows or on a sample drawn there, untuned (tuning searches on the driver's rows), and
     is scored there, reading no rows before its window. Then the driver needs of the training
     rows only what the in-sample diagnostics rank them by (:func:`ranked_by`), and of the test
-    rows their named columns (:func:`named_columns`); the diagnostics' feature drift and
+    rows their named columns (``Plan.named``) and day; the diagnostics' feature drift and
     explanations get the rest from the engine."""
     if not isinstance(plan.champion.settings, NativeModelChampion) or plan.champion.extra_columns:
         return False
@@ -248,14 +248,6 @@ def ranked_by(plan: Plan) -> list[str]:
     day."""
     s = plan.spec
     return [c for c in (s.target, s.amount, s.entity, DAY) if c]
-
-
-def named_columns(plan: Plan) -> list[str]:
-    """The test rows' columns besides the features: label, time, id, amount, entity, segments,
-    scenario, day (what the evaluation, the diagnostics and the outputs read of every row)."""
-    s = plan.spec
-    named = [s.target, s.time, s.id, s.amount, s.entity, *s.segments, s.scenario, DAY]
-    return [c for c in dict.fromkeys(named) if c]
 
 
 def _prepared(
