@@ -36,8 +36,7 @@ def start_session(
 
     ConfigError (exit 2) when pyspark is not installed; EnvironmentFailure (exit 3) when Spark cannot
     start (no Java, a master that cannot be reached)."""
-    if master and master.startswith("spark://"):
-        check_reachable(master)
+    check_master(master)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -70,6 +69,13 @@ def start_session(
         raise EnvironmentFailure(
             f"engine: Spark could not start on {master or 'the spark-submit master'}: {text}; {hint}"
         ) from exc
+
+
+def check_master(master: str | None) -> None:
+    """A standalone master (spark://...) that cannot be reached is EnvironmentFailure (exit 3),
+    checked without starting Spark; other masters (local, yarn, k8s) are left to Spark."""
+    if master and master.startswith("spark://"):
+        check_reachable(master)
 
 
 def check_reachable(master: str, timeout: float = 5.0) -> None:

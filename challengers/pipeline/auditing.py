@@ -13,7 +13,7 @@ from challengers.audit.context import ModelInputs
 from challengers.audit.runner import run_audit
 from challengers.config import ExperimentConfig, FindingsConfig
 from challengers.engine.base import Engine
-from challengers.engine.spark_session import check_reachable as check_reachable_master
+from challengers.engine.spark_session import check_master
 from challengers.errors import ChallengeError
 from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.prepare import (
@@ -54,9 +54,7 @@ def _audited_plan(cfg: ExperimentConfig, options: RunOptions, progress: Progress
     URI only Spark reads is queried through the Spark session, which lives until the audit
     ends: each query brings the columns it reads (``engine.lazy``)."""
     if cfg.engine.kind != "spark" or not data_source(cfg).spark_only:
-        master = cfg.engine.master if cfg.engine.kind == "spark" else None
-        if master and master.startswith("spark://"):
-            check_reachable_master(master)
+        check_master(cfg.engine.master if cfg.engine.kind == "spark" else None)
         yield _plan(cfg, options, None)
         return
     with contextlib.closing(start_spark(cfg)) as engine:
