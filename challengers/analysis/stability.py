@@ -10,10 +10,9 @@ same share of training rows), missing values have a bin of their own, and empty 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,11 @@ def finite_quantiles(values: np.ndarray, qs: np.ndarray) -> np.ndarray:
     values = np.ascontiguousarray(values, dtype=np.float64)
     bits = values.view(np.uint64)
     counts = kern.key_buckets(bits)
-    return quantiles_from_order_statistics(
-        int(counts.sum()), qs, lambda ranks: _order_statistics(values, bits, counts, ranks)
-    )
+    n = int(counts.sum())
+    if n == 0:
+        return np.empty(0)
+    found = _order_statistics(values, bits, counts, quantile_ranks(n, qs))
+    return quantiles_from_order_statistics(n, qs, np.asarray(found))
 
 
 def quantile_ranks(n: int, qs: np.ndarray) -> np.ndarray:
@@ -61,17 +62,14 @@ def quantile_ranks(n: int, qs: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([previous, following]))
 
 
-def quantiles_from_order_statistics(
-    n: int, qs: np.ndarray, order_statistics: Callable[[np.ndarray], Sequence[float] | np.ndarray]
-) -> np.ndarray:
-    """``np.quantile`` (linear) of ``n`` finite values given ``order_statistics(ranks)``: the
-    values at those 0-based ascending ranks, wherever they are selected (here, or on an engine's
+def quantiles_from_order_statistics(n: int, qs: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """``np.quantile`` (linear) of ``n`` finite values given ``found``: the values at the ranks
+    :func:`quantile_ranks` names, wherever they were selected (here, or on an engine's
     executors). Empty when ``n`` is 0."""
     if n == 0:
         return np.empty(0)
     previous, following, gamma = _virtual(n, qs)
-    ranks = quantile_ranks(n, qs)
-    value_of = dict(zip(ranks.tolist(), order_statistics(ranks), strict=True))
+    value_of = dict(zip(quantile_ranks(n, qs).tolist(), found.tolist(), strict=True))
     a = np.array([value_of[k] for k in previous.tolist()])
     b = np.array([value_of[k] for k in following.tolist()])
     diff = b - a  # numpy's _lerp: from a below the middle, from b at or above it
@@ -117,8 +115,7 @@ def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     from challengers.evaluation.row_kernels import bin_counts  # numba loads only when needed
 
     values = np.asarray(values, dtype=np.float64)
-    counts = bin_counts(values, np.asarray(edges, dtype=np.float64)).astype(np.float64)
-    return counts / max(len(values), 1)
+    return _shares(bin_counts(values, np.asarray(edges, dtype=np.float64)))  # every value counted
 
 
 def psi_from_shares(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -156,8 +153,7 @@ class Reference:
         """The reference whose quantiles are ``edges`` (before duplicates are dropped) and whose
         rows fall ``counts`` in each bin of the distinct edges, then non-finite (an engine's
         aggregates): what :meth:`of` gives for the same rows."""
-        counts = np.asarray(counts, dtype=np.float64)
-        return cls(np.unique(edges), counts / max(counts.sum(), 1))
+        return cls(np.unique(edges), _shares(counts))
 
     def psi(self, current: np.ndarray) -> float:
         """:func:`psi` of ``current`` against the reference, the same number."""
@@ -166,8 +162,14 @@ class Reference:
     def psi_of_counts(self, counts: np.ndarray) -> float:
         """:meth:`psi` of the rows counted ``counts`` in each bin of the edges, then non-finite
         (an engine's :meth:`~challengers.engine.base.Engine.bin_counts`)."""
-        counts = np.asarray(counts, dtype=np.float64)
-        return psi_from_shares(self.shares, counts / max(counts.sum(), 1))
+        return psi_from_shares(self.shares, _shares(counts))
+
+
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """Each bin's share of the rows counted ``counts`` (the non-finite ones included: every
+    row is in one bin)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return counts / max(counts.sum(), 1)
 
 
 def engine_references(
@@ -182,18 +184,12 @@ def engine_references(
     ranks = {c: quantile_ranks(n, qs) for c, n in counts.items() if n}
     found = engine.order_statistics(rows, ranks, counts)
     quantiles = {
-        c: quantiles_from_order_statistics(counts[c], qs, partial(_found, found.get(c)))
+        c: quantiles_from_order_statistics(counts[c], qs, found.get(c, np.empty(0)))
         for c in columns
     }
     edges = {c: np.unique(q) for c, q in quantiles.items()}
     binned = engine.bin_counts(rows, edges)
     return {c: Reference.from_bins(edges[c], binned[c]) for c in columns}
-
-
-def _found(values: np.ndarray | None, ranks: np.ndarray) -> np.ndarray:
-    """The order statistics an engine found, at the ranks asked for."""
-    assert values is not None and len(values) == len(ranks)
-    return values
 
 
 @dataclass(frozen=True)
