@@ -22,6 +22,8 @@ from challengers.data.frames import DAY
 from challengers.engine.local import LocalEngine
 from challengers.errors import EnvironmentFailure
 from challengers.pipeline import RunOptions, run_experiment
+from challengers.pipeline.plan import make_plan
+from challengers.pipeline.prepare import features_stay_on_engine
 from challengers.replication.fingerprint import fingerprint_frame
 from tests.conftest import sim_config
 from tests.engine.test_spark_rows import COLUMNS, WINDOWS, load
@@ -61,13 +63,15 @@ try:
     executors = engine.session.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
     print(json.dumps({"digest": digest, "excluded": parts.excluded_rows, "executors": executors}))
 
-    # the run: the second challenger's scoring job loses its executor (the task kills it); each
-    # challenger's test rows, then its training rows, are scored on the executors
+    # the run: the second challenger's first scoring job loses its executor (the task kills
+    # it); every model's rows are scored on the executors, so its model is the third one
+    # scored (the champion's, the first challenger's, its), told apart by the files' content
+    # (each scoring job writes its own copy)
     scores_of, calls = SparkEngine.scores_of, []
 
     def losing(self, rows, model):
-        calls.append(model)
-        if len(calls) == 3:
+        calls.append(Path(model.path).read_bytes())
+        if len(set(calls)) == 3:
             return self.scores_by(rows, kill_executor, ["TX_AMOUNT"])
         return scores_of(self, rows, model)
 
@@ -119,7 +123,11 @@ def finished_at(out: Path) -> dict[str, str]:
 
 
 def _cluster_config(data: Path) -> dict:
+    """Two LightGBM challengers fitted on samples and a champion model file: every model scored
+    on the executors, so the windows' features stay there (``features_stay_on_engine``) and the
+    lost executor and the resume are those of a run whose driver holds no feature."""
     config = sim_config(data, engine={"kind": "spark"})
+    config["champion"] = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     config["challengers"] = [
         {"name": "lgbm-a", "kind": "lightgbm", "params": {"n_estimators": 30}},
         {"name": "lgbm-b", "kind": "lightgbm", "params": {"n_estimators": 40, "num_leaves": 15}},
@@ -196,6 +204,8 @@ def test_a_lost_executor_is_one_line_and_exit_3_and_resume_finishes_the_run(
     out = cluster["out"]
     assert f"2 finished model(s) kept in {out}/models (champ, lgbm-a)" in lines[0]
     assert f"resume with: challenge run {cluster['config']} --resume --output {out}" in lines[0]
+
+    assert features_stay_on_engine(make_plan(load_config(cluster["config"])))
 
     code, output = cluster["run"]["resumed"]
     assert code == 0, output
