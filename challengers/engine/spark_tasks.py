@@ -1,4 +1,5 @@
-"""What Spark runs on its executors, on Arrow batches: fingerprint sums and booster scores.
+"""What Spark runs on its executors, on Arrow batches: fingerprint sums, booster scores, and the
+radix selection's digit counts and bucket values (:mod:`.radix`).
 
 Each function here is shipped to the executors (pickled by Spark) and imports only polars, numpy and
 the kernels the local engine uses (:mod:`.rowhash`, :mod:`.boosters`), so a batch gives exactly what
@@ -14,12 +15,16 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
+from challengers.engine import radix
 from challengers.engine.boosters import TreeScorer, load_bytes, predict
 from challengers.engine.rowhash import batch_sums
 
 ROWS = ""  # the column name under which a chunk's row-hash sum travels
 SUMS_SCHEMA = "key string, column string, rows long, lo long, hi long"
 LOW = (1 << 32) - 1
+DIGITS_SCHEMA = "slot int, digit int, count long, low long, high long"
+VALUES_SCHEMA = "slot int, value double, count long"
+_TOP = np.uint64(1 << 63)
 
 
 def _frame(batch: pa.RecordBatch) -> pl.DataFrame:
@@ -89,5 +94,83 @@ def frame_score_task(
             yield pa.RecordBatch.from_arrays(
                 [batch.column(keep), pa.array(values, type=pa.float64())], names=[keep, output]
             )
+
+    return run
+
+
+def _keys(batch: pa.RecordBatch, column: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column ``v{column}`` of a batch of :func:`challengers.engine.spark_quantiles.finite`
+    values (null where not finite): its finite values and their keys."""
+    return radix.keys_of(batch.column(f"v{column}").to_numpy(zero_copy_only=False))
+
+
+def signed(keys: np.ndarray) -> np.ndarray:
+    """uint64 keys as the int64s ordered alike (``key - 2**63``), which Spark's min and max
+    compare."""
+    return (keys ^ _TOP).view(np.int64)
+
+
+def digit_counts_task(
+    buckets: list[radix.Bucket],
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function: per bucket (its ``slot`` in ``buckets``), the partition's keys in
+    it counted by their next digit, with the smallest and largest key under each digit."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        # per slot met in the partition: counts, smallest and largest key by digit
+        met: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for batch in batches:
+            keys = {b.column: _keys(batch, b.column)[1] for b in buckets}
+            for slot, bucket in enumerate(buckets):
+                digits, n, lo, hi = radix.digit_counts(keys[bucket.column], bucket)
+                if not digits.size:
+                    continue
+                if slot not in met:
+                    size = 1 << radix.digit_bits(bucket.depth)
+                    met[slot] = (
+                        np.zeros(size, dtype=np.int64),
+                        np.full(size, np.iinfo(np.uint64).max, dtype=np.uint64),
+                        np.zeros(size, dtype=np.uint64),
+                    )
+                counts, low, high = met[slot]
+                counts[digits] += n
+                low[digits] = np.minimum(low[digits], lo)
+                high[digits] = np.maximum(high[digits], hi)
+        for slot, (counts, low, high) in met.items():
+            digits = np.flatnonzero(counts)
+            yield pa.RecordBatch.from_arrays(
+                [
+                    pa.array(np.full(digits.size, slot, dtype=np.int32)),
+                    pa.array(digits.astype(np.int32)),
+                    pa.array(counts[digits]),
+                    pa.array(signed(low[digits])),
+                    pa.array(signed(high[digits])),
+                ],
+                names=["slot", "digit", "count", "low", "high"],
+            )
+
+    return run
+
+
+def bucket_values_task(
+    buckets: list[radix.Bucket],
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function: per bucket (its ``slot``), each batch's distinct values in it
+    and their counts."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            keyed = {b.column: _keys(batch, b.column) for b in buckets}
+            for slot, bucket in enumerate(buckets):
+                values, keys = keyed[bucket.column]
+                distinct, counts = np.unique(values[bucket.holds(keys)], return_counts=True)
+                yield pa.RecordBatch.from_arrays(
+                    [
+                        pa.array(np.full(distinct.size, slot, dtype=np.int32)),
+                        pa.array(distinct),
+                        pa.array(counts.astype(np.int64)),
+                    ],
+                    names=["slot", "value", "count"],
+                )
 
     return run

@@ -13,7 +13,7 @@ import pytest
 
 from challengers.analysis.stability import Reference
 from challengers.analysis.stability import engine_references as references
-from challengers.engine import spark_quantiles
+from challengers.engine import radix, spark_quantiles
 
 ROWS = 20_011  # not a multiple of the bins: every quantile interpolates
 
@@ -34,6 +34,8 @@ def frame() -> pl.DataFrame:
             "empty": pl.Series([None] * ROWS, dtype=pl.Float64),
             "single": np.full(ROWS, 2.5),
             "tiny": pl.Series([1e-300 * (i % 3) for i in range(ROWS)]),
+            # distinct values 2**-40 apart: their keys share their first 48 bits by sixteens
+            "dense": rng.permutation(1.0 + np.arange(ROWS) * 2.0**-40),
         }
     )
 
@@ -65,25 +67,33 @@ def test_spark_references_equal_the_drivers_bit_for_bit(spark_engine: Any) -> No
 
 
 @pytest.mark.slow
-def test_a_bracket_that_misses_its_rank_is_widened_until_proven(
-    spark_engine: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("limit", [0, 40])
+def test_ranks_in_crowded_buckets_are_counted_by_their_next_digits(
+    spark_engine: Any, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
-    """approxQuantile's bound makes the first brackets hold their ranks; here the first round's
-    brackets are made to miss (an empty interval above every value), so the ranks are found by
-    the next round, Spark's exact one (the minimum and the maximum), with the same values."""
-    data = frame().select("amount", "codes")
-    rows = spark_engine.session.createDataFrame(data.to_arrow())
-    brackets = spark_quantiles._brackets
-    rounds: list[float] = []
+    """A rank's bucket of more than LIMIT values is counted by its next bits: with LIMIT 0
+    every rank is narrowed until its bucket holds one value (no value is brought to the
+    driver; the dense column's to 56 bits, 256 keys), with 40 the dense column's ranks are read
+    off the values of buckets 48 bits deep (16 values each); the same values either way."""
+    data = frame().select("amount", "codes", "float32", "dense")
+    rows = spark_engine.session.createDataFrame(data.to_arrow()).repartition(3)
+    digit_counts, bucket_values = spark_quantiles._digit_counts, spark_quantiles._bucket_values
+    depths: list[int] = []
+    collected: list[radix.Bucket] = []
 
-    def missing_first(values: Any, names: Any, wanted: Any, counts: Any, error: float) -> Any:
-        rounds.append(error)
-        found = brackets(values, names, wanted, counts, error)
-        if len(rounds) == 1:
-            return {c: [(1e308, 1e308)] * len(pairs) for c, pairs in found.items()}
-        return found
+    def counting(values: Any, buckets: list[radix.Bucket], *, filtered: bool) -> Any:
+        depths.extend(b.depth for b in buckets)
+        return digit_counts(values, buckets, filtered=filtered)
 
-    monkeypatch.setattr(spark_quantiles, "ERRORS", (1e-4, 0.0))
-    monkeypatch.setattr(spark_quantiles, "_brackets", missing_first)
+    def collecting(values: Any, buckets: list[radix.Bucket]) -> Any:
+        collected.extend(buckets)
+        return bucket_values(values, buckets)
+
+    monkeypatch.setattr(spark_quantiles, "LIMIT", limit)
+    monkeypatch.setattr(spark_quantiles, "_digit_counts", counting)
+    monkeypatch.setattr(spark_quantiles, "_bucket_values", collecting)
     _assert_same(references(spark_engine, rows, data.columns, 10), _expected(data, 10))
-    assert rounds == [1e-4, 0.0]
+    if limit == 0:
+        assert max(depths) == 48 and not collected
+    else:
+        assert max(depths) == 40 and max(b.depth for b in collected) == 48
