@@ -5,10 +5,12 @@ On the executors, each task reads its rows in chunks of Arrow batches (about ``C
 runs every aggregate's polars query on each chunk, cast to the types the queries are written for:
 the same expressions on the same values as the local engine. A chunk's result of an aggregate
 travels as Arrow IPC bytes (a "blob"), split by a hash of its group keys into ``BUCKETS`` parts;
-its keys travel as rows (part, key). One Spark group-by then counts each key's rows and keeps each
-blob apart (its chunk's number is its key); a second gathers the counts above one of each key
-part (their sum less their number: the repeats) and the blobs of each aggregate's bucket, which a
-task merges with the aggregate's polars merge (:meth:`Aggregate.merged`). A group key lands in one
+its keys' values travel as arrays of 64-bit integers, split by value into ``2**KEY_BITS`` parts
+(a row per part and chunk, not per value: Spark's rows cost far more than their 8 bytes). A
+repartition brings each key bucket's arrays to one task, which counts the repeats among them with
+the local engine's kernel (equal values share a bucket, so the buckets' repeats add up), and
+passes the blobs on; a group-by then gathers the blobs of each aggregate's bucket, which a task
+merges with the aggregate's polars merge (:meth:`Aggregate.merged`). A group key lands in one
 bucket, so the buckets' results together are the aggregate's result on every row.
 
 What reaches the driver: per aggregate its result (a row per day, per register of a sketch, per
@@ -27,11 +29,13 @@ import pyarrow as pa
 
 from challengers.engine.aggregates import Aggregate
 
-PARTS = "_part int, _key long, _blob binary"  # a key (part < 0) or an aggregate's blob
+PARTS = "_part int, _key long, _blob binary"  # keys (part < 0) or an aggregate's result, as bytes
 MERGED = "_part int, _n long, _blob binary"  # a key's repeats, or a bucket's merged result
 BUCKETS = 16  # parts of an aggregate's results merged apart (a sketch: 1,024 registers each)
 CHUNK_ROWS = 1 << 20  # rows a task's queries run on at once
 CHUNK_BITS = 32  # a blob's key: its task's partition number, then its chunk's
+KEY_BITS = 7  # 128 parts of each key's values, counted apart (equal values in one)
+_SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: a value's bucket from its top bits
 SEED = 0  # of the hash that picks a result row's bucket
 
 
@@ -51,7 +55,7 @@ def aggregate(
     counted = (
         frame.select(*schema.names())
         .mapInArrow(task, PARTS)
-        .repartition("_part", "_key")  # equal keys in one task; each blob its own key
+        .repartition("_part", "_key")  # a key bucket's arrays in one task; each blob apart
         .mapInArrow(count_task, MERGED)
     )
     gathered = counted.groupBy("_part").agg(
@@ -102,23 +106,26 @@ def parts_task(
 
 
 def count_task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """A mapInArrow function over keys (a task holds every row of its keys) and blobs: each
-    key's repeats in the task (:func:`challengers.engine.repeats.repeats`, in place, no hash
-    table), the blobs passed on."""
+    """A mapInArrow function over key buckets (a task holds every array of its buckets) and
+    blobs: each key's repeats in the task (:func:`challengers.engine.repeats.repeats`, in place,
+    no hash table), the blobs passed on."""
     from challengers.engine.repeats import repeats as count
 
-    keys: dict[int, list[np.ndarray]] = {}
+    keys: dict[tuple[int, int], list[np.ndarray]] = {}
     for batch in batches:
         parts = batch.column("_part").to_numpy()
         is_key = parts < 0
         if not is_key.all():  # blobs: on their way to their bucket's merge
             blobs = batch.filter(pa.array(~is_key))
             yield _counts(blobs.column("_part").to_numpy(), 0, blobs.column("_blob"))
-        values = batch.column("_key").to_numpy(zero_copy_only=False)
-        for part in np.unique(parts[is_key]):
-            keys.setdefault(int(part), []).append(values[parts == part])
-    for part, found in keys.items():
-        n = count(np.concatenate(found))
+        buckets, arrays = batch.column("_key").to_pylist(), batch.column("_blob").to_pylist()
+        for at in np.flatnonzero(is_key):
+            found = keys.setdefault((int(parts[at]), buckets[at]), [])
+            found.append(np.frombuffer(arrays[at], dtype=np.int64))
+    repeats: dict[int, int] = {}
+    for (part, _), found in keys.items():
+        repeats[part] = repeats.get(part, 0) + count(np.concatenate(found))
+    for part, n in repeats.items():
         yield _counts(np.array([part]), n, pa.nulls(1, pa.binary()))
 
 
@@ -202,15 +209,21 @@ def _blobs(index: int, a: Aggregate, result: pl.DataFrame, key: int) -> pa.Recor
 
 
 def _keys(part: int, keys: pl.Series) -> pa.RecordBatch:
-    """A key's values (nulls aside) as 64-bit signed integers: equal exactly when they are."""
+    """A key's values (nulls aside) as 64-bit signed integers (equal exactly when they are), in
+    ``2**KEY_BITS`` arrays by value."""
     values = keys.drop_nulls()
     values = values.reinterpret(signed=True) if values.dtype == pl.UInt64 else values
-    n = values.len()
+    words = values.cast(pl.Int64).to_numpy()
+    bucket = ((words.view(np.uint64) * _SPREAD) >> np.uint64(64 - KEY_BITS)).astype(np.uint8)
+    order = np.argsort(bucket, kind="stable")  # a radix sort of bytes
+    bounds = np.searchsorted(bucket[order], np.arange((1 << KEY_BITS) + 1))
+    used = [b for b in range(1 << KEY_BITS) if bounds[b + 1] > bounds[b]]
+    arrays = [words[order[bounds[b] : bounds[b + 1]]].tobytes() for b in used]
     return pa.RecordBatch.from_arrays(
         [
-            pa.array(np.full(n, part, np.int32)),
-            pa.array(values.cast(pl.Int64).to_numpy()),
-            pa.nulls(n, pa.binary()),
+            pa.array(np.full(len(used), part, np.int32)),
+            pa.array(used, pa.int64()),
+            pa.array(arrays, pa.binary()),
         ],
         names=["_part", "_key", "_blob"],
     )
