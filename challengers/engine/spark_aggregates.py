@@ -33,7 +33,7 @@ PARTS = "_part int, _key long, _blob binary"  # keys (part < 0) or an aggregate'
 MERGED = "_part int, _n long, _blob binary"  # a key's repeats, or a bucket's merged result
 BUCKETS = 16  # parts of an aggregate's results merged apart (a sketch: 1,024 registers each)
 CHUNK_ROWS = 1 << 20  # rows a task's queries run on at once
-CHUNK_BITS = 32  # a blob's key: its task's partition number, then its chunk's
+CHUNK_BITS = 32  # a blob's key, which spreads the blobs: its task's number, then its chunk's
 KEY_BITS = 7  # 128 parts of each key's values, counted apart (equal values in one)
 _SPREAD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: a value's bucket from its top bits
 SEED = 0  # of the hash that picks a result row's bucket
@@ -55,7 +55,7 @@ def aggregate(
     counted = (
         frame.select(*schema.names())
         .mapInArrow(task, PARTS)
-        .repartition("_part", "_key")  # a key bucket's arrays in one task; each blob apart
+        .repartition("_part", "_key")  # a key bucket's arrays in one task; blobs by chunk
         .mapInArrow(count_task, MERGED)
     )
     gathered = counted.groupBy("_part").agg(
@@ -85,7 +85,7 @@ def parts_task(
     chunk_rows: int,
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """A mapInArrow function: per chunk of rows, each aggregate's result as blobs (one per
-    bucket its rows fall in) and each key's values (nulls aside) as rows."""
+    bucket its rows fall in) and each key's values (nulls aside) as arrays (one per bucket)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark import TaskContext
@@ -96,7 +96,7 @@ def parts_task(
             lf = _typed(chunk, schema).lazy()
             queries = [a.query(lf) for a in aggregates]
             *results, keys = pl.collect_all([*queries, lf.select(repeats)])
-            key = (task << CHUNK_BITS) + number  # each blob its own group
+            key = (task << CHUNK_BITS) + number
             for i, (a, result) in enumerate(zip(aggregates, results, strict=True)):
                 yield _blobs(i, a, result, key)
             for k, name in enumerate(keys.columns):
