@@ -17,6 +17,9 @@ import polars as pl
 from challengers.config import FindingsConfig
 from challengers.data.frames import DataSpec, parse_time
 from challengers.data.split import Windows
+from challengers.engine.aggregates import Aggregate
+from challengers.engine.base import Engine
+from challengers.engine.local import LocalEngine
 from challengers.results import Finding, Severity
 
 HASH_BUCKETS = 1_000_000
@@ -66,10 +69,24 @@ class AuditContext:
     sensitive: set[str] = field(default_factory=set)  # columns whose values must never be shown
     daily: pl.DataFrame | None = None  # day, rows, positives: filled by the integrity pass
     columns: dict[str, dict[str, Any]] = field(default_factory=dict)  # profile, by column
+    # where the integrity queries run: an engine holding the rows (Spark: ``rows`` its DataFrame
+    # of every row and column), else the local engine over ``lf``
+    engine: Engine | None = None
+    rows: Any = None
 
     @property
     def limits(self) -> Any:
         return self.thresholds.audit
+
+    def aggregate(
+        self, aggregates: list[Aggregate], *, repeats: list[pl.Expr]
+    ) -> tuple[list[pl.DataFrame], list[int]]:
+        """The aggregates' results on every row and the keys' repeats
+        (:meth:`~challengers.engine.base.Engine.aggregate`), computed by the engine that holds
+        the rows: Spark's executors, or the local engine over the scan."""
+        if self.engine is None:
+            return LocalEngine().aggregate(self.lf, aggregates, repeats=repeats)
+        return self.engine.aggregate(self.rows, aggregates, repeats=repeats, schema=self.schema)
 
     # ----------------------------------------------------------------------- column roles
 

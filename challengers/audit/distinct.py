@@ -29,9 +29,12 @@ Missing values are not values: nulls, and NaN (turned into nulls first), are not
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import polars as pl
+
+from challengers.engine.aggregates import Aggregate
 
 P = 14  # 2**14 registers: 0.8% relative standard error
 REGISTERS = 1 << P
@@ -41,15 +44,30 @@ RANK_BITS = 64 - P  # the bits of the hash above the register's: ranks 1 .. RANK
 SMALL = (pl.Boolean, pl.Int8, pl.UInt8, pl.Int16, pl.UInt16, pl.Categorical, pl.Enum)
 
 
-def query(lf: pl.LazyFrame, column: str, dtype: pl.DataType, seed: int) -> pl.LazyFrame:
+def aggregate(column: str, dtype: pl.DataType, seed: int) -> Aggregate:
     """The column's distinct values if they are few by type (booleans, 8- and 16-bit integers,
-    categoricals), else its sketch: each register's lowest and highest hash (``low``, ``high``)."""
-    col = pl.col(column)
-    if dtype.is_float():
-        col = col.fill_nan(None)
-    present = lf.filter(col.is_not_null())  # a filter before the select skips a null column's rows
+    categoricals), else its sketch: each register's lowest and highest hash (``low``, ``high``).
+    Either merges from its results on parts of the rows (the engine's Arrow batches on Spark)."""
     if dtype.base_type() in SMALL:
-        return present.select(col.alias("value")).unique()
+        return Aggregate(partial(_values, column, dtype.is_float()), by=("value",))
+    sketch = partial(_sketch, column, dtype.is_float(), seed)
+    return Aggregate(sketch, by=("register",), merge=(("low", "min"), ("high", "max")))
+
+
+def _present(lf: pl.LazyFrame, column: str, is_float: bool) -> tuple[pl.LazyFrame, pl.Expr]:
+    col = pl.col(column)
+    if is_float:
+        col = col.fill_nan(None)
+    return lf.filter(col.is_not_null()), col  # a filter first skips a null column's rows
+
+
+def _values(column: str, is_float: bool, lf: pl.LazyFrame) -> pl.LazyFrame:
+    present, col = _present(lf, column, is_float)
+    return present.select(col.alias("value")).unique()
+
+
+def _sketch(column: str, is_float: bool, seed: int, lf: pl.LazyFrame) -> pl.LazyFrame:
+    present, col = _present(lf, column, is_float)
     h = col.hash(seed)
     return (
         present.select((h & (REGISTERS - 1)).cast(pl.UInt16).alias("register"), h.alias("h"))
@@ -59,7 +77,7 @@ def query(lf: pl.LazyFrame, column: str, dtype: pl.DataType, seed: int) -> pl.La
 
 
 def count(result: pl.DataFrame) -> int:
-    """The number of distinct values behind a :func:`query`'s result."""
+    """The number of distinct values behind an :func:`aggregate`'s result."""
     if "low" not in result.columns:
         return result.height
     shared = int((result["low"] != result["high"]).sum())  # registers holding several values

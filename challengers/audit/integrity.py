@@ -1,27 +1,30 @@
 """Integrity: nulls, constant columns, duplicates, types, amounts, timestamps, time coverage, label
 rate per day and week, rows per window.
 
-Lazy queries over the whole table, collected together so polars reads the file once (it shares
-the scan among them: 30% less time than apart): a one-row profile (every column's counts), the
-rows and frauds per day, a 64-bit key per row of the id and of the row's content, whose repeats
-are counted in place, and each column's distinct-count sketch (:mod:`.distinct`, 2**14 rows).
-Besides the keys (16 bytes a row), nothing here holds more than a row per day or per register in
-memory.
+Queries over the whole table, run by the engine that holds the rows
+(:meth:`~challengers.audit.context.AuditContext.aggregate`): a one-row profile (every column's
+counts), the rows and frauds per day, each column's distinct-count sketch (:mod:`.distinct`,
+2**14 rows), and a 64-bit key per row of the id and of the row's content, whose repeats the engine
+counts. Each query is an :class:`~challengers.engine.aggregates.Aggregate`: the local engine
+collects them together, so polars reads the file once (it shares the scan among them: 30% less
+time than apart), and counts the keys in place (16 bytes a row); Spark runs the same queries on
+its executors' Arrow batches and merges their results there, and counts the keys' repeats with a
+group-by, so its driver receives the merged results alone. Besides the local engine's keys,
+nothing here holds more than a row per day or per register in memory.
 """
 
 from __future__ import annotations
 
-import contextlib
 import statistics
-import threading
-from collections.abc import Iterator
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import polars as pl
 
 from challengers.audit import distinct
 from challengers.audit.context import AuditContext, Section, day_range, is_orderable, pct, share
+from challengers.engine.aggregates import Aggregate, Merge
 
 AREA = "integrity"
 CARD_MIN = 10**12  # integers this large may be card numbers (privacy looks at them)
@@ -31,9 +34,9 @@ REQUIRED_SEVERITY = {"target": "high", "time": "high", "id": "medium", "entity":
 
 def check_integrity(ctx: AuditContext) -> Section:
     """Run the integrity checks; fills ``ctx.daily`` for the checks that follow."""
-    with _kernels_loading():
-        profile, daily, keys, *values = pl.collect_all(_queries(ctx))
-    stats = profile.row(0, named=True)
+    keys = _keys(ctx)
+    (profile, daily, *values), repeats = ctx.aggregate(_aggregates(ctx), repeats=keys)
+    stats = _derived(ctx, profile).row(0, named=True)
     for i, result in enumerate(values):
         stats[f"{i}:distinct"] = distinct.count(result)
     n = int(stats["n"])
@@ -45,7 +48,9 @@ def check_integrity(ctx: AuditContext) -> Section:
     section.tables["label_rate_weekly"] = _rates(_weekly(ctx.daily))
     section.tables["rows_per_window"] = _rows_per_window(ctx, daily)
     _nulls_and_constants(ctx, section, n)
-    _duplicates(ctx, section, keys, n)
+    _duplicates(
+        ctx, section, dict(zip([k.meta.output_name() for k in keys], repeats, strict=True)), n
+    )
     _types(ctx, section, stats, n)
     _amounts(ctx, section, stats, n)
     _timestamps(ctx, section, stats, n)
@@ -57,49 +62,78 @@ def check_integrity(ctx: AuditContext) -> Section:
 # ------------------------------------------------------------------------------------- queries
 
 
-def _queries(ctx: AuditContext) -> list[pl.LazyFrame]:
+def _aggregates(ctx: AuditContext) -> list[Aggregate]:
+    """The one-row profile, the rows and frauds per day, and each column's distinct values or
+    sketch: each merges from its results on parts of the rows (Spark's Arrow batches)."""
+    day = ctx.time_expr.dt.date().alias("day")
+    daily = Aggregate(
+        partial(_daily, day, ctx.label), by=("day",), merge=(("rows", "sum"), ("positives", "sum"))
+    )
+    # each column's distinct values (few by type) or HyperLogLog sketch: a streamed query each
+    values = [distinct.aggregate(name, dtype, ctx.seed) for name, dtype in ctx.schema.items()]
+    return [_profile(ctx), daily, *values]
+
+
+def _profile(ctx: AuditContext) -> Aggregate:
+    """Every column's counts in one row: sums, and the min and max that say whether a column is
+    constant or holds card-sized integers (:func:`_derived`, once they are merged)."""
     s = ctx.spec
-    exprs: list[pl.Expr] = [pl.len().alias("n")]
+    exprs: list[tuple[pl.Expr, Merge]] = [(pl.len().alias("n"), "sum")]
     for i, (name, dtype) in enumerate(ctx.schema.items()):
         col = pl.col(name)
-        exprs.append(col.null_count().alias(f"{i}:nulls"))
+        exprs.append((col.null_count().alias(f"{i}:nulls"), "sum"))
         if dtype.is_float():
-            exprs.append(col.is_nan().sum().alias(f"{i}:nan"))
+            exprs.append((col.is_nan().sum().alias(f"{i}:nan"), "sum"))
             col = col.fill_nan(None)
         if is_orderable(dtype):
-            exprs.append((col.min() == col.max()).alias(f"{i}:constant"))
+            exprs += [(col.min().alias(f"{i}:min"), "min"), (col.max().alias(f"{i}:max"), "max")]
         if dtype == pl.String:
             as_number = col.str.strip_chars().cast(pl.Float64, strict=False)
-            exprs.append(as_number.is_not_null().sum().alias(f"{i}:numeric_text"))
-        if dtype.is_integer():
-            # only whether values are card-number sized: the values themselves are never kept
-            top = pl.max_horizontal(col.max().cast(pl.Float64), -col.min().cast(pl.Float64))
-            exprs.append((top >= CARD_MIN).alias(f"{i}:large"))
+            exprs.append((as_number.is_not_null().sum().alias(f"{i}:numeric_text"), "sum"))
     t = ctx.time_expr
     exprs += [
-        t.min().alias("t_first"),
-        t.max().alias("t_last"),
-        (pl.col(s.time).is_not_null() & t.is_null()).sum().alias("t_unparseable"),
-        (t > ctx.now).sum().alias("t_future"),
-        (t < PLAUSIBLE_FROM).sum().alias("t_implausible"),
-        (pl.col(s.target).is_not_null() & ctx.label.is_null()).sum().alias("y_invalid"),
+        (t.min().alias("t_first"), "min"),
+        (t.max().alias("t_last"), "max"),
+        ((pl.col(s.time).is_not_null() & t.is_null()).sum().alias("t_unparseable"), "sum"),
+        ((t > ctx.now).sum().alias("t_future"), "sum"),
+        ((t < PLAUSIBLE_FROM).sum().alias("t_implausible"), "sum"),
+        ((pl.col(s.target).is_not_null() & ctx.label.is_null()).sum().alias("y_invalid"), "sum"),
     ]
     if s.amount and ctx.schema[s.amount].is_numeric():
         a = pl.col(s.amount).cast(pl.Float64)
         exprs += [
-            (a < 0).sum().alias("amount_negative"),
-            (a == 0).sum().alias("amount_zero"),
-            (~a.is_finite()).sum().alias("amount_nonfinite"),
+            ((a < 0).sum().alias("amount_negative"), "sum"),
+            ((a == 0).sum().alias("amount_zero"), "sum"),
+            ((~a.is_finite()).sum().alias("amount_nonfinite"), "sum"),
         ]
-    profile = ctx.lf.select(exprs)
-    daily = (
-        ctx.lf.group_by(t.dt.date().alias("day"))
-        .agg(pl.len().alias("rows"), ctx.label.sum().alias("positives"))
+    merge = tuple((e.meta.output_name(), how) for e, how in exprs)
+    return Aggregate(partial(_select, [e for e, _ in exprs]), merge=merge)
+
+
+def _derived(ctx: AuditContext, profile: pl.DataFrame) -> pl.DataFrame:
+    """The profile with each orderable column's ``constant`` (min == max) and each integer
+    column's ``large`` (card-number sized values; the values themselves are never kept)."""
+    derived = []
+    for i, dtype in enumerate(ctx.schema.dtypes()):
+        lo, hi = pl.col(f"{i}:min"), pl.col(f"{i}:max")
+        if is_orderable(dtype):
+            derived.append((lo == hi).alias(f"{i}:constant"))
+        if dtype.is_integer():
+            top = pl.max_horizontal(hi.cast(pl.Float64), -lo.cast(pl.Float64))
+            derived.append((top >= CARD_MIN).alias(f"{i}:large"))
+    return profile.with_columns(derived)
+
+
+def _select(exprs: list[pl.Expr], lf: pl.LazyFrame) -> pl.LazyFrame:
+    return lf.select(exprs)
+
+
+def _daily(day: pl.Expr, label: pl.Expr, lf: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        lf.group_by(day)
+        .agg(pl.len().alias("rows"), label.sum().alias("positives"))
         .with_columns(pl.col("rows").cast(pl.Int64), pl.col("positives").cast(pl.Int64))
     )
-    # each column's distinct values (few by type) or HyperLogLog sketch: a streamed query each
-    values = [distinct.query(ctx.lf, name, dtype, ctx.seed) for name, dtype in ctx.schema.items()]
-    return [profile, daily, ctx.lf.select(_keys(ctx)), *values]
 
 
 def _keys(ctx: AuditContext) -> list[pl.Expr]:
@@ -119,36 +153,6 @@ def _keys(ctx: AuditContext) -> list[pl.Expr]:
     content = [c for c in ctx.schema.names() if c != s.id]
     hashes = [pl.col(c).hash(ctx.seed + i) for i, c in enumerate(content)]
     return [*keys, pl.sum_horizontal(hashes).alias("content")]
-
-
-@contextlib.contextmanager
-def _kernels_loading() -> Iterator[None]:
-    """Load the duplicate counting's compiled kernels (numba's import and its cached machine
-    code, about a second) in a thread while polars reads the file, which leaves the GIL free."""
-    thread = threading.Thread(target=_load_kernels, name="challenge-kernels", daemon=True)
-    thread.start()
-    yield
-    thread.join()  # not on an exception: a Ctrl-C does not wait for the import
-
-
-def _load_kernels() -> None:
-    with contextlib.suppress(Exception):  # nothing required: repeated() loads them anyway
-        for dtype in (pl.Int64, pl.UInt64):  # integer ids, and the hashes: the real signatures
-            repeated(pl.Series([3, 1, 2, 1], dtype=dtype))
-
-
-def repeated(keys: pl.Series) -> int:
-    """Values (nulls aside) equal to an earlier value of an integer column of keys.
-
-    One column of keys, 8 bytes a row (0.8 GB at 100M rows), counted in place by
-    :func:`challengers.engine.repeats.repeats` (increasing keys without a copy); a hash set, as
-    ``n_unique`` builds, needs several times that."""
-    from challengers.engine.repeats import increasing, repeats  # numba loads with the audit
-
-    values = keys.drop_nulls().to_numpy()
-    if increasing(values):
-        return 0
-    return repeats(values if values.flags.writeable else values.copy())
 
 
 def _column_table(ctx: AuditContext, stats: dict[str, Any], n: int) -> list[dict[str, Any]]:
@@ -215,10 +219,10 @@ def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
             )
 
 
-def _duplicates(ctx: AuditContext, section: Section, keys: pl.DataFrame, n: int) -> None:
+def _duplicates(ctx: AuditContext, section: Section, repeats: dict[str, int], n: int) -> None:
     s = ctx.spec
     if s.id:
-        count = repeated(keys.drop_in_place("id"))
+        count = repeats["id"]
         if count > 0:
             section.add(
                 "integrity-duplicate-ids",
@@ -230,7 +234,7 @@ def _duplicates(ctx: AuditContext, section: Section, keys: pl.DataFrame, n: int)
                 "the extract.",
             )
     # duplicate rows: identical in every column but the id (a replayed or double-ingested event)
-    dupes = repeated(keys.drop_in_place("content"))
+    dupes = repeats["content"]
     if dupes:
         section.add(
             "integrity-duplicate-rows",

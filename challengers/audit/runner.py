@@ -26,6 +26,7 @@ from challengers.audit.privacy import check_privacy
 from challengers.config import FindingsConfig
 from challengers.data.frames import DataSpec
 from challengers.data.split import Windows
+from challengers.engine.base import Engine
 from challengers.files import write_json
 from challengers.progress import Progress, SilentProgress
 from challengers.results import SEVERITIES, Finding
@@ -94,11 +95,15 @@ def run_audit(
     now: datetime | None = None,
     score_column: str | None = None,
     chart: bool = True,
+    engine: Engine | None = None,
+    rows: Any = None,
 ) -> AuditResult:
     """Audit the data behind a run; write audit.json and the chart into ``out`` when given.
 
     ``chart=False`` leaves the chart (a second of matplotlib) to :func:`draw_chart` and
-    :func:`list_chart`, which a run calls where it draws its other plots."""
+    :func:`list_chart`, which a run calls where it draws its other plots. ``engine``: the
+    engine holding ``rows``, the same rows as ``lf`` (:meth:`Engine.read`), where the integrity
+    queries run (Spark: on the executors); else they run on ``lf`` here."""
     ctx = AuditContext(
         lf=lf,
         schema=lf.collect_schema(),
@@ -109,6 +114,8 @@ def run_audit(
         seed=seed,
         alpha=alpha,
         score_column=score_column,
+        engine=engine,
+        rows=rows,
     )
     if now is not None:
         ctx.now = now

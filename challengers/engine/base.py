@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from challengers.data.split import Windows
+from challengers.engine.aggregates import Aggregate
 from challengers.engine.boosters import TreeScorer
 from challengers.engine.rowhash import RowSums
 from challengers.features.graph import feature_names
@@ -130,6 +131,26 @@ class Engine(ABC, Generic[F]):
         """The rows of ``source`` as a polars LazyFrame, for the queries the audit and the checks
         run on every row."""
         raise NotImplementedError(f"engine {self.kind} scans files where they are")
+
+    def read(self, source: str | DataSource) -> F:
+        """Every row and column of ``source``, held where the engine holds rows, for
+        :meth:`aggregate` (the local engine scans the files lazily: :meth:`lazy`)."""
+        raise NotImplementedError(f"engine {self.kind} scans files where they are")
+
+    @abstractmethod
+    def aggregate(
+        self,
+        rows: F,
+        aggregates: Sequence[Aggregate],
+        *,
+        repeats: Sequence[pl.Expr] = (),
+        schema: pl.Schema | None = None,
+    ) -> tuple[list[pl.DataFrame], list[int]]:
+        """Each aggregate's result on every row of ``rows`` (a Spark engine merges its parts'
+        results where the rows are), and for each integer key of ``repeats`` (an expression
+        over the rows) how many rows hold a key, not null, that an earlier row holds: only counts
+        reach the caller, never the keys. ``schema``: the polars types the queries are written
+        for; the rows are read as those (the engine's own by default)."""
 
     @abstractmethod
     def load_days(

@@ -35,7 +35,8 @@ from challengers.data.frames import (
     schema_of,
 )
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
-from challengers.engine import spark_graph, spark_quantiles
+from challengers.engine import spark_aggregates, spark_graph, spark_quantiles
+from challengers.engine.aggregates import Aggregate
 from challengers.engine.base import (
     URI,
     DataSource,
@@ -379,6 +380,21 @@ class SparkEngine(Engine[Any]):
         return self.to_polars(rows.limit(n))
 
     # --------------------------------------------------------------------- on the executors
+
+    @cluster_errors
+    def aggregate(
+        self,
+        rows: Any,
+        aggregates: Sequence[Aggregate],
+        *,
+        repeats: Sequence[pl.Expr] = (),
+        schema: pl.Schema | None = None,
+    ) -> tuple[list[pl.DataFrame], list[int]]:
+        """The polars queries on the executors' Arrow batches, merged there; the keys' repeats
+        by a group-by (:mod:`.spark_aggregates`): one job, only results reach the driver."""
+        return spark_aggregates.aggregate(
+            rows, aggregates, repeats, schema if schema is not None else self._schema(rows)
+        )
 
     @cluster_errors
     def row_sums(self, rows: Any, columns: Sequence[str], *, chunk_by: str | None) -> RowSums:

@@ -7,6 +7,7 @@ import logging
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from challengers.audit import AuditResult
 from challengers.audit.context import ModelInputs
@@ -31,10 +32,10 @@ log = logging.getLogger(__name__)
 def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
     """`challenge audit`: the data audit alone; writes audit.json and its chart."""
     with (
-        _audited_plan(cfg, options, progress) as plan,
+        _audited_plan(cfg, options, progress) as (plan, engine),
         output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out,
     ):
-        return _audit(cfg, plan, out, progress)
+        return _audit(cfg, plan, out, progress, engine=engine)
 
 
 def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
@@ -47,25 +48,37 @@ def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> 
 
 
 @contextlib.contextmanager
-def _audited_plan(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> Iterator[Plan]:
+def _audited_plan(
+    cfg: ExperimentConfig, options: RunOptions, progress: Progress
+) -> Iterator[tuple[Plan, Engine | None]]:
     """The plan the audit queries, never every row at once: its aggregates stream, and the
-    driver holds what they hold. Files are scanned here, on either engine (as a Spark run's
-    audit scans them; a standalone master that cannot be reached is still exit 3). A table or a
-    URI only Spark reads is queried through the Spark session, which lives until the audit
-    ends: each query brings the columns it reads (``engine.lazy``)."""
-    if cfg.engine.kind != "spark" or not data_source(cfg).spark_only:
-        check_master(cfg.engine.master if cfg.engine.kind == "spark" else None)
-        yield _plan(cfg, options, None)
+    driver holds what they hold; and the Spark engine of a Spark audit, which lives until the
+    audit ends. Its integrity queries run on the executors; its other checks query the plan's
+    rows: files are scanned here (on either engine), and a table or a URI only Spark reads is
+    queried through the session, each query bringing the columns it reads (``engine.lazy``)."""
+    if cfg.engine.kind != "spark":
+        yield _plan(cfg, options, None), None
         return
+    check_master(cfg.engine.master)  # exit 3 before anything is read
+    # files: planned before Spark starts, so a wrong column is said at once
+    plan = None if data_source(cfg).spark_only else _plan(cfg, options, None)
     with contextlib.closing(start_spark(cfg)) as engine:
-        yield _plan(cfg, options, engine)
+        yield plan or _plan(cfg, options, engine), engine
 
 
-def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress) -> AuditResult:
+def audit_in_run(
+    cfg: ExperimentConfig,
+    plan: Plan,
+    out: Path,
+    progress: Progress,
+    engine: Engine | None = None,
+) -> AuditResult:
     """The audit at the start of a run: a bug in a check is reported, never loses the run. Its
-    chart is left to the run's outputs, drawn with the other plots (runner.draw_chart)."""
+    chart is left to the run's outputs, drawn with the other plots (runner.draw_chart).
+    ``engine``: the run's engine when it holds the rows (Spark), where the integrity queries
+    run."""
     try:
-        return _audit(cfg, plan, out, progress, chart=False)
+        return _audit(cfg, plan, out, progress, chart=False, engine=engine)
     except (ChallengeError, KeyboardInterrupt):
         raise
     except Exception as exc:  # the message may quote data values: only its type is shown
@@ -82,7 +95,13 @@ def audit_in_run(cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progres
 
 
 def _audit(
-    cfg: ExperimentConfig, plan: Plan, out: Path, progress: Progress, *, chart: bool = True
+    cfg: ExperimentConfig,
+    plan: Plan,
+    out: Path,
+    progress: Progress,
+    *,
+    chart: bool = True,
+    engine: Engine | None = None,
 ) -> AuditResult:
     return audit_plan(
         plan,
@@ -92,6 +111,8 @@ def _audit(
         out=out,
         progress=progress,
         chart=chart,
+        engine=engine,
+        rows=None if engine is None else engine.read(data_source(cfg)),
     )
 
 
@@ -104,8 +125,12 @@ def audit_plan(
     out: Path | None = None,
     progress: Progress | None = None,
     chart: bool = True,
+    engine: Engine | None = None,
+    rows: Any = None,
 ) -> AuditResult:
-    """Audit the data of a run's plan: every model's features, entities and windows."""
+    """Audit the data of a run's plan: every model's features, entities and windows.
+    ``engine`` and its ``rows`` (every row of the plan's data): where the integrity queries
+    run."""
     models = [
         ModelInputs(m.name, m.kind, m.features, m.extra_columns, m.settings, m.lookback_days)
         for m in [plan.champion, *plan.challengers]
@@ -124,4 +149,6 @@ def audit_plan(
         progress=progress,
         score_column=score,
         chart=chart,
+        engine=engine,
+        rows=rows,
     )

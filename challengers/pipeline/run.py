@@ -141,7 +141,7 @@ def _start(
             data_fingerprint=prepared.fingerprint,
             resume=options.resume,
         )
-        audit = audit_in_run(cfg, prepared.plan, out, progress)
+        audit = audit_in_run(cfg, prepared.plan, out, progress, prepared.engine)
         release_freed_memory()  # what loading and the audit freed, before training
         env = environment()
         replay = write_replay_files(

@@ -14,7 +14,7 @@ from challengers.audit import distinct
 
 def count(series: pl.Series, seed: int = 3) -> int:
     lf = series.to_frame("x").lazy()
-    return distinct.count(distinct.query(lf, "x", series.dtype, seed).collect())
+    return distinct.count(distinct.aggregate("x", series.dtype, seed).query(lf).collect())
 
 
 def truth(series: pl.Series) -> int:
@@ -82,5 +82,5 @@ def test_large_counts_are_within_2_percent(n: int) -> None:
 
 def test_columns_few_by_type_are_counted_exactly_without_a_sketch() -> None:
     lf = pl.LazyFrame({"x": pl.Series(np.arange(60_000) % 40_000, dtype=pl.UInt16)})
-    result = distinct.query(lf, "x", pl.UInt16, 1).collect()
+    result = distinct.aggregate("x", pl.UInt16, 1).query(lf).collect()
     assert distinct.count(result) == 40_000 and "rank" not in result.columns

@@ -266,10 +266,10 @@ def test_values_swapped_between_columns_are_not_duplicate_rows(tmp_path: Path) -
 def test_the_kernels_loaded_during_the_read_are_the_ones_the_counts_use(tmp_path: Path) -> None:
     """The thread that loads the duplicate counting's kernels while polars reads compiles (or
     loads) the signatures the counts then call: none is added by the counts themselves."""
-    from challengers.audit.integrity import _load_kernels, repeated
     from challengers.engine import repeats
+    from challengers.engine.local import load_kernels, repeated
 
-    _load_kernels()
+    load_kernels()
     kernels = (repeats._increasing, repeats._mix_and_count, repeats._group, repeats._distinct_in)
     loaded = [len(k.signatures) for k in kernels]
     path = tmp_path / "keys.parquet"
