@@ -176,12 +176,13 @@ def _entity_weights(c: Curve, n_entities: int) -> FloatArray:
     r = c.ranked
     if c.weights is None:
         return np.ones((1, n_entities))
-    assert r.entity is not None
+    entity = r.entity
+    assert entity is not None
     w_sorted = c.w
     out = np.zeros((w_sorted.shape[0], n_entities))
     # the first row seen for each entity carries the entity's resampling count
-    first = np.unique(r.entity, return_index=True)[1]
-    out[:, r.entity[first]] = w_sorted[:, first]
+    first = np.unique(entity, return_index=True)[1]
+    out[:, entity[first]] = w_sorted[:, first]
     return out
 
 

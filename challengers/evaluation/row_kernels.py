@@ -15,6 +15,7 @@ import numpy as np
 _BYTE = np.uint64(0xFF)
 _SIGN = np.uint64(63)
 _NOT_SIGN = np.uint64(0x7FFFFFFFFFFFFFFF)
+_MINUS_ZERO = np.uint64(0x8000000000000000)  # the bits of -0.0
 RADIX_BITS = 8
 
 
@@ -65,9 +66,11 @@ def entity_day_cells(entity, day, y, n_entities, n_days):
 
 
 @nb.njit(cache=True)
-def descending_order(bits):
+def descending_order(bits, order, order_out):
     """Row indices by descending value, ties in row order (``np.argsort(-x, kind="stable")``),
-    of finite float64 values given as their bits (``x.view(np.uint64)``, -0.0 made +0.0).
+    of finite float64 values given as their bits (``x.view(np.uint64)``; -0.0 read as +0.0),
+    written into ``order`` or ``order_out`` (two buffers of the rows' size and the indices'
+    type, int32 below 2**31 rows), whichever is returned.
 
     An LSD radix sort: each value becomes a 64-bit key whose ascending order is the values'
     descending order (positives: every bit but the sign flipped; negatives: as they are), sorted
@@ -79,13 +82,14 @@ def descending_order(bits):
     counts = np.zeros((8, 256), dtype=np.int64)
     for i in range(n):
         b = bits[i]
+        if b == _MINUS_ZERO:  # ties with +0.0
+            b = np.uint64(0)
         k = b if (b >> _SIGN) else b ^ _NOT_SIGN
         keys[i] = k
         for d in range(8):
             counts[d, (k >> np.uint64(RADIX_BITS * d)) & _BYTE] += 1
-    order = np.arange(n)
+        order[i] = i
     keys_out = np.empty(n, dtype=np.uint64)
-    order_out = np.empty(n, dtype=np.int64)
     for d in range(8):
         if counts[d].max() == n:  # one value of this byte: the pass would change nothing
             continue

@@ -356,7 +356,9 @@ def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
         -rng.gamma(1.0, 1.0, n),
     ]
     for score in cases:
-        np.testing.assert_array_equal(descending_order(score), np.argsort(-score, kind="stable"))
+        order = descending_order(score)
+        assert order.dtype == np.int32  # its buffers int32 below 2**31 rows, not int64
+        np.testing.assert_array_equal(order, np.argsort(-score, kind="stable"))
 
 
 def test_column_codes_equal_polars_dense_rank() -> None:
@@ -402,3 +404,49 @@ def test_unweighted_running_sums_equal_numpys_cumsum_bit_for_bit(seed):
     want = np.cumsum(np.where(r.y > 0, amount[r.order], 0.0))[None, ends]
     np.testing.assert_array_equal(curve.fraud_amount, want)
     assert Curve(Ranked.build(y, score)).tp.shape == (1, ends.size)
+
+
+def test_a_ranking_holds_the_scores_and_codes_in_the_rows_order_not_copies() -> None:
+    """Every model's ranking of the test window is held through the evaluation and diagnostics:
+    it keeps the model's own scores and the test rows' entity and day codes (no score-order
+    copies, 16 bytes a row and model) and gives them in score order when asked; its parts,
+    subsets and the bootstrap's entity cells read them so."""
+    rng = np.random.default_rng(8)
+    n = 5_000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    score = np.round(rng.random(n), 3)
+    entity = rng.integers(0, 300, n).astype(np.int32)
+    day = np.sort(rng.integers(0, 20, n)).astype(np.int32)
+    r = Ranked.build(y, score, amount=rng.gamma(2, 30, n), entity=entity, day=day)
+    assert r.row_score is score and r.row_entity is entity and r.row_day is day
+    held = [v for v in vars(r).values() if isinstance(v, np.ndarray) and v.size == n]
+    assert sum(v.itemsize for v in held) == 1 + 4 + 8 + 4 + 4  # y, order, and the rows' own
+    order = np.argsort(-score, kind="stable")
+    np.testing.assert_array_equal(r.score, score[order])
+    np.testing.assert_array_equal(r.entity, entity[order])
+    np.testing.assert_array_equal(r.day, day[order])
+    keep = rng.random(n) < 0.3
+    sub, direct = (
+        r.subset(keep),
+        Ranked.build(y[keep], score[keep], amount=None, entity=entity[keep], day=day[keep]),
+    )
+    for name in ("y", "score", "order", "ends", "entity", "day"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(direct, name))
+
+
+def test_the_bootstraps_entity_cells_stay_int32() -> None:
+    """The kernels read every model's (day, entity) cells as the rankings cache them, int32
+    entities (an int64 copy of them was 8 bytes a cell and model through the replicates)."""
+    from challengers.evaluation import bootstrap as boot
+
+    rng = np.random.default_rng(9)
+    n = 3_000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    entity = rng.integers(0, 200, n).astype(np.int32)
+    day = np.sort(rng.integers(0, 10, n)).astype(np.int32)
+    models = [Ranked.build(y, rng.random(n), entity=entity, day=day) for _ in range(2)]
+    plan = boot._Plan.of([parse_metric("entity_precision_at@5")], 0.02)
+    inputs = boot._inputs(models, entity, plan, "entity")
+    assert inputs.ent.dtype == np.int32
+    for row, r in zip(inputs.ent, models, strict=True):
+        np.testing.assert_array_equal(row, r.entity_days.entity)
