@@ -375,16 +375,15 @@ def _entity_day_table(r: Ranked) -> EntityDayTable:
     day), then each entity's first row of the day opens its cell (the row of its max score)."""
     from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
-    entity, day = r.entity, r.day  # in score order: transient, gathered for the cells
+    entity, day = r.row_entity, r.row_day  # in the rows' order, read through the ranking's
     assert entity is not None and day is not None
     n_entities = int(entity.max()) + 1 if r.n else 0
     n_days = int(day.max()) + 1 if r.n else 0
     # cached with the ranking through the evaluation and the diagnostics: the cells alone,
     # entities as int32 and labels as 0/1 bytes, 5 bytes a cell
     ent, lab, cell_day = kern.entity_day_cells(
-        _as_int32(entity), _as_int32(day), r.y, n_entities, n_days
+        _as_int32(entity), _as_int32(day), r.order, r.y, n_entities, n_days
     )
-    del entity, day
     bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
     stops = np.concatenate([bounds, [len(ent)]])

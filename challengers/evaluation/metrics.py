@@ -149,9 +149,18 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
     """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves."""
-    gap = safe_div(c.tp, c.positives[:, None])
-    np.subtract(gap, safe_div(c.fp, c.negatives[:, None]), out=gap)
+    gap = _share(c.tp, c.positives)  # TPR, then TPR - FPR in place
+    np.subtract(gap, _share(c.fp, c.negatives), out=gap)
     return np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+
+
+def _share(cum: FloatArray, total: FloatArray) -> FloatArray:
+    """``safe_div(cum, total[:, None])`` (NaN in the rows whose total is not positive) in one
+    array of ``cum``'s size."""
+    positive = total > 0
+    out = cum / np.where(positive, total, 1.0)[:, None]
+    np.copyto(out, np.nan, where=~positive[:, None])
+    return out
 
 
 def entity_precision_at(c: Curve, param: float | None = None) -> FloatArray:

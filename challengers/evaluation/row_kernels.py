@@ -20,31 +20,34 @@ RADIX_BITS = 8
 
 
 @nb.njit(cache=True)
-def entity_day_cells(entity, day, y, n_entities, n_days):
+def entity_day_cells(entity, day, order, y, n_entities, n_days):
     """The (day, entity) cells of entity precision: visiting rows (in score order) day by day, an
     entity's first row of a day opens its cell; the cell keeps the max label of the entity's rows
     that day. Returns each cell's entity (int32), max label (uint8) and day (int32), days in
     order, each day's cells in score order. O(rows); the rows are grouped by day with a counting
     sort into int32 positions, and the cells' arrays are copied out at their own length, so the
-    rows' size is held once, 4 bytes a row (int64 positions and row-sized results were 48)."""
-    n = entity.shape[0]
+    rows' size is held once, 4 bytes a row (int64 positions and row-sized results were 48).
+    ``entity`` and ``day`` are in the rows' order, read in score order through ``order`` (``y``
+    is in score order): no score-order copies of them."""
+    n = y.shape[0]
     start = np.zeros(n_days + 1, dtype=np.int64)
     for i in range(n):
-        start[day[i] + 1] += 1
+        start[day[order[i]] + 1] += 1
     for d in range(n_days):
         start[d + 1] += start[d]
     by_day = np.empty(n, dtype=np.int32)  # row positions grouped by day, score order within
     for i in range(n):
-        by_day[start[day[i]]] = i
-        start[day[i]] += 1
+        d = day[order[i]]
+        by_day[start[d]] = i
+        start[d] += 1
     opened_on = np.full(n_entities, -1, dtype=np.int64)  # the day of the entity's latest cell
     cell_of = np.zeros(n_entities, dtype=np.int64)
     cells = 0
     for p in range(n):  # first pass: count the cells
         i = by_day[p]
-        e = entity[i]
-        if opened_on[e] != day[i]:
-            opened_on[e] = day[i]
+        e, d = entity[order[i]], day[order[i]]
+        if opened_on[e] != d:
+            opened_on[e] = d
             cells += 1
     ent = np.empty(cells, dtype=np.int32)
     lab = np.zeros(cells, dtype=np.uint8)
@@ -53,12 +56,12 @@ def entity_day_cells(entity, day, y, n_entities, n_days):
     c = 0
     for p in range(n):
         i = by_day[p]
-        e = entity[i]
-        if opened_on[e] != day[i]:
-            opened_on[e] = day[i]
+        e, d = entity[order[i]], day[order[i]]
+        if opened_on[e] != d:
+            opened_on[e] = d
             cell_of[e] = c
             ent[c] = e
-            cell_day[c] = day[i]
+            cell_day[c] = d
             c += 1
         if y[i] > 0:
             lab[cell_of[e]] = 1

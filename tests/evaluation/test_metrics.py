@@ -489,7 +489,8 @@ def _whole_array_metrics(c: Curve, rate: float, limit: float) -> dict[str, np.nd
 def test_metrics_in_place_equal_the_whole_array_formulas_bit_for_bit(seed: int) -> None:
     """The metrics that work in place (two or three arrays of the groups' size at a time) give
     the values of their whole-array formulas exactly: headline curves and bootstrap weights
-    (zeros included), ties, no fraud, no genuine row, one row."""
+    (zeros included, and a replicate that draws no row), ties, no fraud, no genuine row, one
+    row."""
     from challengers.evaluation.metrics import (
         _caught_at_budget,
         ks,
@@ -504,6 +505,8 @@ def test_metrics_in_place_equal_the_whole_array_formulas_bit_for_bit(seed: int) 
     y = (rng.random(n) < rate).astype(np.int8)
     score = np.round(rng.random(n) + 0.4 * y, int(rng.integers(1, 4)))
     weights = None if seed % 2 else rng.poisson(1.0, (5, n)).astype(np.float64)
+    if weights is not None:
+        weights[0] = 0.0  # no row drawn: every total 0, every rate undefined
     c = Curve(Ranked.build(y, score), weights)
     want = _whole_array_metrics(c, 0.07, 0.02)
     got = {
