@@ -263,9 +263,10 @@ def stability(
     dates, day_codes = _test_days(inp, rows)
     weeks = st.split_weeks(inp.test_start, inp.test_end)
     week_of_day = st.week_of(dates, inp.test_start)
-    week = week_of_day[day_codes]
     per_week = _weeks(inp, rows, ranked, weeks, week_of_day, day_codes)
     training = inp.training or training_window(replace(inp, train_scores=dict(inp.train_scores)))
+    # each row's week, once the weeks' rankings are let go (int16: 2 bytes a row, not 8)
+    week = week_of_day.astype(np.int16 if len(weeks) < 2**15 else np.int64)[day_codes]
     weekly: dict[str, tuple[list[float], list[float]]] = {
         name: st.weekly_psi(training.scores[name], s, week, len(weeks))
         for name, s in inp.scores.items()

@@ -30,7 +30,7 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
-from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes
+from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes, narrow
 from challengers.evaluation.delong import Components, components_of_ranking, delong_from_components
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
@@ -139,7 +139,9 @@ def part_rows(rows: TestRows, index: np.ndarray) -> TestRows:
     def dense(codes: np.ndarray | None) -> np.ndarray | None:
         if codes is None or not codes.size:
             return None if codes is None else codes[index]
-        return dense_codes(codes[index], int(codes.max()) + 1)
+        # int32, as the window's codes: every model's ranking of the part shares them (as int64
+        # each ranking made its own int32 copy beside them)
+        return narrow(dense_codes(codes[index], int(codes.max()) + 1), index.size)
 
     return TestRows(
         y=rows.y[index],
