@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -76,7 +77,15 @@ class TopRows:
     def __init__(self, r: Ranked, seed: int) -> None:
         self.r = r
         self.tiebreak = np.random.default_rng(seed).random(r.n)  # the draw ``ranking`` makes
-        self.frauds_before = np.concatenate([[0.0], np.cumsum(r.y > 0)])  # by position
+
+    @cached_property
+    def frauds_before(self) -> np.ndarray:
+        """The frauds before each position (and after the last): counted when first asked
+        (a mask needs none), as int32 below 2**31 rows (it was float64, 8 bytes a row)."""
+        n = self.r.n
+        out = np.zeros(n + 1, dtype=np.int32 if n < 2**31 else np.int64)
+        np.cumsum(self.r.y > 0, out=out[1:])
+        return out
 
     def cut(self, k: int) -> tuple[int, np.ndarray]:
         """The top ``k`` positions of ``ranking``: every position before the returned start, and

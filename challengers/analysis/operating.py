@@ -235,20 +235,19 @@ def cost_curve(
     fraud = (y > 0).astype(np.float64)
     positives = fraud.sum()
     fraud_amount = None if amount is None else fraud * amount
-    for name, s in scores.items():
-        if ranked is None or (amount is not None and not np.all(np.isfinite(amount))):
-            tp, caught = _top_sums(ranking(s, seed), fraud, fraud_amount, ks)
-        else:
-            top = TopRows(ranked[name], seed)
-            tp = np.array([top.frauds(int(k)) for k in ks], dtype=np.float64)
-            caught = None
-            if amount is not None:
-                sums = np.concatenate([[0.0], top.fraud_amounts(amount)])
-                caught = sums[tp.astype(np.int64)]
+    fraud_total = None if fraud_amount is None else fraud_amount.sum()
+    if ranked is None or (amount is not None and not np.all(np.isfinite(amount))):
+        top_sums = {
+            name: _top_sums(ranking(s, seed), fraud, fraud_amount, ks) for name, s in scores.items()
+        }
+    else:
+        del fraud, fraud_amount  # only their sums are read (8 bytes a row each, not held)
+        top_sums = {name: _ranked_top_sums(ranked[name], seed, amount, ks) for name in scores}
+    for name, (tp, caught) in top_sums.items():
         curve.recall[name] = (tp / positives if positives else np.full(len(ks), np.nan)).tolist()
         missed: list[float | None] = [None] * len(ks)
-        if fraud_amount is not None and caught is not None:
-            missed = list(fraud_amount.sum() - caught)
+        if fraud_total is not None and caught is not None:
+            missed = list(fraud_total - caught)
         costs = [
             total_cost(float(k - t), float(positives - t), None if m is None else float(m), cost)
             for k, t, m in zip(ks, tp, missed, strict=True)
@@ -256,6 +255,18 @@ def cost_curve(
         if all(c is not None for c in costs):
             curve.cost[name] = [float(c) for c in costs if c is not None]
     return curve
+
+
+def _ranked_top_sums(
+    r: Ranked, seed: int, amount: np.ndarray | None, ks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`_top_sums` of ``ranking``'s order, read from the model's ranking."""
+    top = TopRows(r, seed)
+    tp = np.array([top.frauds(int(k)) for k in ks], dtype=np.float64)
+    if amount is None:
+        return tp, None
+    sums = np.concatenate([[0.0], top.fraud_amounts(amount)])
+    return tp, sums[tp.astype(np.int64)]
 
 
 def _top_sums(

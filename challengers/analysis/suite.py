@@ -8,7 +8,7 @@ Headline numbers elsewhere are exact on every test row; here only the SHAP expla
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -245,8 +245,9 @@ def _savings_intervals(inp: AnalysisInput, rows: TestRows, point: OperatingPoint
             m.savings_p_value = delta.p_value
 
 
-def _subset(scores: Mapping[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: s[index] for name, s in scores.items()}
+def _scores_of(ranked: Mapping[str, Ranked]) -> dict[str, np.ndarray]:
+    """Each model's scores of a part's rows, as its ranking of them holds them (no copy)."""
+    return {name: r.row_score for name, r in ranked.items()}
 
 
 def stability(
@@ -262,9 +263,10 @@ def stability(
     dates, day_codes = _test_days(inp, rows)
     weeks = st.split_weeks(inp.test_start, inp.test_end)
     week_of_day = st.week_of(dates, inp.test_start)
-    week = week_of_day[day_codes]
     per_week = _weeks(inp, rows, ranked, weeks, week_of_day, day_codes)
-    training = inp.training or training_window(inp)
+    training = inp.training or training_window(replace(inp, train_scores=dict(inp.train_scores)))
+    # each row's week, once the weeks' rankings are let go (int16: 2 bytes a row, not 8)
+    week = week_of_day.astype(np.int16 if len(weeks) < 2**15 else np.int64)[day_codes]
     weekly: dict[str, tuple[list[float], list[float]]] = {
         name: st.weekly_psi(training.scores[name], s, week, len(weeks))
         for name, s in inp.scores.items()
@@ -337,6 +339,7 @@ def training_window(
     """The in-sample metrics, one model's training-window ranking held at a time, and the PSI
     references of the training scores and of the champion's inputs (``inp.train``: the rows;
     ``features``: the inputs' references when an engine computed them where the rows are).
+    ``inp.train_scores`` is emptied: each model's scores go once read.
 
     ``let_go`` is called once the frame is read (labels, amounts, codes, the features' bins) and
     before any ranking: the caller drops the training frame there, which was otherwise held beside
@@ -354,13 +357,15 @@ def training_window(
     if let_go is not None:
         let_go()
     metrics: dict[str, dict[str, float]] = {}
-    for name, s in inp.train_scores.items():
+    scores: dict[str, st.Reference] = {}
+    # one model's scores at a time: each is let go once its metrics and bins are taken (the
+    # caller hands them over in ``inp.train_scores``), not held beside the next model's ranking
+    for name in list(inp.train_scores):
+        s = inp.train_scores.pop(name)
         metrics.update(_metric_values(_evaluate(inp, rows, {name: s})))
-    return TrainingWindow(
-        metrics=metrics,
-        scores={name: st.Reference.of(s, bins) for name, s in inp.train_scores.items()},
-        features=dict(features),
-    )
+        scores[name] = st.Reference.of(s, bins)
+        del s
+    return TrainingWindow(metrics=metrics, scores=scores, features=dict(features))
 
 
 def reference_features(inp: AnalysisInput, columns: Sequence[str]) -> list[str]:
@@ -378,7 +383,7 @@ def _week_metrics(
 ) -> st.WeekMetrics:
     replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
     evaluation = _evaluate(
-        inp, rows, _subset(inp.scores, index), bootstrap=replicates, window=True, ranked=ranked
+        inp, rows, _scores_of(ranked), bootstrap=replicates, window=True, ranked=ranked
     )
     return st.WeekMetrics(
         week=w.index,
@@ -404,12 +409,12 @@ def _decay(
     }
     since, weights = [], []
     parts = Parts.build(day_codes, len(dates))
-    for day, (index, part, models) in zip(
+    for day, (_, part, models) in zip(
         dates, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
     ):
         since.append(int((day - np.datetime64(inp.train_end, "D")).astype(np.int64)))
         weights.append(part.positives)
-        for name, e in _evaluate(inp, part, _subset(inp.scores, index), ranked=models).items():
+        for name, e in _evaluate(inp, part, _scores_of(models), ranked=models).items():
             for key in values[name]:
                 values[name][key].append(e.metrics.get(key, float("nan")))
     x, w = np.asarray(since, dtype=np.float64), np.asarray(weights, dtype=np.float64)

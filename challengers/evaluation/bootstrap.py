@@ -107,7 +107,7 @@ class _Inputs:
     amount: np.ndarray  # (M, P) the P positives' amounts in score order, or (M, 0)
     groups: np.ndarray  # (G, 2) start/stop of every tie group holding a positive, all models
     group_start: np.ndarray  # (M + 1,) each model's slice of ``groups``
-    ent: np.ndarray  # (M, cells) entity of each (day, entity) cell in score order, or (M, 0)
+    ent: np.ndarray  # (M, cells) int32 entity of each (day, entity) cell in score order, or (M, 0)
     lab: np.ndarray  # (M, cells) its max label
     day_start: np.ndarray  # (days + 1,) cell offsets of each day
 
@@ -169,13 +169,14 @@ def _entity_cells(
     models: list[Ranked], plan: _Plan, unit: Unit
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The (day, entity) cells of each model for entity precision under entity blocks."""
-    empty = np.empty((len(models), 0), dtype=np.int64)
+    empty = np.empty((len(models), 0), dtype=np.int32)
     if not plan.ks.size or unit != "entity":
         return empty, empty.astype(np.uint8), np.zeros(1, dtype=np.int64)
     tables = [entity_day_table(r) for r in models]
     bounds = [s.start for s in tables[0].day_slices] + [tables[0].entity.size]
     return (
-        np.stack([t.entity for t in tables]).astype(np.int64),  # the kernels' compiled types
+        # the cells' int32 entities as they are (an int64 copy was 8 bytes a cell and model)
+        np.stack([t.entity for t in tables]),
         np.stack([t.label for t in tables]),
         np.array(bounds, dtype=np.int64),
     )
@@ -234,11 +235,11 @@ def _check(
             "set evaluation.resample to entity (or day)"
         )
     if by_entity and unit == "entity":
-        entity = models[0].entity
+        entity = models[0].row_entity
         if entity is None:
             raise ConfigError(f"{by_entity[0]} needs data.entity (the card/customer id column)")
-        if not np.array_equal(codes[models[0].order], entity):
-            raise ValueError("entity blocks must be the rows' entity codes (Ranked.entity)")
+        if codes is not entity and not np.array_equal(codes, entity):
+            raise ValueError("entity blocks must be the rows' entity codes (Ranked.row_entity)")
 
 
 def _run_all(

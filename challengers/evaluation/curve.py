@@ -30,27 +30,48 @@ class Cost:
 
 @dataclass(frozen=True)
 class Ranked:
-    """Test rows sorted once by descending score (stable), with the tie groups marked."""
+    """Test rows sorted once by descending score (stable), with the tie groups marked.
+
+    The scores and the entity and day codes are held in the rows' own order, read in score
+    order through ``order`` when asked (:attr:`score`, :attr:`entity`, :attr:`day`): the
+    scores are the model's own array and the codes the test rows' (``TestRows``), shared by
+    every model's ranking, where each ranking held its own score-order copies (16 of its 41
+    bytes a row, 48 bytes a test row for three models through the evaluation and diagnostics)."""
 
     y: np.ndarray  # 0/1 labels in score order (int8 from build: 1 byte a row and model)
-    score: FloatArray  # scores in descending order
     order: np.ndarray  # original row index of each sorted position
     ends: np.ndarray  # index of the last row of each tie group
     # the positives' amounts in score order: only a fraud's amount enters a metric, and every
     # model's ranking held a float64 copy of all the rows' amounts (8 bytes a row and model)
     fraud: FloatArray | None
-    entity: np.ndarray | None  # entity codes (0..E-1) in score order
-    day: np.ndarray | None  # day codes (0..D-1, chronological) in score order
     calibrated: bool
+    row_score: FloatArray  # the scores in the rows' order (``score``: in descending order)
+    row_entity: np.ndarray | None = None  # entity codes (0..E-1) in the rows' order
+    row_day: np.ndarray | None = None  # day codes (0..D-1, chronological) in the rows' order
 
     def __post_init__(self) -> None:
         # positions and codes (all below the row count) as int32: a run holds every model's
-        # ranking of the test window through the evaluation and the diagnostics, and these four
-        # arrays as int64 were 32 of the 56 bytes per row and model
-        for name in ("order", "ends", "entity", "day"):
+        # ranking of the test window through the evaluation and the diagnostics, and these
+        # arrays as int64 were 8 bytes a row each (no copy for the test rows' int32 codes)
+        for name in ("order", "ends", "row_entity", "row_day"):
             values = getattr(self, name)
             if values is not None:
                 object.__setattr__(self, name, narrow(values, self.y.shape[0]))
+
+    @property
+    def score(self) -> FloatArray:
+        """The scores in descending order (gathered when asked: a transient array)."""
+        return self.row_score[self.order]
+
+    @property
+    def entity(self) -> np.ndarray | None:
+        """The entity codes in score order (gathered when asked), or None."""
+        return None if self.row_entity is None else self.row_entity[self.order]
+
+    @property
+    def day(self) -> np.ndarray | None:
+        """The day codes in score order (gathered when asked), or None."""
+        return None if self.row_day is None else self.row_day[self.order]
 
     @classmethod
     def build(
@@ -65,16 +86,15 @@ class Ranked:
     ) -> Ranked:
         score = np.asarray(score, dtype=np.float64)
         order = descending_order(score)
-        s = score[order]
         return cls(
             y=np.asarray(y, dtype=np.int8)[order],  # labels are 0/1 (checked when loaded)
-            score=s,
             order=order,
-            ends=_tie_group_ends(s),
+            ends=_tie_group_ends(score[order]),
             fraud=None if amount is None else _positives_amounts(amount, order, y),
-            entity=None if entity is None else np.asarray(entity)[order],
-            day=None if day is None else np.asarray(day)[order],
             calibrated=calibrated,
+            row_score=score,
+            row_entity=None if entity is None else np.asarray(entity),
+            row_day=None if day is None else np.asarray(day),
         )
 
     def subset(self, keep: np.ndarray) -> Ranked:
@@ -84,16 +104,15 @@ class Ranked:
         keep = np.asarray(keep, dtype=bool)
         at = keep[self.order]  # positions of the kept rows, in score order
         position_in_subset = np.cumsum(keep) - 1
-        s = self.score[at]
         return Ranked(
             y=self.y[at],
-            score=s,
             order=position_in_subset[self.order[at]],
-            ends=_tie_group_ends(s),
+            ends=_tie_group_ends(self.row_score[self.order[at]]),
             fraud=self.fraud_of(np.flatnonzero(at)),
-            entity=None if self.entity is None else self.entity[at],
-            day=None if self.day is None else self.day[at],
             calibrated=self.calibrated,
+            row_score=self.row_score[keep],
+            row_entity=_rows_of(self.row_entity, keep),
+            row_day=_rows_of(self.row_day, keep),
         )
 
     @property
@@ -120,17 +139,16 @@ class Ranked:
     ) -> Ranked:
         """This ranking with the entity and day codes of its rows replaced (``entity``/``day``
         in original row order) and the calibration flag set."""
-        return replace(
-            self,
-            entity=None if entity is None else entity[self.order],
-            day=None if day is None else day[self.order],
-            calibrated=calibrated,
-        )
+        return replace(self, row_entity=entity, row_day=day, calibrated=calibrated)
 
     @cached_property
     def entity_days(self) -> EntityDayTable:
         """The (day, entity) cells of entity precision (see :func:`entity_day_table`)."""
         return _entity_day_table(self)
+
+
+def _rows_of(values: np.ndarray | None, at: np.ndarray) -> np.ndarray | None:
+    return None if values is None else values[at]
 
 
 def narrow(values: np.ndarray, rows: int) -> np.ndarray:
@@ -149,7 +167,11 @@ def descending_order(score: FloatArray) -> np.ndarray:
         return np.argsort(-score, kind="stable")
     from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
-    return kern.descending_order((score + 0.0).view(np.uint64))  # + 0.0: -0.0 ties with 0.0
+    # the scores' own bits (no copy) and int32 indices below 2**31 rows: the sort's buffers are
+    # 24 bytes a row, not 40 (an int64 copy of the order and of the scores)
+    bits = np.ascontiguousarray(score, dtype=np.float64).view(np.uint64)
+    index = np.int32 if score.size < 2**31 else np.int64
+    return kern.descending_order(bits, np.empty(score.size, index), np.empty(score.size, index))
 
 
 def small_codes(codes: np.ndarray, n_codes: int) -> np.ndarray:
@@ -185,7 +207,8 @@ class Parts:
     def of(self, r: Ranked) -> Iterator[Ranked]:
         """Each part's ranking in turn, equal to ``Ranked.build`` on the part's rows (in their
         original order): a stable sort by part of the score order keeps each part in score order.
-        Entity and day codes stay the parent's (recode them with :meth:`Ranked.recoded`)."""
+        The parts carry no entity or day codes (give them the part's with
+        :meth:`Ranked.recoded`)."""
         # held while the parts are read, one per model: int32 positions, no codes in score order
         by_part = np.argsort(small_codes(self.codes[r.order], len(self.rows)), kind="stable")
         by_part = narrow(by_part, by_part.size)
@@ -195,16 +218,15 @@ class Parts:
         for rows in self.rows:
             at = by_part[stop : stop + rows.size]
             stop += rows.size
-            score = r.score[at]
+            order = self.position[r.order[at]]
+            row_score = r.row_score[rows]
             yield Ranked(
                 y=r.y[at],
-                score=score,
-                order=self.position[r.order[at]],
-                ends=_tie_group_ends(score),
+                order=order,
+                ends=_tie_group_ends(row_score[order]),
                 fraud=r.fraud_of(at, positives),  # ``at`` ascends: a stable sort by part
-                entity=None if r.entity is None else r.entity[at],
-                day=None if r.day is None else r.day[at],
                 calibrated=r.calibrated,
+                row_score=row_score,
             )
 
 
@@ -338,7 +360,7 @@ def entity_day_table(r: Ranked) -> EntityDayTable:
 
     Built once per ranking (cached on it): the headline value and the bootstrap read the same table.
     """
-    if r.entity is None or r.day is None:
+    if r.row_entity is None or r.row_day is None:
         raise ConfigError("entity_precision_at needs data.entity (the card/customer id column)")
     return r.entity_days
 
@@ -353,13 +375,14 @@ def _entity_day_table(r: Ranked) -> EntityDayTable:
     day), then each entity's first row of the day opens its cell (the row of its max score)."""
     from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
-    assert r.entity is not None and r.day is not None
-    n_entities = int(r.entity.max()) + 1 if r.n else 0
-    n_days = int(r.day.max()) + 1 if r.n else 0
+    entity, day = r.row_entity, r.row_day  # in the rows' order, read through the ranking's
+    assert entity is not None and day is not None
+    n_entities = int(entity.max()) + 1 if r.n else 0
+    n_days = int(day.max()) + 1 if r.n else 0
     # cached with the ranking through the evaluation and the diagnostics: the cells alone,
     # entities as int32 and labels as 0/1 bytes, 5 bytes a cell
     ent, lab, cell_day = kern.entity_day_cells(
-        _as_int32(r.entity), _as_int32(r.day), r.y, n_entities, n_days
+        _as_int32(entity), _as_int32(day), r.order, r.y, n_entities, n_days
     )
     bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)

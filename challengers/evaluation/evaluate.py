@@ -30,7 +30,7 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
-from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes
+from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes, narrow
 from challengers.evaluation.delong import Components, components_of_ranking, delong_from_components
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
@@ -139,7 +139,9 @@ def part_rows(rows: TestRows, index: np.ndarray) -> TestRows:
     def dense(codes: np.ndarray | None) -> np.ndarray | None:
         if codes is None or not codes.size:
             return None if codes is None else codes[index]
-        return dense_codes(codes[index], int(codes.max()) + 1)
+        # int32, as the window's codes: every model's ranking of the part shares them (as int64
+        # each ranking made its own int32 copy beside them)
+        return narrow(dense_codes(codes[index], int(codes.max()) + 1), index.size)
 
     return TestRows(
         y=rows.y[index],
@@ -164,7 +166,7 @@ def ranked_parts(
         models = {}
         for name, each in per_model.items():
             r = next(each)
-            flag = calibrated.get(name, False) and _in_unit(r.score)
+            flag = calibrated.get(name, False) and _in_unit(r.row_score)
             models[name] = r.recoded(part.entity, part.day, calibrated=flag)
         yield index, part, models
 
@@ -298,7 +300,18 @@ def _paired_deltas(
     """Each challenger minus the champion: value, interval and p-value from one method each
     (DeLong for ROC AUC, the paired bootstrap otherwise); DeLong reads each model's ranking."""
     challengers = [name for name in results if name != champion]
-    parts: dict[str, Components] = {}
+    # the champion's components, and one challenger's at a time (each 8 bytes a row)
+    held: dict[str, Components] = {}
+
+    def parts_of(model: str) -> Components:
+        if model in held:
+            return held[model]
+        r = ranked[model]  # read from the ranking: no sort of the scores
+        found = components_of_ranking(rows.y, r.y, r.ends, r.order)
+        if model == champion:
+            held[model] = found
+        return found
+
     for m in metrics:
         for name in challengers:
             point = results[name].metrics[m.key] - results[champion].metrics[m.key]
@@ -310,11 +323,9 @@ def _paired_deltas(
                 method=f"bootstrap:{unit}",
             )
             if m.name == "roc_auc":
-                for model in (name, champion):
-                    if model not in parts:  # read from the ranking: no sort of the scores
-                        r = ranked[model]
-                        parts[model] = components_of_ranking(rows.y, r.y, r.ends, r.order)
-                test = delong_from_components(rows.y, parts[name], parts[champion], clusters=blocks)
+                test = delong_from_components(
+                    rows.y, parts_of(name), parts_of(champion), clusters=blocks
+                )
                 delta.ci = _wald_interval(test.delta, test.se, alpha)
                 delta.p_value = test.p_value
                 delta.method = "delong" if blocks is None else f"delong-clustered:{unit}"

@@ -36,18 +36,24 @@ from challengers.evaluation.curve import (
 
 def roc_auc(c: Curve, param: float | None = None) -> FloatArray:
     """Area under the ROC curve: P(score of a fraud > score of a genuine), ties counting half."""
-    tp_before = before_group(c.tp)
-    pos_in_group = c.tp - tp_before
-    neg_in_group = np.diff(c.fp, prepend=0.0, axis=1)
-    wins = (neg_in_group * (tp_before + 0.5 * pos_in_group)).sum(axis=1)
-    return safe_div(wins, c.positives * c.negatives)
+    # in place, two arrays of the groups' size at a time (the same operations on the same
+    # values: a genuine group's negatives times the positives above it, ties counting half)
+    above = before_group(c.tp)
+    half = np.subtract(c.tp, above)  # positives in the group
+    np.multiply(half, 0.5, out=half)
+    np.add(above, half, out=above)
+    del half
+    wins = _in_group(c.fp)  # negatives in the group
+    np.multiply(wins, above, out=wins)
+    return safe_div(wins.sum(axis=1), c.positives * c.negatives)
 
 
 def pr_auc(c: Curve, param: float | None = None) -> FloatArray:
     """Average precision (scikit-learn's step-wise definition, no interpolation)."""
-    precision = safe_div(c.tp, c.count)
-    recall_step = np.diff(c.tp, prepend=0.0, axis=1)
-    return safe_div(np.nansum(recall_step * precision, axis=1), c.positives)
+    terms = _in_group(c.tp)  # each group's recall step (times the positives), times precision
+    np.multiply(terms, safe_div(c.tp, c.count), out=terms)
+    np.copyto(terms, 0.0, where=np.isnan(terms))  # what np.nansum sums, in place
+    return safe_div(terms.sum(axis=1), c.positives)
 
 
 def recall_at_fpr(c: Curve, param: float | None = None) -> FloatArray:
@@ -62,12 +68,28 @@ def recall_at_fpr(c: Curve, param: float | None = None) -> FloatArray:
     assert param is not None
     # no genuines: no false-positive rate, no threshold qualifies (as the kernels)
     allowed = np.where(c.negatives > 0, (param + 1e-12) * c.negatives, -1.0)[:, None]
-    fp_before, tp_before = before_group(c.fp), before_group(c.tp)
     inside = c.fp <= allowed
-    straddles = ~inside & (fp_before <= allowed)  # at most one group per replicate
-    expected = (c.tp - tp_before) * (np.floor(allowed - fp_before) + 1) / (c.fp - fp_before + 1)
-    caught = np.where(inside, c.tp, 0.0).max(axis=1) + np.where(straddles, expected, 0.0).sum(1)
+    # the group straddling the limit: the first outside it, if the groups before are inside
+    # (at most one a replicate; its expected frauds read at it alone, not at every group)
+    straddles = ~inside
+    straddles[:, 1:] &= inside[:, :-1]
+    straddles[:, 0] &= allowed[:, 0] >= 0.0  # no group before the first: 0 false positives
+    rep, at = np.nonzero(straddles)
+    del straddles
+    tp, fp = c.tp[rep, at], c.fp[rep, at]
+    tp_before = np.where(at > 0, c.tp[rep, at - 1], 0.0)
+    fp_before = np.where(at > 0, c.fp[rep, at - 1], 0.0)
+    expected = (tp - tp_before) * (np.floor(allowed[rep, 0] - fp_before) + 1) / (fp - fp_before + 1)
+    straddling = np.bincount(rep, weights=expected, minlength=c.tp.shape[0])
+    caught = np.where(inside, c.tp, 0.0).max(axis=1) + straddling
     return np.where(c.positives > 0, safe_div(caught, c.positives), np.nan)
+
+
+def _in_group(cum: FloatArray) -> FloatArray:
+    """Each group's own part of a running sum at the groups' ends (``np.diff(cum,
+    prepend=0.0, axis=1)``, one new array)."""
+    out = before_group(cum)
+    return np.subtract(cum, out, out=out)
 
 
 def _caught_at_budget(c: Curve, cum: FloatArray, rate: float) -> FloatArray:
@@ -76,13 +98,16 @@ def _caught_at_budget(c: Curve, cum: FloatArray, rate: float) -> FloatArray:
     The boundary tie group is included pro rata: the expected value under random tie-breaking.
     """
     budget = rate * c.total  # (B,)
-    count_before = before_group(c.count)
-    group_count = c.count - count_before
-    share = np.clip(
-        (budget[:, None] - count_before) / np.where(group_count > 0, group_count, 1), 0, 1
-    )
-    group_value = cum - before_group(cum)
-    return (share * group_value).sum(axis=1)
+    share = before_group(c.count)  # rows before each group, then the group's share, in place
+    in_group = _in_group(c.count)
+    np.copyto(in_group, 1.0, where=in_group <= 0)
+    np.subtract(budget[:, None], share, out=share)
+    np.divide(share, in_group, out=share)
+    del in_group
+    np.clip(share, 0, 1, out=share)
+    value = _in_group(cum)
+    np.multiply(share, value, out=value)
+    return value.sum(axis=1)
 
 
 def precision_at_alerts(c: Curve, param: float | None = None) -> FloatArray:
@@ -124,9 +149,18 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
     """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves."""
-    tpr = safe_div(c.tp, c.positives[:, None])
-    fpr = safe_div(c.fp, c.negatives[:, None])
-    return np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0)
+    gap = _share(c.tp, c.positives)  # TPR, then TPR - FPR in place
+    np.subtract(gap, _share(c.fp, c.negatives), out=gap)
+    return np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+
+
+def _share(cum: FloatArray, total: FloatArray) -> FloatArray:
+    """``safe_div(cum, total[:, None])`` (NaN in the rows whose total is not positive) in one
+    array of ``cum``'s size."""
+    positive = total > 0
+    out = cum / np.where(positive, total, 1.0)[:, None]
+    np.copyto(out, np.nan, where=~positive[:, None])
+    return out
 
 
 def entity_precision_at(c: Curve, param: float | None = None) -> FloatArray:
@@ -176,12 +210,13 @@ def _entity_weights(c: Curve, n_entities: int) -> FloatArray:
     r = c.ranked
     if c.weights is None:
         return np.ones((1, n_entities))
-    assert r.entity is not None
+    entity = r.entity
+    assert entity is not None
     w_sorted = c.w
     out = np.zeros((w_sorted.shape[0], n_entities))
     # the first row seen for each entity carries the entity's resampling count
-    first = np.unique(r.entity, return_index=True)[1]
-    out[:, r.entity[first]] = w_sorted[:, first]
+    first = np.unique(entity, return_index=True)[1]
+    out[:, entity[first]] = w_sorted[:, first]
     return out
 
 

@@ -15,35 +15,39 @@ import numpy as np
 _BYTE = np.uint64(0xFF)
 _SIGN = np.uint64(63)
 _NOT_SIGN = np.uint64(0x7FFFFFFFFFFFFFFF)
+_MINUS_ZERO = np.uint64(0x8000000000000000)  # the bits of -0.0
 RADIX_BITS = 8
 
 
 @nb.njit(cache=True)
-def entity_day_cells(entity, day, y, n_entities, n_days):
+def entity_day_cells(entity, day, order, y, n_entities, n_days):
     """The (day, entity) cells of entity precision: visiting rows (in score order) day by day, an
     entity's first row of a day opens its cell; the cell keeps the max label of the entity's rows
     that day. Returns each cell's entity (int32), max label (uint8) and day (int32), days in
     order, each day's cells in score order. O(rows); the rows are grouped by day with a counting
     sort into int32 positions, and the cells' arrays are copied out at their own length, so the
-    rows' size is held once, 4 bytes a row (int64 positions and row-sized results were 48)."""
-    n = entity.shape[0]
+    rows' size is held once, 4 bytes a row (int64 positions and row-sized results were 48).
+    ``entity`` and ``day`` are in the rows' order, read in score order through ``order`` (``y``
+    is in score order): no score-order copies of them."""
+    n = y.shape[0]
     start = np.zeros(n_days + 1, dtype=np.int64)
     for i in range(n):
-        start[day[i] + 1] += 1
+        start[day[order[i]] + 1] += 1
     for d in range(n_days):
         start[d + 1] += start[d]
     by_day = np.empty(n, dtype=np.int32)  # row positions grouped by day, score order within
     for i in range(n):
-        by_day[start[day[i]]] = i
-        start[day[i]] += 1
+        d = day[order[i]]
+        by_day[start[d]] = i
+        start[d] += 1
     opened_on = np.full(n_entities, -1, dtype=np.int64)  # the day of the entity's latest cell
     cell_of = np.zeros(n_entities, dtype=np.int64)
     cells = 0
     for p in range(n):  # first pass: count the cells
         i = by_day[p]
-        e = entity[i]
-        if opened_on[e] != day[i]:
-            opened_on[e] = day[i]
+        e, d = entity[order[i]], day[order[i]]
+        if opened_on[e] != d:
+            opened_on[e] = d
             cells += 1
     ent = np.empty(cells, dtype=np.int32)
     lab = np.zeros(cells, dtype=np.uint8)
@@ -52,12 +56,12 @@ def entity_day_cells(entity, day, y, n_entities, n_days):
     c = 0
     for p in range(n):
         i = by_day[p]
-        e = entity[i]
-        if opened_on[e] != day[i]:
-            opened_on[e] = day[i]
+        e, d = entity[order[i]], day[order[i]]
+        if opened_on[e] != d:
+            opened_on[e] = d
             cell_of[e] = c
             ent[c] = e
-            cell_day[c] = day[i]
+            cell_day[c] = d
             c += 1
         if y[i] > 0:
             lab[cell_of[e]] = 1
@@ -65,9 +69,11 @@ def entity_day_cells(entity, day, y, n_entities, n_days):
 
 
 @nb.njit(cache=True)
-def descending_order(bits):
+def descending_order(bits, order, order_out):
     """Row indices by descending value, ties in row order (``np.argsort(-x, kind="stable")``),
-    of finite float64 values given as their bits (``x.view(np.uint64)``, -0.0 made +0.0).
+    of finite float64 values given as their bits (``x.view(np.uint64)``; -0.0 read as +0.0),
+    written into ``order`` or ``order_out`` (two buffers of the rows' size and the indices'
+    type, int32 below 2**31 rows), whichever is returned.
 
     An LSD radix sort: each value becomes a 64-bit key whose ascending order is the values'
     descending order (positives: every bit but the sign flipped; negatives: as they are), sorted
@@ -79,13 +85,14 @@ def descending_order(bits):
     counts = np.zeros((8, 256), dtype=np.int64)
     for i in range(n):
         b = bits[i]
+        if b == _MINUS_ZERO:  # ties with +0.0
+            b = np.uint64(0)
         k = b if (b >> _SIGN) else b ^ _NOT_SIGN
         keys[i] = k
         for d in range(8):
             counts[d, (k >> np.uint64(RADIX_BITS * d)) & _BYTE] += 1
-    order = np.arange(n)
+        order[i] = i
     keys_out = np.empty(n, dtype=np.uint64)
-    order_out = np.empty(n, dtype=np.int64)
     for d in range(8):
         if counts[d].max() == n:  # one value of this byte: the pass would change nothing
             continue

@@ -189,3 +189,48 @@ def test_findings_name_each_planted_problem(analyses: Analyses) -> None:
     assert "decay-chall" not in found and "segment-SEG-chall" not in found
     for f in found.values():
         assert f.metric and f.evidence and f.effect is not None, f.id
+
+
+def test_the_training_window_lets_each_models_scores_go_once_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The in-sample step reads one model's training scores at a time and lets them go before
+    the next model's are ranked (the caller hands them over in ``train_scores``); the metrics and
+    PSI bins are those of every model's scores read together."""
+    import weakref
+
+    from challengers.analysis import suite
+
+    inp = analysis_input()
+    expected = {
+        name: dict(e.metrics)
+        for name, e in evaluate_models(
+            Rows.from_frame(inp.train, target="TX_FRAUD", amount="TX_AMOUNT", entity="CUSTOMER_ID"),
+            inp.train_scores,
+            inp.calibrated,
+            champion="champ",
+            metrics=METRICS,
+            cost=inp.cost,
+            operating_rate=inp.budget.rate,
+            bootstrap=0,
+            alpha=0.05,
+            seed=3,
+        ).items()
+    }
+    edges = {name: suite.st.psi_edges(s) for name, s in inp.train_scores.items()}
+    read: list[weakref.ref[np.ndarray]] = []
+    alive_at_each_read: list[int] = []
+    evaluate = suite._evaluate
+
+    def watched(inp_: AnalysisInput, rows: Rows, scores: dict, **kwargs: object) -> dict:
+        alive_at_each_read.append(sum(r() is not None for r in read))
+        read.extend(weakref.ref(s) for s in scores.values())
+        return evaluate(inp_, rows, scores, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(suite, "_evaluate", watched)
+    training = suite.training_window(inp)
+    assert alive_at_each_read == [0, 0]  # the first model's scores gone before the second's
+    assert inp.train_scores == {}
+    assert training.metrics == expected
+    for name, reference in training.scores.items():
+        np.testing.assert_array_equal(reference.edges, edges[name])

@@ -356,7 +356,9 @@ def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
         -rng.gamma(1.0, 1.0, n),
     ]
     for score in cases:
-        np.testing.assert_array_equal(descending_order(score), np.argsort(-score, kind="stable"))
+        order = descending_order(score)
+        assert order.dtype == np.int32  # its buffers int32 below 2**31 rows, not int64
+        np.testing.assert_array_equal(order, np.argsort(-score, kind="stable"))
 
 
 def test_column_codes_equal_polars_dense_rank() -> None:
@@ -402,3 +404,117 @@ def test_unweighted_running_sums_equal_numpys_cumsum_bit_for_bit(seed):
     want = np.cumsum(np.where(r.y > 0, amount[r.order], 0.0))[None, ends]
     np.testing.assert_array_equal(curve.fraud_amount, want)
     assert Curve(Ranked.build(y, score)).tp.shape == (1, ends.size)
+
+
+def test_a_ranking_holds_the_scores_and_codes_in_the_rows_order_not_copies() -> None:
+    """Every model's ranking of the test window is held through the evaluation and diagnostics:
+    it keeps the model's own scores and the test rows' entity and day codes (no score-order
+    copies, 16 bytes a row and model) and gives them in score order when asked; its parts,
+    subsets and the bootstrap's entity cells read them so."""
+    rng = np.random.default_rng(8)
+    n = 5_000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    score = np.round(rng.random(n), 3)
+    entity = rng.integers(0, 300, n).astype(np.int32)
+    day = np.sort(rng.integers(0, 20, n)).astype(np.int32)
+    r = Ranked.build(y, score, amount=rng.gamma(2, 30, n), entity=entity, day=day)
+    assert r.row_score is score and r.row_entity is entity and r.row_day is day
+    held = [v for v in vars(r).values() if isinstance(v, np.ndarray) and v.size == n]
+    assert sum(v.itemsize for v in held) == 1 + 4 + 8 + 4 + 4  # y, order, and the rows' own
+    order = np.argsort(-score, kind="stable")
+    np.testing.assert_array_equal(r.score, score[order])
+    np.testing.assert_array_equal(r.entity, entity[order])
+    np.testing.assert_array_equal(r.day, day[order])
+    keep = rng.random(n) < 0.3
+    sub, direct = (
+        r.subset(keep),
+        Ranked.build(y[keep], score[keep], amount=None, entity=entity[keep], day=day[keep]),
+    )
+    for name in ("y", "score", "order", "ends", "entity", "day"):
+        np.testing.assert_array_equal(getattr(sub, name), getattr(direct, name))
+
+
+def test_the_bootstraps_entity_cells_stay_int32() -> None:
+    """The kernels read every model's (day, entity) cells as the rankings cache them, int32
+    entities (an int64 copy of them was 8 bytes a cell and model through the replicates)."""
+    from challengers.evaluation import bootstrap as boot
+
+    rng = np.random.default_rng(9)
+    n = 3_000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    entity = rng.integers(0, 200, n).astype(np.int32)
+    day = np.sort(rng.integers(0, 10, n)).astype(np.int32)
+    models = [Ranked.build(y, rng.random(n), entity=entity, day=day) for _ in range(2)]
+    plan = boot._Plan.of([parse_metric("entity_precision_at@5")], 0.02)
+    inputs = boot._inputs(models, entity, plan, "entity")
+    assert inputs.ent.dtype == np.int32
+    for row, r in zip(inputs.ent, models, strict=True):
+        np.testing.assert_array_equal(row, r.entity_days.entity)
+
+
+def _whole_array_metrics(c: Curve, rate: float, limit: float) -> dict[str, np.ndarray]:
+    """ROC AUC, PR AUC, recall at an FPR limit, the alert-budget sums and KS as they were written
+    before they worked in place (a new array for every operation): the reference, bit for bit."""
+    from challengers.evaluation.curve import before_group, safe_div
+
+    tp_before = before_group(c.tp)
+    pos_in_group = c.tp - tp_before
+    neg_in_group = np.diff(c.fp, prepend=0.0, axis=1)
+    wins = (neg_in_group * (tp_before + 0.5 * pos_in_group)).sum(axis=1)
+    precision = safe_div(c.tp, c.count)
+    recall_step = np.diff(c.tp, prepend=0.0, axis=1)
+    allowed = np.where(c.negatives > 0, (limit + 1e-12) * c.negatives, -1.0)[:, None]
+    fp_before = before_group(c.fp)
+    inside = c.fp <= allowed
+    straddles = ~inside & (fp_before <= allowed)
+    expected = (c.tp - tp_before) * (np.floor(allowed - fp_before) + 1) / (c.fp - fp_before + 1)
+    caught = np.where(inside, c.tp, 0.0).max(axis=1) + np.where(straddles, expected, 0.0).sum(1)
+    count_before = before_group(c.count)
+    group_count = c.count - count_before
+    share = np.clip(
+        (rate * c.total[:, None] - count_before) / np.where(group_count > 0, group_count, 1), 0, 1
+    )
+    tpr = safe_div(c.tp, c.positives[:, None])
+    fpr = safe_div(c.fp, c.negatives[:, None])
+    return {
+        "roc_auc": safe_div(wins, c.positives * c.negatives),
+        "pr_auc": safe_div(np.nansum(recall_step * precision, axis=1), c.positives),
+        "recall_at_fpr": np.where(c.positives > 0, safe_div(caught, c.positives), np.nan),
+        "caught": (share * (c.tp - tp_before)).sum(axis=1),
+        "ks": np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0),
+    }
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_metrics_in_place_equal_the_whole_array_formulas_bit_for_bit(seed: int) -> None:
+    """The metrics that work in place (two or three arrays of the groups' size at a time) give
+    the values of their whole-array formulas exactly: headline curves and bootstrap weights
+    (zeros included, and a replicate that draws no row), ties, no fraud, no genuine row, one
+    row."""
+    from challengers.evaluation.metrics import (
+        _caught_at_budget,
+        ks,
+        pr_auc,
+        recall_at_fpr,
+        roc_auc,
+    )
+
+    rng = np.random.default_rng(seed)
+    n = [1, 3, 50, 2000][seed % 4]
+    rate = [0.05, 0.0, 1.0, 0.3][(seed // 4) % 4]
+    y = (rng.random(n) < rate).astype(np.int8)
+    score = np.round(rng.random(n) + 0.4 * y, int(rng.integers(1, 4)))
+    weights = None if seed % 2 else rng.poisson(1.0, (5, n)).astype(np.float64)
+    if weights is not None:
+        weights[0] = 0.0  # no row drawn: every total 0, every rate undefined
+    c = Curve(Ranked.build(y, score), weights)
+    want = _whole_array_metrics(c, 0.07, 0.02)
+    got = {
+        "roc_auc": roc_auc(c),
+        "pr_auc": pr_auc(c),
+        "recall_at_fpr": recall_at_fpr(c, 0.02),
+        "caught": _caught_at_budget(c, c.tp, 0.07),
+        "ks": ks(c),
+    }
+    for name, value in want.items():
+        assert got[name].tobytes() == value.tobytes(), name
