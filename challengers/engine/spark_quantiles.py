@@ -60,28 +60,29 @@ def order_statistics(
     wanted = {c: np.asarray(r, dtype=np.int64) for c, r in ranks.items() if len(r)}
     index = {c: i for i, c in enumerate(wanted)}
     values = rows.select(*(finite(F.col(c)).alias(f"v{index[c]}") for c in wanted))
-    # each rank starts in its column's whole bucket, with no value below it
+    # each rank starts in its column's whole bucket, with no value below it: (bucket, below, size)
     pending = {
-        (c, j): (radix.Bucket(index[c]), 0) for c, r in wanted.items() for j in range(len(r))
+        (c, j): (radix.Bucket(index[c]), 0, counts[c])
+        for c, r in wanted.items()
+        for j in range(len(r))
     }
-    sizes = {radix.Bucket(index[c]): counts[c] for c in wanted}
-    rows_read = max(sizes.values())
+    rows_read = max(counts[c] for c in wanted)
     found: dict[tuple[str, int], float] = {}
     collect: dict[tuple[str, int], tuple[radix.Bucket, int]] = {}
     while pending:  # at most 7 rounds: a bucket 64 bits deep holds one value
-        buckets = sorted({b for b, _ in pending.values()})
-        few = sum(sizes[b] for b in buckets) <= FEW * rows_read
+        sizes = {b: size for b, _, size in pending.values()}
+        buckets = sorted(sizes)
+        few = sum(sizes.values()) <= FEW * rows_read
         merged = _digit_counts(values, buckets, filtered=few)
         narrower = {}
-        for (c, j), (bucket, below) in pending.items():
+        for (c, j), (bucket, below, _) in pending.items():
             at = radix.locate(int(wanted[c][j]), below, bucket, *merged[bucket])
             if at.value is not None:
                 found[c, j] = at.value
             elif at.size <= LIMIT:
                 collect[c, j] = (at.bucket, at.below)
             else:
-                narrower[c, j] = (at.bucket, at.below)
-                sizes[at.bucket] = at.size
+                narrower[c, j] = (at.bucket, at.below, at.size)
         pending = narrower
     buckets = sorted({b for b, _ in collect.values()})
     distinct = _bucket_values(values, buckets)
@@ -109,23 +110,14 @@ def _digit_counts(
         .orderBy("slot", "digit")
         .toArrow()
     )
-    slots = table.column("slot").to_numpy()
-    unsigned = {k: table.column(k).to_numpy().astype(object) + (1 << 63) for k in ("low", "high")}
-    out: dict[radix.Bucket, tuple[np.ndarray, ...]] = {}
-    for slot, bucket in enumerate(buckets):
-        mine = slots == slot
-        out[bucket] = (
-            table.column("digit").to_numpy()[mine],
-            table.column("count").to_numpy()[mine],
-            unsigned["low"][mine],
-            unsigned["high"][mine],
-        )
-    return out
+    low, high = (table.column(k).to_numpy().astype(object) + (1 << 63) for k in ("low", "high"))
+    columns = (table.column("digit").to_numpy(), table.column("count").to_numpy(), low, high)
+    return _by_slot(table, buckets, columns)
 
 
 def _bucket_values(
     values: Any, buckets: list[radix.Bucket]
-) -> dict[radix.Bucket, tuple[np.ndarray, np.ndarray]]:
+) -> dict[radix.Bucket, tuple[np.ndarray, ...]]:
     """Per bucket, its distinct values (ascending) and their counts (one job, over the rows
     Spark filtered by the buckets: they hold at most LIMIT values each)."""
     from pyspark.sql import functions as F
@@ -141,15 +133,19 @@ def _bucket_values(
         .orderBy("slot", "value")
         .toArrow()
     )
-    slots = table.column("slot").to_numpy()
-    out = {}
-    for slot, bucket in enumerate(buckets):
-        mine = slots == slot
-        out[bucket] = (
-            table.column("value").to_numpy()[mine],
-            table.column("count").to_numpy()[mine],
-        )
-    return out
+    columns = (table.column("value").to_numpy(), table.column("count").to_numpy())
+    return _by_slot(table, buckets, columns)
+
+
+def _by_slot(
+    table: Any, buckets: list[radix.Bucket], columns: tuple[np.ndarray, ...]
+) -> dict[radix.Bucket, tuple[np.ndarray, ...]]:
+    """Each bucket's rows of ``columns``, from a result ``table`` ordered by its ``slot`` (the
+    bucket's place in ``buckets``)."""
+    ends = np.searchsorted(table.column("slot").to_numpy(), np.arange(len(buckets) + 1))
+    return {
+        b: tuple(c[ends[slot] : ends[slot + 1]] for c in columns) for slot, b in enumerate(buckets)
+    }
 
 
 def _reading(values: Any, buckets: list[radix.Bucket], *, filtered: bool) -> Any:

@@ -161,16 +161,16 @@ def bucket_values_task(
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             keyed = {b.column: _keys(batch, b.column) for b in buckets}
+            slots, distinct, counts = [], [], []
             for slot, bucket in enumerate(buckets):
                 values, keys = keyed[bucket.column]
-                distinct, counts = np.unique(values[bucket.holds(keys)], return_counts=True)
-                yield pa.RecordBatch.from_arrays(
-                    [
-                        pa.array(np.full(distinct.size, slot, dtype=np.int32)),
-                        pa.array(distinct),
-                        pa.array(counts.astype(np.int64)),
-                    ],
-                    names=["slot", "value", "count"],
-                )
+                mine, n = np.unique(values[bucket.holds(keys)], return_counts=True)
+                slots.append(np.full(mine.size, slot, dtype=np.int32))
+                distinct.append(mine)
+                counts.append(n.astype(np.int64))
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(np.concatenate(a)) for a in (slots, distinct, counts)],
+                names=["slot", "value", "count"],
+            )
 
     return run
