@@ -19,8 +19,14 @@ from challengers.simulate import simulate_frame
 os.environ.setdefault("CHALLENGE_PDF", "off")
 # The Spark drivers the suite starts (in process and in the processes it runs) compile with the
 # JVM's C1 compiler only: its Spark applications are short and small, and the C2 compiler's work
-# never paid back (a 40k-row run on local[2]: the JVM's CPU time 51 -> 23 s, wall 73 -> 36 s)
-os.environ.setdefault("SPARK_SUBMIT_OPTS", "-XX:TieredStopAtLevel=1")
+# never paid back (a 40k-row run on local[2]: the JVM's CPU time 51 -> 23 s, wall 73 -> 36 s).
+# C1 alone reserves a 48 MB code cache (240 MB with C2), and a worker's session JVM, which compiles
+# every test's generated Spark classes, filled it after about 260 s: "Out of space in CodeCache for
+# adapters", a VirtualMachineError that shut the JVM down and failed every later Spark test of
+# the worker (and its MLflow runs, which ask the dead session for its context). 256 MB, reserved
+# address space only until used.
+JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
+os.environ.setdefault("SPARK_SUBMIT_OPTS", JVM_OPTIONS)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CHALLENGE_SHARED", ROOT.parent / "shared"))

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # One application on two executor processes of their own, for both tests below: the rows after a
 # shuffle between them, then a run that loses an executor and its --resume
 SCRIPT = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 from typer.testing import CliRunner
 from challengers.cli.main import app
@@ -52,8 +52,9 @@ engine = SparkEngine.start(
         "spark.sql.shuffle.partitions": "4",
         "spark.driver.memory": "1g",
         "spark.task.maxFailures": "1",  # a lost executor fails the job at once
-        # the executors' JVMs, as tests/conftest.py does the driver's: no C2 compilation
-        "spark.executor.extraJavaOptions": "-XX:TieredStopAtLevel=1",
+        # the executors' JVMs as tests/conftest.py starts the driver's (this process inherits
+        # its SPARK_SUBMIT_OPTS): no C2 compilation, a code cache C1 does not fill
+        "spark.executor.extraJavaOptions": os.environ.get("SPARK_SUBMIT_OPTS", ""),
     },
 )
 try:
