@@ -189,6 +189,13 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
         },
     ]
     raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    raw["evaluation"]["metrics"] += [  # every kind of metric the in-sample groups give
+        "recall_at_fpr@0.01",
+        "value_detection_at_alerts@0.01",
+        "expected_cost",
+        "brier",
+        "ks",
+    ]
     cfg = load_config(write_config(raw))
     seen: list[Any] = []
     runs = {}
@@ -253,7 +260,7 @@ def assert_same_in_sample(expected: dict, actual: dict, models: list[str]) -> No
             if value is None:  # NaN in JSON: the Brier score of scores that are not probabilities
                 assert got[key] is None, (name, key)
             else:
-                assert abs(got[key] - value) <= 1e-9, (name, key, got[key], value)
+                assert got[key] is not None and abs(got[key] - value) <= 1e-9, (name, key, got)
         assert actual["score_psi"][name] == expected["score_psi"][name], name
         assert actual["score_psi_vs_train"][name] == expected["score_psi_vs_train"][name], name
 
