@@ -231,6 +231,44 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     assert not differences, "\n".join(differences[:20])
 
 
+@pytest.mark.slow
+def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
+    spark_engine: Any, sim_parquet: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a narrow run the champion fits without bringing its training scores to the driver, and
+    the in-sample diagnostics are computed on Spark per model: a model whose training window
+    cannot be scored there (an input the rows lack) loses only its own, with a warning."""
+    from challengers.analysis.budget import resolve_budget
+    from challengers.models.champion import NativeModelChampion
+    from challengers.pipeline.evaluating import _analysis_input
+    from challengers.pipeline.insample import training_window_on_engine
+
+    path = str(ROOT / "data" / "champion.json")
+    lgbm = {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}}
+    raw = sim_config(sim_parquet, champion={"name": "champ", "model": path}, challengers=[lgbm])
+    cfg = load_config(write_config(raw)).with_engine("spark", "local[2]")
+    with contextlib.closing(
+        prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    ) as prepared:
+        assert prepared.narrow and prepared.split.train.height == 0
+        champion = fit_champion(cfg, prepared, 1, SilentProgress())
+        assert champion.scores is not None and champion.train_scores is None
+        budget = resolve_budget(champion.scores, rate=cfg.evaluation.alert_rate)
+        inputs = _analysis_input(cfg, prepared, [champion], budget)
+        spec = prepared.plan.spec.with_features(("NOT_IN_THE_DATA",))
+        broken = NativeModelChampion(path, ["NOT_IN_THE_DATA"]).fit(prepared.split.examples, spec)
+        assert champion.model is not None
+        with caplog.at_level("WARNING", logger="challengers.pipeline.insample"):
+            window = training_window_on_engine(
+                prepared, inputs, {"champ": champion.model, "broken": broken}
+            )
+    assert window is not None
+    assert list(window.metrics) == list(window.scores) == ["champ"]
+    assert set(window.metrics["champ"]) == {m.key for m in cfg.evaluation.metric_specs}
+    assert window.features  # the champion's inputs' references, from Spark too
+    assert any("broken: no training-window scores" in r.message for r in caplog.records)
+
+
 def _scores_brought_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many scores each of Spark's scoring jobs brought to the driver (a spy on the
     engine's two ways of bringing them: the real methods run)."""
