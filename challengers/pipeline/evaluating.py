@@ -75,7 +75,7 @@ def evaluate(
     inputs = _analysis_input(cfg, prepared, ok, budget)
     _hand_over_training_scores(fitted)  # ``inputs.train_scores`` holds them, one let go at a time
     with progress.stage("Diagnostics: in-sample metrics of the training window"):
-        # the training rows stayed on the engine: every model's in-sample numbers come from there
+        # a narrow run (the training rows stayed on the engine): the in-sample numbers come from there
         inputs.training = training_window_on_engine(prepared, inputs, inputs.models)
         if inputs.training is None:
             # before the test window's rankings exist: the training window's rankings (more
