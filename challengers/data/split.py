@@ -63,9 +63,10 @@ class Split:
     excluded_rows: int
     excluded_positives: int
     # the training window's rows and positives, kept when the rows are let go (without_training)
+    # or were never brought here (they stayed on a distributed engine: ``train`` is empty)
     train_counts: tuple[int, int] | None = None
-    # the training window's first rows with every column, when ``train`` holds only the columns
-    # the driver reads of it (the features stayed on a distributed engine): the input examples
+    # the training window's first rows with every column, when ``train`` does not hold them (the
+    # rows stayed on a distributed engine): the input examples
     head: pl.DataFrame | None = None
 
     @property
@@ -74,7 +75,7 @@ class Split:
         return self.head if self.head is not None else self.train
 
     def summary(self, target: str) -> dict[str, int]:
-        rows, positives = self.train_counts or self._train_counts(target)
+        rows, positives = self.training_counts(target)
         return {
             "rows_train": rows,
             "positives_train": positives,
@@ -84,7 +85,10 @@ class Split:
             "excluded_known_fraud_positives": self.excluded_positives,
         }
 
-    def _train_counts(self, target: str) -> tuple[int, int]:
+    def training_counts(self, target: str) -> tuple[int, int]:
+        """The training window's rows and positives."""
+        if self.train_counts is not None:
+            return self.train_counts
         return self.train.height, int(self.train.get_column(target).sum())
 
     def with_training_columns(self, keep: set[str]) -> Split:
@@ -100,7 +104,7 @@ class Split:
         return replace(
             self,
             train=head,
-            train_counts=self.train_counts or self._train_counts(target),
+            train_counts=self.training_counts(target),
             head=None,
         )
 

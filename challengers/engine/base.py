@@ -7,6 +7,7 @@ sums (:class:`~challengers.engine.rowhash.RowSums`), and per-score counts (:clas
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -104,17 +105,57 @@ class GraphSettings:
 
 @dataclass(frozen=True)
 class ScoreStats:
-    """Sufficient statistics of every exact metric: per distinct score, in descending order, the
-    count of positives and negatives and the positives' total amount (None without an amount)."""
+    """Sufficient statistics of every exact metric: per tie group of scores, in descending order,
+    its (highest) score, the count of positives and negatives and the positives' total amount
+    (None without an amount); and over every row, the sum of squared errors ``(score - label)^2``
+    (the Brier score's), the lowest score and the scores that are not finite (NaN, +-inf: counted,
+    not grouped). A group is one distinct score (:meth:`Engine.score_stats`), or, from
+    :meth:`Engine.score_groups`, a run of consecutive distinct scores without a positive between
+    two scores that hold one: every metric but card precision reads the same values from either
+    (see :func:`merge_negative_runs`)."""
 
     score: np.ndarray
     positives: np.ndarray
     negatives: np.ndarray
     fraud_amount: np.ndarray | None
+    squared_error: float = math.nan
+    lowest: float = math.nan
+    non_finite: int = 0
 
     @property
     def rows(self) -> int:
         return int(self.positives.sum() + self.negatives.sum())
+
+    @property
+    def in_unit(self) -> bool:
+        """Whether every score is in [0, 1] (a calibrated kind's scores read as probabilities)."""
+        return bool(len(self.score)) and self.lowest >= 0.0 and float(self.score[0]) <= 1.0
+
+
+def merge_negative_runs(stats: ScoreStats) -> ScoreStats:
+    """``stats`` with each run of consecutive groups that hold no positive merged into one group
+    (its highest score). No metric read from the groups moves: such a group adds no positive and
+    no fraud amount, so ROC AUC's pairs, average precision's steps, the recall at an FPR limit,
+    the alert budget's pro-rata share of a group straddling it and KS's largest gap (monotone
+    along the run) are the same; the Brier score is summed over the rows, apart. Scores are
+    mostly distinct, and frauds rare: a window's groups fall from about its rows to about twice
+    its frauds."""
+    has_positive = stats.positives > 0
+    starts = np.ones(len(stats.score), dtype=bool)  # a group starts where a run does not go on
+    starts[1:] = has_positive[1:] | has_positive[:-1]
+    first = np.flatnonzero(starts)
+    fraud = None
+    if stats.fraud_amount is not None:
+        fraud = np.add.reduceat(stats.fraud_amount, first) if len(first) else stats.fraud_amount
+    return ScoreStats(
+        stats.score[first],
+        np.add.reduceat(stats.positives, first) if len(first) else stats.positives,
+        np.add.reduceat(stats.negatives, first) if len(first) else stats.negatives,
+        fraud,
+        stats.squared_error,
+        stats.lowest,
+        stats.non_finite,
+    )
 
 
 class Engine(ABC, Generic[F]):
@@ -206,11 +247,32 @@ class Engine(ABC, Generic[F]):
     def score(self, rows: F, model: ModelFile, *, output: str) -> F:
         """The rows with the model's score (float64) in column ``output``."""
 
+    def scored_by(
+        self,
+        rows: F,
+        scorer: Callable[[pl.DataFrame], np.ndarray],
+        columns: Sequence[str],
+        *,
+        output: str,
+    ) -> F:
+        """The rows with ``scorer``'s float64 score in column ``output`` (as :meth:`scores_by`:
+        it sees ``columns``, in batches, and must score each row alone), where the rows are."""
+        raise NotImplementedError(f"engine {self.kind} scores through the models")
+
     @abstractmethod
     def score_stats(
         self, rows: F, *, score: str, target: str, amount: str | None = None
     ) -> ScoreStats:
         """Per distinct score: positives, negatives, fraud amount."""
+
+    def score_groups(
+        self, rows: F, *, score: str, target: str, amount: str | None = None
+    ) -> ScoreStats:
+        """:meth:`score_stats` with the runs of scores without a positive merged
+        (:func:`merge_negative_runs`): the same metrics from about twice the frauds' groups."""
+        return merge_negative_runs(
+            self.score_stats(rows, score=score, target=target, amount=amount)
+        )
 
     @abstractmethod
     def entity_day_cells(

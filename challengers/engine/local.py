@@ -138,6 +138,17 @@ class LocalEngine(Engine[pl.DataFrame]):
     ) -> np.ndarray:
         return np.asarray(scorer(rows.select(columns)), dtype=np.float64)
 
+    def scored_by(
+        self,
+        rows: pl.DataFrame,
+        scorer: Callable[[pl.DataFrame], np.ndarray],
+        columns: Sequence[str],
+        *,
+        output: str,
+    ) -> pl.DataFrame:
+        scores = self.scores_by(rows, scorer, columns)
+        return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
+
     def class_counts(self, rows: pl.DataFrame, target: str) -> tuple[int, int]:
         positives = int(rows.get_column(target).cast(pl.Int64).sum())
         return rows.height - positives, positives
@@ -207,14 +218,22 @@ class LocalEngine(Engine[pl.DataFrame]):
 
 
 def score_stats(score: np.ndarray, y: np.ndarray, amount: np.ndarray | None) -> ScoreStats:
-    """Per distinct score (descending): positives, negatives and the positives' amount."""
+    """Per distinct finite score (descending): positives, negatives and the positives' amount;
+    the squared errors' sum, the lowest score, the scores not finite."""
+    finite = np.isfinite(score)
+    non_finite = int(score.size - np.count_nonzero(finite))
+    if non_finite:
+        score, y = score[finite], y[finite]
+        amount = None if amount is None else amount[finite]
     distinct, group = np.unique(-score, return_inverse=True)  # ascending -score: descending score
     positives = np.bincount(group, weights=y, minlength=len(distinct))
     rows = np.bincount(group, minlength=len(distinct)).astype(np.float64)
     fraud = (
         None if amount is None else np.bincount(group, weights=y * amount, minlength=len(distinct))
     )
-    return ScoreStats(-distinct, positives, rows - positives, fraud)
+    squared = float(np.sum((score - y) ** 2))
+    lowest = float(-distinct[-1]) if len(distinct) else float("nan")
+    return ScoreStats(-distinct, positives, rows - positives, fraud, squared, lowest, non_finite)
 
 
 def _values(rows: pl.DataFrame, column: str) -> np.ndarray:

@@ -1,43 +1,56 @@
 """Exact metrics from per-score sufficient statistics, whichever engine aggregated them.
 
 Every metric except card precision reads only, per tie group of scores, the count of positives and
-negatives and the positives' amount (:class:`~challengers.engine.base.ScoreStats`). A curve built
-from those counts as weights (two pseudo-rows per distinct score: its positives, its negatives) is
-the curve of the rows themselves, so :mod:`challengers.evaluation.metrics` computes the same values
-(to rounding) without a row on the driver: what Spark aggregates on its executors is enough.
+negatives and the positives' amount (:class:`~challengers.engine.base.ScoreStats`): the running
+sums at the groups' ends are those of the rows themselves (:class:`GroupCurve`), so
+:mod:`challengers.evaluation.metrics` computes the same values (to rounding) without a row on the
+driver: what Spark aggregates on its executors is enough. The Brier score, a sum over the rows, is
+the statistics' own sum of squared errors; card precision reads each day's first entities
+(:meth:`Engine.entity_day_cells`, :func:`card_precision`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 import polars as pl
 
 from challengers.data.frames import DAY
-from challengers.engine.base import ScoreStats
+from challengers.engine.base import Engine, ScoreStats
 from challengers.errors import ConfigError
-from challengers.evaluation.curve import Cost, Curve, Ranked
+from challengers.evaluation.curve import Cost, Curve, FloatArray, Ranked
 from challengers.evaluation.metrics import MetricSpec, compute
 
 ROW_METRICS = ("entity_precision_at",)  # need rows (entities per day), not per-score counts
 
 
-def curve_from_stats(stats: ScoreStats, *, calibrated: bool, cost: Cost | None = None) -> Curve:
-    """The curve of the rows summarised by ``stats``."""
-    m = len(stats.score)
-    score = np.repeat(stats.score, 2)  # already descending: the stable sort keeps this order
-    y = np.tile(np.array([1.0, 0.0]), m)
-    weights = np.empty(2 * m)
-    weights[0::2], weights[1::2] = stats.positives, stats.negatives
-    amount = None
-    if stats.fraud_amount is not None:
-        amount = np.zeros(2 * m)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(stats.positives > 0, stats.fraud_amount / stats.positives, 0.0)
-        amount[0::2] = mean
-    ranked = Ranked.build(y, score, amount=amount, calibrated=calibrated)
-    return Curve(ranked, weights=weights[None, :], cost=cost or Cost())
+class GroupCurve(Curve):
+    """The curve of the rows summarised by ``groups``: the running positives, rows and fraud
+    amount at each group's end, one entry a group (the rows' curve at its tie groups' ends).
+    Only the metrics that read rows (Brier's squared errors, card precision's entities) read
+    its ``ranked``, which holds none: they are computed apart (:func:`metrics_from_stats`)."""
+
+    def __init__(self, groups: ScoreStats, *, calibrated: bool, cost: Cost | None = None) -> None:
+        empty = np.zeros(0)
+        super().__init__(Ranked.build(empty, empty, calibrated=calibrated), cost=cost or Cost())
+        self.groups = groups
+
+    @cached_property
+    def tp(self) -> FloatArray:
+        return np.cumsum(self.groups.positives)[None, :]
+
+    @cached_property
+    def count(self) -> FloatArray:
+        return np.cumsum(self.groups.positives + self.groups.negatives)[None, :]
+
+    @cached_property
+    def fraud_amount(self) -> FloatArray:
+        if self.groups.fraud_amount is None:
+            raise ConfigError("this metric needs amounts: set data.amount to the amount column")
+        return np.cumsum(self.groups.fraud_amount)[None, :]
 
 
 def metrics_from_stats(
@@ -48,14 +61,60 @@ def metrics_from_stats(
     calibrated: bool,
     cost: Cost | None = None,
 ) -> dict[str, float]:
-    """Each metric's value (keyed as :attr:`MetricSpec.key`) from the per-score counts."""
+    """Each metric's value (keyed as :attr:`MetricSpec.key`) from the per-score counts.
+    ``calibrated``: the kind's scores are probabilities (and, as the evaluation asks, all in
+    [0, 1]: :attr:`ScoreStats.in_unit`), else the Brier score is NaN."""
     rows = [s for s in specs if s.name in ROW_METRICS]
     if rows:
         raise ConfigError(
             f"metric {rows[0].key} needs the rows (entities per day), not per-score counts"
         )
-    curve = curve_from_stats(stats, calibrated=calibrated, cost=cost)
-    return {s.key: float(compute(s, curve, operating_rate)[0]) for s in specs}
+    curve = GroupCurve(stats, calibrated=calibrated, cost=cost)
+    values = {}
+    for s in specs:
+        if s.name == "brier":  # a sum over the rows, not over the groups' ends
+            values[s.key] = stats.squared_error / stats.rows if calibrated else float("nan")
+        else:
+            values[s.key] = float(compute(s, curve, operating_rate)[0])
+    return values
+
+
+def metrics_on_engine(
+    engine: Engine[Any],
+    rows: Any,
+    specs: Sequence[MetricSpec],
+    *,
+    score: str,
+    target: str,
+    amount: str | None,
+    entity: str | None,
+    operating_rate: float,
+    calibrated: bool,
+    cost: Cost,
+) -> dict[str, float]:
+    """Every metric of ``specs`` of the ``score`` column of ``rows`` where the engine holds them,
+    as the evaluation computes them on the driver (to rounding): the groups' counts
+    (:meth:`Engine.score_groups`) for all but card precision, each day's first entities
+    (:meth:`Engine.entity_day_cells`) for it. ValueError when a score is not finite."""
+    stats = engine.score_groups(rows, score=score, target=target, amount=amount)
+    if stats.non_finite:
+        raise ValueError(f"{stats.non_finite} scores are NaN or infinite")
+    grouped = [s for s in specs if s.name not in ROW_METRICS]
+    values = metrics_from_stats(
+        stats,
+        grouped,
+        operating_rate=operating_rate,
+        calibrated=calibrated and stats.in_unit,
+        cost=cost,
+    )
+    for s in specs:
+        if s.name in ROW_METRICS:
+            if entity is None:
+                raise ConfigError(f"{s.key} needs data.entity (the card/customer id column)")
+            k = int(s.argument(operating_rate) or 0)
+            cells = engine.entity_day_cells(rows, score=score, target=target, entity=entity, k=k)
+            values[s.key] = card_precision(cells, k)
+    return {s.key: values[s.key] for s in specs}
 
 
 def card_precision(cells: pl.DataFrame, k: int) -> float:

@@ -98,6 +98,89 @@ def frame_score_task(
     return run
 
 
+def frame_scored_task(
+    scorer: Any, output: str
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function appending ``output``, the float64 score of ``scorer`` (a broadcast
+    of a function of a polars frame), to each batch."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        score = scorer.value
+        for batch in batches:
+            values = np.asarray(score(_frame(batch)), dtype=np.float64)
+            yield batch.append_column(output, pa.array(values, type=pa.float64()))
+
+    return run
+
+
+GROUPS_SCHEMA = (
+    "group long, positives double, count long, fraud double, top double, low double, squared double"
+)
+NON_FINITE = -1  # the group under which a task's scores that are not finite are counted
+
+
+def score_groups_task(
+    marks: Any,
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """A mapInArrow function over columns ``s`` (score), ``y`` (0/1) and ``a`` (amount, or
+    none): the partition's rows counted per group of scores, ``marks`` being a broadcast of
+    the positives' distinct scores (ascending). Group ``2i + 1`` is the score ``marks[i]``,
+    group ``2i`` the scores strictly between ``marks[i - 1]`` and ``marks[i]`` (no positive
+    there); per group: positives, rows, the positives' amount, the highest and lowest score
+    and the squared errors' sum. Non-finite scores are only counted, under ``NON_FINITE``."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        points = np.asarray(marks.value, dtype=np.float64)
+        size = 2 * len(points) + 1
+        positives, fraud, squared = np.zeros(size), np.zeros(size), np.zeros(size)
+        count = np.zeros(size, dtype=np.int64)
+        top, low = np.full(size, -np.inf), np.full(size, np.inf)
+        non_finite = 0
+        for batch in batches:
+            score = batch.column("s").to_numpy(zero_copy_only=False).astype(np.float64)
+            y = batch.column("y").to_numpy(zero_copy_only=False).astype(np.float64)
+            amount = None
+            if "a" in batch.schema.names:
+                amount = batch.column("a").to_numpy(zero_copy_only=False).astype(np.float64)
+            finite = np.isfinite(score)
+            non_finite += int(score.size - np.count_nonzero(finite))
+            score, y = score[finite], y[finite]
+            group = _score_group(points, score)
+            positives += np.bincount(group, weights=y, minlength=size)
+            count += np.bincount(group, minlength=size)
+            squared += np.bincount(group, weights=(score - y) ** 2, minlength=size)
+            if amount is not None:  # only a fraud's amount enters a metric
+                fraud += np.bincount(
+                    group, weights=np.where(y > 0, amount[finite], 0.0), minlength=size
+                )
+            np.maximum.at(top, group, score)
+            np.minimum.at(low, group, score)
+        present = np.flatnonzero(count)
+        columns = [present, positives, count, fraud, top, low, squared]
+        arrays = [present] + [c[present] for c in columns[1:]]
+        if non_finite:
+            arrays = [
+                np.append(a, v)
+                for a, v in zip(arrays, (NON_FINITE, 0, non_finite, 0, 0, 0, 0), strict=True)
+            ]
+        names = ["group", "positives", "count", "fraud", "top", "low", "squared"]
+        types = [pa.int64(), pa.float64(), pa.int64(), *[pa.float64()] * 4]
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(a, type=t) for a, t in zip(arrays, types, strict=True)], names=names
+        )
+
+    return run
+
+
+def _score_group(points: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Each finite score's group among the sorted ``points`` (see :func:`score_groups_task`)."""
+    at = np.searchsorted(points, score, side="left")
+    if not len(points):
+        return at * 2
+    exact = points[np.minimum(at, len(points) - 1)] == score
+    return 2 * at + exact
+
+
 def _keys(batch: pa.RecordBatch, column: int) -> tuple[np.ndarray, np.ndarray]:
     """Column ``v{column}`` of a batch of :func:`challengers.engine.spark_quantiles.finite`
     values (null where not finite): its finite values and their keys."""

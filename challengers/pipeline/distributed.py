@@ -140,23 +140,55 @@ def scores_on_engine(
     engine = prepared.engine
     if engine is None or not engine.distributed:
         return None
+    features = tuple(model.features_)
+    with _model_file(model) as file:
+        if file is not None:
+            scores = engine.scores_of(rows, file)
+        elif isinstance(model, FitsOnSample):
+            scores = engine.scores_by(rows, model.predict_score, features)
+        else:
+            return None
+    if len(scores) != expected:  # the engine's split is the driver's
+        raise RuntimeError(f"the engine scored {len(scores)} rows, the driver holds {expected}")
+    return scores
+
+
+def scored_on_engine(
+    prepared: Prepared, model: BaseChallenger, rows: Any, keep: Sequence[str], output: str
+) -> Any | None:
+    """``rows`` (the engine's) with their columns ``keep`` and the model's score in column
+    ``output``, computed where they are, as :func:`scores_on_engine` computes them (lazily:
+    each job on the result scores them again unless it is held). None: the model scores on the
+    driver, or the run's engine is local."""
+    engine = prepared.engine
+    if engine is None or not engine.distributed:
+        return None
+    features = tuple(model.features_)
+    read = engine.select(rows, list(dict.fromkeys([*keep, *features])))
+    with _model_file(model) as file:  # the file is read (and broadcast) before it goes
+        if file is not None:
+            scored = engine.score(read, file, output=output)
+        elif isinstance(model, FitsOnSample):
+            scored = engine.scored_by(read, model.predict_score, features, output=output)
+        else:
+            return None
+    return engine.select(scored, [*keep, output])
+
+
+@contextmanager
+def _model_file(model: BaseChallenger) -> Iterator[ModelFile | None]:
+    """The native file the executors score ``model`` from, for the block: the champion's own;
+    a booster's that reads data columns only, saved for the block; None for other models."""
     booster = model.native_model()
     library = trees.library_of(booster)
     features = tuple(model.features_)
     if isinstance(model, NativeModelChampion):
-        champion = ModelFile(model.path, trees.library(model.library), features)
-        scores = engine.scores_of(rows, champion)
+        yield ModelFile(model.path, trees.library(model.library), features)
     elif library is not None and tuple(library.feature_names(booster)) == features:
         with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
-            path = model.save(Path(folder))
-            scores = engine.scores_of(rows, ModelFile(str(path), library, features))
-    elif isinstance(model, FitsOnSample):
-        scores = engine.scores_by(rows, model.predict_score, features)
+            yield ModelFile(str(model.save(Path(folder))), library, features)
     else:
-        return None
-    if len(scores) != expected:  # the engine's split is the driver's
-        raise RuntimeError(f"the engine scored {len(scores)} rows, the driver holds {expected}")
-    return scores
+        yield None
 
 
 def references_on_engine(

@@ -14,7 +14,6 @@ from challengers.analysis.suite import (
     AnalysisInput,
     Settings,
     analyse,
-    reference_features,
     training_window,
 )
 from challengers.config import ExperimentConfig
@@ -29,10 +28,10 @@ from challengers.evaluation.evaluate import (
 from challengers.evaluation.twins import adjust_twins, compare_with_twin
 from challengers.pipeline.distributed import (
     explain_sample_on_engine,
-    references_on_engine,
     test_bin_counts_on_engine,
 )
 from challengers.pipeline.fitting import Fitted
+from challengers.pipeline.insample import training_window_on_engine
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
@@ -76,14 +75,14 @@ def evaluate(
     inputs = _analysis_input(cfg, prepared, ok, budget)
     _hand_over_training_scores(fitted)  # ``inputs.train_scores`` holds them, one let go at a time
     with progress.stage("Diagnostics: in-sample metrics of the training window"):
-        # before the test window's rankings exist: the training window's rankings (more rows)
-        # are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at 10M rows);
-        # the training frame goes as soon as it is read, before the first of them
-        let_go = partial(_let_go_of_training_rows, prepared, inputs)
-        features = references_on_engine(
-            prepared, partial(reference_features, inputs), inputs.settings.psi_bins
-        )
-        inputs.training = training_window(inputs, let_go=let_go, features=features)
+        # a narrow run (the training rows stayed on the engine): the in-sample numbers come from there
+        inputs.training = training_window_on_engine(prepared, inputs, inputs.models)
+        if inputs.training is None:
+            # before the test window's rankings exist: the training window's rankings (more
+            # rows) are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at
+            # 10M rows); the training frame goes as soon as it is read, before the first of them
+            let_go = partial(_let_go_of_training_rows, prepared, inputs)
+            inputs.training = training_window(inputs, let_go=let_go)
         inputs.test_bin_counts = test_bin_counts_on_engine(prepared, inputs.training.features)
         inputs.explain_sample = explain_sample_on_engine(
             prepared, inputs.settings.explain_rows, cfg.seed

@@ -204,7 +204,10 @@ def _score_training(
     engine trained or scores (as its test scores). A model that cannot score its training window
     (e.g. production scores not logged then), here or on the engine, loses only those
     diagnostics; the engine's own failures (a lost executor: EnvironmentFailure) still stop the
-    run."""
+    run. None when the training rows stay on the engine (``Prepared.narrow``): the diagnostics
+    score them there again, and never bring the scores here (pipeline/insample.py)."""
+    if prepared.narrow:
+        return None
     train = prepared.split.train
     try:
         scores = None

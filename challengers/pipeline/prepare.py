@@ -193,15 +193,17 @@ def _windows_from_engine(
     :func:`~challengers.pipeline.loading.load_windows` holds them locally (``loaded_rows``: every
     loaded row, counted by the fingerprint's sums); the finiteness check sees every loaded row's
     infinities through the (normally no) rows that hold one. ``narrow``: without the features
-    (:func:`features_stay_on_engine`): of the training rows what the in-sample diagnostics rank
-    them by, of the test rows every named column; the training window's first rows whole."""
+    (:func:`features_stay_on_engine`): of the test rows every named column; of the training rows
+    none (the in-sample diagnostics run on the engine: pipeline/insample.py), only their counts
+    and first rows whole (the input examples)."""
     floats = [f for f in features_of(plan) if plan.schema[f].is_float()]
     infinite = engine.to_polars(engine.with_infinite(rows, floats))
-    head = None
+    head, counts = None, None
     if narrow:
-        train = one_chunk_per_column(engine.to_polars(engine.select(split.train, ranked_by(plan))))
         test = _held(plan, engine.to_polars(engine.select(split.test, [*plan.named, DAY])))
         head = _held(plan, engine.head(split.train, INPUT_EXAMPLE_ROWS))
+        negatives, positives = engine.class_counts(split.train, plan.spec.target)
+        train, counts = head.clear(), (negatives + positives, positives)
     else:
         train = _held(plan, engine.to_polars(split.train))
         test = _held(plan, engine.to_polars(split.test))
@@ -212,6 +214,7 @@ def _windows_from_engine(
         test.select(c for c in order if c in test.columns),
         split.excluded_rows,
         split.excluded_positives,
+        train_counts=counts,
         head=None if head is None else head.select(order),
     )
     printer = Fingerprinter(plan.columns, chunk_by=DAY)  # unused: the engine summed the rows
@@ -229,9 +232,9 @@ def features_stay_on_engine(plan: Plan) -> bool:
     champion is a model file (scored on the executors) and every challenger trains on the
     engine's rows or on a sample drawn there, untuned (tuning searches on the driver's rows), and
     is scored there, reading no rows before its window. Then the driver needs of the training
-    rows only what the in-sample diagnostics rank them by (:func:`ranked_by`), and of the test
-    rows their named columns (``Plan.named``) and day; the diagnostics' feature drift and
-    explanations get the rest from the engine."""
+    rows their counts and first rows (the in-sample diagnostics rank them on the engine, by
+    :func:`ranked_by`), and of the test rows their named columns (``Plan.named``) and day; the
+    diagnostics' feature drift and explanations get the rest from the engine."""
     if not isinstance(plan.champion.settings, NativeModelChampion) or plan.champion.extra_columns:
         return False
     for m in plan.challengers:
@@ -244,8 +247,8 @@ def features_stay_on_engine(plan: Plan) -> bool:
 
 
 def ranked_by(plan: Plan) -> list[str]:
-    """The columns the in-sample diagnostics rank the training rows by: label, amount, entity,
-    day."""
+    """The columns the in-sample diagnostics rank the training rows by (on the engine, beside
+    each model's scores): label, amount, entity, day."""
     s = plan.spec
     return [c for c in (s.target, s.amount, s.entity, DAY) if c]
 
@@ -277,7 +280,7 @@ def _prepared(
     # every loaded row counts (history and the gap feed features and the known-fraud exclusion)
     windows = {
         "loaded": loaded.rows,
-        "train": parts.train.height,
+        "train": parts.training_counts(plan.spec.target)[0],
         "test": parts.test.height,
         "excluded_known_fraud": parts.excluded_rows,
     }
@@ -326,23 +329,23 @@ def _load_on_spark(engine: Engine, cfg: ExperimentConfig, plan: Plan) -> Any:
 
 def _check_windows(plan: Plan, parts: Split) -> None:
     w, target = plan.windows, plan.spec.target
-    for label, frame, start, end in (
-        ("train", parts.train, w.train_start, w.train_end),
-        ("test", parts.test, w.test_start, w.test_end),
+    test = (parts.test.height, int(parts.test.get_column(target).sum()))
+    for label, (rows, positives), start, end in (
+        ("train", parts.training_counts(target), w.train_start, w.train_end),
+        ("test", test, w.test_start, w.test_end),
     ):
-        if frame.height == 0:
+        if rows == 0:
             lo, hi = time_range(plan.lf, plan.spec.time)
             raise DataError(
                 f"split.{label}: the window {start}..{end} has no rows; the data covers "
                 f"{lo}..{hi}; move the window inside it"
             )
-        positives = int(frame.get_column(target).sum())
         if positives == 0:
             raise DataError(
-                f"split.{label}: the window {start}..{end} has {frame.height} rows but no "
+                f"split.{label}: the window {start}..{end} has {rows} rows but no "
                 f"frauds ({target} = 1); widen or move the window"
             )
-        if positives == frame.height:
+        if positives == rows:
             raise DataError(
                 f"split.{label}: every row of the window {start}..{end} is a fraud; the target "
                 "column is probably wrong"

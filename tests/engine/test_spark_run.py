@@ -134,13 +134,25 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
     """Every number of the golden demo (metrics, intervals, p-values, findings) from a Spark run:
     the rows loaded and split by Spark; LightGBM fitted on the window's every row (fewer than
     engine.sample_rows) and scored on the executors; XGBoost trained by xgboost.spark on two
-    workers, which on the demo grows the local trees. Only how they were trained is added."""
+    workers, which on the demo grows the local trees. Only how they were trained is added. The
+    training rows stay on Spark: the in-sample metrics (within 1e-9 of the record) and score
+    references (bit for bit) of the three models come from the executors."""
     cfg = load_config(GOLDEN / "demo.yaml").with_engine("spark", "local[2]")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=uri))
+    seen: list[Any] = []
+    options = RunOptions(
+        output_dir=tmp_path / "out", tracking_uri=uri, verify=lambda p: seen.append(p.narrow)
+    )
+    result = run_experiment(cfg, options)
     actual = json.loads(json.dumps(stable_comparison(result.to_comparison())))
     trained = {m["name"]: m.pop("training") for m in actual["models"] if "training" in m}
     expected = stable_comparison(json.loads((GOLDEN / "demo-comparison.json").read_text()))
+    # the training rows stayed on Spark (the champion file, a LightGBM on the sample, XGBoost on
+    # the workers): every model's in-sample numbers came from there
+    assert seen == [True]
+    assert_same_in_sample(
+        expected["stability"], actual["stability"], ["first-line-xgb", "lgbm", "xgb"]
+    )
     differences = _differences(expected, actual)
     assert not differences, "\n".join(differences[:20])
     assert trained["xgb"].startswith("trained on the spark engine by 2 workers, on all")
@@ -149,16 +161,22 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
 
 @pytest.mark.slow
 def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
-    spark_engine: Any, sim_parquet: Path, write_config, tmp_path: Path
+    spark_engine: Any,
+    sim_parquet: Path,
+    write_config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The champion is a model file (scored on the executors) and the challengers fit on samples
     drawn there (a LightGBM, and an ECOD hybrid with its LightGBM twin; every training row,
     fewer than engine.sample_rows) and are scored there: the driver receives of the training
-    window its labels, amounts, entities and days alone and its first rows whole (input
-    examples), of the test window its named columns. The features' PSI references and test bin
-    counts come from Spark's exact quantiles and aggregates, the explanations' sample of test
-    rows from the same positions: the run's comparison (in-sample metrics, PSI, explanations'
-    findings, twins, intervals, p-values) is the local run's."""
+    window its counts and first rows whole (input examples), never a training row's label or
+    score, and of the test window its named columns. Each model's in-sample metrics come from
+    per-group counts aggregated on the executors (within 1e-9 of the driver's), its training
+    scores' and the features' PSI references and test bin counts from Spark's exact quantiles
+    and aggregates (bit for bit), the explanations' sample of test rows from the same positions:
+    the run's comparison (in-sample metrics, PSI, explanations' findings, twins, intervals,
+    p-values) is the local run's."""
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     challengers = [
         {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
@@ -171,9 +189,17 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
         },
     ]
     raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    raw["evaluation"]["metrics"] += [  # every kind of metric the in-sample groups give
+        "recall_at_fpr@0.01",
+        "value_detection_at_alerts@0.01",
+        "expected_cost",
+        "brier",
+        "ks",
+    ]
     cfg = load_config(write_config(raw))
     seen: list[Any] = []
     runs = {}
+    scored = _scores_brought_to_the_driver(monkeypatch)
     for engine, master in (("local", None), ("spark", "local[2]")):
         options = RunOptions(
             output_dir=tmp_path / engine,
@@ -183,8 +209,12 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
         result = run_experiment(cfg.with_engine(engine, master), options)
         runs[engine] = json.loads(json.dumps(stable_comparison(result.to_comparison())))
     local, remote = seen
-    assert remote.train.columns == ["TX_FRAUD", "TX_AMOUNT", "CUSTOMER_ID", DAY]
-    assert remote.train.height == local.train.height
+    # no training row reached the driver: their counts and first rows came from Spark, and every
+    # score brought here is a test row's (the in-sample numbers were computed on the executors)
+    assert remote.train.height == 0 and local.train_counts is None
+    target = cfg.data.target
+    assert remote.training_counts(target) == local.training_counts(target)
+    assert scored and set(scored) == {local.test.height} != {local.train.height}
     named = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "TX_FRAUD", "REGION"]
     assert set(remote.test.columns) == {*named, "CARD_TYPE", DAY}  # no feature
     assert remote.test.equals(local.test.select(remote.test.columns))
@@ -195,8 +225,82 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
         m.pop("training", None)
     assert runs["local"]["stability"]["feature_psi"]  # the references were compared
     assert any(m.get("twin") for m in runs["local"]["models"])  # and the twin's scores
+    stability = runs["local"]["stability"], runs["spark"]["stability"]
+    assert_same_in_sample(*stability, ["champ", "lgbm", "ecod"])
     differences = _differences(runs["local"], runs["spark"])
     assert not differences, "\n".join(differences[:20])
+
+
+@pytest.mark.slow
+def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
+    spark_engine: Any, sim_parquet: Path, write_config, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a narrow run the champion fits without bringing its training scores to the driver, and
+    the in-sample diagnostics are computed on Spark per model: a model whose training window
+    cannot be scored there (an input the rows lack) loses only its own, with a warning."""
+    from challengers.analysis.budget import resolve_budget
+    from challengers.models.champion import NativeModelChampion
+    from challengers.pipeline.evaluating import _analysis_input
+    from challengers.pipeline.insample import training_window_on_engine
+
+    path = str(ROOT / "data" / "champion.json")
+    lgbm = {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}}
+    raw = sim_config(sim_parquet, champion={"name": "champ", "model": path}, challengers=[lgbm])
+    cfg = load_config(write_config(raw)).with_engine("spark", "local[2]")
+    with contextlib.closing(
+        prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    ) as prepared:
+        assert prepared.narrow and prepared.split.train.height == 0
+        champion = fit_champion(cfg, prepared, 1, SilentProgress())
+        assert champion.scores is not None and champion.train_scores is None
+        budget = resolve_budget(champion.scores, rate=cfg.evaluation.alert_rate)
+        inputs = _analysis_input(cfg, prepared, [champion], budget)
+        spec = prepared.plan.spec.with_features(("NOT_IN_THE_DATA",))
+        broken = NativeModelChampion(path, ["NOT_IN_THE_DATA"]).fit(prepared.split.examples, spec)
+        assert champion.model is not None
+        with caplog.at_level("WARNING", logger="challengers.pipeline.insample"):
+            window = training_window_on_engine(
+                prepared, inputs, {"champ": champion.model, "broken": broken}
+            )
+    assert window is not None
+    assert list(window.metrics) == list(window.scores) == ["champ"]
+    assert set(window.metrics["champ"]) == {m.key for m in cfg.evaluation.metric_specs}
+    assert window.features  # the champion's inputs' references, from Spark too
+    assert any("broken: no training-window scores" in r.message for r in caplog.records)
+
+
+def _scores_brought_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many scores each of Spark's scoring jobs brought to the driver (a spy on the
+    engine's two ways of bringing them: the real methods run)."""
+    from challengers.engine.spark import SparkEngine
+
+    brought: list[int] = []
+    for name in ("scores_of", "scores_by"):
+        method = getattr(SparkEngine, name)
+
+        def spy(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            scores = _method(self, *args, **kwargs)
+            brought.append(len(scores))
+            return scores
+
+        monkeypatch.setattr(SparkEngine, name, spy)
+    return brought
+
+
+def assert_same_in_sample(expected: dict, actual: dict, models: list[str]) -> None:
+    """Every model's in-sample metrics within 1e-9 (Spark's from per-group counts, the driver's
+    from the rows: the same to rounding), and its training scores' PSI reference bit for bit
+    (the test window's PSI against it, the same float)."""
+    for name in models:
+        want, got = expected["train_metrics"][name], actual["train_metrics"][name]
+        assert want.keys() == got.keys() and len(want) > 1, name
+        for key, value in want.items():
+            if value is None:  # NaN in JSON: the Brier score of scores that are not probabilities
+                assert got[key] is None, (name, key)
+            else:
+                assert got[key] is not None and abs(got[key] - value) <= 1e-9, (name, key, got)
+        assert actual["score_psi"][name] == expected["score_psi"][name], name
+        assert actual["score_psi_vs_train"][name] == expected["score_psi_vs_train"][name], name
 
 
 def assert_unreachable_master_is_one_line(args: list[str]) -> None:

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from challengers.data.frames import DAY, DataSpec, labels, to_matrix
-from challengers.engine.base import ModelFile, ScoreStats
+from challengers.engine.base import ModelFile, ScoreStats, merge_negative_runs
 from challengers.engine.local import LocalEngine
 from challengers.engine.metrics import card_precision, metrics_from_stats
 from challengers.evaluation.curve import Cost, Ranked
@@ -134,6 +134,24 @@ def test_metrics_from_spark_statistics_equal_the_local_evaluation(
     assert stats.fraud_amount is not None and local_stats.fraud_amount is not None
     np.testing.assert_allclose(stats.fraud_amount, local_stats.fraud_amount, rtol=1e-12)
 
+    assert stats.squared_error == pytest.approx(local_stats.squared_error, rel=1e-12)
+    assert (stats.lowest, stats.non_finite) == (local_stats.lowest, 0)
+
+    # the runs of scores without a fraud merged: Spark's groups are the local ones merged
+    groups = spark_engine.score_groups(
+        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
+    )
+    merged = merge_negative_runs(local_stats)
+    assert np.array_equal(groups.score, merged.score)
+    assert np.array_equal(groups.positives, merged.positives)
+    assert np.array_equal(groups.negatives, merged.negatives)
+    assert groups.fraud_amount is not None and merged.fraud_amount is not None
+    np.testing.assert_allclose(groups.fraud_amount, merged.fraud_amount, rtol=1e-12)
+    assert groups.rows == stats.rows and len(groups.score) <= 2 * groups.positives.sum() + 1
+    assert len(groups.score) < len(stats.score) / 2  # far fewer groups than distinct scores
+    assert groups.squared_error == pytest.approx(stats.squared_error, rel=1e-12)
+    assert (groups.lowest, groups.non_finite) == (stats.lowest, 0)
+
     cost = Cost(false_positive=5.0, false_negative=None)
     ranked = Ranked.build(
         labels(scored, "TX_FRAUD"),
@@ -142,11 +160,36 @@ def test_metrics_from_spark_statistics_equal_the_local_evaluation(
         calibrated=True,
     )
     expected = headline(ranked, METRICS, cost=cost, operating_rate=0.01)
-    got = metrics_from_stats(stats, METRICS, operating_rate=0.01, calibrated=True, cost=cost)
-    assert got.keys() == expected.keys()
-    for key, value in expected.items():
-        assert np.isfinite(value), key
-        assert abs(got[key] - value) <= 1e-9, (key, got[key], value)
+    for summary in (stats, groups, merged):
+        got = metrics_from_stats(summary, METRICS, operating_rate=0.01, calibrated=True, cost=cost)
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            assert np.isfinite(value), key
+            assert abs(got[key] - value) <= 1e-9, (key, got[key], value)
+
+
+def test_score_groups_count_non_finite_scores_apart(spark_engine: Any) -> None:
+    """A score that is not finite is counted, never grouped, on both engines (a model scoring
+    one loses its in-sample diagnostics, as on the driver)."""
+    frame = pl.DataFrame(
+        {
+            "s": [0.9, float("nan"), 0.5, float("inf"), 0.5, 0.1, 0.2],
+            "y": [1, 0, 1, 1, 0, 0, 0],
+            "a": [10.0, 1.0, 5.0, 7.0, 3.0, 2.0, 4.0],
+        }
+    )
+    rows = spark_engine.session.createDataFrame(frame.to_arrow()).repartition(2)
+    names = {"score": "s", "target": "y", "amount": "a"}
+    local = merge_negative_runs(LocalEngine().score_stats(frame, **names))
+    remote = spark_engine.score_groups(rows, **names)
+    for got in (local, remote):
+        assert got.non_finite == 2
+        assert got.score.tolist() == [0.9, 0.5, 0.2]  # 0.2 and 0.1: one run without a fraud
+        assert got.positives.tolist() == [1.0, 1.0, 0.0]
+        assert got.negatives.tolist() == [0.0, 1.0, 2.0]
+        assert got.fraud_amount is not None and got.fraud_amount.tolist() == [10.0, 5.0, 0.0]
+        assert got.lowest == 0.1 and got.in_unit
+        assert got.squared_error == pytest.approx(0.1**2 + 0.5**2 + 0.5**2 + 0.1**2 + 0.2**2)
 
 
 def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
