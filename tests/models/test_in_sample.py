@@ -113,7 +113,7 @@ def test_a_model_that_cannot_score_its_training_window_loses_only_those_diagnost
 
     train = easy_frame(1000, seed=4)
     model = _Unscorable({"n_estimators": 5}, threads=1).fit(train, ChallengerContract().make_spec())
-    prepared = SimpleNamespace(split=SimpleNamespace(train=train), history=None)
+    prepared = SimpleNamespace(split=SimpleNamespace(train=train), history=None, narrow=False)
     plan = SimpleNamespace(name="unscorable")
     assert _score_training(plan, model, prepared, None) is None  # type: ignore[arg-type]
     model.error = EnvironmentFailure("engine: a Spark job failed: an executor was lost")
