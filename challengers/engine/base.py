@@ -140,17 +140,19 @@ def merge_negative_runs(stats: ScoreStats) -> ScoreStats:
     along the run) are the same; the Brier score is summed over the rows, apart. Scores are
     mostly distinct, and frauds rare: a window's groups fall from about its rows to about twice
     its frauds."""
+    if not len(stats.score):  # no group to merge (reduceat needs at least one start)
+        return stats
     has_positive = stats.positives > 0
     starts = np.ones(len(stats.score), dtype=bool)  # a group starts where a run does not go on
     starts[1:] = has_positive[1:] | has_positive[:-1]
     first = np.flatnonzero(starts)
     fraud = None
     if stats.fraud_amount is not None:
-        fraud = np.add.reduceat(stats.fraud_amount, first) if len(first) else stats.fraud_amount
+        fraud = np.add.reduceat(stats.fraud_amount, first)
     return ScoreStats(
         stats.score[first],
-        np.add.reduceat(stats.positives, first) if len(first) else stats.positives,
-        np.add.reduceat(stats.negatives, first) if len(first) else stats.negatives,
+        np.add.reduceat(stats.positives, first),
+        np.add.reduceat(stats.negatives, first),
         fraud,
         stats.squared_error,
         stats.lowest,

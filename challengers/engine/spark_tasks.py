@@ -156,8 +156,7 @@ def score_groups_task(
             np.maximum.at(top, group, score)
             np.minimum.at(low, group, score)
         present = np.flatnonzero(count)
-        columns = [present, positives, count, fraud, top, low, squared]
-        arrays = [present] + [c[present] for c in columns[1:]]
+        arrays = [present, *(c[present] for c in (positives, count, fraud, top, low, squared))]
         if non_finite:
             arrays = [
                 np.append(a, v)
