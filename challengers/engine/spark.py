@@ -41,7 +41,7 @@ from challengers.engine.base import (
 from challengers.engine.boosters import read_model
 from challengers.engine.rowhash import MASK, RowSums
 from challengers.engine.spark_reading import ORDER, polars_schema
-from challengers.engine.spark_session import cluster_errors, start_session
+from challengers.engine.spark_session import cluster_errors, shipped, start_session
 from challengers.engine.spark_tasks import (
     ROWS,
     SUMS_SCHEMA,
@@ -269,10 +269,10 @@ class SparkEngine(Engine[Any]):
     def scores_by(
         self, rows: Any, scorer: Callable[[pl.DataFrame], np.ndarray], columns: Sequence[str]
     ) -> np.ndarray:
-        shipped = self.session.sparkContext.broadcast(scorer)
-        task = frame_score_task(shipped, ORDER, SCORE)
-        scored = rows.select(ORDER, *columns).mapInArrow(task, f"{ORDER} long, {SCORE} double")
-        table = scored.orderBy(ORDER).toArrow()
+        with shipped(self.session, scorer) as on_executors:
+            task = frame_score_task(on_executors, ORDER, SCORE)
+            scored = rows.select(ORDER, *columns).mapInArrow(task, f"{ORDER} long, {SCORE} double")
+            table = scored.orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
     def scored_by(
@@ -288,9 +288,9 @@ class SparkEngine(Engine[Any]):
         missing = [c for c in columns if c not in rows.columns]
         if missing:
             raise DataError(f"column '{missing[0]}' is not in the rows to score")
-        shipped = self.session.sparkContext.broadcast(scorer)
+        on_executors = self.session.sparkContext.broadcast(scorer)
         schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
-        return rows.mapInArrow(frame_scored_task(shipped, output), schema)
+        return rows.mapInArrow(frame_scored_task(on_executors, output), schema)
 
     # ------------------------------------------------------------------ training challengers
 
