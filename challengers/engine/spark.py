@@ -247,22 +247,23 @@ class SparkEngine(Engine[Any]):
             sums.add(key, n, row_sum, column_sums)
         return sums
 
-    def score(self, rows: Any, model: ModelFile, *, output: str) -> Any:
+    @contextmanager
+    def score(self, rows: Any, model: ModelFile, *, output: str) -> Iterator[Any]:
         from pyspark.sql.types import DoubleType, StructField, StructType
 
         missing = [f for f in model.features if f not in rows.columns]
         if missing:
             raise DataError(f"champion.model: feature '{missing[0]}' is not in the data")
-        raw = self.session.sparkContext.broadcast(read_model(model.path))
-        schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
-        suffix = Path(model.path).suffix.lower()
-        task = score_task(raw, model.library, suffix, model.features, output)
-        return rows.mapInArrow(task, schema)
+        with shipped(self.session, read_model(model.path)) as raw:
+            schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
+            suffix = Path(model.path).suffix.lower()
+            task = score_task(raw, model.library, suffix, model.features, output)
+            yield rows.mapInArrow(task, schema)
 
     @cluster_errors
     def scores_of(self, rows: Any, model: ModelFile) -> np.ndarray:
-        scored = self.score(rows.select(ORDER, *model.features), model, output=SCORE)
-        table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
+        with self.score(rows.select(ORDER, *model.features), model, output=SCORE) as scored:
+            table = scored.select(ORDER, SCORE).orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
     @cluster_errors
@@ -275,6 +276,7 @@ class SparkEngine(Engine[Any]):
             table = scored.orderBy(ORDER).toArrow()
         return np.asarray(table.column(SCORE).to_numpy(), dtype=np.float64)
 
+    @contextmanager
     def scored_by(
         self,
         rows: Any,
@@ -282,15 +284,15 @@ class SparkEngine(Engine[Any]):
         columns: Sequence[str],
         *,
         output: str,
-    ) -> Any:
+    ) -> Iterator[Any]:
         from pyspark.sql.types import DoubleType, StructField, StructType
 
         missing = [c for c in columns if c not in rows.columns]
         if missing:
             raise DataError(f"column '{missing[0]}' is not in the rows to score")
-        on_executors = self.session.sparkContext.broadcast(scorer)
-        schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
-        return rows.mapInArrow(frame_scored_task(on_executors, output), schema)
+        with shipped(self.session, scorer) as on_executors:
+            schema = StructType([*rows.schema.fields, StructField(output, DoubleType(), False)])
+            yield rows.mapInArrow(frame_scored_task(on_executors, output), schema)
 
     # ------------------------------------------------------------------ training challengers
 

@@ -91,8 +91,11 @@ def test_scores_on_executors_are_bit_identical(
 ) -> None:
     model = model_files[kind]
     local, remote = test_rows
-    mine = local_engine.score(local, model, output="_score")
-    theirs = spark_engine.to_polars(spark_engine.score(remote, model, output="_score"))
+    with (
+        local_engine.score(local, model, output="_score") as mine,
+        spark_engine.score(remote, model, output="_score") as scored,
+    ):
+        theirs = spark_engine.to_polars(scored)
     assert theirs.height == mine.height
     key = "TRANSACTION_ID"
     joined = mine.select(key, "_score").join(theirs.select(key, "_score"), on=key, suffix="_s")
@@ -113,16 +116,17 @@ def test_metrics_from_spark_statistics_equal_the_local_evaluation(
 
     model = model_files["xgboost"]
     local, remote = test_rows
-    scored = local_engine.score(local, model, output="_score")
-    # ties on purpose: rounded scores put many rows in one group (the tie rules must agree)
-    rounded = pl.col("_score").round(3).alias("_score")
-    scored = scored.with_columns(rounded)
-    remote_scored = spark_engine.score(remote, model, output="_score").withColumn(
-        "_score", F.round("_score", 3)
-    )
-    stats = spark_engine.score_stats(
-        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
-    )
+    names = {"score": "_score", "target": "TX_FRAUD", "amount": "TX_AMOUNT"}
+    with (
+        local_engine.score(local, model, output="_score") as mine,
+        spark_engine.score(remote, model, output="_score") as theirs,
+    ):
+        # ties on purpose: rounded scores put many rows in one group (the tie rules must agree)
+        scored = mine.with_columns(pl.col("_score").round(3))
+        remote_scored = theirs.withColumn("_score", F.round("_score", 3))
+        stats = spark_engine.score_stats(remote_scored, **names)
+        # the runs of scores without a fraud merged: Spark's groups are the local ones merged
+        groups = spark_engine.score_groups(remote_scored, **names)
     local_stats = local_engine.score_stats(
         scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
     )
@@ -137,10 +141,6 @@ def test_metrics_from_spark_statistics_equal_the_local_evaluation(
     assert stats.squared_error == pytest.approx(local_stats.squared_error, rel=1e-12)
     assert (stats.lowest, stats.non_finite) == (local_stats.lowest, 0)
 
-    # the runs of scores without a fraud merged: Spark's groups are the local ones merged
-    groups = spark_engine.score_groups(
-        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
-    )
     merged = merge_negative_runs(local_stats)
     assert np.array_equal(groups.score, merged.score)
     assert np.array_equal(groups.positives, merged.positives)
@@ -201,14 +201,16 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
 
     model = model_files["lightgbm"]
     local, remote = test_rows
-    # coarse scores: many cards tie at the top of a day, so the tie rule must agree
-    scored = local_engine.score(local, model, output="_score").with_columns(
-        pl.col("_score").round(2)
-    )
-    remote_scored = spark_engine.score(remote, model, output="_score").withColumn(
-        "_score", F.round("_score", 2)
-    )
     k = 20
+    names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
+    with (
+        local_engine.score(local, model, output="_score") as local_scored,
+        spark_engine.score(remote, model, output="_score") as spark_scored,
+    ):
+        # coarse scores: many cards tie at the top of a day, so the tie rule must agree
+        scored = local_scored.with_columns(pl.col("_score").round(2))
+        remote_scored = spark_scored.withColumn("_score", F.round("_score", 2))
+        theirs = spark_engine.entity_day_cells(remote_scored, **names)
     ranked = Ranked.build(
         labels(scored, "TX_FRAUD"),
         scored["_score"].to_numpy(),
@@ -217,9 +219,7 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
     )
     spec = parse_metric(f"entity_precision_at@{k}")
     value = headline(ranked, [spec], cost=Cost(), operating_rate=0.01)[spec.key]
-    names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
     mine = local_engine.entity_day_cells(scored, **names)
-    theirs = spark_engine.entity_day_cells(remote_scored, **names)
     assert 0 < value < 1
     assert abs(card_precision(mine, k) - value) <= 1e-12
     assert abs(card_precision(theirs, k) - value) <= 1e-12
