@@ -3,6 +3,8 @@ and exact metrics from Spark's per-score statistics equal the local evaluation w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -109,21 +111,31 @@ def test_scores_on_executors_are_bit_identical(
     assert np.array_equal(mine["_score"].to_numpy(), np.asarray(expected, dtype=np.float64))
 
 
-def test_metrics_from_spark_statistics_equal_the_local_evaluation(
-    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple
-) -> None:
+@contextmanager
+def rounded_scores(
+    engines: tuple[LocalEngine, Any], model: ModelFile, test_rows: tuple, digits: int
+) -> Iterator[tuple[pl.DataFrame, Any]]:
+    """The test rows with ``model``'s scores rounded to ``digits`` on each engine, for the block:
+    ties on purpose, many rows in one group of scores (the engines' tie rules must agree)."""
     from pyspark.sql import functions as F
 
-    model = model_files["xgboost"]
-    local, remote = test_rows
-    names = {"score": "_score", "target": "TX_FRAUD", "amount": "TX_AMOUNT"}
+    (local_engine, spark_engine), (local, remote) = engines, test_rows
     with (
         local_engine.score(local, model, output="_score") as mine,
         spark_engine.score(remote, model, output="_score") as theirs,
     ):
-        # ties on purpose: rounded scores put many rows in one group (the tie rules must agree)
-        scored = mine.with_columns(pl.col("_score").round(3))
-        remote_scored = theirs.withColumn("_score", F.round("_score", 3))
+        yield (
+            mine.with_columns(pl.col("_score").round(digits)),
+            theirs.withColumn("_score", F.round("_score", digits)),
+        )
+
+
+def test_metrics_from_spark_statistics_equal_the_local_evaluation(
+    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple
+) -> None:
+    names = {"score": "_score", "target": "TX_FRAUD", "amount": "TX_AMOUNT"}
+    engines = (local_engine, spark_engine)
+    with rounded_scores(engines, model_files["xgboost"], test_rows, 3) as (scored, remote_scored):
         stats = spark_engine.score_stats(remote_scored, **names)
         # the runs of scores without a fraud merged: Spark's groups are the local ones merged
         groups = spark_engine.score_groups(remote_scored, **names)
@@ -197,19 +209,11 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
 ) -> None:
     """Card precision top-k per day: entities ranked per day on Spark (a window), ties broken by
     the file order as the local stable sort breaks them, detected cards leaving later days."""
-    from pyspark.sql import functions as F
-
-    model = model_files["lightgbm"]
-    local, remote = test_rows
     k = 20
     names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
-    with (
-        local_engine.score(local, model, output="_score") as local_scored,
-        spark_engine.score(remote, model, output="_score") as spark_scored,
-    ):
-        # coarse scores: many cards tie at the top of a day, so the tie rule must agree
-        scored = local_scored.with_columns(pl.col("_score").round(2))
-        remote_scored = spark_scored.withColumn("_score", F.round("_score", 2))
+    engines = (local_engine, spark_engine)
+    # coarse scores: many cards tie at the top of a day
+    with rounded_scores(engines, model_files["lightgbm"], test_rows, 2) as (scored, remote_scored):
         theirs = spark_engine.entity_day_cells(remote_scored, **names)
     ranked = Ranked.build(
         labels(scored, "TX_FRAUD"),
