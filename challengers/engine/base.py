@@ -11,7 +11,7 @@ import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -246,8 +246,9 @@ class Engine(ABC, Generic[F]):
         """The fingerprint sums of ``columns`` (per day of ``chunk_by``)."""
 
     @abstractmethod
-    def score(self, rows: F, model: ModelFile, *, output: str) -> F:
-        """The rows with the model's score (float64) in column ``output``."""
+    def score(self, rows: F, model: ModelFile, *, output: str) -> AbstractContextManager[F]:
+        """The rows with the model's score (float64) in column ``output``, for the block: Spark
+        ships the model's file to the executors until it ends, so the jobs on the rows run in it."""
 
     def scored_by(
         self,
@@ -256,9 +257,10 @@ class Engine(ABC, Generic[F]):
         columns: Sequence[str],
         *,
         output: str,
-    ) -> F:
+    ) -> AbstractContextManager[F]:
         """The rows with ``scorer``'s float64 score in column ``output`` (as :meth:`scores_by`:
-        it sees ``columns``, in batches, and must score each row alone), where the rows are."""
+        it sees ``columns``, in batches, and must score each row alone), where the rows are, for
+        the block (as :meth:`score`)."""
         raise NotImplementedError(f"engine {self.kind} scores through the models")
 
     @abstractmethod

@@ -121,10 +121,11 @@ class LocalEngine(Engine[pl.DataFrame]):
         sums.update(rows)
         return sums
 
-    def score(self, rows: pl.DataFrame, model: ModelFile, *, output: str) -> pl.DataFrame:
+    @contextlib.contextmanager
+    def score(self, rows: pl.DataFrame, model: ModelFile, *, output: str) -> Iterator[pl.DataFrame]:
         booster = model.library.load(model.path)
         scores = predict(model.library, booster, rows, model.features)
-        return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
+        yield rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
 
     def scores_of(self, rows: pl.DataFrame, model: ModelFile) -> np.ndarray:
         booster = model.library.load(model.path)
@@ -138,6 +139,7 @@ class LocalEngine(Engine[pl.DataFrame]):
     ) -> np.ndarray:
         return np.asarray(scorer(rows.select(columns)), dtype=np.float64)
 
+    @contextlib.contextmanager
     def scored_by(
         self,
         rows: pl.DataFrame,
@@ -145,9 +147,9 @@ class LocalEngine(Engine[pl.DataFrame]):
         columns: Sequence[str],
         *,
         output: str,
-    ) -> pl.DataFrame:
+    ) -> Iterator[pl.DataFrame]:
         scores = self.scores_by(rows, scorer, columns)
-        return rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
+        yield rows.with_columns(pl.Series(output, scores, dtype=pl.Float64))
 
     def class_counts(self, rows: pl.DataFrame, target: str) -> tuple[int, int]:
         positives = int(rows.get_column(target).cast(pl.Int64).sum())

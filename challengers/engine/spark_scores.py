@@ -19,6 +19,7 @@ import numpy as np
 
 from challengers.engine import spark_tasks
 from challengers.engine.base import ScoreStats
+from challengers.engine.spark_session import shipped
 
 
 def _finite(column: Any) -> Any:
@@ -70,12 +71,11 @@ def score_groups(
     s, y = F.col(score).cast("double"), F.col(target).cast("double")
     marked = rows.where(_finite(s) & (y > 0)).select(s.alias("s")).distinct().toArrow()
     marks = np.sort(np.asarray(marked.column("s").to_numpy(), dtype=np.float64))
-    shipped = session.sparkContext.broadcast(marks)
-    try:
+    with shipped(session, marks) as on_executors:
         columns = [s.alias("s"), y.alias("y")]
         if amount is not None:
             columns.append(F.col(amount).cast("double").alias("a"))
-        task = spark_tasks.score_groups_task(shipped)
+        task = spark_tasks.score_groups_task(on_executors)
         table = (
             rows.select(*columns)
             .mapInArrow(task, spark_tasks.GROUPS_SCHEMA)
@@ -91,8 +91,6 @@ def score_groups(
             .orderBy(F.col("group").desc())
             .toArrow()
         )
-    finally:
-        shipped.unpersist()
     group = table.column("group").to_numpy()
     kept = group != spark_tasks.NON_FINITE  # ordered descending: the non-finite count is last
     count = table.column("count").to_numpy()

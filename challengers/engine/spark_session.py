@@ -1,4 +1,5 @@
-"""Starting the Spark session of `engine: spark`, and turning its failures into one line.
+"""Starting the Spark session of `engine: spark`, turning its failures into one line, and the values
+it ships to the executors for a block of jobs.
 
 Defaults that make Spark read rows as the local engine does: times in UTC (naive parquet timestamps
 read as TIMESTAMP_NTZ), Arrow between the JVM and Python. Spark's Python workers run this process's
@@ -13,7 +14,8 @@ import os
 import socket
 import sys
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from challengers.errors import ChallengeError, ConfigError, EnvironmentFailure, first_line
@@ -69,6 +71,20 @@ def start_session(
         raise EnvironmentFailure(
             f"engine: Spark could not start on {master or 'the spark-submit master'}: {text}; {hint}"
         ) from exc
+
+
+@contextmanager
+def shipped(session: Any, value: Any) -> Iterator[Any]:
+    """``value`` as a broadcast for the block's jobs, destroyed when it ends. Not unpersisted:
+    that frees the executors' copies only, while the driver keeps its JVM's until a garbage
+    collection finds it and PySpark's pickled file (in spark.local.dir) until the JVM exits; in
+    local mode the driver's copy is the only one. A frame whose plan reads the broadcast must
+    not be computed after the block."""
+    broadcast = session.sparkContext.broadcast(value)
+    try:
+        yield broadcast
+    finally:
+        broadcast.destroy()
 
 
 def check_master(master: str | None) -> None:

@@ -18,7 +18,7 @@ import dataclasses
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -153,26 +153,31 @@ def scores_on_engine(
     return scores
 
 
+@contextmanager
 def scored_on_engine(
     prepared: Prepared, model: BaseChallenger, rows: Any, keep: Sequence[str], output: str
-) -> Any | None:
+) -> Iterator[Any | None]:
     """``rows`` (the engine's) with their columns ``keep`` and the model's score in column
-    ``output``, computed where they are, as :func:`scores_on_engine` computes them (lazily:
-    each job on the result scores them again unless it is held). None: the model scores on the
-    driver, or the run's engine is local."""
+    ``output``, computed where they are, as :func:`scores_on_engine` computes them, for the
+    block (lazily: each job on them scores them again unless they are held; the model shipped
+    to the executors is released when the block ends). None: the model scores on the driver,
+    or the run's engine is local."""
     engine = prepared.engine
     if engine is None or not engine.distributed:
-        return None
+        yield None
+        return
     features = tuple(model.features_)
     read = engine.select(rows, list(dict.fromkeys([*keep, *features])))
-    with _model_file(model) as file:  # the file is read (and broadcast) before it goes
-        if file is not None:
-            scored = engine.score(read, file, output=output)
-        elif isinstance(model, FitsOnSample):
-            scored = engine.scored_by(read, model.predict_score, features, output=output)
-        else:
-            return None
-    return engine.select(scored, [*keep, output])
+    with ExitStack() as scoring:
+        with _model_file(model) as file:  # the file is read (and broadcast) before it goes
+            if file is not None:
+                scored = scoring.enter_context(engine.score(read, file, output=output))
+            elif isinstance(model, FitsOnSample):
+                scorer = engine.scored_by(read, model.predict_score, features, output=output)
+                scored = scoring.enter_context(scorer)
+            else:
+                scored = None
+        yield None if scored is None else engine.select(scored, [*keep, output])
 
 
 @contextmanager

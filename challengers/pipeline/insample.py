@@ -56,24 +56,25 @@ def _in_sample(
     (a lost executor: EnvironmentFailure) stop the run."""
     engine, rows, s = prepared.engine, prepared.engine_rows, inputs.spec
     assert engine is not None and rows is not None
+    keep = ranked_by(prepared.plan)
     try:
-        scored = scored_on_engine(prepared, model, rows.train, ranked_by(prepared.plan), SCORE)
-        if scored is None:
-            raise ValueError(f"{model.kind} is not scored on the {engine.kind} engine")
-        with engine.held(scored) as held:  # scored once for the model's jobs, then released
-            metrics = metrics_on_engine(
-                engine,
-                held,
-                inputs.metrics,
-                score=SCORE,
-                target=s.target,
-                amount=s.amount,
-                entity=s.entity,
-                operating_rate=inputs.budget.rate,
-                calibrated=inputs.calibrated.get(name, False),
-                cost=inputs.cost,
-            )
-            reference = st.engine_references(engine, held, [SCORE], inputs.settings.psi_bins)
+        with scored_on_engine(prepared, model, rows.train, keep, SCORE) as scored:
+            if scored is None:
+                raise ValueError(f"{model.kind} is not scored on the {engine.kind} engine")
+            with engine.held(scored) as held:  # scored once for the model's jobs, then released
+                metrics = metrics_on_engine(
+                    engine,
+                    held,
+                    inputs.metrics,
+                    score=SCORE,
+                    target=s.target,
+                    amount=s.amount,
+                    entity=s.entity,
+                    operating_rate=inputs.budget.rate,
+                    calibrated=inputs.calibrated.get(name, False),
+                    cost=inputs.cost,
+                )
+                reference = st.engine_references(engine, held, [SCORE], inputs.settings.psi_bins)
     except ChallengeError:
         raise
     except Exception as exc:

@@ -25,6 +25,7 @@ from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.pipeline.fitting import fit_champion
 from challengers.progress import SilentProgress
 from tests.conftest import ROOT, SIM_TRAIN, sim_config
+from tests.engine.test_spark_broadcasts import live_broadcasts
 from tests.golden.compare import stable_comparison
 from tests.test_golden import GOLDEN, _differences
 
@@ -237,7 +238,8 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
 ) -> None:
     """In a narrow run the champion fits without bringing its training scores to the driver, and
     the in-sample diagnostics are computed on Spark per model: a model whose training window
-    cannot be scored there (an input the rows lack) loses only its own, with a warning."""
+    cannot be scored there (an input the rows lack) loses only its own, with a warning. The
+    model files shipped to score the training windows are destroyed after their jobs."""
     from challengers.analysis.budget import resolve_budget
     from challengers.models.champion import NativeModelChampion
     from challengers.pipeline.evaluating import _analysis_input
@@ -258,10 +260,12 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
         spec = prepared.plan.spec.with_features(("NOT_IN_THE_DATA",))
         broken = NativeModelChampion(path, ["NOT_IN_THE_DATA"]).fit(prepared.split.examples, spec)
         assert champion.model is not None
+        shipped = live_broadcasts(prepared.engine)
         with caplog.at_level("WARNING", logger="challengers.pipeline.insample"):
             window = training_window_on_engine(
                 prepared, inputs, {"champ": champion.model, "broken": broken}
             )
+        assert live_broadcasts(prepared.engine) - shipped == set()
     assert window is not None
     assert list(window.metrics) == list(window.scores) == ["champ"]
     assert set(window.metrics["champ"]) == {m.key for m in cfg.evaluation.metric_specs}

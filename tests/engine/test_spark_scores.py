@@ -3,6 +3,8 @@ and exact metrics from Spark's per-score statistics equal the local evaluation w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +93,11 @@ def test_scores_on_executors_are_bit_identical(
 ) -> None:
     model = model_files[kind]
     local, remote = test_rows
-    mine = local_engine.score(local, model, output="_score")
-    theirs = spark_engine.to_polars(spark_engine.score(remote, model, output="_score"))
+    with (
+        local_engine.score(local, model, output="_score") as mine,
+        spark_engine.score(remote, model, output="_score") as scored,
+    ):
+        theirs = spark_engine.to_polars(scored)
     assert theirs.height == mine.height
     key = "TRANSACTION_ID"
     joined = mine.select(key, "_score").join(theirs.select(key, "_score"), on=key, suffix="_s")
@@ -106,23 +111,34 @@ def test_scores_on_executors_are_bit_identical(
     assert np.array_equal(mine["_score"].to_numpy(), np.asarray(expected, dtype=np.float64))
 
 
+@contextmanager
+def rounded_scores(
+    engines: tuple[LocalEngine, Any], model: ModelFile, test_rows: tuple, digits: int
+) -> Iterator[tuple[pl.DataFrame, Any]]:
+    """The test rows with ``model``'s scores rounded to ``digits`` on each engine, for the block:
+    ties on purpose, many rows in one group of scores (the engines' tie rules must agree)."""
+    from pyspark.sql import functions as F
+
+    (local_engine, spark_engine), (local, remote) = engines, test_rows
+    with (
+        local_engine.score(local, model, output="_score") as mine,
+        spark_engine.score(remote, model, output="_score") as theirs,
+    ):
+        yield (
+            mine.with_columns(pl.col("_score").round(digits)),
+            theirs.withColumn("_score", F.round("_score", digits)),
+        )
+
+
 def test_metrics_from_spark_statistics_equal_the_local_evaluation(
     spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple
 ) -> None:
-    from pyspark.sql import functions as F
-
-    model = model_files["xgboost"]
-    local, remote = test_rows
-    scored = local_engine.score(local, model, output="_score")
-    # ties on purpose: rounded scores put many rows in one group (the tie rules must agree)
-    rounded = pl.col("_score").round(3).alias("_score")
-    scored = scored.with_columns(rounded)
-    remote_scored = spark_engine.score(remote, model, output="_score").withColumn(
-        "_score", F.round("_score", 3)
-    )
-    stats = spark_engine.score_stats(
-        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
-    )
+    names = {"score": "_score", "target": "TX_FRAUD", "amount": "TX_AMOUNT"}
+    engines = (local_engine, spark_engine)
+    with rounded_scores(engines, model_files["xgboost"], test_rows, 3) as (scored, remote_scored):
+        stats = spark_engine.score_stats(remote_scored, **names)
+        # the runs of scores without a fraud merged: Spark's groups are the local ones merged
+        groups = spark_engine.score_groups(remote_scored, **names)
     local_stats = local_engine.score_stats(
         scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
     )
@@ -137,10 +153,6 @@ def test_metrics_from_spark_statistics_equal_the_local_evaluation(
     assert stats.squared_error == pytest.approx(local_stats.squared_error, rel=1e-12)
     assert (stats.lowest, stats.non_finite) == (local_stats.lowest, 0)
 
-    # the runs of scores without a fraud merged: Spark's groups are the local ones merged
-    groups = spark_engine.score_groups(
-        remote_scored, score="_score", target="TX_FRAUD", amount="TX_AMOUNT"
-    )
     merged = merge_negative_runs(local_stats)
     assert np.array_equal(groups.score, merged.score)
     assert np.array_equal(groups.positives, merged.positives)
@@ -197,18 +209,12 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
 ) -> None:
     """Card precision top-k per day: entities ranked per day on Spark (a window), ties broken by
     the file order as the local stable sort breaks them, detected cards leaving later days."""
-    from pyspark.sql import functions as F
-
-    model = model_files["lightgbm"]
-    local, remote = test_rows
-    # coarse scores: many cards tie at the top of a day, so the tie rule must agree
-    scored = local_engine.score(local, model, output="_score").with_columns(
-        pl.col("_score").round(2)
-    )
-    remote_scored = spark_engine.score(remote, model, output="_score").withColumn(
-        "_score", F.round("_score", 2)
-    )
     k = 20
+    names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
+    engines = (local_engine, spark_engine)
+    # coarse scores: many cards tie at the top of a day
+    with rounded_scores(engines, model_files["lightgbm"], test_rows, 2) as (scored, remote_scored):
+        theirs = spark_engine.entity_day_cells(remote_scored, **names)
     ranked = Ranked.build(
         labels(scored, "TX_FRAUD"),
         scored["_score"].to_numpy(),
@@ -217,9 +223,7 @@ def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
     )
     spec = parse_metric(f"entity_precision_at@{k}")
     value = headline(ranked, [spec], cost=Cost(), operating_rate=0.01)[spec.key]
-    names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
     mine = local_engine.entity_day_cells(scored, **names)
-    theirs = spark_engine.entity_day_cells(remote_scored, **names)
     assert 0 < value < 1
     assert abs(card_precision(mine, k) - value) <= 1e-12
     assert abs(card_precision(theirs, k) - value) <= 1e-12
