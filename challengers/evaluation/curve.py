@@ -146,6 +146,11 @@ class Ranked:
         """The (day, entity) cells of entity precision (see :func:`entity_day_table`)."""
         return _entity_day_table(self)
 
+    def forget_entity_days(self) -> None:
+        """Let go of :attr:`entity_days` (built again if asked): the evaluation's metric and its
+        bootstrap read them, the diagnostics read their parts' own (3-4 bytes a row a model)."""
+        self.__dict__.pop("entity_days", None)
+
 
 def _rows_of(values: np.ndarray | None, at: np.ndarray) -> np.ndarray | None:
     return None if values is None else values[at]

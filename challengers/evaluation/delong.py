@@ -92,6 +92,39 @@ def components_of_ranking(
 
 
 @dataclass(frozen=True)
+class ClusterComponents:
+    """A model's AUC and its structural components summed per cluster: all the clustered
+    variance reads (:func:`delong_from_cluster_sums`), a few arrays of the clusters' size."""
+
+    auc: float
+    v10: np.ndarray  # each cluster's sum of its positives' V10
+    v01: np.ndarray  # each cluster's sum of its negatives' V01
+    positives: np.ndarray  # each cluster's positives
+    negatives: np.ndarray  # each cluster's negatives
+
+
+def cluster_components_of_ranking(
+    ranked_y: np.ndarray, ends: np.ndarray, order: np.ndarray, clusters: np.ndarray
+) -> ClusterComponents:
+    """:func:`components_of_ranking` summed per cluster (``clusters``: each row's code, in the
+    rows' order) in the same pass: no row-sized array per model (8 bytes a row each, held for
+    every pair a run tests, and the pair's differences beside them)."""
+    from challengers.evaluation.row_kernels import delong_by_cluster  # numba: when needed
+
+    codes = _cluster_codes(np.asarray(clusters))
+    m = int(np.count_nonzero(ranked_y))
+    n = ranked_y.size - m
+    if m < 2 or n < 2:  # one fraud (or one genuine row): counted, nothing to sum
+        none = np.zeros(1)
+        return ClusterComponents(float("nan"), none, none, np.array([m]), np.array([n]))
+    v10, v01, positives, negatives, twice_ranks = delong_by_cluster(
+        ranked_y, ends, order, m, n, codes, int(codes.max()) + 1
+    )
+    auc = (twice_ranks / 2.0 - m * (m + 1) / 2.0) / (m * n)
+    return ClusterComponents(float(auc), v10, v01, positives, negatives)
+
+
+@dataclass(frozen=True)
 class DeLongResult:
     auc_a: float
     auc_b: float
@@ -122,9 +155,7 @@ def delong_from_components(
     m, n = a.v10.size, a.v01.size
     delta = a.auc - b.auc
     if m < 2 or n < 2:  # one fraud (or one genuine row): the variance is not estimable
-        return DeLongResult(
-            a.auc, b.auc, float("nan"), float("nan"), float("nan"), float("nan"), None
-        )
+        return _not_estimable(a.auc, b.auc)
     d10, d01 = a.v10 - b.v10, a.v01 - b.v01
     if clusters is None:
         var = _var(d10) / m + _var(d01) / n
@@ -137,13 +168,48 @@ def delong_from_components(
         x = np.bincount(codes[pos], weights=d10 - delta, minlength=size) / m
         x += np.bincount(codes[~pos], weights=d01 - delta, minlength=size) / n
         var = k / (k - 1) * float(np.sum(x * x)) if k > 1 else float("nan")
+    return _tested(a.auc, b.auc, var, k)
+
+
+def delong_from_cluster_sums(a: ClusterComponents, b: ClusterComponents) -> DeLongResult:
+    """:func:`delong_from_components` with ``clusters`` from the components' per-cluster sums
+    (:func:`cluster_components_of_ranking`, the same clusters for both models): each cluster's
+    linearised delta is the difference of the two models' sums less delta per row, the same
+    number summed in another order (equal to about 1e-15)."""
+    m, n = int(a.positives.sum()), int(a.negatives.sum())
+    if m < 2 or n < 2:  # one fraud (or one genuine row): the variance is not estimable
+        return _not_estimable(a.auc, b.auc)
+    delta = a.auc - b.auc
+    x = (a.v10 - b.v10 - delta * a.positives) / m + (a.v01 - b.v01 - delta * a.negatives) / n
+    k = int(np.count_nonzero(a.positives + a.negatives))  # a code no row has is no cluster
+    var = k / (k - 1) * float(np.sum(x * x)) if k > 1 else float("nan")
+    return _tested(a.auc, b.auc, var, k)
+
+
+def _tested(auc_a: float, auc_b: float, var: float, k: int | None) -> DeLongResult:
+    """The two-sided z-test of AUC(a) - AUC(b) with variance ``var``."""
+    delta = auc_a - auc_b
     se = math.sqrt(var) if var >= 0 else float("nan")
     if se == 0:
         z, p = (0.0, 1.0) if delta == 0 else (math.copysign(math.inf, delta), 0.0)
     else:
         z = delta / se
         p = math.erfc(abs(z) / math.sqrt(2.0))
-    return DeLongResult(a.auc, b.auc, float(delta), se, z, p, k)
+    return DeLongResult(auc_a, auc_b, float(delta), se, z, p, k)
+
+
+def _not_estimable(auc_a: float, auc_b: float) -> DeLongResult:
+    """One fraud (or one genuine row): neither the delta's variance nor the test exists."""
+    nan = float("nan")
+    return DeLongResult(auc_a, auc_b, nan, nan, nan, nan, None)
+
+
+def _cluster_codes(codes: np.ndarray) -> np.ndarray:
+    """Codes the per-cluster sums can index as they are (non-negative integers, the largest
+    at most a few times the rows: a code no row has is no cluster), else :func:`_dense`'s:
+    the rows' int32 entity codes are not copied to int64 (8 bytes a row, per model)."""
+    indexable = codes.dtype.kind in "iu" and codes.size and codes.min() >= 0
+    return codes if indexable and codes.max() <= 4 * codes.size else _dense(codes)
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:

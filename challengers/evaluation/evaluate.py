@@ -31,7 +31,15 @@ from challengers.evaluation.bootstrap import (
     percentile_interval,
 )
 from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes, narrow
-from challengers.evaluation.delong import Components, components_of_ranking, delong_from_components
+from challengers.evaluation.delong import (
+    ClusterComponents,
+    Components,
+    DeLongResult,
+    cluster_components_of_ranking,
+    components_of_ranking,
+    delong_from_cluster_sums,
+    delong_from_components,
+)
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
 
@@ -300,17 +308,28 @@ def _paired_deltas(
     """Each challenger minus the champion: value, interval and p-value from one method each
     (DeLong for ROC AUC, the paired bootstrap otherwise); DeLong reads each model's ranking."""
     challengers = [name for name in results if name != champion]
-    # the champion's components, and one challenger's at a time (each 8 bytes a row)
-    held: dict[str, Components] = {}
+    # the champion's components, and one challenger's at a time: with blocks, per-block sums
+    held: dict[str, Components | ClusterComponents] = {}
 
-    def parts_of(model: str) -> Components:
+    def parts_of(model: str) -> Components | ClusterComponents:
         if model in held:
             return held[model]
         r = ranked[model]  # read from the ranking: no sort of the scores
-        found = components_of_ranking(rows.y, r.y, r.ends, r.order)
+        found: Components | ClusterComponents
+        if blocks is None:
+            found = components_of_ranking(rows.y, r.y, r.ends, r.order)  # 8 bytes a row
+        else:
+            found = cluster_components_of_ranking(r.y, r.ends, r.order, blocks)
         if model == champion:
             held[model] = found
         return found
+
+    def delong(name: str) -> DeLongResult:
+        a, b = parts_of(name), parts_of(champion)
+        if isinstance(a, ClusterComponents) and isinstance(b, ClusterComponents):
+            return delong_from_cluster_sums(a, b)
+        assert isinstance(a, Components) and isinstance(b, Components)
+        return delong_from_components(rows.y, a, b)
 
     for m in metrics:
         for name in challengers:
@@ -323,9 +342,7 @@ def _paired_deltas(
                 method=f"bootstrap:{unit}",
             )
             if m.name == "roc_auc":
-                test = delong_from_components(
-                    rows.y, parts_of(name), parts_of(champion), clusters=blocks
-                )
+                test = delong(name)
                 delta.ci = _wald_interval(test.delta, test.se, alpha)
                 delta.p_value = test.p_value
                 delta.method = "delong" if blocks is None else f"delong-clustered:{unit}"

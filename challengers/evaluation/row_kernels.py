@@ -133,12 +133,21 @@ def bin_counts(values, edges):
     return counts
 
 
+@nb.njit(cache=True, inline="always")
+def _group_components(p, q, pos_above, neg_above, m, n):
+    """DeLong's components of a tie group of ``p`` positives and ``q`` negatives with
+    ``pos_above`` and ``neg_above`` rows above it: a positive's share of negatives below it, a
+    negative's one minus the share of positives below it, ties counting half."""
+    v10 = ((n - neg_above - q) + q / 2.0) / n
+    v01 = 1.0 - ((m - pos_above - p) + p / 2.0) / m
+    return v10, v01
+
+
 @nb.njit(cache=True)
 def delong_by_row(y, ends, order, m, n):
     """DeLong's components of every row from a descending ranking (``y`` 0/1 and ``order`` in
     score order, ``ends`` the last position of each tie group; ``m`` positives, ``n``
-    negatives): a positive's share of negatives below it, a negative's one minus the share of
-    positives below it, ties counting half; and twice the positives' summed ascending midranks.
+    negatives), and twice the positives' summed ascending midranks.
 
     The same numbers as the midrank differences of :func:`challengers.evaluation.delong.components`
     (each a half-integer, exact in float64, then divided the same way), in one pass, no sort."""
@@ -151,8 +160,7 @@ def delong_by_row(y, ends, order, m, n):
         for i in range(start, end):
             p += y[i]
         q = end - start - p
-        v10 = ((n - neg_above - q) + q / 2.0) / n
-        v01 = 1.0 - ((m - pos_above - p) + p / 2.0) / m
+        v10, v01 = _group_components(p, q, pos_above, neg_above, m, n)
         for i in range(start, end):
             out[order[i]] = v10 if y[i] > 0 else v01
         # the group's ascending midrank, doubled: rows below it, plus (size + 1) / 2
@@ -161,6 +169,38 @@ def delong_by_row(y, ends, order, m, n):
         neg_above += q
         start = end
     return out, twice_ranks
+
+
+@nb.njit(cache=True)
+def delong_by_cluster(y, ends, order, m, n, clusters, k):
+    """:func:`delong_by_row`'s components summed per cluster (``clusters``: each row's code
+    0..k-1, in the rows' order): the positives' V10 and the negatives' V01 of each cluster and
+    its positives and negatives, and twice the positives' summed midranks. O(clusters) memory:
+    the clustered variance needs only these sums, not a row-sized array per model."""
+    rows = y.shape[0]
+    v10_sums, v01_sums = np.zeros(k), np.zeros(k)
+    positives, negatives = np.zeros(k, np.int64), np.zeros(k, np.int64)
+    pos_above, neg_above, start, twice_ranks = 0, 0, 0, 0
+    for g in range(ends.shape[0]):
+        end = ends[g] + 1
+        p = 0
+        for i in range(start, end):
+            p += y[i]
+        q = end - start - p
+        v10, v01 = _group_components(p, q, pos_above, neg_above, m, n)
+        for i in range(start, end):
+            c = clusters[order[i]]
+            if y[i] > 0:
+                v10_sums[c] += v10
+                positives[c] += 1
+            else:
+                v01_sums[c] += v01
+                negatives[c] += 1
+        twice_ranks += p * (2 * (rows - end) + end - start + 1)
+        pos_above += p
+        neg_above += q
+        start = end
+    return v10_sums, v01_sums, positives, negatives, twice_ranks
 
 
 _EXPONENT = np.uint64(0x7FF0000000000000)

@@ -186,3 +186,47 @@ def test_components_read_from_a_ranking_need_two_of_each_class():
     r = Ranked.build(y, np.array([0.9, 0.1, 0.2, 0.3]))
     got = components_of_ranking(y, r.y, r.ends, r.order)
     assert math.isnan(got.auc) and got.v10.shape == (1,) and got.v01.shape == (3,)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_per_cluster_sums_give_the_clustered_test_of_the_row_components(seed):
+    """The runs' clustered path (each model's components summed per cluster in one pass over
+    its ranking, no row-sized array) against the row components' clustered test and the O(n^2)
+    definitions: ties, int32 codes with gaps (a code no row has is no cluster), a cluster of
+    one row, and codes too sparse to index (renumbered)."""
+    from challengers.evaluation.delong import (
+        cluster_components_of_ranking,
+        delong_from_cluster_sums,
+    )
+
+    y, a, b, clusters = _data(seed, n=int(np.random.default_rng(seed).integers(50, 600)))
+    y = y.astype(np.int8)
+    for codes in (clusters.astype(np.int32) * 3, clusters, clusters * 2**35 + 7):
+        codes = codes.copy()
+        codes[0] = codes.max() + 1  # a cluster of one row
+        ra, rb = Ranked.build(y, a), Ranked.build(y, b)
+        got = delong_from_cluster_sums(
+            cluster_components_of_ranking(ra.y, ra.ends, ra.order, codes),
+            cluster_components_of_ranking(rb.y, rb.ends, rb.order, codes),
+        )
+        want = delong_test(y, a, b, clusters=codes)
+        assert got.clusters == want.clusters
+        assert got.auc_a == want.auc_a and got.auc_b == want.auc_b
+        assert math.isclose(got.se, want.se, rel_tol=1e-12)
+        assert math.isclose(got.p_value, want.p_value, rel_tol=1e-9, abs_tol=1e-15)
+        _, _, se, _, p = reference_delong(y, a, b, clusters=codes)
+        assert math.isclose(got.se, se, rel_tol=1e-9)
+        assert abs(got.p_value - p) < 1e-9
+
+
+def test_per_cluster_sums_need_two_of_each_class():
+    from challengers.evaluation.delong import (
+        cluster_components_of_ranking,
+        delong_from_cluster_sums,
+    )
+
+    y = np.array([1, 0, 0, 0], dtype=np.int8)
+    r = Ranked.build(y, np.array([0.9, 0.1, 0.2, 0.3]))
+    one = cluster_components_of_ranking(r.y, r.ends, r.order, np.array([0, 1, 1, 2], np.int32))
+    got = delong_from_cluster_sums(one, one)
+    assert math.isnan(got.se) and math.isnan(got.p_value) and got.clusters is None
