@@ -104,7 +104,8 @@ def write_atomic(path: Path, text: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as exc:
-        raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from exc
+        failure = environment_failure(exc)  # a full disk says so, as everywhere else
+        raise failure or EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def write_json(path: Path, document: Any) -> None:

@@ -33,6 +33,7 @@ from challengers.pipeline.distributed import (
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.insample import training_window_on_engine
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
+from challengers.pipeline.plan import Plan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
 from challengers.results import ModelResult
@@ -61,11 +62,6 @@ def evaluate(
     plan, e = prepared.plan, cfg.evaluation
     champion, ok = fitted[0], [f for f in fitted if f.scores is not None]
     assert champion.scores is not None  # a champion that cannot score stops the run
-    # the audit and the fits were the last to read the test rows' timestamps: 8 bytes a row less
-    # through the evaluation's and the diagnostics' peaks
-    prepared.split = replace(
-        prepared.split, test=prepared.split.test.drop(plan.spec.time, strict=False)
-    )
     cost = Cost(e.cost.false_positive, cfg.cost_false_negative)
     rows = TestRows.from_frame(
         prepared.split.test,
@@ -73,6 +69,8 @@ def evaluate(
         amount=plan.spec.amount,
         entity=plan.spec.entity,
     )
+    test = prepared.split.test.drop(_read_no_more(prepared.plan), strict=False)
+    prepared.split = replace(prepared.split, test=test)
     budget = resolve_budget(
         champion.scores, rate=e.alert_rate, threshold=e.operating_point.threshold
     )
@@ -142,6 +140,19 @@ def evaluate(
                 )
     adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
     return Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
+
+
+def _read_no_more(plan: Plan) -> list[str]:
+    """The test frame's columns nothing reads once the evaluation starts: the rows' timestamps
+    (the audit and the fits read them last), keys and entities (the outputs that read them are
+    written before: ``write_test_outputs``; the entities' codes are in ``TestRows``), unless a
+    model reads one: 24 bytes a test row less through the evaluation's and the diagnostics'
+    peaks."""
+    s = plan.spec
+    read = {*plan.columns} - {s.time, s.id, s.entity}
+    for m in [plan.champion, *plan.challengers]:
+        read |= {*m.features, *m.extra_columns}
+    return [c for c in (s.time, s.id, s.entity) if c and c not in read]
 
 
 def _let_go_of_training_rows(prepared: Prepared, inputs: AnalysisInput) -> None:

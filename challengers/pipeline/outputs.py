@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import yaml
 
+from challengers.audit import AuditResult
 from challengers.audit.runner import draw_chart, list_chart
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
@@ -22,7 +23,12 @@ from challengers.data.split import INPUT_EXAMPLE_ROWS
 from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
-from challengers.files import write_atomic, write_json, write_parquet_atomic
+from challengers.files import (
+    environment_failure,
+    write_atomic,
+    write_json,
+    write_parquet_atomic,
+)
 from challengers.models import trees
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.plan import DAY_COLUMN, ROW, SCORE_PREFIX
@@ -76,13 +82,18 @@ def _jsonable_params(params: dict) -> dict:
     return out
 
 
-def write_outputs(
+def write_test_outputs(
     cfg: ExperimentConfig,
     prepared: Prepared,
     fitted: list[Fitted],
-    result: ExperimentResult,
     out: Path,
+    audit: AuditResult | None,
 ) -> None:
+    """``predictions.parquet`` and each scored model's ``scores_sample.csv``: what the outputs
+    read of the test rows, written once every model has scored, before the evaluation. The
+    held test frame then lets go of the rows' keys and entities (:func:`evaluate`: 16 bytes a
+    test row through the evaluation's and the diagnostics' peaks), and a run stopped later
+    keeps every model's scores."""
     test = prepared.split.test
     key = prepared.plan.spec.id
     columns = [pl.col(key)] if key else [pl.int_range(pl.len()).alias(ROW)]
@@ -94,15 +105,42 @@ def write_outputs(
             predictions = predictions.with_columns(
                 pl.Series(f"{SCORE_PREFIX}{f.plan.name}", f.scores)
             )
+    where = out / "predictions.parquet"
+    try:
+        write_parquet_atomic(predictions, where)
+    except OSError as exc:
+        failure = environment_failure(exc) or EnvironmentFailure(f"cannot write {where}: {exc}")
+        raise failure from exc
+    del predictions
+    spec, personal = prepared.plan.spec, personal_columns(audit)
+    keep = [c for c in (spec.entity, spec.target) if c and c not in personal]
+    at = np.arange(test.height)
+    if test.height > SCORES_SAMPLE_ROWS:  # the rows DataFrame.sample(n, seed) takes
+        at = at[pl.Series(at).sample(SCORES_SAMPLE_ROWS, seed=cfg.seed).to_numpy()]
+    rows = test.select(keep)[at]
+    for f in fitted:
+        if f.scores is not None:
+            sample = rows.with_columns(pl.Series("score", f.scores[at]))
+            directory = out / "models" / f.plan.name
+            directory.mkdir(parents=True, exist_ok=True)
+            write_atomic(directory / "scores_sample.csv", sample.write_csv())
+
+
+def write_outputs(
+    cfg: ExperimentConfig,
+    prepared: Prepared,
+    fitted: list[Fitted],
+    result: ExperimentResult,
+    out: Path,
+) -> None:
+    """The saved models and the resolved config (the test rows' outputs are written before the
+    evaluation: :func:`write_test_outputs`)."""
+    for f in fitted:
         directory = out / "models" / f.plan.name
         if f.model is not None and f.model.is_fitted and not (directory / CHECKPOINT).exists():
             directory.mkdir(parents=True, exist_ok=True)  # (checkpointed models are saved)
             with contextlib.suppress(NotImplementedError):  # kinds without a native format
                 f.model.save(directory)
-    try:
-        write_parquet_atomic(predictions, out / "predictions.parquet")
-    except OSError as exc:
-        raise EnvironmentFailure(f"cannot write {out / 'predictions.parquet'}: {exc}") from exc
     write_atomic(
         out / "config.resolved.yaml",
         yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
@@ -146,7 +184,7 @@ def log_run(
     summary = prepared.split.summary(prepared.plan.spec.target)
     datasets = _datasets(cfg, prepared)
     by_name = {f.plan.name: f for f in fitted}
-    personal = _personal_columns(result)
+    personal = personal_columns(result.audit)
     hyperparameters: dict[str, None] = {}
     from challengers.report.model_plots import write_model_plots
 
@@ -272,7 +310,7 @@ def _model_run(
 ) -> ModelRun:
     """A model's child run: params, metrics, its own plots and scores sample, the model."""
     tuned = f.tuning
-    files = _model_files(cfg, prepared, f, out / "models" / m.name, personal)
+    files = _model_files(f, out / "models" / m.name)
     source = f.plan.source  # an MLflow champion: where it came from, not the local cache path
     params = {**m.params, **({"path": source["source.uri"]} if source else {}), **source}
     return ModelRun(
@@ -302,26 +340,13 @@ def _model_run(
     )
 
 
-def _model_files(
-    cfg: ExperimentConfig,
-    prepared: Prepared,
-    f: Fitted,
-    directory: Path,
-    personal: set[str],
-) -> list[Path]:
-    """The model's own plots (``plots/``, drawn by :func:`log_run`) and a seeded sample of its
-    test scores with the label and entity (``scores_sample.csv``); nothing for a model that did
-    not score."""
+def _model_files(f: Fitted, directory: Path) -> list[Path]:
+    """The model's own plots (``plots/``, drawn by :func:`log_run`) and the seeded sample of its
+    test scores with the label and entity (``scores_sample.csv``, written by
+    :func:`write_test_outputs`); nothing for a model that did not score."""
     if f.scores is None:
         return []
-    plots = directory / "plots"
-    spec = prepared.plan.spec
-    keep = [c for c in (spec.entity, spec.target) if c and c not in personal]
-    sample = prepared.split.test.select(keep).with_columns(pl.Series("score", f.scores))
-    if sample.height > SCORES_SAMPLE_ROWS:
-        sample = sample.sample(SCORES_SAMPLE_ROWS, seed=cfg.seed)
-    write_atomic(directory / "scores_sample.csv", sample.write_csv())
-    return [plots, directory / "scores_sample.csv"]
+    return [directory / "plots", directory / "scores_sample.csv"]
 
 
 def _input_example(
@@ -335,9 +360,10 @@ def _input_example(
     return train.select(features).head(INPUT_EXAMPLE_ROWS).to_dicts()
 
 
-def _personal_columns(result: ExperimentResult) -> set[str]:
-    """Columns the data audit found holding personal data: never copied into MLflow."""
-    rows = result.audit.tables.get("personal_data", []) if result.audit else []
+def personal_columns(audit: AuditResult | None) -> set[str]:
+    """Columns the data audit (an AuditResult, or None) found holding personal data: never
+    copied into MLflow."""
+    rows = audit.tables.get("personal_data", []) if audit else []
     return {str(r["column"]) for r in rows if "column" in r}
 
 

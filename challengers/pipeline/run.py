@@ -35,6 +35,7 @@ from challengers.pipeline.outputs import (
     log_run,
     parent_tags,
     write_outputs,
+    write_test_outputs,
 )
 from challengers.pipeline.preflight import check_names, claimed
 from challengers.pipeline.prepare import (
@@ -209,6 +210,7 @@ def _run(
         prepared.split.test,
         cfg.evaluation.findings.score_tolerance,
     )
+    write_test_outputs(cfg, prepared, fitted, out, audit)  # what evaluate's test frame lets go of
     evaluated = evaluate(cfg, prepared, fitted, progress)
     findings = _findings(cfg, prepared, evaluated, agreement, audit)
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
@@ -102,9 +103,12 @@ def test_disk_full_after_training_loses_no_model(
     assert f"resume with: challenge run CONFIG --resume --output {out} --tracking-uri {store}" in (
         str(info.value)
     )
-    # nothing half-written under a real name; the finished models and their scores are whole
+    # nothing half-written under a real name; the finished models and their scores are whole:
+    # every model's test scores were written before the evaluation, the disk filled after
     assert not (out / "comparison.json").exists()
-    assert not (out / "predictions.parquet").exists()
+    predictions = pl.read_parquet(out / "predictions.parquet")
+    assert {"score:champ", "score:lgbm"} <= set(predictions.columns)
+    assert predictions.height > 0 and predictions["score:lgbm"].null_count() == 0
     assert _hidden(out) == []
     for name in ("champ", "lgbm"):
         assert json.loads((out / "models" / name / "checkpoint.json").read_text())["name"] == name
