@@ -201,8 +201,7 @@ class Parts:
         # held through every part's views: int16 codes (int32 from 2**15 parts) and int32 row
         # indices, 10 bytes a row instead of 24 as int64
         codes = small_codes(np.asarray(codes), n_codes)
-        by_code = narrow(np.argsort(codes, kind="stable"), codes.size)
-        counts = np.bincount(codes, minlength=n_codes)
+        by_code, counts = _by_code(codes, np.arange(codes.size, dtype=np.int32), n_codes)
         rows = np.split(by_code, np.cumsum(counts)[:-1]) if n_codes else []
         position = np.empty(codes.size, dtype=by_code.dtype)
         for part in rows:  # a part's rows take positions 0.. in their original order
@@ -215,8 +214,7 @@ class Parts:
         The parts carry no entity or day codes (give them the part's with
         :meth:`Ranked.recoded`)."""
         # held while the parts are read, one per model: int32 positions, no codes in score order
-        by_part = np.argsort(small_codes(self.codes[r.order], len(self.rows)), kind="stable")
-        by_part = narrow(by_part, by_part.size)
+        by_part, _ = _by_code(self.codes, r.order, len(self.rows))
         # the positives' positions once, not once a part (a day's part of 17M rows read them all)
         positives = None if r.fraud is None else np.flatnonzero(r.y)
         stop = 0
@@ -233,6 +231,21 @@ class Parts:
                 calibrated=r.calibrated,
                 row_score=row_score,
             )
+
+
+def _by_code(codes: np.ndarray, order: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions 0..n-1 grouped by ``codes[order]`` (stable) and each code's count: a counting
+    sort from many rows on (no int64 argsort result, no gathered codes beside it), numpy's
+    stable sort below (numba loads only when needed)."""
+    if order.size < RADIX_ROWS:
+        gathered = codes[order]
+        return narrow(np.argsort(gathered, kind="stable"), order.size), np.bincount(
+            gathered, minlength=n_codes
+        )
+    from challengers.evaluation import row_kernels as kern
+
+    out = np.empty(order.size, np.int32 if order.size < 2**31 else np.int64)
+    return kern.positions_by_code(codes, order, n_codes, out)
 
 
 def dense_codes(codes: np.ndarray, size: int) -> np.ndarray:

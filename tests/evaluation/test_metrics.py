@@ -299,12 +299,12 @@ def metrics_of(ranked: Ranked) -> dict[str, float]:
     return {m: float(compute(parse_metric(m), curve, 0.005)[0]) for m in names}
 
 
-def test_parts_of_a_ranking_equal_ranking_each_part() -> None:
+@pytest.mark.parametrize("n", [6_000, RADIX_ROWS + 6_000])  # numpy's sort; the counting sort
+def test_parts_of_a_ranking_equal_ranking_each_part(n: int) -> None:
     """Parts (weeks, days, segments) split one ranking without sorting again: each part's arrays
     equal build on its rows, ties and their order included; ranked_parts recodes entities and
     days densely, as ranking the part's own frame does, and keeps the calibration check."""
     rng = np.random.default_rng(3)
-    n = 6_000
     y = (rng.random(n) < 0.05).astype(np.float64)
     score = np.round(rng.random(n) * 1.2, 2)  # many ties, some above 1 (not a probability)
     entity, day = rng.integers(0, 700, n), np.sort(rng.integers(0, 21, n))
