@@ -129,6 +129,7 @@ def _start(
     with contextlib.closing(
         prepare(cfg, options, progress, keep_history=False, check_memory=local)
     ) as prepared:
+        release_freed_memory()  # what loading freed (on Spark: the windows' Arrow), before the audit
         if options.verify is not None:
             options.verify(prepared)
         if local:  # the rows loaded: what training adds, against what is left now
