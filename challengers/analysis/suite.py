@@ -313,13 +313,16 @@ def _weeks(
     known = {w.index: w for w in weeks}
     values, codes = np.unique(week_of_day, return_inverse=True)
     parts = Parts.build(codes[day_codes], len(values))
-    return [
-        _week_metrics(inp, known[int(w)], index, part, models)
-        for w, (index, part, models) in zip(
-            values, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
-        )
-        if int(w) in known
-    ]
+    out = []
+    for w, (index, part, models) in zip(
+        values, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
+    ):
+        if int(w) in known:
+            out.append(_week_metrics(inp, known[int(w)], index, part, models))
+        # let go of the week's rankings before the next week's are built (a comprehension held
+        # them until then: two weeks' rankings of every model at once)
+        del index, part, models
+    return out
 
 
 def _test_days(inp: AnalysisInput, rows: TestRows) -> tuple[np.ndarray, np.ndarray]:
@@ -417,6 +420,7 @@ def _decay(
         for name, e in _evaluate(inp, part, _scores_of(models), ranked=models).items():
             for key in values[name]:
                 values[name][key].append(e.metrics.get(key, float("nan")))
+        del part, models  # before the next day's rankings are built
     x, w = np.asarray(since, dtype=np.float64), np.asarray(weights, dtype=np.float64)
     return {
         name: {

@@ -231,6 +231,7 @@ class Parts:
                 calibrated=r.calibrated,
                 row_score=row_score,
             )
+            del order, row_score  # this part's arrays, before the next part's are cut
 
 
 def _by_code(codes: np.ndarray, order: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:

@@ -171,12 +171,17 @@ def ranked_parts(
     per_model = {name: parts.of(r) for name, r in ranked.items()}
     for index in parts.rows:
         part = part_rows(rows, index)
-        models = {}
-        for name, each in per_model.items():
-            r = next(each)
-            flag = calibrated.get(name, False) and _in_unit(r.row_score)
-            models[name] = r.recoded(part.entity, part.day, calibrated=flag)
+        models = {
+            name: _of_part(next(each), part, calibrated.get(name, False))
+            for name, each in per_model.items()
+        }
         yield index, part, models
+        del part, models  # this part's rankings, before the next part's are built
+
+
+def _of_part(r: Ranked, part: TestRows, calibrated: bool) -> Ranked:
+    """A model's ranking of a part with the part's own entity and day codes."""
+    return r.recoded(part.entity, part.day, calibrated=calibrated and _in_unit(r.row_score))
 
 
 def headline(
