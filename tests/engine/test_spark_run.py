@@ -30,6 +30,14 @@ from tests.golden.compare import stable_comparison
 from tests.test_golden import GOLDEN, _differences
 
 runner = CliRunner()
+# a detector's score as a LightGBM feature, with its twin: fitted on the sample, scored on Spark
+ECOD_HYBRID = {
+    "name": "ecod",
+    "kind": "anomaly",
+    "detector": "ecod",
+    "hybrid": "lightgbm",
+    "model": {"kind": "lightgbm", "params": {"n_estimators": 20}},
+}
 
 
 @pytest.mark.slow
@@ -181,13 +189,7 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     challengers = [
         {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
-        {
-            "name": "ecod",
-            "kind": "anomaly",
-            "detector": "ecod",
-            "hybrid": "lightgbm",
-            "model": {"kind": "lightgbm", "params": {"n_estimators": 20}},
-        },
+        ECOD_HYBRID,
     ]
     raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
     raw["evaluation"]["metrics"] += [  # every kind of metric the in-sample groups give
@@ -238,12 +240,18 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
 ) -> None:
     """In a narrow run the champion fits without bringing its training scores to the driver, and
     the in-sample diagnostics are computed on Spark per model: a model whose training window
-    cannot be scored there (an input the rows lack) loses only its own, with a warning. The
-    model files shipped to score the training windows are destroyed after their jobs."""
+    cannot be scored there (an input the rows lack; an anomaly challenger restored from a
+    checkpoint that has no in-sample numbers, as an older one) loses only its own, with a
+    warning; a restored model's kept numbers are used as they are. The model files shipped to
+    score the training windows are destroyed after their jobs."""
+    import numpy as np
+
     from challengers.analysis.budget import resolve_budget
+    from challengers.analysis.stability import Reference
     from challengers.models.champion import NativeModelChampion
     from challengers.pipeline.evaluating import _analysis_input
-    from challengers.pipeline.insample import training_window_on_engine
+    from challengers.pipeline.insample import InSample, InSampleSettings, training_window_on_engine
+    from challengers.pipeline.restored import RestoredModel
 
     path = str(ROOT / "data" / "champion.json")
     lgbm = {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}}
@@ -260,17 +268,104 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
         spec = prepared.plan.spec.with_features(("NOT_IN_THE_DATA",))
         broken = NativeModelChampion(path, ["NOT_IN_THE_DATA"]).fit(prepared.split.examples, spec)
         assert champion.model is not None
+        state = {  # a standalone detector's checkpoint: no native file
+            "kind": "anomaly",
+            "calibrated": False,
+            "features": list(champion.model.features_),
+            "fit_seconds": 1.0,
+            "finished_at": "2026-12-04T00:00:00+00:00",
+            "params": {"detector": "iforest"},
+            "native_file": None,
+        }
+        restored = RestoredModel(state, Path("unused"))
+        kept = InSample({"roc_auc": 0.75}, Reference(np.array([0.5]), np.array([0.4, 0.6, 0.0])))
+        models = {"champ": champion.model, "broken": broken, "older": restored, "kept": restored}
         shipped = live_broadcasts(prepared.engine)
         with caplog.at_level("WARNING", logger="challengers.pipeline.insample"):
             window = training_window_on_engine(
-                prepared, inputs, {"champ": champion.model, "broken": broken}
+                prepared, inputs, InSampleSettings.of(cfg, budget), models, {"kept": kept}
             )
         assert live_broadcasts(prepared.engine) - shipped == set()
     assert window is not None
-    assert list(window.metrics) == list(window.scores) == ["champ"]
+    assert list(window.metrics) == list(window.scores) == ["champ", "kept"]
     assert set(window.metrics["champ"]) == {m.key for m in cfg.evaluation.metric_specs}
+    assert window.metrics["kept"] == kept.metrics and window.scores["kept"] is kept.reference
     assert window.features  # the champion's inputs' references, from Spark too
-    assert any("broken: no training-window scores" in r.message for r in caplog.records)
+    warned = [r.message for r in caplog.records]
+    assert any("broken: no training-window scores" in m for m in warned)
+    assert (
+        "older: no training-window scores (anomaly is not scored on the spark engine); drift "
+        "and gap diagnostics skip it" in warned
+    )
+
+
+@pytest.mark.slow
+def test_a_resumed_narrow_run_gives_its_anomaly_challengers_the_same_in_sample_diagnostics(
+    spark_engine: Any,
+    sim_parquet: Path,
+    write_config,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A narrow run interrupted (Ctrl-C) once its models are fitted, before the diagnostics,
+    keeps the champion and two anomaly challengers (a standalone iforest, an ECOD hybrid),
+    which the executors score by receiving them whole: no pickle is checkpointed, so their
+    in-sample numbers are computed when they are fitted and kept in their checkpoints.
+    `--resume` restores every model without training it and gives the comparison of the
+    uninterrupted run (the local engine's, which a narrow run equals:
+    test_features_stay_on_spark_when_no_model_reads_them_on_the_driver): every model's
+    in-sample metrics within 1e-9 and score references bit for bit (the restored detectors had
+    none before), every other number equal."""
+    from challengers.errors import RunInterrupted
+    from challengers.pipeline import run as run_module
+
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [
+        {
+            "name": "iforest",
+            "kind": "anomaly",
+            "detector": "iforest",
+            "params": {"n_estimators": 30},
+            "sample_size": 2000,
+        },
+        ECOD_HYBRID,
+    ]
+    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    cfg = load_config(write_config(raw)).with_engine("spark", "local[2]")
+    narrow: list[bool] = []
+
+    def options(name: str, *, resume: bool = False) -> RunOptions:
+        return RunOptions(
+            output_dir=tmp_path / name,
+            tracking_uri=f"sqlite:///{tmp_path / name}.db",
+            resume=resume,
+            verify=lambda prepared: narrow.append(prepared.narrow),
+        )
+
+    # the uninterrupted run, its in-sample numbers computed from the training rows on the driver
+    whole = run_experiment(cfg.with_engine("local", None), options("whole"))
+
+    def ctrl_c(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:  # Ctrl-C as the diagnostics start
+        patched.setattr(run_module, "evaluate", ctrl_c)
+        with pytest.raises(RunInterrupted):
+            run_experiment(cfg, options("resumed"))
+    models = tmp_path / "resumed" / "models"
+    kept = {p.parent.name: p.read_text() for p in models.glob("*/checkpoint.json")}
+    assert sorted(kept) == ["champ", "ecod", "iforest"]
+    resumed = run_experiment(cfg, options("resumed", resume=True))
+    assert narrow == [False, True, True]  # on Spark, the training rows stayed there
+    for name, checkpoint in kept.items():  # restored, not trained again
+        assert (models / name / "checkpoint.json").read_text() == checkpoint, name
+    expected = json.loads(json.dumps(stable_comparison(whole.to_comparison())))
+    actual = json.loads(json.dumps(stable_comparison(resumed.to_comparison())))
+    assert_same_in_sample(expected["stability"], actual["stability"], ["champ", "iforest", "ecod"])
+    for m in actual["models"]:
+        m.pop("training", None)  # how Spark trained them: the one addition
+    differences = _differences(expected, actual)
+    assert not differences, "\n".join(differences[:20])
 
 
 def _scores_brought_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> list[int]:
