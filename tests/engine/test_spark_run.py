@@ -9,17 +9,20 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from challengers.cli.main import app
-from challengers.config import load_config
+from challengers.config import ExperimentConfig, load_config
 from challengers.data.frames import DAY
+from challengers.data.split import Split
 from challengers.errors import DataError, EnvironmentFailure
 from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.pipeline.fitting import fit_champion
@@ -168,24 +171,30 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
     assert trained["lgbm"].startswith("fitted on the driver on all")
 
 
-@pytest.mark.slow
-def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
-    spark_engine: Any,
-    sim_parquet: Path,
-    write_config,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The champion is a model file (scored on the executors) and the challengers fit on samples
-    drawn there (a LightGBM, and an ECOD hybrid with its LightGBM twin; every training row,
-    fewer than engine.sample_rows) and are scored there: the driver receives of the training
-    window its counts and first rows whole (input examples), never a training row's label or
-    score, and of the test window its named columns. Each model's in-sample metrics come from
-    per-group counts aggregated on the executors (within 1e-9 of the driver's), its training
-    scores' and the features' PSI references and test bin counts from Spark's exact quantiles
-    and aggregates (bit for bit), the explanations' sample of test rows from the same positions:
-    the run's comparison (in-sample metrics, PSI, explanations' findings, twins, intervals,
-    p-values) is the local run's."""
+# one worker runs both tests of the narrow run (--dist loadgroup): its two runs are made once
+NARROW_RUN = pytest.mark.xdist_group("spark-narrow-run")
+
+
+@dataclass(frozen=True)
+class NarrowRuns:
+    """One config run on the local engine and on Spark with its features staying there (a
+    narrow run): the champion's model file, a LightGBM and an ECOD hybrid with its twin."""
+
+    cfg: ExperimentConfig
+    folder: Path  # each engine's output in folder / engine, its MLflow store in folder / engine.db
+    comparisons: dict[str, str]  # each engine's stable comparison, as JSON
+    splits: dict[str, Split]  # what each run's driver held
+    scored: list[int]  # how many scores each of Spark's scoring jobs brought to the driver
+
+    def comparison(self, engine: str) -> dict[str, Any]:
+        """The run's comparison, a copy of its own for the test to change."""
+        return json.loads(self.comparisons[engine])
+
+
+@pytest.fixture(scope="module")
+def narrow_runs(
+    spark_engine: Any, sim_parquet: Path, tmp_path_factory: pytest.TempPathFactory
+) -> NarrowRuns:
     champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
     challengers = [
         {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
@@ -199,24 +208,45 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
         "brier",
         "ks",
     ]
-    cfg = load_config(write_config(raw))
-    seen: list[Any] = []
-    runs = {}
-    scored = _scores_brought_to_the_driver(monkeypatch)
-    for engine, master in (("local", None), ("spark", "local[2]")):
-        options = RunOptions(
-            output_dir=tmp_path / engine,
-            tracking_uri=f"sqlite:///{tmp_path / engine}.db",
-            verify=lambda prepared: seen.append(prepared.split),
-        )
-        result = run_experiment(cfg.with_engine(engine, master), options)
-        runs[engine] = json.loads(json.dumps(stable_comparison(result.to_comparison())))
-    local, remote = seen
+    folder = tmp_path_factory.mktemp("narrow")
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    cfg = load_config(folder / "experiment.yaml")
+    comparisons, splits = {}, {}
+    with pytest.MonkeyPatch.context() as patched:
+        scored = _scores_brought_to_the_driver(patched)
+        for engine, master in (("local", None), ("spark", "local[2]")):
+            options = RunOptions(
+                output_dir=folder / engine,
+                tracking_uri=f"sqlite:///{folder / engine}.db",
+                verify=lambda prepared, engine=engine: splits.update({engine: prepared.split}),
+            )
+            result = run_experiment(cfg.with_engine(engine, master), options)
+            comparisons[engine] = json.dumps(stable_comparison(result.to_comparison()))
+    return NarrowRuns(cfg, folder, comparisons, splits, scored)
+
+
+@pytest.mark.slow
+@NARROW_RUN
+def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
+    narrow_runs: NarrowRuns,
+) -> None:
+    """The champion is a model file (scored on the executors) and the challengers fit on samples
+    drawn there (a LightGBM, and an ECOD hybrid with its LightGBM twin; every training row,
+    fewer than engine.sample_rows) and are scored there: the driver receives of the training
+    window its counts and first rows whole (input examples), never a training row's label or
+    score, and of the test window its named columns. Each model's in-sample metrics come from
+    per-group counts aggregated on the executors (within 1e-9 of the driver's), its training
+    scores' and the features' PSI references and test bin counts from Spark's exact quantiles
+    and aggregates (bit for bit), the explanations' sample of test rows from the same positions:
+    the run's comparison (in-sample metrics, PSI, explanations' findings, twins, intervals,
+    p-values) is the local run's."""
+    local, remote = narrow_runs.splits["local"], narrow_runs.splits["spark"]
     # no training row reached the driver: their counts and first rows came from Spark, and every
     # score brought here is a test row's (the in-sample numbers were computed on the executors)
     assert remote.train.height == 0 and local.train_counts is None
-    target = cfg.data.target
+    target = narrow_runs.cfg.data.target
     assert remote.training_counts(target) == local.training_counts(target)
+    scored = narrow_runs.scored
     assert scored and set(scored) == {local.test.height} != {local.train.height}
     named = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "TX_FRAUD", "REGION"]
     assert set(remote.test.columns) == {*named, "CARD_TYPE", DAY}  # no feature
@@ -224,6 +254,7 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     assert remote.head is not None and local.head is None
     first = local.train.head(remote.head.height)
     assert remote.examples.select(first.columns).equals(first)
+    runs = {engine: narrow_runs.comparison(engine) for engine in ("local", "spark")}
     for m in runs["spark"]["models"]:
         m.pop("training", None)
     assert runs["local"]["stability"]["feature_psi"]  # the references were compared
@@ -300,72 +331,73 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
 
 
 @pytest.mark.slow
+@NARROW_RUN
 def test_a_resumed_narrow_run_gives_its_anomaly_challengers_the_same_in_sample_diagnostics(
-    spark_engine: Any,
-    sim_parquet: Path,
-    write_config,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    narrow_runs: NarrowRuns, tmp_path: Path
 ) -> None:
-    """A narrow run interrupted (Ctrl-C) once its models are fitted, before the diagnostics,
-    keeps the champion and two anomaly challengers (a standalone iforest, an ECOD hybrid),
-    which the executors score by receiving them whole: no pickle is checkpointed, so their
-    in-sample numbers are computed when they are fitted and kept in their checkpoints.
-    `--resume` restores every model without training it and gives the comparison of the
-    uninterrupted run (the local engine's, which a narrow run equals:
-    test_features_stay_on_spark_when_no_model_reads_them_on_the_driver): every model's
-    in-sample metrics within 1e-9 and score references bit for bit (the restored detectors had
-    none before), every other number equal."""
-    from challengers.errors import RunInterrupted
-    from challengers.pipeline import run as run_module
+    """The narrow run's models, resumed on Spark: the ECOD hybrid, which the executors score by
+    receiving it whole, had its in-sample numbers computed when it was fitted and kept in its
+    checkpoint (no pickle is checkpointed: nothing could score it there again). Its checkpoint,
+    as the others', was written as it was fitted: what a Ctrl-C before the diagnostics leaves
+    (tests/reliability/test_interrupt_resume.py interrupts runs). `--resume` restores every
+    model without training it (the champion and the LightGBM scored again from their native
+    files) and gives the comparison of the uninterrupted run (the local engine's, which the
+    narrow run equals: test_features_stay_on_spark_when_no_model_reads_them_on_the_driver):
+    every model's in-sample metrics within 1e-9 and score references bit for bit (the restored
+    detector had none before), every other number equal.
 
-    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
-    challengers = [
-        {
-            "name": "iforest",
-            "kind": "anomaly",
-            "detector": "iforest",
-            "params": {"n_estimators": 30},
-            "sample_size": 2000,
-        },
-        ECOD_HYBRID,
-    ]
-    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
-    cfg = load_config(write_config(raw)).with_engine("spark", "local[2]")
-    narrow: list[bool] = []
-
-    def options(name: str, *, resume: bool = False) -> RunOptions:
-        return RunOptions(
-            output_dir=tmp_path / name,
-            tracking_uri=f"sqlite:///{tmp_path / name}.db",
-            resume=resume,
-            verify=lambda prepared: narrow.append(prepared.narrow),
-        )
-
-    # the uninterrupted run, its in-sample numbers computed from the training rows on the driver
-    whole = run_experiment(cfg.with_engine("local", None), options("whole"))
-
-    def ctrl_c(*args: Any, **kwargs: Any) -> Any:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:  # Ctrl-C as the diagnostics start
-        patched.setattr(run_module, "evaluate", ctrl_c)
-        with pytest.raises(RunInterrupted):
-            run_experiment(cfg, options("resumed"))
-    models = tmp_path / "resumed" / "models"
+    One anomaly challenger is enough: a standalone detector (no booster) is shipped whole as the
+    hybrid (whose booster reads its detector's score, not data columns) is, and its numbers take
+    the same way to and from its checkpoint (test_only_detectors_are_shipped_whole)."""
+    out = tmp_path / "resumed"
+    shutil.copytree(narrow_runs.folder / "spark", out)
+    models = out / "models"
     kept = {p.parent.name: p.read_text() for p in models.glob("*/checkpoint.json")}
-    assert sorted(kept) == ["champ", "ecod", "iforest"]
-    resumed = run_experiment(cfg, options("resumed", resume=True))
-    assert narrow == [False, True, True]  # on Spark, the training rows stayed there
+    assert sorted(kept) == ["champ", "ecod", "lgbm"]
+    with_numbers = [name for name, text in kept.items() if json.loads(text)["in_sample"]]
+    assert with_numbers == ["ecod"]  # the others are scored again in the diagnostics
+    narrow: list[bool] = []
+    options = RunOptions(
+        output_dir=out,
+        tracking_uri=f"sqlite:///{tmp_path / 'resumed.db'}",
+        resume=True,
+        verify=lambda prepared: narrow.append(prepared.narrow),
+    )
+    resumed = run_experiment(narrow_runs.cfg.with_engine("spark", "local[2]"), options)
+    assert narrow == [True]  # on Spark, the training rows stayed there
     for name, checkpoint in kept.items():  # restored, not trained again
         assert (models / name / "checkpoint.json").read_text() == checkpoint, name
-    expected = json.loads(json.dumps(stable_comparison(whole.to_comparison())))
+    expected = narrow_runs.comparison("local")
     actual = json.loads(json.dumps(stable_comparison(resumed.to_comparison())))
-    assert_same_in_sample(expected["stability"], actual["stability"], ["champ", "iforest", "ecod"])
+    assert_same_in_sample(expected["stability"], actual["stability"], ["champ", "lgbm", "ecod"])
     for m in actual["models"]:
         m.pop("training", None)  # how Spark trained them: the one addition
     differences = _differences(expected, actual)
     assert not differences, "\n".join(differences[:20])
+
+
+def test_only_detectors_are_shipped_whole(sim_parquet: Path, write_config) -> None:
+    """The models whose in-sample numbers a narrow run computes when they are fitted (a resumed
+    run could not score them on the executors again): those the executors score by receiving
+    them whole, a standalone detector (no booster) and a hybrid (its booster reads the
+    detector's score); not the champion's file nor a LightGBM, scored from their native files."""
+    from challengers.pipeline.distributed import shipped_whole
+    from challengers.pipeline.fitting import fit_challenger
+
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [
+        {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 5}},
+        {"name": "iforest", "kind": "anomaly", "detector": "iforest", "sample_size": 500},
+        {**ECOD_HYBRID, "sample_size": 500},
+    ]
+    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    cfg = load_config(write_config(raw))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    models = {"champ": fit_champion(cfg, prepared, 1, SilentProgress()).model}
+    for mp in prepared.plan.challengers:
+        models[mp.name] = fit_challenger(cfg, prepared, mp, 1, SilentProgress()).model
+    whole = {name: model is not None and shipped_whole(model) for name, model in models.items()}
+    assert whole == {"champ": False, "lgbm": False, "iforest": True, "ecod": True}
 
 
 def _scores_brought_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> list[int]:
