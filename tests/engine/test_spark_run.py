@@ -185,6 +185,7 @@ class NarrowRuns:
     comparisons: dict[str, str]  # each engine's stable comparison, as JSON
     splits: dict[str, Split]  # what each run's driver held
     scored: list[int]  # how many scores each of Spark's scoring jobs brought to the driver
+    shipped: set[Path]  # the broadcasts the Spark run left alive
 
     def comparison(self, engine: str) -> dict[str, Any]:
         """The run's comparison, a copy of its own for the test to change."""
@@ -212,6 +213,7 @@ def narrow_runs(
     (folder / "experiment.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
     cfg = load_config(folder / "experiment.yaml")
     comparisons, splits = {}, {}
+    before = live_broadcasts(spark_engine)
     with pytest.MonkeyPatch.context() as patched:
         scored = _scores_brought_to_the_driver(patched)
         for engine, master in (("local", None), ("spark", "local[2]")):
@@ -222,7 +224,8 @@ def narrow_runs(
             )
             result = run_experiment(cfg.with_engine(engine, master), options)
             comparisons[engine] = json.dumps(stable_comparison(result.to_comparison()))
-    return NarrowRuns(cfg, folder, comparisons, splits, scored)
+    shipped = live_broadcasts(spark_engine) - before
+    return NarrowRuns(cfg, folder, comparisons, splits, scored, shipped)
 
 
 @pytest.mark.slow
@@ -239,7 +242,9 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     scores' and the features' PSI references and test bin counts from Spark's exact quantiles
     and aggregates (bit for bit), the explanations' sample of test rows from the same positions:
     the run's comparison (in-sample metrics, PSI, explanations' findings, twins, intervals,
-    p-values) is the local run's."""
+    p-values) is the local run's. Nothing Spark broadcast outlives its jobs (the detector
+    shipped whole for its in-sample numbers as soon as it is fitted included)."""
+    assert narrow_runs.shipped == set()
     local, remote = narrow_runs.splits["local"], narrow_runs.splits["spark"]
     # no training row reached the driver: their counts and first rows came from Spark, and every
     # score brought here is a test row's (the in-sample numbers were computed on the executors)
