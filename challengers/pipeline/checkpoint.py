@@ -8,7 +8,11 @@ As soon as a model has been fitted and has scored the test rows, its directory
 - ``predictions.parquet``: the test rows' id (or row number) and the model's score (and its twin's);
 - ``arrays.npz``: any other per-row output of the fit (e.g. training-window scores), when present;
 - ``checkpoint.json``, written last and atomically, so its presence means the rest is complete: the
-  config hash and data fingerprint of the run, the fit time, the params, the feature importance.
+  config hash and data fingerprint of the run, the fit time, the params, the feature importance;
+  and in a narrow run, for a model the executors score only by receiving it whole (an anomaly
+  detector), its in-sample metrics and score reference (:mod:`challengers.pipeline.insample`),
+  which nothing could compute again once it is restored (an older checkpoint without them
+  resumes too, that model without those diagnostics).
 
 ``challenge run --resume --output DIR`` reads them back instead of training: a model whose checkpoint
 matches is restored (no pickle: scores from parquet, the booster from its native file), everything
@@ -56,6 +60,7 @@ KNOWN = {
     "twin",
     "tuning",
     "training",
+    "in_sample",
 }
 
 
@@ -229,6 +234,7 @@ def _state(fitted: Fitted, model: BaseChallenger, native: str | None) -> dict[st
         else {"label": fitted.twin.label, "calibrated": fitted.twin.calibrated},
         "tuning": None if fitted.tuning is None else fitted.tuning.to_state(),
         "training": fitted.training,
+        "in_sample": None if fitted.in_sample is None else fitted.in_sample.to_state(),
     }
 
 

@@ -180,20 +180,38 @@ def scored_on_engine(
         yield None if scored is None else engine.select(scored, [*keep, output])
 
 
+def shipped_whole(model: BaseChallenger) -> bool:
+    """Whether the executors score ``model`` by receiving it whole (pickled in memory, never
+    written: a kind fitted on a sample whose scores no native file gives, such as the anomaly
+    detectors), so that once the run ends nothing can score it there again: a checkpoint
+    keeps no pickle."""
+    return isinstance(model, FitsOnSample) and _data_library(model) is None
+
+
+def _data_library(model: BaseChallenger) -> trees.TreeLibrary | None:
+    """The library of the model's native booster when that booster reads data columns only
+    (the model's features, not a detector's score or graph features), else None."""
+    booster = model.native_model()
+    library = trees.library_of(booster)
+    if library is None or tuple(library.feature_names(booster)) != tuple(model.features_):
+        return None
+    return library
+
+
 @contextmanager
 def _model_file(model: BaseChallenger) -> Iterator[ModelFile | None]:
     """The native file the executors score ``model`` from, for the block: the champion's own;
     a booster's that reads data columns only, saved for the block; None for other models."""
-    booster = model.native_model()
-    library = trees.library_of(booster)
     features = tuple(model.features_)
     if isinstance(model, NativeModelChampion):
         yield ModelFile(model.path, trees.library(model.library), features)
-    elif library is not None and tuple(library.feature_names(booster)) == features:
-        with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
-            yield ModelFile(str(model.save(Path(folder))), library, features)
-    else:
+        return
+    library = _data_library(model)
+    if library is None:
         yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="challenge-score-") as folder:
+        yield ModelFile(str(model.save(Path(folder))), library, features)
 
 
 def references_on_engine(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from functools import partial
 
+import numpy as np
+
 from challengers.allocator import release_freed_memory
 from challengers.analysis.budget import Budget, resolve_budget
 from challengers.analysis.suite import (
@@ -31,7 +33,7 @@ from challengers.pipeline.distributed import (
     test_bin_counts_on_engine,
 )
 from challengers.pipeline.fitting import Fitted
-from challengers.pipeline.insample import training_window_on_engine
+from challengers.pipeline.insample import InSampleSettings, training_window_on_engine
 from challengers.pipeline.outputs import INPUT_EXAMPLE_ROWS, model_result
 from challengers.pipeline.plan import Plan
 from challengers.pipeline.prepare import Prepared
@@ -71,15 +73,17 @@ def evaluate(
     )
     test = prepared.split.test.drop(_read_no_more(prepared.plan), strict=False)
     prepared.split = replace(prepared.split, test=test)
-    budget = resolve_budget(
-        champion.scores, rate=e.alert_rate, threshold=e.operating_point.threshold
-    )
+    budget = budget_of(cfg, champion.scores)
     calibrated = {f.plan.name: bool(f.model and f.model.calibrated) for f in ok}
     inputs = _analysis_input(cfg, prepared, ok, budget)
     _hand_over_training_scores(fitted)  # ``inputs.train_scores`` holds them, one let go at a time
     with progress.stage("Diagnostics: in-sample metrics of the training window"):
         # a narrow run (the training rows stayed on the engine): the in-sample numbers come from there
-        inputs.training = training_window_on_engine(prepared, inputs, inputs.models)
+        known = {f.plan.name: f.in_sample for f in ok if f.in_sample is not None}
+        settings = InSampleSettings.of(cfg, budget)
+        inputs.training = training_window_on_engine(
+            prepared, inputs, settings, inputs.models, known
+        )
         if inputs.training is None:
             # before the test window's rankings exist: the training window's rankings (more
             # rows) are never held beside them (the diagnostics' memory peak, 1.91 -> 1.78 GB at
@@ -140,6 +144,13 @@ def evaluate(
                 )
     adjust_twins({m.name: m.twin for m in models if m.twin is not None}, e.primary_key)
     return Evaluated(rows, budget, evaluations, analyses, models, _unit(cfg, rows))
+
+
+def budget_of(cfg: ExperimentConfig, champion_scores: np.ndarray) -> Budget:
+    """How many test rows every model alerts: ``evaluation.alert_rate`` of them, or the share
+    the champion alerts at ``evaluation.operating_point.threshold``."""
+    e = cfg.evaluation
+    return resolve_budget(champion_scores, rate=e.alert_rate, threshold=e.operating_point.threshold)
 
 
 def _read_no_more(plan: Plan) -> list[str]:

@@ -28,6 +28,12 @@ from challengers.pipeline.distributed import (
     scores_on_engine,
     trained_on_engine,
 )
+from challengers.pipeline.insample import (
+    InSample,
+    InSampleSettings,
+    computed_at_fit,
+    in_sample_on_engine,
+)
 from challengers.pipeline.plan import ModelPlan
 from challengers.pipeline.prepare import Prepared
 from challengers.progress import Progress
@@ -42,6 +48,7 @@ class Fitted:
     model: BaseChallenger | None = None
     scores: np.ndarray | None = None
     train_scores: np.ndarray | None = None  # in-sample: drift (PSI) and the train/test gap
+    in_sample: InSample | None = None  # a narrow run's, for a model shipped whole (insample.py)
     error: str | None = None
     fit_seconds: float = 0.0
     predict_seconds: float = 0.0
@@ -99,6 +106,24 @@ def fit_challenger(
         message = describe(exc)
         progress.note(f"challenger '{mp.name}' failed: {message}")
         return Fitted(plan=mp, error=message)
+
+
+def with_in_sample(
+    fitted: Fitted, prepared: Prepared, settings: InSampleSettings, progress: Progress
+) -> Fitted:
+    """``fitted`` with its in-sample numbers when they are computed now, not in the diagnostics
+    (:func:`computed_at_fit`: in a narrow run, a model the executors score only by receiving it
+    whole), so that its checkpoint keeps them: a resumed run has them though nothing can score
+    the restored model there. Past the challenger's own error handling: as in the diagnostics,
+    a model that cannot score its training window loses only these numbers, and the engine's
+    failures (a lost executor) stop the run."""
+    model = fitted.model
+    if model is None or fitted.scores is None or not computed_at_fit(prepared, model):
+        return fitted
+    name = fitted.plan.name
+    with progress.stage(f"Challenger {name}: in-sample metrics of the training window"):
+        fitted.in_sample = in_sample_on_engine(prepared, settings, name, model)
+    return fitted
 
 
 def _tune(
@@ -205,7 +230,8 @@ def _score_training(
     (e.g. production scores not logged then), here or on the engine, loses only those
     diagnostics; the engine's own failures (a lost executor: EnvironmentFailure) still stop the
     run. None when the training rows stay on the engine (``Prepared.narrow``): the diagnostics
-    score them there again, and never bring the scores here (pipeline/insample.py)."""
+    score them there again (a model shipped whole, when it is fitted: :func:`with_in_sample`),
+    and never bring the scores here (pipeline/insample.py)."""
     if prepared.narrow:
         return None
     train = prepared.split.train

@@ -1,5 +1,6 @@
 """A finished model read back from its checkpoint, for ``--resume``: its test scores from
-parquet, its per-row arrays from npz and its booster from the native file (never a pickle)."""
+parquet, its per-row arrays from npz, its booster from the native file (never a pickle), and the
+in-sample numbers kept for a model no native file scores."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import polars as pl
 
 from challengers.models import trees
 from challengers.models.base import BaseChallenger
+from challengers.pipeline.insample import InSample
 from challengers.pipeline.resume import ARRAYS, PREDICTIONS
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ def restore(state: dict[str, Any], directory: Path, mp: ModelPlan, keys: pl.Data
         twin=twin,
         tuning=_restore_tuning(state.get("tuning"), model),
         training=state.get("training"),
+        in_sample=InSample.from_state(state.get("in_sample")),  # absent from older checkpoints
     )
     for name, values in arrays.items():  # per-row outputs other parts of the run added
         setattr(fitted, name, values)

@@ -26,9 +26,10 @@ from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
-from challengers.pipeline.evaluating import Evaluated, evaluate
-from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion
+from challengers.pipeline.evaluating import Evaluated, budget_of, evaluate
+from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion, with_in_sample
 from challengers.pipeline.governance import add_governance
+from challengers.pipeline.insample import InSampleSettings
 from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.outputs import (
     experiment_description,
@@ -232,20 +233,28 @@ def _fit_all(
     store: Checkpoints,
     resume: bool,
 ) -> list[Fitted]:
-    """The champion, then every challenger: reused from a checkpoint or fitted and kept."""
+    """The champion, then every challenger: reused from a checkpoint or fitted and kept (with
+    the in-sample numbers its checkpoint must keep: :func:`with_in_sample`)."""
     plan = prepared.plan
     threads = cfg.threads or os.cpu_count() or 1
-    fitted = [
-        store.reuse(plan.champion, prepared, progress)
-        or store.keep(fit_champion(cfg, prepared, threads, progress), prepared)
-    ]
+    champion = store.reuse(plan.champion, prepared, progress) or store.keep(
+        fit_champion(cfg, prepared, threads, progress), prepared
+    )
+    assert champion.scores is not None  # a champion that cannot score stops the run
+    in_sample = InSampleSettings.of(cfg, budget_of(cfg, champion.scores))
+    fitted = [champion]
     for mp in plan.challengers:
         release_freed_memory()  # the previous model's inputs and temporaries
         fitted.append(
             store.reuse(mp, prepared, progress)
             or store.keep(
-                fit_challenger(
-                    cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
+                with_in_sample(
+                    fit_challenger(
+                        cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
+                    ),
+                    prepared,
+                    in_sample,
+                    progress,
                 ),
                 prepared,
             )

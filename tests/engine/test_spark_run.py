@@ -9,17 +9,20 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from challengers.cli.main import app
-from challengers.config import load_config
+from challengers.config import ExperimentConfig, load_config
 from challengers.data.frames import DAY
+from challengers.data.split import Split
 from challengers.errors import DataError, EnvironmentFailure
 from challengers.pipeline import RunOptions, prepare, run_experiment
 from challengers.pipeline.fitting import fit_champion
@@ -30,6 +33,14 @@ from tests.golden.compare import stable_comparison
 from tests.test_golden import GOLDEN, _differences
 
 runner = CliRunner()
+# a detector's score as a LightGBM feature, with its twin: fitted on the sample, scored on Spark
+ECOD_HYBRID = {
+    "name": "ecod",
+    "kind": "anomaly",
+    "detector": "ecod",
+    "hybrid": "lightgbm",
+    "model": {"kind": "lightgbm", "params": {"n_estimators": 20}},
+}
 
 
 @pytest.mark.slow
@@ -160,13 +171,67 @@ def test_the_demo_on_spark_equals_the_checked_in_record(spark_engine: Any, tmp_p
     assert trained["lgbm"].startswith("fitted on the driver on all")
 
 
+# one worker runs both tests of the narrow run (--dist loadgroup): its two runs are made once
+NARROW_RUN = pytest.mark.xdist_group("spark-narrow-run")
+
+
+@dataclass(frozen=True)
+class NarrowRuns:
+    """One config run on the local engine and on Spark with its features staying there (a
+    narrow run): the champion's model file, a LightGBM and an ECOD hybrid with its twin."""
+
+    cfg: ExperimentConfig
+    folder: Path  # each engine's output in folder / engine, its MLflow store in folder / engine.db
+    comparisons: dict[str, str]  # each engine's stable comparison, as JSON
+    splits: dict[str, Split]  # what each run's driver held
+    scored: list[int]  # how many scores each of Spark's scoring jobs brought to the driver
+    shipped: set[Path]  # the broadcasts the Spark run left alive
+
+    def comparison(self, engine: str) -> dict[str, Any]:
+        """The run's comparison, a copy of its own for the test to change."""
+        return json.loads(self.comparisons[engine])
+
+
+@pytest.fixture(scope="module")
+def narrow_runs(
+    spark_engine: Any, sim_parquet: Path, tmp_path_factory: pytest.TempPathFactory
+) -> NarrowRuns:
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [
+        {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
+        ECOD_HYBRID,
+    ]
+    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    raw["evaluation"]["metrics"] += [  # every kind of metric the in-sample groups give
+        "recall_at_fpr@0.01",
+        "value_detection_at_alerts@0.01",
+        "expected_cost",
+        "brier",
+        "ks",
+    ]
+    folder = tmp_path_factory.mktemp("narrow")
+    (folder / "experiment.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    cfg = load_config(folder / "experiment.yaml")
+    comparisons, splits = {}, {}
+    before = live_broadcasts(spark_engine)
+    with pytest.MonkeyPatch.context() as patched:
+        scored = _scores_brought_to_the_driver(patched)
+        for engine, master in (("local", None), ("spark", "local[2]")):
+            options = RunOptions(
+                output_dir=folder / engine,
+                tracking_uri=f"sqlite:///{folder / engine}.db",
+                verify=lambda prepared, engine=engine: splits.update({engine: prepared.split}),
+            )
+            result = run_experiment(cfg.with_engine(engine, master), options)
+            comparisons[engine] = json.dumps(stable_comparison(result.to_comparison()))
+    shipped = live_broadcasts(spark_engine) - before
+    return NarrowRuns(cfg, folder, comparisons, splits, scored, shipped)
+
+
 @pytest.mark.slow
+@NARROW_RUN
 def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
-    spark_engine: Any,
-    sim_parquet: Path,
-    write_config,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    narrow_runs: NarrowRuns,
 ) -> None:
     """The champion is a model file (scored on the executors) and the challengers fit on samples
     drawn there (a LightGBM, and an ECOD hybrid with its LightGBM twin; every training row,
@@ -177,44 +242,16 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     scores' and the features' PSI references and test bin counts from Spark's exact quantiles
     and aggregates (bit for bit), the explanations' sample of test rows from the same positions:
     the run's comparison (in-sample metrics, PSI, explanations' findings, twins, intervals,
-    p-values) is the local run's."""
-    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
-    challengers = [
-        {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}},
-        {
-            "name": "ecod",
-            "kind": "anomaly",
-            "detector": "ecod",
-            "hybrid": "lightgbm",
-            "model": {"kind": "lightgbm", "params": {"n_estimators": 20}},
-        },
-    ]
-    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
-    raw["evaluation"]["metrics"] += [  # every kind of metric the in-sample groups give
-        "recall_at_fpr@0.01",
-        "value_detection_at_alerts@0.01",
-        "expected_cost",
-        "brier",
-        "ks",
-    ]
-    cfg = load_config(write_config(raw))
-    seen: list[Any] = []
-    runs = {}
-    scored = _scores_brought_to_the_driver(monkeypatch)
-    for engine, master in (("local", None), ("spark", "local[2]")):
-        options = RunOptions(
-            output_dir=tmp_path / engine,
-            tracking_uri=f"sqlite:///{tmp_path / engine}.db",
-            verify=lambda prepared: seen.append(prepared.split),
-        )
-        result = run_experiment(cfg.with_engine(engine, master), options)
-        runs[engine] = json.loads(json.dumps(stable_comparison(result.to_comparison())))
-    local, remote = seen
+    p-values) is the local run's. Nothing Spark broadcast outlives its jobs (the detector
+    shipped whole for its in-sample numbers as soon as it is fitted included)."""
+    assert narrow_runs.shipped == set()
+    local, remote = narrow_runs.splits["local"], narrow_runs.splits["spark"]
     # no training row reached the driver: their counts and first rows came from Spark, and every
     # score brought here is a test row's (the in-sample numbers were computed on the executors)
     assert remote.train.height == 0 and local.train_counts is None
-    target = cfg.data.target
+    target = narrow_runs.cfg.data.target
     assert remote.training_counts(target) == local.training_counts(target)
+    scored = narrow_runs.scored
     assert scored and set(scored) == {local.test.height} != {local.train.height}
     named = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "TX_FRAUD", "REGION"]
     assert set(remote.test.columns) == {*named, "CARD_TYPE", DAY}  # no feature
@@ -222,6 +259,7 @@ def test_features_stay_on_spark_when_no_model_reads_them_on_the_driver(
     assert remote.head is not None and local.head is None
     first = local.train.head(remote.head.height)
     assert remote.examples.select(first.columns).equals(first)
+    runs = {engine: narrow_runs.comparison(engine) for engine in ("local", "spark")}
     for m in runs["spark"]["models"]:
         m.pop("training", None)
     assert runs["local"]["stability"]["feature_psi"]  # the references were compared
@@ -238,12 +276,18 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
 ) -> None:
     """In a narrow run the champion fits without bringing its training scores to the driver, and
     the in-sample diagnostics are computed on Spark per model: a model whose training window
-    cannot be scored there (an input the rows lack) loses only its own, with a warning. The
-    model files shipped to score the training windows are destroyed after their jobs."""
+    cannot be scored there (an input the rows lack; an anomaly challenger restored from a
+    checkpoint that has no in-sample numbers, as an older one) loses only its own, with a
+    warning; a restored model's kept numbers are used as they are. The model files shipped to
+    score the training windows are destroyed after their jobs."""
+    import numpy as np
+
     from challengers.analysis.budget import resolve_budget
+    from challengers.analysis.stability import Reference
     from challengers.models.champion import NativeModelChampion
     from challengers.pipeline.evaluating import _analysis_input
-    from challengers.pipeline.insample import training_window_on_engine
+    from challengers.pipeline.insample import InSample, InSampleSettings, training_window_on_engine
+    from challengers.pipeline.restored import RestoredModel
 
     path = str(ROOT / "data" / "champion.json")
     lgbm = {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 30}}
@@ -260,17 +304,105 @@ def test_a_model_spark_cannot_score_loses_only_its_in_sample_diagnostics(
         spec = prepared.plan.spec.with_features(("NOT_IN_THE_DATA",))
         broken = NativeModelChampion(path, ["NOT_IN_THE_DATA"]).fit(prepared.split.examples, spec)
         assert champion.model is not None
+        state = {  # a standalone detector's checkpoint: no native file
+            "kind": "anomaly",
+            "calibrated": False,
+            "features": list(champion.model.features_),
+            "fit_seconds": 1.0,
+            "finished_at": "2026-12-04T00:00:00+00:00",
+            "params": {"detector": "iforest"},
+            "native_file": None,
+        }
+        restored = RestoredModel(state, Path("unused"))
+        kept = InSample({"roc_auc": 0.75}, Reference(np.array([0.5]), np.array([0.4, 0.6, 0.0])))
+        models = {"champ": champion.model, "broken": broken, "older": restored, "kept": restored}
         shipped = live_broadcasts(prepared.engine)
         with caplog.at_level("WARNING", logger="challengers.pipeline.insample"):
             window = training_window_on_engine(
-                prepared, inputs, {"champ": champion.model, "broken": broken}
+                prepared, inputs, InSampleSettings.of(cfg, budget), models, {"kept": kept}
             )
         assert live_broadcasts(prepared.engine) - shipped == set()
     assert window is not None
-    assert list(window.metrics) == list(window.scores) == ["champ"]
+    assert list(window.metrics) == list(window.scores) == ["champ", "kept"]
     assert set(window.metrics["champ"]) == {m.key for m in cfg.evaluation.metric_specs}
+    assert window.metrics["kept"] == kept.metrics and window.scores["kept"] is kept.reference
     assert window.features  # the champion's inputs' references, from Spark too
-    assert any("broken: no training-window scores" in r.message for r in caplog.records)
+    warned = [r.message for r in caplog.records]
+    assert any("broken: no training-window scores" in m for m in warned)
+    assert (
+        "older: no training-window scores (anomaly is not scored on the spark engine); drift "
+        "and gap diagnostics skip it" in warned
+    )
+
+
+@pytest.mark.slow
+@NARROW_RUN
+def test_a_resumed_narrow_run_gives_its_anomaly_challengers_the_same_in_sample_diagnostics(
+    narrow_runs: NarrowRuns, tmp_path: Path
+) -> None:
+    """The narrow run's models, resumed on Spark: the ECOD hybrid, which the executors score by
+    receiving it whole, had its in-sample numbers computed when it was fitted and kept in its
+    checkpoint (no pickle is checkpointed: nothing could score it there again). Its checkpoint,
+    as the others', was written as it was fitted: what a Ctrl-C before the diagnostics leaves
+    (tests/reliability/test_interrupt_resume.py interrupts runs). `--resume` restores every
+    model without training it (the champion and the LightGBM scored again from their native
+    files) and gives the comparison of the uninterrupted run (the local engine's, which the
+    narrow run equals: test_features_stay_on_spark_when_no_model_reads_them_on_the_driver):
+    every model's in-sample metrics within 1e-9 and score references bit for bit (the restored
+    detector had none before), every other number equal.
+
+    One anomaly challenger is enough: a standalone detector (no booster) is shipped whole as the
+    hybrid (whose booster reads its detector's score, not data columns) is, and its numbers take
+    the same way to and from its checkpoint (test_only_detectors_are_shipped_whole)."""
+    out = tmp_path / "resumed"
+    shutil.copytree(narrow_runs.folder / "spark", out)
+    models = out / "models"
+    kept = {p.parent.name: p.read_text() for p in models.glob("*/checkpoint.json")}
+    assert sorted(kept) == ["champ", "ecod", "lgbm"]
+    with_numbers = [name for name, text in kept.items() if json.loads(text)["in_sample"]]
+    assert with_numbers == ["ecod"]  # the others are scored again in the diagnostics
+    narrow: list[bool] = []
+    options = RunOptions(
+        output_dir=out,
+        tracking_uri=f"sqlite:///{tmp_path / 'resumed.db'}",
+        resume=True,
+        verify=lambda prepared: narrow.append(prepared.narrow),
+    )
+    resumed = run_experiment(narrow_runs.cfg.with_engine("spark", "local[2]"), options)
+    assert narrow == [True]  # on Spark, the training rows stayed there
+    for name, checkpoint in kept.items():  # restored, not trained again
+        assert (models / name / "checkpoint.json").read_text() == checkpoint, name
+    expected = narrow_runs.comparison("local")
+    actual = json.loads(json.dumps(stable_comparison(resumed.to_comparison())))
+    assert_same_in_sample(expected["stability"], actual["stability"], ["champ", "lgbm", "ecod"])
+    for m in actual["models"]:
+        m.pop("training", None)  # how Spark trained them: the one addition
+    differences = _differences(expected, actual)
+    assert not differences, "\n".join(differences[:20])
+
+
+def test_only_detectors_are_shipped_whole(sim_parquet: Path, write_config) -> None:
+    """The models whose in-sample numbers a narrow run computes when they are fitted (a resumed
+    run could not score them on the executors again): those the executors score by receiving
+    them whole, a standalone detector (no booster) and a hybrid (its booster reads the
+    detector's score); not the champion's file nor a LightGBM, scored from their native files."""
+    from challengers.pipeline.distributed import shipped_whole
+    from challengers.pipeline.fitting import fit_challenger
+
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [
+        {"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 5}},
+        {"name": "iforest", "kind": "anomaly", "detector": "iforest", "sample_size": 500},
+        {**ECOD_HYBRID, "sample_size": 500},
+    ]
+    raw = sim_config(sim_parquet, champion=champion, challengers=challengers)
+    cfg = load_config(write_config(raw))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    models = {"champ": fit_champion(cfg, prepared, 1, SilentProgress()).model}
+    for mp in prepared.plan.challengers:
+        models[mp.name] = fit_challenger(cfg, prepared, mp, 1, SilentProgress()).model
+    whole = {name: model is not None and shipped_whole(model) for name, model in models.items()}
+    assert whole == {"champ": False, "lgbm": False, "iforest": True, "ecod": True}
 
 
 def _scores_brought_to_the_driver(monkeypatch: pytest.MonkeyPatch) -> list[int]:

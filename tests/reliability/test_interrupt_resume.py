@@ -182,6 +182,30 @@ def test_every_kind_is_restored_exactly(tmp_path: Path, sim_parquet: Path) -> No
     assert before["models"][-2]["twin"] is not None  # the hybrid's twin survived the restore
 
 
+def test_in_sample_numbers_come_back_from_the_checkpoint_exactly(tmp_path: Path) -> None:
+    """A narrow run's anomaly challenger keeps its in-sample metrics and score reference in its
+    checkpoint.json: every float comes back bit for bit, NaN (the Brier score of scores that are
+    not probabilities) and infinities included; an older checkpoint has none."""
+    import numpy as np
+
+    from challengers.analysis.stability import Reference
+    from challengers.files import write_json
+    from challengers.pipeline.insample import InSample
+
+    metrics = {"roc_auc": 0.1 + 0.2, "brier": float("nan"), "ks": float("inf"), "x": -1e-300}
+    edges = np.array([-np.inf, np.nextafter(0.3, 1), 1 / 3])
+    kept = InSample(metrics, Reference(edges, np.array([0.1, 0.2, 0.3, 0.4, 0.0])))
+    write_json(tmp_path / "checkpoint.json", {"in_sample": kept.to_state()})
+    state = json.loads((tmp_path / "checkpoint.json").read_text())
+    back = InSample.from_state(state["in_sample"])
+    assert back is not None and back.metrics.keys() == metrics.keys()
+    values = np.array(list(back.metrics.values()))
+    assert values.tobytes() == np.array(list(metrics.values())).tobytes()
+    assert back.reference.edges.tobytes() == edges.tobytes()
+    assert back.reference.shares.tobytes() == kept.reference.shares.tobytes()
+    assert InSample.from_state({}.get("in_sample")) is None
+
+
 def test_a_tuned_challenger_is_reused_with_its_tuning(tmp_path: Path, sim_parquet: Path) -> None:
     """A finished tuned challenger is not searched again on resume: its refit model, scores and
     the study's summary (best trial, trials, pruning) come back from the checkpoint, and its trials
