@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_eval_memory.py                  # 17.4M test rows, into RESULTS.md
     .venv/bin/python bench/bench_eval_memory.py --rows 3000000   # one size, printed
+    .venv/bin/python bench/bench_eval_memory.py --data /work/simdata/sim-100000000.parquet
 
 The steps `pipeline/evaluating.evaluate` takes after the fits, on the test rows a narrow Spark run
 holds on its driver (the named columns and the day, no feature: bench_scale's experiment at 100M
@@ -100,21 +101,46 @@ def window(rows: int, first: date, days: int, rng: np.random.Generator) -> pl.Da
     return frame.with_columns(pl.col("t").dt.date().alias(DAY)).rechunk()
 
 
+def simulated_window(path: str, rows: int) -> pl.DataFrame:
+    """The first ``rows`` test rows (Mar 8-31) of a `challenge simulate` file, named and held as
+    :func:`window`'s: the simulator's entities, days, amounts, frauds and scenarios."""
+    start, end = datetime(2024, 3, 8), datetime(2024, 4, 1)
+    frame = (
+        pl.scan_parquet(path)
+        .filter(pl.col("TX_DATETIME").is_between(start, end, closed="left"))
+        .select(
+            pl.col("TRANSACTION_ID").alias("id"),
+            pl.col("CUSTOMER_ID").alias("entity"),
+            pl.col("TX_AMOUNT").alias("amount"),
+            pl.col("TX_FRAUD").cast(pl.Int8).alias("y"),
+            pl.col("REGION").cast(pl.Categorical).alias("region"),
+            pl.col("CARD_TYPE").cast(pl.Categorical).alias("card"),
+            pl.col("TX_FRAUD_SCENARIO").cast(pl.Int8).alias("scenario"),
+            pl.col("TX_DATETIME").alias("t"),
+        )
+        .head(rows)
+        .collect()
+    )
+    return frame.with_columns(pl.col("t").dt.date().alias(DAY)).rechunk()
+
+
 def scores(y: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
     return 1 / (1 + np.exp(-(-4.5 + 3 * y + rng.normal(0, noise, y.size))))
 
 
-def one_case(rows: int) -> dict[str, float]:
-    """Each step's peak resident GB, the held rows' (``held``), and the steps' seconds."""
+def one_case(rows: int, data: str | None = None) -> dict[str, float]:
+    """Each step's peak resident GB, the held rows' (``held``), and the steps' seconds; ``data``:
+    the test rows of a simulated file, their scores rounded to float32 (ties, as an XGBoost
+    model's), else synthetic rows."""
     rng = np.random.default_rng(0)
     peaks = Peaks()
-    train, test = (
-        window(200_000, date(2024, 2, 1), 28, rng),
-        window(rows, date(2024, 3, 8), 24, rng),
-    )
+    train = window(200_000, date(2024, 2, 1), 28, rng)
+    test = simulated_window(data, rows) if data else window(rows, date(2024, 3, 8), 24, rng)
     noise = {"champion": 1.2, "lgbm": 1.0, "xgb": 1.4}
     y = test.get_column("y").to_numpy()
     test_scores = {name: scores(y, s, rng) for name, s in noise.items()}
+    if data:
+        test_scores = {n: s.astype(np.float32).astype(np.float64) for n, s in test_scores.items()}
     metrics = [parse_metric(m) for m in METRICS]
     budget = resolve_budget(test_scores["champion"], rate=0.02, threshold=None)
     calibrated = dict.fromkeys(noise, True)
@@ -175,7 +201,8 @@ def one_case(rows: int) -> dict[str, float]:
     done = time.perf_counter()
     peaks.step = "done"
     time.sleep(0.05)
-    out = {"held": held, "evaluation_s": evaluated - started, "diagnostics_s": done - evaluated}
+    out = {"held": held, "rows": rows_.y.size, "evaluation_s": evaluated - started}
+    out["diagnostics_s"] = done - evaluated
     out.update({step: peaks.highest[step] for step in ("evaluation", "diagnostics")})
     return out
 
@@ -187,16 +214,17 @@ def per_row(gb: float, held: float, rows: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int)
+    parser.add_argument("--data", help="a simulated parquet file: its test rows, not synthetic")
     args = parser.parse_args()
-    rows = args.rows or TEST_ROWS
-    got = one_case(rows)
+    got = one_case(args.rows or TEST_ROWS, args.data)
+    rows = int(got["rows"])
     table = [
         f"| {step} | {got[step]:.2f} | {per_row(got[step], got['held'], rows):.0f} | "
         f"{got[f'{step}_s']:.0f} |"
         for step in ("evaluation", "diagnostics")
     ]
     lines = [
-        f"{rows:,} test rows; held before the evaluation (the test frame and three models' "
+        f"{rows:,} test rows ({args.data or 'synthetic'}); held before the evaluation (the test frame and three models' "
         f"scores, the libraries): {got['held']:.2f} GB",
         "",
         "| step | peak GB | bytes a test row above the held | s |",
@@ -204,7 +232,7 @@ def main() -> None:
         *table,
     ]
     print("\n".join(lines))
-    if not args.rows:
+    if not args.rows and not args.data:
         write_section("evaluation-memory", "\n".join([machine(), "", *lines]))
 
 
