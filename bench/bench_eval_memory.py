@@ -102,12 +102,14 @@ def window(rows: int, first: date, days: int, rng: np.random.Generator) -> pl.Da
 
 
 def simulated_window(path: str, rows: int) -> pl.DataFrame:
-    """The first ``rows`` test rows (Mar 8-31) of a `challenge simulate` file, named and held as
-    :func:`window`'s: the simulator's entities, days, amounts, frauds and scenarios."""
+    """At most ``rows`` test rows (Mar 8-31) of a `challenge simulate` file, every k-th (all 24
+    days), named and held as :func:`window`'s: the simulator's entities, days, amounts, frauds
+    and scenarios."""
     start, end = datetime(2024, 3, 8), datetime(2024, 4, 1)
+    days = pl.scan_parquet(path).filter(pl.col("TX_DATETIME").is_between(start, end, closed="left"))
+    every = -(-days.select(pl.len()).collect().item() // rows)
     frame = (
-        pl.scan_parquet(path)
-        .filter(pl.col("TX_DATETIME").is_between(start, end, closed="left"))
+        days.gather_every(every)
         .select(
             pl.col("TRANSACTION_ID").alias("id"),
             pl.col("CUSTOMER_ID").alias("entity"),
@@ -118,7 +120,6 @@ def simulated_window(path: str, rows: int) -> pl.DataFrame:
             pl.col("TX_FRAUD_SCENARIO").cast(pl.Int8).alias("scenario"),
             pl.col("TX_DATETIME").alias("t"),
         )
-        .head(rows)
         .collect()
     )
     return frame.with_columns(pl.col("t").dt.date().alias(DAY)).rechunk()
