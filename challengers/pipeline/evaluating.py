@@ -160,7 +160,7 @@ def _read_no_more(plan: Plan) -> list[str]:
     model reads one: 24 bytes a test row less through the evaluation's and the diagnostics'
     peaks."""
     s = plan.spec
-    read = {*plan.columns} - {s.time, s.id, s.entity}
+    read = {s.target, s.amount, s.scenario, *s.segments}  # the diagnostics read these
     for m in [plan.champion, *plan.challengers]:
         read |= {*m.features, *m.extra_columns}
     return [c for c in (s.time, s.id, s.entity) if c and c not in read]
