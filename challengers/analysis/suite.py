@@ -140,9 +140,14 @@ def analyse(inp: AnalysisInput) -> Analyses:
     )
     _savings_intervals(inp, rows, point)
     if inp.spec.scenario is not None:
+        frauds = np.flatnonzero(y > 0)
         point.scenarios = scenario_overlaps(
-            y,
-            inp.test.get_column(inp.spec.scenario).cast(pl.String).fill_null("").to_numpy(),
+            frauds,
+            inp.test.get_column(inp.spec.scenario)
+            .gather(frauds)
+            .cast(pl.String)
+            .fill_null("")
+            .to_numpy(),
             alerted,
             inp.champion,
             dict(inp.spec.scenario_names),
@@ -181,13 +186,19 @@ def analyse(inp: AnalysisInput) -> Analyses:
 
 def _codes(series: pl.Series) -> tuple[np.ndarray, list[str]]:
     """Dense codes of a segment column's values (as text, missing ones named) and the values:
-    each value's index among the sorted distinct values (an Enum lookup, not a sort of the rows)."""
-    values = series.cast(pl.String).fill_null(seg.MISSING)
-    labels = values.unique().sort()
+    each value's index among the sorted distinct values. Only the distinct values are turned into
+    text: the rows' text (a string per row, with its copies) was 0.7 GB at 8M test rows, the
+    diagnostics' peak. Two values with the same text (a missing value and the text MISSING)
+    share a code, as they share a label."""
+    distinct = series.unique()
+    text = distinct.cast(pl.String).fill_null(seg.MISSING)
+    labels = text.unique().sort()
     if labels.is_empty():
-        return np.zeros(0, dtype=np.int64), []
-    codes = values.cast(pl.Enum(labels.to_list())).to_physical().cast(pl.Int64).to_numpy()
-    return codes, labels.to_list()
+        return np.zeros(0, dtype=np.int32), []
+    label_index = pl.Series(np.arange(len(labels), dtype=np.int32))
+    code_of_distinct = text.replace_strict(labels, label_index)
+    codes = series.replace_strict(distinct, code_of_distinct, return_dtype=pl.Int32)
+    return codes.to_numpy(), labels.to_list()
 
 
 def _rows(inp: AnalysisInput, frame: pl.DataFrame) -> TestRows:

@@ -16,6 +16,7 @@ from challengers.analysis.operating import (
     mcnemar,
     operating_point,
     overlap,
+    scenario_overlaps,
 )
 from challengers.config import parse_config
 from challengers.errors import ConfigError, DataError
@@ -53,6 +54,28 @@ def test_overlap_counts_amounts_and_test() -> None:
     assert (o.both, o.only_champion, o.only_challenger, o.neither) == (1, 2, 3, 0)
     assert (o.amount_both, o.amount_only_champion, o.amount_only_challenger) == (10, 50, 170)
     assert o.p_value == pytest.approx(mcnemar(2, 3)[1])
+
+
+def test_scenario_overlaps_count_each_scenarios_frauds_from_the_frauds_alone() -> None:
+    # 6 rows, 4 frauds: scenario 1 (rows 0, 2), scenario 2 (row 3), a fraud with no scenario
+    # (row 5, "0"); the non-frauds' scenarios are never read (the caller gives the frauds' only)
+    y = np.array([1, 0, 1, 1, 0, 1])
+    masks = {
+        "champ": np.array([1, 1, 0, 1, 0, 0], dtype=bool),
+        "chal": np.array([0, 0, 1, 1, 1, 1], dtype=bool),
+    }
+    frauds = np.flatnonzero(y)
+    cells = scenario_overlaps(frauds, np.array([1, 1, 2, 0]), masks, "champ", {"1": "stolen"})
+    got = {(o.challenger, o.scenario): o for o in cells}
+    assert set(got) == {("chal", "1"), ("chal", "2")}
+    one, two = got["chal", "1"], got["chal", "2"]
+    assert (one.name, one.frauds, one.both, one.only_champion, one.only_challenger) == (
+        "stolen", 2, 0, 1, 1,
+    )  # fmt: skip
+    assert (two.name, two.frauds, two.both, two.only_champion, two.only_challenger) == (
+        "2", 1, 1, 0, 0,
+    )  # fmt: skip
+    assert one.p_value == pytest.approx(1.0) and two.p_value_adjusted == pytest.approx(1.0)
 
 
 def test_at_budget_counts_rates_and_costs() -> None:

@@ -105,3 +105,9 @@ def test_segment_codes_index_the_sorted_distinct_values() -> None:
     numbers, number_labels = _codes(pl.Series("n", [3, 10, None, 3, 2]))
     assert number_labels == ["(missing)", "10", "2", "3"] and numbers.tolist() == [3, 1, 0, 3, 2]
     assert _codes(pl.Series("e", [], dtype=pl.String))[1] == []
+    # categories, and a missing value beside the text that names missing ones: one code, as
+    # the rows' text gave them
+    cats = pl.Series("c", ["x", None, MISSING, "a", "x"], dtype=pl.Categorical)
+    cat_codes, cat_labels = _codes(cats)
+    assert cat_labels == sorted({MISSING, "a", "x"}) and cat_codes.dtype == np.int32
+    assert [cat_labels[c] for c in cat_codes] == ["x", MISSING, MISSING, "a", "x"]
