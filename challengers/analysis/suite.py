@@ -27,7 +27,7 @@ from challengers.analysis.operating import (
     scenario_overlaps,
 )
 from challengers.data.frames import DAY, DataSpec
-from challengers.evaluation.curve import Cost, Parts, Ranked
+from challengers.evaluation.curve import Cost, Ranked, split_rows
 from challengers.evaluation.evaluate import (
     ModelEvaluation,
     TestRows,
@@ -323,13 +323,13 @@ def _weeks(
     """Each test week's metrics and intervals, one week's rankings held at a time."""
     known = {w.index: w for w in weeks}
     values, codes = np.unique(week_of_day, return_inverse=True)
-    parts = Parts.build(codes[day_codes], len(values))
+    parts = split_rows(codes[day_codes], len(values))
     out = []
     for w, (index, part, models) in zip(
         values, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
     ):
         if int(w) in known:
-            out.append(_week_metrics(inp, known[int(w)], index, part, models))
+            out.append(_week_metrics(inp, known[int(w)], part, models))
         # let go of the week's rankings before the next week's are built (a comprehension held
         # them until then: two weeks' rankings of every model at once)
         del index, part, models
@@ -393,7 +393,7 @@ def _metric_values(evaluation: Mapping[str, ModelEvaluation]) -> dict[str, dict[
 
 
 def _week_metrics(
-    inp: AnalysisInput, w: st.Week, index: np.ndarray, rows: TestRows, ranked: dict[str, Ranked]
+    inp: AnalysisInput, w: st.Week, rows: TestRows, ranked: dict[str, Ranked]
 ) -> st.WeekMetrics:
     replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
     evaluation = _evaluate(
@@ -403,7 +403,7 @@ def _week_metrics(
         week=w.index,
         start=w.start.isoformat(),
         end=w.end.isoformat(),
-        rows=len(index),
+        rows=rows.y.size,
         positives=rows.positives,
         metrics=_metric_values(evaluation),
         ci={name: dict(e.ci) for name, e in evaluation.items()},
@@ -422,7 +422,7 @@ def _decay(
         name: {m.key: [] for m in inp.metrics} for name in inp.scores
     }
     since, weights = [], []
-    parts = Parts.build(day_codes, len(dates))
+    parts = split_rows(day_codes, len(dates))
     for day, (_, part, models) in zip(
         dates, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
     ):

@@ -30,7 +30,7 @@ from challengers.evaluation.bootstrap import (
     paired_bootstrap,
     percentile_interval,
 )
-from challengers.evaluation.curve import Cost, Curve, Parts, Ranked, dense_codes, narrow
+from challengers.evaluation.curve import Cost, Curve, Parts, Ranges, Ranked, dense_codes, narrow
 from challengers.evaluation.delong import (
     ClusterComponents,
     Components,
@@ -140,16 +140,17 @@ def _in_unit(scores: np.ndarray) -> bool:
     return bool(scores.size) and float(scores.min()) >= 0.0 and float(scores.max()) <= 1.0
 
 
-def part_rows(rows: TestRows, index: np.ndarray) -> TestRows:
-    """The rows at ``index`` (ascending) as ``TestRows.from_frame`` on those rows of the frame
-    gives them: entity and day codes renumbered densely within the part."""
+def part_rows(rows: TestRows, index: np.ndarray | slice) -> TestRows:
+    """The rows at ``index`` (ascending, or a slice: views of the rows' arrays) as
+    ``TestRows.from_frame`` on those rows of the frame gives them: entity and day codes
+    renumbered densely within the part."""
 
     def dense(codes: np.ndarray | None) -> np.ndarray | None:
         if codes is None or not codes.size:
             return None if codes is None else codes[index]
         # int32, as the window's codes: every model's ranking of the part shares them (as int64
         # each ranking made its own int32 copy beside them)
-        return narrow(dense_codes(codes[index], int(codes.max()) + 1), index.size)
+        return narrow(dense_codes(codes[index], int(codes.max()) + 1), codes.size)
 
     return TestRows(
         y=rows.y[index],
@@ -163,8 +164,8 @@ def ranked_parts(
     rows: TestRows,
     ranked: Mapping[str, Ranked],
     calibrated: Mapping[str, bool],
-    parts: Parts,
-) -> Iterator[tuple[np.ndarray, TestRows, dict[str, Ranked]]]:
+    parts: Parts | Ranges,
+) -> Iterator[tuple[np.ndarray | slice, TestRows, dict[str, Ranked]]]:
     """Each part of the test rows (a week, a day): its row indices, its rows (:func:`part_rows`)
     and every model's ranking of them, equal to :func:`rank_scores` on the part, read from the
     rankings of the whole window (no sort of the scores)."""

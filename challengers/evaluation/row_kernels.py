@@ -271,6 +271,22 @@ def positions_by_code(codes, order, n_codes, out):
 
 
 @nb.njit(cache=True)
+def positions_in_range(order, start, stop, at, part_order):
+    """The positions ``i`` (ascending) where ``start <= order[i] < stop``, written to ``at``, and
+    ``order[i] - start`` there, written to ``part_order`` (both of the range's size): a part of
+    consecutive rows read from a ranking of every row, without the masks and the int64
+    positions of ``np.flatnonzero((order >= start) & (order < stop))``."""
+    k = 0
+    for i in range(order.shape[0]):
+        o = order[i]
+        if o >= start and o < stop:
+            at[k] = i
+            part_order[k] = o - start
+            k += 1
+    return at, part_order
+
+
+@nb.njit(cache=True)
 def positives_at_ends(y, fraud, ends, with_amount):
     """Running positives and, ``with_amount``, running fraud amount (``fraud``: the positives'
     amounts in score order) at each tie group's last row: ``np.cumsum(y)[ends]`` and
@@ -292,3 +308,23 @@ def positives_at_ends(y, fraud, ends, with_amount):
                 amount[g] = total
             g += 1
     return tp, amount
+
+
+@nb.njit(cache=True)
+def roc_wins(y, ends):
+    """Each tie group's negatives times the positives ranked above it, ties counting half, and
+    the positives: ``metrics.roc_auc``'s terms from a curve (the same float64 operations on the
+    same values), read from a ranking's labels in one pass, with one array of the groups' size
+    where the curve held five (positives, rows, negatives, the shifted sums, the terms)."""
+    groups = ends.shape[0]
+    wins = np.empty(groups)
+    tp, before_tp, before_fp, g = 0.0, 0.0, 0.0, 0
+    for i in range(y.shape[0]):
+        if y[i] > 0:
+            tp += 1.0
+        if g < groups and ends[g] == i:
+            fp = (ends[g] + 1.0) - tp
+            wins[g] = (fp - before_fp) * (before_tp + (tp - before_tp) * 0.5)
+            before_tp, before_fp = tp, fp
+            g += 1
+    return wins, tp

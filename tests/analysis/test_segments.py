@@ -88,6 +88,26 @@ def test_segment_auc_matches_a_reference_on_each_segment() -> None:
         assert row.auc["m"] == pytest.approx(roc_auc_score(y[mask], scores[mask]))
 
 
+def test_segment_auc_of_many_rows_equals_the_curves_bit_for_bit() -> None:
+    """From RADIX_ROWS rows on a segment's AUC is summed from its tie groups' terms alone: the
+    same float as roc_auc of the segment's curve, ties (rounded scores) counting half, and
+    scikit-learn's within 1e-12."""
+    from sklearn.metrics import roc_auc_score
+
+    from challengers.analysis.segments import _auc
+    from challengers.evaluation.curve import RADIX_ROWS, Curve, Ranked
+    from challengers.evaluation.metrics import roc_auc
+
+    rng = np.random.default_rng(11)
+    n = RADIX_ROWS + 7_001
+    y = (rng.random(n) < 0.03).astype(np.int8)
+    score = np.round(rng.random(n) + 0.4 * y, 3)
+    ranked = Ranked.build(y, score)
+    got = _auc(ranked)
+    assert got == float(roc_auc(Curve(ranked))[0])
+    assert got == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
 def test_segment_codes_index_the_sorted_distinct_values() -> None:
     """A segment column's codes (text values, missing ones named) against numpy's unique."""
     import polars as pl

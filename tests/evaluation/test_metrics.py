@@ -16,7 +16,16 @@ import pytest
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score, roc_curve
 
 from challengers.evaluation.bootstrap import block_weights, paired_bootstrap
-from challengers.evaluation.curve import RADIX_ROWS, Cost, Curve, Parts, Ranked, descending_order
+from challengers.evaluation.curve import (
+    RADIX_ROWS,
+    Cost,
+    Curve,
+    Parts,
+    Ranges,
+    Ranked,
+    descending_order,
+    split_rows,
+)
 from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import rank_scores, ranked_parts
 from challengers.evaluation.metrics import METRICS, compute, entity_precision_at, parse_metric
@@ -300,26 +309,35 @@ def metrics_of(ranked: Ranked) -> dict[str, float]:
 
 
 @pytest.mark.parametrize("n", [6_000, RADIX_ROWS + 6_000])  # numpy's sort; the counting sort
-def test_parts_of_a_ranking_equal_ranking_each_part(n: int) -> None:
+@pytest.mark.parametrize("in_time_order", [True, False])  # ranges of rows; parts by code
+def test_parts_of_a_ranking_equal_ranking_each_part(n: int, in_time_order: bool) -> None:
     """Parts (weeks, days, segments) split one ranking without sorting again: each part's arrays
     equal build on its rows, ties and their order included; ranked_parts recodes entities and
-    days densely, as ranking the part's own frame does, and keeps the calibration check."""
+    days densely, as ranking the part's own frame does, and keeps the calibration check. Rows
+    in time order split into ranges (slices of the rows), others by code; the same parts."""
     rng = np.random.default_rng(3)
     y = (rng.random(n) < 0.05).astype(np.float64)
     score = np.round(rng.random(n) * 1.2, 2)  # many ties, some above 1 (not a probability)
-    entity, day = rng.integers(0, 700, n), np.sort(rng.integers(0, 21, n))
+    day = rng.integers(0, 21, n)
+    entity, day = rng.integers(0, 700, n), np.sort(day) if in_time_order else day
     rows = Rows(y, rng.gamma(2, 30, n), np.unique(entity, return_inverse=True)[1], day)
     full = rank_scores(rows, score, calibrated=True)
     assert full.y.itemsize == 1  # 0/1 labels as bytes: every model's ranking holds them
     code = day // 7
-    parts = Parts.build(code, 3)
-    # held through every part: 2-byte codes and 4-byte row positions, not 8 each
-    assert (parts.codes.itemsize, parts.position.itemsize, parts.rows[0].itemsize) == (2, 4, 4)
+    parts = split_rows(code, 3)
+    if in_time_order:
+        # nothing row-sized held through the parts, and each part's rows are views
+        assert isinstance(parts, Ranges) and parts.bounds.size == 4
+    else:
+        # held through every part: 2-byte codes and 4-byte row positions, not 8 each
+        assert isinstance(parts, Parts)
+        assert (parts.codes.itemsize, parts.position.itemsize, parts.rows[0].itemsize) == (2, 4, 4)
     for (index, part, models), k in zip(
         ranked_parts(rows, {"m": full}, {"m": True}, parts), range(3), strict=True
     ):
         keep = code == k
-        np.testing.assert_array_equal(index, np.flatnonzero(keep))
+        np.testing.assert_array_equal(np.arange(n)[index], np.flatnonzero(keep))
+        assert models["m"].order.itemsize == 4
         direct_rows = Rows(
             y[keep],
             rows.amount[keep],
