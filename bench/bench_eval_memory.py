@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from _results import machine, write_section  # bench/ is on sys.path when run as a script
 
-from challengers.allocator import release_freed_memory
+from challengers.allocator import map_large_blocks, release_freed_memory
 from challengers.analysis.budget import resolve_budget
 from challengers.analysis.suite import AnalysisInput, Settings, analyse, training_window
 from challengers.data.frames import DAY, DataSpec
@@ -133,6 +133,7 @@ def one_case(rows: int, data: str | None = None) -> dict[str, float]:
     """Each step's peak resident GB, the held rows' (``held``), and the steps' seconds; ``data``:
     the test rows of a simulated file, their scores rounded to float32 (ties, as an XGBoost
     model's), else synthetic rows."""
+    map_large_blocks()  # as `challenge run` does from its start
     rng = np.random.default_rng(0)
     peaks = Peaks()
     train = window(200_000, date(2024, 2, 1), 28, rng)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import subprocess
 import sys
 
@@ -75,10 +76,49 @@ def test_memory_arrow_freed_goes_back_to_the_system() -> None:
     assert freed - released > 600, (freed, released)
 
 
-def _resident_mb(script: str) -> tuple[float, float]:
-    """The resident MB ``script`` prints in a fresh process: after its frees, after the release."""
+def _resident_mb(script: str, *args: str) -> tuple[float, float]:
+    """The two resident MB figures ``script`` prints in a fresh process (with ``args``)."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
     )
     freed, released = (float(v) for v in done.stdout.split())
     return freed, released
+
+
+# After a 20 MB array is freed glibc serves blocks below 20 MB from its heaps: 60 arrays of 5 MB
+# are made and freed, and a small block made last pins the heap's top. With large blocks mapped
+# (as a run does from its start) they went back to the system when freed, no release asked.
+MAPPED_SCRIPT = """
+import sys
+import numpy as np
+from pathlib import Path
+from challengers.allocator import map_large_blocks
+
+def rss_mb():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+if sys.argv[1] == "mapped":
+    map_large_blocks()
+before = rss_mb()
+big = np.ones(20 * 2**20 // 8); del big
+arrays = [np.ones(5 * 2**20 // 8) for _ in range(60)]
+pin = np.ones(8192)
+del arrays
+print(before, rss_mb())
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_large_blocks_go_back_to_the_system_when_freed() -> None:
+    before, after = _resident_mb(MAPPED_SCRIPT, "mapped")
+    assert after - before < 30, (before, after)
+    before, after = _resident_mb(MAPPED_SCRIPT, "heaps")  # glibc's default keeps them
+    assert after - before > 250, (before, after)

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from challengers.allocator import map_large_blocks
 from challengers.audit import AuditResult
 from challengers.audit.context import ModelInputs
 from challengers.audit.runner import run_audit
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
     """`challenge audit`: the data audit alone; writes audit.json and its chart."""
+    map_large_blocks()  # each check's large arrays go back to the system when freed
     with (
         _audited_plan(cfg, options, progress) as (plan, engine),
         output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out,

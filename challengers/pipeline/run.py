@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from challengers import interrupts
-from challengers.allocator import release_freed_memory
+from challengers.allocator import map_large_blocks, release_freed_memory
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
@@ -66,6 +66,7 @@ def run_experiment(
     """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
+    map_large_blocks()  # each step's large arrays go back to the system when freed
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_names(cfg, options.output_dir)
