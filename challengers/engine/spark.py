@@ -366,27 +366,12 @@ class SparkEngine(Engine[Any]):
     def entity_day_cells(
         self, rows: Any, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
-        """Per test day, its entities in card-precision order with their max label: max score
-        descending, ties by the file order of the entity's first row at that score (the local
-        engine's stable sort). Only the first ``k * days`` of a day can matter (at most ``k``
-        entities a day leave the ranking as detected), so only those reach the driver."""
-        from pyspark.sql import Window
-        from pyspark.sql import functions as F
-
-        best = F.max(F.struct(F.col(score).cast("double").alias("s"), (-F.col(ORDER)).alias("o")))
-        cells = rows.groupBy(DAY, entity).agg(
-            best.alias("best"), F.max(F.col(target).cast("double")).alias("label")
-        )
-        days = cells.select(DAY).distinct().count()
-        rank = F.row_number().over(
-            Window.partitionBy(DAY).orderBy(F.col("best.s").desc(), F.col("best.o").desc())
-        )
-        kept = (
-            cells.withColumn("rank", rank)
-            .where(F.col("rank") <= k * max(days, 1))
-            .select(DAY, F.col(entity).alias("entity"), "label", "rank")
-        )
-        return self.to_polars(kept).sort(DAY, "rank")
+        """Per test day, its entities in card-precision order with their max label
+        (:func:`.spark_scores.entity_day_cells`)."""
+        return spark_scores.entity_day_cells(
+            self.session, rows, score=score, target=target, entity=entity, day=DAY, order=ORDER,
+            k=k,
+        )  # fmt: skip
 
     @cluster_errors
     def finite_counts(self, rows: Any, columns: Sequence[str]) -> dict[str, int]:

@@ -74,6 +74,20 @@ def start_session(
 
 
 @contextmanager
+def sql_conf(session: Any, key: str, value: str) -> Iterator[None]:
+    """The session's SQL setting ``key`` as ``value`` for the block's queries, then as it was."""
+    before = session.conf.get(key, None)
+    session.conf.set(key, value)
+    try:
+        yield
+    finally:
+        if before is None:
+            session.conf.unset(key)
+        else:
+            session.conf.set(key, before)
+
+
+@contextmanager
 def shipped(session: Any, value: Any) -> Iterator[Any]:
     """``value`` as a broadcast for the block's jobs, destroyed when it ends. Not unpersisted:
     that frees the executors' copies only, while the driver keeps its JVM's until a garbage

@@ -204,12 +204,13 @@ def test_score_groups_count_non_finite_scores_apart(spark_engine: Any) -> None:
         assert got.squared_error == pytest.approx(0.1**2 + 0.5**2 + 0.5**2 + 0.1**2 + 0.2**2)
 
 
+# 20 x the days is below Spark's group-limit setting (1000), 150 x the days above it (raised)
+@pytest.mark.parametrize("k", [20, 150])
 def test_card_precision_from_spark_window_ranks_equals_the_local_evaluation(
-    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple
+    spark_engine: Any, local_engine: LocalEngine, model_files: dict, test_rows: tuple, k: int
 ) -> None:
     """Card precision top-k per day: entities ranked per day on Spark (a window), ties broken by
     the file order as the local stable sort breaks them, detected cards leaving later days."""
-    k = 20
     names = {"score": "_score", "target": "TX_FRAUD", "entity": "CUSTOMER_ID", "k": k}
     engines = (local_engine, spark_engine)
     # coarse scores: many cards tie at the top of a day
