@@ -235,7 +235,8 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if not args.rows and not args.data:
-        write_section("evaluation-memory", "\n".join([machine(), "", *lines]))
+        heading = "## The evaluation's and diagnostics' memory (`bench/bench_eval_memory.py`)"
+        write_section("evaluation-memory", "\n".join([heading, "", machine(), "", *lines]))
 
 
 if __name__ == "__main__":
