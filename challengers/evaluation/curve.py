@@ -221,17 +221,8 @@ class Parts:
         for rows in self.rows:
             at = by_part[stop : stop + rows.size]
             stop += rows.size
-            order = self.position[r.order[at]]
-            row_score = r.row_score[rows]
-            yield Ranked(
-                y=r.y[at],
-                order=order,
-                ends=_tie_group_ends(row_score[order]),
-                fraud=r.fraud_of(at, positives),  # ``at`` ascends: a stable sort by part
-                calibrated=r.calibrated,
-                row_score=row_score,
-            )
-            del order, row_score  # this part's arrays, before the next part's are cut
+            # ``at`` ascends: a stable sort by part
+            yield _part_ranking(r, at, self.position[r.order[at]], r.row_score[rows], positives)
 
 
 @dataclass(frozen=True)
@@ -257,16 +248,28 @@ class Ranges:
         positives = None if r.fraud is None else np.flatnonzero(r.y)
         for rows in self.rows:
             at, order = _in_range(r.order, rows.start, rows.stop)
-            row_score = r.row_score[rows]
-            yield Ranked(
-                y=r.y[at],
-                order=order,
-                ends=_tie_group_ends(row_score[order]),
-                fraud=r.fraud_of(at, positives),
-                calibrated=r.calibrated,
-                row_score=row_score,
-            )
-            del at, order, row_score  # this part's arrays, before the next part's are cut
+            yield _part_ranking(r, at, order, r.row_score[rows], positives)
+            del at, order  # this part's arrays, before the next part's are cut
+
+
+def _part_ranking(
+    r: Ranked,
+    at: np.ndarray,
+    order: np.ndarray,
+    row_score: FloatArray,
+    positives: np.ndarray | None,
+) -> Ranked:
+    """A part's ranking from the window's ranking ``r``: ``at`` the part's positions in ``r``'s
+    score order (ascending), ``order`` their rows within the part, ``row_score`` the part's
+    scores in its rows' order (``positives``: ``np.flatnonzero(r.y)``, once for every part)."""
+    return Ranked(
+        y=r.y[at],
+        order=order,
+        ends=_tie_group_ends(row_score[order]),
+        fraud=r.fraud_of(at, positives),
+        calibrated=r.calibrated,
+        row_score=row_score,
+    )
 
 
 def split_rows(codes: np.ndarray, n_codes: int) -> Parts | Ranges:
