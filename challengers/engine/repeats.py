@@ -20,9 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba as nb
 import numpy as np
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S27, _S30, _S31 = np.uint64(27), np.uint64(30), np.uint64(31)
+from challengers.engine.rowhash_kernels import splitmix
+
 _TOP, _NEXT = np.uint64(56), np.uint64(48)  # the bytes the keys are grouped by
 _BYTE = np.uint64(255)
 TABLE = 1 << 14  # the table's slots: a group of more than half as many keys is sorted instead
@@ -67,10 +66,7 @@ def _increasing(keys: np.ndarray) -> bool:
 def _mix_and_count(words: np.ndarray, counts: np.ndarray) -> None:
     """Each key through splitmix64's finaliser, in place; ``counts`` per top byte."""
     for i in range(words.size):
-        z = words[i]
-        z = (z ^ (z >> _S30)) * _M1
-        z = (z ^ (z >> _S27)) * _M2
-        z = z ^ (z >> _S31)
+        z = splitmix(words[i])
         words[i] = z
         counts[np.int64(z >> _TOP)] += 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, one_chunk_per_column, time_range
 from challengers.data.split import INPUT_EXAMPLE_ROWS, Split
 from challengers.engine.base import Engine, WindowRows
-from challengers.engine.rowhash import RowSums
+from challengers.engine.rowhash import RowSums, load_kernels
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
 from challengers.evaluation.evaluate import TestRows, resampling
 from challengers.models import registry
@@ -101,6 +102,8 @@ def prepare(
     if cfg.engine.kind == "spark":
         return _prepare_on_spark(cfg, options, progress, keep_history=keep_history)
     plan = _plan(cfg, options, None)
+    # the fingerprint's compiled kernels load while polars reads the first rows
+    threading.Thread(target=load_kernels, name="challenge-kernels", daemon=True).start()
     with progress.stage("Loading data"):
         lean = not keep_history and windows_alone(plan.windows)
         if check_memory:  # one line now, not an out-of-memory kill much later

@@ -89,6 +89,10 @@ def test_independent_of_row_order_batching_column_order_and_storage_width() -> N
     assert fingerprint_frame(big, threads=2) == fingerprint_frame(big.reverse(), threads=1)
     by_day = fingerprint_frame(big, threads=2, chunk_by="day")
     assert by_day == fingerprint_frame(big, threads=1, chunk_by="day")
+    # in time order each block of rows is one day's (its sums kept in a register); shuffled,
+    # every row is added to its own day's sums: the same sums
+    mixed = big.sample(fraction=1.0, shuffle=True, seed=4)
+    assert fingerprint_frame(mixed, threads=1, chunk_by="day") == by_day
     assert set(by_day.row_print.chunks) == {"2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"}
     narrow = data.select(reversed(data.columns)).with_columns(pl.col("id").cast(pl.Int32))
     assert fingerprint_frame(narrow, chunk_by="day").digest == reference.digest
