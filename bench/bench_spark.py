@@ -128,6 +128,8 @@ def _children() -> dict[int, list[int]]:
 def _role(pid: int, parent_role: str) -> str:
     """Which part of the run a process is, from its command line and its parent's role."""
     cmd = _read(f"/proc/{pid}/cmdline").split("\0")
+    if Path(cmd[0]).name == "jspawnhelper":  # the JVM's helper, about to become what it starts
+        return "other"  # (an executor's JVM): looked at again at the next sample
     java = Path(cmd[0]).name == "java" and "org.apache.spark.launcher.Main" not in cmd
     if java and "org.apache.spark.deploy.SparkSubmit" in cmd:
         return "driver JVM"
