@@ -25,6 +25,9 @@ def reports_errors(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        # the config's models before Python gets SIGINT back: pydantic builds their validators on
+        # import, and a Ctrl-C inside that build came out as a SchemaError (a traceback, exit 1)
+        import challengers.config  # noqa: F401
         from challengers.errors import ChallengeError, scrub
 
         if threading_main():
