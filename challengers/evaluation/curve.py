@@ -297,9 +297,11 @@ def _in_range(order: np.ndarray, start: int, stop: int) -> tuple[np.ndarray, np.
 
 
 def _by_code(codes: np.ndarray, order: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions 0..n-1 grouped by ``codes[order]`` (stable) and each code's count: a counting
-    sort from many rows on (no int64 argsort result, no gathered codes beside it), numpy's
-    stable sort below (numba loads only when needed)."""
+    """Positions 0..n-1 grouped by ``codes[order]`` (stable) and each code's count, ``order`` a
+    permutation of the rows of ``codes``: a counting sort from many rows on (no int64 argsort
+    result, no gathered codes beside it), numpy's stable sort below (numba loads only when
+    needed)."""
+    assert order.size == codes.size, "a permutation of the coded rows"
     if order.size < RADIX_ROWS:
         gathered = codes[order]
         return narrow(np.argsort(gathered, kind="stable"), order.size), np.bincount(
