@@ -359,15 +359,20 @@ def metric_values(model: dict) -> dict[str, float]:
 
 
 def where_rows(r: dict) -> str:
+    """Where each engine holds the rows in this experiment: on Spark its plan is the narrow one
+    (the champion a model file, every challenger untuned and trained on the engine or on a sample
+    drawn there: ``features_stay_on_engine``)."""
     if r["engine"] == "local":
         return "driver Python: the training and test windows' rows (polars), every fit and score"
     sample = (r.get("training") or {}).get("lgbm") or ""
     return (
-        "executors: the read, checks and fingerprint of the windows' days, the windows (label "
-        "delay, known-fraud exclusion), the sample's draw, XGBoost's training, every model's "
-        "scores of the test and training rows (the champion from its file); driver Python, "
-        "through the driver JVM as Arrow results: the training and test windows' rows (polars), "
-        f"LightGBM's fit ({sample}), audit, evaluation, diagnostics, report"
+        "executors: the read, integrity checks and fingerprint of the windows' days, the windows "
+        "(label delay, known-fraud exclusion), LightGBM's sample drawn, XGBoost's training, every "
+        "model's scores of the test and training rows (the champion from its file), the in-sample "
+        "rankings of the training rows, the features' drift references and the explanations' "
+        "rows; driver Python, through the driver JVM as Arrow results: the test rows' named "
+        f"columns (label, entity, amount, segments) and day, LightGBM's sample and fit ({sample}), "
+        "the audit's samples, evaluation, diagnostics, report"
     )
 
 
@@ -479,7 +484,8 @@ def render(runs: list[dict], header: str, notes: str) -> str:
         lines.append(
             f"- {rows:,} rows in the file: {n:,} in the windows' days (Feb 1 - Mar 31, about "
             f"{n * per_row / GB:.2f} GB in memory), {held} of them in the training and test "
-            "windows, which the driver holds"
+            "windows: the local engine holds them whole; on Spark they stay on the executors and "
+            "the driver holds the test rows' named columns and the training rows' counts"
         )
     for engine in dict.fromkeys(r["engine"] for r in runs):
         first = next(r for r in runs if r["engine"] == engine)
