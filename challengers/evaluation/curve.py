@@ -85,11 +85,11 @@ class Ranked:
         calibrated: bool = False,
     ) -> Ranked:
         score = np.asarray(score, dtype=np.float64)
-        order = descending_order(score)
+        order, ends = descending_order(score)
         return cls(
             y=np.asarray(y, dtype=np.int8)[order],  # labels are 0/1 (checked when loaded)
             order=order,
-            ends=_tie_group_ends(score[order]),
+            ends=ends,
             fraud=None if amount is None else _positives_amounts(amount, order, y),
             calibrated=calibrated,
             row_score=score,
@@ -165,11 +165,13 @@ def narrow(values: np.ndarray, rows: int) -> np.ndarray:
 RADIX_ROWS = 100_000  # from this many rows the compiled radix sort beats numpy's merge sort
 
 
-def descending_order(score: FloatArray) -> np.ndarray:
+def descending_order(score: FloatArray) -> tuple[np.ndarray, np.ndarray]:
     """Row indices by descending score, tied rows in row order: ``np.argsort(-score,
-    kind="stable")``, by a radix sort for many finite scores (several times faster)."""
+    kind="stable")``, by a radix sort for many finite scores (several times faster); and the
+    last position of each tie group in that order (:func:`_tie_group_ends`)."""
     if score.size < RADIX_ROWS or not np.all(np.isfinite(score)):
-        return np.argsort(-score, kind="stable")
+        order = np.argsort(-score, kind="stable")
+        return order, _tie_group_ends(score[order])
     from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
     # the scores' own bits (no copy) and int32 indices below 2**31 rows: the sort's buffers are

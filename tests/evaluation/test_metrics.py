@@ -364,7 +364,8 @@ def test_parts_of_a_ranking_equal_ranking_each_part(n: int, in_time_order: bool)
 
 def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
     """Ranked.build's radix sort (many rows): descending, ties in row order, -0.0 tied with 0.0,
-    negative scores below positive ones, float32 scores (bytes skipped) and float64 alike."""
+    negative scores below positive ones, float32 scores (bytes skipped) and float64 alike; its
+    tie groups are the sorted scores' runs."""
     rng = np.random.default_rng(5)
     n = RADIX_ROWS + 1_000
     cases = [
@@ -374,9 +375,14 @@ def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
         -rng.gamma(1.0, 1.0, n),
     ]
     for score in cases:
-        order = descending_order(score)
-        assert order.dtype == np.int32  # its buffers int32 below 2**31 rows, not int64
+        order, ends = descending_order(score)
+        assert order.dtype == ends.dtype == np.int32  # int32 below 2**31 rows, not int64
         np.testing.assert_array_equal(order, np.argsort(-score, kind="stable"))
+        # the tie groups from the sorted keys: where the sorted scores change (-0.0 == 0.0)
+        ordered = score[order]
+        np.testing.assert_array_equal(
+            ends, np.flatnonzero(np.append(ordered[1:] != ordered[:-1], True))
+        )
 
 
 def test_column_codes_equal_polars_dense_rank() -> None:
