@@ -114,7 +114,9 @@ def bin_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Share of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then NaN."""
     from challengers.evaluation.row_kernels import bin_counts  # numba loads only when needed
 
-    values = np.asarray(values, dtype=np.float64)
+    values = np.asarray(values)
+    if values.dtype not in (np.float32, np.float64):  # floats as they are held: no float64 copy
+        values = values.astype(np.float64)
     return _shares(bin_counts(values, np.asarray(edges, dtype=np.float64)))  # every value counted
 
 

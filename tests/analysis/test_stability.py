@@ -100,22 +100,25 @@ def test_decay_slope_needs_three_points() -> None:
     assert math.isnan(s.per_week) and s.points == 2
 
 
-def test_bin_shares_match_searchsorted_on_planted_values() -> None:
+@pytest.mark.parametrize("bins", [10, 80])  # edges counted one by one; searched (> 32 edges)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])  # read as held: no float64 copy
+def test_bin_shares_match_searchsorted_on_planted_values(bins: int, dtype: type) -> None:
     """The compiled bin count against numpy's searchsorted + bincount: values on the edges (they
     fall in the bin they close), below and above every edge, repeated edges dropped, NaN and
     infinities counted as missing."""
     from challengers.analysis.stability import bin_shares, psi_edges
 
     rng = np.random.default_rng(7)
-    reference = np.round(rng.normal(size=5_000), 1)  # discrete: quantiles repeat
-    edges = psi_edges(reference, 10)
+    reference = np.round(rng.normal(size=5_000), 2 if bins > 10 else 1)  # quantiles repeat
+    edges = psi_edges(reference.astype(dtype), bins)
+    assert (len(edges) > 32) == (bins > 10)
     current = np.concatenate(
         [
             np.round(rng.normal(0.3, 1.2, size=20_000), 1),
             edges,  # exactly on every edge
             [-50.0, 50.0, np.nan, np.inf, -np.inf, -0.0],
         ]
-    )
+    ).astype(dtype)
     rng.shuffle(current)
     finite = np.isfinite(current)
     counts = np.bincount(
