@@ -244,6 +244,14 @@ def test_duplicate_counts_are_exact(order: str, tmp_path: Path) -> None:
         assert "integrity-duplicate-ids" not in found
     else:  # the nulls are not ids, so not repeats (4 of the 5 were distinct ids before)
         assert _detail(result, "integrity-duplicate-ids").startswith("10 rows repeat")
+    # an integer id's distinct values: exactly its present values less their repeats (no
+    # sketch); text ids are sketched, as any other column
+    row = next(r for r in result.tables["columns"] if r["column"] == "TRANSACTION_ID")
+    exact = frame["TRANSACTION_ID"].drop_nulls().n_unique()
+    if order == "text":
+        assert row["distinct"] == pytest.approx(exact, rel=0.02)
+    else:
+        assert row["distinct"] == exact
 
 
 def test_values_swapped_between_columns_are_not_duplicate_rows(tmp_path: Path) -> None:
