@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from challengers.evaluation.curve import RADIX_ROWS, Curve, Parts, Ranked
-from challengers.evaluation.metrics import roc_auc
+from challengers.evaluation.curve import Parts, Ranked
 
 OTHER = "(other)"
 MISSING = "(missing)"
@@ -125,7 +124,8 @@ def segment_column(
     ]
     parts = Parts.build(codes, k)  # each segment's rows, split from every model's ranking
     for name, s in scores.items():
-        auc = [_auc(part) for part in parts.of(ranked[name] if ranked else Ranked.build(y, s))]
+        r = ranked[name] if ranked else Ranked.build(y, s)
+        auc = [_auc(labels, ends) for labels, ends in parts.labels_and_ties(r)]
         tp = np.bincount(codes, weights=alerted[name] & fraud, minlength=k)
         fp = np.bincount(codes, weights=alerted[name] & ~fraud, minlength=k)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -144,15 +144,15 @@ def segment_column(
     return SegmentColumn(column, out, folded)
 
 
-def _auc(part: Ranked) -> float:
-    """ROC AUC of a segment's ranking: from many rows on, summed from its tie groups' terms
-    alone (:func:`row_kernels.roc_wins`; the curve's arrays were 40 bytes a row of the largest
-    segment, the diagnostics' peak), the same value as :func:`roc_auc` of its curve."""
-    if part.n == 0 or part.y.min() == part.y.max():
+def _auc(y: np.ndarray, ends: np.ndarray) -> float:
+    """ROC AUC of a segment's ranking from its labels in score order and its tie groups' last
+    positions, summed from the groups' terms alone (:func:`row_kernels.roc_wins`; the curve's
+    arrays were 40 bytes a row of the largest segment, the diagnostics' peak): the same float as
+    :func:`~challengers.evaluation.metrics.roc_auc` of its curve (the same operations on the
+    same values)."""
+    if y.size == 0 or y.min() == y.max():
         return float("nan")
-    if part.n < RADIX_ROWS:
-        return float(roc_auc(Curve(part))[0])
     from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
-    wins, positives = kern.roc_wins(part.y, part.ends)
-    return float(wins.sum() / (positives * (part.n - positives)))
+    wins, positives = kern.roc_wins(y, ends)
+    return float(wins.sum() / (positives * (y.size - positives)))

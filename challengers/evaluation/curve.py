@@ -226,6 +226,20 @@ class Parts:
             # ``at`` ascends: a stable sort by part
             yield _part_ranking(r, at, self.position[r.order[at]], r.row_score[rows], positives)
 
+    def labels_and_ties(self, r: Ranked) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each part's labels in score order and its tie groups' last positions: the ``y`` and
+        ``ends`` of its ranking (:meth:`of`) alone, what a part's AUC reads. Its ties are read
+        from ``r``'s tie groups (:func:`~challengers.evaluation.row_kernels.part_tie_ends`), not
+        from its scores: :meth:`of` reads each row's position and score at random."""
+        from challengers.evaluation import row_kernels as kern  # numba loads only when needed
+
+        by_part, _ = _by_code(self.codes, r.order, len(self.rows))
+        stop = 0
+        for rows in self.rows:
+            at = by_part[stop : stop + rows.size]
+            stop += rows.size
+            yield r.y[at], kern.part_tie_ends(at, r.ends, np.empty_like(at))
+
 
 @dataclass(frozen=True)
 class Ranges:

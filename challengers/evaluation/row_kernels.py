@@ -319,6 +319,43 @@ def positions_by_code(codes, order, n_codes, out):
 
 
 @nb.njit(cache=True)
+def part_tie_ends(at, ends, out):
+    """The last position of each tie group of a part of a ranking: ``at`` the part's positions
+    in the ranking's score order (ascending), ``ends`` the ranking's tie groups' last positions.
+    Two of the part's rows tie where they sit in the same group of the ranking, so its groups
+    are the runs of the ranking's group among ``at``; each row's group is found by a galloping
+    search from the previous row's (``at`` ascends), no score read. Written to ``out`` (``at``'s
+    size and index type), whose first entries are returned."""
+    k = at.shape[0]
+    groups = ends.shape[0]
+    g = 0
+    c = 0
+    for j in range(k):
+        x = at[j]
+        if ends[g] < x:  # the first group at or after g ending at or after x: gallop, then halve
+            below, step = g, 1
+            above = g + 1
+            while above < groups and ends[above] < x:
+                below = above
+                step *= 2
+                above = below + step
+            g, above = below + 1, min(above, groups - 1)
+            while g < above:
+                mid = (g + above) // 2
+                if ends[mid] < x:
+                    g = mid + 1
+                else:
+                    above = mid
+            if j > 0:
+                out[c] = j - 1  # the previous row was the last of its group
+                c += 1
+    if k:
+        out[c] = k - 1
+        c += 1
+    return out[:c]
+
+
+@nb.njit(cache=True)
 def positions_in_range(order, start, stop, at, part_order):
     """The positions ``i`` (ascending) where ``start <= order[i] < stop``, written to ``at``, and
     ``order[i] - start`` there, written to ``part_order`` (both of the range's size): a part of

@@ -88,24 +88,33 @@ def test_segment_auc_matches_a_reference_on_each_segment() -> None:
         assert row.auc["m"] == pytest.approx(roc_auc_score(y[mask], scores[mask]))
 
 
-def test_segment_auc_of_many_rows_equals_the_curves_bit_for_bit() -> None:
-    """From RADIX_ROWS rows on a segment's AUC is summed from its tie groups' terms alone: the
-    same float as roc_auc of the segment's curve, ties (rounded scores) counting half, and
+@pytest.mark.parametrize("n", [3_000, 120_000])  # segments below and above RADIX_ROWS
+@pytest.mark.parametrize("decimals", [2, 6])  # heavy ties; few
+def test_segment_auc_equals_the_curves_bit_for_bit(n: int, decimals: int) -> None:
+    """A segment's AUC is summed from its tie groups' terms alone, its labels and ties read
+    from the whole ranking (Parts.labels_and_ties): the labels and tie groups of the segment's
+    own ranking (Parts.of), the same float as roc_auc of its curve, ties counting half, and
     scikit-learn's within 1e-12."""
     from sklearn.metrics import roc_auc_score
 
     from challengers.analysis.segments import _auc
-    from challengers.evaluation.curve import RADIX_ROWS, Curve, Ranked
+    from challengers.evaluation.curve import Curve, Parts, Ranked
     from challengers.evaluation.metrics import roc_auc
 
     rng = np.random.default_rng(11)
-    n = RADIX_ROWS + 7_001
     y = (rng.random(n) < 0.03).astype(np.int8)
-    score = np.round(rng.random(n) + 0.4 * y, 3)
+    score = np.round(rng.random(n) + 0.4 * y, decimals)
+    codes = rng.choice(4, size=n, p=[0.7, 0.2, 0.09, 0.01])
     ranked = Ranked.build(y, score)
-    got = _auc(ranked)
-    assert got == float(roc_auc(Curve(ranked))[0])
-    assert got == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    parts = Parts.build(codes, 4)
+    pairs = zip(parts.labels_and_ties(ranked), parts.of(ranked), strict=True)
+    for k, ((labels, ends), part) in enumerate(pairs):
+        np.testing.assert_array_equal(labels, part.y)
+        np.testing.assert_array_equal(ends, part.ends)
+        got = _auc(labels, ends)
+        assert got == float(roc_auc(Curve(part))[0])
+        mask = codes == k
+        assert got == pytest.approx(roc_auc_score(y[mask], score[mask]), abs=1e-12)
 
 
 def test_segment_codes_index_the_sorted_distinct_values() -> None:

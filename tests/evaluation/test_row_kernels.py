@@ -63,3 +63,15 @@ def test_positions_by_code_are_a_stable_sort_by_code(n_codes: int) -> None:
     out, counts = kern.positions_by_code(codes, order, n_codes, np.empty(n, np.int32))
     np.testing.assert_array_equal(out, np.argsort(codes[order], kind="stable"))
     np.testing.assert_array_equal(counts, np.bincount(codes, minlength=n_codes))
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3, 0.001])  # every row; a segment; far apart (gallops)
+def test_part_tie_ends_are_the_runs_of_the_rankings_groups(share: float) -> None:
+    rng = np.random.default_rng(int(share * 1000))
+    n = 20_000
+    sorted_scores = np.sort(np.round(rng.random(n), 3))[::-1]  # a ranking's scores, ties
+    ends = np.flatnonzero(np.append(sorted_scores[1:] != sorted_scores[:-1], True)).astype(np.int32)
+    at = np.flatnonzero(rng.random(n) < share).astype(np.int32)  # the part's positions
+    got = kern.part_tie_ends(at, ends, np.empty_like(at))
+    part = sorted_scores[at]
+    np.testing.assert_array_equal(got, np.flatnonzero(np.append(part[1:] != part[:-1], True)))
