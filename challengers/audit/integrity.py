@@ -36,16 +36,16 @@ REQUIRED_SEVERITY = {"target": "high", "time": "high", "id": "medium", "entity":
 def check_integrity(ctx: AuditContext) -> Section:
     """Run the integrity checks; fills ``ctx.daily`` for the checks that follow."""
     keys = _keys(ctx)
-    sketched = _sketched(ctx)
+    exact_id = _exact_id(ctx)
+    sketched = [i for i in range(len(ctx.schema)) if i != exact_id]
     (profile, daily, *values), repeats = ctx.aggregate(_aggregates(ctx, sketched), repeats=keys)
     repeated = dict(zip([k.meta.output_name() for k in keys], repeats, strict=True))
     stats = _derived(ctx, profile).row(0, named=True)
     for i, result in zip(sketched, values, strict=True):
         stats[f"{i}:distinct"] = distinct.count(result)
     n = int(stats["n"])
-    if _exact_id(ctx):  # the id's present values, less those repeating an earlier one
-        i = ctx.schema.names().index(str(ctx.spec.id))
-        stats[f"{i}:distinct"] = n - int(stats[f"{i}:nulls"]) - repeated["id"]
+    if exact_id is not None:  # the id's present values, less those repeating an earlier one
+        stats[f"{exact_id}:distinct"] = n - int(stats[f"{exact_id}:nulls"]) - repeated["id"]
     ctx.daily = daily.filter(pl.col("day").is_not_null()).sort("day")
     section = Section()
     section.tables["columns"] = _column_table(ctx, stats, n)
@@ -80,18 +80,14 @@ def _aggregates(ctx: AuditContext, sketched: list[int]) -> list[Aggregate]:
     return [_profile(ctx), daily, *values]
 
 
-def _exact_id(ctx: AuditContext) -> bool:
-    """Whether the id's distinct values are counted exactly, from the duplicate check: an
-    integer id is its own key there (a key of any other type is a hash)."""
-    return ctx.spec.id is not None and ctx.schema[ctx.spec.id].is_integer()
-
-
-def _sketched(ctx: AuditContext) -> list[int]:
-    """The columns (indices) whose distinct values a query counts or estimates: all but an id
-    counted exactly (:func:`_exact_id`; its sketch was 1 of 11 in bench_scale's file, and
-    estimated 100M ids to about 1%)."""
-    exact = ctx.spec.id if _exact_id(ctx) else None
-    return [i for i, name in enumerate(ctx.schema.names()) if name != exact]
+def _exact_id(ctx: AuditContext) -> int | None:
+    """The id's index in the schema when its distinct values are counted exactly, from the
+    duplicate check (an integer id is its own key there; a key of any other type is a hash), else
+    None. Its sketch was 1 of 11 in bench_scale's file, and estimated 100M ids to about 1%."""
+    s = ctx.spec
+    if s.id is None or not ctx.schema[s.id].is_integer():
+        return None
+    return ctx.schema.names().index(s.id)
 
 
 def _profile(ctx: AuditContext) -> Aggregate:

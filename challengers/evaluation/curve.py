@@ -215,15 +215,9 @@ class Parts:
         original order): a stable sort by part of the score order keeps each part in score order.
         The parts carry no entity or day codes (give them the part's with
         :meth:`Ranked.recoded`)."""
-        # held while the parts are read, one per model: int32 positions, no codes in score order
-        by_part, _ = _by_code(self.codes, r.order, len(self.rows))
         # the positives' positions once, not once a part (a day's part of 17M rows read them all)
         positives = None if r.fraud is None else np.flatnonzero(r.y)
-        stop = 0
-        for rows in self.rows:
-            at = by_part[stop : stop + rows.size]
-            stop += rows.size
-            # ``at`` ascends: a stable sort by part
+        for rows, at in self._positions(r):
             yield _part_ranking(r, at, self.position[r.order[at]], r.row_score[rows], positives)
 
     def labels_and_ties(self, r: Ranked) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -233,12 +227,18 @@ class Parts:
         from its scores: :meth:`of` reads each row's position and score at random."""
         from challengers.evaluation import row_kernels as kern  # numba loads only when needed
 
+        for _, at in self._positions(r):
+            yield r.y[at], kern.part_tie_ends(at, r.ends, np.empty_like(at))
+
+    def _positions(self, r: Ranked) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each part's rows and their positions in ``r``'s score order, ascending (a stable sort
+        by part of the score order keeps each part in score order)."""
+        # held while the parts are read, one per model: int32 positions, no codes in score order
         by_part, _ = _by_code(self.codes, r.order, len(self.rows))
         stop = 0
         for rows in self.rows:
-            at = by_part[stop : stop + rows.size]
+            yield rows, by_part[stop : stop + rows.size]
             stop += rows.size
-            yield r.y[at], kern.part_tie_ends(at, r.ends, np.empty_like(at))
 
 
 @dataclass(frozen=True)
