@@ -4,8 +4,8 @@ cuts, bins and models as from that matrix (tests/models/test_blocks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -81,6 +81,13 @@ def lightgbm_dataset(
         def get_params(self) -> dict[str, Any]:
             return dict(self.params or {})
 
+        @staticmethod
+        def _yield_row_from_seqlist(seqs: list[Any], indices: Any) -> Iterator[np.ndarray]:
+            # the bin sample's rows (LightGBM asks for them one index at a time) gathered at
+            # once: LightGBM's own loop made every row of the window into float64 to keep 200k
+            (rows,) = seqs
+            return iter(rows.sample(np.asarray(indices)))
+
     lgb.Sequence.register(FrameRows)
     return Dataset(
         FrameRows(frame, features),
@@ -97,20 +104,17 @@ class FrameRows:
     it without the window's float32 matrix.
 
     LightGBM reads it twice, as its numpy path reads a matrix. First its bin sample: the rows of
-    ``LGBM_SampleIndices`` (the C++ sampler of ``LGBM_DatasetCreateFromMat``, same seed), one
-    index at a time in increasing order, from a cached block of :data:`SAMPLE_BLOCK` rows, not a
-    polars slice per row. They are float64 (the float32 values, exactly): LightGBM hands the
-    sample to C++ as doubles whatever its dtype. Then every row, in blocks of ``batch_size`` rows
-    (float32, as ``to_matrix``), pushed into the bins."""
-
-    SAMPLE_BLOCK: ClassVar[int] = 1 << 16
+    ``LGBM_SampleIndices`` (the C++ sampler of ``LGBM_DatasetCreateFromMat``, same seed),
+    gathered at once by :meth:`sample` (:func:`lightgbm_dataset`'s dataset asks for them so).
+    They are float64 (the float32 values, exactly): LightGBM hands the sample to C++ as doubles
+    whatever its dtype. Then every row, in blocks of ``batch_size`` rows (float32, as
+    ``to_matrix``), pushed into the bins."""
 
     def __init__(
         self, frame: pl.DataFrame, features: tuple[str, ...], batch_size: int | None = None
     ) -> None:
         self.frame, self.features = frame, features
         self.batch_size = batch_size or TRAIN_BLOCK  # read by LightGBM
-        self._cached: tuple[int, np.ndarray] = (0, np.empty((0, len(features))))
 
     def __len__(self) -> int:
         return self.frame.height
@@ -122,10 +126,8 @@ class FrameRows:
             return to_matrix(rows if stride == 1 else rows.gather_every(stride), self.features)
         if isinstance(index, list):  # Dataset.subset
             return to_matrix(self.frame[index], self.features)
-        row = int(index) + (self.frame.height if index < 0 else 0)
-        start, block = self._cached
-        if not start <= row < start + block.shape[0]:
-            part = self.frame.slice(row, self.SAMPLE_BLOCK)
-            block = to_matrix(part, self.features).astype(np.float64)
-            self._cached = start, block = row, block
-        return block[row - start]
+        return self.sample(np.array([index]))[0]
+
+    def sample(self, indices: np.ndarray) -> np.ndarray:
+        """The rows at ``indices`` as one float64 matrix (the float32 values, exactly)."""
+        return to_matrix(self.frame[indices], self.features).astype(np.float64)
