@@ -30,7 +30,9 @@ SIGNALS = tuple(
 class Interrupted(KeyboardInterrupt):
     """SIGINT, SIGTERM or SIGHUP arrived while a run was in progress."""
 
-    def __init__(self, signum: int = signal.SIGINT) -> None:
+    def __init__(self, signum: int | str = signal.SIGINT) -> None:
+        if isinstance(signum, str):  # rebuilt by a library as type(exc)(its own message): polars
+            signum = _received[0] if _received else signal.SIGINT
         self.signum = signum
         super().__init__(signal.Signals(signum).name)
 
@@ -65,6 +67,15 @@ def _quiet_unraisable(unraisable: Any) -> None:
         sys.__unraisablehook__(unraisable)
 
 
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt ``exc`` is, or the one native code turned into ``exc``: a signal cutting a
+    Python callback that polars runs comes out as polars' own error, or as a ``PanicException``
+    when the callback was building a value polars unwraps (its schema's dtypes)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return exc
+    return Interrupted(_received[0]) if _received else None
+
+
 def raise_if_swallowed(cause: BaseException | None = None) -> None:
     """Raise an interrupt that arrived in the block but was swallowed by native code (``cause``:
     the library's error it turned into, kept as the interrupt's cause)."""
@@ -73,12 +84,14 @@ def raise_if_swallowed(cause: BaseException | None = None) -> None:
 
 
 @contextmanager
-def _installed(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None]:
+def _installed(
+    handler: Callable[[int, FrameType | None], Any], signals: tuple[int, ...] = SIGNALS
+) -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
-    previous = {s: signal.getsignal(s) for s in SIGNALS}
-    for s in SIGNALS:
+    previous = {s: signal.getsignal(s) for s in signals}
+    for s in signals:
         signal.signal(s, handler)
     try:
         yield
@@ -88,14 +101,22 @@ def _installed(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None
 
 
 @contextmanager
-def handled() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP raise ``Interrupted`` inside the block."""
+def handled(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
+    """``signals`` (SIGINT, SIGTERM and SIGHUP) raise ``Interrupted`` inside the block, and leave
+    it as one even when native code turned it into another error on the way."""
+    from challengers.errors import RunInterrupted  # already the interrupt, in the run's words
+
     _received.clear()
     hook = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable
     try:
-        with _installed(_raise):
+        with _installed(_raise, signals):
             yield
+    except BaseException as exc:
+        interrupt = interrupt_behind(exc)
+        if interrupt is None or interrupt is exc or isinstance(exc, RunInterrupted):
+            raise
+        raise interrupt from exc
     finally:
         sys.unraisablehook = hook
         _received.clear()

@@ -28,13 +28,15 @@ def reports_errors(fn: F) -> F:
         # the config's models before Python gets SIGINT back: pydantic builds their validators on
         # import, and a Ctrl-C inside that build came out as a SchemaError (a traceback, exit 1)
         import challengers.config  # noqa: F401
+        from challengers import interrupts
         from challengers.errors import ChallengeError, scrub
 
         if threading_main():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # main.py's early handler
         try:
             require_working_directory()
-            with native_output_hidden():
+            # a Ctrl-C stays one even where a library's native code turned it into its own error
+            with interrupts.handled((signal.SIGINT,)), native_output_hidden():
                 return fn(*args, **kwargs)
         except ChallengeError as exc:
             if state["debug"]:

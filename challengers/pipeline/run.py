@@ -175,11 +175,12 @@ def _start(
                 ready=warmup.wait if warmup is not None else None,
             )
         except BaseException as exc:
+            interrupt = interrupts.interrupt_behind(exc)  # also one a library turned into its error
             with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
-                tracker.finish("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
+                tracker.finish("FAILED" if interrupt is None else "KILLED")
             given = options.tracking_uri  # the resume line names a store given on the command line
-            if isinstance(exc, KeyboardInterrupt):
-                raise interrupted_error(exc, out, options.config_file, given) from None
+            if interrupt is not None:
+                raise interrupted_error(interrupt, out, options.config_file, given) from None
             if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
                 raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
             failure = environment_failure(exc)

@@ -1,0 +1,102 @@
+"""A Ctrl-C that lands inside a Python callback of native code stays a Ctrl-C.
+
+polars runs Python while it works (a UDF, the dtypes of a schema it hands back). A signal handler
+raising there comes out as polars' own error, or as a ``PanicException`` when polars unwraps the
+callback's result. The signal is injected at exactly such a point: the real polars, with
+``Datetime.__init__`` (called by polars' Rust code while it builds a schema) sending SIGINT first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import polars.datatypes.classes as dtypes
+import pytest
+import yaml
+
+from challengers import interrupts
+from challengers.errors import DataError, RunInterrupted
+from tests.reliability.conftest import invoke, tiny_config
+
+
+def _sigint_in_udf(value: int) -> int:
+    os.kill(os.getpid(), signal.SIGINT)
+    return value
+
+
+class SigintInSchema:
+    """Once armed, the first Datetime polars builds sends SIGINT from inside its Rust caller."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.sent: list[int] = []
+
+    def __call__(self) -> None:
+        if self.armed and not self.sent:
+            self.sent.append(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.fixture
+def sigint_in_schema(monkeypatch: pytest.MonkeyPatch) -> Iterator[SigintInSchema]:
+    injected = SigintInSchema()
+    built = dtypes.Datetime.__init__
+
+    def init(self: dtypes.Datetime, *args: object, **kwargs: object) -> None:
+        injected()
+        built(self, *args, **kwargs)
+
+    monkeypatch.setattr(dtypes.Datetime, "__init__", init)
+    yield injected
+
+
+def test_a_sigint_polars_turned_into_a_panic_leaves_the_block_as_the_interrupt(
+    sigint_in_schema: SigintInSchema,
+) -> None:
+    frame = pl.LazyFrame({"at": [0]}, schema={"at": pl.Datetime("us")})
+    with pytest.raises(interrupts.Interrupted) as caught, interrupts.handled():
+        sigint_in_schema.armed = True
+        frame.collect_schema()
+    assert sigint_in_schema.sent == [signal.SIGINT]
+    assert caught.value.name == "SIGINT"
+    assert type(caught.value.__cause__).__name__ == "PanicException"  # what polars raised
+
+
+def test_a_sigint_polars_raised_again_with_its_message_leaves_the_block_as_the_interrupt() -> None:
+    ints = pl.DataFrame({"a": [1, 2]})
+    with pytest.raises(interrupts.Interrupted) as caught, interrupts.handled():
+        # polars raises type(exc)(its message, naming the expression) again
+        ints.select(pl.col("a").map_elements(_sigint_in_udf, return_dtype=pl.Int64))
+    assert caught.value.name == "SIGINT"
+
+
+def test_errors_without_a_signal_and_the_run_s_own_interrupt_pass_unchanged() -> None:
+    with pytest.raises(DataError), interrupts.handled():
+        raise DataError("a real error")
+    assert interrupts.interrupt_behind(ValueError("no signal")) is None
+    with pytest.raises(RunInterrupted), interrupts.handled():
+        try:
+            _sigint_in_udf(0)
+        except KeyboardInterrupt:
+            raise RunInterrupted("interrupted: resume with ...") from None
+
+
+def test_a_sigint_while_the_run_reads_the_schema_is_one_line_and_exit_130(
+    tmp_path: Path, sim_parquet: Path, sigint_in_schema: SigintInSchema, store: str
+) -> None:
+    """The failure CI saw once (stop 35): a Ctrl-C inside polars' collect_schema while the run
+    planned its windows ended in a PanicException traceback and exit 1."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
+    out = tmp_path / "out"
+    sigint_in_schema.armed = True  # the command hands SIGINT to the run before it reads the data
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert sigint_in_schema.sent == [signal.SIGINT]
+    assert outcome.code == 130, outcome.stderr
+    lines = outcome.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
+    assert not (out / "comparison.json").exists()
