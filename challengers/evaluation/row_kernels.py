@@ -3,7 +3,7 @@
 structural components read from a ranking, and the two passes of an exact selection of order
 statistics (quantiles without a sort or a partition of every row).
 
-Each is one O(rows) pass (the sort: one pass per byte) that numpy would do with a sort or with
+Each is one O(rows) pass (the sort: one pass per digit) that numpy would do with a sort or with
 several passes and temporaries; each is tested against the numpy expression it replaces.
 """
 
@@ -12,11 +12,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-_BYTE = np.uint64(0xFF)
 _SIGN = np.uint64(63)
 _NOT_SIGN = np.uint64(0x7FFFFFFFFFFFFFFF)
 _MINUS_ZERO = np.uint64(0x8000000000000000)  # the bits of -0.0
-RADIX_BITS = 8
+RADIX_BITS = 11  # a digit's widest: its 2,048 counters stay in the L1 cache
 
 
 @nb.njit(cache=True)
@@ -90,32 +89,42 @@ def descending_order(bits, order, order_out):
 
     An LSD radix sort: each value becomes a 64-bit key whose ascending order is the values'
     descending order (positives: every bit but the sign flipped; negatives: as they are), sorted
-    one byte at a time from the lowest, each pass stable; a byte equal in every key (the low bytes
-    of scores that were float32) needs no pass. O(rows) per pass.
+    one digit at a time from the lowest, each pass stable. Only the bits that differ between
+    keys are sorted, in digits of equal width up to :data:`RADIX_BITS`: probabilities in float64
+    (sign and top exponent bits alike) take 6 passes, not 8 bytes' 8; scores that were float32
+    (29 low bits zero) take 3, not 5. O(rows) per pass.
     """
     n = bits.shape[0]
     keys = np.empty(n, dtype=np.uint64)
-    counts = np.zeros((8, 256), dtype=np.int64)
+    varying = np.uint64(0)  # the bits in which some key differs from the first
+    first = _descending_key(bits[0]) if n else np.uint64(0)
     for i in range(n):
-        b = bits[i]
-        if b == _MINUS_ZERO:  # ties with +0.0
-            b = np.uint64(0)
-        k = b if (b >> _SIGN) else b ^ _NOT_SIGN
+        k = _descending_key(bits[i])
         keys[i] = k
-        for d in range(8):
-            counts[d, (k >> np.uint64(RADIX_BITS * d)) & _BYTE] += 1
+        varying |= k ^ first
         order[i] = i
+    if varying == 0:  # one value (or none): the row order is the order
+        return order, _ends_of_runs(keys, order.dtype)
+    lowest, span = _bit_span(varying)
+    passes = (span + RADIX_BITS - 1) // RADIX_BITS
+    width = np.uint64((span + passes - 1) // passes)
+    digit = (np.uint64(1) << width) - np.uint64(1)
+    counts = np.zeros((passes, 1 << int(width)), dtype=np.int64)
+    for i in range(n):
+        k = keys[i] >> lowest
+        for d in range(passes):
+            counts[d, (k >> (width * np.uint64(d))) & digit] += 1
     keys_out = np.empty(n, dtype=np.uint64)
-    for d in range(8):
-        if counts[d].max() == n:  # one value of this byte: the pass would change nothing
+    for d in range(passes):
+        if counts[d].max() == n:  # one value of this digit: the pass would change nothing
             continue
-        shift = np.uint64(RADIX_BITS * d)
-        start = np.zeros(256, dtype=np.int64)
-        for v in range(1, 256):
+        shift = lowest + width * np.uint64(d)
+        start = np.zeros(counts.shape[1], dtype=np.int64)
+        for v in range(1, counts.shape[1]):
             start[v] = start[v - 1] + counts[d, v - 1]
         for i in range(n):
             k = keys[i]
-            v = (k >> shift) & _BYTE
+            v = (k >> shift) & digit
             at = start[v]
             start[v] = at + 1
             keys_out[at] = k
@@ -123,6 +132,28 @@ def descending_order(bits, order, order_out):
         keys, keys_out = keys_out, keys
         order, order_out = order_out, order
     return order, _ends_of_runs(keys, order.dtype)
+
+
+@nb.njit(cache=True, inline="always")
+def _descending_key(b):
+    """A float64's bits as a key that sorts ascending as the values sort descending."""
+    if b == _MINUS_ZERO:  # ties with +0.0
+        b = np.uint64(0)
+    return b if (b >> _SIGN) else b ^ _NOT_SIGN
+
+
+@nb.njit(cache=True)
+def _bit_span(mask):
+    """The lowest set bit of a non-zero ``mask`` (as uint64) and the number of bits from it to
+    the highest set bit, both included."""
+    one = np.uint64(1)
+    lowest = np.uint64(0)
+    while not (mask >> lowest) & one:
+        lowest += one
+    highest = np.uint64(63)
+    while not (mask >> highest) & one:
+        highest -= one
+    return lowest, int(highest - lowest) + 1
 
 
 @nb.njit(cache=True)

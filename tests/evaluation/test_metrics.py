@@ -364,15 +364,23 @@ def test_parts_of_a_ranking_equal_ranking_each_part(n: int, in_time_order: bool)
 
 def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
     """Ranked.build's radix sort (many rows): descending, ties in row order, -0.0 tied with 0.0,
-    negative scores below positive ones, float32 scores (bytes skipped) and float64 alike; its
-    tie groups are the sorted scores' runs."""
+    negative scores below positive ones, float32 scores and float64 alike; its
+    tie groups are the sorted scores' runs. Only the bits that vary are sorted: one value, two,
+    values that differ in their sign or in their lowest bit only."""
     rng = np.random.default_rng(5)
     n = RADIX_ROWS + 1_000
+    probability = 1 / (1 + np.exp(-rng.normal(-4, 2, n)))  # a model's scores, 1e-6 .. 1
     cases = [
         np.round(rng.normal(size=n), 2),  # ties, negatives
-        rng.random(n).astype(np.float32).astype(np.float64),
+        rng.random(n).astype(np.float32).astype(np.float64),  # 29 low bits zero
         np.concatenate([np.zeros(500), -np.zeros(500), rng.normal(size=n - 1_000)]),
         -rng.gamma(1.0, 1.0, n),
+        probability,
+        np.full(n, 0.25),  # one value: no pass
+        rng.choice([0.125, 0.75], n),  # two values
+        rng.choice([-0.5, 0.5], n),  # keys differing in their top bit alone
+        rng.choice([0.5, np.nextafter(0.5, 1.0)], n),  # in their lowest bit alone
+        np.ldexp(1.0, rng.integers(-1000, 1000, n)),  # in the exponent alone
     ]
     for score in cases:
         order, ends = descending_order(score)
