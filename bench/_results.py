@@ -55,7 +55,9 @@ def progress_steps(stderr: str) -> list[tuple[str, float]]:
     return [(m[1], float(m[2])) for m in re.finditer(r"✓ (.+?) \((\d+\.\d)s\)", stderr)]
 
 
-TOOL_ENV = {**os.environ, "COLUMNS": "200"}  # progress lines unwrapped, for progress_steps
+# progress lines unwrapped, for progress_steps; MLflow's telemetry off for the plain scripts too,
+# as the tool turns it off: neither side pays for it
+TOOL_ENV = {**os.environ, "COLUMNS": "200", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 def write_section(name: str, body: str) -> None:

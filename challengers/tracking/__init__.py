@@ -10,7 +10,16 @@ nested trials); ``reading`` reads logged runs back for ``replicate`` and ``compa
 resolves and fetches an MLflow-sourced champion and records where it came from; ``registry``
 registers challengers and moves aliases; ``server`` runs ``mlflow server`` as a process tree that
 stops whole (``challenge ui``).
+
+MLflow 3 sends anonymous usage records to its project's servers by default. Validation machines
+at banks usually must not call out, and a validator should not have to know that a tracking
+library does: the tool turns it off (``MLFLOW_DISABLE_TELEMETRY=true``) unless the variable is
+set already, before MLflow is first imported. ``challenge ui``'s server inherits the setting.
 """
+
+import os
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from challengers.tracking.lineage import (
     FetchedModel,
@@ -35,7 +44,13 @@ from challengers.tracking.store import (
     open_mlflow,
     resolve_uri,
 )
-from challengers.tracking.writing import DatasetRef, ModelRun, NestedRun, Tracker, flatten_params
+from challengers.tracking.writing import (
+    DatasetRef,
+    ModelRun,
+    NestedRun,
+    Tracker,
+    flatten_params,
+)
 
 __all__ = [
     "DEFAULT_URI",
