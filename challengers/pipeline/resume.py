@@ -46,14 +46,20 @@ def resume_command(out: Path, config_file: str | None, tracking_uri: str | None)
 
 
 def interrupted_error(
-    exc: KeyboardInterrupt, out: Path, config_file: str | None, tracking_uri: str | None = None
+    exc: KeyboardInterrupt,
+    out: Path,
+    config_file: str | None,
+    tracking_uri: str | None = None,
+    *,
+    logged: bool = True,
 ) -> RunInterrupted:
-    """The one line after Ctrl-C/SIGTERM/SIGHUP: what was kept, and the command that resumes
-    (naming the store when it came from the command line or the environment: without it the
-    resumed run would log to another store)."""
+    """The one line after Ctrl-C/SIGTERM/SIGHUP: what became of the MLflow run (``logged``: it
+    had started), what was kept, and the command that resumes (naming the store when it came from
+    the command line or the environment: without it the resumed run would log to another store)."""
     kept = finished_models(out)
+    run = "the MLflow run is marked KILLED" if logged else "no MLflow run was started"
     return RunInterrupted(
-        f"interrupted ({signal_name(exc)}): the MLflow run is marked KILLED; "
+        f"interrupted ({signal_name(exc)}): {run}; "
         f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
         f"resume with: {resume_command(out, config_file, tracking_uri)}"
     )

@@ -7,7 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
@@ -176,11 +177,14 @@ def _start(
             )
         except BaseException as exc:
             interrupt = interrupts.interrupt_behind(exc)  # also one a library turned into its error
-            with interrupts.deferred(reraise=False), contextlib.suppress(Exception):
+            with interrupts.deferred(reraise=False), contextlib.suppress(Exception), _quietly():
                 tracker.finish("FAILED" if interrupt is None else "KILLED")
             given = options.tracking_uri  # the resume line names a store given on the command line
             if interrupt is not None:
-                raise interrupted_error(interrupt, out, options.config_file, given) from None
+                logged = tracker.parent_id is not None  # the store may be what was cut short
+                raise interrupted_error(
+                    interrupt, out, options.config_file, given, logged=logged
+                ) from None
             if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
                 raise with_resume_hint(exc, out, options.config_file, given)  # noqa: B904
             failure = environment_failure(exc)
@@ -189,6 +193,16 @@ def _start(
             raise
         tracker.finish("FINISHED")
         return result
+
+
+@contextlib.contextmanager
+def _quietly() -> Iterator[None]:
+    """No library warnings while a stopped run is marked: an interrupt that cut an import of
+    MLflow's store in half has it imported again here, and SQLAlchemy then warns that each of
+    its tables is declared twice (lines of noise around the one that says what was kept)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _run(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import yaml
 from challengers import interrupts
 from challengers.errors import DataError, RunInterrupted
 from tests.reliability.conftest import invoke, tiny_config
+from tests.reliability.test_interrupt_resume import _runs
 
 
 def _sigint_in_udf(value: int) -> int:
@@ -100,3 +103,65 @@ def test_a_sigint_while_the_run_reads_the_schema_is_one_line_and_exit_130(
     lines = outcome.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
     assert not (out / "comparison.json").exists()
+
+
+# Run in a fresh interpreter: the command, with SIGINT sent by the import machinery right after
+# the main thread executed MLflow's table declarations (the module is then dropped, as for any
+# import an exception cut short, while its classes stay declared in SQLAlchemy's registry).
+CUT_IMPORT = """
+import importlib.abc, os, signal, sys, threading
+from pathlib import Path
+
+CUT = "mlflow.store.tracking.dbmodels.models"
+
+class CutAfterExecution(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != CUT or threading.current_thread() is not threading.main_thread():
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        run = spec.loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            Path(os.environ["CUT_PROBE"]).write_text("cut")
+            os.kill(os.getpid(), signal.SIGINT)
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+import importlib.util
+sys.meta_path.insert(0, CutAfterExecution())
+sys.argv = ["challenge", *sys.argv[1:]]
+from challengers.cli.main import main
+main()
+"""
+
+
+def test_a_sigint_that_cuts_mlflow_s_import_in_half_still_prints_one_line(
+    tmp_path: Path, sim_parquet: Path
+) -> None:
+    """Seen in a stress run (1 in 30 Ctrl-Cs 2-4 s into a run): marking the run KILLED imported
+    MLflow's tables again, and SQLAlchemy's warnings about each one declared twice came before
+    the one line that says what was kept. That line also said the MLflow run was marked KILLED:
+    there was none yet."""
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
+    out = tmp_path / "out"
+    command = [sys.executable, "-c", CUT_IMPORT, "run", str(config), "-o", str(out)]
+    command += ["--tracking-uri", f"sqlite:///{tmp_path}/m.db", "-q"]
+    probe = tmp_path / "cut"
+    env = {**os.environ, "CUT_PROBE": str(probe)}
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert probe.exists(), "the main thread did not import MLflow's tables"
+    assert done.returncode == 130, done.stderr
+    lines = done.stderr.strip().splitlines()
+    # cut while the store opened: no run to mark, and the line does not claim one
+    assert lines == [
+        f"interrupted (SIGINT): no MLflow run was started; 0 finished model(s) kept in {out}/models"
+        f" (none); resume with: challenge run {config} --resume --output {out} --tracking-uri "
+        f"sqlite:///{tmp_path}/m.db"
+    ]
+    assert _runs(f"sqlite:///{tmp_path}/m.db") == []
