@@ -45,11 +45,23 @@ def reports_errors(fn: F) -> F:
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 typer.echo(f"{prefix}{scrub(line)}", err=True)
             raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:  # before a run started: nothing to keep
-            typer.echo("interrupted before any model finished: nothing to resume", err=True)
+        except KeyboardInterrupt as exc:  # before a run started: nothing to keep
+            typer.echo(_interrupted(fn.__name__, interrupts.signal_name(exc)), err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+TRAINS = {"run_command", "replicate_command"}  # the commands whose models a --resume reuses
+
+
+def _interrupted(command: str, signal_name: str) -> str:
+    """The line for an interrupt before anything was kept: no resume hint where there is nothing
+    to resume from (an audit, a check, a simulation)."""
+    if command in TRAINS:
+        return f"interrupted ({signal_name}) before any model finished: nothing to resume"
+    name = command.removesuffix("_command")
+    return f"interrupted ({signal_name}): challenge {name} stopped before it finished"
 
 
 def require_working_directory() -> None:

@@ -88,21 +88,43 @@ def test_errors_without_a_signal_and_the_run_s_own_interrupt_pass_unchanged() ->
             raise RunInterrupted("interrupted: resume with ...") from None
 
 
-def test_a_sigint_while_the_run_reads_the_schema_is_one_line_and_exit_130(
-    tmp_path: Path, sim_parquet: Path, sigint_in_schema: SigintInSchema, store: str
+@pytest.mark.parametrize(
+    ("command", "line"),
+    [
+        ("run", "interrupted (SIGINT) before any model finished: nothing to resume"),
+        ("audit", "interrupted (SIGINT): challenge audit stopped before it finished"),
+    ],
+)
+def test_a_sigint_while_a_command_reads_the_schema_is_one_line_and_exit_130(
+    tmp_path: Path,
+    sim_parquet: Path,
+    sigint_in_schema: SigintInSchema,
+    store: str,
+    command: str,
+    line: str,
 ) -> None:
     """The failure CI saw once (stop 35): a Ctrl-C inside polars' collect_schema while the run
-    planned its windows ended in a PanicException traceback and exit 1."""
+    planned its windows ended in a PanicException traceback and exit 1. The line offers no
+    resume where there is nothing to resume from."""
     config = tmp_path / "experiment.yaml"
     config.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
     out = tmp_path / "out"
+    args = {"run": ["--tracking-uri", store, "-q"], "audit": []}[command]
     sigint_in_schema.armed = True  # the command hands SIGINT to the run before it reads the data
-    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    outcome = invoke([command, config, "-o", out, *args])
     assert sigint_in_schema.sent == [signal.SIGINT]
     assert outcome.code == 130, outcome.stderr
-    lines = outcome.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("interrupted"), lines
-    assert not (out / "comparison.json").exists()
+    assert outcome.stderr.strip().splitlines()[-1:] == [line]
+    assert "Traceback" not in outcome.stderr
+    assert not (out / "comparison.json").exists() and not (out / "audit.json").exists()
+
+
+def test_the_commands_that_resume_are_commands() -> None:
+    """cli/errors.TRAINS names the commands whose interrupt line speaks of models and resuming."""
+    from challengers.cli import errors, replicate, run
+
+    commands = {run.run_command.__name__, replicate.replicate_command.__name__}
+    assert commands == errors.TRAINS
 
 
 # Run in a fresh interpreter: the command, with SIGINT sent by the import machinery right after
