@@ -12,13 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import polars.datatypes.classes as dtypes
 import pytest
-import yaml
 
 from challengers import interrupts
 from challengers.errors import DataError, RunInterrupted
@@ -98,6 +97,7 @@ def test_errors_without_a_signal_and_the_run_s_own_interrupt_pass_unchanged() ->
 def test_a_sigint_while_a_command_reads_the_schema_is_one_line_and_exit_130(
     tmp_path: Path,
     sim_parquet: Path,
+    write_yaml: Callable[..., Path],
     sigint_in_schema: SigintInSchema,
     store: str,
     command: str,
@@ -106,8 +106,7 @@ def test_a_sigint_while_a_command_reads_the_schema_is_one_line_and_exit_130(
     """The failure CI saw once (stop 35): a Ctrl-C inside polars' collect_schema while the run
     planned its windows ended in a PanicException traceback and exit 1. The line offers no
     resume where there is nothing to resume from."""
-    config = tmp_path / "experiment.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
+    config = write_yaml(tiny_config(sim_parquet))
     out = tmp_path / "out"
     args = {"run": ["--tracking-uri", store, "-q"], "audit": []}[command]
     sigint_in_schema.armed = True  # the command hands SIGINT to the run before it reads the data
@@ -131,7 +130,7 @@ def test_the_commands_that_resume_are_commands() -> None:
 # the main thread executed MLflow's table declarations (the module is then dropped, as for any
 # import an exception cut short, while its classes stay declared in SQLAlchemy's registry).
 CUT_IMPORT = """
-import importlib.abc, os, signal, sys, threading
+import importlib.abc, importlib.util, os, signal, sys, threading
 from pathlib import Path
 
 CUT = "mlflow.store.tracking.dbmodels.models"
@@ -152,7 +151,6 @@ class CutAfterExecution(importlib.abc.MetaPathFinder):
         spec.loader.exec_module = exec_module
         return spec
 
-import importlib.util
 sys.meta_path.insert(0, CutAfterExecution())
 sys.argv = ["challenge", *sys.argv[1:]]
 from challengers.cli.main import main
@@ -161,14 +159,13 @@ main()
 
 
 def test_a_sigint_that_cuts_mlflow_s_import_in_half_still_prints_one_line(
-    tmp_path: Path, sim_parquet: Path
+    tmp_path: Path, sim_parquet: Path, write_yaml: Callable[..., Path]
 ) -> None:
     """Seen in a stress run (1 in 30 Ctrl-Cs 2-4 s into a run): marking the run KILLED imported
     MLflow's tables again, and SQLAlchemy's warnings about each one declared twice came before
     the one line that says what was kept. That line also said the MLflow run was marked KILLED:
     there was none yet."""
-    config = tmp_path / "experiment.yaml"
-    config.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
+    config = write_yaml(tiny_config(sim_parquet))
     out = tmp_path / "out"
     command = [sys.executable, "-c", CUT_IMPORT, "run", str(config), "-o", str(out)]
     command += ["--tracking-uri", f"sqlite:///{tmp_path}/m.db", "-q"]
