@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from challengers.evaluation.curve import Parts, Ranked
+from challengers.threads import each
 
 OTHER = "(other)"
 MISSING = "(missing)"
@@ -103,11 +104,13 @@ def segment_column(
     min_positives: int,
     max_values: int = 30,
     ranked: Mapping[str, Ranked] | None = None,
+    threads: int | None = None,
 ) -> SegmentColumn:
     """Volume, fraud rate, AUC, recall and FPR at the operating point, and disparity ratios.
 
     ``codes`` (0..k-1) give each row's value among ``labels``; ``ranked``: each model's ranking of
-    the rows (sorted once for the whole run), else one sort per model here.
+    the rows (sorted once for the whole run), else one sort per model here; ``threads`` models
+    at a time (default: every core).
     """
     codes, labels, folded = fold_values(codes, labels, max_values)
     k = len(labels)
@@ -123,8 +126,9 @@ def segment_column(
         for i in range(k)
     ]
     parts = Parts.build(codes, k)  # each segment's rows, split from every model's ranking
-    for name, s in scores.items():
-        r = ranked[name] if ranked else Ranked.build(y, s)
+
+    def of_model(name: str) -> _ModelSegments:
+        r = ranked[name] if ranked else Ranked.build(y, scores[name])
         auc = [_auc(labels, ends) for labels, ends in parts.labels_and_ties(r)]
         tp = np.bincount(codes, weights=alerted[name] & fraud, minlength=k)
         fp = np.bincount(codes, weights=alerted[name] & ~fraud, minlength=k)
@@ -135,13 +139,29 @@ def segment_column(
         fpr_ratio, fpr_ref = disparity(fpr, ~small, higher_is_better=False)
         recall_p = versus_reference(tp.astype(np.int64), positives, recall_ref)
         fpr_p = versus_reference(fp.astype(np.int64), negatives, fpr_ref)
+        return _ModelSegments(auc, recall, fpr, recall_ratio, fpr_ratio, recall_p, fpr_p)
+
+    for name, m in zip(scores, each(of_model, scores, threads), strict=True):
         for i, row in enumerate(out):
-            row.auc[name] = auc[i]
-            row.recall[name], row.fpr[name] = float(recall[i]), float(fpr[i])
-            row.recall_ratio[name] = float(recall_ratio[i])
-            row.fpr_ratio[name] = float(fpr_ratio[i])
-            row.recall_p[name], row.fpr_p[name] = float(recall_p[i]), float(fpr_p[i])
+            row.auc[name] = m.auc[i]
+            row.recall[name], row.fpr[name] = float(m.recall[i]), float(m.fpr[i])
+            row.recall_ratio[name] = float(m.recall_ratio[i])
+            row.fpr_ratio[name] = float(m.fpr_ratio[i])
+            row.recall_p[name], row.fpr_p[name] = float(m.recall_p[i]), float(m.fpr_p[i])
     return SegmentColumn(column, out, folded)
+
+
+@dataclass(frozen=True)
+class _ModelSegments:
+    """A model's numbers in each segment (arrays: one value a segment)."""
+
+    auc: list[float]
+    recall: np.ndarray
+    fpr: np.ndarray
+    recall_ratio: np.ndarray
+    fpr_ratio: np.ndarray
+    recall_p: np.ndarray
+    fpr_p: np.ndarray
 
 
 def _auc(y: np.ndarray, ends: np.ndarray) -> float:

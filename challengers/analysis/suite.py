@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ from challengers.evaluation.evaluate import (
 )
 from challengers.evaluation.metrics import MetricSpec
 from challengers.results import DeltaResult
+from challengers.threads import each
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class AnalysisInput:
     # of its training reference (Reference.psi_of_counts)
     explain_sample: pl.DataFrame | None = None
     test_bin_counts: dict[str, np.ndarray] = field(default_factory=dict)
+    threads: int | None = None  # models (features) analysed at once; None: every core
 
 
 @dataclass(frozen=True)
@@ -166,19 +169,21 @@ def analyse(inp: AnalysisInput) -> Analyses:
                 min_positives=inp.settings.min_segment_positives,
                 max_values=inp.settings.max_segment_values,
                 ranked=ranked,
+                threads=inp.threads,
             )
             for column in inp.spec.segments
         ],
-        calibration=[
-            cal.calibration(
+        calibration=each(
+            lambda name: cal.calibration(
                 name,
                 y,
-                s,
+                inp.scores[name],
                 calibrated=inp.calibrated.get(name, False),
                 bins=inp.settings.reliability_bins,
-            )
-            for name, s in inp.scores.items()
-        ],
+            ),
+            inp.scores,
+            inp.threads,
+        ),
         explanations=explanations(inp),
         curves=curves(y, inp.scores, ranked),
     )
@@ -233,6 +238,7 @@ def _evaluate(
         resample=inp.resample,
         resample_force=inp.resample_force or window,
         ranked=ranked,
+        threads=inp.threads,
     )
 
 
@@ -326,7 +332,7 @@ def _weeks(
     parts = split_rows(codes[day_codes], len(values))
     out = []
     for w, (index, part, models) in zip(
-        values, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
+        values, ranked_parts(rows, ranked, inp.calibrated, parts, inp.threads), strict=True
     ):
         if int(w) in known:
             out.append(_week_metrics(inp, known[int(w)], part, models))
@@ -362,24 +368,29 @@ def training_window(
     train, bins = inp.train, inp.settings.psi_bins
     rows = _rows(inp, train)
     if features is None:
-        # one column at a time as float64: all at once they were the diagnostics' peak
-        features = {
-            f: st.Reference.of(train.get_column(f).cast(pl.Float64).to_numpy(), bins)
-            for f in reference_features(inp, train.columns)
-        }
+        # a column at a time a thread as float64: all at once they were the diagnostics' peak
+        names = reference_features(inp, train.columns)
+        references = each(partial(_feature_reference, train, bins), names, inp.threads)
+        features = dict(zip(names, references, strict=True))
     del train
     if let_go is not None:
         let_go()
-    metrics: dict[str, dict[str, float]] = {}
-    scores: dict[str, st.Reference] = {}
-    # one model's scores at a time: each is let go once its metrics and bins are taken (the
-    # caller hands them over in ``inp.train_scores``), not held beside the next model's ranking
-    for name in list(inp.train_scores):
+
+    def in_sample(name: str) -> tuple[dict[str, dict[str, float]], st.Reference]:
         s = inp.train_scores.pop(name)
-        metrics.update(_metric_values(_evaluate(inp, rows, {name: s})))
-        scores[name] = st.Reference.of(s, bins)
-        del s
+        return _metric_values(_evaluate(inp, rows, {name: s})), st.Reference.of(s, bins)
+
+    # a model's scores a thread: each is let go once its metrics and bins are taken (the caller
+    # hands them over in ``inp.train_scores``), not held beside the next models' rankings
+    names = list(inp.train_scores)
+    taken = each(in_sample, names, inp.threads)
+    metrics = {name: m for values, _ in taken for name, m in values.items()}
+    scores = {name: reference for name, (_, reference) in zip(names, taken, strict=True)}
     return TrainingWindow(metrics=metrics, scores=scores, features=dict(features))
+
+
+def _feature_reference(frame: pl.DataFrame, bins: int, column: str) -> st.Reference:
+    return st.Reference.of(frame.get_column(column).cast(pl.Float64).to_numpy(), bins)
 
 
 def reference_features(inp: AnalysisInput, columns: Sequence[str]) -> list[str]:
@@ -424,7 +435,7 @@ def _decay(
     since, weights = [], []
     parts = split_rows(day_codes, len(dates))
     for day, (_, part, models) in zip(
-        dates, ranked_parts(rows, ranked, inp.calibrated, parts), strict=True
+        dates, ranked_parts(rows, ranked, inp.calibrated, parts, inp.threads), strict=True
     ):
         since.append(int((day - np.datetime64(inp.train_end, "D")).astype(np.int64)))
         weights.append(part.positives)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from statistics import NormalDist
 from typing import Literal
 
@@ -42,6 +43,7 @@ from challengers.evaluation.delong import (
 )
 from challengers.evaluation.metrics import MetricSpec, compute
 from challengers.results import DeltaResult
+from challengers.threads import each
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,18 @@ class ModelEvaluation:
 
 
 def rank_all(
-    rows: TestRows, scores: Mapping[str, np.ndarray], calibrated: Mapping[str, bool]
+    rows: TestRows,
+    scores: Mapping[str, np.ndarray],
+    calibrated: Mapping[str, bool],
+    threads: int | None = None,
 ) -> dict[str, Ranked]:
-    """Every model's :func:`rank_scores`: sorted once, read by the evaluation and diagnostics."""
-    return {
-        name: rank_scores(rows, s, calibrated=calibrated.get(name, False))
-        for name, s in scores.items()
-    }
+    """Every model's :func:`rank_scores`: sorted once, read by the evaluation and diagnostics
+    (``threads`` models at a time)."""
+
+    def rank(name: str) -> Ranked:
+        return rank_scores(rows, scores[name], calibrated=calibrated.get(name, False))
+
+    return dict(zip(scores, each(rank, scores, threads), strict=True))
 
 
 def rank_scores(rows: TestRows, scores: np.ndarray, *, calibrated: bool) -> Ranked:
@@ -165,19 +172,28 @@ def ranked_parts(
     ranked: Mapping[str, Ranked],
     calibrated: Mapping[str, bool],
     parts: Parts | Ranges,
+    threads: int | None = None,
 ) -> Iterator[tuple[np.ndarray | slice, TestRows, dict[str, Ranked]]]:
     """Each part of the test rows (a week, a day): its row indices, its rows (:func:`part_rows`)
     and every model's ranking of them, equal to :func:`rank_scores` on the part, read from the
-    rankings of the whole window (no sort of the scores)."""
+    rankings of the whole window (no sort of the scores; ``threads`` models at a time)."""
     per_model = {name: parts.of(r) for name, r in ranked.items()}
     for index in parts.rows:
         part = part_rows(rows, index)
-        models = {
-            name: _of_part(next(each), part, calibrated.get(name, False))
-            for name, each in per_model.items()
-        }
+        taken = each(partial(_next_part, per_model, part, calibrated), per_model, threads)
+        models = dict(zip(per_model, taken, strict=True))
         yield index, part, models
         del part, models  # this part's rankings, before the next part's are built
+
+
+def _next_part(
+    per_model: Mapping[str, Iterator[Ranked]],
+    part: TestRows,
+    calibrated: Mapping[str, bool],
+    name: str,
+) -> Ranked:
+    """Model ``name``'s ranking of the next part (:func:`ranked_parts`)."""
+    return _of_part(next(per_model[name]), part, calibrated.get(name, False))
 
 
 def _of_part(r: Ranked, part: TestRows, calibrated: bool) -> Ranked:
@@ -269,11 +285,12 @@ def evaluate_models(
     caller has them (not sorted again).
     """
     if ranked is None:
-        ranked = rank_all(rows, scores, calibrated)
-    results = {
-        name: ModelEvaluation(headline(r, metrics, cost=cost, operating_rate=operating_rate))
-        for name, r in ranked.items()
-    }
+        ranked = rank_all(rows, scores, calibrated, threads)
+
+    def exact(r: Ranked) -> ModelEvaluation:
+        return ModelEvaluation(headline(r, metrics, cost=cost, operating_rate=operating_rate))
+
+    results = dict(zip(ranked, each(exact, ranked.values(), threads), strict=True))
     if bootstrap <= 0:
         return results
     unit, blocks = resampling(rows, resample, force=resample_force).unit_and_blocks

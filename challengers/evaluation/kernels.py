@@ -94,7 +94,7 @@ def _fill_range(key: np.uint64, out: np.ndarray, start: int, stop: int) -> None:
     _fill_into(key, start, out[start:stop])
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def fill_weights(key: np.uint64, out: np.ndarray) -> None:
     """Poisson(1) weight of every block for one replicate key."""
     _fill_range(key, out, 0, out.shape[0])
@@ -126,7 +126,7 @@ FLUSH_ROWS = 4096  # 16-bit lanes hold 4,096 weights of at most 15 (61,440 < 65,
 
 
 # reassociation lets the Brier sums vectorise; it changes only the rounding of the sums
-@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+@nb.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
 def _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier):
     """Draw the block weights of a chunk of at most :data:`LANES` replicates into ``packed`` (block
     ``j``'s weight in replicate ``r`` is nibble ``r`` of ``packed[j]``) with their totals (positives,
@@ -208,7 +208,7 @@ def _run_sums(packed, blocks, start, stop, acc):
             acc[4 * q + 3] += np.int64((n3 >> shift) & _LANE)
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def _model_pass(packed, blocks, label, amount, groups, tot, limits, rates, out_scalar, out_fpr,
                 out_tp, out_amt):  # fmt: skip
     """One pass over one model's rows in score order: every metric's statistics for each replicate
@@ -325,7 +325,7 @@ def _top_of_ranking(
                 out_fpr[lim] = tp - g_pos + g_pos * (r + 1) / (g_cnt - g_pos + 1)
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
     """The handbook's card precision top-k per day, averaged over days, for one model and replicate.
 

@@ -18,7 +18,7 @@ _MINUS_ZERO = np.uint64(0x8000000000000000)  # the bits of -0.0
 RADIX_BITS = 11  # a digit's widest: its 2,048 counters stay in the L1 cache
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def entity_day_cells(entity, day, order, y, n_entities, n_days):
     """The (day, entity) cells of entity precision: visiting rows (in score order) day by day, an
     entity's first row of a day opens its cell; the cell keeps the max label of the entity's rows
@@ -78,7 +78,7 @@ def entity_day_cells(entity, day, order, y, n_entities, n_days):
     return ent, lab, cell_day
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def descending_order(bits, order, order_out):
     """Row indices by descending value, ties in row order (``np.argsort(-x, kind="stable")``),
     of finite float64 values given as their bits (``x.view(np.uint64)``; -0.0 read as +0.0),
@@ -142,7 +142,7 @@ def _descending_key(b):
     return b if (b >> _SIGN) else b ^ _NOT_SIGN
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def _bit_span(mask):
     """The lowest set bit of a non-zero ``mask`` (as uint64) and the number of bits from it to
     the highest set bit, both included."""
@@ -156,7 +156,7 @@ def _bit_span(mask):
     return lowest, int(highest - lowest) + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def _ends_of_runs(values, dtype):
     """The position of the last value of each run of equal values (the last value ends one)."""
     n = values.shape[0]
@@ -176,7 +176,7 @@ def _ends_of_runs(values, dtype):
 LINEAR_EDGES = 32  # up to this many edges a value's bin is counted edge by edge, not searched
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def bin_counts(values, edges):
     """Rows of ``values`` in each bin ``(-inf, e0], (e0, e1], ... (e_last, inf)``, then the
     non-finite ones: ``np.searchsorted(edges, v, side="left")`` per value (``edges`` ascending),
@@ -219,7 +219,7 @@ def _group_components(p, q, pos_above, neg_above, m, n):
     return v10, v01
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def delong_by_row(y, ends, order, m, n):
     """DeLong's components of every row from a descending ranking (``y`` 0/1 and ``order`` in
     score order, ``ends`` the last position of each tie group; ``m`` positives, ``n``
@@ -247,7 +247,7 @@ def delong_by_row(y, ends, order, m, n):
     return out, twice_ranks
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def delong_by_cluster(y, ends, order, m, n, clusters, k):
     """:func:`delong_by_row`'s components summed per cluster (``clusters``: each row's code
     0..k-1, in the rows' order): the positives' V10 and the negatives' V01 of each cluster and
@@ -284,7 +284,7 @@ _SIGN_BIT = np.uint64(0x8000000000000000)
 SELECT_BITS = 20  # the first pass's buckets: 2**20 counts (8 MB), a key's top 20 bits
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def _ascending_key(b):
     """The 64-bit key of a finite float64's bits whose ascending order is the values' (-0.0 as
     +0.0): positives with the sign bit set, negatives with every bit flipped."""
@@ -293,7 +293,7 @@ def _ascending_key(b):
     return ~b if (b >> _SIGN) else b | _SIGN_BIT
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def key_buckets(bits):
     """The finite values (given as their bits) counted per bucket of the top ``SELECT_BITS``
     bits of their ascending key: the buckets in value order, so their running counts say which
@@ -308,7 +308,7 @@ def key_buckets(bits):
     return counts
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def values_in_buckets(values, bits, slot_of_bucket, starts):
     """The finite ``values`` (``bits``: their bits) of the buckets with a slot (``slot_of_bucket`` >= 0), grouped by slot:
     slot ``s``'s values at ``starts[s]`` onwards (-0.0 as +0.0), in row order."""
@@ -326,7 +326,7 @@ def values_in_buckets(values, bits, slot_of_bucket, starts):
     return out
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def positions_by_code(codes, order, n_codes, out):
     """The positions 0..n-1 grouped by ``codes[order[i]]`` (each code's in ascending order),
     written to ``out`` (int32 below 2**31 rows), and each code's count: ``np.argsort(
@@ -349,7 +349,7 @@ def positions_by_code(codes, order, n_codes, out):
     return out, counts
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def part_tie_ends(at, ends, out):
     """The last position of each tie group of a part of a ranking: ``at`` the part's positions
     in the ranking's score order (ascending), ``ends`` the ranking's tie groups' last positions.
@@ -386,7 +386,7 @@ def part_tie_ends(at, ends, out):
     return out[:c]
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def positions_in_range(order, start, stop, at, part_order):
     """The positions ``i`` (ascending) where ``start <= order[i] < stop``, written to ``at``, and
     ``order[i] - start`` there, written to ``part_order`` (both of the range's size): a part of
@@ -402,7 +402,7 @@ def positions_in_range(order, start, stop, at, part_order):
     return at, part_order
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def positives_at_ends(y, fraud, ends, with_amount):
     """Running positives and, ``with_amount``, running fraud amount (``fraud``: the positives'
     amounts in score order) at each tie group's last row: ``np.cumsum(y)[ends]`` and
@@ -426,7 +426,7 @@ def positives_at_ends(y, fraud, ends, with_amount):
     return tp, amount
 
 
-@nb.njit(cache=True)
+@nb.njit(nogil=True, cache=True)
 def roc_wins(y, ends):
     """Each tie group's negatives times the positives ranked above it, ties counting half, and
     the positives: ``metrics.roc_auc``'s terms from a curve (the same float64 operations on the

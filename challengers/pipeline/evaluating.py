@@ -97,7 +97,9 @@ def evaluate(
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
         scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
-        ranked = rank_all(rows, scores, calibrated)  # sorted once: evaluation and diagnostics
+        ranked = rank_all(
+            rows, scores, calibrated, cfg.threads
+        )  # sorted once: evaluation, diagnostics
         evaluations = evaluate_models(
             rows,
             scores,
@@ -224,6 +226,7 @@ def _analysis_input(
             **t.model_dump(include=set(Settings.__dataclass_fields__) - set(d.model_dump())),
         ),
         history=prepared.history,
+        threads=cfg.threads,
     )
 
 

@@ -1,0 +1,39 @@
+"""Independent pieces of work (each model's ranking, each feature's bins) on the machine's cores.
+
+The compiled kernels (numba, ``nogil``), numpy's sorts and gathers and the tree libraries release
+the interpreter's lock, so threads overlap what processes would have to copy arrays for. Each piece
+runs whole in one thread and the results come back in the order of the items: the numbers are the
+same bits for any number of threads. At most ``threads`` pieces are held at once (their memory:
+the callers say what one piece holds).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def workers(threads: int | None) -> int:
+    """The threads to use: ``threads``, else every core."""
+    return max(1, threads or os.cpu_count() or 1)
+
+
+def each(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -> list[R]:
+    """``[fn(item) for item in items]``, up to ``threads`` (default: every core) at a time.
+
+    The first error is raised here once the pieces under way have finished; the pieces not
+    started are dropped, as they are when an interrupt reaches the waiting thread."""
+    todo = list(items)
+    count = min(workers(threads), len(todo))
+    if count <= 1:
+        return [fn(item) for item in todo]
+    pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="challenge-each")
+    try:
+        return list(pool.map(fn, todo))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
