@@ -14,13 +14,11 @@ repeats.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numba as nb
 import numpy as np
 
 from challengers.engine.rowhash_kernels import splitmix
+from challengers.threads import each, workers
 
 _TOP, _NEXT = np.uint64(56), np.uint64(48)  # the bytes the keys are grouped by
 _BYTE = np.uint64(255)
@@ -40,13 +38,10 @@ def repeats(keys: np.ndarray, threads: int | None = None) -> int:
     counts = np.zeros(256, np.int64)
     _mix_and_count(words, counts)
     starts = _group(words, 0, counts, _TOP)
-    parts = max(1, min(threads or os.cpu_count() or 1, 256))
+    parts = min(workers(threads), 256)
     cuts = [256 * i // parts for i in range(parts + 1)]
-    if parts == 1:
-        return keys.size - int(_distinct_in(words, starts, 0, 256))
-    with ThreadPoolExecutor(max_workers=parts) as pool:
-        found = pool.map(lambda i: _distinct_in(words, starts, cuts[i], cuts[i + 1]), range(parts))
-        return keys.size - sum(int(d) for d in found)
+    found = each(lambda i: _distinct_in(words, starts, cuts[i], cuts[i + 1]), range(parts), parts)
+    return keys.size - sum(int(d) for d in found)
 
 
 def increasing(keys: np.ndarray) -> bool:

@@ -13,9 +13,7 @@ reference function a test compares it with).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +28,7 @@ from challengers.evaluation.curve import (
     safe_div,
 )
 from challengers.evaluation.metrics import MetricSpec, amount_needed, entity_precision_per_day
+from challengers.threads import each, workers
 
 Unit = Literal["entity", "day", "row"]
 # replicates per compiled call, the unit of work of a thread: kernels.LANES, the replicates one
@@ -211,7 +210,7 @@ def paired_bootstrap(
     plan = _Plan.of(metrics, operating_rate)
     _check(models, metrics, cost, unit, codes)
     inputs = _inputs(models, codes, plan, unit)
-    stats = _Stats(*_run_all(inputs, plan, seed, replicates, threads or os.cpu_count() or 1))
+    stats = _Stats(*_run_all(inputs, plan, seed, replicates, workers(threads)))
     day_weights = None
     if plan.ks.size and unit == "day":
         day_weights = block_weights(seed, 0, replicates, inputs.n_blocks).astype(np.float64)
@@ -254,11 +253,7 @@ def _run_all(
         return _run(inputs, plan, seed, first, min(per_call, replicates - first))
 
     parts = [chunk(firsts[0])] if firsts else []  # compiles or loads the kernels, once
-    if threads <= 1:
-        parts += [chunk(f) for f in firsts[1:]]
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            parts += list(pool.map(chunk, firsts[1:]))
+    parts += each(chunk, firsts[1:], threads)
     return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 

@@ -28,7 +28,6 @@ import inspect
 import io
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,6 +36,7 @@ import polars as pl
 
 from challengers.data.frames import to_matrix
 from challengers.features.detectors import DETECTORS, DetectorInfo
+from challengers.threads import each
 
 log = logging.getLogger(__name__)
 
@@ -266,13 +266,7 @@ def score_frame(
             x = rows_matrix(frame, features, rows[start:stop])
         out[start:stop] = fitted.score(x)
 
-    starts = range(0, n, CHUNK_ROWS)
-    if threads <= 1 or n <= CHUNK_ROWS:
-        for start in starts:
-            score_chunk(start)
-    else:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(pool.map(score_chunk, starts))  # list(): re-raise a chunk's exception here
+    each(score_chunk, range(0, n, CHUNK_ROWS), threads)
     return out
 
 

@@ -97,9 +97,8 @@ def evaluate(
     release_freed_memory()
     with progress.stage(f"Evaluating ({e.bootstrap} bootstrap replicates)"):
         scores = {f.plan.name: f.scores for f in ok if f.scores is not None}
-        ranked = rank_all(
-            rows, scores, calibrated, cfg.threads
-        )  # sorted once: evaluation, diagnostics
+        # sorted once, read by the evaluation and the diagnostics
+        ranked = rank_all(rows, scores, calibrated, cfg.threads)
         evaluations = evaluate_models(
             rows,
             scores,

@@ -19,9 +19,7 @@ batches of any size, so a dataset larger than memory can be fingerprinted from a
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +27,7 @@ import polars as pl
 
 from challengers.data.frames import DAY, DAY_LABEL
 from challengers.engine.rowhash import RowSums, batch_sums
+from challengers.threads import each, workers
 
 ALGORITHM = "rowsum-by-day/2"  # bump when the canonical form or the combination changes
 ROWS = "(rows)"  # the pseudo-column of the rows' own hashes in a fingerprint's JSON
@@ -153,7 +152,7 @@ class Fingerprinter:
     ) -> None:
         self.sums = RowSums(tuple(sorted(dict.fromkeys(columns))), chunk_by)
         self.rows = rows
-        self.threads = max(1, threads or os.cpu_count() or 1)
+        self.threads = workers(threads)
 
     def update(self, batch: pl.DataFrame) -> None:
         if self.threads == 1 or batch.height < 2 * PARALLEL_ROWS:
@@ -170,9 +169,7 @@ class Fingerprinter:
         def work(part: pl.DataFrame) -> list[tuple[str, int, int, dict[str, int]]]:
             return list(batch_sums(part, s.columns, s.kinds, s.chunk_by))
 
-        with ThreadPoolExecutor(self.threads) as pool:
-            results = list(pool.map(work, parts))
-        for result in results:
+        for result in each(work, parts, self.threads):
             for key, rows, row_sum, column_sums in result:
                 s.add(key, rows, row_sum, column_sums)
 
