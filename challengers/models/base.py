@@ -128,7 +128,7 @@ class BaseChallenger:
         third of the fit. Handed over once (a window's worth of float64 is not kept with the
         model). None: predict them."""
         scores, self.in_sample_ = self.in_sample_, None
-        return scores
+        return None if scores is None else np.asarray(scores, dtype=np.float64)
 
     def predict_score(
         self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
