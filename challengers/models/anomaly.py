@@ -34,6 +34,7 @@ from challengers.models.abilities import FitsOnSample, HasTwin
 from challengers.models.base import BaseChallenger
 from challengers.models.params import ChallengerParams, ModelSpec, TreeSection, TuneConfig
 from challengers.models.tree import TreeChallenger, TreeView, Tunable
+from challengers.threads import workers
 
 Hybrid = Literal["lightgbm", "xgboost"]
 
@@ -199,9 +200,7 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         )
 
     def _threads(self) -> int:
-        import os
-
-        return self.threads or os.cpu_count() or 1
+        return workers(self.threads)
 
     def _fit_settings(self) -> dict[str, Any]:
         return {

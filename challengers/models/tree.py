@@ -40,6 +40,7 @@ from challengers.models.params import (
     rounds_of,
 )
 from challengers.models.trees import LIBRARIES, TreeLibrary
+from challengers.threads import workers
 
 
 def positive_weight(y: np.ndarray, imbalance: str) -> float:
@@ -159,9 +160,7 @@ class TreeChallenger(BaseChallenger, Tunable):
         return not reweighted
 
     def _threads(self) -> int:
-        import os
-
-        return self.threads or os.cpu_count() or 1
+        return workers(self.threads)
 
     library: ClassVar[TreeLibrary]  # flavour, native file, predict with the best iteration
     # the boosting modes whose running training scores are the saved model's scores, bit for bit

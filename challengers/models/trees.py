@@ -11,12 +11,13 @@ is one more entry here. The libraries themselves are imported only when a booste
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from challengers.threads import workers
 
 
 class TreeLibrary:
@@ -103,7 +104,7 @@ class LightGBMLibrary(TreeLibrary):
 
     def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
         # LightGBM predicts with the best iteration by itself (and saves only up to it)
-        return np.asarray(booster.predict(x, num_threads=threads or os.cpu_count() or 1))
+        return np.asarray(booster.predict(x, num_threads=workers(threads)))
 
     def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         return np.asarray(booster.predict(x, pred_contrib=True), dtype=np.float64)

@@ -5,7 +5,6 @@ whole config."""
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -54,6 +53,7 @@ from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
 from challengers.results import SEVERITIES, DataSummary, Finding
+from challengers.threads import workers
 from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
 
@@ -252,7 +252,7 @@ def _fit_all(
     """The champion, then every challenger: reused from a checkpoint or fitted and kept (with
     the in-sample numbers its checkpoint must keep: :func:`with_in_sample`)."""
     plan = prepared.plan
-    threads = cfg.threads or os.cpu_count() or 1
+    threads = workers(cfg.threads)
     champion = store.reuse(plan.champion, prepared, progress) or store.keep(
         fit_champion(cfg, prepared, threads, progress), prepared
     )
