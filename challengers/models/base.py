@@ -71,7 +71,7 @@ class BaseChallenger:
     Params: ClassVar[type[ChallengerParams]] = ChallengerParams  # its YAML section
     calibrated: bool = False
     in_sample_wanted_: bool = False  # fit(in_sample=True): keep the training rows' scores
-    in_sample_: np.ndarray | None = None  # those scores, until take_in_sample_scores
+    in_sample_: np.ndarray | None = None  # those scores, float32 or float64 as made
 
     @classmethod
     def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
