@@ -241,10 +241,6 @@ def lenient_time(time: str, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=pl.Datetime("us")).alias(time)
 
 
-def is_orderable(dtype: pl.DataType) -> bool:
-    return dtype.is_numeric() or dtype.is_temporal() or dtype in (pl.String, pl.Boolean)
-
-
 def day_range(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 

@@ -216,6 +216,36 @@ def test_distinct_counts_through_the_scan(tmp_path: Path) -> None:
     assert frame["TX_DATETIME"].n_unique() == 12_000 and table["CODE_13"] == 13
 
 
+def test_constant_columns_of_every_type(tmp_path: Path) -> None:
+    """A column is constant when it holds one value (missing values and NaN aside), whatever its
+    type: read from its distinct count, checked here against min == max over its present values
+    (one value beside nulls or NaN is constant; no value at all is not)."""
+    i = pl.int_range(pl.len())
+    one_in_two = pl.when(i % 2 == 0)
+    frame = clean_frame().with_columns(
+        pl.lit("only").alias("TEXT_ONE"),
+        pl.format("v{}", i % 2).alias("TEXT_TWO"),
+        one_in_two.then(None).otherwise(pl.lit(2.5)).alias("FLOAT_ONE_NULLS"),
+        one_in_two.then(np.nan).otherwise(pl.lit(2.5)).alias("FLOAT_ONE_NAN"),
+        pl.lit(None, pl.Float64).alias("FLOAT_NONE"),
+        pl.lit(True).alias("BOOL_ONE"),
+        (i % 2 == 0).alias("BOOL_TWO"),
+        pl.lit(7, pl.Int64).alias("INT_ONE"),
+        pl.lit(datetime(2024, 1, 1)).alias("TIME_ONE"),
+        pl.lit("x").cast(pl.Categorical).alias("CATEGORY_ONE"),
+    )
+    table = {r["column"]: r["constant"] for r in audit(frame, tmp_path).tables["columns"]}
+    for name in frame.columns:
+        values = frame[name].fill_nan(None) if frame[name].dtype.is_float() else frame[name]
+        present = values.drop_nulls()
+        if present.dtype == pl.Categorical:
+            present = present.cast(pl.String)
+        truth = len(present) > 0 and present.min() == present.max()
+        assert table[name] == truth, name
+    assert table["TEXT_ONE"] and table["FLOAT_ONE_NAN"] and not table["TEXT_TWO"]
+    assert not table["FLOAT_NONE"]
+
+
 def _detail(result: Any, finding: str) -> str:
     return next(f.detail for f in result.findings if f.id == finding)
 
