@@ -247,14 +247,33 @@ def repeated(keys: pl.Series) -> int:
     """Values (nulls aside) equal to an earlier value of an integer column of keys.
 
     One column of keys, 8 bytes a row (0.8 GB at 100M rows), counted in place by
-    :func:`challengers.engine.repeats.repeats` (increasing keys without a copy); a hash set, as
-    ``n_unique`` builds, needs several times that."""
-    from challengers.engine.repeats import increasing, repeats  # numba loads when keys are counted
+    :func:`challengers.engine.repeats.repeats`; a hash set, as ``n_unique`` builds, needs several
+    times that. Keys already increasing (ids as extracts write them) are seen chunk by chunk,
+    without the copy that joins a collected column's chunks into one array (100M ids, 936
+    chunks: 1.9 s and 0.8 GB)."""
+    from challengers.engine.repeats import repeats  # numba loads when keys are counted
 
-    values = keys.drop_nulls().to_numpy()
-    if increasing(values):
+    present = keys.drop_nulls()
+    if _increasing(present):
         return 0
+    values = present.to_numpy()
     return repeats(values if values.flags.writeable else values.copy())
+
+
+def _increasing(keys: pl.Series) -> bool:
+    """Whether integer ``keys`` (no nulls) are strictly increasing, read chunk by chunk (each a
+    view of polars' memory), the first key of each chunk against the last of the one before."""
+    from challengers.engine.repeats import increasing
+
+    last = None
+    for chunk in keys.get_chunks():
+        values = chunk.to_numpy()
+        if values.size == 0:
+            continue
+        if not increasing(values) or (last is not None and values[0] <= last):
+            return False
+        last = values[-1]
+    return True
 
 
 @contextlib.contextmanager

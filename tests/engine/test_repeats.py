@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 
+from challengers.engine.local import repeated
 from challengers.engine.repeats import TABLE, repeats
 
 
@@ -97,3 +99,23 @@ def test_narrow_integers(dtype: type) -> None:
 def test_tiny(size: int) -> None:
     keys = np.zeros(size, dtype=np.uint64)
     assert repeats(keys) == max(0, size - 1)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [[1, 2, 3], [4, 5], [], [6, 9]],  # increasing across the chunks: no repeat
+        [[1, 2, 3], [3, 5]],  # a chunk starts with the last key of the one before
+        [[1, 2, 3], [2, 5]],  # ... with an earlier key
+        [[4, 5, 6], [1, 2, 3]],  # each chunk increasing, the column not
+        [[1, None, 3], [None, 3, 7]],  # missing keys are no repeats
+        [[None], [None, None]],
+    ],
+)
+@pytest.mark.parametrize("dtype", [pl.Int64, pl.UInt64])
+def test_a_collected_column_in_chunks(chunks: list[list[int | None]], dtype: pl.DataType) -> None:
+    """A collected column of keys comes in chunks (936 for 100M ids): increasing keys are seen
+    chunk by chunk without joining them, the boundaries between chunks included."""
+    column = pl.concat([pl.Series(c, dtype=dtype) for c in chunks], rechunk=False)
+    present = np.array([k for c in chunks for k in c if k is not None], dtype=np.int64)
+    assert repeated(column) == reference(present)
