@@ -46,11 +46,6 @@ def check_integrity(ctx: AuditContext) -> Section:
     n = int(stats["n"])
     if exact_id is not None:  # the id's present values, less those repeating an earlier one
         stats[f"{exact_id}:distinct"] = n - int(stats[f"{exact_id}:nulls"]) - repeated["id"]
-    for i in range(len(ctx.schema)):
-        # one present value: exact from the sketch too (a lone value's register holds it as
-        # both its lowest and highest hash), where a min and a max per column cost a pass each
-        # over the text columns' values (10M rows: 0.2 CPU-s a text column)
-        stats[f"{i}:constant"] = stats[f"{i}:distinct"] == 1
     ctx.daily = daily.filter(pl.col("day").is_not_null()).sort("day")
     section = Section()
     section.tables["columns"] = _column_table(ctx, stats, n)
@@ -105,7 +100,7 @@ def _profile(ctx: AuditContext) -> Aggregate:
         exprs.append((col.null_count().alias(f"{i}:nulls"), "sum"))
         if dtype.is_float():
             exprs.append((col.is_nan().sum().alias(f"{i}:nan"), "sum"))
-        if dtype.is_integer():  # whether it holds card-sized numbers (constant columns: below)
+        if dtype.is_integer():  # card-sized numbers (a constant column: its distinct count)
             exprs += [(col.min().alias(f"{i}:min"), "min"), (col.max().alias(f"{i}:max"), "max")]
         if dtype == pl.String:
             as_number = col.str.strip_chars().cast(pl.Float64, strict=False)
@@ -135,8 +130,8 @@ def _derived(ctx: AuditContext, profile: pl.DataFrame) -> pl.DataFrame:
     themselves are never kept)."""
     derived = []
     for i, dtype in enumerate(ctx.schema.dtypes()):
-        lo, hi = pl.col(f"{i}:min"), pl.col(f"{i}:max")
         if dtype.is_integer():
+            lo, hi = pl.col(f"{i}:min"), pl.col(f"{i}:max")
             top = pl.max_horizontal(hi.cast(pl.Float64), -lo.cast(pl.Float64))
             derived.append((top >= CARD_MIN).alias(f"{i}:large"))
     return profile.with_columns(derived)
@@ -185,7 +180,10 @@ def _column_table(ctx: AuditContext, stats: dict[str, Any], n: int) -> list[dict
                 "role": roles.get(name, "feature" if name in ctx.features else "unused"),
                 "null_rate": share(nulls, n),
                 "distinct": stats[f"{i}:distinct"],
-                "constant": bool(stats.get(f"{i}:constant")) and nulls < n,
+                # one present value (so never an all-missing column): exact from the sketch too,
+                # a lone value's register holding it as both its lowest and highest hash, where
+                # a min and a max cost a pass over each text column's values (10M rows: 0.2 CPU-s)
+                "constant": stats[f"{i}:distinct"] == 1,
                 "numeric_text_share": share(
                     stats.get(f"{i}:numeric_text") or 0, n - int(stats[f"{i}:nulls"])
                 )
