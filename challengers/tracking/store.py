@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
+from challengers.tracking.template import copy_template, forget_template, keep_template
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -172,17 +173,50 @@ def _sqlite_lock(uri: str) -> Iterator[None]:
 
 
 def _open_store(mlflow: Any, uri: str) -> None:
-    """Open (and, when new, create) the store once per process, one process at a time."""
+    """Open (and, when new, create) the store once per process, one process at a time. A new
+    local sqlite store starts as a copy of the empty store kept in the user's cache
+    (:mod:`challengers.tracking.template`), else MLflow makes it (and it is kept as that copy)."""
     if uri in _opened:
         return
     with _sqlite_lock(uri):
+        new = _new_sqlite_file(uri)
+        copied = new is not None and copy_template(new)
         try:
-            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+            _first_read(mlflow, uri)
         except Exception as exc:
-            raise EnvironmentFailure(
-                f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
-            ) from exc
+            if not copied:
+                raise _cannot_open(uri, exc) from exc
+            assert new is not None
+            # MLflow refused the copy: emptied (the same file, which MLflow's pooled connection
+            # holds open) and made by its migrations instead
+            os.truncate(new, 0)
+            forget_template()
+            copied = False
+            try:
+                _first_read(mlflow, uri)
+            except Exception as again:
+                raise _cannot_open(uri, again) from again
+        if new is not None and not copied:
+            keep_template(new)
     _opened.add(uri)
+
+
+def _first_read(mlflow: Any, uri: str) -> None:
+    mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+
+
+def _cannot_open(uri: str, exc: BaseException) -> EnvironmentFailure:
+    return EnvironmentFailure(
+        f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
+    )
+
+
+def _new_sqlite_file(uri: str) -> Path | None:
+    """The path of a local sqlite store that does not exist yet, else None."""
+    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return None if path.exists() else path
 
 
 def artifact_root(uri: str, experiment: str) -> str | None:
