@@ -180,23 +180,16 @@ def _open_store(mlflow: Any, uri: str) -> None:
         return
     with _sqlite_lock(uri):
         new = _new_sqlite_file(uri)
-        copied = new is not None and copy_template(new)
-        try:
-            _first_read(mlflow, uri)
-        except Exception as exc:
-            if not copied:
-                raise _cannot_open(uri, exc) from exc
-            assert new is not None
-            # MLflow refused the copy: emptied (the same file, which MLflow's pooled connection
-            # holds open) and made by its migrations instead
-            os.truncate(new, 0)
-            forget_template()
-            copied = False
+        if new is not None and copy_template(new) and _opens_copy(mlflow, uri, new):
+            new = None  # a copy of the template: nothing to keep
+        else:
             try:
                 _first_read(mlflow, uri)
-            except Exception as again:
-                raise _cannot_open(uri, again) from again
-        if new is not None and not copied:
+            except Exception as exc:
+                raise EnvironmentFailure(
+                    f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
+                ) from exc
+        if new is not None:
             keep_template(new)
     _opened.add(uri)
 
@@ -205,10 +198,17 @@ def _first_read(mlflow: Any, uri: str) -> None:
     mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
 
 
-def _cannot_open(uri: str, exc: BaseException) -> EnvironmentFailure:
-    return EnvironmentFailure(
-        f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
-    )
+def _opens_copy(mlflow: Any, uri: str, store: Path) -> bool:
+    """Whether MLflow opens the store just copied from the template; when it does not, the store
+    is emptied (the same file, which MLflow's pooled connection holds open) for MLflow's
+    migrations to make, and the template goes."""
+    try:
+        _first_read(mlflow, uri)
+    except Exception:
+        os.truncate(store, 0)
+        forget_template()
+        return False
+    return True
 
 
 def _new_sqlite_file(uri: str) -> Path | None:
