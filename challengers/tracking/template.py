@@ -35,7 +35,10 @@ def template_file() -> Path | None:
     if cache:
         folder = Path(cache)
     else:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        try:
+            base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        except RuntimeError:  # no HOME and no home directory in the user database
+            return None
         folder = Path(base) / "challenge"
     try:
         versions = "-".join(f"{p}{metadata.version(p)}" for p in _SCHEMA_PACKAGES)

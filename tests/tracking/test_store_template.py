@@ -164,3 +164,20 @@ def test_templates_off_leaves_new_stores_to_mlflow(
     _open(tmp_path / "two.db")
     assert len(migrations) == 2
     assert not (tmp_path / "cache").exists()
+
+
+def test_without_a_home_directory_new_stores_are_made_as_before(
+    migrations: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container user with no HOME and no entry in the user database: ``Path.home()`` raises."""
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("CHALLENGE_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert template_file() is None
+    _open(tmp_path / "one.db")
+    _open(tmp_path / "two.db")
+    assert len(migrations) == 2
