@@ -7,8 +7,9 @@ without its Default experiment: the schema and the rows the migrations wrote, no
 later new store starts as a copy of it, and MLflow, opening it, adds the Default experiment (its
 artifact location the new store's, its time now) as it does right after its migrations.
 
-MLflow checks the copy's schema revision when it opens it; a copy it refuses is removed with the
-template, and that store is made by the migrations (and becomes the new template).
+MLflow checks the copy's schema revision when it opens it; a copy it refuses is emptied and the
+template removed, and that store is made by the migrations (and becomes the new template). Where
+the copy cannot be made (no hard links, no cache), MLflow makes the store as before.
 ``CHALLENGE_CACHE_DIR`` moves the cache (default ``$XDG_CACHE_HOME/challenge``, else
 ``~/.cache/challenge``); ``CHALLENGE_STORE_TEMPLATE=off`` leaves new stores to MLflow.
 """
