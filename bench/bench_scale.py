@@ -177,7 +177,9 @@ def render(runs: list[dict], header: str) -> str:
         "The demo's experiment with the challengers of the first measurement (XGBoost champion "
         "file, LightGBM 300 rounds, XGBoost 200 rounds, 9 "
         "metrics, 1,000 entity-bootstrap replicates, audit, diagnostics, report, MLflow) on "
-        f"simulated logs over {DAYS} days. Peak: the `challenge run` process's max RSS. "
+        f"simulated logs over {DAYS} days. Peak: the `challenge run` process's max RSS. CPU s: "
+        "the user + system seconds of the run's process and of the children it waited for (the "
+        "plot drawers, the browser). "
         "Overhead: the run's wall time over the challengers' own fit + predict seconds "
         "(comparison.json), the floor of any run of these models.",
         "",
