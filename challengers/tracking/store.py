@@ -211,21 +211,26 @@ def _opens_copy(mlflow: Any, uri: str, store: Path) -> bool:
     return True
 
 
-def _new_sqlite_file(uri: str) -> Path | None:
-    """The path of a local sqlite store that does not exist yet, else None."""
+def _sqlite_file(uri: str) -> Path | None:
+    """The file of a local sqlite store (``sqlite:///<path>``); None for any other store, an
+    in-memory one included."""
     if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
         return None
-    path = Path(uri.removeprefix("sqlite:///"))
-    return None if path.exists() else path
+    return Path(uri.removeprefix("sqlite:///"))
+
+
+def _new_sqlite_file(uri: str) -> Path | None:
+    """The file of a local sqlite store that does not exist yet, else None."""
+    path = _sqlite_file(uri)
+    return None if path is None or path.exists() else path
 
 
 def artifact_root(uri: str, experiment: str) -> str | None:
     """Where a new experiment of a local sqlite store keeps its artifacts: beside the store
     (``<store dir>/mlruns/<experiment>``), not in whatever directory the command ran from, which
     is MLflow's default."""
-    if not uri.startswith("sqlite:///") or uri.endswith(":memory:"):
-        return None
-    return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns" / experiment)
+    path = _sqlite_file(uri)
+    return None if path is None else str(path.resolve().parent / "mlruns" / experiment)
 
 
 def create_experiment(mlflow: Any, uri: str, experiment: str) -> None:
@@ -341,10 +346,8 @@ def _safe_to_open(uri: str) -> bool:
     scheme = urlparse(uri).scheme.lower()
     if scheme in ("http", "https", "databricks"):
         return True
-    if scheme != "sqlite" or uri.endswith(":memory:"):
-        return False
-    path = Path(uri.removeprefix("sqlite:///"))
-    if not path.is_file() or not path.stat().st_size:
+    path = _sqlite_file(uri)
+    if path is None or not path.is_file() or not path.stat().st_size:
         return False
     try:  # MLflow's tables exist (a sqlite file of another application would get them now)
         with contextlib.closing(
