@@ -49,6 +49,13 @@ def peak_rss_mb(children: bool = False) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
+def children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (and the children they
+    waited for) so far: the difference across a run is the run's."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def progress_steps(stderr: str) -> list[tuple[str, float]]:
     """The (step, seconds) of each finished-step line `challenge run` prints ("✓ step (1.2s)").
     Run it with COLUMNS wide enough (see TOOL_ENV) that no line wraps."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import HANDBOOK, TOOL_ENV, machine, progress_steps, write_section
+from _results import HANDBOOK, TOOL_ENV, children_cpu_s, machine, progress_steps, write_section
 
 FEATURES = [
     "TX_AMOUNT",
@@ -300,12 +299,11 @@ def fixed_config(directory: Path) -> Path:
 
 
 def fixed_run(config: Path, directory: Path, index: int) -> dict:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu_s()
     wall, comparison, steps = run_tool(config, directory, tag=f"fixed-{index}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # the run's CPU seconds, its own children's (the browser printing the PDF) included: what a
     # loaded machine's wall time hides
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    cpu = children_cpu_s() - before
     models = sum(m["fit_seconds"] + m["predict_seconds"] for m in comparison["models"])
     return {"wall": wall, "models": models, "steps": steps, "cpu": cpu}
 

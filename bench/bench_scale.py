@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from pathlib import Path
 import yaml
 from _results import (  # bench/ is on sys.path when run as a script
     TOOL_ENV,
+    children_cpu_s,
     machine,
     peak_rss_mb,
     progress_steps,
@@ -139,7 +139,7 @@ class Watched:
 def watched(command: list[str]) -> Watched:
     """Run ``command``; per finished step (its progress line) the largest resident memory sampled
     every 0.2 s while that step ran and the CPU seconds spent since the line before."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = children_cpu_s()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=TOOL_ENV
     )
@@ -163,8 +163,7 @@ def watched(command: list[str]) -> Watched:
         current[0] = max(current[0], rss_gb(process.pid))
         time.sleep(0.2)
     reader.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    used = children_cpu_s() - before
     return Watched(process.returncode, "".join(lines), peaks, step_cpu, used)
 
 
