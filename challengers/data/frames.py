@@ -387,26 +387,47 @@ def check_target_values(
         )
 
 
+# The smallest float64 magnitude that becomes infinite as float32, the models' matrices' type
+# (to_matrix): the midpoint above float32's largest value, a tie that rounds to even, up.
+FLOAT32_OVERFLOW = 2.0**128 - 2.0**103
+
+
+def read_as_infinite(name: str) -> pl.Expr:
+    """Whether float column ``name``'s value is infinite in a model's float32 matrix: infinite,
+    or a float64 too large for float32 (legacy extracts write 1.8e308 for "missing"). NaN is
+    not: polars orders it above every number."""
+    return (pl.col(name).abs() >= FLOAT32_OVERFLOW) & pl.col(name).is_not_nan()
+
+
 def check_finite(
     frame: pl.DataFrame | Sequence[pl.DataFrame], features: Sequence[str], where: str
 ) -> None:
-    """Missing values are fine (trees handle them); infinities are not. Several frames (parts of
-    the rows, with one schema) are checked as their union."""
+    """Missing values are fine (trees handle them); infinities are not, nor values the models'
+    float32 matrices would hold as infinities. Several frames (parts of the rows, with one
+    schema) are checked as their union."""
     frames = [frame] if isinstance(frame, pl.DataFrame) else list(frame)
     floats = [f for f in features if frames[0].schema[f].is_float()]
     if not floats:
         return
-    counts = [0] * len(floats)
+    counts = [0] * 2 * len(floats)
+    queries = [pl.col(f).is_infinite().sum() for f in floats]
+    queries += [read_as_infinite(f).sum().alias(f"{f} overflows") for f in floats]
     for part in frames:
-        row = part.select(pl.col(f).is_infinite().sum() for f in floats).row(0)
+        row = part.select(queries).row(0)
         counts = [a + int(b) for a, b in zip(counts, row, strict=True)]
-    bad = [(f, n) for f, n in zip(floats, counts, strict=True) if n]
-    if bad:
-        name, n = bad[0]
-        raise DataError(
-            f"{where}: feature '{name}' has {n} infinite values; replace them with null or a "
-            "finite value"
-        )
+    infinite, as_infinite = counts[: len(floats)], counts[len(floats) :]
+    for name, n, m in zip(floats, infinite, as_infinite, strict=True):
+        if n:
+            raise DataError(
+                f"{where}: feature '{name}' has {n} infinite values; replace them with null or "
+                "a finite value"
+            )
+        if m:
+            raise DataError(
+                f"{where}: feature '{name}' has {m} values beyond float32's range (magnitude "
+                "3.4e38 or more), which the models would read as infinite; replace them with "
+                "null if they stand for missing, or rescale the feature (a log, other units)"
+            )
 
 
 MATRIX_BLOCK = 1 << 18  # rows converted at a time: the transient float32 columns stay ~1 MB each

@@ -238,7 +238,8 @@ class Engine(ABC, Generic[F]):
         """The rows at ``positions`` (0-based, ascending, in the files' order) on the driver."""
 
     def with_infinite(self, rows: F, columns: Sequence[str]) -> F:
-        """The rows with an infinite value in one of the float ``columns`` (none when empty)."""
+        """The rows with a value in one of the float ``columns`` that a model would read as
+        infinite (``data.frames.read_as_infinite``); none when ``columns`` is empty."""
         raise NotImplementedError(f"engine {self.kind} checks its rows in memory")
 
     @abstractmethod

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from challengers.data.frames import DAY
+from challengers.data.frames import DAY, FLOAT32_OVERFLOW
 from challengers.data.split import FIRST_FRAUD_DAY, KNOWN, Windows
 from challengers.engine import (
     spark_aggregates,
@@ -176,7 +176,10 @@ class SparkEngine(Engine[Any]):
 
         if not columns:
             return rows.limit(0)
-        infinite = [F.abs(F.col(c)) == F.lit(float("inf")) for c in columns]
+        # as data.frames.read_as_infinite; Spark too orders NaN above every number
+        infinite = [
+            (F.abs(F.col(c)) >= F.lit(FLOAT32_OVERFLOW)) & ~F.isnan(F.col(c)) for c in columns
+        ]
         return rows.where(functools.reduce(operator.or_, infinite))
 
     def to_polars(self, rows: Any) -> pl.DataFrame:

@@ -20,6 +20,7 @@ from challengers.data.frames import (
     check_target,
     collect_days,
     days_query,
+    read_as_infinite,
 )
 from challengers.data.split import Split, Windows, exclude_known, first_known_fraud_day, split
 from challengers.pipeline.plan import Plan
@@ -34,7 +35,7 @@ class Loaded:
     history: pl.DataFrame | None  # every loaded row as one frame, when kept
     printer: Fingerprinter  # fed with the rows no longer held (the gap)
     unprinted: list[pl.DataFrame]  # the held rows not yet fingerprinted
-    checked: list[pl.DataFrame]  # held rows and the gap's rows with an infinite feature
+    checked: list[pl.DataFrame]  # held rows, and the gap's rows a model would read as infinite
     rows: int  # every loaded row
 
     def fingerprint_rest(self) -> Fingerprinter:
@@ -111,11 +112,11 @@ def _stream(
     plan: Plan, start: date, end: date, printer: Fingerprinter, schema: pl.Schema
 ) -> tuple[int, pl.DataFrame]:
     """Fingerprint the rows of days start..end one day at a time: their count, and the rows
-    (normally none) with an infinite feature, which the finiteness check reports as it would from
-    every row. A day per query: polars' batched reading (collect_batches, sink_batches) ran ahead
+    (normally none) with a feature a model would read as infinite, which the finiteness check
+    reports as it would from every row. A day per query: polars' batched reading (collect_batches, sink_batches) ran ahead
     of the fingerprint and held about the whole gap at its peak."""
     floats = [f for f in features_of(plan) if schema[f].is_float()]
-    infinite = pl.any_horizontal(pl.col(f).is_infinite() for f in floats) if floats else None
+    infinite = pl.any_horizontal(read_as_infinite(f) for f in floats) if floats else None
     rows, bad = 0, [pl.DataFrame(schema=schema)]
     time = plan.spec.time
     for offset in range((end - start).days + 1):

@@ -258,6 +258,11 @@ CASES = [
         ("data.features: feature 'TX_AMOUNT' has", "infinite values; replace them with null"),
     ),
     BadData(
+        "feature-beyond-float32",  # a legacy extract's "missing": the models' float32 reads inf
+        parquet(_column("TX_AMOUNT", pl.lit(1.7976931348623157e308), IN_TRAIN & (TX % 89 == 0))),
+        ("data.features: feature 'TX_AMOUNT' has", "values beyond float32's range", "with null"),
+    ),
+    BadData(
         "text-column-as-feature",
         parquet(lambda f: f),
         ("data.features: feature 'REGION' is String, not numeric", "add it to data.drop"),
