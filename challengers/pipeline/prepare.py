@@ -337,22 +337,43 @@ def _check_windows(plan: Plan, parts: Split) -> None:
         ("train", parts.training_counts(target), w.train_start, w.train_end),
         ("test", test, w.test_start, w.test_end),
     ):
+        window = f"split.{label}: the window {start}..{end}"
+        # the known frauds' rows left out of the test window took all its rows, or all its frauds
+        emptied = (rows == 0 and parts.excluded_rows > 0) or (
+            positives == 0 and parts.excluded_positives > 0
+        )
+        if label == "test" and emptied:
+            _no_test_rows_left(plan, parts, window, rows)
         if rows == 0:
             lo, hi = time_range(plan.lf, plan.spec.time)
             raise DataError(
-                f"split.{label}: the window {start}..{end} has no rows; the data covers "
-                f"{lo}..{hi}; move the window inside it"
+                f"{window} has no rows; the data covers {lo}..{hi}; move the window inside it"
             )
         if positives == 0:
             raise DataError(
-                f"split.{label}: the window {start}..{end} has {rows} rows but no "
-                f"frauds ({target} = 1); widen or move the window"
+                f"{window} has {rows} rows but no frauds ({target} = 1); widen or move the window"
             )
         if positives == rows:
             raise DataError(
                 f"split.{label}: every row of the window {start}..{end} is a fraud; the target "
                 "column is probably wrong"
             )
+
+
+def _no_test_rows_left(plan: Plan, parts: Split, window: str, rows: int) -> None:
+    """The test window emptied (of rows, or of frauds) by leaving out the rows of entities with
+    a fraud known before their day: said as such, since the window itself is not at fault."""
+    spec = plan.spec
+    gone = (
+        f"once the {parts.excluded_rows:,} rows of entities ({spec.entity}) with a fraud known "
+        f"before their day are left out ({parts.excluded_positives:,} of them frauds; "
+        "split.exclude_known_frauds)"
+    )
+    remains = "has no rows left" if rows == 0 else f"has {rows:,} rows but no frauds left"
+    raise DataError(
+        f"{window} {remains} {gone}; set split.exclude_known_frauds: false to score them, or "
+        "check that data.entity names an account and not a shared id"
+    )
 
 
 def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> dict:

@@ -70,6 +70,17 @@ def _rename_header(lines: list[str]) -> None:
     lines[0] = lines[0].replace("TERMINAL_ID", "CUSTOMER_ID")
 
 
+def _to_a_known_fraudster(moved: pl.Expr) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """The ``moved`` rows given to a customer with a fraud in the training window, whose rows
+    the test window leaves out (split.exclude_known_frauds)."""
+
+    def change(frame: pl.DataFrame) -> pl.DataFrame:
+        fraudster = frame.filter(IN_TRAIN & (pl.col("TX_FRAUD") == 1)).item(0, "CUSTOMER_ID")
+        return _column("CUSTOMER_ID", pl.lit(fraudster), moved)(frame)
+
+    return change
+
+
 def _glob_of(change_second: Callable[[pl.DataFrame], pl.DataFrame]) -> Callable[..., Path]:
     def make(frame: pl.DataFrame, directory: Path) -> Path:
         cut = pl.col("TX_DATETIME") < datetime(2024, 2, 15)
@@ -208,6 +219,20 @@ CASES = [
         "training-window-without-frauds",
         parquet(_column("TX_FRAUD", pl.lit(0, pl.Int8), IN_TRAIN)),
         ("split.train: the window 2024-01-31..2024-02-20 has", "but no frauds", "widen or move"),
+    ),
+    BadData(
+        "test-window-only-known-fraudsters",
+        parquet(_to_a_known_fraudster(IN_TEST)),
+        (
+            "split.test: the window 2024-02-28..2024-03-10 has no rows left once the",
+            "rows of entities (CUSTOMER_ID) with a fraud known before their day are left out",
+            "set split.exclude_known_frauds: false",
+        ),
+    ),
+    BadData(
+        "test-frauds-only-of-known-fraudsters",
+        parquet(_to_a_known_fraudster(IN_TEST & (pl.col("TX_FRAUD") == 1))),
+        ("split.test: the window 2024-02-28..2024-03-10 has", "rows but no frauds left once the"),
     ),
     BadData(
         "windows-before-the-data",
