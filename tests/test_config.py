@@ -127,6 +127,69 @@ def test_invalid_configs_are_one_clear_line_each(
     assert "Traceback" not in message
 
 
+TUNED_GRAPH = {
+    "name": "g",
+    "kind": "graph",
+    "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"]},
+    "model": {"kind": "lightgbm", "tune": {"validation_days": 20, "folds": 3}},
+}
+
+
+@pytest.mark.parametrize(
+    ("patch", "line_holds", "expected"),
+    [
+        (
+            lambda c: c["challengers"].append({"name": "lgbm", "kind": "xgboost"}),
+            "- name: lgbm",
+            "model names must be unique; repeated: lgbm",
+        ),
+        (
+            lambda c: c["data"].pop("entity"),
+            "exclude_known_frauds: true",
+            "split.exclude_known_frauds needs data.entity",
+        ),
+        (
+            lambda c: c["data"].pop("entity") and c["split"].update(exclude_known_frauds=False),
+            "metrics:",
+            "needs data.entity (the card/customer id)",
+        ),
+        (
+            lambda c: c["champion"]["retrain"].update(tune={"trials": 2}),
+            "tune:",
+            "champion.retrain.tune: the champion replicates the documented spec",
+        ),
+        (
+            lambda c: c["challengers"].append(
+                {"name": "t", "kind": "xgboost", "tune": {"validation_days": 20, "folds": 3}}
+            ),
+            "tune:",
+            "challenger 't' tune: the training window 2024-01-31..2024-02-20 (21 days) is too short",
+        ),
+        (
+            lambda c: c["challengers"].append(TUNED_GRAPH),
+            "tune:",
+            "challenger 'g' tune: the training window",
+        ),
+    ],
+)
+def test_checks_across_sections_name_the_line_of_the_field_to_fix(
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    patch: Callable,
+    line_holds: str,
+    expected: str,
+) -> None:
+    """A check that reads several sections (pydantic gives it no line) points at the line where
+    the fix goes: the repeated name, the tune block, the exclusion that needs an entity."""
+    cfg = sim_config(sim_parquet)
+    patch(cfg)
+    path = write_config(cfg)
+    message = _error(path)
+    where, line, text = message.split(":", 2)
+    assert where == str(path) and expected in text
+    assert path.read_text().splitlines()[int(line) - 1].strip() == line_holds
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: x\ndata:\n  path: [unclosed\n  target: y\n")

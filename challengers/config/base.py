@@ -14,6 +14,18 @@ from challengers.evaluation.metrics import METRICS, MetricSpec, parse_metric
 from challengers.models.params import NAME_PATTERN, Strict, unique_names
 
 __all__ = ["NAME_PATTERN", "Strict", "unique_names"]
+
+
+class FieldError(ValueError):
+    """A check across sections that knows where its fix goes: ``path`` (keys and list indexes,
+    e.g. ``("challengers", 0, "tune")``) gives the error its config line, where pydantic would
+    give a whole-config check none."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
 SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")  # a URL or a URI: scheme://...
 

@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from challengers.config.base import NAME_PATTERN, Strict
+from challengers.config.base import NAME_PATTERN, FieldError, Strict
 from challengers.config.models import ChallengerConfig, ChampionConfig
 from challengers.config.sections import (
     DataConfig,
@@ -46,9 +46,17 @@ class ExperimentConfig(Strict):
         names = [self.champion.name] + [c.name for c in self.challengers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"model names must be unique; repeated: {', '.join(dupes)}")
+            # the second model of a repeated name is where it was repeated
+            second = [i for i, c in enumerate(self.challengers) if c.name == dupes[0]][-1]
+            raise FieldError(
+                ("challengers", second, "name"),
+                f"model names must be unique; repeated: {', '.join(dupes)}",
+            )
         if self.split.exclude_known_frauds and not self.data.entity:
-            raise ValueError("split.exclude_known_frauds needs data.entity (the card/customer id)")
+            raise FieldError(
+                ("split", "exclude_known_frauds"),
+                "split.exclude_known_frauds needs data.entity (the card/customer id)",
+            )
         _check_metric_needs(self)
         _check_tuning(self)
         return self
@@ -124,23 +132,31 @@ def _check_metric_needs(cfg: ExperimentConfig) -> None:
     specs = cfg.evaluation.metric_specs
     by_entity = [m.name for m in specs if "entity" in m.info.needs]
     if by_entity and not cfg.data.entity:
-        raise ValueError(f"metric {by_entity[0]} needs data.entity (the card/customer id)")
+        raise FieldError(
+            ("evaluation", "metrics"),
+            f"metric {by_entity[0]} needs data.entity (the card/customer id)",
+        )
     if cfg.evaluation.resample == "entity" and not cfg.data.entity:
-        raise ValueError("evaluation.resample 'entity' needs data.entity; or use day or row")
+        raise FieldError(
+            ("evaluation", "resample"),
+            "evaluation.resample 'entity' needs data.entity; or use day or row",
+        )
     if cfg.evaluation.resample == "row" and by_entity:
-        raise ValueError(
+        raise FieldError(
+            ("evaluation", "resample"),
             f"{by_entity[0]} cannot be bootstrapped over single rows; "
-            "set evaluation.resample to entity or day"
+            "set evaluation.resample to entity or day",
         )
     if cfg.data.amount:
         return
     by_amount = [m.name for m in specs if "amount" in m.info.needs]
     if by_amount:
-        raise ValueError(f"metric {by_amount[0]} needs data.amount")
+        raise FieldError(("evaluation", "metrics"), f"metric {by_amount[0]} needs data.amount")
     if amount_needed(specs, cost_is_amount=cfg.evaluation.cost.false_negative == "amount"):
-        raise ValueError(
+        raise FieldError(
+            ("evaluation", "cost", "false_negative"),
             "evaluation.cost.false_negative is 'amount' but data.amount is not set; "
-            "set data.amount or give a number"
+            "set data.amount or give a number",
         )
 
 
@@ -157,19 +173,23 @@ def _check_tuning(cfg: ExperimentConfig) -> None:
     from challengers.data.split import validation_windows
 
     if cfg.champion.retrain is not None and cfg.champion.retrain.tune is not None:
-        raise ValueError(
+        raise FieldError(
+            ("champion", "retrain", "tune"),
             "champion.retrain.tune: the champion replicates the documented spec and is not tuned; "
-            "remove tune, or add a tuned challenger of the same kind"
+            "remove tune, or add a tuned challenger of the same kind",
         )
     s = cfg.split
-    for c in cfg.challengers:
+    for i, c in enumerate(cfg.challengers):
         tuned = c.tuning()
         if tuned is None:
             continue
         tune = tuned[0]
+        # at the challenger's top level, or in its model: section (graph, anomaly hybrid)
+        on_top = getattr(c, "tune", None) is tune
+        where = ("challengers", i, "tune") if on_top else ("challengers", i, "model", "tune")
         try:
             validation_windows(
                 s.train.start, s.train.end, s.label_delay_days, tune.validation_days, tune.folds
             )
         except ValueError as exc:
-            raise ValueError(f"challenger '{c.name}' tune: {exc}") from None
+            raise FieldError(where, f"challenger '{c.name}' tune: {exc}") from None

@@ -12,6 +12,7 @@ from pydantic import (
     ValidationError,
 )
 
+from challengers.config.base import FieldError
 from challengers.config.experiment import ExperimentConfig
 from challengers.config.models import KIND_CONFIGS
 from challengers.errors import ConfigError, did_you_mean
@@ -140,9 +141,12 @@ def _format_validation(
     out = []
     for err in exc.errors():
         loc = _strip_union_tag(err["loc"])
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, FieldError):  # a check across sections: its message names the field
+            loc = cause.path
         line = _line_for(loc, lines)
         where = f"{source}:{line}" if line else str(source)
-        field = _dotted(loc)
+        field = "" if isinstance(cause, FieldError) else _dotted(loc)
         problem = _explain(err, tuple(err["loc"]))
         out.append(f"{where}: {field}: {problem}" if field else f"{where}: {problem}")
     return "\n".join(dict.fromkeys(out))
