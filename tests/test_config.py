@@ -105,6 +105,22 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
             "model names must be unique; repeated: lgbm",
         ),
         (lambda c: c["data"].pop("target"), "data.target: required key is missing"),
+        (
+            lambda c: c["challengers"].append(
+                {"name": "g", "kind": "graph", "graph": {"entities": ["CUSTOMER_ID"] * 2}}
+            ),
+            "challengers[2].graph.entities: lists CUSTOMER_ID more than once; keep one",
+        ),
+        (
+            lambda c: c["challengers"].append(
+                {
+                    "name": "g",
+                    "kind": "graph",
+                    "graph": {"entities": ["A", "B"], "windows_days": [7, 7]},
+                }
+            ),
+            "challengers[2].graph.windows_days: lists 7 more than once; keep one",
+        ),
         (lambda c: c["champion"].update(claimed={"auc": 0.9}), "'auc' is not a metric key"),
         (
             lambda c: c["data"].update(table="db.transactions"),

@@ -24,7 +24,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 
 import numpy as np
 import polars as pl
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.engine import base as engine_base
@@ -40,6 +40,7 @@ from challengers.models.params import (
     Strict,
     TreeSection,
     TuneConfig,
+    unique_names,
 )
 from challengers.models.tree import (
     LightGBMChallenger,
@@ -61,6 +62,8 @@ class GraphSettings(Strict):
     windows_days: list[Annotated[int, Field(ge=1)]] = [1, 7, 30]
     structure: bool = True
     structure_every_days: int = Field(1, ge=1)  # snapshot cadence of the graph-structure features
+
+    _lists = field_validator("entities", "windows_days")(unique_names)
 
 
 class GraphParams(ChallengerParams):

@@ -35,12 +35,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def unique_names(value: list[str] | None) -> list[str] | None:
-    """Column lists name each column once."""
+def unique_names(value: list[Any] | None) -> list[Any] | None:
+    """Lists of columns (or of windows) name each once."""
     if value is not None:
         repeated = sorted({v for v in value if value.count(v) > 1})
         if repeated:
-            raise ValueError(f"lists {', '.join(repeated)} more than once; keep one")
+            raise ValueError(f"lists {', '.join(map(str, repeated))} more than once; keep one")
     return value
 
 
