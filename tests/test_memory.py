@@ -56,12 +56,17 @@ def test_windows_loaded_alone_equal_the_windows_cut_from_every_row(
     assert lean.data_print.windows["loaded"] > lean.split.train.height + lean.split.test.height
 
 
+@pytest.mark.parametrize("segments", [["REGION", "CARD_TYPE"], ["REGION", "CUSTOMER_ID"]])
 def test_the_training_frame_without_its_label_columns_gives_the_same_numbers(
-    sim_parquet: Path, tmp_path: Path
+    sim_parquet: Path, tmp_path: Path, segments: list[str]
 ) -> None:
     """A run lets go of the training rows' id and segments once they are fingerprinted: every
-    model, test metric, in-sample metric and interval is what the whole frame gave."""
-    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet)).resolved()
+    model, test metric, in-sample metric and interval is what the whole frame gave. A segment
+    that is also the entity stays (the in-sample metrics read it): dropped with the segments,
+    the evaluation stopped on a missing column."""
+    raw = sim_config(sim_parquet)
+    raw["data"]["segments"] = segments
+    cfg = ExperimentConfig.model_validate(raw).resolved()
     numbers = []
     for keep_history in (True, False):
         progress, out = SilentProgress(), tmp_path / f"out-{keep_history}"

@@ -121,9 +121,10 @@ def prepare(
 def training_columns(plan: Plan) -> set[str]:
     """The training frame's columns something reads after loading: the run's columns
     (:attr:`Plan.columns`) and the day, but not the id, the segments or the scenario, which only
-    label test rows, unless a model reads them."""
+    label test rows, unless a model or the run reads them (a segment that is also the entity)."""
     s = plan.spec
     read = {c for m in [plan.champion, *plan.challengers] for c in (*m.features, *m.extra_columns)}
+    read |= {s.target, s.time, s.amount, s.entity}
     labels_only = {s.id, *s.segments, s.scenario} - read
     return {DAY, *plan.columns} - labels_only
 
