@@ -1,9 +1,10 @@
 """Fuzzing: generated configs (mutations of a valid one, and raw text) and small generated data
 frames. The loader raises only ConfigError; `challenge check` only exits 0 or 2, with one
-"error:" line per problem and never a traceback.
+"error:" line per problem and never a traceback. Whole runs (`challenge run`) with columns in
+several roles: the same, or exit 0 with a comparison.
 
 Examples are derandomized (the same every run, so the suite cannot flake); set
-CHALLENGE_FUZZ_EXAMPLES=500 for a longer, random search.
+CHALLENGE_FUZZ_EXAMPLES=500 for a longer, random search (whole runs included: seconds each).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from challengers.config import load_config
@@ -258,3 +260,60 @@ def test_generated_data(frame: pl.DataFrame, as_csv: bool, entity: bool, tmp_pat
     config = tmp_path / "fuzz.yaml"
     config.write_text(yaml.safe_dump(_data_config(path, frame, entity), sort_keys=False))
     _check(config, tmp_path)
+
+
+# ------------------------------------------------------------------- whole runs, column roles
+
+# the simulated file's columns, for roles a validator may give one column twice (a segment that
+# is the entity, an id that is the amount): a run must finish or stop in one line
+ROLE_COLUMNS = ["CUSTOMER_ID", "TERMINAL_ID", "TRANSACTION_ID", "TX_AMOUNT", "MCC", "REGION"]
+ROLES = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.sampled_from(ROLE_COLUMNS),
+        "entity": st.sampled_from(ROLE_COLUMNS),
+        "amount": st.sampled_from(["TX_AMOUNT", "MCC", "CUSTOMER_ID"]),
+        "segments": st.lists(st.sampled_from(ROLE_COLUMNS), min_size=1, max_size=3, unique=True),
+        "scenario": st.sampled_from(["TX_FRAUD_SCENARIO", "REGION", "MCC"]),
+        "features": st.lists(st.sampled_from(ROLE_COLUMNS), min_size=1, max_size=3, unique=True),
+    },
+)
+# whole runs take seconds each: the suite runs the examples below; CHALLENGE_FUZZ_EXAMPLES=N
+# adds N generated ones
+RUNS = settings(
+    FUZZ,
+    max_examples=EXAMPLES or 1,
+    phases=[Phase.explicit, Phase.generate] if EXAMPLES else [Phase.explicit],
+)
+
+
+@RUNS
+@given(roles=ROLES, kind=st.sampled_from(["lightgbm", "xgboost", "anomaly"]))
+# the id and a segment the entity: each stopped the evaluation until training_columns kept them
+@example(roles={"id": "CUSTOMER_ID", "segments": ["REGION", "CUSTOMER_ID"]}, kind="xgboost")
+def test_runs_with_columns_in_several_roles(
+    roles: dict[str, Any], kind: str, tmp_path_factory: pytest.TempPathFactory, sim_parquet: Path
+) -> None:
+    """`challenge run` (not only check) with columns given several roles: exit 0, or 2 with one
+    'error:' line per problem; never a traceback (a segment that was also the entity once
+    stopped the evaluation with polars' ColumnNotFoundError)."""
+    tmp = tmp_path_factory.mktemp("roles")
+    cfg = sim_config(sim_parquet)
+    cfg["data"].update(roles)
+    cfg["champion"]["retrain"]["params"] = {"n_estimators": 5}
+    challenger: dict[str, Any] = {"name": "m", "kind": kind, "params": {"n_estimators": 5}}
+    if kind == "anomaly":
+        challenger = {"name": "m", "kind": "anomaly", "detector": "ecod"}
+    cfg["challengers"] = [challenger]
+    cfg["evaluation"]["bootstrap"] = 10
+    config = tmp / "fuzz.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    store = f"sqlite:///{tmp / 'm.db'}"
+    outcome = invoke(["run", config, "-o", tmp / "out", "--tracking-uri", store, "-q"])
+    assert "Traceback" not in outcome.stderr + outcome.stdout
+    assert outcome.code in (0, 2), f"exit {outcome.code}: {outcome.stderr}"
+    lines = outcome.stderr.strip().splitlines()
+    if outcome.code == 2:
+        assert lines and all(line.startswith("error: ") for line in lines), lines
+    else:
+        assert (tmp / "out" / "comparison.json").exists()
