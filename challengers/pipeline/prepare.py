@@ -124,7 +124,7 @@ def training_columns(plan: Plan) -> set[str]:
     label test rows, unless a model or the run reads them (a segment that is also the entity)."""
     s = plan.spec
     read = {c for m in [plan.champion, *plan.challengers] for c in (*m.features, *m.extra_columns)}
-    read |= {s.target, s.time, s.amount, s.entity}
+    read |= {c for c in (s.target, s.time, s.amount, s.entity) if c}
     labels_only = {s.id, *s.segments, s.scenario} - read
     return {DAY, *plan.columns} - labels_only
 
