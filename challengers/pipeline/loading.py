@@ -113,8 +113,9 @@ def _stream(
 ) -> tuple[int, pl.DataFrame]:
     """Fingerprint the rows of days start..end one day at a time: their count, and the rows
     (normally none) with a feature a model would read as infinite, which the finiteness check
-    reports as it would from every row. A day per query: polars' batched reading (collect_batches, sink_batches) ran ahead
-    of the fingerprint and held about the whole gap at its peak."""
+    reports as it would from every row. A day per query: polars' batched reading
+    (collect_batches, sink_batches) ran ahead of the fingerprint and held about the whole gap
+    at its peak."""
     floats = [f for f in features_of(plan) if schema[f].is_float()]
     infinite = pl.any_horizontal(read_as_infinite(f) for f in floats) if floats else None
     rows, bad = 0, [pl.DataFrame(schema=schema)]
