@@ -46,10 +46,10 @@ class ExperimentConfig(Strict):
         names = [self.champion.name] + [c.name for c in self.challengers]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            # the second model of a repeated name is where it was repeated
-            second = [i for i, c in enumerate(self.challengers) if c.name == dupes[0]][-1]
+            # the last model of a repeated name is where it was repeated
+            last = [i for i, c in enumerate(self.challengers) if c.name == dupes[0]][-1]
             raise FieldError(
-                ("challengers", second, "name"),
+                ("challengers", last, "name"),
                 f"model names must be unique; repeated: {', '.join(dupes)}",
             )
         if self.split.exclude_known_frauds and not self.data.entity:

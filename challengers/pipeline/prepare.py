@@ -339,12 +339,8 @@ def _check_windows(plan: Plan, parts: Split) -> None:
         ("test", test, w.test_start, w.test_end),
     ):
         window = f"split.{label}: the window {start}..{end}"
-        # the known frauds' rows left out of the test window took all its rows, or all its frauds
-        emptied = (rows == 0 and parts.excluded_rows > 0) or (
-            positives == 0 and parts.excluded_positives > 0
-        )
-        if label == "test" and emptied:
-            _no_test_rows_left(plan, parts, window, rows)
+        if label == "test":
+            _check_left_out_known_frauds(plan, parts, window, rows, positives)
         if rows == 0:
             lo, hi = time_range(plan.lf, plan.spec.time)
             raise DataError(
@@ -361,9 +357,16 @@ def _check_windows(plan: Plan, parts: Split) -> None:
             )
 
 
-def _no_test_rows_left(plan: Plan, parts: Split, window: str, rows: int) -> None:
-    """The test window emptied (of rows, or of frauds) by leaving out the rows of entities with
-    a fraud known before their day: said as such, since the window itself is not at fault."""
+def _check_left_out_known_frauds(
+    plan: Plan, parts: Split, window: str, rows: int, positives: int
+) -> None:
+    """A test window that leaving out the rows of entities with a fraud known before their day
+    emptied (of its rows, or of its frauds) is said to be so: the window is not at fault."""
+    emptied = (rows == 0 and parts.excluded_rows > 0) or (
+        positives == 0 and parts.excluded_positives > 0
+    )
+    if not emptied:
+        return
     spec = plan.spec
     gone = (
         f"once the {parts.excluded_rows:,} rows of entities ({spec.entity}) with a fraud known "
