@@ -25,9 +25,13 @@ $(UV): | $(BIN)/python
 # The `challenge` command is then the C launcher of cli/launcher.c (SIGINT held back while Python
 # starts, so that an early Ctrl-C is the tool's one line and exit 130); without a C compiler, the
 # console script pip wrote stays.
+# uv's cache pruned after (1.3 s): pyspark comes as a source archive, which uv built again on each
+# fresh clone's install and kept every build of (1.2 GB each, only the last reachable; 61 GB after
+# a few dozen clones).
 $(STAMP): requirements.lock pyproject.toml cli/launcher.c | $(UV)
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) cache prune --quiet || true  # housekeeping: never fails the install
 	@{ cc -O2 -static -D_GNU_SOURCE -o $(BIN)/challenge.launcher cli/launcher.c 2>/dev/null \
 		|| cc -O2 -D_GNU_SOURCE -o $(BIN)/challenge.launcher cli/launcher.c 2>/dev/null; } \
 		&& mv $(BIN)/challenge.launcher $(BIN)/challenge \
