@@ -10,7 +10,13 @@ import pytest
 
 from challengers.data.frames import to_matrix
 from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
-from challengers.models.trees import LIBRARIES, library, library_for_file, library_of
+from challengers.models.trees import (
+    LIBRARIES,
+    library,
+    library_for_file,
+    library_of,
+    without_tree_sizes,
+)
 from challengers.pipeline.checkpoint import _save_native, _state
 from challengers.pipeline.fitting import Fitted
 from challengers.pipeline.plan import ModelPlan
@@ -81,3 +87,32 @@ def test_a_champion_file_predicts_with_its_best_iteration(tmp_path: Path) -> Non
 def test_other_objects_belong_to_no_library() -> None:
     assert library_of(object()) is None
     assert library_for_file(".pkl") is None
+
+
+def test_a_lightgbm_file_loads_as_lightgbm_reads_it_without_its_tree_offsets(
+    tmp_path: Path,
+) -> None:
+    """`LightGBMLibrary.load` drops the header's tree_sizes (LightGBM's offsets for reading the
+    trees in parallel, where a damaged file ends the process): the booster is the one LightGBM
+    itself loads, text for text and score for score, and no tree line is touched."""
+    import lightgbm as lgb
+
+    x = easy_frame(2000, seed=4).select(EASY_FEATURES).to_numpy()
+    label = (x[:, 0] > np.median(x[:, 0])).astype(int)
+    params = {"verbosity": -1, "num_threads": 1, "num_leaves": 7}
+    lgb.train(params, lgb.Dataset(x, label=label), 40).save_model(tmp_path / "m.txt")
+    text = (tmp_path / "m.txt").read_text()
+    assert text.count("tree_sizes=") == 1
+
+    ours, theirs = (
+        LIBRARIES["lightgbm"].load(tmp_path / "m.txt"),
+        lgb.Booster(model_file=tmp_path / "m.txt"),
+    )
+    assert ours.model_to_string() == theirs.model_to_string()
+    np.testing.assert_array_equal(ours.predict(x), theirs.predict(x))
+
+    kept = without_tree_sizes(text)
+    assert "tree_sizes=" not in kept
+    assert kept.splitlines() == [
+        line for line in text.splitlines() if not line.startswith("tree_sizes=")
+    ]

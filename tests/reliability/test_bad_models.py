@@ -86,6 +86,16 @@ def _multiclass(library: str) -> Callable[[Path], Path]:
     return build
 
 
+def _lightgbm_tree_that_loops(directory: Path) -> Path:
+    """A tree whose right_child line is cut to "0": LightGBM read it and its prediction then
+    looped forever (found by fuzzing champion files: the run hung at 100% of both cores)."""
+    model = _lightgbm(directory / "source.txt").read_text()
+    start = model.index("right_child=")
+    end = model.index("\n", start)
+    (directory / "champion.txt").write_text(model[:start] + "right_child=0" + model[end:])
+    return directory / "champion.txt"
+
+
 MODELS = [
     *(
         (
@@ -99,6 +109,11 @@ MODELS = [
         "lightgbm-corrupt",
         _text("champion.txt", "tree\nversion=v4\nnum_class=1\ngarbage\n"),
         ("champion.model:", "champion.txt is not a readable LightGBM model", "save_model()"),
+    ),
+    (
+        "lightgbm-tree-that-loops",
+        _lightgbm_tree_that_loops,
+        ("champion.model:", "is not a readable LightGBM model: tree 0: right_child has 1 of"),
     ),
     (
         "xgboost-corrupt",
@@ -165,8 +180,12 @@ def test_features_of_another_model(tmp_path: Path, data: Path) -> None:
 
 def test_native_error_output_stays_off_the_terminal(tmp_path: Path, sim_parquet: Path) -> None:
     """LightGBM prints its own '[LightGBM] [Fatal] ...' on stderr before raising; the user sees
-    the tool's one line only (a real process: the native write goes to file descriptor 2)."""
-    model = _text("champion.txt", "tree\nversion=v4\nnum_class=1\ngarbage\n")(tmp_path)
+    the tool's one line only (a real process: the native write goes to file descriptor 2). The
+    header has what the tool's own check of the trees reads (max_feature_idx), so LightGBM is the
+    one that refuses the file."""
+    model = _text("champion.txt", "tree\nversion=v4\nnum_class=1\nmax_feature_idx=1\ngarbage\n")(
+        tmp_path
+    )
     cfg = sim_config(sim_parquet)
     cfg["champion"] = {"name": "champ", "model": str(model)}
     path = tmp_path / "experiment.yaml"
@@ -178,6 +197,25 @@ def test_native_error_output_stays_off_the_terminal(tmp_path: Path, sim_parquet:
         ["--debug", "check", path, "--tracking-uri", "sqlite:///m.db", "-q"], cwd=tmp_path
     )
     assert "[LightGBM] [Fatal]" in debug.stderr and "Traceback" in debug.stderr
+
+
+def test_a_lightgbm_file_with_a_line_lost_is_one_line_not_an_abort(
+    tmp_path: Path, sim_parquet: Path
+) -> None:
+    """A text model whose first tree lost a line: the header's tree_sizes then point LightGBM's
+    parallel reading of the trees off the next tree, and LightGBM's error inside that loop ended
+    the process (SIGABRT, nothing on screen). Found by fuzzing champion files. A real process:
+    an abort would take a test worker with it."""
+    model = _lightgbm(tmp_path / "source.txt").read_text()
+    first = model.index("leaf_value=")
+    damaged = model[:first] + model[model.index("\n", first) + 1 :]  # tree 0's leaf values gone
+    (tmp_path / "champion.txt").write_text(damaged)
+    cfg = sim_config(sim_parquet)
+    cfg["champion"] = {"name": "champ", "model": str(tmp_path / "champion.txt")}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = run_process(["check", path, "--tracking-uri", "sqlite:///m.db", "-q"], cwd=tmp_path)
+    outcome.error(2, "champion.txt is not a readable LightGBM model", "leaf_value")
 
 
 @pytest.mark.parametrize("name", ["champion.pkl", "champion.joblib", "champion.json"])
