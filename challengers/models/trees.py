@@ -156,9 +156,18 @@ class XGBoostLibrary(TreeLibrary):
         return None
 
     def load(self, path: str | Path) -> Any:
+        """The booster of a .json or .ubj file, its trees checked before it scores a row: XGBoost
+        checks the file's arrays, not that its trees are trees (one whose root is its own child
+        made its prediction loop forever)."""
+        import json
+
         import xgboost as xgb
 
-        return xgb.Booster(model_file=str(path))
+        from challengers.models.xgboost_json import check_trees
+
+        booster = xgb.Booster(model_file=str(path))
+        check_trees(json.loads(booster.save_raw(raw_format="json")))
+        return booster
 
     def feature_names(self, booster: Any) -> list[str]:
         return list(booster.feature_names or [])

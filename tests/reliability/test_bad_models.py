@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -96,6 +97,15 @@ def _lightgbm_tree_that_loops(directory: Path) -> Path:
     return directory / "champion.txt"
 
 
+def _xgboost_tree_that_loops(directory: Path) -> Path:
+    """A root that is its own left child: XGBoost read the file and its prediction then looped
+    forever (found by fuzzing champion files)."""
+    model = json.loads(_xgboost(directory / "source.json").read_text())
+    model["learner"]["gradient_booster"]["model"]["trees"][0]["left_children"][0] = 0
+    (directory / "champion.json").write_text(json.dumps(model))
+    return directory / "champion.json"
+
+
 MODELS = [
     *(
         (
@@ -114,6 +124,11 @@ MODELS = [
         "lightgbm-tree-that-loops",
         _lightgbm_tree_that_loops,
         ("champion.model:", "is not a readable LightGBM model: tree 0: right_child has 1 of"),
+    ),
+    (
+        "xgboost-tree-that-loops",
+        _xgboost_tree_that_loops,
+        ("champion.model:", "is not a readable XGBoost model: tree 0: node 0's child 0"),
     ),
     (
         "xgboost-corrupt",

@@ -1,0 +1,115 @@
+"""An XGBoost booster's trees are checked before it scores a row (XGBoost checks a file's arrays,
+not that its trees are trees: a root that is its own child made its prediction loop forever).
+Every booster XGBoost writes passes, from .json and .ubj, and loads as XGBoost loads it; each kind
+of damage is refused with the tree and the reason."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from challengers.models.trees import LIBRARIES
+from challengers.models.xgboost_json import check_trees
+
+ROWS = 3000
+
+
+def _rows() -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"a": rng.random(ROWS), "c": rng.integers(0, 20, ROWS), "b": rng.random(ROWS)}
+    )
+    label = ((frame["a"] > 0.6) | (frame["c"] % 7 == 0)).to_numpy().astype(int)
+    return frame, label
+
+
+VALID: dict[str, dict[str, Any]] = {
+    "gbtree": {},
+    "dart": {"booster": "dart"},
+    "gblinear": {"booster": "gblinear"},
+    "lossguide": {"grow_policy": "lossguide", "max_leaves": 16},
+    "pruned": {"gamma": 5.0},
+    "categorical": {"max_cat_to_onehot": 1},
+}
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ubj"])
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_every_booster_xgboost_writes_passes_and_loads_as_xgboost_loads_it(
+    name: str, suffix: str, tmp_path: Path
+) -> None:
+    frame, label = _rows()
+    if name == "categorical":
+        frame["c"] = frame["c"].astype("category")
+    matrix = xgb.DMatrix(frame, label=label, enable_categorical=True)
+    params = {"objective": "binary:logistic", "nthread": 1, **VALID[name]}
+    if name != "gblinear":  # a linear booster has no tree method
+        params["tree_method"] = "hist"
+    booster = xgb.train(params, matrix, 15)
+    booster.save_model(tmp_path / f"m{suffix}")
+    loaded = LIBRARIES["xgboost"].load(tmp_path / f"m{suffix}")
+    np.testing.assert_array_equal(loaded.predict(matrix), booster.predict(matrix))
+
+
+@pytest.fixture(scope="module")
+def model() -> dict[str, Any]:
+    frame, label = _rows()
+    frame["c"] = frame["c"].astype("category")
+    params = {"objective": "binary:logistic", "tree_method": "hist", "nthread": 1, "max_depth": 3}
+    matrix = xgb.DMatrix(frame, label=label, enable_categorical=True)
+    loaded = json.loads(xgb.train(params, matrix, 3).save_raw(raw_format="json"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _first_tree(model: dict[str, Any]) -> dict[str, Any]:
+    return model["learner"]["gradient_booster"]["model"]["trees"][0]
+
+
+def _root_its_own_child(tree: dict[str, Any]) -> None:
+    tree["left_children"][0] = 0
+
+
+def _a_node_reached_twice(tree: dict[str, Any]) -> None:
+    tree["right_children"][0] = tree["left_children"][0]
+
+
+def _a_child_past_the_last(tree: dict[str, Any]) -> None:
+    tree["right_children"][0] = len(tree["left_children"])
+
+
+def _a_feature_past_the_last(tree: dict[str, Any]) -> None:
+    tree["split_indices"][0] = 9
+
+
+def _a_category_list_lost(tree: dict[str, Any]) -> None:
+    assert 1 in tree["split_type"], "the fixture's first tree has a categorical split"
+    tree["categories_sizes"] = [len(tree["categories"]) + 1 for _ in tree["categories_sizes"]]
+
+
+DAMAGE: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("the root its own child", _root_its_own_child, "tree 0: node 0's child 0 is not a node"),
+    ("a node reached twice", _a_node_reached_twice, "tree 0: node 0's child"),
+    ("a child past the last", _a_child_past_the_last, "tree 0: node 0's child"),
+    ("a feature past the last", _a_feature_past_the_last, "splits on feature 9; the model has 3"),
+    ("a category list lost", _a_category_list_lost, "is a categorical split without categories"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), [d[1:] for d in DAMAGE], ids=[d[0] for d in DAMAGE])
+def test_each_kind_of_damage_is_refused_with_the_tree_and_the_reason(
+    model: dict[str, Any], damage: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    check_trees(model)
+    damaged = json.loads(json.dumps(model))
+    damage(_first_tree(damaged))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_trees(damaged)
