@@ -39,11 +39,17 @@ class RunInterrupted(ChallengeError):
     exit_code = 130
 
 
+# XGBoost starts its messages with the time and its source file ("[05:24:20]
+# /workspace/include/xgboost/json.h:88: Invalid cast, ..."): noise to a validator, and a message
+# that changes from run to run
+NATIVE_PREFIX = re.compile(r"^\[\d\d:\d\d:\d\d\] \S+:\d+: ")
+
+
 def first_line(exc: BaseException, limit: int | None = 200) -> str:
     """The first line of an exception's message (or its type's name), cut at ``limit`` characters:
     native libraries put whole dumps in their messages, and errors here are one line."""
     lines = str(exc).strip().splitlines()
-    return lines[0][:limit] if lines else type(exc).__name__
+    return NATIVE_PREFIX.sub("", lines[0])[:limit] if lines else type(exc).__name__
 
 
 def describe(exc: BaseException, limit: int | None = None) -> str:

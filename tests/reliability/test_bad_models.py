@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,15 @@ def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> 
     outcome.error(
         2, "champion 'champ' could not be trained: LightGBMError", "champion.retrain.params"
     )
+
+
+def test_xgboost_errors_read_without_their_time_and_source_file(tmp_path: Path, data: Path) -> None:
+    """XGBoost starts its messages with the time and its own source file ("[05:24:20]
+    /workspace/include/xgboost/json.h:88: Invalid cast, ..."): the line keeps the message."""
+    model = json.loads(_xgboost(tmp_path / "source.json").read_text())
+    model["learner"]["learner_model_param"]["num_feature"] = 2  # a number where text belongs
+    (tmp_path / "champion.json").write_text(json.dumps(model))
+    line = _check(tmp_path, {"model": str(tmp_path / "champion.json")}).error(
+        2, "is not a readable XGBoost model: Invalid cast"
+    )
+    assert "/workspace" not in line and not re.search(r"\[\d\d:\d\d:\d\d\]", line)
