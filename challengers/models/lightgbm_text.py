@@ -6,7 +6,8 @@ feature index past the model's features reads past each row, and a short array i
 whatever follows. So every tree must be a tree before a booster is built from it: each internal
 node's children come after it (LightGBM numbers a split's new node after its parent's), each node
 and leaf is reached once, the arrays have the lengths ``num_leaves`` gives, and splits name the
-model's features and, when categorical, its category lists. Found by fuzzing champion files.
+model's features and, when categorical, its category lists. The parameters section at the end is
+checked too: LightGBM reads it as the booster is built. Found by fuzzing champion files.
 """
 
 from __future__ import annotations
@@ -19,8 +20,24 @@ from typing import TypeVar
 T = TypeVar("T", int, float)
 
 
-def check_trees(model: str) -> None:
-    """Raise ValueError naming the first tree LightGBM could not score safely, and why."""
+def check_model(model: str) -> None:
+    """Raise ValueError naming the first tree LightGBM could not score safely, or the parameters
+    line it could not read safely, and why."""
+    _check_trees(model)
+    _check_parameters(model)
+
+
+def _check_parameters(model: str) -> None:
+    """Each line of the parameters section is ``[name: value]``: LightGBM splits a line at its
+    colon and reads the part after it without looking (a line without one ended the process with
+    a segmentation fault)."""
+    _, found, rest = model.partition("\nparameters:\n")
+    for line in rest.split("\nend of parameters")[0].split("\n") if found else []:
+        if line.strip() and not (line.startswith("[") and line.endswith("]") and ":" in line):
+            raise ValueError(f"parameters: the line {line[:40]!r} is not [name: value]")
+
+
+def _check_trees(model: str) -> None:
     header, *blocks = model.split("\nTree=")
     features = _ints(_fields(header), "max_feature_idx", 1, "the header")[0] + 1
     if features < 1:

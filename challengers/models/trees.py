@@ -99,10 +99,10 @@ class LightGBMLibrary(TreeLibrary):
         The same booster either way; reading 300 trees one by one takes milliseconds."""
         import lightgbm as lgb
 
-        from challengers.models.lightgbm_text import check_trees
+        from challengers.models.lightgbm_text import check_model
 
         model = Path(path).read_text(encoding="utf-8")
-        check_trees(model)  # LightGBM trusts the trees: a damaged one can make it loop forever
+        check_model(model)  # LightGBM trusts the file: a damaged one can loop forever or crash
         return lgb.Booster(model_str=without_tree_sizes(model))
 
     def feature_names(self, booster: Any) -> list[str]:
@@ -165,6 +165,8 @@ class XGBoostLibrary(TreeLibrary):
 
         from challengers.models.xgboost_json import check_trees
 
+        if Path(path).suffix.lower() == ".json":  # before XGBoost's reader: bad parents crash it
+            check_trees(json.loads(Path(path).read_text(encoding="utf-8")))
         booster = xgb.Booster(model_file=str(path))
         check_trees(json.loads(booster.save_raw(raw_format="json")))
         return booster

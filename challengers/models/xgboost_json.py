@@ -5,14 +5,17 @@ index that points back up makes its prediction loop forever (a root whose left c
 the run hung), and a split on a feature index past the model's features reads past each row
 (different scores from ``predict`` and ``inplace_predict`` on the same rows). The booster's own
 JSON (:meth:`xgboost.Booster.save_raw`, whatever file it came from, .json or .ubj) is walked from
-each tree's root: every child inside the tree and reached once, every split on one of the model's
-features, every categorical split's category list inside the model's. Found by fuzzing champion
-files.
+each tree's root: every child inside the tree, reached once and naming its parent, every split on
+one of the model's features, every categorical split's category list inside the model's. A .json
+file is checked before XGBoost reads it too: a tree's parents array with a -1 in it made XGBoost's
+reader itself end the process (a segmentation fault). Found by fuzzing champion files.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+NO_PARENT = 2**31 - 1  # the root's parent in XGBoost's arrays
 
 
 def check_trees(model: dict[str, Any]) -> None:
@@ -33,9 +36,11 @@ def _trees(booster: dict[str, Any]) -> list[dict[str, Any]]:
 def _check_tree(tree: dict[str, Any], features: int, name: str) -> None:
     nodes = int(tree["tree_param"]["num_nodes"])
     left, right = tree["left_children"], tree["right_children"]
-    split = tree["split_indices"]
-    if not len(left) == len(right) == len(split) == nodes:
+    split, parents = tree["split_indices"], tree["parents"]
+    if not len(left) == len(right) == len(split) == len(parents) == nodes:
         raise ValueError(f"{name}: its node arrays do not hold its {nodes} nodes")
+    if any(not (0 <= p < nodes or p == NO_PARENT) for p in parents) or parents[0] != NO_PARENT:
+        raise ValueError(f"{name}: its parents are not nodes of the tree")
     categories = _category_lists(tree)
     kinds = tree.get("split_type") or [0] * nodes
     seen, stack = {0}, [0]
@@ -44,7 +49,7 @@ def _check_tree(tree: dict[str, Any], features: int, name: str) -> None:
         if left[node] == -1:
             continue  # a leaf, as XGBoost tells one
         for child in (left[node], right[node]):
-            if not 0 <= child < nodes or child in seen:
+            if not 0 <= child < nodes or child in seen or parents[child] != node:
                 raise ValueError(
                     f"{name}: node {node}'s child {child} is not a node of its own below it"
                 )

@@ -12,7 +12,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from challengers.models.lightgbm_text import check_trees
+from challengers.models.lightgbm_text import check_model
 from challengers.models.trees import LIBRARIES
 
 ROWS = 3000
@@ -45,7 +45,7 @@ def test_every_kind_of_tree_lightgbm_writes_passes_and_loads_as_lightgbm_loads_i
     params = {"objective": "binary", "verbosity": -1, "num_threads": 1, **params}
     booster = lgb.train(params, lgb.Dataset(x, label=label, **dataset), 15)
     booster.save_model(tmp_path / "m.txt")
-    check_trees((tmp_path / "m.txt").read_text())
+    check_model((tmp_path / "m.txt").read_text())
     loaded = LIBRARIES["lightgbm"].load(tmp_path / "m.txt")
     np.testing.assert_array_equal(loaded.predict(x), booster.predict(x))
 
@@ -134,8 +134,17 @@ DAMAGE = [
 def test_each_kind_of_damage_is_refused_with_the_tree_and_the_reason(
     model: str, damage: object, message: str
 ) -> None:
-    check_trees(model)
+    check_model(model)
     damaged = damage(model)  # type: ignore[operator]
     assert damaged != model
     with pytest.raises(ValueError, match=re.escape(message)):
-        check_trees(damaged)
+        check_model(damaged)
+
+
+def test_a_parameters_line_lightgbm_cannot_split_is_refused(model: str) -> None:
+    """LightGBM reads each parameters line after its colon without looking: "[boosting=gbdt]"
+    ended the process with a segmentation fault (found by the fuzzing of tests/reliability)."""
+    damaged = model.replace("[boosting: gbdt]", "[boosting=gbdt]", 1)
+    assert damaged != model
+    with pytest.raises(ValueError, match=re.escape("parameters: the line '[boosting=gbdt]'")):
+        check_model(damaged)

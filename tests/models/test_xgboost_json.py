@@ -90,6 +90,10 @@ def _a_feature_past_the_last(tree: dict[str, Any]) -> None:
     tree["split_indices"][0] = 9
 
 
+def _a_parent_of_minus_one(tree: dict[str, Any]) -> None:
+    tree["parents"][3] = -1  # XGBoost's own reader crashed on it (a segmentation fault)
+
+
 def _a_category_list_lost(tree: dict[str, Any]) -> None:
     assert 1 in tree["split_type"], "the fixture's first tree has a categorical split"
     tree["categories_sizes"] = [len(tree["categories"]) + 1 for _ in tree["categories_sizes"]]
@@ -101,6 +105,7 @@ DAMAGE: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("a child past the last", _a_child_past_the_last, "tree 0: node 0's child"),
     ("a feature past the last", _a_feature_past_the_last, "splits on feature 9; the model has 3"),
     ("a category list lost", _a_category_list_lost, "is a categorical split without categories"),
+    ("a parent of -1", _a_parent_of_minus_one, "tree 0: its parents are not nodes of the tree"),
 ]
 
 
@@ -113,3 +118,15 @@ def test_each_kind_of_damage_is_refused_with_the_tree_and_the_reason(
     damage(_first_tree(damaged))
     with pytest.raises(ValueError, match=re.escape(message)):
         check_trees(damaged)
+
+
+def test_a_json_file_is_checked_before_xgboost_reads_it(
+    model: dict[str, Any], tmp_path: Path
+) -> None:
+    """A parents array with a -1 in it ended the process inside XGBoost's own reader, before any
+    booster existed to check: the file's JSON is checked first."""
+    damaged = json.loads(json.dumps(model))
+    _a_parent_of_minus_one(_first_tree(damaged))
+    (tmp_path / "m.json").write_text(json.dumps(damaged))
+    with pytest.raises(ValueError, match="its parents are not nodes of the tree"):
+        LIBRARIES["xgboost"].load(tmp_path / "m.json")
