@@ -167,7 +167,8 @@ class XGBoostLibrary(TreeLibrary):
 
         if Path(path).suffix.lower() == ".json":  # before XGBoost's reader: bad parents crash it
             check_trees(json.loads(Path(path).read_text(encoding="utf-8")))
-        booster = xgb.Booster(model_file=str(path))
+            return xgb.Booster(model_file=str(path))
+        booster = xgb.Booster(model_file=str(path))  # .ubj: XGBoost's own reader parses it
         check_trees(json.loads(booster.save_raw(raw_format="json")))
         return booster
 
