@@ -107,6 +107,32 @@ def _own(self: dict, key: str, parser: Any) -> Any:
     return parser  # each renderer keeps the parser it made
 
 
+def test_every_plot_fits_its_figure_and_no_legend_covers_an_axes(
+    run: tuple[ExperimentResult, Path, str],
+) -> None:
+    """After the layout, each axes with its ticks, labels and title lies inside the figure, and
+    the figure-level legends (overlap, segments) lie below every axes, not over one."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    result, drawn = run[0], 0
+    for name, draw in PLOTS.items():
+        with matplotlib.rc_context({"font.size": 9}):
+            fig = draw(result)
+            plots._lay_out(fig)
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        figure_box = fig.bbox
+        boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+        for box in boxes:
+            assert box.x0 >= figure_box.x0 - 1 and box.x1 <= figure_box.x1 + 1, name
+            assert box.y0 >= figure_box.y0 - 1 and box.y1 <= figure_box.y1 + 1, name
+        for legend in fig.legends:
+            top = legend.get_window_extent(renderer).y1
+            assert all(top <= box.y0 + 1 for box in boxes), name
+            drawn += 1
+    assert drawn == 2  # overlap's and segments' legends were checked
+
+
 def test_the_governance_sections(run: tuple[ExperimentResult, Path, str]) -> None:
     result, out, _ = run
     markdown, html = (out / "report.md").read_text(), (out / "report.html").read_text()
