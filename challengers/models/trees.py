@@ -11,6 +11,7 @@ is one more entry here. The libraries themselves are imported only when a booste
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -188,14 +189,17 @@ class XGBoostLibrary(TreeLibrary):
         return {} if best is None else {"iteration_range": (0, int(best) + 1)}
 
     def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
+        if _linear(booster):  # XGBoost predicts a linear booster from a DMatrix only
+            out = booster.predict(self._matrix(x, None), validate_features=False)
+            return np.asarray(out)
         return np.asarray(
             booster.inplace_predict(x, validate_features=False, **self._best(booster))
         )
 
-    def _matrix(self, x: np.ndarray, names: Sequence[str]) -> Any:
+    def _matrix(self, x: np.ndarray, names: Sequence[str] | None) -> Any:
         import xgboost as xgb
 
-        return xgb.DMatrix(x, feature_names=list(names))
+        return xgb.DMatrix(x, feature_names=None if names is None else list(names))
 
     def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         out = booster.predict(
@@ -231,6 +235,21 @@ class XGBoostLibrary(TreeLibrary):
             "the model file; XGBoost does not store training hyperparameters such as the "
             "learning rate: ask the first line for them"
         )
+
+
+_LINEAR: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _linear(booster: Any) -> bool:
+    """Whether ``booster`` is a linear model (``booster: gblinear``), read once per booster: its
+    configuration is a JSON document, and a champion is scored in many blocks."""
+    known = _LINEAR.get(booster)
+    if known is None:
+        import json
+
+        config = json.loads(booster.save_config())["learner"]["gradient_booster"]
+        known = _LINEAR[booster] = config["name"] == "gblinear"
+    return known
 
 
 def _depth(node: dict[str, Any]) -> int:

@@ -84,6 +84,32 @@ def test_a_champion_file_predicts_with_its_best_iteration(tmp_path: Path) -> Non
     np.testing.assert_array_equal(champion.predict_score(test), model.predict_score(test))
 
 
+def test_a_linear_xgboost_champion_scores_as_its_weights_say(tmp_path: Path) -> None:
+    """A ``booster: gblinear`` champion (XGBoost scores it from a DMatrix only; its in-place
+    prediction refuses a linear booster): each score is the logistic of the weights' sum, its
+    bias and the base score's margin, computed here from the file's own JSON."""
+    import json
+
+    import xgboost as xgb
+
+    from challengers.models.champion import load_model_file
+
+    frame = easy_frame(3000, seed=1)
+    x = to_matrix(frame, EASY_FEATURES)
+    matrix = xgb.DMatrix(x, label=frame["y"].to_numpy(), feature_names=list(EASY_FEATURES))
+    params = {"booster": "gblinear", "objective": "binary:logistic", "nthread": 1}
+    xgb.train(params, matrix, 30).save_model(tmp_path / "linear.json")
+    test = easy_frame(500, seed=3)
+    champion = load_model_file(str(tmp_path / "linear.json"), features=None, schema=test.schema)
+    champion.fit(test, ChallengerContract().make_spec())
+
+    learner = json.loads((tmp_path / "linear.json").read_text())["learner"]
+    weights = np.array(learner["gradient_booster"]["model"]["weights"], dtype=np.float64)
+    base = float(learner["learner_model_param"]["base_score"].strip("[]"))
+    margin = to_matrix(test, EASY_FEATURES) @ weights[:-1] + weights[-1] + np.log(base / (1 - base))
+    np.testing.assert_allclose(champion.predict_score(test), 1 / (1 + np.exp(-margin)), rtol=1e-5)
+
+
 def test_other_objects_belong_to_no_library() -> None:
     assert library_of(object()) is None
     assert library_for_file(".pkl") is None
