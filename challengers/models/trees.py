@@ -157,21 +157,15 @@ class XGBoostLibrary(TreeLibrary):
         return None
 
     def load(self, path: str | Path) -> Any:
-        """The booster of a .json or .ubj file, its trees checked before it scores a row: XGBoost
-        checks the file's arrays, not that its trees are trees (one whose root is its own child
-        made its prediction loop forever)."""
-        import json
-
+        """The booster of a .json or .ubj file, its trees checked before XGBoost reads it:
+        XGBoost checks the file's arrays, not that its trees are trees (one whose root is its own
+        child made its prediction loop forever, one whose parents held -1 crashed its reader)."""
         import xgboost as xgb
 
         from challengers.models.xgboost_json import check_trees
 
-        if Path(path).suffix.lower() == ".json":  # before XGBoost's reader: bad parents crash it
-            check_trees(json.loads(Path(path).read_text(encoding="utf-8")))
-            return xgb.Booster(model_file=str(path))
-        booster = xgb.Booster(model_file=str(path))  # .ubj: XGBoost's own reader parses it
-        check_trees(json.loads(booster.save_raw(raw_format="json")))
-        return booster
+        check_trees(_document(Path(path)))
+        return xgb.Booster(model_file=str(path))
 
     def feature_names(self, booster: Any) -> list[str]:
         return list(booster.feature_names or [])
@@ -235,6 +229,20 @@ class XGBoostLibrary(TreeLibrary):
             "the model file; XGBoost does not store training hyperparameters such as the "
             "learning rate: ask the first line for them"
         )
+
+
+def _document(path: Path) -> Any:
+    """The model document of an XGBoost file, read as XGBoost reads it: .json as JSON, .ubj as
+    UBJSON, any other name as whichever its content looks like."""
+    import json
+
+    from challengers.models.ubjson import read_ubjson
+
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    if suffix == ".json" or (suffix != ".ubj" and data[1:2] in (b'"', b" ", b"\n", b"\r", b"\t")):
+        return json.loads(data)
+    return read_ubjson(data)
 
 
 _LINEAR: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()

@@ -3,11 +3,11 @@
 XGBoost checks a model file's arrays as it reads it, but not that its trees are trees: a child
 index that points back up makes its prediction loop forever (a root whose left child is itself:
 the run hung), and a split on a feature index past the model's features reads past each row
-(different scores from ``predict`` and ``inplace_predict`` on the same rows). The booster's own
-JSON (:meth:`xgboost.Booster.save_raw`, whatever file it came from, .json or .ubj) is walked from
-each tree's root: every child inside the tree, reached once and naming its parent, every split on
-one of the model's features, every categorical split's category list inside the model's. A .json
-file is checked before XGBoost reads it too: a tree's parents array with a -1 in it made XGBoost's
+(different scores from ``predict`` and ``inplace_predict`` on the same rows). The file's model
+document (JSON, or UBJSON read by :mod:`challengers.models.ubjson`) is walked from each tree's
+root before XGBoost reads the file: every child inside the tree, reached once and naming its
+parent, every split on one of the model's features, every categorical split's category list inside
+the model's. Before XGBoost's reader, because a tree's parents array with a -1 in it made that
 reader itself end the process (a segmentation fault). Found by fuzzing champion files.
 """
 
@@ -20,10 +20,13 @@ NO_PARENT = 2**31 - 1  # the root's parent in XGBoost's arrays
 
 def check_trees(model: dict[str, Any]) -> None:
     """Raise ValueError naming the first tree XGBoost could not score safely, and why."""
-    learner = model["learner"]
-    features = int(learner["learner_model_param"]["num_feature"])
-    for number, tree in enumerate(_trees(learner["gradient_booster"])):
-        _check_tree(tree, features, f"tree {number}")
+    try:
+        learner = model["learner"]
+        features = int(learner["learner_model_param"]["num_feature"])
+        for number, tree in enumerate(_trees(learner["gradient_booster"])):
+            _check_tree(tree, features, f"tree {number}")
+    except (KeyError, TypeError, IndexError) as exc:  # a document that is not a model's
+        raise ValueError(f"not an XGBoost model document ({type(exc).__name__}: {exc})") from exc
 
 
 def _trees(booster: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import re
+import struct
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -130,3 +132,38 @@ def test_a_json_file_is_checked_before_xgboost_reads_it(
     (tmp_path / "m.json").write_text(json.dumps(damaged))
     with pytest.raises(ValueError, match="its parents are not nodes of the tree"):
         LIBRARIES["xgboost"].load(tmp_path / "m.json")
+
+
+def test_a_ubj_file_is_checked_before_xgboost_reads_it(
+    model: dict[str, Any], tmp_path: Path
+) -> None:
+    """The same -1 in a .ubj file's parents array ended the process inside XGBoost's reader (exit
+    -11 in a subprocess): the file's UBJSON is read and checked first."""
+    frame, label = _rows()
+    params = {"objective": "binary:logistic", "nthread": 1, "max_depth": 3}
+    xgb.train(params, xgb.DMatrix(frame, label=label), 3).save_model(tmp_path / "m.ubj")
+    data = bytearray((tmp_path / "m.ubj").read_bytes())
+    head = b"parents[$l#L"  # the first tree's parents: int32 values after an int64 count
+    fourth = data.index(head) + len(head) + 8 + 3 * 4
+    data[fourth : fourth + 4] = struct.pack(">i", -1)
+    (tmp_path / "m.ubj").write_bytes(data)
+    with pytest.raises(ValueError, match="tree 0: its parents are not nodes of the tree"):
+        LIBRARIES["xgboost"].load(tmp_path / "m.ubj")
+
+
+@pytest.mark.parametrize("suffix", [".bst", ".xgb"])
+@pytest.mark.parametrize("saved_as", [".json", ".ubj"])
+def test_a_file_of_another_name_is_read_as_its_content_says(
+    suffix: str, saved_as: str, tmp_path: Path
+) -> None:
+    """XGBoost reads a file that is neither .json nor .ubj as whichever its content looks like;
+    the check reads it the same way, and the booster scores as the one saved."""
+    frame, label = _rows()
+    matrix = xgb.DMatrix(frame, label=label)
+    booster = xgb.train({"objective": "binary:logistic", "nthread": 1}, matrix, 5)
+    booster.save_model(tmp_path / f"m{saved_as}")
+    (tmp_path / f"m{saved_as}").rename(tmp_path / f"m{suffix}")
+    with warnings.catch_warnings():  # XGBoost warns of its guess where its verbosity is on
+        warnings.simplefilter("ignore")
+        loaded = LIBRARIES["xgboost"].load(tmp_path / f"m{suffix}")
+    np.testing.assert_array_equal(loaded.predict(matrix), booster.predict(matrix))

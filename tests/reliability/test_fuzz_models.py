@@ -1,8 +1,10 @@
 """Fuzzing champion files: a LightGBM text model with lines lost, repeated, moved or given other
-values, an XGBoost JSON model with values replaced or deleted. `challenge check` exits 0 or 2 with
-one "error:" line; a file it accepts loads and scores rows. Before the trees were checked, such
-files made LightGBM abort the process and either library loop forever in its predictions (the
-suite's timeout would stop this test).
+values, an XGBoost JSON model with values replaced or deleted, an XGBoost UBJSON model with bytes
+overwritten. `challenge check` exits 0 or 2 with one "error:" line; a file it accepts loads and
+scores rows. Before the trees were checked, such files made LightGBM abort the process and either
+library loop forever in its predictions (the suite's timeout would stop this test); before .ubj
+files were read by the tool first, 75 of 400 byte-damaged ones ended the process inside XGBoost's
+own reader (a segmentation fault), and one asked for 22 GB.
 
 Examples are derandomized; CHALLENGE_FUZZ_EXAMPLES=N draws N random ones per library instead.
 """
@@ -49,6 +51,25 @@ def xgboost_model() -> dict[str, Any]:
     return dict(json.loads(booster.save_raw(raw_format="json")))
 
 
+@pytest.fixture(scope="module")
+def xgboost_ubj(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    data = xgb.DMatrix(ROWS, label=_label(), feature_names=FEATURES)
+    booster = xgb.train({"objective": "binary:logistic", "nthread": 1, "max_depth": 3}, data, 4)
+    path = tmp_path_factory.mktemp("ubj") / "m.ubj"
+    booster.save_model(path)
+    return path.read_bytes()
+
+
+@st.composite
+def damaged_bytes(draw: st.DrawFn, data: bytes) -> bytes:
+    damaged = bytearray(data)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(damaged) - 1))
+        size = draw(st.integers(1, 4))
+        damaged[at : at + size] = draw(st.binary(min_size=size, max_size=size))
+    return bytes(damaged)
+
+
 @st.composite
 def damaged_text(draw: st.DrawFn, text: str) -> str:
     lines = text.split("\n")
@@ -88,8 +109,11 @@ def damaged_json(draw: st.DrawFn, model: dict[str, Any]) -> str:
     return json.dumps(model)
 
 
-def _outcome(tmp_path: Path, name: str, content: str) -> Any:
-    (tmp_path / name).write_text(content)
+def _outcome(tmp_path: Path, name: str, content: str | bytes) -> Any:
+    if isinstance(content, bytes):
+        (tmp_path / name).write_bytes(content)
+    else:
+        (tmp_path / name).write_text(content)
     cfg = sim_config(tmp_path / "data.parquet")
     cfg["champion"] = {"name": "champ", "model": str(tmp_path / name), "features": FEATURES}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
@@ -131,3 +155,12 @@ def test_a_damaged_xgboost_file_is_one_line_or_a_model_that_scores(
 ) -> None:
     content = choice.draw(damaged_json(xgboost_model))
     _holds(_outcome(tmp_path, "champion.json", content), tmp_path, "champion.json")
+
+
+@FUZZ
+@given(choice=st.data())
+def test_a_damaged_xgboost_ubj_file_is_one_line_or_a_model_that_scores(
+    choice: st.DataObject, xgboost_ubj: bytes, tmp_path: Path, data: Path
+) -> None:
+    content = choice.draw(damaged_bytes(xgboost_ubj))
+    _holds(_outcome(tmp_path, "champion.ubj", content), tmp_path, "champion.ubj")
