@@ -117,6 +117,7 @@ class Analyses:
     calibration: list[cal.Calibration]
     explanations: ex.Explanations
     curves: Curves
+    score_levels: dict[str, int] = field(default_factory=dict)  # distinct test scores per model
 
 
 def analyse(inp: AnalysisInput) -> Analyses:
@@ -186,6 +187,7 @@ def analyse(inp: AnalysisInput) -> Analyses:
         ),
         explanations=explanations(inp),
         curves=curves(y, inp.scores, ranked),
+        score_levels={name: int(r.ends.shape[0]) for name, r in ranked.items()},
     )
 
 

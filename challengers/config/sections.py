@@ -165,6 +165,9 @@ class FindingsConfig(Strict):
     effect_medium: float = Field(0.03, ge=0, description="relative recall gain: medium")
     overfit_gap: float = Field(0.1, gt=0, description="train minus test ROC AUC")
     calibration_ratio: float = Field(1.25, gt=1, description="mean score / fraud rate beyond")
+    coarse_scores: int = Field(
+        20, ge=1, description="distinct test scores at most: the model bands rather than ranks"
+    )
     ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
     leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
 

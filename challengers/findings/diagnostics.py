@@ -261,6 +261,39 @@ def calibration_off(ctx: FindingContext) -> list[Finding]:
     return out
 
 
+def coarse_scores(ctx: FindingContext) -> list[Finding]:
+    """A model whose test scores take a handful of values: it labels or bands rows, it does not
+    rank them (an objective that outputs labels, XGBoost's ``binary:hinge``; a scorecard's
+    bands). Its ROC and PR curves have as many points, and alerts at a budget that cuts a band
+    are a pick among tied rows."""
+    if ctx.analyses is None:
+        return []
+    limit, out = ctx.thresholds.coarse_scores, []
+    for model, levels in ctx.analyses.score_levels.items():
+        if levels > limit:
+            continue
+        out.append(
+            Finding(
+                id=f"coarse-scores-{model}",
+                severity="high" if levels <= 2 else "medium",
+                area="ranking",
+                title=f"'{model}' gives {levels} distinct score{'s' if levels != 1 else ''} "
+                "on the test window",
+                detail=f"{levels} distinct value(s) over the test rows (flagged at "
+                f"findings.coarse_scores: {limit} or fewer): the model labels or bands the rows "
+                "rather than ranking them. Its ROC and PR curves "
+                f"pass through {max(levels - 1, 0)} threshold(s), and where an alert budget cuts "
+                "a band, which of its tied rows are alerted is not decided by the model (the "
+                "metrics count the expected value over the ties).",
+                metric="distinct_scores",
+                models=(model,),
+                effect=float(levels),
+                evidence={"distinct_scores": levels, "limit": limit},
+            )
+        )
+    return out
+
+
 def performance_decay(ctx: FindingContext) -> list[Finding]:
     """The primary metric worsens significantly with time since the end of training."""
     key = ctx.primary_key
@@ -334,6 +367,7 @@ DIAGNOSTIC_RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
     "small_segments": small_segments,
     "overfit_gap": overfit_gap,
     "calibration_off": calibration_off,
+    "coarse_scores": coarse_scores,
     "performance_decay": performance_decay,
     "champion_blind_spots": champion_blind_spots,
 }

@@ -68,6 +68,12 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "scores are read as probabilities.",
     ),
     (
+        "coarse-scores-",
+        "Ask the first line for the continuous score behind '{model}' (the probability or "
+        "margin before any threshold or banding) and validate that; alert volumes cannot be set "
+        "inside a band.",
+    ),
+    (
         "decay-",
         "Shorten the retraining cadence of '{model}' and monitor its weekly metric "
         "against the bands of the monitoring plan.",

@@ -19,6 +19,7 @@ from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import evaluate_models
 from challengers.evaluation.metrics import parse_metric
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.recommendations import recommendation
 from challengers.results import ModelResult
 
 TRAIN = (date(2024, 1, 1), date(2024, 1, 20))
@@ -236,3 +237,35 @@ def test_the_training_window_lets_each_models_scores_go_once_read(
     assert training.metrics == expected
     for name, reference in training.scores.items():
         np.testing.assert_array_equal(reference.edges, edges[name])
+
+
+def test_a_model_that_bands_or_labels_rows_is_found(analyses: Analyses) -> None:
+    """Planted: the champion's scores cut into 5 bands, and 0/1 labels (as XGBoost's
+    binary:hinge gives). Each model's distinct test scores are counted as numpy counts them; the
+    labels are a high finding, the bands a medium one, the continuous scores none."""
+    inp = analysis_input()
+    champ = inp.scores["champ"]
+    scores = {
+        **inp.scores,
+        "bands": np.digitize(champ, np.quantile(champ, [0.5, 0.8, 0.95, 0.99])).astype(float),
+        "labels": (champ > np.quantile(champ, 0.97)).astype(float),
+    }
+    result = analyse(dataclasses.replace(inp, scores=scores, calibrated={}))
+    assert result.score_levels == {m: len(np.unique(s)) for m, s in scores.items()}
+    assert result.score_levels["bands"] == 5 and result.score_levels["labels"] == 2
+    ctx = FindingContext(
+        models=[ModelResult("champ", "champion", "score")]
+        + [ModelResult(m, "challenger", "lightgbm") for m in ("chall", "bands", "labels")],
+        higher_is_better={m.key: m.info.higher_is_better for m in METRICS},
+        alpha=0.05,
+        analyses=result,
+        metric_keys=tuple(m.key for m in METRICS),
+    )
+    found = {f.id: f for f in derive_findings(ctx) if f.id.startswith("coarse-scores-")}
+    assert {f: found[f].severity for f in found} == {
+        "coarse-scores-labels": "high",
+        "coarse-scores-bands": "medium",
+    }
+    assert found["coarse-scores-bands"].evidence == {"distinct_scores": 5, "limit": 20}
+    advice = recommendation(found["coarse-scores-labels"])
+    assert advice.startswith("Ask the first line for the continuous score behind 'labels'")

@@ -47,6 +47,7 @@ def world(**parts: Any) -> SimpleNamespace:
         "segments": [],
         "calibration": [],
         "explanations": SimpleNamespace(blind_spots=[]),
+        "score_levels": {},
     }
     return SimpleNamespace(**{**base, **parts})
 
