@@ -139,28 +139,19 @@ def data(tmp_path: Path, sim_parquet: Path) -> Path:
     return tmp_path / "data.parquet"
 
 
-@FUZZ
-@given(choice=st.data())
-def test_a_damaged_lightgbm_file_is_one_line_or_a_model_that_scores(
-    choice: st.DataObject, lightgbm_model: str, tmp_path: Path, data: Path
-) -> None:
-    content = choice.draw(damaged_text(lightgbm_model))
-    _holds(_outcome(tmp_path, "champion.txt", content), tmp_path, "champion.txt")
+FILES: dict[str, tuple[Any, str]] = {  # file name -> (its damage, the fixture of the intact file)
+    "champion.txt": (damaged_text, "lightgbm_model"),
+    "champion.json": (damaged_json, "xgboost_model"),
+    "champion.ubj": (damaged_bytes, "xgboost_ubj"),
+}
 
 
 @FUZZ
+@pytest.mark.parametrize("name", list(FILES))
 @given(choice=st.data())
-def test_a_damaged_xgboost_file_is_one_line_or_a_model_that_scores(
-    choice: st.DataObject, xgboost_model: dict[str, Any], tmp_path: Path, data: Path
+def test_a_damaged_champion_file_is_one_line_or_a_model_that_scores(
+    choice: st.DataObject, name: str, request: pytest.FixtureRequest, tmp_path: Path, data: Path
 ) -> None:
-    content = choice.draw(damaged_json(xgboost_model))
-    _holds(_outcome(tmp_path, "champion.json", content), tmp_path, "champion.json")
-
-
-@FUZZ
-@given(choice=st.data())
-def test_a_damaged_xgboost_ubj_file_is_one_line_or_a_model_that_scores(
-    choice: st.DataObject, xgboost_ubj: bytes, tmp_path: Path, data: Path
-) -> None:
-    content = choice.draw(damaged_bytes(xgboost_ubj))
-    _holds(_outcome(tmp_path, "champion.ubj", content), tmp_path, "champion.ubj")
+    damage, intact = FILES[name]
+    content = choice.draw(damage(request.getfixturevalue(intact)))
+    _holds(_outcome(tmp_path, name, content), tmp_path, name)
