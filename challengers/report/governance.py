@@ -16,6 +16,7 @@ MODEL_LIMITATION_PREFIXES = {
     "segment-": "serves some segments worse",
     "decay-": "performance decays over the test window",
     "calibration-": "scores are not calibrated probabilities",
+    "coarse-scores-": "bands or labels the rows rather than ranking them",
     "overfit-": "much better on its training window than out of time",
     "drift-score-": "its score distribution shifts",
     "outcome-better-": "leaves detectable fraud undetected (a challenger catches more)",
