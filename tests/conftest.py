@@ -17,6 +17,19 @@ from challengers.simulate import simulate_frame
 # No report.pdf in the suite's runs (a headless browser per run would double the suite's time);
 # tests/report/test_report_run.py turns it back on for its run.
 os.environ.setdefault("CHALLENGE_PDF", "off")
+# No plots either, but in the tests of the plots, the report, the golden demo and MLflow's
+# artifacts (PLOTS_ON): drawing a run's 21 figures was about a quarter of a small run's CPU, and
+# 26% of the wall time of test_interrupt_resume, test_pipeline and tests/tuning together.
+os.environ.setdefault("CHALLENGE_PLOTS", "off")
+
+
+@pytest.fixture
+def plots_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs draw their plots (the suite turns them off)."""
+    monkeypatch.setenv("CHALLENGE_PLOTS", "on")
+
+
+PLOTS_ON = pytest.mark.usefixtures("plots_on")
 # The Spark drivers the suite starts (in process and in the processes it runs) compile with the
 # JVM's C1 compiler only: its Spark applications are short and small, and the C2 compiler's work
 # never paid back (a 40k-row run on local[2]: the JVM's CPU time 51 -> 23 s, wall 73 -> 36 s).

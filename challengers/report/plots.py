@@ -375,14 +375,24 @@ PLOTS: dict[str, Callable[[ExperimentResult], Any]] = {
 }
 
 
+def plots_wanted() -> bool:
+    """Whether runs draw plots: unless the environment sets ``CHALLENGE_PLOTS=off`` (the test
+    suite does, but for the tests of the plots and the report: drawing was about a quarter of
+    the CPU of a small run)."""
+    return os.environ.get("CHALLENGE_PLOTS", "on") != "off"
+
+
 def write_plots(
     result: ExperimentResult,
     directory: Path,
     plots: dict[str, Callable[[ExperimentResult], Any]] = PLOTS,
 ) -> dict[str, Path]:
-    """Draw every plot the run has data for into ``directory``; returns name -> PNG file."""
+    """Draw every plot the run has data for into ``directory``; returns name -> PNG file (none
+    where :func:`plots_wanted` says no)."""
     import matplotlib
 
+    if not plots_wanted():
+        return {}
     written = {}
     style: Any = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
     try:

@@ -27,13 +27,13 @@ from challengers.pipeline import RunOptions, run_experiment
 from challengers.report import plots
 from challengers.report.document import SECTION_IDS
 from challengers.report.plots import PLOTS, write_plots
-from tests.conftest import sim_config
+from tests.conftest import PLOTS_ON, sim_config
 
 WEAK_CHAMPION = ["TX_HOUR", "MCC", "TX_DURING_WEEKEND", "CUSTOMER_NB_TX_1D"]
 ANALYSIS_AREAS = {"outcomes", "stability", "segments", "calibration", "explanations", "replication"}
 # one worker, so the module's run is set up once (the suite at a load of 5 set it up
 # on both workers: 38 s and 30 s)
-pytestmark = pytest.mark.xdist_group("report-run")
+pytestmark = [pytest.mark.xdist_group("report-run"), PLOTS_ON]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +57,7 @@ def run(
     uri = f"sqlite:///{root / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CHALLENGE_PDF", "auto")  # the suite turns the PDF off; this run prints it
+        env.setenv("CHALLENGE_PLOTS", "on")  # and the plots: this run draws them
         result = run_experiment(
             load_config(path), RunOptions(output_dir=root / "out", tracking_uri=uri)
         )

@@ -43,7 +43,9 @@ def logged(
     version = log_champion(uri, sim_frame)
     config = write_project(root / "project", sim_parquet)
     out = root / "out"
-    result = invoke("run", str(config), "-o", str(out), "--tracking-uri", uri, "--quiet")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CHALLENGE_PLOTS", "on")  # the suite turns them off; their artifacts are checked
+        result = invoke("run", str(config), "-o", str(out), "--tracking-uri", uri, "--quiet")
     assert result.exit_code == 0, result.output
     comparison = json.loads((out / "comparison.json").read_text())
     yield Logged(uri, root, out, comparison["run_id"], comparison, version)
