@@ -9,6 +9,7 @@ $CHALLENGE_TEST_OUTPUT when set).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -24,7 +25,7 @@ import pytest
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline import RunOptions, run_experiment
-from challengers.report import plots
+from challengers.report import plots, start_report
 from challengers.report.document import SECTION_IDS
 from challengers.report.plots import PLOTS, write_plots
 from tests.conftest import PLOTS_ON, sim_config
@@ -364,3 +365,20 @@ def test_a_forked_child_draws_with_its_own_math_text_parser() -> None:
     finally:
         plots._PARSERS.clear()
         plots._PARSERS.update(saved)
+
+
+def test_no_plots_where_the_environment_turns_them_off(
+    run: tuple[ExperimentResult, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHALLENGE_PLOTS=off (the suite's setting): no figure drawn or embedded, and a note for
+    the terminal says why."""
+    monkeypatch.setenv("CHALLENGE_PLOTS", "off")
+    result = dataclasses.replace(run[0], notes=[])
+    shutil.copy(run[1] / "label_rate.png", tmp_path)  # the audit's chart: drawn either way
+    assert write_plots(result, tmp_path / "plots") == {}
+    with start_report(result, tmp_path, pdf=False) as report:
+        report.finish()
+    assert not (tmp_path / "plots").exists() and result.plots == {}
+    assert result.notes == ["No plots: the environment sets CHALLENGE_PLOTS=off."]
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (tmp_path / "report.md").read_text())
+    assert images == ["label_rate.png"]  # the audit's chart alone
