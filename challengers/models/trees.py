@@ -171,9 +171,7 @@ class XGBoostLibrary(TreeLibrary):
         return list(booster.feature_names or [])
 
     def classes(self, booster: Any) -> int:
-        import json
-
-        learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
+        learner = _learner(booster)["learner_model_param"]
         return max(int(learner.get("num_class", 0) or 0), 2)  # num_class is 0 for binary
 
     def _best(self, booster: Any) -> dict[str, Any]:
@@ -216,7 +214,7 @@ class XGBoostLibrary(TreeLibrary):
     def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
         import json
 
-        learner = json.loads(booster.save_config())["learner"]
+        learner = _learner(booster)
         trees = booster.get_dump(dump_format="json")
         params = {
             "objective": learner["objective"]["name"],
@@ -253,11 +251,16 @@ def _linear(booster: Any) -> bool:
     configuration is a JSON document, and a champion is scored in many blocks."""
     known = _LINEAR.get(booster)
     if known is None:
-        import json
-
-        config = json.loads(booster.save_config())["learner"]["gradient_booster"]
-        known = _LINEAR[booster] = config["name"] == "gblinear"
+        known = _LINEAR[booster] = _learner(booster)["gradient_booster"]["name"] == "gblinear"
     return known
+
+
+def _learner(booster: Any) -> dict[str, Any]:
+    """The ``learner`` section of an XGBoost booster's configuration (a JSON document)."""
+    import json
+
+    learner: dict[str, Any] = json.loads(booster.save_config())["learner"]
+    return learner
 
 
 def _depth(node: dict[str, Any]) -> int:
