@@ -11,10 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-import xgboost as xgb
 
 from challengers.models.ubjson import MAX_DEPTH, read_ubjson
-from tests.models.test_xgboost_json import VALID, _rows
+from tests.models.test_xgboost_json import VALID, valid_booster
 
 
 def _same(ours: Any, xgboost: Any, where: str = "") -> None:
@@ -35,13 +34,7 @@ def _same(ours: Any, xgboost: Any, where: str = "") -> None:
 
 @pytest.mark.parametrize("name", sorted(VALID))
 def test_every_booster_reads_as_xgboost_s_own_json(name: str, tmp_path: Path) -> None:
-    frame, label = _rows()
-    if name == "categorical":
-        frame["c"] = frame["c"].astype("category")
-    params = {"objective": "binary:logistic", "nthread": 1, **VALID[name]}
-    if name != "gblinear":
-        params["tree_method"] = "hist"
-    booster = xgb.train(params, xgb.DMatrix(frame, label=label, enable_categorical=True), 15)
+    booster = valid_booster(name)[0]
     booster.save_model(tmp_path / "m.ubj")
     ours = read_ubjson((tmp_path / "m.ubj").read_bytes())
     _same(ours, json.loads(booster.save_raw(raw_format="json")))

@@ -43,11 +43,8 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("suffix", [".json", ".ubj"])
-@pytest.mark.parametrize("name", sorted(VALID))
-def test_every_booster_xgboost_writes_passes_and_loads_as_xgboost_loads_it(
-    name: str, suffix: str, tmp_path: Path
-) -> None:
+def valid_booster(name: str) -> tuple[xgb.Booster, xgb.DMatrix]:
+    """A booster of the kind VALID names, trained on the rows it scores."""
     frame, label = _rows()
     if name == "categorical":
         frame["c"] = frame["c"].astype("category")
@@ -55,7 +52,15 @@ def test_every_booster_xgboost_writes_passes_and_loads_as_xgboost_loads_it(
     params = {"objective": "binary:logistic", "nthread": 1, **VALID[name]}
     if name != "gblinear":  # a linear booster has no tree method
         params["tree_method"] = "hist"
-    booster = xgb.train(params, matrix, 15)
+    return xgb.train(params, matrix, 15), matrix
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ubj"])
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_every_booster_xgboost_writes_passes_and_loads_as_xgboost_loads_it(
+    name: str, suffix: str, tmp_path: Path
+) -> None:
+    booster, matrix = valid_booster(name)
     booster.save_model(tmp_path / f"m{suffix}")
     loaded = LIBRARIES["xgboost"].load(tmp_path / f"m{suffix}")
     np.testing.assert_array_equal(loaded.predict(matrix), booster.predict(matrix))
