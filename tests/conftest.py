@@ -17,9 +17,9 @@ from challengers.simulate import simulate_frame
 # No report.pdf in the suite's runs (a headless browser per run would double the suite's time);
 # tests/report/test_report_run.py turns it back on for its run.
 os.environ.setdefault("CHALLENGE_PDF", "off")
-# No plots either, but in the tests of the plots, the report, the golden demo and MLflow's
-# artifacts (PLOTS_ON): drawing a run's 21 figures was about a quarter of a small run's CPU, and
-# 26% of the wall time of test_interrupt_resume, test_pipeline and tests/tuning together.
+# No figures either (the report's, the models', the audit's chart, the Optuna plots), but in the
+# tests that check them (PLOTS_ON): drawing a run's 21 figures was about a quarter of a small
+# run's CPU, and 26% of the wall time of test_interrupt_resume, test_pipeline and tests/tuning.
 os.environ.setdefault("CHALLENGE_PLOTS", "off")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
+from challengers.figures import NO_PLOTS_NOTE
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.tracking import flatten_params
 from tests.conftest import DEMO_RUN, sim_config
@@ -106,6 +108,26 @@ def test_comparison_json_has_the_design_schema(demo_run: tuple[ExperimentResult,
     predictions = pl.read_parquet(result.output_dir / "predictions.parquet")
     assert predictions.height == doc["data"]["rows_test"]
     assert (result.output_dir / "report.md").read_text().startswith("# Validation report: demo")
+
+
+@DEMO_RUN
+def test_a_run_without_plots_draws_no_figure_anywhere(
+    demo_run: tuple[ExperimentResult, str],
+) -> None:
+    """CHALLENGE_PLOTS=off (the suite's setting, and so this run's): no PNG in the run's
+    directory, the audit's chart and the tuning plots included, none in MLflow, and the
+    terminal's note says why."""
+    result, uri = demo_run
+    assert os.environ["CHALLENGE_PLOTS"] == "off"
+    assert sorted(result.output_dir.rglob("*.png")) == []
+    assert result.audit is not None and result.audit.charts == []
+    assert json.loads((result.output_dir / "audit.json").read_text())["charts"] == []
+    assert NO_PLOTS_NOTE in result.notes
+    parent, children = _runs(uri, "demo")
+    client = _client(uri)
+    for run in (parent, *children):
+        listed = [a.path for a in client.list_artifacts(run.info.run_id)]
+        assert not [p for p in listed if p.endswith(".png") or p == "plots"], listed
 
 
 @DEMO_RUN

@@ -27,6 +27,7 @@ from challengers.config import FindingsConfig
 from challengers.data.frames import DataSpec
 from challengers.data.split import Windows
 from challengers.engine.base import Engine
+from challengers.figures import plots_wanted
 from challengers.files import write_json
 from challengers.progress import Progress, SilentProgress
 from challengers.results import SEVERITIES, Finding
@@ -193,8 +194,8 @@ def _summary(ctx: AuditContext, seconds: dict[str, float]) -> dict[str, Any]:
 
 def draw_chart(result: AuditResult, windows: Windows) -> Path | None:
     """The label-rate chart, in the audit's directory; None when there is nothing to draw (or
-    no directory)."""
-    if result.output_dir is None:
+    no directory, or the environment sets ``CHALLENGE_PLOTS=off``)."""
+    if result.output_dir is None or not plots_wanted():
         return None
     return label_rate_chart(
         result.tables.get("label_rate_daily", []),
@@ -207,7 +208,7 @@ def draw_chart(result: AuditResult, windows: Windows) -> Path | None:
 def list_chart(result: AuditResult) -> None:
     """Name in ``result.charts`` and audit.json the chart :func:`draw_chart` draws (or drew)
     for ``result``, when it has one."""
-    if result.output_dir is None or not result.tables.get("label_rate_daily"):
+    if result.output_dir is None or not result.tables.get("label_rate_daily") or not plots_wanted():
         return
     if CHART_FILE not in result.charts:
         result.charts.append(CHART_FILE)

@@ -23,6 +23,7 @@ from challengers.data.split import INPUT_EXAMPLE_ROWS
 from challengers.errors import EnvironmentFailure
 from challengers.evaluation.evaluate import ModelEvaluation
 from challengers.experiment_result import ExperimentResult
+from challengers.figures import plots_wanted
 from challengers.files import (
     environment_failure,
     write_atomic,
@@ -201,12 +202,14 @@ def log_run(
 
     # the audit's chart and the models' own plots in child processes while this one draws the
     # report's (plots/, report.md, report.html); then the browser prints report.pdf (seconds,
-    # most of them its start) while the models' runs are logged
+    # most of them its start) while the models' runs are logged. No child where no plot is
+    # drawn (CHALLENGE_PLOTS=off).
     if audit is not None:
         list_chart(audit)
+    drawn = plots_wanted()
     with (
-        draw_apart(audit_chart) as chart,
-        draw_apart(model_plots) as drawing,
+        draw_apart(audit_chart if drawn else None) as chart,
+        draw_apart(model_plots if drawn else None) as drawing,
         start_report(result, out, figures=chart.wait) as report,
     ):
         drawing.wait()

@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from challengers.experiment_result import ExperimentResult
+from challengers.figures import NO_PLOTS_NOTE, plots_wanted
 from challengers.files import write_atomic
 from challengers.report.document import Block
 
@@ -52,12 +53,12 @@ def start_report(
     elsewhere (the audit's chart) are waited for."""
     from challengers.report.html import to_html
     from challengers.report.markdown import to_markdown
-    from challengers.report.plots import plots_wanted, write_plots
+    from challengers.report.plots import write_plots
     from challengers.report.sections import build_document
 
     plots = write_plots(result, out / "plots")
     if not plots_wanted():
-        result.notes.append("No plots: the environment sets CHALLENGE_PLOTS=off.")
+        result.notes.append(NO_PLOTS_NOTE)
     result.plots = {name: f"plots/{path.name}" for name, path in plots.items()}
     if figures is not None:
         figures()

@@ -23,9 +23,9 @@ from types import TracebackType
 class Apart:
     """Files being drawn by ``draw`` in a child process (or not yet drawn: :meth:`wait` does it)."""
 
-    def __init__(self, draw: Callable[[], object]) -> None:
+    def __init__(self, draw: Callable[[], object] | None) -> None:
         self._draw = draw
-        self._pid = _fork(draw)
+        self._pid = _fork(draw) if draw is not None else None
 
     @property
     def forked(self) -> bool:
@@ -38,7 +38,8 @@ class Apart:
             _, status = os.waitpid(pid, 0)
             if os.waitstatus_to_exitcode(status) == 0:
                 return
-        self._draw()
+        if self._draw is not None:
+            self._draw()
 
     def close(self) -> None:
         """Stop a child not waited for (the run stopped meanwhile)."""
@@ -60,9 +61,9 @@ class Apart:
         self.close()
 
 
-def draw_apart(draw: Callable[[], object]) -> Apart:
+def draw_apart(draw: Callable[[], object] | None) -> Apart:
     """Start ``draw`` in a child process; returns at once. ``CHALLENGE_FORK=off`` draws in this
-    process, at :meth:`Apart.wait`."""
+    process, at :meth:`Apart.wait`. ``None``: nothing to draw, no child."""
     return Apart(draw)
 
 

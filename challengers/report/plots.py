@@ -16,6 +16,7 @@ from typing import Any
 
 from challengers.errors import EnvironmentFailure
 from challengers.experiment_result import ExperimentResult
+from challengers.figures import plots_wanted
 from challengers.files import atomic_path
 
 DPI = 100
@@ -375,13 +376,6 @@ PLOTS: dict[str, Callable[[ExperimentResult], Any]] = {
 }
 
 
-def plots_wanted() -> bool:
-    """Whether runs draw plots: unless the environment sets ``CHALLENGE_PLOTS=off`` (the test
-    suite does, but for the tests of the plots and the report: drawing was about a quarter of
-    the CPU of a small run)."""
-    return os.environ.get("CHALLENGE_PLOTS", "on") != "off"
-
-
 def write_plots(
     result: ExperimentResult,
     directory: Path,
@@ -389,10 +383,10 @@ def write_plots(
 ) -> dict[str, Path]:
     """Draw every plot the run has data for into ``directory``; returns name -> PNG file (none
     where :func:`plots_wanted` says no)."""
-    import matplotlib
-
     if not plots_wanted():
         return {}
+    import matplotlib
+
     written = {}
     style: Any = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
     try:

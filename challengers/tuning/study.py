@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers.config import TuneConfig
+from challengers.figures import plots_wanted
 from challengers.files import atomic_path
 from challengers.progress import Progress
 
@@ -217,7 +218,10 @@ def failure_reason(study: Any) -> str:
 
 
 def plots(study: Any, directory: Path, name: str) -> list[Path]:
-    """The optimisation history and parameter importances as PNGs beside the study."""
+    """The optimisation history and parameter importances as PNGs beside the study (none where
+    the environment sets ``CHALLENGE_PLOTS=off``)."""
+    if not plots_wanted():
+        return []
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window

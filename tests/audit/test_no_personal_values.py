@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from challengers.cli.main import app
 from tests.audit.frames import LAST, clean_frame, personal_columns
 from tests.cli.test_audit import audit_config
+from tests.conftest import PLOTS_ON
 
 # every planted value contains one of these: finding none of them means no value leaked
 MARKERS = [
@@ -40,6 +41,7 @@ def parquet_text(path: Path) -> bytes:
 
 
 @pytest.mark.slow
+@PLOTS_ON  # the figures are files a personal value could reach too
 def test_run_and_audit_write_no_personal_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

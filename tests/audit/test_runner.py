@@ -17,6 +17,7 @@ from challengers.report.audit_section import blocks
 from challengers.report.document import Document, Section
 from challengers.report.markdown import to_markdown
 from tests.audit.frames import audit, clean_frame
+from tests.conftest import PLOTS_ON
 
 HANDBOOK_ENGINEERED = [
     "TX_DURING_WEEKEND",
@@ -36,6 +37,7 @@ def test_clean_dataset_has_no_finding_at_all(tmp_path: Path) -> None:
         assert result.tables[table], table
 
 
+@PLOTS_ON
 def test_audit_json_and_chart(tmp_path: Path) -> None:
     frame = clean_frame().with_columns((pl.col("TX_FRAUD") * 2).alias("TX_FRAUD_SCENARIO"))
     result = audit(frame, tmp_path, out=tmp_path / "out")
@@ -52,6 +54,7 @@ def test_audit_json_and_chart(tmp_path: Path) -> None:
     assert result.files() == [tmp_path / "out" / "audit.json", png]
 
 
+@PLOTS_ON
 def test_report_section_renders_the_tables(tmp_path: Path) -> None:
     frame = clean_frame().with_columns((pl.col("TX_FRAUD") * 2).alias("TX_FRAUD_SCENARIO"))
     result = audit(frame, tmp_path, out=tmp_path / "out")

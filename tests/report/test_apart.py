@@ -70,3 +70,10 @@ def test_a_child_not_waited_for_is_stopped(tmp_path: Path) -> None:
     drawing.close()
     with pytest.raises(ChildProcessError):  # killed and reaped
         os.waitpid(pid, os.WNOHANG)
+
+
+def test_nothing_to_draw_starts_no_child() -> None:
+    """``None`` (a run that draws no figure): no process forked, and waiting returns at once."""
+    with draw_apart(None) as nothing:
+        assert not nothing.forked
+        nothing.wait()

@@ -24,6 +24,7 @@ import pytest
 
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
+from challengers.figures import NO_PLOTS_NOTE
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.report import plots, start_report
 from challengers.report.document import SECTION_IDS
@@ -371,14 +372,16 @@ def test_no_plots_where_the_environment_turns_them_off(
     run: tuple[ExperimentResult, Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CHALLENGE_PLOTS=off (the suite's setting): no figure drawn or embedded, and a note for
-    the terminal says why."""
+    the terminal says why. (That such a run's audit lists no chart, and that nothing at all is
+    drawn: tests/test_pipeline.py.)"""
     monkeypatch.setenv("CHALLENGE_PLOTS", "off")
-    result = dataclasses.replace(run[0], notes=[])
-    shutil.copy(run[1] / "label_rate.png", tmp_path)  # the audit's chart: drawn either way
+    audit = run[0].audit
+    assert audit is not None
+    result = dataclasses.replace(run[0], notes=[], audit=dataclasses.replace(audit, charts=[]))
     assert write_plots(result, tmp_path / "plots") == {}
     with start_report(result, tmp_path, pdf=False) as report:
         report.finish()
     assert not (tmp_path / "plots").exists() and result.plots == {}
-    assert result.notes == ["No plots: the environment sets CHALLENGE_PLOTS=off."]
-    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (tmp_path / "report.md").read_text())
-    assert images == ["label_rate.png"]  # the audit's chart alone
+    assert result.notes == [NO_PLOTS_NOTE]
+    assert "![" not in (tmp_path / "report.md").read_text()
+    assert "<img" not in (tmp_path / "report.html").read_text()

@@ -18,7 +18,7 @@ import pytest
 from challengers.config import ExperimentConfig, load_config
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.progress import SilentProgress
-from tests.conftest import ROOT, sim_config
+from tests.conftest import PLOTS_ON, ROOT, sim_config
 
 TUNE: dict[str, Any] = {
     "trials": 4,
@@ -43,6 +43,7 @@ def tuned_config(data: Path, tune: dict[str, Any], **extra: Any) -> dict[str, An
     return config
 
 
+@PLOTS_ON  # the study's plots are among the artifacts checked
 def test_a_run_logs_the_trials_as_nested_runs(
     sim_parquet: Path, tmp_path: Path, tracking_uri: str
 ) -> None:
