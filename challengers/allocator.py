@@ -13,14 +13,21 @@ Arrow's memory pool (mimalloc in pyarrow's wheels) keeps what it freed the same 
 asked: the Arrow tables a Spark run brings to the driver (the test window's rows, each model's
 scores) stayed resident after they were read (860 MB of freed 4 MB buffers: 914 MB resident before
 the ask, 60 MB after). It is asked too, when pyarrow is loaded (it is not imported for this).
+
+The file mappings registered with :func:`read_in_again` (the spilled windows: pipeline/spill.py)
+let go of the pages the last step read: their contents are the file's, and the next step that
+reads them has the kernel read them in again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import mmap
 import os
 import sys
+import weakref
 from collections.abc import Callable
 
 # blocks from this size on get their own mapping, whatever was freed before (see below)
@@ -53,12 +60,26 @@ def map_large_blocks(threshold: int = MAPPED_FROM) -> None:
         mallopt(_M_MMAP_THRESHOLD, threshold)
 
 
+# read-only file mappings whose pages a release lets go of, for as long as something maps them
+_FILE_PAGES: weakref.WeakSet[mmap.mmap] = weakref.WeakSet()
+
+
+def read_in_again(mapping: mmap.mmap) -> None:
+    """Let :func:`release_freed_memory` drop ``mapping``'s resident pages, until it is unmapped
+    (a read-only mapping of a file: what a step reads of it, the kernel reads in again)."""
+    if hasattr(mmap, "MADV_DONTNEED"):
+        _FILE_PAGES.add(mapping)
+
+
 def release_freed_memory() -> None:
-    """Return the heaps' and Arrow's pool's free pages to the operating system (between a run's
-    steps)."""
+    """Return the heaps' and Arrow's pool's free pages to the operating system, and drop the
+    pages read in from the registered file mappings (between a run's steps)."""
     trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
     arrow = sys.modules.get("pyarrow")
     if arrow is not None:
         arrow.default_memory_pool().release_unused()
+    for mapping in list(_FILE_PAGES):
+        with contextlib.suppress(ValueError):  # closed meanwhile
+            mapping.madvise(mmap.MADV_DONTNEED)

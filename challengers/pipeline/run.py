@@ -48,6 +48,7 @@ from challengers.pipeline.prepare import (
 )
 from challengers.pipeline.registering import registration
 from challengers.pipeline.resume import interrupted_error, require_resumable, with_resume_hint
+from challengers.pipeline.spill import spill_frames
 from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
@@ -135,6 +136,9 @@ def _start(
         release_freed_memory()  # what loading freed (on Spark: the windows' Arrow), before the audit
         if options.verify is not None:
             options.verify(prepared)
+        # large windows from here on in a file's pages, which the kernel can take back and which
+        # each step lets go of, where they were the run's own memory through every step
+        spill_frames(prepared, out)
         if local:  # the rows loaded: what training adds, against what is left now
             # no local name for the split: one would hold the training frame through the whole
             # run, after the evaluation lets it go (Split.without_training)
@@ -260,7 +264,7 @@ def _fit_all(
     in_sample = InSampleSettings.of(cfg, budget_of(cfg, champion.scores))
     fitted = [champion]
     for mp in plan.challengers:
-        release_freed_memory()  # the previous model's inputs and temporaries
+        release_freed_memory()  # the previous model's inputs and temporaries, the pages it read
         fitted.append(
             store.reuse(mp, prepared, progress)
             or store.keep(

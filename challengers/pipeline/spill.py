@@ -1,0 +1,115 @@
+"""The windows' rows on disk while the models train, read back through the page cache.
+
+A run holds its training and test frames from loading to the evaluation, but each model's fit
+reads only the training window's features and labels, and its scoring only the test window's
+features. At 100M transactions the frames are 2.9 GB, of which a fit reads 0.6; at 300M they
+are 9 GB, half of the run's peak. Written once as an uncompressed Arrow IPC file and memory-
+mapped, they are the same frames (polars reads Arrow's buffers in place), but their pages belong
+to the file: the kernel reads them in when a step touches them and can take them back without
+killing the run, and between steps the run lets go of what the last one read
+(:func:`~challengers.allocator.release_freed_memory`). The file is unlinked as soon as it is
+mapped: nothing is left on disk when the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+
+from challengers.allocator import read_in_again
+from challengers.pipeline.prepare import Prepared
+
+log = logging.getLogger(__name__)
+
+SPILL_FROM = 1 << 29  # bytes of the held frames from which they are spilled (CHALLENGE_SPILL=auto)
+
+
+def spill_mode() -> str:
+    """``CHALLENGE_SPILL``: ``auto`` (from :data:`SPILL_FROM` bytes), ``on`` or ``off``."""
+    mode = os.environ.get("CHALLENGE_SPILL", "auto").strip().lower()
+    return mode if mode in ("auto", "on", "off") else "auto"
+
+
+def spill_frames(prepared: Prepared, directory: Path) -> int:
+    """Replace ``prepared``'s training, test and history frames with the same frames mapped from a
+    file in ``directory`` (the run's output directory), when they are large enough (see
+    :func:`spills`); returns the bytes spilled (0: they stay in memory)."""
+    split = prepared.split
+    frames = {"train": split.train, "test": split.test}
+    if prepared.history is not None:
+        frames["history"] = prepared.history
+    size = sum(int(f.estimated_size()) for f in frames.values())
+    if not spills(size, lambda: shutil.disk_usage(directory).free):
+        return 0
+    spilled = 0
+    for name, frame in frames.items():
+        try:
+            frames[name], mapping = mapped_frame(frame, directory / f".{name}-rows.arrow")
+        except OSError as exc:  # (a full disk) the frames not written yet stay in memory
+            log.warning("the %s window's rows stay in memory: %s", name, exc)
+            break
+        read_in_again(mapping)
+        spilled += int(frame.estimated_size())
+    prepared.split = replace(split, train=frames["train"], test=frames["test"])
+    prepared.history = frames.get("history")
+    if spilled:
+        log.info(
+            "the windows' rows (%.0f MB) are read from a file's pages from here", spilled / 2**20
+        )
+    return spilled
+
+
+def spills(size: int, free: Callable[[], int]) -> bool:
+    """Whether frames of ``size`` bytes are spilled (:func:`spill_mode`), given the disk's
+    ``free`` bytes (asked only then): room for the file and as much again for the run's own
+    outputs."""
+    mode = spill_mode()
+    if (
+        mode == "off"
+        or (mode == "auto" and size < SPILL_FROM)
+        or not hasattr(mmap, "MADV_DONTNEED")
+        or _address_space_limited()
+    ):
+        return False
+    room = free()
+    if room < 2 * size:
+        log.info("the windows' rows stay in memory: %d bytes free on the output's disk", room)
+        return False
+    return True
+
+
+def mapped_frame(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, mmap.mmap]:
+    """``frame`` read back from an uncompressed IPC file at ``path``, mapped and unlinked: the
+    frame's columns are views of the mapping (one chunk a column, as written)."""
+    import pyarrow as pa
+
+    try:
+        table = frame.to_arrow()  # a batch per chunk: polars' own writer cuts batches of ~122k rows
+        with pa.ipc.new_file(str(path), table.schema) as writer:
+            writer.write_table(table)
+        del table
+        with path.open("rb") as file:
+            mapping = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
+    finally:
+        path.unlink(missing_ok=True)
+    table = pa.ipc.open_file(pa.py_buffer(mapping)).read_all()
+    read = pl.from_arrow(table, rechunk=False)
+    assert isinstance(read, pl.DataFrame)
+    return read, mapping
+
+
+def _address_space_limited() -> bool:
+    """Whether the process has an address-space limit (ulimit -v), which a file's mapping counts
+    against as the heap does, while the heap's freed frames may stay reserved in it."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return False
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY

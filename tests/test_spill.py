@@ -1,0 +1,169 @@
+"""Large windows spilled to a file's pages while the models train (pipeline/spill.py, issue 15):
+the same frames, whose memory the kernel can take back, and the same run."""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from challengers.allocator import read_in_again, release_freed_memory
+from challengers.config import load_config
+from challengers.pipeline import RunOptions, run_experiment
+from challengers.pipeline.spill import SPILL_FROM, mapped_frame, spills
+from tests.conftest import sim_config
+from tests.golden.compare import stable_comparison
+
+ROWS = 200_000
+
+
+def _frame() -> pl.DataFrame:
+    """Every type a held window has: ids, labels, features with missing values and NaN, the day,
+    the time, text labels as categories and as text."""
+    rng = np.random.default_rng(3)
+    amount = rng.gamma(2.0, 40.0, ROWS)
+    amount[::97] = np.nan
+    frame = pl.DataFrame(
+        {
+            "id": np.arange(ROWS, dtype=np.int64),
+            "label": (rng.random(ROWS) < 0.02).astype(np.int8),
+            "amount": amount,
+            "ratio": rng.random(ROWS).astype(np.float32),
+            "hour": rng.integers(0, 24, ROWS, dtype=np.int16),
+            "night": rng.random(ROWS) < 0.3,
+            "region": rng.choice(["north", "south", "east", "west"], ROWS),
+        }
+    )
+    start = datetime(2024, 1, 1)
+    return frame.with_columns(
+        pl.col("region").cast(pl.Categorical).alias("region_code"),
+        pl.when(pl.col("id") % 11 == 0).then(None).otherwise(pl.col("hour")).alias("hour"),
+        (pl.lit(start) + pl.duration(seconds=pl.col("id") * 13)).alias("time"),
+    ).with_columns(pl.col("time").dt.date().alias("day"))
+
+
+def _mappings(path_part: str) -> list[dict[str, int]]:
+    """This process's mappings of a file whose path holds ``path_part``: their address range
+    and their resident kB (/proc/self/smaps)."""
+    found: list[dict[str, int]] = []
+    current: dict[str, int] | None = None
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split()
+        if "-" in head[0] and len(head) >= 5:  # a mapping's first line: range, perms, ... path
+            current = None
+            if path_part in line:
+                low, high = (int(x, 16) for x in head[0].split("-"))
+                current = {"low": low, "high": high, "rss_kb": 0}
+                found.append(current)
+        elif current is not None and head[0] == "Rss:":
+            current["rss_kb"] = int(head[1])
+    return found
+
+
+def test_a_spilled_frame_is_the_same_frame_read_from_the_files_pages(tmp_path: Path) -> None:
+    frame = _frame()
+    path = tmp_path / ".test-rows.arrow"
+    mapped, mapping = mapped_frame(frame, path)
+    assert_frame_equal(mapped, frame)  # every value, every type, nulls and NaN where they were
+    assert mapped["region_code"].to_physical().equals(frame["region_code"].to_physical())
+    assert set(mapped.n_chunks("all")) == {1}  # one chunk a column, as the loading holds them
+    assert not path.exists()  # unlinked once mapped: nothing left on disk, however the run ends
+    # the columns are views of the mapping: a feature's values read where the file's pages are
+    (region,) = _mappings(path.name)
+    values = mapped["ratio"].to_numpy()
+    address = values.__array_interface__["data"][0]
+    assert region["low"] <= address < region["high"]
+    assert region["high"] - region["low"] >= len(mapping) - 4096
+
+
+def test_a_release_lets_go_of_the_pages_a_step_read(tmp_path: Path) -> None:
+    frame = _frame()
+    mapped, mapping = mapped_frame(frame, tmp_path / ".train-rows.arrow")
+    read_in_again(mapping)
+    total = int(mapped["id"].sum())  # a step reads a column: its pages come in
+    (before,) = _mappings(".train-rows.arrow")
+    assert before["rss_kb"] * 1024 >= ROWS * 8  # at least the column it read
+    release_freed_memory()
+    (after,) = _mappings(".train-rows.arrow")
+    assert after["rss_kb"] == 0
+    assert int(mapped["id"].sum()) == total  # read in again, the same values
+    assert_frame_equal(mapped, frame)
+    del mapped, mapping  # the last frame gone, the mapping goes
+    gc.collect()
+    assert _mappings(".train-rows.arrow") == []
+
+
+def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CHALLENGE_SPILL", raising=False)
+    roomy = lambda: 10 * SPILL_FROM  # noqa: E731
+    assert not spills(SPILL_FROM - 1, roomy)
+    assert spills(SPILL_FROM, roomy)
+    assert not spills(SPILL_FROM, lambda: 2 * SPILL_FROM - 1)  # the file, and as much again
+    monkeypatch.setenv("CHALLENGE_SPILL", "on")
+    assert spills(1, roomy)
+    monkeypatch.setenv("CHALLENGE_SPILL", "off")
+    assert not spills(10 * SPILL_FROM, roomy)
+
+
+def test_no_spill_under_an_address_space_limit(tmp_path: Path) -> None:
+    """Under ulimit -v a mapping counts as the heap does, and the heap's freed frames may stay
+    reserved: the frames stay in memory (in a process of its own, as the limit cannot be lifted)."""
+    code = (
+        "import resource, os\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (64 * 2**30, resource.RLIM_INFINITY))\n"
+        "os.environ['CHALLENGE_SPILL'] = 'on'\n"
+        "from challengers.pipeline.spill import spills\n"
+        "print(spills(2**40, lambda: 2**50))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False"]
+
+
+def test_a_run_on_spilled_windows_equals_the_run_in_memory(
+    tmp_path: Path,
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every model (a champion retrained, trees, a graph model reading the rows before its window:
+    the history frame spilled too) fitted, scored and evaluated on the mapped frames."""
+    graph = {
+        "name": "graph",
+        "kind": "graph",
+        "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [7]},
+        "model": {"kind": "lightgbm", "params": {"n_estimators": 10}},
+    }
+    raw = sim_config(sim_parquet)
+    raw["challengers"].append(graph)
+    raw["data"]["drop"] = ["TX_FRAUD_SCENARIO", "DEVICE_ID"]
+    raw["evaluation"]["bootstrap"] = 50
+    cfg = load_config(write_config(raw))
+    documents = {}
+    for mode in ("off", "on"):
+        monkeypatch.setenv("CHALLENGE_SPILL", mode)
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="challengers.pipeline.spill"):
+            out = tmp_path / mode
+            run_experiment(cfg, RunOptions(output_dir=out, tracking_uri=tracking_uri))
+        spilled = [r for r in caplog.records if "read from a file's pages" in r.getMessage()]
+        assert len(spilled) == (mode == "on")
+        assert not list(out.rglob("*.arrow"))
+        documents[mode] = json.loads((out / "comparison.json").read_text())
+    assert {m["status"] for m in documents["on"]["models"]} == {"ok"}
+    assert stable_comparison(documents["on"]) == stable_comparison(documents["off"])
+    scores = [pl.read_parquet(tmp_path / mode / "predictions.parquet") for mode in ("off", "on")]
+    assert_frame_equal(*scores)  # every test row's score, bit for bit
