@@ -6,11 +6,13 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,9 +20,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from challengers.allocator import read_in_again, release_freed_memory
-from challengers.config import load_config
-from challengers.pipeline import RunOptions, run_experiment
+from challengers.config import ExperimentConfig, load_config
+from challengers.pipeline import RunOptions, prepare, run_experiment, spill
 from challengers.pipeline.spill import SPILL_FROM, mapped_frame, spills
+from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 from tests.golden.compare import stable_comparison
 
@@ -72,35 +75,45 @@ def _mappings(path_part: str) -> list[dict[str, int]]:
 
 def test_a_spilled_frame_is_the_same_frame_read_from_the_files_pages(tmp_path: Path) -> None:
     frame = _frame()
-    path = tmp_path / ".test-rows.arrow"
-    mapped, mapping = mapped_frame(frame, path)
+    mapped, mapping = mapped_frame(frame, tmp_path)
     assert_frame_equal(mapped, frame)  # every value, every type, nulls and NaN where they were
     assert mapped["region_code"].to_physical().equals(frame["region_code"].to_physical())
     assert set(mapped.n_chunks("all")) == {1}  # one chunk a column, as the loading holds them
-    assert not path.exists()  # unlinked once mapped: nothing left on disk, however the run ends
+    assert list(tmp_path.iterdir()) == []  # a file without a name: nothing left, however it ends
     # the columns are views of the mapping: a feature's values read where the file's pages are
-    (region,) = _mappings(path.name)
+    (region,) = _mappings(str(tmp_path))
     values = mapped["ratio"].to_numpy()
     address = values.__array_interface__["data"][0]
     assert region["low"] <= address < region["high"]
     assert region["high"] - region["low"] >= len(mapping) - 4096
 
 
+def test_where_files_cannot_be_unnamed_the_name_goes_once_mapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)  # a file system without unnamed files
+    frame = _frame()
+    mapped, _ = mapped_frame(frame, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    assert_frame_equal(mapped, frame)
+    assert _mappings(str(tmp_path))  # the mapping holds the file, which has no name any more
+
+
 def test_a_release_lets_go_of_the_pages_a_step_read(tmp_path: Path) -> None:
     frame = _frame()
-    mapped, mapping = mapped_frame(frame, tmp_path / ".train-rows.arrow")
+    mapped, mapping = mapped_frame(frame, tmp_path)
     read_in_again(mapping)
     total = int(mapped["id"].sum())  # a step reads a column: its pages come in
-    (before,) = _mappings(".train-rows.arrow")
+    (before,) = _mappings(str(tmp_path))
     assert before["rss_kb"] * 1024 >= ROWS * 8  # at least the column it read
     release_freed_memory()
-    (after,) = _mappings(".train-rows.arrow")
+    (after,) = _mappings(str(tmp_path))
     assert after["rss_kb"] == 0
     assert int(mapped["id"].sum()) == total  # read in again, the same values
     assert_frame_equal(mapped, frame)
     del mapped, mapping  # the last frame gone, the mapping goes
     gc.collect()
-    assert _mappings(".train-rows.arrow") == []
+    assert _mappings(str(tmp_path)) == []
 
 
 def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
@@ -115,6 +128,30 @@ def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
     assert spills(1, roomy)
     monkeypatch.setenv("CHALLENGE_SPILL", "off")
     assert not spills(10 * SPILL_FROM, roomy)
+
+
+def test_a_window_that_cannot_be_written_stays_in_memory(
+    sim_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk while the test window is written: it stays as it was, and the training window
+    already spilled stays spilled (never a reason to stop a run)."""
+    monkeypatch.setenv("CHALLENGE_SPILL", "on")
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    train, test = prepared.split.train, prepared.split.test
+    written = spill.mapped_frame
+
+    def full_disk(frame: pl.DataFrame, directory: Path) -> tuple[pl.DataFrame, Any]:
+        if frame is test:
+            raise OSError(28, "No space left on device")
+        return written(frame, directory)
+
+    monkeypatch.setattr(spill, "mapped_frame", full_disk)
+    assert spill.spill_frames(prepared, tmp_path, SilentProgress()) == train.estimated_size()
+    assert prepared.split.test is test
+    assert_frame_equal(prepared.split.train, train)
+    assert prepared.split.train is not train and _mappings(str(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_no_spill_under_an_address_space_limit(tmp_path: Path) -> None:
@@ -161,7 +198,7 @@ def test_a_run_on_spilled_windows_equals_the_run_in_memory(
             run_experiment(cfg, RunOptions(output_dir=out, tracking_uri=tracking_uri))
         spilled = [r for r in caplog.records if "read from a file's pages" in r.getMessage()]
         assert len(spilled) == (mode == "on")
-        assert not list(out.rglob("*.arrow"))
+        assert not list(out.rglob(".rows-*"))
         documents[mode] = json.loads((out / "comparison.json").read_text())
     assert {m["status"] for m in documents["on"]["models"]} == {"ok"}
     assert stable_comparison(documents["on"]) == stable_comparison(documents["off"])

@@ -137,8 +137,9 @@ def _start(
         if options.verify is not None:
             options.verify(prepared)
         # large windows from here on in a file's pages, which the kernel can take back and which
-        # each step lets go of, where they were the run's own memory through every step
-        spill_frames(prepared, out)
+        # each step lets go of, where they were the run's own memory through every step (written
+        # while the audit ran, the wait moved to the champion's step: 100M rows, 2 runs)
+        spill_frames(prepared, out, progress)
         if local:  # the rows loaded: what training adds, against what is left now
             # no local name for the split: one would hold the training frame through the whole
             # run, after the evaluation lets it go (Split.without_training)

@@ -7,8 +7,8 @@ are 9 GB, half of the run's peak. Written once as an uncompressed Arrow IPC file
 mapped, they are the same frames (polars reads Arrow's buffers in place), but their pages belong
 to the file: the kernel reads them in when a step touches them and can take them back without
 killing the run, and between steps the run lets go of what the last one read
-(:func:`~challengers.allocator.release_freed_memory`). The file is unlinked as soon as it is
-mapped: nothing is left on disk when the run ends, however it ends.
+(:func:`~challengers.allocator.release_freed_memory`). The file has no name: nothing is left on
+disk when the run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import mmap
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +26,7 @@ import polars as pl
 
 from challengers.allocator import read_in_again
 from challengers.pipeline.prepare import Prepared
+from challengers.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ def spill_mode() -> str:
     return mode if mode in ("auto", "on", "off") else "auto"
 
 
-def spill_frames(prepared: Prepared, directory: Path) -> int:
+def spill_frames(prepared: Prepared, directory: Path, progress: Progress) -> int:
     """Replace ``prepared``'s training, test and history frames with the same frames mapped from a
     file in ``directory`` (the run's output directory), when they are large enough (see
     :func:`spills`); returns the bytes spilled (0: they stay in memory)."""
@@ -49,14 +51,16 @@ def spill_frames(prepared: Prepared, directory: Path) -> int:
     if not spills(size, lambda: shutil.disk_usage(directory).free):
         return 0
     spilled = 0
-    for name, frame in frames.items():
-        try:
-            frames[name], mapping = mapped_frame(frame, directory / f".{name}-rows.arrow")
-        except OSError as exc:  # (a full disk) the frames not written yet stay in memory
-            log.warning("the %s window's rows stay in memory: %s", name, exc)
-            break
-        read_in_again(mapping)
-        spilled += int(frame.estimated_size())
+    with progress.stage(f"Moving the windows' rows to disk ({size / 2**30:.1f} GB)"):
+        for name, frame in frames.items():
+            try:
+                frames[name], mapping = mapped_frame(frame, directory)
+            except Exception as exc:  # a full disk, a type Arrow's files do not hold: the frames
+                # not written yet stay in memory, as without spilling (never a reason to stop)
+                log.warning("the %s window's rows stay in memory: %s", name, exc)
+                break
+            read_in_again(mapping)
+            spilled += int(frame.estimated_size())
     prepared.split = replace(split, train=frames["train"], test=frames["test"])
     prepared.history = frames.get("history")
     if spilled:
@@ -85,24 +89,41 @@ def spills(size: int, free: Callable[[], int]) -> bool:
     return True
 
 
-def mapped_frame(frame: pl.DataFrame, path: Path) -> tuple[pl.DataFrame, mmap.mmap]:
-    """``frame`` read back from an uncompressed IPC file at ``path``, mapped and unlinked: the
-    frame's columns are views of the mapping (one chunk a column, as written)."""
+def mapped_frame(frame: pl.DataFrame, directory: Path) -> tuple[pl.DataFrame, mmap.mmap]:
+    """``frame`` read back from an uncompressed Arrow IPC file in ``directory``, mapped: the
+    frame's columns are views of the mapping (one chunk a column, as written). The file has no
+    name (``O_TMPFILE``; where the file system cannot, a name unlinked once mapped): nothing is
+    left on disk once the mapping goes, however the process ends."""
     import pyarrow as pa
 
+    fd, path = _unnamed_file(directory)
     try:
         table = frame.to_arrow()  # a batch per chunk: polars' own writer cuts batches of ~122k rows
-        with pa.ipc.new_file(str(path), table.schema) as writer:
+        with open(fd, "wb", closefd=False) as file, pa.ipc.new_file(file, table.schema) as writer:
             writer.write_table(table)
         del table
-        with path.open("rb") as file:
-            mapping = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
+        mapping = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)
+        if path is not None:
+            path.unlink(missing_ok=True)
     table = pa.ipc.open_file(pa.py_buffer(mapping)).read_all()
     read = pl.from_arrow(table, rechunk=False)
     assert isinstance(read, pl.DataFrame)
     return read, mapping
+
+
+def _unnamed_file(directory: Path) -> tuple[int, Path | None]:
+    """A new file in ``directory`` opened for writing and reading, and its name (None: it has
+    none)."""
+    flags = getattr(os, "O_TMPFILE", 0)
+    if flags:
+        try:
+            return os.open(directory, flags | os.O_RDWR, 0o600), None
+        except OSError:  # a file system without unnamed files
+            pass
+    with tempfile.NamedTemporaryFile(dir=directory, prefix=".rows-", delete=False) as file:
+        return os.dup(file.fileno()), Path(file.name)
 
 
 def _address_space_limited() -> bool:
