@@ -44,7 +44,7 @@ LAYERS: list[set[str]] = [
     {"features"},
     {"evaluation"},
     {"data", "tracking", "simulate"},
-    {"results", "files", "progress", "interrupts", "allocator", "threads"},
+    {"results", "files", "progress", "interrupts", "allocator", "threads", "figures"},
     {"errors"},
 ]
 LAYER_OF = {unit: depth for depth, layer in enumerate(LAYERS) for unit in layer}
