@@ -22,7 +22,7 @@ from polars.testing import assert_frame_equal
 from challengers.allocator import read_in_again, release_freed_memory
 from challengers.config import ExperimentConfig, load_config
 from challengers.pipeline import RunOptions, prepare, run_experiment, spill
-from challengers.pipeline.spill import SPILL_FROM, mapped_frame, spills
+from challengers.pipeline.spill import SPILL_FROM, in_memory_fs, mapped_frame, spills
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 from tests.golden.compare import stable_comparison
@@ -152,6 +152,25 @@ def test_a_window_that_cannot_be_written_stays_in_memory(
     assert_frame_equal(prepared.split.train, train)
     assert prepared.split.train is not train and _mappings(str(tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_spill_onto_a_file_system_held_in_memory(tmp_path: Path) -> None:
+    """On tmpfs the file's pages are memory the kernel cannot take back without swap."""
+    mounts = (
+        "/dev/vda / ext4 rw,relatime 0 0\n"
+        "tmpfs /tmp tmpfs rw,nosuid 0 0\n"
+        "/dev/vdb /tmp/disk xfs rw 0 0\n"
+        "tmpfs /run/my\\040runs tmpfs rw 0 0\n"
+    )
+    assert in_memory_fs(Path("/tmp/run-1"), mounts)
+    assert in_memory_fs(Path("/tmp"), mounts)
+    assert not in_memory_fs(Path("/tmp/disk/run-1"), mounts)  # the deeper mount decides
+    assert not in_memory_fs(Path("/tmpfoo/run-1"), mounts)  # a prefix of a name is not a mount
+    assert not in_memory_fs(Path("/work/runs"), mounts)
+    assert in_memory_fs(Path("/run/my runs/a"), mounts)
+    # this machine's own answer for the test's directory, from the real mount table
+    real = Path("/proc/self/mounts").read_text()
+    assert in_memory_fs(tmp_path) == in_memory_fs(tmp_path, real)
 
 
 def test_no_spill_under_an_address_space_limit(tmp_path: Path) -> None:

@@ -50,6 +50,8 @@ def spill_frames(prepared: Prepared, directory: Path, progress: Progress) -> int
     size = sum(int(f.estimated_size()) for f in frames.values())
     if not spills(size, lambda: shutil.disk_usage(directory).free):
         return 0
+    if spill_mode() == "auto" and in_memory_fs(directory):  # (``on``: spilled all the same)
+        return 0
     spilled = 0
     with progress.stage(f"Moving the windows' rows to disk ({size / 2**30:.1f} GB)"):
         for name, frame in frames.items():
@@ -124,6 +126,30 @@ def _unnamed_file(directory: Path) -> tuple[int, Path | None]:
             pass
     with tempfile.NamedTemporaryFile(dir=directory, prefix=".rows-", delete=False) as file:
         return os.dup(file.fileno()), Path(file.name)
+
+
+MEMORY_FILE_SYSTEMS = ("tmpfs", "ramfs")
+
+
+def in_memory_fs(directory: Path, mounts: str | None = None) -> bool:
+    """Whether ``directory`` is on a file system held in memory (tmpfs: /tmp on many machines),
+    where a spilled file's pages are memory the kernel cannot take back without swap. ``mounts``:
+    /proc/self/mounts' text (read when None; no such file: False)."""
+    if mounts is None:
+        try:
+            mounts = Path("/proc/self/mounts").read_text()
+        except OSError:
+            return False
+    where, best = str(directory.resolve()), ("", "")
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best[0]):
+            best = (point, fields[2])
+    return best[1] in MEMORY_FILE_SYSTEMS
 
 
 def _address_space_limited() -> bool:
