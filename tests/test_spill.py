@@ -121,13 +121,16 @@ def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
 ) -> None:
     monkeypatch.delenv("CHALLENGE_SPILL", raising=False)
     roomy = lambda: 10 * SPILL_FROM  # noqa: E731
-    assert not spills(SPILL_FROM - 1, roomy)
-    assert spills(SPILL_FROM, roomy)
-    assert not spills(SPILL_FROM, lambda: 2 * SPILL_FROM - 1)  # the file, and as much again
+    disk, tmpfs = (lambda: False), (lambda: True)
+    assert not spills(SPILL_FROM - 1, roomy, disk)
+    assert spills(SPILL_FROM, roomy, disk)
+    assert not spills(SPILL_FROM, lambda: 2 * SPILL_FROM - 1, disk)  # the file, and as much again
+    assert not spills(SPILL_FROM, roomy, tmpfs)  # its pages could not be taken back
     monkeypatch.setenv("CHALLENGE_SPILL", "on")
-    assert spills(1, roomy)
+    assert spills(1, roomy, disk)
+    assert spills(1, roomy, tmpfs)
     monkeypatch.setenv("CHALLENGE_SPILL", "off")
-    assert not spills(10 * SPILL_FROM, roomy)
+    assert not spills(10 * SPILL_FROM, roomy, disk)
 
 
 def test_a_window_that_cannot_be_written_stays_in_memory(
@@ -181,7 +184,7 @@ def test_no_spill_under_an_address_space_limit(tmp_path: Path) -> None:
         "resource.setrlimit(resource.RLIMIT_AS, (64 * 2**30, resource.RLIM_INFINITY))\n"
         "os.environ['CHALLENGE_SPILL'] = 'on'\n"
         "from challengers.pipeline.spill import spills\n"
-        "print(spills(2**40, lambda: 2**50))\n"
+        "print(spills(2**40, lambda: 2**50, lambda: False))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False"]

@@ -47,10 +47,9 @@ def spill_frames(prepared: Prepared, directory: Path, progress: Progress) -> int
     frames = {"train": split.train, "test": split.test}
     if prepared.history is not None:
         frames["history"] = prepared.history
-    size = sum(int(f.estimated_size()) for f in frames.values())
-    if not spills(size, lambda: shutil.disk_usage(directory).free):
-        return 0
-    if spill_mode() == "auto" and in_memory_fs(directory):  # (``on``: spilled all the same)
+    sizes = {name: int(frame.estimated_size()) for name, frame in frames.items()}
+    size = sum(sizes.values())
+    if not spills(size, lambda: shutil.disk_usage(directory).free, lambda: in_memory_fs(directory)):
         return 0
     spilled = 0
     with progress.stage(f"Moving the windows' rows to disk ({size / 2**30:.1f} GB)"):
@@ -62,7 +61,7 @@ def spill_frames(prepared: Prepared, directory: Path, progress: Progress) -> int
                 log.warning("the %s window's rows stay in memory: %s", name, exc)
                 break
             read_in_again(mapping)
-            spilled += int(frame.estimated_size())
+            spilled += sizes[name]
     prepared.split = replace(split, train=frames["train"], test=frames["test"])
     prepared.history = frames.get("history")
     if spilled:
@@ -72,14 +71,15 @@ def spill_frames(prepared: Prepared, directory: Path, progress: Progress) -> int
     return spilled
 
 
-def spills(size: int, free: Callable[[], int]) -> bool:
+def spills(size: int, free: Callable[[], int], in_memory: Callable[[], bool]) -> bool:
     """Whether frames of ``size`` bytes are spilled (:func:`spill_mode`), given the disk's
-    ``free`` bytes (asked only then): room for the file and as much again for the run's own
-    outputs."""
+    ``free`` bytes (room for the file and as much again for the run's own outputs) and whether
+    the disk is held in memory (tmpfs: by default not, ``on`` all the same); each asked only
+    when it decides."""
     mode = spill_mode()
     if (
         mode == "off"
-        or (mode == "auto" and size < SPILL_FROM)
+        or (mode == "auto" and (size < SPILL_FROM or in_memory()))
         or not hasattr(mmap, "MADV_DONTNEED")
         or _address_space_limited()
     ):
