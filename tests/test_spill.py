@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 
 from challengers.allocator import read_in_again, release_freed_memory
 from challengers.config import ExperimentConfig, load_config
-from challengers.pipeline import RunOptions, prepare, run_experiment, spill
+from challengers.pipeline import RunOptions, loading, prepare, run_experiment, spill
 from challengers.pipeline.spill import SPILL_FROM, in_memory_fs, mapped_frame, spills
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
@@ -133,27 +133,41 @@ def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
     assert not spills(10 * SPILL_FROM, roomy, disk)
 
 
-def test_a_window_that_cannot_be_written_stays_in_memory(
+def test_each_window_goes_to_disk_once_read_and_one_that_cannot_be_written_stays_in_memory(
     sim_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A full disk while the test window is written: it stays as it was, and the training window
-    already spilled stays spilled (never a reason to stop a run)."""
+    """The training rows are written before the test rows are read (loading's peak holds one
+    window, not both); a full disk while the test window is written keeps it as it was, and the
+    training window already spilled stays spilled (never a reason to stop a run). The frames and
+    the fingerprint are those of a load that spills nothing."""
     monkeypatch.setenv("CHALLENGE_SPILL", "on")
     cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
-    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
-    train, test = prepared.split.train, prepared.split.test
-    written = spill.mapped_frame
+    reference = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    train, test = reference.split.train, reference.split.test
+    events: list[str] = []
+    read, written = loading.collect_days, spill.mapped_frame
+
+    def reads(*args: Any) -> pl.DataFrame:
+        events.append("read")
+        return read(*args)
 
     def full_disk(frame: pl.DataFrame, directory: Path) -> tuple[pl.DataFrame, Any]:
-        if frame is test:
+        events.append(f"write {frame.height}")
+        if frame.height == test.height:
             raise OSError(28, "No space left on device")
         return written(frame, directory)
 
+    monkeypatch.setattr(loading, "collect_days", reads)
     monkeypatch.setattr(spill, "mapped_frame", full_disk)
-    assert spill.spill_frames(prepared, tmp_path, SilentProgress()) == train.estimated_size()
-    assert prepared.split.test is test
-    assert_frame_equal(prepared.split.train, train)
-    assert prepared.split.train is not train and _mappings(str(tmp_path))
+    spiller = spill.Spiller(tmp_path, SilentProgress())
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False, keep=spiller)
+    assert events.index(f"write {train.height}") < len(events) - 2  # then the gap and the test
+    assert events[-2:] == ["read", f"write {test.height}"]
+    assert (spiller.spilled, spiller.failed) == (train.estimated_size(), True)
+    assert_frame_equal(prepared.split.train, train)  # the same columns too (labels-only let go)
+    assert_frame_equal(prepared.split.test, test)
+    assert prepared.fingerprint == reference.fingerprint
+    assert len(_mappings(str(tmp_path))) == 1  # the training frame's file alone
     assert list(tmp_path.iterdir()) == []
 
 
@@ -218,8 +232,8 @@ def test_a_run_on_spilled_windows_equals_the_run_in_memory(
         with caplog.at_level(logging.INFO, logger="challengers.pipeline.spill"):
             out = tmp_path / mode
             run_experiment(cfg, RunOptions(output_dir=out, tracking_uri=tracking_uri))
-        spilled = [r for r in caplog.records if "read from a file's pages" in r.getMessage()]
-        assert len(spilled) == (mode == "on")
+        spilled = [r.args[0] for r in caplog.records if "from a file's pages" in r.msg]
+        assert spilled == (["history", "training", "test"] if mode == "on" else [])
         assert not list(out.rglob(".rows-*"))
         documents[mode] = json.loads((out / "comparison.json").read_text())
     assert {m["status"] for m in documents["on"]["models"]} == {"ok"}

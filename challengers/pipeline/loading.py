@@ -10,6 +10,7 @@ their order, the checks and the fingerprint are those of :func:`load_whole` (tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -25,6 +26,14 @@ from challengers.data.frames import (
 from challengers.data.split import Split, Windows, exclude_known, first_known_fraud_day, split
 from challengers.pipeline.plan import Plan
 from challengers.replication.fingerprint import Fingerprinter
+
+# what a run does with a window's frame once it is final ("training", "test"): keeps it as it is,
+# or moves it to a file's pages (pipeline/spill.py)
+Keep = Callable[[str, pl.DataFrame], pl.DataFrame]
+
+
+def as_it_is(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame
 
 
 @dataclass
@@ -82,8 +91,11 @@ def windows_alone(w: Windows) -> bool:
     return w.first_day == w.train_start and w.train_end < w.test_start <= w.test_end == w.last_day
 
 
-def load_windows(plan: Plan, threads: int | None) -> Loaded:
-    """Training and test rows, each its own scan; the gap streamed (module docstring)."""
+def load_windows(plan: Plan, threads: int | None, keep: Keep = as_it_is) -> Loaded:
+    """Training and test rows, each its own scan; the gap streamed (module docstring). Each
+    window is fingerprinted as soon as it is read and then given to ``keep``; the training frame
+    first lets go of the columns that only label test rows (:func:`training_columns`). So a
+    training window moved to disk by ``keep`` is out of memory before the test rows are read."""
     w, spec = plan.windows, plan.spec
     query = days_query(
         plan.lf, columns=plan.columns, time=spec.time, start=w.first_day, end=w.last_day
@@ -92,20 +104,38 @@ def load_windows(plan: Plan, threads: int | None) -> Loaded:
 
     train = collect_days(plan.lf, held_days(plan, w.train_start, w.train_end), spec.time)
     printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)
+    printer.update(train)
+    schema = train.schema  # the gap's rows have every column
+    train = keep("training", train.select(c for c in train.columns if c in training_columns(plan)))
     gap_start, gap_end = w.train_end + timedelta(days=1), w.test_start - timedelta(days=1)
-    gap_rows, gap_bad = _stream(plan, gap_start, gap_end, printer, train.schema)
+    gap_rows, gap_bad = _stream(plan, gap_start, gap_end, printer, schema)
     test = collect_days(plan.lf, held_days(plan, w.test_start, w.test_end), spec.time)
     rows = train.height + gap_rows + test.height
     if not w.exclude_known_frauds:
-        parts = Split(train, test, 0, 0)
-        return Loaded(parts, None, printer, [train, test], [train, test, gap_bad], rows)
+        printer.update(test)
+        test = keep("test", test)
+        return Loaded(Split(train, test, 0, 0), None, printer, [], [train, test, gap_bad], rows)
     assert spec.entity is not None, "exclude_known_frauds needs an entity column"
     known = first_known_fraud_day(query, w, target=spec.target, entity=spec.entity)
     kept, dropped = exclude_known(test, known, w, entity=spec.entity)
     del test  # the test rows live on as kept and dropped
+    for piece in (kept, dropped):
+        printer.update(piece)
+    kept = keep("test", kept)
     parts = Split(train, kept, dropped.height, int(dropped.get_column(spec.target).sum()))
-    pieces = [train, kept, dropped]
-    return Loaded(parts, None, printer, pieces, [*pieces, gap_bad], rows)
+    return Loaded(parts, None, printer, [], [train, kept, dropped, gap_bad], rows)
+
+
+def training_columns(plan: Plan) -> set[str]:
+    """The training frame's columns something reads after loading: the run's columns
+    (:attr:`Plan.columns`) and the day, but not the id, the segments or the scenario, which only
+    label test rows, unless a model or the run reads them (a segment that is also the entity).
+    At 300M rows in the file, the id, segments and scenario of 95M training rows are 1.9 GB."""
+    s = plan.spec
+    read = {c for m in [plan.champion, *plan.challengers] for c in (*m.features, *m.extra_columns)}
+    read |= {c for c in (s.target, s.time, s.amount, s.entity) if c}
+    labels_only = {s.id, *s.segments, s.scenario} - read
+    return {DAY, *plan.columns} - labels_only
 
 
 def _stream(

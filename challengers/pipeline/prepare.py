@@ -28,11 +28,14 @@ from challengers.models import registry
 from challengers.models.abilities import FitsOnSample, TrainsOnEngine
 from challengers.models.champion import NativeModelChampion
 from challengers.pipeline.loading import (
+    Keep,
     Loaded,
     as_held,
+    as_it_is,
     features_of,
     load_whole,
     load_windows,
+    training_columns,
     window_rows,
     windows_alone,
 )
@@ -93,14 +96,17 @@ def prepare(
     *,
     keep_history: bool = True,
     check_memory: bool = False,
+    keep: Keep = as_it_is,
 ) -> Prepared:
     """Load, check, split and fingerprint the data. ``keep_history=False`` (a run): when no model
     reads rows before its window, the windows are loaded one by one and only the training and test
     rows are kept (``Prepared.history`` is None), instead of every loaded row besides them.
     ``check_memory``: an EnvironmentFailure before loading when the rows and the training clearly
-    cannot fit in the memory left (pipeline/memory.py)."""
+    cannot fit in the memory left (pipeline/memory.py). ``keep``: given each held frame once it
+    is final (a run moves large ones to disk: pipeline/spill.py)."""
     if cfg.engine.kind == "spark":
-        return _prepare_on_spark(cfg, options, progress, keep_history=keep_history)
+        prepared = _prepare_on_spark(cfg, options, progress, keep_history=keep_history)
+        return _kept(prepared, keep)
     plan = _plan(cfg, options, None)
     # the fingerprint's compiled kernels load while polars reads the first rows
     threading.Thread(target=load_kernels, name="challenge-kernels", daemon=True).start()
@@ -109,24 +115,21 @@ def prepare(
         if check_memory:  # one line now, not an out-of-memory kill much later
             loaded_rows, train_rows, test_rows = window_rows(plan, lean)
             check_fits(need_of(plan, train_rows, test_rows, loaded_rows))
-        loaded = load_windows(plan, cfg.threads) if lean else load_whole(plan, None, cfg.threads)
-        prepared = _prepared(cfg, plan, loaded, None, progress)
-    if lean:  # the training frame is its own (no history it is cut from): fingerprinted, it can
-        # let go of the columns that only label the test rows (at 300M rows in the file, the
-        # id, segments and scenario of 95M training rows are 1.9 GB held through every fit)
-        prepared.split = prepared.split.with_training_columns(training_columns(plan))
+        if lean:  # each window given to keep as soon as it is read
+            return _prepared(cfg, plan, load_windows(plan, cfg.threads, keep), None, progress)
+        prepared = _prepared(cfg, plan, load_whole(plan, None, cfg.threads), None, progress)
+    return _kept(prepared, keep)
+
+
+def _kept(prepared: Prepared, keep: Keep) -> Prepared:
+    """``prepared`` with its history and windows given to ``keep``, once they are all read."""
+    if prepared.history is not None:
+        prepared.history = keep("history", prepared.history)
+    split = prepared.split
+    prepared.split = replace(
+        split, train=keep("training", split.train), test=keep("test", split.test)
+    )
     return prepared
-
-
-def training_columns(plan: Plan) -> set[str]:
-    """The training frame's columns something reads after loading: the run's columns
-    (:attr:`Plan.columns`) and the day, but not the id, the segments or the scenario, which only
-    label test rows, unless a model or the run reads them (a segment that is also the entity)."""
-    s = plan.spec
-    read = {c for m in [plan.champion, *plan.challengers] for c in (*m.features, *m.extra_columns)}
-    read |= {c for c in (s.target, s.time, s.amount, s.entity) if c}
-    labels_only = {s.id, *s.segments, s.scenario} - read
-    return {DAY, *plan.columns} - labels_only
 
 
 def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:

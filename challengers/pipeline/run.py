@@ -48,7 +48,7 @@ from challengers.pipeline.prepare import (
 )
 from challengers.pipeline.registering import registration
 from challengers.pipeline.resume import interrupted_error, require_resumable, with_resume_hint
-from challengers.pipeline.spill import spill_frames
+from challengers.pipeline.spill import Spiller
 from challengers.progress import Progress, SilentProgress
 from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
@@ -130,16 +130,16 @@ def _start(
     # the data loads: in the main thread it waited for the interpreter behind the warm-up's imports
     environment = _in_background(describe, config_dir or Path.cwd())
     # a Spark session the run started stops with it; challengers train on it until then
+    # large windows in a file's pages from when each is read, which the kernel can take back
+    # and which each step lets go of, where they were the run's own memory through every step
+    # (written while the audit ran, the wait moved to the champion's step: 100M rows, 2 runs)
+    spill = Spiller(out, progress)
     with contextlib.closing(
-        prepare(cfg, options, progress, keep_history=False, check_memory=local)
+        prepare(cfg, options, progress, keep_history=False, check_memory=local, keep=spill)
     ) as prepared:
         release_freed_memory()  # what loading freed (on Spark: the windows' Arrow), before the audit
         if options.verify is not None:
             options.verify(prepared)
-        # large windows from here on in a file's pages, which the kernel can take back and which
-        # each step lets go of, where they were the run's own memory through every step (written
-        # while the audit ran, the wait moved to the champion's step: 100M rows, 2 runs)
-        spill_frames(prepared, out, progress)
         if local:  # the rows loaded: what training adds, against what is left now
             # no local name for the split: one would hold the training frame through the whole
             # run, after the evaluation lets it go (Split.without_training)
