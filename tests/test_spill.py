@@ -116,6 +116,61 @@ def test_a_release_lets_go_of_the_pages_a_step_read(tmp_path: Path) -> None:
     assert _mappings(str(tmp_path)) == []
 
 
+WIDE_ROWS = 2_000_000  # blocks of megabytes: the kernel maps a file's pages in groups of up to
+# about 1 MB (fault-around, large folios), which small blocks would not show past
+
+
+def _wide_mapped(tmp_path: Path) -> tuple[pl.DataFrame, Any, int]:
+    """A mapped frame of two float32 features beside 4 int64 columns no model reads (the ids,
+    times and entities of a held window), its pages let go of; and the features' bytes."""
+    rng = np.random.default_rng(5)
+    frame = pl.DataFrame(
+        {
+            "f1": rng.random(WIDE_ROWS).astype(np.float32),
+            "f2": rng.random(WIDE_ROWS).astype(np.float32),
+            **{f"other{i}": np.arange(WIDE_ROWS, dtype=np.int64) for i in range(4)},
+        }
+    )
+    mapped, mapping = mapped_frame(frame, tmp_path)
+    read_in_again(mapping)
+    release_freed_memory()
+    return mapped, mapping, WIDE_ROWS * 4 * 2
+
+
+def test_the_tree_libraries_bin_a_window_holding_one_block_of_its_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each block's pages are let go of once pushed, and LightGBM's bin sample gathers the
+    features alone: a fit holds a block of the window it bins, not every page it read."""
+    from challengers.models import blocks
+
+    mapped, _, features_bytes = _wide_mapped(tmp_path)
+    monkeypatch.setattr(blocks, "TRAIN_BLOCK", WIDE_ROWS // 10)
+    y = (np.arange(WIDE_ROWS) % 50 == 0).astype(np.int8)
+    blocks.quantile_matrix(mapped, ("f1", "f2"), y, threads=1)
+    (after,) = _mappings(str(tmp_path))
+    assert after["rss_kb"] * 1024 < features_bytes / 3  # the last block's, where all were read
+    release_freed_memory()
+    rows = blocks.FrameRows(mapped, ("f1", "f2"))
+    picked = np.sort(np.random.default_rng(1).choice(WIDE_ROWS, 20_000, replace=False))
+    assert rows.sample(picked).shape == (20_000, 2)
+    (sampled,) = _mappings(str(tmp_path))
+    assert sampled["rss_kb"] * 1024 <= features_bytes + 2**21  # not the other columns' pages
+
+
+def test_scoring_in_blocks_holds_one_block_of_a_mapped_windows_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from challengers.models import base
+
+    mapped, _, features_bytes = _wide_mapped(tmp_path)
+    monkeypatch.setattr(base, "SCORE_BLOCK", WIDE_ROWS // 10)
+    scores = base.predict_in_blocks(mapped, ("f1", "f2"), lambda x: x.sum(axis=1))
+    (after,) = _mappings(str(tmp_path))
+    assert after["rss_kb"] * 1024 < features_bytes / 3  # the last block's, where all were read
+    assert np.array_equal(scores, mapped["f1"].to_numpy() + mapped["f2"].to_numpy())
+
+
 def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

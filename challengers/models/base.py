@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import polars as pl
 
+from challengers.allocator import drop_read_pages
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.models.params import ChallengerParams
 
@@ -51,6 +52,7 @@ def predict_in_blocks(
     scores = np.empty((frame.height, *first.shape[1:]), dtype=first.dtype)
     scores[:step] = first
     for start in range(step, frame.height, step):
+        drop_read_pages()  # the block before is scored: its pages (a spilled window's) let go of
         scores[start : start + step] = predict(to_matrix(frame.slice(start, step), features))
     return scores
 

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from pydantic import field_validator
 
+from challengers.allocator import release_freed_memory
 from challengers.data.frames import DataSpec, labels, to_matrix
 from challengers.engine.base import Engine
 from challengers.interrupts import deferred
@@ -294,6 +295,7 @@ class LightGBMChallenger(TreeChallenger, FitsOnSample):
         in_sample: list[np.ndarray] = []
         if self._keeps_in_sample(params, valid):
             callbacks.append(_lightgbm_final_scores(in_sample))
+        callbacks.append(_released_once_binned)
         self.booster_ = lgb.train(
             params, dtrain, num_boost_round=rounds, valid_sets=valid_sets, callbacks=callbacks
         )
@@ -396,6 +398,7 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
             dtrain = quantile_matrix(
                 train, spec.features, y, threads=self._threads(), max_bin=params.get("max_bin")
             )
+        release_freed_memory()  # binned: see _released_once_binned
         evals = []
         early = None
         if valid is not None and valid.height:
@@ -472,6 +475,18 @@ def _lightgbm_final_scores(into: list[np.ndarray]) -> Callable[[Any], None]:
             env.model.eval_train(keep)
 
     return after_round
+
+
+def _released_once_binned(env: Any) -> None:
+    """A LightGBM callback before the first round: the dataset is binned, so the training rows'
+    pages (a spilled window's: pipeline/spill.py) and the blocks they were read in are let go
+    of, not held through every round. At 100M rows in the file the rows read are 1.0 GB, a
+    fifth of the fit's peak (XGBoost's, measured: 4.33 GB with them, over 20 rounds)."""
+    if env.iteration == env.begin_iteration:
+        release_freed_memory()
+
+
+_released_once_binned.before_iteration = True  # type: ignore[attr-defined]
 
 
 def _xgboost_final_scores(dtrain: Any, into: list[np.ndarray]) -> Any:
