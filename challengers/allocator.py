@@ -16,7 +16,10 @@ the ask, 60 MB after). It is asked too, when pyarrow is loaded (it is not import
 
 The file mappings registered with :func:`read_in_again` (the spilled windows: pipeline/spill.py)
 let go of the pages the last step read: their contents are the file's, and the next step that
-reads them has the kernel read them in again.
+reads them has the kernel read them in again. Within a step that reads a window block by block
+(a tree library binning it, a model scoring it, the PSI references column by column),
+:func:`drop_read_pages` lets go of each block's pages alone: at 100M rows in the file the pages
+a fit had read stayed resident through its every round, 1.0 GB of its 4.3 GB peak.
 """
 
 from __future__ import annotations
