@@ -106,7 +106,8 @@ def load_windows(plan: Plan, threads: int | None, keep: Keep = as_it_is) -> Load
     printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)
     printer.update(train)
     schema = train.schema  # the gap's rows have every column
-    train = keep("training", train.select(c for c in train.columns if c in training_columns(plan)))
+    read_after = training_columns(plan)
+    train = keep("training", train.select(c for c in train.columns if c in read_after))
     gap_start, gap_end = w.train_end + timedelta(days=1), w.test_start - timedelta(days=1)
     gap_rows, gap_bad = _stream(plan, gap_start, gap_end, printer, schema)
     test = collect_days(plan.lf, held_days(plan, w.test_start, w.test_end), spec.time)

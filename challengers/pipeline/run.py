@@ -132,7 +132,8 @@ def _start(
     # a Spark session the run started stops with it; challengers train on it until then
     # large windows in a file's pages from when each is read, which the kernel can take back
     # and which each step lets go of, where they were the run's own memory through every step
-    # (written while the audit ran, the wait moved to the champion's step: 100M rows, 2 runs)
+    # (written in a thread while the audit ran instead, the wait only moved to the champion's
+    # step: 100M rows, 2 runs)
     spill = Spiller(out, progress)
     with contextlib.closing(
         prepare(cfg, options, progress, keep_history=False, check_memory=local, keep=spill)
