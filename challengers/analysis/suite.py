@@ -223,10 +223,12 @@ def _evaluate(
     bootstrap: int = 0,
     window: bool = False,
     ranked: Mapping[str, Ranked] | None = None,
+    deltas: bool = True,
 ) -> dict[str, ModelEvaluation]:
     """The evaluation's own metric code on a subset of rows (a week, a day, the training window),
     resampling the run's unit. ``window``: a part of the test window (a week), where day blocks
-    are used as the run chose them on the whole window, without checking the part again."""
+    are used as the run chose them on the whole window, without checking the part again.
+    ``deltas``: whether the paired deltas are wanted (:func:`evaluate_models`)."""
     return evaluate_models(
         rows,
         scores,
@@ -242,6 +244,7 @@ def _evaluate(
         resample_force=inp.resample_force or window,
         ranked=ranked,
         threads=inp.threads,
+        deltas=deltas,
     )
 
 
@@ -414,8 +417,16 @@ def _week_metrics(
     inp: AnalysisInput, w: st.Week, rows: TestRows, ranked: dict[str, Ranked]
 ) -> st.WeekMetrics:
     replicates = min(inp.bootstrap, inp.settings.weekly_bootstrap)
+    # a week's metrics and bands alone: no paired delta (the clustered DeLong tests of every
+    # challenger, read from each ranking, were 2.5 s of the 100M run's diagnostics)
     evaluation = _evaluate(
-        inp, rows, _scores_of(ranked), bootstrap=replicates, window=True, ranked=ranked
+        inp,
+        rows,
+        _scores_of(ranked),
+        bootstrap=replicates,
+        window=True,
+        ranked=ranked,
+        deltas=False,
     )
     return st.WeekMetrics(
         week=w.index,

@@ -275,14 +275,17 @@ def evaluate_models(
     primary: str | None = None,
     threads: int | None = None,
     ranked: Mapping[str, Ranked] | None = None,
+    deltas: bool = True,
 ) -> dict[str, ModelEvaluation]:
-    """Headline metrics for every model; with ``bootstrap`` > 0, intervals and paired deltas.
+    """Headline metrics for every model; with ``bootstrap`` > 0, intervals and (unless
+    ``deltas`` is False) paired deltas.
 
     ``resample`` is the bootstrap unit (entity, day or row; default entity when ``rows.entity`` is
     set; see :func:`resampling` for ``resample_force``). ``primary`` is the key of the metric that
     decides the verdict (default: the first metric). Deltas carry raw p-values and Holm-adjusted
     ones (see :func:`adjust`). ``ranked``: each model's :func:`rank_scores` of these rows, when the
-    caller has them (not sorted again).
+    caller has them (not sorted again). ``deltas=False``: the intervals alone, for a caller that
+    reads no delta (a week's bands), without the DeLong tests read from each model's ranking.
     """
     if ranked is None:
         ranked = rank_all(rows, scores, calibrated, threads)
@@ -308,7 +311,7 @@ def evaluate_models(
     for name, result in results.items():
         for m in metrics:
             result.ci[m.key] = percentile_interval(reps[name][m.key], alpha)
-    if champion in reps:
+    if deltas and champion in reps:
         _paired_deltas(results, reps, rows, ranked, champion, metrics, alpha, unit, blocks)
         adjust(
             {name: r.delta for name, r in results.items() if name != champion},

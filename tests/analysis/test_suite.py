@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime, timedelta
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -120,6 +121,39 @@ def test_weekly_bands_and_savings_resample_the_run_unit() -> None:
     n = inp.test.height
     assert chall.savings_ci == pytest.approx((-delta.ci[1] * n, -delta.ci[0] * n))
     assert chall.savings_p_value == delta.p_value
+
+
+def test_the_diagnostics_compute_no_paired_test_they_do_not_report(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A week's metrics and bands are the only figures the diagnostics read from a week's
+    evaluation: its paired deltas (each challenger's DeLong test, built from every model's
+    ranking) are not computed, and the bands are those of an evaluation that computes them."""
+    from challengers.evaluation import evaluate
+
+    built: list[str] = []
+    for name in ("components_of_ranking", "cluster_components_of_ranking"):
+        original = getattr(evaluate, name)
+
+        def counted(*args: object, _name: str = name, _original: object = original) -> object:
+            built.append(_name)
+            return _original(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(evaluate, name, counted)
+    inp = analysis_input()
+    got = analyse(inp)
+    assert "roc_auc" in {m.key for m in METRICS} and inp.bootstrap > 0 and got.stability.weeks
+    assert built == []  # before: a DeLong test per challenger and week
+    rows = Rows.from_frame(inp.test, target="TX_FRAUD", amount="TX_AMOUNT", entity="CUSTOMER_ID")
+    evaluated = partial(
+        evaluate_models, rows, inp.scores, inp.calibrated, champion="champ", metrics=METRICS,
+        cost=inp.cost, operating_rate=inp.budget.rate, bootstrap=40, alpha=0.05, seed=3,
+    )  # fmt: skip
+    full, bands = evaluated(), evaluated(deltas=False)
+    assert built  # the full evaluation's DeLong test
+    for name, e in bands.items():
+        assert e.metrics == full[name].metrics and e.ci == full[name].ci and not e.delta
+    assert full["chall"].delta["roc_auc"].method.startswith("delong")
 
 
 def test_planted_decay_is_a_significant_negative_slope(analyses: Analyses) -> None:
