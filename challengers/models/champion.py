@@ -68,7 +68,9 @@ class NativeModelChampion(BaseChallenger):
     """A LightGBM or XGBoost booster loaded from its native file; nothing is learned here."""
 
     kind = "model"
-    calibrated = True  # binary boosters output probabilities; the evaluation checks the range
+    # the file's objective says, once it is read (:meth:`load`); the evaluation also checks the
+    # scores' range
+    calibrated = True
 
     booster_: Any = None  # loaded by load(), or by fit() when built from the config
 
@@ -103,6 +105,7 @@ class NativeModelChampion(BaseChallenger):
                 f"champion.model: {self.path} is not a readable {lib.title} model: "
                 f"{first_line(exc)}; {lib.export_hint}"
             ) from exc
+        self.calibrated = lib.gives_probabilities(self.booster_)
         return lib.feature_names(self.booster_)
 
     def _fit(

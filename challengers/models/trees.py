@@ -32,6 +32,8 @@ class TreeLibrary:
     suffixes: ClassVar[tuple[str, ...]]  # champion files recognised as this library's
     package: ClassVar[str]  # the pip distribution (install hints, MLflow requirements)
     export_hint: ClassVar[str]  # how the first line exports a booster this tool can read
+    # the objectives whose predictions are probabilities (any other: a margin, a label, a value)
+    probability_objectives: ClassVar[frozenset[str]]
 
     def owns(self, booster: object) -> bool:
         """Whether ``booster`` is this library's Booster."""
@@ -71,6 +73,18 @@ class TreeLibrary:
         """(hyperparameters, where they come from) as far as the saved booster tells them."""
         raise NotImplementedError
 
+    def objective(self, booster: Any) -> str | None:
+        """The objective the booster was trained with, as its file names it (None: not told)."""
+        raise NotImplementedError
+
+    def gives_probabilities(self, booster: Any) -> bool:
+        """Whether ``predict`` returns probabilities, told by the booster's objective: a
+        ``binary:logitraw`` model scores log-odds and a ``binary:hinge`` one 0/1 labels, which
+        the Brier score and the calibration must not read as probabilities (0/1 labels pass a
+        range check). A booster that does not name its objective is taken at its word."""
+        objective = self.objective(booster)
+        return objective is None or objective in self.probability_objectives
+
     def requirement(self) -> str:
         """``package==version`` of the installed library (an MLflow model's pip requirement)."""
         from importlib.metadata import version
@@ -86,6 +100,7 @@ class LightGBMLibrary(TreeLibrary):
     suffixes = (".txt", ".lgb", ".model")
     package = "lightgbm"
     export_hint = "export it with booster.save_model()"
+    probability_objectives = frozenset({"binary", "cross_entropy", "xentropy"})
 
     def looks_foreign(self, head: bytes) -> str | None:
         if head.startswith(b"{"):
@@ -122,6 +137,10 @@ class LightGBMLibrary(TreeLibrary):
     def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
         return np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
 
+    def objective(self, booster: Any) -> str | None:
+        objective = (getattr(booster, "params", None) or {}).get("objective")
+        return str(objective) if objective else None
+
     def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
         text = booster.model_to_string()
         section = text.partition("parameters:")[2].partition("end of parameters")[0]
@@ -150,6 +169,7 @@ class XGBoostLibrary(TreeLibrary):
     suffixes = (".json", ".ubj", ".xgb", ".bst")
     package = "xgboost-cpu"
     export_hint = "export it with booster.save_model('model.json')"
+    probability_objectives = frozenset({"binary:logistic", "reg:logistic"})
 
     def looks_foreign(self, head: bytes) -> str | None:
         if head.startswith(b"tree"):
@@ -210,6 +230,10 @@ class XGBoostLibrary(TreeLibrary):
             **self._best(booster),
         )
         return np.asarray(out, dtype=np.float64)
+
+    def objective(self, booster: Any) -> str | None:
+        objective = _learner(booster).get("objective", {}).get("name")
+        return str(objective) if objective else None
 
     def hyperparameters(self, booster: Any) -> tuple[dict[str, Any], str]:
         import json

@@ -55,3 +55,53 @@ def test_retrained_champion_is_its_tree_kind_from_the_spec(kind: str) -> None:
     np.testing.assert_array_equal(
         champion.fit(train, SPEC).predict_score(test), direct.predict_score(test)
     )
+
+
+OBJECTIVES = [
+    ("xgboost", "binary:logistic", True),
+    ("xgboost", "reg:logistic", True),
+    ("xgboost", "binary:logitraw", False),  # log-odds
+    ("xgboost", "binary:hinge", False),  # 0/1 labels: inside [0, 1], yet no probability
+    ("lightgbm", "binary", True),
+    ("lightgbm", "cross_entropy", True),
+    ("lightgbm", "regression", False),
+]
+
+
+@pytest.mark.parametrize(("library", "objective", "probabilities"), OBJECTIVES)
+def test_a_champion_files_objective_says_whether_its_scores_are_probabilities(
+    library: str, objective: str, probabilities: bool, tmp_path: Path
+) -> None:
+    """The Brier score reads a champion's scores as probabilities only when its file's objective
+    makes them so: a ``binary:hinge`` champion's 0/1 labels passed the range check and got a
+    Brier score (the error rate), a regression's values in [0, 1] too."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    from challengers.evaluation.curve import Cost
+    from challengers.evaluation.evaluate import TestRows, evaluate_models
+    from challengers.evaluation.metrics import parse_metric
+
+    train, test = easy_frame(2000, seed=1), easy_frame(800, seed=2)
+    x, y = train.select(EASY_FEATURES).to_numpy(), train.get_column("y").to_numpy()
+    names = list(EASY_FEATURES)
+    if library == "xgboost":
+        path = tmp_path / "champion.json"
+        params = {"objective": objective, "max_depth": 3, "seed": 1, "nthread": 1}
+        xgb.train(params, xgb.DMatrix(x, label=y, feature_names=names), 10).save_model(path)
+    else:
+        path = tmp_path / "champion.txt"
+        params = {"objective": objective, "verbosity": -1, "seed": 1, "num_threads": 1}
+        lgb.train(params, lgb.Dataset(x, y, feature_name=names), 10).save_model(path)
+    champion = NativeModelChampion.from_config(ChampionConfig(model=str(path)), seed=1, threads=1)
+    scores = champion.fit(train, SPEC).predict_score(test)
+    assert champion.calibrated == probabilities
+    rows = TestRows.from_frame(test, target="y", amount=None, entity=None)
+    brier = evaluate_models(
+        rows, {"c": scores}, {"c": champion.calibrated}, champion="c",
+        metrics=[parse_metric("brier")], cost=Cost(1.0, None), operating_rate=0.01,
+        bootstrap=0, alpha=0.05, seed=1,
+    )["c"].metrics["brier"]  # fmt: skip
+    assert np.isfinite(brier) == probabilities
+    if objective in ("binary:hinge", "regression"):
+        assert scores.min() >= 0 and scores.max() <= 1  # the range check alone let them through
