@@ -22,7 +22,13 @@ from polars.testing import assert_frame_equal
 from challengers.allocator import read_in_again, release_freed_memory
 from challengers.config import ExperimentConfig, load_config
 from challengers.pipeline import RunOptions, loading, prepare, run_experiment, spill
-from challengers.pipeline.spill import SPILL_FROM, in_memory_fs, mapped_frame, spills
+from challengers.pipeline.spill import (
+    SPILL_FROM,
+    SPILL_SHARE,
+    in_memory_fs,
+    mapped_frame,
+    spills,
+)
 from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 from tests.golden.compare import stable_comparison
@@ -203,6 +209,43 @@ def test_only_large_frames_are_spilled_and_only_where_the_disk_has_room(
     assert spills(1, roomy, tmpfs)
     monkeypatch.setenv("CHALLENGE_SPILL", "off")
     assert not spills(10 * SPILL_FROM, roomy, disk)
+
+
+def test_windows_stay_in_memory_up_to_an_eighth_of_the_memory_the_run_may_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spilling costs its writes and the pages read in again (15 s of the 100M run): a frame goes
+    to disk only once the frames left in memory, it included, pass SPILL_SHARE of the memory."""
+    monkeypatch.delenv("CHALLENGE_SPILL", raising=False)
+    roomy, disk = (lambda: 100 * SPILL_FROM), (lambda: False)
+    memory = lambda: SPILL_SHARE * 2 * SPILL_FROM  # noqa: E731  an eighth: two frames' worth
+    assert not spills(SPILL_FROM, roomy, disk, memory)
+    assert not spills(SPILL_FROM, roomy, disk, memory, held=SPILL_FROM)  # both fit
+    assert spills(SPILL_FROM, roomy, disk, memory, held=SPILL_FROM + 1)  # the second passes it
+    assert spills(2 * SPILL_FROM + 1, roomy, disk, memory)
+    assert spills(SPILL_FROM, roomy, disk, lambda: None)  # memory unknown: the size decides
+    assert not spills(SPILL_FROM - 1, roomy, disk, lambda: 0)  # small frames never
+    monkeypatch.setenv("CHALLENGE_SPILL", "on")
+    assert spills(1, roomy, disk, memory)
+
+
+def test_the_spiller_keeps_the_first_window_in_memory_and_spills_the_one_that_passes_the_share(
+    sim_parquet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With memory for the training frame within the share and not for both, the training rows
+    stay in the heap and the test rows are mapped from a file; the frames are the same."""
+    monkeypatch.delenv("CHALLENGE_SPILL", raising=False)
+    cfg = ExperimentConfig.model_validate(sim_config(sim_parquet))
+    reference = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False)
+    train, test = reference.split.train, reference.split.test
+    monkeypatch.setattr(spill, "SPILL_FROM", 1)
+    monkeypatch.setattr(spill, "usable", lambda: SPILL_SHARE * int(train.estimated_size()))
+    spiller = spill.Spiller(tmp_path, SilentProgress())
+    prepared = prepare(cfg, RunOptions(), SilentProgress(), keep_history=False, keep=spiller)
+    assert (spiller.kept, spiller.spilled) == (train.estimated_size(), test.estimated_size())
+    assert len(_mappings(str(tmp_path))) == 1  # the test frame's file alone
+    assert_frame_equal(prepared.split.train, train)
+    assert_frame_equal(prepared.split.test, test)
 
 
 def test_each_window_goes_to_disk_once_read_and_one_that_cannot_be_written_stays_in_memory(

@@ -129,6 +129,13 @@ def available() -> tuple[int, str] | None:
     return min(bounds) if bounds else None
 
 
+def usable() -> int | None:
+    """The bytes this process may use in all: what it holds (its resident set) and what it may
+    still take (:func:`available`); None when nothing bounds it."""
+    bound = available()
+    return None if bound is None else bound[0] + _status_kb("VmRSS") * 1024
+
+
 def check_fits(need: Need) -> None:
     """EnvironmentFailure (exit 3) when the run clearly cannot fit in the memory left."""
     bound = available()
