@@ -10,9 +10,10 @@ the callers say what one piece holds).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,3 +38,21 @@ def each(fn: Callable[[T], R], items: Iterable[T], threads: int | None = None) -
         return list(pool.map(fn, todo))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def in_background(
+    work: Callable[..., R], *args: Any, name: str = "challenge-background"
+) -> Callable[[], R]:
+    """Start ``work(*args)`` in a daemon thread; the function returned waits for it and returns
+    its result, or raises what it raised, in the caller's thread. A daemon: a caller that stops
+    (an error, an interrupt) without waiting is not held up by it, nor is the process's exit."""
+    future: Future[R] = Future()
+
+    def target() -> None:
+        try:
+            future.set_result(work(*args))
+        except BaseException as exc:  # raised again in the caller's thread
+            future.set_exception(exc)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future.result

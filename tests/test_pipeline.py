@@ -177,20 +177,6 @@ def test_only_trains_the_named_challengers(
     assert [m.name for m in result.models] == ["champ", "xgb"]
 
 
-def test_work_in_the_background_returns_or_raises_in_the_caller() -> None:
-    from challengers.pipeline.run import _in_background
-
-    assert _in_background(lambda a, b: a + b, 2, 3)() == 5
-    error = RuntimeError("described nothing")
-
-    def fails() -> None:
-        raise error
-
-    with pytest.raises(RuntimeError) as raised:
-        _in_background(fails)()
-    assert raised.value is error
-
-
 def test_a_failing_environment_description_fails_the_run_as_before(
     tmp_path: Path,
     sim_parquet: Path,

@@ -97,3 +97,31 @@ def test_the_evaluation_gives_the_same_bits_for_any_number_of_threads() -> None:
         for name in scores:
             np.testing.assert_array_equal(orders[name], first_orders[name])
     assert results[0] == results[1] == results[2]
+
+
+def test_in_background_returns_the_result_or_raises_the_error_in_the_caller() -> None:
+    from challengers.threads import in_background
+
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(x: int) -> int:
+        started.set()
+        release.wait(5)
+        return x + 1
+
+    wait = in_background(slow, 41, name="challenge-test")
+    assert started.wait(5)  # running beside the caller, which is not held up
+    running = [t for t in threading.enumerate() if t.name == "challenge-test"]
+    assert len(running) == 1 and running[0].daemon  # an interrupted caller need not wait for it
+    release.set()
+    assert wait() == 42
+
+    error = ValueError("bad week")
+
+    def failing() -> None:
+        raise error
+
+    with pytest.raises(ValueError) as raised:
+        in_background(failing)()
+    assert raised.value is error  # the worker's own error, in the caller's thread

@@ -5,12 +5,10 @@ whole config."""
 from __future__ import annotations
 
 import contextlib
-import threading
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from challengers import interrupts
 from challengers.allocator import map_large_blocks, release_freed_memory
@@ -54,7 +52,7 @@ from challengers.replication.agreement import ScoreAgreement, check_champion
 from challengers.replication.environment import describe
 from challengers.replication.records import write_replay_files
 from challengers.results import SEVERITIES, DataSummary, Finding
-from challengers.threads import workers
+from challengers.threads import in_background, workers
 from challengers.tracking import Tracker, Warmup, check_reachable, resolve_uri
 
 
@@ -98,24 +96,6 @@ def _later_imports(cfg: ExperimentConfig) -> list[str]:
     return list(dict.fromkeys([*libraries, *flavours, *plots]))
 
 
-T = TypeVar("T")
-
-
-def _in_background(work: Callable[..., T], *args: Any) -> Callable[[], T]:
-    """Start ``work(*args)`` in a (daemon) thread; the function returned waits for it and returns
-    its result, or raises what it raised, in the caller's thread."""
-    future: Future[T] = Future()
-
-    def target() -> None:
-        try:
-            future.set_result(work(*args))
-        except BaseException as exc:  # raised again in the caller's thread
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name="challenge-background", daemon=True).start()
-    return future.result
-
-
 def _start(
     cfg: ExperimentConfig,
     options: RunOptions,
@@ -128,7 +108,7 @@ def _start(
     local = cfg.engine.kind != "spark"
     # the environment's description (every installed package's metadata, git) in a thread while
     # the data loads: in the main thread it waited for the interpreter behind the warm-up's imports
-    environment = _in_background(describe, config_dir or Path.cwd())
+    environment = in_background(describe, config_dir or Path.cwd())
     # a Spark session the run started stops with it; challengers train on it until then
     # large windows in a file's pages from when each is read, which the kernel can take back
     # and which each step lets go of, where they were the run's own memory through every step
