@@ -13,7 +13,7 @@ from challengers.evaluation.curve import RADIX_ROWS, Cost
 from challengers.evaluation.evaluate import TestRows as Rows
 from challengers.evaluation.evaluate import evaluate_models, rank_all
 from challengers.evaluation.metrics import METRICS, parse_metric
-from challengers.threads import each
+from challengers.threads import each, in_background
 
 
 def test_each_returns_in_order_and_runs_pieces_at_once() -> None:
@@ -100,8 +100,6 @@ def test_the_evaluation_gives_the_same_bits_for_any_number_of_threads() -> None:
 
 
 def test_in_background_returns_the_result_or_raises_the_error_in_the_caller() -> None:
-    from challengers.threads import in_background
-
     release = threading.Event()
     started = threading.Event()
 
