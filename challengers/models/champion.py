@@ -12,8 +12,9 @@ binary: a multiclass booster is refused when it loads, not when its scores outnu
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,6 +25,7 @@ from challengers.data.frames import DataSpec
 from challengers.errors import DataError, ModelError, closest, first_line
 from challengers.models import trees
 from challengers.models.base import BaseChallenger, predict_in_blocks
+from challengers.threads import in_background
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +67,22 @@ class ScoreColumnChampion(BaseChallenger):
 
 
 class NativeModelChampion(BaseChallenger):
-    """A LightGBM or XGBoost booster loaded from its native file; nothing is learned here."""
+    """A LightGBM or XGBoost booster loaded from its native file; nothing is learned here.
+
+    Opening the file (:meth:`open`) reads and checks it and learns the model's inputs and classes
+    without the library; the booster itself is built by :meth:`ready`, or in a thread from
+    :meth:`start_loading` on: importing XGBoost or LightGBM takes a second or more (their
+    scikit-learn and pandas), which a run hides behind the data's loading."""
 
     kind = "model"
-    # the file's objective says, once it is read (:meth:`load`); the evaluation also checks the
-    # scores' range
+    # the file's objective says, once the booster is built (:meth:`ready`); the evaluation also
+    # checks the scores' range
     calibrated = True
 
-    booster_: Any = None  # loaded by load(), or by fit() when built from the config
+    booster_: Any = None  # built by ready()
+    facts_: trees.FileFacts | None = None  # what the file says (open())
+    _content: Any = None  # the checked content, until the booster is built from it
+    _pending: Callable[[], Any] | None = None  # the booster being built in a thread
 
     def __init__(self, path: str, features: Sequence[str] | None = None) -> None:
         self.path = path
@@ -80,8 +90,8 @@ class NativeModelChampion(BaseChallenger):
 
     @classmethod
     def from_config(cls, settings: Any, *, seed: int, threads: int | None) -> Self:
-        """The champion section's ``model`` file and ``features``, loaded when fitted (the plan
-        loads it earlier, with ``load_model_file``, to check its features against the data)."""
+        """The champion section's ``model`` file and ``features``, opened when fitted (the plan
+        opens it earlier, with ``load_model_file``, to check its features against the data)."""
         return cls(settings.model, settings.features)
 
     @property
@@ -95,18 +105,58 @@ class NativeModelChampion(BaseChallenger):
             raise ModelError(f"champion.model: cannot tell the library of {self.path}")
         return lib
 
-    def load(self) -> list[str]:
-        """Read the booster; returns the feature names stored in the file (may be empty)."""
+    def open(self) -> trees.FileFacts:
+        """Read the file and check it is safe to hand to its library; its feature names (may be
+        empty) and classes."""
         lib = self._library()
+        with self._readable(lib):
+            content = lib.read(self.path)
+            self.facts_ = lib.facts(content)
+        self._content = content
+        return self.facts_
+
+    def start_loading(self) -> None:
+        """Build the booster in a thread from now on (:meth:`ready` waits for it)."""
+        if self.booster_ is None and self._pending is None:
+            self._pending = in_background(self._build, self._content, name="challenge-champion")
+
+    def ready(self) -> None:
+        """The booster built (or its error raised): the one :meth:`start_loading` began, else
+        built now. The library must read the file as :meth:`open` did: a file whose header and
+        trees disagree is refused, not scored with other inputs than the plan checked."""
+        if self.booster_ is not None:
+            return
+        pending, self._pending = self._pending, None
+        lib = self._library()
+        with self._readable(lib):
+            booster = pending() if pending is not None else self._build(self._content)
+        read = lib.facts_of(booster)
+        if read != self.facts_:
+            raise ModelError(
+                f"champion.model: {self.path} is not a readable {lib.title} model: the file "
+                f"says {_told(self.facts_)}, {lib.title} reads {_told(read)}; {lib.export_hint}"
+            )
+        self.booster_, self._content = booster, None
+        self.calibrated = lib.gives_probabilities(booster)
+
+    def _build(self, content: Any) -> Any:
+        if self.facts_ is None:  # not opened (a champion made from the config alone)
+            self.open()
+            content = self._content
+        return self._library().booster(content, self.path)
+
+    @contextlib.contextmanager
+    def _readable(self, lib: trees.TreeLibrary) -> Iterator[None]:
+        """The library's or the checks' error as the one line of a file that cannot be read."""
         try:
-            self.booster_ = lib.load(self.path)
+            yield
+        except ModelError:
+            raise
         except Exception as exc:
             raise ModelError(
                 f"champion.model: {self.path} is not a readable {lib.title} model: "
                 f"{first_line(exc)}; {lib.export_hint}"
             ) from exc
-        self.calibrated = lib.gives_probabilities(self.booster_)
-        return lib.feature_names(self.booster_)
 
     def _fit(
         self,
@@ -116,25 +166,32 @@ class NativeModelChampion(BaseChallenger):
         history: pl.DataFrame | None,
     ) -> None:
         # the champion is fixed: "fit" only reads it, and checks that the data can feed it
-        if self.booster_ is None:
-            stored = self.load()
-            if not self.features and not stored:
-                raise ModelError(
-                    f"champion.model: {self.path} stores no feature names; list them in "
-                    "champion.features"
-                )
-            self.features_ = tuple(self.features or stored)
+        self.ready()
+        assert self.facts_ is not None  # ready() opened the file
+        if not self.features and not self.facts_.features:
+            raise ModelError(
+                f"champion.model: {self.path} stores no feature names; list them in "
+                "champion.features"
+            )
+        self.features_ = tuple(self.features or self.facts_.features)
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         lib = self._library()
         return predict_in_blocks(frame, self.features_, lambda x: lib.predict(self.booster_, x))
 
     def classes(self) -> int:
-        """How many classes the booster predicts (2 for a binary model)."""
-        return self._library().classes(self.booster_)
+        """How many classes the model predicts (2 for a binary model), as its file says."""
+        return (self.facts_ or self.open()).classes
 
     def native_model(self) -> Any:
+        self.ready()
         return self.booster_
+
+
+def _told(facts: trees.FileFacts | None) -> str:
+    if facts is None:
+        return "nothing"
+    return f"{len(facts.features)} feature names and {facts.classes} classes"
 
 
 def load_model_file(
@@ -162,8 +219,8 @@ def load_model_file(
         )
     _check_content(file, lib)
     champion = NativeModelChampion(path, features)
-    model_features = champion.load()
-    classes = champion.classes()
+    facts = champion.open()  # the booster is built later (ready(), or start_loading())
+    model_features, classes = list(facts.features), facts.classes
     if classes > 2:
         raise ModelError(
             f"champion.model: {path} predicts {classes} classes; the champion must be a binary "
@@ -171,6 +228,7 @@ def load_model_file(
         )
     champion.features = list(features) if features else model_features
     if not champion.features:
+        champion.ready()  # a file its library refuses says so first: the truer message
         raise ModelError(
             f"champion.model: {path} stores no feature names; list them in champion.features"
         )

@@ -27,6 +27,11 @@ def check_model(model: str) -> None:
     _check_parameters(model)
 
 
+def header_fields(model: str) -> dict[str, str]:
+    """The ``key=value`` lines of the header (before the first tree)."""
+    return _fields(model.split("\nTree=")[0])
+
+
 def _check_parameters(model: str) -> None:
     """Each line of the parameters section is ``[name: value]``: LightGBM splits a line at its
     colon and reads the part after it without looking (a line without one ended the process with

@@ -13,12 +13,21 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from challengers.threads import workers
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a model file says of its booster's inputs and outputs, read without the library."""
+
+    features: tuple[str, ...]  # the feature names it stores, in order (may be empty)
+    classes: int  # 2 for a binary model
 
 
 class TreeLibrary:
@@ -45,6 +54,25 @@ class TreeLibrary:
         return None
 
     def load(self, path: str | Path) -> Any:
+        """The booster of a native file (its content checked first: :meth:`read`)."""
+        return self.booster(self.read(path), path)
+
+    def read(self, path: str | Path) -> Any:
+        """The file's content, checked to be safe for the library to read (its trees are trees),
+        without importing the library; ValueError (or OSError) saying what is wrong."""
+        raise NotImplementedError
+
+    def facts(self, content: Any) -> FileFacts:
+        """The feature names and classes of :meth:`read`'s content, as the library's booster
+        reports them (:meth:`feature_names`, :meth:`classes`)."""
+        raise NotImplementedError
+
+    def facts_of(self, booster: Any) -> FileFacts:
+        """The same facts, from a booster."""
+        return FileFacts(tuple(self.feature_names(booster)), self.classes(booster))
+
+    def booster(self, content: Any, path: str | Path) -> Any:
+        """The library's booster of the file ``read`` checked (this imports the library)."""
         raise NotImplementedError
 
     def save(self, booster: Any, path: str | Path) -> None:
@@ -107,19 +135,34 @@ class LightGBMLibrary(TreeLibrary):
             return "holds JSON (an XGBoost model?), not a LightGBM text model; if it is XGBoost, name it .json"
         return None
 
-    def load(self, path: str | Path) -> Any:
-        """The booster of a text model, its trees read one after the other: with the header's
-        ``tree_sizes`` LightGBM reads them in parallel at those offsets, and offsets that miss a
-        tree (a line lost or moved in the file) stop it inside its parallel loop, which ends the
-        process (``abort``: no error, no line). Without them a damaged file is a LightGBMError.
-        The same booster either way; reading 300 trees one by one takes milliseconds."""
-        import lightgbm as lgb
-
+    def read(self, path: str | Path) -> Any:
+        """The text model, its trees checked: LightGBM trusts the file, and a damaged one can
+        loop forever or crash it."""
         from challengers.models.lightgbm_text import check_model
 
         model = Path(path).read_text(encoding="utf-8")
-        check_model(model)  # LightGBM trusts the file: a damaged one can loop forever or crash
-        return lgb.Booster(model_str=without_tree_sizes(model))
+        check_model(model)
+        return model
+
+    def facts(self, content: Any) -> FileFacts:
+        """From the header, read as LightGBM reads it: ``feature_names`` split at spaces, and
+        ``num_tree_per_iteration`` (else ``num_class``) trees a round."""
+        from challengers.models.lightgbm_text import header_fields
+
+        header = header_fields(content)
+        names = header.get("feature_names", "")
+        per_round = header.get("num_tree_per_iteration", header.get("num_class", "1"))
+        return FileFacts(tuple(names.split(" ")) if names else (), max(int(per_round), 2))
+
+    def booster(self, content: Any, path: str | Path) -> Any:
+        """Its trees read one after the other: with the header's ``tree_sizes`` LightGBM reads
+        them in parallel at those offsets, and offsets that miss a tree (a line lost or moved in
+        the file) stop it inside its parallel loop, which ends the process (``abort``: no error,
+        no line). Without them a damaged file is a LightGBMError. The same booster either way;
+        reading 300 trees one by one takes milliseconds."""
+        import lightgbm as lgb
+
+        return lgb.Booster(model_str=without_tree_sizes(content))
 
     def feature_names(self, booster: Any) -> list[str]:
         return list(booster.feature_name())
@@ -176,15 +219,26 @@ class XGBoostLibrary(TreeLibrary):
             return "holds a LightGBM text model, not an XGBoost model; name it .txt"
         return None
 
-    def load(self, path: str | Path) -> Any:
-        """The booster of a .json or .ubj file, its trees checked before XGBoost reads it:
-        XGBoost checks the file's arrays, not that its trees are trees (one whose root is its own
-        child made its prediction loop forever, one whose parents held -1 crashed its reader)."""
-        import xgboost as xgb
-
+    def read(self, path: str | Path) -> Any:
+        """The model document of a .json or .ubj file, its trees checked: XGBoost checks the
+        file's arrays, not that its trees are trees (one whose root is its own child made its
+        prediction loop forever, one whose parents held -1 crashed its reader)."""
         from challengers.models.xgboost_json import check_trees
 
-        check_trees(_document(Path(path)))
+        document = _document(Path(path))
+        check_trees(document)
+        return document
+
+    def facts(self, content: Any) -> FileFacts:
+        """From the document's learner, as XGBoost reads it (``num_class`` 0 for binary)."""
+        learner = content["learner"]
+        names = learner.get("feature_names") or []
+        classes = learner["learner_model_param"].get("num_class", 0) or 0
+        return FileFacts(tuple(str(n) for n in names), max(int(classes), 2))
+
+    def booster(self, content: Any, path: str | Path) -> Any:
+        import xgboost as xgb
+
         return xgb.Booster(model_file=str(path))
 
     def feature_names(self, booster: Any) -> list[str]:

@@ -105,7 +105,7 @@ def test_scores_on_executors_are_bit_identical(
     assert np.array_equal(joined["_score"].to_numpy(), joined["_score_s"].to_numpy())
     # and the local engine scores as the champion of a run does
     reference = NativeModelChampion(model.path, list(FEATURES))
-    reference.load()
+    reference.open()
     spec = DataSpec(target="TX_FRAUD", time="TX_DATETIME", features=FEATURES)
     expected = reference.fit(local.head(0), spec).predict_score(local)
     assert np.array_equal(mine["_score"].to_numpy(), np.asarray(expected, dtype=np.float64))

@@ -142,3 +142,93 @@ def test_a_lightgbm_file_loads_as_lightgbm_reads_it_without_its_tree_offsets(
     assert kept.splitlines() == [
         line for line in text.splitlines() if not line.startswith("tree_sizes=")
     ]
+
+
+def _saved_model(library_name: str, classes: int, named: bool, path: Path) -> Path:
+    """A booster trained by the library itself on 3 features, saved to ``path``."""
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(600, 3))
+    y = (x[:, 0] > 0).astype(int) + (classes > 2) * (x[:, 1] > 0.5).astype(int)
+    names = ["amount", "count_7d", "risk_30d"] if named else None
+    if library_name == "lightgbm":
+        import lightgbm as lgb
+
+        params: dict = {"objective": "binary", "verbosity": -1, "num_threads": 1}
+        if classes > 2:
+            params = {**params, "objective": "multiclass", "num_class": classes}
+        data = lgb.Dataset(x, y, feature_name=names or "auto")
+        lgb.train(params, data, 5).save_model(path)
+    else:
+        import xgboost as xgb
+
+        params = {"objective": "binary:logistic", "nthread": 1, "max_depth": 2}
+        if classes > 2:
+            params = {**params, "objective": "multi:softprob", "num_class": classes}
+        xgb.train(params, xgb.DMatrix(x, label=y, feature_names=names), 5).save_model(path)
+    return path
+
+
+FILES = [
+    ("lightgbm", "model.txt", 2, True),
+    ("lightgbm", "model.txt", 3, True),
+    ("lightgbm", "model.txt", 2, False),  # LightGBM names them Column_0, ...
+    ("xgboost", "model.json", 2, True),
+    ("xgboost", "model.json", 3, True),
+    ("xgboost", "model.json", 2, False),  # XGBoost stores none
+    ("xgboost", "model.ubj", 2, True),
+    ("xgboost", "model.ubj", 3, False),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "classes", "named"), FILES)
+def test_a_files_facts_read_without_the_library_are_what_the_library_reads(
+    name: str, file: str, classes: int, named: bool, tmp_path: Path
+) -> None:
+    """The plan checks a champion file's feature names and classes from the file alone (its
+    library's booster is built in a thread while the data loads): they must be the booster's."""
+    lib = library(name)
+    path = _saved_model(name, classes, named, tmp_path / file)
+    facts = lib.facts(lib.read(path))
+    booster = lib.load(path)
+    assert facts == lib.facts_of(booster)
+    assert facts.classes == classes
+    assert len(facts.features) == (3 if named or name == "lightgbm" else 0)
+
+
+def test_a_champion_file_is_opened_without_its_library_and_loaded_in_a_thread(
+    tmp_path: Path,
+) -> None:
+    """Opening a champion file (the plan) imports neither library; start_loading builds the
+    booster in a thread of its own, and the champion then scores as the file's booster does.
+    A fresh interpreter: the test process has imported both libraries long ago."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = _saved_model("xgboost", 2, True, tmp_path / "champion.json")
+    code = textwrap.dedent(f"""
+        import sys, threading
+        import numpy as np, polars as pl
+        from challengers.models.champion import load_model_file
+        names = ["amount", "count_7d", "risk_30d"]
+        schema = pl.Schema({{n: pl.Float64 for n in names}})
+        champion = load_model_file({str(path)!r}, features=None, schema=schema)
+        assert "xgboost" not in sys.modules, "opening the file imported XGBoost"
+        assert champion.features == names and champion.classes() == 2
+        imported_in = []
+        real_build = champion._build
+        def build(content):
+            imported_in.append(threading.current_thread().name)
+            return real_build(content)
+        champion._build = build
+        champion.start_loading()
+        champion.ready()
+        assert imported_in == ["challenge-champion"], imported_in
+        x = np.random.default_rng(1).normal(size=(50, 3))
+        import xgboost as xgb
+        reference = xgb.Booster(model_file={str(path)!r}).inplace_predict(x)
+        np.testing.assert_array_equal(champion.booster_.inplace_predict(x), reference)
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

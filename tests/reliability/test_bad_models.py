@@ -342,6 +342,29 @@ def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> 
     )
 
 
+def test_a_file_only_the_library_refuses_stops_the_run_before_the_audit(
+    tmp_path: Path, data: Path, store: str
+) -> None:
+    """The plan reads and checks a champion file without its library, whose booster is built
+    while the data loads: a file only XGBoost refuses (a number where its reader wants text)
+    still ends the run with the one line and exit 2, before MLflow is told of a run."""
+    from mlflow.tracking import MlflowClient
+
+    model = json.loads(_xgboost(tmp_path / "source.json").read_text())
+    model["learner"]["learner_model_param"]["num_feature"] = 2
+    (tmp_path / "champion.json").write_text(json.dumps(model))
+    cfg = sim_config(data)
+    cfg["champion"] = {"name": "champ", "model": str(tmp_path / "champion.json")}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    outcome = invoke(["run", path, "-q", "--tracking-uri", store, "--output", out])
+    outcome.error(2, "champion.json is not a readable XGBoost model: Invalid cast")
+    client = MlflowClient(tracking_uri=store)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    assert not client.search_runs(experiments)
+
+
 def test_xgboost_errors_read_without_their_time_and_source_file(tmp_path: Path, data: Path) -> None:
     """XGBoost starts its messages with the time and its own source file ("[05:24:20]
     /workspace/include/xgboost/json.h:88: Invalid cast, ..."): the line keeps the message."""
