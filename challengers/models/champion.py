@@ -112,7 +112,7 @@ class NativeModelChampion(BaseChallenger):
         with self._readable(lib):
             content = lib.read(self.path)
             self.facts_ = lib.facts(content)
-        self._content = content
+        self._content = lib.kept(content)
         return self.facts_
 
     def start_loading(self) -> None:
