@@ -74,7 +74,9 @@ def run_experiment(
     if options.resume:
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
-    warmup = Warmup(uri, _later_imports(cfg))  # while the data loads and is audited
+    # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
+    first = ["challengers.engine.rowhash_kernels"] if cfg.engine.kind != "spark" else []
+    warmup = Warmup(uri, _later_imports(cfg), first=first)
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
     with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
         return _start(cfg, options, progress, uri, out, config_dir, warmup)

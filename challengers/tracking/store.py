@@ -271,6 +271,10 @@ class Warmup:
     audited (seconds of imports that would otherwise come after them), then import ``modules``
     (the boosters' libraries, MLflow's flavours, matplotlib), which later steps need.
 
+    ``first``: modules imported before MLflow, that the loading waits for (the row hashes'
+    kernels). Imports hold the interpreter's lock: two threads importing at once each go at half
+    speed, and the loading's wait for the kernels grew by what MLflow's import took meanwhile.
+
     A store that exists is opened (a read: safe to abandon if the run stops first); a new or
     server-side database only has MLflow imported: creating its tables is left to the main thread,
     where an early exit cannot cut it in half. Nothing here is required: whatever fails is done
@@ -283,9 +287,10 @@ class Warmup:
     whichever thread gets to it first, the other one waiting for it.
     """
 
-    def __init__(self, uri: str, modules: Sequence[str] = ()) -> None:
+    def __init__(self, uri: str, modules: Sequence[str] = (), first: Sequence[str] = ()) -> None:
         self._failure: EnvironmentFailure | None = None
         self._store = threading.Event()
+        self._first = tuple(first)
         self._thread = threading.Thread(
             target=self._run, args=(uri, tuple(modules)), name="challenge-warmup", daemon=True
         )
@@ -304,6 +309,9 @@ class Warmup:
                 gc.enable()
 
     def _imports(self, uri: str, modules: tuple[str, ...]) -> None:
+        for module in self._first:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
         try:
             if _safe_to_open(uri):
                 open_mlflow(uri)

@@ -96,3 +96,26 @@ def test_a_store_that_cannot_be_opened_fails_wait_store_and_wait(tmp_path: Path)
     with pytest.raises(EnvironmentFailure) as second:
         warmup.wait()
     assert "cannot be opened" in str(first.value) and first.value is second.value
+
+
+def test_the_first_modules_are_imported_before_mlflow(tmp_path: Path) -> None:
+    """``first`` (the row hashes' kernels, which the loading waits for) is imported before MLflow,
+    not beside it: two imports at once share the interpreter's lock. A fresh interpreter: this
+    one imported MLflow long ago."""
+    import subprocess
+
+    (tmp_path / "first_probe.py").write_text(
+        "import sys\nmlflow_already = 'mlflow' in sys.modules\n"
+    )
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from challengers.tracking import Warmup\n"
+        "assert 'mlflow' not in sys.modules\n"
+        f"Warmup('sqlite:///{tmp_path / 'mlflow.db'}', first=['first_probe']).wait()\n"
+        "import first_probe\n"
+        "assert 'mlflow' in sys.modules and not first_probe.mlflow_already\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
