@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -204,12 +205,15 @@ class RowSums:
         return (self.chunk_by,) if self.chunk_by else ()
 
 
+KERNELS = "challengers.engine.rowhash_kernels"  # the module the fingerprint's kernels are in
+
+
 def load_kernels() -> None:
     """Import :mod:`.rowhash_kernels` (numba and the kernels' cached machine code, about 0.5 s),
     for a thread started while polars reads rows, which leaves the interpreter free; whoever
     needs the kernels first waits for this import rather than doing it again."""
     with contextlib.suppress(Exception):  # nothing required: batch_sums imports them anyway
-        import challengers.engine.rowhash_kernels  # noqa: F401
+        importlib.import_module(KERNELS)
 
 
 def chunk_keys(batch: pl.DataFrame, chunk_by: str | None) -> tuple[list[str], np.ndarray]:

@@ -15,6 +15,7 @@ from challengers.allocator import map_large_blocks, release_freed_memory
 from challengers.audit import AuditResult
 from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
+from challengers.engine.rowhash import KERNELS
 from challengers.errors import ChallengeError
 from challengers.evaluation.metrics import METRICS
 from challengers.experiment_result import ExperimentResult
@@ -75,7 +76,7 @@ def run_experiment(
         require_resumable(options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
     # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
-    first = ["challengers.engine.rowhash_kernels"] if cfg.engine.kind != "spark" else []
+    first = [KERNELS] if cfg.engine.kind != "spark" else []
     warmup = Warmup(uri, _later_imports(cfg), first=first)
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
     with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():

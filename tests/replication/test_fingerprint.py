@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from challengers.engine.rowhash import MASK, salt
+from challengers.engine.rowhash import KERNELS, MASK, salt
 from challengers.replication.fingerprint import (
     ALGORITHM,
     DataFingerprint,
@@ -233,3 +233,13 @@ def test_many_bounded_slices_per_thread_give_the_same_fingerprint(
     monkeypatch.setattr(fp, "SLICE_ROWS", 7_001)  # an odd size: slices cut days apart
     assert -(-big.height // fp.SLICE_ROWS) > 2
     assert fingerprint_frame(big, threads=2, chunk_by="day") == reference
+
+
+def test_the_kernels_module_the_warm_up_imports_first_is_the_kernels_one() -> None:
+    """The run's warm-up imports KERNELS by name, its errors suppressed: a name gone stale would
+    silently put the kernels' import back beside MLflow's."""
+    import importlib
+
+    from challengers.engine import rowhash_kernels
+
+    assert importlib.import_module(KERNELS) is rowhash_kernels
