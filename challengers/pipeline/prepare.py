@@ -44,6 +44,7 @@ from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.preflight import check_names
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, Fingerprinter, from_sums
+from challengers.threads import prompt_handover
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -111,7 +112,9 @@ def prepare(
     # the fingerprint's compiled kernels load while polars reads the first rows
     threading.Thread(target=load_kernels, name="challenge-kernels", daemon=True).start()
     champion_ready = _champion_loading(plan)
-    with progress.stage("Loading data"):
+    # the main thread goes in and out of polars and the kernels, and came back each time to wait
+    # behind the threads importing MLflow and the models' libraries
+    with progress.stage("Loading data"), prompt_handover():
         lean = not keep_history and windows_alone(plan.windows)
         if check_memory:  # one line now, not an out-of-memory kill much later
             loaded_rows, train_rows, test_rows = window_rows(plan, lean)
