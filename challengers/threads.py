@@ -33,13 +33,37 @@ SWITCH_INTERVAL_S = 1e-4
 @contextmanager
 def prompt_handover() -> Iterator[None]:
     """The interpreter's lock handed over within :data:`SWITCH_INTERVAL_S` inside the block (never
-    less promptly than it already is); the interval as it was afterwards."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
+    less promptly than it already is); the interval as it was once the last block open in any
+    thread ends (two runs' loadings in threads of one process may overlap)."""
+    _HANDOVER.enter()
     try:
         yield
     finally:
-        sys.setswitchinterval(before)
+        _HANDOVER.leave()
+
+
+class _Handover:
+    """The blocks of :func:`prompt_handover` open in the process, and the interval before the
+    first."""
+
+    def __init__(self) -> None:
+        self.lock, self.open, self.before = threading.Lock(), 0, 0.0
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.open == 0:
+                self.before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.before, SWITCH_INTERVAL_S))
+            self.open += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.open -= 1
+            if self.open == 0:
+                sys.setswitchinterval(self.before)
+
+
+_HANDOVER = _Handover()
 
 
 def workers(threads: int | None) -> int:

@@ -148,6 +148,19 @@ def test_the_lock_is_handed_over_promptly_inside_the_block_and_as_before_after_i
         sys.setswitchinterval(before)
 
 
+def test_overlapping_blocks_keep_the_lock_handed_over_until_the_last_one_ends() -> None:
+    """Two runs' loadings in threads of one process: the first to end leaves the interval short
+    for the other; the last to end puts back the interval from before the first."""
+    before = sys.getswitchinterval()
+    first, second = prompt_handover(), prompt_handover()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before
+
+
 def test_the_data_loads_with_the_lock_handed_over_promptly_and_the_run_goes_on_as_before(
     sim_parquet: Path,
 ) -> None:
