@@ -266,6 +266,14 @@ def open_mlflow(uri: str) -> Any:
 LOGGING_IMPORTS = ("mlflow.pyfunc",)
 
 
+def _import_quietly(modules: Sequence[str]) -> None:
+    """Import each of ``modules`` now; one that fails is imported again, and its error said,
+    where a step needs it."""
+    for module in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+
 class Warmup:
     """Import MLflow and open its store in a background thread, while the data loads and is
     audited (seconds of imports that would otherwise come after them), then import ``modules``
@@ -290,28 +298,28 @@ class Warmup:
     def __init__(self, uri: str, modules: Sequence[str] = (), first: Sequence[str] = ()) -> None:
         self._failure: EnvironmentFailure | None = None
         self._store = threading.Event()
-        self._first = tuple(first)
         self._thread = threading.Thread(
-            target=self._run, args=(uri, tuple(modules)), name="challenge-warmup", daemon=True
+            target=self._run,
+            args=(uri, tuple(modules), tuple(first)),
+            name="challenge-warmup",
+            daemon=True,
         )
         self._thread.start()
 
-    def _run(self, uri: str, modules: tuple[str, ...]) -> None:
+    def _run(self, uri: str, modules: tuple[str, ...], first: tuple[str, ...]) -> None:
         # without the cyclic garbage collector while importing: the modules' objects, hundreds of
         # thousands, made it scan the whole heap 7 times (0.5 s of 3.5 CPU-s); no garbage to
         # speak of is made meanwhile, and the collector runs again after
         enabled = gc.isenabled()
         gc.disable()
         try:
-            self._imports(uri, modules)
+            self._imports(uri, modules, first)
         finally:
             if enabled:
                 gc.enable()
 
-    def _imports(self, uri: str, modules: tuple[str, ...]) -> None:
-        for module in self._first:
-            with contextlib.suppress(Exception):
-                importlib.import_module(module)
+    def _imports(self, uri: str, modules: tuple[str, ...], first: tuple[str, ...]) -> None:
+        _import_quietly(first)
         try:
             if _safe_to_open(uri):
                 open_mlflow(uri)
@@ -324,9 +332,7 @@ class Warmup:
             return
         finally:
             self._store.set()
-        for module in (*modules, *LOGGING_IMPORTS):
-            with contextlib.suppress(Exception):
-                importlib.import_module(module)
+        _import_quietly((*modules, *LOGGING_IMPORTS))
         with contextlib.suppress(Exception):  # a private helper: whatever it is, not required
             # the map of installed packages MLflow checks a logged model's requirements against,
             # read from every package's metadata on first use (0.5 s) and cached by MLflow
