@@ -7,7 +7,9 @@ import os
 import platform
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, distributions, version
+from email import message_from_string
+from email.message import Message
+from importlib.metadata import Distribution, PackageNotFoundError, distributions, version
 from pathlib import Path
 
 PACKAGES = (
@@ -65,12 +67,17 @@ def lock_hash() -> str | None:
 
 def installed_hash() -> str:
     """Hash of every installed distribution and its version: the environment even without a lock."""
-    names = sorted(
-        f"{(d.metadata['Name'] or '').lower()}=={d.version}"
-        for d in distributions()
-        if d.metadata["Name"]
-    )
+    headers = (_headers(d) for d in distributions())
+    names = sorted(f"{h['Name'].lower()}=={h['Version']}" for h in headers if h["Name"])
     return hashlib.sha256("\n".join(dict.fromkeys(names)).encode()).hexdigest()[:16]
+
+
+def _headers(dist: Distribution) -> Message:
+    """The distribution's metadata headers, as ``dist.metadata`` reads them, without parsing the
+    description after them (a package's whole README: 0.10 -> 0.02 CPU-s for 127 packages, in a
+    thread that shares the interpreter with the loading)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    return message_from_string(text.partition("\n\n")[0])
 
 
 def describe(config_dir: Path) -> dict[str, str]:
