@@ -14,6 +14,7 @@ imports at start-up (the `handbook_fixed` section).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -427,10 +428,22 @@ def fixed_cost() -> None:
     write_section("handbook_fixed", text)
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser.add_argument(
+        "--fixed", action="store_true", help="only the fixed-cost section (handbook_fixed)"
+    )
+    parser.add_argument(  # the benchmark's own child process, not for people
+        "--plain", nargs=2, metavar=("DATA", "DIRECTORY"), type=Path, help=argparse.SUPPRESS
+    )
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--plain":
-        plain_script(Path(sys.argv[2]), Path(sys.argv[3]))
-    elif sys.argv[1:] == ["--fixed"]:
+    args = parse_args()
+    if args.plain:
+        plain_script(*args.plain)
+    elif args.fixed:
         fixed_cost()
     else:  # `make bench`: both sections
         main()

@@ -9,6 +9,7 @@ test PR-AUC with their paired-bootstrap difference. Writes the `tuning` section 
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -132,4 +133,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " ")).parse_args()
     sys.exit(main())
