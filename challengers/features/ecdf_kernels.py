@@ -1,0 +1,97 @@
+"""The compiled pass of ECOD's and COPOD's inductive scores (:class:`~challengers.features.outliers.
+EcdfScorer`): every row's tail probabilities under each feature's empirical CDF, combined and
+summed in one pass without temporaries.
+
+numpy took two ``searchsorted`` of every value (the counts of fit values below and above it) and
+eight passes over each column; here one search over the feature's *distinct* fit values finds
+both counts (a count feature of 50 values is a 6-step search, not an 18-step one), and a row's sum
+is added to feature by feature in the same order, so the scores are numpy's bit for bit
+(tests/features/test_ecdf_kernels.py).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+def distinct_tables(
+    sorted_columns: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each feature's distinct non-NaN fit values (ascending), how many fit values are <= each,
+    and where each feature's run starts (one flat array each, ``starts`` of length features + 1);
+    and how many of each feature's fit values are numbers (NaN sort last). ``sorted_columns``:
+    (features, fit rows), each row ascending as numpy sorts."""
+    values, counts, starts, numbers = [], [], [0], []
+    n = sorted_columns.shape[1]
+    for column in sorted_columns:
+        k = n - int(np.count_nonzero(np.isnan(column)))
+        present = column[:k]
+        last = np.ones(k, dtype=bool)  # the last of each run of equal values
+        np.not_equal(present[1:], present[:-1], out=last[:-1])
+        at = np.flatnonzero(last)
+        values.append(present[at])
+        counts.append(at + 1)  # fit values <= present[at]: the run ends there
+        starts.append(starts[-1] + at.size)
+        numbers.append(k)
+    return (
+        np.concatenate(values) if values else np.empty(0, sorted_columns.dtype),
+        np.concatenate(counts).astype(np.int64) if counts else np.empty(0, np.int64),
+        np.array(starts, dtype=np.int64),
+        np.array(numbers, dtype=np.int64),
+    )
+
+
+@nb.njit(inline="always")
+def _count_at_most(values, start, length, v):  # pragma: no cover - compiled
+    """How many of ``values[start:start + length]`` (ascending) are <= ``v`` (a number)."""
+    base = 0
+    while length > 1:
+        half = length >> 1
+        if values[start + base + half - 1] <= v:
+            base += half
+        length -= half
+    if length == 1 and values[start + base] <= v:
+        base += 1
+    return base
+
+
+@nb.njit(nogil=True, cache=True)
+def ecdf_outlier_scores(
+    values, counts, starts, numbers, n, left_w, right_w, tail, x, copod
+):  # pragma: no cover - compiled
+    """Each row's sum over features of ECOD's (``copod`` False) or COPOD's score.
+
+    For row value v of feature j with n fit values: ``right`` = #fit <= v and ``left`` = #fit < v
+    (numpy's ``searchsorted`` sides, NaN after every number); the tails are ``tail[right]`` and
+    ``tail[n - left]``; the skew-corrected tail is ``u_l * left_w[j] + u_r * right_w[j]``."""
+    rows = x.shape[0]
+    total = np.zeros(rows)
+    for j in range(starts.shape[0] - 1):
+        start = starts[j]
+        k = starts[j + 1] - start
+        lw = left_w[j]
+        rw = right_w[j]
+        for i in range(rows):
+            v = np.float64(x[i, j])
+            if v != v:  # NaN: after every fit number, level with the fit's NaNs
+                right = n
+                left = numbers[j]
+            else:
+                at = _count_at_most(values, start, k, v)  # distinct values <= v
+                if at == 0:
+                    right = 0
+                    left = 0
+                else:
+                    right = counts[start + at - 1]
+                    left = right
+                    if values[start + at - 1] == v:  # v is a fit value: its run is not below v
+                        left = counts[start + at - 2] if at > 1 else 0
+            u_l = tail[right]
+            u_r = tail[n - left]
+            u_skew = u_l * lw + u_r * rw
+            if copod:
+                total[i] += max(u_skew, (u_l + u_r) / 2)
+            else:
+                total[i] += max(max(u_l, u_r), u_skew)
+    return total
