@@ -15,31 +15,40 @@ import numba as nb
 import numpy as np
 
 
-def distinct_tables(
-    sorted_columns: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+@nb.njit(nogil=True, cache=True)
+def distinct_tables(sorted_columns):  # pragma: no cover - compiled
     """Each feature's distinct non-NaN fit values (ascending), how many fit values are <= each,
     and where each feature's run starts (one flat array each, ``starts`` of length features + 1);
     and how many of each feature's fit values are numbers (NaN sort last). ``sorted_columns``:
-    (features, fit rows), each row ascending as numpy sorts."""
-    values, counts, starts, numbers = [], [], [0], []
-    n = sorted_columns.shape[1]
-    for column in sorted_columns:
-        k = n - int(np.count_nonzero(np.isnan(column)))
-        present = column[:k]
-        last = np.ones(k, dtype=bool)  # the last of each run of equal values
-        np.not_equal(present[1:], present[:-1], out=last[:-1])
-        at = np.flatnonzero(last)
-        values.append(present[at])
-        counts.append(at + 1)  # fit values <= present[at]: the run ends there
-        starts.append(starts[-1] + at.size)
-        numbers.append(k)
-    return (
-        np.concatenate(values) if values else np.empty(0, sorted_columns.dtype),
-        np.concatenate(counts).astype(np.int64) if counts else np.empty(0, np.int64),
-        np.array(starts, dtype=np.int64),
-        np.array(numbers, dtype=np.int64),
-    )
+    (features, fit rows), each row ascending as numpy sorts. Two passes: the runs counted, then
+    written at their own length (numpy's concatenation of per-feature pieces took 2 s and three
+    copies of the tables at 316 features x 200,000 rows)."""
+    features, n = sorted_columns.shape
+    starts = np.zeros(features + 1, dtype=np.int64)
+    numbers = np.empty(features, dtype=np.int64)
+    for j in range(features):  # first pass: how many numbers, how many distinct
+        column = sorted_columns[j]
+        k = n
+        while k > 0 and column[k - 1] != column[k - 1]:  # the NaNs at the end
+            k -= 1
+        numbers[j] = k
+        runs = 0
+        for i in range(k):
+            if i == k - 1 or column[i + 1] != column[i]:  # the last of a run of equal values
+                runs += 1
+        starts[j + 1] = starts[j] + runs
+    values = np.empty(starts[features], dtype=sorted_columns.dtype)
+    counts = np.empty(starts[features], dtype=np.int64)
+    for j in range(features):
+        column = sorted_columns[j]
+        k = numbers[j]
+        p = starts[j]
+        for i in range(k):
+            if i == k - 1 or column[i + 1] != column[i]:
+                values[p] = column[i]
+                counts[p] = i + 1
+                p += 1
+    return values, counts, starts, numbers
 
 
 @nb.njit(inline="always")

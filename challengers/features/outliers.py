@@ -66,8 +66,7 @@ class Encoding:
             values, counts = np.unique(x[:, j], return_counts=True)
             levels.append(values)
             shares.append((counts / x.shape[0]).astype(np.float32))
-        with np.errstate(all="ignore"), _quiet_nan_warnings():
-            fill = np.nan_to_num(np.nanmedian(x, axis=0), nan=0.0).astype(np.float32)
+        fill = np.nan_to_num(column_medians(x), nan=0.0).astype(np.float32)
         empty = cls(tuple(categorical), tuple(levels), tuple(shares), fill, fill * 0, fill * 0 + 1)
         if scale == "none":
             return empty
@@ -88,6 +87,19 @@ class Encoding:
         return out
 
 
+def column_medians(x: np.ndarray) -> np.ndarray:
+    """``np.nanmedian(x, axis=0)`` bit for bit (numpy takes each column's median of its numbers
+    too), a column a thread: numpy's one pass over the matrix took 1.5 s at 200,000 x 316."""
+
+    def median(j: int) -> np.floating:
+        column = x[:, j]
+        numbers = column[~np.isnan(column)]
+        return np.median(numbers) if numbers.size else np.float64(np.nan)
+
+    dtype = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64
+    return np.array(each(median, range(x.shape[1])), dtype=dtype)
+
+
 def _location_scale(z: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
     std = z.std(axis=0)
     if scale == "standard":
@@ -106,15 +118,6 @@ def _lookup(levels: np.ndarray, shares: np.ndarray, column: np.ndarray) -> np.nd
     found = levels[at]
     hit = (found == column) | (np.isnan(found) & np.isnan(column))
     return np.where(hit, shares[at], np.float32(0.0))
-
-
-@contextlib.contextmanager
-def _quiet_nan_warnings() -> Any:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="All-NaN slice")
-        yield
 
 
 # ------------------------------------------------------------------------------ inductive scorers

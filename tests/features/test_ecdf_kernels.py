@@ -3,12 +3,14 @@ NaN, infinities, signed zeros, a feature whose fit values are all missing, float
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import skew
 
 from challengers.features.ecdf_kernels import distinct_tables
-from challengers.features.outliers import EcdfScorer
+from challengers.features.outliers import EcdfScorer, column_medians
 
 
 def numpy_scores(fit: np.ndarray, x: np.ndarray, method: str) -> np.ndarray:
@@ -80,3 +82,16 @@ def test_scoring_other_features_than_fitted_is_refused() -> None:
     scorer = EcdfScorer(awkward(100, 4, np.float32), "ecod")
     with pytest.raises(ValueError, match="6 features to score; the detector was fitted on 7"):
         scorer.decision_function(awkward(10, 5, np.float32)[:, :6])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_medians_are_numpys_nanmedian(dtype: type) -> None:
+    x = awkward(1001, 6, dtype)
+    x[:, 2] = np.nan  # no number at all: NaN, as numpy gives
+    x[::2, 3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's "All-NaN slice"
+        expected = np.nanmedian(x, axis=0)
+    got = column_medians(x)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
