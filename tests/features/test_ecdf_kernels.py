@@ -74,6 +74,7 @@ def test_distinct_tables_count_the_fit_values_at_or_below_each() -> None:
     values, counts, starts, numbers = distinct_tables(column)
     np.testing.assert_array_equal(values, [-1.0, 0.0, 2.0])
     np.testing.assert_array_equal(counts, [1, 4, 7])
+    assert counts.dtype == np.int32  # fewer fit rows than 2**31
     np.testing.assert_array_equal(starts, [0, 3])
     np.testing.assert_array_equal(numbers, [7])
 
