@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import re
@@ -83,3 +84,14 @@ def write_section(name: str, body: str) -> None:
         else text.rstrip() + "\n\n" + block + "\n"
     )
     RESULTS.write_text(text)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-record`` and ``--data``, as the benchmarks that run ``challenge run`` on generated
+    files take them."""
+    parser.add_argument(
+        "--no-record", action="store_true", help="print the table, leave RESULTS.md as it is"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="keep the generated files here and reuse those already there"
+    )

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 from _results import (  # bench/ is on sys.path when run as a script
     TOOL_ENV,
+    add_run_options,
     children_cpu_s,
     machine,
     peak_rss_mb,
@@ -226,12 +227,7 @@ def render(runs: list[dict], header: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
-    parser.add_argument(
-        "--no-record", action="store_true", help="print the table, leave RESULTS.md as it is"
-    )
-    parser.add_argument(
-        "--data", type=Path, help="keep the simulated files here and reuse those already there"
-    )
+    add_run_options(parser)
     args = parser.parse_args()
     header = machine()
     runs = []

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _results import machine, peak_rss_mb, progress_steps, write_section
+from _results import add_run_options, machine, peak_rss_mb, progress_steps, write_section
 from bench_scale import CHALLENGE, DAYS, ROOT, watched
 
 KINDS = ("noise", "amountish", "count", "sparse")
@@ -131,12 +131,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--extra", type=int, default=300, help="feature columns added")
-    parser.add_argument(
-        "--no-record", action="store_true", help="print the table, leave RESULTS.md as it is"
-    )
-    parser.add_argument(
-        "--data", type=Path, help="keep the generated files here and reuse those already there"
-    )
+    add_run_options(parser)
     args = parser.parse_args()
     header = machine()
     with tempfile.TemporaryDirectory(prefix="challenge-wide-") as tmp:
