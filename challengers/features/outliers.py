@@ -60,13 +60,15 @@ class Encoding:
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, x: np.ndarray, categorical: Sequence[bool], scale: str) -> Encoding:
+    def fit(
+        cls, x: np.ndarray, categorical: Sequence[bool], scale: str, threads: int = 1
+    ) -> Encoding:
         levels, shares = [], []
         for j in np.flatnonzero(categorical):
             values, counts = np.unique(x[:, j], return_counts=True)
             levels.append(values)
             shares.append((counts / x.shape[0]).astype(np.float32))
-        fill = np.nan_to_num(column_medians(x), nan=0.0).astype(np.float32)
+        fill = np.nan_to_num(column_medians(x, threads), nan=0.0).astype(np.float32)
         empty = cls(tuple(categorical), tuple(levels), tuple(shares), fill, fill * 0, fill * 0 + 1)
         if scale == "none":
             return empty
@@ -87,9 +89,10 @@ class Encoding:
         return out
 
 
-def column_medians(x: np.ndarray) -> np.ndarray:
+def column_medians(x: np.ndarray, threads: int = 1) -> np.ndarray:
     """``np.nanmedian(x, axis=0)`` bit for bit (numpy takes each column's median of its numbers
-    too), a column a thread: numpy's one pass over the matrix took 1.5 s at 200,000 x 316."""
+    too), a column a thread on up to ``threads``: numpy's one pass over the matrix took 1.5 s at
+    200,000 x 316 (0.62 s on two threads)."""
 
     def median(j: int) -> np.floating:
         column = x[:, j]
@@ -97,7 +100,7 @@ def column_medians(x: np.ndarray) -> np.ndarray:
         return np.median(numbers) if numbers.size else np.float64(np.nan)
 
     dtype = np.result_type(x.dtype, np.float32) if x.dtype.kind == "f" else np.float64
-    return np.array(each(median, range(x.shape[1])), dtype=dtype)
+    return np.array(each(median, range(x.shape[1]), threads), dtype=dtype)
 
 
 def _location_scale(z: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +253,7 @@ def fit_detector(
             "widen the training window or use fit_on: all"
         )
     scaling = ("robust" if info.scale else "none") if scale == "auto" else scale
-    encoding = Encoding.fit(x, categorical, scaling)
+    encoding = Encoding.fit(x, categorical, scaling, threads)
     z = encoding.apply(x)
     cls = detector_class(info)
     names = constructor_parameters(cls)
