@@ -40,7 +40,7 @@ from challengers.replication.records import CONFIG_ARTIFACT, FINGERPRINT_ARTIFAC
 from challengers.report import start_report
 from challengers.report.apart import draw_apart
 from challengers.results import ModelResult
-from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params
+from challengers.tracking import DatasetRef, ModelRun, Tracker, flatten_params, listed
 from challengers.tracking.registry import register_models
 
 
@@ -323,7 +323,7 @@ def _model_run(
         status=m.status,
         params={
             **params,
-            "features": ",".join(m.features),
+            "features": listed(m.features, "comparison.json lists them all"),
             **(tuned.mlflow_params() if tuned else {}),
         },
         metrics={

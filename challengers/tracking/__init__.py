@@ -50,6 +50,7 @@ from challengers.tracking.writing import (
     NestedRun,
     Tracker,
     flatten_params,
+    listed,
 )
 
 __all__ = [
@@ -69,6 +70,7 @@ __all__ = [
     "fetch_champion",
     "flatten_params",
     "is_mlflow_uri",
+    "listed",
     "open_mlflow",
     "read_artifact_text",
     "read_children",

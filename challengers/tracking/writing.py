@@ -12,7 +12,7 @@ fingerprint as digest, and the schema of the columns read.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,6 +353,27 @@ def _signature(inputs: Mapping[str, str]) -> Any:
     )
 
 
+PARAM_CHARS = 6000  # the longest param value MLflow stores
+
+
 def _param(value: Any) -> str:
     text = str(value)
-    return text if len(text) <= 6000 else text[:5997] + "..."
+    return text if len(text) <= PARAM_CHARS else text[: PARAM_CHARS - 3] + "..."
+
+
+def listed(names: Sequence[str], whole: str) -> str:
+    """``names`` joined by commas as a param's value; past MLflow's limit (a table of hundreds of
+    features), the names that fit and how many more, and where ``whole`` lists them all, rather
+    than a cut in the middle of a name."""
+    text = ",".join(names)
+    if len(text) <= PARAM_CHARS:
+        return text
+    widest = len(f",... (+{len(names)} more: {whole})")
+    kept: list[str] = []
+    size = 0
+    for name in names:
+        if size + len(name) + 1 + widest > PARAM_CHARS:
+            break
+        kept.append(name)
+        size += len(name) + 1
+    return ",".join(kept) + f",... (+{len(names) - len(kept)} more: {whole})"
