@@ -119,12 +119,13 @@ def run_tool(
             "--tracking-uri",
             f"sqlite:///{directory}/tool.db",
         ],
-        check=True,
         capture_output=True,
         text=True,
         env=TOOL_ENV,
     )
     wall = time.perf_counter() - started
+    if done.returncode != 0:  # the tool's own message, not a CalledProcessError's traceback
+        raise SystemExit(f"challenge run failed ({done.returncode}): {done.stderr[-800:]}")
     steps = progress_steps(done.stderr)
     return wall, json.loads((directory / f"{tag}-out" / "comparison.json").read_text()), steps
 

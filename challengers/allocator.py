@@ -80,9 +80,11 @@ def release_freed_memory() -> None:
     trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
-    arrow = sys.modules.get("pyarrow")
-    if arrow is not None:
-        arrow.default_memory_pool().release_unused()
+    # pyarrow may be half imported: the run's warm-up thread imports it beside the steps, and a
+    # module is in sys.modules before its names are bound (its pool is then still unused)
+    pool = getattr(sys.modules.get("pyarrow"), "default_memory_pool", None)
+    if pool is not None:
+        pool().release_unused()
     drop_read_pages()
 
 
