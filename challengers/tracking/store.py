@@ -290,9 +290,10 @@ class Warmup:
     :meth:`wait` and :meth:`wait_store` raise (as the main thread would have).
 
     :meth:`wait_store` returns once MLflow is imported and the store opened, while the modules are
-    still being imported: the run starts its MLflow run and trains meanwhile (training is native
-    code, which leaves the interpreter free); a module the run needs first is imported by
-    whichever thread gets to it first, the other one waiting for it.
+    still being imported: the run starts its MLflow run meanwhile; a module the run needs first is
+    imported by whichever thread gets to it first, the other one waiting for it. The run waits
+    for the rest (:meth:`wait`) before its first model trains: imports beside a fit take its
+    cores and make its ``fit_seconds`` untrue.
     """
 
     def __init__(self, uri: str, modules: Sequence[str] = (), first: Sequence[str] = ()) -> None:

@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.conftest import sim_config
 
 PROBE = """
 import sys, time
@@ -48,3 +54,42 @@ def test_the_library_is_imported_before_the_fit_timer_starts(library: str) -> No
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
+
+
+# a module the warm-up imports slowly: were the first fit to start before the warm-up is done, the
+# imports would run beside it and take its cores (the handbook split's LightGBM champion measured
+# 0.7-1.1 s of fit_seconds where its training alone takes 0.3-0.45)
+SLOW_MODULE = "import time\ntime.sleep(1.5)\n"
+
+
+def test_no_model_trains_while_the_warmup_still_imports(
+    tmp_path: Path,
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from challengers.config import load_config
+    from challengers.models.base import BaseChallenger
+    from challengers.pipeline import run as run_module
+    from challengers.pipeline.run import RunOptions, run_experiment
+
+    name = f"challenge_slow_warmup_{abs(hash(tmp_path)) % 10**8}"
+    (tmp_path / f"{name}.py").write_text(SLOW_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(run_module, "_later_imports", lambda cfg: [name])
+    warming_at_fit: list[bool] = []
+    fit = BaseChallenger.fit
+
+    def noted_fit(self: BaseChallenger, *args: Any, **kwargs: Any) -> BaseChallenger:
+        warming = [t for t in threading.enumerate() if t.name == "challenge-warmup"]
+        warming_at_fit.append(any(t.is_alive() for t in warming))
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(BaseChallenger, "fit", noted_fit)
+    try:
+        cfg = load_config(write_config(sim_config(sim_parquet)))
+        run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=tracking_uri))
+    finally:
+        sys.modules.pop(name, None)
+    assert warming_at_fit and not any(warming_at_fit), warming_at_fit
