@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 import polars as pl
@@ -73,6 +74,15 @@ class HasTwin:
     def fitted_twin(self) -> tuple[BaseChallenger, str] | None:
         """The fitted twin and what it is, for the report ("lightgbm without anomaly_ecod"), or
         None when this model has none."""
+        raise NotImplementedError
+
+    def twin_identity(self, spec: DataSpec) -> Hashable | None:
+        """The ``fit_identity`` of the twin the next ``fit`` on ``spec`` trains (None: none)."""
+        raise NotImplementedError
+
+    def adopt_twin(self, twin: BaseChallenger) -> None:
+        """Take ``twin``, fitted on the same training rows with an equal ``fit_identity`` (another
+        model of the run), as the next ``fit``'s twin instead of training the same model again."""
         raise NotImplementedError
 
 

@@ -18,7 +18,7 @@ Fitting reads only the sampled rows into a matrix; scoring runs in chunks (see
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,6 +125,7 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         self.twin = twin
         self.seed = seed
         self.threads = threads
+        self.adopted_twin_: TreeChallenger | None = None  # adopt_twin's, for the next fit
 
     @classmethod
     def trains_tree(cls, settings: Any) -> bool:
@@ -179,6 +180,15 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         self._check_fitted()
         return None if self.twin_ is None else (self.twin_, self.twin_label)
 
+    def twin_identity(self, spec: DataSpec) -> Hashable | None:
+        if self.hybrid is None or not self.twin:
+            return None
+        return self._tree().fit_identity(spec)  # what _fit trains as the twin
+
+    def adopt_twin(self, twin: BaseChallenger) -> None:
+        assert isinstance(twin, TreeChallenger) and twin.is_fitted
+        self.adopted_twin_ = twin
+
     def _tree_spec(self) -> ModelSpec:
         """``model`` with its defaults filled in (its kind is the hybrid's library)."""
         return ModelSpec.model_validate({**(self.model or {}), "kind": self.hybrid or "lightgbm"})
@@ -227,7 +237,8 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
             return
         self.tree_ = self._tree().fit(with_score, self._hybrid_spec(spec), valid=None)
         if self.twin:
-            self.twin_ = self._tree().fit(train, spec, valid=None)
+            adopted, self.adopted_twin_ = self.adopted_twin_, None
+            self.twin_ = adopted or self._tree().fit(train, spec, valid=None)
 
     def _fit_detector(self, train: pl.DataFrame, spec: DataSpec) -> pl.DataFrame | None:
         """Fit the detector; for a hybrid, return the rows with their out-of-fold detector score."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -94,6 +94,12 @@ class BaseChallenger:
             if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         ]
         return {name: getattr(self, name) for name in names}
+
+    def fit_identity(self, spec: DataSpec) -> Hashable | None:
+        """What decides this model's fit on a run's training rows with ``spec``: two models with
+        equal identities, fitted on the same rows, are the same model to the last bit. None: not
+        known (the run never reuses such a fit)."""
+        return None
 
     def libraries(self) -> tuple[str, ...]:
         """The modules ``_fit`` imports. ``fit`` imports them before its timer starts, so that

@@ -12,9 +12,10 @@ kind.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -162,6 +163,13 @@ class TreeChallenger(BaseChallenger, Tunable):
 
     def _threads(self) -> int:
         return workers(self.threads)
+
+    def fit_identity(self, spec: DataSpec) -> Hashable | None:
+        # the library, its params, the class weighting, seed and threads (LightGBM's sums are in
+        # the threads' order) and the columns: all a fit on the same rows without a validation
+        # part depends on
+        params = json.dumps(self.params or {}, sort_keys=True, default=repr)
+        return (self.kind, params, self.imbalance, self.seed, self._threads(), spec)
 
     library: ClassVar[TreeLibrary]  # flavour, native file, predict with the best iteration
     # the boosting modes whose running training scores are the saved model's scores, bit for bit

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Hashable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 
 from challengers import interrupts
 from challengers.config import ExperimentConfig
+from challengers.data.frames import DataSpec
 from challengers.engine.base import WindowRows
 from challengers.errors import ChallengeError, EnvironmentFailure, ModelError, describe
 from challengers.evaluation.curve import Cost
@@ -90,12 +92,13 @@ def fit_challenger(
     progress: Progress,
     *,
     tuning: tuple[Path, bool] | None = None,  # the study directory, and whether to resume
+    fits: Mapping[Hashable, Fitted] | None = None,  # the run's earlier fits, by fit_identity
 ) -> Fitted:
     try:
         model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
         tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
         with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
-            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared, cfg)
+            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared, cfg, fits)
         fitted.tuning = tuned
         return fitted
     except (KeyboardInterrupt, EnvironmentFailure):
@@ -165,14 +168,17 @@ def _fit_and_score(
     model: BaseChallenger,
     prepared: Prepared,
     cfg: ExperimentConfig | None = None,  # a challenger's run: a distributed engine trains it
+    fits: Mapping[Hashable, Fitted] | None = None,  # the run's earlier fits (:func:`fit_identity`)
 ) -> Fitted:
     spec = prepared.plan.spec.with_features(mp.features)
     parts, history = prepared.split, prepared.history
     on_engine = (
         nullcontext() if cfg is None else trained_on_engine(cfg, prepared, mp.features, model)
     )
+    adopted = None
     with on_engine as trained:
         if trained is None:
+            adopted = _adopt_twin(model, spec, fits or {})
             model.fit(parts.train, spec, history=history, in_sample=True)
         interrupts.raise_if_swallowed()  # a Ctrl-C inside a library's callback stops here
         engine_rows = trained.rows if trained is not None else champion_rows(prepared, model)
@@ -191,7 +197,7 @@ def _fit_and_score(
     fit_seconds = model.fit_seconds_
     if trained is not None and trained.fit_seconds is not None:  # the engine's work included
         fit_seconds = trained.fit_seconds
-    twin = _score_twin(model, prepared, engine_rows)
+    twin = _score_twin(model, prepared, engine_rows, adopted)
     interrupts.raise_if_swallowed()
     return Fitted(
         plan=mp,
@@ -205,14 +211,44 @@ def _fit_and_score(
     )
 
 
+def fit_identity(fitted: Fitted, prepared: Prepared) -> Hashable | None:
+    """The identity of a model's fit (``BaseChallenger.fit_identity``) where another model of the
+    run may reuse it: fitted here, on the run's training rows. None: not reusable."""
+    if fitted.model is None or fitted.scores is None or fitted.training is not None:
+        return None
+    return fitted.model.fit_identity(prepared.plan.spec.with_features(fitted.plan.features))
+
+
+def _adopt_twin(
+    model: BaseChallenger, spec: DataSpec, fits: Mapping[Hashable, Fitted]
+) -> Fitted | None:
+    """The earlier fit that is ``model``'s twin (the same tree, parameters, seed, threads and
+    columns on the same rows), handed to ``model`` instead of training it again: the demo's
+    ``lgbm`` is ``lgbm-ecod``'s twin. None: the model trains its twin, if any."""
+    if not isinstance(model, HasTwin):
+        return None
+    identity = model.twin_identity(spec)
+    same = None if identity is None else fits.get(identity)
+    if same is None or same.model is None:
+        return None
+    model.adopt_twin(same.model)
+    return same
+
+
 def _score_twin(
-    model: BaseChallenger, prepared: Prepared, engine_rows: WindowRows | None
+    model: BaseChallenger,
+    prepared: Prepared,
+    engine_rows: WindowRows | None,
+    adopted: Fitted | None = None,
 ) -> TwinScores | None:
-    """The test scores of the model's twin (HasTwin): on the executors where the model's are."""
+    """The test scores of the model's twin (HasTwin): on the executors where the model's are;
+    an ``adopted`` twin's are the ones it scored as a model of its own."""
     fitted = model.fitted_twin() if isinstance(model, HasTwin) else None
     if fitted is None:
         return None
     twin, label = fitted
+    if adopted is not None and adopted.scores is not None and twin is adopted.model:
+        return TwinScores(label=label, scores=adopted.scores, calibrated=bool(twin.calibrated))
     test = prepared.split.test
     scores = None
     if engine_rows is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,13 @@ from challengers.models import registry, trees
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
 from challengers.pipeline.evaluating import Evaluated, budget_of, evaluate
-from challengers.pipeline.fitting import Fitted, fit_challenger, fit_champion, with_in_sample
+from challengers.pipeline.fitting import (
+    Fitted,
+    fit_challenger,
+    fit_champion,
+    fit_identity,
+    with_in_sample,
+)
 from challengers.pipeline.governance import add_governance
 from challengers.pipeline.insample import InSampleSettings
 from challengers.pipeline.memory import check_fits, need_of
@@ -246,30 +252,34 @@ def _fit_all(
     the in-sample numbers its checkpoint must keep: :func:`with_in_sample`)."""
     plan = prepared.plan
     threads = workers(cfg.threads)
-    champion = store.reuse(plan.champion, prepared, progress) or store.keep(
-        fit_champion(cfg, prepared, threads, progress), prepared
-    )
+    # this run's fits, which a later model may reuse as they are (an anomaly hybrid's twin);
+    # not those restored from a checkpoint: a model read back from its file is not the fit
+    fits: dict[Hashable, Fitted] = {}
+    champion = store.reuse(plan.champion, prepared, progress)
+    if champion is None:
+        champion = store.keep(fit_champion(cfg, prepared, threads, progress), prepared)
+        _note_fit(fits, champion, prepared)
     assert champion.scores is not None  # a champion that cannot score stops the run
     in_sample = InSampleSettings.of(cfg, budget_of(cfg, champion.scores))
     fitted = [champion]
     for mp in plan.challengers:
         release_freed_memory()  # the previous model's inputs and temporaries, the pages it read
-        fitted.append(
-            store.reuse(mp, prepared, progress)
-            or store.keep(
-                with_in_sample(
-                    fit_challenger(
-                        cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume)
-                    ),
-                    prepared,
-                    in_sample,
-                    progress,
-                ),
-                prepared,
+        reused = store.reuse(mp, prepared, progress)
+        if reused is None:
+            made = fit_challenger(
+                cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume), fits=fits
             )
-        )
+            _note_fit(fits, made, prepared)
+            reused = store.keep(with_in_sample(made, prepared, in_sample, progress), prepared)
+        fitted.append(reused)
     release_freed_memory()
     return fitted
+
+
+def _note_fit(fits: dict[Hashable, Fitted], fitted: Fitted, prepared: Prepared) -> None:
+    identity = fit_identity(fitted, prepared)
+    if identity is not None:
+        fits.setdefault(identity, fitted)
 
 
 def _findings(
