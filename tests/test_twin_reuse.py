@@ -13,6 +13,7 @@ import pytest
 from challengers.config import load_config
 from challengers.models.tree import LightGBMChallenger
 from challengers.pipeline.run import RunOptions, run_experiment
+from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
 TREE = {"num_leaves": 15, "n_estimators": 40}
@@ -36,8 +37,8 @@ def run(
     challengers: list[dict[str, Any]],
     threads: int,
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[Any, int]:
-    """The run's result and how many LightGBM models it trained."""
+) -> tuple[Any, int, list[str]]:
+    """The run's result, how many LightGBM models it trained and its notes for the user."""
     trained = 0
     fit = LightGBMChallenger._fit
 
@@ -51,9 +52,11 @@ def run(
     config["evaluation"]["bootstrap"] = 30
     name = f"run-{len(list(tmp_path.iterdir()))}"
     cfg = load_config(write_config(config, f"{name}.yaml"))
-    result = run_experiment(cfg, RunOptions(output_dir=tmp_path / name, tracking_uri=uri))
+    progress = SilentProgress()
+    options = RunOptions(output_dir=tmp_path / name, tracking_uri=uri)
+    result = run_experiment(cfg, options, progress)
     monkeypatch.setattr(LightGBMChallenger, "_fit", fit)
-    return result, trained
+    return result, trained, progress.notes
 
 
 def model(result: Any, name: str) -> Any:
@@ -70,13 +73,13 @@ def test_the_twin_is_the_runs_identical_model_with_the_same_numbers(
     threads: int,
 ) -> None:
     plain = {"name": "lgbm", "kind": "lightgbm", "params": TREE}
-    both, trained = run(
+    both, trained, notes = run(
         tmp_path, sim_parquet, write_config, tracking_uri, [plain, hybrid(TREE)], threads,
         monkeypatch,
     )  # fmt: skip
     # the champion, lgbm and the hybrid's tree; the twin is lgbm (a fourth fit before)
     assert trained == 3
-    alone, trained_alone = run(
+    alone, trained_alone, notes_alone = run(
         tmp_path, sim_parquet, write_config, tracking_uri, [hybrid(TREE)], threads, monkeypatch
     )
     assert trained_alone == 3  # the champion, the hybrid's tree, its twin
@@ -87,6 +90,8 @@ def test_the_twin_is_the_runs_identical_model_with_the_same_numbers(
     assert twin.ci == reference.ci
     assert twin.delta == reference.delta
     assert twin.metrics == model(both, "lgbm").metrics  # it is lgbm
+    said = "'lgbm-ecod': its twin is 'lgbm', the same model on the same rows (not trained again)"
+    assert said in notes and not any("its twin is" in n for n in notes_alone)
     assert model(both, "lgbm-ecod").metrics == model(alone, "lgbm-ecod").metrics
 
 
@@ -98,9 +103,10 @@ def test_a_tree_with_other_params_is_not_taken_for_the_twin(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     plain = {"name": "lgbm", "kind": "lightgbm", "params": {**TREE, "num_leaves": 7}}
-    result, trained = run(
+    result, trained, notes = run(
         tmp_path, sim_parquet, write_config, tracking_uri, [plain, hybrid(TREE)], 1, monkeypatch
     )
     assert trained == 4  # the champion, lgbm, the hybrid's tree and its own twin
     twin = model(result, "lgbm-ecod").twin
     assert twin is not None and twin.metrics != model(result, "lgbm").metrics
+    assert not any("its twin is" in n for n in notes)

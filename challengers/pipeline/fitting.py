@@ -100,6 +100,7 @@ def fit_challenger(
         with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
             fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared, cfg, fits)
         fitted.tuning = tuned
+        _say_adopted(fitted, fits or {}, progress)
         return fitted
     except (KeyboardInterrupt, EnvironmentFailure):
         raise
@@ -233,6 +234,17 @@ def _adopt_twin(
         return None
     model.adopt_twin(same.model)
     return same
+
+
+def _say_adopted(fitted: Fitted, fits: Mapping[Hashable, Fitted], progress: Progress) -> None:
+    """One line where a model's twin is an earlier model of the run (:func:`_adopt_twin`)."""
+    twin = fitted.model.fitted_twin() if isinstance(fitted.model, HasTwin) else None
+    same = next((f.plan.name for f in fits.values() if twin and f.model is twin[0]), None)
+    if same is not None:
+        progress.note(
+            f"'{fitted.plan.name}': its twin is '{same}', the same model on the same rows "
+            "(not trained again)"
+        )
 
 
 def _score_twin(
