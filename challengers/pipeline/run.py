@@ -264,14 +264,14 @@ def _fit_all(
     fitted = [champion]
     for mp in plan.challengers:
         release_freed_memory()  # the previous model's inputs and temporaries, the pages it read
-        reused = store.reuse(mp, prepared, progress)
-        if reused is None:
+        done = store.reuse(mp, prepared, progress)
+        if done is None:
             made = fit_challenger(
                 cfg, prepared, mp, threads, progress, tuning=(out / "tuning", resume), fits=fits
             )
             _note_fit(fits, made, prepared)
-            reused = store.keep(with_in_sample(made, prepared, in_sample, progress), prepared)
-        fitted.append(reused)
+            done = store.keep(with_in_sample(made, prepared, in_sample, progress), prepared)
+        fitted.append(done)
     release_freed_memory()
     return fitted
 
