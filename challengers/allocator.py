@@ -30,8 +30,9 @@ import functools
 import mmap
 import os
 import sys
+import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 # blocks from this size on get their own mapping, whatever was freed before (see below)
 MAPPED_FROM = 4 * 2**20
@@ -61,6 +62,51 @@ def map_large_blocks(threshold: int = MAPPED_FROM) -> None:
     mallopt = _glibc("mallopt")
     if mallopt is not None and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
         mallopt(_M_MMAP_THRESHOLD, threshold)
+        _MAPPED.append(threshold)
+
+
+_MAPPED: list[int] = []  # map_large_blocks' thresholds (the last one holds)
+_M_TRIM_THRESHOLD = -1
+_TRIM_DEFAULT = 128 * 1024  # glibc's, which a fixed mapping threshold keeps
+_HEAP_UP_TO = 32 * 2**20  # glibc's own highest mapping threshold (64-bit)
+
+
+class _Reusing:
+    def __init__(self) -> None:
+        self.lock, self.depth = threading.Lock(), 0
+
+
+_REUSING = _Reusing()  # how many reused_blocks are open
+
+
+@contextlib.contextmanager
+def reused_blocks() -> Iterator[None]:
+    """Inside the block, blocks up to 32 MB from the heaps, and the heaps' top kept, as glibc
+    does on its own: for a tree library's training, which allocates and frees its buffers every
+    round. Mapped afresh each time (:func:`map_large_blocks`), every page of them was faulted in
+    again each round: XGBoost's 60 rounds on 3.18M rows, 272,000 page faults against 80,000,
+    and 2-6% longer. After the block, the mapping threshold is back and the heaps are trimmed.
+    Nothing changes where map_large_blocks was not called."""
+    mallopt = _glibc("mallopt")
+    if mallopt is None or not _MAPPED:
+        yield
+        return
+    with _REUSING.lock:  # blocks nest (a hybrid's trees inside its fit): the outermost decides
+        _REUSING.depth += 1
+        if _REUSING.depth == 1:
+            mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO)
+            mallopt(_M_TRIM_THRESHOLD, 8 * _HEAP_UP_TO)
+    try:
+        yield
+    finally:
+        with _REUSING.lock:
+            _REUSING.depth -= 1
+            last = _REUSING.depth == 0
+            if last:
+                mallopt(_M_MMAP_THRESHOLD, _MAPPED[-1])
+                mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
+        if last:
+            release_freed_memory()
 
 
 # read-only file mappings whose pages a release lets go of, for as long as something maps them

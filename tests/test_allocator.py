@@ -16,20 +16,26 @@ try:
 except (OSError, AttributeError):
     GLIBC = False
 
-# In a fresh process: after a 20 MB array is freed, glibc serves blocks below 20 MB from its heaps;
-# 300 arrays of 1 MB are made and freed (a small block made last pins the heap's top, as the live
-# objects of a run do). Prints the resident memory after the frees, then after release_freed_memory.
+# In a fresh process, glibc set as it raises itself once a large block is freed (blocks up to 32 MB
+# from its heaps, the heaps' top not trimmed: set here, as whether a 20 MB array's free raised it
+# depended on what the process had allocated before); 300 arrays of 1 MB are made and freed (a
+# small block made last pins the heap's top, as the live objects of a run do). Prints the resident
+# memory after the frees, then after release_freed_memory.
 SCRIPT = """
+import ctypes
 import numpy as np
 from pathlib import Path
 from challengers.allocator import release_freed_memory
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallopt(-3, 32 * 2**20)  # M_MMAP_THRESHOLD
+libc.mallopt(-1, 64 * 2**20)  # M_TRIM_THRESHOLD
 
 def rss_mb():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 
-big = np.ones(20 * 2**20 // 8); del big
 arrays = [np.ones(2**20 // 8) for _ in range(300)]
 pin = np.ones(8192)
 del arrays
@@ -134,3 +140,42 @@ def test_a_release_while_another_thread_imports_pyarrow(monkeypatch: pytest.Monk
 
     monkeypatch.setitem(sys.modules, "pyarrow", types.ModuleType("pyarrow"))
     release_freed_memory()  # raised AttributeError
+
+
+# A library's round: a 10 MB buffer made, written and freed, 40 times; the minor page faults of
+# each phase. Outside reused_blocks every buffer is mapped afresh (map_large_blocks) and each of
+# its 2,560 pages faulted in again; inside, the heap's block is reused. Nested blocks: the inner
+# one's end leaves the outer one's setting; after the outer one, buffers are mapped again.
+ROUNDS_SCRIPT = """
+import resource
+import numpy as np
+from challengers.allocator import map_large_blocks, reused_blocks
+
+def faults(rounds=40):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(rounds):
+        buffer = np.empty(10 * 2**20, dtype=np.uint8)
+        buffer[::4096] = 1
+        del buffer
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+map_large_blocks()
+mapped = faults()
+with reused_blocks():
+    with reused_blocks():
+        pass
+    reused = faults()
+after = faults()
+print(mapped, reused, after)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="mallopt is glibc's")
+def test_a_fits_buffers_come_from_the_heap_and_are_mapped_again_after() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ROUNDS_SCRIPT], capture_output=True, text=True, check=True
+    )
+    mapped, reused, after = (int(v) for v in done.stdout.split())
+    assert mapped > 40 * 100, mapped  # the buffer's pages faulted in again each time
+    assert reused < mapped / 10, (mapped, reused)
+    assert after > 40 * 100, after

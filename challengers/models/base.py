@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import polars as pl
 
-from challengers.allocator import drop_read_pages
+from challengers.allocator import drop_read_pages, reused_blocks
 from challengers.data.frames import DataSpec, to_matrix
 from challengers.models.params import ChallengerParams
 
@@ -125,7 +125,8 @@ class BaseChallenger:
         self.features_ = tuple(spec.features)
         self.spec_ = spec
         self.in_sample_wanted_, self.in_sample_ = in_sample, None
-        self._fit(train, spec, valid, history)
+        with reused_blocks():  # the library's buffers of each round from the heaps
+            self._fit(train, spec, valid, history)
         self.fit_seconds_ = time.perf_counter() - started
         return self
 
