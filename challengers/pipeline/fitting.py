@@ -98,9 +98,9 @@ def fit_challenger(
         model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
         tuned = _tune(cfg, prepared, mp, model, progress, tuning) if tuning else None
         with progress.stage(f"Challenger {mp.name} ({mp.kind})"):
-            fitted = _fit_and_score(mp, tuned.model if tuned else model, prepared, cfg, fits)
+            chosen = tuned.model if tuned else model
+            fitted = _fit_and_score(mp, chosen, prepared, cfg, fits, progress)
         fitted.tuning = tuned
-        _say_adopted(fitted, fits or {}, progress)
         return fitted
     except (KeyboardInterrupt, EnvironmentFailure):
         raise
@@ -170,6 +170,7 @@ def _fit_and_score(
     prepared: Prepared,
     cfg: ExperimentConfig | None = None,  # a challenger's run: a distributed engine trains it
     fits: Mapping[Hashable, Fitted] | None = None,  # the run's earlier fits (:func:`fit_identity`)
+    progress: Progress | None = None,  # told when a twin is an earlier model
 ) -> Fitted:
     spec = prepared.plan.spec.with_features(mp.features)
     parts, history = prepared.split, prepared.history
@@ -200,6 +201,11 @@ def _fit_and_score(
         fit_seconds = trained.fit_seconds
     twin = _score_twin(model, prepared, engine_rows, adopted)
     interrupts.raise_if_swallowed()
+    if adopted is not None and progress is not None:  # said once the model has scored
+        progress.note(
+            f"'{mp.name}': its twin is '{adopted.plan.name}', the same model on the same rows "
+            "(not trained again)"
+        )
     return Fitted(
         plan=mp,
         model=model,
@@ -234,17 +240,6 @@ def _adopt_twin(
         return None
     model.adopt_twin(same.model)
     return same
-
-
-def _say_adopted(fitted: Fitted, fits: Mapping[Hashable, Fitted], progress: Progress) -> None:
-    """One line where a model's twin is an earlier model of the run (:func:`_adopt_twin`)."""
-    twin = fitted.model.fitted_twin() if isinstance(fitted.model, HasTwin) else None
-    same = next((f.plan.name for f in fits.values() if twin and f.model is twin[0]), None)
-    if same is not None:
-        progress.note(
-            f"'{fitted.plan.name}': its twin is '{same}', the same model on the same rows "
-            "(not trained again)"
-        )
 
 
 def _score_twin(
