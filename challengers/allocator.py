@@ -62,21 +62,23 @@ def map_large_blocks(threshold: int = MAPPED_FROM) -> None:
     mallopt = _glibc("mallopt")
     if mallopt is not None and "MALLOC_MMAP_THRESHOLD_" not in os.environ:
         mallopt(_M_MMAP_THRESHOLD, threshold)
-        _MAPPED.append(threshold)
+        _HEAPS.mapped_from = threshold
 
 
-_MAPPED: list[int] = []  # map_large_blocks' thresholds (the last one holds)
 _M_TRIM_THRESHOLD = -1
 _TRIM_DEFAULT = 128 * 1024  # glibc's, which a fixed mapping threshold keeps
 _HEAP_UP_TO = 32 * 2**20  # glibc's own highest mapping threshold (64-bit)
 
 
-class _Reusing:
+class _Heaps:
+    """map_large_blocks' threshold (None: not called), and how many reused_blocks are open."""
+
     def __init__(self) -> None:
         self.lock, self.depth = threading.Lock(), 0
+        self.mapped_from: int | None = None
 
 
-_REUSING = _Reusing()  # how many reused_blocks are open
+_HEAPS = _Heaps()
 
 
 @contextlib.contextmanager
@@ -88,22 +90,23 @@ def reused_blocks() -> Iterator[None]:
     and 2-6% longer. After the block, the mapping threshold is back and the heaps are trimmed.
     Nothing changes where map_large_blocks was not called."""
     mallopt = _glibc("mallopt")
-    if mallopt is None or not _MAPPED:
+    mapped_from = _HEAPS.mapped_from
+    if mallopt is None or mapped_from is None:
         yield
         return
-    with _REUSING.lock:  # blocks nest (a hybrid's trees inside its fit): the outermost decides
-        _REUSING.depth += 1
-        if _REUSING.depth == 1:
+    with _HEAPS.lock:  # blocks nest (a hybrid's trees inside its fit): the outermost decides
+        _HEAPS.depth += 1
+        if _HEAPS.depth == 1:
             mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO)
             mallopt(_M_TRIM_THRESHOLD, 8 * _HEAP_UP_TO)
     try:
         yield
     finally:
-        with _REUSING.lock:
-            _REUSING.depth -= 1
-            last = _REUSING.depth == 0
+        with _HEAPS.lock:
+            _HEAPS.depth -= 1
+            last = _HEAPS.depth == 0
             if last:
-                mallopt(_M_MMAP_THRESHOLD, _MAPPED[-1])
+                mallopt(_M_MMAP_THRESHOLD, mapped_from)
                 mallopt(_M_TRIM_THRESHOLD, _TRIM_DEFAULT)
         if last:
             release_freed_memory()
