@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -83,15 +83,18 @@ def run_experiment(
     out = options.output_dir or default_output_dir(cfg)
     # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
     first = [KERNELS] if cfg.engine.kind != "spark" else []
-    warmup = Warmup(uri, _later_imports(cfg), first=first)
+    warmup = Warmup(uri, _model_imports(cfg), first=first, later=PLOT_IMPORTS)
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
     with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
         return _start(cfg, options, progress, uri, out, config_dir, warmup)
 
 
-def _later_imports(cfg: ExperimentConfig) -> list[str]:
-    """What later steps import (seconds together): the models' libraries, their MLflow
-    flavours, matplotlib's figure and canvas."""
+# what the outputs import: the warm-up imports them once the models are fitted
+PLOT_IMPORTS = ("matplotlib.figure", "matplotlib.backends.backend_agg")
+
+
+def _model_imports(cfg: ExperimentConfig) -> list[str]:
+    """What the models' steps import (seconds together): their libraries and MLflow flavours."""
     sections: list[tuple[str, Any]] = [(c.kind, c) for c in cfg.challengers]
     if cfg.champion.retrain is not None:  # first: the champion is trained first
         sections.insert(0, (cfg.champion.retrain.kind, cfg.champion.retrain))
@@ -101,8 +104,7 @@ def _later_imports(cfg: ExperimentConfig) -> list[str]:
             model = registry.create(kind, section, seed=cfg.seed, threads=cfg.threads)
             libraries += model.libraries()
     flavours = [f"mlflow.{name}" for name in libraries if name in trees.LIBRARIES]
-    plots = ["matplotlib.figure", "matplotlib.backends.backend_agg"]
-    return list(dict.fromkeys([*libraries, *flavours, *plots]))
+    return list(dict.fromkeys([*libraries, *flavours]))
 
 
 def _start(
@@ -168,7 +170,7 @@ def _start(
                 store=store,
                 resume=options.resume,
                 register=registration(cfg, options.register),
-                ready=warmup.wait if warmup is not None else None,
+                warmup=warmup,
             )
         except BaseException as exc:
             interrupt = interrupts.interrupt_behind(exc)  # also one a library turned into its error
@@ -212,16 +214,14 @@ def _run(
     store: Checkpoints | None = None,
     resume: bool = False,
     register: RegisterConfig | None = None,
-    ready: Callable[[], None] | None = None,
+    warmup: Warmup | None = None,
 ) -> ExperimentResult:
     store = store or Checkpoints(out, cfg.fingerprint(), prepared.fingerprint)
-    if ready is not None:
-        # the warm-up's last imports done before the first model trains, not beside it: they
-        # took its cores, and fit_seconds is what a validator compares between models (the
-        # handbook split's LightGBM champion: 0.7-1.1 s where it trains in 0.3-0.45 alone; the
-        # run's wall time unchanged, 5 alternating pairs)
-        ready()
-    fitted = _fit_all(cfg, prepared, out, progress, store, resume)
+    # no import beside a fit: it took the fit's cores, and fit_seconds is what a validator
+    # compares between models (the handbook split's LightGBM champion: 0.7-1.1 s where it trains
+    # in 0.3-0.45 alone); the outputs' imports wait until the fits are done
+    with warmup.paused() if warmup is not None else contextlib.nullcontext():
+        fitted = _fit_all(cfg, prepared, out, progress, store, resume)
     champion = fitted[0]
     agreement = check_champion(
         cfg.champion,

@@ -13,8 +13,9 @@ import tempfile
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -277,7 +278,8 @@ def _import_quietly(modules: Sequence[str]) -> None:
 class Warmup:
     """Import MLflow and open its store in a background thread, while the data loads and is
     audited (seconds of imports that would otherwise come after them), then import ``modules``
-    (the boosters' libraries, MLflow's flavours, matplotlib), which later steps need.
+    (the models' libraries and their MLflow flavours), then ``later`` (matplotlib's figures,
+    what logging a model imports, MLflow's package map), which only the outputs need.
 
     ``first``: modules imported before MLflow, that the loading waits for (the row hashes'
     kernels). Imports hold the interpreter's lock: two threads importing at once each go at half
@@ -287,39 +289,52 @@ class Warmup:
     server-side database only has MLflow imported: creating its tables is left to the main thread,
     where an early exit cannot cut it in half. Nothing here is required: whatever fails is done
     again, and reported, by the main thread, except a store that cannot be opened, which
-    :meth:`wait` and :meth:`wait_store` raise (as the main thread would have).
+    :meth:`wait_store`, :meth:`paused` and :meth:`wait` raise (as the main thread would have).
 
     :meth:`wait_store` returns once MLflow is imported and the store opened, while the modules are
     still being imported: the run starts its MLflow run meanwhile; a module the run needs first is
-    imported by whichever thread gets to it first, the other one waiting for it. The run waits
-    for the rest (:meth:`wait`) before its first model trains: imports beside a fit take its
-    cores and make its ``fit_seconds`` untrue.
+    imported by whichever thread gets to it first, the other one waiting for it. No import runs
+    beside a model's fit: it would take the fit's cores and make its ``fit_seconds`` untrue.
+    The fits run inside :meth:`paused`, which waits for ``modules`` and for the import under way,
+    and holds the ``later`` ones until the fits are done (on the handbook split the run waited
+    1.0 s for them before its first fit, one core idle).
     """
 
-    def __init__(self, uri: str, modules: Sequence[str] = (), first: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        uri: str,
+        modules: Sequence[str] = (),
+        first: Sequence[str] = (),
+        later: Sequence[str] = (),
+    ) -> None:
         self._failure: EnvironmentFailure | None = None
         self._store = threading.Event()
+        self._turn = threading.Condition()
+        self._libraries = False  # ``modules`` imported (or the warm-up stopped short of them)
+        self._held = False  # the fits are running: no import starts
+        self._idle = True  # no import of ``later`` under way
         self._thread = threading.Thread(
             target=self._run,
-            args=(uri, tuple(modules), tuple(first)),
+            args=(uri, tuple(modules), tuple(first), tuple(later)),
             name="challenge-warmup",
             daemon=True,
         )
         self._thread.start()
 
-    def _run(self, uri: str, modules: tuple[str, ...], first: tuple[str, ...]) -> None:
-        # without the cyclic garbage collector while importing: the modules' objects, hundreds of
-        # thousands, made it scan the whole heap 7 times (0.5 s of 3.5 CPU-s); no garbage to
-        # speak of is made meanwhile, and the collector runs again after
-        enabled = gc.isenabled()
-        gc.disable()
+    def _run(
+        self, uri: str, modules: tuple[str, ...], first: tuple[str, ...], later: tuple[str, ...]
+    ) -> None:
         try:
-            self._imports(uri, modules, first)
+            with _collector_off():
+                imported = self._imports(uri, modules, first)
+            if imported:
+                self._signal_libraries()
+                self._later_imports(later)
         finally:
-            if enabled:
-                gc.enable()
+            self._signal_libraries()
 
-    def _imports(self, uri: str, modules: tuple[str, ...], first: tuple[str, ...]) -> None:
+    def _imports(self, uri: str, modules: tuple[str, ...], first: tuple[str, ...]) -> bool:
+        """MLflow, the store and ``modules``; False where the warm-up stops there."""
         _import_quietly(first)
         try:
             if _safe_to_open(uri):
@@ -328,18 +343,39 @@ class Warmup:
                 import mlflow  # noqa: F401
         except EnvironmentFailure as exc:
             self._failure = exc
-            return
+            return False
         except Exception:  # the main thread tries again, and says what is wrong
-            return
+            return False
         finally:
             self._store.set()
-        _import_quietly((*modules, *LOGGING_IMPORTS))
-        with contextlib.suppress(Exception):  # a private helper: whatever it is, not required
-            # the map of installed packages MLflow checks a logged model's requirements against,
-            # read from every package's metadata on first use (0.5 s) and cached by MLflow
-            from mlflow.utils.requirements_utils import _init_modules_to_packages_map
+        _import_quietly(modules)
+        return True
 
-            _init_modules_to_packages_map()
+    def _later_imports(self, later: tuple[str, ...]) -> None:
+        steps: list[Callable[[], None]] = [
+            partial(_import_quietly, (m,)) for m in (*later, *LOGGING_IMPORTS)
+        ]
+        for step in [*steps, _read_package_map]:
+            with self._between_fits(), _collector_off():
+                step()
+
+    @contextmanager
+    def _between_fits(self) -> Iterator[None]:
+        """One step of the later imports: started only while no fit runs, and said done."""
+        with self._turn:
+            self._turn.wait_for(lambda: not self._held)
+            self._idle = False
+        try:
+            yield
+        finally:
+            with self._turn:
+                self._idle = True
+                self._turn.notify_all()
+
+    def _signal_libraries(self) -> None:
+        with self._turn:
+            self._libraries = True
+            self._turn.notify_all()
 
     def wait_store(self) -> None:
         """Block until MLflow is imported and the store opened (or that failed); raise the
@@ -349,11 +385,54 @@ class Warmup:
         if self._failure is not None:
             raise self._failure
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Around the models' fits: wait until ``modules`` are imported and no import is under
+        way, and start none of the ``later`` ones until the block is left."""
+        with self._turn:
+            self._held = True
+            self._turn.wait_for(lambda: self._libraries and self._idle)
+        try:
+            if self._failure is not None:
+                raise self._failure
+            yield
+        finally:
+            with self._turn:
+                self._held = False
+                self._turn.notify_all()
+
     def wait(self) -> None:
         """Block until the warm-up is done; raise the store's failure."""
         self._thread.join()
         if self._failure is not None:
             raise self._failure
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    """Imports without the cyclic garbage collector, whose objects are then left out of its
+    passes (``gc.freeze``). Imported, the modules' objects (hundreds of thousands) made it scan
+    the whole heap 7 times (0.5 s of 3.5 CPU-s); once the collector was on again, its first pass
+    scanned them all again (0.3 s on the handbook split) and found next to nothing: modules live
+    as long as the process. Frozen objects are still freed by reference counting; the run's
+    outputs step lets them all back into the collector's passes when it is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.freeze()
+            gc.enable()
+
+
+def _read_package_map() -> None:
+    """The map of installed packages MLflow checks a logged model's requirements against, read
+    from every package's metadata on first use (0.4-0.5 s) and cached by MLflow."""
+    with contextlib.suppress(Exception):  # a private helper: whatever it is, not required
+        from mlflow.utils.requirements_utils import _init_modules_to_packages_map
+
+        _init_modules_to_packages_map()
 
 
 def _safe_to_open(uri: str) -> bool:

@@ -56,40 +56,65 @@ def test_the_library_is_imported_before_the_fit_timer_starts(library: str) -> No
     assert done.stdout.split() == ["True", "True"]
 
 
-# a module the warm-up imports slowly: were the first fit to start before the warm-up is done, the
-# imports would run beside it and take its cores (the handbook split's LightGBM champion measured
-# 0.7-1.1 s of fit_seconds where its training alone takes 0.3-0.45)
-SLOW_MODULE = "import time\ntime.sleep(1.5)\n"
+# modules the warm-up imports, each saying when its import is done: were a fit to start while one
+# still imports, the import would take its cores (the handbook split's LightGBM champion measured
+# 0.7-1.1 s of fit_seconds where its training alone takes 0.3-0.45). The library's import ends
+# only once the run is about to fit (its gate), so that the later module's would start right then.
+LIBRARY_MODULE = "import builtins\nassert builtins._challenge_fit_gate.wait(60)\ndone = True\n"
+LATER_MODULE = "import time\ntime.sleep(2.0)\ndone = True\n"
 
 
-def test_no_model_trains_while_the_warmup_still_imports(
+def test_no_model_trains_while_the_warmup_imports(
     tmp_path: Path,
     sim_parquet: Path,
     write_config: Callable[..., Path],
     tracking_uri: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The models' libraries are imported before the first fit; what only the outputs need is
+    not imported beside the fits either, but held until they are done (and then imported)."""
+    import builtins
+
     from challengers.config import load_config
     from challengers.models.base import BaseChallenger
     from challengers.pipeline import run as run_module
     from challengers.pipeline.run import RunOptions, run_experiment
+    from challengers.tracking import Warmup
 
-    name = f"challenge_slow_warmup_{abs(hash(tmp_path)) % 10**8}"
-    (tmp_path / f"{name}.py").write_text(SLOW_MODULE)
+    stem = f"challenge_slow_warmup_{abs(hash(tmp_path)) % 10**8}"
+    library, later = f"{stem}_library", f"{stem}_later"
+    (tmp_path / f"{library}.py").write_text(LIBRARY_MODULE)
+    (tmp_path / f"{later}.py").write_text(LATER_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(run_module, "_later_imports", lambda cfg: [name])
-    warming_at_fit: list[bool] = []
+    monkeypatch.setattr(run_module, "_model_imports", lambda cfg: [library])
+    monkeypatch.setattr(run_module, "PLOT_IMPORTS", (later,))
+    gate = threading.Event()
+    monkeypatch.setattr(builtins, "_challenge_fit_gate", gate, raising=False)
+    paused = Warmup.paused
+
+    def gated(self: Warmup) -> Any:
+        gate.set()  # the run is about to fit: the library's import may end
+        return paused(self)
+
+    monkeypatch.setattr(Warmup, "paused", gated)
+    at_fit: list[tuple[bool, bool]] = []  # (the library imported, no later import under way)
     fit = BaseChallenger.fit
 
     def noted_fit(self: BaseChallenger, *args: Any, **kwargs: Any) -> BaseChallenger:
-        warming = [t for t in threading.enumerate() if t.name == "challenge-warmup"]
-        warming_at_fit.append(any(t.is_alive() for t in warming))
+        held = sys.modules.get(later)
+        at_fit.append((hasattr(sys.modules.get(library), "done"), held is None or held.done))
         return fit(self, *args, **kwargs)
 
     monkeypatch.setattr(BaseChallenger, "fit", noted_fit)
     try:
         cfg = load_config(write_config(sim_config(sim_parquet)))
         run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=tracking_uri))
+        for thread in threading.enumerate():
+            if thread.name == "challenge-warmup":
+                thread.join(30)
+        assert at_fit and all(library_done and quiet for library_done, quiet in at_fit), at_fit
+        assert sys.modules[later].done  # imported once the fits were done
     finally:
-        sys.modules.pop(name, None)
-    assert warming_at_fit and not any(warming_at_fit), warming_at_fit
+        gate.set()
+        sys.modules.pop(library, None)
+        sys.modules.pop(later, None)

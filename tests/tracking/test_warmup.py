@@ -119,3 +119,66 @@ def test_the_first_modules_are_imported_before_mlflow(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_paused_waits_for_the_import_under_way_and_holds_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``paused`` (around the fits) returns once the import under way is done, and no later
+    import starts before the block is left; the rest are imported after it."""
+    import builtins
+
+    stem = f"challenge_warmup_later_{abs(hash(tmp_path)) % 10**8}"
+    gated, next_ = f"{stem}_gated", f"{stem}_next"
+    (tmp_path / f"{gated}.py").write_text(BLOCKING)
+    (tmp_path / f"{next_}.py").write_text("done = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gates: list = builtins.__dict__.setdefault("_challenge_probe_gates", [])
+    entered = threading.Event()
+    inside: list[bool] = []
+    try:
+        warmup = Warmup(f"sqlite:///{tmp_path / 'mlflow.db'}", later=[gated, next_])
+        for _ in range(300):  # the gated module's import has started, and waits for its gate
+            if gates:
+                break
+            threading.Event().wait(0.1)
+        assert gates
+
+        def fits() -> None:
+            with warmup.paused():
+                entered.set()
+                threading.Event().wait(0.5)  # a later import would start meanwhile
+                inside.append(next_ in sys.modules)
+
+        fitting = threading.Thread(target=fits)
+        fitting.start()
+        assert not entered.wait(0.5)  # the import under way is not cut short
+        gates[-1].set()
+        assert entered.wait(30)
+        fitting.join(30)
+        assert inside == [False]  # held while the fits ran
+        warmup.wait()
+        assert sys.modules[gated].done and sys.modules[next_].done
+    finally:
+        for gate in gates:
+            gate.set()
+        builtins.__dict__.pop("_challenge_probe_gates", None)
+        sys.modules.pop(gated, None)
+        sys.modules.pop(next_, None)
+
+
+def test_the_imported_modules_are_left_out_of_the_collectors_passes(tmp_path: Path) -> None:
+    """Once imported, the modules' objects are frozen (``gc.freeze``): the collector's first pass
+    after the warm-up scanned them all again. A fresh interpreter, the collector on."""
+    import subprocess
+
+    code = (
+        "import gc\n"
+        "from challengers.tracking import Warmup\n"
+        "before = gc.get_freeze_count()\n"
+        f"Warmup('sqlite:///{tmp_path / 'mlflow.db'}', ['xgboost']).wait()\n"
+        "print(gc.isenabled(), before, gc.get_freeze_count() - before > 100_000)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "0", "True"]
