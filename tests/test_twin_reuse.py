@@ -110,3 +110,24 @@ def test_a_tree_with_other_params_is_not_taken_for_the_twin(
     twin = model(result, "lgbm-ecod").twin
     assert twin is not None and twin.metrics != model(result, "lgbm").metrics
     assert not any("its twin is" in n for n in notes)
+
+
+def test_a_twin_listed_after_its_hybrid_is_fitted_first_and_taken(
+    tmp_path: Path,
+    sim_parquet: Path,
+    write_config: Callable[..., Path],
+    tracking_uri: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``lgbm`` listed after ``lgbm-ecod``: it is trained before the hybrid (which takes it), and
+    the results keep the listed order."""
+    plain = {"name": "lgbm", "kind": "lightgbm", "params": TREE}
+    result, trained, notes = run(
+        tmp_path, sim_parquet, write_config, tracking_uri, [hybrid(TREE), plain], 1, monkeypatch
+    )
+    assert trained == 3  # the champion, lgbm and the hybrid's tree: not the twin again
+    assert [m.name for m in result.models][1:] == ["lgbm-ecod", "lgbm"]
+    twin = model(result, "lgbm-ecod").twin
+    assert twin is not None and twin.metrics == model(result, "lgbm").metrics
+    said = "'lgbm-ecod': its twin is 'lgbm', the same model on the same rows (not trained again)"
+    assert said in notes

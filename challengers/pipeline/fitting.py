@@ -226,6 +226,42 @@ def fit_identity(fitted: Fitted, prepared: Prepared) -> Hashable | None:
     return fitted.model.fit_identity(prepared.plan.spec.with_features(fitted.plan.features))
 
 
+def fit_order(
+    cfg: ExperimentConfig, spec: DataSpec, plans: list[ModelPlan], threads: int
+) -> list[ModelPlan]:
+    """The challengers in the order they are fitted: as listed, except that a model which is an
+    anomaly hybrid's twin (the same tree, parameters, seed and columns: ``fit_identity``) and is
+    listed after that hybrid is fitted just before it, which then takes it instead of training
+    the same model again (:func:`_adopt_twin`). Only the order of training changes: the run's
+    results keep the listed order."""
+    identities = {mp.name: _identities(cfg, spec, mp, threads) for mp in plans}
+    order = list(plans)
+    for index, hybrid in enumerate(plans):
+        wanted = identities[hybrid.name][1]
+        if wanted is None:
+            continue
+        for twin in plans[index + 1 :]:
+            if identities[twin.name][0] == wanted and order.index(twin) > order.index(hybrid):
+                order.remove(twin)
+                order.insert(order.index(hybrid), twin)
+                break
+    return order
+
+
+def _identities(
+    cfg: ExperimentConfig, spec: DataSpec, mp: ModelPlan, threads: int
+) -> tuple[Hashable | None, Hashable | None]:
+    """``mp``'s fit identity and, for an anomaly hybrid, its twin's, as configured (a tuned
+    model's fit may differ: :func:`_adopt_twin` compares the fits themselves)."""
+    try:
+        model = registry.create(mp.kind, mp.settings, seed=cfg.seed, threads=threads)
+        own = spec.with_features(mp.features)
+        twin = model.twin_identity(own) if isinstance(model, HasTwin) else None
+        return model.fit_identity(own), twin
+    except Exception:  # a section the model's own fit reports on
+        return None, None
+
+
 def _adopt_twin(
     model: BaseChallenger, spec: DataSpec, fits: Mapping[Hashable, Fitted]
 ) -> Fitted | None:

@@ -31,6 +31,7 @@ from challengers.pipeline.fitting import (
     fit_challenger,
     fit_champion,
     fit_identity,
+    fit_order,
     with_in_sample,
 )
 from challengers.pipeline.governance import add_governance
@@ -261,8 +262,8 @@ def _fit_all(
         _note_fit(fits, champion, prepared)
     assert champion.scores is not None  # a champion that cannot score stops the run
     in_sample = InSampleSettings.of(cfg, budget_of(cfg, champion.scores))
-    fitted = [champion]
-    for mp in plan.challengers:
+    fitted: dict[str, Fitted] = {}
+    for mp in fit_order(cfg, plan.spec, plan.challengers, threads):
         release_freed_memory()  # the previous model's inputs and temporaries, the pages it read
         done = store.reuse(mp, prepared, progress)
         if done is None:
@@ -271,9 +272,9 @@ def _fit_all(
             )
             _note_fit(fits, made, prepared)
             done = store.keep(with_in_sample(made, prepared, in_sample, progress), prepared)
-        fitted.append(done)
+        fitted[mp.name] = done
     release_freed_memory()
-    return fitted
+    return [champion, *(fitted[mp.name] for mp in plan.challengers)]
 
 
 def _note_fit(fits: dict[Hashable, Fitted], fitted: Fitted, prepared: Prepared) -> None:
