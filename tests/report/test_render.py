@@ -23,6 +23,7 @@ from challengers.report.document import (
 )
 from challengers.report.html import inline, to_html
 from challengers.report.markdown import to_markdown
+from challengers.report.pdf import browser
 from challengers.results import Finding
 
 PNG = base64.b64decode(
@@ -99,7 +100,50 @@ def test_no_chromium_no_pdf_and_one_note(tmp_path: Path, monkeypatch: pytest.Mon
     assert not (tmp_path / "report.pdf").exists()
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="no headless Chromium")
+def test_the_headless_shell_is_preferred_to_the_full_browser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("google-chrome", "chromium", "chromium-headless-shell"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert browser() == str(tmp_path / "chromium-headless-shell")
+    (tmp_path / "chromium-headless-shell").unlink()
+    assert browser() == str(tmp_path / "chromium")
+
+
+PAGED = """<html><head><style>section { break-before: page; }</style></head><body>
+<h1>Report</h1><section><h2>One</h2><p>first</p></section>
+<section><h2>Two</h2><p>second ﬁt</p><table><tr><td>0.8733</td></tr></table></section>
+</body></html>"""
+
+
+@pytest.mark.skipif(
+    not (shutil.which("chromium-headless-shell") and shutil.which("chromium")),
+    reason="needs both Chromium's headless shell and the full browser",
+)
+def test_the_headless_shell_prints_the_pages_the_full_browser_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDF a run prints with the headless shell has the pages and the text of the full
+    browser's print (the report's print rules: a page a section)."""
+    import pypdf
+
+    from challengers.report import pdf
+
+    html = tmp_path / "report.html"
+    html.write_text(PAGED)
+    printed = {}
+    for name in ("chromium-headless-shell", "chromium"):
+        monkeypatch.setattr(pdf, "BROWSERS", (name,))
+        assert pdf.write_pdf(html, tmp_path / f"{name}.pdf") is None
+        pages = pypdf.PdfReader(tmp_path / f"{name}.pdf").pages
+        printed[name] = [(list(p.mediabox), p.extract_text()) for p in pages]
+    assert len(printed["chromium"]) == 3
+    assert printed["chromium-headless-shell"] == printed["chromium"]
+
+
+@pytest.mark.skipif(browser() is None, reason="no headless Chromium")
 def test_a_print_not_waited_for_is_stopped_and_its_profile_removed(tmp_path: Path) -> None:
     """start_pdf returns while the browser prints; closing it (a run stopped meanwhile) kills
     the browser and removes its profile; a print waited for writes the PDF."""

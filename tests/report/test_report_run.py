@@ -299,7 +299,10 @@ def test_the_pdf_prints_every_section_on_its_own_pages(
 ) -> None:
     import pypdf
 
-    chromium()
+    from challengers.report.pdf import browser
+
+    if browser() is None:
+        pytest.skip("no headless Chromium on PATH: the run printed no PDF")
     result, out, _ = run
     reader = pypdf.PdfReader(out / "report.pdf")
     # NFKC: the PDF's text has ligatures (ﬁ for fi)
