@@ -132,9 +132,16 @@ def report(sides: list[Side], runs: dict[str, list[Timed]]) -> None:
         )
     faster = sum(n.wall < b.wall for b, n in zip(base, new, strict=True))
     print(f"  {sides[1].label} faster in {faster} of {len(base)} pairs (wall)")
-    for i, (name, _) in enumerate(base[0].steps):
-        medians = [statistics.median(t.steps[i][1] for t in runs[s.label]) for s in sides]
-        print(f"    {name[:60]:<60} {medians[0]:5.1f} {medians[1]:5.1f}")
+    # by name: a revision may have steps the other has not
+    names = dict.fromkeys(name for timed in (base[0], new[0]) for name, _ in timed.steps)
+    for name in names:
+        cells = [_step_median(runs[s.label], name) for s in sides]
+        print(f"    {name[:60]:<60} {cells[0]:>5} {cells[1]:>5}")
+
+
+def _step_median(timed: list[Timed], name: str) -> str:
+    seconds = [s for t in timed for step, s in t.steps if step == name]
+    return f"{statistics.median(seconds):.1f}" if seconds else "-"
 
 
 def main() -> None:
