@@ -17,6 +17,7 @@ from challengers.progress import SilentProgress
 from tests.conftest import sim_config
 
 TREE = {"num_leaves": 15, "n_estimators": 40}
+SAID = "'lgbm-ecod': its twin is 'lgbm', the same model on the same rows (not trained again)"
 
 
 def hybrid(params: dict[str, Any]) -> dict[str, Any]:
@@ -90,8 +91,7 @@ def test_the_twin_is_the_runs_identical_model_with_the_same_numbers(
     assert twin.ci == reference.ci
     assert twin.delta == reference.delta
     assert twin.metrics == model(both, "lgbm").metrics  # it is lgbm
-    said = "'lgbm-ecod': its twin is 'lgbm', the same model on the same rows (not trained again)"
-    assert said in notes and not any("its twin is" in n for n in notes_alone)
+    assert SAID in notes and not any("its twin is" in n for n in notes_alone)
     assert model(both, "lgbm-ecod").metrics == model(alone, "lgbm-ecod").metrics
 
 
@@ -129,5 +129,4 @@ def test_a_twin_listed_after_its_hybrid_is_fitted_first_and_taken(
     assert [m.name for m in result.models][1:] == ["lgbm-ecod", "lgbm"]
     twin = model(result, "lgbm-ecod").twin
     assert twin is not None and twin.metrics == model(result, "lgbm").metrics
-    said = "'lgbm-ecod': its twin is 'lgbm', the same model on the same rows (not trained again)"
-    assert said in notes
+    assert SAID in notes
