@@ -95,6 +95,11 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     if scheme in ("", "file"):
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":  # MLflow 3 refuses
             # them on first use, in a message the one-line error would cut at "See htt"
+            if scheme == "" and _names_a_database(Path(uri)):
+                raise ConfigError(
+                    f"tracking URI '{scrub(uri)}' is a database file's path, not a URI; "
+                    f"write sqlite:///{uri}"
+                )
             raise ConfigError(
                 f"tracking URI '{scrub(uri)}' is a directory store, which MLflow no longer "
                 "opens; use a sqlite file such as sqlite:///mlflow.db or a server "
@@ -106,9 +111,24 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
     if scheme in ("databricks", "postgresql", "mysql", "mssql"):
         return  # checked by MLflow on first use
     raise ConfigError(
-        f"tracking URI '{scrub(uri)}' has an unknown scheme '{scheme}'; use sqlite:///file.db, "
-        "a directory, or http://host:port"
+        f"tracking URI '{scrub(uri)}' has an unknown scheme '{scheme}'; use a sqlite file such "
+        "as sqlite:///mlflow.db or a server http://host:port"
     )
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every sqlite database file
+DATABASE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+
+
+def _names_a_database(path: Path) -> bool:
+    """A plain path a user meant as a sqlite store (``--tracking-uri mlflow.db``): a sqlite file,
+    or a name with a database's suffix that is not a directory."""
+    if path.is_dir():
+        return False
+    if path.is_file() and path.stat().st_size:
+        with contextlib.suppress(OSError), path.open("rb") as handle:
+            return handle.read(16) == SQLITE_HEADER
+    return path.suffix.lower() in DATABASE_SUFFIXES
 
 
 def _require_sqlite(path: Path, uri: str) -> None:
@@ -121,7 +141,7 @@ def _require_sqlite(path: Path, uri: str) -> None:
         )
     if path.is_file() and path.stat().st_size:
         with path.open("rb") as handle:
-            if handle.read(16) != b"SQLite format 3\x00":
+            if handle.read(16) != SQLITE_HEADER:
                 raise EnvironmentFailure(
                     f"tracking store {scrub(uri)}: {path} is not a sqlite database; point "
                     "--tracking-uri at the store's .db file"

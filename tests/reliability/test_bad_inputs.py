@@ -300,13 +300,21 @@ ARGUMENTS = [
     ),
     Bad(
         "tracking-uri-unknown-scheme",
-        expect=("tracking URI 'ftp://host/store' has an unknown scheme 'ftp'", "sqlite:///file.db"),
+        expect=(
+            "tracking URI 'ftp://host/store' has an unknown scheme 'ftp'",
+            "sqlite:///mlflow.db",
+        ),
         args=("--tracking-uri", "ftp://host/store"),
     ),
     Bad(
         "tracking-uri-file-store",
         expect=("tracking URI 'file:///tmp/mlruns' is a directory store", "sqlite:///mlflow.db"),
         args=("--tracking-uri", "file:///tmp/mlruns"),
+    ),
+    Bad(
+        "tracking-uri-a-database-path",
+        expect=("runs.db' is a database file's path, not a URI; write sqlite:////",),
+        args=("--tracking-uri", "{tmp}/runs.db"),
     ),
     Bad(
         "tracking-uri-garbage",

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -79,6 +80,32 @@ def test_an_unusable_store_stops_the_run_before_training(
     outcome = invoke(["run", config, "-o", out, "--tracking-uri", uri.format(tmp=tmp_path), "-q"])
     outcome.error(code, expect)
     assert not (out / "models").exists()  # no model was trained
+
+
+@pytest.mark.parametrize("name", ["runs.db", "store.sqlite3", "existing-store"])
+def test_a_database_path_is_answered_with_the_uri_that_opens_it(
+    name: str, config: Path, tmp_path: Path
+) -> None:
+    """``--tracking-uri mlflow.db`` (a path where MLflow wants a URI) is refused with the URI to
+    write instead, and that URI opens the store: an existing sqlite file is recognised by its
+    content, whatever its name."""
+    path = tmp_path / name
+    if name == "existing-store":
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute("CREATE TABLE t (x)")
+    line = invoke(["check", config, "--tracking-uri", path, "-q"]).error(
+        2, "is a database file's path, not a URI"
+    )
+    suggested = line.rpartition("write ")[2]
+    assert suggested == f"sqlite:///{path}"
+    assert invoke(["check", config, "--tracking-uri", suggested, "-q"]).code == 0
+
+
+def test_a_directory_path_is_not_taken_for_a_database(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "runs.db").mkdir()  # a directory store someone named like a file
+    invoke(["check", config, "--tracking-uri", tmp_path / "runs.db", "-q"]).error(
+        2, "is a directory store, which MLflow no longer opens"
+    )
 
 
 @pytest.mark.parametrize("command", ["compare", "replicate"])
@@ -296,8 +323,6 @@ def test_a_store_mlflow_cannot_open_stops_the_run_before_training(
 ) -> None:
     """The store is opened in the background while the data loads (pipeline/run.py's warm-up); its
     failure still stops the run before any model trains, in one line, exit 3."""
-    import sqlite3
-
     from challengers.tracking import open_mlflow
 
     uri = f"sqlite:///{tmp_path / 'old.db'}"
