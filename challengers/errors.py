@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 
 
 class ChallengeError(Exception):
@@ -59,7 +60,7 @@ def describe(exc: BaseException, limit: int | None = None) -> str:
     return name if line == name else f"{name}: {line}"
 
 
-def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+def closest(word: str, choices: Iterable[str]) -> str | None:
     """The closest valid name to a misspelt one, or None when nothing is close."""
     import difflib
 
@@ -72,7 +73,7 @@ def closest(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str |
     return matches[0] if matches else None
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' suffix, or '' when nothing is close."""
     match = closest(word, choices)
     return f"; did you mean '{match}'?" if match else ""

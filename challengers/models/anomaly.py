@@ -32,7 +32,14 @@ from challengers.features import outliers
 from challengers.features.detectors import CORE, DETECTORS, canonical, check_signature
 from challengers.models.abilities import FitsOnSample, HasTwin
 from challengers.models.base import BaseChallenger
-from challengers.models.params import ChallengerParams, ModelSpec, TreeSection, TuneConfig
+from challengers.models.params import (
+    ChallengerParams,
+    ModelSpec,
+    TreeSection,
+    TuneConfig,
+    check_library_params,
+    searched_params,
+)
 from challengers.models.tree import TreeChallenger, TreeView, Tunable
 from challengers.threads import workers
 
@@ -81,6 +88,8 @@ class AnomalyParams(ChallengerParams):
         tuned = self.tune is not None or (self.model is not None and self.model.tune is not None)
         if tuned and self.hybrid is None:
             raise ValueError("tune searches a hybrid's tree; a detector alone has none: add hybrid")
+        if self.tune is not None:  # (under model, ModelSpec checks its own)
+            check_library_params(self.hybrid, searched_params(self.tune))
         return self
 
     def tuning(self) -> tuple[TuneConfig, TreeSection] | None:

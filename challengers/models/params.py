@@ -12,12 +12,21 @@ config. :meth:`ChallengerParams.model_params` is that dictionary.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from challengers.errors import ConfigError
+from challengers.errors import ConfigError, closest
 from challengers.evaluation.metrics import parse_metric
+from challengers.models.library_params import ACCEPTED, TITLES
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 # every name the two tree libraries accept for the number of boosting rounds
@@ -27,6 +36,7 @@ MAX_ROUNDS = 1_000_000
 # keys of a section that say which model it is, or how to search it, not how it is built
 NOT_MODEL_KEYS = frozenset({"name", "kind", "features", "tune"})
 Imbalance = Literal["none", "balanced", "sqrt"]
+IMBALANCE = "imbalance"  # the class weighting's name in a search space (not a library parameter)
 
 
 class Strict(BaseModel):
@@ -160,6 +170,49 @@ def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def check_library_params(library: str | None, names: Iterable[str]) -> None:
+    """ValueError naming every one of ``names`` that ``library`` ("lightgbm", "xgboost") does not
+    accept, with the closest name it does: the library would ignore it and train with its default
+    (:mod:`challengers.models.library_params`). The round counts are the tool's own keys."""
+    accepted = ACCEPTED.get(library or "")
+    if accepted is None:
+        return
+    unknown = [n for n in names if n not in accepted and n not in ROUND_KEYS]
+    if not unknown:
+        return
+    named = ", ".join(f"'{n}'" + _near(n, accepted) for n in unknown)
+    plural = "s" if len(unknown) > 1 else ""
+    raise ValueError(
+        f"{TITLES[str(library)]} has no parameter{plural} {named}; it would ignore "
+        f"{'them' if plural else 'it'} and train with its default{plural}"
+    )
+
+
+def _near(name: str, accepted: frozenset[str]) -> str:
+    match = closest(name, accepted)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+def known_params(params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """A tree section's ``params`` validator: every name one its ``kind``'s library accepts
+    (``kind`` comes before ``params`` in every such section, so it is validated already)."""
+    check_library_params(info.data.get("kind"), params)
+    return params
+
+
+def known_space(tune: TuneConfig | None, info: ValidationInfo) -> TuneConfig | None:
+    """A tree section's ``tune`` validator: the searched names are its library's parameters (or
+    ``imbalance``, the tool's class weighting)."""
+    if tune is not None:
+        check_library_params(info.data.get("kind"), searched_params(tune))
+    return tune
+
+
+def searched_params(tune: TuneConfig) -> list[str]:
+    """The library parameters ``tune.space`` names."""
+    return [name for name in tune.space if name != IMBALANCE]
+
+
 class ModelSpec(ModelSection):
     """A tree model: the champion's `retrain`, the graph kind's and the anomaly hybrid's `model`."""
 
@@ -169,6 +222,8 @@ class ModelSpec(ModelSection):
     imbalance: Imbalance = "none"
 
     _rounds = field_validator("params")(check_rounds)
+    _known = field_validator("params")(known_params)
+    _space = field_validator("tune")(known_space)
 
     def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)

@@ -39,6 +39,8 @@ from challengers.models.params import (
     TreeSection,
     TuneConfig,
     check_rounds,
+    known_params,
+    known_space,
     rounds_of,
 )
 from challengers.models.trees import LIBRARIES, TreeLibrary
@@ -120,6 +122,8 @@ class TreeParams(ChallengerParams):
     imbalance: Imbalance = "none"
 
     _rounds = field_validator("params")(check_rounds)
+    _known = field_validator("params")(known_params)
+    _space = field_validator("tune")(known_space)
 
     def tuning(self) -> tuple[TuneConfig, TreeSection] | None:
         return None if self.tune is None else (self.tune, self)

@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from challengers.config import SearchRange
-
-IMBALANCE = "imbalance"
+from challengers.models.params import IMBALANCE
 
 
 @dataclass(frozen=True)

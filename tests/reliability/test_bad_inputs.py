@@ -202,6 +202,33 @@ CONFIGS = [
         ("champion.retrain.params: num_boost_round is -5", "whole number"),
     ),
     Bad(
+        "lightgbm-misspelt-parameter",
+        _set("challengers.0.params.learning_rte", 0.3),
+        (
+            "challengers[0].params: LightGBM has no parameter 'learning_rte' (did you mean "
+            "'learning_rate'?); it would ignore it and train with its default",
+        ),
+    ),
+    Bad(
+        "xgboost-misspelt-parameters",
+        _set("challengers.1.params", {"max_dept": 3, "colsample_bytre": 0.5, "n_estimators": 5}),
+        (
+            "challengers[1].params: XGBoost has no parameters 'max_dept' (did you mean "
+            "'max_depth'?), 'colsample_bytre' (did you mean 'colsample_bytree'?); it would "
+            "ignore them and train with its defaults",
+        ),
+    ),
+    Bad(
+        "retrained-champion-parameter-of-the-other-library",
+        lambda c: c["champion"]["retrain"].update(kind="xgboost", params={"num_leaves": 15}),
+        ("champion.retrain.params: XGBoost has no parameter 'num_leaves' (did you mean",),
+    ),
+    Bad(
+        "tuned-space-misspelt-parameter",
+        _set("challengers.0.tune", {"trials": 2, "space": {"num_leavs": {"low": 8, "high": 64}}}),
+        ("challengers[0].tune: LightGBM has no parameter 'num_leavs' (did you mean",),
+    ),
+    Bad(
         "graph-rounds-fractional",
         lambda c: c["challengers"].append(
             {
