@@ -11,6 +11,9 @@ import typer
 from challengers.cli.errors import reports_errors
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.console import RenderableType
     from rich.table import Table
 
     from challengers.replication.records import LoggedModel, LoggedRun
@@ -45,8 +48,6 @@ def compare_command(
 
       challenge compare RUN_A RUN_B --metric pr_auc --metric roc_auc
     """
-    from rich.table import Table
-
     from challengers.cli.output import console
     from challengers.errors import ConfigError, did_you_mean
     from challengers.replication.records import load_run
@@ -62,12 +63,29 @@ def compare_command(
 
     for note in (n for r in runs for n in r.notes):
         console().print(f"[yellow]![/] {note}")
-    console().print(_runs_table(runs))
+    width = console().width
+    console().print(_fitting(_runs_table(runs), lambda: _runs_lines(runs), width))
     if len({r.data_fingerprint for r in runs}) > 1:
         console().print(
             "[yellow]![/] the runs used different data (fingerprints differ): their metrics "
             "come from different rows"
         )
+    grid = _metrics_grid(runs, keys)
+    console().print(_fitting(grid, lambda: _metrics_blocks(runs, keys), width))
+
+
+def _fitting(table: Table, narrow: Callable[[], RenderableType], width: int) -> RenderableType:
+    """``table`` where it fits ``width`` columns uncut, else the ``narrow`` layout: a table cut to
+    fit (a pipe or a file gets 80 columns) showed 0.21… for every value and 91e825… for the ids."""
+    from rich.console import Console
+
+    return table if Console(width=10_000).measure(table).maximum <= width else narrow()
+
+
+def _metrics_grid(runs: list[LoggedRun], keys: list[str]) -> Table:
+    """A column per model of each run, a row per metric."""
+    from rich.table import Table
+
     table = Table(title="Metrics with intervals", show_lines=True)
     table.add_column("metric", style="bold", no_wrap=True)
     columns = [(r, m) for r in runs for m in r.models]
@@ -75,7 +93,49 @@ def compare_command(
         table.add_column(f"{r.run_id[:8]}\n{m.name}\n[dim]{m.role} · {m.kind}[/]", justify="right")
     for key in keys:
         table.add_row(key, *(_cell(m, key) for _, m in columns))
-    console().print(table)
+    return table
+
+
+def _metrics_blocks(runs: list[LoggedRun], keys: list[str]) -> RenderableType:
+    """One block per metric (its name on a line of its own), a line per model of each run: fits
+    80 columns whatever the number of runs and models (as `challenge run`'s own table)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, title="Metrics with intervals", pad_edge=False, padding=(0, 2, 0, 0))
+    for name, justify in (("model", "left"), ("value", "right"), ("interval", "left")):
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for key in keys:
+        table.add_row(Text(key, style="bold"), "", "")
+        for r in runs:
+            for m in r.models:
+                value, _, interval = _cell(m, key).partition("\n")
+                table.add_row(f"  {r.run_id[:8]} {m.name} [dim]({m.role})[/]", value, interval)
+    return Group(table)
+
+
+def _runs_lines(runs: list[LoggedRun]) -> RenderableType:
+    """The runs table's facts as two lines a run, for a terminal the table does not fit."""
+    from rich.console import Group
+    from rich.text import Text
+
+    lines: list[RenderableType] = [Text("Runs", style="bold")]
+    for r in runs:
+        started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
+        replication = r.run.tags.get("replication_of")
+        lines += [
+            Text(r.run_id, style="bold"),
+            Text(
+                f"  {r.run.name} · experiment {r.run.experiment} · {started:%Y-%m-%d %H:%M} UTC"
+                f" · {r.run.status}" + (f" · replicates {replication[:8]}" if replication else "")
+            ),
+            Text(
+                f"  data {(r.data_fingerprint or '?')[:12]} · config {(r.config_hash or '?')[:12]}"
+                f" · high findings {r.run.tags.get('findings_high', '?')}"
+            ),
+        ]
+    return Group(*lines)
 
 
 def _runs_table(runs: list[LoggedRun]) -> Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,24 +53,70 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
+RUN_ID_PREFIX = re.compile(r"[0-9a-f]{6,31}")  # MLflow's ids are 32 hex digits
+
+
 def read_run(uri: str, run_id: str) -> StoredRun:
-    """One run by id; ConfigError when the store does not hold it."""
+    """One run by id, or by the first characters of its id (at least 6, as the tool's tables
+    show 8) where they name one run of the store; ConfigError when the store holds no such run."""
     from mlflow.exceptions import MlflowException
 
     client = _client(uri)
     try:
-        run = client.get_run(run_id)
+        run = client.get_run(whole_run_id(uri, run_id, client))
     except MlflowException as exc:
         raise ConfigError(
             f"run '{run_id}' not found in {scrub(uri)}: {first_line(exc, limit=300)}; check the id "
             "(`challenge ui` lists runs) or pass --tracking-uri"
         ) from exc
+    except ConfigError:  # several runs begin with the characters given
+        raise
     except Exception as exc:
         raise EnvironmentFailure(
             f"tracking store {scrub(uri)} failed: {first_line(exc, limit=300)}"
         ) from exc
     experiment = client.get_experiment(run.info.experiment_id)
     return _stored(run, experiment.name if experiment else run.info.experiment_id)
+
+
+def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
+    """``run_id`` itself, or the one run id of the store's active experiments it begins;
+    ConfigError where it begins several."""
+    if not RUN_ID_PREFIX.fullmatch(run_id):
+        return run_id
+    from mlflow.entities import ViewType
+
+    client = client or _client(uri)
+    experiments = [e.experiment_id for e in _all(client.search_experiments, ViewType.ACTIVE_ONLY)]
+    found = (
+        [
+            r.info.run_id
+            for r in _all(
+                client.search_runs,
+                experiments,
+                filter_string=f"attributes.run_id LIKE '{run_id}%'",
+                max_results=3,
+            )
+        ]
+        if experiments
+        else []
+    )
+    if len(found) > 1:
+        raise ConfigError(
+            f"run id '{run_id}' begins several runs in {scrub(uri)} ({', '.join(found[:3])}); "
+            "give more of its characters"
+        )
+    return found[0] if found else run_id
+
+
+def _all(search: Any, *args: Any, **kwargs: Any) -> list[Any]:
+    """Every page of an MLflow search (runs: only the first page, ``max_results`` of them)."""
+    page = search(*args, **kwargs)
+    items = list(page)
+    while page.token and "max_results" not in kwargs:
+        page = search(*args, **kwargs, page_token=page.token)
+        items += list(page)
+    return items
 
 
 def read_children(uri: str, parent: StoredRun) -> list[StoredRun]:

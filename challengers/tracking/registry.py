@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
+from challengers.tracking.reading import whole_run_id
 from challengers.tracking.store import open_mlflow
 
 RUN_TAG = "challenge.run"  # the parent run that trained the version
@@ -68,8 +69,10 @@ def register_models(
 
 def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = None) -> Promotion:
     """Point ``alias`` at the registered version of ``model`` trained by run ``run_id`` (a
-    ``challenge run`` parent run), tagging the version with the run that justified it."""
+    ``challenge run`` parent run, or the first characters of its id), tagging the version with the
+    run that justified it."""
     client = _client(uri)
+    run_id = whole_run_id(uri, run_id, client)
     filter_string = f"tags.`{RUN_TAG}` = '{run_id}'"
     if name:
         filter_string += f" and name = '{name}'"

@@ -245,6 +245,54 @@ def test_compare_prints_both_runs_side_by_side(logged: Logged) -> None:
     assert f"[{low:.4f}, {high:.4f}]" in result.output
 
 
+def test_compare_in_80_columns_shows_every_value_and_id_whole(logged: Logged) -> None:
+    """A pipe or a file gets 80 columns, where the grid was cut to 0.21… and 91e825…: the narrow
+    layout (a block per metric, a line per model of each run) has every figure in full."""
+    runs = [logged.original, logged.replication]
+    result = runner.invoke(app, ["compare", *runs, "--tracking-uri", logged.uri])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines())
+    assert all(run in result.output for run in runs)
+    metrics = _children(logged.uri, logged.original)
+    lines = result.output.splitlines()
+    block = lines[lines.index(next(line for line in lines if line.strip() == "roc_auc")) + 1 :]
+    for name in ("champ", "lgbm", "xgb"):
+        values = metrics[name]
+        row = next(line for line in block if f"{logged.original[:8]} {name} " in line)
+        low, high = values["roc_auc_ci_low"], values["roc_auc_ci_high"]
+        assert row.split()[-3:] == [f"{values['roc_auc']:.4f}", f"[{low:.4f},", f"{high:.4f}]"]
+
+
+def test_a_run_is_found_by_the_first_characters_of_its_id(logged: Logged) -> None:
+    whole = runner.invoke(
+        app, ["compare", logged.original, "--tracking-uri", logged.uri], env={"COLUMNS": "200"}
+    )
+    short = runner.invoke(
+        app, ["compare", logged.original[:8], "--tracking-uri", logged.uri], env={"COLUMNS": "200"}
+    )
+    assert short.exit_code == 0, short.output
+    assert short.output == whole.output
+
+
+def test_the_first_characters_of_several_runs_ids_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """17 runs: two of them share their first hex digit, which is then allowed as a prefix."""
+    from challengers.tracking import reading
+
+    uri = f"sqlite:///{tmp_path / 'runs.db'}"
+    client = _client(uri)
+    experiment = client.create_experiment("many")
+    ids = [client.create_run(experiment).info.run_id for _ in range(17)]
+    shared = next(i[0] for i in ids if sum(j[0] == i[0] for j in ids) > 1)
+    monkeypatch.setattr(reading, "RUN_ID_PREFIX", re.compile(r"[0-9a-f]{1,31}"))
+    result = runner.invoke(app, ["compare", shared, "--tracking-uri", uri])
+    assert result.exit_code == 2, result.stderr
+    assert f"error: run id '{shared}' begins several runs in {uri} (" in result.stderr
+    assert result.stderr.strip().endswith("give more of its characters")
+
+
 def test_compare_only_the_metrics_asked_for(logged: Logged) -> None:
     result = runner.invoke(
         app, ["compare", logged.original, "--metric", "pr_auc", "--tracking-uri", logged.uri]

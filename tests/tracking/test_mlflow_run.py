@@ -209,7 +209,9 @@ def test_promote_then_replicate_uses_the_recorded_version_until_it_is_gone(
     logged: Logged,
 ) -> None:
     client = _client(logged.uri)
-    promoted = invoke("promote", logged.run_id, "lgbm", "--tracking-uri", logged.uri)
+    # the run named by the first characters of its id, as the tool's tables show it; the version
+    # records the whole id
+    promoted = invoke("promote", logged.run_id[:8], "lgbm", "--tracking-uri", logged.uri)
     assert promoted.exit_code == 0, promoted.output
     lgbm = client.get_model_version_by_alias(REGISTERED, "champion")
     assert promoted.output.strip() == (
@@ -219,7 +221,7 @@ def test_promote_then_replicate_uses_the_recorded_version_until_it_is_gone(
     assert lgbm.tags["challenge.promoted_by_run"] == logged.run_id
     # the alias moved: a replication still evaluates the version the run used
     same = invoke(
-        "replicate", logged.run_id, "--tracking-uri", logged.uri, "-o", str(logged.root / "r1")
+        "replicate", logged.run_id[:8], "--tracking-uri", logged.uri, "-o", str(logged.root / "r1")
     )
     assert same.exit_code == 0, same.output
     # that version gone: exit 2, one line naming the URI, the recorded version and what is there
