@@ -111,6 +111,29 @@ def check_column_names(cfg: ExperimentConfig, schema: pl.Schema) -> None:
         )
 
 
+def answer_columns(cfg: ExperimentConfig) -> dict[str, str]:
+    """The columns that hold the answer a model is judged against, which no feature list may
+    name, each with what it is."""
+    d = cfg.data
+    named = {d.target: "the label (data.target)"}
+    if d.scenario:
+        named[d.scenario] = "the fraud's scenario (data.scenario), the label by another name"
+    if cfg.champion.score:
+        named[cfg.champion.score] = "the production model's score (champion.score)"
+    return named
+
+
+def check_not_answers(features: Sequence[str], named: Mapping[str, str], where: str) -> None:
+    """A model that reads the label scores its own answer: a challenger listing the target among
+    its features was a perfect model (pr_auc 1.0) that beat the champion, with no finding."""
+    read = next((f for f in features if f in named), None)
+    if read is not None:
+        raise ConfigError(
+            f"{where}: '{read}' is {named[read]}, which a model must not read: it would be "
+            "judged against its own input; leave it out"
+        )
+
+
 def check_tree_features(features: Sequence[str], where: str) -> None:
     """LightGBM and XGBoost refuse some characters in feature names, late and obscurely."""
     for name in features:
@@ -150,9 +173,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
     exclude |= {c for c in (d.id, d.entity, cfg.champion.score) if c}
     # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
     features = tuple(d.features) if d.features is not None else default_features(schema, exclude)
-    leaked = [f for f in features if f in (d.target, cfg.champion.score)]
-    if leaked:
-        raise ConfigError(f"data.features: '{leaked[0]}' is the label or the champion's score")
+    check_not_answers(features, answer_columns(cfg), "data.features")
     check_feature_types(schema, features, "data.features")
     return DataSpec(
         target=d.target,
@@ -190,7 +211,9 @@ def make_plan(
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
     champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri, champion_source)
-    challengers = [_challenger_plan(c, spec, schema) for c in _selected(cfg, only)]
+    challengers = [
+        _challenger_plan(c, spec, schema, answer_columns(cfg)) for c in _selected(cfg, only)
+    ]
     lookback = max(m.lookback_days for m in [champion, *challengers])
     plan = Plan(
         lf=lf,
@@ -229,7 +252,9 @@ def _selected(cfg: ExperimentConfig, only: Sequence[str]) -> list[ChallengerConf
     return [c for c in cfg.challengers if not only or c.name in only]
 
 
-def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> ModelPlan:
+def _challenger_plan(
+    c: ChallengerConfig, spec: DataSpec, schema: pl.Schema, answers: Mapping[str, str]
+) -> ModelPlan:
     cls = registry.kind_class(c.kind)  # unknown or not-yet-available kinds stop here
     features = tuple(c.features) if c.features is not None else spec.features
     where = f"challengers.{c.name}.features"
@@ -238,6 +263,7 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
             f"{where}: the challenger has no features (data.features is empty or every column "
             "is named elsewhere); list its features"
         )
+    check_not_answers(features, answers, where)
     require_columns(schema, [(f, where) for f in features])
     check_feature_types(schema, features, where)
     if issubclass(cls, Tunable) and cls.trains_tree(c):
@@ -245,6 +271,8 @@ def _challenger_plan(c: ChallengerConfig, spec: DataSpec, schema: pl.Schema) -> 
     extra: tuple[str, ...] = ()
     if issubclass(cls, ReadsColumns):
         named = cls.extra_columns(c)
+        for col, key in named:  # a detector's categorical columns, a graph's entities
+            check_not_answers([col], answers, f"challengers.{c.name}.{key}")
         require_columns(schema, [(col, f"challengers.{c.name}.{key}") for col, key in named])
         extra = tuple(dict.fromkeys(col for col, _ in named))
     cls.check_settings(c, features)
@@ -269,6 +297,7 @@ def _champion_plan(
     if c.retrain:
         registry.kind_class(c.retrain.kind)
         features = tuple(c.features) if c.features else spec.features
+        check_not_answers(features, answer_columns(cfg), "champion.features")
         require_columns(schema, [(f, "champion.features") for f in features])
         check_feature_types(schema, features, "champion.features")
         check_tree_features(features, "champion.features" if c.features else "data.features")

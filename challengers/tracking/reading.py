@@ -84,39 +84,34 @@ def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
     ConfigError where it begins several."""
     if not RUN_ID_PREFIX.fullmatch(run_id):
         return run_id
-    from mlflow.entities import ViewType
-
     client = client or _client(uri)
-    experiments = [e.experiment_id for e in _all(client.search_experiments, ViewType.ACTIVE_ONLY)]
-    found = (
-        [
-            r.info.run_id
-            for r in _all(
-                client.search_runs,
-                experiments,
-                filter_string=f"attributes.run_id LIKE '{run_id}%'",
-                max_results=3,
-            )
-        ]
-        if experiments
-        else []
-    )
+    experiments = [e.experiment_id for e in _every_experiment(client)]
+    if not experiments:
+        return run_id
+    found = [
+        r.info.run_id
+        for r in client.search_runs(
+            experiments, filter_string=f"attributes.run_id LIKE '{run_id}%'", max_results=3
+        )
+    ]
     if len(found) > 1:
         raise ConfigError(
-            f"run id '{run_id}' begins several runs in {scrub(uri)} ({', '.join(found[:3])}); "
+            f"run id '{run_id}' begins several runs in {scrub(uri)} ({', '.join(found)}); "
             "give more of its characters"
         )
     return found[0] if found else run_id
 
 
-def _all(search: Any, *args: Any, **kwargs: Any) -> list[Any]:
-    """Every page of an MLflow search (runs: only the first page, ``max_results`` of them)."""
-    page = search(*args, **kwargs)
-    items = list(page)
-    while page.token and "max_results" not in kwargs:
-        page = search(*args, **kwargs, page_token=page.token)
-        items += list(page)
-    return items
+def _every_experiment(client: Any) -> list[Any]:
+    """The store's active experiments, every page of them."""
+    from mlflow.entities import ViewType
+
+    page = client.search_experiments(ViewType.ACTIVE_ONLY)
+    experiments = list(page)
+    while page.token:
+        page = client.search_experiments(ViewType.ACTIVE_ONLY, page_token=page.token)
+        experiments += list(page)
+    return experiments
 
 
 def read_children(uri: str, parent: StoredRun) -> list[StoredRun]:

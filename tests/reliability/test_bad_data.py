@@ -302,8 +302,37 @@ CASES = [
     BadData(
         "label-as-feature",
         parquet(lambda f: f),
-        ("data.features: 'TX_FRAUD' is the label or the champion's score",),
+        ("data.features: 'TX_FRAUD' is the label (data.target), which a model must not read",),
         edit=lambda c: c["data"].update(features=["TX_AMOUNT", "TX_FRAUD"]),
+    ),
+    BadData(
+        "label-as-a-challengers-feature",
+        parquet(lambda f: f),
+        (
+            "challengers.lgbm.features: 'TX_FRAUD' is the label (data.target), which a model "
+            "must not read: it would be judged against its own input; leave it out",
+        ),
+        edit=lambda c: c["challengers"][0].update(features=["TX_AMOUNT", "TX_FRAUD"]),
+    ),
+    BadData(
+        "label-as-a-graphs-entity",
+        parquet(lambda f: f),
+        ("challengers.g.graph.entities: 'TX_FRAUD' is the label (data.target)",),
+        edit=lambda c: c["challengers"].append(
+            {"name": "g", "kind": "graph", "graph": {"entities": ["CUSTOMER_ID", "TX_FRAUD"]}}
+        ),
+    ),
+    BadData(
+        "scenario-as-the-retrained-champions-feature",
+        parquet(lambda f: f),
+        (
+            "champion.features: 'TX_FRAUD_SCENARIO' is the fraud's scenario (data.scenario), "
+            "the label by another name",
+        ),
+        edit=lambda c: (
+            c["data"].update(scenario="TX_FRAUD_SCENARIO"),
+            c["champion"].update(features=["TX_AMOUNT", "TX_FRAUD_SCENARIO"]),
+        ),
     ),
     BadData(
         "entity-all-null",
