@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
 from challengers.data.frames import DAY, check_finite, one_chunk_per_column, time_range
-from challengers.data.split import INPUT_EXAMPLE_ROWS, Split
+from challengers.data.split import INPUT_EXAMPLE_ROWS, Split, Windows
 from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums, load_kernels
 from challengers.errors import ConfigError, DataError, EnvironmentFailure
@@ -466,4 +466,16 @@ def prepared_notes(prepared: Prepared) -> list[str]:
     assert prepared.history is not None, "check prepares with keep_history"
     found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
     untimed = data_checks.missing_times(plan.lf, plan.spec.time)
-    return [*found, *([untimed] if untimed else [])]
+    return [*found, *([untimed] if untimed else []), *_delay_note(w)]
+
+
+def _delay_note(w: Windows) -> list[str]:
+    """The run's finding on a test window that starts inside the label delay, said before it."""
+    if w.gap_days >= w.label_delay_days:
+        return []
+    first = w.train_end + timedelta(days=w.label_delay_days + 1)
+    return [
+        f"split: {w.gap_days} day(s) between the training and test windows, but labels take "
+        f"{w.label_delay_days}: production would not know the last training labels yet, so the "
+        f"evaluation is optimistic (the run reports it); a test window from {first} has none"
+    ]

@@ -544,3 +544,25 @@ def test_one_fraud_in_the_test_window_never_reads_as_a_significant_win() -> None
         ids = {f.id for f in findings}
         assert ("outcome-better-chall" in ids) is claimed, (positives, ids)
         assert ("data-few-test-frauds" in ids) is (positives < 100)
+
+
+def test_a_test_window_inside_the_label_delay_is_a_note_before_the_run(
+    tmp_path: Path, sim_frame: pl.DataFrame
+) -> None:
+    """The run reports it as a finding (split-gap-shorter-than-delay); `check` says it first,
+    with the first test day that leaves the delay free (the training window ends 2024-02-20)."""
+    data = tmp_path / "data.parquet"
+    sim_frame.write_parquet(data)
+    _check(data, tmp_path, lambda c: c["split"]["test"].update(start="2024-02-24"))
+    cfg = tmp_path / "experiment.yaml"
+    loud = invoke(["check", cfg, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
+    assert loud.code == 0, loud.stderr
+    text = " ".join(loud.stdout.split())  # the note wraps at the terminal's width
+    assert (
+        "! split: 3 day(s) between the training and test windows, but labels take 7: production "
+        "would not know the last training labels yet, so the evaluation is optimistic (the run "
+        "reports it); a test window from 2024-02-28 has none"
+    ) in text
+    _check(data, tmp_path, None)  # the suite's split: 7 days between the windows, as the delay
+    again = invoke(["check", cfg, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
+    assert again.code == 0 and "between the training and test windows" not in again.stdout
