@@ -269,6 +269,59 @@ def label_delay_gap(ctx: FindingContext) -> list[Finding]:
     ]
 
 
+def below_chance(ctx: FindingContext) -> list[Finding]:
+    """A model whose ROC AUC is below 0.5 beyond its uncertainty ranks frauds below genuine
+    transactions. For the delivered champion (a model file, a column of production scores) that
+    is most often a score whose direction is reversed (lower = riskier): every challenger then
+    beats it and the verdict blames the model for a convention. The bound: the metric's
+    interval where the run computed one, else Hanley and McNeil's standard error of an AUC."""
+    out = []
+    for m in ctx.models:
+        auc = m.metrics.get("roc_auc", math.nan) if m.status == "ok" else math.nan
+        bound = _auc_upper_bound(m, auc, ctx) if math.isfinite(auc) else None
+        if bound is None or bound >= 0.5:
+            continue
+        champion = m.role == "champion"
+        why = (
+            "A delivered score whose direction is reversed (lower = riskier) gives exactly this; "
+            "every comparison with it, and the verdict, would then measure that convention."
+            if champion
+            else "The model ranks this window's frauds as its least risky rows."
+        )
+        out.append(
+            Finding(
+                id=f"ranking-below-chance-{m.name}",
+                severity="high" if champion else "medium",
+                area="ranking",
+                title=f"'{m.name}' ranks frauds below genuine transactions (ROC AUC {auc:.3f})",
+                detail=f"ROC AUC {auc:.4f} on the test window, at most {bound:.4f} with "
+                f"{1 - ctx.alpha:.0%} confidence: ordered by this score, a fraud comes after a "
+                f"genuine transaction more often than before it. {why}",
+                metric="roc_auc",
+                models=(m.name,),
+                effect=auc - 0.5,
+                evidence={"roc_auc": auc, "upper_bound": bound},
+            )
+        )
+    return out
+
+
+def _auc_upper_bound(m: ModelResult, auc: float, ctx: FindingContext) -> float | None:
+    interval = m.ci.get("roc_auc")
+    if interval is not None and math.isfinite(interval[1]):
+        return float(interval[1])
+    positives, negatives = ctx.positives_test, ctx.rows_test - ctx.positives_test
+    if positives < 1 or negatives < 1:
+        return None
+    from statistics import NormalDist
+
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)  # Hanley & McNeil (1982)
+    variance = (
+        auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
+    ) / (positives * negatives)
+    return auc + NormalDist().inv_cdf(1 - ctx.alpha / 2) * math.sqrt(max(variance, 0.0))
+
+
 def champion_scores(ctx: FindingContext) -> list[Finding]:
     """The delivered champion must reproduce the production scores (see challengers.replication.agreement)."""
     return agreement_findings(ctx.score_agreement, ctx.champion.name)
@@ -326,5 +379,6 @@ COMPARISON_RULES: dict[str, Rule] = {
     "thin_test_window": thin_test_window,
     "label_delay_gap": label_delay_gap,
     "champion_scores": champion_scores,
+    "below_chance": below_chance,
     "twin_comparisons": twin_comparisons,
 }

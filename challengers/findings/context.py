@@ -23,6 +23,7 @@ class FindingContext:
     claimed: dict[str, float] = field(default_factory=dict)
     claim_tolerance: float = 0.0
     positives_test: int = 0
+    rows_test: int = 0
     gap_days: int = 0
     label_delay_days: int = 0
     score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores

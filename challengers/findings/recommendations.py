@@ -48,6 +48,12 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "the differences that matter.",
     ),
     ("split-gap", "Leave a gap of at least the label delay between training and test."),
+    (
+        "ranking-below-chance-",
+        "Confirm with the first line which way the scores of '{model}' point: if lower means "
+        "riskier, validate the negated scores; otherwise find out why it ranks frauds last "
+        "before relying on it or on any comparison with it.",
+    ),
     ("drift-score-", "Monitor the score distribution (PSI) monthly and investigate the shift."),
     (
         "drift-label-rate",

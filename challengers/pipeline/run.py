@@ -292,6 +292,7 @@ def _findings(
 ) -> list[Finding]:
     """The run's findings and the audit's, most severe first."""
     metrics = cfg.evaluation.metric_specs
+    summary = prepared.split.summary(prepared.plan.spec.target)
     findings = derive_findings(
         FindingContext(
             models=evaluated.models,
@@ -299,7 +300,8 @@ def _findings(
             alpha=cfg.evaluation.alpha,
             claimed=dict(cfg.champion.claimed),
             claim_tolerance=cfg.evaluation.findings.claim_tolerance,
-            positives_test=prepared.split.summary(prepared.plan.spec.target)["positives_test"],
+            positives_test=summary["positives_test"],
+            rows_test=summary["rows_test"],
             gap_days=prepared.plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
             score_agreement=agreement,
