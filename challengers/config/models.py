@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
@@ -100,6 +101,16 @@ class ChampionConfig(Strict):
     @field_validator("claimed")
     @classmethod
     def _claimed_keys(cls, value: dict[str, float]) -> dict[str, float]:
-        for key in value:
-            metric_from_key(key)
+        for key, claim in value.items():
+            metric = metric_from_key(key).info
+            if not math.isfinite(claim):
+                raise ValueError(
+                    f"{key}: the claimed figure is {claim}; write the documented number"
+                )
+            if metric.unit_range and not 0.0 <= claim <= 1.0:
+                percent = f"; a percentage is written as a fraction ({claim:g}% is {claim / 100:g})"
+                raise ValueError(
+                    f"{key}: {claim:g} is outside 0..1, where {metric.name} lies"
+                    + (percent if 10.0 <= claim <= 100.0 else "")
+                )
         return value

@@ -283,6 +283,7 @@ class Metric:
     higher_is_better: bool
     param: ParamKind | None = None
     needs: frozenset[Need] = frozenset()
+    unit_range: bool = True  # its values lie in [0, 1] (a claimed 87 means 0.87)
 
 
 def _param(p: float | None) -> float:
@@ -355,6 +356,7 @@ _REGISTERED = (
         _expected_cost_formula,
         higher_is_better=False,
         needs=frozenset({"operating_point", "amount_cost"}),
+        unit_range=False,  # a cost per transaction, in the cost's units
     ),
     Metric(
         "brier",

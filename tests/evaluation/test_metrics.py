@@ -132,6 +132,21 @@ def test_every_metric_has_a_reference() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_a_metric_said_to_lie_in_0_1_does_and_one_that_is_not_leaves_it(name: str) -> None:
+    """``Metric.unit_range`` decides which claimed figures the config refuses (a claimed 87 for
+    0.87): on a perfect, a random and a reversed score, the unit-range metrics stay in [0, 1], and
+    the cost per transaction does not."""
+    d = _data(0)
+    rng = np.random.default_rng(1)
+    scores = {"perfect": d["y"], "random": rng.random(len(d["y"])), "reversed": 1 - d["score"]}
+    values = [_ours(REFERENCES[name][0], {**d, "score": s}) for s in scores.values()]
+    if METRICS[name].unit_range:
+        assert all(0.0 <= v <= 1.0 for v in values), values
+    else:
+        assert max(values) > 1.0, values  # the missed frauds' amounts per transaction
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCES))
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_metric_matches_reference(name: str, seed: int) -> None:
     text, reference = REFERENCES[name]

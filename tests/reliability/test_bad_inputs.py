@@ -187,6 +187,19 @@ CONFIGS = [
         "zero-threads", _set("threads", 0), ("threads: Input should be greater than or equal to 1",)
     ),
     Bad(
+        "claimed-as-a-percentage",
+        _set("champion.claimed", {"roc_auc": 87}),
+        (
+            "champion.claimed: roc_auc: 87 is outside 0..1, where roc_auc lies; a percentage is "
+            "written as a fraction (87% is 0.87)",
+        ),
+    ),
+    Bad(
+        "claimed-not-a-number",
+        _set("champion.claimed", {"pr_auc": float("nan")}),
+        ("champion.claimed: pr_auc: the claimed figure is nan; write the documented number",),
+    ),
+    Bad(
         "rounds-a-word",
         _set("challengers.0.params", {"n_estimators": "abc"}),
         ("challengers[0].params: n_estimators is 'abc'", "whole number from 1 to"),
