@@ -101,8 +101,10 @@ class SearchRange(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> SearchRange:
         if self.choices is not None:
-            if self.low is not None or self.high is not None or not self.choices:
+            if self.low is not None or self.high is not None:
                 raise ValueError("give either choices: [...] or low and high, not both")
+            if not self.choices:
+                raise ValueError("choices is empty; list the values to try, or give low and high")
             return self
         if self.low is None or self.high is None:
             raise ValueError("give low and high (or choices: [...])")

@@ -131,5 +131,7 @@ def test_search_ranges_validate() -> None:
         SearchRange(low=0, high=1, log=True)
     with pytest.raises(ValueError, match="not both"):
         SearchRange(low=0, high=1, choices=[1])
+    with pytest.raises(ValueError, match="choices is empty; list the values to try"):
+        SearchRange(choices=[])
     with pytest.raises(ValueError, match="early stopping"):
         TuneConfig(space={"n_estimators": SearchRange(low=10, high=100)})
