@@ -29,7 +29,9 @@ def ui_command(
         None, "--config", "-c", help="Use this config's tracking.uri."
     ),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store."),
-    port: int = typer.Option(5000, "--port", help="Port on 127.0.0.1 (0: any free port)."),
+    port: int = typer.Option(
+        5000, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."
+    ),
     workers: int = typer.Option(
         1, "--workers", min=1, help="Server worker processes (one is plenty for one validator)."
     ),

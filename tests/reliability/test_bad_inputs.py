@@ -473,3 +473,11 @@ def test_a_deleted_working_directory_is_one_line(tmp_path: Path, sim_parquet: Pa
     _, stderr = process.communicate(timeout=120)
     outcome = Outcome(process.returncode, "", stderr)
     outcome.error(3, "the working directory no longer exists", "cd into an existing directory")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_no_server_can_bind_is_refused_before_one_starts(port: str) -> None:
+    """It started MLflow's server, which failed, and the line asked whether the port was free."""
+    outcome = invoke(["ui", "--port", port])
+    assert outcome.code == 2 and "Invalid value for '--port'" in outcome.stderr
+    assert "MLflow server" not in outcome.stderr + outcome.stdout
