@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from challengers.cli.errors import reports_errors
+
+if TYPE_CHECKING:
+    from challengers.simulate import SimulationSpec
 
 app = typer.Typer()
 
@@ -29,7 +33,8 @@ def simulate_command(
     """Write a synthetic transaction dataset with planted fraud: customers, terminals, devices;
     high amounts, compromised terminals, compromised customers and shared-device rings.
 
-    Written in row groups, so any size fits in memory.
+    Written in row groups: memory grows with the customers (rows per day), not the rows; a
+    simulation the memory or the disk cannot hold is refused before it starts.
 
     Examples:
 
@@ -50,6 +55,7 @@ def simulate_command(
         )
     except ValueError as exc:
         raise ConfigError(f"simulate: {exc}") from None
+    _check_room(spec, out)
     with RichProgress(quiet).stage(f"Simulating {rows:,} transactions", total=spec.days) as advance:
         summary = simulate(spec, out, on_day=advance)
     if not quiet:
@@ -57,4 +63,28 @@ def simulate_command(
             f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} frauds "
             f"({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
             f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
+        )
+
+
+def _check_room(spec: SimulationSpec, out: Path) -> None:
+    """Refuse, before any work, a simulation the memory or the disk cannot hold: 10^11 rows
+    asked for 550 million customers (about 550 GB) and the command sat silent until killed."""
+    import shutil
+
+    from challengers.errors import EnvironmentFailure
+    from challengers.pipeline.memory import available, size
+
+    room = available()
+    if room is not None and spec.memory_needed() > room[0]:
+        raise EnvironmentFailure(
+            f"simulate: {spec.rows:,} rows over {spec.days:,} days simulate {spec.customers:,} "
+            f"customers, about {size(spec.memory_needed())} of memory, but {size(room[0])} is "
+            f"left ({room[1]}); ask for fewer rows or more --days"
+        )
+    folder = next(p for p in (out.absolute(), *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    if spec.file_bytes() > free:
+        raise EnvironmentFailure(
+            f"--out {out}: {spec.rows:,} rows take about {size(spec.file_bytes())} on disk, but "
+            f"{folder} has {size(free)} free; ask for fewer rows or write elsewhere"
         )

@@ -437,15 +437,45 @@ def test_no_secret_in_the_refusal(tmp_path: Path, sim_parquet: Path) -> None:
 SIMULATE = [
     (["--out", "{tmp}"], 2, "is a directory; give a file name such as"),
     (["--out", "{tmp}/x.csv"], 2, "simulate writes parquet; name the file"),
-    (["--out", "{tmp}/x.parquet", "--days", "0"], 2, "days must be at least 1, got 0"),
+    (["--out", "{tmp}/x.parquet", "--days", "0"], 2, "days must be from 1 to 36,600 (a century)"),
+    (["--out", "{tmp}/x.parquet", "--days", "100000"], 2, "(a century), got 100000"),
+    (["--out", "{tmp}/x.parquet", "--seed", "-5"], 2, "seed must be 0 or more, got -5"),
 ]
 
 
-@pytest.mark.parametrize(("args", "code", "expect"), SIMULATE, ids=["dir", "csv", "days-0"])
+@pytest.mark.parametrize(
+    ("args", "code", "expect"), SIMULATE, ids=["dir", "csv", "days-0", "days-1e5", "seed-negative"]
+)
 def test_bad_simulate_arguments(args: list[str], code: int, expect: str, tmp_path: Path) -> None:
     filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
     invoke(["simulate", "--rows", "2000", *filled, "-q"]).error(code, expect)
     assert not list(tmp_path.iterdir())  # nothing written, no parquet bytes in x.csv
+
+
+def test_a_simulation_the_memory_cannot_hold_is_refused_before_any_work(tmp_path: Path) -> None:
+    """50M rows over 10 days: 5M customers, about 5.1 GB with a row group, against a budget of
+    100 MB (less what this process holds)."""
+    out = tmp_path / "x.parquet"
+    invoke(
+        ["simulate", "--rows", "50000000", "--days", "10", "--out", out, "-q"],
+        env={"CHALLENGE_MEMORY": "100M"},
+    ).error(
+        3,
+        "simulate: 50,000,000 rows over 10 days simulate 5,000,000 customers, about 5.1 GB of "
+        "memory, but ",
+        "is left (CHALLENGE_MEMORY=100M); ask for fewer rows or more --days",
+    )
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_file_the_disk_cannot_hold_is_refused_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "x.parquet"  # its folder does not exist yet: the disk's is measured
+    line = invoke(
+        ["simulate", "--rows", str(10**14), "--days", "36600", "--out", out, "-q"],
+        env={"CHALLENGE_MEMORY": "100000G"},  # the memory check passes, for the disk's to speak
+    ).error(3, f"--out {out}: 100,000,000,000,000 rows take about", "on disk, but")
+    assert line.endswith("free; ask for fewer rows or write elsewhere")
+    assert not list(tmp_path.iterdir())
 
 
 def test_simulate_into_an_unwritable_directory(unwritable_dir: Path) -> None:
