@@ -63,6 +63,10 @@ class SimulationSpec:
             raise ValueError(f"days must be from 1 to {MAX_DAYS:,} (a century), got {self.days}")
         if self.seed < 0:  # numpy's generators take none
             raise ValueError(f"seed must be 0 or more, got {self.seed}")
+        if self.start.toordinal() + self.days - 1 > date.max.toordinal():
+            raise ValueError(
+                f"{self.days:,} days from {self.start} end past {date.max}; start earlier"
+            )
 
     @property
     def customers(self) -> int:

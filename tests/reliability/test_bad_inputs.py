@@ -440,11 +440,18 @@ SIMULATE = [
     (["--out", "{tmp}/x.parquet", "--days", "0"], 2, "days must be from 1 to 36,600 (a century)"),
     (["--out", "{tmp}/x.parquet", "--days", "100000"], 2, "(a century), got 100000"),
     (["--out", "{tmp}/x.parquet", "--seed", "-5"], 2, "seed must be 0 or more, got -5"),
+    (
+        ["--out", "{tmp}/x.parquet", "--start", "9999-12-01", "--days", "100"],
+        2,
+        "simulate: 100 days from 9999-12-01 end past 9999-12-31; start earlier",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("args", "code", "expect"), SIMULATE, ids=["dir", "csv", "days-0", "days-1e5", "seed-negative"]
+    ("args", "code", "expect"),
+    SIMULATE,
+    ids=["dir", "csv", "days-0", "days-1e5", "seed-negative", "past-9999"],
 )
 def test_bad_simulate_arguments(args: list[str], code: int, expect: str, tmp_path: Path) -> None:
     filled = [a.replace("{tmp}", str(tmp_path)) for a in args]
