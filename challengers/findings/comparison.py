@@ -119,6 +119,48 @@ def significant_challengers(ctx: FindingContext) -> list[Finding]:
     return out
 
 
+def untested_comparison(ctx: FindingContext) -> list[Finding]:
+    """Challengers that scored but were never tested against the champion (no bootstrap: no
+    interval, no p-value): without this the report read "no challenger significantly
+    outperforms the champion" beside a challenger at pr_auc 1.00 against 0.22, and the rating
+    could not see it."""
+    primary = ctx.primary_key
+    scored = [m for m in ctx.models if m.role == "challenger" and m.status == "ok"]
+    if primary is None or not scored or any(primary in m.delta_vs_champion for m in scored):
+        return []
+    higher = ctx.higher_is_better.get(primary, True)
+    values = [(m.metrics.get(primary, math.nan), m.name) for m in scored]
+    finite = [(v, name) for v, name in values if math.isfinite(v)]
+    best = (max if higher else min)(finite) if finite else None
+    champion = ctx.champion.metrics.get(primary, math.nan)
+    why = (
+        "the run drew no bootstrap replicates (evaluation.bootstrap: 0)"
+        if ctx.bootstrap == 0
+        else "no paired test was computed"
+    )
+    estimate = (
+        f" On point estimates alone, the best challenger on {primary} is '{best[1]}' at "
+        f"{_fmt(best[0])} against the champion's {_fmt(champion)}; whether the difference is "
+        "real is unknown."
+        if best is not None
+        else ""
+    )
+    return [
+        Finding(
+            id="outcome-untested",
+            severity="medium",
+            area="outcomes",
+            title="The challengers were not tested against the champion",
+            detail=f"No interval and no p-value on the primary metric {primary}: {why}, so no "
+            f"verdict can be given.{estimate}",
+            metric=primary,
+            # the best challenger's lead on point estimates, untested
+            effect=best[0] - champion if best is not None else math.nan,
+            evidence={"bootstrap": ctx.bootstrap, "challengers": [m.name for m in scored]},
+        )
+    ]
+
+
 def _verdict(
     ctx: FindingContext,
     m: ModelResult,
@@ -375,6 +417,7 @@ def twin_comparisons(ctx: FindingContext) -> list[Finding]:
 COMPARISON_RULES: dict[str, Rule] = {
     "failed_models": failed_models,
     "significant_challengers": significant_challengers,
+    "untested_comparison": untested_comparison,
     "claimed_figures": claimed_figures,
     "thin_test_window": thin_test_window,
     "label_delay_gap": label_delay_gap,

@@ -24,6 +24,7 @@ class FindingContext:
     claim_tolerance: float = 0.0
     positives_test: int = 0
     rows_test: int = 0
+    bootstrap: int | None = None  # the run's replicates (None: not said)
     gap_days: int = 0
     label_delay_days: int = 0
     score_agreement: ScoreAgreement | None = None  # re-scored champion vs production scores

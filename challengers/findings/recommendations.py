@@ -25,6 +25,11 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "seeing results, or the verdict loses its error rate).",
     ),
     (
+        "outcome-untested",
+        "Re-run with evaluation.bootstrap of 1000 or more before reading the comparison as a "
+        "verdict on the champion.",
+    ),
+    (
         "outcome-worse-",
         "No action on the champion; record that this challenger family was "
         "tested and did not improve on it.",

@@ -302,6 +302,7 @@ def _findings(
             claim_tolerance=cfg.evaluation.findings.claim_tolerance,
             positives_test=summary["positives_test"],
             rows_test=summary["rows_test"],
+            bootstrap=cfg.evaluation.bootstrap,
             gap_days=prepared.plan.windows.gap_days,
             label_delay_days=cfg.split.label_delay_days,
             score_agreement=agreement,

@@ -68,7 +68,14 @@ def verdict(result: ExperimentResult) -> str:
     champ, primary = result.champion.name, result.primary_key
     better = [f for f in result.findings if f.id.startswith("outcome-better-")]
     counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
-    if better:
+    untested = next((f for f in result.findings if f.id == "outcome-untested"), None)
+    if untested is not None:
+        why = "no bootstrap replicates" if untested.evidence.get("bootstrap") == 0 else "no test"
+        lead = (
+            f"No verdict: the challengers were not tested against the champion '{champ}' on the "
+            f"primary metric {primary} ({why}; see the finding)."
+        )
+    elif better:
         names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)
         lead = (
             f"The champion '{champ}' is significantly outperformed on the primary metric "
@@ -267,16 +274,16 @@ def findings(result: ExperimentResult) -> Section:
 
 
 def limitations(result: ExperimentResult) -> Section:
+    exact = f"Headline metrics are exact on all {result.data.rows_test:,} test rows"
     items = [
-        f"Headline metrics are exact on all {result.data.rows_test:,} test rows; intervals come "
-        f"from {result.bootstrap:,} paired bootstrap replicates, {out.unit_text(result)}."
+        f"{exact}; intervals come from {result.bootstrap:,} paired bootstrap replicates, "
+        f"{out.unit_text(result)}."
+        if result.bootstrap
+        else f"{exact}; no intervals and no paired tests: the run drew no bootstrap replicates "
+        "(evaluation.bootstrap: 0), so the comparison rests on point estimates."
     ]
-    corrected = any(
-        d.p_value_adjusted is not None
-        for m in result.challengers
-        for d in m.delta_vs_champion.values()
-    )
-    if result.challengers and not corrected:
+    deltas = [d for m in result.challengers for d in m.delta_vs_champion.values()]
+    if deltas and not any(d.p_value_adjusted is not None for d in deltas):
         items.append("p-values are not corrected for the number of challengers.")
     items += out.resolution_note(result)
     ex = result.explanations

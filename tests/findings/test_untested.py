@@ -1,0 +1,84 @@
+"""Challengers never tested against the champion (no bootstrap): a finding, and a report that says
+so instead of "no challenger significantly outperforms the champion"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from challengers.config import load_config
+from challengers.findings.comparison import untested_comparison
+from challengers.findings.context import FindingContext
+from challengers.pipeline import RunOptions, run_experiment
+from challengers.report.sections import limitations, verdict
+from challengers.results import DeltaResult, ModelResult
+from tests.conftest import sim_config
+
+
+def _context(*challengers: ModelResult, bootstrap: int | None = 0) -> FindingContext:
+    champion = ModelResult("champ", "champion", "score")
+    champion.metrics = {"pr_auc": 0.2158}
+    return FindingContext(
+        models=[champion, *challengers],
+        higher_is_better={"pr_auc": True},
+        alpha=0.05,
+        positives_test=500,
+        rows_test=50_000,
+        metric_keys=("pr_auc",),
+        bootstrap=bootstrap,
+    )
+
+
+def _challenger(name: str, value: float, tested: bool = False) -> ModelResult:
+    m = ModelResult(name, "challenger", "lightgbm")
+    m.metrics = {"pr_auc": value}
+    if tested:
+        m.delta_vs_champion = {"pr_auc": DeltaResult(value - 0.2158, (0.1, 0.9), 0.001)}
+    return m
+
+
+def test_untested_challengers_are_a_finding_naming_the_best_point_estimate() -> None:
+    (found,) = untested_comparison(_context(_challenger("a", 0.30), _challenger("b", 0.95)))
+    assert (found.id, found.severity, found.models) == ("outcome-untested", "medium", ())
+    assert "the run drew no bootstrap replicates (evaluation.bootstrap: 0)" in found.detail
+    assert "the best challenger on pr_auc is 'b' at 0.9500 against the champion's 0.2158" in (
+        found.detail
+    )
+
+
+@pytest.mark.parametrize(
+    "challengers",
+    [[], [_challenger("a", 0.9, tested=True), _challenger("b", 0.3)]],
+    ids=["no-challenger", "tested"],
+)
+def test_no_finding_without_challengers_or_with_a_test(challengers: list[ModelResult]) -> None:
+    assert untested_comparison(_context(*challengers, bootstrap=1000)) == []
+
+
+def test_a_run_without_bootstrap_says_it_has_no_verdict(
+    tmp_path: Path, sim_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHALLENGE_PLOTS", "off")
+    config = sim_config(
+        sim_parquet,
+        threads=1,
+        challengers=[{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 10}}],
+    )
+    config["evaluation"]["bootstrap"] = 0
+    path = tmp_path / "experiment.yaml"
+    path.write_text(json.dumps(config))
+    result = run_experiment(
+        load_config(path),
+        RunOptions(output_dir=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path}/m.db"),
+    )
+    assert "outcome-untested" in [f.id for f in result.findings]
+    assert verdict(result).startswith(
+        f"No verdict: the challengers were not tested against the champion 'champ' on the "
+        f"primary metric {result.primary_key} (no bootstrap replicates; see the finding)."
+    )
+    text = " ".join(str(block) for block in limitations(result).blocks)
+    assert "no intervals and no paired tests" in text and "p-values are not corrected" not in text
+    assert "significantly outperforms" not in verdict(result)
+    assert (tmp_path / "out" / "report.md").read_text().count("No verdict:") == 1
