@@ -252,11 +252,17 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
             )
             continue
         ours = champ.metrics[key]
-        lo, hi = champ.ci.get(key, (ours, ours))
-        tol = ctx.claim_tolerance
-        if lo - tol <= claimed <= hi + tol:
+        interval = champ.ci.get(key)
+        lo, hi = interval or (ours, ours)
+        slack = ctx.claim_tolerance + rounding(claimed)
+        if lo - slack <= claimed <= hi + slack:
             continue
         inflated = (claimed > hi) == ctx.higher_is_better.get(key, True)
+        measured = (
+            f"with interval [{_fmt(lo)}, {_fmt(hi)}]"
+            if interval
+            else "(no interval: the run drew no bootstrap replicates)"
+        )
         out.append(
             Finding(
                 id=f"claim-{key}",
@@ -264,14 +270,32 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
                 area="replication",
                 title=f"Claimed {key} {'not reproduced (inflated)' if inflated else 'understated'}",
                 detail=f"Documentation claims {key} = {claimed}; we measure {_fmt(ours)} "
-                f"with interval [{_fmt(lo)}, {_fmt(hi)}] on the same out-of-time window.",
+                f"{measured} on the same out-of-time window, beyond the claim's own rounding "
+                f"(±{rounding(claimed):g}).",
                 metric=key,
                 models=(champ.name,),
                 effect=claimed - ours,
-                evidence={"claimed": claimed, "measured": ours, "ci": [lo, hi], "tolerance": tol},
+                evidence={
+                    "claimed": claimed,
+                    "measured": ours,
+                    "ci": [lo, hi],
+                    "tolerance": ctx.claim_tolerance,
+                    "rounding": rounding(claimed),
+                },
             )
         )
     return out
+
+
+def rounding(claimed: float) -> float:
+    """Half a unit of a documented figure's last decimal: a claimed 0.87 stands for 0.865-0.875,
+    and a measured 0.8695 reproduces it. Without it a run with no bootstrap (whose interval is
+    the point estimate) called that claim "not reproduced (inflated)", a high finding that rates
+    the champion unsatisfactory."""
+    from decimal import Decimal
+
+    exponent = Decimal(repr(float(claimed))).as_tuple().exponent
+    return 0.5 * 10.0 ** int(exponent) if isinstance(exponent, int) else 0.0
 
 
 def thin_test_window(ctx: FindingContext) -> list[Finding]:

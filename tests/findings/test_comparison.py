@@ -134,3 +134,39 @@ def test_train_test_gap(train: float, severity: str | None) -> None:
     analyses.stability.test_metrics = {"chall": {"roc_auc": 0.7}}
     found = {f.id: f for f in derive_findings(context(analyses))}
     assert (found["overfit-chall"].severity if "overfit-chall" in found else None) == severity
+
+
+def _claim_context(measured: float, claimed: float, ci: tuple[float, float] | None) -> Any:
+    champ = ModelResult("champ", "champion", "xgboost")
+    champ.metrics = {"roc_auc": measured}
+    champ.ci = {"roc_auc": ci} if ci is not None else {}
+    return FindingContext(
+        models=[champ],
+        higher_is_better={"roc_auc": True},
+        alpha=0.05,
+        claimed={"roc_auc": claimed},
+        metric_keys=("roc_auc",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("measured", "claimed", "ci", "expected"),
+    [
+        (0.8695, 0.87, None, None),  # a documented 0.87 stands for 0.865-0.875
+        (0.8640, 0.87, None, "high"),
+        (0.8760, 0.87, None, "medium"),
+        (0.8695, 0.875, None, "high"),  # three decimals: 0.8745-0.8755
+        (0.86, 0.9, (0.85, 0.88), None),  # 0.9 stands for 0.85-0.95
+        (0.86, 0.95, (0.85, 0.88), "high"),
+    ],
+)
+def test_a_claim_is_read_to_its_own_rounding(
+    measured: float, claimed: float, ci: tuple[float, float] | None, expected: str | None
+) -> None:
+    found = [
+        f for f in derive_findings(_claim_context(measured, claimed, ci)) if f.id == "claim-roc_auc"
+    ]
+    assert [f.severity for f in found] == ([expected] if expected else [])
+    if found and ci is None:
+        assert "(no interval: the run drew no bootstrap replicates)" in found[0].detail
+        assert f"(±{0.005 if claimed == 0.87 else 0.0005:g})" in found[0].detail
