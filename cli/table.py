@@ -58,10 +58,16 @@ def _style(m: str) -> str:
 
 def title(result: ExperimentResult) -> str:
     basis = "Holm-adjusted p" if _corrected(result) else "p (uncorrected)"
+    rows = f"{result.data.rows_test:,} test rows ({result.data.positives_test:,} frauds)"
     # two lines that each fit 80 columns (a long title would break mid-phrase)
+    if not result.bootstrap:  # no interval, delta or p-value to explain: say why there is none
+        return (
+            f"{result.experiment}: champion vs challengers on {rows}\n"
+            "point estimates only: no bootstrap, so no intervals, tests or verdict"
+        )
     return (
-        f"{result.experiment}: champion vs challengers on {result.data.rows_test:,} test rows "
-        f"({result.data.positives_test:,} frauds), {100 * (1 - result.alpha):.0f}% intervals\n"
+        f"{result.experiment}: champion vs challengers on {rows}, "
+        f"{100 * (1 - result.alpha):.0f}% intervals\n"
         f"Δ = challenger - champion, {basis}; ▲/▼ significantly better/worse"
     )
 

@@ -124,3 +124,15 @@ def test_the_replication_table_reads_at_80_columns() -> None:
     assert "0.202345679" in text and "0.0019" in text and "0.0021" in text and "2.00e-04" in text
     assert "…" not in text
     assert text.index("graph-lgbm") < text.index("value_detection")  # the model heads its rows
+
+
+def test_without_bootstrap_the_title_says_why_there_are_no_intervals_or_tests() -> None:
+    """It explained the Δ and p columns and the ▲/▼ marks of a table that had none of them."""
+    untested = result()
+    untested.bootstrap = 0
+    for m in untested.models:
+        m.ci, m.delta_vs_champion = {}, {}
+    text = render(comparison(untested, 80), 80)
+    assert "point estimates only: no bootstrap, so no intervals, tests or verdict" in text
+    assert "Δ = challenger" not in text and "% intervals" not in text
+    assert "95% intervals" in render(comparison(result(), 80), 80)
