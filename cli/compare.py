@@ -70,6 +70,12 @@ def compare_command(
             "[yellow]![/] the runs used different data (fingerprints differ): their metrics "
             "come from different rows"
         )
+    elif len({r.test_rows for r in runs}) > 1:
+        console().print(
+            "[yellow]![/] the runs were measured on different test rows (their test windows, "
+            "known-fraud exclusion or row counts differ): their metrics are not comparable "
+            "side by side"
+        )
     grid = _metrics_grid(runs, keys)
     console().print(_fitting(grid, lambda: _metrics_blocks(runs, keys), width))
 
@@ -130,6 +136,7 @@ def _runs_lines(runs: list[LoggedRun]) -> RenderableType:
                 f"  {r.run.name} · experiment {r.run.experiment} · {started:%Y-%m-%d %H:%M} UTC"
                 f" · {r.run.status}" + (f" · replicates {replication[:8]}" if replication else "")
             ),
+            Text(f"  test {r.test_rows}"),
             Text(
                 f"  data {(r.data_fingerprint or '?')[:12]} · config {(r.config_hash or '?')[:12]}"
                 f" · high findings {r.run.tags.get('findings_high', '?')}"
@@ -142,8 +149,9 @@ def _runs_table(runs: list[LoggedRun]) -> Table:
     from rich.table import Table
 
     table = Table(title="Runs")
-    for name in ("run", "name", "experiment", "started (UTC)", "status", "data", "config"):
+    for name in ("run", "name", "experiment", "started (UTC)", "status", "test rows", "data"):
         table.add_column(name)
+    table.add_column("config")
     table.add_column("high findings", justify="right")
     for r in runs:
         started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
@@ -155,6 +163,7 @@ def _runs_table(runs: list[LoggedRun]) -> Table:
             r.run.experiment,
             f"{started:%Y-%m-%d %H:%M}",
             r.run.status,
+            r.test_rows,
             (r.data_fingerprint or "?")[:12],
             (r.config_hash or "?")[:12],
             r.run.tags.get("findings_high", "?"),

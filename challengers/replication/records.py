@@ -118,6 +118,17 @@ class LoggedRun:
     def config_hash(self) -> str | None:
         return self.run.tags.get("config_hash")
 
+    @property
+    def test_rows(self) -> str:
+        """What its metrics were measured on: the test window, the known-fraud exclusion and the
+        number of test rows ("?" for what the run did not log)."""
+        rows = self.run.metrics.get("rows_test")
+        exclusion = {"True": ", known frauds excluded", "False": ""}.get(
+            self.run.params.get("exclude_known_frauds", ""), ""
+        )
+        counted = f"{rows:,.0f} rows" if rows is not None else "? rows"
+        return f"{self.run.params.get('test', '?')} ({counted}{exclusion})"
+
 
 @dataclass
 class RunRecord(LoggedRun):

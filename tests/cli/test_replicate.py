@@ -264,6 +264,39 @@ def test_compare_in_80_columns_shows_every_value_and_id_whole(logged: Logged) ->
         assert row.split()[-3:] == [f"{values['roc_auc']:.4f}", f"[{low:.4f},", f"{high:.4f}]"]
 
 
+def test_compare_says_when_the_runs_were_measured_on_different_test_rows(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """A run of the same data and windows that keeps the known fraudsters' rows: metrics of
+    other rows under the same data fingerprint (which covers the windows' rows)."""
+    config = yaml.safe_load(logged.config.read_text())
+    config["data"]["path"] = str(logged.data)
+    config["challengers"] = [{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 5}}]
+    config["evaluation"]["bootstrap"] = 0
+    config["split"]["exclude_known_frauds"] = False
+    shorter = tmp_path / "shorter.yaml"
+    shorter.write_text(yaml.safe_dump(config))
+    ran = runner.invoke(
+        app, ["run", str(shorter), "--tracking-uri", logged.uri, "-o", tmp_path / "o"]
+    )
+    assert ran.exit_code == 0, ran.output
+    other = _run_id(ran.output)
+    note = "the runs were measured on different test rows"
+    result = runner.invoke(app, ["compare", logged.original, other, "--tracking-uri", logged.uri])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert note in text
+    lines = re.findall(
+        r"test 2024-02-28\.\.2024-03-10 \(([\d,]+) rows(, known frauds excluded)?\)", text
+    )
+    (kept, excluded), (all_rows, none) = sorted(lines, key=lambda found: found[1], reverse=True)
+    assert excluded and not none and int(all_rows.replace(",", "")) > int(kept.replace(",", ""))
+    same = runner.invoke(
+        app, ["compare", logged.original, logged.replication, "--tracking-uri", logged.uri]
+    )
+    assert note not in " ".join(same.output.split())
+
+
 def test_a_run_is_found_by_the_first_characters_of_its_id(logged: Logged) -> None:
     whole = runner.invoke(
         app, ["compare", logged.original, "--tracking-uri", logged.uri], env={"COLUMNS": "200"}
