@@ -31,14 +31,18 @@ def _library(booster: Any) -> trees.TreeLibrary:
     return lib
 
 
-def contributions(booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+def contributions(
+    booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+) -> np.ndarray:
     """Per-row SHAP contributions, shape (rows, features + 1); the last column is the bias."""
-    return _library(booster).contributions(booster, x, names)
+    return _library(booster).contributions(booster, x, names, threads)
 
 
-def raw_margin(booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+def raw_margin(
+    booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+) -> np.ndarray:
     """The model's raw output (log-odds) for each row."""
-    return _library(booster).raw_margin(booster, x, names)
+    return _library(booster).raw_margin(booster, x, names, threads)
 
 
 @dataclass
@@ -62,15 +66,18 @@ class ModelExplanation:
         return pairs[:n]
 
 
-def explain(model: str, booster: Any, x: np.ndarray, names: Sequence[str]) -> ModelExplanation:
-    """SHAP summary of ``booster`` on the rows of ``x`` (columns named ``names``)."""
+def explain(
+    model: str, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+) -> ModelExplanation:
+    """SHAP summary of ``booster`` on the rows of ``x`` (columns named ``names``), on
+    ``threads`` threads (default: every core)."""
     library = _library(booster).name
-    contrib = contributions(booster, x, names)
+    contrib = contributions(booster, x, names, threads)
     if contrib.shape[1] != len(names) + 1:
         raise ValueError(f"{contrib.shape[1] - 1} contributions for {len(names)} features")
     mean_abs = np.abs(contrib[:, :-1]).mean(axis=0) if len(x) else np.zeros(len(names))
     total = float(mean_abs.sum())
-    error = np.abs(contrib.sum(axis=1) - raw_margin(booster, x, names))
+    error = np.abs(contrib.sum(axis=1) - raw_margin(booster, x, names, threads))
     return ModelExplanation(
         model=model,
         library=library,

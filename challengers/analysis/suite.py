@@ -507,7 +507,7 @@ def explanations(inp: AnalysisInput) -> ex.Explanations:
                 skipped[name] = f"{model.kind} has no native tree booster"
                 continue
             x, names = model.model_inputs(sample, history=inp.history)
-            done.append(ex.explain(name, booster, x, names))
+            done.append(ex.explain(name, booster, x, names, inp.threads))
         except Exception as exc:  # an explanation failing never stops the run
             skipped[name] = f"explanation failed: {type(exc).__name__}: {exc}"
     champion = next((e for e in done if e.model == inp.champion), None)

@@ -81,6 +81,7 @@ class NativeModelChampion(BaseChallenger):
 
     booster_: Any = None  # built by ready()
     facts_: trees.FileFacts | None = None  # what the file says (open())
+    threads: int | None = None  # the run's (the plan sets it); None: every core
     _content: Any = None  # the checked content, until the booster is built from it
     _pending: Callable[[], Any] | None = None  # the booster being built in a thread
 
@@ -136,6 +137,7 @@ class NativeModelChampion(BaseChallenger):
                 f"champion.model: {self.path} is not a readable {lib.title} model: the file "
                 f"says {_told(self.facts_)}, {lib.title} reads {_told(read)}; {lib.export_hint}"
             )
+        lib.limit_threads(booster, self.threads)
         self.booster_, self._content = booster, None
         self.calibrated = lib.gives_probabilities(booster)
 
@@ -177,7 +179,10 @@ class NativeModelChampion(BaseChallenger):
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         lib = self._library()
-        return predict_in_blocks(frame, self.features_, lambda x: lib.predict(self.booster_, x))
+        threads = self.threads
+        return predict_in_blocks(
+            frame, self.features_, lambda x: lib.predict(self.booster_, x, threads)
+        )
 
     def classes(self) -> int:
         """How many classes the model predicts (2 for a binary model), as its file says."""

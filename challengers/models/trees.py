@@ -94,11 +94,19 @@ class TreeLibrary:
         """How many classes the booster predicts (2 for a binary model)."""
         raise NotImplementedError
 
-    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    def limit_threads(self, booster: Any, threads: int | None) -> None:
+        """Make ``booster`` predict with ``threads`` threads (default: every core) where the
+        library reads the count from the booster rather than from each call."""
+
+    def contributions(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
         """Per-row SHAP contributions, shape (rows, features + 1); the last column is the bias."""
         raise NotImplementedError
 
-    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    def raw_margin(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
         """The model's raw output (log-odds) for each row."""
         raise NotImplementedError
 
@@ -179,11 +187,17 @@ class LightGBMLibrary(TreeLibrary):
         # LightGBM predicts with the best iteration by itself (and saves only up to it)
         return np.asarray(booster.predict(x, num_threads=workers(threads)))
 
-    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        return np.asarray(booster.predict(x, pred_contrib=True), dtype=np.float64)
+    def contributions(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
+        contrib = booster.predict(x, pred_contrib=True, num_threads=workers(threads))
+        return np.asarray(contrib, dtype=np.float64)
 
-    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        return np.asarray(booster.predict(x, raw_score=True), dtype=np.float64)
+    def raw_margin(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
+        margin = booster.predict(x, raw_score=True, num_threads=workers(threads))
+        return np.asarray(margin, dtype=np.float64)
 
     def objective(self, booster: Any) -> str | None:
         objective = (getattr(booster, "params", None) or {}).get("objective")
@@ -277,7 +291,14 @@ class XGBoostLibrary(TreeLibrary):
 
         return xgb.DMatrix(x, feature_names=None if names is None else list(names))
 
-    def contributions(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    def limit_threads(self, booster: Any, threads: int | None) -> None:
+        # XGBoost predicts (inplace, from a matrix, contributions) with the booster's nthread: a
+        # champion file has none, and used every core whatever the run's threads said
+        booster.set_param({"nthread": workers(threads)})
+
+    def contributions(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
         out = booster.predict(
             self._matrix(x, names),
             pred_contribs=True,
@@ -286,7 +307,9 @@ class XGBoostLibrary(TreeLibrary):
         )
         return np.asarray(out, dtype=np.float64)
 
-    def raw_margin(self, booster: Any, x: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    def raw_margin(
+        self, booster: Any, x: np.ndarray, names: Sequence[str], threads: int | None = None
+    ) -> np.ndarray:
         out = booster.predict(
             self._matrix(x, names),
             output_margin=True,

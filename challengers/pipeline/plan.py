@@ -306,6 +306,7 @@ def _champion_plan(
     model, source = load_champion_model(
         c.model, c.features, schema, allow_pickle, tracking_uri, recorded
     )
+    model.threads = cfg.threads  # its scoring and explanations on the run's threads
     features = tuple(model.features or ())
     check_feature_types(schema, features, "champion features")
     kind = f"{model.library}-file"
