@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from challengers.experiment_result import ExperimentResult
+from challengers.findings.comparison import MIN_FRAUDS_TO_CLAIM
 from challengers.report import diagnostics as diag
 from challengers.report import governance as gov
 from challengers.report import outcomes as out
@@ -74,6 +75,11 @@ def verdict(result: ExperimentResult) -> str:
         lead = (
             f"No verdict: the challengers were not tested against the champion '{champ}' on the "
             f"primary metric {primary} ({why}; see the finding)."
+        )
+    elif result.challengers and result.data.positives_test < MIN_FRAUDS_TO_CLAIM:
+        lead = (
+            f"No verdict: the test window holds {result.data.positives_test} fraud(s), fewer than "
+            f"the {MIN_FRAUDS_TO_CLAIM} a paired test needs to call a winner (see the findings)."
         )
     elif better:
         names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)

@@ -82,3 +82,32 @@ def test_a_run_without_bootstrap_says_it_has_no_verdict(
     assert "no intervals and no paired tests" in text and "p-values are not corrected" not in text
     assert "significantly outperforms" not in verdict(result)
     assert (tmp_path / "out" / "report.md").read_text().count("No verdict:") == 1
+
+
+def test_a_test_window_with_too_few_frauds_gives_no_verdict() -> None:
+    """Below MIN_FRAUDS_TO_CLAIM no paired test calls a winner (the findings say why); the verdict
+    read "no challenger significantly outperforms the champion" as if one had been run."""
+    from challengers.experiment_result import ExperimentResult
+    from challengers.results import DataSummary
+
+    champ = ModelResult("champ", "champion", "score", metrics={"pr_auc": 0.2})
+    chall = _challenger("lgbm", 0.6, tested=True)
+    result = ExperimentResult(
+        run_id="r",
+        experiment="x",
+        config_hash="h",
+        data=DataSummary("fp", 1000, 5000, 40, 6),
+        models=[champ, chall],
+        findings=[],
+        metric_keys=["pr_auc"],
+        higher_is_better={"pr_auc": True},
+        alpha=0.05,
+        bootstrap=200,
+        operating_alert_rate=0.01,
+        output_dir=Path("out"),
+    )
+    assert verdict(result).startswith(
+        "No verdict: the test window holds 6 fraud(s), fewer than the 10 a paired test needs"
+    )
+    result.data.positives_test = 60
+    assert verdict(result).startswith("No challenger significantly outperforms")
