@@ -418,8 +418,57 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
             "features": len(prepared.plan.spec.features),
             "champion": prepared.plan.champion.kind,
             "challengers": [f"{m.name} ({m.kind})" for m in prepared.plan.challengers],
-            "notes": [*prepared.plan.notes, *prepared_notes(prepared)],
+            "notes": [
+                *prepared.plan.notes,
+                *prepared_notes(prepared),
+                *budget_notes(cfg, prepared),
+            ],
         }
+
+
+MIN_COUNTED = 10  # rows a budget's figure rests on, below which it says little
+
+
+def budget_notes(cfg: ExperimentConfig, prepared: Prepared) -> list[str]:
+    """Budgets the test window makes degenerate, said before a run: an alert rate or a false-
+    positive rate that leaves a handful of rows (precision_at_alerts@1e-07 alerted 1 row and read
+    1.0 for every model), a daily k above any day's entities (every entity alerted, and the
+    figure their frauds over k: 1.7e-07 at k = 10^8)."""
+    test, spec, e = prepared.split.test, prepared.plan.spec, cfg.evaluation
+    budgets = [(f"evaluation.metrics {m.key}", m.info.param, m.param) for m in e.metric_specs]
+    if e.operating_point.alert_rate is not None:
+        rate = e.operating_point.alert_rate
+        budgets.append(("evaluation.operating_point.alert_rate", "alert_rate", rate))
+    rows = test.height
+    notes = []
+    for where, kind, value in budgets:
+        if kind == "alert_rate" and value is not None and round(value * rows) < MIN_COUNTED:
+            notes.append(
+                f"{where}: {value:g} of the {rows:,} test rows is {max(1, round(value * rows))} "
+                f"alert(s); a figure on fewer than {MIN_COUNTED} rows says little"
+            )
+        elif kind == "fpr" and value is not None:
+            genuine = rows - int(test.get_column(spec.target).sum())
+            if value * genuine < MIN_COUNTED:
+                notes.append(
+                    f"{where}: {value:g} of the {genuine:,} genuine test rows allows "
+                    f"{value * genuine:.1f} false alert(s); a figure on fewer than "
+                    f"{MIN_COUNTED} says little"
+                )
+        elif kind == "k" and value is not None and spec.entity:
+            busiest = _busiest_day(test, spec.entity)
+            if value > busiest:
+                notes.append(
+                    f"{where}: k = {value:g} is more than any test day's {busiest:,} entities: "
+                    "every entity is alerted each day, and the figure is their frauds over k"
+                )
+    return notes
+
+
+def _busiest_day(test: pl.DataFrame, entity: str) -> int:
+    """The most distinct entities any test day has."""
+    most = test.group_by(DAY).agg(pl.col(entity).n_unique()).select(pl.col(entity).max())
+    return int(most.item() or 0)
 
 
 def default_output_dir(cfg: ExperimentConfig, kind: str = "") -> Path:

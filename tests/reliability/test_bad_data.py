@@ -566,3 +566,27 @@ def test_a_test_window_inside_the_label_delay_is_a_note_before_the_run(
     _check(data, tmp_path, None)  # the suite's split: 7 days between the windows, as the delay
     again = invoke(["check", cfg, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"])
     assert again.code == 0 and "between the training and test windows" not in again.stdout
+
+
+def test_budgets_the_test_window_makes_degenerate_are_notes_before_the_run(
+    tmp_path: Path, sim_frame: pl.DataFrame
+) -> None:
+    """precision_at_alerts@1e-07 alerted 1 row and read 1.0 for every model; a k above every
+    day's entities alerts them all."""
+    data = tmp_path / "data.parquet"
+    sim_frame.write_parquet(data)
+    cfg = tmp_path / "experiment.yaml"
+    store = f"sqlite:///{tmp_path / 'm.db'}"
+
+    def notes(metrics: list[str]) -> str:
+        _check(data, tmp_path, lambda c: c["evaluation"].update(metrics=metrics))
+        loud = invoke(["check", cfg, "--tracking-uri", store])
+        assert loud.code == 0, loud.stderr
+        return " ".join(loud.stdout.split())
+
+    found = notes(["pr_auc", "precision_at_alerts@0.0001", "entity_precision_at@100000"])
+    assert "! evaluation.metrics precision_at_alerts_0.0001: 0.0001 of the" in found
+    assert "test rows is 1 alert(s); a figure on fewer than 10 rows says little" in found
+    assert "! evaluation.metrics entity_precision_at_100000: k = 100000 is more than any" in found
+    assert "every entity is alerted each day, and the figure is their frauds over k" in found
+    assert "says little" not in notes(["pr_auc", "precision_at_alerts@0.05", "recall_at_fpr@0.01"])
