@@ -18,7 +18,13 @@ import polars as pl
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
-from challengers.data.frames import DAY, check_finite, one_chunk_per_column, time_range
+from challengers.data.frames import (
+    DAY,
+    DataSpec,
+    check_finite,
+    one_chunk_per_column,
+    time_range,
+)
 from challengers.data.split import INPUT_EXAMPLE_ROWS, Split, Windows
 from challengers.engine.base import Engine, WindowRows
 from challengers.engine.rowhash import RowSums, load_kernels
@@ -434,35 +440,42 @@ def budget_notes(cfg: ExperimentConfig, prepared: Prepared) -> list[str]:
     positive rate that leaves a handful of rows (precision_at_alerts@1e-07 alerted 1 row and read
     1.0 for every model), a daily k above any day's entities (every entity alerted, and the
     figure their frauds over k: 1.7e-07 at k = 10^8)."""
-    test, spec, e = prepared.split.test, prepared.plan.spec, cfg.evaluation
+    e = cfg.evaluation
     budgets = [(f"evaluation.metrics {m.key}", m.info.param, m.param) for m in e.metric_specs]
     if e.operating_point.alert_rate is not None:
         rate = e.operating_point.alert_rate
         budgets.append(("evaluation.operating_point.alert_rate", "alert_rate", rate))
+    found = (
+        _budget_note(where, kind, value, prepared.split.test, prepared.plan.spec)
+        for where, kind, value in budgets
+        if kind is not None and value is not None
+    )
+    return [note for note in found if note]
+
+
+def _budget_note(where: str, kind: str, value: float, test: pl.DataFrame, spec: DataSpec) -> str:
+    """What makes one budget degenerate on ``test``, or ""."""
     rows = test.height
-    notes = []
-    for where, kind, value in budgets:
-        if kind == "alert_rate" and value is not None and round(value * rows) < MIN_COUNTED:
-            notes.append(
-                f"{where}: {value:g} of the {rows:,} test rows is {max(1, round(value * rows))} "
-                f"alert(s); a figure on fewer than {MIN_COUNTED} rows says little"
+    if kind == "alert_rate" and round(value * rows) < MIN_COUNTED:
+        return (
+            f"{where}: {value:g} of the {rows:,} test rows is {max(1, round(value * rows))} "
+            f"alert(s); a figure on fewer than {MIN_COUNTED} rows says little"
+        )
+    if kind == "fpr":
+        genuine = rows - int(test.get_column(spec.target).sum())
+        if value * genuine < MIN_COUNTED:
+            return (
+                f"{where}: {value:g} of the {genuine:,} genuine test rows allows "
+                f"{value * genuine:.1f} false alert(s); a figure on fewer than {MIN_COUNTED} "
+                "says little"
             )
-        elif kind == "fpr" and value is not None:
-            genuine = rows - int(test.get_column(spec.target).sum())
-            if value * genuine < MIN_COUNTED:
-                notes.append(
-                    f"{where}: {value:g} of the {genuine:,} genuine test rows allows "
-                    f"{value * genuine:.1f} false alert(s); a figure on fewer than "
-                    f"{MIN_COUNTED} says little"
-                )
-        elif kind == "k" and value is not None and spec.entity:
-            busiest = _busiest_day(test, spec.entity)
-            if value > busiest:
-                notes.append(
-                    f"{where}: k = {value:g} is more than any test day's {busiest:,} entities: "
-                    "every entity is alerted each day, and the figure is their frauds over k"
-                )
-    return notes
+    busiest = _busiest_day(test, spec.entity) if kind == "k" and spec.entity else None
+    if busiest is not None and value > busiest:
+        return (
+            f"{where}: k = {value:g} is more than any test day's {busiest:,} entities: every "
+            "entity is alerted each day, and the figure is their frauds over k"
+        )
+    return ""
 
 
 def _busiest_day(test: pl.DataFrame, entity: str) -> int:
