@@ -70,7 +70,9 @@ def verdict(result: ExperimentResult) -> str:
     better = [f for f in result.findings if f.id.startswith("outcome-better-")]
     counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
     untested = next((f for f in result.findings if f.id == "outcome-untested"), None)
-    if untested is not None:
+    if result.challengers and all(m.status != "ok" for m in result.challengers):
+        lead = f"No verdict: no challenger finished (see the findings); the champion is '{champ}'."
+    elif untested is not None:
         why = "no bootstrap replicates" if untested.evidence.get("bootstrap") == 0 else "no test"
         lead = (
             f"No verdict: the challengers were not tested against the champion '{champ}' on the "

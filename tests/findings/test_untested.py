@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from challengers.config import load_config
+from challengers.experiment_result import ExperimentResult
 from challengers.findings.comparison import untested_comparison
 from challengers.findings.context import FindingContext
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.report.sections import limitations, verdict
-from challengers.results import DeltaResult, ModelResult
+from challengers.results import DataSummary, DeltaResult, ModelResult
 from tests.conftest import sim_config
 
 
@@ -37,6 +38,23 @@ def _challenger(name: str, value: float, tested: bool = False) -> ModelResult:
     if tested:
         m.delta_vs_champion = {"pr_auc": DeltaResult(value - 0.2158, (0.1, 0.9), 0.001)}
     return m
+
+
+def _result(models: list[ModelResult], positives: int) -> ExperimentResult:
+    return ExperimentResult(
+        run_id="r",
+        experiment="x",
+        config_hash="h",
+        data=DataSummary("fp", 1000, 5000, 40, positives),
+        models=models,
+        findings=[],
+        metric_keys=["pr_auc"],
+        higher_is_better={"pr_auc": True},
+        alpha=0.05,
+        bootstrap=200,
+        operating_alert_rate=0.01,
+        output_dir=Path("out"),
+    )
 
 
 def test_untested_challengers_are_a_finding_naming_the_best_point_estimate() -> None:
@@ -87,27 +105,18 @@ def test_a_run_without_bootstrap_says_it_has_no_verdict(
 def test_a_test_window_with_too_few_frauds_gives_no_verdict() -> None:
     """Below MIN_FRAUDS_TO_CLAIM no paired test calls a winner (the findings say why); the verdict
     read "no challenger significantly outperforms the champion" as if one had been run."""
-    from challengers.experiment_result import ExperimentResult
-    from challengers.results import DataSummary
-
     champ = ModelResult("champ", "champion", "score", metrics={"pr_auc": 0.2})
-    chall = _challenger("lgbm", 0.6, tested=True)
-    result = ExperimentResult(
-        run_id="r",
-        experiment="x",
-        config_hash="h",
-        data=DataSummary("fp", 1000, 5000, 40, 6),
-        models=[champ, chall],
-        findings=[],
-        metric_keys=["pr_auc"],
-        higher_is_better={"pr_auc": True},
-        alpha=0.05,
-        bootstrap=200,
-        operating_alert_rate=0.01,
-        output_dir=Path("out"),
-    )
+    result = _result([champ, _challenger("lgbm", 0.6, tested=True)], positives=6)
     assert verdict(result).startswith(
         "No verdict: the test window holds 6 fraud(s), fewer than the 10 a paired test needs"
     )
     result.data.positives_test = 60
     assert verdict(result).startswith("No challenger significantly outperforms")
+
+
+def test_a_run_whose_challengers_all_failed_gives_no_verdict() -> None:
+    failed = _challenger("lgbm", float("nan"))
+    failed.status = "failed"
+    champ = ModelResult("champ", "champion", "score", metrics={"pr_auc": 0.2})
+    result = _result([champ, failed], positives=60)
+    assert verdict(result).startswith("No verdict: no challenger finished (see the findings)")
