@@ -82,10 +82,10 @@ def compare_command(
 
 def _fitting(table: Table, narrow: Callable[[], RenderableType], width: int) -> RenderableType:
     """``table`` where it fits ``width`` columns uncut, else the ``narrow`` layout: a table cut to
-    fit (a pipe or a file gets 80 columns) showed 0.21… for every value and 91e825… for the ids."""
-    from rich.console import Console
+    fit showed 0.21… for every value and 91e825… for the ids."""
+    from challengers.cli.table import fits
 
-    return table if Console(width=10_000).measure(table).maximum <= width else narrow()
+    return table if fits(table, width) else narrow()
 
 
 def _metrics_grid(runs: list[LoggedRun], keys: list[str]) -> Table:
@@ -121,26 +121,35 @@ def _metrics_blocks(runs: list[LoggedRun], keys: list[str]) -> RenderableType:
     return Group(table)
 
 
+def _facts(r: LoggedRun) -> dict[str, str]:
+    """What both layouts of the runs show of a run, as text."""
+    started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
+    replication = r.run.tags.get("replication_of")
+    return {
+        "started": f"{started:%Y-%m-%d %H:%M}",
+        "replicates": f"replicates {replication[:8]}" if replication else "",
+        "data": (r.data_fingerprint or "?")[:12],
+        "config": (r.config_hash or "?")[:12],
+        "high": r.run.tags.get("findings_high", "?"),
+    }
+
+
 def _runs_lines(runs: list[LoggedRun]) -> RenderableType:
-    """The runs table's facts as two lines a run, for a terminal the table does not fit."""
+    """The runs table's facts as lines, for a terminal the table does not fit."""
     from rich.console import Group
     from rich.text import Text
 
     lines: list[RenderableType] = [Text("Runs", style="bold")]
     for r in runs:
-        started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
-        replication = r.run.tags.get("replication_of")
+        f = _facts(r)
         lines += [
             Text(r.run_id, style="bold"),
             Text(
-                f"  {r.run.name} · experiment {r.run.experiment} · {started:%Y-%m-%d %H:%M} UTC"
-                f" · {r.run.status}" + (f" · replicates {replication[:8]}" if replication else "")
+                f"  {r.run.name} · experiment {r.run.experiment} · {f['started']} UTC"
+                f" · {r.run.status}" + (f" · {f['replicates']}" if f["replicates"] else "")
             ),
             Text(f"  test {r.test_rows}"),
-            Text(
-                f"  data {(r.data_fingerprint or '?')[:12]} · config {(r.config_hash or '?')[:12]}"
-                f" · high findings {r.run.tags.get('findings_high', '?')}"
-            ),
+            Text(f"  data {f['data']} · config {f['config']} · high findings {f['high']}"),
         ]
     return Group(*lines)
 
@@ -154,19 +163,18 @@ def _runs_table(runs: list[LoggedRun]) -> Table:
     table.add_column("config")
     table.add_column("high findings", justify="right")
     for r in runs:
-        started = datetime.fromtimestamp(r.run.start_time / 1000, tz=UTC)
-        replication = r.run.tags.get("replication_of")
-        name = r.run.name + (f"\n[dim]replicates {replication[:8]}[/]" if replication else "")
+        f = _facts(r)
+        name = r.run.name + (f"\n[dim]{f['replicates']}[/]" if f["replicates"] else "")
         table.add_row(
             r.run_id,
             name,
             r.run.experiment,
-            f"{started:%Y-%m-%d %H:%M}",
+            f["started"],
             r.run.status,
             r.test_rows,
-            (r.data_fingerprint or "?")[:12],
-            (r.config_hash or "?")[:12],
-            r.run.tags.get("findings_high", "?"),
+            f["data"],
+            f["config"],
+            f["high"],
         )
     return table
 

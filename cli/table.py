@@ -170,10 +170,16 @@ def _corrected(result: ExperimentResult) -> bool:
     )
 
 
+def fits(table: Table, width: int) -> bool:
+    """Whether ``table`` shows whole in ``width`` columns: rich cuts a table that does not fit
+    (a pipe or a file gets 80), every value to "0.21…"."""
+    return Console(width=10_000).measure(table).maximum <= width
+
+
 def comparison(result: ExperimentResult, width: int) -> RenderableType:
     """The layout that fits ``width``: the grid when it does, else the blocks."""
     head = Text(title(result), style="bold")
     table = grid(result)
-    if Console(width=10_000).measure(table).maximum <= width:
+    if fits(table, width):
         return Group(head, table)
     return Group(head, blocks(result, width))
