@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from challengers.analysis.budget import budget_from_rate
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
 from challengers.data.checks import check_test_rows
@@ -456,10 +457,11 @@ def budget_notes(cfg: ExperimentConfig, prepared: Prepared) -> list[str]:
 def _budget_note(where: str, kind: str, value: float, test: pl.DataFrame, spec: DataSpec) -> str:
     """What makes one budget degenerate on ``test``, or ""."""
     rows = test.height
-    if kind == "alert_rate" and round(value * rows) < MIN_COUNTED:
+    alerts = budget_from_rate(rows, value).alerts if kind == "alert_rate" else None
+    if alerts is not None and alerts < MIN_COUNTED:
         return (
-            f"{where}: {value:g} of the {rows:,} test rows is {max(1, round(value * rows))} "
-            f"alert(s); a figure on fewer than {MIN_COUNTED} rows says little"
+            f"{where}: {value:g} of the {rows:,} test rows is {alerts} alert(s); a figure on "
+            f"fewer than {MIN_COUNTED} rows says little"
         )
     if kind == "fpr":
         genuine = rows - int(test.get_column(spec.target).sum())
