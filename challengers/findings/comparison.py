@@ -10,6 +10,7 @@ overfit, decay, explanations) live in :mod:`challengers.findings.diagnostics`.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from challengers.evaluation.evaluate import decision
 from challengers.findings.context import FindingContext, Rule
@@ -254,7 +255,8 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
         ours = champ.metrics[key]
         interval = champ.ci.get(key)
         lo, hi = interval or (ours, ours)
-        slack = ctx.claim_tolerance + rounding(claimed)
+        rounded = rounding(claimed)
+        slack = ctx.claim_tolerance + rounded
         if lo - slack <= claimed <= hi + slack:
             continue
         inflated = (claimed > hi) == ctx.higher_is_better.get(key, True)
@@ -271,7 +273,7 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
                 title=f"Claimed {key} {'not reproduced (inflated)' if inflated else 'understated'}",
                 detail=f"Documentation claims {key} = {claimed}; we measure {_fmt(ours)} "
                 f"{measured} on the same out-of-time window, beyond the claim's own rounding "
-                f"(±{rounding(claimed):g}).",
+                f"(±{rounded:g}).",
                 metric=key,
                 models=(champ.name,),
                 effect=claimed - ours,
@@ -280,7 +282,7 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
                     "measured": ours,
                     "ci": [lo, hi],
                     "tolerance": ctx.claim_tolerance,
-                    "rounding": rounding(claimed),
+                    "rounding": rounded,
                 },
             )
         )
@@ -379,8 +381,6 @@ def _auc_upper_bound(m: ModelResult, auc: float, ctx: FindingContext) -> float |
     positives, negatives = ctx.positives_test, ctx.rows_test - ctx.positives_test
     if positives < 1 or negatives < 1:
         return None
-    from statistics import NormalDist
-
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)  # Hanley & McNeil (1982)
     variance = (
         auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)
