@@ -211,9 +211,8 @@ def make_plan(
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
     champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri, champion_source)
-    challengers = [
-        _challenger_plan(c, spec, schema, answer_columns(cfg)) for c in _selected(cfg, only)
-    ]
+    answers = answer_columns(cfg)
+    challengers = [_challenger_plan(c, spec, schema, answers) for c in _selected(cfg, only)]
     lookback = max(m.lookback_days for m in [champion, *challengers])
     plan = Plan(
         lf=lf,
