@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -105,9 +106,10 @@ def tool_config(data: Path, directory: Path) -> Path:
 
 
 def run_tool(
-    config: Path, directory: Path, tag: str = "tool"
+    config: Path, directory: Path, tag: str = "tool", env: Mapping[str, str] = TOOL_ENV
 ) -> tuple[float, dict, list[tuple[str, float]]]:
-    """Wall time, comparison.json, and the time of each step as the progress lines report it."""
+    """Wall time, comparison.json, and the time of each step as the progress lines report it
+    (``env``: the tool's environment; compare_revisions.py puts a revision's tree on its path)."""
     started = time.perf_counter()
     done = subprocess.run(
         [
@@ -121,7 +123,8 @@ def run_tool(
         ],
         capture_output=True,
         text=True,
-        env=TOOL_ENV,
+        env=dict(env),
+        cwd=directory,  # outside every source tree (compare_revisions.py's sides)
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:  # the tool's own message, not a CalledProcessError's traceback
@@ -300,9 +303,10 @@ def fixed_config(directory: Path) -> Path:
     return path
 
 
-def fixed_run(config: Path, directory: Path, index: int) -> dict:
+def fixed_run(config: Path, directory: Path, tag: str, env: Mapping[str, str] = TOOL_ENV) -> dict:
+    """One run's wall and CPU seconds, its models' fit + predict seconds and its steps."""
     before = children_cpu_s()
-    wall, comparison, steps = run_tool(config, directory, tag=f"fixed-{index}")
+    wall, comparison, steps = run_tool(config, directory, tag, env)
     # the run's CPU seconds, its own children's (the browser printing the PDF) included: what a
     # loaded machine's wall time hides
     cpu = children_cpu_s() - before
@@ -369,8 +373,8 @@ def fixed_cost() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         config = fixed_config(directory)
-        fixed_run(config, directory, -1)  # creates the store; not counted
-        runs = [fixed_run(config, directory, i) for i in range(FIXED_RUNS)]
+        fixed_run(config, directory, "fixed-warm")  # creates the store; not counted
+        runs = [fixed_run(config, directory, f"fixed-{i}") for i in range(FIXED_RUNS)]
         first, step = first_line_seconds(config, directory)
     helping, help_cpu = help_seconds()
     walls = [r["wall"] for r in runs]

@@ -22,21 +22,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _results import HANDBOOK, TOOL_ENV, children_cpu_s, machine, progress_steps
+from _results import HANDBOOK, TOOL_ENV, machine
+from bench_handbook import fixed_config, fixed_run
 
 REPO = Path(__file__).resolve().parents[1]
-CHALLENGE = Path(sys.executable).parent / "challenge"  # the console script a user runs
 
 
 @dataclass
@@ -93,30 +91,13 @@ def prepare(side: Side, cwd: Path) -> None:
 
 
 def run(side: Side, config: Path, cwd: Path, tag: str) -> Timed:
-    before = children_cpu_s()
-    started = time.perf_counter()
-    done = subprocess.run(
-        [
-            str(CHALLENGE), "run", str(config), "--output", str(cwd / tag),
-            "--tracking-uri", f"sqlite:///{cwd}/store.db",
-        ],
-        cwd=cwd, env=side.env(), capture_output=True, text=True,
-    )  # fmt: skip
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(
-            f"{side.label}: challenge run exited {done.returncode}: {done.stderr[-800:]}"
-        )
-    models = json.loads((cwd / tag / "comparison.json").read_text())["models"]
-    fit = sum(m["fit_seconds"] + m["predict_seconds"] for m in models)
-    return Timed(wall, children_cpu_s() - before, wall - fit, progress_steps(done.stderr))
+    done = fixed_run(config, cwd, tag, env=side.env())
+    return Timed(done["wall"], done["cpu"], done["wall"] - done["models"], done["steps"])
 
 
 def default_config(directory: Path) -> Path:
     if not HANDBOOK.exists():
         raise SystemExit(f"no handbook data at {HANDBOOK}: pass --config PATH")
-    from bench_handbook import fixed_config
-
     return fixed_config(directory)
 
 
