@@ -126,9 +126,15 @@ def _names_a_database(path: Path) -> bool:
     if path.is_dir():
         return False
     if path.is_file() and path.stat().st_size:
-        with contextlib.suppress(OSError), path.open("rb") as handle:
-            return handle.read(16) == SQLITE_HEADER
+        with contextlib.suppress(OSError):
+            return _is_sqlite(path)
     return path.suffix.lower() in DATABASE_SUFFIXES
+
+
+def _is_sqlite(path: Path) -> bool:
+    """Whether the file at ``path`` begins as every sqlite database does."""
+    with path.open("rb") as handle:
+        return handle.read(16) == SQLITE_HEADER
 
 
 def _require_sqlite(path: Path, uri: str) -> None:
@@ -139,13 +145,11 @@ def _require_sqlite(path: Path, uri: str) -> None:
             f"tracking store {scrub(uri)}: {path} is a directory; name a file such as "
             f"sqlite:///{path / 'mlflow.db'}"
         )
-    if path.is_file() and path.stat().st_size:
-        with path.open("rb") as handle:
-            if handle.read(16) != SQLITE_HEADER:
-                raise EnvironmentFailure(
-                    f"tracking store {scrub(uri)}: {path} is not a sqlite database; point "
-                    "--tracking-uri at the store's .db file"
-                )
+    if path.is_file() and path.stat().st_size and not _is_sqlite(path):
+        raise EnvironmentFailure(
+            f"tracking store {scrub(uri)}: {path} is not a sqlite database; point "
+            "--tracking-uri at the store's .db file"
+        )
 
 
 def _require_writable(directory: Path, uri: str) -> None:
