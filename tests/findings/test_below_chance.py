@@ -39,22 +39,24 @@ def _model(name: str, role: str, auc: float, ci: tuple[float, float] | None = No
     return m
 
 
+def _hanley_mcneil_se(area: float, abnormal: int, normal: int) -> float:
+    """Their standard error of an area, written out as the paper gives it."""
+    q1, q2 = area / (2 - area), 2 * area**2 / (1 + area)
+    variance = area * (1 - area) + (abnormal - 1) * (q1 - area**2) + (normal - 1) * (q2 - area**2)
+    return float(np.sqrt(variance / (abnormal * normal)))
+
+
 def test_without_an_interval_the_bound_is_hanley_and_mcneils() -> None:
     """Hanley & McNeil (1982), their worked example: 51 abnormal and 58 normal images, area 0.893,
     standard error 0.032; the bound is the area plus 1.96 of them."""
+    assert _hanley_mcneil_se(0.893, 51, 58) == pytest.approx(0.032, abs=0.0006)  # the paper's
     found = below_chance(_context(_model("champ", "champion", 0.893), positives=51, rows=109))
     assert found == []  # far above chance
     # the same error mirrored below 0.5 (the formula is not symmetric: recomputed at 0.107)
     low = below_chance(_context(_model("champ", "champion", 0.107), positives=51, rows=109))
     assert len(low) == 1
-    q1, q2 = 0.107 / 1.893, 2 * 0.107**2 / 1.107
-    se = np.sqrt((0.107 * 0.893 + 50 * (q1 - 0.107**2) + 57 * (q2 - 0.107**2)) / (51 * 58))
-    assert low[0].evidence["upper_bound"] == pytest.approx(0.107 + 1.959964 * se, abs=1e-6)
-    se_example = np.sqrt(
-        (0.893 * 0.107 + 50 * (0.893 / 1.107 - 0.893**2) + 57 * (2 * 0.893**2 / 1.893 - 0.893**2))
-        / (51 * 58)
-    )
-    assert se_example == pytest.approx(0.032, abs=0.0006)  # the paper's figure
+    expected = 0.107 + 1.959964 * _hanley_mcneil_se(0.107, 51, 58)
+    assert low[0].evidence["upper_bound"] == pytest.approx(expected, abs=1e-6)
 
 
 @pytest.mark.parametrize(
