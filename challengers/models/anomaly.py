@@ -308,11 +308,23 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         self._check_fitted()
         return outliers.score_frame(self.detector_, frame, self.features_, threads=self._threads())
 
+    def _with_detector_score(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the detector's score as the hybrid's tree reads it."""
+        return frame.with_columns(pl.Series(self.score_feature, self.detector_score(frame)))
+
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
-        scores = self.detector_score(frame)
         if self.tree_ is None:
-            return scores
-        return self.tree_.predict_score(frame.with_columns(pl.Series(self.score_feature, scores)))
+            return self.detector_score(frame)
+        return self.tree_.predict_score(self._with_detector_score(frame))
+
+    def model_inputs(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> tuple[np.ndarray, list[str]]:
+        """A hybrid's tree matrix: the features and the detector's score (for SHAP)."""
+        self._check_fitted()
+        if self.tree_ is None:
+            return super().model_inputs(frame, history=history)
+        return self.tree_.model_inputs(self._with_detector_score(frame))
 
     # -------------------------------------------------------------------------------- outputs
 

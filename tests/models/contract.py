@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from challengers.analysis import explain
 from challengers.data.frames import DataSpec
 from challengers.evaluation.curve import Curve, Ranked
 from challengers.evaluation.metrics import roc_auc
@@ -151,6 +152,22 @@ class ChallengerContract:
     def test_not_fitted_is_a_clear_error(self, test: pl.DataFrame) -> None:
         with pytest.raises(NotFittedError, match="not fitted"):
             self.make_model().predict_score(test, history=self.make_history(test, test))
+
+    def test_model_inputs_are_what_the_native_model_scores(
+        self, fitted: BaseChallenger, train: pl.DataFrame, test: pl.DataFrame
+    ) -> None:
+        """The explanations' matrix of a sample of the test rows (``model_inputs``, what SHAP
+        reads) gives each sampled row the score the model gave it among all the test rows: the
+        native booster's raw margin on it is the score's log-odds (a hybrid's detector score
+        and a graph's features included). Kinds without a native booster have no such matrix."""
+        booster = fitted.native_model()
+        if explain.library_of(booster) is None:
+            return
+        sample = np.sort(np.random.default_rng(0).choice(test.height, 300, replace=False))
+        x, names = fitted.model_inputs(test[sample], history=self.make_history(train, test))
+        margin = explain.raw_margin(booster, x, names, threads=1)
+        scores = self.score(fitted, train, test)[sample]
+        np.testing.assert_allclose(1 / (1 + np.exp(-margin)), scores, rtol=1e-5, atol=1e-7)
 
     def test_inputs_untouched(self, train: pl.DataFrame, test: pl.DataFrame) -> None:
         train_copy, test_copy = train.clone(), test.clone()
