@@ -138,6 +138,20 @@ def test_demo_claims_are_checked(demo_run: tuple[ExperimentResult, str]) -> None
     assert {"claim-roc_auc", "claim-pr_auc"} <= ids
 
 
+@DEMO_RUN
+def test_every_model_of_the_demo_is_explained(demo_run: tuple[ExperimentResult, str]) -> None:
+    """Each kind's explanation re-derives its inputs for a sample of the test rows: the graph's
+    features from the rows' timestamps, the hybrid's detector score. Each one failed once
+    without a word but a line in the report ('no explanation')."""
+    result, _ = demo_run
+    assert result.explanations is not None
+    assert result.explanations.skipped == {}
+    explained = {m.model: m for m in result.explanations.models}
+    assert set(explained) == {m.name for m in result.models}
+    assert explained["lgbm-ecod"].features[-1] == "anomaly_ecod"
+    assert "TERMINAL_ID_fraud_rate_7d" in explained["graph-lgbm"].features
+
+
 def test_a_failing_challenger_does_not_lose_the_others(
     tmp_path: Path, sim_parquet: Path, write_config: Callable[..., Path], tracking_uri: str
 ) -> None:

@@ -159,11 +159,12 @@ def _read_no_more(plan: Plan) -> list[str]:
     (the audit and the fits read them last), keys and entities (the outputs that read them are
     written before: ``write_test_outputs``; the entities' codes are in ``TestRows``), unless a
     model reads one: 24 bytes a test row less through the evaluation's and the diagnostics'
-    peaks."""
+    peaks. A model that derives features over time (a graph's windows) reads the timestamps
+    again: its explanations derive them for their sample of the test rows."""
     s = plan.spec
     read = {s.target, s.amount, s.scenario, *s.segments}  # the diagnostics read these
     for m in [plan.champion, *plan.challengers]:
-        read |= {*m.features, *m.extra_columns}
+        read |= {*m.features, *m.extra_columns, *([s.time] if m.lookback_days else [])}
     return [c for c in (s.time, s.id, s.entity) if c and c not in read]
 
 
