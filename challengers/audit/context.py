@@ -8,6 +8,7 @@ hundred thousand rows where an exact answer is not needed (AUC, drift, monotonic
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,8 +45,23 @@ class Section:
     findings: list[Finding] = field(default_factory=list)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
-    def add(self, id: str, severity: Severity, area: str, title: str, detail: str) -> None:
-        self.findings.append(Finding(id, severity, area, title, detail))
+    def add(
+        self,
+        id: str,
+        severity: Severity,
+        area: str,
+        title: str,
+        detail: str,
+        *,
+        inputs_of: Sequence[str] = (),
+        column: str | None = None,
+    ) -> None:
+        """A finding; ``inputs_of``: the models that read ``column``, the input it is about (a
+        finding on one model's input rates the champion only when the champion reads it)."""
+        evidence = {"column": column} if column is not None else {}
+        self.findings.append(
+            Finding(id, severity, area, title, detail, models=tuple(inputs_of), evidence=evidence)
+        )
 
     def extend(self, other: Section) -> None:
         self.findings += other.findings

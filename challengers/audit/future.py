@@ -78,6 +78,8 @@ def check_future(ctx: AuditContext) -> Section:
                     f"({pct(share(changed, compared))}) when later rows were removed: it looks "
                     "ahead of the transaction it describes. Its figures are not achievable in "
                     "production.",
+                    inputs_of=[model.name],
+                    column=feature,
                 )
     section.tables["future_features"] = rows
     return section

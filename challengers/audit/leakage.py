@@ -122,6 +122,8 @@ def _auc_findings(ctx: AuditContext, section: Section) -> None:
                 f"threshold {limit}); {where}. Such a column is almost always a copy of the label "
                 "or recorded after the outcome (a fraud scenario, a chargeback flag): remove it "
                 "or show it is known at authorisation time.",
+                inputs_of=row["used_by"],
+                column=name,
             )
         elif _finite(row["missing_auc"]) >= limit:
             section.add(
@@ -132,6 +134,8 @@ def _auc_findings(ctx: AuditContext, section: Section) -> None:
                 f"Its missingness alone reaches AUC {row['missing_auc']:.3f} on the training "
                 f"window (threshold {limit}); {where}. A field filled only once a case is worked "
                 "(chargeback, case closed) is recorded after the outcome.",
+                inputs_of=row["used_by"],
+                column=name,
             )
 
 
@@ -166,6 +170,8 @@ def _after_event(ctx: AuditContext, section: Section) -> None:
                 "recorded after the transaction (a case or settlement date). Nothing derived "
                 "from it may be a model input"
                 + (f"; it is used by {', '.join(used)}." if used else "."),
+                inputs_of=used,
+                column=c,
             )
 
 
@@ -188,6 +194,8 @@ def _identifiers(ctx: AuditContext, section: Section) -> None:
                 f"It is {' and '.join(reasons)}, and used by {', '.join(ctx.used_by(name))}. A "
                 "model memorises ids or learns the clock: figures do not carry over to new "
                 "entities or later periods. Drop it, or replace it with aggregates over the past.",
+                inputs_of=ctx.used_by(name),
+                column=name,
             )
     section.tables["identifiers"] = rows
 

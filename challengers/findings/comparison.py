@@ -10,6 +10,7 @@ overfit, decay, explanations) live in :mod:`challengers.findings.diagnostics`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from statistics import NormalDist
 
 from challengers.evaluation.evaluate import decision
@@ -185,6 +186,9 @@ def _verdict(
             effect=d.value,
             evidence=_evidence({primary: d, **secondary}, None),
         )
+    leaking = ctx.leaking.get(m.name)
+    if leaking:
+        return _beats_by_a_leak(ctx, m, primary, d, leaking)
     severity, at_budget, gain = _outcome_severity(ctx, m)
     return Finding(
         id=f"outcome-better-{m.name}",
@@ -199,6 +203,28 @@ def _verdict(
         models=(m.name, ctx.champion.name),
         effect=d.value,
         evidence=_evidence({primary: d, **secondary}, gain),
+    )
+
+
+def _beats_by_a_leak(
+    ctx: FindingContext, m: ModelResult, primary: str, d: DeltaResult, leaking: Sequence[str]
+) -> Finding:
+    """A challenger ahead of the champion while reading an input the audit found leaking: no
+    evidence about the champion (a copy of the label wins any comparison), and no verdict."""
+    columns = ", ".join(f"'{c}'" for c in leaking)
+    return Finding(
+        id=f"outcome-leaking-{m.name}",
+        severity="medium",
+        area="outcomes",
+        title=f"Challenger '{m.name}' beats the champion through a leaking input: no verdict "
+        "on the champion from it",
+        detail=f"{_delta_text(primary, d)} ({_basis(d)}), but '{m.name}' reads {columns}, which "
+        "the data audit found to carry the outcome (see the leakage findings): production "
+        f"could not score it so. The comparison says nothing about '{ctx.champion.name}'.",
+        metric=primary,
+        models=(m.name,),
+        effect=d.value,
+        evidence={"leaking_inputs": list(leaking), **_evidence({primary: d}, None)},
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,14 @@ class FindingContext:
     analyses: Analyses | None = None
     metric_keys: tuple[str, ...] = ()  # in config order
     primary: str | None = None  # decides the verdict; default: the first of metric_keys
+    # model -> the inputs it reads that the data audit found leaking (a high leakage finding):
+    # its comparison with the champion is no evidence about the champion
+    leaking: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def leaking_columns(self) -> set[str]:
+        """Every input a high leakage finding named, whichever model reads it."""
+        return {c for columns in self.leaking.values() for c in columns}
 
     @property
     def primary_key(self) -> str | None:
@@ -46,6 +54,17 @@ class FindingContext:
         if self.analyses is None:
             return None
         return next((m for m in self.analyses.operating_point.models if m.model == model), None)
+
+
+def leaking_inputs(audit_findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
+    """Model -> the inputs it reads that a high leakage finding of the audit names."""
+    found: dict[str, dict[str, None]] = {}
+    for f in audit_findings:
+        column = f.evidence.get("column")
+        if f.area == "leakage" and f.severity == "high" and column is not None:
+            for model in f.models:
+                found.setdefault(model, {})[column] = None
+    return {model: tuple(columns) for model, columns in found.items()}
 
 
 Rule = Callable[[FindingContext], list[Finding]]

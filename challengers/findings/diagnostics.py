@@ -329,7 +329,13 @@ def champion_blind_spots(ctx: FindingContext) -> list[Finding]:
     """Features a challenger leans on that the champion ignores (SHAP attribution shares)."""
     if ctx.analyses is None:
         return []
-    spots = ctx.analyses.explanations.blind_spots
+    # a leaking input is never a candidate signal, and a model reading one leans on it
+    leaking = ctx.leaking_columns
+    spots = [
+        b
+        for b in ctx.analyses.explanations.blind_spots
+        if b.challenger not in ctx.leaking and b.feature not in leaking
+    ]
     out = []
     for challenger in dict.fromkeys(b.challenger for b in spots):
         mine = [b for b in spots if b.challenger == challenger]

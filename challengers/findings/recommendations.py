@@ -19,6 +19,11 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "champion update or a challenger pilot; re-validate the updated model before deployment.",
     ),
     (
+        "outcome-leaking-",
+        "Drop the leaking input(s) from '{model}' and run again: until then '{model}' is no "
+        "evidence about the champion.",
+    ),
+    (
         "outcome-secondary-",
         "No verdict: '{model}' differs only on secondary metrics. If one of them is what the "
         "business needs, name it evaluation.primary for the next validation (chosen before "

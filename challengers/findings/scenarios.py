@@ -23,6 +23,8 @@ def scenario_gains(ctx: FindingContext) -> list[Finding]:
         return []
     out = []
     for name in dict.fromkeys(o.challenger for o in point.scenarios):
+        if name in ctx.leaking:  # it catches them through a copy of the outcome
+            continue
         mine = [o for o in point.scenarios if o.challenger == name]
         gains = [
             o

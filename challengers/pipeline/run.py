@@ -21,6 +21,7 @@ from challengers.evaluation.metrics import METRICS
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.context import leaking_inputs
 from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
 from challengers.pipeline.auditing import audit_in_run
@@ -310,6 +311,7 @@ def _findings(
             analyses=evaluated.analyses,
             metric_keys=tuple(m.key for m in metrics),
             primary=cfg.evaluation.primary_key,
+            leaking=leaking_inputs(audit.findings if audit is not None else []),
         )
     )
     if audit is not None:

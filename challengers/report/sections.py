@@ -94,6 +94,10 @@ def verdict(result: ExperimentResult) -> str:
             f"No challenger significantly outperforms the champion '{champ}' on the primary "
             f"metric {primary}."
         )
+    leaking = [f.models[0] for f in result.findings if f.id.startswith("outcome-leaking-")]
+    if leaking:
+        names = ", ".join(f"'{name}'" for name in leaking)
+        lead += f" Left out of the verdict, ahead through a leaking input: {names}."
     tally = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
     return f"{lead} Findings: {tally}."
 

@@ -1,0 +1,79 @@
+"""A challenger that reads an input the audit found leaking (a copy of the label) wins any
+comparison; it must not become the verdict, rate the champion, or be recommended to it
+(findings/comparison.py::_beats_by_a_leak, findings/context.py::leaking_inputs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from challengers.config import load_config
+from challengers.findings.context import leaking_inputs
+from challengers.pipeline import RunOptions, run_experiment
+from challengers.report.sections import verdict
+from challengers.results import Finding
+from tests.conftest import sim_config
+
+
+def test_leaking_inputs_come_from_high_leakage_findings_that_name_a_column() -> None:
+    audit = [
+        Finding("leak-auc-COPY", "high", "leakage", "t", "d", models=("a", "b"), evidence={"column": "COPY"}),
+        Finding("leak-auc-OLD", "info", "leakage", "t", "d", evidence={"column": "OLD"}),  # unused
+        Finding("leak-identifier-ID", "medium", "leakage", "t", "d", models=("a",), evidence={"column": "ID"}),
+        Finding("drift-feature-X", "high", "drift", "t", "d", models=("a",), evidence={"column": "X"}),
+        Finding("leak-future-b-F", "high", "leakage", "t", "d", models=("b",), evidence={"column": "F"}),
+    ]  # fmt: skip
+    assert leaking_inputs(audit) == {"a": ("COPY",), "b": ("COPY", "F")}
+
+
+def test_a_challenger_ahead_through_a_label_copy_is_left_out_of_the_verdict(
+    tmp_path: Path, sim_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Planted: RESOLVED is the label with 0.2% of it flipped, read by one challenger only; the
+    champion and the other challenger read the data's features."""
+    monkeypatch.setenv("CHALLENGE_PLOTS", "off")
+    frame = pl.read_parquet(sim_parquet)
+    label = frame.get_column("TX_FRAUD").to_numpy()
+    flip = np.random.default_rng(3).random(frame.height) < 0.002
+    data = tmp_path / "data.parquet"
+    frame.with_columns(pl.Series("RESOLVED", np.where(flip, 1 - label, label))).write_parquet(data)
+    config = sim_config(data, threads=1)
+    features = [c for c in frame.columns if c.startswith(("TX_AMOUNT", "CUSTOMER_", "AMOUNT_"))]
+    features = [c for c in features if c != "CUSTOMER_ID"]
+    config["champion"]["features"] = features
+    config["challengers"] = [
+        {"name": "clean", "kind": "lightgbm", "params": {"n_estimators": 30}, "features": features},
+        {
+            "name": "copying",
+            "kind": "lightgbm",
+            "params": {"n_estimators": 30},
+            "features": [*features, "RESOLVED"],
+        },
+    ]
+    config["evaluation"]["bootstrap"] = 200
+    path = tmp_path / "experiment.yaml"
+    path.write_text(json.dumps(config))
+    result = run_experiment(
+        load_config(path),
+        RunOptions(output_dir=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path}/m.db"),
+    )
+    by_id = {f.id: f for f in result.findings}
+    copying = next(m for m in result.models if m.name == "copying")
+    assert copying.metrics["pr_auc"] > result.champion.metrics["pr_auc"] + 0.3  # far ahead...
+    leak = by_id["leak-auc-RESOLVED"]
+    assert leak.severity == "high" and leak.models == ("copying",)
+    # ...and is said to, without a verdict against the champion
+    assert "outcome-better-copying" not in by_id
+    left_out = by_id["outcome-leaking-copying"]
+    assert left_out.models == ("copying",) and "'RESOLVED'" in left_out.detail
+    assert "Left out of the verdict, ahead through a leaking input: 'copying'" in verdict(result)
+    # a leak the champion does not read leaves its figures trusted (R1) and its rating alone
+    assert result.conclusion is not None
+    assert not {"R1", "R2"} & {t.rule for t in result.conclusion.triggered}
+    assert not [f for f in result.findings if f.id.startswith("scenario-gain-copying")]
+    # the label copy is never a candidate input for the champion
+    assert not [f for f in result.findings if "RESOLVED" in f.evidence and "blind" in f.id]
