@@ -123,6 +123,12 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
         ),
         (lambda c: c["champion"].update(claimed={"auc": 0.9}), "'auc' is not a metric key"),
         (
+            lambda c: c["champion"].update(
+                claimed={"recall_at_fpr_0.010": 0.5, "recall_at_fpr@0.01": 0.6}
+            ),
+            "recall_at_fpr@0.01: claimed twice (as recall_at_fpr_0.01); keep one",
+        ),
+        (
             lambda c: c["data"].update(table="db.transactions"),
             "data: give data.path (files) or data.table (a Spark catalog table), not both",
         ),
@@ -254,3 +260,14 @@ def test_a_resolved_config_reads_back_on_either_engine(tmp_path: Path) -> None:
     local = sim_config(tmp_path / "x.parquet", engine={"kind": "local", "sample_rows": 5000})
     with pytest.raises(ConfigError, match=r"engine\.sample_rows needs engine\.kind: spark"):
         parse_config(yaml.safe_dump(local), tmp_path / "experiment.yaml")
+
+
+def test_a_claim_is_filed_under_the_key_its_metric_is_logged_with(
+    sim_parquet: Path, write_config: Callable[..., Path]
+) -> None:
+    """A documented 'precision_at_alerts_0.020' is the evaluated precision_at_alerts_0.02: under
+    its own spelling it was never compared ('not evaluated; add it to evaluation.metrics')."""
+    cfg = sim_config(sim_parquet)
+    cfg["champion"]["claimed"] = {"precision_at_alerts_0.020": 0.9, "recall_at_fpr@0.010": 0.4}
+    claimed = load_config(write_config(cfg)).champion.claimed
+    assert claimed == {"precision_at_alerts_0.02": 0.9, "recall_at_fpr_0.01": 0.4}

@@ -22,6 +22,7 @@ from challengers.config.base import (
     NAME_PATTERN,
     Strict,
     metric_from_key,
+    metric_from_value,
     resolve_path,
     unique_names,
 )
@@ -101,8 +102,16 @@ class ChampionConfig(Strict):
     @field_validator("claimed")
     @classmethod
     def _claimed_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        """Each claim under its metric's key as the run logs it: a documented
+        ``precision_at_alerts_0.020`` (or ``@0.02``) is the evaluated ``precision_at_alerts_0.02``,
+        which it would otherwise never be compared with."""
+        canonical: dict[str, float] = {}
         for key, claim in value.items():
-            metric = metric_from_key(key).info
+            spec = metric_from_value(key) if "@" in key else metric_from_key(key)
+            if spec.key in canonical:
+                raise ValueError(f"{key}: claimed twice (as {spec.key}); keep one")
+            canonical[spec.key] = claim
+            metric = spec.info
             if not math.isfinite(claim):
                 raise ValueError(
                     f"{key}: the claimed figure is {claim}; write the documented number"
@@ -113,4 +122,4 @@ class ChampionConfig(Strict):
                     f"{key}: {claim:g} is outside 0..1, where {metric.name} lies"
                     + (percent if 10.0 <= claim <= 100.0 else "")
                 )
-        return value
+        return canonical

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from statistics import NormalDist
 
+from challengers.config.base import metric_from_key
 from challengers.evaluation.evaluate import decision
 from challengers.findings.context import FindingContext, Rule
 from challengers.replication.agreement import agreement_findings
@@ -279,9 +280,25 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
             )
             continue
         ours = champ.metrics[key]
+        if not math.isfinite(ours):  # n/a for this champion: nothing to hold the claim against
+            out.append(
+                Finding(
+                    id=f"claim-unchecked-{key}",
+                    severity="low",
+                    area="replication",
+                    title=f"Claimed {key} cannot be checked on this champion",
+                    detail=f"The documentation claims {key} = {claimed}; the champion's {key} "
+                    "is n/a on this run (a probability metric of scores that are not "
+                    "probabilities, or a metric the test window cannot define).",
+                    metric=key,
+                    models=(champ.name,),
+                    evidence={"claimed": claimed},
+                )
+            )
+            continue
         interval = champ.ci.get(key)
         lo, hi = interval or (ours, ours)
-        rounded = rounding(claimed)
+        rounded = rounding(claimed, unit_range=metric_from_key(key).info.unit_range)
         slack = ctx.claim_tolerance + rounded
         if lo - slack <= claimed <= hi + slack:
             continue
@@ -315,15 +332,21 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
     return out
 
 
-def rounding(claimed: float) -> float:
+def rounding(claimed: float, *, unit_range: bool = False) -> float:
     """Half a unit of a documented figure's last decimal: a claimed 0.87 stands for 0.865-0.875,
     and a measured 0.8695 reproduces it. Without it a run with no bootstrap (whose interval is
     the point estimate) called that claim "not reproduced (inflated)", a high finding that rates
-    the champion unsatisfactory."""
+    the champion unsatisfactory.
+
+    A figure in 0..1 (``unit_range``) is read to two decimals at least: YAML keeps no trailing
+    zero, so a documented 0.90 arrives as 0.9, which read to its one decimal stood for 0.85-0.95
+    and passed a measured 0.851 [0.822, 0.879]."""
     from decimal import Decimal
 
     exponent = Decimal(repr(float(claimed))).as_tuple().exponent
-    return 0.5 * 10.0 ** int(exponent) if isinstance(exponent, int) else 0.0
+    if not isinstance(exponent, int):
+        return 0.0
+    return 0.5 * 10.0 ** (min(exponent, -2) if unit_range else exponent)
 
 
 def thin_test_window(ctx: FindingContext) -> list[Finding]:

@@ -156,7 +156,10 @@ def _claim_context(measured: float, claimed: float, ci: tuple[float, float] | No
         (0.8640, 0.87, None, "high"),
         (0.8760, 0.87, None, "medium"),
         (0.8695, 0.875, None, "high"),  # three decimals: 0.8745-0.8755
-        (0.86, 0.9, (0.85, 0.88), None),  # 0.9 stands for 0.85-0.95
+        # a figure in 0..1 is read to two decimals at least: YAML turns a documented 0.90 into
+        # 0.9, which stood for 0.85-0.95 and passed this champion
+        (0.86, 0.9, (0.85, 0.88), "high"),
+        (0.86, 0.9, (0.85, 0.8951), None),  # 0.90 stands for 0.895-0.905
         (0.86, 0.95, (0.85, 0.88), "high"),
     ],
 )
@@ -170,3 +173,11 @@ def test_a_claim_is_read_to_its_own_rounding(
     if found and ci is None:
         assert "(no interval: the run drew no bootstrap replicates)" in found[0].detail
         assert f"(±{0.005 if claimed == 0.87 else 0.0005:g})" in found[0].detail
+
+
+def test_a_claim_on_a_metric_the_champion_has_no_value_for_is_unchecked_not_inflated() -> None:
+    """brier of scores that are not probabilities is n/a: NaN failed every comparison and read
+    as 'not reproduced (inflated)', a high finding that rated the champion unsatisfactory."""
+    found = derive_findings(_claim_context(float("nan"), 0.02, None))
+    claims = [(f.id, f.severity) for f in found if f.id.startswith("claim")]
+    assert claims == [("claim-unchecked-roc_auc", "low")]
