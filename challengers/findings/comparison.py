@@ -111,7 +111,11 @@ def significant_challengers(ctx: FindingContext) -> list[Finding]:
                     area="outcomes",
                     title=f"Challenger '{m.name}' differs from the champion on secondary metrics "
                     "only",
-                    detail=f"Not significant on the primary metric {primary}, so no verdict."
+                    detail=(
+                        f"Not significant on the primary metric {primary}, so no verdict."
+                        if _finite_delta(m, primary)
+                        else f"Not tested on the primary metric {primary}, so no verdict."
+                    )
                     + _secondary_text(secondary),
                     metric=key,
                     models=(m.name, ctx.champion.name),
@@ -129,18 +133,24 @@ def untested_comparison(ctx: FindingContext) -> list[Finding]:
     could not see it."""
     primary = ctx.primary_key
     scored = [m for m in ctx.models if m.role == "challenger" and m.status == "ok"]
-    if primary is None or not scored or any(primary in m.delta_vs_champion for m in scored):
+    champion = ctx.champion.metrics.get(primary, math.nan) if primary else math.nan
+    tested = [m for m in scored if _finite_delta(m, primary)]
+    if primary is None or not scored or tested:
         return []
     higher = ctx.higher_is_better.get(primary, True)
     values = [(m.metrics.get(primary, math.nan), m.name) for m in scored]
     finite = [(v, name) for v, name in values if math.isfinite(v)]
     best = (max if higher else min)(finite) if finite else None
-    champion = ctx.champion.metrics.get(primary, math.nan)
-    why = (
-        "the run drew no bootstrap replicates (evaluation.bootstrap: 0)"
-        if ctx.bootstrap == 0
-        else "no paired test was computed"
-    )
+    if not math.isfinite(champion):
+        # brier of a champion whose scores are not probabilities: read as "not significant"
+        why = (
+            f"the champion's {primary} is n/a on this run (a probability metric of scores that "
+            "are not probabilities, or one the test window cannot define)"
+        )
+    elif ctx.bootstrap == 0:
+        why = "the run drew no bootstrap replicates (evaluation.bootstrap: 0)"
+    else:
+        why = "no paired test was computed"
     estimate = (
         f" On point estimates alone, the best challenger on {primary} is '{best[1]}' at "
         f"{_fmt(best[0])} against the champion's {_fmt(champion)}; whether the difference is "
@@ -159,9 +169,18 @@ def untested_comparison(ctx: FindingContext) -> list[Finding]:
             metric=primary,
             # the best challenger's lead on point estimates, untested
             effect=best[0] - champion if best is not None else math.nan,
-            evidence={"bootstrap": ctx.bootstrap, "challengers": [m.name for m in scored]},
+            evidence={
+                "bootstrap": ctx.bootstrap,
+                "challengers": [m.name for m in scored],
+                "champion_value": champion,
+            },
         )
     ]
+
+
+def _finite_delta(m: ModelResult, key: str | None) -> bool:
+    d = m.delta_vs_champion.get(key) if key else None
+    return d is not None and math.isfinite(d.value) and math.isfinite(d.p_value)
 
 
 def _verdict(

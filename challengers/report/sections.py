@@ -3,6 +3,7 @@ computes nothing (sums and comparisons of figures already in the result only).""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from challengers.experiment_result import ExperimentResult
@@ -74,6 +75,9 @@ def verdict(result: ExperimentResult) -> str:
         lead = f"No verdict: no challenger finished (see the findings); the champion is '{champ}'."
     elif untested is not None:
         why = "no bootstrap replicates" if untested.evidence.get("bootstrap") == 0 else "no test"
+        value = untested.evidence.get("champion_value")
+        if isinstance(value, float) and math.isnan(value):
+            why = f"the champion's {primary} is n/a"
         lead = (
             f"No verdict: the challengers were not tested against the champion '{champ}' on the "
             f"primary metric {primary} ({why}; see the finding)."

@@ -66,6 +66,24 @@ def test_untested_challengers_are_a_finding_naming_the_best_point_estimate() -> 
     )
 
 
+def test_a_primary_metric_the_champion_has_no_value_for_leaves_the_challengers_untested() -> None:
+    """brier as the primary metric of a champion whose scores are not probabilities: n/a for the
+    champion, a NaN delta, and the verdict read "no challenger significantly outperforms"."""
+    context = _context(_challenger("a", 0.9), bootstrap=1000)
+    context.champion.metrics["pr_auc"] = float("nan")
+    context.models[1].delta_vs_champion = {
+        "pr_auc": DeltaResult(float("nan"), (float("nan"), float("nan")), float("nan"))
+    }
+    (found,) = untested_comparison(context)
+    assert "the champion's pr_auc is n/a on this run" in found.detail
+    result = _result(context.models, positives=500)
+    result.findings = [found]
+    assert verdict(result).startswith(
+        "No verdict: the challengers were not tested against the champion 'champ' on the "
+        "primary metric pr_auc (the champion's pr_auc is n/a; see the finding)."
+    )
+
+
 @pytest.mark.parametrize(
     "challengers",
     [[], [_challenger("a", 0.9, tested=True), _challenger("b", 0.3)]],
