@@ -272,10 +272,13 @@ def coarse_scores(ctx: FindingContext) -> list[Finding]:
     for model, levels in ctx.analyses.score_levels.items():
         if levels > limit:
             continue
+        champion = model == ctx.champion.name
         out.append(
             Finding(
                 id=f"coarse-scores-{model}",
-                severity="high" if levels <= 2 else "medium",
+                # a challenger is the validator's own model: its bands are no finding on the
+                # first line's, and the first line has no continuous score behind it to give
+                severity="high" if levels <= 2 and champion else "medium",
                 area="ranking",
                 title=f"'{model}' gives {levels} distinct score{'s' if levels != 1 else ''} "
                 "on the test window",
@@ -289,6 +292,10 @@ def coarse_scores(ctx: FindingContext) -> list[Finding]:
                 models=(model,),
                 effect=float(levels),
                 evidence={"distinct_scores": levels, "limit": limit},
+                recommendation=""
+                if champion
+                else f"Check the settings of '{model}' (objective, rounds, learning rate, "
+                "depth): a challenger that bands the rows does not test the champion's ranking.",
             )
         )
     return out

@@ -275,21 +275,25 @@ def test_the_training_window_lets_each_models_scores_go_once_read(
 
 def test_a_model_that_bands_or_labels_rows_is_found(analyses: Analyses) -> None:
     """Planted: the champion's scores cut into 5 bands, and 0/1 labels (as XGBoost's
-    binary:hinge gives). Each model's distinct test scores are counted as numpy counts them; the
-    labels are a high finding, the bands a medium one, the continuous scores none."""
+    binary:hinge gives). Each model's distinct test scores are counted as numpy counts them;
+    labels delivered as the champion are a high finding (ask the first line for the score
+    behind them), the same labels from a challenger (the validator's own model) and the bands
+    a medium one, the continuous scores none."""
     inp = analysis_input()
     champ = inp.scores["champ"]
+    labels = (champ > np.quantile(champ, 0.97)).astype(float)
     scores = {
         **inp.scores,
         "bands": np.digitize(champ, np.quantile(champ, [0.5, 0.8, 0.95, 0.99])).astype(float),
-        "labels": (champ > np.quantile(champ, 0.97)).astype(float),
+        "labels": labels,
+        "hinge": labels.copy(),
     }
     result = analyse(dataclasses.replace(inp, scores=scores, calibrated={}))
     assert result.score_levels == {m: len(np.unique(s)) for m, s in scores.items()}
     assert result.score_levels["bands"] == 5 and result.score_levels["labels"] == 2
     ctx = FindingContext(
-        models=[ModelResult("champ", "champion", "score")]
-        + [ModelResult(m, "challenger", "lightgbm") for m in ("chall", "bands", "labels")],
+        models=[ModelResult("labels", "champion", "score")]
+        + [ModelResult(m, "challenger", "lightgbm") for m in ("champ", "chall", "bands", "hinge")],
         higher_is_better={m.key: m.info.higher_is_better for m in METRICS},
         alpha=0.05,
         analyses=result,
@@ -299,7 +303,9 @@ def test_a_model_that_bands_or_labels_rows_is_found(analyses: Analyses) -> None:
     assert {f: found[f].severity for f in found} == {
         "coarse-scores-labels": "high",
         "coarse-scores-bands": "medium",
+        "coarse-scores-hinge": "medium",
     }
     assert found["coarse-scores-bands"].evidence == {"distinct_scores": 5, "limit": 20}
     advice = recommendation(found["coarse-scores-labels"])
     assert advice.startswith("Ask the first line for the continuous score behind 'labels'")
+    assert recommendation(found["coarse-scores-hinge"]).startswith("Check the settings of 'hinge'")
