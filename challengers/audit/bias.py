@@ -77,7 +77,7 @@ def _findings(
             "low",
             AREA,
             f"{len(small)} segment(s) of '{column}' too small to evaluate",
-            f"In the test window: {listed}{' ...' if len(small) > 8 else ''}. Below "
+            f"In the test window{ctx.raw_windows}: {listed}{' ...' if len(small) > 8 else ''}. Below "
             f"{f.min_segment_rows:,} rows or {f.min_segment_positives} frauds a per-segment "
             "metric is noise: no conclusion about these segments can be drawn.",
         )

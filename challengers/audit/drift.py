@@ -104,7 +104,8 @@ def _label_shift(ctx: AuditContext, section: Section) -> dict[str, Any]:
             AREA,
             f"Fraud rate {'rises' if ratio > 1 else 'falls'} from training to test "
             f"({pct(r1)} → {pct(r2)})",
-            f"The test window's fraud rate is {ratio:.2f}x the training window's (flagged beyond "
+            f"The test window's fraud rate{ctx.raw_windows} is {ratio:.2f}x the training "
+            "window's (flagged beyond "
             f"{limit}x either way; z-test p = {p:.2g}). Precision-type metrics and calibration "
             "move with the base rate; immature labels at the end of the data lower it.",
         )
