@@ -8,7 +8,13 @@ Decisions (README, "Reliability"):
   `challenge check` notes it and the data audit of every run reports it as a finding;
 - the test rows must have a label (data.check_target), an entity id when data.entity is set (entity
   metrics and the entity bootstrap group by it), an amount when a metric weighs by it, and a finite
-  production score when the champion is a score column.
+  production score when the champion is a score column;
+- the training rows must have an entity id too (the in-sample metrics group by it, and the
+  known-fraud exclusion reads the window's fraudsters); rows before the training window need none;
+- NaN is missing, as null: a NaN entity is no customer (grouped, every NaN row was one customer),
+  a NaN amount no amount;
+- when a metric weighs by amount, a fraud's amount may not be negative: it would count a missed
+  fraud as money saved (value detection of -1,025%); a genuine row's may (a refund).
 """
 
 from __future__ import annotations
@@ -25,28 +31,25 @@ from challengers.errors import DataError
 def check_test_rows(
     test: pl.DataFrame,
     *,
+    target: str,
     entity: str | None,
     amount: str | None,
     score: str | None,
 ) -> None:
-    """Raise DataError when a column the evaluation reads is missing on some test rows."""
+    """Raise DataError when a column the evaluation reads is missing on some test rows, or when
+    the amounts a metric weighs frauds by (``amount``: set only then) are negative on a fraud."""
     rows = f"{test.height:,} test rows"
     if entity is not None:
-        nulls = test.get_column(entity).null_count()
-        if nulls:
-            raise DataError(
-                f"data.entity: column '{entity}' is null in {nulls:,} of the {rows}; entity "
-                "metrics and the entity bootstrap need an id on every row: fill the gaps (e.g. "
-                "with the transaction id) or unset data.entity"
-            )
+        _check_entity(test, entity, rows, "entity metrics and the entity bootstrap group by it")
     if amount is not None:
-        nulls = test.get_column(amount).null_count()
-        if nulls:
+        missing, what = missing_values(test.get_column(amount))
+        if missing:
             raise DataError(
-                f"data.amount: column '{amount}' is null in {nulls:,} of the {rows}, and a metric "
-                "weighs by amount (value_detection_at_alerts, or expected_cost with "
+                f"data.amount: column '{amount}' is {what} in {missing:,} of the {rows}, and a "
+                "metric weighs by amount (value_detection_at_alerts, or expected_cost with "
                 "false_negative: amount); fill the amounts or drop those metrics"
             )
+        _check_fraud_amounts(test, target, amount, rows)
     if score is not None:
         column = test.get_column(score)
         floats = column.dtype.is_float()
@@ -58,6 +61,50 @@ def check_test_rows(
                 f"champion.score: column '{score}' has {what} scores in the {rows}; every test "
                 "row needs the production score"
             )
+
+
+def check_training_rows(train: pl.DataFrame, *, entity: str | None) -> None:
+    """Raise DataError when the entity is missing on some rows of the training window: the
+    in-sample metrics code the window's entities (a null one became a garbage code that crashed
+    the process in compiled code), and the known-fraud exclusion reads its fraudsters. ``train``
+    without rows (a run whose training rows stay on the engine) is not checked here."""
+    if entity is not None and train.height:
+        rows = f"{train.height:,} rows of the training window"
+        _check_entity(train, entity, rows, "the in-sample metrics and known frauds group by it")
+
+
+def _check_entity(frame: pl.DataFrame, entity: str, rows: str, why: str) -> None:
+    missing, what = missing_values(frame.get_column(entity))
+    if missing:
+        raise DataError(
+            f"data.entity: column '{entity}' is {what} in {missing:,} of the {rows}; {why} and "
+            "need an id on every row: fill the gaps (e.g. with the transaction id) or unset "
+            "data.entity"
+        )
+
+
+def missing_values(column: pl.Series) -> tuple[int, str]:
+    """How many values are missing, null or NaN (a float column's NaN is no value either: as an
+    entity it pooled every such row into one customer), and which of the two they are."""
+    nulls = column.null_count()
+    nans = int(column.is_nan().sum()) if column.dtype.is_float() else 0
+    what = "null or NaN" if nulls and nans else "NaN" if nans else "null"
+    return nulls + nans, what
+
+
+def _check_fraud_amounts(test: pl.DataFrame, target: str, amount: str, rows: str) -> None:
+    """A negative amount on a fraud makes a weighted metric reward missing it (the share of fraud
+    amount caught read -1,025%, a missed fraud lowered the cost); on a genuine row it is a refund,
+    which no metric weighs."""
+    fraud = test.get_column(target) == 1
+    negative = int((fraud & (test.get_column(amount) < 0)).sum())
+    if negative:
+        raise DataError(
+            f"data.amount: column '{amount}' is negative on {negative:,} of the "
+            f"{int(fraud.sum()):,} frauds of the {rows}, and a metric weighs frauds by amount "
+            "(a missed one would count as a gain); use absolute amounts or drop "
+            "value_detection_at_alerts and expected_cost's false_negative: amount"
+        )
 
 
 def notes(

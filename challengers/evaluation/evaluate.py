@@ -22,8 +22,9 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from challengers.data.checks import missing_values
 from challengers.data.frames import DAY
-from challengers.errors import ConfigError
+from challengers.errors import ConfigError, DataError
 from challengers.evaluation.bootstrap import (
     Unit,
     bootstrap_p_value,
@@ -80,10 +81,13 @@ def column_codes(series: pl.Series) -> np.ndarray:
     length take it in O(rows) from a table of the values present (no sort); others are ranked.
     int32 below 2**29 rows (the codes are below the row count, and the table of values present,
     at most 4n + 1024, fits int32 then): half the memory of int64 for the entity and day of every
-    test row, and of every ranking built from them."""
+    test row, and of every ranking built from them. A missing value (null, or NaN) has no code:
+    DataError (its rank was NaN, cast to a garbage int32 that compiled kernels indexed with, and
+    a segmentation fault; NaN ranked as one value, every such row one customer)."""
+    _check_codable(series)
     code, polars_code = (np.int32, pl.Int32) if series.len() < 2**29 else (np.int64, pl.Int64)
     physical = series.to_physical()
-    if physical.dtype.is_integer() and series.len() and not series.null_count():
+    if physical.dtype.is_integer() and series.len():
         lo, hi = physical.min(), physical.max()
         assert isinstance(lo, int) and isinstance(hi, int)
         if hi - lo < 4 * series.len() + 1024:
@@ -92,6 +96,18 @@ def column_codes(series: pl.Series) -> np.ndarray:
             present[at] = True
             return (np.cumsum(present, dtype=code) - 1)[at]
     return series.rank("dense").cast(polars_code).to_numpy() - 1
+
+
+def _check_codable(series: pl.Series) -> None:
+    """The data checks refuse missing entities on the windows' rows (data.checks); this guards
+    every other way rows reach the codes."""
+    missing, what = missing_values(series)
+    if missing:
+        raise DataError(
+            f"column '{series.name}' is {what} in {missing:,} of the {series.len():,} rows "
+            "evaluated, and the metrics group by it; fill the gaps (e.g. with the transaction id) "
+            "or unset data.entity"
+        )
 
 
 MIN_DAY_BLOCKS = 20  # fewer test days than this and day blocks under-cover (issue 18: 7 days, 90%)

@@ -18,7 +18,7 @@ import polars as pl
 from challengers.analysis.budget import budget_from_rate
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
-from challengers.data.checks import check_test_rows
+from challengers.data.checks import check_test_rows, check_training_rows
 from challengers.data.frames import (
     DAY,
     DataSpec,
@@ -300,8 +300,10 @@ def _prepared(
     _check_windows(plan, parts)
     check_finite(loaded.checked, features_of(plan), "data.features")
     c = cfg.champion
+    check_training_rows(parts.train, entity=plan.spec.entity)
     check_test_rows(
         parts.test,
+        target=plan.spec.target,
         entity=plan.spec.entity,
         amount=plan.spec.amount if cfg.weighs_by_amount else None,
         score=c.score if c.score and c.production_score is None else None,

@@ -410,7 +410,7 @@ def test_the_radix_sort_of_scores_equals_numpys_stable_sort() -> None:
 
 def test_column_codes_equal_polars_dense_rank() -> None:
     """TestRows' entity and day codes from a table of the values present (integers and dates in
-    a narrow range) or from polars' rank (wide ranges, nulls): always ``rank("dense") - 1``."""
+    a narrow range) or from polars' rank (wide ranges, floats, text): ``rank("dense") - 1``."""
     import datetime as dt
 
     import polars as pl
@@ -427,12 +427,38 @@ def test_column_codes_equal_polars_dense_rank() -> None:
             [dt.date(2024, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 60, 500)]
         ),
         pl.Series(rng.choice(["x", "b", "a"], 300)),  # text: ranked
+        pl.Series(rng.integers(0, 300, 2_000).astype(np.float64)),  # float ids: ranked
     ]
     for s in cases:
         expected = s.rank("dense").cast(pl.Int64).to_numpy() - 1
         got = column_codes(s)
         assert got.dtype == np.int32  # below the row count: half of int64's memory
         np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize(
+    ("values", "what"),
+    [
+        ([4, None, 7, 4], "null in 1 of the 4"),  # a table of the values present
+        ([4, None, 2**40, None], "null in 2 of the 4"),  # too wide: ranked
+        ([4.0, float("nan"), 7.0, 4.0], "NaN in 1 of the 4"),  # ranked as one value
+        (["a", None, "b", "a"], "null in 1 of the 4"),
+    ],
+)
+def test_column_codes_refuse_a_missing_value(values, what):
+    """A null's rank was NaN, cast to a garbage int32 that the compiled kernels indexed with (a
+    segmentation fault); a NaN ranked as one value (every such row one customer). The data checks
+    refuse both on the windows' rows; the codes refuse them on any other rows, in one line."""
+    import polars as pl
+
+    from challengers.errors import DataError
+    from challengers.evaluation.evaluate import column_codes
+
+    with pytest.raises(DataError, match=rf"column 'CUSTOMER_ID' is {what} rows evaluated"):
+        column_codes(pl.Series("CUSTOMER_ID", values))
+    frame = pl.DataFrame({"y": [0, 1, 0, 0], "CUSTOMER_ID": values}, strict=False)
+    with pytest.raises(DataError, match=r"unset data\.entity"):
+        Rows.from_frame(frame, target="y", amount=None, entity="CUSTOMER_ID")
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -99,6 +99,32 @@ def _column(name: str, value: pl.Expr, where: pl.Expr | None = None) -> Callable
     return change
 
 
+def _float_entity(value: pl.Expr, where: pl.Expr) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """CUSTOMER_ID as Float64 (ids read from a CSV with gaps, or a pandas export), ``value``
+    (a NaN: no id, but not null) on the ``where`` rows."""
+
+    def change(frame: pl.DataFrame) -> pl.DataFrame:
+        floats = frame.with_columns(pl.col("CUSTOMER_ID").cast(pl.Float64))
+        return _column("CUSTOMER_ID", value, where)(floats)
+
+    return change
+
+
+FRAUD = pl.col("TX_FRAUD") == 1
+NAN = pl.lit(float("nan"))
+
+
+def _value_metric(cfg: dict[str, Any]) -> None:
+    cfg["evaluation"].update(metrics=["pr_auc", "value_detection_at_alerts@0.01"])
+
+
+def _amount_cost(cfg: dict[str, Any]) -> None:
+    cfg["evaluation"].update(
+        metrics=["pr_auc", "expected_cost"],
+        cost={"false_positive": 5.0, "false_negative": "amount"},
+    )
+
+
 def _score_champion(cfg: dict[str, Any]) -> None:
     cfg["champion"] = {"name": "champ", "score": "PROD_SCORE"}
 
@@ -344,11 +370,53 @@ CASES = [
         parquet(_column("CUSTOMER_ID", pl.lit(None, pl.Int64), IN_TEST & (TX % 5 == 0))),
         ("data.entity: column 'CUSTOMER_ID' is null in", "test rows", "or unset data.entity"),
     ),
+    BadData(  # its in-sample code was a NaN cast to int32: a segmentation fault after training
+        "entity-null-in-one-training-row",
+        parquet(_column("CUSTOMER_ID", pl.lit(None, pl.Int64), TX == 20_000)),
+        (
+            "data.entity: column 'CUSTOMER_ID' is null in 1 of the",
+            "rows of the training window",
+            "or unset data.entity",
+        ),
+    ),
+    BadData(  # NaN pooled these rows into one customer, a fraudster the test window left out
+        "entity-nan-in-some-test-rows",
+        parquet(_float_entity(NAN, IN_TEST & (TX % 50 == 0))),
+        ("data.entity: column 'CUSTOMER_ID' is NaN in", "test rows", "or unset data.entity"),
+    ),
+    BadData(
+        "entity-nan-in-some-training-rows",
+        parquet(_float_entity(NAN, IN_TRAIN & (TX % 50 == 0))),
+        ("data.entity: column 'CUSTOMER_ID' is NaN in", "rows of the training window"),
+    ),
     BadData(
         "amount-null-with-value-metric",
         parquet(_column("TX_AMOUNT", pl.lit(None, pl.Float64), IN_TEST & (TX % 5 == 0))),
         ("data.amount: column 'TX_AMOUNT' is null in", "value_detection_at_alerts"),
         edit=lambda c: c["evaluation"].update(metrics=["pr_auc", "value_detection_at_alerts@0.01"]),
+    ),
+    BadData(  # the value metrics read n/a, the primary one too, and the run exited 0
+        "amount-nan-with-value-metric",
+        parquet(_column("TX_AMOUNT", NAN, IN_TEST & (TX % 5 == 0))),
+        ("data.amount: column 'TX_AMOUNT' is NaN in", "test rows", "fill the amounts or drop"),
+        edit=_value_metric,
+    ),
+    BadData(  # the share of fraud amount caught read -1,025%
+        "amount-negative-on-test-frauds-with-value-metric",
+        parquet(_column("TX_AMOUNT", -pl.col("TX_AMOUNT"), IN_TEST & FRAUD & (TX % 2 == 0))),
+        (
+            "data.amount: column 'TX_AMOUNT' is negative on",
+            "frauds of the",
+            "test rows",
+            "use absolute amounts or drop value_detection_at_alerts",
+        ),
+        edit=_value_metric,
+    ),
+    BadData(  # a missed fraud lowered the expected cost
+        "amount-negative-on-a-test-fraud-with-amount-cost",
+        parquet(_column("TX_AMOUNT", -pl.col("TX_AMOUNT"), IN_TEST & FRAUD)),
+        ("data.amount: column 'TX_AMOUNT' is negative on", "false_negative: amount"),
+        edit=_amount_cost,
     ),
     BadData(
         "score-column-of-text",
@@ -478,6 +546,34 @@ def test_allowed_oddities_pass_the_check_with_a_note(
         assert not [n for n in notes if "TX_AMOUNT" in n], notes
     else:
         assert any(note in n for n in notes), notes
+
+
+def test_ids_missing_before_training_and_refunds_do_not_stop_a_run(
+    tmp_path: Path, sim_frame: pl.DataFrame, store: str
+) -> None:
+    """Rows before the training window need no entity (history: no metric groups them), and a
+    genuine test row may have a negative amount (a refund: the value metrics and the cost of a
+    missed fraud weigh frauds only); the windows' missing ids and negative fraud amounts are
+    refused above."""
+    before = pl.col("TX_DATETIME") < datetime(2024, 1, 31)
+    no_id = _column("CUSTOMER_ID", pl.lit(None, pl.Int64), before & (TX % 7 == 0))
+    refunds = _column("TX_AMOUNT", -pl.col("TX_AMOUNT"), IN_TEST & ~FRAUD & (TX % 20 == 0))
+    data = tmp_path / "data.parquet"
+    refunds(no_id(sim_frame)).write_parquet(data)
+    cfg = tiny_config(data)
+    cfg["evaluation"].update(
+        metrics=["pr_auc", "value_detection_at_alerts@0.01", "expected_cost"],
+        cost={"false_positive": 5.0, "false_negative": "amount"},
+    )
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    outcome = invoke(["run", config, "-o", tmp_path / "out", "--tracking-uri", store, "-q"])
+    assert outcome.code == 0, outcome.stderr
+    comparison = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    for model in comparison["models"]:
+        assert model["status"] == "ok", model
+        assert 0.0 <= model["metrics"]["value_detection_at_alerts_0.01"] <= 1.0, model["metrics"]
+        assert model["metrics"]["expected_cost"] > 0.0, model["metrics"]
 
 
 def test_columns_named_like_the_tools_own_are_data(
