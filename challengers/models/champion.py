@@ -7,7 +7,14 @@
 
 Pickled models (``.pkl``, ``.joblib``, MLflow's sklearn flavour) run arbitrary code when loaded, so they
 are refused (``--allow-pickle`` loads none either: the refusal does not suggest it). A champion must be
-binary: a multiclass booster is refused when it loads, not when its scores outnumber the rows.
+binary: a multiclass booster (even of two classes) is refused when it loads, not when its scores
+outnumber the rows.
+
+A booster reads its inputs by position. A file that stores its feature names is fed in that order,
+whatever the order of ``champion.features`` (which must name the same columns): fed in the list's
+order, two names swapped made another model of it, with other scores and no error. A file without
+names is fed in the list's order, the only information there is, and the list must have the file's
+feature count.
 """
 
 from __future__ import annotations
@@ -112,9 +119,16 @@ class NativeModelChampion(BaseChallenger):
         lib = self._library()
         with self._readable(lib):
             content = lib.read(self.path)
-            self.facts_ = lib.facts(content)
-        self._content = lib.kept(content)
-        return self.facts_
+            facts = lib.facts(content)
+            if facts.features and len(facts.features) != facts.inputs:
+                # which name goes with which input cannot be told: a damaged header
+                raise ValueError(
+                    f"it names {len(facts.features)} features and reads {facts.inputs}"
+                )
+            if facts.outputs < 1:
+                raise ValueError(f"it gives {facts.outputs} scores a row")
+        self.facts_, self._content = facts, lib.kept(content)
+        return facts
 
     def start_loading(self) -> None:
         """Build the booster in a thread from now on (:meth:`ready` waits for it)."""
@@ -170,12 +184,31 @@ class NativeModelChampion(BaseChallenger):
         # the champion is fixed: "fit" only reads it, and checks that the data can feed it
         self.ready()
         assert self.facts_ is not None  # ready() opened the file
-        if not self.features and not self.facts_.features:
+        self.features_ = tuple(self.inputs())
+
+    def inputs(self) -> list[str]:
+        """The columns the booster reads, in the order it reads them: the file's names (which
+        ``champion.features`` must name, in any order), else ``champion.features`` as listed."""
+        facts = self.facts_ or self.open()
+        lib = self._library()
+        named = () if lib.placeholder_names(facts.features) else facts.features
+        if not self.features:
+            if not facts.features:
+                raise ModelError(
+                    f"champion.model: {self.path} stores no feature names; list them in "
+                    "champion.features"
+                )
+            return list(facts.features)  # a placeholder name the data lacks is refused later
+        if named:
+            _require_same_names(self.features, named, self.path)
+            return list(named)
+        if len(self.features) != facts.inputs:
             raise ModelError(
-                f"champion.model: {self.path} stores no feature names; list them in "
-                "champion.features"
+                f"champion.model: {self.path} reads {facts.inputs} features and stores no names, "
+                f"but champion.features lists {len(self.features)}; list the model's "
+                f"{facts.inputs} inputs there, in the order it was trained on"
             )
-        self.features_ = tuple(self.features or self.facts_.features)
+        return list(self.features)
 
     def _predict(self, frame: pl.DataFrame, history: pl.DataFrame | None) -> np.ndarray:
         lib = self._library()
@@ -196,7 +229,34 @@ class NativeModelChampion(BaseChallenger):
 def _told(facts: trees.FileFacts | None) -> str:
     if facts is None:
         return "nothing"
-    return f"{len(facts.features)} feature names and {facts.classes} classes"
+    return (
+        f"{len(facts.features)} feature names, {facts.inputs} features and {facts.outputs} "
+        "score(s) a row"
+    )
+
+
+def _require_same_names(listed: Sequence[str], named: Sequence[str], path: str) -> None:
+    """``champion.features`` names the file's features, in any order; else the first
+    difference, with what to do (under champion.model: the list, or the file, may be the wrong
+    one)."""
+    unknown = [f for f in listed if f not in named]
+    left_out = [f for f in named if f not in listed]
+    if not unknown and not left_out and len(listed) == len(named):
+        return
+    if unknown:
+        near = closest(unknown[0], left_out or list(named))  # a misspelling of one left out
+        hint = f" (closest: '{near}')" if near else ""
+        problem = f"'{unknown[0]}'{hint} is not one of the file's"
+    elif left_out:
+        problem = f"the file's '{left_out[0]}' is not listed"
+    else:  # the config refuses a name listed twice; a champion made in code may not
+        twice = next(f for f in listed if list(listed).count(f) > 1)
+        problem = f"'{twice}' is listed twice"
+    raise ModelError(
+        f"champion.model: {path} was trained on {len(named)} features and champion.features "
+        f"lists {len(listed)}: {problem}; list the file's own feature names in champion.features "
+        "(in any order: the file's order is used) or leave it out"
+    )
 
 
 def load_model_file(
@@ -225,25 +285,31 @@ def load_model_file(
     _check_content(file, lib)
     champion = NativeModelChampion(path, features)
     facts = champion.open()  # the booster is built later (ready(), or start_loading())
-    model_features, classes = list(facts.features), facts.classes
-    if classes > 2:
-        raise ModelError(
-            f"champion.model: {path} predicts {classes} classes; the champion must be a binary "
-            "fraud model (one score per row); export the binary model"
-        )
-    champion.features = list(features) if features else model_features
-    if not champion.features:
+    _require_binary(facts, lib, path)
+    if not features and not facts.features:
         champion.ready()  # a file its library refuses says so first: the truer message
-        raise ModelError(
-            f"champion.model: {path} stores no feature names; list them in champion.features"
-        )
-    if model_features and features and len(features) != len(model_features):
-        raise ModelError(
-            f"champion.features lists {len(features)} features but {path} was trained on "
-            f"{len(model_features)}; list exactly the model's inputs, in order"
-        )
+    champion.features = champion.inputs()  # in the order the booster reads them
     _require_features(champion.features, schema, source=path)
     return champion
+
+
+def _require_binary(facts: trees.FileFacts, lib: trees.TreeLibrary, path: str) -> None:
+    """One score a row, of a binary objective: a multiclass booster of two classes gives two a
+    row (XGBoost's multi:softprob, LightGBM's multiclass), which the run found only once it had
+    scored the test rows ("34446 scores for 17223 rows")."""
+    multiclass = facts.objective in lib.multiclass_objectives
+    if facts.outputs == 1 and not multiclass:
+        return
+    objective = f" ({facts.objective})" if facts.objective else ""
+    gives = (
+        f"predicts {facts.classes} classes"
+        if multiclass or facts.classes > 2
+        else f"gives {facts.outputs} scores a row"
+    )
+    raise ModelError(
+        f"champion.model: {path} {gives}{objective}; the champion must be a binary fraud model "
+        f"(one score per row): export the binary model ({lib.binary_objective})"
+    )
 
 
 def _head(file: Path, size: int = 16) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,6 +28,11 @@ class FileFacts:
 
     features: tuple[str, ...]  # the feature names it stores, in order (may be empty)
     classes: int  # 2 for a binary model
+    inputs: int  # how many features a row must give it (in the order of its names, if any)
+    outputs: int  # how many scores it gives a row: 1 for a binary model, one a class otherwise
+    # as the file names it (None: not told); the booster may spell it otherwise (LightGBM's
+    # header says "multiclass num_class:2"), so it is not part of the facts a booster must match
+    objective: str | None = field(default=None, compare=False)
 
 
 class TreeLibrary:
@@ -43,6 +48,10 @@ class TreeLibrary:
     export_hint: ClassVar[str]  # how the first line exports a booster this tool can read
     # the objectives whose predictions are probabilities (any other: a margin, a label, a value)
     probability_objectives: ClassVar[frozenset[str]]
+    # the multiclass objectives: one score per class and row, whatever the number of classes
+    # (XGBoost's multi:softprob with num_class 2 is two scores a row, not a binary model)
+    multiclass_objectives: ClassVar[frozenset[str]]
+    binary_objective: ClassVar[str]  # the objective a champion's export should name
 
     def owns(self, booster: object) -> bool:
         """Whether ``booster`` is this library's Booster."""
@@ -69,7 +78,18 @@ class TreeLibrary:
 
     def facts_of(self, booster: Any) -> FileFacts:
         """The same facts, from a booster."""
-        return FileFacts(tuple(self.feature_names(booster)), self.classes(booster))
+        return FileFacts(
+            tuple(self.feature_names(booster)),
+            self.classes(booster),
+            self.inputs(booster),
+            self.outputs(booster),
+            self.objective(booster),
+        )
+
+    def placeholder_names(self, names: Sequence[str]) -> bool:
+        """Whether ``names`` are the ones the library makes up for a model trained without
+        names (they say nothing of which column is which)."""
+        return False
 
     def booster(self, content: Any, path: str | Path) -> Any:
         """The library's booster of the file ``read`` checked (this imports the library);
@@ -92,6 +112,14 @@ class TreeLibrary:
 
     def classes(self, booster: Any) -> int:
         """How many classes the booster predicts (2 for a binary model)."""
+        raise NotImplementedError
+
+    def inputs(self, booster: Any) -> int:
+        """How many features the booster reads from a row."""
+        raise NotImplementedError
+
+    def outputs(self, booster: Any) -> int:
+        """How many scores the booster gives a row (1 for a binary model)."""
         raise NotImplementedError
 
     def limit_threads(self, booster: Any, threads: int | None) -> None:
@@ -142,6 +170,10 @@ class LightGBMLibrary(TreeLibrary):
     package = "lightgbm"
     export_hint = "export it with booster.save_model()"
     probability_objectives = frozenset({"binary", "cross_entropy", "xentropy"})
+    multiclass_objectives = frozenset(
+        {"multiclass", "softmax", "multiclassova", "multiclass_ova", "ova", "ovr"}
+    )
+    binary_objective = "binary"
 
     def looks_foreign(self, head: bytes) -> str | None:
         if head.startswith(b"{"):
@@ -158,14 +190,22 @@ class LightGBMLibrary(TreeLibrary):
         return model
 
     def facts(self, content: Any) -> FileFacts:
-        """From the header, read as LightGBM reads it: ``feature_names`` split at spaces, and
-        ``num_tree_per_iteration`` (else ``num_class``) trees a round."""
+        """From the header, read as LightGBM reads it: ``feature_names`` split at spaces,
+        ``max_feature_idx`` + 1 inputs, ``num_tree_per_iteration`` (else ``num_class``) trees (and
+        scores) a round, and the objective's name before its options."""
         from challengers.models.lightgbm_text import header_fields
 
         header = header_fields(content)
         names = header.get("feature_names", "")
-        per_round = header.get("num_tree_per_iteration", header.get("num_class", "1"))
-        return FileFacts(tuple(names.split(" ")) if names else (), max(int(per_round), 2))
+        per_round = int(header.get("num_tree_per_iteration", header.get("num_class", "1")))
+        objective = header.get("objective", "").split()
+        return FileFacts(
+            tuple(names.split(" ")) if names else (),
+            max(per_round, 2),
+            int(header["max_feature_idx"]) + 1,  # check_model read it
+            per_round,
+            objective[0] if objective else None,
+        )
 
     def booster(self, content: Any, path: str | Path) -> Any:
         """Its trees read one after the other: with the header's ``tree_sizes`` LightGBM reads
@@ -182,6 +222,16 @@ class LightGBMLibrary(TreeLibrary):
 
     def classes(self, booster: Any) -> int:
         return max(int(booster.num_model_per_iteration()), 2)  # one tree per class a round
+
+    def inputs(self, booster: Any) -> int:
+        return int(booster.num_feature())
+
+    def outputs(self, booster: Any) -> int:
+        return int(booster.num_model_per_iteration())
+
+    def placeholder_names(self, names: Sequence[str]) -> bool:
+        # a model trained on an unnamed matrix stores Column_0, Column_1, ...
+        return list(names) == [f"Column_{i}" for i in range(len(names))]
 
     def predict(self, booster: Any, x: np.ndarray, threads: int | None = None) -> np.ndarray:
         # LightGBM predicts with the best iteration by itself (and saves only up to it)
@@ -232,6 +282,8 @@ class XGBoostLibrary(TreeLibrary):
     package = "xgboost-cpu"
     export_hint = "export it with booster.save_model('model.json')"
     probability_objectives = frozenset({"binary:logistic", "reg:logistic"})
+    multiclass_objectives = frozenset({"multi:softprob", "multi:softmax"})
+    binary_objective = "binary:logistic"
 
     def looks_foreign(self, head: bytes) -> str | None:
         if head.startswith(b"tree"):
@@ -252,8 +304,16 @@ class XGBoostLibrary(TreeLibrary):
         """From the document's learner, as XGBoost reads it (``num_class`` 0 for binary)."""
         learner = content["learner"]
         names = learner.get("feature_names") or []
-        classes = learner["learner_model_param"].get("num_class", 0) or 0
-        return FileFacts(tuple(str(n) for n in names), max(int(classes), 2))
+        param = learner["learner_model_param"]
+        objective = learner.get("objective")
+        objective = objective.get("name") if isinstance(objective, dict) else None
+        return FileFacts(
+            tuple(str(n) for n in names),
+            max(int(param.get("num_class", 0) or 0), 2),
+            int(param["num_feature"]),  # check_trees read it
+            _outputs(param),
+            str(objective) if objective else None,
+        )
 
     def booster(self, content: Any, path: str | Path) -> Any:
         import xgboost as xgb
@@ -271,6 +331,12 @@ class XGBoostLibrary(TreeLibrary):
     def classes(self, booster: Any) -> int:
         learner = _learner(booster)["learner_model_param"]
         return max(int(learner.get("num_class", 0) or 0), 2)  # num_class is 0 for binary
+
+    def inputs(self, booster: Any) -> int:
+        return int(booster.num_features())
+
+    def outputs(self, booster: Any) -> int:
+        return _outputs(_learner(booster)["learner_model_param"])
 
     def _best(self, booster: Any) -> dict[str, Any]:
         """XGBoost keeps every round and stores early stopping's best in an attribute (saved with
@@ -352,6 +418,14 @@ def _document(path: Path) -> Any:
     if suffix == ".json" or (suffix != ".ubj" and data[1:2] in (b'"', b" ", b"\n", b"\r", b"\t")):
         return json.loads(data)
     return read_ubjson(data)
+
+
+def _outputs(param: dict[str, Any]) -> int:
+    """The scores an XGBoost model gives a row, from its ``learner_model_param``: one a class
+    (``num_class``: 0 for binary), one a target (``num_target``: a multi-output model)."""
+    classes = int(param.get("num_class", 0) or 0)
+    targets = int(param.get("num_target", 1) or 1)
+    return max(classes, 1) * max(targets, 1)
 
 
 _LINEAR: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()

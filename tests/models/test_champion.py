@@ -105,3 +105,68 @@ def test_a_champion_files_objective_says_whether_its_scores_are_probabilities(
     assert np.isfinite(brier) == probabilities
     if objective in ("binary:hinge", "regression"):
         assert scores.min() >= 0 and scores.max() <= 1  # the range check alone let them through
+
+
+def _booster_file(library: str, names: list[str] | None, tmp_path: Path) -> tuple[Path, object]:
+    """A booster trained by its library on EASY_FEATURES' columns in that order (named or not),
+    saved, and the booster read back from the file by the library itself."""
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    train = easy_frame(2000, seed=1)
+    x, y = train.select(EASY_FEATURES).to_numpy(), train.get_column("y").to_numpy()
+    if library == "xgboost":
+        path = tmp_path / "champion.json"
+        params = {"objective": "binary:logistic", "max_depth": 3, "seed": 1, "nthread": 1}
+        xgb.train(params, xgb.DMatrix(x, label=y, feature_names=names), 20).save_model(path)
+        return path, xgb.Booster(model_file=str(path))
+    path = tmp_path / "champion.txt"
+    params = {"objective": "binary", "verbosity": -1, "seed": 1, "num_threads": 1}
+    data = lgb.Dataset(x, y, feature_name=names or "auto")
+    lgb.train(params, data, 20).save_model(path)
+    return path, lgb.Booster(model_file=str(path))
+
+
+def _direct(library: str, booster: object, x: np.ndarray) -> np.ndarray:
+    if library == "xgboost":
+        return np.asarray(booster.inplace_predict(x))  # type: ignore[attr-defined]
+    return np.asarray(booster.predict(x))  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("order", ["reversed", "swapped"])
+def test_a_champion_given_its_names_in_another_order_scores_as_its_file(
+    library: str, order: str, tmp_path: Path
+) -> None:
+    """Known answer: champion.features naming the file's features in another order scores exactly
+    as the library scores the file's own columns. The columns were fed in the list's order: two
+    names swapped read the demo champion's pr_auc as 0.1455 for 0.2420, with no error."""
+    from challengers.models.champion import load_model_file
+
+    names = list(EASY_FEATURES)
+    path, booster = _booster_file(library, names, tmp_path)
+    listed = names[::-1] if order == "reversed" else [names[1], names[0], *names[2:]]
+    train, test = easy_frame(2000, seed=1), easy_frame(800, seed=2)
+    champion = load_model_file(str(path), features=listed, schema=test.schema)
+    assert champion.features == names  # the file's order
+    scores = champion.fit(train, SPEC).predict_score(test)
+    x = test.select(names).to_numpy()
+    expected = _direct(library, booster, x)
+    np.testing.assert_array_equal(scores, expected)
+    fed_as_listed = _direct(library, booster, test.select(listed).to_numpy())
+    assert not np.allclose(fed_as_listed, expected)  # what the list's order would have scored
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_a_file_without_names_is_fed_in_the_lists_order(library: str, tmp_path: Path) -> None:
+    """No names in the file (XGBoost stores none, LightGBM Column_0, ...): the list's order is the
+    only information there is, and is kept."""
+    from challengers.models.champion import load_model_file
+
+    path, booster = _booster_file(library, None, tmp_path)
+    train, test = easy_frame(2000, seed=1), easy_frame(800, seed=2)
+    listed = list(EASY_FEATURES)
+    champion = load_model_file(str(path), features=listed, schema=test.schema)
+    assert champion.features == listed
+    scores = champion.fit(train, SPEC).predict_score(test)
+    np.testing.assert_array_equal(scores, _direct(library, booster, test.select(listed).to_numpy()))

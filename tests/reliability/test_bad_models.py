@@ -69,23 +69,37 @@ def _text(name: str, content: str) -> Callable[[Path], Path]:
     return build
 
 
-def _multiclass(library: str) -> Callable[[Path], Path]:
-    """A three-class model over the data's columns: check must refuse it, not the run later."""
+def _multiclass(library: str, classes: int) -> Callable[[Path], Path]:
+    """A multiclass model over the data's columns: check must refuse it, not the run later. Of
+    two classes too: it gives two scores a row, which only the run's scoring found ("34446
+    scores for 17223 rows")."""
 
     def build(directory: Path) -> Path:
         x = np.random.default_rng(0).random((300, 2))
-        y = (x[:, 0] * 3).astype(int)
+        y = (x[:, 0] * classes).astype(int)
         if library == "lightgbm":
-            params = {"objective": "multiclass", "num_class": 3, "verbosity": -1}
+            params = {"objective": "multiclass", "num_class": classes, "verbosity": -1}
             train = lgb.Dataset(x, label=y, feature_name=FEATURES)
             lgb.train({**params, "num_threads": 1}, train, 3).save_model(directory / "m.txt")
             return directory / "m.txt"
         matrix = xgb.DMatrix(x, label=y, feature_names=FEATURES)
-        params = {"objective": "multi:softprob", "num_class": 3, "nthread": 1}
+        params = {"objective": "multi:softprob", "num_class": classes, "nthread": 1}
         xgb.train(params, matrix, 3).save_model(directory / "m.json")
         return directory / "m.json"
 
     return build
+
+
+def _xgboost_multi_target(directory: Path) -> Path:
+    """Two binary targets in one model: two scores a row, though num_class says binary."""
+    x = np.random.default_rng(0).random((300, 2))
+    y = np.c_[x[:, 0] > 0.5, x[:, 1] > 0.5].astype(int)
+    params = {"tree_method": "hist", "multi_strategy": "one_output_per_tree", "nthread": 1}
+    matrix = xgb.DMatrix(x, label=y, feature_names=FEATURES)
+    xgb.train({**params, "objective": "binary:logistic"}, matrix, 3).save_model(
+        directory / "m.json"
+    )
+    return directory / "m.json"
 
 
 def _lightgbm_tree_that_loops(directory: Path) -> Path:
@@ -107,14 +121,27 @@ def _xgboost_tree_that_loops(directory: Path) -> Path:
     return directory / "champion.json"
 
 
+BINARY = {"lightgbm": ("multiclass", "binary"), "xgboost": ("multi:softprob", "binary:logistic")}
+
 MODELS = [
     *(
         (
-            f"{library}-multiclass",
-            _multiclass(library),
-            ("champion.model:", "predicts 3 classes; the champion must be a binary fraud model"),
+            f"{library}-multiclass-{classes}",
+            _multiclass(library, classes),
+            (
+                "champion.model:",
+                f"predicts {classes} classes ({BINARY[library][0]}); the champion must be a "
+                "binary fraud model (one score per row)",
+                f"export the binary model ({BINARY[library][1]})",
+            ),
         )
         for library in ("lightgbm", "xgboost")
+        for classes in (3, 2)
+    ),
+    (
+        "xgboost-multi-target",
+        _xgboost_multi_target,
+        ("champion.model:", "gives 2 scores a row (binary:logistic)", "export the binary model"),
     ),
     (
         "lightgbm-corrupt",
@@ -188,10 +215,94 @@ def test_bad_model_file(
     _check(tmp_path, {"model": str(model)}).error(2, *expect)
 
 
-def test_features_of_another_model(tmp_path: Path, data: Path) -> None:
-    model = _lightgbm(tmp_path / "champion.txt")
-    outcome = _check(tmp_path, {"model": str(model), "features": ["TX_AMOUNT"]})
-    outcome.error(2, "champion.features lists 1 features but", "was trained on 2")
+def _xgboost_unnamed(path: Path) -> Path:
+    """An XGBoost model trained on a bare matrix: it stores no feature names."""
+    x = np.random.default_rng(0).random((300, 2))
+    xgb.train({"nthread": 1}, xgb.DMatrix(x, label=(x[:, 0] > 0.5).astype(int)), 3).save_model(
+        str(path)
+    )
+    return path
+
+
+# champion.features against the file's own names (TX_AMOUNT, TX_HOUR), or its count when it has
+# none: a list naming other columns (or in another order, fed by position) made another model of it
+FEATURE_LISTS = [
+    (
+        "lightgbm-one-left-out",
+        _lightgbm,
+        "champion.txt",
+        ["TX_AMOUNT"],
+        (
+            "trained on 2 features and champion.features lists 1: the file's 'TX_HOUR' is not listed",
+        ),
+    ),
+    *(
+        (
+            f"{name}-another-column",
+            make,
+            file,
+            ["TX_AMOUNT", "IS_ONLINE"],
+            (
+                "champion.model:",
+                "'IS_ONLINE' is not one of the file's",
+                "in any order: the file's order is used",
+            ),
+        )
+        for name, make, file in (
+            ("lightgbm", _lightgbm, "champion.txt"),
+            ("xgboost", _xgboost, "champion.json"),
+        )
+    ),
+    (
+        "xgboost-misspelt",
+        _xgboost,
+        "champion.json",
+        ["TX_HUOR", "TX_AMOUNT"],
+        ("'TX_HUOR' (closest: 'TX_HOUR') is not one of the file's",),
+    ),
+    *(
+        (
+            f"xgboost-unnamed-{len(listed)}-for-2",
+            _xgboost_unnamed,
+            "champion.json",
+            listed,
+            (
+                "champion.model:",
+                f"reads 2 features and stores no names, but champion.features lists {len(listed)}",
+            ),
+        )
+        for listed in (["TX_AMOUNT"], ["TX_AMOUNT", "TX_HOUR", "IS_ONLINE"])
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "file", "listed", "expect"),
+    [c[1:] for c in FEATURE_LISTS],
+    ids=[c[0] for c in FEATURE_LISTS],
+)
+def test_features_that_are_not_the_models(
+    make: Callable[[Path], Path],
+    file: str,
+    listed: list[str],
+    expect: tuple[str, ...],
+    tmp_path: Path,
+    data: Path,
+) -> None:
+    """Refused by check, before the run: the XGBoost file without names and a list of another
+    length failed only when the run scored it ("n_features_data == n_features_model")."""
+    model = make(tmp_path / file)
+    _check(tmp_path, {"model": str(model), "features": listed}).error(2, *expect)
+
+
+@pytest.mark.parametrize("make", [_lightgbm, _xgboost, _xgboost_unnamed], ids=lambda m: m.__name__)
+def test_the_models_features_in_another_order_pass_check(
+    make: Callable[[Path], Path], tmp_path: Path, data: Path
+) -> None:
+    """The control of the refusals above (what the order changes: tests/models/test_champion.py)."""
+    model = make(tmp_path / ("champion.txt" if make is _lightgbm else "champion.json"))
+    outcome = _check(tmp_path, {"model": str(model), "features": ["TX_HOUR", "TX_AMOUNT"]})
+    assert outcome.code == 0, outcome.stderr
 
 
 def test_native_error_output_stays_off_the_terminal(tmp_path: Path, sim_parquet: Path) -> None:
