@@ -49,10 +49,14 @@ def stability(result: ExperimentResult) -> Section:
         Table(
             ["week", "rows", "frauds", *models],
             weekly,
-            caption=f"Intervals from {s.weekly_bootstrap:,} bootstrap replicates within each week.",
+            caption=f"Intervals from {s.weekly_bootstrap:,} bootstrap replicates within each week."
+            if s.weekly_bootstrap
+            else "Point estimates: the run drew no bootstrap replicates, so no week has an "
+            "interval.",
         ),
     ]
-    blocks += figure(result, "weekly", "Every metric per test week, with bootstrap bands.")
+    bands = ", with bootstrap bands" if s.weekly_bootstrap else " (point estimates)"
+    blocks += figure(result, "weekly", f"Every metric per test week{bands}.")
     blocks += [
         Heading("Score drift (population stability index)"),
         Table(

@@ -105,12 +105,17 @@ def outcomes(result: ExperimentResult) -> Section:
         else "uncorrected"
     )
     methods = _methods(result)
+    intervals = (
+        f"Intervals at {100 * (1 - result.alpha):.0f}% from {result.bootstrap:,} paired "
+        f"bootstrap replicates, {unit_text(result)}; significance: {significance}."
+        if result.bootstrap
+        else "Point estimates: the run drew no bootstrap replicates (no interval, and no "
+        "paired test but DeLong's where shown)."
+    )
     blocks: list[Block] = [
         Text(
             f"All models scored on the same {result.data.rows_test:,} out-of-time test rows "
-            f"({result.data.positives_test:,} frauds). Intervals at "
-            f"{100 * (1 - result.alpha):.0f}% from {result.bootstrap:,} paired bootstrap "
-            f"replicates, {unit_text(result)}; significance: {significance}."
+            f"({result.data.positives_test:,} frauds). {intervals}"
             " ↑ higher is better, ↓ lower is better."
             + (f" Interval and p-value of each delta by one method: {methods}." if methods else "")
         ),
@@ -194,8 +199,12 @@ def operating_blocks(result: ExperimentResult) -> list[Block]:
         Text(
             f"Every model alerts the same number of rows: **{op.alerts:,}** "
             f"({pct(op.rate, 2)} of the test window), set by {how}. Cost: {op.cost_basis}. "
-            "Savings are the champion's cost minus the challenger's, with a paired bootstrap "
-            "interval."
+            "Savings are the champion's cost minus the challenger's"
+            + (
+                ", with a paired bootstrap interval."
+                if any(m.savings_ci is not None for m in op.models)
+                else " (no interval: the run drew no bootstrap replicates)."
+            )
         ),
         _budget_table(op),
     ]

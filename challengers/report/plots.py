@@ -231,7 +231,8 @@ def weekly(result: ExperimentResult) -> Any:
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle("Metrics per test week (week start) with bootstrap bands", fontsize=10)
+    bands = "with bootstrap bands" if s.weekly_bootstrap else "(point estimates)"
+    fig.suptitle(f"Metrics per test week (week start) {bands}", fontsize=10)
     return fig
 
 

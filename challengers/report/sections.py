@@ -339,9 +339,13 @@ def limitations(result: ExperimentResult) -> Section:
     s = result.stability
     if s is not None and s.weeks:
         last = s.weeks[-1]
+        rest = (
+            f"Weekly intervals rest on one week of rows each and {s.weekly_bootstrap:,} replicates"
+            if s.weekly_bootstrap
+            else "Weekly figures are point estimates, without replicates, on one week of rows each"
+        )
         items.append(
-            f"Weekly intervals rest on one week of rows each and {s.weekly_bootstrap:,} "
-            f"replicates (the last week, {last.start}..{last.end}, has {last.positives:,} "
+            f"{rest} (the last week, {last.start}..{last.end}, has {last.positives:,} "
             "frauds); a short test window gives a noisy decay slope."
             + (
                 " Under day blocks a week's interval rests on at most 7 blocks, too few to hold "
@@ -351,8 +355,8 @@ def limitations(result: ExperimentResult) -> Section:
             )
         )
     items.append(
-        "At the operating point, rows tied at the budget boundary are ordered at random (seeded); "
-        "the savings interval treats such ties pro rata."
+        "At the operating point, rows tied at the budget boundary are ordered at random (seeded)"
+        + ("; the savings interval treats such ties pro rata." if result.bootstrap else ".")
     )
     items.append(
         "The train/test gap compares in-sample with out-of-time figures; a champion loaded from a "

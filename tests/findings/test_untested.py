@@ -117,7 +117,17 @@ def test_a_run_without_bootstrap_says_it_has_no_verdict(
     text = " ".join(str(block) for block in limitations(result).blocks)
     assert "no intervals and no paired tests" in text and "p-values are not corrected" not in text
     assert "significantly outperforms" not in verdict(result)
-    assert (tmp_path / "out" / "report.md").read_text().count("No verdict:") == 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert report.count("No verdict:") == 1
+    # nothing speaks of intervals the run did not compute
+    for stale in (
+        "0 paired bootstrap",
+        "bootstrap interval",
+        "pro rata",
+        "0 replicates",
+    ):
+        assert stale not in report, stale
+    assert "Point estimates: the run drew no bootstrap replicates" in report
 
 
 def test_a_test_window_with_too_few_frauds_gives_no_verdict() -> None:
