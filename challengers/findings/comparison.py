@@ -442,6 +442,50 @@ def below_chance(ctx: FindingContext) -> list[Finding]:
     return out
 
 
+NEAR_PERFECT_AUC = 0.999  # no fraud model ranks out-of-time rows so; a copy of the label does
+
+
+def near_perfect(ctx: FindingContext) -> list[Finding]:
+    """A model that separates the test window's frauds almost perfectly (ROC AUC >= 0.999):
+    fraud is not that predictable out of time, a copy of the outcome is. A production score
+    column equal to the label went without a word (the audit leaves the champion's own score
+    column alone), and so did a leak the audit's column tests cannot see (a code whose fraud
+    values are scattered among its levels)."""
+    if ctx.positives_test < MIN_FRAUDS_TO_CLAIM:
+        return []
+    out = []
+    for m in ctx.models:
+        auc = m.metrics.get("roc_auc", math.nan) if m.status == "ok" else math.nan
+        if not auc >= NEAR_PERFECT_AUC:
+            continue
+        champion = m.role == "champion"
+        out.append(
+            Finding(
+                id=f"leak-near-perfect-{m.name}",
+                severity="high" if champion else "medium",
+                area="leakage",
+                title=f"'{m.name}' separates the test window's frauds almost perfectly (ROC AUC "
+                f"{auc:.4f})",
+                detail=f"On {ctx.positives_test:,} out-of-time frauds. Fraud models do not rank "
+                "unseen rows so; a score or input that carries the outcome does (a score "
+                "written after the case was worked, a chargeback or case flag, a label copy)."
+                + (
+                    " The champion's figures cannot be relied upon until its scores are shown "
+                    "to be what production saw at authorisation."
+                    if champion
+                    else ""
+                ),
+                metric="roc_auc",
+                models=(m.name,),
+                effect=auc,
+                evidence={"roc_auc": auc, "threshold": NEAR_PERFECT_AUC},
+                recommendation="Trace every input (or the score column) of "
+                f"'{m.name}' to the moment of authorisation; remove what is recorded after it.",
+            )
+        )
+    return out
+
+
 def _auc_upper_bound(m: ModelResult, auc: float, ctx: FindingContext) -> float | None:
     interval = m.ci.get("roc_auc")
     if interval is not None and math.isfinite(interval[1]):
@@ -515,5 +559,6 @@ COMPARISON_RULES: dict[str, Rule] = {
     "label_delay_gap": label_delay_gap,
     "champion_scores": champion_scores,
     "below_chance": below_chance,
+    "near_perfect": near_perfect,
     "twin_comparisons": twin_comparisons,
 }

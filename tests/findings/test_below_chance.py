@@ -12,7 +12,7 @@ import pytest
 
 from challengers.config import load_config
 from challengers.findings import derive_findings
-from challengers.findings.comparison import below_chance
+from challengers.findings.comparison import below_chance, near_perfect
 from challengers.findings.context import FindingContext
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.results import ModelResult
@@ -122,3 +122,24 @@ def test_a_reversed_production_score_is_found_and_the_same_score_the_right_way_i
     assert auc == pytest.approx(1 - reversed_auc, abs=1e-9) and auc > 0.6
     assert not any(i.startswith("ranking-below-chance") for i in ids)
     assert "ranking-below-chance-prod" in reversed_ids
+
+
+@pytest.mark.parametrize(
+    ("role", "auc", "positives", "expected"),
+    [
+        ("champion", 1.0, 400, "high"),  # a production score column equal to the label
+        ("challenger", 0.9995, 400, "medium"),
+        ("champion", 0.998, 400, None),  # the best real models stop well short of this
+        ("champion", 1.0, 6, None),  # six frauds: perfection proves little
+    ],
+)
+def test_a_model_that_separates_the_frauds_almost_perfectly_is_a_suspected_leak(
+    role: str, auc: float, positives: int, expected: str | None
+) -> None:
+    champion = _model("champ", "champion", 0.8 if role != "champion" else auc)
+    models = [champion] + ([_model("copy", "challenger", auc)] if role == "challenger" else [])
+    found = near_perfect(_context(*models, positives=positives))
+    assert [f.severity for f in found] == ([expected] if expected else [])
+    if expected:
+        name = "champ" if role == "champion" else "copy"
+        assert found[0].id == f"leak-near-perfect-{name}" and found[0].area == "leakage"
