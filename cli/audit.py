@@ -58,7 +58,12 @@ def audit_command(
     if fail_on not in (None, *GATES):
         raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
     cfg = load_config(config).with_engine(engine, master)
-    options = RunOptions(output_dir=output, allow_pickle=allow_pickle, tracking_uri=tracking_uri)
+    options = RunOptions(
+        output_dir=output,
+        allow_pickle=allow_pickle,
+        tracking_uri=tracking_uri,
+        config_file=str(config.resolve()),  # kept out of --output, as a run's
+    )
     audit = audit_experiment(cfg, options, RichProgress(quiet))
     if not quiet:
         print_audit(audit)

@@ -18,6 +18,7 @@ from challengers.engine.base import Engine
 from challengers.engine.spark_session import check_master
 from challengers.errors import ChallengeError
 from challengers.pipeline.plan import Plan, data_source, make_plan
+from challengers.pipeline.preflight import check_inputs, claimed
 from challengers.pipeline.prepare import (
     RunOptions,
     default_output_dir,
@@ -33,9 +34,13 @@ log = logging.getLogger(__name__)
 def audit_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progress) -> AuditResult:
     """`challenge audit`: the data audit alone; writes audit.json and its chart."""
     map_large_blocks()  # each check's large arrays go back to the system when freed
+    out = options.output_dir or default_output_dir(cfg, "-audit")
+    check_inputs(cfg, out, options.config_file, command="audit")
+    # held before the data is read, as a run holds it: an audit never writes beside a run
     with (
+        output_directory(out),
+        claimed(out, audit=True),
         _audited_plan(cfg, options, progress) as (plan, engine),
-        output_directory(options.output_dir or default_output_dir(cfg, "-audit")) as out,
     ):
         return _audit(cfg, plan, out, progress, engine=engine)
 

@@ -46,7 +46,7 @@ from challengers.pipeline.outputs import (
     write_outputs,
     write_test_outputs,
 )
-from challengers.pipeline.preflight import check_names, claimed
+from challengers.pipeline.preflight import check_inputs, check_names, claimed
 from challengers.pipeline.prepare import (
     Prepared,
     RunOptions,
@@ -80,10 +80,11 @@ def run_experiment(
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
     check_names(cfg, options.output_dir)
+    out = options.output_dir or default_output_dir(cfg)
+    check_inputs(cfg, out, options.config_file)  # the outputs never replace or feed the inputs
     check_reachable(uri)  # seconds, before any training
     if options.resume:
         require_resumable(options.output_dir)
-    out = options.output_dir or default_output_dir(cfg)
     # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
     first = [KERNELS] if cfg.engine.kind != "spark" else []
     warmup = Warmup(uri, _model_imports(cfg), first=first, later=PLOT_IMPORTS)
