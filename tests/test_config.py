@@ -22,7 +22,7 @@ def _error(path: Path) -> str:
 def test_demo_config_loads_and_resolves_paths() -> None:
     root = Path(__file__).resolve().parents[1]
     cfg = load_config(root / "configs" / "demo.yaml")
-    assert Path(cfg.data.path) == (root / "configs" / "../data/demo.parquet")
+    assert Path(cfg.data.path) == root / "data" / "demo.parquet"  # normalised: no "configs/.."
     assert Path(cfg.data.path).exists()
     assert cfg.champion.model is not None and Path(cfg.champion.model).exists()
     # one challenger of each family, the scenario column named and kept out of the features
@@ -30,6 +30,38 @@ def test_demo_config_loads_and_resolves_paths() -> None:
     assert cfg.data.scenario == "TX_FRAUD_SCENARIO" and cfg.data.scenario in cfg.data.drop
     assert cfg.evaluation.alert_rate == 0.02
     assert cfg.governance.fields()["Model id (inventory)"] == "FRD-DEMO-001"
+
+
+def test_paths_are_normalised_so_a_moved_or_copied_config_keeps_them(tmp_path: Path) -> None:
+    """``../data/x`` joined to the config's directory was kept as ``<dir>/../data/x``: once that
+    directory moved, a replication read "file not found" though the data was where it was, and
+    the same config copied into a sibling directory hashed differently. Normalised by the text
+    only: a symbolic link in the path stays (the path the user gave)."""
+    import shutil
+
+    root = tmp_path.resolve()
+    (root / "data").mkdir()
+    (root / "data" / "sim.parquet").write_bytes(b"not read here")
+    config = sim_config(Path("../data/sim.parquet"))
+    config["champion"] = {"name": "champ", "model": "../data/champ.json"}
+    copies = [root / folder / "experiment.yaml" for folder in ("cfgtmp", "sibling")]
+    for path in copies:
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+    first, sibling = (load_config(path) for path in copies)
+    assert first.data.path == str(root / "data" / "sim.parquet")
+    assert first.champion.model == str(root / "data" / "champ.json")
+    assert first.fingerprint() == sibling.fingerprint()
+
+    resolved = yaml.safe_dump(first.resolved().model_dump(mode="json"))
+    shutil.rmtree(root / "cfgtmp")  # the config's directory moved away
+    replayed = parse_config(resolved, source=root / "run" / "config.resolved.yaml")
+    assert replayed.data.path is not None and Path(replayed.data.path).exists()
+
+    (root / "link").symlink_to(root / "data")
+    config["data"]["path"] = "../link/./sim.parquet"
+    copies[1].write_text(yaml.safe_dump(config, sort_keys=False))
+    assert load_config(copies[1]).data.path == str(root / "link" / "sim.parquet")
 
 
 def test_the_spark_demo_is_the_demo_on_spark() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -31,7 +32,7 @@ SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://")  # a URL or a URI: scheme:
 
 
 def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
-    """Paths in a config are relative to the config file; URIs are left alone."""
+    """Paths in a config are relative to the config file, and normalised; URIs are left alone."""
     if value is None or value.startswith(URI_SCHEMES):
         return value
     scheme = SCHEME.match(value)
@@ -45,7 +46,10 @@ def resolve_path(value: str | None, info: ValidationInfo) -> str | None:
     path = Path(value).expanduser()
     if base is not None and not path.is_absolute():
         path = Path(base) / path
-    return str(path)
+    # "configs/../data/x" as "data/x": the path stays right after the config's directory moves,
+    # and a config copied beside it hashes the same; by its text only, as symlinks are not
+    # followed (a link to the data is the path the user gave, and the one the run records)
+    return os.path.normpath(path)
 
 
 def resolve_data_path(value: str | None, info: ValidationInfo) -> str | None:

@@ -8,21 +8,23 @@ As soon as a model has been fitted and has scored the test rows, its directory
 - ``predictions.parquet``: the test rows' id (or row number) and the model's score (and its twin's);
 - ``arrays.npz``: any other per-row output of the fit (e.g. training-window scores), when present;
 - ``checkpoint.json``, written last and atomically, so its presence means the rest is complete: the
-  config hash and data fingerprint of the run, the fit time, the params, the feature importance;
-  and in a narrow run, for a model the executors score only by receiving it whole (an anomaly
-  detector), its in-sample metrics and score reference (:mod:`challengers.pipeline.insample`),
-  which nothing could compute again once it is restored (an older checkpoint without them
-  resumes too, that model without those diagnostics).
+  config hash, data fingerprint and champion model's digest of the run, the fit time, the params,
+  the feature importance; and in a narrow run, for a model the executors score only by receiving
+  it whole (an anomaly detector), its in-sample metrics and score reference
+  (:mod:`challengers.pipeline.insample`), which nothing could compute again once it is restored
+  (an older checkpoint without them resumes too, that model without those diagnostics).
 
 ``challenge run --resume --output DIR`` reads them back instead of training: a model whose checkpoint
 matches is restored (no pickle: scores from parquet, the booster from its native file), everything
-else is trained. Checkpoints of another config or other data are refused (exit 2), never mixed in.
+else is trained. Checkpoints of another config, other data or another champion model (a file
+replaced at the same path: the config is the same) are refused (exit 2), never mixed in.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from challengers.errors import ConfigError, DataError, EnvironmentFailure, first_line
+from challengers.errors import ConfigError, DataError, EnvironmentFailure, ModelError, first_line
 from challengers.files import atomic_path, environment_failure, write_json, write_parquet_atomic
 from challengers.interrupts import deferred
 from challengers.models import trees
@@ -66,21 +68,29 @@ KNOWN = {
 
 @dataclass
 class Checkpoints:
-    """The checkpoints of one output directory, for one config and one dataset."""
+    """The checkpoints of one output directory, for one config, one dataset and one champion."""
 
     out: Path
     config_hash: str
     data_fingerprint: str
+    # the champion's ``source.*`` record (its file's or MLflow model's path and digest)
+    champion: Mapping[str, str] = field(default_factory=dict)
     found: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> checkpoint.json
     run_id: str | None = None  # the MLflow parent run writing new checkpoints
     notes: list[str] = field(default_factory=list)
 
     @classmethod
     def open(
-        cls, out: Path, *, config_hash: str, data_fingerprint: str, resume: bool
+        cls,
+        out: Path,
+        *,
+        config_hash: str,
+        data_fingerprint: str,
+        resume: bool,
+        champion: Mapping[str, str] | None = None,
     ) -> Checkpoints:
         """The store; with ``resume``, the valid checkpoints found (mismatches: exit 2)."""
-        store = cls(out, config_hash, data_fingerprint)
+        store = cls(out, config_hash, data_fingerprint, dict(champion or {}))
         if resume:
             for path in sorted((out / "models").glob(f"*/{CHECKPOINT}")):
                 state = store._read(path)
@@ -110,14 +120,42 @@ class Checkpoints:
                 "now); restore the data of the interrupted run, or start afresh with another "
                 "--output"
             )
+        self._check_champion(state, where)
         return state
 
+    @property
+    def champion_digest(self) -> str | None:
+        return self.champion.get("source.digest")
+
+    def _check_champion(self, state: dict[str, Any], where: str) -> None:
+        """The champion's file (or MLflow model) must be the one the checkpoint was made with: the
+        config names it by its path only, so a model replaced there would be reused as the old
+        one's scores. A checkpoint of a release that did not record it cannot be checked."""
+        if "champion_digest" not in state or state["champion_digest"] == self.champion_digest:
+            return
+        there, now = str(state["champion_digest"])[:12], str(self.champion_digest)[:12]
+        raise ModelError(
+            f"{where} was made with another champion model: "
+            f"{self.champion.get('source.uri', 'champion.model')} changed (sha256 {there} there, "
+            f"{now} now); restore the model of the interrupted run, or start afresh with another "
+            "--output"
+        )
+
+    def resumed_runs(self) -> list[str]:
+        """The MLflow parent runs that wrote the checkpoints this run reuses."""
+        return sorted({str(s.get("run_id")) for s in self.found.values() if s.get("run_id")})
+
     def tags(self) -> dict[str, str]:
-        """Parent-run tags saying what this run reused and from which runs."""
+        """Parent-run tags saying where the checkpoints are (what a replication of an unfinished
+        run tells to resume), what this run reused and from which runs."""
+        tags = {"output_dir": str(self.out.resolve())}
         if not self.found:
-            return {}
-        runs = sorted({str(s.get("run_id")) for s in self.found.values() if s.get("run_id")})
-        return {"resumed_models": ",".join(sorted(self.found)), "resumed_from": ",".join(runs)}
+            return tags
+        return {
+            **tags,
+            "resumed_models": ",".join(sorted(self.found)),
+            "resumed_from": ",".join(self.resumed_runs()),
+        }
 
     # ---------------------------------------------------------------------------------- reuse
 
@@ -197,6 +235,7 @@ class Checkpoints:
         state.update(
             config_hash=self.config_hash,
             data_fingerprint=self.data_fingerprint,
+            champion_digest=self.champion_digest,
             run_id=self.run_id,
             arrays=sorted(arrays),
             rows_test=len(fitted.scores),

@@ -39,7 +39,7 @@ class ModelPlan:
     settings: Any = None  # the model's config section
     extra_columns: tuple[str, ...] = ()  # non-feature columns the kind reads (entities)
     lookback_days: int = 0  # history needed before the training window
-    source: dict[str, str] = field(default_factory=dict)  # an MLflow champion's lineage
+    source: dict[str, str] = field(default_factory=dict)  # a champion's lineage, file digest
 
 
 @dataclass
@@ -320,7 +320,8 @@ def load_champion_model(
     tracking_uri: str | None,
     recorded: Mapping[str, str] | None = None,
 ) -> tuple[champ.NativeModelChampion, dict[str, str]]:
-    """The champion's model and, for an MLflow source, where it came from (``source.*``)."""
+    """The champion's model and where it came from (``source.*``: an MLflow model's lineage, a
+    file's path and sha256)."""
     from challengers import tracking
 
     if tracking.is_mlflow_uri(source):
@@ -334,7 +335,9 @@ def load_champion_model(
             allow_pickle=allow_pickle,
         )
         return model, fetched.source.record()
+    # its path and sha256 (checked first when replicating: a replaced file is named as such)
+    recorded_file = tracking.file_source(source, tracking.ModelSource.from_record(recorded or {}))
     model = champ.load_model_file(
         source, features=features, schema=schema, allow_pickle=allow_pickle
     )
-    return model, {}
+    return model, recorded_file

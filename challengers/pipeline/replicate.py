@@ -17,15 +17,16 @@ from pathlib import Path
 from typing import Literal
 
 from challengers.config import ExperimentConfig, load_config, parse_config
-from challengers.errors import ConfigError, DataError
+from challengers.errors import ConfigError, DataError, scrub
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline.prepare import Prepared, RunOptions, default_output_dir
+from challengers.pipeline.resume import resume_command
 from challengers.pipeline.run import run_experiment
 from challengers.progress import Progress
 from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
 from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
-from challengers.tracking import annotate_run, resolve_uri
+from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by
 
 Status = Literal["identical", "within_tolerance", "differs"]
 
@@ -115,16 +116,49 @@ def rebuild_config(record: RunRecord) -> tuple[ExperimentConfig, list[str]]:
         cfg = text_cfg
         notes.append("no resolved config logged: replaying the config as written")
     else:
-        raise ConfigError(
-            f"run {rid} has no logged config ({RESOLVED_ARTIFACT}); it was made by a release of "
-            "challenge that did not record one: re-run it with `challenge run`"
-        )
+        raise ConfigError(no_config(record))
     if record.config_hash and cfg.fingerprint() != record.config_hash:
         notes.append(
             f"config hash {cfg.fingerprint()} differs from the logged {record.config_hash} "
             "(the config schema changed since the run)"
         )
     return cfg, notes
+
+
+def no_config(record: RunRecord, uri: str | None = None, given_uri: str | None = None) -> str:
+    """Why a run has no config to replay, and what to do instead: a run that did not finish
+    logged none yet (its artifacts are logged at its end), a finished one whose artifacts are
+    not where the store keeps them (``uri``: the store, to look) was moved, and only else was it
+    made by an older release. ``given_uri``: the --tracking-uri the resume command names."""
+    rid, status = record.run_id, record.run.status
+    if status != "FINISHED":
+        why = ": still running, or its process was killed" if status == "RUNNING" else ""
+        return (
+            f"run {rid} did not finish (status {status}{why}): it logged no config to replay; "
+            f"{_instead(record, uri, given_uri)}"
+        )
+    if uri is not None and not has_artifacts(uri, rid):
+        where = scrub(record.run.artifact_uri) or "the store's artifact location"
+        return (
+            f"run {rid} has no logged config: its artifacts are missing at {where} (moved or "
+            "deleted); put them back there, or re-run it with `challenge run`"
+        )
+    return (
+        f"run {rid} has no logged config ({RESOLVED_ARTIFACT}); it was made by a release of "
+        "challenge that did not record one: re-run it with `challenge run`"
+    )
+
+
+def _instead(record: RunRecord, uri: str | None, given_uri: str | None) -> str:
+    """The run that resumed an unfinished run, which has the record; else the command that
+    resumes it, where its output directory still is; else the command that runs its config."""
+    later = resumed_by(uri, record.run_id) if uri is not None else []
+    if later:
+        return f"run {later[-1]} resumed it: replicate that one"
+    out = record.run.tags.get("output_dir")
+    if out and Path(out).is_dir():
+        return f"resume it with: {resume_command(Path(out), record.config_file, given_uri)}"
+    return f"re-run it with: challenge run {record.config_file or 'CONFIG'}"
 
 
 # --------------------------------------------------------------------------------- the data
@@ -224,6 +258,8 @@ def replicate_run(
     ``engine``/``master`` override the logged engine (the fingerprint is the same on either)."""
     uri = resolve_uri(tracking_uri)
     record = load_record(uri, run_id)
+    if record.config_resolved is None and record.config_text is None:
+        raise ConfigError(no_config(record, uri, tracking_uri))
     cfg, notes = rebuild_config(record)
     cfg = cfg.with_engine(engine, master)
     logged_engine = record.run.tags.get("engine", "local")

@@ -26,15 +26,18 @@ from challengers.tracking.lineage import (
     ModelSource,
     download_model,
     fetch_champion,
+    file_source,
     is_mlflow_uri,
 )
 from challengers.tracking.reading import (
     StoredRun,
     annotate_run,
+    has_artifacts,
     read_artifact_text,
     read_children,
     read_run,
     require_store,
+    resumed_by,
 )
 from challengers.tracking.store import (
     DEFAULT_URI,
@@ -68,7 +71,9 @@ __all__ = [
     "check_reachable",
     "download_model",
     "fetch_champion",
+    "file_source",
     "flatten_params",
+    "has_artifacts",
     "is_mlflow_uri",
     "listed",
     "open_mlflow",
@@ -77,4 +82,5 @@ __all__ = [
     "read_run",
     "require_store",
     "resolve_uri",
+    "resumed_by",
 ]

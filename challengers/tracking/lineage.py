@@ -4,6 +4,9 @@ A champion given as ``models:/fraud@champion`` names whatever version the alias 
 A run records what it resolved to (:class:`ModelSource`: the URI as given, the registered model,
 version, logged-model id, source run id and a digest of the model's files), so that a replication
 fetches that version, not the alias's current one, and says so when it is gone or changed.
+A champion model file is recorded the same way (its path and the sha256 of its bytes:
+:func:`file_source`): a file replaced at the same path is another champion, which a resumed run
+must not mix with the old one's checkpoint, and a replication must not score in its place.
 """
 
 from __future__ import annotations
@@ -98,6 +101,25 @@ def _fetch_pinned(pinned: ModelSource, tracking_uri: str) -> FetchedModel:
             f"{(fetched.digest or '?')[:12]} now); nothing was re-run"
         )
     return FetchedModel(directory, flavors, fetched)
+
+
+def file_source(path: str, pinned: ModelSource | None = None) -> dict[str, str]:
+    """A champion model file's ``source.*`` record: its path and the sha256 of its bytes. With
+    ``pinned`` (what a replicated run recorded), ModelError (exit 2, one line) when the file is
+    not the one the run scored. Nothing for a path that is not a file: reading it says why."""
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    with file.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    recorded = pinned.digest if pinned is not None and not is_mlflow_uri(pinned.uri) else None
+    if recorded and digest != recorded:
+        raise ModelError(
+            f"champion.model: {path} is not the file the run used (sha256 {recorded[:12]} "
+            f"recorded, {digest[:12]} now); nothing was re-run: restore the model the run used, "
+            "or evaluate this one with `challenge run`"
+        )
+    return ModelSource(uri=path, digest=digest).record()
 
 
 def _current(uri: str, tracking_uri: str) -> str:

@@ -28,6 +28,7 @@ class StoredRun:
     tags: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    artifact_uri: str = ""  # where the store keeps its artifacts
 
     @property
     def parent_id(self) -> str | None:
@@ -144,6 +145,32 @@ def read_artifact_text(uri: str, run_id: str, path: str) -> str | None:
         return Path(local).read_text(encoding="utf-8")
 
 
+def has_artifacts(uri: str, run_id: str) -> bool:
+    """Whether the store finds any artifact of the run where it keeps them (False where they
+    were moved or deleted: MLflow lists a missing directory as empty)."""
+    try:
+        return bool(_client(uri).list_artifacts(run_id))
+    except Exception as exc:
+        log.debug("artifacts of run %s not listed: %s", run_id, exc)
+        return False
+
+
+def resumed_by(uri: str, run_id: str) -> list[str]:
+    """The runs that resumed ``run_id`` (their tag ``resumed_from`` lists it), oldest first."""
+    client = _client(uri)
+    try:
+        experiment = client.get_run(run_id).info.experiment_id
+        runs = client.search_runs(
+            [experiment],
+            filter_string=f"tags.resumed_from LIKE '%{run_id}%'",
+            order_by=["attributes.start_time ASC"],
+        )
+    except Exception as exc:
+        log.debug("runs resuming %s not searched: %s", run_id, exc)
+        return []
+    return [r.info.run_id for r in runs if run_id in r.data.tags["resumed_from"].split(",")]
+
+
 def annotate_run(
     uri: str, run_id: str, tags: Mapping[str, str], metrics: Mapping[str, float]
 ) -> None:
@@ -166,4 +193,5 @@ def _stored(run: Any, experiment: str) -> StoredRun:
         tags=dict(run.data.tags),
         params=dict(run.data.params),
         metrics={k: float(v) for k, v in run.data.metrics.items()},
+        artifact_uri=str(run.info.artifact_uri or ""),
     )

@@ -11,6 +11,7 @@ fingerprint as digest, and the schema of the columns read.
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from typing import Any
 
 from challengers.errors import ChallengeError, EnvironmentFailure, first_line, scrub
 from challengers.tracking.store import create_experiment, open_mlflow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -134,6 +137,21 @@ class Tracker:
             ) from exc
         self.parent_id = run.info.run_id
         return self.parent_id
+
+    def end_interrupted(self, run_ids: Sequence[str]) -> list[str]:
+        """Mark KILLED the runs a resumed run continues that are still RUNNING, with their runs
+        still RUNNING under them; returns their ids. Their process is gone (the output directory's
+        lock is this one's), so a run left RUNNING was killed without a word (SIGKILL, the OOM
+        killer, a power cut) and would stay RUNNING in the store for ever. Housekeeping: a store
+        that does not hold them (the resume logs elsewhere) or fails here stops nothing."""
+        ended: list[str] = []
+        client = self._mlflow().MlflowClient()
+        for run_id in run_ids:
+            try:
+                ended += _end_running(client, run_id)
+            except Exception as exc:
+                log.debug("run %s not marked KILLED: %s", run_id, exc)
+        return ended
 
     @contextmanager
     def _failing_store(self, what: str) -> Iterator[None]:
@@ -304,6 +322,26 @@ class Tracker:
         mlflow = self._mlflow()
         while mlflow.active_run() is not None:
             mlflow.end_run(status)
+
+
+def _end_running(client: Any, run_id: str) -> list[str]:
+    """``run_id`` and the runs below it (model runs, tuning trials) still RUNNING, marked
+    KILLED, the deepest first; nothing when ``run_id`` itself is not RUNNING."""
+    run = client.get_run(run_id)
+    if run.info.status != "RUNNING":
+        return []
+    running = client.search_runs(
+        [run.info.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=5000
+    )
+    below = {r.info.run_id: r.data.tags.get("mlflow.parentRunId") for r in running}
+    ended, waiting = [], [run_id]
+    while waiting:  # down the tree: each run, then the runs under it
+        current = waiting.pop()
+        ended.append(current)
+        waiting += [child for child, parent in below.items() if parent == current]
+    for killed in reversed(ended):
+        client.set_terminated(killed, "KILLED")
+    return ended
 
 
 def _child_tags(run: ModelRun) -> dict[str, str]:

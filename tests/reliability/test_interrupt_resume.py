@@ -20,6 +20,11 @@ import pytest
 import yaml
 
 from tests.reliability.conftest import CHALLENGE, invoke, run_process, tiny_config
+from tests.replication.champion_files import (
+    copy_demo_champion,
+    replace_with_another_model,
+    sha256,
+)
 
 
 def _runs(store: str) -> list[Any]:
@@ -309,6 +314,109 @@ def test_resume_refuses_checkpoints_of_other_data(
     ).write_parquet(tmp_path / "data.parquet")
     outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
     outcome.error(2, "--resume:", "was made from other data (fingerprint", "restore the data")
+
+
+def test_resume_refuses_checkpoints_of_a_champion_file_replaced_at_its_path(
+    tmp_path: Path, sim_parquet: Path, sim_frame: pl.DataFrame
+) -> None:
+    """The config names the champion by its path only: another model saved there was reused as
+    the old one's scores ("champ: reused from ...", exit 0). The checkpoints record the file's
+    sha256, and a resume with another file there is refused, naming it and both digests."""
+    champion = copy_demo_champion(tmp_path / "champ.json")
+    cfg = tiny_config(sim_parquet)
+    cfg["champion"] = {"name": "champ", "model": "champ.json"}
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    out, store = tmp_path / "out", f"sqlite:///{tmp_path}/m.db"
+    first = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert first.code == 0, first.stderr
+    before = sha256(champion)
+    assert _checkpoint(out, "champ")["champion_digest"] == before
+    assert _checkpoint(out, "lgbm")["champion_digest"] == before
+
+    replace_with_another_model(champion, sim_frame)
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
+    outcome.error(
+        2,
+        f"--resume: {out}/models/",
+        f"was made with another champion model: {champion} changed",
+        f"(sha256 {before[:12]} there, {sha256(champion)[:12]} now)",
+        "restore the model of the interrupted run",
+    )
+    assert len(_parents(store)) == 1  # refused before MLflow heard of a run
+
+
+def test_a_run_killed_outright_is_marked_killed_by_its_resume(
+    tmp_path: Path, sim_parquet: Path
+) -> None:
+    """SIGKILL (the OOM killer, a power cut) gives the run no chance to mark itself: it stayed
+    RUNNING in the store for ever, even once `--resume` had completed it. The resume marks it
+    KILLED; a replication of it says what is true, before and after."""
+    config, out, store = (
+        _config(tmp_path, sim_parquet),
+        tmp_path / "out",
+        f"sqlite:///{tmp_path}/m.db",
+    )
+    command = [CHALLENGE, "run", str(config), "-o", str(out), "--tracking-uri", store, "-q"]
+    code, _ = _interrupt(
+        command, tmp_path, out / "models" / "lgbm" / "checkpoint.json", signal.SIGKILL
+    )
+    assert code == -signal.SIGKILL
+    (killed,) = _parents(store)
+    assert killed.info.status == "RUNNING"
+    assert killed.data.tags["output_dir"] == str(out.resolve())
+    run_id = killed.info.run_id
+    invoke(["replicate", run_id, "--tracking-uri", store, "-q"]).error(
+        2,
+        f"run {run_id} did not finish (status RUNNING: still running, or its process was killed)",
+        f"resume it with: challenge run {config.resolve()} --resume --output {out.resolve()} "
+        f"--tracking-uri {store}",
+    )
+
+    resumed = invoke(["run", config, "-o", out, "--tracking-uri", store, "--resume", "-q"])
+    assert resumed.code == 0, resumed.stderr
+    first, second = _parents(store)
+    assert (first.info.status, second.info.status) == ("KILLED", "FINISHED")
+    assert second.data.tags["resumed_from"] == run_id
+    assert all(r.info.status != "RUNNING" for r in _runs(store))
+    invoke(["replicate", run_id, "--tracking-uri", store, "-q"]).error(
+        2,
+        f"run {run_id} did not finish (status KILLED)",
+        f"run {second.info.run_id} resumed it: replicate that one",
+    )
+
+
+def test_the_runs_left_running_are_marked_killed_with_their_children(tracking_uri: str) -> None:
+    """A run that died while it logged its models leaves model runs (and their tuning trials)
+    RUNNING under it: they are marked KILLED with it. Runs it does not hold, runs already ended
+    and ids the store does not know are left as they are."""
+    from mlflow import MlflowClient
+
+    from challengers.tracking import Tracker
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    experiment = client.create_experiment("killed")
+
+    def run(parent: str | None = None, status: str | None = None) -> str:
+        tags = {"mlflow.parentRunId": parent} if parent else {}
+        run_id = str(client.create_run(experiment, tags=tags).info.run_id)
+        if status:
+            client.set_terminated(run_id, status)
+        return run_id
+
+    parent = run()
+    model = run(parent)
+    trial = run(model)
+    finished = run(parent, "FINISHED")
+    elsewhere = run()  # another run, RUNNING now: not this one's
+    ended = run(status="KILLED")
+    marked = Tracker(tracking_uri).end_interrupted([parent, ended, "0" * 32])
+    assert sorted(marked) == sorted([parent, model, trial])
+    statuses = {r: client.get_run(r).info.status for r in (parent, model, trial)}
+    assert set(statuses.values()) == {"KILLED"}
+    assert client.get_run(finished).info.status == "FINISHED"
+    assert client.get_run(elsewhere).info.status == "RUNNING"
+    assert client.get_run(ended).info.status == "KILLED"
 
 
 def test_a_damaged_checkpoint_is_trained_again(finished: tuple[Path, Path, str]) -> None:

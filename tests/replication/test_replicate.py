@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 import pytest
 import yaml
 
 from challengers.config import load_config, parse_config
 from challengers.data.frames import DAY
 from challengers.errors import ConfigError
-from challengers.pipeline.replicate import MetricCheck, Replication, rebuild_config
+from challengers.pipeline.replicate import MetricCheck, Replication, no_config, rebuild_config
 from challengers.replication.records import LoggedModel, RunRecord
 from challengers.tracking import StoredRun
 from tests.conftest import sim_config
+from tests.reliability.conftest import invoke
+from tests.replication.champion_files import (
+    copy_demo_champion,
+    replace_with_another_model,
+    sha256,
+)
 
 
 def record(**kwargs: object) -> RunRecord:
@@ -60,7 +69,9 @@ def test_rebuild_from_the_text_as_written_keeps_relative_paths_and_logged_thread
         )
     )
     assert (
-        rebuilt.data.path == original.data.path == str(relative_config.parent / "../data/x.parquet")
+        rebuilt.data.path
+        == original.data.path
+        == str(relative_config.parents[1] / "data/x.parquet")
     )
     assert rebuilt.threads == 3  # the logged count, not this machine's
     assert rebuilt == original.model_copy(update={"threads": 3})
@@ -179,3 +190,127 @@ def test_the_data_check_names_the_column_and_the_rows_that_changed(
     assert lines[1] == (
         f"  values differ in 1 of {len(now.columns)} column(s): TX_FRAUD; first on {day}"
     )
+
+
+# ------------------------------------------------------------- a run that cannot be replayed
+
+
+@pytest.mark.parametrize(
+    ("status", "said"),
+    [
+        ("KILLED", "status KILLED)"),
+        ("FAILED", "status FAILED)"),
+        ("RUNNING", "status RUNNING: still running, or its process was killed)"),
+    ],
+)
+def test_a_run_that_did_not_finish_is_said_so_with_the_command_that_resumes_it(
+    tmp_path: Path, status: str, said: str
+) -> None:
+    """It logged no config because it never reached its end, not because an older release made
+    it ("re-run it"): its output directory still there, the command that resumes it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    run = StoredRun(
+        "r" * 32,
+        "out",
+        "sim",
+        status,
+        0,
+        tags={"output_dir": str(out), "config_file": "/c/experiment.yaml"},
+    )
+    unfinished = RunRecord(run=run, models=[])
+    with pytest.raises(ConfigError) as caught:
+        rebuild_config(unfinished)
+    assert str(caught.value) == (
+        f"run {'r' * 32} did not finish ({said}: it logged no config to replay; resume it with: "
+        f"challenge run /c/experiment.yaml --resume --output {out}"
+    )
+    assert no_config(unfinished, given_uri="sqlite:///s.db").endswith(
+        f"--resume --output {out} --tracking-uri sqlite:///s.db"
+    )
+    out.rmdir()  # nothing left to resume: run its config again
+    assert no_config(unfinished).endswith(
+        "it logged no config to replay; re-run it with: challenge run /c/experiment.yaml"
+    )
+
+
+@dataclass
+class FileChampionRun:
+    directory: Path
+    uri: str
+    champion: Path
+    run_id: str
+
+
+@pytest.fixture(scope="module")
+def file_champion_run(
+    tmp_path_factory: pytest.TempPathFactory, sim_parquet: Path
+) -> FileChampionRun:
+    """A small run logged by `challenge run` with a champion model file."""
+    directory = tmp_path_factory.mktemp("file-champion")
+    champion = copy_demo_champion(directory / "champ.json")
+    config = sim_config(sim_parquet)
+    config["champion"] = {"name": "champ", "model": "champ.json"}
+    config["challengers"] = [{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 10}}]
+    config["evaluation"]["bootstrap"] = 20
+    path = directory / "experiment.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    ran = invoke(["run", path, "--tracking-uri", uri, "-o", directory / "out", "-q"])
+    assert ran.code == 0, ran.stderr
+    comparison = json.loads((directory / "out" / "comparison.json").read_text())
+    return FileChampionRun(directory, uri, champion, comparison["run_id"])
+
+
+def test_a_champion_file_replaced_at_its_path_is_not_replicated(
+    file_champion_run: FileChampionRun, sim_frame: pl.DataFrame
+) -> None:
+    """The champion's run records the file's sha256 (param and tag, as a registry champion's
+    digest); another model saved at the path is refused before anything is re-run, where it
+    replicated and said only "differs beyond tolerance"."""
+    from mlflow import MlflowClient
+
+    logged = file_champion_run
+    digest = sha256(logged.champion)
+    client = MlflowClient(tracking_uri=logged.uri)
+    experiment = client.get_run(logged.run_id).info.experiment_id
+    (champion,) = client.search_runs(
+        [experiment],
+        f"tags.`mlflow.parentRunId` = '{logged.run_id}' and tags.role = 'champion'",
+    )
+    for recorded in (champion.data.params, champion.data.tags):
+        assert recorded["source.digest"] == digest
+        assert recorded["source.uri"] == str(logged.champion)
+    kept = logged.champion.read_bytes()
+    replace_with_another_model(logged.champion, sim_frame)
+    try:
+        outcome = invoke(["replicate", logged.run_id, "--tracking-uri", logged.uri, "-q"])
+        outcome.error(
+            2,
+            f"champion.model: {logged.champion} is not the file the run used (sha256 "
+            f"{digest[:12]} recorded, {sha256(logged.champion)[:12]} now); nothing was re-run",
+        )
+    finally:
+        logged.champion.write_bytes(kept)
+
+
+def test_a_run_whose_artifacts_were_moved_is_said_so_with_where(
+    file_champion_run: FileChampionRun,
+) -> None:
+    """A finished run whose artifacts are not where the store keeps them was not "made by a
+    release that did not record one": the line names the location."""
+    from mlflow import MlflowClient
+
+    logged = file_champion_run
+    location = Path(MlflowClient(tracking_uri=logged.uri).get_run(logged.run_id).info.artifact_uri)
+    moved = logged.directory / "moved"
+    location.rename(moved)
+    try:
+        outcome = invoke(["replicate", logged.run_id, "--tracking-uri", logged.uri, "-q"])
+        outcome.error(
+            2,
+            f"run {logged.run_id} has no logged config: its artifacts are missing at {location} "
+            "(moved or deleted)",
+        )
+    finally:
+        moved.rename(location)
