@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from challengers.cli.engine_options import ENGINE, MASTER
+from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
 from challengers.cli.errors import reports_errors
 
 app = typer.Typer()
@@ -30,9 +30,7 @@ def audit_command(
     tracking_uri: str | None = typer.Option(
         None, "--tracking-uri", help="MLflow store (only to fetch a champion given as a URI)."
     ),
-    allow_pickle: bool = typer.Option(
-        False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
-    ),
+    allow_pickle: bool = ALLOW_PICKLE,
     engine: str | None = ENGINE,
     master: str | None = MASTER,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no summary."),

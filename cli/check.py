@@ -6,8 +6,8 @@ from pathlib import Path
 
 import typer
 
-from challengers.cli.engine_options import ENGINE, MASTER
-from challengers.cli.errors import reports_errors
+from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 app = typer.Typer()
 
@@ -17,7 +17,7 @@ app = typer.Typer()
 def check_command(
     config: Path = typer.Argument(..., help="The experiment YAML.", show_default=False),
     tracking_uri: str | None = typer.Option(None, "--tracking-uri", help="MLflow store."),
-    allow_pickle: bool = typer.Option(False, "--allow-pickle", help="Allow pickled champions."),
+    allow_pickle: bool = ALLOW_PICKLE,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
     engine: str | None = ENGINE,
     master: str | None = MASTER,
@@ -40,19 +40,19 @@ def check_command(
     )
     if quiet:
         return
-    console().print(f"[green]✓[/] {config}: config and data are valid")
-    console().print(
-        f"  train {info['rows_train']:,} rows ({info['positives_train']:,} frauds) · test "
-        f"{info['rows_test']:,} rows ({info['positives_test']:,} frauds) · "
-        f"{info['features']} features · fingerprint {info['fingerprint']}"
-    )
-    if info["excluded_known_fraud_rows"]:
+    with stdout_may_close():
+        console().print(f"[green]✓[/] {config}: config and data are valid")
         console().print(
-            f"  {info['excluded_known_fraud_rows']:,} test rows of already-known fraudulent "
-            "entities excluded"
+            f"  train {info['rows_train']:,} rows ({info['positives_train']:,} frauds) · test "
+            f"{info['rows_test']:,} rows ({info['positives_test']:,} frauds) · "
+            f"{info['features']} features · fingerprint {info['fingerprint']}"
         )
-    console().print(
-        f"  champion: {info['champion']} · challengers: {', '.join(info['challengers']) or 'none'}"
-    )
-    for note in info["notes"]:
-        console().print(f"  [yellow]![/] {note}")
+        if info["excluded_known_fraud_rows"]:
+            console().print(
+                f"  {info['excluded_known_fraud_rows']:,} test rows of already-known fraudulent "
+                "entities excluded"
+            )
+        challengers = ", ".join(info["challengers"]) or "none"
+        console().print(f"  champion: {info['champion']} · challengers: {challengers}")
+        for note in info["notes"]:
+            console().print(f"  [yellow]![/] {note}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,18 +48,30 @@ def compare_command(
 
       challenge compare RUN_A RUN_B --metric pr_auc --metric roc_auc
     """
-    from challengers.cli.output import console
     from challengers.errors import ConfigError, did_you_mean
     from challengers.replication.records import load_run
     from challengers.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)
-    runs = [load_run(uri, run_id.strip()) for run_id in run_ids]
-    keys = list(dict.fromkeys(k for r in runs for k in r.metric_keys))
+    # each run once, in the order given: a run named twice (its id and its first characters, or
+    # one of its model runs) was shown twice
+    runs: dict[str, LoggedRun] = {}
+    for run_id in dict.fromkeys(i.strip() for i in run_ids):
+        run = load_run(uri, run_id)
+        runs.setdefault(run.run_id, run)
+    shown = list(runs.values())
+    keys = list(dict.fromkeys(k for r in shown for k in r.metric_keys))
     for key in metric:
         if key not in keys:
             raise ConfigError(f"--metric {key}: not logged by these runs{did_you_mean(key, keys)}")
     keys = [k for k in keys if not metric or k in metric]
+    with stdout_may_close():
+        _print(shown, keys)
+
+
+def _print(runs: list[LoggedRun], keys: list[str]) -> None:
+    """The runs, then the metrics: each as a table where it fits the terminal, else as lines."""
+    from challengers.cli.output import console
 
     for note in (n for r in runs for n in r.notes):
         console().print(f"[yellow]![/] {note}")

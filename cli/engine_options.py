@@ -1,4 +1,5 @@
-"""The --engine and --master options that run, check, audit and replicate share."""
+"""Options several commands share: --engine and --master (run, check, audit, replicate), and
+--allow-pickle (run, check)."""
 
 from __future__ import annotations
 
@@ -15,4 +16,10 @@ MASTER = typer.Option(
     "--master",
     metavar="URL",
     help="Spark master: local[2], spark://host:7077, yarn, ... (implies --engine spark).",
+)
+ALLOW_PICKLE = typer.Option(
+    False,
+    "--allow-pickle",
+    help="Has no effect: no pickle is ever loaded (unpickling runs code); a pickled champion is "
+    "refused with or without this flag.",
 )

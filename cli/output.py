@@ -14,6 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
+from challengers.cli.errors import stdout_may_close
 from challengers.cli.table import comparison
 from challengers.experiment_result import ExperimentResult
 from challengers.progress import Advance, ignore_advance
@@ -120,7 +121,13 @@ def print_result(result: ExperimentResult) -> None:
 
 
 def print_audit(audit: AuditResult) -> None:
-    """The audit's terminal summary: counts by severity, then each finding, most severe first."""
+    """The audit's terminal summary: counts by severity, then each finding, most severe first.
+    A closed stdout (``| head``) ends it quietly: the audit keeps its real exit status."""
+    with stdout_may_close():
+        _print_audit(audit)
+
+
+def _print_audit(audit: AuditResult) -> None:
     s = audit.summary
     counts = audit.counts()
     table = Table(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 app = typer.Typer()
 
@@ -16,7 +16,12 @@ def promote_command(
         ..., help="The `challenge run` (parent run id) whose evidence justifies it."
     ),
     model: str = typer.Argument(..., help="The model's name in that run, e.g. lgbm."),
-    alias: str = typer.Option("champion", "--alias", help="The registry alias to move."),
+    alias: str = typer.Option(
+        "champion",
+        "--alias",
+        help="The registry alias to move: letters, digits, _ and -; not latest or v<number>, "
+        "which MLflow reserves.",
+    ),
     name: str | None = typer.Option(
         None, "--name", help="The registered model, when the run registered it under several."
     ),
@@ -28,20 +33,23 @@ def promote_command(
     registered, recording RUN_ID on the version.
 
     The version gets the tags challenge.promoted_by_run and challenge.promoted_to. Runs register
-    their challengers with `challenge run --register`; they never promote by themselves.
+    their challengers with `challenge run --register`; they never promote by themselves. A run
+    that failed or was killed justifies no promotion: RUN_ID must have finished.
 
     Example:
 
       challenge promote 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d lgbm --alias champion
     """
     from challengers.tracking import require_store, resolve_uri
-    from challengers.tracking.registry import promote
+    from challengers.tracking.registry import check_promotion, promote
 
+    check_promotion(alias, name)  # before the store is opened
     uri = resolve_uri(tracking_uri)
     require_store(uri)
-    done = promote(uri, run_id, model, alias, name)
+    done = promote(uri, run_id.strip(), model, alias, name)
     moved = f"from version {done.previous}" if done.previous else "new alias"
-    typer.echo(
-        f"{done.name}@{done.alias} -> version {done.version} ({moved}); justified by run "
-        f"{done.run_id}"
-    )
+    with stdout_may_close():
+        typer.echo(
+            f"{done.name}@{done.alias} -> version {done.version} ({moved}); justified by run "
+            f"{done.run_id}"
+        )

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from challengers.cli.engine_options import ENGINE, MASTER
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 if TYPE_CHECKING:
     from challengers.pipeline.replicate import Replication
@@ -32,8 +32,7 @@ def replicate_command(
     tolerance: float = typer.Option(
         1e-6,
         "--tolerance",
-        min=0.0,
-        help="Allowed |replicated - logged| x max(1, |logged|) per value.",
+        help="Allowed |replicated - logged| x max(1, |logged|) per value: a number >= 0.",
     ),
     tracking_uri: str | None = typer.Option(
         None,
@@ -69,6 +68,8 @@ def replicate_command(
 
     if (run_id is None) == (config is None):
         raise ConfigError("give a RUN_ID or --config PATH (one of them)")
+    if not tolerance >= 0:  # nan too: it failed click's range check as "should be >= 0"
+        raise ConfigError(f"--tolerance {tolerance:g}: give a number >= 0, e.g. 1e-6")
     progress = RichProgress(quiet)
     if config is not None:
         replication = replicate_config(
@@ -92,7 +93,8 @@ def replicate_command(
             master=master,
         )
     if not quiet:
-        print_replication(replication)
+        with stdout_may_close():
+            print_replication(replication)
     if not replication.ok:
         raise typer.Exit(1)
 

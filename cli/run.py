@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from challengers.cli.engine_options import ENGINE, MASTER
+from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
 from challengers.cli.errors import reports_errors, stdout_may_close
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ def run_command(
         "--tracking-uri",
         help="MLflow store (default: config, MLFLOW_TRACKING_URI, ./mlflow.db).",
     ),
-    allow_pickle: bool = typer.Option(
-        False, "--allow-pickle", help="Allow loading pickled champion models (runs their code)."
-    ),
+    allow_pickle: bool = ALLOW_PICKLE,
     register: bool = typer.Option(
         False,
         "--register",
@@ -92,6 +90,7 @@ def run_command(
             "--resume needs --output DIR: the output directory of the run to continue"
         )
     cfg = load_config(config).with_engine(engine, master)
+    _require_challengers(cfg.champion.name, [c.name for c in cfg.challengers], only)
     options = RunOptions(
         output_dir=output,
         only=tuple(only),
@@ -110,6 +109,18 @@ def run_command(
 
 
 SEVERITY_ORDER = ("high", "medium", "low")
+
+
+def _require_challengers(champion: str, challengers: Sequence[str], only: Sequence[str]) -> None:
+    """--only names challengers: the champion's name there is refused as what it is (it read
+    "no such challenger"). Other unknown names are refused when the run is planned."""
+    from challengers.errors import ConfigError
+
+    if champion in only and champion not in challengers:
+        raise ConfigError(
+            f"--only {champion}: '{champion}' is the champion, which every run scores; --only "
+            f"picks challengers: {', '.join(challengers) or 'none'}"
+        )
 
 
 def _gate(findings: Sequence[Finding], fail_on: str | None) -> None:

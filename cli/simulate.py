@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, stdout_may_close
 
 if TYPE_CHECKING:
     from challengers.simulate import SimulationSpec
@@ -59,11 +59,12 @@ def simulate_command(
     with RichProgress(quiet).stage(f"Simulating {rows:,} transactions", total=spec.days) as advance:
         summary = simulate(spec, out, on_day=advance)
     if not quiet:
-        console().print(
-            f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} frauds "
-            f"({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
-            f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
-        )
+        with stdout_may_close():
+            console().print(
+                f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} "
+                f"frauds ({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
+                f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
+            )
 
 
 def _check_room(spec: SimulationSpec, out: Path) -> None:

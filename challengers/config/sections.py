@@ -292,12 +292,18 @@ class RegisterConfig(Strict):
     each) and set ``alias`` on the version of the challenger the findings name best."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-    alias: str = Field("challenger", pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    alias: str = "challenger"
 
     @field_validator("alias")
     @classmethod
-    def _not_champion(cls, value: str) -> str:
-        """Promotion is a person's decision, never a run's."""
+    def _registry_alias(cls, value: str) -> str:
+        """An alias the registry takes (`challenge promote --alias` follows the same rule), and
+        never the champion's: promotion is a person's decision, never a run's."""
+        from challengers.tracking.registry import alias_problem  # only where a config registers
+
+        problem = alias_problem(value)
+        if problem:
+            raise ValueError(problem)
         if value.lower() == "champion":
             raise ValueError(
                 "'champion' is set by a person, never by a run; after reviewing the run use "

@@ -8,18 +8,28 @@ version which run justified it; nothing here ever does that by itself.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
-from challengers.tracking.reading import whole_run_id
+from challengers.tracking.reading import read_run
 from challengers.tracking.store import open_mlflow
 
 RUN_TAG = "challenge.run"  # the parent run that trained the version
 MODEL_TAG = "challenge.model"  # the model's name in that run
 JUSTIFIED_BY = "challenge.promoted_by_run"  # on promotion: the run whose evidence justified it
 PROMOTED_TO = "challenge.promoted_to"
+
+# MLflow's rules for an alias (mlflow.utils.validation), checked before MLflow is asked: its refusal
+# came after the run had trained and registered its versions (tracking.register.alias), or as a
+# traceback (`challenge promote --alias`). ASCII only, as MLflow's own message says.
+ALIAS = re.compile(r"[A-Za-z0-9_\-]+")
+RESERVED_ALIAS = re.compile(r"latest|v[0-9]+", re.IGNORECASE)  # `latest`; v3 is version 3
+MAX_ALIAS = 255
+# the names a `challenge run` registers under (tracking.register.name, or the experiment's name)
+REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,55 @@ def _client(uri: str) -> Any:
     return open_mlflow(uri).MlflowClient(tracking_uri=uri)
 
 
+def alias_problem(alias: str) -> str | None:
+    """Why the registry would refuse ``alias`` (a sentence naming it, with the fix), or None: the
+    one rule of tracking.register.alias and `challenge promote --alias`."""
+    if not alias:
+        return "the alias is empty; give one, e.g. challenger"
+    if not ALIAS.fullmatch(alias):
+        fixed = re.sub(r"[^A-Za-z0-9_\-]+", "_", alias).strip("_")
+        fix = (
+            f"write e.g. {fixed}" if fixed and not RESERVED_ALIAS.fullmatch(fixed) else "rename it"
+        )
+        return (
+            f"alias '{alias}' holds characters other than letters, digits, '_' and '-', which an "
+            f"MLflow registry alias is made of; {fix}"
+        )
+    if len(alias) > MAX_ALIAS:
+        return (
+            f"the alias is {len(alias)} characters long; the MLflow registry takes at most "
+            f"{MAX_ALIAS}: shorten it"
+        )
+    if RESERVED_ALIAS.fullmatch(alias):
+        meaning = "names the newest version" if alias.lower() == "latest" else "names a version"
+        return (
+            f"alias '{alias}' is reserved by the MLflow registry (latest and v<number>, in any "
+            f"letter case: '{alias}' {meaning}); choose another alias"
+        )
+    return None
+
+
+def registered_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a model a `challenge run` registered, or None."""
+    if REGISTERED_NAME.fullmatch(name):
+        return None
+    return (
+        f"'{name}' is not a name `challenge run` registers under (letters, digits, '_', '.' and "
+        "'-', first a letter or digit: tracking.register.name or the experiment's name); give "
+        "that name"
+    )
+
+
+def check_promotion(alias: str, name: str | None) -> None:
+    """`challenge promote`'s --alias and --name, refused before the store is asked."""
+    problem = alias_problem(alias)
+    if problem:
+        raise ConfigError(f"--alias: {problem}")
+    problem = None if name is None else registered_name_problem(name)
+    if problem:
+        raise ConfigError(f"--name: {problem}")
+
+
 def register_models(
     uri: str,
     name: str,
@@ -48,6 +107,9 @@ def register_models(
 ) -> dict[str, str]:
     """Register each logged model (model name -> logged model id) as a version of ``name``;
     set ``alias`` on ``best``'s version. Returns model name -> version."""
+    problem = alias and alias_problem(alias)
+    if problem:  # before a version is registered: refused afterwards, the versions stayed
+        raise ConfigError(f"tracking.register.alias: {problem}")
     mlflow = open_mlflow(uri)
     client = _client(uri)
     versions: dict[str, str] = {}
@@ -70,9 +132,18 @@ def register_models(
 def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = None) -> Promotion:
     """Point ``alias`` at the registered version of ``model`` trained by run ``run_id`` (a
     ``challenge run`` parent run, or the first characters of its id), tagging the version with the
-    run that justified it."""
+    run that justified it. The run must have finished: a failed or killed run's evidence
+    justifies nothing."""
+    check_promotion(alias, name)
+    run = read_run(uri, run_id)
+    run_id = run.run_id
+    if run.status != "FINISHED":
+        raise ConfigError(
+            f"run {run_id} is {run.status}, not FINISHED: a run that did not finish justifies no "
+            "promotion; promote a model of a finished run (`challenge compare` shows a run's "
+            "status)"
+        )
     client = _client(uri)
-    run_id = whole_run_id(uri, run_id, client)
     filter_string = f"tags.`{RUN_TAG}` = '{run_id}'"
     if name:
         filter_string += f" and name = '{name}'"

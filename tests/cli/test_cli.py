@@ -143,6 +143,16 @@ def test_pickle_is_refused(tmp_path: Path, sim_parquet: Path, write_config: Call
     assert "is a pickle" in line and "--allow-pickle" not in line
 
 
+@pytest.mark.parametrize("command", ["run", "check", "audit"])
+def test_allow_pickle_says_it_loads_none(command: str) -> None:
+    """The help said "Allow loading pickled champion models (runs their code)", where no pickle
+    is ever loaded, with the flag or without (test_pickle_is_refused)."""
+    shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "250"}).output
+    line = " ".join(next(line for line in shown.splitlines() if "--allow-pickle" in line).split())
+    assert "no pickle is ever loaded" in line and "refused with or without this flag" in line
+    assert "Allow" not in line
+
+
 def test_unreachable_tracking_server_exits_3_before_training(
     tmp_path: Path, sim_parquet: Path, write_config: Callable
 ) -> None:

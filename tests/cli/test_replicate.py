@@ -308,6 +308,28 @@ def test_a_run_is_found_by_the_first_characters_of_its_id(logged: Logged) -> Non
     assert short.output == whole.output
 
 
+def test_a_run_named_twice_is_compared_once(logged: Logged) -> None:
+    """`compare ID ID` showed the run twice: its id, its first characters and one of its model
+    runs name one run, shown once, in the order first given."""
+    child = _client(logged.uri).search_runs(
+        [_client(logged.uri).get_run(logged.original).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{logged.original}'",
+    )[0]
+    once = runner.invoke(
+        app,
+        ["compare", logged.replication, logged.original, "--tracking-uri", logged.uri],
+        env={"COLUMNS": "200"},
+    )
+    named = [logged.replication, logged.original, logged.original[:8], child.info.run_id]
+    twice = runner.invoke(
+        app,
+        ["compare", *named, logged.replication, "--tracking-uri", logged.uri],
+        env={"COLUMNS": "200"},
+    )
+    assert twice.exit_code == 0, twice.output
+    assert twice.output == once.output
+
+
 def test_the_first_characters_of_several_runs_ids_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

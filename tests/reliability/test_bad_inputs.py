@@ -179,6 +179,25 @@ CONFIGS = [
         ("tracking.uri: the URI holds credentials", "MLFLOW_TRACKING_PASSWORD"),
     ),
     Bad(
+        "register-alias-reserved-by-mlflow",
+        _set("tracking", {"register": {"name": "fraud", "alias": "Latest"}}),
+        (
+            "tracking.register.alias: alias 'Latest' is reserved by the MLflow registry (latest "
+            "and v<number>, in any letter case",
+            "choose another alias",
+        ),
+    ),
+    Bad(
+        "register-alias-a-version",
+        _set("tracking", {"register": {"name": "fraud", "alias": "v1"}}),
+        ("tracking.register.alias: alias 'v1' is reserved by the MLflow registry",),
+    ),
+    Bad(
+        "register-alias-with-a-space",
+        _set("tracking", {"register": {"name": "fraud", "alias": "to review"}}),
+        ("tracking.register.alias: alias 'to review' holds characters", "write e.g. to_review"),
+    ),
+    Bad(
         "claimed-figure-a-word",
         _set("champion.claimed", {"roc_auc": "high"}),
         ("champion.claimed.roc_auc: Input should be a valid number",),
@@ -309,6 +328,15 @@ ARGUMENTS = [
         command="run",
     ),
     Bad(
+        "only-the-champion",
+        expect=(
+            "--only champ: 'champ' is the champion, which every run scores;",
+            "challengers: lgbm, xgb",
+        ),
+        args=("--only", "champ"),
+        command="run",
+    ),
+    Bad(
         "fail-on-unknown",
         expect=("--fail-on severe: use high, medium or low",),
         args=("--fail-on", "severe"),
@@ -426,6 +454,14 @@ def test_config_path_is_a_directory(tmp_path: Path) -> None:
 
 def test_replicate_needs_a_run_or_a_config() -> None:
     invoke(["replicate"]).error(2, "give a RUN_ID or --config PATH (one of them)")
+
+
+@pytest.mark.parametrize("tolerance", ["nan", "-1", "-inf"])
+def test_replicate_tolerance_is_a_number_at_least_0(tolerance: str) -> None:
+    """NaN failed click's range check, which answered "should be greater than or equal to 0"."""
+    invoke(["replicate", "0123abcd", "--tolerance", tolerance]).error(
+        2, f"--tolerance {tolerance}: give a number >= 0, e.g. 1e-6"
+    )
 
 
 def test_no_secret_in_the_refusal(tmp_path: Path, sim_parquet: Path) -> None:

@@ -1,0 +1,154 @@
+"""`challenge promote` and the registry's alias rule, on a real sqlite store without a run: a
+parent run and a registered version tagged as `challenge run --register` tags them.
+
+MLflow refused a reserved or malformed alias (and a quote in --name broke its filter) with a
+traceback and exit 1; a run's own tracking.register.alias was refused only after the run had
+trained and registered its versions; a failed run justified a promotion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from challengers.errors import ConfigError
+from challengers.tracking.registry import MODEL_TAG, RUN_TAG, alias_problem, register_models
+from tests.reliability.conftest import invoke
+
+REGISTERED = "fraud"
+
+
+def _client(uri: str) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _registered_run(uri: str, folder: Path, status: str) -> str:
+    """A parent run ended with ``status`` whose 'lgbm' is a version of ``fraud``."""
+    client = _client(uri)
+    experiment = client.create_experiment(f"sim-{status.lower()}")
+    run_id = client.create_run(experiment).info.run_id
+    client.set_terminated(run_id, status)
+    if not client.search_registered_models(f"name = '{REGISTERED}'"):
+        client.create_registered_model(REGISTERED)
+    client.create_model_version(
+        REGISTERED, str(folder), run_id=run_id, tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"}
+    )
+    return run_id
+
+
+def _aliases(uri: str) -> dict[str, int]:
+    return dict(_client(uri).get_registered_model(REGISTERED).aliases)
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (["--alias", "bad alias"], "--alias: alias 'bad alias' holds characters other than"),
+        (["--alias", "v1"], "--alias: alias 'v1' is reserved by the MLflow registry"),
+        (["--alias", "V12"], "alias 'V12' is reserved by the MLflow registry"),
+        (["--alias", "latest"], "'latest' names the newest version); choose another alias"),
+        (["--alias", "LATEST"], "alias 'LATEST' is reserved by the MLflow registry"),
+        (["--alias", ""], "--alias: the alias is empty; give one"),
+        (["--alias", "a" * 256], "--alias: the alias is 256 characters long"),
+        (["--name", "it's"], "--name: 'it's' is not a name `challenge run` registers under"),
+        (["--name", ""], "--name: '' is not a name `challenge run` registers under"),
+    ],
+    ids=["space", "v1", "V12", "latest", "LATEST", "empty", "too-long", "quote-in-name", "no-name"],
+)
+def test_an_alias_or_name_the_registry_refuses_is_one_line_before_the_store(
+    args: list[str], expect: str, tracking_uri: str, tmp_path: Path
+) -> None:
+    run_id = _registered_run(tracking_uri, tmp_path, "FINISHED")
+    outcome = invoke(["promote", run_id, "lgbm", *args, "--tracking-uri", tracking_uri])
+    outcome.error(2, expect)
+    assert _aliases(tracking_uri) == {}
+
+
+def test_an_alias_is_refused_before_a_missing_store_is_named(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    invoke(["promote", "0123abcd", "lgbm", "--alias", "v2", "--tracking-uri", missing]).error(
+        2, "--alias: alias 'v2' is reserved"
+    )
+
+
+@pytest.mark.parametrize("status", ["FAILED", "KILLED", "RUNNING"])
+def test_a_run_that_did_not_finish_justifies_no_promotion(
+    status: str, tracking_uri: str, tmp_path: Path
+) -> None:
+    run_id = _registered_run(tracking_uri, tmp_path, status)
+    outcome = invoke(["promote", run_id[:8], "lgbm", "--tracking-uri", tracking_uri])
+    outcome.error(
+        2, f"run {run_id} is {status}, not FINISHED: a run that did not finish justifies no"
+    )
+    assert _aliases(tracking_uri) == {}
+    version = _client(tracking_uri).get_model_version(REGISTERED, "1")
+    assert "challenge.promoted_by_run" not in version.tags
+
+
+def test_a_finished_run_promotes_with_the_same_rule(tracking_uri: str, tmp_path: Path) -> None:
+    """The aliases MLflow takes pass, a digit first included (the config refused it)."""
+    run_id = _registered_run(tracking_uri, tmp_path, "FINISHED")
+    for alias in ("champion", "2025-q1_reviewed"):
+        outcome = invoke(["promote", run_id, "lgbm", "--alias", alias, "--name", REGISTERED,
+                          "--tracking-uri", tracking_uri])  # fmt: skip
+        assert outcome.code == 0, outcome.stderr
+        assert outcome.stdout.startswith(f"{REGISTERED}@{alias} -> version 1 (new alias)")
+    assert _aliases(tracking_uri) == {"champion": 1, "2025-q1_reviewed": 1}
+
+
+def test_a_quote_in_the_run_id_is_a_run_not_found(tracking_uri: str) -> None:
+    invoke(["promote", "ab'cd", "lgbm", "--tracking-uri", tracking_uri]).error(
+        2, "run 'ab'cd' not found in", "check the id"
+    )
+
+
+def test_registering_under_a_reserved_alias_registers_nothing(tracking_uri: str) -> None:
+    """A library caller past the config's check: refused before the first version."""
+    with pytest.raises(ConfigError) as refused:
+        register_models(
+            tracking_uri, REGISTERED, {"lgbm": "m-0123"}, run_id="0" * 32, alias="latest",
+            best="lgbm",
+        )  # fmt: skip
+    assert str(refused.value).startswith("tracking.register.alias: alias 'latest' is reserved")
+    assert _client(tracking_uri).search_registered_models() == []
+
+
+@pytest.mark.parametrize(
+    ("alias", "ok"),
+    [
+        ("challenger", True),
+        ("champion", True),
+        ("_2025-q1", True),
+        ("v", True),
+        ("v1a", True),
+        ("latest2", True),
+        ("v1", False),
+        ("V007", False),
+        ("Latest", False),
+        ("", False),
+        ("a b", False),
+        ("café", False),
+        pytest.param("a" * 255, True, id="255-characters"),
+        pytest.param("a" * 256, False, id="256-characters"),
+    ],
+)
+def test_the_alias_rule_is_mlflows(alias: str, ok: bool) -> None:
+    """What MLflow's own validators say of an alias (ASCII: the rule's message names letters and
+    digits), before any store is asked."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import (
+        _validate_model_alias_name,
+        _validate_model_alias_name_reserved,
+    )
+
+    assert (alias_problem(alias) is None) == ok
+    if ok:
+        _validate_model_alias_name(alias)
+        _validate_model_alias_name_reserved(alias)
+    elif alias.isascii():
+        with pytest.raises(MlflowException):
+            _validate_model_alias_name(alias)
+            _validate_model_alias_name_reserved(alias)
