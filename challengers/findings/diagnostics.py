@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from challengers.findings.context import beside
 from challengers.results import Finding, Severity
 
 if TYPE_CHECKING:
@@ -141,12 +142,12 @@ def segment_disparity(ctx: FindingContext) -> list[Finding]:
                     severity="medium" if is_champion else "low",
                     area="segments",
                     title=f"'{model}' treats {column.column} segments unequally "
-                    f"({metric} {worst[metric]:.2f} for {worst_value})",
+                    f"({metric} {beside(worst[metric], limit)} for {worst_value})",
                     detail=f"At the operating point, against the best-served {column.column} "
                     f"segment (ratio below {limit} and Fisher p < {ctx.alpha}): "
                     + "; ".join(
-                        f"{v}: FPR ratio {e['fpr_ratio']:.2f} (FPR {e['fpr']:.4f}, "
-                        f"p={e['fpr_p']:.2g}), recall ratio {e['recall_ratio']:.2f} "
+                        f"{v}: FPR ratio {beside(e['fpr_ratio'], limit)} (FPR {e['fpr']:.4f}, "
+                        f"p={e['fpr_p']:.2g}), recall ratio {beside(e['recall_ratio'], limit)} "
                         f"(recall {e['recall']:.3f}, p={e['recall_p']:.2g})"
                         for v, e in bad.items()
                     )
@@ -240,7 +241,7 @@ def calibration_off(ctx: FindingContext) -> list[Finding]:
                 severity="high" if not 1 / r**2 <= c.ratio <= r**2 else "medium",
                 area="calibration",
                 title=f"'{c.model}' {direction}states fraud risk (mean score / fraud rate "
-                f"{c.ratio:.2f})",
+                f"{beside(c.ratio, 1 / r, r)})",
                 detail=f"Mean score {c.mean_score:.5f} against an observed fraud rate "
                 f"{c.fraud_rate:.5f} on the test window (ratio outside [{1 / r:.2f}, {r:.2f}], "
                 f"p={c.ratio_p_value:.2g}); "

@@ -7,6 +7,7 @@ import math
 from challengers.analysis.segments import SegmentRow
 from challengers.analysis.stability import Slope
 from challengers.experiment_result import ExperimentResult
+from challengers.findings.context import beside
 from challengers.report.document import (
     Block,
     Bullets,
@@ -192,10 +193,13 @@ def _ratio(
     value: float, p: float | None, limit: float, row: SegmentRow, result: ExperimentResult
 ) -> str:
     """▼ below the threshold and significant; (n.s.) below it but within noise."""
-    if row.small or not (math.isfinite(value) and value < limit):
+    if not math.isfinite(value):
         return fmt(value, 2)
+    shown = beside(value, limit)  # a 0.796 read "0.80 ▼" under "below 0.8 are marked"
+    if row.small or not value < limit:
+        return shown
     significant = p is not None and p < result.alpha
-    return fmt(value, 2) + (" ▼" if significant else " (n.s.)")
+    return shown + (" ▼" if significant else " (n.s.)")
 
 
 def explanations(result: ExperimentResult) -> Section:

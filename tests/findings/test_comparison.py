@@ -10,6 +10,7 @@ import pytest
 from challengers.analysis.calibration import Calibration
 from challengers.analysis.operating import ModelAtBudget, Overlap
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.context import beside
 from challengers.findings.recommendations import recommendation
 from challengers.results import DeltaResult, ModelResult
 
@@ -181,3 +182,26 @@ def test_a_claim_on_a_metric_the_champion_has_no_value_for_is_unchecked_not_infl
     found = derive_findings(_claim_context(float("nan"), 0.02, None))
     claims = [(f.id, f.severity) for f in found if f.id.startswith("claim")]
     assert claims == [("claim-unchecked-roc_auc", "low")]
+
+
+@pytest.mark.parametrize(
+    ("value", "limits", "shown"),
+    [
+        (0.7984, (0.8, 1.25), "0.798"),  # read "0.80" beside "ratio outside [0.80, 1.25]"
+        (0.79587, (0.8,), "0.796"),  # read "0.80 ▼" under "below 0.8 are marked ▼"
+        (0.8049, (0.8,), "0.805"),  # "0.80" would read as at the limit
+        (0.75, (0.8,), "0.75"),
+        (0.8, (0.8,), "0.80"),  # on the limit: shown as it is
+        (1.25004, (0.8, 1.25), "1.25004"),
+    ],
+)
+def test_a_figure_beside_its_threshold_stays_on_its_side(
+    value: float, limits: tuple[float, ...], shown: str
+) -> None:
+    assert beside(value, *limits) == shown
+
+
+def test_a_calibration_ratio_just_inside_its_band_is_not_printed_on_the_band() -> None:
+    c = Calibration("champ", True, ratio=0.7984, ratio_p_value=1e-6, mean_score=0.01)
+    (found,) = [f for f in derive_findings(context(world(calibration=[c]))) if "calib" in f.id]
+    assert "(mean score / fraud rate 0.798)" in found.title
