@@ -136,10 +136,14 @@ def summary(result: ExperimentResult) -> Section:
 
 
 def _champion_source(result: ExperimentResult) -> list[str]:
-    """Where an MLflow champion came from: the URI as given and what it resolved to."""
+    """Where the champion came from: an MLflow URI as given and what it resolved to; a model
+    file with its sha256 (what `replicate` and `--resume` check it against)."""
     s = result.champion_source
     if not s:
         return []
+    mlflow = any(k in s for k in ("source.registered_model", "source.model_id", "source.run_id"))
+    if not mlflow and s.get("source.digest"):
+        return [f"Champion model: `{s.get('source.uri')}` (sha256 `{s['source.digest'][:12]}`)"]
     parts = []
     if s.get("source.registered_model"):
         parts.append(
