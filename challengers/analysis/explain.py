@@ -127,6 +127,9 @@ def blind_spots(
     return sorted(out, key=lambda b: -b.challenger_share)
 
 
+EXPLANATION_FAILED = "explanation failed"  # a skipped model's reason: an error, not a kind
+
+
 @dataclass
 class Explanations:
     """SHAP summaries of every tree model on one seeded sample of test rows."""

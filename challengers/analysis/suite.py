@@ -509,7 +509,7 @@ def explanations(inp: AnalysisInput) -> ex.Explanations:
             x, names = model.model_inputs(sample, history=inp.history)
             done.append(ex.explain(name, booster, x, names, inp.threads))
         except Exception as exc:  # an explanation failing never stops the run
-            skipped[name] = f"explanation failed: {type(exc).__name__}: {exc}"
+            skipped[name] = f"{ex.EXPLANATION_FAILED}: {type(exc).__name__}: {exc}"
     champion = next((e for e in done if e.model == inp.champion), None)
     spots: list[ex.BlindSpot] = []
     if champion is not None or inp.champion_inputs:

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from statistics import NormalDist
 
+from challengers.analysis.explain import EXPLANATION_FAILED
 from challengers.config.base import metric_from_key
 from challengers.evaluation.evaluate import decision
 from challengers.findings.context import FindingContext, Rule
@@ -38,6 +39,31 @@ def failed_models(ctx: FindingContext) -> list[Finding]:
         )
         for m in ctx.models
         if m.status == "failed"
+    ]
+
+
+def failed_explanations(ctx: FindingContext) -> list[Finding]:
+    """A model whose SHAP explanation failed: said only as a line of the report's limitations,
+    the demo's two best challengers went unexplained for days (no top features, no blind
+    spots for the model that beat the champion)."""
+    if ctx.analyses is None:
+        return []
+    skipped = ctx.analyses.explanations.skipped
+    return [
+        Finding(
+            id=f"explain-failed-{name}",
+            severity="low",
+            area="explanations",
+            title=f"The explanation of '{name}' failed",
+            detail=f"{why}. Its top features and the champion's blind spots it would show are "
+            "missing from the report.",
+            models=(name,),
+            evidence={"error": why},
+            recommendation="Report the error with the run's config: the explanation of every "
+            "tree model is part of the validation.",
+        )
+        for name, why in skipped.items()
+        if why.startswith(EXPLANATION_FAILED)
     ]
 
 
@@ -552,6 +578,7 @@ def twin_comparisons(ctx: FindingContext) -> list[Finding]:
 # the rules on the comparison of the models; findings/diagnostics.py holds those on the diagnostics
 COMPARISON_RULES: dict[str, Rule] = {
     "failed_models": failed_models,
+    "failed_explanations": failed_explanations,
     "significant_challengers": significant_challengers,
     "untested_comparison": untested_comparison,
     "claimed_figures": claimed_figures,

@@ -205,3 +205,23 @@ def test_a_calibration_ratio_just_inside_its_band_is_not_printed_on_the_band() -
     c = Calibration("champ", True, ratio=0.7984, ratio_p_value=1e-6, mean_score=0.01)
     (found,) = [f for f in derive_findings(context(world(calibration=[c]))) if "calib" in f.id]
     assert "(mean score / fraud rate 0.798)" in found.title
+
+
+def test_a_failed_explanation_is_a_finding_and_a_kind_without_a_booster_is_not() -> None:
+    from challengers.findings.comparison import failed_explanations
+
+    explanations = SimpleNamespace(
+        skipped={
+            "graph": "explanation failed: DataError: column 'TX_DATETIME' is not in the rows",
+            "iforest": "anomaly has no native tree booster",
+        }
+    )
+    ctx = FindingContext(
+        models=[ModelResult("champ", "champion", "score")],
+        higher_is_better={},
+        alpha=0.05,
+        analyses=SimpleNamespace(explanations=explanations),  # type: ignore[arg-type]
+    )
+    (found,) = failed_explanations(ctx)
+    assert (found.id, found.severity, found.models) == ("explain-failed-graph", "low", ("graph",))
+    assert "'TX_DATETIME' is not in the rows" in found.detail
