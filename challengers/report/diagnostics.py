@@ -17,8 +17,8 @@ from challengers.report.document import (
     Text,
     fmt,
     interval,
+    p_is,
     pct,
-    pvalue,
 )
 from challengers.report.outcomes import figure
 
@@ -97,7 +97,7 @@ def _feature_drift(feature_psi: dict[str, float], limit: int = 25) -> list[Block
 def _slope(slope: Slope | None) -> str:
     if slope is None or not math.isfinite(slope.per_week):
         return f"n/a ({slope.points} days)" if slope is not None else "n/a"
-    return f"{slope.per_week:+.4f}\n{interval(slope.ci)} p={pvalue(slope.p_value)}"
+    return f"{slope.per_week:+.4f}\n{interval(slope.ci)} {p_is(slope.p_value)}"
 
 
 def _decay_and_gap(result: ExperimentResult, models: list[str]) -> list[Block]:

@@ -108,13 +108,18 @@ def interval(ci: Sequence[float] | None, digits: int = 4) -> str:
 def money(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
-    return f"{value:,.0f}"
+    return f"{_no_negative_zero(value):,.0f}"
 
 
 def signed_money(value: float | None) -> str:
+    """With its sign; an amount that rounds to nothing is 0 ("+0 [-0, -0]" read as a saving)."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    return f"{value:+,.0f}"
+    return "0" if abs(value) < 0.5 else f"{value:+,.0f}"
+
+
+def _no_negative_zero(value: float) -> float:
+    return 0.0 if abs(value) < 0.5 else value
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -127,3 +132,9 @@ def pvalue(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
     return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_is(value: float | None) -> str:
+    """``p<0.001`` or ``p=0.042`` ("p=<0.001" read as a typo)."""
+    shown = pvalue(value)
+    return f"p{shown}" if shown.startswith("<") else f"p={shown}"

@@ -18,6 +18,7 @@ from challengers.report.document import (
     fmt,
     interval,
     money,
+    p_is,
     pct,
     pvalue,
     signed_money,
@@ -44,7 +45,7 @@ def _cell(result: ExperimentResult, m: ModelResult, key: str) -> str:
     if math.isfinite(p) and p < result.alpha:
         mark = " ▲" if (d.value > 0) == result.higher_is_better.get(key, True) else " ▼"
     adjusted = "" if d.p_value_adjusted is None else f" (adj. {pvalue(d.p_value_adjusted)})"
-    return text + f"\nΔ {d.value:+.4f} {interval(d.ci)}\np={pvalue(d.p_value)}{adjusted}{mark}"
+    return text + f"\nΔ {d.value:+.4f} {interval(d.ci)}\n{p_is(d.p_value)}{adjusted}{mark}"
 
 
 def comparison_table(result: ExperimentResult) -> Table:
@@ -169,7 +170,7 @@ def twin_blocks(result: ExperimentResult) -> list[Block]:
                     key if key != result.primary_key else f"{key} (primary)",
                     f"{fmt(m.metrics.get(key))} {interval(m.ci.get(key))}".strip(),
                     f"{fmt(m.twin.metrics.get(key))} {interval(m.twin.ci.get(key))}".strip(),
-                    f"{d.value:+.4f} {interval(d.ci)} p={pvalue(d.p_value)}"
+                    f"{d.value:+.4f} {interval(d.ci)} {p_is(d.p_value)}"
                     + (
                         ""
                         if d.p_value_adjusted is None
@@ -256,7 +257,7 @@ def _overlap_table(op: OperatingPoint) -> Table:
             f"{o.only_champion:,}\n{money(o.amount_only_champion)}",
             f"{o.only_challenger:,}\n{money(o.amount_only_challenger)}",
             f"{o.neither:,}",
-            f"{fmt(o.statistic, 2)}, p={pvalue(o.p_value)}\n{o.test}",
+            f"{fmt(o.statistic, 2)}, {p_is(o.p_value)}\n{o.test}",
         ]
         for o in op.overlaps
     ]

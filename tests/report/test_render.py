@@ -19,7 +19,10 @@ from challengers.report.document import (
     Table,
     Text,
     interval,
+    money,
+    p_is,
     pvalue,
+    signed_money,
 )
 from challengers.report.html import inline, to_html
 from challengers.report.markdown import to_markdown
@@ -88,6 +91,9 @@ def test_inline_and_number_formats() -> None:
     assert inline("a **b** `c`") == "a <strong>b</strong> <code>c</code>"
     assert interval((0.1, float("nan"))) == "[0.1000, n/a]"
     assert pvalue(0.0004) == "<0.001" and pvalue(0.25) == "0.250"
+    assert p_is(0.0004) == "p<0.001" and p_is(0.25) == "p=0.250"  # not "p=<0.001"
+    # an amount that rounds to nothing: "savings +0 [-0, -0]" read as a saving of something
+    assert (signed_money(-0.2), money(-0.3), signed_money(12.6)) == ("0", "0", "+13")
 
 
 def test_no_chromium_no_pdf_and_one_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
