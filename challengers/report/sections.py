@@ -362,9 +362,14 @@ def limitations(result: ExperimentResult) -> Section:
         "At the operating point, rows tied at the budget boundary are ordered at random (seeded)"
         + ("; the savings interval treats such ties pro rata." if result.bootstrap else ".")
     )
+    delivered = result.champion.kind.endswith("-file") or result.champion.kind == "score"
     items.append(
-        "The train/test gap compares in-sample with out-of-time figures; a champion loaded from a "
-        "file may have been trained on other data than this training window."
+        "The train/test gap compares in-sample with out-of-time figures"
+        + (
+            "; a delivered champion may have been trained on other data than this training window."
+            if delivered
+            else "."
+        )
     )
     small = [f"{c.column}={r.value}" for c in result.segments for r in c.rows if r.small]
     if small:

@@ -116,6 +116,7 @@ def test_a_run_without_bootstrap_says_it_has_no_verdict(
     )
     text = " ".join(str(block) for block in limitations(result).blocks)
     assert "no intervals and no paired tests" in text and "p-values are not corrected" not in text
+    assert "trained on other data" not in text  # the champion was retrained on this window
     assert "significantly outperforms" not in verdict(result)
     report = (tmp_path / "out" / "report.md").read_text()
     assert report.count("No verdict:") == 1
