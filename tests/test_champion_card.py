@@ -34,3 +34,23 @@ def test_an_xgboost_file_gives_what_it_stores_and_says_what_it_does_not() -> Non
     assert library == "XGBoost" and "learning rate" in origin
     assert found["boosted_rounds"] == 9 and found["max_tree_depth_observed"] == 2
     assert found["objective"] == "binary:logistic"
+    assert "rounds_scored" not in found  # no early stopping: every round scores
+
+
+def test_an_early_stopped_xgboost_file_says_the_rounds_it_is_scored_with() -> None:
+    """The card said 16 boosted rounds of a file whose early stopping kept 11 (best iteration
+    10): the champion is scored with those 11, as the library's own predict_proba does."""
+    x, y = _data()
+    train, valid = xgb.DMatrix(x[:300], y[:300]), xgb.DMatrix(x[300:], y[300:])
+    booster = xgb.train(
+        {"max_depth": 4, "eta": 0.9, "objective": "binary:logistic"},
+        train,
+        200,
+        evals=[(valid, "valid")],
+        early_stopping_rounds=5,
+        verbose_eval=False,
+    )
+    best = int(booster.attr("best_iteration"))
+    _, found, _ = native_hyperparameters(booster)
+    assert found["boosted_rounds"] == best + 6  # early stopping trains 5 more after the best
+    assert found["rounds_scored"] == f"{best + 1} (early stopping's best iteration, {best})"

@@ -400,6 +400,9 @@ class XGBoostLibrary(TreeLibrary):
             "max_tree_depth_observed": max((_depth(json.loads(t)) for t in trees), default=0),
             "features": booster.num_features(),
         }
+        best = self._best(booster).get("iteration_range")
+        if best is not None:  # early stopping's best: the rounds the champion is scored with
+            params["rounds_scored"] = f"{best[1]} (early stopping's best iteration, {best[1] - 1})"
         return params, (
             "the model file; XGBoost does not store training hyperparameters such as the "
             "learning rate: ask the first line for them"
