@@ -99,6 +99,37 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def bare_result(
+    models: list[Any],
+    *,
+    positives: int = 400,
+    metric_keys: tuple[str, ...] = ("pr_auc",),
+    lower_is_better: tuple[str, ...] = (),
+    bootstrap: int = 200,
+    **fields: Any,
+) -> Any:
+    """An ExperimentResult of ``models`` and little else: what the report's sentences read
+    (the test window's frauds, the metrics, the replicates); ``fields`` set the rest."""
+    from challengers.experiment_result import ExperimentResult
+    from challengers.results import DataSummary
+
+    return ExperimentResult(
+        run_id="r",
+        experiment="x",
+        config_hash="h",
+        data=DataSummary("fp", 1000, 5000, 40, positives),
+        models=models,
+        findings=fields.pop("findings", []),
+        metric_keys=list(metric_keys),
+        higher_is_better={k: k not in lower_is_better for k in metric_keys},
+        alpha=0.05,
+        bootstrap=bootstrap,
+        operating_alert_rate=0.01,
+        output_dir=Path("out"),
+        **fields,
+    )
+
+
 def new_store(empty_store: Path, folder: Path) -> str:
     """The URI of a fresh, real sqlite MLflow store in ``folder`` (a copy of ``empty_store``).
     Tests of how a store is created (tests/reliability/test_tracking_store.py) make their own."""

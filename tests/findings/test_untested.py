@@ -14,8 +14,8 @@ from challengers.findings.comparison import untested_comparison
 from challengers.findings.context import FindingContext
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.report.sections import limitations, verdict
-from challengers.results import DataSummary, DeltaResult, ModelResult
-from tests.conftest import sim_config
+from challengers.results import DeltaResult, ModelResult
+from tests.conftest import bare_result, sim_config
 
 
 def _context(*challengers: ModelResult, bootstrap: int | None = 0) -> FindingContext:
@@ -41,20 +41,7 @@ def _challenger(name: str, value: float, tested: bool = False) -> ModelResult:
 
 
 def _result(models: list[ModelResult], positives: int) -> ExperimentResult:
-    return ExperimentResult(
-        run_id="r",
-        experiment="x",
-        config_hash="h",
-        data=DataSummary("fp", 1000, 5000, 40, positives),
-        models=models,
-        findings=[],
-        metric_keys=["pr_auc"],
-        higher_is_better={"pr_auc": True},
-        alpha=0.05,
-        bootstrap=200,
-        operating_alert_rate=0.01,
-        output_dir=Path("out"),
-    )
+    return bare_result(models, positives=positives)
 
 
 def test_untested_challengers_are_a_finding_naming_the_best_point_estimate() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -10,18 +11,8 @@ import polars as pl
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CHAMPION = ROOT / "data" / "champion.json"
-# what the demo champion reads, all of them columns of the simulated data
-FEATURES = [
-    "TX_AMOUNT",
-    "IS_ONLINE",
-    "MCC",
-    "TX_HOUR",
-    "TX_DURING_NIGHT",
-    "TX_DURING_WEEKEND",
-    "CUSTOMER_NB_TX_1D",
-    "CUSTOMER_AVG_AMOUNT_30D",
-    "AMOUNT_TO_AVG_30D",
-]
+# what the demo champion reads (the file's own names), all of them columns of the simulated data
+FEATURES = json.loads(DEMO_CHAMPION.read_text())["learner"]["feature_names"]
 
 
 def copy_demo_champion(path: Path) -> Path:

@@ -4,13 +4,12 @@ DeLong's included."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from challengers.experiment_result import ExperimentResult
 from challengers.report.outcomes import resolution_note
-from challengers.results import DataSummary, DeltaResult, ModelResult
+from challengers.results import DeltaResult, ModelResult
+from tests.conftest import bare_result
 
 
 def _challenger(name: str) -> ModelResult:
@@ -26,19 +25,11 @@ def _challenger(name: str) -> ModelResult:
 
 def _result(bootstrap: int) -> ExperimentResult:
     champion = ModelResult("champ", "champion", "score")
-    return ExperimentResult(
-        run_id="r",
-        experiment="x",
-        config_hash="h",
-        data=DataSummary("fp", 1000, 5000, 40, 400),
-        models=[champion, _challenger("a"), _challenger("b")],
-        findings=[],
-        metric_keys=["pr_auc", "roc_auc", "ks", "brier"],
-        higher_is_better={"pr_auc": True, "roc_auc": True, "ks": True, "brier": False},
-        alpha=0.05,
+    return bare_result(
+        [champion, _challenger("a"), _challenger("b")],
+        metric_keys=("pr_auc", "roc_auc", "ks", "brier"),
+        lower_is_better=("brier",),
         bootstrap=bootstrap,
-        operating_alert_rate=0.01,
-        output_dir=Path("out"),
     )
 
 

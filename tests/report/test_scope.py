@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from challengers.experiment_result import ExperimentResult
 from challengers.report.sections import _champion_source
-from challengers.results import DataSummary, ModelResult
+from challengers.results import ModelResult
+from tests.conftest import bare_result
 
 
 def _result(source: dict[str, str]) -> ExperimentResult:
-    return ExperimentResult(
-        run_id="r",
-        experiment="x",
-        config_hash="h",
-        data=DataSummary("fp", 1000, 5000, 40, 400),
-        models=[ModelResult("champ", "champion", "xgboost-file")],
-        findings=[],
-        metric_keys=["pr_auc"],
-        higher_is_better={"pr_auc": True},
-        alpha=0.05,
-        bootstrap=200,
-        operating_alert_rate=0.01,
-        output_dir=Path("out"),
-        champion_source=source,
-    )
+    return bare_result([ModelResult("champ", "champion", "xgboost-file")], champion_source=source)
 
 
 def test_a_model_file_is_named_with_its_sha256() -> None:
