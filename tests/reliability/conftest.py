@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,16 @@ def run_process(
         timeout=timeout,
     )
     return Outcome(done.returncode, done.stdout, done.stderr)
+
+
+def wait_until_it_holds(process: subprocess.Popen[str], out: Path, timeout_s: float = 120) -> None:
+    """Until the `challenge run` ``process`` holds the lock of its output directory ``out`` (the
+    lock file names its pid); fails if it ends first."""
+    deadline = time.monotonic() + timeout_s
+    lock = out / ".challenge.lock"
+    while not (lock.exists() and lock.read_text().startswith("pid")):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
 
 
 def tiny_config(data_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -19,7 +19,13 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.reliability.conftest import CHALLENGE, invoke, run_process, tiny_config
+from tests.reliability.conftest import (
+    CHALLENGE,
+    invoke,
+    run_process,
+    tiny_config,
+    wait_until_it_holds,
+)
 from tests.replication.champion_files import (
     copy_demo_champion,
     replace_with_another_model,
@@ -484,11 +490,7 @@ def test_a_second_run_into_the_same_directory_is_refused_while_the_first_runs(
     command = [CHALLENGE, "run", str(config), "-o", str(out), "--tracking-uri", store, "-q"]
     first = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        lock = out / ".challenge.lock"
-        while not (lock.exists() and lock.read_text().startswith("pid")):
-            assert first.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until_it_holds(first, out)
         second = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
         second.error(2, f"--output {out}: another run is writing there now (pid {first.pid})")
         _, stderr = first.communicate(timeout=600)

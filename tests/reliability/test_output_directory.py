@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ import yaml
 
 from challengers.config import load_config
 from challengers.errors import ConfigError
-from tests.reliability.conftest import CHALLENGE, invoke, tiny_config
+from tests.reliability.conftest import CHALLENGE, invoke, tiny_config, wait_until_it_holds
 
 
 def _config(path: Path, data: Path | str, **changes: object) -> Path:
@@ -157,11 +156,7 @@ def test_audit_honours_a_run_lock_and_never_writes_into_a_run_directory(
         command, cwd=tmp_path, stderr=subprocess.PIPE, text=True, env=_no_plots()
     )
     try:
-        deadline = time.monotonic() + 120
-        lock = out / ".challenge.lock"
-        while not (lock.exists() and lock.read_text().startswith("pid")):
-            assert first.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until_it_holds(first, out)
         audit = invoke(["audit", other, "-o", out, "-q"])
         audit.error(2, f"--output {out}: another run is writing there now (pid {first.pid})")
         _, stderr = first.communicate(timeout=600)
