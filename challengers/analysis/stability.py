@@ -300,3 +300,63 @@ def weekly_psi(
         psi_from_shares(shares[w - 1], shares[w]) for w in range(1, weeks)
     ]
     return vs_previous, [psi_from_shares(reference.shares, s) for s in shares]
+
+
+MIN_WEEKS_TO_SINGLE_OUT = 3  # with two weeks, one below the other is a change, not an outlier
+
+
+def week_interval(week: WeekMetrics, model: str, key: str) -> tuple[float, float] | None:
+    """The week's bootstrap interval of ``key`` for ``model``, None where it has none (no
+    replicates, no fraud that week) or a zero width (nothing to weigh it by)."""
+    lo, hi = week.ci.get(model, {}).get(key, (math.nan, math.nan))
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and hi > lo else None
+
+
+def unstable_week(
+    stability: Stability, model: str, key: str, higher_is_better: bool
+) -> WeekMetrics | None:
+    """The test week whose interval lies wholly on the worse side of every other week's (below
+    them all, or above them all where lower is better), among at least
+    :data:`MIN_WEEKS_TO_SINGLE_OUT` weeks with an interval. At most one week can be: two weeks
+    each wholly below the other cannot be. A week out of line with all the others is an event
+    (an incident, a feed fault, an attack the model missed), not the model's level or trend."""
+    if not stability.weekly_bootstrap:
+        return None  # point estimates only: nothing says how far apart weeks may be by chance
+    known = [(w, iv) for w in stability.weeks if (iv := week_interval(w, model, key)) is not None]
+    if len(known) < MIN_WEEKS_TO_SINGLE_OUT:
+        return None
+    for week, (lo, hi) in known:
+        others = [iv for w, iv in known if w is not week]
+        if all(hi < o_lo if higher_is_better else lo > o_hi for o_lo, o_hi in others):
+            return week
+    return None
+
+
+def weekly_trend(
+    stability: Stability, model: str, key: str, alpha: float, leave_out: int | None = None
+) -> Slope:
+    """Trend per week of ``key``'s weekly values, week ``leave_out`` (an index) left out.
+
+    Each week weighs by the inverse variance its bootstrap interval implies (half its width over
+    z(1 - alpha/2), the interval's level), and the test is a z-test: the weeks' variances are
+    taken as known, so two or three weeks suffice, where the daily slope's t-test needs days.
+    Weeks without an interval are left out."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    points = [
+        (float(w.week), w.metrics[model][key], ((iv[1] - iv[0]) / (2 * z)) ** -2)
+        for w in stability.weeks
+        if w.week != leave_out
+        and (iv := week_interval(w, model, key)) is not None
+        and math.isfinite(w.metrics.get(model, {}).get(key, math.nan))
+    ]
+    if len(points) < 2:
+        return Slope(math.nan, (math.nan, math.nan), math.nan, len(points))
+    x, v, w = (np.array(c, dtype=np.float64) for c in zip(*points, strict=True))
+    xm = np.average(x, weights=w)
+    sxx = float(np.sum(w * (x - xm) ** 2))
+    slope = float(np.sum(w * (x - xm) * (v - np.average(v, weights=w))) / sxx)
+    se = sxx**-0.5
+    p = float(2 * stats.norm.sf(abs(slope) / se))
+    return Slope(slope, (slope - z * se, slope + z * se), p, int(x.size))

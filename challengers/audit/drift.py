@@ -68,7 +68,8 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             "medium" if high else "low",
             AREA,
             f"Feature '{row['feature']}' shifts between training and test (PSI {row['psi']:.2f})",
-            f"PSI {row['psi']:.3f} (thresholds {f.psi_medium} / {f.psi_high}), KS "
+            f"PSI {row['psi']:.3f} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
+            f"{f.psi_high}), KS "
             f"{row['ks']:.3f}; used by {', '.join(ctx.used_by(row['feature']))}. The test window "
             "is not the population the models learned from on this feature: check the feed and "
             "whether the shift is real.",
@@ -83,6 +84,15 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             "PSI at or above "
             f"{f.psi_medium}: " + ", ".join(f"{r['feature']} ({r['psi']:.2f})" for r in rest[:30]),
         )
+
+
+def _rows_read(ctx: AuditContext) -> str:
+    """Which rows the audit's PSI reads. The run's diagnostics give the same feature another PSI
+    on the rows evaluated (after the known-fraud exclusion): each figure says its rows."""
+    limit = ctx.limits.sample_rows
+    sampled = any(ctx.window_rows(w)[0] > limit for w in ("train", "test"))
+    rows = f"a seeded sample of up to {limit:,} rows" if sampled else "every row"
+    return f"on {rows} of each window as delivered, before any known-fraud exclusion"
 
 
 def _finite(value: float) -> float:

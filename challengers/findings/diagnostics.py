@@ -1,5 +1,6 @@
 """Finding rules on the diagnostics: drift (PSI), segment disparity, overfitting, calibration,
-performance decay and the champion's blind spots. Registered in :data:`findings.RULES`.
+performance decay, a test week out of line and the champion's blind spots. Registered in
+:data:`findings.RULES`.
 
 Thresholds come from ``evaluation.findings`` (:class:`config.FindingsConfig`). Rules for the
 champion weigh more than for challengers: the champion is what runs in production.
@@ -11,11 +12,13 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from challengers.analysis.stability import unstable_week, week_interval, weekly_trend
 from challengers.findings.context import beside
 from challengers.results import Finding, Severity
 
 if TYPE_CHECKING:
     from challengers.analysis.segments import SegmentColumn, SegmentRow
+    from challengers.analysis.stability import Slope, WeekMetrics
     from challengers.findings.context import FindingContext
 
 
@@ -59,8 +62,12 @@ def score_drift(ctx: FindingContext) -> list[Finding]:
 
 
 def feature_drift(ctx: FindingContext) -> list[Finding]:
-    """The champion's inputs whose test distribution moved from training, grouped by severity."""
-    if ctx.analyses is None:
+    """The champion's inputs whose test distribution moved from training, grouped by severity.
+
+    None for a champion whose inputs are unknown (production scores only): the diagnostics then
+    measure the data's features, which says nothing of what the champion reads; their drift is
+    the data audit's finding (``drift-feature-*``)."""
+    if ctx.analyses is None or not ctx.champion.features:
         return []
     champion = ctx.champion.name
     by_severity: dict[Severity, dict[str, float]] = {"high": {}, "medium": {}}
@@ -80,7 +87,7 @@ def feature_drift(ctx: FindingContext) -> list[Finding]:
                 severity=severity,
                 area="stability",
                 title=f"{len(found)} input(s) of the champion shifted (PSI > {limit})",
-                detail="Training -> test PSI: "
+                detail=f"Training -> test PSI ({_rows_evaluated(ctx)}): "
                 + ", ".join(f"{f} {v:.3f}" for f, v in ranked[:10])
                 + (f" and {len(ranked) - 10} more" if len(ranked) > 10 else "")
                 + f". The champion '{champion}' sees inputs unlike those it was built on.",
@@ -91,6 +98,13 @@ def feature_drift(ctx: FindingContext) -> list[Finding]:
             )
         )
     return out
+
+
+def _rows_evaluated(ctx: FindingContext) -> str:
+    """Which rows the diagnostics' PSI reads: the data audit's reads every row of each window
+    before the known-fraud exclusion, and the two differ where the exclusion drops many rows."""
+    test = f"{ctx.rows_test:,} " if ctx.rows_test else ""
+    return f"on the rows evaluated: the training window and the {test}test rows"
 
 
 def _below(
@@ -302,8 +316,35 @@ def coarse_scores(ctx: FindingContext) -> list[Finding]:
     return out
 
 
+def _worsens(slope: Slope, higher: bool, alpha: float) -> bool:
+    """A trend significantly in the worse direction."""
+    return (
+        math.isfinite(slope.per_week) and slope.p_value < alpha and (slope.per_week < 0) == higher
+    )
+
+
+def _trend(slope: Slope) -> str:
+    lo, hi = slope.ci
+    return f"{slope.per_week:+.4f}/week [{lo:+.4f}, {hi:+.4f}], p={slope.p_value:.3g}"
+
+
+def _out_of_line(ctx: FindingContext, model: str, key: str) -> tuple[WeekMetrics, Slope] | None:
+    """The model's unstable week of ``key`` and the weekly trend of the other weeks."""
+    assert ctx.analyses is not None
+    s = ctx.analyses.stability
+    week = unstable_week(s, model, key, ctx.higher_is_better.get(key, True))
+    if week is None:
+        return None
+    return week, weekly_trend(s, model, key, ctx.alpha, leave_out=week.week)
+
+
 def performance_decay(ctx: FindingContext) -> list[Finding]:
-    """The primary metric worsens significantly with time since the end of training."""
+    """The primary metric worsens significantly with time since the end of training.
+
+    Not where one test week out of line drives the slope: with that week (:func:`unstable_week`)
+    left out, the other weeks' trend must worsen significantly too; otherwise a collapse in one
+    week (an incident) reads as a decay, and the advice to retrain misses the incident. The
+    week's own finding (:func:`unstable_week_drop`) then says the slope rests on it."""
     key = ctx.primary_key
     if ctx.analyses is None or key is None:
         return []
@@ -311,10 +352,20 @@ def performance_decay(ctx: FindingContext) -> list[Finding]:
     out = []
     for model, slopes in ctx.analyses.stability.decay.items():
         s = slopes.get(key)
-        if s is None or not math.isfinite(s.per_week) or not s.p_value < ctx.alpha:
+        if s is None or not _worsens(s, higher, ctx.alpha):
             continue
-        if (s.per_week < 0) != higher:
-            continue  # improving over time
+        outlier = _out_of_line(ctx, model, key)
+        if outlier is not None and not _worsens(outlier[1], higher, ctx.alpha):
+            continue  # the slope rests on one week: the week's finding says so
+        evidence: dict[str, Any] = {"per_week": s.per_week, "ci": list(s.ci), "p_value": s.p_value}
+        held = ""
+        if outlier is not None:
+            week, trend = outlier
+            held = (
+                f" It holds without the week {week.start}..{week.end}, out of line with the "
+                f"others: their weekly {key} trends {_trend(trend)}."
+            )
+            evidence["without_week"] = {"week": week.start, **_slope_evidence(trend)}
         out.append(
             Finding(
                 id=f"decay-{model}",
@@ -322,15 +373,103 @@ def performance_decay(ctx: FindingContext) -> list[Finding]:
                 area="stability",
                 title=f"{key} of '{model}' decays over the test window ({s.per_week:+.4f}/week)",
                 detail=f"Weighted trend of the daily {key} over {s.points} test days: "
-                f"{s.per_week:+.4f} per week [{s.ci[0]:+.4f}, {s.ci[1]:+.4f}], p={s.p_value:.3g}. "
-                "Plan retraining or monitoring on this horizon.",
+                f"{s.per_week:+.4f} per week [{s.ci[0]:+.4f}, {s.ci[1]:+.4f}], p={s.p_value:.3g}."
+                + held
+                + " Plan retraining or monitoring on this horizon.",
                 metric=key,
                 models=(model,),
                 effect=s.per_week,
-                evidence={"per_week": s.per_week, "ci": list(s.ci), "p_value": s.p_value},
+                evidence=evidence,
             )
         )
     return out
+
+
+def _slope_evidence(slope: Slope) -> dict[str, Any]:
+    return {"per_week": slope.per_week, "ci": list(slope.ci), "p_value": slope.p_value}
+
+
+def _week(w: WeekMetrics, model: str, key: str) -> str:
+    lo, hi = w.ci[model][key]
+    return f"{w.start}..{w.end} {w.metrics[model][key]:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
+def unstable_week_drop(ctx: FindingContext) -> list[Finding]:
+    """A test week whose primary metric's interval lies wholly on the worse side of every other
+    week's (:func:`~challengers.analysis.stability.unstable_week`): an event in that week, which
+    neither the test window's figures nor a trend describe."""
+    key = ctx.primary_key
+    if ctx.analyses is None or key is None:
+        return []
+    out = []
+    for model in (m.name for m in ctx.models if m.status == "ok"):
+        outlier = _out_of_line(ctx, model, key)
+        if outlier is not None:
+            out.append(_unstable_finding(ctx, model, key, *outlier))
+    return out
+
+
+def _unstable_finding(
+    ctx: FindingContext, model: str, key: str, week: WeekMetrics, trend: Slope
+) -> Finding:
+    assert ctx.analyses is not None
+    higher = ctx.higher_is_better.get(key, True)
+    side = "below" if higher else "above"
+    compared = [  # the weeks the rule compared it with: those with an interval
+        w
+        for w in ctx.analyses.stability.weeks
+        if w is not week and week_interval(w, model, key) is not None
+    ]
+    value = week.metrics[model][key]
+    others_mean = sum(w.metrics[model][key] for w in compared) / len(compared)
+    champion = model == ctx.champion.name
+    return Finding(
+        id=f"unstable-week-{model}",
+        severity="medium" if champion else "low",
+        area="stability",
+        title=f"{key} of '{model}' {'drops' if higher else 'rises'} in one test week "
+        f"({week.start}..{week.end}: {value:.4f})",
+        detail=f"Week {_week(week, model, key)}: its bootstrap interval lies wholly {side} the "
+        f"interval of every other test week ("
+        + "; ".join(_week(w, model, key) for w in compared)
+        + "). A week out of line with all the others is an event in that week (an incident, a "
+        "feed or scoring fault, a fraud pattern the model missed), not the model's level: the "
+        "test window's figures average over it." + _decay_resting_on(ctx, model, key, trend),
+        metric=key,
+        models=(model,),
+        effect=value - others_mean,
+        evidence={
+            "rule": f"the week's interval lies wholly {side} every other week's",
+            "week": week.start,
+            "end": week.end,
+            "value": value,
+            "ci": list(week.ci[model][key]),
+            "others_mean": others_mean,
+            "others": {
+                w.start: {"value": w.metrics[model][key], "ci": list(w.ci[model][key])}
+                for w in compared
+            },
+            "trend_without_week": _slope_evidence(trend),
+        },
+        recommendation=f"Find out what happened to '{model}' in the week {week.start}..{week.end} "
+        "(an incident, a release, a feed or scoring fault, a fraud attack) before reading the "
+        "test window's figures as its usual performance"
+        + ("; the monitoring plan's weekly band flags a repeat." if champion else "."),
+    )
+
+
+def _decay_resting_on(ctx: FindingContext, model: str, key: str, trend: Slope) -> str:
+    """Where the daily slope alone would have called a decay: that it rests on this week."""
+    assert ctx.analyses is not None
+    higher = ctx.higher_is_better.get(key, True)
+    s = ctx.analyses.stability.decay.get(model, {}).get(key)
+    if s is None or not _worsens(s, higher, ctx.alpha) or _worsens(trend, higher, ctx.alpha):
+        return ""
+    return (
+        f" The daily trend of {key} ({s.per_week:+.4f}/week, p={s.p_value:.3g}) rests on this "
+        f"week: without it the other weeks' {key} trends {_trend(trend)} (each week weighted by "
+        "its interval), so no decay is reported."
+    )
 
 
 def champion_blind_spots(ctx: FindingContext) -> list[Finding]:
@@ -383,5 +522,6 @@ DIAGNOSTIC_RULES: dict[str, Callable[[FindingContext], list[Finding]]] = {
     "calibration_off": calibration_off,
     "coarse_scores": coarse_scores,
     "performance_decay": performance_decay,
+    "unstable_week": unstable_week_drop,
     "champion_blind_spots": champion_blind_spots,
 }

@@ -40,21 +40,28 @@ def monitoring_plan(
     thresholds: FindingsConfig,
     *,
     champion: str,
+    champion_inputs: Sequence[str],
     primary: str,
     label_delay_days: int,
     fraud_rates: tuple[float, float],
 ) -> list[MonitorItem]:
-    """One item per signal worth watching on the champion, with this run's value beside it."""
+    """One item per signal worth watching on the champion, with this run's value beside it.
+    ``champion_inputs``: the champion's inputs, empty where unknown (production scores only:
+    the diagnostics' feature PSI is then the data's features')."""
     s, t = stability, thresholds
     psi = sorted(s.feature_psi.items(), key=lambda kv: -kv[1] if math.isfinite(kv[1]) else 0)
     drifting = [(k, v) for k, v in psi if math.isfinite(v) and v >= t.psi_medium] or psi[:3]
+    whose = (
+        "the champion's inputs"
+        if champion_inputs
+        else "the data's features (the champion's inputs are unknown)"
+    )
     items = [
         MonitorItem(
-            "PSI of the champion's inputs against the training window: "
-            + ", ".join(k for k, _ in drifting),
+            f"PSI of {whose} against the training window: " + ", ".join(k for k, _ in drifting),
             f"investigate at PSI >= {t.psi_medium:g}, act at >= {t.psi_high:g}",
             "monthly",
-            ", ".join(f"{k} {v:.3f}" for k, v in drifting),
+            ", ".join(f"{k} {v:.3f}" for k, v in drifting) + " (on the rows evaluated)",
             _related(findings, "drift-features-", "drift-feature"),
         ),
         MonitorItem(
@@ -93,23 +100,33 @@ def monitoring_plan(
 def _weekly_band(
     stability: Stability, findings: Sequence[Finding], champion: str, primary: str, delay: int
 ) -> list[MonitorItem]:
-    """The band the champion's weekly primary metric stayed in during the test window."""
+    """The band the champion's weekly primary metric stayed in during the test window, without
+    the week a finding singled out (``unstable-week-<champion>``): a band that holds the week
+    that collapsed would let a repeat of it pass."""
     weeks = stability.weeks
-    lows = [w.ci.get(champion, {}).get(primary, (math.nan, math.nan))[0] for w in weeks]
-    highs = [w.ci.get(champion, {}).get(primary, (math.nan, math.nan))[1] for w in weeks]
-    values = [w.metrics.get(champion, {}).get(primary, math.nan) for w in weeks]
-    finite = [v for v in lows if math.isfinite(v)]
-    if not finite:
+    unstable = next(
+        (f for f in findings if f.id == f"unstable-week-{champion}" and f.metric == primary), None
+    )
+    left_out = None if unstable is None else unstable.evidence["week"]
+    kept = [w for w in weeks if w.start != left_out]
+    intervals = [w.ci.get(champion, {}).get(primary, (math.nan, math.nan)) for w in kept]
+    lows = [lo for lo, _ in intervals if math.isfinite(lo)]
+    highs = [hi for _, hi in intervals if math.isfinite(hi)]
+    if not lows or not highs:
         return []
-    band = f"{min(finite):.4f}..{max(h for h in highs if math.isfinite(h)):.4f}"
+    values = [w.metrics.get(champion, {}).get(primary, math.nan) for w in weeks]
     observed = ", ".join(f"{w.start} {v:.4f}" for w, v in zip(weeks, values, strict=True))
+    basis = "the weekly intervals of the test window"
+    if unstable is not None:
+        end = unstable.evidence["end"]
+        basis += f" but the week {left_out}..{end}, out of line with all the others"
     return [
         MonitorItem(
             f"weekly {primary} of the champion, {delay} days after the week ends",
-            f"below the band {band} (the weekly intervals of the test window)",
+            f"below the band {min(lows):.4f}..{max(highs):.4f} ({basis})",
             "weekly",
             observed,
-            _related(findings, f"decay-{champion}"),
+            _related(findings, f"decay-{champion}", f"unstable-week-{champion}"),
         )
     ]
 

@@ -27,6 +27,7 @@ def add_governance(result: ExperimentResult, cfg: ExperimentConfig, champion: Fi
             result.findings,
             cfg.evaluation.findings,
             champion=result.champion.name,
+            champion_inputs=result.champion.features,
             primary=result.primary_key,
             label_delay_days=cfg.split.label_delay_days,
             fraud_rates=(

@@ -131,7 +131,8 @@ def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
 
 def _drift(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     lines = _table(
-        f"Drift between training and test (top {TOP} features by PSI)",
+        f"Drift between training and test (top {TOP} features by PSI; each window's rows as "
+        "delivered, before any known-fraud exclusion)",
         ["rank", "feature", "PSI", "KS", "KS p-value"],
         [
             [

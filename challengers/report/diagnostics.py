@@ -74,18 +74,30 @@ def stability(result: ExperimentResult) -> Section:
             caption=f"{s.bins} bins at the training scores' quantiles; > 0.1 moderate, > 0.25 major.",
         ),
     ]
-    blocks += _feature_drift(s.feature_psi)
+    blocks += _feature_drift(result, s.feature_psi)
     blocks += _decay_and_gap(result, models)
     return Section("stability", "Stability", blocks)
 
 
-def _feature_drift(feature_psi: dict[str, float], limit: int = 25) -> list[Block]:
+def _feature_drift(
+    result: ExperimentResult, feature_psi: dict[str, float], limit: int = 25
+) -> list[Block]:
     if not feature_psi:
         return []
     ranked = sorted(feature_psi.items(), key=lambda kv: -kv[1] if math.isfinite(kv[1]) else 0)
-    caption = f"Top {limit} of {len(ranked)}." if len(ranked) > limit else ""
+    # the data audit's PSI of the same feature reads every row of each window before the
+    # known-fraud exclusion: without the rows named, the two figures contradict each other
+    caption = (
+        f"On the rows evaluated: the training window and the {result.data.rows_test:,} test rows."
+    ) + (f" Top {limit} of {len(ranked)}." if len(ranked) > limit else "")
+    # a champion known by its scores alone: the diagnostics measured the data's features
+    whose = (
+        "the champion's inputs"
+        if result.champion.features
+        else "the data's features (the champion's inputs are unknown)"
+    )
     return [
-        Heading("Feature drift: the champion's inputs, training → test"),
+        Heading(f"Feature drift: {whose}, training → test"),
         Table(
             ["feature", "PSI", "reading"],
             [[f, fmt(v, 3), _psi_reading(v)] for f, v in ranked[:limit]],

@@ -15,6 +15,7 @@ NOT_STATED = "not stated"
 MODEL_LIMITATION_PREFIXES = {
     "segment-": "serves some segments worse",
     "decay-": "performance decays over the test window",
+    "unstable-week-": "performance collapses in one test week (an incident to explain)",
     "calibration-": "scores are not calibrated probabilities",
     "coarse-scores-": "bands or labels the rows rather than ranking them",
     "overfit-": "much better on its training window than out of time",

@@ -11,11 +11,15 @@ import pytest
 from challengers.analysis.stability import (
     PSI_FLOOR,
     Reference,
+    Stability,
+    WeekMetrics,
     decay_slope,
     psi,
     split_weeks,
+    unstable_week,
     week_of,
     weekly_psi,
+    weekly_trend,
 )
 
 
@@ -178,3 +182,83 @@ def test_psi_edges_of_many_rows_take_the_selection_and_agree_with_numpy():
     want = np.unique(np.quantile(finite, np.linspace(0, 1, 11)[1:-1]))
     np.testing.assert_array_equal(stability.psi_edges(x), want)
     assert stability.finite_quantiles(np.full(5, np.nan), np.array([0.5])).size == 0
+
+
+# the probe's production score: pr_auc per test week, the week of 03-22 degraded (0.5 y in the
+# logit instead of 2.5 y); its interval overlaps no other week's
+PROBE_WEEKS = [
+    (0.3378, (0.2800, 0.4000)),
+    (0.5095, (0.4500, 0.5700)),
+    (0.0320, (0.0231, 0.0435)),
+    (0.3645, (0.2000, 0.5939)),
+]
+
+
+def weeks_of(
+    planted: list[tuple[float, tuple[float, float]]],
+    model: str = "champ",
+    key: str = "pr_auc",
+    bootstrap: int = 200,
+) -> Stability:
+    """A Stability whose test weeks (from 2024-03-08) hold the planted values and intervals."""
+    weeks = [
+        WeekMetrics(
+            week=i,
+            start=f"2024-03-{8 + 7 * i:02d}",
+            end=f"2024-03-{min(14 + 7 * i, 31):02d}",
+            rows=10_000,
+            positives=200,
+            metrics={model: {key: value}},
+            ci={model: {key: ci}},
+        )
+        for i, (value, ci) in enumerate(planted)
+    ]
+    return Stability(weeks, {}, {}, {}, {}, {}, {}, {}, weekly_bootstrap=bootstrap)
+
+
+def test_a_week_whose_interval_is_below_every_other_weeks_is_singled_out() -> None:
+    collapsed = unstable_week(weeks_of(PROBE_WEEKS), "champ", "pr_auc", True)
+    assert collapsed is not None and collapsed.start == "2024-03-22"
+    # a lower-is-better metric: the week above the rest is the worse one
+    brier = weeks_of([(0.010, (0.008, 0.012)), (0.011, (0.009, 0.013)), (0.03, (0.025, 0.035))])
+    worse = unstable_week(brier, "champ", "pr_auc", False)
+    assert worse is not None and worse.week == 2
+    assert unstable_week(brier, "champ", "pr_auc", True) is None  # an unusually good week
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        # a steady decline: each week overlaps its neighbour, none lies below all the others
+        [(0.50, (0.44, 0.56)), (0.45, (0.39, 0.51)), (0.40, (0.34, 0.46)), (0.35, (0.29, 0.41))],
+        # overlapping the lowest other week by a hair
+        [(0.50, (0.45, 0.55)), (0.30, (0.25, 0.35)), (0.20, (0.15, 0.2501))],
+        # two weeks: one below the other is a change, not an outlier
+        [(0.50, (0.45, 0.55)), (0.10, (0.05, 0.15))],
+    ],
+)
+def test_no_week_is_singled_out_where_it_overlaps_another_or_weeks_are_too_few(
+    planted: list[tuple[float, tuple[float, float]]],
+) -> None:
+    assert unstable_week(weeks_of(planted), "champ", "pr_auc", True) is None
+
+
+def test_without_bootstrap_intervals_no_week_is_singled_out() -> None:
+    points = [(v, (v, v)) for v, _ in PROBE_WEEKS]  # point estimates only
+    assert unstable_week(weeks_of(points, bootstrap=0), "champ", "pr_auc", True) is None
+
+
+def test_the_weekly_trend_weighs_each_week_by_its_interval() -> None:
+    s = weeks_of(PROBE_WEEKS)
+    trend = weekly_trend(s, "champ", "pr_auc", 0.05, leave_out=2)
+    # by hand: weighted least squares on weeks 0, 1, 3 with weights 1 / se^2, se = half-width /
+    # 1.96; polyfit weighs residuals by w, and its unscaled covariance is the known-variance one
+    kept = [PROBE_WEEKS[i] for i in (0, 1, 3)]
+    se = np.array([(hi - lo) / (2 * 1.959963984540054) for _, (lo, hi) in kept])
+    coef, cov = np.polyfit([0.0, 1.0, 3.0], [v for v, _ in kept], 1, w=1 / se, cov="unscaled")
+    assert trend.per_week == pytest.approx(coef[0], rel=1e-9)
+    half = 1.959963984540054 * math.sqrt(cov[0, 0])
+    assert trend.ci == pytest.approx((coef[0] - half, coef[0] + half), rel=1e-9)
+    assert trend.points == 3 and trend.per_week > 0  # the other weeks do not decline
+    # with the collapsed week in, the weeks trend down
+    assert weekly_trend(s, "champ", "pr_auc", 0.05).per_week < 0

@@ -19,6 +19,9 @@ def test_shifted_feature_is_ranked_first(tmp_path: Path) -> None:
     )
     result = audit(frame, tmp_path)
     assert ids(result)["drift-feature-F2"] == "medium"
+    # the run's diagnostics give the feature another PSI, on the rows evaluated: each says its rows
+    (finding,) = [f for f in result.findings if f.id == "drift-feature-F2"]
+    assert "on every row of each window as delivered, before any known-fraud" in finding.detail
     top = result.tables["feature_drift"][0]
     assert (top["feature"], top["rank"]) == ("F2", 1)
     assert top["psi"] > 0.25 and top["ks"] > 0.4 and top["ks_p_value"] < 1e-6

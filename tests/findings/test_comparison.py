@@ -40,14 +40,14 @@ def context(
 def world(**parts: Any) -> SimpleNamespace:
     stability = SimpleNamespace(
         score_psi={}, score_psi_weekly={}, feature_psi={}, decay={}, train_metrics={},
-        test_metrics={}, bins=10,
+        test_metrics={}, bins=10, weeks=[], weekly_bootstrap=0,
     )  # fmt: skip
     base = {
         "operating_point": SimpleNamespace(models=[], overlaps=[]),
         "stability": stability,
         "segments": [],
         "calibration": [],
-        "explanations": SimpleNamespace(blind_spots=[]),
+        "explanations": SimpleNamespace(blind_spots=[], skipped={}),
         "score_levels": {},
     }
     return SimpleNamespace(**{**base, **parts})
