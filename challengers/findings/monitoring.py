@@ -44,6 +44,7 @@ def monitoring_plan(
     primary: str,
     label_delay_days: int,
     fraud_rates: tuple[float, float],
+    primary_higher_is_better: bool = True,
 ) -> list[MonitorItem]:
     """One item per signal worth watching on the champion, with this run's value beside it.
     ``champion_inputs``: the champion's inputs, empty where unknown (production scores only:
@@ -92,13 +93,20 @@ def monitoring_plan(
             _related(findings, "drift-label-rate"),
         )
     )
-    items += _weekly_band(s, findings, champion, primary, label_delay_days)
+    items += _weekly_band(
+        s, findings, champion, primary, label_delay_days, primary_higher_is_better
+    )
     items += _from_findings(findings, t, champion)
     return items
 
 
 def _weekly_band(
-    stability: Stability, findings: Sequence[Finding], champion: str, primary: str, delay: int
+    stability: Stability,
+    findings: Sequence[Finding],
+    champion: str,
+    primary: str,
+    delay: int,
+    higher_is_better: bool = True,
 ) -> list[MonitorItem]:
     """The band the champion's weekly primary metric stayed in during the test window, without
     the week a finding singled out (``unstable-week-<champion>``): a band that holds the week
@@ -123,7 +131,9 @@ def _weekly_band(
     return [
         MonitorItem(
             f"weekly {primary} of the champion, {delay} days after the week ends",
-            f"below the band {min(lows):.4f}..{max(highs):.4f} ({basis})",
+            # worse is below the band, or above it for a cost-like metric
+            f"{'below' if higher_is_better else 'above'} the band {min(lows):.4f}..{max(highs):.4f} "
+            f"({basis})",
             "weekly",
             observed,
             _related(findings, f"decay-{champion}", f"unstable-week-{champion}"),

@@ -29,6 +29,7 @@ def add_governance(result: ExperimentResult, cfg: ExperimentConfig, champion: Fi
             champion=result.champion.name,
             champion_inputs=result.champion.features,
             primary=result.primary_key,
+            primary_higher_is_better=result.higher_is_better.get(result.primary_key, True),
             label_delay_days=cfg.split.label_delay_days,
             fraud_rates=(
                 d.positives_train / max(1, d.rows_train),

@@ -84,7 +84,7 @@ def test_a_steady_decline_is_a_decay_and_no_week_is_singled_out() -> None:
     assert "holds without" not in findings["decay-prod"].detail
 
 
-def plan(ctx: FindingContext, findings: list[Finding]) -> dict[str, Any]:
+def plan(ctx: FindingContext, findings: list[Finding], higher: bool = True) -> dict[str, Any]:
     assert ctx.analyses is not None
     items = monitoring_plan(
         ctx.analyses.stability,
@@ -96,6 +96,7 @@ def plan(ctx: FindingContext, findings: list[Finding]) -> dict[str, Any]:
         primary="pr_auc",
         label_delay_days=7,
         fraud_rates=(0.0154, 0.0191),
+        primary_higher_is_better=higher,
     )
     return {i.metric.split(":")[0]: i for i in items}
 
@@ -109,6 +110,13 @@ def test_the_monitoring_band_leaves_the_collapsed_week_out_and_says_so() -> None
     assert band.threshold.startswith("below the band 0.2000..0.5939 (")
     assert "but the week 2024-03-22..2024-03-28, out of line with all the others" in band.threshold
     assert band.findings == ("unstable-week-prod",)
+
+
+def test_a_lower_is_better_primary_metric_alerts_above_its_band() -> None:
+    """A cost-like primary metric worsens upwards: 'below the band' watched the wrong side."""
+    ctx = context(probe())
+    band = plan(ctx, [], higher=False)["weekly pr_auc of the champion, 7 days after the week ends"]
+    assert band.threshold.startswith("above the band ")
 
 
 def test_the_inputs_of_a_champion_known_by_its_scores_alone_are_not_said_to_drift() -> None:
