@@ -218,6 +218,60 @@ def default_features(schema: pl.Schema, exclude: set[str]) -> tuple[str, ...]:
     return tuple(features)
 
 
+WHOLE_DIGITS = 18  # a Decimal of whole numbers this wide always fits a 64-bit integer
+
+
+def number_types(schema: pl.Schema) -> dict[str, pl.DataType]:
+    """The type each Decimal column of ``schema`` is read as: a Decimal is a number. Whole
+    numbers of at most 18 digits (scale 0) become Int64, exact as any integer id or count;
+    every other Decimal Float64, as the models read features (float32) and the metrics amounts.
+
+    Nothing after loading meets a Decimal: polars does no arithmetic on a Decimal's Int128
+    values (a Decimal(18, 0) entity's codes raised a TypeError), and JSON has no Decimal (a
+    Decimal feature failed the run as it logged the input example to MLflow, after training)."""
+    return {
+        name: pl.Int64() if _whole(dtype) else pl.Float64()
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.Decimal)
+    }
+
+
+def _whole(dtype: pl.Decimal) -> bool:
+    """Whether every value of the Decimal is a whole number that fits a 64-bit integer (a
+    Spark or warehouse Decimal(38, 0) may not)."""
+    return dtype.scale == 0 and (dtype.precision or 38) <= WHOLE_DIGITS
+
+
+def read_as_numbers(lf: pl.LazyFrame, schema: pl.Schema) -> pl.LazyFrame:
+    """``lf`` with its Decimal columns cast by :func:`number_types`: lazily, so each query casts
+    only the columns it reads, after the reader has filtered the rows (no copy of the table)."""
+    types = number_types(schema)
+    if not types:
+        return lf
+    return lf.with_columns(pl.col(name).cast(dtype) for name, dtype in types.items())
+
+
+def check_whole_ids(schema: pl.Schema, ids: Iterable[tuple[str, str]]) -> None:
+    """An id column (``(column, config key)``) stored as a Decimal must hold whole numbers that
+    fit a 64-bit integer, read as one (:func:`number_types`): any other Decimal is read as a
+    float, which would merge ids that differ beyond its 15-16 significant digits."""
+    for column, where in ids:
+        dtype = schema.get(column)
+        if not isinstance(dtype, pl.Decimal) or _whole(dtype):
+            continue
+        shown = f"Decimal({dtype.precision}, {dtype.scale})"
+        if dtype.scale != 0:
+            raise DataError(
+                f"{where}: column '{column}' is {shown}, an id with decimals; store the ids as "
+                f"whole numbers (an integer, or Decimal({WHOLE_DIGITS}, 0) or narrower) or as text"
+            )
+        raise DataError(
+            f"{where}: column '{column}' is {shown}: ids of up to {dtype.precision} digits may "
+            "not fit a 64-bit integer, and as floats they would not be exact; store them as a "
+            f"64-bit integer, Decimal({WHOLE_DIGITS}, 0) or text"
+        )
+
+
 def check_feature_types(schema: pl.Schema, features: Sequence[str], where: str) -> None:
     bad = [(f, schema[f]) for f in features if not is_numeric(schema[f])]
     if bad:

@@ -205,9 +205,11 @@ class Engine(ABC, Generic[F]):
         target: str,
         start: object,
         end: object,
+        windows: Windows | None = None,
     ) -> F:
         """Rows on days start..end (inclusive) with ``columns`` plus the day column (``data.frames.DAY``), the time
-        as naive UTC; the target checked (0/1, no nulls)."""
+        as naive UTC, Decimal columns as numbers (``data.frames.number_types``); the target checked
+        (0/1, no nulls: missing labels said by the part of ``windows`` they are in)."""
 
     @abstractmethod
     def split(self, rows: F, windows: Windows, *, target: str, entity: str | None) -> WindowRows[F]:

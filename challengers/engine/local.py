@@ -10,7 +10,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from challengers.data.frames import DAY, check_target, load_days, scan, schema_of
+from challengers.data.checks import check_labels
+from challengers.data.frames import DAY, load_days, read_as_numbers, scan, schema_of
 from challengers.data.split import Windows, split
 from challengers.engine.aggregates import Aggregate
 from challengers.engine.base import (
@@ -46,13 +47,19 @@ def local_path(source: str | DataSource) -> str:
     return source.path
 
 
+def _rows(source: str | DataSource) -> pl.LazyFrame:
+    """The scan of ``source``, its Decimals read as numbers, as a run's plan reads them."""
+    lf = scan(local_path(source))
+    return read_as_numbers(lf, schema_of(lf))
+
+
 class LocalEngine(Engine[pl.DataFrame]):
     """Rows as one polars DataFrame in memory."""
 
     kind = "local"
 
     def schema(self, source: str | DataSource) -> pl.Schema:
-        return schema_of(scan(local_path(source)))
+        return schema_of(_rows(source))
 
     def aggregate(
         self,
@@ -82,12 +89,11 @@ class LocalEngine(Engine[pl.DataFrame]):
         target: str,
         start: object,
         end: object,
+        windows: Windows | None = None,
     ) -> pl.DataFrame:
         assert isinstance(start, date) and isinstance(end, date)
-        frame = load_days(
-            scan(local_path(source)), columns=columns, time=time, start=start, end=end
-        )
-        check_target(frame, target)
+        frame = load_days(_rows(source), columns=columns, time=time, start=start, end=end)
+        check_labels(frame.get_column(target), target, windows, frame.lazy())
         return frame
 
     def split(

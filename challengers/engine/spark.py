@@ -122,10 +122,18 @@ class SparkEngine(Engine[Any]):
         target: str,
         start: object,
         end: object,
+        windows: Windows | None = None,
     ) -> Any:
         assert isinstance(start, date) and isinstance(end, date)
         return spark_reading.load_days(
-            self.session, source, columns=columns, time=time, target=target, start=start, end=end
+            self.session,
+            source,
+            columns=columns,
+            time=time,
+            target=target,
+            start=start,
+            end=end,
+            windows=windows,
         )
 
     # ------------------------------------------------------------------------------- windows

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from challengers.data.checks import missing_labels
 from challengers.data.frames import (
     CSV,
     DAY,
@@ -24,10 +25,12 @@ from challengers.data.frames import (
     check_files,
     check_target_values,
     is_numeric,
+    number_types,
     require_columns,
     scan,
     schema_of,
 )
+from challengers.data.split import Windows
 from challengers.engine.base import URI, DataSource
 from challengers.engine.spark_session import cluster_errors
 from challengers.errors import DataError, first_line
@@ -43,7 +46,27 @@ SHOWN = 10  # names listed when a table is not found
 
 def read_source(session: Any, source: str | DataSource) -> Any:
     """The rows of ``source`` (a path: parquet or csv files, a glob, a directory URI; or a
-    catalog table), checked as locally."""
+    catalog table), checked as locally, their Decimal columns read as the plan reads them
+    locally (:func:`as_numbers`)."""
+    return as_numbers(stored_rows(session, source))
+
+
+def as_numbers(frame: Any) -> Any:
+    """``frame`` with its Decimal columns cast to the types a local plan reads them as
+    (:func:`~challengers.data.frames.number_types`: whole numbers of at most 18 digits as
+    bigint, the others as double), so the rows, the checks and the fingerprint are the local
+    engine's, and no Decimal reaches the driver's steps."""
+    from pyspark.sql import functions as F
+
+    types = number_types(polars_schema(frame))
+    if not types:
+        return frame
+    spark = {name: "bigint" if dtype == pl.Int64 else "double" for name, dtype in types.items()}
+    return frame.withColumns({name: F.col(name).cast(t) for name, t in spark.items()})
+
+
+def stored_rows(session: Any, source: str | DataSource) -> Any:
+    """The rows of ``source`` with the types they are stored with, checked as locally."""
     source = DataSource.of(source)
     if source.table is not None:
         frame = _read_table(session, source.table)
@@ -189,7 +212,8 @@ def lazy_rows(session: Any, source: str | DataSource) -> pl.LazyFrame:
     until then."""
     from polars.io.plugins import register_io_source
 
-    frame = read_source(session, source)
+    # as stored: the plan reads its Decimals as numbers, as it does a local scan's
+    frame = stored_rows(session, source)
     schema = polars_schema(frame)
 
     def batches(
@@ -229,9 +253,11 @@ def load_days(
     target: str,
     start: date,
     end: date,
+    windows: Windows | None = None,
 ) -> Any:
     """``columns`` of the rows of ``source`` from day ``start`` to ``end``, with the time as
-    naive UTC, its day (``DAY``) and the rows' place in the files; the target checked."""
+    naive UTC, its day (``DAY``) and the rows' place in the files; the target checked (missing
+    labels said by the part of ``windows`` they are in)."""
     from pyspark.sql import functions as F
 
     source = DataSource.of(source)
@@ -248,7 +274,7 @@ def load_days(
         .withColumn(DAY, F.to_date(F.col(time)))
         .where(F.col(DAY).between(start, end))
     )
-    _check_target(rows, target, schema[target], source.key)
+    _check_target(rows, target, schema[target], source.key, windows)
     return rows
 
 
@@ -275,16 +301,21 @@ def _naive_utc(frame: Any, time: str, dtype: pl.DataType) -> Any:
     )
 
 
-def _check_target(rows: Any, target: str, dtype: pl.DataType, key: str) -> None:
+def _check_target(
+    rows: Any, target: str, dtype: pl.DataType, key: str, windows: Windows | None
+) -> None:
     from pyspark.sql import functions as F
 
     col = F.col(target)
     try:
-        nulls = rows.where(col.isNull()).count()
+        # the rows without a label by day (normally none): where they are, as locally
+        missing = rows.where(col.isNull()).groupBy(DAY).count().collect()
         values: list[float | None] = []
         if is_numeric(dtype):  # at most a few distinct values when the labels are right
             found = rows.select(col.cast("double")).distinct().limit(8).collect()
             values = [r[0] for r in found]
     except Exception as exc:
         raise DataError(f"{key}: cannot read the rows: {first_line(exc)}") from exc
-    check_target_values(target, dtype, nulls, values)
+    if missing:
+        raise DataError(missing_labels(target, {r[0]: r[1] for r in missing}, windows))
+    check_target_values(target, dtype, 0, values)

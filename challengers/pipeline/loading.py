@@ -16,9 +16,9 @@ from datetime import date, timedelta
 
 import polars as pl
 
+from challengers.data.checks import check_labels
 from challengers.data.frames import (
     DAY,
-    check_target,
     collect_days,
     days_query,
     read_as_infinite,
@@ -80,7 +80,7 @@ def load_whole(plan: Plan, frame: pl.DataFrame | None, threads: int | None) -> L
     if frame is None:
         w = plan.windows
         frame = collect_days(plan.lf, held_days(plan, w.first_day, w.last_day), plan.spec.time)
-        check_target(frame, plan.spec.target)
+        check_labels(frame.get_column(plan.spec.target), plan.spec.target, w, frame.lazy())
     parts = split(frame, plan.windows, target=plan.spec.target, entity=plan.spec.entity)
     printer = Fingerprinter(_used(plan, frame.columns), threads=threads, chunk_by=DAY)
     return Loaded(parts, frame, printer, [frame], [frame], frame.height)
@@ -100,7 +100,9 @@ def load_windows(plan: Plan, threads: int | None, keep: Keep = as_it_is) -> Load
     query = days_query(
         plan.lf, columns=plan.columns, time=spec.time, start=w.first_day, end=w.last_day
     )
-    check_target(collect_days(plan.lf, query.select(spec.target), spec.time), spec.target)
+    labels = collect_days(plan.lf, query.select(spec.target), spec.time).get_column(spec.target)
+    check_labels(labels, spec.target, w, query)
+    del labels  # a byte a loaded row, not held while the windows are read
 
     train = collect_days(plan.lf, held_days(plan, w.train_start, w.train_end), spec.time)
     printer = Fingerprinter(_used(plan, train.columns), threads=threads, chunk_by=DAY)

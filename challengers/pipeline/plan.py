@@ -14,8 +14,10 @@ from challengers.data.frames import (
     INTERNAL,
     DataSpec,
     check_feature_types,
+    check_whole_ids,
     default_features,
     is_numeric,
+    read_as_numbers,
     require_columns,
     scan,
     schema_of,
@@ -208,11 +210,15 @@ def make_plan(
         if cfg.data.source is None:
             raise
         raise DataError(f"{exc}; the data comes from: {cfg.data.source}") from exc
+    stored = schema_of(lf)
+    # Decimals read as numbers here, once, for every query of the rows (frames.number_types)
+    lf = read_as_numbers(lf, stored)
     schema = schema_of(lf)
     spec = base_spec(cfg, schema)
     champion = _champion_plan(cfg, spec, schema, allow_pickle, tracking_uri, champion_source)
     answers = answer_columns(cfg)
     challengers = [_challenger_plan(c, spec, schema, answers) for c in _selected(cfg, only)]
+    check_whole_ids(stored, _ids(spec, challengers))
     lookback = max(m.lookback_days for m in [champion, *challengers])
     plan = Plan(
         lf=lf,
@@ -225,6 +231,13 @@ def make_plan(
     if not spec.features and not plan.challengers:
         plan.notes.append("no feature columns found: only the champion will be evaluated")
     return plan
+
+
+def _ids(spec: DataSpec, challengers: Sequence[ModelPlan]) -> list[tuple[str, str]]:
+    """The columns that name things (the row's id, the entities), with where they are named:
+    their values are compared and grouped, never computed on."""
+    ids = [(c, key) for c, key in ((spec.id, "data.id"), (spec.entity, "data.entity")) if c]
+    return ids + [(c, f"challengers.{m.name}") for m in challengers for c in m.extra_columns]
 
 
 def _rows(cfg: ExperimentConfig, engine: Engine | None) -> pl.LazyFrame:

@@ -361,6 +361,7 @@ def _load_on_spark(engine: Engine, cfg: ExperimentConfig, plan: Plan) -> Any:
         target=plan.spec.target,
         start=w.first_day,
         end=w.last_day,
+        windows=w,
     )
 
 

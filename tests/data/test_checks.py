@@ -1,13 +1,25 @@
 """The row checks of the windows (challengers.data.checks): NaN is missing as null is, the training
 window needs its entity ids as the test window does, and a fraud's amount may not be negative when a
-metric weighs frauds by it (a genuine row's may: a refund)."""
+metric weighs frauds by it (a genuine row's may: a refund). Missing labels are said with the part
+of the loaded days they are in."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import pytest
 
-from challengers.data.checks import check_test_rows, check_training_rows, missing_values
+from challengers.data.checks import (
+    check_labels,
+    check_test_rows,
+    check_training_rows,
+    missing_labels,
+    missing_values,
+)
+from challengers.data.frames import DAY
+from challengers.data.split import Windows
 from challengers.errors import DataError
 
 NAN = float("nan")
@@ -72,3 +84,67 @@ def test_negative_amounts_are_refused_on_frauds_only() -> None:
     check(rows(a=[-5.0, 2.0, -1.0, 9.0]), amount="a")  # refunds on genuine rows
     check(rows(a=[5.0, 2.0, 1.0, 0.0]), amount="a")  # a zero-amount fraud weighs nothing
     check(rows(a=[5.0, 2.0, 1.0, -9.0]))  # no metric weighs by amount
+
+
+WINDOWS = Windows(
+    train_start=date(2024, 1, 31),
+    train_end=date(2024, 2, 20),
+    test_start=date(2024, 2, 28),
+    test_end=date(2024, 3, 10),
+    label_delay_days=7,
+    exclude_known_frauds=True,
+)
+
+
+def test_missing_labels_are_placed_in_the_part_of_the_loaded_days_they_are_in() -> None:
+    """'3964 null values' said neither where nor what to fill: now the part, its first day, why
+    the part needs its labels (the gap's: known during the test window, where the known-fraud
+    exclusion reads them) and how to fill them."""
+    gap = {date(2024, 2, 23): 40, date(2024, 2, 21): 2}
+    line = missing_labels("y", gap, WINDOWS)
+    assert line == (
+        "data.target: column 'y' has 42 null labels in the gap between the training and test "
+        "windows (2024-02-21..2024-02-27; the first on 2024-02-21); they are unknown when the "
+        "models are trained, but production knows a day's labels 8 days later, during the test "
+        "window, where the known-fraud exclusion reads them (read as 0, they would keep "
+        "fraudsters production had already caught in the test rows): fill them with the labels "
+        "as known now (0 where no fraud was reported)"
+    )
+    both = missing_labels("y", {**gap, date(2024, 3, 2): 1, date(2024, 2, 1): 1_500}, WINDOWS)
+    assert both.startswith(
+        "data.target: column 'y' has 1,543 null labels (1,500 in the training window "
+        "(2024-01-31..2024-02-20; the first on 2024-02-01), 42 in the gap between the training "
+        "and test windows (2024-02-21..2024-02-27; the first on 2024-02-21), 1 in the test window "
+        "(2024-02-28..2024-03-10; the first on 2024-03-02)); the models learn from them: fill"
+    )
+
+
+def test_the_gaps_labels_are_said_to_be_read_by_what_reads_them() -> None:
+    graph = replace(WINDOWS, history_days=37)
+    history = missing_labels("y", {date(2024, 1, 2): 3}, graph)
+    assert (
+        "3 null labels in the days before the training window that the graph features read "
+        in history
+    )
+    assert "(2023-12-25..2024-01-30; the first on 2024-01-02)" in history
+    gap = {date(2024, 2, 25): 1}
+    assert "where the known-fraud exclusion and the graph features read them" in missing_labels(
+        "y", gap, graph
+    )
+    alone = missing_labels("y", gap, replace(WINDOWS, exclude_known_frauds=False))
+    assert "during the test window, and every loaded day needs its labels: fill" in alone
+    anywhere = missing_labels("y", gap, None)  # an engine's load of any days
+    assert anywhere.startswith("data.target: column 'y' has 1 null label (the first on 2024-02-25)")
+
+
+def test_labels_are_read_by_day_only_when_some_are_missing() -> None:
+    frame = pl.DataFrame(
+        {"y": [0, None, 1, None], DAY: [date(2024, 2, d) for d in (20, 21, 22, 21)]}
+    )
+    with pytest.raises(DataError, match=r"has 2 null labels in the gap .*the first on 2024-02-21"):
+        check_labels(frame.get_column("y"), "y", WINDOWS, frame.lazy())
+    complete = frame.drop_nulls()
+    unread = pl.LazyFrame({"y": ["not", "read"]})  # a wrong query: never run when none is missing
+    check_labels(complete.get_column("y"), "y", WINDOWS, unread)
+    with pytest.raises(DataError, match="values other than 0/1"):
+        check_labels(pl.Series("y", [0, 2]), "y", WINDOWS, unread)

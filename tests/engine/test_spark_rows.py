@@ -29,7 +29,9 @@ WINDOWS = Windows(
 )
 
 
-def load(engine: Any, path: Path, columns: list[str] = COLUMNS) -> Any:
+def load(
+    engine: Any, path: Path, columns: list[str] = COLUMNS, windows: Windows | None = None
+) -> Any:
     return engine.load_days(
         str(path),
         columns=columns,
@@ -37,6 +39,7 @@ def load(engine: Any, path: Path, columns: list[str] = COLUMNS) -> Any:
         target="TX_FRAUD",
         start=WINDOWS.first_day,
         end=WINDOWS.last_day,
+        windows=windows,
     )
 
 
@@ -78,9 +81,11 @@ def test_windows_label_delay_and_known_fraud_exclusion_give_the_same_rows(
         assert from_sums(sums).digest == fingerprint_frame(theirs, COLUMNS, chunk_by=DAY).digest
 
 
-def _error(engine: Any, path: Path, columns: list[str] = COLUMNS) -> str:
+def _error(
+    engine: Any, path: Path, columns: list[str] = COLUMNS, windows: Windows | None = None
+) -> str:
     with pytest.raises(DataError) as caught:
-        load(engine, path, columns)
+        load(engine, path, columns, windows)
     text = str(caught.value)
     assert "\n" not in text and "Traceback" not in text
     return text
@@ -113,6 +118,42 @@ def test_bad_data_gives_the_local_engine_s_one_line_errors(
         _error(spark_engine, empty)
         == f"data.path: {empty} holds no rows (only a header or a schema)"
     )
+
+
+def test_decimals_and_missing_labels_are_read_as_locally(
+    spark_engine: Any, local_engine: LocalEngine, sim_frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Spark reads Decimal columns as a local plan does (whole ones of up to 18 digits as 64-bit
+    integers, the others as doubles): the same rows, types and fingerprint, and no Decimal on the
+    driver; labels missing in the gap between the windows are the local engine's one line."""
+    decimals = tmp_path / "decimals.parquet"
+    sim_frame.with_columns(
+        pl.col("CUSTOMER_ID").cast(pl.Decimal(18, 0)),
+        pl.col("TX_AMOUNT").cast(pl.Decimal(12, 2)),
+        pl.col("TRANSACTION_ID").cast(pl.Decimal(38, 0)),  # wider than 64 bits: a double
+    ).write_parquet(decimals)
+    local = load(local_engine, decimals)
+    remote = load(spark_engine, decimals)
+    assert spark_engine.schema(str(decimals)) == local_engine.schema(str(decimals))
+    fetched = spark_engine.to_polars(remote)
+    assert fetched.schema == local.schema
+    assert [local.schema[c] for c in ("CUSTOMER_ID", "TX_AMOUNT", "TRANSACTION_ID")] == [
+        pl.Int64,
+        pl.Float64,
+        pl.Float64,
+    ]
+    key = "TRANSACTION_ID"
+    assert fetched.sort(key).equals(local.sort(key))
+    sums = spark_engine.row_sums(remote, COLUMNS, chunk_by=DAY)
+    assert from_sums(sums) == fingerprint_frame(local, COLUMNS, chunk_by=DAY)
+    gap = tmp_path / "gap.parquet"
+    in_gap = pl.col("TX_DATETIME").dt.date().is_between(date(2024, 2, 21), date(2024, 2, 27))
+    sim_frame.with_columns(
+        pl.when(in_gap).then(None).otherwise(pl.col("TX_FRAUD")).alias("TX_FRAUD")
+    ).write_parquet(gap)
+    said = _error(local_engine, gap, windows=WINDOWS)
+    assert "null labels in the gap between the training and test windows" in said
+    assert _error(spark_engine, gap, windows=WINDOWS) == said
 
 
 def test_head_take_and_select_give_the_local_rows_in_file_order(

@@ -20,6 +20,7 @@ from tests.reliability.conftest import invoke, tiny_config
 TX = pl.col("TRANSACTION_ID")
 IN_TRAIN = pl.col("TX_DATETIME").is_between(datetime(2024, 1, 31), datetime(2024, 2, 21))
 IN_TEST = pl.col("TX_DATETIME").is_between(datetime(2024, 2, 28), datetime(2024, 3, 11))
+IN_GAP = pl.col("TX_DATETIME").is_between(datetime(2024, 2, 21), datetime(2024, 2, 28), "left")
 ISO = "%Y-%m-%d %H:%M:%S"
 
 
@@ -224,7 +225,29 @@ CASES = [
     BadData(
         "target-with-nulls",
         parquet(_column("TX_FRAUD", pl.lit(None, pl.Int8), IN_TRAIN & (TX % 400 == 0))),
-        ("data.target: column 'TX_FRAUD' has", "null values; labels must be 0 or 1"),
+        (
+            "data.target: column 'TX_FRAUD' has",
+            "null labels in the training window (2024-01-31..2024-02-20; the first on 2024-",
+            "the models learn from them: fill them with the labels as known now",
+        ),
+    ),
+    BadData(  # said as "3964 null values": where, and what to fill them with, unsaid
+        "target-null-in-the-gap-between-the-windows",
+        parquet(_column("TX_FRAUD", pl.lit(None, pl.Int8), IN_GAP)),
+        (
+            "null labels in the gap between the training and test windows (2024-02-21..2024-02-27;"
+            " the first on 2024-02-21)",
+            "production knows a day's labels 8 days later, during the test window, where the "
+            "known-fraud exclusion reads them",
+            "fill them with the labels as known now (0 where no fraud was reported)",
+        ),
+    ),
+    BadData(
+        "target-null-in-the-gap-and-the-test-window",
+        parquet(
+            _column("TX_FRAUD", pl.lit(None, pl.Int8), (IN_GAP & (TX % 2 == 0)) | (TX == 39_000))
+        ),
+        ("null labels (", " in the gap between the training and test windows (", "1 in the test"),
     ),
     BadData(
         "target-as-text",
@@ -358,6 +381,22 @@ CASES = [
         edit=lambda c: (
             c["data"].update(scenario="TX_FRAUD_SCENARIO"),
             c["champion"].update(features=["TX_AMOUNT", "TX_FRAUD_SCENARIO"]),
+        ),
+    ),
+    BadData(  # read as floats, ids that differ in a cent would be one customer, or not
+        "entity-decimal-with-decimals",
+        parquet(_column("CUSTOMER_ID", pl.col("CUSTOMER_ID").cast(pl.Decimal(12, 2)))),
+        (
+            "data.entity: column 'CUSTOMER_ID' is Decimal(12, 2), an id with decimals",
+            "store the ids as whole numbers",
+        ),
+    ),
+    BadData(  # a warehouse's NUMBER(38): beyond 64-bit integers, inexact as floats
+        "id-decimal-of-38-digits",
+        parquet(_column("TRANSACTION_ID", TX.cast(pl.Decimal(38, 0)))),
+        (
+            "data.id: column 'TRANSACTION_ID' is Decimal(38, 0): ids of up to 38 digits",
+            "store them as a 64-bit integer, Decimal(18, 0) or text",
         ),
     ),
     BadData(
@@ -574,6 +613,45 @@ def test_ids_missing_before_training_and_refunds_do_not_stop_a_run(
         assert model["status"] == "ok", model
         assert 0.0 <= model["metrics"]["value_detection_at_alerts_0.01"] <= 1.0, model["metrics"]
         assert model["metrics"]["expected_cost"] > 0.0, model["metrics"]
+
+
+DECIMALS = {  # a warehouse extract's types: NUMBER(18) ids and labels, NUMBER(12, 2) money
+    "CUSTOMER_ID": (pl.Decimal(18, 0), pl.Int64),
+    "TX_FRAUD": (pl.Decimal(1, 0), pl.Int64),
+    "TX_AMOUNT": (pl.Decimal(12, 2), pl.Float64),
+    "CUSTOMER_AVG_AMOUNT_30D": (pl.Decimal(12, 2), pl.Float64),
+}
+
+
+def test_decimal_columns_are_numbers_through_a_run(
+    tmp_path: Path, sim_frame: pl.DataFrame, store: str
+) -> None:
+    """A Decimal entity was a traceback (its Int128 codes: 'cannot do arithmetic'), a Decimal
+    feature or amount an exit 3 after training (MLflow's input example: 'Object of type Decimal
+    is not JSON serializable', blaming the store). Whole Decimals of up to 18 digits are read as
+    Int64, the others as Float64: the run, its fingerprint included, is the run of the same
+    values stored so."""
+    decimals = sim_frame.with_columns(pl.col(c).cast(d) for c, (d, _) in DECIMALS.items())
+    numbers = decimals.with_columns(pl.col(c).cast(n) for c, (_, n) in DECIMALS.items())
+    runs = []
+    for name, frame in (("decimals", decimals), ("numbers", numbers)):
+        data = tmp_path / f"{name}.parquet"
+        frame.write_parquet(data)
+        cfg = tiny_config(data)
+        cfg["evaluation"].update(
+            metrics=["pr_auc", "entity_precision_at@20", "value_detection_at_alerts@0.01"]
+        )
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        out = tmp_path / name
+        outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+        assert outcome.code == 0, outcome.stderr
+        assert (out / "audit.json").exists()
+        runs.append(json.loads((out / "comparison.json").read_text()))
+    read, expected = runs
+    assert read["data"]["fingerprint"] == expected["data"]["fingerprint"]
+    assert [m["status"] for m in read["models"]] == ["ok", "ok"]
+    assert [m["metrics"] for m in read["models"]] == [m["metrics"] for m in expected["models"]]
 
 
 def test_columns_named_like_the_tools_own_are_data(
