@@ -61,10 +61,15 @@ def compare_command(
         runs.setdefault(run.run_id, run)
     shown = list(runs.values())
     keys = list(dict.fromkeys(k for r in shown for k in r.metric_keys))
+    # --metric takes any key the model runs log (an interval's bound, a delta, a p-value, a
+    # timing), not only the headline keys shown by default
+    logged = list(dict.fromkeys([*keys, *(k for r in shown for m in r.models for k in m.metrics)]))
     for key in metric:
-        if key not in keys:
-            raise ConfigError(f"--metric {key}: not logged by these runs{did_you_mean(key, keys)}")
-    keys = [k for k in keys if not metric or k in metric]
+        if key not in logged:
+            raise ConfigError(
+                f"--metric {key}: not logged by these runs{did_you_mean(key, logged)}"
+            )
+    keys = [k for k in logged if k in metric] if metric else keys
     with stdout_may_close():
         _print(shown, keys)
 
@@ -139,6 +144,8 @@ def _facts(r: LoggedRun) -> dict[str, str]:
     replication = r.run.tags.get("replication_of")
     return {
         "started": f"{started:%Y-%m-%d %H:%M}",
+        # a deleted run (or one of a deleted experiment) is shown as what it is: MLflow hides it
+        "status": f"{r.run.status}, deleted" if r.run.deleted else r.run.status,
         "replicates": f"replicates {replication[:8]}" if replication else "",
         "data": (r.data_fingerprint or "?")[:12],
         "config": (r.config_hash or "?")[:12],
@@ -158,7 +165,7 @@ def _runs_lines(runs: list[LoggedRun]) -> RenderableType:
             Text(r.run_id, style="bold"),
             Text(
                 f"  {r.run.name} · experiment {r.run.experiment} · {f['started']} UTC"
-                f" · {r.run.status}" + (f" · {f['replicates']}" if f["replicates"] else "")
+                f" · {f['status']}" + (f" · {f['replicates']}" if f["replicates"] else "")
             ),
             Text(f"  test {r.test_rows}"),
             Text(f"  data {f['data']} · config {f['config']} · high findings {f['high']}"),
@@ -182,7 +189,7 @@ def _runs_table(runs: list[LoggedRun]) -> Table:
             name,
             r.run.experiment,
             f["started"],
-            r.run.status,
+            f["status"],
             r.test_rows,
             f["data"],
             f["config"],

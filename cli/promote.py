@@ -32,7 +32,8 @@ def promote_command(
     """Move a registry alias (default: champion) to the version of MODEL that run RUN_ID
     registered, recording RUN_ID on the version.
 
-    The version gets the tags challenge.promoted_by_run and challenge.promoted_to. Runs register
+    The version gets the tags challenge.promoted_by_run and challenge.promoted_to; the version the
+    alias leaves loses them for challenge.superseded (where the alias went). Runs register
     their challengers with `challenge run --register`; they never promote by themselves. A run
     that failed or was killed justifies no promotion: RUN_ID must have finished.
 
@@ -47,7 +48,10 @@ def promote_command(
     uri = resolve_uri(tracking_uri)
     require_store(uri)
     done = promote(uri, run_id.strip(), model, alias, name)
-    moved = f"from version {done.previous}" if done.previous else "new alias"
+    if done.previous == done.version:
+        moved = "unchanged: it pointed there already"
+    else:
+        moved = f"from version {done.previous}" if done.previous else "new alias"
     with stdout_may_close():
         typer.echo(
             f"{done.name}@{done.alias} -> version {done.version} ({moved}); justified by run "

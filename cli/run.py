@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,6 +83,7 @@ def run_command(
     from challengers.config import load_config
     from challengers.errors import ConfigError
     from challengers.pipeline import RunOptions, run_experiment
+    from challengers.tracking.registry import quiet_registration
 
     if fail_on not in (None, *SEVERITY_ORDER):
         raise ConfigError(f"--fail-on {fail_on}: use high, medium or low")
@@ -101,7 +103,11 @@ def run_command(
         config_file=str(config.resolve()),
         register=True if register else None,
     )
-    result = run_experiment(cfg, options, RichProgress(quiet), config_dir=config.resolve().parent)
+    # --quiet: nor MLflow's own lines on registering the models
+    with quiet_registration() if quiet else contextlib.nullcontext():
+        result = run_experiment(
+            cfg, options, RichProgress(quiet), config_dir=config.resolve().parent
+        )
     if not quiet:
         with stdout_may_close():
             print_result(result)

@@ -154,12 +154,16 @@ def _below(pattern: tuple[str, ...], directory: tuple[str, ...]) -> bool:
 
 
 @contextlib.contextmanager
-def claimed(out: Path, *, resume: bool = False, audit: bool = False) -> Iterator[None]:
+def claimed(
+    out: Path, *, resume: bool = False, audit: bool = False, command: str = "run"
+) -> Iterator[None]:
     """Hold ``out`` for this run: a second run (or audit) into it at the same time is refused (an
     exclusive lock, released when the process ends however it ends), and so is a new run into
     the directory of an earlier one (its comparison, report and models would be replaced in
     silence) unless it is ``--resume``d. ``audit``: `challenge audit`, which refuses the
-    directory of any run (it would replace the run's audit.json) and leaves no lock behind."""
+    directory of any run (it would replace the run's audit.json) and leaves no lock behind.
+    ``command``: the command the user typed, whose options a refusal suggests (`challenge
+    replicate` has no --resume)."""
     try:
         import fcntl
     except ImportError:  # Windows: no advisory locks; the run-directory check still holds
@@ -185,7 +189,8 @@ def claimed(out: Path, *, resume: bool = False, audit: bool = False) -> Iterator
                     f"({holder or 'another process'}); wait for it to finish or choose another "
                     "directory"
                 ) from None
-        _check_earlier(out, ours=_holds_run(out, had_lock=not created), resume=resume, audit=audit)
+        ours = _holds_run(out, had_lock=not created)
+        _check_earlier(out, ours=ours, resume=resume, audit=audit, command=command)
         with contextlib.suppress(OSError):  # who holds it, for the refusal; a full disk
             os.ftruncate(fd, 0)  # fails later, where the run writes, with its own message
             os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
@@ -207,10 +212,13 @@ def _holds_run(out: Path, *, had_lock: bool) -> bool:
     return had_lock or any((out / "models").glob(f"*/{CHECKPOINT}"))
 
 
-def _check_earlier(out: Path, *, ours: bool, resume: bool, audit: bool) -> None:
+def _check_earlier(
+    out: Path, *, ours: bool, resume: bool, audit: bool, command: str = "run"
+) -> None:
     """Refuse what the command would replace in ``out`` (``ours``: a run of this tool is there).
-    ``--resume`` is suggested only where there is a run to continue; files a run writes that no
-    run wrote are refused with or without it (a resume would replace them as its own)."""
+    ``--resume`` is suggested only where there is a run to continue, and only to `challenge run`
+    (``command``), which has it; files a run writes that no run wrote are refused with or
+    without it (a resume would replace them as its own)."""
     found = [n for n in RUN_FILES if (out / n).exists()]
     if not found:
         return
@@ -227,7 +235,11 @@ def _check_earlier(out: Path, *, ours: bool, resume: bool, audit: bool) -> None:
             f"{LOCK} or model checkpoint there): it would be replaced; choose a new directory"
         )
     if not resume:
+        instead = (
+            "or add --resume to continue that run"
+            if command == "run"
+            else "or leave out --output for a new one"
+        )
         raise ConfigError(
-            f"--output {out} holds an earlier run ({found[0]}); choose a new "
-            "directory, or add --resume to continue that run"
+            f"--output {out} holds an earlier run ({found[0]}); choose a new directory, {instead}"
         )

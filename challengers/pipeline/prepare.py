@@ -68,6 +68,7 @@ class RunOptions:
     verify: Callable[[Prepared], None] | None = None  # after loading, before training (replicate)
     champion_source: Mapping[str, str] | None = None  # replicate: the MLflow champion's lineage
     register: bool | None = None  # --register; None: as tracking.register says; False: never
+    command: str = "run"  # the command the user typed: what its refusals suggest (replicate)
 
 
 @dataclass
@@ -418,7 +419,8 @@ def check_experiment(cfg: ExperimentConfig, options: RunOptions, progress: Progr
     """Validate the config, the data and the champion without training anything: everything a
     run would need from its environment (preflight.py) included."""
     check_names(cfg, options.output_dir)
-    check_reachable(resolve_uri(options.tracking_uri, cfg.tracking.uri))  # a run would need it
+    uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
+    check_reachable(uri, experiment=cfg.name)  # a run would need it (and log to it)
     # nothing is trained: the engine closes once the notes have read the rows (a table's through it)
     with contextlib.closing(prepare(cfg, options, progress)) as prepared:
         summary = prepared.split.summary(prepared.plan.spec.target)

@@ -10,6 +10,7 @@ p-values; not timings) with the re-computed one. ``replicate_config`` runs a con
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -158,7 +159,7 @@ def _instead(record: RunRecord, uri: str | None, given_uri: str | None) -> str:
     out = record.run.tags.get("output_dir")
     if out and Path(out).is_dir():
         return f"resume it with: {resume_command(Path(out), record.config_file, given_uri)}"
-    return f"re-run it with: challenge run {record.config_file or 'CONFIG'}"
+    return f"re-run it with: {shlex.join(['challenge', 'run', record.config_file or 'CONFIG'])}"
 
 
 # --------------------------------------------------------------------------------- the data
@@ -282,6 +283,7 @@ def replicate_run(
         # an MLflow champion: the version the run used, never what an alias names today
         champion_source=champion.source if champion else None,
         register=False,  # a replication checks; it registers nothing
+        command="replicate",
     )
     result = run_experiment(
         cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
@@ -327,6 +329,7 @@ def replicate_config(
             tracking_uri=tracking_uri,
             config_text=config.read_text(encoding="utf-8"),
             config_file=str(config.resolve()),
+            command="replicate",
         ),
         progress,
         config_dir=config.resolve().parent,

@@ -8,6 +8,7 @@ command that continues the run in the same tracking store.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from challengers.errors import ChallengeError, ConfigError, RunInterrupted
@@ -40,9 +41,12 @@ def finished_models(out: Path) -> list[str]:
 
 
 def resume_command(out: Path, config_file: str | None, tracking_uri: str | None) -> str:
-    """The command that continues the run in ``out``, in the same tracking store."""
-    store = f" --tracking-uri {tracking_uri}" if tracking_uri else ""
-    return f"challenge run {config_file or 'CONFIG'} --resume --output {out}{store}"
+    """The command that continues the run in ``out``, in the same tracking store: each argument
+    quoted for the shell, so that it works pasted (a path with a space read as two arguments)."""
+    store = ["--tracking-uri", tracking_uri] if tracking_uri else []
+    return shlex.join(
+        ["challenge", "run", config_file or "CONFIG", "--resume", "--output", str(out), *store]
+    )
 
 
 def interrupted_error(

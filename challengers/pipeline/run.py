@@ -82,14 +82,15 @@ def run_experiment(
     check_names(cfg, options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
     check_inputs(cfg, out, options.config_file)  # the outputs never replace or feed the inputs
-    check_reachable(uri)  # seconds, before any training
+    check_reachable(uri, experiment=cfg.name)  # seconds, before any training
     if options.resume:
         require_resumable(options.output_dir)
     # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
     first = [KERNELS] if cfg.engine.kind != "spark" else []
     warmup = Warmup(uri, _model_imports(cfg), first=first, later=PLOT_IMPORTS)
     # SIGTERM and SIGHUP too: runs end KILLED, finished models are kept
-    with output_directory(out), claimed(out, resume=options.resume), interrupts.handled():
+    claim = claimed(out, resume=options.resume, command=options.command)
+    with output_directory(out), claim, interrupts.handled():
         return _start(cfg, options, progress, uri, out, config_dir, warmup)
 
 

@@ -304,20 +304,37 @@ def compare_fingerprints(logged: DataFingerprint, now: DataFingerprint) -> Finge
     values = tuple(
         c for c in common if c not in retyped and logged.columns[c].digest != now.columns[c].digest
     )
+    missing = tuple(c for c in logged.columns if c not in now.columns)
+    added = tuple(c for c in now.columns if c not in logged.columns)
+    # a row's hash mixes every column read, in its kind: with a column added, gone or retyped
+    # every row hashes differently, which says nothing of how the rows pair the values (nor
+    # where: only the rows' counts per chunk still compare)
+    same_columns = not (missing or added or retyped)
     rows_differ = logged.row_print.digest != now.row_print.digest
-    compared = [logged.row_print, now.row_print] if rows_differ and not values else []
+    if not rows_differ or values:
+        compared = []
+    elif same_columns:
+        compared = [logged.row_print, now.row_print]
+    else:
+        compared = [_counts(logged.row_print), _counts(now.row_print)]
     for name in values:
         compared += [logged.columns[name], now.columns[name]]
     return FingerprintDiff(
         rows=(logged.rows, now.rows) if logged.rows != now.rows else None,
         windows=windows,
-        missing=tuple(c for c in logged.columns if c not in now.columns),
-        added=tuple(c for c in now.columns if c not in logged.columns),
+        missing=missing,
+        added=added,
         retyped=retyped,
         values=values,
-        paired=rows_differ and not values and logged.rows == now.rows,
+        paired=rows_differ and not values and same_columns and logged.rows == now.rows,
         first_chunk=_first_differing_chunk(logged, now, compared),
     )
+
+
+def _counts(row_print: ColumnPrint) -> ColumnPrint:
+    """The rows' print with each chunk's row count alone (a chunk is ``<rows>:<hash sum>``)."""
+    chunks = {k: v.partition(":")[0] for k, v in row_print.chunks.items()}
+    return ColumnPrint(row_print.kind, "", chunks)
 
 
 def _first_differing_chunk(

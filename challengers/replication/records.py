@@ -158,6 +158,8 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
             f"run {run.run_id} was not logged by `challenge run` (no tag role=experiment); give "
             "the id of a challenge run"
         )
+    if run.deleted:  # MLflow's UI hides it: said wherever it is shown
+        notes.append(run.deleted_note(uri))
     models = [
         LoggedModel(
             name=c.tags.get("model", c.name),  # run names say the role: "challenger: lgbm"
@@ -174,8 +176,11 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
 
 
 def load_record(uri: str, run_id: str) -> RunRecord:
-    """A parent run with its logged configs and data fingerprint."""
+    """A parent run with its logged configs and data fingerprint; a deleted run is refused (its
+    replication would be logged as the replication of a run the store hides)."""
     logged = load_run(uri, run_id)
+    if logged.run.deleted:
+        raise ConfigError(logged.run.deleted_note(uri, ", so it is not replicated"))
     fingerprint_text = read_artifact_text(uri, logged.run_id, FINGERPRINT_ARTIFACT)
     fingerprint = None
     if fingerprint_text is not None:

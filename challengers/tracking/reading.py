@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
-from challengers.tracking.store import check_reachable, open_mlflow
+from challengers.tracking.store import check_reachable, open_mlflow, restore_command
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,29 @@ class StoredRun:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     artifact_uri: str = ""  # where the store keeps its artifacts
+    # deleted in the store (MLflow keeps it until it is restored or purged): "run", or
+    # "experiment <id>" when its experiment is; "" when it is not
+    deleted: str = ""
 
     @property
     def parent_id(self) -> str | None:
         return self.tags.get("mlflow.parentRunId")
+
+    def deleted_note(self, uri: str, consequence: str = "") -> str:
+        """What to say of a deleted run: where, ``consequence`` (what the command does of it),
+        and how to restore it; "" for a run that is not deleted."""
+        if not self.deleted:
+            return ""
+        if self.deleted.startswith("experiment "):
+            experiment_id = self.deleted.removeprefix("experiment ")
+            what = f"is in experiment '{self.experiment}', which is deleted"
+            restore = ["experiments", "restore", "--experiment-id", experiment_id]
+        else:
+            what, restore = "is deleted", ["runs", "restore", "--run-id", self.run_id]
+        return (
+            f"run {self.run_id} {what} in the tracking store {scrub(uri)}{consequence}; restore "
+            f"it with `{restore_command(uri, restore)}`"
+        )
 
 
 def require_store(uri: str) -> None:
@@ -77,12 +96,20 @@ def read_run(uri: str, run_id: str) -> StoredRun:
             f"tracking store {scrub(uri)} failed: {first_line(exc, limit=300)}"
         ) from exc
     experiment = client.get_experiment(run.info.experiment_id)
-    return _stored(run, experiment.name if experiment else run.info.experiment_id)
+    stored = _stored(run, experiment.name if experiment else run.info.experiment_id)
+    if experiment is not None and experiment.lifecycle_stage == "deleted":
+        stored.deleted = f"experiment {experiment.experiment_id}"
+    elif run.info.lifecycle_stage == "deleted":
+        stored.deleted = "run"
+    return stored
 
 
 def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
-    """``run_id`` itself, or the one run id of the store's active experiments it begins;
-    ConfigError where it begins several."""
+    """``run_id`` itself, or the one run id of the store it begins; ConfigError where it begins
+    several. Deleted runs and experiments included, as a whole id finds them: a deleted run was
+    'not found' by its first characters, and found by its whole id."""
+    from mlflow.entities import ViewType
+
     if not RUN_ID_PREFIX.fullmatch(run_id):
         return run_id
     client = client or _client(uri)
@@ -92,7 +119,10 @@ def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
     found = [
         r.info.run_id
         for r in client.search_runs(
-            experiments, filter_string=f"attributes.run_id LIKE '{run_id}%'", max_results=3
+            experiments,
+            filter_string=f"attributes.run_id LIKE '{run_id}%'",
+            run_view_type=ViewType.ALL,
+            max_results=3,
         )
     ]
     if len(found) > 1:
@@ -104,13 +134,13 @@ def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
 
 
 def _every_experiment(client: Any) -> list[Any]:
-    """The store's active experiments, every page of them."""
+    """The store's experiments, deleted ones included, every page of them."""
     from mlflow.entities import ViewType
 
-    page = client.search_experiments(ViewType.ACTIVE_ONLY)
+    page = client.search_experiments(ViewType.ALL)
     experiments = list(page)
     while page.token:
-        page = client.search_experiments(ViewType.ACTIVE_ONLY, page_token=page.token)
+        page = client.search_experiments(ViewType.ALL, page_token=page.token)
         experiments += list(page)
     return experiments
 

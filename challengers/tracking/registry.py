@@ -8,8 +8,9 @@ version which run justified it; nothing here ever does that by itself.
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ RUN_TAG = "challenge.run"  # the parent run that trained the version
 MODEL_TAG = "challenge.model"  # the model's name in that run
 JUSTIFIED_BY = "challenge.promoted_by_run"  # on promotion: the run whose evidence justified it
 PROMOTED_TO = "challenge.promoted_to"
+# on the version an alias left: which version it moved to, and the runs that justified both
+SUPERSEDED = "challenge.superseded"
 
 # MLflow's rules for an alias (mlflow.utils.validation), checked before MLflow is asked: its refusal
 # came after the run had trained and registered its versions (tracking.register.alias), or as a
@@ -32,9 +35,40 @@ MAX_ALIAS = 255
 REGISTERED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
+_quiet: list[bool] = [False]  # inside quiet_registration(): `challenge run --register --quiet`
+
+
+@contextlib.contextmanager
+def quiet_registration() -> Iterator[None]:
+    """Registering says nothing while this is open (`--quiet`): MLflow prints 'Successfully
+    registered model ...', 'Registered model ... already exists ...' and 'Created version ...'
+    on stderr itself (its ``eprint``, not a logger, so no logging level silences them)."""
+    was = _quiet[0]
+    _quiet[0] = True
+    try:
+        yield
+    finally:
+        _quiet[0] = was
+
+
+@contextlib.contextmanager
+def _mlflow_silent() -> Iterator[None]:
+    """MLflow's own stream (its ``eprint`` and its loggers' handler) off, then as it was."""
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+    was = stream.enabled
+    stream.enabled = False
+    try:
+        yield
+    finally:
+        stream.enabled = was
+
+
 @dataclass(frozen=True)
 class Promotion:
-    """An alias moved: to which version, from which (None: the alias is new)."""
+    """An alias moved: to which version, from which (None: the alias is new; the version
+    itself: it pointed there already)."""
 
     name: str
     alias: str
@@ -115,9 +149,10 @@ def register_models(
     versions: dict[str, str] = {}
     try:
         for model, model_id in model_ids.items():
-            version = mlflow.register_model(
-                f"models:/{model_id}", name, tags={RUN_TAG: run_id, MODEL_TAG: model}
-            )
+            with _mlflow_silent() if _quiet[0] else contextlib.nullcontext():
+                version = mlflow.register_model(
+                    f"models:/{model_id}", name, tags={RUN_TAG: run_id, MODEL_TAG: model}
+                )
             versions[model] = str(version.version)
         if alias and best in versions:
             client.set_registered_model_alias(name, alias, versions[best])
@@ -137,6 +172,8 @@ def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = No
     check_promotion(alias, name)
     run = read_run(uri, run_id)
     run_id = run.run_id
+    if run.deleted:
+        raise ConfigError(run.deleted_note(uri, ", so it justifies no promotion"))
     if run.status != "FINISHED":
         raise ConfigError(
             f"run {run_id} is {run.status}, not FINISHED: a run that did not finish justifies no "
@@ -167,7 +204,29 @@ def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = No
     client.set_registered_model_alias(names[0], alias, version.version)
     client.set_model_version_tag(names[0], version.version, JUSTIFIED_BY, run_id)
     client.set_model_version_tag(names[0], version.version, PROMOTED_TO, alias)
+    if previous is not None and previous != str(version.version):
+        _superseded(client, names[0], previous, alias, str(version.version), run_id)
     return Promotion(names[0], alias, str(version.version), previous, run_id)
+
+
+def _superseded(client: Any, name: str, left: str, alias: str, version: str, run_id: str) -> None:
+    """The version ``alias`` left no longer says it was promoted to it (both versions claimed
+    the alias): its promotion tags give way to one saying where the alias went, and which runs
+    justified the two promotions. Tags of another alias's promotion are left as they are."""
+    tags = client.get_model_version(name, left).tags
+    if tags.get(PROMOTED_TO) != alias:
+        return
+    was = tags.get(JUSTIFIED_BY)
+    client.set_model_version_tag(
+        name,
+        left,
+        SUPERSEDED,
+        f"{alias} moved to version {version}, justified by run {run_id}"
+        + (f"; this version's promotion was justified by run {was}" if was else ""),
+    )
+    client.delete_model_version_tag(name, left, PROMOTED_TO)
+    if was is not None:
+        client.delete_model_version_tag(name, left, JUSTIFIED_BY)
 
 
 def _alias_version(client: Any, name: str, alias: str) -> str | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gc
 import importlib
+import json
 import logging
 import os
 import re
+import shlex
 import sqlite3
 import tempfile
 import threading
@@ -18,7 +21,7 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
 from challengers.tracking.template import copy_template, forget_template, keep_template
@@ -55,8 +58,12 @@ def _without_credentials(uri: str, mark: str = "") -> str:
     return uri
 
 
-def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """Raise EnvironmentFailure when the store cannot be used; cheap, no MLflow import."""
+def check_reachable(uri: str, timeout_s: float = 5.0, *, experiment: str | None = None) -> None:
+    """Raise EnvironmentFailure when the store cannot be used; cheap, no MLflow import.
+    ``experiment``: the experiment a run logs to, which must not be deleted in the store (MLflow
+    refuses to log to it, and the run failed only when it started logging, after the data was
+    loaded and audited); checked where the store is read without MLflow: a local sqlite file, a
+    tracking server."""
     parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
     if scheme in ("http", "https"):
@@ -80,6 +87,8 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
                 f"tracking store {scrub(uri)} is unreachable ({reason}); start the server, fix "
                 "tracking.uri / --tracking-uri, or unset it to use the local sqlite store"
             ) from None
+        if experiment is not None:
+            _require_live(uri, experiment, _server_experiment(uri, experiment, timeout_s))
         return
     if scheme == "sqlite":
         if not uri.startswith("sqlite:///") or uri == "sqlite:///":
@@ -91,6 +100,8 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
             _require_sqlite(target, uri)
+            if experiment is not None:
+                _require_live(uri, experiment, _sqlite_experiment(target, experiment))
         return
     if scheme in ("", "file"):
         if os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").lower() != "true":  # MLflow 3 refuses
@@ -114,6 +125,78 @@ def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
         f"tracking URI '{scrub(uri)}' has an unknown scheme '{scheme}'; use a sqlite file such "
         "as sqlite:///mlflow.db or a server http://host:port"
     )
+
+
+def restore_command(uri: str, arguments: Sequence[str]) -> str:
+    """The `mlflow` command line ``arguments`` against the store ``uri`` (MLflow's commands read
+    it from the environment), each argument quoted for the shell."""
+    return f"MLFLOW_TRACKING_URI={shlex.quote(scrub(uri))} {shlex.join(['mlflow', *arguments])}"
+
+
+def deleted_experiment(uri: str, name: str, experiment_id: str) -> str:
+    """What to say of the experiment ``name``, deleted in the store ``uri``: MLflow keeps it (and
+    its runs) until it is restored or purged, and logs nothing to it meanwhile."""
+    restore = restore_command(uri, ["experiments", "restore", "--experiment-id", experiment_id])
+    return (
+        f"experiment '{name}' is deleted in the tracking store {scrub(uri)} (id {experiment_id}), "
+        f"so nothing can be logged to it; restore it with `{restore}` (or "
+        "MlflowClient().restore_experiment), or set another name in the config (`name:`)"
+    )
+
+
+def _require_live(uri: str, name: str, found: tuple[str, str] | None) -> None:
+    """``found``: the experiment's id and lifecycle stage, None where it does not exist (yet)
+    or was not read."""
+    if found is not None and found[1] == "deleted":
+        raise EnvironmentFailure(deleted_experiment(uri, name, found[0]))
+
+
+def _sqlite_experiment(path: Path, name: str) -> tuple[str, str] | None:
+    """The id and lifecycle stage of experiment ``name`` in a local sqlite store, read without
+    MLflow (milliseconds); None where the store is new or not yet MLflow's, or holds no such
+    experiment."""
+    if not path.is_file() or not path.stat().st_size:
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            row = db.execute(
+                "SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", (name,)
+            ).fetchone()
+    except sqlite3.Error:  # no such table yet: MLflow makes it
+        return None
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def _server_experiment(uri: str, name: str, timeout_s: float) -> tuple[str, str] | None:
+    """The id and lifecycle stage of experiment ``name`` as a tracking server says (its REST
+    API, deleted experiments included); None where it has none, or did not say (a login it
+    refused: MLflow logs in, and says what is wrong, when the run starts)."""
+    query = urlencode({"experiment_name": name})
+    url = f"{_without_credentials(uri).rstrip('/')}/api/2.0/mlflow/experiments/get-by-name?{query}"
+    request = urllib.request.Request(url, headers=_auth_headers())
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            found = json.loads(response.read(1 << 20)).get("experiment") or {}
+    except (OSError, ValueError, AttributeError):  # 404 (none yet) among them
+        return None
+    if not isinstance(found, dict) or "lifecycle_stage" not in found:
+        return None
+    return str(found.get("experiment_id", "?")), str(found["lifecycle_stage"])
+
+
+def _auth_headers() -> dict[str, str]:
+    """The login MLflow itself sends, from the environment (never from a URI)."""
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user and password:
+        pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {pair}"}
+    return {}
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every sqlite database file

@@ -193,3 +193,24 @@ def test_help_shows_no_value_for_flags_and_lists_the_gate_choices() -> None:
     for name in COMMANDS:
         line = next(line for line in summaries if line.split()[1] == name)
         assert line.rstrip(" │").endswith("."), line
+
+
+def test_register_quiet_prints_nothing(
+    tmp_path: Path, sim_parquet: Path, tracking_uri: str
+) -> None:
+    """MLflow printed 'Successfully registered model ...' and 'Created version ...' on stderr
+    under --quiet (its own print, which no logger level silences)."""
+    import yaml
+    from mlflow import MlflowClient
+
+    from tests.reliability.conftest import tiny_config
+
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(sim_parquet), sort_keys=False))
+    args = ["run", str(path), "--register", "--tracking-uri", tracking_uri, "-q"]
+    for n in (1, 2):  # a new registered model, then a new version of it
+        result = runner.invoke(app, [*args, "-o", str(tmp_path / f"out{n}")])
+        assert result.exit_code == 0, result.output
+        assert (result.stdout, result.stderr) == ("", "")
+    versions = MlflowClient(tracking_uri=tracking_uri).search_model_versions("name = 'sim'")
+    assert len(versions) == 2

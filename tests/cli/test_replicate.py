@@ -361,6 +361,28 @@ def test_compare_only_the_metrics_asked_for(logged: Logged) -> None:
     assert "did you mean 'pr_auc'" in wrong.stderr
 
 
+def test_compare_takes_every_key_the_model_runs_log(logged: Logged) -> None:
+    """Interval bounds and deltas are logged on the model runs: --metric refused them as 'not
+    logged by these runs'."""
+    result = runner.invoke(
+        app,
+        ["compare", logged.original, "--metric", "delta_pr_auc", "-m", "pr_auc_ci_low",
+         "--tracking-uri", logged.uri],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "│ pr_auc_ci_low" in result.output and "│ delta_pr_auc " in result.output
+    assert "│ pr_auc " not in result.output and "│ roc_auc" not in result.output
+    lgbm = _children(logged.uri, logged.original)["lgbm"]
+    assert f"{lgbm['pr_auc_ci_low']:.4f}" in result.output
+    assert f"{lgbm['delta_pr_auc']:.4f}" in result.output
+    wrong = runner.invoke(
+        app, ["compare", logged.original, "-m", "delta_pr_aux", "--tracking-uri", logged.uri]
+    )
+    assert wrong.exit_code == 2
+    assert "did you mean 'delta_pr_auc'" in wrong.stderr
+
+
 def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
     client = _client(logged.uri)
     experiment = client.get_run(logged.original).info.experiment_id
@@ -370,6 +392,51 @@ def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
     )
     assert result.exit_code == 0, result.output
     assert f"using its parent run {logged.original}" in result.output
+
+
+def test_replicate_into_an_earlier_run_suggests_what_replicate_takes(logged: Logged) -> None:
+    """It said 'or add --resume to continue that run': replicate has no --resume."""
+    run_dir = logged.directory / "run"
+    again = runner.invoke(
+        app, ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(run_dir)]
+    )
+    assert again.exit_code == 2, again.output
+    assert again.stderr.strip() == (
+        f"error: --output {run_dir} holds an earlier run (comparison.json); choose a new "
+        "directory, or leave out --output for a new one"
+    )
+
+
+def test_a_deleted_run_is_said_so_by_id_and_prefix_and_not_replicated(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """compare showed a deleted run as FINISHED by its whole id and 'not found' by its first
+    characters; replicate re-ran it. A copy of the store, the run deleted there."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _client(uri).delete_run(logged.original)
+    restore = f"`MLFLOW_TRACKING_URI={uri} mlflow runs restore --run-id {logged.original}`"
+    for given in (logged.original, logged.original[:8]):
+        shown = runner.invoke(
+            app, ["compare", given, "--tracking-uri", uri], env={"COLUMNS": "300"}
+        )
+        assert shown.exit_code == 0, shown.output
+        words = " ".join(shown.stdout.split())  # the note wraps at the terminal's width
+        assert words.startswith(
+            f"! run {logged.original} is deleted in the tracking store {uri}; restore it with "
+            f"{restore} Runs"
+        )
+        assert "FINISHED, deleted" in words
+    out = tmp_path / "replication"
+    refused = runner.invoke(
+        app, ["replicate", logged.original[:8], "--tracking-uri", uri, "-o", str(out)]
+    )
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.strip() == (
+        f"error: run {logged.original} is deleted in the tracking store {uri}, so it is not "
+        f"replicated; restore it with {restore}"
+    )
+    assert not out.exists()
 
 
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(

@@ -562,3 +562,36 @@ def test_a_port_no_server_can_bind_is_refused_before_one_starts(port: str) -> No
     outcome = invoke(["ui", "--port", port])
     assert outcome.code == 2 and "Invalid value for '--port'" in outcome.stderr
     assert "MLflow server" not in outcome.stderr + outcome.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_deleted_experiment_is_refused_before_any_work(
+    command: str, tmp_path: Path, sim_parquet: Path, empty_store: Path
+) -> None:
+    """`check` said the config was valid; `run` failed with MLflow's 'Cannot set a deleted
+    experiment' (exit 3) once the data was loaded and audited, leaving audit.json, config.yaml and
+    fingerprint.json behind, so the same command then said the directory held an earlier run.
+    Exit 3: the config is sound; the store's state stops it (as an unreachable store does)."""
+    import yaml
+    from mlflow import MlflowClient
+
+    from tests.conftest import new_store
+
+    uri = new_store(empty_store, tmp_path)
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("sim")
+    client.delete_experiment(experiment)
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(sim_config(sim_parquet)))
+    out = tmp_path / "out"
+    extra = ["--output", str(out)] if command == "run" else []
+    outcome = invoke([command, str(config), "--tracking-uri", uri, *extra, "-q"])
+    outcome.error(
+        3,
+        f"experiment 'sim' is deleted in the tracking store {uri} (id {experiment}), so nothing "
+        "can be logged to it; restore it with "
+        f"`MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id {experiment}`",
+        "or set another name in the config (`name:`)",
+    )
+    assert not out.exists()
+    assert client.get_experiment(experiment).lifecycle_stage == "deleted"

@@ -200,6 +200,38 @@ def test_rows_columns_and_types_differences_are_named() -> None:
     assert diff.lines()[0] == "rows: 3,000 logged, 2,999 now (test 1,000 -> 999)"
 
 
+@pytest.mark.parametrize("change", ["added", "dropped", "retyped"])
+def test_a_column_added_dropped_or_retyped_is_not_called_a_re_pairing(change: str) -> None:
+    """A row's hash mixes every column read: one more column (nothing else changed) changed every
+    row's hash, and replicate said 'the rows pair them differently; first on <the first day>'
+    under the line naming the column."""
+    data = frame(3000)
+    now = {
+        "added": data.with_columns((pl.col("id") * 2).alias("NEWCOL")),
+        "dropped": data.drop("region"),
+        "retyped": data.with_columns(pl.col("label").cast(pl.Float64)),
+    }[change]
+    diff = compare_fingerprints(
+        fingerprint_frame(data, chunk_by="day"), fingerprint_frame(now, chunk_by="day")
+    )
+    assert not diff.same and not diff.paired and diff.values == ()
+    assert diff.first_chunk is None  # no day differs in its rows
+    assert len(diff.lines()) == 1
+    assert "pair" not in diff.lines()[0]
+    if change == "added":
+        assert diff.lines() == ["columns read now that the run did not read: NEWCOL"]
+
+
+def test_a_row_fewer_with_a_column_added_is_located_by_the_rows_counts() -> None:
+    data = frame(3000)  # one row a minute: three days
+    now = data.filter(pl.col("id") != 2500).with_columns(pl.lit(1).alias("NEWCOL"))
+    diff = compare_fingerprints(
+        fingerprint_frame(data, chunk_by="day"), fingerprint_frame(now, chunk_by="day")
+    )
+    assert diff.added == ("NEWCOL",) and not diff.paired
+    assert diff.first_chunk == "2024-01-02"  # minute 2,500 is on the second day, not the first
+
+
 def test_json_round_trip_and_equal_data_compare_same() -> None:
     printed = fingerprint_frame(frame(), windows={"train": 10}, chunk_by="day")
     again = DataFingerprint.from_json(printed.to_json())

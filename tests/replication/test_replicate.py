@@ -314,3 +314,24 @@ def test_a_run_whose_artifacts_were_moved_is_said_so_with_where(
         )
     finally:
         moved.rename(location)
+
+
+def test_the_commands_said_for_an_unfinished_run_paste_into_a_shell(tmp_path: Path) -> None:
+    """Each argument quoted: a config or output directory with a space in its path."""
+    import shlex
+
+    out = tmp_path / "out dir"
+    out.mkdir()
+    config = str(tmp_path / "my cfg.yaml")
+    run = StoredRun(
+        "r" * 32, "out", "sim", "KILLED", 0, tags={"output_dir": str(out), "config_file": config}
+    )
+    unfinished = RunRecord(run=run, models=[])
+    resume = no_config(unfinished, given_uri="sqlite:///s.db").split("resume it with: ", 1)[1]
+    assert shlex.split(resume) == [
+        "challenge", "run", config, "--resume", "--output", str(out),
+        "--tracking-uri", "sqlite:///s.db",
+    ]  # fmt: skip
+    out.rmdir()
+    rerun = no_config(unfinished).split("re-run it with: ", 1)[1]
+    assert shlex.split(rerun) == ["challenge", "run", config]

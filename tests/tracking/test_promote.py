@@ -152,3 +152,78 @@ def test_the_alias_rule_is_mlflows(alias: str, ok: bool) -> None:
         with pytest.raises(MlflowException):
             _validate_model_alias_name(alias)
             _validate_model_alias_name_reserved(alias)
+
+
+def _two_registered_runs(uri: str, folder: Path) -> list[str]:
+    """Two finished runs, each with its 'lgbm' registered: versions 1 and 2 of ``fraud``."""
+    client = _client(uri)
+    experiment = client.create_experiment("sim-two")
+    client.create_registered_model(REGISTERED)
+    runs = []
+    for _ in range(2):
+        run_id = client.create_run(experiment).info.run_id
+        client.set_terminated(run_id, "FINISHED")
+        client.create_model_version(
+            REGISTERED, str(folder), run_id=run_id, tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"}
+        )
+        runs.append(run_id)
+    return runs
+
+
+def test_the_version_an_alias_leaves_no_longer_claims_it(tracking_uri: str, tmp_path: Path) -> None:
+    """The champion moved from version 1 to 2: version 1 kept challenge.promoted_to=champion, so
+    both versions claimed it. Promoting version 2 again said '(from version 2)'."""
+    first, second = _two_registered_runs(tracking_uri, tmp_path)
+    args = ["lgbm", "--tracking-uri", tracking_uri]
+    assert invoke(["promote", first, *args]).stdout.startswith(
+        f"{REGISTERED}@champion -> version 1 (new alias)"
+    )
+    moved = invoke(["promote", second, *args])
+    assert moved.code == 0, moved.stderr
+    assert moved.stdout.strip() == (
+        f"{REGISTERED}@champion -> version 2 (from version 1); justified by run {second}"
+    )
+    client = _client(tracking_uri)
+    left, now = (client.get_model_version(REGISTERED, v).tags for v in ("1", "2"))
+    assert now["challenge.promoted_to"] == "champion"
+    assert now["challenge.promoted_by_run"] == second
+    assert "challenge.promoted_to" not in left and "challenge.promoted_by_run" not in left
+    assert left["challenge.superseded"] == (
+        f"champion moved to version 2, justified by run {second}; this version's promotion was "
+        f"justified by run {first}"
+    )
+    again = invoke(["promote", second, *args])
+    assert again.code == 0, again.stderr
+    assert again.stdout.strip() == (
+        f"{REGISTERED}@champion -> version 2 (unchanged: it pointed there already); justified "
+        f"by run {second}"
+    )
+    assert _aliases(tracking_uri) == {"champion": 2}
+
+
+def test_the_promotion_of_another_alias_is_left_on_the_version(
+    tracking_uri: str, tmp_path: Path
+) -> None:
+    """Version 1 promoted to champion, then to challenger (its tags say challenger): the champion
+    leaving it leaves them."""
+    first, second = _two_registered_runs(tracking_uri, tmp_path)
+    args = ["lgbm", "--tracking-uri", tracking_uri]
+    assert invoke(["promote", first, *args]).code == 0
+    assert invoke(["promote", first, *args, "--alias", "challenger"]).code == 0
+    assert invoke(["promote", second, *args]).code == 0  # champion leaves version 1
+    left = _client(tracking_uri).get_model_version(REGISTERED, "1").tags
+    assert left["challenge.promoted_to"] == "challenger"  # what it still is
+    assert "challenge.superseded" not in left
+
+
+def test_a_deleted_run_justifies_no_promotion(tracking_uri: str, tmp_path: Path) -> None:
+    run_id = _registered_run(tracking_uri, tmp_path, "FINISHED")
+    _client(tracking_uri).delete_run(run_id)
+    outcome = invoke(["promote", run_id[:8], "lgbm", "--tracking-uri", tracking_uri])
+    outcome.error(
+        2,
+        f"run {run_id} is deleted in the tracking store {tracking_uri}, so it justifies no "
+        f"promotion; restore it with `MLFLOW_TRACKING_URI={tracking_uri} mlflow runs restore "
+        f"--run-id {run_id}`",
+    )
+    assert _aliases(tracking_uri) == {}
