@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
 
-from challengers.audit import ModelInputs
-from tests.audit.frames import FEATURES, WINDOWS, audit, clean_frame, ids, thresholds
+from challengers.audit import AuditResult, ModelInputs
+from tests.audit.frames import FEATURES, WINDOWS, audit, clean_frame, ids, in_window, thresholds
 
 RNG = np.random.default_rng(5)
 
@@ -172,3 +173,154 @@ def test_auc_threshold_comes_from_the_config(tmp_path: Path) -> None:
     assert "leak-auc-F1" not in ids(audit(clean_frame(), tmp_path))
     found = ids(audit(clean_frame(), tmp_path, findings=thresholds(leak_auc=0.75)))
     assert found["leak-auc-F1"] == "high"
+
+
+# ------------------------------------------------------------------ leaks that are not monotone
+# A rank AUC reads about 0.5 on these: frauds sit between genuine values. Each is scored by the
+# fraud rate of its value or bin, out of fold (challengers.audit.separation).
+
+
+def window_truth(frame: pl.DataFrame, column: str, fraud_like: pl.Expr) -> float:
+    """The best AUC the column can give on the training window (all of it is the audit's sample
+    here): 1 - (share of genuine rows with a fraud-like value) / 2."""
+    rows = frame.filter(in_window(frame, WINDOWS.train_start, WINDOWS.train_end))
+    genuine = rows.filter(pl.col("TX_FRAUD") == 0)
+    return 1 - genuine.select(fraud_like.mean()).item() / 2
+
+
+def column_row(result: AuditResult, column: str) -> dict[str, Any]:
+    return next(r for r in result.tables["column_auc"] if r["column"] == column)
+
+
+def test_float_code_with_fraud_values_between_genuine_ones(tmp_path: Path) -> None:
+    """The probe's RESP_RATE: 9 float levels, frauds at 0.3 and 0.7 only."""
+    rng = np.random.default_rng(21)
+    n = 12_000
+    fraud = rng.choice([0.3, 0.7], n)
+    genuine = rng.choice([0.1, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9], n)
+    code = pl.when(pl.col("TX_FRAUD") == 1).then(pl.Series(fraud)).otherwise(pl.Series(genuine))
+    frame = clean_frame().with_columns(code.alias("RESP_RATE"))
+    result = audit(frame, tmp_path, features=(*FEATURES, "RESP_RATE"))
+    row = column_row(result, "RESP_RATE")
+    assert row["method"] == "by value, out of fold" and row["auc"] == pytest.approx(1.0)
+    assert ids(result)["leak-auc-RESP_RATE"] == "high"
+    assert ids(audit(frame, tmp_path))["leak-auc-RESP_RATE"] == "info"  # present, not read
+
+
+def test_integer_code_of_many_values_with_a_few_fraud_values(tmp_path: Path) -> None:
+    """The probe's 200-value code: frauds take only 5 values, genuine rows any of the 200."""
+    rng = np.random.default_rng(22)
+    n, bad = 12_000, [41, 97, 133, 150, 171]
+    code = pl.when(pl.col("TX_FRAUD") == 1).then(pl.Series(rng.choice(bad, n)))
+    frame = clean_frame().with_columns(
+        code.otherwise(pl.Series(rng.integers(0, 200, n))).cast(pl.Int32).alias("MERCHANT_CODE")
+    )
+    result = audit(frame, tmp_path, features=(*FEATURES, "MERCHANT_CODE"))
+    row = column_row(result, "MERCHANT_CODE")
+    truth = window_truth(frame, "MERCHANT_CODE", pl.col("MERCHANT_CODE").is_in(bad))
+    assert truth == pytest.approx(0.9875, abs=0.005)  # 5 of 200 values: 2.5% of genuine rows
+    assert row["method"] == "by value, out of fold"
+    assert row["auc"] == pytest.approx(truth, abs=0.01)
+    assert ids(result)["leak-auc-MERCHANT_CODE"] == "high"
+
+
+def band(frame: pl.DataFrame, low: float, high: float, seed: int) -> pl.DataFrame:
+    """Frauds have the value in [low, high], genuine rows anywhere in 0..1."""
+    rng = np.random.default_rng(seed)
+    n = frame.height
+    value = pl.when(pl.col("TX_FRAUD") == 1).then(pl.Series(rng.uniform(low, high, n)))
+    return frame.with_columns(value.otherwise(pl.Series(rng.uniform(0, 1, n))).alias("BAND"))
+
+
+def test_continuous_column_with_frauds_in_a_narrow_band(tmp_path: Path) -> None:
+    """Frauds in 0.47-0.53: 6% of genuine rows share the band, the column alone reaches 0.97."""
+    frame = band(clean_frame(), 0.47, 0.53, seed=23)
+    result = audit(frame, tmp_path, features=(*FEATURES, "BAND"))
+    row = column_row(result, "BAND")
+    truth = window_truth(frame, "BAND", pl.col("BAND").is_between(0.47, 0.53))
+    assert row["method"] == "binned, out of fold" and row["auc"] == pytest.approx(truth, abs=0.01)
+    assert ids(result)["leak-auc-BAND"] == "high"
+
+
+@pytest.mark.parametrize("seed", [24, 25, 26])
+def test_binned_figure_is_the_bands_true_separation(tmp_path: Path, seed: int) -> None:
+    """The probe's band, 0.45-0.55, is shared by 10% of genuine rows: alone it separates at
+    1 - 0.10 / 2 = 0.95, the threshold itself, so whether it is a finding is the noise of the
+    sample's draw (over seeds 24-30 it read 0.943 to 0.960 against truths of 0.951-0.954, 3 of 7
+    at or above 0.95). The measure reads that truth, not the rank AUC's 0.5."""
+    frame = band(clean_frame(), 0.45, 0.55, seed=seed)
+    row = column_row(audit(frame, tmp_path, features=(*FEATURES, "BAND")), "BAND")
+    truth = window_truth(frame, "BAND", pl.col("BAND").is_between(0.45, 0.55))
+    assert row["method"] == "binned, out of fold"
+    assert row["auc"] == pytest.approx(truth, abs=0.015)
+
+
+def test_noise_code_of_many_values_reads_no_separation(tmp_path: Path) -> None:
+    """500 values drawn at random: scored on the rows that fit it, a per-value rate separates
+    these 150 frauds well (in sample); out of fold it reads chance, as it should."""
+    from challengers.audit.measures import grouped_auc
+
+    rng = np.random.default_rng(27)
+    frame = clean_frame().with_columns(pl.Series("NOISE_CODE", rng.integers(0, 500, 12_000)))
+    row = column_row(audit(frame, tmp_path, features=(*FEATURES, "NOISE_CODE")), "NOISE_CODE")
+    window = frame.filter(in_window(frame, WINDOWS.train_start, WINDOWS.train_end))
+    assert grouped_auc(window, "NOISE_CODE", "TX_FRAUD") > 0.75  # what fitting in sample reads
+    assert row["auc"] < 0.6
+
+
+def test_ids_and_entities_keep_the_rank_auc(tmp_path: Path) -> None:
+    """Their values name rows and accounts: frauds clustering on accounts is the entity checks'
+    subject, not a copy of the label (the simulator's ring devices read 0.96 by value)."""
+    result = audit(clean_frame(), tmp_path)
+    for column in ("TRANSACTION_ID", "CUSTOMER_ID"):
+        assert column_row(result, column)["method"] == "rank"
+
+
+SIM_HONEST = (
+    "TX_AMOUNT",
+    "IS_ONLINE",
+    "MCC",
+    "TX_HOUR",
+    "TX_DURING_NIGHT",
+    "TX_DURING_WEEKEND",
+    "CUSTOMER_NB_TX_1D",
+    "CUSTOMER_AVG_AMOUNT_30D",
+    "AMOUNT_TO_AVG_30D",
+)
+
+
+def test_simulators_honest_features_raise_no_leak(tmp_path: Path, sim_frame: pl.DataFrame) -> None:
+    """The first-line features of the simulator, each scored every way that applies: informative
+    (amount rule, amount against the customer's average) but far from the 0.95 of a leak."""
+    result = audit(sim_frame, tmp_path, features=SIM_HONEST)
+    leaks = {k for k in ids(result) if k.startswith(("leak-auc-", "leak-missing-"))}
+    assert leaks == {"leak-auc-TX_FRAUD_SCENARIO"}  # the planted label copy, not read
+    for column in SIM_HONEST:
+        assert column_row(result, column)["auc"] < 0.8, column
+    for column in ("TX_AMOUNT", "AMOUNT_TO_AVG_30D", "CUSTOMER_AVG_AMOUNT_30D"):
+        assert _binned(sim_frame, column) < 0.8, column
+
+
+def _binned(frame: pl.DataFrame, column: str) -> float:
+    """The binned out-of-fold AUC itself, whichever measure the table kept."""
+    from challengers.audit import separation
+
+    rows = frame.filter(in_window(frame, WINDOWS.train_start, WINDOWS.train_end))
+    x, y = rows[column].to_numpy(), rows["TX_FRAUD"].to_numpy() == 1
+    codes, k = separation.bin_codes(x, separation.bins_for(int(y.sum())))
+    return separation.out_of_fold_auc(codes, k, y, separation.folds(y, seed=3))
+
+
+def test_a_value_most_rows_hold_is_a_bin_of_its_own() -> None:
+    """99.7% zeros: every quantile edge is 0, and plain bins would put the zeros with the frauds
+    above them. Frauds on either side of 0 (a signed refund filled once a case is worked; no
+    rank sees it) separate when 0 is a bin of its own."""
+    from challengers.audit import separation
+
+    rng = np.random.default_rng(28)
+    y = rng.uniform(size=20_000) < 0.003
+    x = np.where(y, rng.choice([-1.0, 1.0], y.size) * rng.uniform(1, 100, y.size), 0.0)
+    codes, k = separation.bin_codes(x, 200)
+    assert set(codes[x == 0]).isdisjoint(codes[x != 0])
+    auc = separation.out_of_fold_auc(codes, k, y, separation.folds(y, seed=1))
+    assert auc == pytest.approx(1.0)
