@@ -508,6 +508,8 @@ def explanations(inp: AnalysisInput) -> ex.Explanations:
                 continue
             x, names = model.model_inputs(sample, history=inp.history)
             done.append(ex.explain(name, booster, x, names, inp.threads))
+        except NotImplementedError as exc:  # a model that cannot (a restored graph), not an error
+            skipped[name] = str(exc)
         except Exception as exc:  # an explanation failing never stops the run
             skipped[name] = f"{ex.EXPLANATION_FAILED}: {type(exc).__name__}: {exc}"
     champion = next((e for e in done if e.model == inp.champion), None)
