@@ -230,7 +230,22 @@ def make_plan(
     )
     if not spec.features and not plan.challengers:
         plan.notes.append("no feature columns found: only the champion will be evaluated")
+    plan.notes += _zone_notes(schema, spec.time)
     return plan
+
+
+def _zone_notes(schema: pl.Schema, time: str) -> list[str]:
+    """A time column in a zone other than UTC is read in UTC (frames.time_expr): the windows, the
+    days and the label delay are UTC days, not the data's local ones (a probe's Paris-time rows:
+    142 of 5,718 fell on another day than their local date)."""
+    dtype = schema.get(time)
+    zone = dtype.time_zone if isinstance(dtype, pl.Datetime) else None
+    if zone is None or zone.upper() in ("UTC", "ETC/UTC", "Z"):
+        return []
+    return [
+        f"data.time: '{time}' is in {zone}; the windows, days and label delay are cut at UTC "
+        "midnight: to cut them at local midnight, store the local time without a zone"
+    ]
 
 
 def _ids(spec: DataSpec, challengers: Sequence[ModelPlan]) -> list[tuple[str, str]]:

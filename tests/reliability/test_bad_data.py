@@ -563,8 +563,19 @@ def test_bad_data(case: BadData, tmp_path: Path, sim_frame: pl.DataFrame) -> Non
         (_column("MCC", pl.lit(7, pl.Int16)), "constant in the training window"),
         (_column("TX_DATETIME", pl.lit(None, pl.Datetime("us")), TX % 50 == 0), "no timestamp"),
         (lambda f: f.filter(pl.col("TX_DATETIME") >= datetime(2024, 2, 5)), "split.train: 5 of"),
+        (  # read in UTC: 142 of a probe's 5,718 test rows fell on another day than their local one
+            lambda f: f.with_columns(pl.col("TX_DATETIME").dt.replace_time_zone("Europe/Paris")),
+            "data.time: 'TX_DATETIME' is in Europe/Paris; the windows, days and label",
+        ),
     ],
-    ids=["nan-feature", "null-feature", "constant-feature", "null-times", "window-partly-out"],
+    ids=[
+        "nan-feature",
+        "null-feature",
+        "constant-feature",
+        "null-times",
+        "window-partly-out",
+        "zoned-times",
+    ],
 )
 def test_allowed_oddities_pass_the_check_with_a_note(
     change: Callable[[pl.DataFrame], pl.DataFrame],
