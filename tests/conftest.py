@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import polars as pl
 import pytest
 import yaml
 
+from challengers.data.split import Windows
 from challengers.simulate import simulate_frame
 
 # No report.pdf in the suite's runs (a headless browser per run would double the suite's time);
@@ -48,6 +51,19 @@ HANDBOOK = SHARED / "data" / "handbook_transactions.parquet"
 SIM_START = "2024-01-01"
 SIM_TRAIN = {"start": "2024-01-31", "end": "2024-02-20"}
 SIM_TEST = {"start": "2024-02-28", "end": "2024-03-10"}
+# the windows of sim_config as the split reads them (label delay 7, known frauds excluded)
+SIM_WINDOWS = Windows(
+    train_start=date.fromisoformat(SIM_TRAIN["start"]),
+    train_end=date.fromisoformat(SIM_TRAIN["end"]),
+    test_start=date.fromisoformat(SIM_TEST["start"]),
+    test_end=date.fromisoformat(SIM_TEST["end"]),
+    label_delay_days=7,
+    exclude_known_frauds=True,
+)
+# the simulator's feature columns, honest ones (the demo champion reads exactly these: its file's
+# own names, data/build_demo.py)
+DEMO_CHAMPION = ROOT / "data" / "champion.json"
+SIM_FEATURES = tuple(json.loads(DEMO_CHAMPION.read_text())["learner"]["feature_names"])
 
 
 @pytest.fixture(scope="session")

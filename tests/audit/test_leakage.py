@@ -13,6 +13,7 @@ import pytest
 
 from challengers.audit import AuditResult, ModelInputs
 from tests.audit.frames import FEATURES, WINDOWS, audit, clean_frame, ids, in_window, thresholds
+from tests.conftest import SIM_FEATURES
 
 RNG = np.random.default_rng(5)
 
@@ -276,17 +277,7 @@ def test_ids_and_entities_keep_the_rank_auc(tmp_path: Path) -> None:
         assert column_row(result, column)["method"] == "rank"
 
 
-SIM_HONEST = (
-    "TX_AMOUNT",
-    "IS_ONLINE",
-    "MCC",
-    "TX_HOUR",
-    "TX_DURING_NIGHT",
-    "TX_DURING_WEEKEND",
-    "CUSTOMER_NB_TX_1D",
-    "CUSTOMER_AVG_AMOUNT_30D",
-    "AMOUNT_TO_AVG_30D",
-)
+SIM_HONEST = SIM_FEATURES
 
 
 def test_simulators_honest_features_raise_no_leak(tmp_path: Path, sim_frame: pl.DataFrame) -> None:

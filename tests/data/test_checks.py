@@ -19,8 +19,8 @@ from challengers.data.checks import (
     missing_values,
 )
 from challengers.data.frames import DAY
-from challengers.data.split import Windows
 from challengers.errors import DataError
+from tests.conftest import SIM_WINDOWS
 
 NAN = float("nan")
 
@@ -86,14 +86,7 @@ def test_negative_amounts_are_refused_on_frauds_only() -> None:
     check(rows(a=[5.0, 2.0, 1.0, -9.0]))  # no metric weighs by amount
 
 
-WINDOWS = Windows(
-    train_start=date(2024, 1, 31),
-    train_end=date(2024, 2, 20),
-    test_start=date(2024, 2, 28),
-    test_end=date(2024, 3, 10),
-    label_delay_days=7,
-    exclude_known_frauds=True,
-)
+WINDOWS = SIM_WINDOWS
 
 
 def test_missing_labels_are_placed_in_the_part_of_the_loaded_days_they_are_in() -> None:

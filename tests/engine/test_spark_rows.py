@@ -15,18 +15,12 @@ from challengers.data.split import Windows
 from challengers.engine.local import LocalEngine
 from challengers.errors import DataError
 from challengers.replication.fingerprint import fingerprint_frame, from_sums
+from tests.conftest import SIM_WINDOWS
 
 pytestmark = pytest.mark.slow  # a Spark session and its jobs: seconds each
 
 COLUMNS = ["TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TX_AMOUNT", "REGION", "TX_FRAUD"]
-WINDOWS = Windows(
-    train_start=date(2024, 1, 31),
-    train_end=date(2024, 2, 20),
-    test_start=date(2024, 2, 28),
-    test_end=date(2024, 3, 10),
-    label_delay_days=7,
-    exclude_known_frauds=True,
-)
+WINDOWS = SIM_WINDOWS
 
 
 def load(

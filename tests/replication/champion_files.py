@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 
 import polars as pl
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO_CHAMPION = ROOT / "data" / "champion.json"
-# what the demo champion reads (the file's own names), all of them columns of the simulated data
-FEATURES = json.loads(DEMO_CHAMPION.read_text())["learner"]["feature_names"]
+from tests.conftest import DEMO_CHAMPION, SIM_FEATURES
+
+FEATURES = list(SIM_FEATURES)  # what the demo champion reads, columns of the simulated data
 
 
 def copy_demo_champion(path: Path) -> Path:
