@@ -225,3 +225,22 @@ def test_a_failed_explanation_is_a_finding_and_a_kind_without_a_booster_is_not()
     (found,) = failed_explanations(ctx)
     assert (found.id, found.severity, found.models) == ("explain-failed-graph", "low", ("graph",))
     assert "'TX_DATETIME' is not in the rows" in found.detail
+
+
+def test_an_interval_that_misses_its_own_estimate_is_said_once_for_the_run() -> None:
+    """The percentile interval of KS on 45 frauds: 0.0812 [0.0865, 0.2713] (a probe's run), the
+    estimate outside the interval meant to bound it."""
+    from challengers.findings.comparison import intervals_off_their_estimate
+
+    weak = ModelResult("weak", "champion", "score")
+    weak.metrics, weak.ci = {"ks": 0.0812, "pr_auc": 0.05}, {"ks": (0.0865, 0.2713)}
+    fine = ModelResult("lgbm", "challenger", "lightgbm")
+    fine.metrics, fine.ci = {"ks": 0.2}, {"ks": (0.15, 0.25)}
+    ctx = FindingContext(models=[weak, fine], higher_is_better={}, alpha=0.05, positives_test=45)
+    (found,) = intervals_off_their_estimate(ctx)
+    assert (found.id, found.severity, found.models) == ("interval-off-estimate", "low", ("weak",))
+    assert "ks of 'weak' 0.0812 [0.0865, 0.2713]" in found.detail and "45 frauds" in found.detail
+    assert (
+        intervals_off_their_estimate(FindingContext(models=[fine], higher_is_better={}, alpha=0.05))
+        == []
+    )
