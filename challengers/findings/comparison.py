@@ -309,36 +309,21 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
     out = []
     champ = ctx.champion
     for key, claimed in ctx.claimed.items():
-        if key not in champ.metrics:
+        ours = champ.metrics.get(key)
+        if ours is None:
             out.append(
-                Finding(
-                    id=f"claim-unchecked-{key}",
-                    severity="low",
-                    area="replication",
-                    title=f"Claimed {key} not evaluated",
-                    detail=f"The documentation claims {key} = {claimed}; add it to "
-                    "evaluation.metrics to check it.",
-                    metric=key,
-                    models=(champ.name,),
-                    evidence={"claimed": claimed},
+                _unchecked_claim(
+                    champ, key, claimed, "not evaluated", "add it to evaluation.metrics to check it"
                 )
             )
             continue
-        ours = champ.metrics[key]
         if not math.isfinite(ours):  # n/a for this champion: nothing to hold the claim against
+            why = (
+                f"the champion's {key} is n/a on this run (a probability metric of scores that "
+                "are not probabilities, or a metric the test window cannot define)"
+            )
             out.append(
-                Finding(
-                    id=f"claim-unchecked-{key}",
-                    severity="low",
-                    area="replication",
-                    title=f"Claimed {key} cannot be checked on this champion",
-                    detail=f"The documentation claims {key} = {claimed}; the champion's {key} "
-                    "is n/a on this run (a probability metric of scores that are not "
-                    "probabilities, or a metric the test window cannot define).",
-                    metric=key,
-                    models=(champ.name,),
-                    evidence={"claimed": claimed},
-                )
+                _unchecked_claim(champ, key, claimed, "cannot be checked on this champion", why)
             )
             continue
         interval = champ.ci.get(key)
@@ -375,6 +360,20 @@ def claimed_figures(ctx: FindingContext) -> list[Finding]:
             )
         )
     return out
+
+
+def _unchecked_claim(champ: ModelResult, key: str, claimed: float, title: str, why: str) -> Finding:
+    """A claim held against nothing: ``title`` says why in a few words, ``why`` in full."""
+    return Finding(
+        id=f"claim-unchecked-{key}",
+        severity="low",
+        area="replication",
+        title=f"Claimed {key} {title}",
+        detail=f"The documentation claims {key} = {claimed}; {why}.",
+        metric=key,
+        models=(champ.name,),
+        evidence={"claimed": claimed},
+    )
 
 
 def rounding(claimed: float, *, unit_range: bool = False) -> float:

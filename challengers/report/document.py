@@ -115,10 +115,12 @@ def signed_money(value: float | None) -> str:
     """With its sign; an amount that rounds to nothing is 0 ("+0 [-0, -0]" read as a saving)."""
     if value is None or not math.isfinite(value):
         return "n/a"
-    return "0" if abs(value) < 0.5 else f"{value:+,.0f}"
+    value = _no_negative_zero(value)
+    return f"{value:+,.0f}" if value else "0"
 
 
 def _no_negative_zero(value: float) -> float:
+    """0 for an amount that rounds to nothing, whatever its sign (else "-0")."""
     return 0.0 if abs(value) < 0.5 else value
 
 
