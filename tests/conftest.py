@@ -115,6 +115,20 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def run_config(config: dict[str, Any], folder: Path, name: str = "out") -> Any:
+    """A run of ``config`` (a dict) as a user starts one: written as ``folder/<name>.yaml``, its
+    outputs in ``folder/<name>``, logged to the sqlite store ``folder/m.db``."""
+    from challengers.config import load_config
+    from challengers.pipeline import RunOptions, run_experiment
+
+    path = folder / f"{name}.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    store = f"sqlite:///{folder / 'm.db'}"
+    return run_experiment(
+        load_config(path), RunOptions(output_dir=folder / name, tracking_uri=store)
+    )
+
+
 def bare_result(
     models: list[Any],
     *,

@@ -3,20 +3,17 @@ bound against a known answer, the severities, and a planted reversed production 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from challengers.config import load_config
 from challengers.findings import derive_findings
 from challengers.findings.comparison import below_chance, near_perfect
 from challengers.findings.context import FindingContext
-from challengers.pipeline import RunOptions, run_experiment
 from challengers.results import ModelResult
-from tests.conftest import sim_config
+from tests.conftest import run_config, sim_config
 
 
 def _context(*models: ModelResult, positives: int = 400, rows: int = 40_000) -> FindingContext:
@@ -111,12 +108,7 @@ def test_a_reversed_production_score_is_found_and_the_same_score_the_right_way_i
         )
         config["champion"] = {"name": "prod", "score": "PROD"}
         config["evaluation"]["bootstrap"] = 0  # the bound from Hanley and McNeil's error
-        path = tmp_path / f"{name}.yaml"
-        path.write_text(json.dumps(config))
-        result = run_experiment(
-            load_config(path),
-            RunOptions(output_dir=tmp_path / name, tracking_uri=f"sqlite:///{tmp_path}/m.db"),
-        )
+        result = run_config(config, tmp_path, name)
         found[name] = (result.champion.metrics["roc_auc"], [f.id for f in result.findings])
     (auc, ids), (reversed_auc, reversed_ids) = found["as-delivered"], found["reversed"]
     assert auc == pytest.approx(1 - reversed_auc, abs=1e-9) and auc > 0.6

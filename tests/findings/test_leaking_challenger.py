@@ -4,19 +4,16 @@ comparison; it must not become the verdict, rate the champion, or be recommended
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 
-from challengers.config import load_config
 from challengers.findings.context import leaking_inputs
-from challengers.pipeline import RunOptions, run_experiment
 from challengers.report.sections import verdict
 from challengers.results import Finding
-from tests.conftest import sim_config
+from tests.conftest import run_config, sim_config
 
 
 def test_leaking_inputs_come_from_high_leakage_findings_that_name_a_column() -> None:
@@ -55,12 +52,7 @@ def test_a_challenger_ahead_through_a_label_copy_is_left_out_of_the_verdict(
         },
     ]
     config["evaluation"]["bootstrap"] = 200
-    path = tmp_path / "experiment.yaml"
-    path.write_text(json.dumps(config))
-    result = run_experiment(
-        load_config(path),
-        RunOptions(output_dir=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path}/m.db"),
-    )
+    result = run_config(config, tmp_path)
     by_id = {f.id: f for f in result.findings}
     copying = next(m for m in result.models if m.name == "copying")
     assert copying.metrics["pr_auc"] > result.champion.metrics["pr_auc"] + 0.3  # far ahead...

@@ -3,19 +3,16 @@ so instead of "no challenger significantly outperforms the champion"."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.findings.comparison import untested_comparison
 from challengers.findings.context import FindingContext
-from challengers.pipeline import RunOptions, run_experiment
 from challengers.report.sections import limitations, verdict
 from challengers.results import DeltaResult, ModelResult
-from tests.conftest import bare_result, sim_config
+from tests.conftest import bare_result, run_config, sim_config
 
 
 def _context(*challengers: ModelResult, bootstrap: int | None = 0) -> FindingContext:
@@ -90,12 +87,7 @@ def test_a_run_without_bootstrap_says_it_has_no_verdict(
         challengers=[{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 10}}],
     )
     config["evaluation"]["bootstrap"] = 0
-    path = tmp_path / "experiment.yaml"
-    path.write_text(json.dumps(config))
-    result = run_experiment(
-        load_config(path),
-        RunOptions(output_dir=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path}/m.db"),
-    )
+    result = run_config(config, tmp_path)
     assert "outcome-untested" in [f.id for f in result.findings]
     assert verdict(result).startswith(
         f"No verdict: the challengers were not tested against the champion 'champ' on the "
