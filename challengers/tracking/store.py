@@ -155,18 +155,26 @@ def _sqlite_experiment(path: Path, name: str) -> tuple[str, str] | None:
     """The id and lifecycle stage of experiment ``name`` in a local sqlite store, read without
     MLflow (milliseconds); None where the store is new or not yet MLflow's, or holds no such
     experiment."""
+    row = _read_row(
+        path, "SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", (name,)
+    )  # None too where the table is not there yet: MLflow makes it
+    return (str(row[0]), str(row[1])) if row else None
+
+
+def _read_row(path: Path, query: str, parameters: tuple[str, ...] = ()) -> tuple[Any, ...] | None:
+    """The first row ``query`` gives on the sqlite file ``path``, opened read-only (a reading
+    command never creates or changes a store); None where the file is missing or empty, or the
+    query fails (a table not there, a file that is not a database)."""
     if not path.is_file() or not path.stat().st_size:
         return None
     try:
         with contextlib.closing(
             sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         ) as db:
-            row = db.execute(
-                "SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", (name,)
-            ).fetchone()
-    except sqlite3.Error:  # no such table yet: MLflow makes it
+            row = db.execute(query, parameters).fetchone()
+    except sqlite3.Error:
         return None
-    return (str(row[0]), str(row[1])) if row else None
+    return tuple(row) if row is not None else None
 
 
 def _server_experiment(uri: str, name: str, timeout_s: float) -> tuple[str, str] | None:
@@ -548,15 +556,10 @@ def _safe_to_open(uri: str) -> bool:
     if scheme in ("http", "https", "databricks"):
         return True
     path = _sqlite_file(uri)
-    if path is None or not path.is_file() or not path.stat().st_size:
+    if path is None:
         return False
-    try:  # MLflow's tables exist (a sqlite file of another application would get them now)
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            found = db.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name IN ('alembic_version', 'experiments')"
-            ).fetchone()
-    except sqlite3.Error:
-        return False
+    # MLflow's tables exist (a sqlite file of another application would get them now)
+    found = _read_row(
+        path, "SELECT count(*) FROM sqlite_master WHERE name IN ('alembic_version', 'experiments')"
+    )
     return bool(found and found[0] == 2)
