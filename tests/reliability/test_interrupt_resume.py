@@ -77,21 +77,29 @@ def _interrupt(command: list[str], cwd: Path, wait_for: Path, signum: int) -> tu
     return process.returncode, stderr
 
 
-@pytest.mark.parametrize(
-    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
-)
-def test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest(
+def _interrupted_after_lgbm(
     tmp_path: Path, sim_parquet: Path, signum: int
-) -> None:
+) -> tuple[Path, Path, str, tuple[int, str]]:
+    """`challenge run` of the slow config into ``tmp_path/out`` (store ``tmp_path/m.db``),
+    sent ``signum`` once the LightGBM challenger's checkpoint is written: the config, the
+    output directory, the store, and the exit code and stderr."""
     config, out, store = (
         _config(tmp_path, sim_parquet),
         tmp_path / "out",
         f"sqlite:///{tmp_path}/m.db",
     )
     command = [CHALLENGE, "run", str(config), "-o", str(out), "--tracking-uri", store, "-q"]
-    code, stderr = _interrupt(
-        command, tmp_path, out / "models" / "lgbm" / "checkpoint.json", signum
-    )
+    checkpoint = out / "models" / "lgbm" / "checkpoint.json"
+    return config, out, store, _interrupt(command, tmp_path, checkpoint, signum)
+
+
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"]
+)
+def test_interrupt_keeps_finished_models_and_resume_trains_only_the_rest(
+    tmp_path: Path, sim_parquet: Path, signum: int
+) -> None:
+    config, out, store, (code, stderr) = _interrupted_after_lgbm(tmp_path, sim_parquet, signum)
 
     name = signal.Signals(signum).name
     assert code == 130, stderr
@@ -358,15 +366,7 @@ def test_a_run_killed_outright_is_marked_killed_by_its_resume(
     """SIGKILL (the OOM killer, a power cut) gives the run no chance to mark itself: it stayed
     RUNNING in the store for ever, even once `--resume` had completed it. The resume marks it
     KILLED; a replication of it says what is true, before and after."""
-    config, out, store = (
-        _config(tmp_path, sim_parquet),
-        tmp_path / "out",
-        f"sqlite:///{tmp_path}/m.db",
-    )
-    command = [CHALLENGE, "run", str(config), "-o", str(out), "--tracking-uri", store, "-q"]
-    code, _ = _interrupt(
-        command, tmp_path, out / "models" / "lgbm" / "checkpoint.json", signal.SIGKILL
-    )
+    config, out, store, (code, _) = _interrupted_after_lgbm(tmp_path, sim_parquet, signal.SIGKILL)
     assert code == -signal.SIGKILL
     (killed,) = _parents(store)
     assert killed.info.status == "RUNNING"
