@@ -55,10 +55,15 @@ class Section:
         *,
         inputs_of: Sequence[str] = (),
         column: str | None = None,
+        used_by: Sequence[str] = (),
     ) -> None:
         """A finding; ``inputs_of``: the models that read ``column``, the input it is about (a
-        finding on one model's input rates the champion only when the champion reads it)."""
-        evidence = {"column": column} if column is not None else {}
+        finding on one model's input rates the champion only when the champion reads it).
+        ``used_by``: the models its detail names as readers, with :func:`said_used_by` (a run
+        marks those that fail in training: :meth:`AuditResult.with_failed`)."""
+        evidence: dict[str, Any] = {"column": column} if column is not None else {}
+        if used_by:
+            evidence["used_by"] = list(used_by)
         self.findings.append(
             Finding(id, severity, area, title, detail, models=tuple(inputs_of), evidence=evidence)
         )
@@ -266,6 +271,17 @@ def lenient_time(time: str, dtype: pl.DataType) -> pl.Expr:
     if isinstance(dtype, pl.Datetime | pl.Date):
         return parse_time(time, dtype)
     return pl.lit(None, dtype=pl.Datetime("us")).alias(time)
+
+
+def said_used_by(models: Sequence[str]) -> str:
+    """How a finding's detail names the models that read its column: "used by a, b"."""
+    return "used by " + ", ".join(models)
+
+
+def named_users(used_by: Sequence[str], failed: Sequence[str] = ()) -> list[str]:
+    """The models reading a column as a text names them: those that failed in training last,
+    marked so ("a, b (failed)")."""
+    return [*used_by, *(f"{m} (failed)" for m in failed)]
 
 
 def day_range(start: date, end: date) -> list[date]:

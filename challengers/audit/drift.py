@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 
-from challengers.audit.context import AuditContext, Section, pct, share
+from challengers.audit.context import AuditContext, Section, pct, said_used_by, share
 from challengers.audit.measures import categorical_psi, ks, numeric_psi, psi, two_proportion_p
 from challengers.threads import each
 
@@ -63,6 +63,7 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
     drifting = [r for r in section.tables["feature_drift"] if _finite(r["psi"]) >= f.psi_medium]
     for row in drifting[:MAX_NAMED]:
         high = row["psi"] >= f.psi_high
+        users = ctx.used_by(row["feature"])
         section.add(
             f"drift-feature-{row['feature']}",
             "medium" if high else "low",
@@ -70,9 +71,10 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             f"Feature '{row['feature']}' shifts between training and test (PSI {row['psi']:.2f})",
             f"PSI {row['psi']:.3f} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
             f"{f.psi_high}), KS "
-            f"{row['ks']:.3f}; used by {', '.join(ctx.used_by(row['feature']))}. The test window "
+            f"{row['ks']:.3f}; {said_used_by(users)}. The test window "
             "is not the population the models learned from on this feature: check the feed and "
             "whether the shift is real.",
+            used_by=users,
         )
     rest = drifting[MAX_NAMED:]
     if rest:

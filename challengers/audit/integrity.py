@@ -24,7 +24,7 @@ from typing import Any
 import polars as pl
 
 from challengers.audit import distinct
-from challengers.audit.context import AuditContext, Section, day_range, pct, share
+from challengers.audit.context import AuditContext, Section, day_range, pct, said_used_by, share
 from challengers.engine.aggregates import Aggregate, Merge
 
 AREA = "integrity"
@@ -214,7 +214,7 @@ def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
             )
         if name not in ctx.features:
             continue
-        models = ", ".join(ctx.used_by(name))
+        users = ctx.used_by(name)
         if rate >= 1.0 or row["constant"]:
             section.add(
                 f"integrity-constant-{name}",
@@ -222,7 +222,8 @@ def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
                 AREA,
                 f"Feature '{name}' carries no information",
                 f"It is {'always missing' if rate >= 1.0 else 'constant'} over the whole data but "
-                f"used by {models}. A broken feed or join is the usual cause.",
+                f"{said_used_by(users)}. A broken feed or join is the usual cause.",
+                used_by=users,
             )
         elif rate >= ctx.limits.null_rate:
             section.add(
@@ -230,8 +231,9 @@ def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
                 "low",
                 AREA,
                 f"Feature '{name}' is mostly missing",
-                f"{pct(rate)} of rows have no value (threshold {pct(ctx.limits.null_rate)}); used "
-                f"by {models}. Check whether missingness is expected or a feed problem.",
+                f"{pct(rate)} of rows have no value (threshold {pct(ctx.limits.null_rate)}); "
+                f"{said_used_by(users)}. Check whether missingness is expected or a feed problem.",
+                used_by=users,
             )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from challengers.audit import separation
-from challengers.audit.context import AuditContext, Section, pct, share
+from challengers.audit.context import AuditContext, Section, pct, said_used_by, share
 from challengers.audit.measures import either_way, grouped_auc, missing_auc, rank_auc
 from challengers.data.frames import INTERNAL
 
@@ -169,11 +169,11 @@ def _finite(value: float) -> float:
 def _auc_findings(ctx: AuditContext, section: Section) -> None:
     limit = ctx.limits.leak_auc
     for row in section.tables["column_auc"]:
-        name, models = row["column"], ", ".join(row["used_by"])
+        name = row["column"]
         if ctx.roles.get(name) in ("target", "time", "score"):
             continue
         used = bool(row["used_by"])
-        where = f"used by {models}" if used else "not used as a feature; keep it out"
+        where = said_used_by(row["used_by"]) if used else "not used as a feature; keep it out"
         if _finite(row["auc"]) >= limit:
             section.add(
                 f"leak-auc-{name}",
@@ -187,6 +187,7 @@ def _auc_findings(ctx: AuditContext, section: Section) -> None:
                 "or show it is known at authorisation time.",
                 inputs_of=row["used_by"],
                 column=name,
+                used_by=row["used_by"],
             )
         elif _finite(row["missing_auc"]) >= limit:
             section.add(
@@ -199,6 +200,7 @@ def _auc_findings(ctx: AuditContext, section: Section) -> None:
                 "(chargeback, case closed) is recorded after the outcome.",
                 inputs_of=row["used_by"],
                 column=name,
+                used_by=row["used_by"],
             )
 
 
@@ -232,9 +234,10 @@ def _after_event(ctx: AuditContext, section: Section) -> None:
                 f"{pct(share(later, n))} of its values are after '{ctx.spec.time}': it was "
                 "recorded after the transaction (a case or settlement date). Nothing derived "
                 "from it may be a model input"
-                + (f"; it is used by {', '.join(used)}." if used else "."),
+                + (f"; it is {said_used_by(used)}." if used else "."),
                 inputs_of=used,
                 column=c,
+                used_by=used,
             )
 
 
@@ -249,16 +252,18 @@ def _identifiers(ctx: AuditContext, section: Section) -> None:
         reasons = _id_reasons(ctx, name, correlations.get(name, math.nan))
         rows.append({"column": name, "time_corr": correlations.get(name), "reasons": reasons})
         if reasons:
+            users = ctx.used_by(name)
             section.add(
                 f"leak-identifier-{name}",
                 "medium",
                 AREA,
                 f"Identifier-like feature '{name}'",
-                f"It is {' and '.join(reasons)}, and used by {', '.join(ctx.used_by(name))}. A "
+                f"It is {' and '.join(reasons)}, and {said_used_by(users)}. A "
                 "model memorises ids or learns the clock: figures do not carry over to new "
                 "entities or later periods. Drop it, or replace it with aggregates over the past.",
-                inputs_of=ctx.used_by(name),
+                inputs_of=users,
                 column=name,
+                used_by=users,
             )
     section.tables["identifiers"] = rows
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from challengers.audit.context import AuditContext, Section, pct, share
+from challengers.audit.context import AuditContext, Section, pct, said_used_by, share
 
 AREA = "privacy"
 
@@ -128,7 +128,7 @@ def _advice(used: list[str], role: str | None) -> str:
     text = ""
     if used:
         text += (
-            f"It is a model input of {', '.join(used)}: personal data must not be a feature, and "
+            f"It is a model input ({said_used_by(used)}): personal data must not be a feature, and "
             "tree split thresholds can carry its values into model files. "
         )
     if role:
@@ -159,6 +159,7 @@ def _report(
             AREA,
             f"Column '{column}' holds personal data",
             f"It contains {what}. {_advice(used, role)}",
+            used_by=used,
         )
     else:
         section.add(

@@ -7,8 +7,8 @@ columns whose values nobody may print before the checks that print values (segme
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,13 @@ import polars as pl
 
 from challengers.audit.bias import check_bias
 from challengers.audit.charts import label_rate_chart
-from challengers.audit.context import AuditContext, ModelInputs, Section
+from challengers.audit.context import (
+    AuditContext,
+    ModelInputs,
+    Section,
+    named_users,
+    said_used_by,
+)
 from challengers.audit.drift import check_drift
 from challengers.audit.future import check_future
 from challengers.audit.integrity import check_integrity
@@ -75,11 +81,54 @@ class AuditResult:
             "charts": self.charts,
         }
 
+    def with_failed(self, failed: Collection[str]) -> AuditResult:
+        """This audit once a run knows which of its models ``failed`` in training: the audit ran
+        before, and named them among the models that read a column. They read nothing the run
+        evaluates: in the tables and the findings' evidence they move from ``used_by`` to
+        ``failed``, and the findings' texts mark them "(failed)". A finding's ``models`` stay the
+        models it concerns (one on a failed challenger's input still rates no champion)."""
+        gone = set(failed)
+        if not gone:
+            return self
+        tables = {
+            name: [_without_failed(row, gone) for row in rows] for name, rows in self.tables.items()
+        }
+        findings = [_finding_without_failed(f, gone) for f in self.findings]
+        return replace(self, findings=findings, tables=tables, charts=list(self.charts))
+
+    def write(self) -> None:
+        """audit.json, in the audit's directory (when it has one)."""
+        if self.output_dir is not None:
+            write_json(self.output_dir / AUDIT_FILE, self.to_json())
+
     def files(self) -> list[Path]:
         """audit.json and the charts, for logging as artifacts."""
         if self.output_dir is None:
             return []
         return [self.output_dir / AUDIT_FILE, *(self.output_dir / c for c in self.charts)]
+
+
+def _split_users(users: Sequence[str], failed: set[str]) -> tuple[list[str], list[str]]:
+    return [m for m in users if m not in failed], [m for m in users if m in failed]
+
+
+def _without_failed(row: dict[str, Any], failed: set[str]) -> dict[str, Any]:
+    """A table row naming the models that read its column, the failed ones apart."""
+    users = row.get("used_by")
+    if not isinstance(users, list) or failed.isdisjoint(users):
+        return row
+    kept, gone = _split_users(users, failed)
+    return {**row, "used_by": kept, "failed": gone}
+
+
+def _finding_without_failed(finding: Finding, failed: set[str]) -> Finding:
+    users = finding.evidence.get("used_by")
+    if not isinstance(users, list) or failed.isdisjoint(users):
+        return finding
+    kept, gone = _split_users(users, failed)
+    detail = finding.detail.replace(said_used_by(users), said_used_by(named_users(kept, gone)))
+    evidence = {**finding.evidence, "used_by": kept, "failed": gone}
+    return replace(finding, detail=detail, evidence=evidence)
 
 
 def run_audit(
@@ -132,7 +181,7 @@ def run_audit(
             drawn = draw_chart(result, windows)
             if drawn is not None:
                 result.charts.append(drawn.name)
-        write_json(out / AUDIT_FILE, result.to_json())
+        result.write()
     return result
 
 
@@ -212,4 +261,4 @@ def list_chart(result: AuditResult) -> None:
         return
     if CHART_FILE not in result.charts:
         result.charts.append(CHART_FILE)
-        write_json(result.output_dir / AUDIT_FILE, result.to_json())
+        result.write()

@@ -229,6 +229,7 @@ def _run(
     # in 0.3-0.45 alone); the outputs' imports wait until the fits are done
     with warmup.paused() if warmup is not None else contextlib.nullcontext():
         fitted = _fit_all(cfg, prepared, out, progress, store, resume)
+    audit = _after_training(audit, fitted)
     champion = fitted[0]
     agreement = check_champion(
         cfg.champion,
@@ -281,6 +282,18 @@ def _fit_all(
         fitted[mp.name] = done
     release_freed_memory()
     return [champion, *(fitted[mp.name] for mp in plan.challengers)]
+
+
+def _after_training(audit: AuditResult | None, fitted: list[Fitted]) -> AuditResult | None:
+    """The audit, which ran before training, with the challengers that failed no longer named
+    as the models that read a column (its tables, findings and audit.json): they have no
+    scores and no part in the verdict."""
+    failed = [f.plan.name for f in fitted if f.error is not None]
+    if audit is None or not failed:
+        return audit
+    marked = audit.with_failed(failed)
+    marked.write()
+    return marked
 
 
 def _note_fit(fits: dict[Hashable, Fitted], fitted: Fitted, prepared: Prepared) -> None:

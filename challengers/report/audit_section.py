@@ -122,7 +122,7 @@ def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
                 f"`{r['column']}`",
                 ", ".join(r["kinds"]) or "by its name only",
                 r["role"] or "-",
-                ", ".join(r["used_by"]) or "-",
+                _users(r) or "-",
             ]
             for r in t.get("personal_data", [])
         ],
@@ -200,7 +200,13 @@ def _how(row: dict[str, Any]) -> str:
 
 
 def _used(row: dict[str, Any]) -> str:
-    return ", ".join(row["used_by"]) or "not a feature"
+    return _users(row) or "not a feature"
+
+
+def _users(row: dict[str, Any]) -> str:
+    """The models that read the row's column; those that failed in training (a run's audit
+    runs before it) marked so, as the findings' texts mark them."""
+    return ", ".join([*row["used_by"], *(f"{m} (failed)" for m in row.get("failed", []))])
 
 
 def _finite(value: Any) -> bool:

@@ -4,6 +4,7 @@ comparison; it must not become the verdict, rate the champion, or be recommended
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from challengers.findings.context import leaking_inputs
 from challengers.report.sections import verdict
 from challengers.results import Finding
-from tests.conftest import run_config, sim_config
+from tests.conftest import SIM_FEATURES, run_config, sim_config
 
 
 def test_leaking_inputs_come_from_high_leakage_findings_that_name_a_column() -> None:
@@ -69,3 +70,59 @@ def test_a_challenger_ahead_through_a_label_copy_is_left_out_of_the_verdict(
     assert not [f for f in result.findings if f.id.startswith("scenario-gain-copying")]
     # the label copy is never a candidate input for the champion
     assert not [f for f in result.findings if "RESOLVED" in f.evidence and "blind" in f.id]
+
+
+def test_a_failed_challenger_is_not_a_user_of_the_leaking_column(
+    tmp_path: Path, sim_parquet: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit runs before training: a challenger reading the planted label copy whose fit
+    then raises was listed as a user of the column in the leakage table and the finding (report,
+    comparison.json, audit.json), though it has no scores and no part in the verdict. It is
+    marked failed there; the challenger that trained is still its user."""
+    monkeypatch.setenv("CHALLENGE_PLOTS", "off")
+    frame = pl.read_parquet(sim_parquet)
+    data = tmp_path / "data.parquet"
+    frame.with_columns(pl.col("TX_FRAUD").alias("RESOLVED")).write_parquet(data)
+    config = sim_config(data, threads=1)
+    features = [*SIM_FEATURES, "RESOLVED"]
+    config["champion"]["features"] = list(SIM_FEATURES)
+    config["challengers"] = [
+        {
+            "name": "copying",
+            "kind": "lightgbm",
+            "params": {"n_estimators": 5},
+            "features": features,
+        },
+        {  # XGBoost refuses a negative depth when it fits
+            "name": "broken",
+            "kind": "xgboost",
+            "params": {"max_depth": -3, "n_estimators": 5},
+            "features": features,
+        },
+    ]
+    result = run_config(config, tmp_path)
+    assert [m.name for m in result.failed] == ["broken"]
+    marked = "used by copying, broken (failed)"
+
+    leak = next(f for f in result.findings if f.id == "leak-auc-RESOLVED")
+    assert marked in leak.detail and "broken." not in leak.detail
+    assert leak.evidence == {"column": "RESOLVED", "used_by": ["copying"], "failed": ["broken"]}
+    out = tmp_path / "out"
+    comparison = json.loads((out / "comparison.json").read_text())
+    (saved,) = [f for f in comparison["findings"] if f["id"] == "leak-auc-RESOLVED"]
+    assert (saved["detail"], saved["evidence"]) == (leak.detail, leak.evidence)
+    audit = json.loads((out / "audit.json").read_text())
+    (row,) = [r for r in audit["tables"]["column_auc"] if r["column"] == "RESOLVED"]
+    assert (row["used_by"], row["failed"]) == (["copying"], ["broken"])
+    (audited,) = [f for f in audit["findings"] if f["id"] == "leak-auc-RESOLVED"]
+    assert audited["detail"] == leak.detail
+
+    # the leakage table of the report, in both formats
+    report = (out / "report.md").read_text()
+    (line,) = [x for x in report.splitlines() if x.startswith("| `RESOLVED` |")]
+    assert line.endswith("| copying, broken (failed) |")
+    assert f"{marked}." in report
+    html = (out / "report.html").read_text()
+    assert "<td>copying, broken (failed)</td>" in html
+    # the features both read: the honest ones' findings mark it too, never name it a user alone
+    assert ", broken." not in report and "by broken." not in report
