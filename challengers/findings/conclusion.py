@@ -34,13 +34,13 @@ class RatingRule:
     applies: Callable[[Finding, str], bool]  # (finding, champion name)
 
 
-def _about_champion(f: Finding, champion: str) -> bool:
+def about_champion(f: Finding, champion: str) -> bool:
     """A finding on the champion or on the data (no model named), not on a challenger alone."""
     return not f.models or champion in f.models
 
 
 def _high_in_trust_area(f: Finding, champion: str) -> bool:
-    return f.severity == "high" and f.area in TRUST_AREAS and _about_champion(f, champion)
+    return f.severity == "high" and f.area in TRUST_AREAS and about_champion(f, champion)
 
 
 def _champion_outperformed(f: Finding, champion: str) -> bool:
@@ -50,7 +50,7 @@ def _champion_outperformed(f: Finding, champion: str) -> bool:
 def _other_high(f: Finding, champion: str) -> bool:
     return (
         f.severity == "high"
-        and _about_champion(f, champion)
+        and about_champion(f, champion)
         and not (_high_in_trust_area(f, champion) or _champion_outperformed(f, champion))
     )
 
@@ -58,7 +58,7 @@ def _other_high(f: Finding, champion: str) -> bool:
 def _medium(f: Finding, champion: str) -> bool:
     return (
         f.severity == "medium"
-        and _about_champion(f, champion)
+        and about_champion(f, champion)
         and not _champion_outperformed(f, champion)
     )
 

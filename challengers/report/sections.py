@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from challengers.experiment_result import ExperimentResult
 from challengers.findings.comparison import MIN_FRAUDS_TO_CLAIM
+from challengers.findings.conclusion import about_champion
 from challengers.report import diagnostics as diag
 from challengers.report import governance as gov
 from challengers.report import outcomes as out
@@ -106,8 +107,24 @@ def verdict(result: ExperimentResult) -> str:
     return f"{lead} Findings: {tally}."
 
 
+TOP_FINDINGS = 8  # the summary's list: the rest are in the Findings section
+
+
+def top_findings(result: ExperimentResult) -> tuple[list[Finding], int]:
+    """The summary's high and medium findings, those on the champion or the data first at each
+    severity (the ones the overall rating reads: a challenger's own overfitting does not push the
+    champion's decay or miscalibration out of the list), and how many high and medium there are."""
+    champion = result.champion.name
+    serious = [f for f in result.findings if f.severity in ("high", "medium")]
+    ranked = sorted(
+        serious,
+        key=lambda f: (SEVERITIES.index(f.severity), not about_champion(f, champion)),
+    )
+    return ranked[:TOP_FINDINGS], len(serious)
+
+
 def summary(result: ExperimentResult) -> Section:
-    top = [f for f in result.findings if f.severity in ("high", "medium")][:8]
+    top, serious = top_findings(result)
     blocks: list[Block] = [Text(f"**Verdict.** {verdict(result)}", "verdict")]
     if result.conclusion is not None:
         blocks.append(Text(f"**{result.conclusion.sentence}** (see Overall conclusion)"))
@@ -129,7 +146,11 @@ def summary(result: ExperimentResult) -> Section:
             )
         blocks.append(Text(line + "."))
     if top:
-        blocks += [Text("**Top findings** (all findings: see Findings below)."), Findings(top)]
+        shown = f"{len(top)} of {serious} high and medium; " if serious > len(top) else ""
+        blocks += [
+            Text(f"**Top findings** ({shown}all findings: see Findings below)."),
+            Findings(top),
+        ]
     else:
         blocks.append(Text("No high or medium severity findings."))
     return Section("summary", "Summary", blocks)
