@@ -106,11 +106,30 @@ def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     return lines + _table(
         "Features recomputed without the future",
         ["model", "feature", "rows compared", "rows changed"],
-        [
-            [r["model"], f"`{r['feature']}`", _n(r["rows_compared"]), _n(r["rows_changed"])]
-            for r in t.get("future_features", [])
-        ],
+        _future_rows(t.get("future_features", [])),
     )
+
+
+def _future_rows(records: list[dict[str, Any]]) -> list[list[str]]:
+    """A row per feature that changed; a model's unchanged features in one row (the demo's graph
+    challenger listed 94 rows of "0 changed", one per feature it derives)."""
+    rows: list[list[str]] = []
+    for model in dict.fromkeys(r["model"] for r in records):
+        own = [r for r in records if r["model"] == model]
+        changed = [r for r in own if r["rows_changed"]]
+        rows += [
+            [model, f"`{r['feature']}`", _n(r["rows_compared"]), _n(r["rows_changed"])]
+            for r in changed
+        ]
+        same = [r for r in own if not r["rows_changed"]]
+        if len(same) == 1:
+            r = same[0]
+            rows.append([model, f"`{r['feature']}`", _n(r["rows_compared"]), "0"])
+        elif same:
+            what = "every feature it derives" if not changed else "its other features"
+            compared = sorted({_n(r["rows_compared"]) for r in same})
+            rows.append([model, f"{what} ({len(same)})", " or ".join(compared), "0"])
+    return rows
 
 
 def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
