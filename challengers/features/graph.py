@@ -12,8 +12,8 @@ Leakage rules, the same for every feature:
 - a label counts only when its row's time is < t - ``label_delay_days`` (the delay after which
   production learns a fraud); younger labels, and the scored row's own label, are never read;
 - snapshot features (neighbourhood, graph structure) use the days before the scored row's day only.
-Null entity values (no device on a card-present payment) make no node and no edge; the features of
-that entity are null on such rows.
+Null entity values (no device on a card-present payment), and NaN in a float id column, make no
+node and no edge; the features of that entity are null on such rows.
 
 Features per entity ``E`` and window ``w`` in days (:mod:`challengers.features.temporal`):
 ``E_tx_wd`` (count), ``E_amount_{sum,mean,max}_wd``, ``E_amount_ratio_wd`` (amount over the
@@ -191,9 +191,10 @@ def _prepare(
     stamp = pl.col(time).cast(pl.Datetime("us")) if dtype == pl.Date else pl.col(time)
     label = pl.col(target).cast(pl.Float64) if target else pl.lit(None, pl.Float64)
     value = pl.col(amount).cast(pl.Float64) if amount else pl.lit(None, pl.Float64)
-    return frame.select(
-        stamp.dt.epoch("us").alias(T), label.alias(Y), value.alias(AMT), *map(pl.col, entities)
-    )
+    # a float id's NaN is no id, as null: kept, every NaN row was one node (a device "used" by
+    # every card-present payment, a hub joining every customer into one component)
+    ids = [pl.col(e).fill_nan(None) if frame.schema[e].is_float() else pl.col(e) for e in entities]
+    return frame.select(stamp.dt.epoch("us").alias(T), label.alias(Y), value.alias(AMT), *ids)
 
 
 def _check_arguments(

@@ -267,6 +267,20 @@ def test_null_entities_make_no_node_and_null_features() -> None:
     assert out.filter(~no_device).get_column("device_tx_3d").null_count() == 0
 
 
+def test_a_nan_entity_is_no_entity_as_null() -> None:
+    """A float device id with NaN for "no device" gives the features of null ids: NaN is not one
+    device shared by every card-present payment (it was: a hub of every NaN row, counted,
+    linked to every card, merging them into one component)."""
+    log = random_log(seed=4)
+    as_nan = log.with_columns(pl.col("device").cast(pl.Float64).fill_null(float("nan")))
+    assert as_nan.get_column("device").is_nan().sum() == log.get_column("device").null_count()
+    with_null = graph_features(log, log, **KW)
+    with_nan = graph_features(as_nan, as_nan, **KW)
+    assert with_nan.equals(with_null)
+    no_device = log.get_column("device").is_null()
+    assert with_nan.filter(no_device).get_column("device_tx_3d").null_count() == no_device.sum()
+
+
 # ------------------------------------------------------------------------------- planted truth
 
 
