@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from challengers.findings.context import leaking_inputs
+from challengers.models.tree import XGBoostChallenger
 from challengers.report.sections import verdict
 from challengers.results import Finding
 from tests.conftest import SIM_FEATURES, run_config, sim_config
@@ -72,6 +73,10 @@ def test_a_challenger_ahead_through_a_label_copy_is_left_out_of_the_verdict(
     assert not [f for f in result.findings if "RESOLVED" in f.evidence and "blind" in f.id]
 
 
+def _raise(*args: object, **kwargs: object) -> None:
+    raise ValueError("the library refuses")
+
+
 def test_a_failed_challenger_is_not_a_user_of_the_leaking_column(
     tmp_path: Path, sim_parquet: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,13 +98,9 @@ def test_a_failed_challenger_is_not_a_user_of_the_leaking_column(
             "params": {"n_estimators": 5},
             "features": features,
         },
-        {  # XGBoost refuses a negative depth when it fits
-            "name": "broken",
-            "kind": "xgboost",
-            "params": {"max_depth": -3, "n_estimators": 5},
-            "features": features,
-        },
+        {"name": "broken", "kind": "xgboost", "params": {"n_estimators": 5}, "features": features},
     ]
+    monkeypatch.setattr(XGBoostChallenger, "_fit", _raise)  # its training fails
     result = run_config(config, tmp_path)
     assert [m.name for m in result.failed] == ["broken"]
     marked = "used by copying, broken (failed)"
