@@ -59,12 +59,13 @@ class TuneResult:
 
     def summary(self) -> dict[str, Any]:
         """For comparison.json and the report."""
-        first = self.trials[0] if self.trials else None
+        # the library defaults (with early stopping): what tuning improved on; the first trial,
+        # or the first after it when an interrupt failed it
+        first = next((t for t in self.trials if t.defaults and t.state == "COMPLETE"), None)
         return {
             "metric": self.metric,
             "best_value": self.best_value,
-            # trial 0 is the library defaults (with early stopping): what tuning improved on
-            "defaults_value": first.value if first and first.state == "COMPLETE" else None,
+            "defaults_value": None if first is None else first.value,
             "best_trial": self.best_trial,
             "best_params": self.best_params,
             "trials": sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials),
@@ -151,6 +152,7 @@ def _trial(state: Mapping[str, Any]) -> TrialRecord:
         steps=[(int(step), _number(value)) for step, value in state["steps"]],
         seconds=float(state["seconds"]),
         error=state.get("error"),
+        defaults=bool(state.get("defaults", int(state["number"]) == 0)),  # older checkpoints
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ class TrialRecord:
     steps: list[tuple[int, float]]  # (rounds, validation metric) every eval_every rounds
     seconds: float
     error: str | None = None
+    defaults: bool = False  # the library defaults, enqueued as the study's first trial
 
 
 def optuna_module() -> Any:
@@ -79,26 +81,41 @@ def open_study(
         )
         optuna.delete_study(study_name=name, storage=storage)
         stored = None
-    held = 0 if stored is None else stored[0]
     study = optuna.create_study(
         storage=storage,
         study_name=name,
         direction="maximize" if maximize else "minimize",
         load_if_exists=True,
-        # a resumed study draws fresh random numbers: seeded by how many trials it already holds
-        sampler=optuna.samplers.TPESampler(
-            seed=seed + held, n_startup_trials=max(3, min(10, config.trials // 3))
-        ),
+        sampler=sampler(seed, config, 0 if stored is None else stored[0]),
         pruner=_pruner(config),
     )
     study.set_user_attr("fingerprint", fingerprint)
+    study.set_user_attr("seed", seed)
     state = optuna.trial.TrialState
     for t in study.trials:  # a killed process leaves its trial RUNNING: lost, not pending
         if t.state == state.RUNNING:
             study.tell(t.number, state=state.FAIL)
-    if not study.trials and first_trial:
+    # the library defaults first, also when the interrupt came during that first trial
+    started = {state.COMPLETE, state.PRUNED, state.WAITING}
+    if first_trial and not any(t.state in started for t in study.trials):
         study.enqueue_trial(first_trial)
     return study, finished(study)
+
+
+def sampler(seed: int, config: TuneConfig, finished: int) -> Any:
+    """The seeded TPE sampler that draws the trial after ``finished`` finished ones.
+
+    :func:`optimize` gives each trial of a one-job search its own, seeded by the run's seed and
+    the finished trials before it: TPE draws from the finished trials and its random state only,
+    so a study interrupted and resumed draws what an uninterrupted one does (a failed trial, the
+    one in flight at an interrupt included, is not among what TPE reads)."""
+    import numpy as np
+
+    optuna = optuna_module()
+    drawn = int(np.random.SeedSequence([seed, finished]).generate_state(1)[0])
+    return optuna.samplers.TPESampler(
+        seed=drawn, n_startup_trials=max(3, min(10, config.trials // 3))
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -157,16 +174,29 @@ def optimize(
             counted = trial.state.name in ("COMPLETE", "PRUNED")
             advance(int(counted), description=_describe(label, study))
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.optimize(
-                objective,
-                n_trials=remaining,
-                timeout=budget,
-                n_jobs=config.n_jobs,
-                catch=(Exception,),  # one bad parameter set is a failed trial, not a lost run
-                callbacks=[on_trial],
-            )
+        def run(trials: int, timeout: float | None) -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                study.optimize(
+                    objective,
+                    n_trials=trials,
+                    timeout=timeout,
+                    n_jobs=config.n_jobs,
+                    catch=(Exception,),  # one bad parameter set is a failed trial, not a lost run
+                    callbacks=[on_trial],
+                )
+
+        if config.n_jobs > 1:  # parallel trials draw in a racy order: not replayable anyway
+            run(remaining, budget)
+            return
+        seed = int(study.user_attrs["seed"])
+        started = time.monotonic()
+        for _ in range(remaining):  # one trial at a time, each with its own seeded sampler
+            left = None if budget is None else budget - (time.monotonic() - started)
+            if left is not None and left <= 0:
+                return
+            study.sampler = sampler(seed, config, finished(study))
+            run(1, left)
 
 
 def _describe(label: str, study: Any) -> str:
@@ -205,6 +235,7 @@ def records(study: Any) -> list[TrialRecord]:
                 steps=sorted((int(k), float(v)) for k, v in t.intermediate_values.items()),
                 seconds=_seconds(t),
                 error=t.user_attrs.get("error"),
+                defaults="fixed_params" in t.system_attrs,  # what enqueue_trial leaves
             )
         )
     return out
