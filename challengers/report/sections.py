@@ -24,7 +24,7 @@ from challengers.report.document import (
     interval,
     pct,
 )
-from challengers.results import SEVERITIES, Finding
+from challengers.results import SEVERITIES, Finding, ModelResult
 
 SOUNDNESS_AREAS = (
     "data",
@@ -235,15 +235,28 @@ def _training(result: ExperimentResult) -> list[Block]:
 
 
 def _tuning(result: ExperimentResult) -> list[Block]:
-    """One line per tuned challenger: the search, its validation slice, what it gained there."""
-    lines = [
-        f"**{m.name}** tuned (Optuna): {t['trials']} trials ({t['pruned']} pruned); best "
-        f"validation {t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}, library "
-        f"defaults {fmt(t['defaults_value'])}; {'; '.join(t['folds'])}"
-        for m in result.models
-        if (t := m.tuning)
-    ]
+    """One line per tuned challenger: the search, its validation slice, what it gained there,
+    the refit, and the search's time (not in the model's fit time)."""
+    lines = [_tuned(m) for m in result.models if m.tuning]
     return [Bullets(lines)] if lines else []
+
+
+def _tuned(m: ModelResult) -> str:
+    t = m.tuning
+    failed = t.get("failed", 0)
+    error = f" (the first: {t['first_error']})" if failed and t.get("first_error") else ""
+    best = "lowest" if t.get("direction") == "minimize" else "highest"
+    # a distributed engine may have trained it on a sample: _training's line says so
+    rows = "as trained above" if m.training else "on the whole training window"
+    seconds = t.get("search_seconds")
+    return (
+        f"**{m.name}** tuned (Optuna): {t['trials'] + failed} trials: "
+        f"{t['trials'] - t['pruned']} complete, {t['pruned']} pruned, {failed} failed{error}; "
+        f"{best} validation {t['metric']} {fmt(t['best_value'])} at trial {t['best_trial']}, "
+        f"library defaults {fmt(t['defaults_value'])}; {'; '.join(t['folds'])}; refit {rows} "
+        f"with {t['best_params'].get('rounds')} rounds"
+        + (f"; search {seconds:.1f} s, not in the model's fit time" if seconds else "")
+    )
 
 
 def soundness(result: ExperimentResult, audit: Sequence[Block]) -> Section:

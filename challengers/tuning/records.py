@@ -56,6 +56,12 @@ class TuneResult:
     resumed_trials: int = 0  # finished trials found in the store when the run started
     artifacts: list[Path] = field(default_factory=list)
     folds: list[str] = field(default_factory=list)  # the fit and validation days of each fold
+    seconds: float = 0.0  # the search's wall time (the pipeline's): not in fit_seconds
+
+    @property
+    def direction(self) -> str:
+        """The study's direction: its metric's (``tune`` creates the study with it)."""
+        return "maximize" if _higher_is_better(self.metric) else "minimize"
 
     def summary(self) -> dict[str, Any]:
         """For comparison.json and the report."""
@@ -68,9 +74,12 @@ class TuneResult:
             "defaults_value": None if first is None else first.value,
             "best_trial": self.best_trial,
             "best_params": self.best_params,
+            "direction": self.direction,
             "trials": sum(t.state in ("COMPLETE", "PRUNED") for t in self.trials),
             "pruned": sum(t.state == "PRUNED" for t in self.trials),
             "failed": sum(t.state == "FAIL" for t in self.trials),
+            "first_error": next((t.error for t in self.trials if t.error), None),
+            "search_seconds": self.seconds,
             "resumed_trials": self.resumed_trials,
             "folds": self.folds,
             "study": str(self.study_path),
@@ -90,6 +99,7 @@ class TuneResult:
             "resumed_trials": self.resumed_trials,
             "artifacts": [str(p) for p in self.artifacts],
             "folds": list(self.folds),
+            "seconds": self.seconds,
         }
 
     @classmethod
@@ -107,6 +117,7 @@ class TuneResult:
             resumed_trials=int(state["resumed_trials"]),
             artifacts=[Path(p) for p in state["artifacts"]],
             folds=list(state["folds"]),
+            seconds=float(state.get("seconds", 0.0)),  # older checkpoints: not kept
         )
 
     def mlflow_params(self) -> dict[str, Any]:
@@ -115,6 +126,8 @@ class TuneResult:
             "tune.metric": self.metric,
             "tune.trials": finished,
             "tune.pruned": sum(t.state == "PRUNED" for t in self.trials),
+            "tune.failed": sum(t.state == "FAIL" for t in self.trials),
+            "tune.direction": self.direction,
             "tune.best_trial": self.best_trial,
             **{f"tune.best.{k}": v for k, v in self.best_params.items()},
         }
@@ -136,6 +149,14 @@ class TuneResult:
             )
             for t in self.trials
         ]
+
+
+def _higher_is_better(key: str) -> bool:
+    """The direction of a metric key (``NAME`` or ``NAME_PARAM``)."""
+    from challengers.evaluation.metrics import METRICS
+
+    name = max((n for n in METRICS if key == n or key.startswith(f"{n}_")), key=len)
+    return METRICS[name].higher_is_better
 
 
 def _number(value: float | None) -> float:
