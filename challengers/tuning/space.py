@@ -9,6 +9,10 @@ Rules, applied by :func:`search_space`:
 - a parameter the config fixes (in the tree's ``params``, under any alias the library accepts, or an
   explicit ``imbalance``) is not searched;
 - ``tune.space`` replaces a default range or adds a new parameter (it wins over a fixed value);
+  a name it gives under an alias (``eta``) replaces the range of that parameter
+  (``learning_rate``), and its searched value is given to an alias the config fixes too: the
+  libraries read one name of the two (the main one), and the searched value was ignored, while
+  reported as the best; naming one parameter twice in ``tune.space`` is refused;
 - each default :class:`Dim` carries the library default, so the first trial of a study is the
   untuned model (with early stopping): the search can only improve on it.
 """
@@ -20,6 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from challengers.config import SearchRange
+from challengers.errors import ConfigError
+from challengers.models.library_params import TITLES
 from challengers.models.params import IMBALANCE
 
 
@@ -109,14 +115,26 @@ COMPANIONS: dict[str, dict[str, dict[str, Any]]] = {
 def search_space(
     kind: str, overrides: Mapping[str, SearchRange], fixed: Collection[str]
 ) -> dict[str, Dim]:
-    """The space searched for a tree of ``kind``: defaults minus ``fixed`` names, plus overrides."""
+    """The space searched for a tree of ``kind``: defaults minus ``fixed`` names, plus overrides
+    (one under an alias replaces its parameter's default). ConfigError for a space that names one
+    parameter twice."""
+    defaults = DEFAULT_SPACES.get(kind, {})
+    seen: dict[str, str] = {}  # main name -> the name the space gave it
+    for name in overrides:
+        main = _main_name(kind, name)
+        if main in seen:
+            raise ConfigError(
+                f"tune.space: '{seen[main]}' and '{name}' are the same {TITLES.get(kind, kind)} "
+                f"parameter ({main}); search it once"
+            )
+        seen[main] = name
     space = {
         name: dim
-        for name, dim in DEFAULT_SPACES.get(kind, {}).items()
-        if not ({name, *dim.aliases} & set(fixed))
+        for name, dim in defaults.items()
+        if not ({name, *dim.aliases} & set(fixed)) and name not in seen
     }
     for name, r in overrides.items():
-        known = DEFAULT_SPACES.get(kind, {}).get(name)
+        known = defaults.get(_main_name(kind, name))
         space[name] = (
             Dim.from_range(r, default=known.default, aliases=known.aliases)
             if known is not None
@@ -125,11 +143,30 @@ def search_space(
     return space
 
 
+def _main_name(kind: str, name: str) -> str:
+    """The default space's name of ``name`` (itself, or the parameter it is an alias of)."""
+    for main, dim in DEFAULT_SPACES.get(kind, {}).items():
+        if name == main or name in dim.aliases:
+            return main
+    return name
+
+
+def _same_parameter(kind: str, name: str) -> set[str]:
+    """Every name of the parameter ``name`` names, in the default space's alias lists."""
+    main = _main_name(kind, name)
+    dim = DEFAULT_SPACES.get(kind, {}).get(main)
+    return {name} if dim is None else {main, *dim.aliases}
+
+
 def split_params(kind: str, values: Mapping[str, Any], fixed: Collection[str]) -> tuple[dict, Any]:
-    """Searched values -> (library params with their companions, imbalance or None)."""
+    """Searched values -> (library params with their companions, imbalance or None). A fixed
+    alias of a searched parameter takes the searched value too: the library reads one of them."""
     params = {k: v for k, v in values.items() if k != IMBALANCE}
+    for name, value in list(params.items()):
+        params.update(dict.fromkeys(_same_parameter(kind, name) & set(fixed), value))
+    searched = {_main_name(kind, k) for k in params}
     for name, extra in COMPANIONS.get(kind, {}).items():
-        if name in params:
+        if name in searched:  # under any of its names (LightGBM bags with subsample too)
             params.update({k: v for k, v in extra.items() if k not in fixed})
     return params, values.get(IMBALANCE)
 
