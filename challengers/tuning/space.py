@@ -19,6 +19,7 @@ Rules, applied by :func:`search_space`:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -134,6 +135,7 @@ def search_space(
         if not ({name, *dim.aliases} & set(fixed)) and name not in seen
     }
     for name, r in overrides.items():
+        _check_values(name, r)
         known = defaults.get(_main_name(kind, name))
         space[name] = (
             Dim.from_range(r, default=known.default, aliases=known.aliases)
@@ -141,6 +143,31 @@ def search_space(
             else Dim.from_range(r)
         )
     return space
+
+
+def _check_values(name: str, r: SearchRange) -> None:
+    """ConfigError for a range of values the tree cannot take: the class weighting is one of its
+    three (another trained as 'sqrt', reported as itself), an integer range has whole ends."""
+    weights = _WEIGHTING.choices or ()
+    if name == IMBALANCE:
+        if r.choices is None:
+            raise ConfigError(
+                f"tune.space.{IMBALANCE}: give choices: [{', '.join(weights)}] (or some of them); "
+                "the class weighting is not a number"
+            )
+        for value in r.choices:
+            if value not in weights:
+                raise ConfigError(
+                    f"tune.space.{IMBALANCE}: {value!r} is not a class weighting; choose from "
+                    f"{', '.join(weights)}"
+                )
+    if r.int and r.choices is None:
+        for end in (r.low, r.high):
+            if end is not None and not float(end).is_integer():
+                raise ConfigError(
+                    f"tune.space.{name}: an int range has whole ends, got {end}; write e.g. "
+                    f"{{low: {math.ceil(r.low or 0)}, high: {math.floor(r.high or 0)}, int: true}}"
+                )
 
 
 def _main_name(kind: str, name: str) -> str:

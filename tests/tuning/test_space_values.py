@@ -1,0 +1,30 @@
+"""A search space whose values the tree cannot take is refused, not searched: the class weighting
+has three values (an unknown one trained as 'sqrt' while reported as itself; a range was a
+TypeError), and an integer range has whole ends (2.5..3.5 drew 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from challengers.config import SearchRange
+from challengers.errors import ConfigError
+from challengers.tuning.space import search_space
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        (SearchRange(choices=["none", "foo"]), r"imbalance: 'foo' is not a class weighting"),
+        (SearchRange(low=0, high=3), r"imbalance: give choices: \[none, sqrt, balanced\]"),
+    ],
+)
+def test_a_class_weighting_is_one_of_its_three_values(given: SearchRange, said: str) -> None:
+    with pytest.raises(ConfigError, match=said):
+        search_space("lightgbm", {"imbalance": given}, frozenset())
+
+
+def test_an_integer_range_has_whole_ends() -> None:
+    with pytest.raises(ConfigError, match=r"num_leaves: an int range has whole ends, got 2.5"):
+        search_space("lightgbm", {"num_leaves": SearchRange(low=2.5, high=8, int=True)}, set())
+    space = search_space("lightgbm", {"num_leaves": SearchRange(low=2, high=8.0, int=True)}, set())
+    assert (space["num_leaves"].low, space["num_leaves"].high) == (2, 8)
