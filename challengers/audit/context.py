@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from challengers.config import FindingsConfig
+from challengers.data.checks import unread_gap
 from challengers.data.frames import DataSpec, parse_time
 from challengers.data.split import Windows
 from challengers.engine.aggregates import Aggregate
@@ -184,6 +185,15 @@ class AuditContext:
             if self.windows.exclude_known_frauds
             else ""
         )
+
+    @property
+    def unlabelled_gap(self) -> int:
+        """The rows without a label in the gap between the windows when nothing reads the gap's
+        labels (:func:`~challengers.data.checks.unread_gap`; else 0), from the daily table."""
+        gap = unread_gap(self.windows)
+        if gap is None or self.daily is None:
+            return 0
+        return int(self.daily.filter(pl.col("day").is_between(*gap))["unlabelled"].sum())
 
     def window_rows(self, which: str) -> tuple[int, int]:
         """(rows, positives) of the train or test window, from the daily table."""

@@ -1,6 +1,10 @@
 """Integrity: nulls, constant columns, duplicates, types, amounts, timestamps, time coverage, label
 rate per day and week, rows per window.
 
+A fraud rate is of the rows with a label: a day of the gap between the windows may have none
+where nothing of the run reads them (:func:`~challengers.data.checks.unread_gap`), and read as
+genuine they showed a fall in fraud that is not in the data.
+
 Queries over the whole table, run by the engine that holds the rows
 (:meth:`~challengers.audit.context.AuditContext.aggregate`): a one-row profile (every column's
 counts), the rows and frauds per day, each column's distinct-count sketch (:mod:`.distinct`,
@@ -16,6 +20,7 @@ nothing here holds more than a row per day or per register in memory.
 
 from __future__ import annotations
 
+import math
 import statistics
 from datetime import date, datetime
 from functools import partial
@@ -25,6 +30,7 @@ import polars as pl
 
 from challengers.audit import distinct
 from challengers.audit.context import AuditContext, Section, day_range, pct, said_used_by, share
+from challengers.data.checks import unread_gap
 from challengers.engine.aggregates import Aggregate, Merge
 
 AREA = "integrity"
@@ -71,9 +77,13 @@ def _aggregates(ctx: AuditContext, sketched: list[int]) -> list[Aggregate]:
     each column of ``sketched`` (indices in the schema): each merges from its results on parts of
     the rows (Spark's Arrow batches)."""
     day = ctx.time_expr.dt.date().alias("day")
-    daily = Aggregate(
-        partial(_daily, day, ctx.label), by=("day",), merge=(("rows", "sum"), ("positives", "sum"))
+    merge: tuple[tuple[str, Merge], ...] = (
+        ("rows", "sum"),
+        ("positives", "sum"),
+        ("unlabelled", "sum"),
     )
+    unlabelled = pl.col(ctx.spec.target).is_null()
+    daily = Aggregate(partial(_daily, day, ctx.label, unlabelled), by=("day",), merge=merge)
     # each column's distinct values (few by type) or HyperLogLog sketch: a streamed query each
     columns = list(ctx.schema.items())
     values = [distinct.aggregate(*columns[i], ctx.seed) for i in sketched]
@@ -141,11 +151,16 @@ def _select(exprs: list[pl.Expr], lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.select(exprs)
 
 
-def _daily(day: pl.Expr, label: pl.Expr, lf: pl.LazyFrame) -> pl.LazyFrame:
+def _daily(day: pl.Expr, label: pl.Expr, unlabelled: pl.Expr, lf: pl.LazyFrame) -> pl.LazyFrame:
+    counts = ("rows", "positives", "unlabelled")
     return (
         lf.group_by(day)
-        .agg(pl.len().alias("rows"), label.sum().alias("positives"))
-        .with_columns(pl.col("rows").cast(pl.Int64), pl.col("positives").cast(pl.Int64))
+        .agg(
+            pl.len().alias("rows"),
+            label.sum().alias("positives"),
+            unlabelled.sum().alias(counts[2]),
+        )
+        .with_columns(pl.col(c).cast(pl.Int64) for c in counts)
     )
 
 
@@ -200,9 +215,12 @@ def _column_table(ctx: AuditContext, stats: dict[str, Any], n: int) -> list[dict
 
 def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
     roles = ctx.roles
+    unread = _unlabelled_gap(ctx, section)
     for row in section.tables["columns"]:
         name, rate = row["column"], row["null_rate"]
         role = roles.get(name)
+        if role == "target":  # a gap's labels that nothing reads: said apart, not a fault
+            rate = share(round(rate * n) - unread, n)
         if role in REQUIRED_SEVERITY and rate > 0:
             section.add(
                 f"integrity-nulls-{name}",
@@ -235,6 +253,32 @@ def _nulls_and_constants(ctx: AuditContext, section: Section, n: int) -> None:
                 f"{said_used_by(users)}. Check whether missingness is expected or a feed problem.",
                 used_by=users,
             )
+
+
+def _unlabelled_gap(ctx: AuditContext, section: Section) -> int:
+    """The rows of the gap between the windows without a label when nothing reads its labels
+    (``data.checks.unread_gap``), said in an info finding; their count."""
+    missing = ctx.unlabelled_gap
+    gap = unread_gap(ctx.windows)
+    if missing and gap is not None:
+        known = (
+            " The audit's count of test frauds on entities already known fraudulent (leakage) "
+            "cannot see frauds among them."
+            if ctx.spec.entity
+            else ""
+        )
+        section.add(
+            "integrity-unlabelled-gap",
+            "info",
+            AREA,
+            "Rows without a label in the gap between the windows",
+            f"{missing:,} rows of the gap between the training and test windows ({gap[0]}.."
+            f"{gap[1]}) have no label in '{ctx.spec.target}' (labels not final yet?). Nothing "
+            "of this configuration reads them (no known-fraud exclusion, no graph features): "
+            "they are in neither window, and the fraud rates by day and window are of the "
+            f"labelled rows.{known}",
+        )
+    return missing
 
 
 def _duplicates(ctx: AuditContext, section: Section, repeats: dict[str, int], n: int) -> None:
@@ -401,13 +445,14 @@ def _label_days(ctx: AuditContext, section: Section) -> None:
     daily = ctx.daily
     if daily is None or daily.height == 0:
         return
-    rate = share(int(daily["positives"].sum()), int(daily["rows"].sum()))
+    rate = share(int(daily["positives"].sum()), int(_labelled(daily).sum()))
     w = ctx.windows
     day = pl.col("day")
     in_windows = day.is_between(w.train_start, w.train_end) | day.is_between(
         w.test_start, w.test_end
     )
-    silent = daily.filter(in_windows & (pl.col("positives") == 0) & (pl.col("rows") * rate >= 10))
+    labelled = _labelled(daily)
+    silent = daily.filter(in_windows & (pl.col("positives") == 0) & (labelled * rate >= 10))
     if silent.height:
         section.add(
             "integrity-label-missing-days",
@@ -423,15 +468,21 @@ def _label_days(ctx: AuditContext, section: Section) -> None:
 # ------------------------------------------------------------------------------------- tables
 
 
+def _labelled(daily: pl.DataFrame) -> pl.Series:
+    return daily["rows"] - daily["unlabelled"]
+
+
 def _rates(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    rated = frame.with_columns((pl.col("positives") / pl.col("rows")).alias("rate"))
+    """Each row's fraud rate, of its labelled rows (NaN: none)."""
+    labelled = pl.col("rows") - pl.col("unlabelled")
+    rated = frame.with_columns((pl.col("positives") / labelled).alias("rate"))
     return [{**r, "day": str(r["day"])} for r in rated.iter_rows(named=True)]
 
 
 def _weekly(daily: pl.DataFrame) -> pl.DataFrame:
     return (
         daily.group_by(pl.col("day").dt.truncate("1w").alias("day"))
-        .agg(pl.col("rows").sum(), pl.col("positives").sum())
+        .agg(pl.col("rows").sum(), pl.col("positives").sum(), pl.col("unlabelled").sum())
         .sort("day")
     )
 
@@ -451,8 +502,17 @@ def _rows_per_window(ctx: AuditContext, daily: pl.DataFrame) -> list[dict[str, A
     for name, cond in spans:
         part = daily.filter(cond)
         rows, positives = int(part["rows"].sum()), int(part["positives"].sum())
+        unlabelled = int(part["unlabelled"].sum())
+        labelled = rows - unlabelled
+        rate = math.nan if rows and not labelled else share(positives, labelled)
         out.append(
-            {"window": name, "rows": rows, "positives": positives, "rate": share(positives, rows)}
+            {
+                "window": name,
+                "rows": rows,
+                "positives": positives,
+                "unlabelled": unlabelled,
+                "rate": rate,
+            }
         )
     return out
 

@@ -317,17 +317,25 @@ def _entity_overlap(ctx: AuditContext, section: Section) -> list[dict[str, Any]]
         known = row["test_frauds_on_known_fraud_entities"]
         if not is_primary or ctx.windows.exclude_known_frauds or not row["test_frauds"]:
             continue
+        unseen = ctx.unlabelled_gap  # their frauds, if any, are not known here
+        not_counted = f"; the gap's {unseen:,} rows without a label not counted" if unseen else ""
         if share(known, row["test_frauds"]) >= ctx.limits.known_fraud_share:
             section.add(
                 f"leak-known-fraud-entities-{entity}",
                 "medium",
                 AREA,
                 f"Test frauds on '{entity}' values already known fraudulent",
-                f"{known:,} of {row['test_frauds']:,} test frauds "
-                f"({pct(share(known, row['test_frauds']))}) belong to entities with a fraud known "
-                "before the test day (in training or older than the label delay). Production "
+                f"{'At least ' if unseen else ''}{known:,} of {row['test_frauds']:,} test "
+                f"frauds ({pct(share(known, row['test_frauds']))}) belong to entities with a "
+                "fraud known before the test day (in training or older than the label delay"
+                f"{not_counted}). Production "
                 "would have blocked them; scoring them flatters every model. Set "
-                "split.exclude_known_frauds: true.",
+                "split.exclude_known_frauds: true"
+                + (
+                    ", once the gap's labels are filled (the exclusion reads them)."
+                    if unseen
+                    else "."
+                ),
             )
     return rows
 

@@ -15,11 +15,15 @@ Decisions (README, "Reliability"):
   a NaN amount no amount;
 - when a metric weighs by amount, a fraud's amount may not be negative: it would count a missed
   fraud as money saved (value detection of -1,025%); a genuine row's may (a refund);
-- every loaded row needs its label, the gap between the windows' too (:func:`missing_labels`
-  says where they are missing): a gap day's labels are unknown when the models are trained but
-  known during the test window, where the known-fraud exclusion and the graph features read
-  them. Read as "not fraud", the simulated data's unknown gap labels kept 127 rows and 30 frauds
-  of already-caught fraudsters in the test window (54 -> 84 frauds): the figures flattered.
+- every loaded row needs its label (:func:`missing_labels` says where they are missing), the gap
+  between the windows' too when something reads them: a gap day's labels are unknown when the
+  models are trained but known during the test window, where the known-fraud exclusion and the
+  graph features read them. Read as "not fraud", the simulated data's unknown gap labels kept
+  127 rows and 30 frauds of already-caught fraudsters in the test window (54 -> 84 frauds): the
+  figures flattered. When neither reads them (:func:`unread_gap`), the gap's labels may be
+  missing (a delivery's latest labels not final yet): its rows are in neither window, and
+  `challenge check` notes them (:func:`unlabelled_gap`); the data audit rates days and windows
+  on their labelled rows.
 """
 
 from __future__ import annotations
@@ -39,9 +43,13 @@ def check_labels(
 ) -> None:
     """The loaded rows' ``labels`` must be 0/1 (:func:`check_target`); missing ones are said
     with the windows' days they are on, which ``rows`` (a query of the loaded rows with their
-    day) gives: read only then."""
+    day) gives: read only then. Those of a gap nothing reads (:func:`unread_gap`) may be
+    missing."""
     if labels.null_count():
-        raise DataError(missing_labels(target, null_days(rows, target), windows))
+        needed = labels_needed(null_days(rows, target), windows)
+        if needed:
+            raise DataError(missing_labels(target, needed, windows))
+        labels = labels.drop_nulls()
     check_target(labels.to_frame(), target)
 
 
@@ -51,10 +59,53 @@ def null_days(rows: pl.LazyFrame, target: str) -> dict[date, int]:
     return dict(missing.iter_rows())
 
 
+def gap_readers(w: Windows) -> list[str]:
+    """What reads the labels of the gap between the training and test windows: the known-fraud
+    exclusion (an entity's fraud is known ``label_delay_days + 1`` days later, during the test
+    window) and the graph features (each entity's past frauds; any kind reading rows before
+    its window: ``history_days``)."""
+    return [
+        *(["the known-fraud exclusion"] if w.exclude_known_frauds else []),
+        *(["the graph features"] if w.history_days else []),
+    ]
+
+
+def unread_gap(w: Windows | None) -> tuple[date, date] | None:
+    """The first and last day of the gap between the windows when nothing reads its labels
+    (:func:`gap_readers`), else None (no gap, or a reader; no windows: any day is read)."""
+    if w is None or gap_readers(w) or w.gap_days <= 0:
+        return None
+    return w.train_end + timedelta(days=1), w.test_start - timedelta(days=1)
+
+
+def labels_needed(days: Mapping[date, int], windows: Windows | None) -> dict[date, int]:
+    """Of ``days`` (rows without a label, by day), those whose labels something reads: every
+    one but the days of a gap nothing reads."""
+    gap = unread_gap(windows)
+    return {d: n for d, n in days.items() if gap is None or not gap[0] <= d <= gap[1]}
+
+
+def unlabelled_gap(frame: pl.DataFrame, target: str, windows: Windows) -> str | None:
+    """The note of `challenge check` on loaded rows (``frame``, with their day) whose label is
+    missing: only in a gap nothing reads, or they would have been refused."""
+    gap = unread_gap(windows)
+    missing = frame.get_column(target).null_count() if gap is not None else 0
+    if not missing:
+        return None
+    assert gap is not None
+    return (
+        f"data.target: the gap between the training and test windows ({gap[0]}..{gap[1]}) has "
+        f"{missing:,} row{'s' * (missing != 1)} without a label; this configuration reads none "
+        "of them (no known-fraud exclusion, no graph features); fill them before turning on "
+        "split.exclude_known_frauds or adding a graph challenger"
+    )
+
+
 def missing_labels(target: str, days: Mapping[date, int], windows: Windows | None) -> str:
-    """The one line for labels missing on ``days`` (rows by day): in which parts of the loaded
-    days they are (the days before training the graph features read, the training window, the
-    gap, the test window) from which day, why the first such part needs them, how to fill them."""
+    """The one line for labels missing on ``days`` (rows by day, those whose labels are needed:
+    :func:`labels_needed`): in which parts of the loaded days they are (the days before training
+    the graph features read, the training window, the gap, the test window) from which day, why
+    the first such part needs them, how to fill them."""
     total = sum(days.values())
     missing = f"data.target: column '{target}' has {total:,} null label{'s' * (total != 1)}"
     located = [] if windows is None else _located(days, windows)
@@ -111,12 +162,9 @@ def _gap_needs(w: Windows) -> str:
         "they are unknown when the models are trained, but production knows a day's labels "
         f"{w.label_delay_days + 1} days later, during the test window"
     )
-    readers = [
-        *(["the known-fraud exclusion"] if w.exclude_known_frauds else []),
-        *(["the graph features"] if w.history_days else []),
-    ]
-    if not readers:
-        return f"{known}, and every loaded day needs its labels"
+    readers = gap_readers(w)
+    if not readers:  # labels_needed leaves such days out
+        return known
     caught = (
         " (read as 0, they would keep fraudsters production had already caught in the test rows)"
         if w.exclude_known_frauds

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from challengers.data.checks import missing_labels
+from challengers.data.checks import labels_needed, missing_labels
 from challengers.data.frames import (
     CSV,
     DAY,
@@ -316,6 +316,7 @@ def _check_target(
             values = [r[0] for r in found]
     except Exception as exc:
         raise DataError(f"{key}: cannot read the rows: {first_line(exc)}") from exc
-    if missing:
-        raise DataError(missing_labels(target, {r[0]: r[1] for r in missing}, windows))
+    needed = labels_needed({r[0]: r[1] for r in missing}, windows)  # a gap nothing reads: none
+    if needed:
+        raise DataError(missing_labels(target, needed, windows))
     check_target_values(target, dtype, 0, values)

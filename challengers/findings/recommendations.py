@@ -104,6 +104,12 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "Remove the column from the model's inputs (or prove it is known at scoring time) "
         "and retrain.",
     ),
+    (
+        "integrity-unlabelled-gap",
+        "None for this run. Fill the gap's labels as known now (0 where no fraud was reported) "
+        "before turning on split.exclude_known_frauds or adding a graph challenger: both read "
+        "them.",
+    ),
     ("privacy-", "Remove or pseudonymise the personal data before it reaches the model or logs."),
     ("integrity-", "Correct the data feed and re-run the validation on the corrected data."),
     ("bias-", "Review the coverage of the segments named with the data owners."),

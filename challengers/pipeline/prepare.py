@@ -535,7 +535,8 @@ def prepared_notes(prepared: Prepared) -> list[str]:
     assert prepared.history is not None, "check prepares with keep_history"
     found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
     untimed = data_checks.missing_times(plan.lf, plan.spec.time)
-    return [*found, *([untimed] if untimed else []), *_delay_note(w)]
+    unlabelled = data_checks.unlabelled_gap(prepared.history, plan.spec.target, w)
+    return [*found, *(n for n in (untimed, unlabelled) if n), *_delay_note(w)]
 
 
 def _delay_note(w: Windows) -> list[str]:

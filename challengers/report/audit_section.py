@@ -47,6 +47,13 @@ def blocks(audit: AuditResult, data: DataSummary | None = None) -> list[Block]:
         if data is not None
         else "The known-fraud exclusion of the run is not applied here."
     )
+    unlabelled = [r for r in t.get("rows_per_window", []) if r.get("unlabelled")]
+    if unlabelled:  # the gap's, where nothing of the run reads them (data/checks.py)
+        caption += (
+            " Rows without a label ("
+            + ", ".join(f"{r['window']}: {r['unlabelled']:,}" for r in unlabelled)
+            + ") are left out of the fraud rate."
+        )
     return [
         *_summary(audit),
         *_table(f"Rows per window. {caption}", header, rows),

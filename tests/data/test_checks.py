@@ -15,8 +15,10 @@ from challengers.data.checks import (
     check_labels,
     check_test_rows,
     check_training_rows,
+    labels_needed,
     missing_labels,
     missing_values,
+    unlabelled_gap,
 )
 from challengers.data.frames import DAY
 from challengers.errors import DataError
@@ -124,10 +126,38 @@ def test_the_gaps_labels_are_said_to_be_read_by_what_reads_them() -> None:
     assert "where the known-fraud exclusion and the graph features read them" in missing_labels(
         "y", gap, graph
     )
-    alone = missing_labels("y", gap, replace(WINDOWS, exclude_known_frauds=False))
-    assert "during the test window, and every loaded day needs its labels: fill" in alone
     anywhere = missing_labels("y", gap, None)  # an engine's load of any days
     assert anywhere.startswith("data.target: column 'y' has 1 null label (the first on 2024-02-25)")
+
+
+def test_the_gaps_labels_may_be_missing_where_nothing_reads_them() -> None:
+    """No known-fraud exclusion and no graph features: the gap's labels are read by nothing, and
+    may be missing (a delivery's latest labels); `challenge check` notes them. The other parts'
+    labels are needed as ever, and said without the gap's."""
+    unread = replace(WINDOWS, exclude_known_frauds=False)
+    frame = pl.DataFrame(
+        {"y": [0, None, 1, None], DAY: [date(2024, 2, d) for d in (20, 21, 22, 27)]}
+    )
+    check_labels(frame.get_column("y"), "y", unread, frame.lazy())
+    assert unlabelled_gap(frame, "y", unread) == (
+        "data.target: the gap between the training and test windows (2024-02-21..2024-02-27) "
+        "has 2 rows without a label; this configuration reads none of them (no known-fraud "
+        "exclusion, no graph features); fill them before turning on split.exclude_known_frauds "
+        "or adding a graph challenger"
+    )
+    assert unlabelled_gap(frame.drop_nulls(), "y", unread) is None
+    for read in (WINDOWS, replace(unread, history_days=37)):  # the exclusion, a graph's history
+        assert labels_needed({date(2024, 2, 21): 1}, read) == {date(2024, 2, 21): 1}
+        with pytest.raises(DataError, match=r"has 2 null labels in the gap "):
+            check_labels(frame.get_column("y"), "y", read, frame.lazy())
+    trained = frame.with_columns(pl.when(pl.col("y") == 0).then(None).otherwise("y").alias("y"))
+    with pytest.raises(DataError) as refused:  # a training day's: said alone
+        check_labels(trained.get_column("y"), "y", unread, trained.lazy())
+    assert str(refused.value).startswith(
+        "data.target: column 'y' has 1 null label in the training window (2024-01-31..2024-02-20;"
+        " the first on 2024-02-20); the models learn from them"
+    )
+    assert labels_needed({date(2024, 2, 21): 1}, None) == {date(2024, 2, 21): 1}  # any day
 
 
 def test_labels_are_read_by_day_only_when_some_are_missing() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,15 @@ def test_decimals_and_missing_labels_are_read_as_locally(
     said = _error(local_engine, gap, windows=WINDOWS)
     assert "null labels in the gap between the training and test windows" in said
     assert _error(spark_engine, gap, windows=WINDOWS) == said
+    # read by nothing (no known-fraud exclusion, no rows before training): loaded by both
+    unread = replace(WINDOWS, exclude_known_frauds=False)
+    nulled = load(local_engine, gap, windows=unread)
+    assert nulled.get_column("TX_FRAUD").null_count() > 0
+    assert (
+        spark_engine.to_polars(load(spark_engine, gap, windows=unread))
+        .sort(key)
+        .equals(nulled.sort(key))
+    )
 
 
 def test_head_take_and_select_give_the_local_rows_in_file_order(
