@@ -47,8 +47,8 @@ def graph_features(session: Any, history: Any, rows: Any, g: GraphSettings) -> A
     if span is None or span[0] is None:  # no rows: no features
         return rows.select("*", *(F.lit(None).cast("float").alias(n) for n in g.names))
     first, last = int(span[0]), int(span[1])
-    # history older than the longest window plus the delay (or a day) is never read, as locally
-    reach = (max(g.windows_days) + max(g.label_delay_days, 1)) * DAY_US
+    # history older than the longest window plus the delay and a day is never read, as locally
+    reach = (max(g.windows_days) + g.label_delay_days + 1) * DAY_US
     history = history.where(_micros(g.time).between(first - reach, last))
     rows = rows.withColumn(ID, F.monotonically_increasing_id())
     shifts = _shifts(g)
@@ -78,16 +78,20 @@ def _micros(time: str) -> Any:
     return F.unix_micros(F.col(time).cast("timestamp"))
 
 
-def _shifts(g: GraphSettings) -> list[int]:
-    """The distinct times before a row at which running totals are read: now, each window's
-    start, the label delay and each label window's start (microseconds back)."""
+Shift = tuple[int, bool]  # microseconds back, from the row's time or (True) its day's start
+
+
+def _shifts(g: GraphSettings) -> list[Shift]:
+    """The distinct times before a row at which running totals are read: now and each window's
+    start, back from the row's time; the label delay and each label window's start, back from
+    the start of the row's day (a day's labels are known ``delay + 1`` days later, as locally)."""
     delay = g.label_delay_days * DAY_US
-    wanted = [0, delay, *(w * DAY_US for w in g.windows_days)]
-    wanted += [delay + w * DAY_US for w in g.windows_days]
+    wanted = [(0, False), *((w * DAY_US, False) for w in g.windows_days), (delay, True)]
+    wanted += [(delay + w * DAY_US, True) for w in g.windows_days]
     return list(dict.fromkeys(wanted))
 
 
-def _union(history: Any, rows: Any, g: GraphSettings, shifts: list[int]) -> Any:
+def _union(history: Any, rows: Any, g: GraphSettings, shifts: list[Shift]) -> Any:
     """History rows, one probe per scored row and shift (at its time minus the shift), and the
     pairs' interval events, in one frame."""
     from pyspark.sql import functions as F
@@ -103,6 +107,10 @@ def _union(history: Any, rows: Any, g: GraphSettings, shifts: list[int]) -> Any:
         *g.entities,
     )
     shift = F.explode(F.array(*(F.lit(i) for i in range(len(shifts)))))
+    back = F.element_at(F.array(*(F.lit(b) for b, _ in shifts)), F.col(SHIFT) + 1)
+    from_day = F.element_at(F.array(*(F.lit(d) for _, d in shifts)), F.col(SHIFT) + 1)
+    # a probe back from the day's start: its time less the time since midnight (pmod floors)
+    since_midnight = F.when(from_day, F.pmod(F.col(T), F.lit(DAY_US))).otherwise(F.lit(0))
     probes = (
         rows.select(ID, _micros(g.time).alias(T), *g.entities)
         .withColumn(SHIFT, shift)
@@ -110,7 +118,7 @@ def _union(history: Any, rows: Any, g: GraphSettings, shifts: list[int]) -> Any:
             ID,
             F.lit(PROBE).alias(KIND),
             SHIFT,
-            (F.col(T) - F.element_at(F.array(*map(F.lit, shifts)), F.col(SHIFT) + 1)).alias(T),
+            (F.col(T) - since_midnight - back).alias(T),
             F.lit(None).cast("double").alias(Y),
             F.lit(None).cast("double").alias(AMOUNT),
             *g.entities,
@@ -164,7 +172,7 @@ def _events(past: Any, g: GraphSettings, a: str, b: str, kind: int) -> Any:
     )
 
 
-def _probed(union: Any, g: GraphSettings, shifts: list[int]) -> Any:
+def _probed(union: Any, g: GraphSettings, shifts: list[Shift]) -> Any:
     """Per scored row (ID): each entity's running totals strictly before each probe time, the
     pairs' open intervals and the largest recent amounts at the row's own time (shift 0).
 
@@ -209,12 +217,12 @@ def _probed(union: Any, g: GraphSettings, shifts: list[int]) -> Any:
     return windowed.where(F.col(KIND) == PROBE).groupBy(ID).agg(*picks)
 
 
-def _entity_windows(g: GraphSettings, e: str, shifts: list[int]) -> dict[str, Any]:
+def _entity_windows(g: GraphSettings, e: str, shifts: list[Shift]) -> dict[str, Any]:
     """Counts, amounts (sum, mean, ratio) and known frauds of ``e`` per window, as differences
     of running totals (:func:`challengers.features.temporal.entity_windows`)."""
     from pyspark.sql import functions as F
 
-    def at(stat: str, shift: int) -> Any:
+    def at(stat: str, shift: Shift) -> Any:
         return F.coalesce(F.col(f"{stat}@{e}@{shifts.index(shift)}"), F.lit(0)).cast("double")
 
     def ratio(num: Any, den: Any) -> Any:
@@ -225,17 +233,19 @@ def _entity_windows(g: GraphSettings, e: str, shifts: list[int]) -> dict[str, An
     out: dict[str, Any] = {}
     for w in g.windows_days:
         back = w * DAY_US
-        out[f"{e}_tx_{w}d"] = at("n", 0) - at("n", back)
+        now, start = (0, False), (back, False)
+        out[f"{e}_tx_{w}d"] = at("n", now) - at("n", start)
         if value is not None:
-            total = at("amt", 0) - at("amt", back)
-            mean = ratio(total, at("amt_n", 0) - at("amt_n", back))
+            total = at("amt", now) - at("amt", start)
+            mean = ratio(total, at("amt_n", now) - at("amt_n", start))
             out[f"{e}_amount_sum_{w}d"] = total
             out[f"{e}_amount_mean_{w}d"] = mean
             out[f"{e}_amount_ratio_{w}d"] = ratio(value, mean)
             out[f"{e}_amount_max_{w}d"] = F.col(f"{e}_amount_max_{w}d")
-        frauds = at("y", delay) - at("y", delay + back)
+        known, older = (delay, True), (delay + back, True)  # back from the day's start
+        frauds = at("y", known) - at("y", older)
         out[f"{e}_fraud_{w}d"] = frauds
-        out[f"{e}_fraud_rate_{w}d"] = ratio(frauds, at("lab", delay) - at("lab", delay + back))
+        out[f"{e}_fraud_rate_{w}d"] = ratio(frauds, at("lab", known) - at("lab", older))
     return {name: F.when(F.col(e).isNotNull(), v) for name, v in out.items()}
 
 

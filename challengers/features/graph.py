@@ -9,8 +9,10 @@ Leakage rules, the same for every feature:
 - a history row counts for a scored row at time t only when its time is < t; rows at the same
   timestamp as t are left out (simultaneous transactions are not "earlier", and a batch scored at
   once cannot inform itself);
-- a label counts only when its row's time is < t - ``label_delay_days`` (the delay after which
-  production learns a fraud); younger labels, and the scored row's own label, are never read;
+- a label counts only when its row's day is at most the scored row's day less
+  ``label_delay_days + 1``: production learns a day's labels at the start of the day
+  ``label_delay_days + 1`` days later (the split's known-fraud exclusion reads them so too);
+  younger labels, those of the row's own day, and the scored row's own label are never read;
 - snapshot features (neighbourhood, graph structure) use the days before the scored row's day only.
 Null entity values (no device on a card-present payment), and NaN in a float id column, make no
 node and no edge; the features of that entity are null on such rows.
@@ -18,7 +20,8 @@ node and no edge; the features of that entity are null on such rows.
 Features per entity ``E`` and window ``w`` in days (:mod:`challengers.features.temporal`):
 ``E_tx_wd`` (count), ``E_amount_{sum,mean,max}_wd``, ``E_amount_ratio_wd`` (amount over the
 entity's mean), ``E_distinct_F_wd`` (distinct counterparts F: the degree), ``E_fraud_wd`` and
-``E_fraud_rate_wd`` (known frauds and their rate in ``[t - delay - w, t - delay)``). From daily
+``E_fraud_rate_wd`` (known frauds and their rate in ``[k - w, k)``, ``k`` the start of the row's
+day less ``delay`` days). From daily
 snapshots of the graph over the longest window (:mod:`challengers.features.snapshots`):
 ``F_fraud_accounts`` (known-fraud accounts that used F), ``A_risky_F`` (the account's counterparts
 used by other known-fraud accounts) and, with ``structure``, ``E_component_size``,
@@ -82,8 +85,8 @@ def graph_features(
     r = _prepare(rows, entities, time, None, amount).with_row_index(ROW)
     r = r.sort(T, maintain_order=True).with_row_index(POS)
     h = _prepare(history, entities, time, target, amount)
-    if r.height:  # rows older than the longest window plus the delay (or day) are never read
-        reach = (max(windows_days) + max(label_delay_days, 1)) * DAY_US
+    if r.height:  # rows older than the longest window plus the delay and a day are never read
+        reach = (max(windows_days) + label_delay_days + 1) * DAY_US
         first, last = r.get_column(T).min(), r.get_column(T).max()
         h = h.filter(pl.col(T).is_between(first - reach, last))  # type: ignore[operator]
     h = h.sort(T)

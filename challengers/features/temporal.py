@@ -4,8 +4,10 @@ Each windowed sum is a difference of cumulative sums: an entity's row count in `
 ``C(t) - C(t - w)``, where ``C(x)`` counts the entity's rows strictly before ``x``. ``C`` is one
 polars ``join_asof`` (backward, exact matches excluded) against the entity's cumulative table, so
 the scored row and every row at the same timestamp are left out: simultaneous rows are not
-"earlier", and a batch scored together cannot see itself. Labels use the same table shifted by the
-label delay: a label is known at ``t`` when its row is older than ``t - delay``.
+"earlier", and a batch scored together cannot see itself. Labels use the same table read at the
+start of the row's day less the label delay: production learns a day's labels ``delay + 1`` days
+later (at the start of day ``d + delay + 1``), so a row of day ``d`` knows the labels of the days up
+to ``d - delay - 1``, as the split's known-fraud exclusion and the snapshots read them.
 
 Maxima have no cumulative form: they come from polars' sliding-window ``rolling_max_by``
 (``closed="left"``) over the history rows with the scored rows interleaved as empty values. Distinct
@@ -56,12 +58,15 @@ def as_of(
     columns: Sequence[str],
     *,
     on: str = T,
+    day_start: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Running totals of ``table`` strictly before each row's time minus ``shift_us`` (0 if none).
+    """Running totals of ``table`` strictly before each row's time minus ``shift_us`` (0 if none);
+    with ``day_start``, before the start of the row's day minus ``shift_us``.
 
     ``rows`` must be sorted by ``_t``; so is every shifted copy of it, which join_asof needs.
     """
-    left = rows.select(pl.col(entity), (pl.col(T) - shift_us).alias(Q))
+    at = pl.col(T) - pl.col(T) % DAY_US if day_start else pl.col(T)  # polars' % floors, as //
+    left = rows.select(pl.col(entity), (at - shift_us).alias(Q))
     joined = left.join_asof(
         table.select(entity, on, *columns),
         left_on=Q,
@@ -90,13 +95,15 @@ def entity_windows(
 ) -> dict[str, np.ndarray]:
     """Counts, amounts and known-fraud counts and rates of ``entity`` per window.
 
-    Activity windows are ``[t - w, t)``; label windows are ``[t - delay - w, t - delay)``, the
-    rows whose labels production already had (the Fraud Detection Handbook's terminal risk).
+    Activity windows are ``[t - w, t)``; label windows are ``[k - w, k)`` with ``k`` the start of
+    the row's day less the delay, the rows whose labels production already had (the Fraud
+    Detection Handbook's terminal risk): a label is known from the start of the day
+    ``delay + 1`` days after its row's day, never on its own day.
     """
     table = cumulative(history, entity)
     delay = label_delay_days * DAY_US
     now = as_of(rows, table, entity, 0, SUMS)
-    known = as_of(rows, table, entity, delay, ("lab", "y")) if delay else now
+    known = as_of(rows, table, entity, delay, ("lab", "y"), day_start=True)
     value = rows.get_column(AMT).cast(pl.Float64).fill_null(np.nan).to_numpy()
     out: dict[str, np.ndarray] = {}
     for w in windows_days:
@@ -108,7 +115,7 @@ def entity_windows(
             out[f"{entity}_amount_sum_{w}d"] = total
             out[f"{entity}_amount_mean_{w}d"] = mean
             out[f"{entity}_amount_ratio_{w}d"] = _ratio(value, mean)
-        older = as_of(rows, table, entity, delay + w * DAY_US, ("lab", "y"))
+        older = as_of(rows, table, entity, delay + w * DAY_US, ("lab", "y"), day_start=True)
         frauds = known["y"] - older["y"]
         out[f"{entity}_fraud_{w}d"] = frauds
         out[f"{entity}_fraud_rate_{w}d"] = _ratio(frauds, known["lab"] - older["lab"])

@@ -13,7 +13,7 @@ import pytest
 
 from challengers.engine.base import GraphSettings
 from challengers.engine.local import LocalEngine
-from tests.features.test_graph_features import KW, random_log
+from tests.features.test_graph_features import KW, early_fraud_log, random_log
 
 pytestmark = pytest.mark.slow  # Spark jobs: seconds each
 
@@ -48,6 +48,16 @@ def test_graph_features_on_spark_equal_the_local_ones_on_ties_and_nulls(spark_en
     assert_same_features(
         spark_engine, log, rows, GraphSettings(**kw, structure_every_days=3, account="shop")
     )
+
+
+@pytest.mark.parametrize("delay", [0, 2])
+def test_labels_are_known_from_the_same_day_on_spark(spark_engine: Any, delay: int) -> None:
+    """A day's labels are known ``delay + 1`` days later on Spark as locally (the label windows
+    read back from the start of the row's day, not from its time)."""
+    log = early_fraud_log(delay)
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in KW.items()}
+    settings = GraphSettings(**{**kw, "label_delay_days": delay})
+    assert_same_features(spark_engine, log, log.tail(log.height - 1), settings)
 
 
 def test_graph_features_on_spark_equal_the_local_ones_on_the_demo(spark_engine: Any) -> None:

@@ -53,8 +53,10 @@ def random_log(rows: int = 500, days: int = 10, seed: int = 0) -> pl.DataFrame:
 
 
 def reference_temporal(log: pl.DataFrame, row: dict, name: str, delay_days: int) -> float:
-    """One windowed feature of one row, by scanning the log the slow, obvious way."""
+    """One windowed feature of one row, by scanning the log the slow, obvious way. Labels are
+    known from the start of the day ``delay_days + 1`` days after their row's day."""
     t, delay = row["t"], timedelta(days=delay_days)
+    known = datetime.combine(t.date(), datetime.min.time()) - delay
     for e in ENTITIES:
         for w in WINDOWS:
             win = timedelta(days=w)
@@ -64,7 +66,7 @@ def reference_temporal(log: pl.DataFrame, row: dict, name: str, delay_days: int)
                 return np.nan
             mine = log.filter(pl.col(e) == row[e])
             recent = mine.filter((pl.col("t") >= t - win) & (pl.col("t") < t))
-            labelled = mine.filter((pl.col("t") >= t - delay - win) & (pl.col("t") < t - delay))
+            labelled = mine.filter((pl.col("t") >= known - win) & (pl.col("t") < known))
             amounts = recent.get_column("amount").drop_nulls()
             mean = amounts.mean() if len(amounts) else np.nan
             kind = name[len(e) + 1 : -len(f"_{w}d")]
@@ -233,6 +235,38 @@ def test_labels_younger_than_the_delay_are_never_read() -> None:
         pl.when(older).then(1 - pl.col("y")).otherwise(pl.col("y")).alias("y")
     )
     assert not graph_features(log, rows, **KW).equals(graph_features(flipped, rows, **KW))
+
+
+def early_fraud_log(delay: int) -> pl.DataFrame:
+    """One shop: a fraud at 01:00 on day 0, then genuine payments at 02:00 and 23:00 of days 0 to
+    ``delay + 1``."""
+    times = [START + timedelta(hours=1)]
+    times += [START + timedelta(days=d, hours=h) for d in range(delay + 2) for h in (2, 23)]
+    return pl.DataFrame(
+        {
+            "t": times,
+            "card": list(range(len(times))),
+            "shop": ["a"] * len(times),
+            "device": [None] * len(times),
+            "amount": [10.0] * len(times),
+            "y": [1] + [0] * (len(times) - 1),
+        },
+        schema_overrides={"device": pl.Int64},
+    )
+
+
+@pytest.mark.parametrize("delay", [0, 2])
+def test_a_label_is_known_from_the_start_of_the_day_delay_plus_one_days_later(delay: int) -> None:
+    """A fraud at 01:00 on day 0 is known from day ``delay + 1`` (the split's known-fraud
+    exclusion reads it so): not by the shop's 23:00 payment of day ``delay``, 22 hours more than
+    the delay after it (it was), nor, with no delay, by the same day's later payments."""
+    log = early_fraud_log(delay)
+    rows = log.tail(log.height - 1)
+    out = graph_features(log, rows, **{**KW, "label_delay_days": delay})
+    day = rows.get_column("t").dt.day() - START.day
+    known = [float(d >= delay + 1) for d in day]
+    assert out.get_column(f"shop_fraud_{max(WINDOWS)}d").to_list() == known
+    assert out.get_column("shop_fraud_accounts").to_list() == known
 
 
 def test_rows_at_the_same_timestamp_do_not_see_each_other() -> None:

@@ -36,8 +36,10 @@ def test_handbook_from_raw_columns(handbook_path: Path, tmp_path: Path, tracking
     raw_model, graph = models["lgbm-raw"], models["graph-lgbm"]
     assert graph.status == "ok", graph.error
     assert raw_model.metrics["pr_auc"] < 0.15
-    assert graph.metrics["pr_auc"] >= 0.65
-    assert graph.metrics["entity_precision_at_100"] >= 0.28
+    # 0.624 and 0.277 (0.676 and 0.296 while the label windows read the labels of the part of
+    # day d - delay before the row's time, which production learns on day d + 1)
+    assert graph.metrics["pr_auc"] >= 0.60
+    assert graph.metrics["entity_precision_at_100"] >= 0.26
     assert graph.delta_vs_champion["pr_auc"].ci[0] > 0
     # what the validator sees: the graph features the model leans on
     top = sorted(graph.importance, key=graph.importance.__getitem__, reverse=True)[:5]
