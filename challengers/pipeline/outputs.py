@@ -144,8 +144,25 @@ def write_outputs(
                 f.model.save(directory)
     write_atomic(
         out / "config.resolved.yaml",
-        yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False),
+        yaml.safe_dump(resolved_config(cfg), sort_keys=False),
     )
+
+
+def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
+    """The config with every default written out, as `challenge replicate` replays it, except a
+    tuned tree's ``imbalance`` the config left unset: set, it is fixed and not searched
+    (``tuning.search.fixed_params``), and every replay of a tuned run searched a smaller space
+    than the run did, and differed."""
+    dump = cfg.model_dump(mode="json")
+    for c, written in zip(cfg.challengers, dump["challengers"], strict=True):
+        tuned = c.tuning()
+        if tuned is None or "imbalance" in tuned[1].model_fields_set:
+            continue
+        # the section holding the tree's params: the challenger's own, or its model:
+        section = written if tuned[1] is c else written.get("model")
+        if isinstance(section, dict):
+            section.pop("imbalance", None)
+    return dump
 
 
 P = ParamSpec("P")

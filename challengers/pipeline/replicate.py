@@ -28,6 +28,7 @@ from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
 from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
 from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by
+from challengers.tuning.records import validation_metrics
 
 Status = Literal["identical", "within_tolerance", "differs"]
 
@@ -226,6 +227,8 @@ def compare_results(
             for k, v in current.flat_metrics().items()
             if k not in TIMING_KEYS and current.status == "ok"
         }
+        if current.tuning and current.status == "ok":  # logged beside them (outputs.py)
+            now.update(validation_metrics(current.tuning))
         was = logged.comparable()
         for key in dict.fromkeys([*was, *now]):
             checks.append(

@@ -133,7 +133,7 @@ class TuneResult:
         }
 
     def mlflow_metrics(self) -> dict[str, float]:
-        return {f"tune_validation_{self.metric}": self.best_value}
+        return validation_metrics(self.summary())
 
     def nested_runs(self) -> list[NestedRun]:
         """The trials as nested runs under the challenger's run."""
@@ -149,6 +149,12 @@ class TuneResult:
             )
             for t in self.trials
         ]
+
+
+def validation_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """A tuning's metrics on its model's MLflow run (from its :meth:`TuneResult.summary`):
+    the best validation value, which `challenge replicate` compares too."""
+    return {f"tune_validation_{summary['metric']}": float(summary["best_value"])}
 
 
 def _higher_is_better(key: str) -> bool:
