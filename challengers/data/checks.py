@@ -213,29 +213,46 @@ def check_training_rows(train: pl.DataFrame, *, entity: str | None) -> None:
     """Raise DataError when the entity is missing on some rows of the training window: the
     in-sample metrics code the window's entities (a null one became a garbage code that crashed
     the process in compiled code), and the known-fraud exclusion reads its fraudsters. ``train``
-    without rows (a run whose training rows stay on the engine) is not checked here."""
+    without rows (a run whose training rows stay on the engine) is checked by the engine's counts
+    instead: :func:`check_training_entity_counts`."""
     if entity is not None and train.height:
-        rows = f"{train.height:,} rows of the training window"
-        _check_entity(train, entity, rows, "the in-sample metrics and known frauds group by it")
+        check_training_entity_counts(entity, train.height, *_nulls_and_nans(train[entity]))
+
+
+def check_training_entity_counts(entity: str, rows: int, nulls: int, nans: int) -> None:
+    """:func:`check_training_rows` from the counts of the window's ``rows`` whose entity is null
+    or NaN, counted where the rows are (a Spark run's training rows stay on its executors)."""
+    rows_text = f"{rows:,} rows of the training window"
+    why = "the in-sample metrics and known frauds group by it"
+    _refuse_missing_entity(entity, nulls, nans, rows_text, why)
 
 
 def _check_entity(frame: pl.DataFrame, entity: str, rows: str, why: str) -> None:
-    missing, what = missing_values(frame.get_column(entity))
-    if missing:
+    _refuse_missing_entity(entity, *_nulls_and_nans(frame.get_column(entity)), rows, why)
+
+
+def _refuse_missing_entity(entity: str, nulls: int, nans: int, rows: str, why: str) -> None:
+    if nulls or nans:
         raise DataError(
-            f"data.entity: column '{entity}' is {what} in {missing:,} of the {rows}; {why} and "
-            "need an id on every row: fill the gaps (e.g. with the transaction id) or unset "
-            "data.entity"
+            f"data.entity: column '{entity}' is {_missing_kind(nulls, nans)} in "
+            f"{nulls + nans:,} of the {rows}; {why} and need an id on every row: fill the gaps "
+            "(e.g. with the transaction id) or unset data.entity"
         )
 
 
 def missing_values(column: pl.Series) -> tuple[int, str]:
     """How many values are missing, null or NaN (a float column's NaN is no value either: as an
     entity it pooled every such row into one customer), and which of the two they are."""
-    nulls = column.null_count()
-    nans = int(column.is_nan().sum()) if column.dtype.is_float() else 0
-    what = "null or NaN" if nulls and nans else "NaN" if nans else "null"
-    return nulls + nans, what
+    nulls, nans = _nulls_and_nans(column)
+    return nulls + nans, _missing_kind(nulls, nans)
+
+
+def _nulls_and_nans(column: pl.Series) -> tuple[int, int]:
+    return column.null_count(), int(column.is_nan().sum()) if column.dtype.is_float() else 0
+
+
+def _missing_kind(nulls: int, nans: int) -> str:
+    return "null or NaN" if nulls and nans else "NaN" if nans else "null"
 
 
 def _check_fraud_amounts(test: pl.DataFrame, target: str, amount: str, rows: str) -> None:

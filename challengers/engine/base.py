@@ -333,6 +333,10 @@ class Engine(ABC, Generic[F]):
         """The number of genuine (target 0) and fraud (target 1) rows."""
         raise NotImplementedError(f"engine {self.kind} does not count classes")
 
+    def missing_counts(self, rows: F, column: str) -> tuple[int, int]:
+        """The rows whose ``column`` is null, and those where it is NaN (a float column's)."""
+        raise NotImplementedError(f"engine {self.kind} does not count missing values")
+
     def sample(
         self, rows: F, *, target: str, size: int, seed: int, by: Sequence[str] | None = None
     ) -> pl.DataFrame:

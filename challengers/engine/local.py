@@ -161,6 +161,10 @@ class LocalEngine(Engine[pl.DataFrame]):
         positives = int(rows.get_column(target).cast(pl.Int64).sum())
         return rows.height - positives, positives
 
+    def missing_counts(self, rows: pl.DataFrame, column: str) -> tuple[int, int]:
+        values = rows.get_column(column)
+        return values.null_count(), int(values.is_nan().sum()) if values.dtype.is_float() else 0
+
     def score_stats(
         self, rows: pl.DataFrame, *, score: str, target: str, amount: str | None = None
     ) -> ScoreStats:

@@ -319,6 +319,17 @@ class SparkEngine(Engine[Any]):
         return int(n) - int(positives or 0), int(positives or 0)
 
     @cluster_errors
+    def missing_counts(self, rows: Any, column: str) -> tuple[int, int]:
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import DoubleType, FloatType
+
+        value = F.col(column)
+        floats = isinstance(rows.schema[column].dataType, DoubleType | FloatType)
+        nans = F.sum(F.isnan(value).cast("long")) if floats else F.lit(0)  # NaN: not null here
+        nulls, nan_count = rows.agg(F.sum(value.isNull().cast("long")), nans).first()
+        return int(nulls or 0), int(nan_count or 0)
+
+    @cluster_errors
     def sample(
         self, rows: Any, *, target: str, size: int, seed: int, by: Sequence[str] | None = None
     ) -> pl.DataFrame:

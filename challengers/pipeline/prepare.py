@@ -18,7 +18,11 @@ import polars as pl
 from challengers.analysis.budget import budget_from_rate
 from challengers.config import ExperimentConfig
 from challengers.data import checks as data_checks
-from challengers.data.checks import check_test_rows, check_training_rows
+from challengers.data.checks import (
+    check_test_rows,
+    check_training_entity_counts,
+    check_training_rows,
+)
 from challengers.data.frames import (
     DAY,
     DataSpec,
@@ -239,6 +243,9 @@ def _windows_from_engine(
         test = _held(plan, engine.to_polars(engine.select(split.test, [*plan.named, DAY])))
         head = _held(plan, engine.head(split.train, INPUT_EXAMPLE_ROWS))
         negatives, positives = engine.class_counts(split.train, plan.spec.target)
+        if plan.spec.entity is not None:  # the check the driver makes of rows it holds
+            missing = engine.missing_counts(split.train, plan.spec.entity)
+            check_training_entity_counts(plan.spec.entity, negatives + positives, *missing)
         train, counts = head.clear(), (negatives + positives, positives)
     else:
         train = _held(plan, engine.to_polars(split.train))

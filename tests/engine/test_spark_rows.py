@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 
 from challengers.data.frames import DAY, require_columns
 from challengers.data.split import Windows
@@ -179,3 +180,62 @@ def test_head_take_and_select_give_the_local_rows_in_file_order(
     assert spark_engine.take(rows, positions).equals(local_engine.take(local, positions))
     selected = spark_engine.to_polars(spark_engine.select(rows, ["y", "id"]))
     assert selected.equals(local_engine.select(local, ["y", "id"]))
+
+
+def test_missing_counts_are_the_local_engine_s(
+    spark_engine: Any, local_engine: LocalEngine, tmp_path: Path
+) -> None:
+    frame = pl.DataFrame(
+        {
+            "ints": [1, None, 3, None],
+            "floats": [1.0, float("nan"), None, 2.0],
+            "text": ["a", None, "c", "d"],
+        }
+    )
+    path = tmp_path / "missing.parquet"
+    frame.write_parquet(path)
+    rows = spark_engine.session.read.parquet(str(path))
+    expected = {"ints": (2, 0), "floats": (1, 1), "text": (1, 0)}
+    for column, counts in expected.items():
+        assert local_engine.missing_counts(frame, column) == counts
+        assert spark_engine.missing_counts(rows, column) == counts
+
+
+def test_a_missing_training_entity_is_refused_where_the_training_rows_stay_on_spark(
+    spark_engine: Any, sim_frame: pl.DataFrame, tmp_path: Path
+) -> None:
+    """A narrow run brings no training row to the driver, whose check of the entities then saw
+    none: a null customer id in the training window passed on Spark where it is refused locally
+    (locally it had crashed the process after the fits)."""
+    from challengers.config import load_config
+    from challengers.pipeline.prepare import prepare
+    from challengers.pipeline.run import RunOptions
+    from challengers.progress import SilentProgress
+    from tests.conftest import ROOT, sim_config
+
+    in_train = pl.col("TX_DATETIME").dt.date().is_between(WINDOWS.train_start, WINDOWS.train_end)
+    first = sim_frame.filter(in_train)["TRANSACTION_ID"][0]
+    holed = sim_frame.with_columns(
+        pl.when(pl.col("TRANSACTION_ID") == first)
+        .then(None)
+        .otherwise(pl.col("CUSTOMER_ID"))
+        .alias("CUSTOMER_ID")
+    )
+    data = tmp_path / "holed.parquet"
+    holed.write_parquet(data)
+    champion = {"name": "champ", "model": str(ROOT / "data" / "champion.json")}
+    challengers = [{"name": "lgbm", "kind": "lightgbm", "params": {"n_estimators": 5}}]
+    (tmp_path / "experiment.yaml").write_text(
+        yaml.safe_dump(sim_config(data, champion=champion, challengers=challengers))
+    )
+    cfg = load_config(tmp_path / "experiment.yaml")
+    messages = {}
+    for engine, master in (("local", None), ("spark", "local[2]")):
+        with pytest.raises(DataError) as caught:  # keep_history=False: a run's preparation
+            prepare(
+                cfg.with_engine(engine, master), RunOptions(), SilentProgress(), keep_history=False
+            )
+        messages[engine] = str(caught.value)
+    assert messages["spark"] == messages["local"]
+    assert "data.entity: column 'CUSTOMER_ID' is null in 1 of the" in messages["spark"]
+    assert "rows of the training window" in messages["spark"]
