@@ -142,6 +142,12 @@ def search_space(
             if known is not None
             else Dim.from_range(r)
         )
+    if not space:
+        raise ConfigError(
+            f"tune: nothing to search: every parameter of the default {TITLES.get(kind, kind)} "
+            f"space ({', '.join(defaults)}) is set in params or imbalance; add a range under "
+            "tune.space, or remove tune"
+        )
     return space
 
 

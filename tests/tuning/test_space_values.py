@@ -28,3 +28,14 @@ def test_an_integer_range_has_whole_ends() -> None:
         search_space("lightgbm", {"num_leaves": SearchRange(low=2.5, high=8, int=True)}, set())
     space = search_space("lightgbm", {"num_leaves": SearchRange(low=2, high=8.0, int=True)}, set())
     assert (space["num_leaves"].low, space["num_leaves"].high) == (2, 8)
+
+
+def test_a_space_with_nothing_left_to_search_is_refused() -> None:
+    """Every default parameter fixed and no tune.space: refused where the space is read (the plan
+    check reaches it before any row is read), not found out after the data loaded."""
+    from challengers.tuning.space import DEFAULT_SPACES
+
+    fixed = frozenset(DEFAULT_SPACES["xgboost"])
+    with pytest.raises(ConfigError, match=r"tune: nothing to search: every parameter of"):
+        search_space("xgboost", {}, fixed)
+    assert search_space("xgboost", {"gamma": SearchRange(low=0, high=1)}, fixed)
