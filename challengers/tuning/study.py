@@ -174,29 +174,41 @@ def optimize(
             counted = trial.state.name in ("COMPLETE", "PRUNED")
             advance(int(counted), description=_describe(label, study))
 
-        def run(trials: int, timeout: float | None) -> None:
+        def run(trials: int, timeout: float | None, jobs: int) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 study.optimize(
                     objective,
                     n_trials=trials,
                     timeout=timeout,
-                    n_jobs=config.n_jobs,
+                    n_jobs=jobs,
                     catch=(Exception,),  # one bad parameter set is a failed trial, not a lost run
                     callbacks=[on_trial],
                 )
 
-        if config.n_jobs > 1:  # parallel trials draw in a racy order: not replayable anyway
-            run(remaining, budget)
-            return
         seed = int(study.user_attrs["seed"])
         started = time.monotonic()
-        for _ in range(remaining):  # one trial at a time, each with its own seeded sampler
-            left = None if budget is None else budget - (time.monotonic() - started)
-            if left is not None and left <= 0:
+
+        def left() -> float | None:
+            return None if budget is None else budget - (time.monotonic() - started)
+
+        # One trial at a time, each with its own seeded sampler. With n_jobs > 1 only a waiting
+        # (enqueued) trial, the defaults: parallel workers each took it (sqlite has no row locks),
+        # which lost a trial or failed the search ("Cannot tell a COMPLETE trial"); the rest run
+        # in parallel, in a racy order, not replayable anyway.
+        ran = 0
+        while ran < remaining and (config.n_jobs == 1 or _waiting(study)):
+            if (time_left := left()) is not None and time_left <= 0:
                 return
             study.sampler = sampler(seed, config, finished(study))
-            run(1, left)
+            run(1, time_left, 1)
+            ran += 1
+        if ran < remaining and ((time_left := left()) is None or time_left > 0):
+            run(remaining - ran, time_left, config.n_jobs)
+
+
+def _waiting(study: Any) -> bool:
+    return any(t.state.name == "WAITING" for t in study.trials)
 
 
 def _describe(label: str, study: Any) -> str:

@@ -68,3 +68,16 @@ def test_an_interrupt_in_the_first_trial_still_tries_the_defaults_first(
     assert again.trials[1].params == defaults
     assert again.summary()["defaults_value"] == whole.summary()["defaults_value"]
     assert finished(again) == finished(whole)
+
+
+def test_parallel_trials_run_the_defaults_once(prepared: Prepared, tmp_path: Path) -> None:
+    """With n_jobs: 2 both workers took the enqueued defaults trial (sqlite has no row locks): the
+    search lost a trial, or one worker told a finished trial and the challenger failed with
+    'Cannot tell a COMPLETE trial' (3 of 10 searches of 4 trials). Racy, hence several searches."""
+    for attempt in range(5):
+        task = make_task(
+            prepared, tmp_path / str(attempt), trials=4, n_jobs=2, max_rounds=20, pruning=False
+        )
+        result = tune(LightGBMChallenger({}, seed=7, threads=2), task, SilentProgress())
+        assert [t.state for t in result.trials] == ["COMPLETE"] * 4
+        assert [t.defaults for t in result.trials] == [True, False, False, False]
