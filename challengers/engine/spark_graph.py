@@ -47,6 +47,8 @@ def graph_features(session: Any, history: Any, rows: Any, g: GraphSettings) -> A
     if span is None or span[0] is None:  # no rows: no features
         return rows.select("*", *(F.lit(None).cast("float").alias(n) for n in g.names))
     first, last = int(span[0]), int(span[1])
+    # a float id's NaN is no id, as null (as locally): Spark's NaN equals NaN, one hub node
+    history, rows = _nan_ids_null(history, g), _nan_ids_null(rows, g)
     # history older than the longest window plus the delay and a day is never read, as locally
     reach = (max(g.windows_days) + g.label_delay_days + 1) * DAY_US
     history = history.where(_micros(g.time).between(first - reach, last))
@@ -69,6 +71,17 @@ def graph_features(session: Any, history: Any, rows: Any, g: GraphSettings) -> A
     return featured.select(
         *original, *(columns.get(n, F.col(n)).cast("float").alias(n) for n in g.names)
     )
+
+
+def _nan_ids_null(frame: Any, g: GraphSettings) -> Any:
+    """``frame`` with NaN in its float entity columns made null (the rows come back so)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, FloatType
+
+    for e in g.entities:
+        if isinstance(frame.schema[e].dataType, DoubleType | FloatType):
+            frame = frame.withColumn(e, F.when(~F.isnan(F.col(e)), F.col(e)))
+    return frame
 
 
 def _micros(time: str) -> Any:

@@ -50,6 +50,15 @@ def test_graph_features_on_spark_equal_the_local_ones_on_ties_and_nulls(spark_en
     )
 
 
+def test_a_nan_entity_is_no_entity_on_spark(spark_engine: Any) -> None:
+    """A float device id's NaN makes no node on Spark as locally (Spark's NaN equals NaN: one
+    device of every NaN row)."""
+    log = random_log(seed=4)
+    log = log.with_columns(pl.col("device").cast(pl.Float64).fill_null(float("nan")))
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in KW.items()}
+    assert_same_features(spark_engine, log, log.tail(200), GraphSettings(**kw))
+
+
 @pytest.mark.parametrize("delay", [0, 2])
 def test_labels_are_known_from_the_same_day_on_spark(spark_engine: Any, delay: int) -> None:
     """A day's labels are known ``delay + 1`` days later on Spark as locally (the label windows
