@@ -278,6 +278,13 @@ def fit_detector(
     names = constructor_parameters(cls)
     injected = {"random_state": seed, "n_jobs": threads}
     kwargs = {**{k: v for k, v in injected.items() if k in names}, **params}
+    neighbours = kwargs.get("n_neighbors")
+    if isinstance(neighbours, int) and neighbours >= x.shape[0]:
+        # scikit-learn's LOF fits with n_rows - 1 and warns, while the run logs the asked value
+        raise ValueError(
+            f"{detector}: n_neighbors is {neighbours}, but only {x.shape[0]} rows to fit on; "
+            "lower n_neighbors or raise sample_size"
+        )
     model = cls(**kwargs)  # PyOD checks its parameters here (contamination's range)
     if detector in ("ecod", "copod"):  # PyOD's scoring is transductive: see the module doc
         method: Literal["ecod", "copod"] = "ecod" if detector == "ecod" else "copod"

@@ -210,6 +210,16 @@ def test_too_little_data_is_a_clear_error() -> None:
         AnomalyChallenger("iforest", threads=1).fit(frame, CLUSTER_SPEC)
 
 
+@pytest.mark.parametrize("detector", ["lof", "knn"])
+def test_more_neighbours_than_fit_rows_is_a_clear_error(detector: str) -> None:
+    """scikit-learn's LOF fitted on 150 rows with n_neighbors 200 used 149 and only warned, while
+    the run logged n_neighbors 200: the validator was told a model that was not fitted."""
+    frame = cluster_frame(150, 0, seed=7)
+    model = AnomalyChallenger(detector, {"n_neighbors": 200}, threads=1)
+    with pytest.raises(ValueError, match="n_neighbors is 200, but only 150 rows to fit on"):
+        model.fit(frame, CLUSTER_SPEC)
+
+
 # -------------------------------------------------------------------- out-of-fold hybrid scores
 
 
