@@ -168,8 +168,16 @@ class EcdfScorer:
         each(lambda part: part.sort(axis=1), np.array_split(columns, workers(threads)), threads)
         self.rows_ = columns.shape[1]
         self.values_, self.counts_, self.starts_, self.numbers_ = distinct_tables(columns)
+        constant = columns[:, 0] == columns[:, -1] if columns.shape[1] else columns[:, :0].any(1)
         del columns
-        sign = np.sign(np.nan_to_num(column_skew(fit, threads)))
+        # a constant column's skew is NaN (no tail: it counts as 0), but scipy warned on the
+        # terminal of "catastrophic cancellation ... results may be unreliable" for each one
+        skewness = np.zeros(fit.shape[1])
+        if not constant.any():
+            skewness = column_skew(fit, threads)
+        elif not constant.all():
+            skewness[~constant] = column_skew(fit[:, ~constant], threads)
+        sign = np.sign(np.nan_to_num(skewness))
         # PyOD's skew-corrected tail, u_l * -sign(s - 1) + u_r * sign(s + 1), by its two weights
         self.left_weight_, self.right_weight_ = -np.sign(sign - 1), np.sign(sign + 1)
         n = self.rows_

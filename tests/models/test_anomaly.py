@@ -210,6 +210,27 @@ def test_too_little_data_is_a_clear_error() -> None:
         AnomalyChallenger("iforest", threads=1).fit(frame, CLUSTER_SPEC)
 
 
+@pytest.mark.parametrize("method", ["ecod", "copod"])
+def test_a_constant_feature_adds_nothing_and_warns_nothing(method: Any) -> None:
+    """A constant fit column has no tail: rows at its value score as without the column, and
+    scipy's skew is not asked of it (it printed "catastrophic cancellation ... results may be
+    unreliable" on the run's terminal for every fit of a data set with one constant feature)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2_000, 4)).astype(np.float32)
+    x[:, 1] = rng.exponential(size=2_000)
+    with_constant = np.insert(x, 2, np.float32(7.0), axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scorer = outliers.EcdfScorer(with_constant, method)
+    plain = outliers.EcdfScorer(x, method)
+    rows = rng.standard_normal((500, 4)).astype(np.float32)
+    np.testing.assert_allclose(
+        scorer.decision_function(np.insert(rows, 2, np.float32(7.0), axis=1)),
+        plain.decision_function(rows),
+        rtol=1e-12,
+    )
+
+
 @pytest.mark.parametrize("detector", ["lof", "knn"])
 def test_more_neighbours_than_fit_rows_is_a_clear_error(detector: str) -> None:
     """scikit-learn's LOF fitted on 150 rows with n_neighbors 200 used 149 and only warned, while
