@@ -108,6 +108,8 @@ class SearchRange(Strict):
             return self
         if self.low is None or self.high is None:
             raise ValueError("give low and high (or choices: [...])")
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(f"low and high are finite numbers, got {self.low} and {self.high}")
         if self.high < self.low:
             raise ValueError(f"high {self.high} is below low {self.low}")
         if self.log and self.low <= 0:
@@ -172,6 +174,19 @@ def check_rounds(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def finite_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A tree's ``params`` hold no NaN or infinity (the config calls this when it loads): XGBoost
+    trains with ``learning_rate: .nan`` and scores every row NaN, which failed the model after
+    the data had loaded."""
+    for key, value in params.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(
+                f"{key} is {value}: a tree parameter is a finite number; give one, or remove "
+                f"{key} for the library's default"
+            )
+    return params
+
+
 def check_library_params(library: str | None, names: Iterable[str]) -> None:
     """ValueError naming every one of ``names`` that ``library`` ("lightgbm", "xgboost") does not
     accept, with the closest name it does: the library would ignore it and train with its default
@@ -224,6 +239,7 @@ class ModelSpec(ModelSection):
     imbalance: Imbalance = "none"
 
     _rounds = field_validator("params")(check_rounds)
+    _finite = field_validator("params")(finite_params)
     _known = field_validator("params")(known_params)
     _space = field_validator("tune")(known_space)
 

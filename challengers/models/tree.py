@@ -39,6 +39,7 @@ from challengers.models.params import (
     TreeSection,
     TuneConfig,
     check_rounds,
+    finite_params,
     known_params,
     known_space,
     rounds_of,
@@ -122,6 +123,7 @@ class TreeParams(ChallengerParams):
     imbalance: Imbalance = "none"
 
     _rounds = field_validator("params")(check_rounds)
+    _finite = field_validator("params")(finite_params)
     _known = field_validator("params")(known_params)
     _space = field_validator("tune")(known_space)
 

@@ -234,6 +234,19 @@ CONFIGS = [
         ("champion.retrain.params: num_boost_round is -5", "whole number"),
     ),
     Bad(
+        "tree-parameter-not-a-number",
+        _set("challengers.1.params", {"learning_rate": float("nan"), "n_estimators": 5}),
+        (
+            "challengers[1].params: learning_rate is nan: a tree parameter is a finite number; "
+            "give one, or remove learning_rate for the library's default",
+        ),
+    ),
+    Bad(
+        "tuned-range-to-infinity",
+        _set("challengers.0.tune", {"space": {"lambda_l2": {"low": 0, "high": float("inf")}}}),
+        ("challengers[0].tune.space.lambda_l2: low and high are finite numbers, got 0.0 and inf",),
+    ),
+    Bad(
         "lightgbm-misspelt-parameter",
         _set("challengers.0.params.learning_rte", 0.3),
         (
