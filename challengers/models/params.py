@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from pydantic import (
     BaseModel,
@@ -149,7 +149,35 @@ class TuneConfig(Strict):
                 f"'{rounds[0]}' cannot be searched: early stopping on the validation slice picks "
                 "the rounds; set tune.max_rounds for the cap"
             )
+        for name, r in value.items():
+            check_search_values(name, r)
         return value
+
+
+def check_search_values(name: str, r: SearchRange) -> None:
+    """ValueError for a range of values the tree cannot take: the class weighting is one of its
+    three (another trained as 'sqrt' while reported as itself; a range was a TypeError), an
+    integer range has whole ends (2.5..3.5 drew 2)."""
+    weights = get_args(Imbalance)
+    if name == IMBALANCE:
+        if r.choices is None:
+            raise ValueError(
+                f"{IMBALANCE}: give choices: [{', '.join(weights)}] (or some of them); the class "
+                "weighting is not a number"
+            )
+        for value in r.choices:
+            if value not in weights:
+                raise ValueError(
+                    f"{IMBALANCE}: {value!r} is not a class weighting; choose from "
+                    f"{', '.join(weights)}"
+                )
+    if r.int and r.choices is None:
+        for end in (r.low, r.high):
+            if end is not None and not float(end).is_integer():
+                raise ValueError(
+                    f"{name}: an int range has whole ends, got {end}; write e.g. "
+                    f"{{low: {math.ceil(r.low or 0)}, high: {math.floor(r.high or 0)}, int: true}}"
+                )
 
 
 def rounds_of(key: str, value: Any) -> int:

@@ -19,7 +19,6 @@ Rules, applied by :func:`search_space`:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from challengers.config import SearchRange
 from challengers.errors import ConfigError
 from challengers.models.library_params import TITLES
-from challengers.models.params import IMBALANCE
+from challengers.models.params import IMBALANCE, check_search_values
 
 
 @dataclass(frozen=True)
@@ -152,28 +151,12 @@ def search_space(
 
 
 def _check_values(name: str, r: SearchRange) -> None:
-    """ConfigError for a range of values the tree cannot take: the class weighting is one of its
-    three (another trained as 'sqrt', reported as itself), an integer range has whole ends."""
-    weights = _WEIGHTING.choices or ()
-    if name == IMBALANCE:
-        if r.choices is None:
-            raise ConfigError(
-                f"tune.space.{IMBALANCE}: give choices: [{', '.join(weights)}] (or some of them); "
-                "the class weighting is not a number"
-            )
-        for value in r.choices:
-            if value not in weights:
-                raise ConfigError(
-                    f"tune.space.{IMBALANCE}: {value!r} is not a class weighting; choose from "
-                    f"{', '.join(weights)}"
-                )
-    if r.int and r.choices is None:
-        for end in (r.low, r.high):
-            if end is not None and not float(end).is_integer():
-                raise ConfigError(
-                    f"tune.space.{name}: an int range has whole ends, got {end}; write e.g. "
-                    f"{{low: {math.ceil(r.low or 0)}, high: {math.floor(r.high or 0)}, int: true}}"
-                )
+    """ConfigError for a range of values the tree cannot take (the config refuses them when it
+    loads; a space built in code is checked here)."""
+    try:
+        check_search_values(name, r)
+    except ValueError as exc:
+        raise ConfigError(f"tune.space.{exc}") from None
 
 
 def _main_name(kind: str, name: str) -> str:

@@ -4,6 +4,9 @@ TypeError), and an integer range has whole ends (2.5..3.5 drew 2)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from challengers.config import SearchRange
@@ -15,7 +18,7 @@ from challengers.tuning.space import search_space
     ("given", "said"),
     [
         (SearchRange(choices=["none", "foo"]), r"imbalance: 'foo' is not a class weighting"),
-        (SearchRange(low=0, high=3), r"imbalance: give choices: \[none, sqrt, balanced\]"),
+        (SearchRange(low=0, high=3), r"imbalance: give choices: \[none, balanced, sqrt\]"),
     ],
 )
 def test_a_class_weighting_is_one_of_its_three_values(given: SearchRange, said: str) -> None:
@@ -39,3 +42,23 @@ def test_a_space_with_nothing_left_to_search_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"tune: nothing to search: every parameter of"):
         search_space("xgboost", {}, fixed)
     assert search_space("xgboost", {"gamma": SearchRange(low=0, high=1)}, fixed)
+
+
+@pytest.mark.parametrize(
+    ("space", "said"),
+    [
+        ({"imbalance": {"choices": ["none", "foo"]}}, "imbalance: 'foo' is not a class weighting"),
+        ({"imbalance": {"low": 0, "high": 3}}, r"imbalance: give choices: \[none, balanced"),
+        ({"num_leaves": {"low": 2.5, "high": 8, "int": True}}, "an int range has whole ends"),
+    ],
+)
+def test_the_config_refuses_them_with_their_line(
+    space: dict, said: str, write_config: Callable[..., Path]
+) -> None:
+    from challengers.config import load_config
+    from tests.conftest import sim_config
+
+    tuned = {"name": "lgbm", "kind": "lightgbm", "tune": {"space": space}}
+    path = write_config(sim_config(Path("x.parquet"), challengers=[tuned]))
+    with pytest.raises(ConfigError, match=rf"experiment.yaml:\d+: .*tune.space.*{said}"):
+        load_config(path)
