@@ -13,9 +13,15 @@ import pytest
 from challengers.config import load_config
 from challengers.experiment_result import ExperimentResult
 from challengers.figures import NO_PLOTS_NOTE
+from challengers.models.library_check import CONFIRM_ROWS
 from challengers.pipeline import RunOptions, run_experiment
 from challengers.tracking import flatten_params
 from tests.conftest import DEMO_RUN, sim_config
+
+# LightGBM bagging so small a fraction of the training window (about 12,000 rows) that it bags no
+# row and stops ("Check failed: (num_data) > (0)"): a failure only the rows show; the plan's check
+# of the parameters, on CONFIRM_ROWS rows, bags 2 and passes it
+BAGS_NOTHING = {"n_estimators": 5, "bagging_fraction": 2 / CONFIRM_ROWS, "bagging_freq": 1}
 
 
 def _client(uri: str):  # type: ignore[no-untyped-def]
@@ -156,15 +162,13 @@ def test_a_failing_challenger_does_not_lose_the_others(
     tmp_path: Path, sim_parquet: Path, write_config: Callable[..., Path], tracking_uri: str
 ) -> None:
     cfg_dict = sim_config(sim_parquet)
-    cfg_dict["challengers"].append(
-        {"name": "broken", "kind": "xgboost", "params": {"max_depth": -3, "n_estimators": 5}}
-    )
+    cfg_dict["challengers"].append({"name": "broken", "kind": "lightgbm", "params": BAGS_NOTHING})
     cfg = load_config(write_config(cfg_dict))
     result = run_experiment(cfg, RunOptions(output_dir=tmp_path / "out", tracking_uri=tracking_uri))
     status = {m.name: m.status for m in result.models}
     assert status == {"champ": "ok", "lgbm": "ok", "xgb": "ok", "broken": "failed"}
     broken = next(m for m in result.models if m.name == "broken")
-    assert broken.error and "max_depth" in broken.error
+    assert broken.error and "num_data" in broken.error
     assert any(f.id == "run-failed-broken" for f in result.findings)
     _, children = _runs(tracking_uri, "sim")
     assert {c.data.tags["model"]: c.info.status for c in children}["broken"] == "FAILED"

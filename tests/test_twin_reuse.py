@@ -45,7 +45,9 @@ def run(
 
     def counted(self: LightGBMChallenger, *args: Any, **kwargs: Any) -> None:
         nonlocal trained
-        trained += 1
+        # the run's models learn TX_FRAUD; the plan's check that LightGBM accepts their params
+        # (models/library_check.py) fits them for a round on a tiny frame of its own
+        trained += args[1].target == "TX_FRAUD"
         fit(self, *args, **kwargs)
 
     monkeypatch.setattr(LightGBMChallenger, "_fit", counted)

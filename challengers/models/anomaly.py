@@ -40,7 +40,7 @@ from challengers.models.params import (
     check_library_params,
     searched_params,
 )
-from challengers.models.tree import TreeChallenger, TreeView, Tunable
+from challengers.models.tree import PlannedTree, TreeChallenger, TreeView, Tunable
 from challengers.threads import workers
 
 Hybrid = Literal["lightgbm", "xgboost"]
@@ -208,6 +208,18 @@ class AnomalyChallenger(BaseChallenger, Tunable, HasTwin, FitsOnSample):
         except (ValueError, KeyError):
             return ()  # _fit says what is wrong
         return (detector, *(self._tree().libraries() if self.hybrid else ()))
+
+    def planned_trees(self, spec: DataSpec) -> list[PlannedTree]:
+        """A hybrid's tree, on the features and the detector's score, and its twin without it."""
+        if self.hybrid is None:
+            return []
+        score = self.score_feature
+        while score in spec.features:  # as fit names it (score_feature, once fitted)
+            score += "_"
+        trees = [PlannedTree(self._tree(), (*spec.features, score), "model.")]
+        if self.twin:
+            trees.append(PlannedTree(self._tree(), tuple(spec.features), "model."))
+        return trees
 
     def _tree(self) -> TreeChallenger:
         from challengers.models.tree import LightGBMChallenger, XGBoostChallenger

@@ -44,6 +44,7 @@ from challengers.models.params import (
 )
 from challengers.models.tree import (
     LightGBMChallenger,
+    PlannedTree,
     TreeChallenger,
     TreeView,
     Tunable,
@@ -141,6 +142,10 @@ class GraphChallenger(BaseChallenger, Tunable, ReadsColumns, DerivesFeatures, De
 
     def libraries(self) -> tuple[str, ...]:
         return self.inner_tree().libraries()
+
+    def planned_trees(self, spec: DataSpec) -> list[PlannedTree]:
+        """The inner tree, on the data's features and the graph features."""
+        return [PlannedTree(self.inner_tree(), self._featured_spec(spec).features, "model.")]
 
     def feature_settings(self, spec: DataSpec) -> engine_base.GraphSettings:
         """What an engine needs to compute this model's graph features for ``spec``'s data."""

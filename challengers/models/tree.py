@@ -6,8 +6,9 @@ settings can be replayed exactly) plus three things every validator needs: a see
 
 For tuning (``challengers/tuning/search.py``) a tree also trains under a :class:`Watch` (the validation
 scores every few rounds, for pruning and early stopping on any metric) and shows itself through
-:meth:`TreeChallenger.tree_view`, the one method of :class:`Tunable`, the mixin of every tunable
-kind.
+:meth:`TreeChallenger.tree_view`, the tuning method of :class:`Tunable`, the mixin of every
+tunable kind; its other method, ``planned_trees``, names the trees a fit trains, whose parameters
+the plan has their library check before any row is read (:mod:`challengers.models.library_check`).
 """
 
 from __future__ import annotations
@@ -95,8 +96,20 @@ class TreeView:
     rebuild: Callable[[TreeChallenger], BaseChallenger]
 
 
+@dataclass(frozen=True)
+class PlannedTree:
+    """A tree a kind's fit trains, as the plan sees it before any row is read: the unfitted tree,
+    the columns it reads (the data's features and any the kind derives), and where its ``params``
+    are in the kind's section ("" or "model.")."""
+
+    tree: TreeChallenger
+    features: tuple[str, ...]
+    key: str = ""
+
+
 class Tunable:
-    """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches."""
+    """The ability to be tuned: a kind shows the tuner the tree whose parameters it searches, and
+    the plan the trees it trains (their library is asked whether it accepts their parameters)."""
 
     @classmethod
     def trains_tree(cls, settings: Any) -> bool:
@@ -112,6 +125,11 @@ class Tunable:
         history: pl.DataFrame | None,
     ) -> TreeView:
         """The tree, the fold's frames as that tree sees them, their spec, and the rebuild."""
+        raise NotImplementedError
+
+    def planned_trees(self, spec: DataSpec) -> list[PlannedTree]:
+        """The trees a fit on data of ``spec`` trains, the one a tuner searches first (none: the
+        kind trains no tree with these settings)."""
         raise NotImplementedError
 
 
@@ -252,6 +270,9 @@ class TreeChallenger(BaseChallenger, Tunable):
     ) -> TreeView:
         """The tuning interface: a tree kind is its own tree, on the frames as they are."""
         return TreeView(self, train, valid, spec, rebuild=_same_tree)
+
+    def planned_trees(self, spec: DataSpec) -> list[PlannedTree]:
+        return [PlannedTree(self, tuple(spec.features))]
 
     def train_watched(
         self,

@@ -139,24 +139,17 @@ def _tune(
     tuning: tuple[Path, bool],
 ) -> TuneResult | None:
     """Tune the challenger when its config has ``tune:`` (its own progress stage)."""
-    from challengers.evaluation.metrics import parse_metric
-    from challengers.models.params import IMBALANCE
     from challengers.tuning.records import TuneTask
-    from challengers.tuning.search import fixed_params, tune
+    from challengers.tuning.search import not_searched, tune
 
     section = mp.settings.tuning()
     if section is None:
         return None
     directory, resume = tuning
-    fixed = fixed_params(section[1])
-    if "calibrated" in parse_metric(section[0].metric).info.needs:
-        # a metric of probabilities (brier): a reweighted tree gives none, and every trial that
-        # drew imbalance sqrt or balanced failed; the class weighting stays the section's
-        fixed |= {IMBALANCE}
     task = TuneTask(
         name=mp.name,
         config=section[0],
-        fixed=fixed,
+        fixed=not_searched(*section),  # (what the plan's check of the ranges leaves out too)
         train=prepared.split.train,
         spec=prepared.plan.spec.with_features(mp.features),
         windows=prepared.plan.windows,

@@ -53,6 +53,7 @@ from challengers.pipeline.loading import (
 from challengers.pipeline.memory import check_fits, need_of
 from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.preflight import check_names
+from challengers.pipeline.tree_params import check_tree_params
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, Fingerprinter, from_sums
 from challengers.threads import prompt_handover
@@ -164,7 +165,7 @@ def _kept(prepared: Prepared, keep: Keep) -> Prepared:
 
 
 def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> Plan:
-    return make_plan(
+    plan = make_plan(
         cfg,
         only=options.only,
         allow_pickle=options.allow_pickle,
@@ -172,6 +173,9 @@ def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> 
         champion_source=options.champion_source,
         engine=engine,
     )
+    # before any row is read: a parameter the library refuses failed the model after loading
+    check_tree_params(plan, seed=cfg.seed, threads=cfg.threads)
+    return plan
 
 
 def _prepare_on_spark(

@@ -51,7 +51,7 @@ from challengers.errors import ModelError
 from challengers.evaluation.evaluate import TestRows, headline, rank_scores
 from challengers.evaluation.metrics import parse_metric
 from challengers.models.base import BaseChallenger
-from challengers.models.params import TreeSection
+from challengers.models.params import IMBALANCE, TreeSection, TuneConfig
 from challengers.models.tree import TreeChallenger, TreeView, Tunable, Watch
 from challengers.progress import Progress
 from challengers.tuning.records import TuneResult, TuneTask
@@ -76,6 +76,46 @@ def fixed_params(section: TreeSection | None) -> frozenset[str]:
     if "imbalance" in section.model_fields_set:
         names.add("imbalance")
     return frozenset(names)
+
+
+def not_searched(config: TuneConfig, section: TreeSection | None) -> frozenset[str]:
+    """What a search leaves as the section has it: the parameters the section sets and, on a
+    metric of probabilities (brier), the class weighting: a reweighted tree gives none, and every
+    trial that drew imbalance sqrt or balanced failed."""
+    fixed = fixed_params(section)
+    if "calibrated" in parse_metric(config.metric).info.needs:
+        fixed |= {IMBALANCE}
+    return fixed
+
+
+def range_ends(
+    tree: TreeChallenger, config: TuneConfig, section: TreeSection | None
+) -> tuple[list[TreeChallenger], list[tuple[str, Any, TreeChallenger]]]:
+    """The trees a search of ``tree`` tries at the ends of its space, as a trial builds them over
+    the fixed params: ``corners``, every searched parameter at its low end together, then at its
+    high end (a categorical one at each choice in turn); and, one parameter at a time, each end
+    alone (name, value, tree). The libraries' checks are bounds: a library that accepts the
+    corners, or else every end alone, accepts the whole space."""
+    fixed = not_searched(config, section)
+    ends = {
+        name: dim.choices if dim.choices is not None else _ints(dim, (dim.low, dim.high))
+        for name, dim in search_space(tree.kind, config.space, fixed).items()
+    }
+    count = max((len(values) for values in ends.values()), default=0)
+    corners = [
+        _trial_tree(tree, {name: values[k % len(values)] for name, values in ends.items()}, fixed)
+        for k in range(count)
+    ]
+    alone = [
+        (name, value, _trial_tree(tree, {name: value}, fixed))
+        for name, values in ends.items()
+        for value in values
+    ]
+    return corners, alone
+
+
+def _ints(dim: Dim, ends: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(int(end) for end in ends) if dim.int else ends
 
 
 def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResult:

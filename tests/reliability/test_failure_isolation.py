@@ -5,23 +5,42 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from challengers.config import load_config
+from challengers.models.library_check import CONFIRM_ROWS
 from challengers.pipeline import RunOptions, run_experiment
 from tests.reliability.conftest import invoke, tiny_config
 
+# LightGBM bagging so small a fraction of the training window (about 12,000 rows) that it bags no
+# row and stops ("[Fatal] Check failed: (num_data) > (0)"); the plan's check of the parameters, on
+# CONFIRM_ROWS rows, bags 2 and passes it
+BAGS_NOTHING = {"n_estimators": 5, "bagging_fraction": 2 / CONFIRM_ROWS, "bagging_freq": 1}
+
 
 def test_failed_challengers_are_reported_everywhere_and_the_rest_completes(
-    tmp_path: Path, sim_parquet: Path, store: str
+    tmp_path: Path, sim_parquet: Path, store: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from challengers.models.tree import XGBoostChallenger
+
+    # two ways to fail inside the libraries, one of them with LightGBM's native "[Fatal]". A
+    # parameter the library refuses whatever the rows is refused before any row is read
+    # (pipeline/tree_params.py), so XGBoost is asked for a depth it refuses as it trains, and
+    # LightGBM bags none of the training window's rows (only the rows show that)
+    real = XGBoostChallenger._fit
+
+    def refused_as_it_trains(self: XGBoostChallenger, *args: Any) -> None:
+        self.params = {**(self.params or {}), "max_depth": -3}
+        real(self, *args)
+
+    monkeypatch.setattr(XGBoostChallenger, "_fit", refused_as_it_trains)
     cfg = tiny_config(sim_parquet)
     cfg["challengers"] += [
-        # two ways to fail inside the libraries, one of them with LightGBM's native "[Fatal]"
-        {"name": "bad-xgb", "kind": "xgboost", "params": {"max_depth": -3, "n_estimators": 5}},
-        {"name": "bad-lgbm", "kind": "lightgbm", "params": {"num_leaves": 1, "n_estimators": 5}},
+        {"name": "bad-xgb", "kind": "xgboost", "params": {"n_estimators": 5}},
+        {"name": "bad-lgbm", "kind": "lightgbm", "params": BAGS_NOTHING},
     ]
     config = tmp_path / "experiment.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -47,7 +66,7 @@ def test_failed_challengers_are_reported_everywhere_and_the_rest_completes(
         "bad-lgbm": "failed",
     }
     assert "max_depth" in models["bad-xgb"]["error"]
-    assert "num_leaves" in models["bad-lgbm"]["error"]
+    assert "num_data" in models["bad-lgbm"]["error"]
     assert models["lgbm"]["delta_vs_champion"]["roc_auc"]["p_value"] is not None
     assert not models["bad-xgb"]["metrics"]
     ids = {f["id"] for f in comparison["findings"]}
