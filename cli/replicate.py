@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich import box
-from rich.markup import escape
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from challengers.cli.engine_options import ENGINE, MASTER
 from challengers.cli.errors import reports_errors, stdout_may_close
@@ -107,19 +108,48 @@ def _diff(value: float) -> str:
     return "0" if value == 0 else ("∞" if math.isinf(value) else f"{value:.2e}")
 
 
-def replication_table(r: Replication) -> Table:
-    """Logged against re-computed values, grouped by model (a heading row each): at 80 columns a
-    long metric key wraps within its column, the numbers never do."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    table.add_column("metric", overflow="fold", ratio=1)
-    for name in ("logged", "replicated", "difference"):
-        table.add_column(name, justify="right", no_wrap=True)
+HEADERS = ("metric", "logged", "replicated", "difference")
+
+
+def replication_table(r: Replication, width: int) -> RenderableType:
+    """Logged against re-computed values, grouped by model (its name on a line of its own), one
+    row a value: key, logged, replicated, difference. Nothing is cut or wrapped: the key column is
+    as wide as the longest key that fits beside the numbers in ``width`` columns, and a longer key
+    (delta_twin_value_detection_at_alerts_0.02_p_value_adjusted) takes a line of its own, whole,
+    with its numbers on the next line."""
     shown = [c for c in r.checks if c.headline or not c.within(r.tolerance)]
+    cells = [[f"  {c.key}", _num(c.logged), _num(c.now), _diff(c.diff)] for c in shown]
+    widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(HEADERS)]
+    spacing = _width(_rows([0, *widths[1:]])) - sum(widths[1:])  # between the columns
+    widths[0] = max(len(HEADERS[0]), min(widths[0], width - spacing - sum(widths[1:])))
+    parts: list[RenderableType] = [_rows(widths, header=True)]
+    table = _rows(widths)
     for model in dict.fromkeys(c.model for c in shown):
-        table.add_row(f"[bold]{escape(model)}[/]")
-        for c in (c for c in shown if c.model == model):
+        parts += [table, Text(model, style="bold", no_wrap=True, overflow="ignore")]
+        table = _rows(widths)
+        for c, (key, *values) in zip(shown, cells, strict=True):
+            if c.model != model:
+                continue
             style = "bold red" if not c.within(r.tolerance) else ""
-            table.add_row(f"  {c.key}", _num(c.logged), _num(c.now), _diff(c.diff), style=style)
+            if len(key) > widths[0]:
+                parts += [table, Text(key, style=style, no_wrap=True, overflow="ignore")]
+                table = _rows(widths)
+                key = ""
+            table.add_row(Text(key), *values, style=style)  # (a key is no markup)
+    return Group(*parts, table)
+
+
+def _width(table: Table) -> int:
+    return Console(width=10_000).measure(table).maximum
+
+
+def _rows(widths: list[int], *, header: bool = False) -> Table:
+    """A part of the table: its columns at ``widths``, the same in every part so they line up."""
+    table = Table(
+        box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, show_header=header, padding=(0, 1)
+    )
+    for i, (name, size) in enumerate(zip(HEADERS, widths, strict=True)):
+        table.add_column(name, width=size, justify="right" if i else "left", no_wrap=True)
     return table
 
 
@@ -137,7 +167,8 @@ def print_replication(r: Replication) -> None:
         "differs": f"[bold red]differs beyond tolerance {r.tolerance:g}[/]",
     }[r.status]
     console().print(f"[bold]Replication of run {r.original} as {r.replication}:[/] {verdict}")
-    console().print(replication_table(r))
+    out = console()
+    out.print(replication_table(r, out.width))
     for change in r.status_changes:
         console().print(f"[bold red]✗[/] {change}")
     models = len({c.model for c in r.checks})

@@ -119,11 +119,42 @@ def test_the_replication_table_reads_at_80_columns() -> None:
         MetricCheck("graph-lgbm", "value_detection_at_alerts_0.005", 0.2023456789, 0.2023456789, True),
         MetricCheck("graph-lgbm", "delta_value_detection_at_alerts_0.005_p_value", 0.0019, 0.0021, False),
     ]  # fmt: skip
-    text = render(replication_table(Replication("a", "b", 1e-6, checks)), 80)
+    text = render(replication_table(Replication("a", "b", 1e-6, checks), 80), 80)
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "0.202345679" in text and "0.0019" in text and "0.0021" in text and "2.00e-04" in text
     assert "…" not in text
     assert text.index("graph-lgbm") < text.index("value_detection")  # the model heads its rows
+
+
+def test_every_replication_key_is_whole_on_one_line_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`challenge replicate` in 80 columns (a pipe, a CI log): the metric column folded the long
+    keys (delta_twin_..._p_value_adjusted at 37 characters a line, the rest on the next). Each key
+    is now whole on one line, on a line of its own when it does not fit beside its numbers, and
+    the numbers are whole on theirs."""
+    from challengers.cli.replicate import print_replication
+    from challengers.pipeline.replicate import MetricCheck, Replication
+
+    keys = [
+        ("pr_auc", 0.207, 0.207),
+        ("value_detection_at_alerts_0.02", 0.520812345, 0.520812345),
+        ("entity_precision_at_100_ci_low", 0.0692, 0.0692),
+        ("delta_twin_value_detection_at_alerts_0.02_p_value_adjusted", 0.0461234567, 0.0561234567),
+        ("delta_recall_at_fpr_0.01_ci_high", 0.31, 0.32),
+        ("tune_validation_recall_at_fpr_0.01", 0.5, float("nan")),
+    ]
+    checks = [MetricCheck("lgbm-ecod", k, was, now, i < 3) for i, (k, was, now) in enumerate(keys)]
+    monkeypatch.setenv("COLUMNS", "80")
+    print_replication(Replication("a" * 32, "b" * 32, 1e-6, checks))
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[lines.index(next(line for line in lines if line.startswith("metric"))) :]
+    assert all(len(line) <= 80 for line in table) and "…" not in "\n".join(table)
+    for key, was, now in keys:
+        (line,) = [line for line in table if key in line.split()]  # whole, and once
+        if len(line.split()) == 1:  # on a line of its own: its numbers on the next
+            line = table[table.index(line) + 1]
+        assert line.split()[-3:-1] == [f"{was:.9g}", "—" if now != now else f"{now:.9g}"]
 
 
 def test_without_bootstrap_the_title_says_why_there_are_no_intervals_or_tests() -> None:
