@@ -474,8 +474,11 @@ class XGBoostChallenger(TreeChallenger, TrainsOnEngine):
         params, _ = self._library_params(y)
         params.pop("eval_metric", None)
         params["disable_default_eval_metric"] = 1  # the watch computes the tuning metric itself
+        # binned with the tree's max_bin, as the refit's matrix is (quantile_matrix): XGBoost
+        # refuses a booster whose max_bin is not its matrix's, and every trial failed
+        bins = {"max_bin": params["max_bin"]} if "max_bin" in params else {}
         with deferred():  # built through Python callbacks: see XGBoostChallenger._fit
-            dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads())
+            dtrain = xgb.QuantileDMatrix(x, label=y, nthread=self._threads(), **bins)
         dvalid = xgb.DMatrix(x_valid, label=y_valid, nthread=self._threads())
         # both matrices in the cache: predicting dvalid reuses the running scores, no re-predict
         booster = xgb.Booster(params, [dtrain, dvalid])
