@@ -13,7 +13,8 @@ import pytest
 
 from challengers.engine.base import GraphSettings
 from challengers.engine.local import LocalEngine
-from tests.features.test_graph_features import KW, early_fraud_log, random_log
+from challengers.features.temporal import DAY_US
+from tests.features.test_graph_features import KW, WINDOWS, early_fraud_log, random_log
 
 pytestmark = pytest.mark.slow  # Spark jobs: seconds each
 
@@ -48,6 +49,20 @@ def test_graph_features_on_spark_equal_the_local_ones_on_ties_and_nulls(spark_en
     assert_same_features(
         spark_engine, log, rows, GraphSettings(**kw, structure_every_days=3, account="shop")
     )
+
+
+def test_window_maxima_use_no_sliding_frame_over_the_rows(spark_engine: Any) -> None:
+    """Spark recomputes a sliding frame's maximum row by row: ``rangeBetween(-w days, -1)`` over
+    a hub's rows (one shop of every card) took 60 s for 5,000 rows and 788 s for 20,000. The
+    maxima read running frames of each day and a sliding frame over daily maxima only."""
+    log = random_log(seed=3)
+    kw = {k: tuple(v) if isinstance(v, list) else v for k, v in KW.items()}
+    session = spark_engine.session
+    frame = session.createDataFrame(log.to_arrow())
+    plan = spark_engine.graph_features(frame, frame, GraphSettings(**kw))._jdf.queryExecution()
+    text = plan.optimizedPlan().toString()
+    for w in WINDOWS:
+        assert f"RangeFrame, -{w * DAY_US}, -1" not in text, w
 
 
 def test_a_nan_entity_is_no_entity_on_spark(spark_engine: Any) -> None:
