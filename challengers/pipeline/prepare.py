@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from challengers.pipeline.preflight import check_names
 from challengers.pipeline.tree_params import check_tree_params
 from challengers.progress import Progress
 from challengers.replication.fingerprint import DataFingerprint, Fingerprinter, from_sums
-from challengers.threads import prompt_handover
+from challengers.threads import in_background, prompt_handover
 from challengers.tracking import check_reachable, resolve_uri
 
 
@@ -111,17 +112,23 @@ def prepare(
     keep_history: bool = True,
     check_memory: bool = False,
     keep: Keep = as_it_is,
+    params_first: bool = True,
 ) -> Prepared:
     """Load, check, split and fingerprint the data. ``keep_history=False`` (a run): when no model
     reads rows before its window, the windows are loaded one by one and only the training and test
     rows are kept (``Prepared.history`` is None), instead of every loaded row besides them.
     ``check_memory``: an EnvironmentFailure before loading when the rows and the training clearly
     cannot fit in the memory left (pipeline/memory.py). ``keep``: given each held frame once it
-    is final (a run moves large ones to disk: pipeline/spill.py)."""
+    is final (a run moves large ones to disk: pipeline/spill.py). ``params_first``: the trees'
+    parameters are checked by their libraries before any row is read (`challenge check`); else
+    (a run) while the rows load, and refused once they are: :func:`_params_checking`."""
     if cfg.engine.kind == "spark":
-        prepared = _prepare_on_spark(cfg, options, progress, keep_history=keep_history)
+        prepared = _prepare_on_spark(
+            cfg, options, progress, keep_history=keep_history, params_first=params_first
+        )
         return _kept(prepared, keep)
     plan = _plan(cfg, options, None)
+    params_checked = _params_checking(cfg, plan, params_first)
     # the fingerprint's compiled kernels load while polars reads the first rows
     threading.Thread(target=load_kernels, name="challenge-kernels", daemon=True).start()
     champion_ready = _champion_loading(plan)
@@ -137,7 +144,23 @@ def prepare(
         else:
             prepared = _prepared(cfg, plan, load_whole(plan, None, cfg.threads), None, progress)
         champion_ready()
+        params_checked()
     return prepared if lean else _kept(prepared, keep)
+
+
+def _params_checking(cfg: ExperimentConfig, plan: Plan, first: bool) -> Callable[[], None]:
+    """The libraries asked whether they accept the trees' parameters (pipeline/tree_params.py):
+    now (``first``), or in a thread while the rows load; the function returned waits for that
+    answer (a ConfigError). The check imports the trees' libraries: on the main thread before
+    loading, it held the first row back (3.0 s on the demo, 2.0 CPU-s, where the run's warm-up
+    imports them beside the loading anyway)."""
+    if first:
+        check_tree_params(plan, seed=cfg.seed, threads=cfg.threads)
+        return lambda: None
+    return in_background(
+        partial(check_tree_params, plan, seed=cfg.seed, threads=cfg.threads),
+        name="challenge-params",
+    )
 
 
 def _champion_loading(plan: Plan) -> Callable[[], None]:
@@ -173,13 +196,16 @@ def _plan(cfg: ExperimentConfig, options: RunOptions, engine: Engine | None) -> 
         champion_source=options.champion_source,
         engine=engine,
     )
-    # before any row is read: a parameter the library refuses failed the model after loading
-    check_tree_params(plan, seed=cfg.seed, threads=cfg.threads)
     return plan
 
 
 def _prepare_on_spark(
-    cfg: ExperimentConfig, options: RunOptions, progress: Progress, *, keep_history: bool = True
+    cfg: ExperimentConfig,
+    options: RunOptions,
+    progress: Progress,
+    *,
+    keep_history: bool = True,
+    params_first: bool = True,
 ) -> Prepared:
     """:func:`prepare` on the Spark engine, which stays open for the run. Files are planned
     before Spark starts (a wrong column is said at once); a table is planned from its schema in
@@ -192,6 +218,7 @@ def _prepare_on_spark(
             engine = start_spark(cfg)
         plan = _plan(cfg, options, engine)
         s = plan.spec
+        params_checked = _params_checking(cfg, plan, params_first)
         champion_ready = _champion_loading(plan)
         with progress.stage("Loading data on Spark"):
             engine = engine or start_spark(cfg)
@@ -212,6 +239,7 @@ def _prepare_on_spark(
             else:
                 loaded = load_whole(plan, engine.to_polars(rows), cfg.threads)
             champion_ready()
+            params_checked()
         prepared = _prepared(cfg, plan, loaded, sums, progress)
         if lean:  # as locally: the training frame lets go of the columns that only label tests
             prepared.split = prepared.split.with_training_columns(training_columns(plan))

@@ -132,7 +132,15 @@ def _start(
     # step: 100M rows, 2 runs)
     spill = Spiller(out, progress)
     with contextlib.closing(
-        prepare(cfg, options, progress, keep_history=False, check_memory=local, keep=spill)
+        prepare(
+            cfg,
+            options,
+            progress,
+            keep_history=False,
+            check_memory=local,
+            keep=spill,
+            params_first=False,
+        )
     ) as prepared:
         release_freed_memory()  # what loading freed (on Spark: the windows' Arrow), before the audit
         if options.verify is not None:
