@@ -210,6 +210,23 @@ def test_too_little_data_is_a_clear_error() -> None:
         AnomalyChallenger("iforest", threads=1).fit(frame, CLUSTER_SPEC)
 
 
+@pytest.mark.parametrize("detector", SIX)
+def test_contamination_changes_no_score(detector: str) -> None:
+    """``contamination`` sets only PyOD's 0/1 threshold, which nothing reads: the scores are the
+    same at 0.01 and 0.3 but for a constant (iforest's offset), so every metric and the alert
+    budget (``evaluation.operating_point``) are too."""
+    frame = cluster_frame(1_500, 20, seed=5)
+    scores = [
+        AnomalyChallenger(detector, {"contamination": c}, threads=1)
+        .fit(frame, CLUSTER_SPEC)
+        .predict_score(frame)
+        for c in (0.01, 0.3)
+    ]
+    shift = scores[1] - scores[0]
+    np.testing.assert_allclose(shift, shift[0], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(np.argsort(scores[0]), np.argsort(scores[1]))
+
+
 @pytest.mark.parametrize("method", ["ecod", "copod"])
 def test_a_constant_feature_adds_nothing_and_warns_nothing(method: Any) -> None:
     """A constant fit column has no tail: rows at its value score as without the column, and
