@@ -296,6 +296,37 @@ def notes(
     return out
 
 
+def entity_notes(train: pl.DataFrame, readers: Mapping[str, Sequence[str]]) -> list[str]:
+    """Notes for `challenge check` on the entity columns models read besides their features (a
+    graph's ``graph.entities``: ``readers`` maps each column to the models): one missing on every
+    training row gives those models only null features of it, and a float one with fractional
+    values makes each distinct value an entity (an amount named as a device: every row its own
+    node). Both passed without a word."""
+    out = []
+    for column, models in readers.items():
+        if column not in train.columns or train.height == 0:
+            continue
+        values = train.get_column(column)
+        who = ", ".join(f"'{m}'" for m in models)
+        missing, _ = missing_values(values)
+        if missing == train.height:
+            out.append(
+                f"entity '{column}' (read by {who}) is missing on every training row: its "
+                "features are all null; is it the right column?"
+            )
+        elif values.dtype.is_float():
+            present = values.drop_nulls().drop_nans()
+            fractional = int((present != present.floor()).sum())
+            if fractional:
+                example = present.filter(present != present.floor())[0]
+                out.append(
+                    f"entity '{column}' (read by {who}) has fractional values on {fractional:,} "
+                    f"of {train.height:,} training rows (e.g. {example}): each distinct value is "
+                    "one entity; is it an id?"
+                )
+    return out
+
+
 def _constant(train: pl.DataFrame, features: Sequence[str]) -> list[str]:
     if not features or train.height == 0:
         return []

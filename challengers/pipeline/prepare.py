@@ -575,7 +575,12 @@ def prepared_notes(prepared: Prepared) -> list[str]:
     found = data_checks.notes(prepared.history, prepared.split.train, features, windows)
     untimed = data_checks.missing_times(plan.lf, plan.spec.time)
     unlabelled = data_checks.unlabelled_gap(prepared.history, plan.spec.target, w)
-    return [*found, *(n for n in (untimed, unlabelled) if n), *_delay_note(w)]
+    readers: dict[str, list[str]] = {}
+    for m in plan.challengers:
+        for column in m.extra_columns:
+            readers.setdefault(column, []).append(m.name)
+    entities = data_checks.entity_notes(prepared.split.train, readers)
+    return [*found, *entities, *(n for n in (untimed, unlabelled) if n), *_delay_note(w)]
 
 
 def _delay_note(w: Windows) -> list[str]:

@@ -171,3 +171,27 @@ def test_labels_are_read_by_day_only_when_some_are_missing() -> None:
     check_labels(complete.get_column("y"), "y", WINDOWS, unread)
     with pytest.raises(DataError, match="values other than 0/1"):
         check_labels(pl.Series("y", [0, 2]), "y", WINDOWS, unread)
+
+
+def test_entity_notes_say_an_entity_missing_everywhere_or_with_fractional_values() -> None:
+    """A graph entity missing on every training row gave only null features, and an amount named
+    as a device made each row its own node: both passed `challenge check` without a word."""
+    from challengers.data.checks import entity_notes
+
+    train = pl.DataFrame(
+        {
+            "DEVICE_ID": pl.Series([None, None, None], dtype=pl.Int64),
+            "TX_AMOUNT": [12.5, 3.0, float("nan")],
+            "TERMINAL_ID": [1.0, 2.0, None],  # whole floats: ids stored as floats
+            "CUSTOMER_ID": [7, 8, 9],
+        }
+    )
+    readers = {c: ["g"] for c in ("DEVICE_ID", "TX_AMOUNT", "TERMINAL_ID", "CUSTOMER_ID")}
+    readers["DEVICE_ID"] = ["g", "h"]
+    notes = entity_notes(train, readers)
+    assert notes == [
+        "entity 'DEVICE_ID' (read by 'g', 'h') is missing on every training row: its features "
+        "are all null; is it the right column?",
+        "entity 'TX_AMOUNT' (read by 'g') has fractional values on 1 of 3 training rows "
+        "(e.g. 12.5): each distinct value is one entity; is it an id?",
+    ]
