@@ -166,6 +166,8 @@ def test_the_default_search_spaces_name_only_parameters_their_library_accepts(
 
     space = DEFAULT_SPACES[library]
     names = {name for name, dim in space.items() for name in (name, *dim.aliases)}
-    tune = TuneConfig.model_validate({"space": {n: {"low": 1, "high": 2} for n in names}})
+    ranges: dict[str, dict[str, object]] = {n: {"low": 1, "high": 2} for n in names}
+    ranges["imbalance"] = {"choices": ["none", "sqrt"]}  # a class weighting, not a number
+    tune = TuneConfig.model_validate({"space": ranges})
     check_library_params(library, searched_params(tune))  # "imbalance": the tool's own
     assert "imbalance" in names

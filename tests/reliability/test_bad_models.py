@@ -439,8 +439,10 @@ def test_mlflow_uri_that_does_not_exist(
 
 
 def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> None:
-    """A first-line spec the library rejects: exit 2 naming the section to fix (and LightGBM's
-    own '[Fatal]' line kept off the terminal)."""
+    """A first-line spec the library rejects: exit 2 naming the parameter to fix, with the
+    library's reason, once the rows are read and before the audit (pipeline/tree_params.py; the
+    champion's fit raised it after the audit before), LightGBM's own '[Fatal]' line kept off the
+    terminal."""
     cfg = sim_config(data)
     cfg["champion"]["retrain"]["params"] = {"num_leaves": -5, "n_estimators": 3}
     cfg["challengers"] = []
@@ -449,8 +451,11 @@ def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> 
     path.write_text(yaml.safe_dump(cfg))
     outcome = invoke(["run", path, "-q", "--tracking-uri", store, "--output", tmp_path / "out"])
     outcome.error(
-        2, "champion 'champ' could not be trained: LightGBMError", "champion.retrain.params"
+        2,
+        "champion.retrain.params.num_leaves: LightGBM refuses num_leaves: -5",
+        "(it needs num_leaves > 1)",
     )
+    assert "[Fatal]" not in outcome.stdout + outcome.stderr
 
 
 def test_a_file_only_the_library_refuses_stops_the_run_before_the_audit(
