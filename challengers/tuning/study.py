@@ -92,9 +92,7 @@ def open_study(
     study.set_user_attr("fingerprint", fingerprint)
     study.set_user_attr("seed", seed)
     state = optuna.trial.TrialState
-    for t in study.trials:  # a killed process leaves its trial RUNNING: lost, not pending
-        if t.state == state.RUNNING:
-            study.tell(t.number, state=state.FAIL)
+    _fail_running(study)  # a killed process leaves its trial RUNNING: lost, not pending
     # the library defaults first, also when the interrupt came during that first trial
     started = {state.COMPLETE, state.PRUNED, state.WAITING}
     if first_trial and not any(t.state in started for t in study.trials):
@@ -197,14 +195,28 @@ def optimize(
         # which lost a trial or failed the search ("Cannot tell a COMPLETE trial"); the rest run
         # in parallel, in a racy order, not replayable anyway.
         ran = 0
-        while ran < remaining and (config.n_jobs == 1 or _waiting(study)):
-            if (time_left := left()) is not None and time_left <= 0:
-                return
-            study.sampler = sampler(seed, config, finished(study))
-            run(1, time_left, 1)
-            ran += 1
-        if ran < remaining and ((time_left := left()) is None or time_left > 0):
-            run(remaining - ran, time_left, config.n_jobs)
+        try:
+            while ran < remaining and (config.n_jobs == 1 or _waiting(study)):
+                if (time_left := left()) is not None and time_left <= 0:
+                    return
+                study.sampler = sampler(seed, config, finished(study))
+                run(1, time_left, 1)
+                ran += 1
+            if ran < remaining and ((time_left := left()) is None or time_left > 0):
+                run(remaining - ran, time_left, config.n_jobs)
+        except KeyboardInterrupt:
+            # a Ctrl-C between optuna creating a trial and entering it left the trial RUNNING
+            # (now more often, with a study.optimize per trial): failed, the only trial lost
+            _fail_running(study)
+            raise
+
+
+def _fail_running(study: Any) -> None:
+    """This run's trials still RUNNING told FAIL (the run holds the study: one process)."""
+    state = optuna_module().trial.TrialState
+    for t in study.trials:
+        if t.state == state.RUNNING:
+            study.tell(t.number, state=state.FAIL)
 
 
 def _waiting(study: Any) -> bool:
