@@ -216,7 +216,7 @@ def check_training_rows(train: pl.DataFrame, *, entity: str | None) -> None:
     without rows (a run whose training rows stay on the engine) is checked by the engine's counts
     instead: :func:`check_training_entity_counts`."""
     if entity is not None and train.height:
-        check_training_entity_counts(entity, train.height, *_nulls_and_nans(train[entity]))
+        check_training_entity_counts(entity, train.height, *nulls_and_nans(train[entity]))
 
 
 def check_training_entity_counts(entity: str, rows: int, nulls: int, nans: int) -> None:
@@ -228,7 +228,7 @@ def check_training_entity_counts(entity: str, rows: int, nulls: int, nans: int) 
 
 
 def _check_entity(frame: pl.DataFrame, entity: str, rows: str, why: str) -> None:
-    _refuse_missing_entity(entity, *_nulls_and_nans(frame.get_column(entity)), rows, why)
+    _refuse_missing_entity(entity, *nulls_and_nans(frame.get_column(entity)), rows, why)
 
 
 def _refuse_missing_entity(entity: str, nulls: int, nans: int, rows: str, why: str) -> None:
@@ -243,11 +243,12 @@ def _refuse_missing_entity(entity: str, nulls: int, nans: int, rows: str, why: s
 def missing_values(column: pl.Series) -> tuple[int, str]:
     """How many values are missing, null or NaN (a float column's NaN is no value either: as an
     entity it pooled every such row into one customer), and which of the two they are."""
-    nulls, nans = _nulls_and_nans(column)
+    nulls, nans = nulls_and_nans(column)
     return nulls + nans, _missing_kind(nulls, nans)
 
 
-def _nulls_and_nans(column: pl.Series) -> tuple[int, int]:
+def nulls_and_nans(column: pl.Series) -> tuple[int, int]:
+    """The values of ``column`` that are null, and those that are NaN (a float column's)."""
     return column.null_count(), int(column.is_nan().sum()) if column.dtype.is_float() else 0
 
 

@@ -10,7 +10,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from challengers.data.checks import check_labels
+from challengers.data.checks import check_labels, nulls_and_nans
 from challengers.data.frames import DAY, load_days, read_as_numbers, scan, schema_of
 from challengers.data.split import Windows, split
 from challengers.engine.aggregates import Aggregate
@@ -162,8 +162,7 @@ class LocalEngine(Engine[pl.DataFrame]):
         return rows.height - positives, positives
 
     def missing_counts(self, rows: pl.DataFrame, column: str) -> tuple[int, int]:
-        values = rows.get_column(column)
-        return values.null_count(), int(values.is_nan().sum()) if values.dtype.is_float() else 0
+        return nulls_and_nans(rows.get_column(column))
 
     def score_stats(
         self, rows: pl.DataFrame, *, score: str, target: str, amount: str | None = None
