@@ -122,9 +122,7 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
     """Search the kind's tree parameters on time-respecting folds; the kind around the best tree."""
     folds = _folds(model, task)
     tree = folds[0].tree
-    space = search_space(tree.kind, task.config.space, task.fixed)
-    if not space:
-        raise ModelError(f"challenger '{task.name}': nothing to tune (every parameter is fixed)")
+    space = search_space(tree.kind, task.config.space, task.fixed)  # never empty: it refuses
     objective = _Objective(folds, space, task, tree)
     study, resumed = open_study(
         task.study_path,
