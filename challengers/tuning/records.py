@@ -61,7 +61,9 @@ class TuneResult:
     @property
     def direction(self) -> str:
         """The study's direction: its metric's (``tune`` creates the study with it)."""
-        return "maximize" if _higher_is_better(self.metric) else "minimize"
+        from challengers.config.base import metric_from_key
+
+        return "maximize" if metric_from_key(self.metric).info.higher_is_better else "minimize"
 
     def summary(self) -> dict[str, Any]:
         """For comparison.json and the report."""
@@ -155,14 +157,6 @@ def validation_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     """A tuning's metrics on its model's MLflow run (from its :meth:`TuneResult.summary`):
     the best validation value, which `challenge replicate` compares too."""
     return {f"tune_validation_{summary['metric']}": float(summary["best_value"])}
-
-
-def _higher_is_better(key: str) -> bool:
-    """The direction of a metric key (``NAME`` or ``NAME_PARAM``)."""
-    from challengers.evaluation.metrics import METRICS
-
-    name = max((n for n in METRICS if key == n or key.startswith(f"{n}_")), key=len)
-    return METRICS[name].higher_is_better
 
 
 def _number(value: float | None) -> float:
