@@ -100,26 +100,42 @@ def _installed(
             signal.signal(s, old)
 
 
+# how many handled() blocks are open: a command's, and the run's inside it
+_depth: list[None] = []
+
+
 @contextmanager
 def handled(signals: tuple[int, ...] = SIGNALS) -> Iterator[None]:
     """``signals`` (SIGINT, SIGTERM and SIGHUP) raise ``Interrupted`` inside the block, and leave
-    it as one even when native code turned it into another error on the way."""
+    it as one even when native code turned it into another error on the way.
+
+    An interrupt nothing raised again (one raised in a finalizer, or caught by a library's bare
+    ``except:`` while a module imports) is never lost: a block opened inside this one raises it
+    on entry, and the block raises it on leaving. A run's block once cleared it instead, and a
+    Ctrl-C in the command's imports let the whole run finish with exit 0."""
     from challengers.errors import RunInterrupted  # already the interrupt, in the run's words
 
-    _received.clear()
+    if _depth:
+        raise_if_swallowed()  # swallowed in the enclosing block, before this one started
+    else:
+        _received.clear()
     hook = sys.unraisablehook
     sys.unraisablehook = _quiet_unraisable
+    _depth.append(None)
     try:
         with _installed(_raise, signals):
             yield
+            raise_if_swallowed()
     except BaseException as exc:
         interrupt = interrupt_behind(exc)
         if interrupt is None or interrupt is exc or isinstance(exc, RunInterrupted):
             raise
         raise interrupt from exc
     finally:
+        _depth.pop()
         sys.unraisablehook = hook
-        _received.clear()
+        if not _depth:
+            _received.clear()
 
 
 @contextmanager

@@ -158,6 +158,8 @@ def _start(
             champion=prepared.plan.champion.source,
         )
         audit = audit_in_run(cfg, prepared.plan, out, progress, prepared.engine)
+        # a Ctrl-C a library swallowed while the rows loaded or the audit ran stops here
+        interrupts.raise_if_swallowed()
         release_freed_memory()  # what loading and the audit freed, before training
         env = environment()
         replay = write_replay_files(
@@ -250,9 +252,11 @@ def _run(
     findings = _findings(cfg, prepared, evaluated, agreement, audit)
     result = _result(cfg, prepared, evaluated, findings, tracker, out, env, audit, agreement)
     add_governance(result, cfg, champion)
+    interrupts.raise_if_swallowed()  # a run cut short writes no comparison.json
     with progress.stage("Writing outputs and logging to MLflow"):
         write_outputs(cfg, prepared, fitted, result, out)
         log_run(cfg, prepared, tracker, fitted, result, out, register)
+    interrupts.raise_if_swallowed()  # the parent run KILLED, not FINISHED
     return result
 
 

@@ -184,3 +184,68 @@ def test_a_sigint_that_cuts_mlflow_s_import_in_half_still_prints_one_line(
         f"sqlite:///{tmp_path}/m.db"
     ]
     assert _runs(f"sqlite:///{tmp_path}/m.db") == []
+
+
+def _swallowed_sigint() -> None:
+    """A SIGINT that a library's bare ``except:`` catches (imports do it) and never raises again."""
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # the handler runs at a bytecode boundary in here
+            pass
+    except BaseException:  # a library's own bare except, on purpose
+        pass
+
+
+class _SigintInFinalizer:
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # raised inside the finalizer: "Exception ignored"
+        for _ in range(1000):
+            pass
+
+
+def test_an_interrupt_raised_in_a_finalizer_leaves_the_block_as_the_interrupt() -> None:
+    """Python cannot raise out of a finalizer: the interrupt is kept and the block raises it."""
+    ran_on: list[str] = []
+    with pytest.raises(interrupts.Interrupted) as caught, interrupts.handled():
+        _SigintInFinalizer()  # freed at once
+        ran_on.append("after")
+    assert ran_on == ["after"] and caught.value.name == "SIGINT"
+
+
+def test_a_swallowed_interrupt_stops_a_block_opened_inside_its_own() -> None:
+    """A command's block swallowed it (the command's imports); the run's block, opened next,
+    raises it before its body starts. It once cleared it instead, and the run went on."""
+    started: list[str] = []
+    with pytest.raises(interrupts.Interrupted), interrupts.handled():
+        _swallowed_sigint()
+        with interrupts.handled():
+            started.append("run")
+    assert started == []
+
+
+def test_a_sigint_swallowed_before_the_run_starts_is_exit_130_and_writes_nothing(
+    tmp_path: Path,
+    sim_parquet: Path,
+    write_yaml: Callable[..., Path],
+    store: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What CI saw once (stop 54): a Ctrl-C 0.8 s into `challenge run`, while the command still
+    imported, ended in exit 0 with the whole run done. The store's check swallows one here."""
+    from challengers.pipeline import run as pipeline_run
+
+    reachable = pipeline_run.check_reachable
+
+    def swallowing(uri: str, **kwargs: object) -> None:
+        _swallowed_sigint()
+        reachable(uri, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline_run, "check_reachable", swallowing)
+    config = write_yaml(tiny_config(sim_parquet))
+    out = tmp_path / "out"
+    outcome = invoke(["run", config, "-o", out, "--tracking-uri", store, "-q"])
+    assert outcome.code == 130, outcome.stderr
+    lines = outcome.stderr.strip().splitlines()
+    assert lines == ["interrupted (SIGINT) before any model finished: nothing to resume"], lines
+    assert not (out / "comparison.json").exists()
+    assert all(r.info.status != "FINISHED" for r in _runs(store))
