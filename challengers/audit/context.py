@@ -195,6 +195,19 @@ class AuditContext:
             return 0
         return int(self.daily.filter(pl.col("day").is_between(*gap))["unlabelled"].sum())
 
+    @property
+    def unlabelled_unloaded(self) -> tuple[int, int]:
+        """The rows without a label (before, after) the days a run loads: no model, exclusion
+        or feature reads them (a delivery's latest days, not labelled yet), from the daily
+        table."""
+        if self.daily is None:
+            return 0, 0
+        day, w = pl.col("day"), self.windows
+        return tuple(  # type: ignore[return-value]
+            int(self.daily.filter(outside)["unlabelled"].sum())
+            for outside in (day < w.first_day, day > w.last_day)
+        )
+
     def window_rows(self, which: str) -> tuple[int, int]:
         """(rows, positives) of the train or test window, from the daily table."""
         assert self.daily is not None, "the integrity pass fills the daily table first"

@@ -110,6 +110,11 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "before turning on split.exclude_known_frauds or adding a graph challenger: both read "
         "them.",
     ),
+    (
+        "integrity-unlabelled-unloaded",
+        "None for this run. Fill those days' labels as known now before moving the windows "
+        "over them.",
+    ),
     ("privacy-", "Remove or pseudonymise the personal data before it reaches the model or logs."),
     ("integrity-", "Correct the data feed and re-run the validation on the corrected data."),
     ("bias-", "Review the coverage of the segments named with the data owners."),

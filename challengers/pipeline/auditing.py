@@ -6,6 +6,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from challengers.config import ExperimentConfig, FindingsConfig
 from challengers.engine.base import Engine
 from challengers.engine.spark_session import check_master
 from challengers.errors import ChallengeError
+from challengers.findings.recommendations import with_recommendations
 from challengers.pipeline.plan import Plan, data_source, make_plan
 from challengers.pipeline.preflight import check_inputs, claimed
 from challengers.pipeline.prepare import (
@@ -110,7 +112,7 @@ def _audit(
     chart: bool = True,
     engine: Engine | None = None,
 ) -> AuditResult:
-    return audit_plan(
+    audited = audit_plan(
         plan,
         cfg.evaluation.findings,
         seed=cfg.seed,
@@ -121,6 +123,11 @@ def _audit(
         engine=engine,
         rows=None if engine is None else engine.read(data_source(cfg)),
     )
+    # audit.json's findings with what to do, as comparison.json's (the audit's layer is below
+    # the recommendations': its findings were written with none)
+    recommended = replace(audited, findings=with_recommendations(audited.findings))
+    recommended.write()
+    return recommended
 
 
 def audit_plan(

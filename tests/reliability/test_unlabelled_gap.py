@@ -5,6 +5,7 @@ would with them; one that reads them still refuses (data/checks.py)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,41 @@ def test_a_gap_without_labels_runs_as_with_them_when_nothing_reads_them(
     assert f"Rows without a label (gap: {missing:,}) are left out of the fraud rate." in report
     reports = {n: json.loads((out / "comparison.json").read_text()) for n, out in outs.items()}
     assert reports["unlabelled"]["conclusion"] == reports["labelled"]["conclusion"]
+
+
+def test_labels_missing_only_outside_the_loaded_days_are_an_info_finding_not_a_high_one(
+    tmp_path: Path, sim_frame: pl.DataFrame
+) -> None:
+    """A delivery whose first and latest days are not labelled: no step of the run reads them
+    (the windows load 2024-01-31..2024-03-05), so the missing-target finding (high, it rates
+    the champion) is not raised for them; an info finding counts them on each side. One missing
+    label inside the training window is still the high finding."""
+    at = pl.col("TX_DATETIME")
+    before, after = at < datetime(2024, 1, 20), at >= datetime(2024, 3, 6)
+    counts = (sim_frame.filter(before).height, sim_frame.filter(after).height)
+    assert min(counts) > 1000
+
+    def audit(name: str, unlabelled: pl.Expr) -> dict[str, Any]:
+        data = tmp_path / f"{name}.parquet"
+        label = pl.when(unlabelled).then(None).otherwise(pl.col("TX_FRAUD")).alias("TX_FRAUD")
+        sim_frame.with_columns(label).write_parquet(data)
+        cfg = tiny_config(data)
+        cfg["split"]["test"]["end"] = "2024-03-05"
+        audited = invoke(["audit", _write(tmp_path, name, cfg), "-o", tmp_path / name])
+        assert audited.code == 0, audited.stderr
+        found = json.loads((tmp_path / name / "audit.json").read_text())["findings"]
+        return {f["id"]: f for f in found}
+
+    outside = audit("outside", before | after)
+    assert "integrity-nulls-TX_FRAUD" not in outside
+    said = outside["integrity-unlabelled-unloaded"]
+    assert said["severity"] == "info"
+    assert (
+        f"{counts[0]:,} rows before 2024-01-31 and {counts[1]:,} rows after 2024-03-05, "
+        "outside the windows, have no label in 'TX_FRAUD'"
+    ) in said["detail"]
+    assert said["recommendation"].startswith("None for this run.")
+    first_training_day = at.is_between(datetime(2024, 1, 31), datetime(2024, 2, 1), "left")
+    inside = audit("inside", before | after | first_training_day)
+    assert inside["integrity-nulls-TX_FRAUD"]["severity"] == "high"
+    assert "integrity-unlabelled-unloaded" in inside
