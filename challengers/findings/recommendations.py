@@ -100,6 +100,11 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "on as candidate features for the champion.",
     ),
     (
+        "leak-known-fraud-entities-",
+        "Set split.exclude_known_frauds: true and run again (production blocks these "
+        "entities); ask the first line whether its documented figures count their frauds.",
+    ),
+    (
         "leak-",
         "Remove the column from the model's inputs (or prove it is known at scoring time) "
         "and retrain.",

@@ -38,8 +38,13 @@ def test_every_finding_gets_a_recommendation_naming_its_model() -> None:
             _f("overfit-lgbm", "medium", "stability", ("lgbm",)),
             _f("leak-auc-X", "high", "leakage"),
             _f("something-new", "low", "elsewhere"),
+            _f("leak-known-fraud-entities-CUSTOMER_ID", "medium", "leakage"),
+            _f("integrity-unlabelled-unloaded", "info", "integrity"),
         ]
     )
     assert "'lgbm'" in found[0].recommendation
     assert "Remove the column" in found[1].recommendation
+    # no column to remove, no feed to correct: the exclusion to turn on; nothing for this run
+    assert found[3].recommendation.startswith("Set split.exclude_known_frauds: true")
+    assert found[4].recommendation.startswith("None for this run.")
     assert all(f.recommendation for f in found)
