@@ -341,10 +341,35 @@ def sample_rows(eligible: np.ndarray, size: int, rng: np.random.Generator) -> np
     return np.sort(rng.choice(eligible, size=size, replace=False))
 
 
+def times(frame: pl.DataFrame, time: str) -> np.ndarray:
+    """The ``time`` column's values as numbers for the folds: a datetime's microseconds, whatever
+    unit the frame holds it in (Arrow batches from an engine may differ from the fit's)."""
+    column = frame.get_column(time)
+    if isinstance(column.dtype, pl.Datetime):
+        column = column.dt.cast_time_unit("us")
+    return column.to_physical().to_numpy()
+
+
+def time_cuts(frame: pl.DataFrame, time: str, folds: int) -> np.ndarray:
+    """The first time of each fold after the first: consecutive blocks of about equal size in
+    time order, the time at rank ceil(k * rows / folds) beginning fold k."""
+    ordered = np.sort(times(frame, time))
+    if ordered.size == 0:
+        return ordered
+    starts = [min(-(-k * ordered.size // folds), ordered.size - 1) for k in range(1, folds)]
+    return ordered[starts]
+
+
+def folds_by_time(values: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """The fold of each time: how many of the ``cuts`` it has reached. Equal times share their
+    fold, so a row's fold follows from its time alone, in any order and on any engine (a rank
+    split a time's rows between two folds by their order in the frame)."""
+    return np.searchsorted(cuts, values, side="right").astype(np.int32)
+
+
 def time_folds(frame: pl.DataFrame, time: str, folds: int) -> np.ndarray:
-    """Fold 0..folds-1 of every row: consecutive blocks of equal size in time order."""
-    rank = frame.get_column(time).rank("ordinal").to_numpy().astype(np.int64) - 1
-    return (rank * folds // max(frame.height, 1)).astype(np.int32)
+    """Fold 0..folds-1 of every row (:func:`time_cuts`, :func:`folds_by_time`)."""
+    return folds_by_time(times(frame, time), time_cuts(frame, time, folds))
 
 
 def out_of_fold_scores(
@@ -356,19 +381,45 @@ def out_of_fold_scores(
     sample_size: int,
     seed: int,
     **fit: Any,
-) -> np.ndarray:
-    """Each fold's rows scored by a detector fitted on a sample of the *other* folds' eligible rows.
+) -> tuple[np.ndarray, list[FittedDetector | None]]:
+    """Each fold's rows scored by a detector fitted on a sample of the *other* folds' eligible
+    rows; the scores, and each fold's detector (None: a fold without rows).
 
     ``eligible`` is a boolean mask (all rows, or the genuine ones). A row's score never comes from a
     detector that saw the row, so a model trained on these scores cannot learn the detector's
     memory of its own training rows (with ``fit_on: genuine``, that memory would be the label).
     """
     out = np.empty(frame.height, dtype=np.float64)
+    detectors: list[FittedDetector | None] = []
     for k in range(int(fold.max()) + 1):
+        rows = np.flatnonzero(fold == k)
+        if rows.size == 0:  # equal cut times: no time falls in this fold
+            detectors.append(None)
+            continue
         rng = np.random.default_rng([seed, k + 1])
         fit_rows = sample_rows(np.flatnonzero(eligible & (fold != k)), sample_size, rng)
         fitted = fit_detector(rows_matrix(frame, features, fit_rows), seed=seed, **fit)
-        rows = np.flatnonzero(fold == k)
         out[rows] = score_frame(fitted, frame, features, rows, threads=fit.get("threads", 1))
+        detectors.append(fitted)
         log.debug("fold %d: fitted on %d rows, scored %d", k, fit_rows.size, rows.size)
+    return out, detectors
+
+
+def scores_by_fold(
+    detectors: Sequence[FittedDetector | None],
+    cuts: np.ndarray,
+    frame: pl.DataFrame,
+    features: Sequence[str],
+    time: str,
+    threads: int = 1,
+) -> np.ndarray:
+    """Each row of ``frame`` scored by the detector of its time's fold (:func:`folds_by_time`):
+    for training rows, the scores :func:`out_of_fold_scores` gave them."""
+    fold = folds_by_time(times(frame, time), cuts)
+    out = np.empty(frame.height, dtype=np.float64)
+    for k, detector in enumerate(detectors):
+        rows = np.flatnonzero(fold == k)
+        if rows.size:
+            assert detector is not None  # a fold with rows at fit time has its detector
+            out[rows] = score_frame(detector, frame, features, rows, threads=threads)
     return out

@@ -148,6 +148,22 @@ class BaseChallenger:
             raise RuntimeError(f"{self.kind}: {scores.shape[0]} scores for {frame.height} rows")
         return scores
 
+    def training_columns(self) -> tuple[str, ...]:
+        """The columns :meth:`training_score` reads."""
+        return tuple(self.features_)
+
+    def training_score(
+        self, frame: pl.DataFrame, *, history: pl.DataFrame | None = None
+    ) -> np.ndarray:
+        """The scores of the model's own training rows ``frame`` as it trained on them (the
+        in-sample diagnostics): its scores of any row, unless the kind trained on inputs built
+        apart for its training rows (an anomaly hybrid's out-of-fold detector scores)."""
+        return self.predict_score(frame, history=history)
+
+    def release_training_inputs(self) -> None:
+        """Let go of what only :meth:`training_score` needs, once the run has scored the
+        training rows (an anomaly hybrid's fold detectors)."""
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "features_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")

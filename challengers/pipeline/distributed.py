@@ -131,21 +131,22 @@ def champion_rows(prepared: Prepared, model: BaseChallenger) -> WindowRows | Non
 
 
 def scores_on_engine(
-    prepared: Prepared, model: BaseChallenger, rows: Any, expected: int
+    prepared: Prepared, model: BaseChallenger, rows: Any, expected: int, *, training: bool = False
 ) -> np.ndarray | None:
     """The scores of ``rows`` (the engine's, ``expected`` of them as on the driver) computed on
     the executors: the champion's native file as it is; a booster that reads data columns only,
     from its native file; a kind fitted on a sample (which scores each row alone) shipped whole.
-    None: the model scores on the driver, or the run's engine is local."""
+    ``training``: the model's training rows, scored as it trained on them
+    (:meth:`~BaseChallenger.training_score`). None: the model scores on the driver, or the
+    run's engine is local."""
     engine = prepared.engine
     if engine is None or not engine.distributed:
         return None
-    features = tuple(model.features_)
     with _model_file(model) as file:
         if file is not None:
             scores = engine.scores_of(rows, file)
         elif isinstance(model, FitsOnSample):
-            scores = engine.scores_by(rows, model.predict_score, features)
+            scores = engine.scores_by(rows, *_scorer(model, training))
         else:
             return None
     if len(scores) != expected:  # the engine's split is the driver's
@@ -155,29 +156,45 @@ def scores_on_engine(
 
 @contextmanager
 def scored_on_engine(
-    prepared: Prepared, model: BaseChallenger, rows: Any, keep: Sequence[str], output: str
+    prepared: Prepared,
+    model: BaseChallenger,
+    rows: Any,
+    keep: Sequence[str],
+    output: str,
+    *,
+    training: bool = False,
 ) -> Iterator[Any | None]:
     """``rows`` (the engine's) with their columns ``keep`` and the model's score in column
-    ``output``, computed where they are, as :func:`scores_on_engine` computes them, for the
-    block (lazily: each job on them scores them again unless they are held; the model shipped
-    to the executors is released when the block ends). None: the model scores on the driver,
-    or the run's engine is local."""
+    ``output``, computed where they are, as :func:`scores_on_engine` computes them (``training``
+    too), for the block (lazily: each job on them scores them again unless they are held; the
+    model shipped to the executors is released when the block ends). None: the model scores on
+    the driver, or the run's engine is local."""
     engine = prepared.engine
     if engine is None or not engine.distributed:
         yield None
         return
-    features = tuple(model.features_)
-    read = engine.select(rows, list(dict.fromkeys([*keep, *features])))
+    score, columns = _scorer(model, training)
+    read = engine.select(rows, list(dict.fromkeys([*keep, *columns])))
     with ExitStack() as scoring:
         with _model_file(model) as file:  # the file is read (and broadcast) before it goes
             if file is not None:
                 scored = scoring.enter_context(engine.score(read, file, output=output))
             elif isinstance(model, FitsOnSample):
-                scorer = engine.scored_by(read, model.predict_score, features, output=output)
+                scorer = engine.scored_by(read, score, columns, output=output)
                 scored = scoring.enter_context(scorer)
             else:
                 scored = None
         yield None if scored is None else engine.select(scored, [*keep, output])
+
+
+def _scorer(
+    model: BaseChallenger, training: bool
+) -> tuple[Callable[[pl.DataFrame], np.ndarray], tuple[str, ...]]:
+    """The function the executors score ``model``'s rows with, and the columns it reads: its
+    training rows' (:meth:`~BaseChallenger.training_score`) or any row's."""
+    if training:
+        return model.training_score, tuple(model.training_columns())
+    return model.predict_score, tuple(model.features_)
 
 
 def shipped_whole(model: BaseChallenger) -> bool:

@@ -127,6 +127,7 @@ def with_in_sample(
     name = fitted.plan.name
     with progress.stage(f"Challenger {name}: in-sample metrics of the training window"):
         fitted.in_sample = in_sample_on_engine(prepared, settings, name, model)
+    model.release_training_inputs()
     return fitted
 
 
@@ -200,6 +201,8 @@ def _fit_and_score(
             bad = int(np.count_nonzero(~np.isfinite(scores)))
             raise ValueError(f"{bad} scores are NaN or infinite")
         train_scores = _score_training(mp, model, prepared, engine_rows)
+        if not prepared.narrow:  # else scored once the fit returns (with_in_sample)
+            model.release_training_inputs()
     fit_seconds = model.fit_seconds_
     if trained is not None and trained.fit_seconds is not None:  # the engine's work included
         fit_seconds = trained.fit_seconds
@@ -323,9 +326,11 @@ def _score_training(
         if engine_rows is None:  # fitted here on the training rows: a booster kept their scores
             scores = model.take_in_sample_scores()
         else:
-            scores = scores_on_engine(prepared, model, engine_rows.train, train.height)
+            scores = scores_on_engine(
+                prepared, model, engine_rows.train, train.height, training=True
+            )
         if scores is None:
-            scores = model.predict_score(train, history=prepared.history)
+            scores = model.training_score(train, history=prepared.history)
     except ChallengeError:
         raise
     except Exception as exc:

@@ -137,7 +137,7 @@ def in_sample_on_engine(
     assert engine is not None and rows is not None
     keep = ranked_by(prepared.plan)
     try:
-        with scored_on_engine(prepared, model, rows.train, keep, SCORE) as scored:
+        with scored_on_engine(prepared, model, rows.train, keep, SCORE, training=True) as scored:
             if scored is None:
                 raise ValueError(f"{model.kind} is not scored on the {engine.kind} engine")
             with engine.held(scored) as held:  # scored once for the model's jobs, then released

@@ -281,7 +281,7 @@ def test_out_of_fold_scores_never_come_from_a_detector_fitted_on_the_row() -> No
         "threads": 1,
     }
     kw: dict[str, Any] = {"fold": fold, "eligible": np.ones(frame.height, bool), "seed": 0}
-    oof = outliers.out_of_fold_scores(
+    oof, _ = outliers.out_of_fold_scores(
         frame, CLUSTER_FEATURES[:4], sample_size=10**6, **kw, **settings
     )
     assert oof.min() > 0

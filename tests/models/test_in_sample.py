@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from challengers.features import outliers
 from challengers.models.anomaly import AnomalyChallenger
 from challengers.models.base import BaseChallenger
 from challengers.models.tree import LightGBMChallenger, XGBoostChallenger
@@ -88,16 +89,39 @@ def test_early_stopping_keeps_none_and_none_is_kept_unasked(cls: type) -> None:
     assert unasked.take_in_sample_scores() is None
 
 
-def test_a_hybrid_keeps_none_its_tree_trained_on_out_of_fold_detector_scores() -> None:
+def test_a_hybrid_hands_over_its_trees_scores_of_the_out_of_fold_inputs_it_trained_on() -> None:
+    """A hybrid's tree trained on out-of-fold detector scores: its in-sample scores are the tree's
+    of those inputs (the train/test gap of the model as trained), which ``training_score`` gives
+    again from each row's time alone, in any row order; not the final detector's (fitted on a
+    sample of these rows: a 1-NN detector scores the rows it saw 0)."""
     spec = ChallengerContract().make_spec()
+    train = easy_frame(3000, seed=4)
+    # three rows a time: ranks 999-1001 and 1998-2000 share a time across the cuts at ranks 1000
+    # and 2000, which a rank split between two folds by their order in the frame
+    train = train.with_columns(pl.col("t").dt.truncate("3m"))
     hybrid = AnomalyChallenger(
-        detector="ecod",
+        detector="knn",
+        params={"n_neighbors": 1},
         hybrid="lightgbm",
         model={"kind": "lightgbm", "params": {"n_estimators": 20}},
         threads=1,
     )
-    hybrid.fit(easy_frame(2000, seed=4), spec, in_sample=True)
-    assert hybrid.take_in_sample_scores() is None
+    hybrid.fit(train, spec, in_sample=True)
+    kept = hybrid.take_in_sample_scores()
+    assert kept is not None
+    np.testing.assert_array_equal(kept, hybrid.training_score(train))
+    reordered = train.reverse()
+    np.testing.assert_array_equal(kept[::-1], hybrid.training_score(reordered))
+    assert not np.array_equal(kept, hybrid.predict_score(train))
+    # the folds by time: three blocks in time order, a time's rows in one fold
+    fold = outliers.time_folds(train, "t", 3)
+    by_time = pl.DataFrame({"t": train["t"], "fold": fold}).group_by("t").agg(pl.col("fold"))
+    assert by_time["fold"].list.n_unique().max() == 1
+    assert np.bincount(fold).tolist() == [999, 999, 1002]
+    # the detector the tree's inputs came from never saw the row: a 1-NN distance is never 0
+    inputs = hybrid.fold_detectors_, hybrid.fold_cuts_, train, hybrid.features_, "t"
+    assert outliers.scores_by_fold(*inputs).min() > 0
+    assert hybrid.detector_score(train).min() == 0.0
 
 
 class _Unscorable(LightGBMChallenger):
