@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from challengers.experiment_result import ExperimentResult
 from challengers.findings.comparison import MIN_FRAUDS_TO_CLAIM
@@ -256,6 +257,17 @@ def _tuned(m: ModelResult) -> str:
         f"library defaults {fmt(t['defaults_value'])}; {'; '.join(t['folds'])}; refit {rows} "
         f"with {t['best_params'].get('rounds')} rounds"
         + (f"; search {seconds:.1f} s, not in the model's fit time" if seconds else "")
+        + _timed_out(t)
+    )
+
+
+def _timed_out(t: dict[str, Any]) -> str:
+    """Said when the time budget, not the trials asked for, ended the search."""
+    if not t.get("timed_out"):
+        return ""
+    return (
+        f"; **the time budget (tune.timeout_s: {t['timeout_s']:g} s) ended the search after "
+        f"{t['trials']:,} of the {t['trials_asked']:,} trials asked for**"
     )
 
 

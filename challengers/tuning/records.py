@@ -57,6 +57,8 @@ class TuneResult:
     artifacts: list[Path] = field(default_factory=list)
     folds: list[str] = field(default_factory=list)  # the fit and validation days of each fold
     seconds: float = 0.0  # the search's wall time (the pipeline's): not in fit_seconds
+    asked: tuple[int | None, float | None] = (None, None)  # tune.trials and tune.timeout_s
+    timed_out: bool = False  # the time budget ended the search before its trials finished
 
     @property
     def direction(self) -> str:
@@ -82,6 +84,9 @@ class TuneResult:
             "failed": sum(t.state == "FAIL" for t in self.trials),
             "first_error": next((t.error for t in self.trials if t.error), None),
             "search_seconds": self.seconds,
+            "trials_asked": self.asked[0],
+            "timeout_s": self.asked[1],
+            "timed_out": self.timed_out,
             "resumed_trials": self.resumed_trials,
             "folds": self.folds,
             "study": str(self.study_path),
@@ -102,6 +107,8 @@ class TuneResult:
             "artifacts": [str(p) for p in self.artifacts],
             "folds": list(self.folds),
             "seconds": self.seconds,
+            "asked": list(self.asked),
+            "timed_out": self.timed_out,
         }
 
     @classmethod
@@ -120,6 +127,8 @@ class TuneResult:
             artifacts=[Path(p) for p in state["artifacts"]],
             folds=list(state["folds"]),
             seconds=float(state.get("seconds", 0.0)),  # older checkpoints: not kept
+            asked=tuple(state.get("asked", (None, None))),
+            timed_out=bool(state.get("timed_out", False)),
         )
 
     def mlflow_params(self) -> dict[str, Any]:
@@ -131,6 +140,7 @@ class TuneResult:
             "tune.failed": sum(t.state == "FAIL" for t in self.trials),
             "tune.direction": self.direction,
             "tune.best_trial": self.best_trial,
+            "tune.timed_out": self.timed_out,
             **{f"tune.best.{k}": v for k, v in self.best_params.items()},
         }
 

@@ -136,7 +136,7 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
         progress=progress,
     )
     label = f"{task.name} ({objective.metric.key})"
-    optimize(study, objective, task.config, label=label, progress=progress)
+    timed_out = optimize(study, objective, task.config, label=label, progress=progress)
     if not any(t.state.name == "COMPLETE" for t in study.trials):
         reason = failure_reason(study)
         raise ModelError(f"challenger '{task.name}': no tuning trial finished; {reason}")
@@ -155,6 +155,8 @@ def tune(model: BaseChallenger, task: TuneTask, progress: Progress) -> TuneResul
         resumed_trials=resumed,
         artifacts=plots(study, task.directory, task.name),
         folds=[str(f.cut) for f in folds],
+        asked=(task.config.trials, task.config.timeout_s),
+        timed_out=timed_out,
     )
 
 

@@ -155,16 +155,18 @@ def optimize(
     *,
     label: str,
     progress: Progress,
-) -> None:
+) -> bool:
     """Run trials until ``config.trials`` have finished (this and earlier sessions) or the time
     budget (``timeout_s``, earlier sessions' trials included) is spent. A progress bar shows the
-    best value so far."""
+    best value so far. True when the time budget ended the search before its trials finished."""
     optuna = optuna_module()
     done = finished(study)
     remaining = config.trials - done
     budget = None if config.timeout_s is None else config.timeout_s - _spent(study)
-    if remaining <= 0 or (budget is not None and budget <= 0):
-        return
+    if remaining <= 0:
+        return False
+    if budget is not None and budget <= 0:
+        return True
     with progress.stage(f"Tuning {label}", total=config.trials) as advance:
         advance(done, description=_describe(label, study))
 
@@ -198,7 +200,7 @@ def optimize(
         try:
             while ran < remaining and (config.n_jobs == 1 or _waiting(study)):
                 if (time_left := left()) is not None and time_left <= 0:
-                    return
+                    return True
                 study.sampler = sampler(seed, config, finished(study))
                 run(1, time_left, 1)
                 ran += 1
@@ -209,6 +211,8 @@ def optimize(
             # (now more often, with a study.optimize per trial): failed, the only trial lost
             _fail_running(study)
             raise
+        time_left = left()
+        return time_left is not None and time_left <= 0 and finished(study) < config.trials
 
 
 def _fail_running(study: Any) -> None:

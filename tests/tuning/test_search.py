@@ -23,11 +23,13 @@ from challengers.models.base import BaseChallenger
 from challengers.models.tree import LightGBMChallenger, TreeChallenger, XGBoostChallenger
 from challengers.pipeline import Prepared, RunOptions, prepare
 from challengers.progress import SilentProgress
-from challengers.tuning.records import TuneTask
+from challengers.report.sections import _tuning
+from challengers.results import ModelResult
+from challengers.tuning.records import TuneResult, TuneTask
 from challengers.tuning.search import fixed_params, tune
 from challengers.tuning.space import DEFAULT_SPACES, baseline, search_space
 from challengers.tuning.study import optuna_module
-from tests.conftest import sim_config
+from tests.conftest import bare_result, sim_config
 
 FAST: dict[str, Any] = {
     "trials": 6,
@@ -238,6 +240,23 @@ def test_timeout_stops_within_the_budget_plus_one_trial(prepared: Prepared, tmp_
     # no trial starts after the budget: every trial but the last began before it ran out (the
     # whole search's wall time against its budget is measured in bench/bench_tuning.py, not here)
     assert sum(t.seconds for t in result.trials[:-1]) <= 3.0 + 0.5
+    # and says so: the report's line, comparison.json, the checkpoint and MLflow
+    summary = result.summary()
+    assert summary["timed_out"] and summary["trials_asked"] == 10_000
+    assert summary["timeout_s"] == 3.0 and result.mlflow_params()["tune.timed_out"] is True
+    finished = summary["trials"]
+    model = ModelResult("lgbm", "challenger", "lightgbm", tuning=summary)
+    (block,) = _tuning(bare_result([model]))
+    (line,) = block.items  # type: ignore[attr-defined]
+    assert (
+        f"the time budget (tune.timeout_s: 3 s) ended the search after {finished:,} of the "
+        "10,000 trials asked for"
+    ) in line
+    assert TuneResult.from_state(result.to_state(), result.model).summary() == summary
+    # a search its trials ended says nothing of the kind
+    enough = make_task(prepared, tmp_path / "enough", trials=2, timeout_s=600.0, pruning=False)
+    ended = tune(lgbm(), enough, SilentProgress()).summary()
+    assert not ended["timed_out"] and ended["trials"] == 2
 
 
 def test_pruning_stops_bad_trials_early(prepared: Prepared, tmp_path: Path) -> None:
