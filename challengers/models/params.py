@@ -26,7 +26,7 @@ from pydantic import (
 
 from challengers.errors import ConfigError, closest
 from challengers.evaluation.metrics import parse_metric
-from challengers.models.library_params import ACCEPTED, TITLES
+from challengers.models.library_params import ACCEPTED, TITLES, parameter_of
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 # every name the two tree libraries accept for the number of boosting rounds
@@ -222,15 +222,31 @@ def check_library_params(library: str | None, names: Iterable[str]) -> None:
     accepted = ACCEPTED.get(library or "")
     if accepted is None:
         return
+    names = list(names)
     unknown = [n for n in names if n not in accepted and n not in ROUND_KEYS]
-    if not unknown:
-        return
-    named = ", ".join(f"'{n}'" + _near(n, accepted) for n in unknown)
-    plural = "s" if len(unknown) > 1 else ""
-    raise ValueError(
-        f"{TITLES[str(library)]} has no parameter{plural} {named}; it would ignore "
-        f"{'them' if plural else 'it'} and train with its default{plural}"
-    )
+    if unknown:
+        named = ", ".join(f"'{n}'" + _near(n, accepted) for n in unknown)
+        plural = "s" if len(unknown) > 1 else ""
+        raise ValueError(
+            f"{TITLES[str(library)]} has no parameter{plural} {named}; it would ignore "
+            f"{'them' if plural else 'it'} and train with its default{plural}"
+        )
+    _once_each(str(library), names)
+
+
+def _once_each(library: str, names: list[str]) -> None:
+    """ValueError for two names of one parameter (``gamma`` and ``min_split_loss``): the library
+    trains with one of them, while the config, the report and MLflow show both."""
+    seen: dict[str, str] = {}
+    for name in names:
+        # the round counts: the tool reads one of them (tree.split_rounds), whatever the library
+        main = "the number of rounds" if name in ROUND_KEYS else parameter_of(library, name)
+        if main in seen:
+            raise ValueError(
+                f"'{seen[main]}' and '{name}' are the same {TITLES[library]} parameter ({main}); "
+                "name it once"
+            )
+        seen[main] = name
 
 
 def _near(name: str, accepted: frozenset[str]) -> str:

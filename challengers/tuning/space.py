@@ -25,15 +25,15 @@ from typing import Any
 
 from challengers.config import SearchRange
 from challengers.errors import ConfigError
-from challengers.models.library_params import TITLES
+from challengers.models.library_params import TITLES, aliases_of, parameter_of
 from challengers.models.params import IMBALANCE, check_search_values
 
 
 @dataclass(frozen=True)
 class Dim:
     """One searched parameter: a float/int range (``log`` scale optional) or categorical
-    ``choices``; ``default`` is the library's default, tried first; ``aliases`` name the same
-    library parameter."""
+    ``choices``; ``default`` is the library's default, tried first (the library's other names of
+    a parameter: :func:`~challengers.models.library_params.aliases_of`)."""
 
     low: float | None = None
     high: float | None = None
@@ -41,7 +41,6 @@ class Dim:
     int: bool = False
     choices: tuple[Any, ...] | None = None
     default: Any = None
-    aliases: tuple[str, ...] = ()
 
     def suggest(self, trial: Any, name: str) -> Any:
         """Draw a value from an ``optuna.Trial``."""
@@ -61,20 +60,18 @@ class Dim:
         return self.low <= value <= self.high
 
     @classmethod
-    def from_range(
-        cls, r: SearchRange, *, default: Any = None, aliases: tuple[str, ...] = ()
-    ) -> Dim:
+    def from_range(cls, r: SearchRange, *, default: Any = None) -> Dim:
         choices = tuple(r.choices) if r.choices is not None else None
-        dim = cls(r.low, r.high, r.log, r.int, choices, None, aliases)
+        dim = cls(r.low, r.high, r.log, r.int, choices, None)
         return replace(dim, default=default) if dim.contains(default) else dim
 
 
-def _f(low: float, high: float, default: float, *aliases: str, log: bool = False) -> Dim:
-    return Dim(low, high, log=log, default=default, aliases=aliases)
+def _f(low: float, high: float, default: float, *, log: bool = False) -> Dim:
+    return Dim(low, high, log=log, default=default)
 
 
-def _i(low: int, high: int, default: int, *aliases: str, log: bool = False) -> Dim:
-    return Dim(low, high, log=log, int=True, default=default, aliases=aliases)
+def _i(low: int, high: int, default: int, *, log: bool = False) -> Dim:
+    return Dim(low, high, log=log, int=True, default=default)
 
 
 _WEIGHTING = Dim(choices=("none", "sqrt", "balanced"), default="none")
@@ -83,23 +80,21 @@ _WEIGHTING = Dim(choices=("none", "sqrt", "balanced"), default="none")
 # regularisation lower bounds stand in for 0 on a log scale.
 DEFAULT_SPACES: dict[str, dict[str, Dim]] = {
     "lightgbm": {
-        "num_leaves": _i(7, 255, 31, "num_leaf", "max_leaves", "max_leaf", log=True),
-        "learning_rate": _f(0.005, 0.3, 0.1, "shrinkage_rate", "eta", log=True),
-        "min_data_in_leaf": _i(
-            5, 500, 20, "min_data_per_leaf", "min_data", "min_child_samples", log=True
-        ),
-        "lambda_l1": _f(1e-8, 10.0, 1e-8, "reg_alpha", "l1_regularization", log=True),
-        "lambda_l2": _f(1e-8, 10.0, 1e-8, "reg_lambda", "lambda", "l2_regularization", log=True),
-        "feature_fraction": _f(0.4, 1.0, 1.0, "sub_feature", "colsample_bytree"),
-        "bagging_fraction": _f(0.4, 1.0, 1.0, "sub_row", "subsample", "bagging"),
+        "num_leaves": _i(7, 255, 31, log=True),
+        "learning_rate": _f(0.005, 0.3, 0.1, log=True),
+        "min_data_in_leaf": _i(5, 500, 20, log=True),
+        "lambda_l1": _f(1e-8, 10.0, 1e-8, log=True),
+        "lambda_l2": _f(1e-8, 10.0, 1e-8, log=True),
+        "feature_fraction": _f(0.4, 1.0, 1.0),
+        "bagging_fraction": _f(0.4, 1.0, 1.0),
         IMBALANCE: _WEIGHTING,
     },
     "xgboost": {
         "max_depth": _i(2, 12, 6),
-        "learning_rate": _f(0.005, 0.3, 0.3, "eta", log=True),
+        "learning_rate": _f(0.005, 0.3, 0.3, log=True),
         "min_child_weight": _f(0.01, 100.0, 1.0, log=True),
-        "reg_alpha": _f(1e-8, 10.0, 1e-8, "alpha", log=True),
-        "reg_lambda": _f(1e-3, 100.0, 1.0, "lambda", log=True),
+        "reg_alpha": _f(1e-8, 10.0, 1e-8, log=True),
+        "reg_lambda": _f(1e-3, 100.0, 1.0, log=True),
         "subsample": _f(0.4, 1.0, 1.0),
         "colsample_bytree": _f(0.4, 1.0, 1.0),
         IMBALANCE: _WEIGHTING,
@@ -131,15 +126,13 @@ def search_space(
     space = {
         name: dim
         for name, dim in defaults.items()
-        if not ({name, *dim.aliases} & set(fixed)) and name not in seen
+        if not (aliases_of(kind, name) & set(fixed)) and name not in seen
     }
     for name, r in overrides.items():
         _check_values(name, r)
         known = defaults.get(_main_name(kind, name))
         space[name] = (
-            Dim.from_range(r, default=known.default, aliases=known.aliases)
-            if known is not None
-            else Dim.from_range(r)
+            Dim.from_range(r, default=known.default) if known is not None else Dim.from_range(r)
         )
     if not space:
         raise ConfigError(
@@ -160,18 +153,14 @@ def _check_values(name: str, r: SearchRange) -> None:
 
 
 def _main_name(kind: str, name: str) -> str:
-    """The default space's name of ``name`` (itself, or the parameter it is an alias of)."""
-    for main, dim in DEFAULT_SPACES.get(kind, {}).items():
-        if name == main or name in dim.aliases:
-            return main
-    return name
+    """The library's name of the parameter ``name`` sets (itself, or the parameter it is an
+    alias of), as the default spaces name them."""
+    return parameter_of(kind, name)
 
 
 def _same_parameter(kind: str, name: str) -> set[str]:
-    """Every name of the parameter ``name`` names, in the default space's alias lists."""
-    main = _main_name(kind, name)
-    dim = DEFAULT_SPACES.get(kind, {}).get(main)
-    return {name} if dim is None else {main, *dim.aliases}
+    """Every name of the parameter ``name`` names, in the library's alias table."""
+    return aliases_of(kind, name)
 
 
 def split_params(kind: str, values: Mapping[str, Any], fixed: Collection[str]) -> tuple[dict, Any]:

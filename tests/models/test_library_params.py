@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from challengers.models.library_params import LIGHTGBM, XGBOOST
+from challengers.models.library_params import (
+    LIGHTGBM,
+    LIGHTGBM_ALIASES,
+    XGBOOST,
+    XGBOOST_ALIASES,
+    aliases_of,
+)
 from challengers.models.params import ROUND_KEYS, check_library_params
 
 # the configurations whose parameters XGBoost keeps in a booster's saved configuration
@@ -144,7 +150,11 @@ def test_lightgbm_trains_with_its_default_where_a_name_is_misspelt() -> None:
 
 @pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
 def test_the_round_counts_are_accepted_under_every_name_the_tool_reads(library: str) -> None:
-    check_library_params(library, ROUND_KEYS)  # the tool takes them out of the params itself
+    for key in ROUND_KEYS:  # the tool takes them out of the params itself
+        check_library_params(library, [key])
+    # two of them: it trained with the last one read (300 rounds) while both were logged
+    with pytest.raises(ValueError, match="'n_estimators' and 'num_trees' are the same"):
+        check_library_params(library, ["n_estimators", "num_trees"])
 
 
 def test_every_unknown_name_is_named_and_other_kinds_are_not_checked() -> None:
@@ -165,9 +175,89 @@ def test_the_default_search_spaces_name_only_parameters_their_library_accepts(
     from challengers.tuning.space import DEFAULT_SPACES
 
     space = DEFAULT_SPACES[library]
-    names = {name for name, dim in space.items() for name in (name, *dim.aliases)}
+    names = set(space)
     ranges: dict[str, dict[str, object]] = {n: {"low": 1, "high": 2} for n in names}
     ranges["imbalance"] = {"choices": ["none", "sqrt"]}  # a class weighting, not a number
     tune = TuneConfig.model_validate({"space": ranges})
     check_library_params(library, searched_params(tune))  # "imbalance": the tool's own
     assert "imbalance" in names
+
+
+def _groups(main_of: dict[str, str]) -> dict[str, set[str]]:
+    groups: dict[str, set[str]] = {}
+    for name, main in main_of.items():
+        groups.setdefault(main, {main}).add(name)
+    return groups
+
+
+def test_the_lightgbm_aliases_are_the_installed_librarys_table() -> None:
+    import lightgbm as lgb
+
+    table = lgb.basic._ConfigAliases._get_all_param_aliases()
+    installed = {main: set(names) for main, names in table.items() if len(set(names)) > 1}
+    assert _groups(LIGHTGBM_ALIASES) == installed
+
+
+def test_the_xgboost_aliases_are_the_names_that_set_each_other_in_a_booster() -> None:
+    """Each accepted name set to a value of its own: the configuration's names it changes. Two
+    names are one parameter when setting either changes both and nothing else (``num_class``
+    changes the objective too: an effect, not an alias)."""
+    base: dict[str, Any] = {}
+    _leaves(json.loads(_xgboost_fit({})[0].save_config()), base)
+    changes: dict[str, frozenset[str]] = {}
+    for name in sorted(XGBOOST):
+        try:
+            value = float(base[name])
+        except (KeyError, TypeError, ValueError):
+            continue  # not a number in the default configuration
+        new = value * 0.5 + 0.125 if "." in str(base[name]) else int(value) + 3
+        try:
+            found: dict[str, Any] = {}
+            _leaves(json.loads(_xgboost_fit({name: new})[0].save_config()), found)
+        except Exception:
+            continue
+        changes[name] = frozenset(k for k in found if found[k] != base.get(k))
+    pairs = {
+        changed
+        for name, changed in changes.items()
+        if len(changed) > 1 and all(changes.get(other) == changed for other in changed)
+    }
+    assert pairs == {frozenset(g) for g in _groups(XGBOOST_ALIASES).values()}
+
+
+@pytest.mark.parametrize(
+    ("library", "names", "message"),
+    [
+        (
+            "xgboost",
+            ["gamma", "min_split_loss"],
+            "'gamma' and 'min_split_loss' are the same "
+            "XGBoost parameter (min_split_loss); name it once",
+        ),
+        (
+            "lightgbm",
+            ["min_split_gain", "min_gain_to_split"],
+            "'min_split_gain' and "
+            "'min_gain_to_split' are the same LightGBM parameter (min_gain_to_split)",
+        ),
+        ("lightgbm", ["num_leaves", "max_leaf_nodes"], "are the same LightGBM parameter"),
+    ],
+)
+def test_two_names_of_one_parameter_are_refused(
+    library: str, names: list[str], message: str
+) -> None:
+    """The library trains with one of them (LightGBM its main name's, XGBoost the later one's),
+    while the config, the report and MLflow showed both values."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_library_params(library, names)
+    check_library_params(library, names[:1])
+
+
+def test_a_fixed_alias_takes_the_searched_value_whatever_the_names() -> None:
+    """A parameter fixed under one name and searched under another (of any parameter, not only
+    the default space's): the trial's value reaches both names, so the library reads it."""
+    from challengers.tuning.space import split_params
+
+    params, _ = split_params("lightgbm", {"min_gain_to_split": 0.7}, {"min_split_gain"})
+    assert params == {"min_gain_to_split": 0.7, "min_split_gain": 0.7}
+    assert aliases_of("xgboost", "gamma") == {"gamma", "min_split_loss"}
