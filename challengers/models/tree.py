@@ -32,6 +32,7 @@ from challengers.interrupts import deferred
 from challengers.models.abilities import FitsOnSample, TrainsOnEngine
 from challengers.models.base import BaseChallenger, predict_in_blocks
 from challengers.models.blocks import lightgbm_dataset, quantile_matrix
+from challengers.models.library_params import aliases_of
 from challengers.models.params import (
     DEFAULT_ROUNDS,
     ROUND_KEYS,
@@ -223,7 +224,13 @@ class TreeChallenger(BaseChallenger, Tunable):
     def _params_for(self, negatives: int, positives: int) -> tuple[dict[str, Any], int]:
         """:meth:`_library_params` from the training rows' class counts."""
         params, rounds = split_rounds(self.params or {})
-        base = self._defaults()
+        # a default the config sets under another name is the config's: with both, the library
+        # read the default's (LightGBM's main name: `random_state: 5` trained with seed 42)
+        base = {
+            k: v
+            for k, v in self._defaults().items()
+            if not aliases_of(self.library.name, k) & params.keys()
+        }
         weight = class_weight(negatives, positives, self.imbalance)
         if weight != 1.0:
             base["scale_pos_weight"] = weight

@@ -261,3 +261,34 @@ def test_a_fixed_alias_takes_the_searched_value_whatever_the_names() -> None:
     params, _ = split_params("lightgbm", {"min_gain_to_split": 0.7}, {"min_split_gain"})
     assert params == {"min_gain_to_split": 0.7, "min_split_gain": 0.7}
     assert aliases_of("xgboost", "gamma") == {"gamma", "min_split_loss"}
+
+
+@pytest.mark.parametrize(
+    ("cls", "alias", "main", "params"),
+    [
+        (
+            "LightGBMChallenger",
+            "random_state",
+            "seed",
+            {"bagging_fraction": 0.5, "bagging_freq": 1},
+        ),
+        ("XGBoostChallenger", "random_state", "seed", {"subsample": 0.5}),
+    ],
+)
+def test_a_default_the_config_sets_under_an_alias_is_the_configs(
+    cls: str, alias: str, main: str, params: dict[str, Any]
+) -> None:
+    """The tool sets the seed under its main name; a config's ``random_state: 5`` trained with the
+    tool's seed (LightGBM reads the main name when given both) while MLflow logged 5."""
+    from challengers.models import tree
+    from tests.models.contract import ChallengerContract, easy_frame
+
+    train, spec = easy_frame(3000, seed=2), ChallengerContract().make_spec()
+
+    def scores(extra: dict[str, Any]) -> np.ndarray:
+        model = getattr(tree, cls)({"n_estimators": 20, **params, **extra}, seed=42, threads=1)
+        return model.fit(train, spec).predict_score(train)
+
+    by_alias = scores({alias: 5})
+    np.testing.assert_array_equal(by_alias, scores({main: 5}))
+    assert not np.array_equal(by_alias, scores({}))
