@@ -44,6 +44,12 @@ def replicate_command(
         None, "--output", "-o", help="Output directory of the replication run."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, no table."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted replication in --output: reuse its finished models, "
+        "train the rest, then compare.",
+    ),
     engine: str | None = ENGINE,
     master: str | None = MASTER,
 ) -> None:
@@ -62,6 +68,8 @@ def replicate_command(
       challenge replicate 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d --tolerance 1e-4 --tracking-uri http://127.0.0.1:5000
 
       challenge replicate --config configs/demo.yaml
+
+      challenge replicate 3f2a9c0d1e8b4f7a9c0d1e8b4f7a9c0d -o runs/r1 --resume   (after Ctrl-C)
     """
     from challengers.cli.output import RichProgress
     from challengers.errors import ConfigError
@@ -69,6 +77,11 @@ def replicate_command(
 
     if (run_id is None) == (config is None):
         raise ConfigError("give a RUN_ID or --config PATH (one of them)")
+    if resume and (run_id is None or output is None):
+        raise ConfigError(
+            "--resume needs a RUN_ID and --output DIR: the output directory of the interrupted "
+            "replication of that run"
+        )
     if not tolerance >= 0:  # nan too: it failed click's range check as "should be >= 0"
         raise ConfigError(f"--tolerance {tolerance:g}: give a number >= 0, e.g. 1e-6")
     progress = RichProgress(quiet)
@@ -92,6 +105,7 @@ def replicate_command(
             progress=progress,
             engine=engine,
             master=master,
+            resume=resume,
         )
     if not quiet:
         with stdout_may_close():

@@ -159,7 +159,9 @@ def _instead(record: RunRecord, uri: str | None, given_uri: str | None) -> str:
         return f"run {later[-1]} resumed it: replicate that one"
     out = record.run.tags.get("output_dir")
     if out and Path(out).is_dir():
-        return f"resume it with: {resume_command(Path(out), record.config_file, given_uri)}"
+        replicating = record.run.tags.get("replication_of")  # an interrupted replication
+        command = resume_command(Path(out), record.config_file, given_uri, replicating)
+        return f"resume it with: {command}"
     return f"re-run it with: {shlex.join(['challenge', 'run', record.config_file or 'CONFIG'])}"
 
 
@@ -257,9 +259,11 @@ def replicate_run(
     progress: Progress | None = None,
     engine: str | None = None,
     master: str | None = None,
+    resume: bool = False,
 ) -> Replication:
     """Re-run logged run ``run_id`` from its record and compare; logs the replication as a run.
-    ``engine``/``master`` override the logged engine (the fingerprint is the same on either)."""
+    ``engine``/``master`` override the logged engine (the fingerprint is the same on either).
+    ``resume``: continue the interrupted replication in ``output_dir`` (its finished models)."""
     uri = resolve_uri(tracking_uri)
     record = load_record(uri, run_id)
     if record.config_resolved is None and record.config_text is None:
@@ -287,6 +291,7 @@ def replicate_run(
         champion_source=champion.source if champion else None,
         register=False,  # a replication checks; it registers nothing
         command="replicate",
+        resume=resume,
     )
     result = run_experiment(
         cfg, options, progress, config_dir=config_dir if config_dir.exists() else None

@@ -40,13 +40,16 @@ def finished_models(out: Path) -> list[str]:
     return sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
 
 
-def resume_command(out: Path, config_file: str | None, tracking_uri: str | None) -> str:
+def resume_command(
+    out: Path, config_file: str | None, tracking_uri: str | None, replicating: str | None = None
+) -> str:
     """The command that continues the run in ``out``, in the same tracking store: each argument
-    quoted for the shell, so that it works pasted (a path with a space read as two arguments)."""
+    quoted for the shell, so that it works pasted (a path with a space read as two arguments).
+    ``replicating``: the run id a replication re-runs, which the command replicates again (a
+    plain `challenge run --resume` finished it as a run of its own, compared with nothing)."""
     store = ["--tracking-uri", tracking_uri] if tracking_uri else []
-    return shlex.join(
-        ["challenge", "run", config_file or "CONFIG", "--resume", "--output", str(out), *store]
-    )
+    command = ["replicate", replicating] if replicating else ["run", config_file or "CONFIG"]
+    return shlex.join(["challenge", *command, "--resume", "--output", str(out), *store])
 
 
 def interrupted_error(
@@ -56,6 +59,7 @@ def interrupted_error(
     tracking_uri: str | None = None,
     *,
     logged: bool = True,
+    replicating: str | None = None,
 ) -> RunInterrupted:
     """The one line after Ctrl-C/SIGTERM/SIGHUP: what became of the MLflow run (``logged``: it
     had started), what was kept, and the command that resumes (naming the store when it came from
@@ -65,12 +69,16 @@ def interrupted_error(
     return RunInterrupted(
         f"interrupted ({signal_name(exc)}): {run}; "
         f"{len(kept)} finished model(s) kept in {out}/models ({', '.join(kept) or 'none'}); "
-        f"resume with: {resume_command(out, config_file, tracking_uri)}"
+        f"resume with: {resume_command(out, config_file, tracking_uri, replicating)}"
     )
 
 
 def with_resume_hint(
-    exc: ChallengeError, out: Path, config_file: str | None, tracking_uri: str | None
+    exc: ChallengeError,
+    out: Path,
+    config_file: str | None,
+    tracking_uri: str | None,
+    replicating: str | None = None,
 ) -> ChallengeError:
     """A failure after models finished: the same error, saying which models are kept and how to
     resume once the cause is fixed (nothing trained is lost)."""
@@ -79,7 +87,7 @@ def with_resume_hint(
         return exc
     hint = (
         f"; {len(kept)} finished model(s) kept in {out}/models ({', '.join(kept)}); after fixing "
-        f"this, resume with: {resume_command(out, config_file, tracking_uri)}"
+        f"this, resume with: {resume_command(out, config_file, tracking_uri, replicating)}"
     )
     exc.args = (str(exc) + hint,)
     return exc

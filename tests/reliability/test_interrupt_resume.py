@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -548,3 +549,47 @@ def test_ctrl_c_while_python_itself_starts_is_one_line_and_exit_130(delay: float
         return
     assert process.returncode == 130, stderr
     assert stderr.splitlines() == ["interrupted before the command started: nothing was written"]
+
+
+def test_an_interrupted_replication_resumes_as_a_replication(
+    tmp_path: Path, sim_parquet: Path
+) -> None:
+    """Ctrl-C in `challenge replicate RUN_ID`: its line resumes it with `challenge replicate
+    RUN_ID --resume`, which reuses the finished models, compares with the logged run (every
+    value identical) and is tagged as its replication. The line offered `challenge run --resume`,
+    which finished it as a run of its own, compared with nothing."""
+    config, store = _config(tmp_path, sim_parquet), f"sqlite:///{tmp_path}/m.db"
+    logged = run_process(
+        ["run", config, "-o", tmp_path / "run", "--tracking-uri", store, "-q"], cwd=tmp_path
+    )
+    assert logged.code == 0, logged.stderr
+    (original,) = _parents(store)
+    run_id, out = original.info.run_id, tmp_path / "replica"
+    command = [CHALLENGE, "replicate", run_id, "-o", str(out), "--tracking-uri", store, "-q"]
+    lgbm = out / "models" / "lgbm" / "checkpoint.json"
+    code, stderr = _interrupt(command, tmp_path, lgbm, signal.SIGINT)
+    assert code == 130, stderr
+    said = shlex.join(
+        [
+            "challenge",
+            "replicate",
+            run_id,
+            "--resume",
+            "--output",
+            str(out),
+            "--tracking-uri",
+            store,
+        ]
+    )
+    assert stderr.strip().splitlines()[-1].endswith(f"resume with: {said}"), stderr
+    before = _checkpoint(out, "lgbm")["finished_at"]
+
+    resumed = run_process([*shlex.split(said)[1:], "-q"], cwd=tmp_path)
+    assert resumed.code == 0, resumed.stderr
+    assert _checkpoint(out, "lgbm")["finished_at"] == before  # reused, not trained again
+    # the interrupted replication KILLED, the resumed one finished and compared
+    runs = {
+        r.info.status: r for r in _parents(store) if r.data.tags.get("replication_of") == run_id
+    }
+    assert sorted(runs) == ["FINISHED", "KILLED"]
+    assert runs["FINISHED"].data.tags["replication_status"] == "identical"
