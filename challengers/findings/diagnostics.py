@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from challengers.analysis.stability import unstable_week, week_interval, weekly_trend
@@ -59,6 +60,23 @@ def score_drift(ctx: FindingContext) -> list[Finding]:
             )
         )
     return out
+
+
+def with_evaluated_rates(finding: Finding, summary: dict[str, int]) -> Finding:
+    """The audit's fraud-rate shift, which counts every row of the windows, with the rates of
+    the rows the models are evaluated on: the known-fraud exclusion can move them apart, even
+    in opposite directions (1.5% -> 3.0% in the windows, 1.5% -> 1.3% evaluated)."""
+    if finding.id != "drift-label-rate" or not summary["excluded_known_fraud_rows"]:
+        return finding
+    train = summary["positives_train"] / max(summary["rows_train"], 1)
+    test = summary["positives_test"] / max(summary["rows_test"], 1)
+    ratio = f"{test / train:.2f}x" if train > 0 else "n/a"
+    said = (
+        f" The rows the models are evaluated on (after the known-fraud exclusion) hold "
+        f"{train:.2%} fraud in training and {test:.2%} in test ({ratio})."
+    )
+    evidence = {**finding.evidence, "evaluated_train_rate": train, "evaluated_test_rate": test}
+    return replace(finding, detail=finding.detail + said, evidence=evidence)
 
 
 def feature_drift(ctx: FindingContext) -> list[Finding]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Hashable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.context import leaking_inputs
+from challengers.findings.diagnostics import with_evaluated_rates
 from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
 from challengers.pipeline.auditing import audit_in_run
@@ -347,26 +347,9 @@ def _findings(
         )
     )
     if audit is not None:
-        audited = [_with_evaluated_rates(f, summary) for f in audit.findings]
+        audited = [with_evaluated_rates(f, summary) for f in audit.findings]
         findings = sorted([*findings, *audited], key=lambda f: SEVERITIES.index(f.severity))
     return with_recommendations(findings)
-
-
-def _with_evaluated_rates(finding: Finding, summary: dict[str, int]) -> Finding:
-    """The audit's fraud-rate shift, which counts every row of the windows, with the rates of
-    the rows the models are evaluated on: the known-fraud exclusion can move them apart, even
-    in opposite directions (1.5% -> 3.0% in the windows, 1.5% -> 1.3% evaluated)."""
-    if finding.id != "drift-label-rate" or not summary["excluded_known_fraud_rows"]:
-        return finding
-    train = summary["positives_train"] / max(summary["rows_train"], 1)
-    test = summary["positives_test"] / max(summary["rows_test"], 1)
-    ratio = f"{test / train:.2f}x" if train > 0 else "n/a"
-    said = (
-        f" The rows the models are evaluated on (after the known-fraud exclusion) hold "
-        f"{train:.2%} fraud in training and {test:.2%} in test ({ratio})."
-    )
-    evidence = {**finding.evidence, "evaluated_train_rate": train, "evaluated_test_rate": test}
-    return replace(finding, detail=finding.detail + said, evidence=evidence)
 
 
 def _result(
