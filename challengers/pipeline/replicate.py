@@ -21,13 +21,13 @@ from challengers.config import ExperimentConfig, load_config, parse_config
 from challengers.errors import ConfigError, DataError, scrub
 from challengers.experiment_result import ExperimentResult
 from challengers.pipeline.prepare import Prepared, RunOptions, default_output_dir
-from challengers.pipeline.resume import resume_command
+from challengers.pipeline.resume import checkpoint_writers, resume_command
 from challengers.pipeline.run import run_experiment
 from challengers.progress import Progress
 from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
 from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
-from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by
+from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by, run_tags
 from challengers.tuning.records import validation_metrics
 
 Status = Literal["identical", "within_tolerance", "differs"]
@@ -275,6 +275,8 @@ def replicate_run(
         notes.append(
             f"engine: the logged run used {logged_engine}, this replication {cfg.engine.kind}"
         )
+    if resume and output_dir is not None:
+        _require_replication_checkpoints(uri, output_dir, record.run_id)
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
     only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
@@ -315,6 +317,27 @@ def replicate_run(
             {"replication_max_abs_diff": replication.max_diff},
         )
     return replication
+
+
+def _require_replication_checkpoints(uri: str, out: Path, run_id: str) -> None:
+    """``--resume`` of a replication reuses only models an interrupted replication of ``run_id``
+    trained: the logged run's own (its --output given by mistake) would be compared with
+    themselves, identical by construction, a replication that re-ran nothing."""
+    for model, writer in sorted(checkpoint_writers(out).items()):
+        tags = run_tags(uri, writer) if writer else None
+        if tags is not None and tags.get("replication_of") == run_id:
+            continue
+        if writer == run_id:
+            whom = "the logged run itself"
+        elif tags is not None:
+            whom = f"run {writer}, not a replication of {run_id}"
+        else:
+            whom = f"run {writer or '(not named)'}, which this store does not have"
+        raise ConfigError(
+            f"--resume: {out}/models/{model} was trained by {whom}: reused, the replication "
+            "would compare models with themselves; give the --output of the interrupted "
+            "replication, or drop --resume"
+        )
 
 
 def replicate_config(

@@ -8,6 +8,7 @@ command that continues the run in the same tracking store.
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -38,6 +39,19 @@ def require_resumable(output_dir: Path | None) -> Path:
 def finished_models(out: Path) -> list[str]:
     """The models of ``out`` whose checkpoint is complete (what --resume would reuse)."""
     return sorted(p.parent.name for p in (out / "models").glob(f"*/{CHECKPOINT}"))
+
+
+def checkpoint_writers(out: Path) -> dict[str, str]:
+    """Each finished model of ``out`` with the MLflow parent run that wrote its checkpoint ("":
+    none named; an unreadable checkpoint is left out: the resumed run trains that model again)."""
+    writers = {}
+    for path in (out / "models").glob(f"*/{CHECKPOINT}"):
+        try:
+            run_id = json.loads(path.read_text(encoding="utf-8")).get("run_id")
+        except (OSError, ValueError, AttributeError):
+            continue
+        writers[path.parent.name] = str(run_id or "")  # "": a checkpoint that names none
+    return writers
 
 
 def resume_command(

@@ -38,6 +38,7 @@ from challengers.tracking.reading import (
     read_run,
     require_store,
     resumed_by,
+    run_tags,
 )
 from challengers.tracking.store import (
     DEFAULT_URI,
@@ -83,4 +84,5 @@ __all__ = [
     "require_store",
     "resolve_uri",
     "resumed_by",
+    "run_tags",
 ]

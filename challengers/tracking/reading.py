@@ -201,6 +201,15 @@ def resumed_by(uri: str, run_id: str) -> list[str]:
     return [r.info.run_id for r in runs if run_id in r.data.tags["resumed_from"].split(",")]
 
 
+def run_tags(uri: str, run_id: str) -> dict[str, str] | None:
+    """The tags of run ``run_id``, or None when the store has no such run."""
+    try:
+        return dict(_client(uri).get_run(run_id).data.tags)
+    except Exception as exc:  # MLflow's RESOURCE_DOES_NOT_EXIST, a malformed id
+        log.debug("run %s not read: %s", run_id, exc)
+        return None
+
+
 def annotate_run(
     uri: str, run_id: str, tags: Mapping[str, str], metrics: Mapping[str, float]
 ) -> None:

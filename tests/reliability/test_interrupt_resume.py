@@ -584,6 +584,17 @@ def test_an_interrupted_replication_resumes_as_a_replication(
     assert stderr.strip().splitlines()[-1].endswith(f"resume with: {said}"), stderr
     before = _checkpoint(out, "lgbm")["finished_at"]
 
+    # the logged run's own output given by mistake: its models compared with themselves would
+    # replicate "identical" having re-run nothing
+    own = run_process(
+        ["replicate", run_id, "--resume", "-o", tmp_path / "run", "--tracking-uri", store],
+        cwd=tmp_path,
+    )
+    own.error(
+        2,
+        f"--resume: {tmp_path / 'run'}/models/champ was trained by the logged run itself: reused, "
+        "the replication would compare models with themselves",
+    )
     resumed = run_process([*shlex.split(said)[1:], "-q"], cwd=tmp_path)
     assert resumed.code == 0, resumed.stderr
     assert _checkpoint(out, "lgbm")["finished_at"] == before  # reused, not trained again
