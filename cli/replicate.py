@@ -185,6 +185,8 @@ def print_replication(r: Replication) -> None:
     out.print(replication_table(r, out.width))
     for change in r.status_changes:
         console().print(f"[bold red]✗[/] {change}")
+    if r.unexplained:
+        console().print(f"[yellow]![/] {r.unexplained}")
     models = len({c.model for c in r.checks})
     console().print(
         f"{len(r.checks)} values compared for {models} models (metrics, intervals, deltas, "

@@ -75,6 +75,18 @@ class Replication:
         return [c for c in self.checks if not c.within(self.tolerance)]
 
     @property
+    def unexplained(self) -> str | None:
+        """What may cause values that differ where the data (its fingerprint) and every
+        environment tag are the logged ones: what neither records."""
+        if not self.differing or self.environment:
+            return None
+        return (
+            "the data's rows and values and the recorded environment are the logged ones; the "
+            "fingerprint does not see the rows' order: a file rewritten in another order trains "
+            "other trees (the histograms, ties and the alert budget's tie-break follow it)"
+        )
+
+    @property
     def max_diff(self) -> float:
         return max((c.diff for c in self.checks), default=0.0)
 

@@ -87,6 +87,7 @@ def describe(config_dir: Path) -> dict[str, str]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": cpu_model(),
         "cpu_count": str(os.cpu_count() or 1),
         "executable": sys.executable,
         "installed_hash": installed_hash(),
@@ -101,8 +102,21 @@ def describe(config_dir: Path) -> dict[str, str]:
     return env
 
 
+def cpu_model() -> str:
+    """The processor's model name (Linux's /proc/cpuinfo, else the platform's word for it): the
+    libraries pick SIMD code paths by processor, whose floating-point sums round differently."""
+    try:
+        with Path("/proc/cpuinfo").open(encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 # tags that change results when they differ (the rest only explain a difference)
-RESULT_RELEVANT = ("python", "machine", "lock_hash", "installed_hash")
+RESULT_RELEVANT = ("python", "machine", "cpu", "lock_hash", "installed_hash")
 
 
 def differences(logged: dict[str, str], now: dict[str, str]) -> list[str]:
