@@ -559,9 +559,7 @@ def test_an_interrupted_replication_resumes_as_a_replication(
     value identical) and is tagged as its replication. The line offered `challenge run --resume`,
     which finished it as a run of its own, compared with nothing."""
     config, store = _config(tmp_path, sim_parquet), f"sqlite:///{tmp_path}/m.db"
-    logged = run_process(
-        ["run", config, "-o", tmp_path / "run", "--tracking-uri", store, "-q"], cwd=tmp_path
-    )
+    logged = invoke(["run", config, "-o", tmp_path / "run", "--tracking-uri", store, "-q"])
     assert logged.code == 0, logged.stderr
     (original,) = _parents(store)
     run_id, out = original.info.run_id, tmp_path / "replica"
@@ -586,16 +584,13 @@ def test_an_interrupted_replication_resumes_as_a_replication(
 
     # the logged run's own output given by mistake: its models compared with themselves would
     # replicate "identical" having re-run nothing
-    own = run_process(
-        ["replicate", run_id, "--resume", "-o", tmp_path / "run", "--tracking-uri", store],
-        cwd=tmp_path,
-    )
+    own = invoke(["replicate", run_id, "--resume", "-o", tmp_path / "run", "--tracking-uri", store])
     own.error(
         2,
         f"--resume: {tmp_path / 'run'}/models/champ was trained by the logged run itself: reused, "
         "the replication would compare models with themselves",
     )
-    resumed = run_process([*shlex.split(said)[1:], "-q"], cwd=tmp_path)
+    resumed = invoke([*shlex.split(said)[1:], "-q"])
     assert resumed.code == 0, resumed.stderr
     assert _checkpoint(out, "lgbm")["finished_at"] == before  # reused, not trained again
     # the interrupted replication KILLED, the resumed one finished and compared
