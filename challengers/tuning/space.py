@@ -26,7 +26,7 @@ from typing import Any
 from challengers.config import SearchRange
 from challengers.errors import ConfigError
 from challengers.models.library_params import TITLES, aliases_of, parameter_of
-from challengers.models.params import IMBALANCE, check_search_values
+from challengers.models.params import IMBALANCE, check_library_params, check_search_values
 
 
 @dataclass(frozen=True)
@@ -114,23 +114,19 @@ def search_space(
     (one under an alias replaces its parameter's default). ConfigError for a space that names one
     parameter twice."""
     defaults = DEFAULT_SPACES.get(kind, {})
-    seen: dict[str, str] = {}  # main name -> the name the space gave it
-    for name in overrides:
-        main = _main_name(kind, name)
-        if main in seen:
-            raise ConfigError(
-                f"tune.space: '{seen[main]}' and '{name}' are the same {TITLES.get(kind, kind)} "
-                f"parameter ({main}); search it once"
-            )
-        seen[main] = name
+    try:  # the config's check, for a space built in code: one name each, the library's own
+        check_library_params(kind, [name for name in overrides if name != IMBALANCE])
+    except ValueError as exc:
+        raise ConfigError(f"tune.space: {exc}") from None
+    overridden = {parameter_of(kind, name) for name in overrides}
     space = {
         name: dim
         for name, dim in defaults.items()
-        if not (aliases_of(kind, name) & set(fixed)) and name not in seen
+        if not (aliases_of(kind, name) & set(fixed)) and name not in overridden
     }
     for name, r in overrides.items():
         _check_values(name, r)
-        known = defaults.get(_main_name(kind, name))
+        known = defaults.get(parameter_of(kind, name))
         space[name] = (
             Dim.from_range(r, default=known.default) if known is not None else Dim.from_range(r)
         )
@@ -152,24 +148,13 @@ def _check_values(name: str, r: SearchRange) -> None:
         raise ConfigError(f"tune.space.{exc}") from None
 
 
-def _main_name(kind: str, name: str) -> str:
-    """The library's name of the parameter ``name`` sets (itself, or the parameter it is an
-    alias of), as the default spaces name them."""
-    return parameter_of(kind, name)
-
-
-def _same_parameter(kind: str, name: str) -> set[str]:
-    """Every name of the parameter ``name`` names, in the library's alias table."""
-    return aliases_of(kind, name)
-
-
 def split_params(kind: str, values: Mapping[str, Any], fixed: Collection[str]) -> tuple[dict, Any]:
     """Searched values -> (library params with their companions, imbalance or None). A fixed
     alias of a searched parameter takes the searched value too: the library reads one of them."""
     params = {k: v for k, v in values.items() if k != IMBALANCE}
     for name, value in list(params.items()):
-        params.update(dict.fromkeys(_same_parameter(kind, name) & set(fixed), value))
-    searched = {_main_name(kind, k) for k in params}
+        params.update(dict.fromkeys(aliases_of(kind, name) & set(fixed), value))
+    searched = {parameter_of(kind, k) for k in params}
     for name, extra in COMPANIONS.get(kind, {}).items():
         if name in searched:  # under any of its names (LightGBM bags with subsample too)
             params.update({k: v for k, v in extra.items() if k not in fixed})
