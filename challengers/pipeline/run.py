@@ -195,17 +195,22 @@ def _start(
                 tracker.finish("FAILED" if interrupt is None else "KILLED")
             given = options.tracking_uri  # the resume line names a store given on the command line
             replicating = options.tags.get("replication_of")  # resumed by replicate, not run
-            hint = (out, options.config_file, given, replicating)
             if interrupt is not None:
                 logged = tracker.parent_id is not None  # the store may be what was cut short
                 raise interrupted_error(
-                    interrupt, *hint[:3], logged=logged, replicating=replicating
+                    interrupt,
+                    out,
+                    options.config_file,
+                    given,
+                    logged=logged,
+                    replicating=replicating,
                 ) from None
+            kept = (out, options.config_file, given, replicating)  # what resumes it, and how
             if isinstance(exc, ChallengeError):  # after training: say what is kept, how to resume
-                raise with_resume_hint(exc, *hint)  # noqa: B904
+                raise with_resume_hint(exc, *kept)  # noqa: B904
             failure = environment_failure(exc)
             if failure is not None:
-                raise with_resume_hint(failure, *hint) from exc
+                raise with_resume_hint(failure, *kept) from exc
             raise
         tracker.finish("FINISHED")
         return result
