@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from challengers.analysis.distributions import normal_sf
+
 
 def quantile_bins(scores: np.ndarray, bins: int) -> np.ndarray:
     """The bin (0..k-1) of each score; edges are score quantiles, duplicates merged."""
@@ -77,13 +79,11 @@ def ece_of(r: Reliability) -> float:
 def in_the_large_p(y: np.ndarray, scores: np.ndarray) -> float:
     """Two-sided p-value of 'observed frauds = expected frauds (the sum of scores)': a z-test with
     the variance of a sum of independent Bernoulli(score) labels."""
-    from scipy.stats import norm
-
     variance = float(np.sum(scores * (1 - scores)))
     if variance <= 0:
         return float("nan")
     z = (float(np.sum(y > 0)) - float(np.sum(scores))) / math.sqrt(variance)
-    return float(2 * norm.sf(abs(z)))
+    return 2 * normal_sf(abs(z))
 
 
 def brier_score(y: np.ndarray, scores: np.ndarray) -> float:

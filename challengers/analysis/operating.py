@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from challengers.analysis.budget import Budget, TopRows, budget_masks, ranking
+from challengers.analysis.distributions import chi2_sf, sign_test_p
 from challengers.evaluation.curve import Cost, Ranked
 
 DEFAULT_BUDGETS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0005, 0.1, 24))
@@ -92,17 +93,14 @@ def mcnemar(only_first: int, only_second: int) -> tuple[float, float, str]:
     Exact binomial below 25 discordant frauds (the chi-square approximation is poor there), else the
     continuity-corrected chi-square. The exact statistic is the smaller discordant count.
     """
-    from scipy import stats
-
     b, c = int(only_first), int(only_second)
     n = b + c
     if n == 0:
         return 0.0, 1.0, "no discordant frauds"
     if n < 25:
-        p = stats.binomtest(min(b, c), n, 0.5).pvalue
-        return float(min(b, c)), float(min(1.0, p)), "exact binomial"
+        return float(min(b, c)), sign_test_p(min(b, c), n), "exact binomial"
     statistic = (abs(b - c) - 1) ** 2 / n
-    return float(statistic), float(stats.chi2.sf(statistic, 1)), "chi-square, continuity-corrected"
+    return float(statistic), chi2_sf(statistic, 1), "chi-square, continuity-corrected"
 
 
 @dataclass

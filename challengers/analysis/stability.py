@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from challengers.analysis.distributions import normal_quantile, normal_sf, t_quantile, t_sf
 from challengers.engine.base import Engine
 
 PSI_FLOOR = 1e-4
@@ -241,8 +242,6 @@ def decay_slope(
     Points with a non-finite value or zero weight are left out. The interval uses the t
     distribution with points - 2 degrees of freedom.
     """
-    from scipy import stats
-
     x, v, w = (np.asarray(a, dtype=np.float64) for a in (days_since, values, weights))
     keep = np.isfinite(v) & (w > 0)
     x, v, w = x[keep], v[keep], w[keep]
@@ -255,9 +254,9 @@ def decay_slope(
     slope = float(np.sum(w * (x - xm) * (v - vm)) / sxx)
     residuals = v - (vm + slope * (x - xm))
     se = math.sqrt(float(np.sum(w * residuals**2)) / (n - 2) / sxx)
-    t = float(stats.t.ppf(1 - alpha / 2, n - 2))
+    t = t_quantile(1 - alpha / 2, n - 2)
     # an exact line has no residual: its slope is certain
-    p = float(2 * stats.t.sf(abs(slope / se), n - 2)) if se > 0 else float(slope == 0)
+    p = 2 * t_sf(abs(slope / se), n - 2) if se > 0 else float(slope == 0)
     return Slope(7 * slope, (7 * (slope - t * se), 7 * (slope + t * se)), p, n)
 
 
@@ -341,9 +340,7 @@ def weekly_trend(
     z(1 - alpha/2), the interval's level), and the test is a z-test: the weeks' variances are
     taken as known, so two or three weeks suffice, where the daily slope's t-test needs days.
     Weeks without an interval are left out."""
-    from scipy import stats
-
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = normal_quantile(1 - alpha / 2)
     points = [
         (float(w.week), w.metrics[model][key], ((iv[1] - iv[0]) / (2 * z)) ** -2)
         for w in stability.weeks
@@ -358,5 +355,5 @@ def weekly_trend(
     sxx = float(np.sum(w * (x - xm) ** 2))
     slope = float(np.sum(w * (x - xm) * (v - np.average(v, weights=w))) / sxx)
     se = sxx**-0.5
-    p = float(2 * stats.norm.sf(abs(slope) / se))
+    p = 2 * normal_sf(abs(slope) / se)
     return Slope(slope, (slope - z * se, slope + z * se), p, int(x.size))

@@ -25,6 +25,7 @@ from challengers.findings.context import leaking_inputs
 from challengers.findings.diagnostics import with_evaluated_rates
 from challengers.findings.recommendations import with_recommendations
 from challengers.models import registry, trees
+from challengers.models.lean_imports import show_sklearn_to_tree_libraries
 from challengers.pipeline.auditing import audit_in_run
 from challengers.pipeline.checkpoint import Checkpoints
 from challengers.pipeline.evaluating import Evaluated, budget_of, evaluate
@@ -76,6 +77,8 @@ def run_experiment(
     """Run the whole job; raise ChallengeError subclasses for bad input or a broken environment."""
     options = options or RunOptions()
     progress = progress or SilentProgress()
+    if cfg.engine.kind == "spark":  # XGBoost's Spark estimator is a scikit-learn one
+        show_sklearn_to_tree_libraries()
     map_large_blocks()  # each step's large arrays go back to the system when freed
     cfg = cfg.resolved()  # threads filled in: logged, and replayed with the same count
     uri = resolve_uri(options.tracking_uri, cfg.tracking.uri)
