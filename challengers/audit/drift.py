@@ -70,8 +70,7 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             AREA,
             f"Feature '{row['feature']}' shifts between training and test (PSI {row['psi']:.2f})",
             f"PSI {row['psi']:.3f} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
-            f"{f.psi_high}), KS "
-            f"{row['ks']:.3f}; {said_used_by(users)}. The test window "
+            f"{f.psi_high}), {_ks_or_missing(row)}; {said_used_by(users)}. The test window "
             "is not the population the models learned from on this feature: check the feed and "
             "whether the shift is real.",
             used_by=users,
@@ -95,6 +94,17 @@ def _rows_read(ctx: AuditContext) -> str:
     sampled = any(ctx.window_rows(w)[0] > limit for w in ("train", "test"))
     rows = f"a seeded sample of up to {limit:,} rows" if sampled else "every row"
     return f"on {rows} of each window as delivered, before any known-fraud exclusion"
+
+
+def _ks_or_missing(row: dict[str, Any]) -> str:
+    """KS, or where a window has no value to compare (KS is undefined), each window's share of
+    missing values: the shift the PSI measured."""
+    if math.isfinite(row["ks"]):
+        return f"KS {row['ks']:.3f}"
+    return (
+        f"missing in {pct(row['null_rate_train'])} of the training rows and "
+        f"{pct(row['null_rate_test'])} of the test rows"
+    )
 
 
 def _finite(value: float) -> float:

@@ -96,13 +96,18 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def numeric_psi(train: pl.Series, test: pl.Series, bins: int = 10) -> float:
-    """PSI over the training window's deciles; missing values are a bin of their own."""
+    """PSI over the training window's deciles; missing values are a bin of their own. A training
+    window without any value has one bin for the values (the test window's, if any): missing
+    in every training row and present in the test rows is as large a shift as the reverse (it
+    read NaN, ranked last and said nothing, where the reverse read 16)."""
     x = train.cast(pl.Float64).fill_nan(None)
     z = test.cast(pl.Float64).fill_nan(None)
-    values = x.drop_nulls().to_numpy()
-    if values.size == 0:
+    if x.len() == 0:
         return math.nan
-    edges = np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1]))
+    values = x.drop_nulls().to_numpy()
+    edges = (
+        np.unique(np.quantile(values, np.linspace(0, 1, bins + 1)[1:-1])) if values.size else values
+    )
     return psi(_binned(x, edges), _binned(z, edges))
 
 

@@ -108,3 +108,17 @@ def test_segment_unseen_in_training(tmp_path: Path) -> None:
     )
     found = ids(audit(frame, tmp_path))
     assert found["bias-unseen-segments-REGION"] == "medium"
+
+
+def test_a_feature_missing_in_the_training_window_only_is_a_drift_finding(tmp_path: Path) -> None:
+    """A feed that starts after the training window: the models never saw the feature's values,
+    the test rows all have one. The finding says the missing shares (KS has nothing to compare)."""
+    frame = clean_frame().with_columns(
+        pl.when(TRAIN).then(None).otherwise(pl.col("F2")).alias("F2")
+    )
+    result = audit(frame, tmp_path)
+    assert ids(result)["drift-feature-F2"] == "medium"
+    (finding,) = [f for f in result.findings if f.id == "drift-feature-F2"]
+    assert "missing in 100.0% of the training rows and 0.0% of the test rows" in finding.detail
+    assert "nan" not in finding.detail.lower()
+    assert result.tables["feature_drift"][0]["feature"] == "F2"

@@ -94,3 +94,13 @@ def test_two_proportion_p() -> None:
     z = 0.05 / math.sqrt(0.125 * 0.875 * 2 / 1000)
     assert two_proportion_p(100, 1000, 150, 1000) == pytest.approx(2 * norm.sf(z))
     assert two_proportion_p(100, 1000, 150, 1000) == pytest.approx(7.23e-4, abs=1e-6)
+
+
+def test_numeric_psi_of_a_feature_missing_in_one_window_is_large_either_way() -> None:
+    """Missing in every training row and present in the test rows read NaN (ranked last, no
+    finding) where the reverse read 16: both are a whole population shift."""
+    values = pl.Series(RNG.normal(size=5_000))
+    missing = pl.Series([None] * 5_000, dtype=pl.Float64)
+    assert numeric_psi(missing, values) > 10
+    assert numeric_psi(values, missing) > 10
+    assert numeric_psi(missing, missing) == 0.0  # no shift: missing in both
