@@ -148,10 +148,19 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
 
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
-    """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves."""
+    """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves; NaN without
+    frauds or without genuines (two samples to compare), as ROC AUC."""
     gap = _share(c.tp, c.positives)  # TPR, then TPR - FPR in place
     np.subtract(gap, _share(c.fp, c.negatives), out=gap)
-    return np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+    largest = np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+    return _both_classes(largest, c.positives, c.negatives)
+
+
+def _both_classes(value: FloatArray, positives: FloatArray, negatives: FloatArray) -> FloatArray:
+    """``value`` where there are frauds and genuines, else NaN: KS read 0.0 without one, so a
+    week without frauds showed 'no separation' and each bootstrap replicate that drew no fraud
+    entered KS's interval as a 0 (3 frauds: KS 1.0 [0.0, 1.0])."""
+    return np.where((positives > 0) & (negatives > 0), value, np.nan)
 
 
 def _share(cum: FloatArray, total: FloatArray) -> FloatArray:
@@ -382,7 +391,12 @@ _REGISTERED = (
         higher_is_better=False,
         needs=frozenset({"calibrated"}),
     ),
-    Metric("ks", ks, lambda s, p: s.ks_gap, higher_is_better=True),
+    Metric(
+        "ks",
+        ks,
+        lambda s, p: _both_classes(s.ks_gap, s.positives, s.total - s.positives),
+        higher_is_better=True,
+    ),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _REGISTERED}
 """Every metric, by name: adding one is its record here and its row in the reference test table."""

@@ -554,7 +554,12 @@ def _whole_array_metrics(c: Curve, rate: float, limit: float) -> dict[str, np.nd
         "pr_auc": safe_div(np.nansum(recall_step * precision, axis=1), c.positives),
         "recall_at_fpr": np.where(c.positives > 0, safe_div(caught, c.positives), np.nan),
         "caught": (share * (c.tp - tp_before)).sum(axis=1),
-        "ks": np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0),
+        # n/a without frauds or without genuines, as ROC AUC
+        "ks": np.where(
+            (c.positives > 0) & (c.negatives > 0),
+            np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0),
+            np.nan,
+        ),
     }
 
 
@@ -669,3 +674,28 @@ def test_card_precision_with_ties_does_not_depend_on_the_rows_order() -> None:
     np.testing.assert_allclose(replicates[1], replicates[0], rtol=1e-12, atol=1e-12)
     assert engine[0] == pytest.approx(values[0], abs=1e-12)
     assert engine[1] == pytest.approx(values[0], abs=1e-12)
+
+
+def test_ks_without_frauds_or_without_genuines_is_undefined_not_zero() -> None:
+    """KS compares the frauds' scores with the genuines': without one of them it is n/a, as ROC
+    AUC is. It read 0.0, so a week without frauds showed 'no separation', and every bootstrap
+    replicate that drew no fraud entered KS's interval as a 0 (3 frauds: KS 1.0 [0.0, 1.0]
+    beside ROC AUC 1.0 [1.0, 1.0])."""
+    d = _data(8, n=200)
+    for y in (np.zeros(200), np.ones(200)):
+        assert np.isnan(_ours("ks", {**d, "y": y}))
+        assert np.isnan(_ours("roc_auc", {**d, "y": y}))
+    rng = np.random.default_rng(0)
+    y = np.zeros(3000, dtype=np.int8)
+    y[rng.choice(3000, 3, replace=False)] = 1
+    score = rng.random(3000) + y
+    ranked = {"m": Ranked.build(y, score, entity=np.arange(3000), day=np.zeros(3000))}
+    specs = [parse_metric("ks"), parse_metric("roc_auc")]
+    reps = paired_bootstrap(
+        ranked, specs, replicates=400, seed=1, cost=Cost(), operating_rate=0.01,
+        blocks=ranked["m"].row_entity,
+    ).values["m"]  # fmt: skip
+    no_fraud = np.isnan(reps["roc_auc"])
+    assert no_fraud.any()  # some replicates drew none of the 3 fraud cards
+    np.testing.assert_array_equal(np.isnan(reps["ks"]), no_fraud)
+    assert np.all(reps["ks"][~no_fraud] == 1.0)  # every fraud above every genuine
