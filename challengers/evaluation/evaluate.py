@@ -251,6 +251,17 @@ def resampling(rows: TestRows, resample: str | None, *, force: bool = False) -> 
     raise ConfigError(f"evaluation.resample must be entity, day or row, got '{resample}'")
 
 
+def fraud_units(rows: TestRows, unit: str) -> int:
+    """The resampling units (entities, days, rows) that hold a fraud: the independent pieces of
+    evidence a paired test has about the frauds, fewer than the frauds when a card's frauds are
+    many rows."""
+    frauds = rows.y > 0
+    codes = {"entity": rows.entity, "day": rows.day}.get(unit)
+    if codes is None:
+        return int(np.count_nonzero(frauds))
+    return int(np.unique(codes[frauds]).size)
+
+
 def _entity_blocks(rows: TestRows, force: bool, reason: str) -> Resampling:
     """Entity blocks, refused with too few entities for a bootstrap (unless ``force``): one
     entity made every replicate the whole window reweighted, a zero-width interval and p =
