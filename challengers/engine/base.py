@@ -285,8 +285,9 @@ class Engine(ABC, Generic[F]):
     def entity_day_cells(
         self, rows: F, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
-        """Per day (``data.frames.DAY``), the entities in card-precision order (``rank`` from 1) with their
-        max ``label``; at least the first ``k * days`` of each day."""
+        """Per day (``data.frames.DAY``), the entities in card-precision order (``rank`` from 1 by
+        max score, tied entities sharing theirs) with their max ``label``; at least the first
+        ``k * days`` ranks of each day."""
 
     # ------------------------------------------------------------------ PSI references
     # exact quantiles and bin counts of columns (challengers.engine.references), for the

@@ -176,13 +176,18 @@ class LocalEngine(Engine[pl.DataFrame]):
     def entity_day_cells(
         self, rows: pl.DataFrame, *, score: str, target: str, entity: str, k: int
     ) -> pl.DataFrame:
-        ordered = rows.with_row_index("_row").sort(score, "_row", descending=[True, False])
+        # ranked as Spark's rank(): tied entities share their rank (card precision shares the
+        # places at the cut among them)
         return (
-            ordered.group_by(DAY, entity, maintain_order=True)
-            .agg(pl.col(target).cast(pl.Float64).max().alias("label"))
+            rows.group_by(DAY, entity)
+            .agg(
+                pl.col(score).cast(pl.Float64).max().alias("_best"),
+                pl.col(target).cast(pl.Float64).max().alias("label"),
+            )
             .rename({entity: "entity"})
-            .with_columns(pl.int_range(1, pl.len() + 1).over(DAY).alias("rank"))
-            .sort(DAY, "rank")
+            .with_columns(pl.col("_best").rank("min", descending=True).over(DAY).alias("rank"))
+            .sort(DAY, "rank", "entity")
+            .drop("_best")
         )
 
     def finite_counts(self, rows: pl.DataFrame, columns: Sequence[str]) -> dict[str, int]:

@@ -119,17 +119,31 @@ def metrics_on_engine(
 
 def card_precision(cells: pl.DataFrame, k: int) -> float:
     """The handbook's card precision top-k averaged over days, from ranked entity-day cells
-    (:meth:`Engine.entity_day_cells`): per day, the first ``k`` entities not detected on an earlier
-    day; precision = frauds among them / k; the frauds among them are detected from then on."""
-    removed: set[object] = set()
+    (:meth:`Engine.entity_day_cells`), as :func:`~challengers.evaluation.metrics.entity_precision_at`
+    computes it: per day, the entities by rank, those tied at the cut (one rank) sharing the
+    places left pro rata; precision = frauds among the top k / k; a fraud entity in is detected
+    (tied ones with their share: ``keep`` is the chance it is still undetected) and leaves
+    later days."""
+    keep: dict[object, float] = {}
     per_day = []
     for _, day in cells.sort(DAY, "rank").group_by(DAY, maintain_order=True):
-        top: list[tuple[object, float]] = []
-        for entity, label in day.select("entity", "label").iter_rows():
-            if entity not in removed:
-                top.append((entity, label))
-                if len(top) == k:
-                    break
-        per_day.append(sum(label for _, label in top) / k)
-        removed.update(entity for entity, label in top if label > 0)
+        cum = hits = 0.0
+        for _, tied in day.group_by("rank", maintain_order=True):
+            if cum >= k:
+                break
+            group = [
+                (e, label, keep.get(e, 1.0))
+                for e, label in tied.select("entity", "label").iter_rows()
+            ]
+            total = sum(w for *_, w in group)
+            if total <= 0:
+                continue
+            inc = min(k - cum, total)
+            hits += inc * (sum(w for _, label, w in group if label > 0) / total)
+            present = sum(w > 0 for *_, w in group)
+            for e, label, w in group:
+                if label > 0 and w > 0:  # a lone entity is in; tied ones with their share
+                    keep[e] = w * (1.0 - (min(1.0, inc / w) if present == 1 else inc / total))
+            cum += total
+        per_day.append(hits / k)
     return float(np.mean(per_day)) if per_day else float("nan")

@@ -391,9 +391,8 @@ class SparkEngine(Engine[Any]):
         """Per test day, its entities in card-precision order with their max label
         (:func:`.spark_scores.entity_day_cells`)."""
         return spark_scores.entity_day_cells(
-            self.session, rows, score=score, target=target, entity=entity, day=DAY, order=ORDER,
-            k=k,
-        )  # fmt: skip
+            self.session, rows, score=score, target=target, entity=entity, day=DAY, k=k
+        )
 
     @cluster_errors
     def finite_counts(self, rows: Any, columns: Sequence[str]) -> dict[str, int]:

@@ -108,6 +108,7 @@ class _Inputs:
     group_start: np.ndarray  # (M + 1,) each model's slice of ``groups``
     ent: np.ndarray  # (M, cells) int32 entity of each (day, entity) cell in score order, or (M, 0)
     lab: np.ndarray  # (M, cells) its max label
+    tie_end: np.ndarray  # (M, cells) 1 where a cell ends its tie group
     day_start: np.ndarray  # (days + 1,) cell offsets of each day
 
 
@@ -136,7 +137,7 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
     # (M, n) float64 was 8 bytes a row and model
     frauds = [r.fraud for r in models if r.fraud is not None]
     amount = np.stack(frauds) if len(frauds) == len(models) else np.empty((len(models), 0))
-    ent, lab, day_start = _entity_cells(models, plan, unit)
+    ent, lab, tie_end, day_start = _entity_cells(models, plan, unit)
     return _Inputs(
         n_blocks=n_blocks,
         blk_cnt=np.bincount(blocks[0], minlength=n_blocks).astype(np.int32),
@@ -151,6 +152,7 @@ def _inputs(models: list[Ranked], codes: np.ndarray, plan: _Plan, unit: Unit) ->
         group_start=np.cumsum([0] + [len(g) for g in groups]).astype(np.int64),
         ent=ent,
         lab=lab,
+        tie_end=tie_end,
         day_start=day_start,
     )
 
@@ -166,17 +168,20 @@ def _positive_groups(r: Ranked) -> np.ndarray:
 
 def _entity_cells(
     models: list[Ranked], plan: _Plan, unit: Unit
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The (day, entity) cells of each model for entity precision under entity blocks."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The (day, entity) cells of each model for entity precision under entity blocks: their
+    entities, labels, tie-group ends, and each day's first cell."""
     empty = np.empty((len(models), 0), dtype=np.int32)
     if not plan.ks.size or unit != "entity":
-        return empty, empty.astype(np.uint8), np.zeros(1, dtype=np.int64)
+        flags = empty.astype(np.uint8)
+        return empty, flags, flags, np.zeros(1, dtype=np.int64)
     tables = [entity_day_table(r) for r in models]
     bounds = [s.start for s in tables[0].day_slices] + [tables[0].entity.size]
     return (
         # the cells' int32 entities as they are (an int64 copy was 8 bytes a cell and model)
         np.stack([t.entity for t in tables]),
         np.stack([t.label for t in tables]),
+        np.stack([t.tie_end for t in tables]),
         np.array(bounds, dtype=np.int64),
     )
 
@@ -264,7 +269,8 @@ def _run(inputs: _Inputs, plan: _Plan, seed: int, first: int, count: int) -> tup
         int(seed), first, count, inputs.n_blocks, inputs.blk_cnt,
         inputs.pos_blk, inputs.pos_cnt, inputs.pos_amt, inputs.blk_sq,
         inputs.blocks, inputs.label, inputs.amount, inputs.groups, inputs.group_start,
-        plan.limits, plan.rates, inputs.ent, inputs.lab, inputs.day_start, plan.ks,
+        plan.limits, plan.rates, inputs.ent, inputs.lab, inputs.tie_end, inputs.day_start,
+        plan.ks,
     )  # fmt: skip
 
 

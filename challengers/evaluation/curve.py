@@ -449,13 +449,17 @@ def safe_div(num: FloatArray, den: FloatArray) -> FloatArray:
 class EntityDayTable:
     entity: np.ndarray  # entity code per (day, entity), days in order, each day sorted by max score
     label: np.ndarray  # 1 when one of the entity's rows that day is a fraud (uint8)
+    # 1 where a cell ends its tie group (the next cell of its day has a lower max score): entities
+    # tied at the cut of the top k share it, whatever the file's order (uint8)
+    tie_end: np.ndarray
     day_slices: list[slice]
     days: np.ndarray  # day code of each slice
     n_entities: int
 
 
 def entity_day_table(r: Ranked) -> EntityDayTable:
-    """One cell per (day, entity) with its max label, each day's cells in descending max score.
+    """One cell per (day, entity) with its max label, each day's cells in descending max score,
+    the ends of their tie groups marked.
 
     Built once per ranking (cached on it): the headline value and the bootstrap read the same table.
     """
@@ -479,16 +483,21 @@ def _entity_day_table(r: Ranked) -> EntityDayTable:
     n_entities = int(entity.max()) + 1 if r.n else 0
     n_days = int(day.max()) + 1 if r.n else 0
     # cached with the ranking through the evaluation and the diagnostics: the cells alone,
-    # entities as int32 and labels as 0/1 bytes, 5 bytes a cell
-    ent, lab, cell_day = kern.entity_day_cells(
+    # entities as int32, labels and tie ends as 0/1 bytes, 6 bytes a cell
+    ent, lab, cell_day, first = kern.entity_day_cells(
         _as_int32(entity), _as_int32(day), r.order, r.y, n_entities, n_days
     )
+    group = np.searchsorted(r.ends, first)  # the ranking's tie group of each cell's max score
+    tie_end = np.ones(len(ent), dtype=np.uint8)
+    tie_end[:-1] = (group[1:] != group[:-1]) | (cell_day[1:] != cell_day[:-1])
+    del first, group
     bounds = np.flatnonzero(np.diff(cell_day)) + 1
     starts = np.concatenate([[0], bounds]).astype(np.int64)
     stops = np.concatenate([bounds, [len(ent)]])
     return EntityDayTable(
         entity=ent,
         label=lab,
+        tie_end=tie_end,
         day_slices=[slice(int(a), int(b)) for a, b in zip(starts, stops, strict=True)],
         days=cell_day[starts[: len(stops)]] if len(ent) else starts[:0],
         n_entities=n_entities,

@@ -326,13 +326,16 @@ def _top_of_ranking(
 
 
 @nb.njit(nogil=True, cache=True)
-def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
+def _entity_precision(packed, shift, ent, lab, tie_end, day_start, ks, keep, out):
     """The handbook's card precision top-k per day, averaged over days, for one model and replicate.
 
     ``ent``/``lab``: one (day, entity) cell per position, days in order, each day sorted by the
-    entity's max score; the weights (entity-block bootstrap) are the nibbles at ``shift`` of
-    ``packed``, indexed by entity. Entities detected on a day are left out of later days.
-    ``removed`` is a zeroed scratch buffer, zeroed again on return.
+    entity's max score, ``tie_end`` marking the last cell of each tie group; the weights
+    (entity-block bootstrap) are the nibbles at ``shift`` of ``packed``, indexed by entity. As
+    :func:`challengers.evaluation.metrics._per_day_precision`: entities tied at the cut share the
+    places left pro rata, and a detected entity leaves later days with its chance of detection
+    (``keep``: a scratch buffer of ones, the chance each entity is still undetected, reset on
+    return).
     """
     n_days = day_start.shape[0] - 1
     for q in range(ks.shape[0]):
@@ -342,31 +345,50 @@ def _entity_precision(packed, shift, ent, lab, day_start, ks, removed, out):
         for d in range(n_days):
             cum = 0.0
             hits = 0.0
-            for idx in range(day_start[d], day_start[d + 1]):
-                e = ent[idx]
-                if removed[e]:
-                    continue
-                we = np.float64((packed[e] >> shift) & _NIBBLE)
-                if we == 0:
-                    continue
-                inc = min(k - cum, we)
-                if inc <= 0:
-                    break
-                cum += we
-                if lab[idx]:
-                    hits += inc
-                    removed[e] = True
-                    touched.append(e)
+            start = day_start[d]
+            stop = day_start[d + 1]
+            while start < stop and cum < k:
+                end = start  # the group's last cell
+                while not tie_end[end]:
+                    end += 1
+                group_w = 0.0
+                frauds = 0.0
+                present = 0
+                for idx in range(start, end + 1):
+                    e = ent[idx]
+                    we = np.float64((packed[e] >> shift) & _NIBBLE) * keep[e]
+                    if we > 0:
+                        group_w += we
+                        present += 1
+                        if lab[idx]:
+                            frauds += we
+                if group_w > 0:
+                    inc = min(k - cum, group_w)
+                    hits += inc * (frauds / group_w)
+                    for idx in range(start, end + 1):
+                        e = ent[idx]
+                        if not lab[idx] or keep[e] == 0:
+                            continue
+                        if ((packed[e] >> shift) & _NIBBLE) == 0:
+                            continue
+                        # a lone entity: its first copy in; tied ones: their share of places
+                        det = min(1.0, inc / keep[e]) if present == 1 else inc / group_w
+                        if keep[e] == 1.0:
+                            touched.append(e)
+                        keep[e] = keep[e] * (1.0 - det)
+                    cum += group_w
+                start = end + 1
             total += hits / k
         out[q] = total / n_days if n_days else np.nan
         for e in touched:
-            removed[e] = False
+            keep[e] = 1.0
 
 
 @nb.njit(nogil=True, cache=True)
 def run_replicates(
     seed, first, count, n_blocks, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq,
-    blocks, label, amount, groups, group_start, limits, rates, ent, lab, day_start, ks_param,
+    blocks, label, amount, groups, group_start, limits, rates, ent, lab, tie_end, day_start,
+    ks_param,
 ):  # fmt: skip
     """Statistics of every model in replicates ``first .. first+count-1`` (``count`` at most
     :data:`LANES`; releases the GIL).
@@ -389,7 +411,7 @@ def run_replicates(
         keys[i] = replicate_key(seed, first + i)
     packed = np.empty(n_blocks, dtype=np.uint64)
     _fill_and_total(keys, packed, blk_cnt, pos_blk, pos_cnt, pos_amt, blk_sq, tot, brier)
-    removed = np.zeros(n_blocks if ks_param.shape[0] else 0, dtype=np.bool_)
+    keep = np.ones(n_blocks if ks_param.shape[0] else 0)
     for m in range(n_models):
         _model_pass(
             packed, blocks[m], label[m], amount[m], groups[group_start[m] : group_start[m + 1]],
@@ -398,8 +420,8 @@ def run_replicates(
         if ks_param.shape[0]:
             for i in range(count):
                 shift = np.uint64(4 * i)
-                _entity_precision(packed, shift, ent[m], lab[m], day_start, ks_param, removed,
-                                  entp[i, m])  # fmt: skip
+                _entity_precision(packed, shift, ent[m], lab[m], tie_end[m], day_start, ks_param,
+                                  keep, entp[i, m])  # fmt: skip
     return (
         tot,
         brier,

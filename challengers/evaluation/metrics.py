@@ -148,10 +148,19 @@ def brier(c: Curve, param: float | None = None) -> FloatArray:
 
 
 def ks(c: Curve, param: float | None = None) -> FloatArray:
-    """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves."""
+    """Kolmogorov–Smirnov statistic: the largest gap between the TPR and FPR curves; NaN without
+    frauds or without genuines (two samples to compare), as ROC AUC."""
     gap = _share(c.tp, c.positives)  # TPR, then TPR - FPR in place
     np.subtract(gap, _share(c.fp, c.negatives), out=gap)
-    return np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+    largest = np.nanmax(np.abs(gap, out=gap), axis=1, initial=0.0)
+    return _both_classes(largest, c.positives, c.negatives)
+
+
+def _both_classes(value: FloatArray, positives: FloatArray, negatives: FloatArray) -> FloatArray:
+    """``value`` where there are frauds and genuines, else NaN: KS read 0.0 without one, so a
+    week without frauds showed 'no separation' and each bootstrap replicate that drew no fraud
+    entered KS's interval as a 0 (3 frauds: KS 1.0 [0.0, 1.0])."""
+    return np.where((positives > 0) & (negatives > 0), value, np.nan)
 
 
 def _share(cum: FloatArray, total: FloatArray) -> FloatArray:
@@ -188,20 +197,37 @@ def entity_precision_per_day(ranked: Ranked, k: float) -> tuple[np.ndarray, Floa
 
 
 def _per_day_precision(table: EntityDayTable, entity_weight: FloatArray, k: float) -> FloatArray:
-    """(B, days) precision in the top k entities of each day, detected entities removed later."""
+    """(B, days) precision in the top k entities of each day, detected entities removed later.
+
+    Entities tied at the cut share the places left, pro rata (their expected frauds under random
+    tie-breaking; the file's order picked them before, and a constant score read 1.0 or 0.0 by
+    where the frauds sat in the file). A fraud entity is then detected with its share, and only
+    that probability leaves later days (``keep``: the chance it is still undetected); entities
+    not tied are all in or all out, as the handbook's top k."""
     n_rep = entity_weight.shape[0]
-    removed = np.zeros((n_rep, table.n_entities), dtype=bool)
+    keep = np.ones((n_rep, table.n_entities))
     per_day = np.zeros((n_rep, len(table.day_slices)))
     for d, sl in enumerate(table.day_slices):
-        ents = table.entity[sl]
-        labels = table.label[sl]
-        w = np.where(removed[:, ents], 0.0, entity_weight[:, ents])  # (B, m), sorted by score
-        cum = np.cumsum(w, axis=1)
-        included = np.clip(k - (cum - w), 0, w)  # weight of each entity inside the top k
-        per_day[:, d] = (included * labels).sum(axis=1) / k
-        detected = (included > 0) & (labels > 0)
-        rows, cols = np.nonzero(detected)
-        removed[rows, ents[cols]] = True
+        ents, labels = table.entity[sl], table.label[sl]
+        starts = np.flatnonzero(np.concatenate([[1], table.tie_end[sl][:-1]]))
+        sizes = np.diff(np.append(starts, ents.size))
+        kept = keep[:, ents]
+        w = entity_weight[:, ents] * kept  # (B, m), sorted by score
+        group_w = np.add.reduceat(w, starts, axis=1)  # (B, groups)
+        # a group's weight inside the top k, and its fraud rate (the label of a lone entity)
+        included = np.clip(k - (np.cumsum(group_w, axis=1) - group_w), 0, group_w)
+        rate = safe_div(np.add.reduceat(w * labels, starts, axis=1), group_w)
+        per_day[:, d] = np.nansum(included * rate, axis=1) / k
+        # each fraud entity's chance of detection: its group's share of places, or for an entity
+        # alone in its group (of those still present) that its first copy is in (a bootstrap
+        # weight above 1 is copies of one card: any copy in detects it)
+        present = np.add.reduceat((w > 0).astype(np.float64), starts, axis=1)
+        share = np.repeat(safe_div(included, group_w), sizes, axis=1)
+        alone = np.repeat(present == 1, sizes, axis=1)
+        first_copy = np.minimum(1.0, safe_div(np.repeat(included, sizes, axis=1), kept))
+        detected = np.where(alone, first_copy, share)
+        np.copyto(detected, 0.0, where=~((w > 0) & (labels > 0)) | np.isnan(detected))
+        keep[:, ents] = kept * (1.0 - detected)
     return per_day
 
 
@@ -365,7 +391,12 @@ _REGISTERED = (
         higher_is_better=False,
         needs=frozenset({"calibrated"}),
     ),
-    Metric("ks", ks, lambda s, p: s.ks_gap, higher_is_better=True),
+    Metric(
+        "ks",
+        ks,
+        lambda s, p: _both_classes(s.ks_gap, s.positives, s.total - s.positives),
+        higher_is_better=True,
+    ),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _REGISTERED}
 """Every metric, by name: adding one is its record here and its row in the reference test table."""

@@ -22,15 +22,17 @@ RADIX_BITS = 11  # a digit's widest: its 2,048 counters stay in the L1 cache
 def entity_day_cells(entity, day, order, y, n_entities, n_days):
     """The (day, entity) cells of entity precision: visiting rows (in score order) day by day, an
     entity's first row of a day opens its cell; the cell keeps the max label of the entity's rows
-    that day. Returns each cell's entity (int32), max label (uint8) and day (int32), days in
-    order, each day's cells in score order. ``entity`` and ``day`` are in the rows' order, read in
-    score order through ``order`` (``y`` is in score order).
+    that day. Returns each cell's entity (int32), max label (uint8), day (int32) and the
+    score-order position of its first row (int64: its tie group, which card precision reads to
+    treat tied entities alike), days in order, each day's cells in score order. ``entity`` and
+    ``day`` are in the rows' order, read in score order through ``order`` (``y`` is in score
+    order).
 
-    O(rows), and one pass reads the rows at random: it copies each row's entity and label, in
-    score order, into its day's run of a counting sort (5 bytes a row); the passes that open the
-    cells then read those runs in sequence. (Reading ``entity[order[i]]`` through the sorted
-    positions in every pass was 3.6x slower at 31.8M rows: 8.2 s a model.) The cells' arrays are
-    copied out at their own length."""
+    O(rows), and one pass reads the rows at random: it copies each row's entity, label and
+    position, in score order, into its day's run of a counting sort (13 bytes a row); the passes
+    that open the cells then read those runs in sequence. (Reading ``entity[order[i]]`` through
+    the sorted positions in every pass was 3.6x slower at 31.8M rows: 8.2 s a model.) The
+    cells' arrays are copied out at their own length."""
     n = y.shape[0]
     ends = np.zeros(n_days + 1, dtype=np.int64)
     for r in range(n):  # rows per day: the counts do not depend on the order
@@ -39,12 +41,14 @@ def entity_day_cells(entity, day, order, y, n_entities, n_days):
         ends[d + 1] += ends[d]
     ent_by_day = np.empty(n, dtype=np.int32)  # each row's entity and label, grouped by day,
     y_by_day = np.empty(n, dtype=np.uint8)  # in score order within the day
+    at_by_day = np.empty(n, dtype=np.int64)  # and its position in score order
     for i in range(n):
         r = order[i]
         d = day[r]
         p = ends[d]
         ent_by_day[p] = entity[r]
         y_by_day[p] = 1 if y[i] > 0 else 0
+        at_by_day[p] = i
         ends[d] = p + 1  # once every row is placed, ends[d] is where day d's run ends
     opened_on = np.full(n_entities, -1, dtype=np.int32)  # the day of the entity's latest cell
     cells = 0
@@ -59,6 +63,7 @@ def entity_day_cells(entity, day, order, y, n_entities, n_days):
     ent = np.empty(cells, dtype=np.int32)
     lab = np.zeros(cells, dtype=np.uint8)
     cell_day = np.empty(cells, dtype=np.int32)
+    first = np.empty(cells, dtype=at_by_day.dtype)
     cell_of = np.zeros(n_entities, dtype=np.int64)
     opened_on[:] = -1
     c = 0
@@ -71,11 +76,12 @@ def entity_day_cells(entity, day, order, y, n_entities, n_days):
                 cell_of[e] = c
                 ent[c] = e
                 cell_day[c] = d
+                first[c] = at_by_day[p]
                 c += 1
             if y_by_day[p]:
                 lab[cell_of[e]] = 1
             p += 1
-    return ent, lab, cell_day
+    return ent, lab, cell_day, first
 
 
 @nb.njit(nogil=True, cache=True)

@@ -23,6 +23,8 @@ class FindingContext:
     claimed: dict[str, float] = field(default_factory=dict)
     claim_tolerance: float = 0.0
     positives_test: int = 0
+    # the resampling units (entities, days) holding a test fraud; None: the frauds themselves
+    fraud_units: int | None = None
     rows_test: int = 0
     bootstrap: int | None = None  # the run's replicates (None: not said)
     gap_days: int = 0
@@ -40,6 +42,13 @@ class FindingContext:
     def leaking_columns(self) -> set[str]:
         """Every input a high leakage finding named, whichever model reads it."""
         return {c for columns in self.leaking.values() for c in columns}
+
+    @property
+    def independent_frauds(self) -> int:
+        """The test frauds as a paired test sees them: the units holding one, when fewer."""
+        if self.fraud_units is None:
+            return self.positives_test
+        return min(self.positives_test, self.fraud_units)
 
     @property
     def primary_key(self) -> str | None:

@@ -30,6 +30,13 @@ def _psi_severity(value: float, ctx: FindingContext) -> Severity | None:
     return "high" if value > t.psi_high else "medium" if value > t.psi_medium else None
 
 
+def _psi(value: float, ctx: FindingContext) -> str:
+    """A PSI with enough decimals to stay on its side of the thresholds (a PSI of 0.1003 read
+    "0.100" beside "> 0.1 moderate")."""
+    t = ctx.thresholds
+    return beside(value, t.psi_medium, t.psi_high, digits=3)
+
+
 def score_drift(ctx: FindingContext) -> list[Finding]:
     """A model's score distribution moved from training to test, or between test weeks."""
     if ctx.analyses is None:
@@ -48,9 +55,10 @@ def score_drift(ctx: FindingContext) -> list[Finding]:
                 id=f"drift-score-{model}",
                 severity=severity,
                 area="stability",
-                title=f"Scores of '{model}' shifted (PSI {effect:.3f})",
-                detail=f"Population stability index of the scores: training -> test {value:.3f}"
-                + (f", largest week-over-week {worst_week:.3f}" if weekly else "")
+                title=f"Scores of '{model}' shifted (PSI {_psi(effect, ctx)})",
+                detail="Population stability index of the scores: training -> test "
+                + _psi(value, ctx)
+                + (f", largest week-over-week {_psi(worst_week, ctx)}" if weekly else "")
                 + f" (> {ctx.thresholds.psi_medium} moderate, > {ctx.thresholds.psi_high} major, "
                 f"{s.bins} training-quantile bins). Alert volumes at a fixed threshold will move.",
                 metric="score_psi",
@@ -106,7 +114,7 @@ def feature_drift(ctx: FindingContext) -> list[Finding]:
                 area="stability",
                 title=f"{len(found)} input(s) of the champion shifted (PSI > {limit})",
                 detail=f"Training -> test PSI ({_rows_evaluated(ctx)}): "
-                + ", ".join(f"{f} {v:.3f}" for f, v in ranked[:10])
+                + ", ".join(f"{f} {_psi(v, ctx)}" for f, v in ranked[:10])
                 + (f" and {len(ranked) - 10} more" if len(ranked) > 10 else "")
                 + f". The champion '{champion}' sees inputs unlike those it was built on.",
                 metric="feature_psi",
@@ -242,7 +250,8 @@ def overfit_gap(ctx: FindingContext) -> list[Finding]:
                 id=f"overfit-{model}",
                 severity="medium" if gap > 2 * gap_limit else "low",
                 area="stability",
-                title=f"'{model}' does much better on its training window (ROC AUC gap {gap:.3f})",
+                title=f"'{model}' does much better on its training window (ROC AUC gap "
+                f"{beside(gap, gap_limit, 2 * gap_limit, digits=3)})",
                 detail=f"ROC AUC {train['roc_auc']:.4f} on the training window against {test:.4f} "
                 f"out of time (gap > {gap_limit}): the model memorises the training period or the "
                 "test period differs; in-sample figures overstate its performance.",

@@ -57,6 +57,11 @@ RECOMMENDATIONS: tuple[tuple[str, str], ...] = (
         "Lengthen the test window until it holds enough frauds to detect "
         "the differences that matter.",
     ),
+    (
+        "data-few-fraud-units",
+        "Lengthen the test window until its frauds fall on at least 10 cards (or days), the "
+        "independent units the paired tests resample; check that data.entity names the card.",
+    ),
     ("split-gap", "Leave a gap of at least the label delay between training and test."),
     (
         "ranking-below-chance-",

@@ -17,6 +17,7 @@ from challengers.config import ExperimentConfig
 from challengers.config.sections import RegisterConfig
 from challengers.engine.rowhash import KERNELS
 from challengers.errors import ChallengeError
+from challengers.evaluation.evaluate import fraud_units
 from challengers.evaluation.metrics import METRICS
 from challengers.experiment_result import ExperimentResult
 from challengers.files import environment_failure
@@ -342,6 +343,7 @@ def _findings(
             claimed=dict(cfg.champion.claimed),
             claim_tolerance=cfg.evaluation.findings.claim_tolerance,
             positives_test=summary["positives_test"],
+            fraud_units=_fraud_units(evaluated),
             rows_test=summary["rows_test"],
             bootstrap=cfg.evaluation.bootstrap,
             gap_days=prepared.plan.windows.gap_days,
@@ -358,6 +360,12 @@ def _findings(
         audited = [with_evaluated_rates(f, summary) for f in audit.findings]
         findings = sorted([*findings, *audited], key=lambda f: SEVERITIES.index(f.severity))
     return with_recommendations(findings)
+
+
+def _fraud_units(evaluated: Evaluated) -> int | None:
+    """The resampling units holding a test fraud, when the run resampled (None: no test)."""
+    unit = evaluated.resampling.get("unit")
+    return None if unit is None else fraud_units(evaluated.rows, unit)
 
 
 def _result(

@@ -73,6 +73,7 @@ def verdict(result: ExperimentResult) -> str:
     better = [f for f in result.findings if f.id.startswith("outcome-better-")]
     counts = {s: sum(f.severity == s for f in result.findings) for s in SEVERITIES}
     untested = next((f for f in result.findings if f.id == "outcome-untested"), None)
+    few_units = next((f for f in result.findings if f.id == "data-few-fraud-units"), None)
     if result.challengers and all(m.status != "ok" for m in result.challengers):
         lead = f"No verdict: no challenger finished (see the findings); the champion is '{champ}'."
     elif untested is not None:
@@ -88,6 +89,12 @@ def verdict(result: ExperimentResult) -> str:
         lead = (
             f"No verdict: the test window holds {result.data.positives_test} fraud(s), fewer than "
             f"the {MIN_FRAUDS_TO_CLAIM} a paired test needs to call a winner (see the findings)."
+        )
+    elif result.challengers and few_units is not None:
+        lead = (
+            f"No verdict: the test window's {result.data.positives_test:,} frauds fall on "
+            f"{few_units.evidence.get('fraud_units')} resampling unit(s), fewer than the "
+            f"{MIN_FRAUDS_TO_CLAIM} a paired test needs to call a winner (see the findings)."
         )
     elif better:
         names = ", ".join(f"'{f.models[0]}' ({f.severity})" for f in better if f.models)

@@ -15,7 +15,7 @@ from challengers.errors import ConfigError
 from challengers.evaluation.bootstrap import bootstrap_p_value, holm, percentile_interval
 from challengers.evaluation.curve import Cost
 from challengers.evaluation.evaluate import TestRows as Rows
-from challengers.evaluation.evaluate import evaluate_models
+from challengers.evaluation.evaluate import evaluate_models, resampling
 from challengers.evaluation.metrics import DEFAULT_METRICS, parse_metric
 from tests.conftest import sim_config
 
@@ -215,3 +215,36 @@ def test_resample_units_the_rows_lack_are_refused() -> None:
                 seed=0,
                 resample=resample,
             )
+
+
+@pytest.mark.parametrize("resample", [None, "entity"])
+def test_entity_blocks_of_a_few_entities_are_refused_not_read_as_significant(
+    resample: str | None,
+) -> None:
+    """Two equally good models (the same signal, independent noise) on rows of one or two
+    entities: every entity replicate reweighted the same block or two, and the run read pr_auc
+    -0.0396 [-0.0396, -0.0396], p = 0.006, 'worse' (one entity). Refused like day blocks that
+    do not hold; forced, the reason says so; with 20 entities the difference is not significant."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    y = (rng.random(n) < 0.05).astype(np.int8)
+    signal = rng.random(n) + 0.5 * y
+    scores = {name: signal + rng.normal(0, 0.3, n) for name in ("c", "x")}
+
+    def run(entities: int, force: bool = False) -> dict:
+        rows = Rows(y=y, entity=(np.arange(n) % entities).astype(np.int32))
+        return evaluate_models(
+            rows, scores, {}, champion="c", metrics=[parse_metric("pr_auc")], cost=Cost(),
+            operating_rate=0.02, bootstrap=200, alpha=0.05, seed=1, resample=resample,
+            resample_force=force,
+        )  # fmt: skip
+
+    for entities in (1, 2, 19):
+        with pytest.raises(ConfigError, match=f"the test rows hold {entities} entities"):
+            run(entities)
+    forced = resampling(Rows(y=y, entity=np.zeros(n, np.int32)), resample, force=True)
+    assert forced.unit == "entity" and "forced although the test rows hold 1 entities" in (
+        forced.reason
+    )
+    delta = run(20)["x"].delta["pr_auc"]
+    assert delta.p_value > 0.05 and delta.ci[0] < 0 < delta.ci[1]

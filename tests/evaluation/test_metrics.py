@@ -554,7 +554,12 @@ def _whole_array_metrics(c: Curve, rate: float, limit: float) -> dict[str, np.nd
         "pr_auc": safe_div(np.nansum(recall_step * precision, axis=1), c.positives),
         "recall_at_fpr": np.where(c.positives > 0, safe_div(caught, c.positives), np.nan),
         "caught": (share * (c.tp - tp_before)).sum(axis=1),
-        "ks": np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0),
+        # n/a without frauds or without genuines, as ROC AUC
+        "ks": np.where(
+            (c.positives > 0) & (c.negatives > 0),
+            np.nanmax(np.abs(tpr - fpr), axis=1, initial=0.0),
+            np.nan,
+        ),
     }
 
 
@@ -591,3 +596,106 @@ def test_metrics_in_place_equal_the_whole_array_formulas_bit_for_bit(seed: int) 
     }
     for name, value in want.items():
         assert got[name].tobytes() == value.tobytes(), name
+
+
+def _brute_card_precision_one_day(
+    y: np.ndarray, score: np.ndarray, entity: np.ndarray, k: int
+) -> float:
+    """The handbook's card precision of one day (each entity's max score and max label, the top
+    k entities) averaged over every order random tie-breaking can give the tied entities."""
+    cards = np.unique(entity)
+    best = {e: score[entity == e].max() for e in cards}
+    fraud = {e: y[entity == e].max() for e in cards}
+    values = []
+    for order in itertools.permutations(cards):  # a stable sort by score of each order
+        top = sorted(order, key=lambda e: -best[e])[:k]
+        values.append(sum(fraud[e] for e in top) / k)
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_card_precision_of_tied_entities_equals_every_tie_breaking_averaged(seed: int) -> None:
+    """One day, entities tied at the cut of the top k: their expected frauds (the file's order
+    picked them before)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(6, 12))
+    entity = rng.integers(0, 7, n)
+    y = (rng.random(n) < 0.4).astype(float)
+    score = rng.integers(0, 2, n).astype(float)
+    d = {"y": y, "score": score, "amount": np.ones(n), "entity": entity, "day": np.zeros(n)}
+    for k in (1, 2, 3):
+        want = _brute_card_precision_one_day(y, score, entity, k)
+        assert _ours(f"entity_precision_at@{k}", d) == pytest.approx(want, abs=1e-12)
+
+
+def test_a_constant_score_has_card_precision_the_fraud_share_wherever_the_frauds_sit() -> None:
+    """100 cards, 10 fraudulent, one score for all: the top 10 is any 10 cards, 1 fraud expected.
+    It read 1.0 with the frauds first in the file and 0.0 with them last."""
+    y = np.zeros(100)
+    y[:10] = 1.0
+    d = {"score": np.full(100, 0.5), "amount": np.ones(100), "entity": np.arange(100)}
+    d["day"] = np.zeros(100)
+    assert _ours("entity_precision_at@10", {**d, "y": y}) == pytest.approx(0.1)
+    assert _ours("entity_precision_at@10", {**d, "y": y[::-1].copy()}) == pytest.approx(0.1)
+
+
+def test_card_precision_with_ties_does_not_depend_on_the_rows_order() -> None:
+    """Coarse scores over several days, detected cards leaving later days: the headline, the
+    bootstrap's replicates and the engines' cells (in-sample) read the same whatever the file's
+    order of the rows, and agree with each other."""
+    import polars as pl
+
+    from challengers.data.frames import DAY
+    from challengers.engine.local import LocalEngine
+    from challengers.engine.metrics import card_precision
+
+    d = _data(7, n=1500)
+    d["score"] = np.round(d["score"], 1)  # a handful of values: many cards tie at each cut
+    d["entity"] = d["entity"] % 150
+    spec = parse_metric("entity_precision_at@20")
+    shuffled = np.random.default_rng(3).permutation(d["y"].size)
+    values, replicates, engine = [], [], []
+    for at in (np.arange(d["y"].size), shuffled):
+        rows = {name: v[at] for name, v in d.items()}
+        values.append(_ours(str(spec), rows))
+        ranked = Ranked.build(rows["y"], rows["score"], entity=rows["entity"], day=rows["day"])
+        replicates.append(
+            paired_bootstrap(
+                {"m": ranked}, [spec], replicates=8, seed=1, cost=Cost(), operating_rate=0.1,
+                blocks=ranked.row_entity,
+            ).values["m"][spec.key]
+        )  # fmt: skip
+        frame = pl.DataFrame({"s": rows["score"], "y": rows["y"], "e": rows["entity"]})
+        frame = frame.with_columns(pl.Series(DAY, rows["day"]))
+        cells = LocalEngine().entity_day_cells(frame, score="s", target="y", entity="e", k=20)
+        engine.append(card_precision(cells, 20))
+    assert 0 < values[0] < 1
+    assert values[1] == pytest.approx(values[0], abs=1e-12)
+    np.testing.assert_allclose(replicates[1], replicates[0], rtol=1e-12, atol=1e-12)
+    assert engine[0] == pytest.approx(values[0], abs=1e-12)
+    assert engine[1] == pytest.approx(values[0], abs=1e-12)
+
+
+def test_ks_without_frauds_or_without_genuines_is_undefined_not_zero() -> None:
+    """KS compares the frauds' scores with the genuines': without one of them it is n/a, as ROC
+    AUC is. It read 0.0, so a week without frauds showed 'no separation', and every bootstrap
+    replicate that drew no fraud entered KS's interval as a 0 (3 frauds: KS 1.0 [0.0, 1.0]
+    beside ROC AUC 1.0 [1.0, 1.0])."""
+    d = _data(8, n=200)
+    for y in (np.zeros(200), np.ones(200)):
+        assert np.isnan(_ours("ks", {**d, "y": y}))
+        assert np.isnan(_ours("roc_auc", {**d, "y": y}))
+    rng = np.random.default_rng(0)
+    y = np.zeros(3000, dtype=np.int8)
+    y[rng.choice(3000, 3, replace=False)] = 1
+    score = rng.random(3000) + y
+    ranked = {"m": Ranked.build(y, score, entity=np.arange(3000), day=np.zeros(3000))}
+    specs = [parse_metric("ks"), parse_metric("roc_auc")]
+    reps = paired_bootstrap(
+        ranked, specs, replicates=400, seed=1, cost=Cost(), operating_rate=0.01,
+        blocks=ranked["m"].row_entity,
+    ).values["m"]  # fmt: skip
+    no_fraud = np.isnan(reps["roc_auc"])
+    assert no_fraud.any()  # some replicates drew none of the 3 fraud cards
+    np.testing.assert_array_equal(np.isnan(reps["ks"]), no_fraud)
+    assert np.all(reps["ks"][~no_fraud] == 1.0)  # every fraud above every genuine

@@ -11,10 +11,11 @@ from challengers.evaluation import row_kernels as kern
 
 def _cells_reference(
     entity: np.ndarray, day: np.ndarray, order: np.ndarray, y: np.ndarray
-) -> tuple[list[int], list[int], list[int]]:
+) -> tuple[list[int], list[int], list[int], list[int]]:
     """Each day in turn, its rows in score order: an entity's first row of the day opens its
-    cell, which keeps the largest label of the entity's rows that day."""
-    ent, lab, cell_day = [], [], []
+    cell (its position in score order kept), which keeps the largest label of the entity's rows
+    that day."""
+    ent, lab, cell_day, first = [], [], [], []
     for d in range(int(day.max()) + 1):
         cell_of: dict[int, int] = {}
         for i in range(order.size):
@@ -27,8 +28,9 @@ def _cells_reference(
                 ent.append(e)
                 lab.append(0)
                 cell_day.append(d)
+                first.append(i)
             lab[cell_of[e]] = max(lab[cell_of[e]], int(y[i] > 0))
-    return ent, lab, cell_day
+    return ent, lab, cell_day, first
 
 
 @pytest.mark.parametrize("in_time_order", [True, False])
@@ -43,15 +45,17 @@ def test_entity_day_cells_equal_the_reference(in_time_order: bool, seed: int) ->
     y = (rng.random(n) < 0.1).astype(np.int8)  # in score order
     got = kern.entity_day_cells(entity, day, order, y, int(entity.max()) + 1, int(day.max()) + 1)
     want = _cells_reference(entity, day, order, y)
-    assert [a.dtype for a in got] == [np.int32, np.uint8, np.int32]
+    assert [a.dtype for a in got] == [np.int32, np.uint8, np.int32, np.int64]
     for array, expected in zip(got, want, strict=True):
         np.testing.assert_array_equal(array, expected)
 
 
 def test_entity_day_cells_of_no_rows() -> None:
     empty = np.empty(0, np.int32)
-    ent, lab, cell_day = kern.entity_day_cells(empty, empty, empty, np.empty(0, np.int8), 0, 0)
-    assert ent.size == lab.size == cell_day.size == 0
+    ent, lab, cell_day, first = kern.entity_day_cells(
+        empty, empty, empty, np.empty(0, np.int8), 0, 0
+    )
+    assert ent.size == lab.size == cell_day.size == first.size == 0
 
 
 @pytest.mark.parametrize("n_codes", [1, 7, 300])

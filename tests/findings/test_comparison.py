@@ -244,3 +244,20 @@ def test_an_interval_that_misses_its_own_estimate_is_said_once_for_the_run() -> 
         intervals_off_their_estimate(FindingContext(models=[fine], higher_is_better={}, alpha=0.05))
         == []
     )
+
+
+def test_gaps_and_psis_just_past_a_threshold_are_shown_past_it() -> None:
+    """A train/test gap of 0.1004 (medium from 0.2, low from 0.1) read 'ROC AUC gap 0.100'
+    beside 'gap > 0.1', and a score PSI of 0.2503 (high above 0.25) 'PSI 0.250': as if at the
+    threshold, not past it. Enough decimals to stay on their side (``beside``)."""
+    analyses = world()
+    analyses.stability.train_metrics = {"chall": {"roc_auc": 0.8004}}
+    analyses.stability.test_metrics = {"chall": {"roc_auc": 0.7}}
+    analyses.stability.score_psi = {"chall": 0.2503}
+    found = {f.id: f for f in derive_findings(context(analyses))}
+    assert found["overfit-chall"].title.endswith("(ROC AUC gap 0.1004)")
+    assert found["drift-score-chall"].severity == "high"
+    assert found["drift-score-chall"].title.endswith("shifted (PSI 0.2503)")
+    assert "training -> test 0.2503 (> 0.1 moderate, > 0.25 major" in (
+        found["drift-score-chall"].detail
+    )

@@ -128,3 +128,42 @@ def test_a_run_whose_challengers_all_failed_gives_no_verdict() -> None:
     champ = ModelResult("champ", "champion", "score", metrics={"pr_auc": 0.2})
     result = _result([champ, failed], positives=60)
     assert verdict(result).startswith("No verdict: no challenger finished (see the findings)")
+
+
+def test_frauds_on_too_few_cards_give_no_verdict_and_say_why() -> None:
+    """500 frauds on 3 cards are 3 pieces of evidence for a paired test (entity blocks): two
+    equally good models read significantly different on pr_auc in 17 of 40 windows of 14 frauds
+    on 2 cards, and the verdict named a winner. The verdict is withheld, a high finding says why
+    and the report's lead says so; on 10 cards the verdict stands."""
+    import dataclasses
+
+    from challengers.findings import derive_findings
+    from tests.findings.test_comparison import context
+
+    few = derive_findings(dataclasses.replace(context(p=0.0), fraud_units=3))
+    ids = {f.id for f in few}
+    assert "outcome-better-chall" not in ids
+    (unit,) = [f for f in few if f.id == "data-few-fraud-units"]
+    assert unit.severity == "high" and unit.evidence == {"positives_test": 500, "fraud_units": 3}
+    assert "The 500 test frauds fall on 3 of the bootstrap's independent units" in unit.detail
+    enough = {f.id for f in derive_findings(dataclasses.replace(context(p=0.0), fraud_units=10))}
+    assert "outcome-better-chall" in enough and "data-few-fraud-units" not in enough
+
+    champ = ModelResult("champ", "champion", "score", metrics={"pr_auc": 0.2})
+    result = _result([champ, _challenger("lgbm", 0.6, tested=True)], positives=500)
+    result.findings = [unit]
+    assert verdict(result).startswith(
+        "No verdict: the test window's 500 frauds fall on 3 resampling unit(s), fewer than the 10"
+    )
+
+
+def test_fraud_units_count_the_resampling_units_holding_a_fraud() -> None:
+    import numpy as np
+
+    from challengers.evaluation.evaluate import TestRows, fraud_units
+
+    y = np.array([1, 1, 0, 1, 0, 1], dtype=np.int8)
+    rows = TestRows(y=y, entity=np.array([0, 0, 1, 2, 2, 0]), day=np.array([0, 1, 1, 1, 2, 2]))
+    assert fraud_units(rows, "entity") == 2  # cards 0 and 2
+    assert fraud_units(rows, "day") == 3
+    assert fraud_units(rows, "row") == 4
