@@ -74,6 +74,13 @@ class ModelResult:
     tuning: dict[str, Any] = field(default_factory=dict)  # the Optuna study's summary, if tuned
     training: str | None = None  # how a distributed engine trained it (sample, workers)
 
+    @property
+    def delivered(self) -> bool:
+        """A champion the first line handed over as scores or a model file: not trained by the
+        run, so its training rows are not known here (a retrained champion's kind is its
+        library's)."""
+        return self.role == "champion" and (self.kind == "score" or self.kind.endswith("-file"))
+
     def flat_metrics(self) -> dict[str, float]:
         """The MLflow metric keys of DESIGN.md: value, interval, and the delta to the champion."""
         out: dict[str, float] = dict(self.metrics)

@@ -239,28 +239,44 @@ def overfit_gap(ctx: FindingContext) -> list[Finding]:
     if ctx.analyses is None:
         return []
     s, gap_limit = ctx.analyses.stability, ctx.thresholds.overfit_gap
+    delivered = {m.name for m in ctx.models if m.delivered}
     out = []
     for model, train in s.train_metrics.items():
         test = s.test_metrics.get(model, {}).get("roc_auc", float("nan"))
         gap = train.get("roc_auc", float("nan")) - test
         if not (math.isfinite(gap) and gap > gap_limit):
             continue
-        out.append(
-            Finding(
-                id=f"overfit-{model}",
-                severity="medium" if gap > 2 * gap_limit else "low",
-                area="stability",
-                title=f"'{model}' does much better on its training window (ROC AUC gap "
-                f"{beside(gap, gap_limit, 2 * gap_limit, digits=3)})",
-                detail=f"ROC AUC {train['roc_auc']:.4f} on the training window against {test:.4f} "
-                f"out of time (gap > {gap_limit}): the model memorises the training period or the "
-                "test period differs; in-sample figures overstate its performance.",
-                metric="roc_auc",
-                models=(model,),
-                effect=gap,
-                evidence={"train": train["roc_auc"], "test": test, "limit": gap_limit},
-            )
+        shown = beside(gap, gap_limit, 2 * gap_limit, digits=3)
+        figures = (
+            f"ROC AUC {train['roc_auc']:.4f} on the training window against {test:.4f} out of "
+            f"time (gap > {gap_limit})"
         )
+        finding = Finding(
+            id=f"overfit-{model}",
+            severity="medium" if gap > 2 * gap_limit else "low",
+            area="stability",
+            title=f"'{model}' does much better on its training window (ROC AUC gap {shown})",
+            detail=f"{figures}: the model memorises the training period or the test period "
+            "differs; in-sample figures overstate its performance.",
+            metric="roc_auc",
+            models=(model,),
+            effect=gap,
+            evidence={"train": train["roc_auc"], "test": test, "limit": gap_limit},
+        )
+        if model in delivered:  # not trained by the run: which rows trained it is not known
+            finding = replace(
+                finding,
+                title=f"'{model}' does much better on the training window than out of time "
+                f"(ROC AUC gap {shown})",
+                detail=f"{figures}. This run did not train '{model}' (the first line delivered "
+                "it), so whether the training window's rows trained it is not known here: if "
+                "they did, it memorised them; if not, the test period differs from the "
+                "training window (see the drift findings).",
+                recommendation=f"Ask the first line which rows and period trained '{model}'; "
+                "if they overlap the training window, its out-of-time figures are the ones to "
+                "rely on.",
+            )
+        out.append(finding)
     return out
 
 

@@ -415,7 +415,7 @@ def limitations(result: ExperimentResult) -> Section:
         "At the operating point, rows tied at the budget boundary are ordered at random (seeded)"
         + ("; the savings interval treats such ties pro rata." if result.bootstrap else ".")
     )
-    delivered = result.champion.kind.endswith("-file") or result.champion.kind == "score"
+    delivered = result.champion.delivered
     items.append(
         "The train/test gap compares in-sample with out-of-time figures"
         + (

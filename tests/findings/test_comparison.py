@@ -11,7 +11,7 @@ from challengers.analysis.calibration import Calibration
 from challengers.analysis.operating import ModelAtBudget, Overlap
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.context import beside
-from challengers.findings.recommendations import recommendation
+from challengers.findings.recommendations import recommendation, with_recommendations
 from challengers.results import DeltaResult, ModelResult
 
 
@@ -261,3 +261,27 @@ def test_gaps_and_psis_just_past_a_threshold_are_shown_past_it() -> None:
     assert "training -> test 0.2503 (> 0.1 moderate, > 0.25 major" in (
         found["drift-score-chall"].detail
     )
+
+
+@pytest.mark.parametrize("kind", ["score", "xgboost-file", "lightgbm-file", "xgboost"])
+def test_a_delivered_champion_s_gap_is_not_called_memorising(kind: str) -> None:
+    """A champion handed over as scores or a model file was not trained on the config's
+    training window by the run: its gap is not evidence that it memorised those rows, and
+    'regularise it' is not the first line's next step. A retrained champion keeps the text."""
+    analyses = world()
+    analyses.stability.train_metrics = {"champ": {"roc_auc": 0.96}}
+    analyses.stability.test_metrics = {"champ": {"roc_auc": 0.75}}
+    ctx = context(analyses)
+    ctx.models[0].kind = kind
+    (finding,) = [f for f in with_recommendations(derive_findings(ctx)) if f.id == "overfit-champ"]
+    assert finding.severity == "medium"
+    if kind == "xgboost":  # retrained by the run
+        assert "memorises the training period" in finding.detail
+        assert finding.recommendation.startswith("Regularise 'champ'")
+        return
+    assert "This run did not train 'champ'" in finding.detail
+    assert "memorises" not in finding.detail and "overstate" not in finding.detail
+    assert finding.title == (
+        "'champ' does much better on the training window than out of time (ROC AUC gap 0.210)"
+    )
+    assert finding.recommendation.startswith("Ask the first line which rows and period trained")
