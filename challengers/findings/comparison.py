@@ -387,12 +387,16 @@ def rounding(claimed: float, *, unit_range: bool = False) -> float:
 
     A figure in 0..1 (``unit_range``) is read to two decimals at least: YAML keeps no trailing
     zero, so a documented 0.90 arrives as 0.9, which read to its one decimal stood for 0.85-0.95
-    and passed a measured 0.851 [0.822, 0.879]."""
+    and passed a measured 0.851 [0.822, 0.879].
+
+    A whole number is read to its units: a documented cost of 2 (or 12000) stands for 1.5-2.5,
+    where ``repr`` gave 2.0 and the claim was held to 1.95-2.05."""
     from decimal import Decimal
 
-    exponent = Decimal(repr(float(claimed))).as_tuple().exponent
+    exponent = Decimal(repr(float(claimed))).normalize().as_tuple().exponent
     if not isinstance(exponent, int):
         return 0.0
+    exponent = min(exponent, 0)  # 12000 is 1.2E+4 normalised: its zeros may be digits
     return 0.5 * 10.0 ** (min(exponent, -2) if unit_range else exponent)
 
 

@@ -10,6 +10,7 @@ import pytest
 from challengers.analysis.calibration import Calibration
 from challengers.analysis.operating import ModelAtBudget, Overlap
 from challengers.findings import FindingContext, derive_findings
+from challengers.findings.comparison import rounding
 from challengers.findings.context import beside
 from challengers.findings.recommendations import recommendation, with_recommendations
 from challengers.results import DeltaResult, ModelResult
@@ -174,6 +175,24 @@ def test_a_claim_is_read_to_its_own_rounding(
     if found and ci is None:
         assert "(no interval: the run drew no bootstrap replicates)" in found[0].detail
         assert f"(±{0.005 if claimed == 0.87 else 0.0005:g})" in found[0].detail
+
+
+@pytest.mark.parametrize(
+    ("claimed", "unit_range", "half_unit"),
+    [
+        (2.0, False, 0.5),  # `expected_cost: 2` was held to 1.95-2.05
+        (12000.0, False, 0.5),
+        (2.5, False, 0.05),
+        (1e-07, False, 5e-08),
+        (0.87, True, 0.005),
+        (0.9, True, 0.005),
+        (1.0, True, 0.005),
+    ],
+)
+def test_a_claim_s_rounding_is_half_a_unit_of_its_last_digit(
+    claimed: float, unit_range: bool, half_unit: float
+) -> None:
+    assert rounding(claimed, unit_range=unit_range) == pytest.approx(half_unit, rel=1e-12)
 
 
 def test_a_claim_on_a_metric_the_champion_has_no_value_for_is_unchecked_not_inflated() -> None:
