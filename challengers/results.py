@@ -134,3 +134,17 @@ class ChampionCard:
     hyperparameters_from: str = ""
     features: list[str] = field(default_factory=list)
     training_window: str = ""
+
+
+def beside(value: float, *limits: float, digits: int = 2) -> str:
+    """``value`` with enough decimals to stay on its side of each of ``limits``: a ratio of
+    0.7984 read "0.80" beside "ratio outside [0.80, 1.25]" (and a segment's 0.796 "0.80 ▼" under
+    "below 0.8 are marked ▼"); up to six decimals."""
+    while digits < 6 and any(_crosses(value, limit, digits) for limit in limits):
+        digits += 1
+    return f"{value:.{digits}f}"
+
+
+def _crosses(value: float, limit: float, digits: int) -> bool:
+    shown = round(value, digits)
+    return value != limit and (shown == limit or (shown < limit) != (value < limit))

@@ -14,6 +14,8 @@ import polars as pl
 
 from challengers.audit.context import AuditContext, Section, pct, said_used_by, share
 from challengers.audit.measures import categorical_psi, ks, numeric_psi, psi, two_proportion_p
+from challengers.config import FindingsConfig
+from challengers.results import beside
 from challengers.threads import each
 
 AREA = "drift"
@@ -68,8 +70,9 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             f"drift-feature-{row['feature']}",
             "medium" if high else "low",
             AREA,
-            f"Feature '{row['feature']}' shifts between training and test (PSI {row['psi']:.2f})",
-            f"PSI {row['psi']:.3f} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
+            f"Feature '{row['feature']}' shifts between training and test "
+            f"(PSI {_psi(row['psi'], f)})",
+            f"PSI {_psi(row['psi'], f, digits=3)} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
             f"{f.psi_high}), {_ks_or_missing(row)}; {said_used_by(users)}. The test window "
             "is not the population the models learned from on this feature: check the feed and "
             "whether the shift is real.",
@@ -83,7 +86,8 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             AREA,
             f"{len(rest)} more features shift between training and test",
             "PSI at or above "
-            f"{f.psi_medium}: " + ", ".join(f"{r['feature']} ({r['psi']:.2f})" for r in rest[:30]),
+            f"{f.psi_medium}: "
+            + ", ".join(f"{r['feature']} ({_psi(r['psi'], f)})" for r in rest[:30]),
         )
 
 
@@ -107,6 +111,12 @@ def _ks_or_missing(row: dict[str, Any]) -> str:
     )
 
 
+def _psi(value: float, f: FindingsConfig, digits: int = 2) -> str:
+    """A PSI with enough decimals to stay on its side of the thresholds: a 0.2496, rated low,
+    read "PSI 0.25" beside "thresholds 0.1 / 0.25"."""
+    return beside(value, f.psi_medium, f.psi_high, digits=digits)
+
+
 def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
@@ -126,12 +136,20 @@ def _label_shift(ctx: AuditContext, section: Section) -> dict[str, Any]:
             AREA,
             f"Fraud rate {'rises' if ratio > 1 else 'falls'} from training to test "
             f"({pct(r1)} → {pct(r2)})",
-            f"The test window's fraud rate{ctx.raw_windows} is {ratio:.2f}x the training "
-            "window's (flagged beyond "
+            f"The test window's fraud rate{ctx.raw_windows} {_times(ratio, limit)} (flagged "
+            "beyond "
             f"{limit}x either way; z-test p = {p:.2g}). Precision-type metrics and calibration "
             "move with the base rate; immature labels at the end of the data lower it.",
         )
     return {"train_rate": r1, "test_rate": r2, "ratio": ratio, "p_value": p}
+
+
+def _times(ratio: float, limit: float) -> str:
+    """How the test window's fraud rate compares: '2.004x' beside a 2x limit (not '2.00x'); a
+    training window without frauds has no ratio (it read 'infx')."""
+    if not math.isfinite(ratio):
+        return "is above zero, where the training window has no fraud"
+    return f"is {beside(ratio, limit, 1 / limit)}x the training window's"
 
 
 def _segment_mix(ctx: AuditContext, section: Section) -> list[dict[str, Any]]:
@@ -152,7 +170,7 @@ def _segment_mix(ctx: AuditContext, section: Section) -> list[dict[str, Any]]:
                 f"drift-segment-mix-{column}",
                 "medium" if value >= f.psi_high else "low",
                 AREA,
-                f"The mix of '{column}' changes between training and test (PSI {value:.2f})",
+                f"The mix of '{column}' changes between training and test (PSI {_psi(value, f)})",
                 "The test window holds a different share of these segments than the training "
                 "window; overall metrics weigh them differently.",
             )

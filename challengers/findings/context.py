@@ -65,20 +65,6 @@ class FindingContext:
         return next((m for m in self.analyses.operating_point.models if m.model == model), None)
 
 
-def beside(value: float, *limits: float, digits: int = 2) -> str:
-    """``value`` with enough decimals to stay on its side of each of ``limits``: a ratio of
-    0.7984 read "0.80" beside "ratio outside [0.80, 1.25]" (and a segment's 0.796 "0.80 ▼" under
-    "below 0.8 are marked ▼"); up to six decimals."""
-    while digits < 6 and any(_crosses(value, limit, digits) for limit in limits):
-        digits += 1
-    return f"{value:.{digits}f}"
-
-
-def _crosses(value: float, limit: float, digits: int) -> bool:
-    shown = round(value, digits)
-    return value != limit and (shown == limit or (shown < limit) != (value < limit))
-
-
 def leaking_inputs(audit_findings: Sequence[Finding]) -> dict[str, tuple[str, ...]]:
     """Model -> the inputs it reads that a high leakage finding of the audit names."""
     found: dict[str, dict[str, None]] = {}

@@ -14,8 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from challengers.analysis.stability import unstable_week, week_interval, weekly_trend
-from challengers.findings.context import beside
-from challengers.results import Finding, Severity
+from challengers.results import Finding, Severity, beside
 
 if TYPE_CHECKING:
     from challengers.analysis.segments import SegmentColumn, SegmentRow

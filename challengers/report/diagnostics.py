@@ -7,7 +7,6 @@ import math
 from challengers.analysis.segments import SegmentRow
 from challengers.analysis.stability import Slope
 from challengers.experiment_result import ExperimentResult
-from challengers.findings.context import beside
 from challengers.report.document import (
     Block,
     Bullets,
@@ -21,6 +20,7 @@ from challengers.report.document import (
     pct,
 )
 from challengers.report.outcomes import figure
+from challengers.results import beside
 
 PSI_READING = ((0.25, "major shift"), (0.1, "moderate shift"), (0.0, "stable"))
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from challengers.audit import drift
+from challengers.config import FindingsConfig
 from tests.audit.frames import WINDOWS, audit, clean_frame, ids, thresholds
 
 TEST = pl.col("TX_DATETIME").dt.date().is_between(WINDOWS.test_start, WINDOWS.test_end)
@@ -122,3 +125,16 @@ def test_a_feature_missing_in_the_training_window_only_is_a_drift_finding(tmp_pa
     assert "missing in 100.0% of the training rows and 0.0% of the test rows" in finding.detail
     assert "nan" not in finding.detail.lower()
     assert result.tables["feature_drift"][0]["feature"] == "F2"
+
+
+def test_drift_figures_stay_on_their_side_of_the_thresholds() -> None:
+    """A PSI of 0.2496, rated low, read 'PSI 0.25' beside 'thresholds 0.1 / 0.25'; a fraud rate
+    2.004 times the training window's read '2.00x' beside 'flagged beyond 2.0x', and one over a
+    training window without frauds 'infx'."""
+    f = FindingsConfig()
+    assert (f.psi_medium, f.psi_high) == (0.1, 0.25)
+    assert drift._psi(0.2496, f) == "0.2496"
+    assert drift._psi(0.2496, f, digits=3) == "0.2496"
+    assert drift._psi(0.31, f) == "0.31"
+    assert drift._times(2.004, 2.0) == "is 2.004x the training window's"
+    assert drift._times(math.inf, 2.0) == "is above zero, where the training window has no fraud"

@@ -11,9 +11,8 @@ from challengers.analysis.calibration import Calibration
 from challengers.analysis.operating import ModelAtBudget, Overlap
 from challengers.findings import FindingContext, derive_findings
 from challengers.findings.comparison import rounding
-from challengers.findings.context import beside
 from challengers.findings.recommendations import recommendation, with_recommendations
-from challengers.results import DeltaResult, ModelResult
+from challengers.results import DeltaResult, ModelResult, beside
 
 
 def at_budget(model: str, recall: float, tp: int) -> ModelAtBudget:
