@@ -393,11 +393,11 @@ def rounding(claimed: float, *, unit_range: bool = False) -> float:
     where ``repr`` gave 2.0 and the claim was held to 1.95-2.05."""
     from decimal import Decimal
 
-    exponent = Decimal(repr(float(claimed))).normalize().as_tuple().exponent
-    if not isinstance(exponent, int):
+    last = Decimal(repr(float(claimed))).normalize().as_tuple().exponent
+    if not isinstance(last, int):
         return 0.0
-    exponent = min(exponent, 0)  # 12000 is 1.2E+4 normalised: its zeros may be digits
-    return 0.5 * 10.0 ** (min(exponent, -2) if unit_range else exponent)
+    digit = min(last, 0)  # 12000 is 1.2E+4 normalised: its zeros may be digits
+    return 0.5 * 10.0 ** (min(digit, -2) if unit_range else digit)
 
 
 def thin_test_window(ctx: FindingContext) -> list[Finding]:
