@@ -303,3 +303,23 @@ def test_a_claim_is_filed_under_the_key_its_metric_is_logged_with(
     cfg["champion"]["claimed"] = {"precision_at_alerts_0.020": 0.9, "recall_at_fpr@0.010": 0.4}
     claimed = load_config(write_config(cfg)).champion.claimed
     assert claimed == {"precision_at_alerts_0.02": 0.9, "recall_at_fpr_0.01": 0.4}
+
+
+def test_a_model_name_the_config_takes_is_one_mlflow_logs_a_model_under() -> None:
+    """A challenger named ``lgbm.v2`` passed the config, trained, and ended the run at MLflow's
+    logged-model check (exit 3, blaming the store). Every character MLflow refuses there is
+    refused when the config loads, and the names the config takes pass MLflow's check."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_logged_model_name
+    from pydantic import ValidationError
+
+    from challengers.config.models import ChampionConfig
+
+    for good in ("lgbm", "LGBM-2_b", "0xgb"):
+        _validate_logged_model_name(ChampionConfig(name=good, score="s").name)
+    for char in "/:.%\"'":
+        name = f"a{char}b"
+        with pytest.raises(MlflowException):
+            _validate_logged_model_name(name)
+        with pytest.raises(ValidationError, match="a model's name is letters, digits"):
+            ChampionConfig(name=name, score="s")

@@ -171,7 +171,23 @@ CONFIGS = [
     Bad(
         "model-name-with-path-separator",
         _set("challengers.0.name", "a/../../b"),
-        ("challengers[0].name: String should match pattern",),
+        ("challengers[0].name: a model's name is letters, digits, '_' and '-'", "'a/../../b'"),
+    ),
+    # MLflow refuses a logged model named with a '.': the run failed after every model had trained
+    # ("tracking store ... failed while logging model lgbm.v2", exit 3)
+    Bad(
+        "model-name-with-a-dot",
+        _set("challengers.0.name", "lgbm.v2"),
+        (
+            "challengers[0].name: a model's name is letters, digits, '_' and '-', starting with a "
+            "letter or digit; got 'lgbm.v2': MLflow refuses '.' in a logged model's name; use '-' "
+            "or '_' instead",
+        ),
+    ),
+    Bad(
+        "champion-name-with-a-dot",
+        _set("champion.name", "xgb.2024"),
+        ("champion.name: a model's name is letters", "got 'xgb.2024'"),
     ),
     Bad(
         "credentials-in-tracking-uri",
