@@ -61,7 +61,7 @@ class RichProgress:
 
             yield remember
         err_console().print(
-            f"[green]✓[/] {latest[0]} [dim]({time.perf_counter() - started:.1f}s)[/]"
+            f"[green]✓[/] {escape(latest[0])} [dim]({time.perf_counter() - started:.1f}s)[/]"
         )
 
     @staticmethod
@@ -82,7 +82,7 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console().print(f"[yellow]![/] {message}")
+            err_console().print(f"[yellow]![/] {escape(message)}")
 
 
 def findings_table(findings: Sequence[Finding]) -> Table:
@@ -96,7 +96,7 @@ def findings_table(findings: Sequence[Finding]) -> Table:
         table.add_row(
             Text(f"{f.severity.upper():6}", style=SEVERITY_STYLE[f.severity]),
             Text(f"[{f.area}]", style="dim"),
-            f.title,
+            Text(f.title),  # the data's names as given: a column named '[bold]x[/]' is no markup
         )
     return table
 
@@ -112,7 +112,7 @@ def print_result(result: ExperimentResult) -> None:
         out.print("[bold]Findings[/] (recommendations: see the report)")
         out.print(Padding(findings_table(result.findings), (0, 0, 0, 2)))
     out.print(
-        f"Outputs: {result.output_dir}/report.html, "
+        f"Outputs: {escape(str(result.output_dir))}/report.html, "
         + ("report.pdf, " if (result.output_dir / "report.pdf").exists() else "")
         + "report.md, comparison.json  ·  MLflow run "
         f"{result.run_id}",
@@ -141,12 +141,12 @@ def _print_audit(audit: AuditResult) -> None:
     for severity in SEVERITIES:
         for f in (f for f in audit.findings if f.severity == severity):
             style = SEVERITY_STYLE[severity]
-            table.add_row(f"[{style}]{severity.upper()}[/]", f.area, f.title)
+            table.add_row(Text(severity.upper(), style=style), Text(f.area), Text(f.title))
     if audit.findings:
         console().print(table)
     else:
         console().print(f"[green]✓[/] {table.title}: no findings")
     console().print(
         "  ".join(f"[{SEVERITY_STYLE[k]}]{k}: {n}[/]" for k, n in counts.items())
-        + (f"  ·  {audit.output_dir}/audit.json" if audit.output_dir else "")
+        + (f"  ·  {escape(str(audit.output_dir))}/audit.json" if audit.output_dir else "")
     )
