@@ -43,13 +43,23 @@ def reports_errors(fn: F) -> F:
                 raise
             prefix = "" if exc.exit_code == 130 else "error: "  # an interrupt is not an error
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"{prefix}{scrub(line)}", err=True)
+                typer.echo(f"{prefix}{visible(scrub(line))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # before a run started: nothing to keep
             typer.echo(_interrupted(fn.__name__, interrupts.signal_name(exc)), err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def visible(line: str) -> str:
+    """A message line with its control characters written out (an escape as \\x1b): a path or a
+    value holding an escape sequence is shown, not played on the terminal."""
+    from challengers.errors import control_character
+
+    while (ch := control_character(line, "\t")) is not None:
+        line = line.replace(ch, repr(ch)[1:-1])
+    return line
 
 
 TRAINS = {"run_command", "replicate_command"}  # the commands whose models a --resume reuses

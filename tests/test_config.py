@@ -323,3 +323,16 @@ def test_a_model_name_the_config_takes_is_one_mlflow_logs_a_model_under() -> Non
             _validate_logged_model_name(name)
         with pytest.raises(ValidationError, match="a model's name is letters, digits"):
             ChampionConfig(name=name, score="s")
+
+
+def test_free_text_may_hold_line_breaks(tmp_path: Path, sim_parquet: Path) -> None:
+    """Names are refused with a control character; the governance's text and the description keep
+    their line breaks (a YAML block scalar)."""
+    cfg = sim_config(sim_parquet)
+    cfg["description"] = "first line\nsecond line"
+    cfg["governance"] = {"purpose": "score\tcard transactions\nat authorisation"}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path)
+    assert loaded.description == "first line\nsecond line"
+    assert loaded.governance.purpose == "score\tcard transactions\nat authorisation"

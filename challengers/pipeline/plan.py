@@ -25,7 +25,7 @@ from challengers.data.frames import (
 from challengers.data.split import Windows
 from challengers.engine.base import DataSource, Engine
 from challengers.engine.local import local_path
-from challengers.errors import ConfigError, DataError, did_you_mean
+from challengers.errors import ConfigError, DataError, control_character, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
 from challengers.models.abilities import ReadsColumns
@@ -136,6 +136,19 @@ def check_not_answers(features: Sequence[str], named: Mapping[str, str], where: 
         )
 
 
+def check_printable_names(features: Sequence[str]) -> None:
+    """A feature named with a line break or an escape: every line quoting it (errors, findings,
+    the report's tables) broke in two or sent the escape to the terminal. The config cannot name
+    such a column (it refuses control characters), so the fix is the data's name or the list."""
+    for name in features:
+        bad = control_character(name)
+        if bad is not None:
+            raise DataError(
+                f"data: the column {name!r} holds the control character {bad!r} in its name; "
+                "rename the column, or list the columns to read in data.features"
+            )
+
+
 def check_tree_features(features: Sequence[str], where: str) -> None:
     """LightGBM and XGBoost refuse some characters in feature names, late and obscurely."""
     for name in features:
@@ -176,6 +189,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
     # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
     features = tuple(d.features) if d.features is not None else default_features(schema, exclude)
     check_not_answers(features, answer_columns(cfg), "data.features")
+    check_printable_names(features)
     check_feature_types(schema, features, "data.features")
     return DataSpec(
         target=d.target,

@@ -497,6 +497,19 @@ SECOND_ROUND = [
         )
         for ch, label in (("[", "bracket"), ("<", "less-than"), (",", "comma"), (":", "colon"))
     ),
+    # a line break or an escape in a feature's name broke every line quoting it in two (the
+    # errors, the findings, the report's tables) or played the escape on the terminal
+    *(
+        BadData(
+            f"column-name-with-{label}",
+            parquet(_renamed("MCC", f"MCC{ch}1")),
+            (
+                f"data: the column {f'MCC{ch}1'!r} holds the control character {ch!r} in its name; "
+                "rename the column, or list the columns to read in data.features",
+            ),
+        )
+        for ch, label in (("\n", "newline"), ("\x1b", "escape"))
+    ),
     BadData(
         "column-in-the-tool-namespace",
         parquet(_column("__challenge:day", pl.lit(1))),

@@ -189,6 +189,34 @@ CONFIGS = [
         _set("champion.name", "xgb.2024"),
         ("champion.name: a model's name is letters", "got 'xgb.2024'"),
     ),
+    # a name with a line break broke the one-line error quoting it in two ("error: column not in
+    # the data: 'TX" / "error: FRAUD' ..."); an escape sequence was played on the terminal
+    Bad(
+        "column-name-with-a-newline",
+        _set("data.target", "TX\nFRAUD"),
+        (
+            ":6: data.target: 'TX\\nFRAUD' holds the control character '\\n'; a name is one "
+            "line of printable text: remove it",
+        ),
+    ),
+    Bad(
+        "feature-name-with-an-escape",
+        _set("challengers.0.features", ["TX_AMOUNT", "MCC\x1b[2J"]),
+        ("challengers[0].features[1]: 'MCC\\x1b[2J' holds the control character '\\x1b'",),
+    ),
+    Bad(
+        "params-key-with-a-newline",
+        _set("challengers.0.params", {"num_leaves\n": 3}),
+        ("challengers[0].params: the key 'num_leaves\\n' holds the control character '\\n'",),
+    ),
+    Bad(
+        "governance-with-an-escape",
+        _set("governance", {"owner": "first line\x1b[31m"}),
+        (
+            "governance.owner: 'first line\\x1b[31m' holds the control character '\\x1b'; "
+            "remove it (text may hold line breaks and tabs)",
+        ),
+    ),
     Bad(
         "credentials-in-tracking-uri",
         _set("tracking", {"uri": "http://alice:s3cr3t-pw@127.0.0.1:5000"}),
@@ -624,3 +652,11 @@ def test_a_deleted_experiment_is_refused_before_any_work(
     )
     assert not out.exists()
     assert client.get_experiment(experiment).lifecycle_stage == "deleted"
+
+
+def test_an_escape_in_a_path_is_shown_not_played(tmp_path: Path) -> None:
+    """The error line writes a control character out: an escape sequence in a file's name
+    (clear the screen, here) reached the terminal as is."""
+    path = tmp_path / "c\x1b[2J.yaml"
+    line = invoke(["check", str(path)]).error(2)
+    assert line == f"error: {tmp_path}/c\\x1b[2J.yaml: config file not found; check the path"
