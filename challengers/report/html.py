@@ -18,6 +18,7 @@ from challengers.report.document import (
     Heading,
     Table,
     Text,
+    plain,
 )
 from challengers.results import Finding
 
@@ -76,14 +77,31 @@ p.recommendation { margin-top: 6px; }
 """
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
+# a code span: a run of backticks (not escaped) and the next run of the same length (CommonMark)
+_CODE = re.compile(r"(?<![`\\])(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation
+_HELD = re.compile("\x00(\\d+)\x00")
 
 
 def inline(text: str) -> str:
-    """Escape, then turn ``**bold**`` and ```code``` marks into tags."""
-    out = escape(text, quote=False)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    return _BOLD.sub(r"<strong>\1</strong>", out)
+    """Escape, then turn ``**bold**`` and ```code``` marks into tags; a backslash-escaped mark
+    and a code span's content are text as given (document.plain, document.code)."""
+    held: list[str] = []
+
+    def hold(html: str) -> str:
+        held.append(html)
+        return f"\x00{len(held) - 1}\x00"
+
+    def span(m: re.Match[str]) -> str:
+        body = m.group(2)
+        if len(body) > 2 and body[0] == body[-1] == " " and body.strip():
+            body = body[1:-1]
+        return hold(f"<code>{escape(body, quote=False)}</code>")
+
+    out = _CODE.sub(span, text.replace("\x00", ""))
+    out = _ESCAPED.sub(lambda m: hold(escape(m.group(1), quote=False)), out)
+    out = _BOLD.sub(r"<strong>\1</strong>", escape(out, quote=False))
+    return _HELD.sub(lambda m: held[int(m.group(1))], out)
 
 
 def _cell(text: str) -> str:
@@ -115,6 +133,11 @@ def _figure(block: Figure, base: Path) -> str:
     )
 
 
+def _plain(text: str) -> str:
+    """A finding's text, which names columns and values as given: never marks."""
+    return _cell(plain(text))
+
+
 def _finding(f: Finding) -> str:
     meta = []
     if f.metric:
@@ -125,11 +148,11 @@ def _finding(f: Finding) -> str:
         meta.append(f"effect {f.effect:+.4g}")
     return (
         f'<li class="finding sev-{f.severity}"><span class="badge">{f.severity.upper()}</span>'
-        f'<span class="area">{escape(f.area)}</span><strong>{inline(f.title)}</strong>'
-        f"<p>{inline(f.detail)}</p>"
+        f'<span class="area">{escape(f.area)}</span><strong>{_plain(f.title)}</strong>'
+        f"<p>{_plain(f.detail)}</p>"
         + (
             f'<p class="recommendation"><strong>Recommendation:</strong> '
-            f"{inline(f.recommendation)}</p>"
+            f"{_plain(f.recommendation)}</p>"
             if f.recommendation
             else ""
         )
