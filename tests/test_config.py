@@ -136,6 +136,12 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
             lambda c: c["challengers"].append({"name": "lgbm", "kind": "xgboost"}),
             "model names must be unique; repeated: lgbm",
         ),
+        # models/lgbm and models/LGBM are one directory on macOS: one model's files replaced
+        (
+            lambda c: c["challengers"].append({"name": "LGBM", "kind": "xgboost"}),
+            ":42: model names must differ by more than letter case: 'LGBM' and 'lgbm' name one "
+            "directory where case is ignored (macOS, Windows); rename one",
+        ),
         (lambda c: c["data"].pop("target"), "data.target: required key is missing"),
         (
             lambda c: c["challengers"].append(
