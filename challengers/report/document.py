@@ -110,11 +110,11 @@ def plain(text: str) -> str:
             0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
         )
         # a control character's written-out form: its backslash is no escape
-        out.append(f"\\{ch}" if ch in _MARKS or edge else _written_out(ch).replace("\\", "\\\\"))
+        out.append(f"\\{ch}" if ch in _MARKS or edge else written_out(ch).replace("\\", "\\\\"))
     return "".join(out)
 
 
-def _written_out(ch: str) -> str:
+def written_out(ch: str) -> str:
     """A control character but a line break or a tab as its escape (\\x1b): a terminal showing
     the report (cat report.md) would play it."""
     return repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
@@ -125,7 +125,7 @@ def code(text: str) -> str:
     of backticks, padded with a space where it starts or ends with one (CommonMark)."""
     if not text:
         return ""
-    text = "".join(_written_out(ch) for ch in text)
+    text = "".join(written_out(ch) for ch in text)
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{text}{pad}{fence}"
