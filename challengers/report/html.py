@@ -38,6 +38,7 @@ main { max-width: 1180px; padding: 8px 40px 60px; }
 section { padding-top: 18px; border-bottom: 1px solid var(--line); padding-bottom: 14px; }
 h2 { font-size: 21px; margin: 10px 0 12px; color: #17324d; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
+p, li, h3, figcaption { overflow-wrap: break-word; }
 p.verdict { font-size: 17px; background: #eef4fa; border-left: 4px solid var(--accent);
   padding: 12px 16px; }
 p.note { color: var(--muted); border-left: 3px solid var(--line); padding-left: 12px; }
@@ -105,7 +106,40 @@ def inline(text: str) -> str:
 
 
 def _cell(text: str) -> str:
-    return "<br>".join(inline(line) for line in text.split("\n"))
+    return "<br>".join(_breakable(inline(line)) for line in text.split("\n"))
+
+
+# a run of more than LONG characters without a space (a feature's name, a segment's value): a
+# table is as wide as its longest word, and the PDF cut a 300-character name's table, and every
+# column after it, at the page's edge (the screen scrolls it)
+LONG, CHUNK = 40, 20
+_TAG = re.compile(r"(<[^>]*>)")
+_UNIT = re.compile(r"&[#\w]+;|.", re.S)  # an entity is one character
+
+
+def _breakable(html: str) -> str:
+    """``html`` with a break opportunity (``<wbr>``) every :data:`CHUNK` characters of its words
+    longer than :data:`LONG`, outside its tags."""
+    parts = _TAG.split(html)
+    return "".join(part if i % 2 else _break_words(part) for i, part in enumerate(parts))
+
+
+def _break_words(text: str) -> str:
+    out: list[str] = []
+    word: list[str] = []
+    for unit in [*_UNIT.findall(text), " "]:
+        if not unit.isspace():
+            word.append(unit)
+            continue
+        if len(word) > LONG:
+            out.append(
+                "<wbr>".join("".join(word[i : i + CHUNK]) for i in range(0, len(word), CHUNK))
+            )
+        else:
+            out.append("".join(word))
+        out.append(unit)
+        word = []
+    return "".join(out)[:-1]
 
 
 def _table(block: Table) -> str:

@@ -219,3 +219,22 @@ def test_a_control_character_in_a_value_is_written_out() -> None:
     md = to_markdown(_named("red\x1b[31m"))
     assert "\x1b" not in md and "red\\\\x1b\\[31m" in md
     assert inline(plain("red\x1b[31m")) == "red\\x1b[31m"
+
+
+def test_a_long_name_can_break_in_a_table(tmp_path: Path) -> None:
+    """A table is as wide as its longest word: a 300-character feature name made the drift
+    table 2,300 px wide and the PDF cut it, and every column after it, at the page's edge. Words
+    past 40 characters get a break opportunity every 20; short ones, numbers and tags stay."""
+    import re
+
+    name = "L" * 300
+    doc = Document(
+        "r", "s", [Section("s", "S", [Table(["feature", "PSI"], [[plain(name), "0.3"]])])]
+    )
+    html = to_html(doc, base=tmp_path)
+    (cell,) = re.findall(r"<td>(L[^/]*?)</td>", html)
+    assert cell == "<wbr>".join(["L" * 20] * 15) and "<td>0.3</td>" in html
+    assert re.sub("<wbr>", "", cell) == name
+    table = Table(["a"], [[plain("&" * 40)]])  # 40 characters, an entity counted as one
+    short = to_html(Document("r", "s", [Section("s", "S", [table])]), base=tmp_path)
+    assert "<wbr>" not in short and "<td>" + "&amp;" * 40 + "</td>" in short
