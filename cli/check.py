@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 app = typer.Typer()
 
@@ -57,4 +57,4 @@ def check_command(
         challengers = ", ".join(info["challengers"]) or "none"
         console().print(f"  champion: {info['champion']} · challengers: {challengers}")
         for note in info["notes"]:
-            console().print(f"  [yellow]![/] {escape(note)}")
+            console().print(f"  [yellow]![/] {escape(visible(note))}")

@@ -52,12 +52,13 @@ def reports_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def visible(line: str) -> str:
-    """A message line with its control characters written out (an escape as \\x1b): a path or a
-    value holding an escape sequence is shown, not played on the terminal."""
+def visible(line: str, keep: str = "\t") -> str:
+    """A message line with its control characters but ``keep`` written out (an escape as \\x1b):
+    a path or a value from the data holding an escape sequence is shown, not played on the
+    terminal, and a line break in it does not break the line."""
     from challengers.errors import control_character
 
-    while (ch := control_character(line, "\t")) is not None:
+    while (ch := control_character(line, keep)) is not None:
         line = line.replace(ch, repr(ch)[1:-1])
     return line
 

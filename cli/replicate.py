@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from challengers.cli.engine_options import ENGINE, MASTER
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 if TYPE_CHECKING:
     from challengers.pipeline.replicate import Replication
@@ -174,7 +174,7 @@ def print_replication(r: Replication) -> None:
     from challengers.cli.output import console
 
     for note in r.notes:
-        console().print(f"[yellow]![/] {escape(note)}")
+        console().print(f"[yellow]![/] {escape(visible(note))}")
     for line in r.environment:
         console().print(f"[yellow]![/] environment differs: {escape(line)}")
     verdict = {

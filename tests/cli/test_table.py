@@ -198,3 +198,27 @@ def test_names_holding_rich_markup_are_printed_as_given(
     assert title in flat and flat.count(title) == 2  # the audit's table, the run's findings
     assert f"{tmp_path}/[dim]audit/audit.json" in flat
     assert f"{tmp_path}/[b]out/report.html" in flat
+
+
+def test_a_value_holding_an_escape_or_a_line_break_is_written_out(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A segment's value is the data's: one holding a clear-screen escape was played on the
+    terminal by the findings' table and the --fail-on gate's line, and a line break in one broke
+    the gate's line in two."""
+    import typer
+
+    from challengers.cli.output import print_result
+    from challengers.cli.run import _gate
+
+    title = "'lgbm' treats REGION segments unequally (recall_ratio 0.18 for x\x1b[2J\ny)"
+    run = result()
+    run.findings = [Finding("segment-x", "high", "segments", title, "detail")]
+    monkeypatch.setenv("COLUMNS", "400")
+    print_result(run)
+    with pytest.raises(typer.Exit):
+        _gate(run.findings, "high")
+    out, err = capsys.readouterr()
+    shown = "'lgbm' treats REGION segments unequally (recall_ratio 0.18 for x\\x1b[2J\\ny)"
+    assert "\x1b" not in out + err and shown in out
+    assert err.splitlines() == [f"gate: high finding: {shown}"]
