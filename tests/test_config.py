@@ -342,3 +342,32 @@ def test_free_text_may_hold_line_breaks(tmp_path: Path, sim_parquet: Path) -> No
     loaded = load_config(path)
     assert loaded.description == "first line\nsecond line"
     assert loaded.governance.purpose == "score\tcard transactions\nat authorisation"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("on", "True"),
+        ("NO", "False"),
+        ("null", "None"),
+        ("2024-01-01", "datetime.date(2024, 1, 1)"),
+        ("1", "1"),
+    ],
+)
+def test_a_name_yaml_reads_as_another_type_says_to_quote_it(
+    written: str, read: str, tmp_path: Path, sim_parquet: Path
+) -> None:
+    """A column named on, NO (Norway's code), null, a date or a number, written unquoted, reaches
+    the config as YAML's own reading: the line said 'Input should be a valid string (got True)'
+    of a name the user wrote as on."""
+    cfg = sim_config(sim_parquet)
+    text = yaml.safe_dump(cfg, sort_keys=False).replace("- REGION", f"- {written}", 1)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert f"- {written}\n" in text
+    message = _error(path)
+    assert (
+        f"data.segments[0]: Input should be a valid string (got {read}); YAML reads on/off, "
+        in message
+    )
+    assert message.endswith("quote a name that looks like one ('on')")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,12 @@ def _explain(err: Any, loc: tuple[Any, ...]) -> str:
     value = err.get("input")
     if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
         message += f" (got {value!r})"
+    if kind == "string_type" and (value is None or isinstance(value, bool | int | float | date)):
+        # a column named on, no, Y, null, 1, 2024-01-01: YAML's own reading, not the name
+        message += (
+            "; YAML reads on/off, yes/no, y/n, true/false, null, numbers and dates as such: "
+            "quote a name that looks like one ('on')"
+        )
     return message
 
 
