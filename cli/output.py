@@ -140,7 +140,7 @@ def _print_audit(audit: AuditResult) -> None:
     )
     table.add_column("severity")
     table.add_column("area")
-    table.add_column("finding")
+    table.add_column("finding", overflow="fold")  # a long name whole, never cut with …
     for severity in SEVERITIES:
         for f in (f for f in audit.findings if f.severity == severity):
             style = SEVERITY_STYLE[severity]

@@ -222,3 +222,20 @@ def test_a_value_holding_an_escape_or_a_line_break_is_written_out(
     shown = "'lgbm' treats REGION segments unequally (recall_ratio 0.18 for x\\x1b[2J\\ny)"
     assert "\x1b" not in out + err and shown in out
     assert err.splitlines() == [f"gate: high finding: {shown}"]
+
+
+def test_the_audit_table_folds_a_long_name_and_never_cuts_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300-character feature name ended at the table's edge with '…' in challenge audit's
+    table (the run's findings fold it)."""
+    from challengers.audit import AuditResult
+    from challengers.cli.output import print_audit
+
+    name = "L" * 300
+    title = f"Feature '{name}' shifts between training and test (PSI 0.33)"
+    monkeypatch.setenv("COLUMNS", "80")
+    print_audit(AuditResult([Finding("drift-x", "medium", "drift", title, "d")], {}, {}))
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert name in "".join(line.strip("│ ").split("│")[-1].strip() for line in out.splitlines())
