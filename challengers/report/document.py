@@ -111,7 +111,13 @@ def plain(text: str) -> str:
         )
         # a control character's written-out form: its backslash is no escape
         out.append(f"\\{ch}" if ch in _MARKS or edge else written_out(ch).replace("\\", "\\\\"))
-    return "".join(out)
+    shown = "".join(out)
+    # where it may open a line (a list item, a cell's line): not a heading, quote or list mark
+    opening = _OPENING.match(shown)
+    return f"{shown[: opening.end() - 1]}\\{shown[opening.end() - 1 :]}" if opening else shown
+
+
+_OPENING = re.compile(r"\s*(?:>|(?:#{1,6}|[+-]|\d{1,9}[.)])(?=\s|$))")
 
 
 def written_out(ch: str) -> str:

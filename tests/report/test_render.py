@@ -179,6 +179,10 @@ NAMES = [
     "_day_",
     "a\\*b*",
     "[link](http://x)",
+    "# not a heading",
+    "1. not a list",
+    "- not an item",
+    "> not a quote",
 ]
 
 
