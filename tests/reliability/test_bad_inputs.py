@@ -660,3 +660,26 @@ def test_an_escape_in_a_path_is_shown_not_played(tmp_path: Path) -> None:
     path = tmp_path / "c\x1b[2J.yaml"
     line = invoke(["check", str(path)]).error(2)
     assert line == f"error: {tmp_path}/c\\x1b[2J.yaml: config file not found; check the path"
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (
+            ["check", "/tmp/a\nb.yaml"],
+            "error: CONFIG: '/tmp/a\\nb.yaml' holds the control character '\\n'; remove it",
+        ),
+        (
+            ["run", "c.yaml", "-o", "out\x1b[2J"],
+            "error: --output: 'out\\x1b[2J' holds the control character '\\x1b'; remove it",
+        ),
+        (
+            ["compare", "abc\ndef"],
+            "error: RUN_IDS: 'abc\\ndef' holds the control character '\\n'; remove it",
+        ),
+    ],
+)
+def test_an_argument_with_a_line_break_is_one_line(args: list[str], expect: str) -> None:
+    """A config path pasted with its newline printed 'error: /tmp/a' and 'error: b.yaml: config
+    file not found' (every message quoting it broke in two)."""
+    assert invoke(args).error(2) == expect
