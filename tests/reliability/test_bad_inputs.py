@@ -654,12 +654,21 @@ def test_a_deleted_experiment_is_refused_before_any_work(
     assert client.get_experiment(experiment).lifecycle_stage == "deleted"
 
 
-def test_an_escape_in_a_path_is_shown_not_played(tmp_path: Path) -> None:
-    """The error line writes a control character out: an escape sequence in a file's name
-    (clear the screen, here) reached the terminal as is."""
-    path = tmp_path / "c\x1b[2J.yaml"
-    line = invoke(["check", str(path)]).error(2)
-    assert line == f"error: {tmp_path}/c\\x1b[2J.yaml: config file not found; check the path"
+def test_an_escape_in_a_path_is_shown_not_played(tmp_path: Path, sim_parquet: Path) -> None:
+    """The error line writes a control character out: an escape sequence in the name of a file
+    the data's glob matched (clear the screen, here) reached the terminal as is."""
+    import yaml
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "part\x1b[2J.parquet").write_bytes(b"")
+    cfg = sim_config(sim_parquet)
+    cfg["data"]["path"] = str(tmp_path / "d" / "*.parquet")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    line = invoke(["check", str(tmp_path / "c.yaml"), "-q"]).error(2)
+    assert line == (
+        f"error: data.path: {tmp_path}/d/part\\x1b[2J.parquet is empty (0 bytes); regenerate or "
+        "remove it"
+    )
 
 
 @pytest.mark.parametrize(
