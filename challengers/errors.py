@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 
 
@@ -92,3 +93,9 @@ def scrub(text: str) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+def control_character(text: str, allowed: str = "") -> str | None:
+    """The first control character of ``text`` (a line break, a tab, an escape), if any, but
+    those in ``allowed``: a name holding one breaks the one-line messages that quote it."""
+    return next((ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in allowed), None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
-from challengers.cli.errors import reports_errors
+from challengers.cli.errors import reports_errors, visible
 
 app = typer.Typer()
 
@@ -69,5 +69,5 @@ def audit_command(
         failing = audit.at_least(fail_on)
         if failing:
             for f in failing:
-                typer.echo(f"gate: {f.severity} finding: {f.title}", err=True)
+                typer.echo(f"gate: {f.severity} finding: {visible(f.title)}", err=True)
             raise typer.Exit(1)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 app = typer.Typer()
 
@@ -30,6 +30,8 @@ def check_command(
 
       challenge check configs/demo.yaml
     """
+    from rich.markup import escape
+
     from challengers.cli.output import RichProgress, console
     from challengers.config import load_config
     from challengers.pipeline import RunOptions, check_experiment
@@ -41,7 +43,7 @@ def check_command(
     if quiet:
         return
     with stdout_may_close():
-        console().print(f"[green]✓[/] {config}: config and data are valid")
+        console().print(f"[green]✓[/] {escape(str(config))}: config and data are valid")
         console().print(
             f"  train {info['rows_train']:,} rows ({info['positives_train']:,} frauds) · test "
             f"{info['rows_test']:,} rows ({info['positives_test']:,} frauds) · "
@@ -55,4 +57,4 @@ def check_command(
         challengers = ", ".join(info["challengers"]) or "none"
         console().print(f"  champion: {info['champion']} · challengers: {challengers}")
         for note in info["notes"]:
-            console().print(f"  [yellow]![/] {note}")
+            console().print(f"  [yellow]![/] {escape(visible(note))}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,10 +76,12 @@ def compare_command(
 
 def _print(runs: list[LoggedRun], keys: list[str]) -> None:
     """The runs, then the metrics: each as a table where it fits the terminal, else as lines."""
+    from rich.markup import escape
+
     from challengers.cli.output import console
 
     for note in (n for r in runs for n in r.notes):
-        console().print(f"[yellow]![/] {note}")
+        console().print(f"[yellow]![/] {escape(visible(note))}")
     width = console().width
     console().print(_fitting(_runs_table(runs), lambda: _runs_lines(runs), width))
     if len({r.data_fingerprint for r in runs}) > 1:

@@ -34,6 +34,7 @@ def reports_errors(fn: F) -> F:
         if threading_main():
             signal.signal(signal.SIGINT, signal.default_int_handler)  # main.py's early handler
         try:
+            refuse_control_characters(kwargs)
             require_working_directory()
             # a Ctrl-C stays one even where a library's native code turned it into its own error
             with interrupts.handled((signal.SIGINT,)), native_output_hidden():
@@ -43,13 +44,24 @@ def reports_errors(fn: F) -> F:
                 raise
             prefix = "" if exc.exit_code == 130 else "error: "  # an interrupt is not an error
             for line in str(exc).splitlines() or [type(exc).__name__]:
-                typer.echo(f"{prefix}{scrub(line)}", err=True)
+                typer.echo(f"{prefix}{visible(scrub(line))}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt as exc:  # before a run started: nothing to keep
             typer.echo(_interrupted(fn.__name__, interrupts.signal_name(exc)), err=True)
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def visible(line: str, keep: str = "\t") -> str:
+    """A message line with its control characters but ``keep`` written out (an escape as \\x1b):
+    a path or a value from the data holding an escape sequence is shown, not played on the
+    terminal, and a line break in it does not break the line."""
+    from challengers.errors import control_character
+
+    while (ch := control_character(line, keep)) is not None:
+        line = line.replace(ch, repr(ch)[1:-1])
+    return line
 
 
 TRAINS = {"run_command", "replicate_command"}  # the commands whose models a --resume reuses
@@ -62,6 +74,27 @@ def _interrupted(command: str, signal_name: str) -> str:
         return f"interrupted ({signal_name}) before any model finished: nothing to resume"
     name = command.removesuffix("_command")
     return f"interrupted ({signal_name}): challenge {name} stopped before it finished"
+
+
+POSITIONAL = {"config", "run_id", "run_ids", "model"}  # the commands' arguments (not options)
+
+
+def refuse_control_characters(arguments: dict[str, Any]) -> None:
+    """An argument holding a line break or an escape (a config path pasted with its newline):
+    every message quoting it broke in two ('error: /tmp/a' / 'error: b.yaml: config file not
+    found'). Refused first, written out."""
+    from challengers.errors import ConfigError, control_character
+
+    for name, value in arguments.items():
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if not isinstance(item, str | Path):
+                continue
+            bad = control_character(str(item))
+            if bad is not None:
+                shown = name.upper() if name in POSITIONAL else f"--{name.replace('_', '-')}"
+                raise ConfigError(
+                    f"{shown}: {str(item)!r} holds the control character {bad!r}; remove it"
+                )
 
 
 def require_working_directory() -> None:

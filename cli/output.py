@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from rich.text import Text
 
-from challengers.cli.errors import stdout_may_close
+from challengers.cli.errors import stdout_may_close, visible
 from challengers.cli.table import comparison
 from challengers.experiment_result import ExperimentResult
 from challengers.progress import Advance, ignore_advance
@@ -61,7 +61,7 @@ class RichProgress:
 
             yield remember
         err_console().print(
-            f"[green]✓[/] {latest[0]} [dim]({time.perf_counter() - started:.1f}s)[/]"
+            f"[green]✓[/] {escape(latest[0])} [dim]({time.perf_counter() - started:.1f}s)[/]"
         )
 
     @staticmethod
@@ -82,7 +82,7 @@ class RichProgress:
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            err_console().print(f"[yellow]![/] {message}")
+            err_console().print(f"[yellow]![/] {escape(visible(message))}")
 
 
 def findings_table(findings: Sequence[Finding]) -> Table:
@@ -96,7 +96,9 @@ def findings_table(findings: Sequence[Finding]) -> Table:
         table.add_row(
             Text(f"{f.severity.upper():6}", style=SEVERITY_STYLE[f.severity]),
             Text(f"[{f.area}]", style="dim"),
-            f.title,
+            # the data's names as given: a column named '[bold]x[/]' is no markup, a segment's
+            # value holding an escape sequence is not played on the terminal
+            Text(visible(f.title)),
         )
     return table
 
@@ -105,14 +107,15 @@ def print_result(result: ExperimentResult) -> None:
     out = console()
     out.print(comparison(result, out.width))
     for note in result.notes:
-        err_console().print(f"[yellow]![/] {escape(note)}")
+        err_console().print(f"[yellow]![/] {escape(visible(note))}")
     for m in result.failed:
-        out.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {escape(m.error or '')}")
+        error = escape(visible(m.error or "", keep="\n\t"))
+        out.print(f"[red]✗ {m.name} ({m.kind}) failed:[/] {error}")
     if result.findings:
         out.print("[bold]Findings[/] (recommendations: see the report)")
         out.print(Padding(findings_table(result.findings), (0, 0, 0, 2)))
     out.print(
-        f"Outputs: {result.output_dir}/report.html, "
+        f"Outputs: {escape(str(result.output_dir))}/report.html, "
         + ("report.pdf, " if (result.output_dir / "report.pdf").exists() else "")
         + "report.md, comparison.json  ·  MLflow run "
         f"{result.run_id}",
@@ -137,16 +140,16 @@ def _print_audit(audit: AuditResult) -> None:
     )
     table.add_column("severity")
     table.add_column("area")
-    table.add_column("finding")
+    table.add_column("finding", overflow="fold")  # a long name whole, never cut with …
     for severity in SEVERITIES:
         for f in (f for f in audit.findings if f.severity == severity):
             style = SEVERITY_STYLE[severity]
-            table.add_row(f"[{style}]{severity.upper()}[/]", f.area, f.title)
+            table.add_row(Text(severity.upper(), style=style), Text(f.area), Text(visible(f.title)))
     if audit.findings:
         console().print(table)
     else:
         console().print(f"[green]✓[/] {table.title}: no findings")
     console().print(
         "  ".join(f"[{SEVERITY_STYLE[k]}]{k}: {n}[/]" for k, n in counts.items())
-        + (f"  ·  {audit.output_dir}/audit.json" if audit.output_dir else "")
+        + (f"  ·  {escape(str(audit.output_dir))}/audit.json" if audit.output_dir else "")
     )

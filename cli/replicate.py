@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from challengers.cli.engine_options import ENGINE, MASTER
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 if TYPE_CHECKING:
     from challengers.pipeline.replicate import Replication
@@ -169,12 +169,14 @@ def _rows(widths: list[int], *, header: bool = False) -> Table:
 
 def print_replication(r: Replication) -> None:
     """The logged vs re-computed table, the environment differences and the verdict."""
+    from rich.markup import escape
+
     from challengers.cli.output import console
 
     for note in r.notes:
-        console().print(f"[yellow]![/] {note}")
+        console().print(f"[yellow]![/] {escape(visible(note))}")
     for line in r.environment:
-        console().print(f"[yellow]![/] environment differs: {line}")
+        console().print(f"[yellow]![/] environment differs: {escape(line)}")
     verdict = {
         "identical": "[green]identical[/]",
         "within_tolerance": f"[green]within tolerance {r.tolerance:g}[/]",
@@ -184,12 +186,12 @@ def print_replication(r: Replication) -> None:
     out = console()
     out.print(replication_table(r, out.width))
     for change in r.status_changes:
-        console().print(f"[bold red]✗[/] {change}")
+        console().print(f"[bold red]✗[/] {escape(change)}")
     if r.unexplained:
-        console().print(f"[yellow]![/] {r.unexplained}")
+        console().print(f"[yellow]![/] {escape(r.unexplained)}")
     models = len({c.model for c in r.checks})
     console().print(
         f"{len(r.checks)} values compared for {models} models (metrics, intervals, deltas, "
         f"p-values; timings excluded): max |difference| {_diff(r.max_diff)}, "
-        f"{len(r.differing)} beyond tolerance. Outputs: {r.output_dir}"
+        f"{len(r.differing)} beyond tolerance. Outputs: {escape(str(r.output_dir))}"
     )

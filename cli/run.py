@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from challengers.cli.engine_options import ALLOW_PICKLE, ENGINE, MASTER
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 if TYPE_CHECKING:
     from challengers.findings import Finding
@@ -78,7 +78,7 @@ def run_command(
       challenge run configs/demo.yaml --master "local[2]"   (rows loaded by Spark)
     """
     if not quiet:  # on screen at once, before the heavy imports and the data
-        typer.echo(f"challenge run {config}", err=True)
+        typer.echo(f"challenge run {visible(str(config))}", err=True)
     from challengers.cli.output import RichProgress, print_result
     from challengers.config import load_config
     from challengers.errors import ConfigError
@@ -136,6 +136,6 @@ def _gate(findings: Sequence[Finding], fail_on: str | None) -> None:
     gate = SEVERITY_ORDER[: SEVERITY_ORDER.index(fail_on) + 1]
     failing = [f for f in findings if f.severity in gate]
     for f in failing:
-        typer.echo(f"gate: {f.severity} finding: {f.title}", err=True)
+        typer.echo(f"gate: {f.severity} finding: {visible(f.title)}", err=True)
     if failing:
         raise typer.Exit(1)

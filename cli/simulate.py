@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from challengers.cli.errors import reports_errors, stdout_may_close
+from challengers.cli.errors import reports_errors, stdout_may_close, visible
 
 if TYPE_CHECKING:
     from challengers.simulate import SimulationSpec
@@ -42,6 +42,8 @@ def simulate_command(
 
       challenge simulate --rows 100000000 --out /big/tx.parquet --days 183
     """
+    from rich.markup import escape
+
     from challengers.cli.output import RichProgress, console
     from challengers.errors import ConfigError
     from challengers.simulate import SimulationSpec, expected_days_for, simulate
@@ -61,7 +63,7 @@ def simulate_command(
     if not quiet:
         with stdout_may_close():
             console().print(
-                f"[green]✓[/] {summary.path}: {summary.rows:,} transactions, {summary.frauds:,} "
+                f"[green]✓[/] {escape(visible(str(summary.path)))}: {summary.rows:,} transactions, {summary.frauds:,} "
                 f"frauds ({summary.frauds / summary.rows:.2%}), {summary.customers:,} customers, "
                 f"{summary.terminals:,} terminals, {summary.start}..{summary.end}"
             )

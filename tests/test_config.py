@@ -136,6 +136,12 @@ def test_unknown_key_inside_a_challenger_uses_that_kind(
             lambda c: c["challengers"].append({"name": "lgbm", "kind": "xgboost"}),
             "model names must be unique; repeated: lgbm",
         ),
+        # models/lgbm and models/LGBM are one directory on macOS: one model's files replaced
+        (
+            lambda c: c["challengers"].append({"name": "LGBM", "kind": "xgboost"}),
+            ":42: model names must differ by more than letter case: 'LGBM' and 'lgbm' name one "
+            "directory where case is ignored (macOS, Windows); rename one",
+        ),
         (lambda c: c["data"].pop("target"), "data.target: required key is missing"),
         (
             lambda c: c["challengers"].append(
@@ -303,3 +309,65 @@ def test_a_claim_is_filed_under_the_key_its_metric_is_logged_with(
     cfg["champion"]["claimed"] = {"precision_at_alerts_0.020": 0.9, "recall_at_fpr@0.010": 0.4}
     claimed = load_config(write_config(cfg)).champion.claimed
     assert claimed == {"precision_at_alerts_0.02": 0.9, "recall_at_fpr_0.01": 0.4}
+
+
+def test_a_model_name_the_config_takes_is_one_mlflow_logs_a_model_under() -> None:
+    """A challenger named ``lgbm.v2`` passed the config, trained, and ended the run at MLflow's
+    logged-model check (exit 3, blaming the store). Every character MLflow refuses there is
+    refused when the config loads, and the names the config takes pass MLflow's check."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import _validate_logged_model_name
+    from pydantic import ValidationError
+
+    from challengers.config.models import ChampionConfig
+
+    for good in ("lgbm", "LGBM-2_b", "0xgb"):
+        _validate_logged_model_name(ChampionConfig(name=good, score="s").name)
+    for char in "/:.%\"'":
+        name = f"a{char}b"
+        with pytest.raises(MlflowException):
+            _validate_logged_model_name(name)
+        with pytest.raises(ValidationError, match="a model's name is letters, digits"):
+            ChampionConfig(name=name, score="s")
+
+
+def test_free_text_may_hold_line_breaks(tmp_path: Path, sim_parquet: Path) -> None:
+    """Names are refused with a control character; the governance's text and the description keep
+    their line breaks (a YAML block scalar)."""
+    cfg = sim_config(sim_parquet)
+    cfg["description"] = "first line\nsecond line"
+    cfg["governance"] = {"purpose": "score\tcard transactions\nat authorisation"}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    loaded = load_config(path)
+    assert loaded.description == "first line\nsecond line"
+    assert loaded.governance.purpose == "score\tcard transactions\nat authorisation"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("on", "True"),
+        ("NO", "False"),
+        ("null", "None"),
+        ("2024-01-01", "datetime.date(2024, 1, 1)"),
+        ("1", "1"),
+    ],
+)
+def test_a_name_yaml_reads_as_another_type_says_to_quote_it(
+    written: str, read: str, tmp_path: Path, sim_parquet: Path
+) -> None:
+    """A column named on, NO (Norway's code), null, a date or a number, written unquoted, reaches
+    the config as YAML's own reading: the line said 'Input should be a valid string (got True)'
+    of a name the user wrote as on."""
+    cfg = sim_config(sim_parquet)
+    text = yaml.safe_dump(cfg, sort_keys=False).replace("- REGION", f"- {written}", 1)
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert f"- {written}\n" in text
+    message = _error(path)
+    assert (
+        f"data.segments[0]: Input should be a valid string (got {read}); YAML reads on/off, "
+        in message
+    )
+    assert message.endswith("quote a name that looks like one ('on')")

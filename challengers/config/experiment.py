@@ -52,6 +52,17 @@ class ExperimentConfig(Strict):
                 ("challengers", last, "name"),
                 f"model names must be unique; repeated: {', '.join(dupes)}",
             )
+        # each name is a directory (models/<name>): on a file system that ignores case (macOS,
+        # Windows) lgbm and LGBM are one, and one model's files would replace the other's
+        folded = [n.casefold() for n in names]
+        twin = next((i for i, n in enumerate(folded) if folded.index(n) < i), None)
+        if twin is not None:
+            first = names[folded.index(folded[twin])]
+            raise FieldError(
+                ("challengers", twin - 1, "name"),
+                f"model names must differ by more than letter case: '{names[twin]}' and "
+                f"'{first}' name one directory where case is ignored (macOS, Windows); rename one",
+            )
         if self.split.exclude_known_frauds and not self.data.entity:
             raise FieldError(
                 ("split", "exclude_known_frauds"),

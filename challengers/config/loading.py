@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import (
 from challengers.config.base import FieldError
 from challengers.config.experiment import ExperimentConfig
 from challengers.config.models import KIND_CONFIGS
-from challengers.errors import ConfigError, did_you_mean
+from challengers.errors import ConfigError, control_character, did_you_mean
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -43,12 +44,52 @@ def parse_config(text: str, source: Path) -> ExperimentConfig:
     raw, lines = _read_yaml(text, source)
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}:1: the config must be a YAML mapping (key: value lines)")
+    _refuse_control_characters(raw, (), source, lines)
     try:
         return ExperimentConfig.model_validate(
             raw, context={"base_dir": str(source.resolve().parent)}
         )
     except ValidationError as exc:
         raise ConfigError(_format_validation(exc, source, lines)) from None
+
+
+# the config's free text, where a line break is text ("\n" in a YAML string, or a block scalar)
+FREE_TEXT = (("description",), ("governance",), ("data", "scenario_names"))
+
+
+def _refuse_control_characters(
+    node: Any, path: tuple[Any, ...], source: Path, lines: dict[tuple[Any, ...], int]
+) -> None:
+    """A name (a column, a model, a key) holding a line break or an escape: the one-line errors
+    that quote it broke in two ('error: column not in the data: 'TX' / 'error: FRAUD' ...'), and
+    an escape sequence reached the terminal. Free text (description, governance, scenario names)
+    may hold line breaks and tabs."""
+    items = (
+        node.items()
+        if isinstance(node, dict)
+        else enumerate(node)
+        if isinstance(node, list)
+        else ()
+    )
+    for key, value in items:
+        here = (*path, key)
+        free = any(here[: len(f)] == f for f in FREE_TEXT)
+        for text, what in ((key, "the key "), (value, "")):
+            allowed = "\n\r\t" if free and not what else ""
+            bad = control_character(text, allowed) if isinstance(text, str) else None
+            if bad is None:
+                continue
+            field = _dotted(path if what else here)
+            fix = (
+                "remove it (text may hold line breaks and tabs)"
+                if allowed
+                else "a name is one line of printable text: remove it"
+            )
+            raise ConfigError(
+                f"{source}:{_line_for(here, lines) or 1}: {field + ': ' if field else ''}{what}"
+                f"{text!r} holds the control character {bad!r}; {fix}"
+            )
+        _refuse_control_characters(value, here, source, lines)
 
 
 MAX_VALUES = 100_000  # a config is a page of settings: more values is an alias bomb or a mistake
@@ -200,6 +241,12 @@ def _explain(err: Any, loc: tuple[Any, ...]) -> str:
     value = err.get("input")
     if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
         message += f" (got {value!r})"
+    if kind == "string_type" and (value is None or isinstance(value, bool | int | float | date)):
+        # a column named on, no, Y, null, 1, 2024-01-01: YAML's own reading, not the name
+        message += (
+            "; YAML reads on/off, yes/no, y/n, true/false, null, numbers and dates as such: "
+            "quote a name that looks like one ('on')"
+        )
     return message
 
 

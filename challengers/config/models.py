@@ -19,7 +19,6 @@ from pydantic import (
 from pydantic_core import CoreSchema
 
 from challengers.config.base import (
-    NAME_PATTERN,
     Strict,
     metric_from_key,
     metric_from_value,
@@ -27,7 +26,13 @@ from challengers.config.base import (
     unique_names,
 )
 from challengers.models import registry
-from challengers.models.params import ChallengerParams, ModelSpec, SearchRange, TuneConfig
+from challengers.models.params import (
+    ChallengerParams,
+    ModelSpec,
+    SearchRange,
+    TuneConfig,
+    model_name,
+)
 
 __all__ = [
     "KIND_CONFIGS",
@@ -67,13 +72,14 @@ else:
 
 
 class ChampionConfig(Strict):
-    name: str = Field("champion", pattern=NAME_PATTERN)
+    name: str = "champion"
     model: str | None = None
     score: str | None = None
     retrain: ModelSpec | None = None
     features: list[str] | None = None
     claimed: dict[str, float] = {}
 
+    _name = field_validator("name")(model_name)
     _model = field_validator("model")(resolve_path)
     _lists = field_validator("features")(unique_names)
 

@@ -66,9 +66,9 @@ def scan(path: str) -> pl.LazyFrame:
     _check_kinds(path, files, suffix)
     try:
         if suffix in (".parquet", ".pq"):
-            lf = pl.scan_parquet(path)
+            lf = pl.scan_parquet(path, glob=is_pattern(path))
         elif suffix in (".csv", ".txt", ".gz"):
-            lf = pl.scan_csv(path, infer_schema_length=10_000)
+            lf = pl.scan_csv(path, infer_schema_length=10_000, glob=is_pattern(path))
         else:
             raise DataError(
                 f"data.path: unsupported file type '{suffix}' ({path}); use .parquet or .csv"
@@ -123,9 +123,16 @@ def _check_text(files: list[str], schema: pl.Schema) -> None:
             )
 
 
+def is_pattern(path: str) -> bool:
+    """Whether ``path`` is a glob: it has ``*``, ``?`` or ``[...]`` and names no file as written.
+    A file named ``tx[2024].parquet`` was read as the pattern ``tx2.parquet``/``tx0.parquet``...:
+    'no file matches', or another file's rows where one matched."""
+    return glob.has_magic(path) and not Path(path).exists()
+
+
 def check_files(path: str) -> list[str]:
     """The files of a path or glob, each existing, not a directory and not empty (DataError)."""
-    files = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
+    files = sorted(glob.glob(path)) if is_pattern(path) else [path]
     if not files:
         raise DataError(f"data.path: no file matches '{path}'; check the pattern")
     first = Path(files[0])
@@ -150,9 +157,9 @@ def _check_csv(path: str, files: list[str], schema: pl.Schema) -> None:
             f"data.path: the header of {path} repeats the column '{repeated[0]}'; rename one"
         )
     try:
-        pl.scan_csv(path, infer_schema_length=10_000).select(pl.all().null_count()).collect(
-            engine="streaming"
-        )
+        pl.scan_csv(path, infer_schema_length=10_000, glob=is_pattern(path)).select(
+            pl.all().null_count()
+        ).collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:
         line = _broken_line(files, len(schema))  # the row itself is not shown: it may be personal
         raise DataError(
@@ -165,7 +172,12 @@ def _broken_line(files: list[str], columns: int) -> str | None:
     """'file line N has X fields, the header Y' for the first row whose field count differs."""
     for file in files:
         lines = pl.scan_csv(
-            file, has_header=False, separator="\x1f", quote_char=None, schema={"line": pl.String}
+            file,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"line": pl.String},
+            glob=False,
         ).with_row_index("i")
         fields = pl.col("line").str.count_matches(",", literal=True) + 1
         bad = lines.filter(fields != columns).select("i", fields.alias("n")).head(1).collect()

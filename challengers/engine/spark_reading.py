@@ -25,6 +25,7 @@ from challengers.data.frames import (
     check_files,
     check_target_values,
     is_numeric,
+    is_pattern,
     number_types,
     require_columns,
     scan,
@@ -42,6 +43,7 @@ ORDER = "_order"  # a row's place in the files (increasing, not consecutive)
 CSV_OPTIONS = {"header": "true", "quote": '"', "escape": '"', "mode": "FAILFAST"}
 
 SHOWN = 10  # names listed when a table is not found
+HADOOP_GLOB = re.compile(r"([\[\]{}*?\\])")  # Hadoop's glob characters, escaped by a backslash
 
 
 def read_source(session: Any, source: str | DataSource) -> Any:
@@ -86,18 +88,21 @@ def _read_files(session: Any, path: str) -> Any:
     """Parquet as Spark reads it; CSV with the types the local engine infers (its checks
     first), so the rows, and the fingerprint, are the local engine's."""
     reader = session.read
+    spark_path = path
     if not URI.match(path):
         files = check_files(path)
+        if not is_pattern(path):  # a file named tx[1].parquet is that file, for Hadoop too
+            spark_path = HADOOP_GLOB.sub(r"\\\1", path)
         suffix = "." + files[0].rsplit(".", 1)[-1].lower()
         if suffix in CSV:
             schema = csv_schema(schema_of(scan(path)))
             reader = reader.schema(schema).options(**CSV_OPTIONS)
-            return _read_path(path, lambda: reader.csv(path))
+            return _read_path(path, lambda: reader.csv(spark_path))
         if suffix not in PARQUET:
             raise DataError(
                 f"data.path: unsupported file type '{suffix}' ({path}); use .parquet or .csv"
             )
-    return _read_path(path, lambda: reader.parquet(path))
+    return _read_path(path, lambda: reader.parquet(spark_path))
 
 
 def _read_path(path: str, read: Callable[[], Any]) -> Any:

@@ -12,6 +12,7 @@ config. :meth:`ChallengerParams.model_params` is that dictionary.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any, Literal, Protocol, get_args
 
@@ -29,6 +30,8 @@ from challengers.evaluation.metrics import parse_metric
 from challengers.models.library_params import ACCEPTED, TITLES, parameter_of
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+# a model's name also names its logged MLflow model, which refuses '.' (and '/', ':', '%', quotes)
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*")
 # every name the two tree libraries accept for the number of boosting rounds
 ROUND_KEYS = ("num_boost_round", "n_estimators", "num_iterations", "num_round", "num_trees")
 DEFAULT_ROUNDS = 100
@@ -43,6 +46,23 @@ class Strict(BaseModel):
     """Every config section: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def model_name(value: str) -> str:
+    """A champion's or challenger's name: it names the model's directory, its predictions column,
+    its child run and its logged MLflow model. MLflow refuses a logged model named with a '.', and
+    did so only when the run logged it, after every model had trained."""
+    if not MODEL_NAME.fullmatch(value):
+        why = (
+            "MLflow refuses '.' in a logged model's name; use '-' or '_' instead"
+            if "." in value
+            else "it names the model's files, its child run and its logged MLflow model"
+        )
+        raise ValueError(
+            f"a model's name is letters, digits, '_' and '-', starting with a letter or digit; "
+            f"got {value!r}: {why}"
+        )
+    return value
 
 
 def unique_names(value: list[Any] | None) -> list[Any] | None:
@@ -295,8 +315,9 @@ class ChallengerParams(ModelSection):
     """What every challenger section has; a kind's ``Params`` adds its own keys and narrows
     ``kind`` to its name (``Literal["..."]``), which the config's union is discriminated on."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str
     kind: str
     features: list[str] | None = None
 
+    _name = field_validator("name")(model_name)
     _lists = field_validator("features")(unique_names)

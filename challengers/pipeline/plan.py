@@ -25,7 +25,7 @@ from challengers.data.frames import (
 from challengers.data.split import Windows
 from challengers.engine.base import DataSource, Engine
 from challengers.engine.local import local_path
-from challengers.errors import ConfigError, DataError, did_you_mean
+from challengers.errors import ConfigError, DataError, control_character, did_you_mean
 from challengers.models import champion as champ
 from challengers.models import registry
 from challengers.models.abilities import ReadsColumns
@@ -136,6 +136,19 @@ def check_not_answers(features: Sequence[str], named: Mapping[str, str], where: 
         )
 
 
+def check_printable_names(features: Sequence[str]) -> None:
+    """A feature named with a line break or an escape: every line quoting it (errors, findings,
+    the report's tables) broke in two or sent the escape to the terminal. The config cannot name
+    such a column (it refuses control characters), so the fix is the data's name or the list."""
+    for name in features:
+        bad = control_character(name)
+        if bad is not None:
+            raise DataError(
+                f"data: the column {name!r} holds the control character {bad!r} in its name; "
+                "rename the column, or list the columns to read in data.features"
+            )
+
+
 def check_tree_features(features: Sequence[str], where: str) -> None:
     """LightGBM and XGBoost refuse some characters in feature names, late and obscurely."""
     for name in features:
@@ -176,6 +189,7 @@ def base_spec(cfg: ExperimentConfig, schema: pl.Schema) -> DataSpec:
     # The amount is named for cost metrics but is also the most basic fraud feature: keep it.
     features = tuple(d.features) if d.features is not None else default_features(schema, exclude)
     check_not_answers(features, answer_columns(cfg), "data.features")
+    check_printable_names(features)
     check_feature_types(schema, features, "data.features")
     return DataSpec(
         target=d.target,
@@ -228,10 +242,43 @@ def make_plan(
         champion=champion,
         challengers=challengers,
     )
+    check_derived_names(plan)
     if not spec.features and not plan.challengers:
         plan.notes.append("no feature columns found: only the champion will be evaluated")
     plan.notes += _zone_notes(schema, spec.time)
     return plan
+
+
+def check_derived_names(plan: Plan) -> None:
+    """The features a kind derives (a graph's ``<entity>_tx_7d``, ...) are named after the data's
+    columns: one named like a column the run reads failed the challenger at training ("graph
+    features would overwrite the data column ..."), after `check` had passed and the audit had
+    run; one holding a character the tree libraries refuse (an entity 'CUST[ID]') failed it in the
+    library. Both are refused here, before any row is read."""
+    read = set(plan.columns)
+    for mp in plan.challengers:
+        cls = registry.kind_class(mp.kind)
+        if not issubclass(cls, Tunable) or not cls.trains_tree(mp.settings):
+            continue
+        model = registry.create(mp.kind, mp.settings, seed=0, threads=None)
+        assert isinstance(model, Tunable)
+        for planned in model.planned_trees(plan.spec.with_features(mp.features)):
+            derived = planned.features[len(mp.features) :]  # after the data's, as fit adds them
+            what = getattr(model, "derived", "derived features")
+            clash = next((f for f in derived if f in read), None)
+            if clash is not None:
+                raise DataError(
+                    f"challengers.{mp.name}: its {what} include '{clash}', the name of a column "
+                    "the run reads, which they would replace; rename the column, or leave it out "
+                    "(data.drop)"
+                )
+            bad = next(((f, ch) for f in derived for ch in f if ch in TREE_UNSAFE), None)
+            if bad is not None:
+                raise DataError(
+                    f"challengers.{mp.name}: its {what} include '{bad[0]}', named after a column "
+                    f"holding '{bad[1]}', which LightGBM/XGBoost do not accept in a feature name "
+                    f"({' '.join(TREE_UNSAFE)}); rename the column"
+                )
 
 
 def _zone_notes(schema: pl.Schema, time: str) -> list[str]:

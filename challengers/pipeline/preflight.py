@@ -20,6 +20,7 @@ from pathlib import Path
 
 from challengers.config import ExperimentConfig
 from challengers.config.base import SCHEME, URI_SCHEMES
+from challengers.data.frames import is_pattern
 from challengers.errors import ConfigError, EnvironmentFailure
 from challengers.pipeline.resume import CHECKPOINT
 
@@ -86,7 +87,7 @@ def check_inputs(
     Said before anything is read or written; paths are compared once resolved (symlinks)."""
     root = _real(out)
     for where, path in _inputs(cfg, config_file):
-        if where == "data.path" and glob.has_magic(path):
+        if where == "data.path" and is_pattern(path):
             if _glob_reaches(path, root):
                 raise ConfigError(
                     f"--output {out}: data.path '{path}' matches files there, so the "

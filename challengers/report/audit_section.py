@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from challengers.report.document import Block, Figure, Heading, Table, Text
+from challengers.report.document import Block, Figure, Heading, Table, Text, code, plain
 
 if TYPE_CHECKING:
     from challengers.audit import AuditResult
@@ -86,7 +86,7 @@ def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
         "Leakage: strongest single columns on the training window",
         ["column", "AUC alone", "how", "missingness AUC", "used by"],
         [
-            [f"`{r['column']}`", _f(r["auc"], 3), _how(r), _f(r["missing_auc"], 3), _used(r)]
+            [code(r["column"]), _f(r["auc"], 3), _how(r), _f(r["missing_auc"], 3), _used(r)]
             for r in t.get("column_auc", [])[:TOP]
         ],
     )
@@ -101,7 +101,7 @@ def _leakage(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
         ],
         [
             [
-                f"`{r['entity']}`",
+                code(r["entity"]),
                 _n(r["test_entities"]),
                 _n(r["test_entities_seen_in_train"]),
                 _n(r["test_frauds"]),
@@ -125,13 +125,13 @@ def _future_rows(records: list[dict[str, Any]]) -> list[list[str]]:
         own = [r for r in records if r["model"] == model]
         changed = [r for r in own if r["rows_changed"]]
         rows += [
-            [model, f"`{r['feature']}`", _n(r["rows_compared"]), _n(r["rows_changed"])]
+            [model, code(r["feature"]), _n(r["rows_compared"]), _n(r["rows_changed"])]
             for r in changed
         ]
         same = [r for r in own if not r["rows_changed"]]
         if len(same) == 1:
             r = same[0]
-            rows.append([model, f"`{r['feature']}`", _n(r["rows_compared"]), "0"])
+            rows.append([model, code(r["feature"]), _n(r["rows_compared"]), "0"])
         elif same:
             what = "every feature it derives" if not changed else "its other features"
             compared = sorted({_n(r["rows_compared"]) for r in same})
@@ -145,7 +145,7 @@ def _privacy(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
         ["column", "holds", "role", "used by"],
         [
             [
-                f"`{r['column']}`",
+                code(r["column"]),
                 ", ".join(r["kinds"]) or "by its name only",
                 r["role"] or "-",
                 _users(r) or "-",
@@ -163,7 +163,7 @@ def _drift(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
         [
             [
                 str(r["rank"]),
-                f"`{r['feature']}`",
+                code(r["feature"]),
                 _f(r["psi"], 3),
                 _f(r["ks"], 3),
                 _p(r["ks_p_value"]),
@@ -182,7 +182,8 @@ def _drift(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
     if mix:
         lines.append(
             Text(
-                "Segment mix PSI: " + ", ".join(f"`{r['segment']}` {_f(r['psi'], 3)}" for r in mix)
+                "Segment mix PSI: "
+                + ", ".join(f"{code(r['segment'])} {_f(r['psi'], 3)}" for r in mix)
             )
         )
     return lines
@@ -203,8 +204,8 @@ def _segments(t: dict[str, list[dict[str, Any]]]) -> list[Block]:
         ],
         [
             [
-                f"`{r['segment']}`",
-                str(r["value"]),
+                code(r["segment"]),
+                plain(str(r["value"])),
                 _n(r["train_rows"]),
                 _pct(r["train_rate"]),
                 _n(r["test_rows"]),

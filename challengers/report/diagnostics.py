@@ -18,6 +18,7 @@ from challengers.report.document import (
     interval,
     p_is,
     pct,
+    plain,
 )
 from challengers.report.outcomes import figure
 from challengers.results import beside
@@ -100,7 +101,7 @@ def _feature_drift(
         Heading(f"Feature drift: {whose}, training → test"),
         Table(
             ["feature", "PSI", "reading"],
-            [[f, fmt(v, 3), _psi_reading(v)] for f, v in ranked[:limit]],
+            [[plain(f), fmt(v, 3), _psi_reading(v)] for f, v in ranked[:limit]],
             caption=caption,
         ),
     ]
@@ -163,7 +164,7 @@ def segments(result: ExperimentResult) -> Section:
             for i, model in enumerate(r.fpr):
                 rows.append(
                     [
-                        (f"{r.value}" + (" (small)" if r.small else "")) if i == 0 else "",
+                        (plain(f"{r.value}") + (" (small)" if r.small else "")) if i == 0 else "",
                         f"{r.rows:,}" if i == 0 else "",
                         f"{r.positives:,} ({pct(r.fraud_rate, 2)})" if i == 0 else "",
                         model,
@@ -180,7 +181,7 @@ def segments(result: ExperimentResult) -> Section:
             else ""
         )
         blocks += [
-            Heading(column.column),
+            Heading(plain(column.column)),
             Table(
                 [
                     "segment",
@@ -229,7 +230,7 @@ def explanations(result: ExperimentResult) -> Section:
         top = [m.top(10) for m in ex.models]
         depth = max(len(t) for t in top)
         rows = [
-            [str(i + 1)] + [f"{t[i][0]} ({pct(t[i][1])})" if i < len(t) else "" for t in top]
+            [str(i + 1)] + [f"{plain(t[i][0])} ({pct(t[i][1])})" if i < len(t) else "" for t in top]
             for i in range(depth)
         ]
         blocks.append(Table(["rank", *(m.model for m in ex.models)], rows))
@@ -244,7 +245,7 @@ def explanations(result: ExperimentResult) -> Section:
                 ["feature", "challenger", "challenger share", "champion share"],
                 [
                     [
-                        b.feature,
+                        plain(b.feature),
                         b.challenger,
                         pct(b.challenger_share),
                         "not an input" if b.champion_share is None else pct(b.champion_share),

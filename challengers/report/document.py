@@ -1,8 +1,11 @@
 """The validation report as a document model: sections of blocks, rendered to Markdown and HTML.
 
 The sections are built once from the :class:`ExperimentResult` (see :mod:`.sections`); the two
-renderers only translate blocks. Text may carry ``**bold**`` and ```code``` inline marks; a table
-cell may hold several lines separated by ``\\n``.
+renderers only translate blocks. Text may carry ``**bold**`` and ```code``` inline marks (a code
+span's fence as long as needed, and backslash escapes, as in CommonMark); a table cell may hold
+several lines separated by ``\\n``. Text from the config or the data (a column's name, a segment's
+value, the governance's fields) enters a block through :func:`plain` or :func:`code`, which keep
+it as given: a column named ``amt `x` **y**`` or ``<b>`` is no mark.
 
 Other parts plug blocks in: the data audit passes its blocks to ``sections.build_document``
 (``audit=``) and they appear under "Conceptual soundness".
@@ -11,6 +14,8 @@ Other parts plug blocks in: the data audit passes its blocks to ``sections.build
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -88,6 +93,48 @@ SECTION_IDS = (
     "limitations",
     "environment",
 )
+
+
+# ------------------------------------------------------------------------------------ user text
+
+_MARKS = set("\\`*<&[]")
+
+
+def plain(text: str) -> str:
+    """Text from the config or the data, shown as given: its characters that would be marks
+    (``*``, backticks, ``<``, ``&``, brackets, a ``_`` at a word's edge) escaped, and control
+    characters but line breaks and tabs written out."""
+    out = []
+    for i, ch in enumerate(text):
+        edge = ch == "_" and not (
+            0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+        )
+        # a control character's written-out form: its backslash is no escape
+        out.append(f"\\{ch}" if ch in _MARKS or edge else written_out(ch).replace("\\", "\\\\"))
+    shown = "".join(out)
+    # where it may open a line (a list item, a cell's line): not a heading, quote or list mark
+    opening = _OPENING.match(shown)
+    return f"{shown[: opening.end() - 1]}\\{shown[opening.end() - 1 :]}" if opening else shown
+
+
+_OPENING = re.compile(r"\s*(?:>|(?:#{1,6}|[+-]|\d{1,9}[.)])(?=\s|$))")
+
+
+def written_out(ch: str) -> str:
+    """A control character but a line break or a tab as its escape (\\x1b): a terminal showing
+    the report (cat report.md) would play it."""
+    return repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" and ch not in "\n\t" else ch
+
+
+def code(text: str) -> str:
+    """``text`` as a code span whatever backticks it holds: a fence longer than its longest run
+    of backticks, padded with a space where it starts or ends with one (CommonMark)."""
+    if not text:
+        return ""
+    text = "".join(written_out(ch) for ch in text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 # ------------------------------------------------------------------------------------ formatting

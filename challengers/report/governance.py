@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from challengers.experiment_result import ExperimentResult
-from challengers.report.document import Block, Bullets, Section, Table, Text
+from challengers.report.document import Block, Bullets, Section, Table, Text, code, plain
 from challengers.results import Finding
 
 NOT_STATED = "not stated"
@@ -27,7 +27,9 @@ MODEL_LIMITATION_PREFIXES = {
 
 
 def governance(result: ExperimentResult) -> Section:
-    rows = [[label, value or NOT_STATED] for label, value in result.governance.items()]
+    rows = [
+        [label, plain(value) if value else NOT_STATED] for label, value in result.governance.items()
+    ]
     blocks: list[Block] = [Table(["field", "value"], rows)] if rows else []
     if not rows or all(value is None for value in result.governance.values()):
         blocks.append(
@@ -40,14 +42,19 @@ def conclusion(result: ExperimentResult) -> Section:
     c = result.conclusion
     if c is None:
         return Section("conclusion", "Overall conclusion", [Text("No conclusion.", "note")])
-    titles = {f.id: f"{f.title} ({f.severity})" for f in result.findings}
+    titles = {f.id: f"{plain(f.title)} ({f.severity})" for f in result.findings}
     blocks: list[Block] = [Text(f"**{c.sentence}**", "verdict")]
     if c.triggered:
         blocks.append(
             Table(
                 ["rule", "rating", "condition", "findings that trigger it"],
                 [
-                    [t.rule, t.rating, t.condition, "\n".join(titles.get(i, i) for i in t.findings)]
+                    [
+                        t.rule,
+                        t.rating,
+                        t.condition,
+                        "\n".join(titles.get(i, plain(i)) for i in t.findings),
+                    ]
                     for t in c.triggered
                 ],
                 caption="The rules that apply to this run's findings; the overall rating is the "
@@ -74,7 +81,10 @@ def champion(result: ExperimentResult) -> Section:
     if card is None:
         return Section("champion", "The champion", [Text("Not described.", "note")])
     params = (
-        ", ".join(f"`{k}` = {json.dumps(v, default=str)}" for k, v in card.hyperparameters.items())
+        ", ".join(
+            f"{code(k)} = {plain(json.dumps(v, default=str))}"
+            for k, v in card.hyperparameters.items()
+        )
         or "none available"
     )
     return Section(
@@ -84,11 +94,11 @@ def champion(result: ExperimentResult) -> Section:
             Bullets(
                 [
                     f"Name: **{card.name}**",
-                    f"Source: {card.source}",
+                    f"Source: {plain(card.source)}",
                     f"Method: kind `{card.method}`, library {card.library}",
                     f"Hyperparameters: {params} (source: {card.hyperparameters_from})",
                     f"Features ({len(card.features)}): "
-                    + (", ".join(f"`{f}`" for f in card.features) or "unknown"),
+                    + (", ".join(code(f) for f in card.features) or "unknown"),
                     f"Training window: {card.training_window}",
                 ]
             )
@@ -103,7 +113,7 @@ def model_limitations(result: ExperimentResult) -> Section:
     for f in result.findings:
         about = _limitation(f, name)
         if about:
-            items.append(f"{about}: {f.title} ({f.severity}; finding `{f.id}`)")
+            items.append(f"{about}: {plain(f.title)} ({f.severity}; finding {code(f.id)})")
     blocks: list[Block] = [
         Text(
             f"What this validation found about the champion '{name}' itself; the limits of the "
@@ -128,7 +138,13 @@ def monitoring(result: ExperimentResult) -> Section:
             [Text("No monitoring plan: the diagnostics did not run.", "note")],
         )
     rows = [
-        [m.metric, m.threshold, m.cadence, m.observed, ", ".join(m.findings) or "-"]
+        [
+            plain(m.metric),
+            plain(m.threshold),
+            m.cadence,
+            plain(m.observed),
+            plain(", ".join(m.findings)) or "-",
+        ]
         for m in result.monitoring
     ]
     return Section(

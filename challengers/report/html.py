@@ -18,6 +18,7 @@ from challengers.report.document import (
     Heading,
     Table,
     Text,
+    plain,
 )
 from challengers.results import Finding
 
@@ -37,6 +38,7 @@ main { max-width: 1180px; padding: 8px 40px 60px; }
 section { padding-top: 18px; border-bottom: 1px solid var(--line); padding-bottom: 14px; }
 h2 { font-size: 21px; margin: 10px 0 12px; color: #17324d; }
 h3 { font-size: 16px; margin: 22px 0 8px; }
+p, li, h3, figcaption { overflow-wrap: break-word; }
 p.verdict { font-size: 17px; background: #eef4fa; border-left: 4px solid var(--accent);
   padding: 12px 16px; }
 p.note { color: var(--muted); border-left: 3px solid var(--line); padding-left: 12px; }
@@ -76,18 +78,68 @@ p.recommendation { margin-top: 6px; }
 """
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_CODE = re.compile(r"`([^`]+)`")
+# a code span: a run of backticks (not escaped) and the next run of the same length (CommonMark)
+_CODE = re.compile(r"(?<![`\\])(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.S)
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a backslash before ASCII punctuation
+_HELD = re.compile("\x00(\\d+)\x00")
 
 
 def inline(text: str) -> str:
-    """Escape, then turn ``**bold**`` and ```code``` marks into tags."""
-    out = escape(text, quote=False)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    return _BOLD.sub(r"<strong>\1</strong>", out)
+    """Escape, then turn ``**bold**`` and ```code``` marks into tags; a backslash-escaped mark
+    and a code span's content are text as given (document.plain, document.code)."""
+    held: list[str] = []
+
+    def hold(html: str) -> str:
+        held.append(html)
+        return f"\x00{len(held) - 1}\x00"
+
+    def span(m: re.Match[str]) -> str:
+        body = m.group(2)
+        if len(body) > 2 and body[0] == body[-1] == " " and body.strip():
+            body = body[1:-1]
+        return hold(f"<code>{escape(body, quote=False)}</code>")
+
+    out = _CODE.sub(span, text.replace("\x00", ""))
+    out = _ESCAPED.sub(lambda m: hold(escape(m.group(1), quote=False)), out)
+    out = _BOLD.sub(r"<strong>\1</strong>", escape(out, quote=False))
+    return _HELD.sub(lambda m: held[int(m.group(1))], out)
 
 
 def _cell(text: str) -> str:
-    return "<br>".join(inline(line) for line in text.split("\n"))
+    return "<br>".join(_breakable(inline(line)) for line in text.split("\n"))
+
+
+# a run of more than LONG characters without a space (a feature's name, a segment's value): a
+# table is as wide as its longest word, and the PDF cut a 300-character name's table, and every
+# column after it, at the page's edge (the screen scrolls it)
+LONG, CHUNK = 40, 20
+_TAG = re.compile(r"(<[^>]*>)")
+_UNIT = re.compile(r"&[#\w]+;|.", re.S)  # an entity is one character
+
+
+def _breakable(html: str) -> str:
+    """``html`` with a break opportunity (``<wbr>``) every :data:`CHUNK` characters of its words
+    longer than :data:`LONG`, outside its tags."""
+    parts = _TAG.split(html)
+    return "".join(part if i % 2 else _break_words(part) for i, part in enumerate(parts))
+
+
+def _break_words(text: str) -> str:
+    out: list[str] = []
+    word: list[str] = []
+    for unit in [*_UNIT.findall(text), " "]:
+        if not unit.isspace():
+            word.append(unit)
+            continue
+        if len(word) > LONG:
+            out.append(
+                "<wbr>".join("".join(word[i : i + CHUNK]) for i in range(0, len(word), CHUNK))
+            )
+        else:
+            out.append("".join(word))
+        out.append(unit)
+        word = []
+    return "".join(out)[:-1]
 
 
 def _table(block: Table) -> str:
@@ -115,6 +167,11 @@ def _figure(block: Figure, base: Path) -> str:
     )
 
 
+def _plain(text: str) -> str:
+    """A finding's text, which names columns and values as given: never marks."""
+    return _cell(plain(text))
+
+
 def _finding(f: Finding) -> str:
     meta = []
     if f.metric:
@@ -125,11 +182,11 @@ def _finding(f: Finding) -> str:
         meta.append(f"effect {f.effect:+.4g}")
     return (
         f'<li class="finding sev-{f.severity}"><span class="badge">{f.severity.upper()}</span>'
-        f'<span class="area">{escape(f.area)}</span><strong>{inline(f.title)}</strong>'
-        f"<p>{inline(f.detail)}</p>"
+        f'<span class="area">{escape(f.area)}</span><strong>{_plain(f.title)}</strong>'
+        f"<p>{_plain(f.detail)}</p>"
         + (
             f'<p class="recommendation"><strong>Recommendation:</strong> '
-            f"{inline(f.recommendation)}</p>"
+            f"{_plain(f.recommendation)}</p>"
             if f.recommendation
             else ""
         )

@@ -14,8 +14,10 @@ from challengers.report.document import (
     Heading,
     Table,
     Text,
+    code,
     fmt,
     interval,
+    plain,
 )
 from challengers.results import Finding
 
@@ -44,14 +46,20 @@ def _cell(text: str) -> str:
 
 
 def finding_line(f: Finding) -> str:
-    meta = [f"metric `{f.metric}`" if f.metric else "", ", ".join(f.models)]
+    """A finding's texts are plain (they name columns and values as given), never marks."""
+    meta = [f"metric {code(f.metric)}" if f.metric else "", ", ".join(f.models)]
     if f.effect is not None:
         meta.append(f"effect {f.effect:+.4g}")
     tail = "; ".join(m for m in meta if m)
-    line = f"- **{f.severity.upper()}** [{f.area}] **{f.title}**: {f.detail}" + (
+    line = f"- **{f.severity.upper()}** [{f.area}] **{_line(f.title)}**: {_line(f.detail)}" + (
         f" *({tail})*" if tail else ""
     )
-    return line + (f" **Recommendation:** {f.recommendation}" if f.recommendation else "")
+    return line + (f" **Recommendation:** {_line(f.recommendation)}" if f.recommendation else "")
+
+
+def _line(text: str) -> str:
+    """Plain text inside a list item: a line break in it (a segment's value) stays in the item."""
+    return plain(text).replace("\n", "<br>")
 
 
 def _block(block: Block) -> list[str]:

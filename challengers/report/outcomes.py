@@ -20,6 +20,7 @@ from challengers.report.document import (
     money,
     p_is,
     pct,
+    plain,
     pvalue,
     signed_money,
 )
@@ -126,7 +127,10 @@ def outcomes(result: ExperimentResult) -> Section:
         ),
         comparison_table(result),
     ]
-    blocks += [Text(f"**{m.name}** ({m.kind}) failed: {m.error}", "note") for m in result.failed]
+    blocks += [
+        Text(f"**{m.name}** ({m.kind}) failed: {plain(m.error or '')}", "note")
+        for m in result.failed
+    ]
     blocks += figure(result, "roc", "ROC curves (log false-positive rate); dots: operating point.")
     blocks += figure(result, "pr", "Precision-recall curves; dots: operating point.")
     blocks += operating_blocks(result)
@@ -276,7 +280,7 @@ def _scenario_table(op: OperatingPoint) -> Table:
         ["challenger", "scenario", "frauds", "both", "only champion", "only challenger",
          "p", "p Holm"],
         [
-            [o.challenger, o.name, f"{o.frauds:,}", f"{o.both:,}",
+            [o.challenger, plain(o.name), f"{o.frauds:,}", f"{o.both:,}",
              f"{o.only_champion:,}", f"{o.only_challenger:,}", pvalue(o.p_value),
              pvalue(o.p_value_adjusted)]
             for o in op.scenarios

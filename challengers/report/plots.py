@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from challengers.errors import EnvironmentFailure
 from challengers.experiment_result import ExperimentResult
 from challengers.figures import plots_wanted
 from challengers.files import atomic_path
+from challengers.report.document import written_out
 
 DPI = 100
 CHAMPION_COLOR = "#1f1f1f"
@@ -81,6 +84,22 @@ LOG_MINOR_TICKS = (2.0, 5.0)  # minor ticks of a log axis, in each decade
 """Matplotlib puts eight; each tick is its own artists (two marks, a grid line, two labels), and
 creating them was a third of a run's plotting time (776 of its 21 figures' 1,189 ticks were log
 axes' minor ticks). Use as ``ax.set_xscale("log", subs=LOG_MINOR_TICKS)``."""
+
+
+LABEL_CHARS = (
+    40  # a name from the data longer than this is cut in a plot (the tables show it whole)
+)
+
+
+def shown(text: str) -> str:
+    """A name or value from the data as a plot's label: as given, not math text (matplotlib
+    reads text between two '$' as TeX: an amount band '$10-$20' was drawn in italics, and one
+    TeX cannot parse ended the run with a traceback), and cut past :data:`LABEL_CHARS` (a
+    300-character feature name squeezed the axes away)."""
+    text = "".join(written_out(ch) for ch in text)
+    if len(text) > LABEL_CHARS:
+        text = text[: LABEL_CHARS - 1] + "…"
+    return text.replace("$", r"\$")
 
 
 def _label(result: ExperimentResult, name: str) -> str:
@@ -320,10 +339,13 @@ def segments(result: ExperimentResult) -> Any:
                     bar.set_hatch(h)
             ax.axhline(limit, color="#d62728", ls="--", lw=1)
             ax.set_xticks(
-                range(len(column.rows)), [r.value for r in column.rows], fontsize=7, rotation=30
+                range(len(column.rows)),
+                [shown(r.value) for r in column.rows],
+                fontsize=7,
+                rotation=30,
             )
             ax.set_ylim(0, 1.05)
-            ax.set_title(f"{column.column}: {title} vs best segment", fontsize=9)
+            ax.set_title(f"{shown(column.column)}: {title} vs best segment", fontsize=9)
             ax.tick_params(labelsize=7)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncols=len(labels))
@@ -355,7 +377,7 @@ def contributions(result: ExperimentResult) -> Any:
             color=colors[m.model],
             label=_label(result, m.model),
         )
-    ax.set_yticks(range(len(features)), features, fontsize=8)
+    ax.set_yticks(range(len(features)), [shown(f) for f in features], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(f"share of mean |SHAP contribution| ({ex.sample_rows:,}-row sample)")
     ax.set_title("Feature contributions, top features of every model", fontsize=10)
@@ -392,7 +414,8 @@ def write_plots(
     style: Any = {"font.size": 9, "axes.spines.top": False, "axes.spines.right": False}
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with matplotlib.rc_context(style):
+        with matplotlib.rc_context(style), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             for name, draw in plots.items():
                 fig = draw(result)
                 if fig is not None:
@@ -402,4 +425,29 @@ def write_plots(
                     written[name] = directory / f"{name}.png"
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write the plots in {directory}: {exc}") from exc
+    missing = _missing_glyphs(caught)
+    if missing:
+        note = (
+            f"the plots draw {' '.join(missing)} as empty boxes (no installed font has them); "
+            "the report's tables and comparison.json name them as given"
+        )
+        if note not in result.notes:
+            result.notes.append(note)
     return written
+
+
+_GLYPH = re.compile(r"Glyph (\d+) .*missing from font")
+
+
+def _missing_glyphs(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The characters matplotlib's fonts lack (names in CJK scripts on a machine without CJK
+    fonts); it warned once per character and figure, 24 lines on the terminal for one column
+    name. Other warnings are passed on."""
+    missing: dict[str, None] = {}
+    for w in caught:
+        glyph = _GLYPH.match(str(w.message))
+        if glyph is None:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        elif chr(int(glyph.group(1))).isprintable():
+            missing[chr(int(glyph.group(1)))] = None
+    return list(missing)

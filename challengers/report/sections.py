@@ -21,9 +21,11 @@ from challengers.report.document import (
     Section,
     Table,
     Text,
+    code,
     fmt,
     interval,
     pct,
+    plain,
 )
 from challengers.results import SEVERITIES, Finding, ModelResult
 
@@ -172,11 +174,13 @@ def _champion_source(result: ExperimentResult) -> list[str]:
         return []
     mlflow = any(k in s for k in ("source.registered_model", "source.model_id", "source.run_id"))
     if not mlflow and s.get("source.digest"):
-        return [f"Champion model: `{s.get('source.uri')}` (sha256 `{s['source.digest'][:12]}`)"]
+        return [
+            f"Champion model: {code(str(s.get('source.uri')))} (sha256 `{s['source.digest'][:12]}`)"
+        ]
     parts = []
     if s.get("source.registered_model"):
         parts.append(
-            f"registered model `{s['source.registered_model']}` version {s.get('source.version')}"
+            f"registered model {code(s['source.registered_model'])} version {s.get('source.version')}"
         )
     if s.get("source.model_id"):
         parts.append(f"model id `{s['source.model_id']}`")
@@ -185,7 +189,7 @@ def _champion_source(result: ExperimentResult) -> list[str]:
     if s.get("source.digest"):
         parts.append(f"files digest `{s['source.digest'][:12]}`")
     resolved = f" resolved to {', '.join(parts)}" if parts else ""
-    return [f"Champion model: `{s.get('source.uri')}`{resolved}"]
+    return [f"Champion model: {code(str(s.get('source.uri')))}{resolved}"]
 
 
 def scope(result: ExperimentResult) -> Section:
@@ -215,7 +219,7 @@ def scope(result: ExperimentResult) -> Section:
         [
             Bullets(
                 [
-                    f"Data: `{d.source}`, fingerprint `{d.fingerprint}`",
+                    f"Data: {code(d.source)}, fingerprint `{d.fingerprint}`",
                     *_champion_source(result),
                     f"Training window {d.windows.get('train', '')}: {d.rows_train:,} rows, "
                     f"{d.positives_train:,} frauds",
@@ -252,7 +256,7 @@ def _tuning(result: ExperimentResult) -> list[Block]:
 def _tuned(m: ModelResult) -> str:
     t = m.tuning
     failed = t.get("failed", 0)
-    error = f" (the first: {t['first_error']})" if failed and t.get("first_error") else ""
+    error = f" (the first: {plain(t['first_error'])})" if failed and t.get("first_error") else ""
     best = "lowest" if t.get("direction") == "minimize" else "highest"
     # a distributed engine may have trained it on a sample: _training's line says so
     rows = "as trained above" if m.training else "on the whole training window"
@@ -284,12 +288,12 @@ def soundness(result: ExperimentResult, audit: Sequence[Block]) -> Section:
     blocks: list[Block] = [
         Text(
             f"The champion '{champ.name}' reads {len(champ.features)} feature(s): "
-            + (", ".join(f"`{f}`" for f in champ.features) or "unknown (production scores only)")
+            + (", ".join(code(f) for f in champ.features) or "unknown (production scores only)")
             + "."
         )
     ]
     extra = [
-        f"**{m.name}** also uses " + ", ".join(f"`{f}`" for f in m.features if f not in inputs)
+        f"**{m.name}** also uses " + ", ".join(code(f) for f in m.features if f not in inputs)
         for m in result.challengers
         if inputs and any(f not in inputs for f in m.features)
     ]
@@ -424,7 +428,7 @@ def limitations(result: ExperimentResult) -> Section:
             else "."
         )
     )
-    small = [f"{c.column}={r.value}" for c in result.segments for r in c.rows if r.small]
+    small = [plain(f"{c.column}={r.value}") for c in result.segments for r in c.rows if r.small]
     if small:
         items.append(
             "Segments too small to judge (shown, not used as reference): " + ", ".join(small) + "."
@@ -437,6 +441,6 @@ def environment(result: ExperimentResult) -> Section:
     items = [
         f"MLflow run `{result.run_id}`; config hash `{result.config_hash}`; data fingerprint "
         f"`{result.data.fingerprint}`",
-        *(f"{k}: `{v}`" for k, v in sorted(result.environment.items())),
+        *(f"{k}: {code(str(v))}" for k, v in sorted(result.environment.items())),
     ]
     return Section("environment", "Environment", [Bullets(items)])

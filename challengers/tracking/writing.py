@@ -400,9 +400,11 @@ def _param(value: Any) -> str:
 
 
 def listed(names: Sequence[str], whole: str) -> str:
-    """``names`` joined by commas as a param's value; past MLflow's limit (a table of hundreds of
-    features), the names that fit and how many more, and where ``whole`` lists them all, rather
-    than a cut in the middle of a name."""
+    """``names`` joined by commas as a param's value, a name holding a comma or a quote (or with
+    spaces at its ends) quoted as in CSV: a model reading 'nb,tx' was logged as reading 'nb' and
+    'tx'. Past MLflow's limit (a table of hundreds of features), the names that fit and how many
+    more, and where ``whole`` lists them all, rather than a cut in the middle of a name."""
+    names = [_csv_field(name) for name in names]
     text = ",".join(names)
     if len(text) <= PARAM_CHARS:
         return text
@@ -415,3 +417,9 @@ def listed(names: Sequence[str], whole: str) -> str:
         kept.append(name)
         size += len(name) + 1
     return ",".join(kept) + f",... (+{len(names) - len(kept)} more: {whole})"
+
+
+def _csv_field(name: str) -> str:
+    if "," in name or '"' in name or name != name.strip():
+        return '"' + name.replace('"', '""') + '"'
+    return name

@@ -214,3 +214,15 @@ def test_register_quiet_prints_nothing(
         assert (result.stdout, result.stderr) == ("", "")
     versions = MlflowClient(tracking_uri=tracking_uri).search_model_versions("name = 'sim'")
     assert len(versions) == 2
+
+
+def test_simulate_names_the_file_it_wrote_as_given(tmp_path: Path) -> None:
+    """A file named 'tx [bold]1[/].parquet' was announced as 'tx 1.parquet' (rich markup)."""
+    out = tmp_path / "tx [bold]1[/].parquet"
+    result = runner.invoke(
+        app,
+        ["simulate", "--rows", "5000", "--out", str(out), "--days", "20"],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"✓ {out}: 5,000 transactions" in result.stdout

@@ -167,3 +167,75 @@ def test_without_bootstrap_the_title_says_why_there_are_no_intervals_or_tests() 
     assert "point estimates only: no bootstrap, so no intervals, tests or verdict" in text
     assert "Δ = challenger" not in text and "% intervals" not in text
     assert "95% intervals" in render(comparison(result(), 80), 80)
+
+
+MARKUP = "Région [bold]x[/] & [red]"  # a column's name, a segment's value: the data's, as given
+
+
+def test_names_holding_rich_markup_are_printed_as_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A segment column named 'Région [bold]x[/]' read 'Région x' in the findings (rich took the
+    brackets for markup); the same for the audit's table, the notes and the output directory."""
+    from challengers.audit import AuditResult
+    from challengers.cli.output import RichProgress, print_audit, print_result
+
+    title = f"'lgbm' treats {MARKUP} segments unequally"
+    finding = Finding("segment-x", "medium", "segments", title, "detail")
+    assert title in render(findings_table([finding]), 120)
+    capsys.readouterr()
+
+    monkeypatch.setenv("COLUMNS", "400")  # nothing folded
+    RichProgress().note(f"the column '{MARKUP}' is a note")
+    audit = AuditResult([finding], {}, {"rows": 10}, output_dir=tmp_path / "[dim]audit")
+    print_audit(audit)
+    run = result()
+    run.findings, run.output_dir = [finding], tmp_path / "[b]out"
+    print_result(run)
+    out, err = capsys.readouterr()
+    flat = " ".join(out.split())
+    assert f"the column '{MARKUP}' is a note" in err
+    assert title in flat and flat.count(title) == 2  # the audit's table, the run's findings
+    assert f"{tmp_path}/[dim]audit/audit.json" in flat
+    assert f"{tmp_path}/[b]out/report.html" in flat
+
+
+def test_a_value_holding_an_escape_or_a_line_break_is_written_out(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A segment's value is the data's: one holding a clear-screen escape was played on the
+    terminal by the findings' table and the --fail-on gate's line, and a line break in one broke
+    the gate's line in two."""
+    import typer
+
+    from challengers.cli.output import print_result
+    from challengers.cli.run import _gate
+
+    title = "'lgbm' treats REGION segments unequally (recall_ratio 0.18 for x\x1b[2J\ny)"
+    run = result()
+    run.findings = [Finding("segment-x", "high", "segments", title, "detail")]
+    monkeypatch.setenv("COLUMNS", "400")
+    print_result(run)
+    with pytest.raises(typer.Exit):
+        _gate(run.findings, "high")
+    out, err = capsys.readouterr()
+    shown = "'lgbm' treats REGION segments unequally (recall_ratio 0.18 for x\\x1b[2J\\ny)"
+    assert "\x1b" not in out + err and shown in out
+    assert err.splitlines() == [f"gate: high finding: {shown}"]
+
+
+def test_the_audit_table_folds_a_long_name_and_never_cuts_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 300-character feature name ended at the table's edge with '…' in challenge audit's
+    table (the run's findings fold it)."""
+    from challengers.audit import AuditResult
+    from challengers.cli.output import print_audit
+
+    name = "L" * 300
+    title = f"Feature '{name}' shifts between training and test (PSI 0.33)"
+    monkeypatch.setenv("COLUMNS", "80")
+    print_audit(AuditResult([Finding("drift-x", "medium", "drift", title, "d")], {}, {}))
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert name in "".join(line.strip("│ ").split("│")[-1].strip() for line in out.splitlines())

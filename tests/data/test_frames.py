@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -45,3 +46,18 @@ def test_the_columns_come_back_in_one_chunk_each_with_every_value_in_its_place()
 def test_a_frame_already_in_one_chunk_is_returned_as_it_is() -> None:
     frame = _chunked(pieces=1, rows=500)
     assert one_chunk_per_column(frame) is frame
+
+
+def test_a_file_named_with_glob_characters_is_read_as_written(tmp_path: Path) -> None:
+    """data.path 'tx[1].parquet' was taken as a pattern: 'no file matches' though the file was
+    there, and with a tx1.parquet beside it the run read that file's rows instead. A path that
+    names a file is that file; a pattern that names none is still a glob."""
+    from challengers.data.frames import scan
+
+    pl.DataFrame({"a": [1, 2, 3]}).write_parquet(tmp_path / "tx[1].parquet")
+    pl.DataFrame({"a": [7]}).write_parquet(tmp_path / "tx1.parquet")
+    assert scan(str(tmp_path / "tx[1].parquet")).collect()["a"].to_list() == [1, 2, 3]
+    assert scan(str(tmp_path / "tx[0-9].parquet")).collect()["a"].to_list() == [7]
+    assert sorted(scan(str(tmp_path / "tx*.parquet")).collect()["a"].to_list()) == [1, 2, 3, 7]
+    (tmp_path / "c[2].csv").write_text("a\n5\n")
+    assert scan(str(tmp_path / "c[2].csv")).collect()["a"].to_list() == [5]

@@ -200,3 +200,21 @@ def test_csv_on_spark_gives_the_local_engine_s_rows_and_fingerprint(
         assert 'north, "upper"' in remote.history.get_column("REGION").to_list()
     finally:
         remote.close()
+
+
+@pytest.mark.slow
+def test_a_file_named_with_glob_characters_is_that_file_on_spark(
+    spark_engine: Any, sim_parquet: Path, tmp_path: Path, write_config: Callable[..., Path]
+) -> None:
+    """data.path tx[1].parquet beside a tx1.parquet: Hadoop's glob read tx1.parquet's rows (or
+    found no file); the local engine reads the file named, and so does Spark."""
+    named = tmp_path / "tx[1].parquet"
+    named.write_bytes(sim_parquet.read_bytes())
+    pl.read_parquet(sim_parquet).head(100).write_parquet(tmp_path / "tx1.parquet")
+    config = write_config(sim_config(named))
+    local, remote = _prepared(config, None), _prepared(config, "spark")
+    try:
+        assert remote.history.equals(local.history)
+        assert remote.fingerprint == local.fingerprint
+    finally:
+        remote.close()

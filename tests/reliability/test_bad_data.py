@@ -371,6 +371,43 @@ CASES = [
             {"name": "g", "kind": "graph", "graph": {"entities": ["CUSTOMER_ID", "TX_FRAUD"]}}
         ),
     ),
+    # a graph's features are named after its entities: named like a column the run reads, the
+    # challenger failed at training after check had passed and the audit had run ("graph features
+    # would overwrite the data column ..."); named with a '[' it failed in the library
+    BadData(
+        "graph-feature-named-like-a-data-column",
+        parquet(lambda f: f.rename({"CUSTOMER_NB_TX_1D": "CUSTOMER_ID_tx_7d"})),
+        (
+            "challengers.g: its graph features include 'CUSTOMER_ID_tx_7d', the name of a column "
+            "the run reads, which they would replace; rename the column, or leave it out "
+            "(data.drop)",
+        ),
+        edit=lambda c: c["challengers"].append(
+            {
+                "name": "g",
+                "kind": "graph",
+                "graph": {"entities": ["CUSTOMER_ID", "TERMINAL_ID"], "windows_days": [7]},
+            }
+        ),
+    ),
+    BadData(
+        "graph-entity-named-with-a-bracket",
+        parquet(lambda f: f.rename({"TERMINAL_ID": "TERMINAL[ID]"})),
+        (
+            "challengers.g: its graph features include 'TERMINAL[ID]_tx_7d', named after a column "
+            "holding '[', which LightGBM/XGBoost do not accept in a feature name",
+        ),
+        edit=lambda c: (
+            c["data"].update(drop=["TX_FRAUD_SCENARIO", "TERMINAL[ID]", "DEVICE_ID"]),
+            c["challengers"].append(
+                {
+                    "name": "g",
+                    "kind": "graph",
+                    "graph": {"entities": ["CUSTOMER_ID", "TERMINAL[ID]"], "windows_days": [7]},
+                }
+            ),
+        ),
+    ),
     BadData(
         "scenario-as-the-retrained-champions-feature",
         parquet(lambda f: f),
@@ -496,6 +533,19 @@ SECOND_ROUND = [
             (f"data.features: the column 'MCC{ch}1' has '{ch}' in its name", "LightGBM/XGBoost"),
         )
         for ch, label in (("[", "bracket"), ("<", "less-than"), (",", "comma"), (":", "colon"))
+    ),
+    # a line break or an escape in a feature's name broke every line quoting it in two (the
+    # errors, the findings, the report's tables) or played the escape on the terminal
+    *(
+        BadData(
+            f"column-name-with-{label}",
+            parquet(_renamed("MCC", f"MCC{ch}1")),
+            (
+                f"data: the column {f'MCC{ch}1'!r} holds the control character {ch!r} in its name; "
+                "rename the column, or list the columns to read in data.features",
+            ),
+        )
+        for ch, label in (("\n", "newline"), ("\x1b", "escape"))
     ),
     BadData(
         "column-in-the-tool-namespace",

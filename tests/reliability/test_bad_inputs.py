@@ -171,7 +171,51 @@ CONFIGS = [
     Bad(
         "model-name-with-path-separator",
         _set("challengers.0.name", "a/../../b"),
-        ("challengers[0].name: String should match pattern",),
+        ("challengers[0].name: a model's name is letters, digits, '_' and '-'", "'a/../../b'"),
+    ),
+    # MLflow refuses a logged model named with a '.': the run failed after every model had trained
+    # ("tracking store ... failed while logging model lgbm.v2", exit 3)
+    Bad(
+        "model-name-with-a-dot",
+        _set("challengers.0.name", "lgbm.v2"),
+        (
+            "challengers[0].name: a model's name is letters, digits, '_' and '-', starting with a "
+            "letter or digit; got 'lgbm.v2': MLflow refuses '.' in a logged model's name; use '-' "
+            "or '_' instead",
+        ),
+    ),
+    Bad(
+        "champion-name-with-a-dot",
+        _set("champion.name", "xgb.2024"),
+        ("champion.name: a model's name is letters", "got 'xgb.2024'"),
+    ),
+    # a name with a line break broke the one-line error quoting it in two ("error: column not in
+    # the data: 'TX" / "error: FRAUD' ..."); an escape sequence was played on the terminal
+    Bad(
+        "column-name-with-a-newline",
+        _set("data.target", "TX\nFRAUD"),
+        (
+            ":6: data.target: 'TX\\nFRAUD' holds the control character '\\n'; a name is one "
+            "line of printable text: remove it",
+        ),
+    ),
+    Bad(
+        "feature-name-with-an-escape",
+        _set("challengers.0.features", ["TX_AMOUNT", "MCC\x1b[2J"]),
+        ("challengers[0].features[1]: 'MCC\\x1b[2J' holds the control character '\\x1b'",),
+    ),
+    Bad(
+        "params-key-with-a-newline",
+        _set("challengers.0.params", {"num_leaves\n": 3}),
+        ("challengers[0].params: the key 'num_leaves\\n' holds the control character '\\n'",),
+    ),
+    Bad(
+        "governance-with-an-escape",
+        _set("governance", {"owner": "first line\x1b[31m"}),
+        (
+            "governance.owner: 'first line\\x1b[31m' holds the control character '\\x1b'; "
+            "remove it (text may hold line breaks and tabs)",
+        ),
     ),
     Bad(
         "credentials-in-tracking-uri",
@@ -608,3 +652,43 @@ def test_a_deleted_experiment_is_refused_before_any_work(
     )
     assert not out.exists()
     assert client.get_experiment(experiment).lifecycle_stage == "deleted"
+
+
+def test_an_escape_in_a_path_is_shown_not_played(tmp_path: Path, sim_parquet: Path) -> None:
+    """The error line writes a control character out: an escape sequence in the name of a file
+    the data's glob matched (clear the screen, here) reached the terminal as is."""
+    import yaml
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "part\x1b[2J.parquet").write_bytes(b"")
+    cfg = sim_config(sim_parquet)
+    cfg["data"]["path"] = str(tmp_path / "d" / "*.parquet")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    line = invoke(["check", str(tmp_path / "c.yaml"), "-q"]).error(2)
+    assert line == (
+        f"error: data.path: {tmp_path}/d/part\\x1b[2J.parquet is empty (0 bytes); regenerate or "
+        "remove it"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (
+            ["check", "/tmp/a\nb.yaml"],
+            "error: CONFIG: '/tmp/a\\nb.yaml' holds the control character '\\n'; remove it",
+        ),
+        (
+            ["run", "c.yaml", "-o", "out\x1b[2J"],
+            "error: --output: 'out\\x1b[2J' holds the control character '\\x1b'; remove it",
+        ),
+        (
+            ["compare", "abc\ndef"],
+            "error: RUN_IDS: 'abc\\ndef' holds the control character '\\n'; remove it",
+        ),
+    ],
+)
+def test_an_argument_with_a_line_break_is_one_line(args: list[str], expect: str) -> None:
+    """A config path pasted with its newline printed 'error: /tmp/a' and 'error: b.yaml: config
+    file not found' (every message quoting it broke in two)."""
+    assert invoke(args).error(2) == expect

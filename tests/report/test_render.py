@@ -18,9 +18,11 @@ from challengers.report.document import (
     Section,
     Table,
     Text,
+    code,
     interval,
     money,
     p_is,
+    plain,
     pvalue,
     signed_money,
 )
@@ -82,8 +84,9 @@ def test_markdown_tables_findings_and_figures() -> None:
     assert "| a | b\\|c |" in md and "| 1<br>[0, 2] | <script> |" in md
     assert "![ROC](plots/roc.png)" in md
     assert (
-        "- **HIGH** [outcomes] **Model <b> wins**: p < 0.05 & more *(metric `roc_auc`; a, b;" in md
-    )
+        "- **HIGH** [outcomes] **Model \\<b> wins**: p \\< 0.05 \\& more *(metric `roc_auc`; a, b;"
+        in md
+    )  # a finding's text is plain: '<b>' is shown, not a tag
     assert '<a id="summary"></a>' in md and "- [Summary](#summary)" in md
 
 
@@ -165,3 +168,77 @@ def test_a_print_not_waited_for_is_stopped_and_its_profile_removed(tmp_path: Pat
     assert not Path(profile.name).exists()
     assert start_pdf(html, tmp_path / "report.pdf").wait() is None
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+# names from the config or the data, each holding marks of the report's inline markup or HTML
+NAMES = [
+    "amt | ratio `x` **bold** & 'q' $x \\ end",
+    "<script>alert(1)</script>",
+    "Région <b>&amp;</b> [bold]x[/]",
+    "`tick",
+    "_day_",
+    "a\\*b*",
+    "[link](http://x)",
+    "# not a heading",
+    "1. not a list",
+    "- not an item",
+    "> not a quote",
+]
+
+
+def _named(name: str) -> Document:
+    finding = Finding("drift-x", "medium", "drift", f"Feature '{name}' shifts", f"PSI of {name}")
+    blocks = [
+        Text(f"**Reads** {code(name)} and {plain(name)}."),
+        Heading(plain(name)),
+        Bullets([plain(name)]),
+        Table(["feature", "value"], [[code(name), plain(name)]]),
+        Findings([finding]),
+    ]
+    return Document("r", "s", [Section("summary", "Summary", blocks)])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_names_are_shown_as_given_in_html_and_markdown(name: str, tmp_path: Path) -> None:
+    """A feature named 'amt `x` **bold**' read 'amt <code>x</code> <strong>bold</strong>' in
+    report.html, and report.md passed '<b>' and '[link](...)' through as HTML and a link: the
+    names went into the inline markup as marks. The Markdown is read back by a CommonMark
+    renderer (markdown-it, with GFM tables): both reports show each name as given."""
+    from html import escape
+
+    from markdown_it import MarkdownIt
+
+    shown = escape(name, quote=False)
+    from_md = MarkdownIt("commonmark").enable("table").render(to_markdown(_named(name)))
+    for html in (to_html(_named(name), base=tmp_path), from_md):
+        assert f"<strong>Reads</strong> <code>{shown}</code> and {shown}." in html
+        assert f"<h3>{shown}</h3>" in html and f"<li>{shown}</li>" in html
+        assert f"<td><code>{shown}</code></td>" in html and f"<td>{shown}</td>" in html
+        assert f"Feature '{shown}' shifts" in html.replace("&#x27;", "'")
+        assert f"PSI of {shown}" in html
+
+
+def test_a_control_character_in_a_value_is_written_out() -> None:
+    """A segment's value holding an escape sequence: report.md played it on a terminal (cat)."""
+    md = to_markdown(_named("red\x1b[31m"))
+    assert "\x1b" not in md and "red\\\\x1b\\[31m" in md
+    assert inline(plain("red\x1b[31m")) == "red\\x1b[31m"
+
+
+def test_a_long_name_can_break_in_a_table(tmp_path: Path) -> None:
+    """A table is as wide as its longest word: a 300-character feature name made the drift
+    table 2,300 px wide and the PDF cut it, and every column after it, at the page's edge. Words
+    past 40 characters get a break opportunity every 20; short ones, numbers and tags stay."""
+    import re
+
+    name = "L" * 300
+    doc = Document(
+        "r", "s", [Section("s", "S", [Table(["feature", "PSI"], [[plain(name), "0.3"]])])]
+    )
+    html = to_html(doc, base=tmp_path)
+    (cell,) = re.findall(r"<td>(L[^/]*?)</td>", html)
+    assert cell == "<wbr>".join(["L" * 20] * 15) and "<td>0.3</td>" in html
+    assert re.sub("<wbr>", "", cell) == name
+    table = Table(["a"], [[plain("&" * 40)]])  # 40 characters, an entity counted as one
+    short = to_html(Document("r", "s", [Section("s", "S", [table])]), base=tmp_path)
+    assert "<wbr>" not in short and "<td>" + "&amp;" * 40 + "</td>" in short

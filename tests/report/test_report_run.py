@@ -388,3 +388,49 @@ def test_no_plots_where_the_environment_turns_them_off(
     assert result.notes == [NO_PLOTS_NOTE]
     assert "![" not in (tmp_path / "report.md").read_text()
     assert "<img" not in (tmp_path / "report.html").read_text()
+
+
+def test_names_from_the_data_are_drawn_as_given(
+    run: tuple[ExperimentResult, Path, str], tmp_path: Path
+) -> None:
+    """Segment values and feature names are the data's: '$10-$20' was drawn as TeX (italics),
+    a value TeX cannot parse ended the run with a traceback at the plots, a 300-character name
+    squeezed the axes away, and a name in a script the fonts lack printed a warning per
+    character and figure on the terminal (24 lines for one column name)."""
+    import copy
+    import warnings
+
+    result = copy.deepcopy(run[0])
+    result.notes = []
+    column = result.segments[0]
+    values = ["$10-$20", "a $\\frac{x$ b", "東京", "L" * 300]
+    column.column = "band $ [USD]"
+    for row, value in zip(column.rows, values, strict=False):
+        row.value = value
+    assert result.explanations is not None
+    for m in result.explanations.models:
+        m.features = ["時間 $x$", *m.features[1:]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = write_plots(result, tmp_path / "plots")
+    assert {"segments", "contributions"} <= set(written)
+    assert not [w for w in caught if "Glyph" in str(w.message) or "Tight layout" in str(w.message)]
+    from matplotlib import font_manager, ft2font
+
+    fonts = font_manager.fontManager.ttflist
+    if not any(ord("東") in ft2font.FT2Font(f.fname).get_charmap() for f in fonts):
+        assert result.notes == [
+            "the plots draw 東 京 時 間 as empty boxes (no installed font has them); the report's "
+            "tables and comparison.json name them as given"
+        ]
+    fig = plots.segments(result)
+    drawn = [t._preprocess_math(t.get_text()) for t in fig.axes[0].get_xticklabels()]
+    shown = [*values[:3], "L" * 39 + "…"]
+    assert drawn[: len(values)] == [(v, False) for v in shown][: len(column.rows)]
+    assert (
+        fig.axes[0]
+        .title._preprocess_math(fig.axes[0].title.get_text())[0]
+        .startswith("band $ [USD]: ")
+    )
+    ticks = plots.contributions(result).axes[0].get_yticklabels()
+    assert ("時間 $x$", False) in [t._preprocess_math(t.get_text()) for t in ticks]

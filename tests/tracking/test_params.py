@@ -31,3 +31,15 @@ def test_a_longer_list_keeps_whole_names_and_counts_the_rest(width: int, count: 
     # as many as fit beside the widest count of the rest: one more name would not have
     widest = len(f",... (+{count} more: {WHOLE})")
     assert len(head) + 1 + len(names[len(kept)]) + 1 + widest > PARAM_CHARS
+
+
+def test_a_name_holding_a_comma_is_one_name_of_the_list() -> None:
+    """A pure anomaly detector may read a column named 'nb,tx' (only the tree libraries refuse a
+    comma): its features param read 'IS_ONLINE,nb,tx,MCC', four names for three. Quoted as in
+    CSV, the param reads back as the model's list."""
+    import csv
+
+    names = ["IS_ONLINE", "nb,tx", 'say "hi"', " padded", "MCC"]
+    text = listed(names, WHOLE)
+    assert text == 'IS_ONLINE,"nb,tx","say ""hi"""," padded",MCC'
+    assert next(csv.reader([text])) == names
