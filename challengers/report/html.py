@@ -74,6 +74,8 @@ p.recommendation { margin-top: 6px; }
   section:first-of-type { break-before: auto; }
   figure, tr, ul.findings li { break-inside: avoid; }
   .table-wrap { overflow: visible; }
+  table { font-size: 11.5px; }
+  th, td { padding: 3px 6px; }
 }
 """
 
@@ -111,8 +113,10 @@ def _cell(text: str) -> str:
 
 # a run of more than LONG characters without a space (a feature's name, a segment's value): a
 # table is as wide as its longest word, and the PDF cut a 300-character name's table, and every
-# column after it, at the page's edge (the screen scrolls it)
-LONG, CHUNK = 40, 20
+# column after it, at the page's edge (the screen scrolls it). A word past SHORT characters may
+# also break after each '_' (TERMINAL_ID_amount_max_28d): the demo's SHAP table was 959 px at
+# the PDF's 705, and Chromium shrank every page of the report to fit it (body text 7.5 pt)
+LONG, CHUNK, SHORT = 40, 20, 16
 _TAG = re.compile(r"(<[^>]*>)")
 _UNIT = re.compile(r"&[#\w]+;|.", re.S)  # an entity is one character
 
@@ -133,13 +137,24 @@ def _break_words(text: str) -> str:
             continue
         if len(word) > LONG:
             out.append(
-                "<wbr>".join("".join(word[i : i + CHUNK]) for i in range(0, len(word), CHUNK))
+                "<wbr>".join(
+                    _after_underscores(word[i : i + CHUNK]) for i in range(0, len(word), CHUNK)
+                )
             )
+        elif len(word) > SHORT:
+            out.append(_after_underscores(word))
         else:
             out.append("".join(word))
         out.append(unit)
         word = []
     return "".join(out)[:-1]
+
+
+def _after_underscores(units: list[str]) -> str:
+    """``units`` joined, a break opportunity after each '_' but a last one."""
+    return "".join(
+        u + "<wbr>" if u == "_" and i < len(units) - 1 else u for i, u in enumerate(units)
+    )
 
 
 def _table(block: Table) -> str:

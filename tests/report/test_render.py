@@ -242,3 +242,15 @@ def test_a_long_name_can_break_in_a_table(tmp_path: Path) -> None:
     table = Table(["a"], [[plain("&" * 40)]])  # 40 characters, an entity counted as one
     short = to_html(Document("r", "s", [Section("s", "S", [table])]), base=tmp_path)
     assert "<wbr>" not in short and "<td>" + "&amp;" * 40 + "</td>" in short
+
+
+def test_an_identifier_breaks_after_its_underscores(tmp_path: Path) -> None:
+    """TERMINAL_ID_amount_max_28d: a break opportunity after each '_' (not a last one), where a
+    word past 16 characters holds one; short names stay whole."""
+    table = Table(["rank", "model"], [["1", plain("TERMINAL_ID_amount_max_28d (6.3%)")]])
+    html = to_html(Document("r", "s", [Section("s", "S", [table])]), base=tmp_path)
+    assert "<td>TERMINAL_<wbr>ID_<wbr>amount_<wbr>max_<wbr>28d (6.3%)</td>" in html
+    short = Table(["a"], [[plain("IS_ONLINE_FLAG_1")]])  # 16 characters
+    assert "<td>IS_ONLINE_FLAG_1</td>" in to_html(
+        Document("r", "s", [Section("s", "S", [short])]), base=tmp_path
+    )

@@ -434,3 +434,25 @@ def test_names_from_the_data_are_drawn_as_given(
     )
     ticks = plots.contributions(result).axes[0].get_yticklabels()
     assert ("時間 $x$", False) in [t._preprocess_math(t.get_text()) for t in ticks]
+
+
+def test_the_pdf_prints_at_full_size(run: tuple[ExperimentResult, Path, str]) -> None:
+    """Chromium shrinks every page of a print to fit its widest element: the SHAP table of long
+    feature names (959 px at the 705 px of a page) printed the whole report at 77%, its body
+    text in 7.5 pt. Tables print tighter and such names break after their underscores: the
+    section titles (21 px) print at 15.75 pt."""
+    import pypdf
+
+    from challengers.report.pdf import browser
+
+    if browser() is None:
+        pytest.skip("no headless Chromium on PATH: the run printed no PDF")
+    sizes: set[float] = set()
+
+    def seen(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
+        if text.strip():
+            sizes.add(round(size * cm[0] * tm[0], 2))
+
+    for page in pypdf.PdfReader(run[1] / "report.pdf").pages:
+        page.extract_text(visitor_text=seen)
+    assert 15.75 in sizes, sorted(sizes)
