@@ -124,7 +124,7 @@ def write_test_outputs(
             sample = rows.with_columns(pl.Series("score", f.scores[at]))
             directory = out / "models" / f.plan.name
             directory.mkdir(parents=True, exist_ok=True)
-            write_atomic(directory / "scores_sample.csv", sample.write_csv())
+            write_atomic(directory / "scores_sample.csv", spreadsheet_safe(sample).write_csv())
 
 
 def write_outputs(
@@ -168,6 +168,29 @@ def resolved_config(cfg: ExperimentConfig) -> dict[str, Any]:
 P = ParamSpec("P")
 
 SCORES_SAMPLE_ROWS = 5_000  # test rows whose scores each child run keeps (seeded)
+
+# what a spreadsheet reads as the start of a formula in a cell (OWASP's CSV injection list)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with each text value that a spreadsheet would run as a formula (an entity id
+    '=HYPERLINK(...)' from the delivered data, opened in Excel by the validator) prefixed with a
+    quote, which shows it as text; numbers and other values as they are."""
+    texts = [c for c, t in frame.schema.items() if t in (pl.String, pl.Categorical)]
+    return frame.with_columns(
+        pl.when(_formula_like(pl.col(c).cast(pl.String)))
+        .then(pl.lit("'") + pl.col(c).cast(pl.String))
+        .otherwise(pl.col(c).cast(pl.String))
+        .alias(c)
+        for c in texts
+    )
+
+
+def _formula_like(text: pl.Expr) -> pl.Expr:
+    return pl.any_horizontal(text.str.starts_with(start) for start in FORMULA_STARTS).fill_null(
+        False
+    )
 
 
 def _with_gc_frozen(log: Callable[P, None]) -> Callable[P, None]:

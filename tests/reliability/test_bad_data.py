@@ -825,3 +825,27 @@ def test_budgets_the_test_window_makes_degenerate_are_notes_before_the_run(
     assert "! evaluation.metrics entity_precision_at_100000: k = 100000 is more than any" in found
     assert "every entity is alerted each day, and the figure is their frauds over k" in found
     assert "says little" not in notes(["pr_auc", "precision_at_alerts@0.05", "recall_at_fpr@0.01"])
+
+
+def test_entity_ids_that_read_as_formulas_are_text_in_the_scores_sample(
+    tmp_path: Path, sim_frame: pl.DataFrame, store: str
+) -> None:
+    """scores_sample.csv is opened in a spreadsheet: an entity id '=HYPERLINK(...)' from the
+    delivered data was written as is, a formula Excel runs (CSV injection). Such values are
+    written with a quote before them; the others as they are."""
+    evil = pl.lit("=HYPERLINK(") + pl.col("CUSTOMER_ID").cast(pl.String) + pl.lit(")")
+    ids = pl.when(pl.col("CUSTOMER_ID") % 2 == 0).then(evil)
+    data = tmp_path / "data.parquet"
+    sim_frame.with_columns(
+        ids.otherwise(pl.col("CUSTOMER_ID").cast(pl.String)).alias("CUSTOMER_ID")
+    ).write_parquet(data)
+    config = tmp_path / "experiment.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(data), sort_keys=False))
+    outcome = invoke(["run", config, "-o", tmp_path / "out", "--tracking-uri", store, "-q"])
+    assert outcome.code == 0, outcome.stderr
+    samples = sorted((tmp_path / "out" / "models").glob("*/scores_sample.csv"))
+    assert samples
+    for sample in samples:
+        entities = pl.read_csv(sample, infer_schema=False)["CUSTOMER_ID"].to_list()
+        formulas = [e for e in entities if e.startswith("'=HYPERLINK(")]
+        assert formulas and len(formulas) + sum(e.isdigit() for e in entities) == len(entities)
