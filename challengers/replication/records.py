@@ -160,6 +160,7 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
         )
     if run.deleted:  # MLflow's UI hides it: said wherever it is shown
         notes.append(run.deleted_note(uri))
+    children = read_children(uri, run)
     models = [
         LoggedModel(
             name=c.tags.get("model", c.name),  # run names say the role: "challenger: lgbm"
@@ -170,7 +171,12 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
             metrics=c.metrics,
             tags=c.tags,
         )
-        for c in read_children(uri, run)
+        for c in children
+    ]
+    notes += [
+        f"model '{m.name}': " + c.deleted_note(uri, ", its logged values are read all the same")
+        for m, c in zip(models, children, strict=True)
+        if c.deleted and not run.deleted  # a deleted parent's note says it for all
     ]
     return LoggedRun(run, models, notes)
 

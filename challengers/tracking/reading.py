@@ -146,16 +146,25 @@ def _every_experiment(client: Any) -> list[Any]:
 
 
 def read_children(uri: str, parent: StoredRun) -> list[StoredRun]:
-    """The child runs (one per model) of a parent run, in the order they were logged."""
+    """The child runs (one per model) of a parent run, in the order they were logged; deleted
+    ones included and marked (MLflow keeps their record: left out, `compare` showed the run
+    without that model, and `replicate` said the model was 'not in the logged run')."""
+    from mlflow.entities import ViewType
+
     client = _client(uri)
     experiment = client.get_run(parent.run_id).info.experiment_id
     runs = client.search_runs(
         [experiment],
         filter_string=f"tags.`mlflow.parentRunId` = '{parent.run_id}'",
+        run_view_type=ViewType.ALL,
         max_results=1000,
         order_by=["attributes.start_time ASC"],
     )
-    return [_stored(r, parent.experiment) for r in runs]
+    children = [_stored(r, parent.experiment) for r in runs]
+    for child, run in zip(children, runs, strict=True):
+        if run.info.lifecycle_stage == "deleted":
+            child.deleted = "run"
+    return children
 
 
 def read_artifact_text(uri: str, run_id: str, path: str) -> str | None:

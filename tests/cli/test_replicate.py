@@ -439,6 +439,38 @@ def test_a_deleted_run_is_said_so_by_id_and_prefix_and_not_replicated(
     assert not out.exists()
 
 
+def test_a_deleted_model_run_is_shown_compared_and_said_so(logged: Logged, tmp_path: Path) -> None:
+    """A model's child run deleted in the store: compare showed the run without that model, and
+    replicate said 'xgb: in the replication, not in the logged run' (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    child = _client(uri).search_runs(
+        [_client(uri).get_run(logged.original).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'xgb'",
+    )[0]
+    _client(uri).delete_run(child.info.run_id)
+    note = (
+        f"! model 'xgb': run {child.info.run_id} is deleted in the tracking store {uri}, its "
+        "logged values are read all the same; restore it with `MLFLOW_TRACKING_URI="
+        f"{uri} mlflow runs restore --run-id {child.info.run_id}`"
+    )
+    shown = runner.invoke(
+        app, ["compare", logged.original, "--tracking-uri", uri], env={"COLUMNS": "300"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert " ".join(shown.stdout.split()).startswith(note)
+    assert "challenger · xgboost" in shown.stdout
+    again = runner.invoke(
+        app,
+        ["replicate", logged.original, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    words = " ".join(again.stdout.split())
+    assert note in words
+    assert "for 3 models" in words and "not in the logged run" not in words
+
+
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
