@@ -26,7 +26,13 @@ from challengers.pipeline.run import run_experiment
 from challengers.progress import Progress
 from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
-from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
+from challengers.replication.records import (
+    FINGERPRINT_ARTIFACT,
+    RESOLVED_ARTIFACT,
+    TIMING_KEYS,
+    RunRecord,
+    load_record,
+)
 from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by, run_tags
 from challengers.tuning.records import validation_metrics
 
@@ -185,6 +191,9 @@ def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[
 
     def verify(prepared: Prepared) -> None:
         logged, now = record.fingerprint, prepared.data_print
+        if logged is None and record.fingerprint_lost:
+            _check_digest_only(record, prepared, data_path, notes)
+            return
         if logged is None or now is None or logged.algorithm != ALGORITHM:
             # an older run: its digest was computed another way and cannot be compared
             notes.append(
@@ -208,6 +217,31 @@ def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[
         )
 
     return verify
+
+
+def _check_digest_only(
+    record: RunRecord, prepared: Prepared, data_path: str, notes: list[str]
+) -> None:
+    """The run's fingerprint.json is gone from its artifacts or cut short on disk, but its
+    ``data_fingerprint`` tag holds the digest: the data must still have it. Without this, a
+    changed file was replicated with a note that the data 'was not verified', and the
+    replication could say 'identical'."""
+    lost = f"the run's {FINGERPRINT_ARTIFACT} {record.fingerprint_lost}"
+    if prepared.fingerprint == record.data_fingerprint:
+        notes.append(f"{lost}: the data was checked against its data_fingerprint tag, the same")
+        return
+    raise DataError(
+        "\n".join(
+            [
+                _mismatch_head(record, prepared, data_path),
+                f"  which rows and columns differ cannot be said: {lost} (or the run was made "
+                "by a release that fingerprinted the data otherwise)",
+                "  nothing was re-run: restore the data the run used (and the run's "
+                f"{FINGERPRINT_ARTIFACT}, to see what differs), or evaluate this data with "
+                "`challenge run`",
+            ]
+        )
+    )
 
 
 def _mismatch_head(record: RunRecord, prepared: Prepared, data_path: str) -> str:

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from challengers.errors import ConfigError
+from challengers.errors import ConfigError, first_line
 from challengers.evaluation.metrics import parse_metric
 from challengers.files import write_atomic, write_json
 from challengers.replication.fingerprint import DataFingerprint
@@ -137,6 +137,9 @@ class RunRecord(LoggedRun):
     config_resolved: str | None = None
     config_text: str | None = None
     fingerprint: DataFingerprint | None = None
+    # why ``fingerprint`` is None for a run that logged one: "is missing from its artifacts",
+    # "is unreadable (...)"; the data is then checked against the data_fingerprint tag alone
+    fingerprint_lost: str = ""
 
     @property
     def config_file(self) -> str | None:
@@ -187,15 +190,7 @@ def load_record(uri: str, run_id: str) -> RunRecord:
     logged = load_run(uri, run_id)
     if logged.run.deleted:
         raise ConfigError(logged.run.deleted_note(uri, ", so it is not replicated"))
-    fingerprint_text = read_artifact_text(uri, logged.run_id, FINGERPRINT_ARTIFACT)
-    fingerprint = None
-    if fingerprint_text is not None:
-        try:
-            fingerprint = DataFingerprint.from_json(json.loads(fingerprint_text))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"run {logged.run_id}: {FINGERPRINT_ARTIFACT} is unreadable ({exc})"
-            ) from exc
+    fingerprint, lost = _read_fingerprint(uri, logged.run_id)
     return RunRecord(
         run=logged.run,
         models=logged.models,
@@ -203,4 +198,18 @@ def load_record(uri: str, run_id: str) -> RunRecord:
         config_resolved=read_artifact_text(uri, logged.run_id, RESOLVED_ARTIFACT),
         config_text=read_artifact_text(uri, logged.run_id, CONFIG_ARTIFACT),
         fingerprint=fingerprint,
+        fingerprint_lost=lost if logged.run.tags.get("data_fingerprint") else "",
     )
+
+
+def _read_fingerprint(uri: str, run_id: str) -> tuple[DataFingerprint | None, str]:
+    """The run's logged fingerprint, or None and why: missing, or unreadable (a file cut short
+    on disk: its data is still checked against the run's data_fingerprint tag, where the run
+    was refused with no way to go on)."""
+    text = read_artifact_text(uri, run_id, FINGERPRINT_ARTIFACT)
+    if text is None:
+        return None, "is missing from its artifacts"
+    try:
+        return DataFingerprint.from_json(json.loads(text)), ""
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, f"is unreadable ({type(exc).__name__}: {first_line(exc, limit=80)})"

@@ -177,6 +177,53 @@ def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged, tmp_
     assert "Challenger" not in result.output  # stopped before any training
 
 
+def test_altered_data_is_caught_by_the_digest_when_fingerprint_json_is_lost(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """The run's fingerprint.json deleted (or cut short) on disk: the changed data was replicated
+    with a note that it 'was not verified' (exit 0, 'identical' where the change missed the
+    models), though the run's data_fingerprint tag holds the digest (a truncated one was refused,
+    'unreadable', with no way on)."""
+    location = Path(_client(logged.uri).get_run(logged.original).info.artifact_uri)
+    logged_print = location / "fingerprint.json"
+    kept_print, kept_data = logged_print.read_bytes(), logged.data.read_bytes()
+    frame = pl.read_parquet(logged.data)
+    row = frame.height // 2
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == row)
+        .then(pl.col("TX_AMOUNT") + 0.01)
+        .otherwise(pl.col("TX_AMOUNT"))
+        .alias("TX_AMOUNT")
+    ).write_parquet(logged.data)
+    outcomes = []
+    try:
+        for lost, damage in (
+            ("is missing from its artifacts", logged_print.unlink),
+            (
+                "is unreadable (JSONDecodeError: Unterminated string starting at: line 2 column 3 "
+                "(char 4))",
+                lambda: logged_print.write_bytes(kept_print[:10]),
+            ),
+        ):
+            damage()
+            args = ["replicate", logged.original, "--tracking-uri", logged.uri, "-q"]
+            outcomes.append((lost, runner.invoke(app, [*args, "-o", str(tmp_path / "r")])))
+    finally:
+        logged_print.write_bytes(kept_print)
+        logged.data.write_bytes(kept_data)
+    for lost, outcome in outcomes:
+        assert outcome.exit_code == 2, outcome.output
+        lines = outcome.stderr.splitlines()
+        assert lines[0].startswith(f"error: data fingerprint mismatch: {logged.data} is not the ")
+        assert lines[1:] == [
+            f"error:   which rows and columns differ cannot be said: the run's fingerprint.json "
+            f"{lost} (or the run was made by a release that fingerprinted the data otherwise)",
+            "error:   nothing was re-run: restore the data the run used (and the run's "
+            "fingerprint.json, to see what differs), or evaluate this data with `challenge run`",
+        ]
+    assert not (tmp_path / "r" / "comparison.json").exists()
+
+
 def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
     """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
     client = _client(logged.uri)
