@@ -302,12 +302,44 @@ def _open_store(mlflow: Any, uri: str) -> None:
             try:
                 _first_read(mlflow, uri)
             except Exception as exc:
+                said = _schema_problem(mlflow, uri) or first_line(exc, limit=300)
                 raise EnvironmentFailure(
-                    f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
+                    f"tracking store {scrub(uri)} cannot be opened: {said}"
                 ) from exc
         if new is not None:
             keep_template(new)
     _opened.add(uri)
+
+
+def _schema_problem(mlflow: Any, uri: str) -> str | None:
+    """What is wrong with a local sqlite store's schema, with the fix; None where its revision
+    is not what stops MLflow. MLflow calls any revision but its own 'out-of-date' and says to run
+    `mlflow db upgrade`, which fails on a store a newer MLflow made or upgraded (and its
+    message, cut to one line, ended at 'please consult your databa')."""
+    path = _sqlite_file(uri)
+    found = _read_row(path, "SELECT version_num FROM alembic_version") if path else None
+    known = _known_revisions(mlflow)
+    if not found or not known or found[0] in (None, ""):
+        return None
+    revision, version = str(found[0]), getattr(mlflow, "__version__", "?")
+    if revision not in known:
+        return (
+            f"its schema (revision {revision}) is not one MLflow {version} knows: a newer MLflow "
+            "made or upgraded it (or it is not MLflow's); open it with that MLflow release, or "
+            "pass --tracking-uri another store"
+        )
+    upgrade = shlex.join(["mlflow", "db", "upgrade", uri])
+    return (
+        f"its schema (revision {revision}) is older than MLflow {version}'s; back the file up, "
+        f"then upgrade it with `{upgrade}`"
+    )
+
+
+def _known_revisions(mlflow: Any) -> frozenset[str]:
+    """The schema revisions of the installed MLflow: its migration scripts are named
+    ``<revision>_<what it does>.py``."""
+    scripts = Path(mlflow.__file__).parent / "store" / "db_migrations" / "versions"
+    return frozenset(p.name.split("_", 1)[0] for p in scripts.glob("*_*.py"))
 
 
 def _first_read(mlflow: Any, uri: str) -> None:

@@ -333,5 +333,8 @@ def test_a_store_mlflow_cannot_open_stops_the_run_before_training(
     out = tmp_path / "out"
     # a process of its own: this one has the store open and cached (MLflow caches it per URI)
     outcome = run_process(["run", config, "-o", out, "--tracking-uri", uri, "-q"], cwd=tmp_path)
-    outcome.error(3, f"tracking store {uri} cannot be opened: Detected out-of-date database schema")
+    outcome.error(
+        3,
+        f"tracking store {uri} cannot be opened: its schema (revision 0000dead) is not one MLflow",
+    )
     assert not (out / "models").exists()

@@ -1,0 +1,60 @@
+"""A sqlite store whose schema is not the installed MLflow's: one line that says which way it is
+off and the fix (MLflow calls every other revision 'out-of-date' and says to upgrade it)."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from challengers.errors import EnvironmentFailure
+from challengers.tracking import open_mlflow
+
+
+def _mark(uri: str, revision: str) -> None:
+    with contextlib.closing(sqlite3.connect(uri.removeprefix("sqlite:///"))) as db:
+        db.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+        db.commit()
+
+
+def _mlflow_version() -> str:
+    import mlflow
+
+    return str(mlflow.__version__)
+
+
+def test_a_store_of_a_newer_mlflow_is_not_told_to_upgrade(tracking_uri: str) -> None:
+    """'Detected out-of-date database schema ... run mlflow db upgrade', which fails on it."""
+    _mark(tracking_uri, "ffffffffffff")
+    with pytest.raises(EnvironmentFailure) as refused:
+        open_mlflow(tracking_uri)
+    assert str(refused.value) == (
+        f"tracking store {tracking_uri} cannot be opened: its schema (revision ffffffffffff) is "
+        f"not one MLflow {_mlflow_version()} knows: a newer MLflow made or upgraded it (or it is "
+        "not MLflow's); open it with that MLflow release, or pass --tracking-uri another store"
+    )
+
+
+def test_a_store_of_an_older_mlflow_is_told_the_whole_upgrade_command(
+    tmp_path: Path, empty_store: Path
+) -> None:
+    """MLflow's own message, cut to one line, ended at 'please consult your databa'."""
+    import mlflow
+
+    older = "1b5f0d9ad7c1"  # an MLflow 2 revision (params longer than 500 characters)
+    scripts = Path(mlflow.__file__).parent / "store" / "db_migrations" / "versions"
+    assert any(p.name.startswith(f"{older}_") for p in scripts.iterdir())
+    store = tmp_path / "my store.db"  # a space: the command quotes it
+    shutil.copyfile(empty_store, store)
+    uri = f"sqlite:///{store}"
+    _mark(uri, older)
+    with pytest.raises(EnvironmentFailure) as refused:
+        open_mlflow(uri)
+    assert str(refused.value) == (
+        f"tracking store {uri} cannot be opened: its schema (revision {older}) is older than "
+        f"MLflow {_mlflow_version()}'s; back the file up, then upgrade it with "
+        f"`mlflow db upgrade 'sqlite:///{store}'`"
+    )
