@@ -149,13 +149,7 @@ class RunRecord(LoggedRun):
 def load_run(uri: str, run_id: str) -> LoggedRun:
     """A parent run and its model runs; a model run's id is followed to its parent."""
     require_store(uri)
-    run = read_run(uri, run_id)
-    notes = []
-    if run.parent_id:
-        notes.append(
-            f"{run_id} is the model run '{run.name}'; using its parent run {run.parent_id}"
-        )
-        run = read_run(uri, run.parent_id)
+    run, notes = _top_run(uri, read_run(uri, run_id), run_id)
     if run.tags.get("role") != "experiment":
         raise ConfigError(
             f"run {run.run_id} was not logged by `challenge run` (no tag role=experiment); give "
@@ -182,6 +176,29 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
         if c.deleted and not run.deleted  # a deleted parent's note says it for all
     ]
     return LoggedRun(run, models, notes)
+
+
+MAX_NESTING = 4  # a run, a model run, a tuning trial: deeper is a loop in edited tags
+
+
+def _top_run(uri: str, run: StoredRun, given: str) -> tuple[StoredRun, list[str]]:
+    """The `challenge run` parent above ``run`` (a model run, or a tuning trial under one), and
+    the note saying so: a trial's id went up one level only, to its model run, refused as 'not
+    logged by `challenge run`'."""
+    chain: list[StoredRun] = []
+    while run.parent_id and len(chain) < MAX_NESTING:
+        chain.append(run)
+        run = read_run(uri, run.parent_id)
+    if not chain:
+        return run, []
+    if len(chain) == 1:
+        return run, [
+            f"{given} is the model run '{chain[0].name}'; using its parent run {run.run_id}"
+        ]
+    return run, [
+        f"{given} is the run '{chain[0].name}' inside the model run '{chain[-1].name}' "
+        f"({chain[-1].run_id}); using their parent run {run.run_id}"
+    ]
 
 
 def load_record(uri: str, run_id: str) -> RunRecord:

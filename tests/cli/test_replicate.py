@@ -441,6 +441,30 @@ def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
     assert f"using its parent run {logged.original}" in result.output
 
 
+def test_a_tuning_trial_id_is_followed_to_the_challenge_run(logged: Logged, tmp_path: Path) -> None:
+    """A trial's run sits under its model run (tracking/writing.py's nested runs): its id went up
+    one level and was refused, 'run <model run> was not logged by `challenge run`'."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = _client(uri)
+    experiment = client.get_run(logged.original).info.experiment_id
+    model = client.search_runs(
+        [experiment], f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'lgbm'"
+    )[0]
+    trial = client.create_run(
+        experiment,
+        run_name="lgbm-trial-003",
+        tags={"mlflow.parentRunId": model.info.run_id, "trial": "3"},
+    ).info.run_id
+    client.set_terminated(trial, "FINISHED")
+    shown = runner.invoke(app, ["compare", trial, "--tracking-uri", uri], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == (
+        f"! {trial} is the run 'lgbm-trial-003' inside the model run 'challenger: lgbm' "
+        f"({model.info.run_id}); using their parent run {logged.original}"
+    )
+
+
 def test_replicate_into_an_earlier_run_suggests_what_replicate_takes(logged: Logged) -> None:
     """It said 'or add --resume to continue that run': replicate has no --resume."""
     run_dir = logged.directory / "run"
