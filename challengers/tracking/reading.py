@@ -74,6 +74,7 @@ def _client(uri: str) -> Any:
 
 
 RUN_ID_PREFIX = re.compile(r"[0-9a-f]{6,31}")  # MLflow's ids are 32 hex digits
+HEX = re.compile(r"[0-9a-fA-F]{6,32}")
 
 
 def read_run(uri: str, run_id: str) -> StoredRun:
@@ -110,6 +111,9 @@ def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
     'not found' by its first characters, and found by its whole id."""
     from mlflow.entities import ViewType
 
+    if HEX.fullmatch(run_id):  # MLflow's ids are lower case; one pasted in upper case (a
+        # report, a spreadsheet) was 'not found' though the store holds it
+        run_id = run_id.lower()
     if not RUN_ID_PREFIX.fullmatch(run_id):
         return run_id
     client = client or _client(uri)
