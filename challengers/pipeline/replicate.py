@@ -27,6 +27,7 @@ from challengers.progress import Progress
 from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
 from challengers.replication.records import (
+    CONFIG_ARTIFACT,
     FINGERPRINT_ARTIFACT,
     RESOLVED_ARTIFACT,
     TIMING_KEYS,
@@ -134,7 +135,13 @@ def rebuild_config(record: RunRecord) -> tuple[ExperimentConfig, list[str]]:
             )
     elif text_cfg is not None:
         cfg = text_cfg
-        notes.append("no resolved config logged: replaying the config as written")
+        notes.append(
+            f"{RESOLVED_ARTIFACT} was deleted from the run's artifacts ({FINGERPRINT_ARTIFACT}, "
+            f"logged with it, is there): replaying the config as written ({CONFIG_ARTIFACT}) "
+            "with this release's defaults"
+            if _configs_were_logged(record)
+            else "no resolved config logged: replaying the config as written"
+        )
     else:
         raise ConfigError(no_config(record))
     if record.config_hash and cfg.fingerprint() != record.config_hash:
@@ -157,16 +164,29 @@ def no_config(record: RunRecord, uri: str | None = None, given_uri: str | None =
             f"run {rid} did not finish (status {status}{why}): it logged no config to replay; "
             f"{_instead(record, uri, given_uri)}"
         )
+    where = scrub(record.run.artifact_uri) or "the store's artifact location"
     if uri is not None and not has_artifacts(uri, rid):
-        where = scrub(record.run.artifact_uri) or "the store's artifact location"
         return (
             f"run {rid} has no logged config: its artifacts are missing at {where} (moved or "
             "deleted); put them back there, or re-run it with `challenge run`"
+        )
+    if _configs_were_logged(record):
+        return (
+            f"run {rid} has no logged config: {RESOLVED_ARTIFACT} and {CONFIG_ARTIFACT} were "
+            f"deleted from its artifacts at {where} ({FINGERPRINT_ARTIFACT}, logged with them, is "
+            "there); put them back there, or re-run it with `challenge run`"
         )
     return (
         f"run {rid} has no logged config ({RESOLVED_ARTIFACT}); it was made by a release of "
         "challenge that did not record one: re-run it with `challenge run`"
     )
+
+
+def _configs_were_logged(record: RunRecord) -> bool:
+    """Whether the run logged its configs: every release that logs the data's fingerprint.json
+    logs them with it, so a run that has it and not them had them deleted (they were said to
+    be 'made by a release of challenge that did not record one')."""
+    return record.fingerprint is not None or record.fingerprint_lost.startswith("is unreadable")
 
 
 def _instead(record: RunRecord, uri: str | None, given_uri: str | None) -> str:

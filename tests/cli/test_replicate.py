@@ -224,6 +224,44 @@ def test_altered_data_is_caught_by_the_digest_when_fingerprint_json_is_lost(
     assert not (tmp_path / "r" / "comparison.json").exists()
 
 
+def test_deleted_config_artifacts_are_said_deleted_not_from_an_older_release(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Both configs deleted from the run's artifacts: 'it was made by a release of challenge that
+    did not record one'; the resolved one alone: 'no resolved config logged'. Every release that
+    logs fingerprint.json logs them with it."""
+    location = Path(_client(logged.uri).get_run(logged.original).info.artifact_uri)
+    resolved, text = location / "config.resolved.yaml", location / "config.yaml"
+    kept = resolved.read_bytes(), text.read_bytes()
+    try:
+        resolved.unlink()
+        replayed = runner.invoke(
+            app,
+            ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path / "a")],
+            env={"COLUMNS": "300"},
+        )
+        text.unlink()
+        refused = runner.invoke(
+            app,
+            ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path / "b")],
+        )
+    finally:
+        resolved.write_bytes(kept[0])
+        text.write_bytes(kept[1])
+    assert replayed.exit_code == 0, replayed.output
+    assert (
+        "! config.resolved.yaml was deleted from the run's artifacts (fingerprint.json, logged "
+        "with it, is there): replaying the config as written (config.yaml) with this release's "
+        "defaults"
+    ) in replayed.stdout.splitlines()
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.strip() == (
+        f"error: run {logged.original} has no logged config: config.resolved.yaml and "
+        f"config.yaml were deleted from its artifacts at {location} (fingerprint.json, logged "
+        "with them, is there); put them back there, or re-run it with `challenge run`"
+    )
+
+
 def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
     """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
     client = _client(logged.uri)
