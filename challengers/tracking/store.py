@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gc
 import importlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -100,6 +103,9 @@ def check_reachable(uri: str, timeout_s: float = 5.0, *, experiment: str | None 
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
             _require_sqlite(target, uri)
+            problem = _schema_problem(uri)
+            if problem:
+                raise EnvironmentFailure(f"tracking store {scrub(uri)} cannot be opened: {problem}")
             if experiment is not None:
                 _require_live(uri, experiment, _sqlite_experiment(target, experiment))
         return
@@ -302,7 +308,7 @@ def _open_store(mlflow: Any, uri: str) -> None:
             try:
                 _first_read(mlflow, uri)
             except Exception as exc:
-                said = _schema_problem(mlflow, uri) or first_line(exc, limit=300)
+                said = _schema_problem(uri) or first_line(exc, limit=300)
                 raise EnvironmentFailure(
                     f"tracking store {scrub(uri)} cannot be opened: {said}"
                 ) from exc
@@ -311,17 +317,18 @@ def _open_store(mlflow: Any, uri: str) -> None:
     _opened.add(uri)
 
 
-def _schema_problem(mlflow: Any, uri: str) -> str | None:
+def _schema_problem(uri: str) -> str | None:
     """What is wrong with a local sqlite store's schema, with the fix; None where its revision
-    is not what stops MLflow. MLflow calls any revision but its own 'out-of-date' and says to run
-    `mlflow db upgrade`, which fails on a store a newer MLflow made or upgraded (and its
-    message, cut to one line, ended at 'please consult your databa')."""
+    is the installed MLflow's (or is not read). MLflow calls any revision but its own
+    'out-of-date' and says to run `mlflow db upgrade`, which fails on a store a newer MLflow made
+    or upgraded (its message, cut to one line, ended at 'please consult your databa'; `challenge
+    ui` added 'is port 5000 free?')."""
     path = _sqlite_file(uri)
     found = _read_row(path, "SELECT version_num FROM alembic_version") if path else None
-    known = _known_revisions(mlflow)
-    if not found or not known or found[0] in (None, ""):
+    known, heads, version = _mlflow_revisions()
+    if not found or not found[0] or not known or str(found[0]) in heads:
         return None
-    revision, version = str(found[0]), getattr(mlflow, "__version__", "?")
+    revision = str(found[0])
     if revision not in known:
         return (
             f"its schema (revision {revision}) is not one MLflow {version} knows: a newer MLflow "
@@ -335,11 +342,29 @@ def _schema_problem(mlflow: Any, uri: str) -> str | None:
     )
 
 
-def _known_revisions(mlflow: Any) -> frozenset[str]:
-    """The schema revisions of the installed MLflow: its migration scripts are named
-    ``<revision>_<what it does>.py``."""
-    scripts = Path(mlflow.__file__).parent / "store" / "db_migrations" / "versions"
-    return frozenset(p.name.split("_", 1)[0] for p in scripts.glob("*_*.py"))
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*[\"']([0-9a-f]+)[\"']", re.MULTILINE)
+
+
+@functools.cache
+def _mlflow_revisions() -> tuple[frozenset[str], frozenset[str], str]:
+    """The schema revisions of the installed MLflow's migration scripts, the newest of them (no
+    script names it as its down_revision) and MLflow's version, read from its files without
+    importing it (the store check runs before MLflow is imported); nothing where not found."""
+    try:
+        spec = importlib.util.find_spec("mlflow")
+        version = importlib.metadata.version("mlflow")
+    except (ImportError, ValueError):
+        return frozenset(), frozenset(), "?"
+    if spec is None or spec.origin is None:
+        return frozenset(), frozenset(), version
+    scripts = Path(spec.origin).parent / "store" / "db_migrations" / "versions"
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for script in scripts.glob("*_*.py"):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for kind, revision in _REVISION.findall(script.read_text(encoding="utf-8")):
+                (downs if kind == "down_revision" else revisions).add(revision)
+    return frozenset(revisions), frozenset(revisions - downs), version
 
 
 def _first_read(mlflow: Any, uri: str) -> None:

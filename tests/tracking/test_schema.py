@@ -58,3 +58,23 @@ def test_a_store_of_an_older_mlflow_is_told_the_whole_upgrade_command(
         f"MLflow {_mlflow_version()}'s; back the file up, then upgrade it with "
         f"`mlflow db upgrade 'sqlite:///{store}'`"
     )
+
+
+def test_the_ui_on_a_store_of_a_newer_mlflow_says_so_before_starting_a_server(
+    tracking_uri: str,
+) -> None:
+    """It started `mlflow server`, which stopped: 'Detected out-of-date database schema ...
+    run mlflow db upgrade ...; is port 5000 free?'."""
+    from typer.testing import CliRunner
+
+    from challengers.cli.main import app
+
+    _mark(tracking_uri, "ffffffffffff")
+    outcome = CliRunner().invoke(app, ["ui", "--tracking-uri", tracking_uri, "--port", "0"])
+    assert outcome.exit_code == 3, outcome.output
+    assert outcome.stderr.strip() == (
+        f"error: tracking store {tracking_uri} cannot be opened: its schema (revision "
+        f"ffffffffffff) is not one MLflow {_mlflow_version()} knows: a newer MLflow made or "
+        "upgraded it (or it is not MLflow's); open it with that MLflow release, or pass "
+        "--tracking-uri another store"
+    )
