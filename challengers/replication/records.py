@@ -158,24 +158,46 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
     if run.deleted:  # MLflow's UI hides it: said wherever it is shown
         notes.append(run.deleted_note(uri))
     children = read_children(uri, run)
-    models = [
-        LoggedModel(
-            name=c.tags.get("model", c.name),  # run names say the role: "challenger: lgbm"
-            role=c.tags.get("role", "?"),
-            kind=c.tags.get("kind", "?"),
-            status=c.tags.get("status", "?"),
-            run_id=c.run_id,
-            metrics=c.metrics,
-            tags=c.tags,
-        )
-        for c in children
-    ]
+    models = [_logged_model(c, notes) for c in children]
     notes += [
         f"model '{m.name}': " + c.deleted_note(uri, ", its logged values are read all the same")
         for m, c in zip(models, children, strict=True)
         if c.deleted and not run.deleted  # a deleted parent's note says it for all
     ]
     return LoggedRun(run, models, notes)
+
+
+def _logged_model(child: StoredRun, notes: list[str]) -> LoggedModel:
+    """A model run as logged; a tag of the model's name, role or status removed from it since is
+    read again from what else the run holds (its name says the role and the model, 'challenger:
+    lgbm'; its MLflow status the outcome), and said. Without it, replicate said 'challenger: lgbm:
+    in the logged run, not in the replication' and 'lgbm: in the replication, not in the logged
+    run', and a status '?' differing from 'ok'."""
+    role, _, name = child.name.partition(": ")
+    fallback = {
+        "model": name if name else child.name,
+        "role": role if name else "?",
+        "status": STATUS_OF_RUN.get(child.status, "?"),
+    }
+    missing = [tag for tag in fallback if tag not in child.tags]
+    if missing:
+        notes.append(
+            f"model run {child.run_id} ('{child.name}') has no tag {', '.join(missing)} (removed "
+            "since it was logged?): read from its run name and status"
+        )
+    tags = {**fallback, **child.tags}
+    return LoggedModel(
+        name=tags["model"],
+        role=tags["role"],
+        kind=child.tags.get("kind", "?"),
+        status=tags["status"],
+        run_id=child.run_id,
+        metrics=child.metrics,
+        tags=child.tags,
+    )
+
+
+STATUS_OF_RUN = {"FINISHED": "ok", "FAILED": "failed"}  # a model run ends as its model did
 
 
 MAX_NESTING = 4  # a run, a model run, a tuning trial: deeper is a loop in edited tags

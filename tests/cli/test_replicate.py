@@ -580,6 +580,34 @@ def test_a_deleted_model_run_is_shown_compared_and_said_so(logged: Logged, tmp_p
     assert "for 3 models" in words and "not in the logged run" not in words
 
 
+def test_a_model_run_whose_tags_were_removed_is_read_from_its_name_and_status(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """The tags model and status removed from xgb's run: replicate said 'challenger: xgb: in the
+    logged run, not in the replication' and 'xgb: in the replication, not in the logged run'
+    (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = _client(uri)
+    child = client.search_runs(
+        [client.get_run(logged.original).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'xgb'",
+    )[0]
+    for tag in ("model", "status"):
+        client.delete_tag(child.info.run_id, tag)
+    again = runner.invoke(
+        app,
+        ["replicate", logged.original, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == (
+        f"! model run {child.info.run_id} ('challenger: xgb') has no tag model, status (removed "
+        "since it was logged?): read from its run name and status"
+    )
+    assert "for 3 models" in again.stdout and "not in the" not in again.stdout
+
+
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
