@@ -63,6 +63,12 @@ def require_store(uri: str) -> None:
                 f"no tracking store at {scrub(uri)} (the file does not exist); pass "
                 "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
             )
+        if path.is_file() and not path.stat().st_size:  # MLflow made it a new store: the
+            # runs 'not found', and a store cut to nothing (a failed copy) overwritten
+            raise ConfigError(
+                f"no tracking store at {scrub(uri)} (the file is empty); pass --tracking-uri or "
+                "set MLFLOW_TRACKING_URI to the store the run was logged to, or restore the file"
+            )
     check_reachable(uri)
 
 

@@ -621,6 +621,17 @@ def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     assert store.exit_code == 2
     assert "no tracking store at" in store.stderr and "does not exist" in store.stderr
     assert not (tmp_path / "nowhere.db").exists()  # reading never creates a store
+    (tmp_path / "empty.db").touch()  # a store cut to nothing: it was made a new store
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    for command in (["compare"], ["replicate"], ["promote"]):
+        arguments = [*command, logged.original, *(["lgbm"] if command == ["promote"] else [])]
+        emptied = runner.invoke(app, [*arguments, "--tracking-uri", empty])
+        assert emptied.exit_code == 2, emptied.output
+        assert emptied.stderr.strip() == (
+            f"error: no tracking store at {empty} (the file is empty); pass --tracking-uri or set "
+            "MLFLOW_TRACKING_URI to the store the run was logged to, or restore the file"
+        )
+    assert (tmp_path / "empty.db").stat().st_size == 0
     neither = runner.invoke(app, ["replicate"])
     assert neither.exit_code == 2
     assert neither.stderr.strip() == "error: give a RUN_ID or --config PATH (one of them)"
