@@ -103,7 +103,7 @@ def check_reachable(uri: str, timeout_s: float = 5.0, *, experiment: str | None 
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
             _require_sqlite(target, uri)
-            problem = _schema_problem(uri)
+            problem = _contents_problem(target) or _schema_problem(uri)
             if problem:
                 raise EnvironmentFailure(f"tracking store {scrub(uri)} cannot be opened: {problem}")
             if experiment is not None:
@@ -315,6 +315,36 @@ def _open_store(mlflow: Any, uri: str) -> None:
         if new is not None:
             keep_template(new)
     _opened.add(uri)
+
+
+MLFLOW_TABLES = ("alembic_version", "experiments")  # a store MLflow made (or began to make)
+
+
+def _contents_problem(path: Path) -> str | None:
+    """What is wrong with a sqlite file as a store, with the fix; None for a new (absent or empty)
+    file or one MLflow made. MLflow gave a damaged file's sqlite error alone, and wrote its own
+    tables into another application's database (a reading command too: the run then 'not
+    found')."""
+    if not path.is_file() or not path.stat().st_size:
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.Error as exc:
+        return (
+            f"the file is damaged ({exc}); restore it from a backup, or pass --tracking-uri "
+            "another store"
+        )
+    if tables and not tables & set(MLFLOW_TABLES):
+        shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+        return (
+            f"{path} is a sqlite database of another application (tables {shown}; none of "
+            "MLflow's), which MLflow would add its tables to; pass --tracking-uri the store's "
+            "file, or a new one"
+        )
+    return None
 
 
 def _schema_problem(uri: str) -> str | None:

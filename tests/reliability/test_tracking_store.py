@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -84,15 +85,15 @@ def test_an_unusable_store_stops_the_run_before_training(
 
 @pytest.mark.parametrize("name", ["runs.db", "store.sqlite3", "existing-store"])
 def test_a_database_path_is_answered_with_the_uri_that_opens_it(
-    name: str, config: Path, tmp_path: Path
+    name: str, config: Path, tmp_path: Path, empty_store: Path
 ) -> None:
     """``--tracking-uri mlflow.db`` (a path where MLflow wants a URI) is refused with the URI to
     write instead, and that URI opens the store: an existing sqlite file is recognised by its
-    content, whatever its name."""
+    content, whatever its name (an MLflow store: another application's database is refused,
+    tests/tracking/test_schema.py)."""
     path = tmp_path / name
     if name == "existing-store":
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            db.execute("CREATE TABLE t (x)")
+        shutil.copyfile(empty_store, path)
     line = invoke(["check", config, "--tracking-uri", path, "-q"]).error(
         2, "is a database file's path, not a URI"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from challengers.errors import EnvironmentFailure
-from challengers.tracking import open_mlflow
+from challengers.tracking import check_reachable, open_mlflow
 
 
 def _mark(uri: str, revision: str) -> None:
@@ -77,4 +77,45 @@ def test_the_ui_on_a_store_of_a_newer_mlflow_says_so_before_starting_a_server(
         f"ffffffffffff) is not one MLflow {_mlflow_version()} knows: a newer MLflow made or "
         "upgraded it (or it is not MLflow's); open it with that MLflow release, or pass "
         "--tracking-uri another store"
+    )
+
+
+def _tables(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def test_a_database_of_another_application_is_not_made_a_store(tmp_path: Path) -> None:
+    """MLflow added its tables to it (`compare` too, a reading command), then said the run was
+    not found."""
+    from typer.testing import CliRunner
+
+    from challengers.cli.main import app
+
+    path = tmp_path / "crm.db"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for table in ("customers", "orders", "payments", "refunds"):
+            db.execute(f"CREATE TABLE {table} (id INTEGER)")
+        db.commit()
+    uri = f"sqlite:///{path}"
+    outcome = CliRunner().invoke(app, ["compare", "0123abcd", "--tracking-uri", uri])
+    assert outcome.exit_code == 3, outcome.output
+    assert outcome.stderr.strip() == (
+        f"error: tracking store {uri} cannot be opened: {path} is a sqlite database of another "
+        "application (tables customers, orders, payments, ...; none of MLflow's), which MLflow "
+        "would add its tables to; pass --tracking-uri the store's file, or a new one"
+    )
+    assert _tables(path) == {"customers", "orders", "payments", "refunds"}
+
+
+def test_a_damaged_store_is_said_damaged_with_the_fix(tmp_path: Path, empty_store: Path) -> None:
+    """A store cut short (a failed copy): MLflow's 'database disk image is malformed' alone."""
+    path = tmp_path / "mlflow.db"
+    path.write_bytes(empty_store.read_bytes()[:100])  # the sqlite header, then nothing
+    uri = f"sqlite:///{path}"
+    with pytest.raises(EnvironmentFailure) as refused:
+        check_reachable(uri)
+    assert str(refused.value) == (
+        f"tracking store {uri} cannot be opened: the file is damaged (database disk image is "
+        "malformed); restore it from a backup, or pass --tracking-uri another store"
     )
