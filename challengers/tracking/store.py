@@ -329,14 +329,15 @@ def _contents_problem(path: Path) -> str | None:
         return None
     try:
         with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
         ) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):  # another run is writing (MLflow waits for it): not damaged
+            return None
+        return _damaged(exc)
     except sqlite3.Error as exc:
-        return (
-            f"the file is damaged ({exc}); restore it from a backup, or pass --tracking-uri "
-            "another store"
-        )
+        return _damaged(exc)
     if tables and not tables & set(MLFLOW_TABLES):
         shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
         return (
@@ -345,6 +346,13 @@ def _contents_problem(path: Path) -> str | None:
             "file, or a new one"
         )
     return None
+
+
+def _damaged(exc: sqlite3.Error) -> str:
+    return (
+        f"the file is damaged ({exc}); restore it from a backup, or pass --tracking-uri another "
+        "store"
+    )
 
 
 def _schema_problem(uri: str) -> str | None:

@@ -119,3 +119,17 @@ def test_a_damaged_store_is_said_damaged_with_the_fix(tmp_path: Path, empty_stor
         f"tracking store {uri} cannot be opened: the file is damaged (database disk image is "
         "malformed); restore it from a backup, or pass --tracking-uri another store"
     )
+
+
+def test_a_store_another_run_is_writing_is_not_called_damaged(tracking_uri: str) -> None:
+    """A write transaction holds the lock longer than sqlite's wait: 'database is locked' is
+    another run at work, not a damaged file (MLflow waits for it)."""
+    path = tracking_uri.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as writer:
+        writer.execute("BEGIN EXCLUSIVE")
+        try:
+            from challengers.tracking import store
+
+            assert store._contents_problem(Path(path)) is None
+        finally:
+            writer.execute("ROLLBACK")
