@@ -343,8 +343,10 @@ def replicate_run(
         )
     if resume and output_dir is not None:
         _require_replication_checkpoints(uri, output_dir, record.run_id)
+    _require_data_there(record, cfg)
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
+    verified: list[bool] = []  # the data was checked against the logged fingerprint
     only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
     champion = next((m for m in record.models if m.role == "champion"), None)
     options = RunOptions(
@@ -354,16 +356,21 @@ def replicate_run(
         config_text=record.config_text,
         config_file=record.config_file,
         tags={"replication_of": record.run_id},
-        verify=data_check(record, cfg.data.location, notes),
+        verify=_marking(data_check(record, cfg.data.location, notes), verified),
         # an MLflow champion: the version the run used, never what an alias names today
         champion_source=champion.source if champion else None,
         register=False,  # a replication checks; it registers nothing
         command="replicate",
         resume=resume,
     )
-    result = run_experiment(
-        cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
-    )
+    try:
+        result = run_experiment(
+            cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
+        )
+    except DataError as exc:
+        if verified:  # the data has the logged fingerprint: not a change of the data
+            raise
+        raise DataError(f"{exc}\n  {_data_changed(record, cfg.data.location)}") from exc
     checks, changes = compare_results(record, result, tolerance)
     replication = Replication(
         original=record.run_id,
@@ -383,6 +390,41 @@ def replicate_run(
             {"replication_max_abs_diff": replication.max_diff},
         )
     return replication
+
+
+def _require_data_there(record: RunRecord, cfg: ExperimentConfig) -> None:
+    """The data file the run read must still be at its path: 'file not found ...; check
+    data.path in the config' told the validator to edit a config that replicate reads from the
+    store. Globs, directories of parts and URIs are left to the loading."""
+    path = cfg.data.path
+    if path is None or "://" in path or any(c in path for c in "*?[") or Path(path).exists():
+        return
+    raise DataError(
+        f"data.path: {path} is not there; run {record.run_id} read its data from it (moved or "
+        "deleted since?): nothing was re-run: put the data the run used back at that path, or "
+        "evaluate other data with `challenge run`"
+    )
+
+
+def _marking(verify: Callable[[Prepared], None], done: list[bool]) -> Callable[[Prepared], None]:
+    """``verify``, noting in ``done`` that it ran."""
+
+    def marked(prepared: Prepared) -> None:
+        done.append(True)
+        verify(prepared)
+
+    return marked
+
+
+def _data_changed(record: RunRecord, location: str) -> str:
+    """The line added to a data error raised while the data was loaded, before its fingerprint
+    could be checked: the logged run loaded the same config's data without it, so the data
+    changed since (the error alone read as a mistake in a config the validator never wrote)."""
+    return (
+        f"run {record.run_id} loaded {location} with this config without this error: the data "
+        "changed since; nothing was re-run: restore the data the run used, or evaluate this "
+        "data with `challenge run`"
+    )
 
 
 def _require_replication_checkpoints(uri: str, out: Path, run_id: str) -> None:

@@ -262,6 +262,36 @@ def test_deleted_config_artifacts_are_said_deleted_not_from_an_older_release(
     )
 
 
+def test_data_moved_or_changed_in_its_columns_is_said_of_the_data_not_the_config(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Moved: 'data.path: file not found ...; check data.path in the config', a config replicate
+    reads from the store; a column dropped: 'column not in the data ... did you mean' alone."""
+    kept = logged.data.read_bytes()
+    args = ["replicate", logged.original, "--tracking-uri", logged.uri, "-q"]
+    try:
+        logged.data.unlink()
+        moved = runner.invoke(app, [*args, "-o", str(tmp_path / "a")])
+        pl.read_parquet(kept).drop("TX_AMOUNT").write_parquet(logged.data)
+        dropped = runner.invoke(app, [*args, "-o", str(tmp_path / "b")])
+    finally:
+        logged.data.write_bytes(kept)
+    assert moved.exit_code == 2, moved.output
+    assert moved.stderr.strip() == (
+        f"error: data.path: {logged.data} is not there; run {logged.original} read its data from "
+        "it (moved or deleted since?): nothing was re-run: put the data the run used back at "
+        "that path, or evaluate other data with `challenge run`"
+    )
+    assert dropped.exit_code == 2, dropped.output
+    lines = dropped.stderr.strip().splitlines()
+    assert lines[0].startswith("error: column not in the data: 'TX_AMOUNT' (data.amount)")
+    assert lines[1:] == [
+        f"error:   run {logged.original} loaded {logged.data} with this config without this "
+        "error: the data changed since; nothing was re-run: restore the data the run used, or "
+        "evaluate this data with `challenge run`"
+    ]
+
+
 def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
     """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
     client = _client(logged.uri)
