@@ -347,7 +347,7 @@ def replicate_run(
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
     verified: list[bool] = []  # the data was checked against the logged fingerprint
-    only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
+    only = _logged_only(record, cfg, notes)
     champion = next((m for m in record.models if m.role == "champion"), None)
     options = RunOptions(
         output_dir=output_dir or _replication_dir(cfg),
@@ -390,6 +390,25 @@ def replicate_run(
             {"replication_max_abs_diff": replication.max_diff},
         )
     return replication
+
+
+def _logged_only(record: RunRecord, cfg: ExperimentConfig, notes: list[str]) -> tuple[str, ...]:
+    """The challengers the run trained (`run --only`): its tag ``only``; where that tag was
+    removed, the challengers it logged, when they are fewer than the config's (every challenger
+    of a run is logged, a failed one too). Without it, the replication trained the others and
+    said each was 'in the replication, not in the logged run' (exit 1)."""
+    if "only" in record.run.tags:
+        return tuple(filter(None, record.run.tags["only"].split(",")))
+    logged = {m.name for m in record.models if m.role == "challenger"}
+    names = [c.name for c in cfg.challengers]
+    if not logged or not logged < set(names):
+        return ()
+    only = tuple(n for n in names if n in logged)
+    notes.append(
+        f"the run has no tag only (removed since it was logged?), and logged {len(only)} of the "
+        f"config's {len(names)} challengers: replicating {', '.join(only)} (as --only)"
+    )
+    return only
 
 
 def _require_data_there(record: RunRecord, cfg: ExperimentConfig) -> None:

@@ -638,6 +638,42 @@ def test_a_model_run_whose_tags_were_removed_is_read_from_its_name_and_status(
     assert "for 3 models" in again.stdout and "not in the" not in again.stdout
 
 
+def test_a_run_of_some_challengers_whose_only_tag_was_removed_replicates_those(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """`run --only lgbm`, its tag only removed: the replication trained xgb too and said 'xgb: in
+    the replication, not in the logged run' (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ran = runner.invoke(
+        app,
+        [
+            "run",
+            str(logged.config),
+            "--only",
+            "lgbm",
+            "--tracking-uri",
+            uri,
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    run_id = _run_id(ran.output)
+    _client(uri).delete_tag(run_id, "only")
+    again = runner.invoke(
+        app,
+        ["replicate", run_id, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == (
+        "! the run has no tag only (removed since it was logged?), and logged 1 of the config's "
+        "2 challengers: replicating lgbm (as --only)"
+    )
+    assert "for 2 models" in again.stdout and "not in the" not in again.stdout
+
+
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
