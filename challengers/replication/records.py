@@ -150,7 +150,12 @@ def load_run(uri: str, run_id: str) -> LoggedRun:
     """A parent run and its model runs; a model run's id is followed to its parent."""
     require_store(uri)
     run, notes = _top_run(uri, read_run(uri, run_id), run_id)
-    if run.tags.get("role") != "experiment":
+    if "role" not in run.tags and set(EXPERIMENT_TAGS) <= set(run.tags):
+        notes.append(
+            f"run {run.run_id} has no tag role (removed since it was logged?); read as a "
+            f"`challenge run`, which its tags {' and '.join(EXPERIMENT_TAGS)} say it is"
+        )
+    elif run.tags.get("role") != "experiment":
         raise ConfigError(
             f"run {run.run_id} was not logged by `challenge run` (no tag role=experiment); give "
             "the id of a challenge run"
@@ -199,6 +204,10 @@ def _logged_model(child: StoredRun, notes: list[str]) -> LoggedModel:
 
 STATUS_OF_RUN = {"FINISHED": "ok", "FAILED": "failed"}  # a model run ends as its model did
 
+
+# tags only a `challenge run` parent run carries (with role=experiment): the run's, where its
+# role tag was removed (it was refused as 'not logged by `challenge run`')
+EXPERIMENT_TAGS = ("config_hash", "data_fingerprint")
 
 MAX_NESTING = 4  # a run, a model run, a tuning trial: deeper is a loop in edited tags
 

@@ -674,6 +674,24 @@ def test_a_run_of_some_challengers_whose_only_tag_was_removed_replicates_those(
     assert "for 2 models" in again.stdout and "not in the" not in again.stdout
 
 
+def test_a_run_whose_role_tag_was_removed_is_still_read_as_a_challenge_run(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """It was refused: 'run ... was not logged by `challenge run` (no tag role=experiment)'."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _client(uri).delete_tag(logged.original, "role")
+    shown = runner.invoke(
+        app, ["compare", logged.original, "--tracking-uri", uri], env={"COLUMNS": "300"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == (
+        f"! run {logged.original} has no tag role (removed since it was logged?); read as a "
+        "`challenge run`, which its tags config_hash and data_fingerprint say it is"
+    )
+    assert "challenger · xgboost" in shown.stdout
+
+
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
