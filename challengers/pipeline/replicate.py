@@ -145,9 +145,10 @@ def rebuild_config(record: RunRecord) -> tuple[ExperimentConfig, list[str]]:
     else:
         raise ConfigError(no_config(record))
     if record.config_hash and cfg.fingerprint() != record.config_hash:
-        notes.append(
+        notes.append(  # the tag can be edited in the store: both causes said, not one
             f"config hash {cfg.fingerprint()} differs from the logged {record.config_hash} "
-            "(the config schema changed since the run)"
+            "(the run's tag config_hash): the config schema changed since the run, or the tag "
+            "was edited"
         )
     return cfg, notes
 
