@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
 from challengers.tracking.store import check_reachable, open_mlflow, restore_command
@@ -69,7 +70,21 @@ def require_store(uri: str) -> None:
                 f"no tracking store at {scrub(uri)} (the file is empty); pass --tracking-uri or "
                 "set MLFLOW_TRACKING_URI to the store the run was logged to, or restore the file"
             )
-    check_reachable(uri)
+    check_reachable(uri)  # a directory store: refused unless MLFLOW_ALLOW_FILE_STORE=true
+    directory = _directory_store(uri)
+    if directory is not None and not directory.is_dir():  # MLflow made it a new store
+        raise ConfigError(
+            f"no tracking store at {scrub(uri)} (the directory does not exist); pass "
+            "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
+        )
+
+
+def _directory_store(uri: str) -> Path | None:
+    """The directory of a directory store (``file:///path`` or a plain path), else None."""
+    parsed = urlparse(uri)
+    if parsed.scheme.lower() == "file":
+        return Path(parsed.path)
+    return Path(uri) if not parsed.scheme else None
 
 
 def _client(uri: str) -> Any:

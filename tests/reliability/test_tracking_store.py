@@ -117,6 +117,23 @@ def test_reading_commands_never_create_an_empty_store(command: str, tmp_path: Pa
     assert not store.exists()
 
 
+@pytest.mark.parametrize("command", ["compare", "replicate"])
+def test_reading_commands_never_create_a_directory_store(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MLFLOW_ALLOW_FILE_STORE=true, MLflow made the missing directory a new store (its
+    Default experiment in it), and the run was 'not found'."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "typo-store"
+    outcome = invoke([command, "0123abcd", "--tracking-uri", f"file://{store}"])
+    outcome.error(
+        2,
+        f"no tracking store at file://{store} (the directory does not exist); pass "
+        "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to",
+    )
+    assert not store.exists()
+
+
 def test_ui_on_a_missing_store_says_so(tmp_path: Path) -> None:
     invoke(["ui", "--tracking-uri", f"sqlite:///{tmp_path}/none.db"]).error(2, "no tracking store")
 
