@@ -26,7 +26,14 @@ from challengers.pipeline.run import run_experiment
 from challengers.progress import Progress
 from challengers.replication.environment import describe, differences
 from challengers.replication.fingerprint import ALGORITHM, compare_fingerprints
-from challengers.replication.records import RESOLVED_ARTIFACT, TIMING_KEYS, RunRecord, load_record
+from challengers.replication.records import (
+    CONFIG_ARTIFACT,
+    FINGERPRINT_ARTIFACT,
+    RESOLVED_ARTIFACT,
+    TIMING_KEYS,
+    RunRecord,
+    load_record,
+)
 from challengers.tracking import annotate_run, has_artifacts, resolve_uri, resumed_by, run_tags
 from challengers.tuning.records import validation_metrics
 
@@ -128,13 +135,20 @@ def rebuild_config(record: RunRecord) -> tuple[ExperimentConfig, list[str]]:
             )
     elif text_cfg is not None:
         cfg = text_cfg
-        notes.append("no resolved config logged: replaying the config as written")
+        notes.append(
+            f"{RESOLVED_ARTIFACT} was deleted from the run's artifacts ({FINGERPRINT_ARTIFACT}, "
+            f"logged with it, is there): replaying the config as written ({CONFIG_ARTIFACT}) "
+            "with this release's defaults"
+            if _configs_were_logged(record)
+            else "no resolved config logged: replaying the config as written"
+        )
     else:
         raise ConfigError(no_config(record))
     if record.config_hash and cfg.fingerprint() != record.config_hash:
-        notes.append(
+        notes.append(  # the tag can be edited in the store: both causes said, not one
             f"config hash {cfg.fingerprint()} differs from the logged {record.config_hash} "
-            "(the config schema changed since the run)"
+            "(the run's tag config_hash): the config schema changed since the run, or the tag "
+            "was edited"
         )
     return cfg, notes
 
@@ -151,16 +165,29 @@ def no_config(record: RunRecord, uri: str | None = None, given_uri: str | None =
             f"run {rid} did not finish (status {status}{why}): it logged no config to replay; "
             f"{_instead(record, uri, given_uri)}"
         )
+    where = scrub(record.run.artifact_uri) or "the store's artifact location"
     if uri is not None and not has_artifacts(uri, rid):
-        where = scrub(record.run.artifact_uri) or "the store's artifact location"
         return (
             f"run {rid} has no logged config: its artifacts are missing at {where} (moved or "
             "deleted); put them back there, or re-run it with `challenge run`"
+        )
+    if _configs_were_logged(record):
+        return (
+            f"run {rid} has no logged config: {RESOLVED_ARTIFACT} and {CONFIG_ARTIFACT} were "
+            f"deleted from its artifacts at {where} ({FINGERPRINT_ARTIFACT}, logged with them, is "
+            "there); put them back there, or re-run it with `challenge run`"
         )
     return (
         f"run {rid} has no logged config ({RESOLVED_ARTIFACT}); it was made by a release of "
         "challenge that did not record one: re-run it with `challenge run`"
     )
+
+
+def _configs_were_logged(record: RunRecord) -> bool:
+    """Whether the run logged its configs: every release that logs the data's fingerprint.json
+    logs them with it, so a run that has it and not them had them deleted (they were said to
+    be 'made by a release of challenge that did not record one')."""
+    return record.fingerprint is not None or record.fingerprint_lost.startswith("is unreadable")
 
 
 def _instead(record: RunRecord, uri: str | None, given_uri: str | None) -> str:
@@ -185,6 +212,9 @@ def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[
 
     def verify(prepared: Prepared) -> None:
         logged, now = record.fingerprint, prepared.data_print
+        if logged is None and record.fingerprint_lost:
+            _check_digest_only(record, prepared, data_path, notes)
+            return
         if logged is None or now is None or logged.algorithm != ALGORITHM:
             # an older run: its digest was computed another way and cannot be compared
             notes.append(
@@ -208,6 +238,31 @@ def data_check(record: RunRecord, data_path: str, notes: list[str]) -> Callable[
         )
 
     return verify
+
+
+def _check_digest_only(
+    record: RunRecord, prepared: Prepared, data_path: str, notes: list[str]
+) -> None:
+    """The run's fingerprint.json is gone from its artifacts or cut short on disk, but its
+    ``data_fingerprint`` tag holds the digest: the data must still have it. Without this, a
+    changed file was replicated with a note that the data 'was not verified', and the
+    replication could say 'identical'."""
+    lost = f"the run's {FINGERPRINT_ARTIFACT} {record.fingerprint_lost}"
+    if prepared.fingerprint == record.data_fingerprint:
+        notes.append(f"{lost}: the data was checked against its data_fingerprint tag, the same")
+        return
+    raise DataError(
+        "\n".join(
+            [
+                _mismatch_head(record, prepared, data_path),
+                f"  which rows and columns differ cannot be said: {lost} (or the run was made "
+                "by a release that fingerprinted the data otherwise)",
+                "  nothing was re-run: restore the data the run used (and the run's "
+                f"{FINGERPRINT_ARTIFACT}, to see what differs), or evaluate this data with "
+                "`challenge run`",
+            ]
+        )
+    )
 
 
 def _mismatch_head(record: RunRecord, prepared: Prepared, data_path: str) -> str:
@@ -289,9 +344,11 @@ def replicate_run(
         )
     if resume and output_dir is not None:
         _require_replication_checkpoints(uri, output_dir, record.run_id)
+    _require_data_there(record, cfg)
     config_dir = Path(record.config_file).parent if record.config_file else Path.cwd()
     environment = differences(record.run.tags, describe(config_dir))
-    only = tuple(filter(None, record.run.tags.get("only", "").split(",")))
+    verified: list[bool] = []  # the data was checked against the logged fingerprint
+    only = _logged_only(record, cfg, notes)
     champion = next((m for m in record.models if m.role == "champion"), None)
     options = RunOptions(
         output_dir=output_dir or _replication_dir(cfg),
@@ -300,16 +357,21 @@ def replicate_run(
         config_text=record.config_text,
         config_file=record.config_file,
         tags={"replication_of": record.run_id},
-        verify=data_check(record, cfg.data.location, notes),
+        verify=_marking(data_check(record, cfg.data.location, notes), verified),
         # an MLflow champion: the version the run used, never what an alias names today
         champion_source=champion.source if champion else None,
         register=False,  # a replication checks; it registers nothing
         command="replicate",
         resume=resume,
     )
-    result = run_experiment(
-        cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
-    )
+    try:
+        result = run_experiment(
+            cfg, options, progress, config_dir=config_dir if config_dir.exists() else None
+        )
+    except DataError as exc:
+        if verified:  # the data has the logged fingerprint: not a change of the data
+            raise
+        raise DataError(f"{exc}\n  {_data_changed(record, cfg.data.location)}") from exc
     checks, changes = compare_results(record, result, tolerance)
     replication = Replication(
         original=record.run_id,
@@ -329,6 +391,60 @@ def replicate_run(
             {"replication_max_abs_diff": replication.max_diff},
         )
     return replication
+
+
+def _logged_only(record: RunRecord, cfg: ExperimentConfig, notes: list[str]) -> tuple[str, ...]:
+    """The challengers the run trained (`run --only`): its tag ``only``; where that tag was
+    removed, the challengers it logged, when they are fewer than the config's (every challenger
+    of a run is logged, a failed one too). Without it, the replication trained the others and
+    said each was 'in the replication, not in the logged run' (exit 1)."""
+    if "only" in record.run.tags:
+        return tuple(filter(None, record.run.tags["only"].split(",")))
+    logged = {m.name for m in record.models if m.role == "challenger"}
+    names = [c.name for c in cfg.challengers]
+    if not logged or not logged < set(names):
+        return ()
+    only = tuple(n for n in names if n in logged)
+    notes.append(
+        f"the run has no tag only (removed since it was logged?), and logged {len(only)} of the "
+        f"config's {len(names)} challengers: replicating {', '.join(only)} (as --only)"
+    )
+    return only
+
+
+def _require_data_there(record: RunRecord, cfg: ExperimentConfig) -> None:
+    """The data file the run read must still be at its path: 'file not found ...; check
+    data.path in the config' told the validator to edit a config that replicate reads from the
+    store. Globs, directories of parts and URIs are left to the loading."""
+    path = cfg.data.path
+    if path is None or "://" in path or any(c in path for c in "*?[") or Path(path).exists():
+        return
+    raise DataError(
+        f"data.path: {path} is not there; run {record.run_id} read its data from it (moved or "
+        "deleted since?): nothing was re-run: put the data the run used back at that path, or "
+        "evaluate other data with `challenge run`"
+    )
+
+
+def _marking(verify: Callable[[Prepared], None], done: list[bool]) -> Callable[[Prepared], None]:
+    """``verify``, noting in ``done`` that it ran."""
+
+    def marked(prepared: Prepared) -> None:
+        done.append(True)
+        verify(prepared)
+
+    return marked
+
+
+def _data_changed(record: RunRecord, location: str) -> str:
+    """The line added to a data error raised while the data was loaded, before its fingerprint
+    could be checked: the logged run loaded the same config's data without it, so the data
+    changed since (the error alone read as a mistake in a config the validator never wrote)."""
+    return (
+        f"run {record.run_id} loaded {location} with this config without this error: the data "
+        "changed since; nothing was re-run: restore the data the run used, or evaluate this "
+        "data with `challenge run`"
+    )
 
 
 def _require_replication_checkpoints(uri: str, out: Path, run_id: str) -> None:

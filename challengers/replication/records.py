@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from challengers.errors import ConfigError
+from challengers.errors import ConfigError, first_line
 from challengers.evaluation.metrics import parse_metric
 from challengers.files import write_atomic, write_json
 from challengers.replication.fingerprint import DataFingerprint
@@ -137,6 +137,9 @@ class RunRecord(LoggedRun):
     config_resolved: str | None = None
     config_text: str | None = None
     fingerprint: DataFingerprint | None = None
+    # why ``fingerprint`` is None for a run that logged one: "is missing from its artifacts",
+    # "is unreadable (...)"; the data is then checked against the data_fingerprint tag alone
+    fingerprint_lost: str = ""
 
     @property
     def config_file(self) -> str | None:
@@ -146,33 +149,87 @@ class RunRecord(LoggedRun):
 def load_run(uri: str, run_id: str) -> LoggedRun:
     """A parent run and its model runs; a model run's id is followed to its parent."""
     require_store(uri)
-    run = read_run(uri, run_id)
-    notes = []
-    if run.parent_id:
+    run, notes = _top_run(uri, read_run(uri, run_id), run_id)
+    if "role" not in run.tags and set(EXPERIMENT_TAGS) <= set(run.tags):
         notes.append(
-            f"{run_id} is the model run '{run.name}'; using its parent run {run.parent_id}"
+            f"run {run.run_id} has no tag role (removed since it was logged?); read as a "
+            f"`challenge run`, which its tags {' and '.join(EXPERIMENT_TAGS)} say it is"
         )
-        run = read_run(uri, run.parent_id)
-    if run.tags.get("role") != "experiment":
+    elif run.tags.get("role") != "experiment":
         raise ConfigError(
             f"run {run.run_id} was not logged by `challenge run` (no tag role=experiment); give "
             "the id of a challenge run"
         )
     if run.deleted:  # MLflow's UI hides it: said wherever it is shown
         notes.append(run.deleted_note(uri))
-    models = [
-        LoggedModel(
-            name=c.tags.get("model", c.name),  # run names say the role: "challenger: lgbm"
-            role=c.tags.get("role", "?"),
-            kind=c.tags.get("kind", "?"),
-            status=c.tags.get("status", "?"),
-            run_id=c.run_id,
-            metrics=c.metrics,
-            tags=c.tags,
-        )
-        for c in read_children(uri, run)
+    children = read_children(uri, run)
+    models = [_logged_model(c, notes) for c in children]
+    notes += [
+        f"model '{m.name}': " + c.deleted_note(uri, ", its logged values are read all the same")
+        for m, c in zip(models, children, strict=True)
+        if c.deleted and not run.deleted  # a deleted parent's note says it for all
     ]
     return LoggedRun(run, models, notes)
+
+
+def _logged_model(child: StoredRun, notes: list[str]) -> LoggedModel:
+    """A model run as logged; a tag of the model's name, role or status removed from it since is
+    read again from what else the run holds (its name says the role and the model, 'challenger:
+    lgbm'; its MLflow status the outcome), and said. Without it, replicate said 'challenger: lgbm:
+    in the logged run, not in the replication' and 'lgbm: in the replication, not in the logged
+    run', and a status '?' differing from 'ok'."""
+    role, _, name = child.name.partition(": ")
+    fallback = {
+        "model": name if name else child.name,
+        "role": role if name else "?",
+        "status": STATUS_OF_RUN.get(child.status, "?"),
+    }
+    missing = [tag for tag in fallback if tag not in child.tags]
+    if missing:
+        notes.append(
+            f"model run {child.run_id} ('{child.name}') has no tag {', '.join(missing)} (removed "
+            "since it was logged?): read from its run name and status"
+        )
+    tags = {**fallback, **child.tags}
+    return LoggedModel(
+        name=tags["model"],
+        role=tags["role"],
+        kind=child.tags.get("kind", "?"),
+        status=tags["status"],
+        run_id=child.run_id,
+        metrics=child.metrics,
+        tags=child.tags,
+    )
+
+
+STATUS_OF_RUN = {"FINISHED": "ok", "FAILED": "failed"}  # a model run ends as its model did
+
+
+# tags only a `challenge run` parent run carries (with role=experiment): the run's, where its
+# role tag was removed (it was refused as 'not logged by `challenge run`')
+EXPERIMENT_TAGS = ("config_hash", "data_fingerprint")
+
+MAX_NESTING = 4  # a run, a model run, a tuning trial: deeper is a loop in edited tags
+
+
+def _top_run(uri: str, run: StoredRun, given: str) -> tuple[StoredRun, list[str]]:
+    """The `challenge run` parent above ``run`` (a model run, or a tuning trial under one), and
+    the note saying so: a trial's id went up one level only, to its model run, refused as 'not
+    logged by `challenge run`'."""
+    chain: list[StoredRun] = []
+    while run.parent_id and len(chain) < MAX_NESTING:
+        chain.append(run)
+        run = read_run(uri, run.parent_id)
+    if not chain:
+        return run, []
+    if len(chain) == 1:
+        return run, [
+            f"{given} is the model run '{chain[0].name}'; using its parent run {run.run_id}"
+        ]
+    return run, [
+        f"{given} is the run '{chain[0].name}' inside the model run '{chain[-1].name}' "
+        f"({chain[-1].run_id}); using their parent run {run.run_id}"
+    ]
 
 
 def load_record(uri: str, run_id: str) -> RunRecord:
@@ -181,15 +238,7 @@ def load_record(uri: str, run_id: str) -> RunRecord:
     logged = load_run(uri, run_id)
     if logged.run.deleted:
         raise ConfigError(logged.run.deleted_note(uri, ", so it is not replicated"))
-    fingerprint_text = read_artifact_text(uri, logged.run_id, FINGERPRINT_ARTIFACT)
-    fingerprint = None
-    if fingerprint_text is not None:
-        try:
-            fingerprint = DataFingerprint.from_json(json.loads(fingerprint_text))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"run {logged.run_id}: {FINGERPRINT_ARTIFACT} is unreadable ({exc})"
-            ) from exc
+    fingerprint, lost = _read_fingerprint(uri, logged.run_id)
     return RunRecord(
         run=logged.run,
         models=logged.models,
@@ -197,4 +246,18 @@ def load_record(uri: str, run_id: str) -> RunRecord:
         config_resolved=read_artifact_text(uri, logged.run_id, RESOLVED_ARTIFACT),
         config_text=read_artifact_text(uri, logged.run_id, CONFIG_ARTIFACT),
         fingerprint=fingerprint,
+        fingerprint_lost=lost if logged.run.tags.get("data_fingerprint") else "",
     )
+
+
+def _read_fingerprint(uri: str, run_id: str) -> tuple[DataFingerprint | None, str]:
+    """The run's logged fingerprint, or None and why: missing, or unreadable (a file cut short
+    on disk: its data is still checked against the run's data_fingerprint tag, where the run
+    was refused with no way to go on)."""
+    text = read_artifact_text(uri, run_id, FINGERPRINT_ARTIFACT)
+    if text is None:
+        return None, "is missing from its artifacts"
+    try:
+        return DataFingerprint.from_json(json.loads(text)), ""
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, f"is unreadable ({type(exc).__name__}: {first_line(exc, limit=80)})"

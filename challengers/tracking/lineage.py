@@ -187,6 +187,35 @@ def _with_digest(source: ModelSource, directory: Path, flavors: dict[str, Any]) 
     return ModelSource(**{**asdict(source), "digest": digest.hexdigest()})
 
 
+def _files_gone(uri: str, tracking_uri: str) -> str | None:
+    """Where a registered version's files should be, when the version exists and that local
+    directory is missing or holds no MLmodel (MLflow said "No such artifact: ''", and the line
+    to check the model's name or version, which were right); None otherwise."""
+    if not uri.startswith("models:/"):
+        return None
+    try:
+        from mlflow.store.artifact.utils.models import get_model_name_and_version
+
+        client = _client(tracking_uri)
+        named = get_model_name_and_version(client, uri)
+        if len(named) != 2:
+            return None
+        source = str(client.get_model_version(named[0], str(named[1])).source or "")
+        if source.startswith("models:/m-"):
+            source = str(client.get_logged_model(source.removeprefix("models:/")).artifact_location)
+    except Exception:
+        return None  # not registered: MLflow's own message says so
+    if source.startswith("file://"):
+        local = Path(source.removeprefix("file://"))
+    elif ":/" in source:  # a server's or a cloud's store: MLflow's message says what failed
+        return None
+    else:
+        local = Path(source)
+    if (local / "MLmodel").is_file():
+        return None
+    return source
+
+
 def download_model(
     uri: str, tracking_uri: str, *, given: str | None = None
 ) -> tuple[Path, dict[str, Any]]:
@@ -198,6 +227,13 @@ def download_model(
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:
+        gone = _files_gone(uri, tracking_uri)
+        if gone is not None:
+            raise ModelError(
+                f"champion.model: {shown}: the model is registered, but its files are missing at "
+                f"{scrub(gone)} (moved or deleted); put them back there, or register the model "
+                "again"
+            ) from exc
         raise ModelError(
             f"champion.model: cannot fetch {shown} from {scrub(tracking_uri)}: "
             f"{first_line(exc, limit=300)}; check the model name/version or run id"

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
 from challengers.tracking.store import check_reachable, open_mlflow, restore_command
@@ -63,7 +64,27 @@ def require_store(uri: str) -> None:
                 f"no tracking store at {scrub(uri)} (the file does not exist); pass "
                 "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
             )
-    check_reachable(uri)
+        if path.is_file() and not path.stat().st_size:  # MLflow made it a new store: the
+            # runs 'not found', and a store cut to nothing (a failed copy) overwritten
+            raise ConfigError(
+                f"no tracking store at {scrub(uri)} (the file is empty); pass --tracking-uri or "
+                "set MLFLOW_TRACKING_URI to the store the run was logged to, or restore the file"
+            )
+    check_reachable(uri)  # a directory store: refused unless MLFLOW_ALLOW_FILE_STORE=true
+    directory = _directory_store(uri)
+    if directory is not None and not directory.is_dir():  # MLflow made it a new store
+        raise ConfigError(
+            f"no tracking store at {scrub(uri)} (the directory does not exist); pass "
+            "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to"
+        )
+
+
+def _directory_store(uri: str) -> Path | None:
+    """The directory of a directory store (``file:///path`` or a plain path), else None."""
+    parsed = urlparse(uri)
+    if parsed.scheme.lower() == "file":
+        return Path(parsed.path)
+    return Path(uri) if not parsed.scheme else None
 
 
 def _client(uri: str) -> Any:
@@ -74,6 +95,7 @@ def _client(uri: str) -> Any:
 
 
 RUN_ID_PREFIX = re.compile(r"[0-9a-f]{6,31}")  # MLflow's ids are 32 hex digits
+HEX = re.compile(r"[0-9a-fA-F]{6,32}")
 
 
 def read_run(uri: str, run_id: str) -> StoredRun:
@@ -110,6 +132,9 @@ def whole_run_id(uri: str, run_id: str, client: Any = None) -> str:
     'not found' by its first characters, and found by its whole id."""
     from mlflow.entities import ViewType
 
+    if HEX.fullmatch(run_id):  # MLflow's ids are lower case; one pasted in upper case (a
+        # report, a spreadsheet) was 'not found' though the store holds it
+        run_id = run_id.lower()
     if not RUN_ID_PREFIX.fullmatch(run_id):
         return run_id
     client = client or _client(uri)
@@ -146,16 +171,25 @@ def _every_experiment(client: Any) -> list[Any]:
 
 
 def read_children(uri: str, parent: StoredRun) -> list[StoredRun]:
-    """The child runs (one per model) of a parent run, in the order they were logged."""
+    """The child runs (one per model) of a parent run, in the order they were logged; deleted
+    ones included and marked (MLflow keeps their record: left out, `compare` showed the run
+    without that model, and `replicate` said the model was 'not in the logged run')."""
+    from mlflow.entities import ViewType
+
     client = _client(uri)
     experiment = client.get_run(parent.run_id).info.experiment_id
     runs = client.search_runs(
         [experiment],
         filter_string=f"tags.`mlflow.parentRunId` = '{parent.run_id}'",
+        run_view_type=ViewType.ALL,
         max_results=1000,
         order_by=["attributes.start_time ASC"],
     )
-    return [_stored(r, parent.experiment) for r in runs]
+    children = [_stored(r, parent.experiment) for r in runs]
+    for child, run in zip(children, runs, strict=True):
+        if run.info.lifecycle_stage == "deleted":
+            child.deleted = "run"
+    return children
 
 
 def read_artifact_text(uri: str, run_id: str, path: str) -> str | None:

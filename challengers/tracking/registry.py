@@ -12,6 +12,7 @@ import contextlib
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from challengers.errors import ConfigError, EnvironmentFailure, first_line, scrub
@@ -200,6 +201,7 @@ def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = No
             "with --name"
         )
     version = max(found, key=lambda v: int(v.version))
+    _require_model(uri, client, version, f"model '{model}' of run {run_id}")
     previous = _alias_version(client, names[0], alias)
     client.set_registered_model_alias(names[0], alias, version.version)
     client.set_model_version_tag(names[0], version.version, JUSTIFIED_BY, run_id)
@@ -207,6 +209,58 @@ def promote(uri: str, run_id: str, model: str, alias: str, name: str | None = No
     if previous is not None and previous != str(version.version):
         _superseded(client, names[0], previous, alias, str(version.version), run_id)
     return Promotion(names[0], alias, str(version.version), previous, run_id)
+
+
+def _require_model(uri: str, client: Any, version: Any, what: str) -> None:
+    """The version to promote must still be a model: its model run not deleted in the store, and
+    its files where the store keeps them (else the alias named a model no run can load, and
+    `challenge promote` said it moved). Where the files cannot be listed, MLflow says so when
+    the alias is used."""
+    if version.run_id:
+        model_run = read_run(uri, str(version.run_id))
+        if model_run.deleted:
+            raise ConfigError(
+                f"{what}: " + model_run.deleted_note(uri, ", so it justifies no promotion")
+            )
+    location = _files_location(client, str(version.source or ""))
+    if location is None:
+        return
+    try:
+        from mlflow.artifacts import list_artifacts
+
+        files = [f.path for f in _walk(list_artifacts, location)]
+    except Exception:
+        return
+    if not any(Path(f).name == "MLmodel" for f in files):
+        raise ConfigError(
+            f"{what}: version {version.version} of '{version.name}' has no model files at "
+            f"{scrub(location)} (deleted or moved), so the alias would name a model that cannot "
+            "be loaded; nothing was moved: put the files back there, or register the run's models "
+            "again with `challenge run --register`"
+        )
+
+
+def _files_location(client: Any, source: str) -> str | None:
+    """Where a version's files are: a logged model's artifact location (``models:/m-...``), or
+    the version's source itself."""
+    if source.startswith("models:/m-"):
+        try:
+            return str(client.get_logged_model(source.removeprefix("models:/")).artifact_location)
+        except Exception:
+            return None
+    return source or None
+
+
+def _walk(list_artifacts: Any, location: str, depth: int = 2) -> Iterator[Any]:
+    """The files at ``location``, into sub-directories ``depth`` levels deep (a logged model's
+    files sit in ``artifacts/``)."""
+    for entry in list_artifacts(artifact_uri=location):
+        if entry.is_dir and depth:
+            yield from _walk(
+                list_artifacts, f"{location.rstrip('/')}/{Path(entry.path).name}", depth - 1
+            )
+        else:
+            yield entry
 
 
 def _superseded(client: Any, name: str, left: str, alias: str, version: str, run_id: str) -> None:

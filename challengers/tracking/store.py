@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import gc
 import importlib
+import importlib.metadata
+import importlib.util
 import json
 import logging
 import os
@@ -100,6 +103,9 @@ def check_reachable(uri: str, timeout_s: float = 5.0, *, experiment: str | None 
         if target is not None and str(target) != ":memory:":
             _require_writable(target.parent if str(target.parent) else Path(), uri)
             _require_sqlite(target, uri)
+            problem = _contents_problem(target) or _schema_problem(uri)
+            if problem:
+                raise EnvironmentFailure(f"tracking store {scrub(uri)} cannot be opened: {problem}")
             if experiment is not None:
                 _require_live(uri, experiment, _sqlite_experiment(target, experiment))
         return
@@ -302,12 +308,101 @@ def _open_store(mlflow: Any, uri: str) -> None:
             try:
                 _first_read(mlflow, uri)
             except Exception as exc:
+                said = _schema_problem(uri) or first_line(exc, limit=300)
                 raise EnvironmentFailure(
-                    f"tracking store {scrub(uri)} cannot be opened: {first_line(exc, limit=300)}"
+                    f"tracking store {scrub(uri)} cannot be opened: {said}"
                 ) from exc
         if new is not None:
             keep_template(new)
     _opened.add(uri)
+
+
+MLFLOW_TABLES = ("alembic_version", "experiments")  # a store MLflow made (or began to make)
+
+
+def _contents_problem(path: Path) -> str | None:
+    """What is wrong with a sqlite file as a store, with the fix; None for a new (absent or empty)
+    file or one MLflow made. MLflow gave a damaged file's sqlite error alone, and wrote its own
+    tables into another application's database (a reading command too: the run then 'not
+    found')."""
+    if not path.is_file() or not path.stat().st_size:
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+        ) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc):  # another run is writing (MLflow waits for it): not damaged
+            return None
+        return _damaged(exc)
+    except sqlite3.Error as exc:
+        return _damaged(exc)
+    if tables and not tables & set(MLFLOW_TABLES):
+        shown = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+        return (
+            f"{path} is a sqlite database of another application (tables {shown}; none of "
+            "MLflow's), which MLflow would add its tables to; pass --tracking-uri the store's "
+            "file, or a new one"
+        )
+    return None
+
+
+def _damaged(exc: sqlite3.Error) -> str:
+    return (
+        f"the file is damaged ({exc}); restore it from a backup, or pass --tracking-uri another "
+        "store"
+    )
+
+
+def _schema_problem(uri: str) -> str | None:
+    """What is wrong with a local sqlite store's schema, with the fix; None where its revision
+    is the installed MLflow's (or is not read). MLflow calls any revision but its own
+    'out-of-date' and says to run `mlflow db upgrade`, which fails on a store a newer MLflow made
+    or upgraded (its message, cut to one line, ended at 'please consult your databa'; `challenge
+    ui` added 'is port 5000 free?')."""
+    path = _sqlite_file(uri)
+    found = _read_row(path, "SELECT version_num FROM alembic_version") if path else None
+    known, heads, version = _mlflow_revisions()
+    if not found or not found[0] or not known or str(found[0]) in heads:
+        return None
+    revision = str(found[0])
+    if revision not in known:
+        return (
+            f"its schema (revision {revision}) is not one MLflow {version} knows: a newer MLflow "
+            "made or upgraded it (or it is not MLflow's); open it with that MLflow release, or "
+            "pass --tracking-uri another store"
+        )
+    upgrade = shlex.join(["mlflow", "db", "upgrade", uri])
+    return (
+        f"its schema (revision {revision}) is older than MLflow {version}'s; back the file up, "
+        f"then upgrade it with `{upgrade}`"
+    )
+
+
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*[\"']([0-9a-f]+)[\"']", re.MULTILINE)
+
+
+@functools.cache
+def _mlflow_revisions() -> tuple[frozenset[str], frozenset[str], str]:
+    """The schema revisions of the installed MLflow's migration scripts, the newest of them (no
+    script names it as its down_revision) and MLflow's version, read from its files without
+    importing it (the store check runs before MLflow is imported); nothing where not found."""
+    try:
+        spec = importlib.util.find_spec("mlflow")
+        version = importlib.metadata.version("mlflow")
+    except (ImportError, ValueError):
+        return frozenset(), frozenset(), "?"
+    if spec is None or spec.origin is None:
+        return frozenset(), frozenset(), version
+    scripts = Path(spec.origin).parent / "store" / "db_migrations" / "versions"
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for script in scripts.glob("*_*.py"):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for kind, revision in _REVISION.findall(script.read_text(encoding="utf-8")):
+                (downs if kind == "down_revision" else revisions).add(revision)
+    return frozenset(revisions), frozenset(revisions - downs), version
 
 
 def _first_read(mlflow: Any, uri: str) -> None:

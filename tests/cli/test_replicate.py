@@ -177,6 +177,121 @@ def test_one_altered_value_is_a_fingerprint_mismatch_exit_2(logged: Logged, tmp_
     assert "Challenger" not in result.output  # stopped before any training
 
 
+def test_altered_data_is_caught_by_the_digest_when_fingerprint_json_is_lost(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """The run's fingerprint.json deleted (or cut short) on disk: the changed data was replicated
+    with a note that it 'was not verified' (exit 0, 'identical' where the change missed the
+    models), though the run's data_fingerprint tag holds the digest (a truncated one was refused,
+    'unreadable', with no way on)."""
+    location = Path(_client(logged.uri).get_run(logged.original).info.artifact_uri)
+    logged_print = location / "fingerprint.json"
+    kept_print, kept_data = logged_print.read_bytes(), logged.data.read_bytes()
+    frame = pl.read_parquet(logged.data)
+    row = frame.height // 2
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == row)
+        .then(pl.col("TX_AMOUNT") + 0.01)
+        .otherwise(pl.col("TX_AMOUNT"))
+        .alias("TX_AMOUNT")
+    ).write_parquet(logged.data)
+    outcomes = []
+    try:
+        for lost, damage in (
+            ("is missing from its artifacts", logged_print.unlink),
+            (
+                "is unreadable (JSONDecodeError: Unterminated string starting at: line 2 column 3 "
+                "(char 4))",
+                lambda: logged_print.write_bytes(kept_print[:10]),
+            ),
+        ):
+            damage()
+            args = ["replicate", logged.original, "--tracking-uri", logged.uri, "-q"]
+            outcomes.append((lost, runner.invoke(app, [*args, "-o", str(tmp_path / "r")])))
+    finally:
+        logged_print.write_bytes(kept_print)
+        logged.data.write_bytes(kept_data)
+    for lost, outcome in outcomes:
+        assert outcome.exit_code == 2, outcome.output
+        lines = outcome.stderr.splitlines()
+        assert lines[0].startswith(f"error: data fingerprint mismatch: {logged.data} is not the ")
+        assert lines[1:] == [
+            f"error:   which rows and columns differ cannot be said: the run's fingerprint.json "
+            f"{lost} (or the run was made by a release that fingerprinted the data otherwise)",
+            "error:   nothing was re-run: restore the data the run used (and the run's "
+            "fingerprint.json, to see what differs), or evaluate this data with `challenge run`",
+        ]
+    assert not (tmp_path / "r" / "comparison.json").exists()
+
+
+def test_deleted_config_artifacts_are_said_deleted_not_from_an_older_release(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Both configs deleted from the run's artifacts: 'it was made by a release of challenge that
+    did not record one'; the resolved one alone: 'no resolved config logged'. Every release that
+    logs fingerprint.json logs them with it."""
+    location = Path(_client(logged.uri).get_run(logged.original).info.artifact_uri)
+    resolved, text = location / "config.resolved.yaml", location / "config.yaml"
+    kept = resolved.read_bytes(), text.read_bytes()
+    try:
+        resolved.unlink()
+        replayed = runner.invoke(
+            app,
+            ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path / "a")],
+            env={"COLUMNS": "300"},
+        )
+        text.unlink()
+        refused = runner.invoke(
+            app,
+            ["replicate", logged.original, "--tracking-uri", logged.uri, "-o", str(tmp_path / "b")],
+        )
+    finally:
+        resolved.write_bytes(kept[0])
+        text.write_bytes(kept[1])
+    assert replayed.exit_code == 0, replayed.output
+    assert (
+        "! config.resolved.yaml was deleted from the run's artifacts (fingerprint.json, logged "
+        "with it, is there): replaying the config as written (config.yaml) with this release's "
+        "defaults"
+    ) in replayed.stdout.splitlines()
+    assert refused.exit_code == 2, refused.output
+    assert refused.stderr.strip() == (
+        f"error: run {logged.original} has no logged config: config.resolved.yaml and "
+        f"config.yaml were deleted from its artifacts at {location} (fingerprint.json, logged "
+        "with them, is there); put them back there, or re-run it with `challenge run`"
+    )
+
+
+def test_data_moved_or_changed_in_its_columns_is_said_of_the_data_not_the_config(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """Moved: 'data.path: file not found ...; check data.path in the config', a config replicate
+    reads from the store; a column dropped: 'column not in the data ... did you mean' alone."""
+    kept = logged.data.read_bytes()
+    args = ["replicate", logged.original, "--tracking-uri", logged.uri, "-q"]
+    try:
+        logged.data.unlink()
+        moved = runner.invoke(app, [*args, "-o", str(tmp_path / "a")])
+        pl.read_parquet(kept).drop("TX_AMOUNT").write_parquet(logged.data)
+        dropped = runner.invoke(app, [*args, "-o", str(tmp_path / "b")])
+    finally:
+        logged.data.write_bytes(kept)
+    assert moved.exit_code == 2, moved.output
+    assert moved.stderr.strip() == (
+        f"error: data.path: {logged.data} is not there; run {logged.original} read its data from "
+        "it (moved or deleted since?): nothing was re-run: put the data the run used back at "
+        "that path, or evaluate other data with `challenge run`"
+    )
+    assert dropped.exit_code == 2, dropped.output
+    lines = dropped.stderr.strip().splitlines()
+    assert lines[0].startswith("error: column not in the data: 'TX_AMOUNT' (data.amount)")
+    assert lines[1:] == [
+        f"error:   run {logged.original} loaded {logged.data} with this config without this "
+        "error: the data changed since; nothing was re-run: restore the data the run used, or "
+        "evaluate this data with `challenge run`"
+    ]
+
+
 def test_a_metric_that_does_not_replicate_is_exit_1(logged: Logged, tmp_path: Path) -> None:
     """Planted: the logged pr_auc of lgbm is moved by 0.01; only that value must be flagged."""
     client = _client(logged.uri)
@@ -394,6 +509,30 @@ def test_a_model_run_id_is_followed_to_its_parent(logged: Logged) -> None:
     assert f"using its parent run {logged.original}" in result.output
 
 
+def test_a_tuning_trial_id_is_followed_to_the_challenge_run(logged: Logged, tmp_path: Path) -> None:
+    """A trial's run sits under its model run (tracking/writing.py's nested runs): its id went up
+    one level and was refused, 'run <model run> was not logged by `challenge run`'."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = _client(uri)
+    experiment = client.get_run(logged.original).info.experiment_id
+    model = client.search_runs(
+        [experiment], f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'lgbm'"
+    )[0]
+    trial = client.create_run(
+        experiment,
+        run_name="lgbm-trial-003",
+        tags={"mlflow.parentRunId": model.info.run_id, "trial": "3"},
+    ).info.run_id
+    client.set_terminated(trial, "FINISHED")
+    shown = runner.invoke(app, ["compare", trial, "--tracking-uri", uri], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == (
+        f"! {trial} is the run 'lgbm-trial-003' inside the model run 'challenger: lgbm' "
+        f"({model.info.run_id}); using their parent run {logged.original}"
+    )
+
+
 def test_replicate_into_an_earlier_run_suggests_what_replicate_takes(logged: Logged) -> None:
     """It said 'or add --resume to continue that run': replicate has no --resume."""
     run_dir = logged.directory / "run"
@@ -439,6 +578,120 @@ def test_a_deleted_run_is_said_so_by_id_and_prefix_and_not_replicated(
     assert not out.exists()
 
 
+def test_a_deleted_model_run_is_shown_compared_and_said_so(logged: Logged, tmp_path: Path) -> None:
+    """A model's child run deleted in the store: compare showed the run without that model, and
+    replicate said 'xgb: in the replication, not in the logged run' (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    child = _client(uri).search_runs(
+        [_client(uri).get_run(logged.original).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'xgb'",
+    )[0]
+    _client(uri).delete_run(child.info.run_id)
+    note = (
+        f"! model 'xgb': run {child.info.run_id} is deleted in the tracking store {uri}, its "
+        "logged values are read all the same; restore it with `MLFLOW_TRACKING_URI="
+        f"{uri} mlflow runs restore --run-id {child.info.run_id}`"
+    )
+    shown = runner.invoke(
+        app, ["compare", logged.original, "--tracking-uri", uri], env={"COLUMNS": "300"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert " ".join(shown.stdout.split()).startswith(note)
+    assert "challenger · xgboost" in shown.stdout
+    again = runner.invoke(
+        app,
+        ["replicate", logged.original, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    words = " ".join(again.stdout.split())
+    assert note in words
+    assert "for 3 models" in words and "not in the logged run" not in words
+
+
+def test_a_model_run_whose_tags_were_removed_is_read_from_its_name_and_status(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """The tags model and status removed from xgb's run: replicate said 'challenger: xgb: in the
+    logged run, not in the replication' and 'xgb: in the replication, not in the logged run'
+    (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = _client(uri)
+    child = client.search_runs(
+        [client.get_run(logged.original).info.experiment_id],
+        f"tags.`mlflow.parentRunId` = '{logged.original}' and tags.model = 'xgb'",
+    )[0]
+    for tag in ("model", "status"):
+        client.delete_tag(child.info.run_id, tag)
+    again = runner.invoke(
+        app,
+        ["replicate", logged.original, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == (
+        f"! model run {child.info.run_id} ('challenger: xgb') has no tag model, status (removed "
+        "since it was logged?): read from its run name and status"
+    )
+    assert "for 3 models" in again.stdout and "not in the" not in again.stdout
+
+
+def test_a_run_of_some_challengers_whose_only_tag_was_removed_replicates_those(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """`run --only lgbm`, its tag only removed: the replication trained xgb too and said 'xgb: in
+    the replication, not in the logged run' (exit 1, differs)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ran = runner.invoke(
+        app,
+        [
+            "run",
+            str(logged.config),
+            "--only",
+            "lgbm",
+            "--tracking-uri",
+            uri,
+            "-o",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert ran.exit_code == 0, ran.output
+    run_id = _run_id(ran.output)
+    _client(uri).delete_tag(run_id, "only")
+    again = runner.invoke(
+        app,
+        ["replicate", run_id, "--tracking-uri", uri, "-o", str(tmp_path / "r")],
+        env={"COLUMNS": "300"},
+    )
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[0] == (
+        "! the run has no tag only (removed since it was logged?), and logged 1 of the config's "
+        "2 challengers: replicating lgbm (as --only)"
+    )
+    assert "for 2 models" in again.stdout and "not in the" not in again.stdout
+
+
+def test_a_run_whose_role_tag_was_removed_is_still_read_as_a_challenge_run(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """It was refused: 'run ... was not logged by `challenge run` (no tag role=experiment)'."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    _client(uri).delete_tag(logged.original, "role")
+    shown = runner.invoke(
+        app, ["compare", logged.original, "--tracking-uri", uri], env={"COLUMNS": "300"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.splitlines()[0] == (
+        f"! run {logged.original} has no tag role (removed since it was logged?); read as a "
+        "`challenge run`, which its tags config_hash and data_fingerprint say it is"
+    )
+    assert "challenger · xgboost" in shown.stdout
+
+
 def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     logged: Logged, tmp_path: Path
 ) -> None:
@@ -452,6 +705,17 @@ def test_unknown_run_missing_store_and_bad_arguments_are_exit_2(
     assert store.exit_code == 2
     assert "no tracking store at" in store.stderr and "does not exist" in store.stderr
     assert not (tmp_path / "nowhere.db").exists()  # reading never creates a store
+    (tmp_path / "empty.db").touch()  # a store cut to nothing: it was made a new store
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    for command in (["compare"], ["replicate"], ["promote"]):
+        arguments = [*command, logged.original, *(["lgbm"] if command == ["promote"] else [])]
+        emptied = runner.invoke(app, [*arguments, "--tracking-uri", empty])
+        assert emptied.exit_code == 2, emptied.output
+        assert emptied.stderr.strip() == (
+            f"error: no tracking store at {empty} (the file is empty); pass --tracking-uri or set "
+            "MLFLOW_TRACKING_URI to the store the run was logged to, or restore the file"
+        )
+    assert (tmp_path / "empty.db").stat().st_size == 0
     neither = runner.invoke(app, ["replicate"])
     assert neither.exit_code == 2
     assert neither.stderr.strip() == "error: give a RUN_ID or --config PATH (one of them)"

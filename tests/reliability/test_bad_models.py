@@ -438,6 +438,35 @@ def test_mlflow_uri_that_does_not_exist(
     outcome.error(2, f"champion.model: cannot fetch {uri}", expect, "check the model name")
 
 
+def test_a_registered_champion_whose_files_are_gone_says_where(
+    tmp_path: Path, data: Path, store: str, sim_frame: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version exists, its files were deleted on disk: MLflow said "No such artifact: ''"
+    and the line to check the model's name or version, which were right."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from tests.tracking.roundtrip import REGISTERED, log_champion
+
+    monkeypatch.chdir(tmp_path)  # the logged model's files: ./mlruns, as MLflow puts them
+    version = log_champion(store, sim_frame, rounds=5)
+    client = MlflowClient(tracking_uri=store)
+    source = str(client.get_model_version(REGISTERED, version).source)
+    location = str(client.get_logged_model(source.removeprefix("models:/")).artifact_location)
+    shutil.rmtree(location.removeprefix("file://"))
+    cfg = sim_config(data)
+    cfg["champion"] = {"name": "champ", "model": f"models:/{REGISTERED}@champion"}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    outcome = invoke(["check", path, "-q", "--tracking-uri", store])
+    assert outcome.error(2) == (
+        f"error: champion.model: models:/{REGISTERED}@champion: the model is registered, but its "
+        f"files are missing at {location} (moved or deleted); put them back there, or register "
+        "the model again"
+    )
+
+
 def test_champion_retrain_that_fails(tmp_path: Path, data: Path, store: str) -> None:
     """A first-line spec the library rejects: exit 2 naming the parameter to fix, with the
     library's reason, once the rows are read and before the audit (pipeline/tree_params.py; the

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -84,15 +85,15 @@ def test_an_unusable_store_stops_the_run_before_training(
 
 @pytest.mark.parametrize("name", ["runs.db", "store.sqlite3", "existing-store"])
 def test_a_database_path_is_answered_with_the_uri_that_opens_it(
-    name: str, config: Path, tmp_path: Path
+    name: str, config: Path, tmp_path: Path, empty_store: Path
 ) -> None:
     """``--tracking-uri mlflow.db`` (a path where MLflow wants a URI) is refused with the URI to
     write instead, and that URI opens the store: an existing sqlite file is recognised by its
-    content, whatever its name."""
+    content, whatever its name (an MLflow store: another application's database is refused,
+    tests/tracking/test_schema.py)."""
     path = tmp_path / name
     if name == "existing-store":
-        with contextlib.closing(sqlite3.connect(path)) as db:
-            db.execute("CREATE TABLE t (x)")
+        shutil.copyfile(empty_store, path)
     line = invoke(["check", config, "--tracking-uri", path, "-q"]).error(
         2, "is a database file's path, not a URI"
     )
@@ -113,6 +114,23 @@ def test_reading_commands_never_create_an_empty_store(command: str, tmp_path: Pa
     store = tmp_path / "typo.db"
     outcome = invoke([command, "0123abcd", "--tracking-uri", f"sqlite:///{store}"])
     outcome.error(2, f"no tracking store at sqlite:///{store} (the file does not exist)")
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("command", ["compare", "replicate"])
+def test_reading_commands_never_create_a_directory_store(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MLFLOW_ALLOW_FILE_STORE=true, MLflow made the missing directory a new store (its
+    Default experiment in it), and the run was 'not found'."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    store = tmp_path / "typo-store"
+    outcome = invoke([command, "0123abcd", "--tracking-uri", f"file://{store}"])
+    outcome.error(
+        2,
+        f"no tracking store at file://{store} (the directory does not exist); pass "
+        "--tracking-uri or set MLFLOW_TRACKING_URI to the store the run was logged to",
+    )
     assert not store.exists()
 
 
@@ -333,5 +351,8 @@ def test_a_store_mlflow_cannot_open_stops_the_run_before_training(
     out = tmp_path / "out"
     # a process of its own: this one has the store open and cached (MLflow caches it per URI)
     outcome = run_process(["run", config, "-o", out, "--tracking-uri", uri, "-q"], cwd=tmp_path)
-    outcome.error(3, f"tracking store {uri} cannot be opened: Detected out-of-date database schema")
+    outcome.error(
+        3,
+        f"tracking store {uri} cannot be opened: its schema (revision 0000dead) is not one MLflow",
+    )
     assert not (out / "models").exists()

@@ -95,7 +95,10 @@ def test_rebuild_prefers_the_resolved_config_and_notes_differences(relative_conf
     assert rebuilt == resolved  # seed 99: the resolved config is what replays
     assert len(notes) == 1 and "gives a different config under this release" in notes[0]
     _, hash_notes = rebuild_config(record(config_resolved=dumped, tags={"config_hash": "0" * 16}))
-    assert "differs from the logged 0000000000000000" in hash_notes[0]
+    assert hash_notes == [
+        f"config hash {resolved.fingerprint()} differs from the logged 0000000000000000 (the "
+        "run's tag config_hash): the config schema changed since the run, or the tag was edited"
+    ]
 
 
 def test_a_run_without_a_logged_config_cannot_be_replicated() -> None:

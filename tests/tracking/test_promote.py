@@ -25,8 +25,16 @@ def _client(uri: str) -> Any:
     return MlflowClient(tracking_uri=uri)
 
 
-def _registered_run(uri: str, folder: Path, status: str) -> str:
-    """A parent run ended with ``status`` whose 'lgbm' is a version of ``fraud``."""
+def _model_files(folder: Path) -> str:
+    """A version's files: the MLmodel file every logged model has (promote looks for it)."""
+    (folder / "model").mkdir(exist_ok=True)
+    (folder / "model" / "MLmodel").write_text("flavors: {}\n")
+    return str(folder / "model")
+
+
+def _registered_run(uri: str, folder: Path, status: str, model_run: str | None = None) -> str:
+    """A parent run ended with ``status`` whose 'lgbm' is a version of ``fraud`` (logged by the
+    run ``model_run``, else by the parent itself)."""
     client = _client(uri)
     experiment = client.create_experiment(f"sim-{status.lower()}")
     run_id = client.create_run(experiment).info.run_id
@@ -34,7 +42,10 @@ def _registered_run(uri: str, folder: Path, status: str) -> str:
     if not client.search_registered_models(f"name = '{REGISTERED}'"):
         client.create_registered_model(REGISTERED)
     client.create_model_version(
-        REGISTERED, str(folder), run_id=run_id, tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"}
+        REGISTERED,
+        _model_files(folder),
+        run_id=model_run or run_id,
+        tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"},
     )
     return run_id
 
@@ -164,7 +175,10 @@ def _two_registered_runs(uri: str, folder: Path) -> list[str]:
         run_id = client.create_run(experiment).info.run_id
         client.set_terminated(run_id, "FINISHED")
         client.create_model_version(
-            REGISTERED, str(folder), run_id=run_id, tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"}
+            REGISTERED,
+            _model_files(folder),
+            run_id=run_id,
+            tags={RUN_TAG: run_id, MODEL_TAG: "lgbm"},
         )
         runs.append(run_id)
     return runs
@@ -225,5 +239,37 @@ def test_a_deleted_run_justifies_no_promotion(tracking_uri: str, tmp_path: Path)
         f"run {run_id} is deleted in the tracking store {tracking_uri}, so it justifies no "
         f"promotion; restore it with `MLFLOW_TRACKING_URI={tracking_uri} mlflow runs restore "
         f"--run-id {run_id}`",
+    )
+    assert _aliases(tracking_uri) == {}
+
+
+def test_a_deleted_model_run_justifies_no_promotion(tracking_uri: str, tmp_path: Path) -> None:
+    """The model's own run deleted (its parent not): the alias moved to its version."""
+    client = _client(tracking_uri)
+    model_run = client.create_run(client.create_experiment("models")).info.run_id
+    run_id = _registered_run(tracking_uri, tmp_path, "FINISHED", model_run=model_run)
+    client.delete_run(model_run)
+    outcome = invoke(["promote", run_id, "lgbm", "--tracking-uri", tracking_uri])
+    outcome.error(
+        2,
+        f"model 'lgbm' of run {run_id}: run {model_run} is deleted in the tracking store "
+        f"{tracking_uri}, so it justifies no promotion; restore it with `MLFLOW_TRACKING_URI="
+        f"{tracking_uri} mlflow runs restore --run-id {model_run}`",
+    )
+    assert _aliases(tracking_uri) == {}
+
+
+def test_a_version_whose_files_are_gone_is_not_promoted(tracking_uri: str, tmp_path: Path) -> None:
+    """The model's files deleted on disk: the alias moved to a version no run can load, and
+    `challenge run` with champion models:/fraud@champion failed later."""
+    run_id = _registered_run(tracking_uri, tmp_path, "FINISHED")
+    (tmp_path / "model" / "MLmodel").unlink()
+    outcome = invoke(["promote", run_id, "lgbm", "--tracking-uri", tracking_uri])
+    outcome.error(
+        2,
+        f"model 'lgbm' of run {run_id}: version 1 of '{REGISTERED}' has no model files at "
+        f"{tmp_path / 'model'} (deleted or moved), so the alias would name a model that cannot "
+        "be loaded; nothing was moved: put the files back there, or register the run's models "
+        "again with `challenge run --register`",
     )
     assert _aliases(tracking_uri) == {}
