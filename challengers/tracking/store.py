@@ -467,7 +467,15 @@ def open_mlflow(uri: str) -> Any:
     # (MLflow prints the tracking URI as given, credentials included)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    given = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
+    # MLflow also exports the URI as MLFLOW_TRACKING_URI (for its subprocesses); left there, a
+    # later command of this process without --tracking-uri took this one's store for the
+    # user's setting (resolve_uri): the environment is the user's, as it was
+    if given is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = given
     _open_store(mlflow, uri)
     return mlflow
 
