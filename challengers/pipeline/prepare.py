@@ -75,6 +75,9 @@ class RunOptions:
     champion_source: Mapping[str, str] | None = None  # replicate: the MLflow champion's lineage
     register: bool | None = None  # --register; None: as tracking.register says; False: never
     command: str = "run"  # the command the user typed: what its refusals suggest (replicate)
+    # the MLflow experiment logged to; None: the config's name. A replication logs beside the run
+    # it replicates, in that run's experiment as named now (renamed, it went to a new one)
+    experiment: str | None = None
 
 
 @dataclass

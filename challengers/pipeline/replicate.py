@@ -363,6 +363,7 @@ def replicate_run(
         register=False,  # a replication checks; it registers nothing
         command="replicate",
         resume=resume,
+        experiment=record.run.experiment or None,  # the run's, renamed since or not
     )
     try:
         result = run_experiment(

@@ -86,7 +86,8 @@ def run_experiment(
     check_names(cfg, options.output_dir)
     out = options.output_dir or default_output_dir(cfg)
     check_inputs(cfg, out, options.config_file)  # the outputs never replace or feed the inputs
-    check_reachable(uri, experiment=cfg.name)  # seconds, before any training
+    experiment = options.experiment or cfg.name
+    check_reachable(uri, experiment=experiment)  # seconds, before any training
     if options.resume:
         require_resumable(options.output_dir)
     # while the data loads and is audited; the row hashes' kernels first (loading waits for them)
@@ -178,7 +179,9 @@ def _start(
                 # the store opened (or its failure); the libraries go on importing while the
                 # parent run starts, and are all imported before the first model trains
                 warmup.wait_store()
-            store.run_id = tracker.start(cfg.name, out.name, tags, experiment_description(cfg))
+            store.run_id = tracker.start(
+                options.experiment or cfg.name, out.name, tags, experiment_description(cfg)
+            )
             tracker.end_interrupted(store.resumed_runs())
             result = _run(
                 cfg,
@@ -393,7 +396,7 @@ def _result(
     )
     return ExperimentResult(
         run_id=tracker.parent_id,
-        experiment=cfg.name,
+        experiment=tracker.experiment or cfg.name,
         config_hash=cfg.fingerprint(),
         data=data,
         models=evaluated.models,

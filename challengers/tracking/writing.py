@@ -109,6 +109,7 @@ class Tracker:
         self.uri = uri
         self.parent_id: str | None = None
         self.experiment_id: str | None = None
+        self.experiment: str | None = None  # its name, once started
         self.model_ids: dict[str, str] = {}  # model name -> MLflow logged model id
 
     def _mlflow(self) -> Any:
@@ -125,7 +126,7 @@ class Tracker:
         try:
             create_experiment(mlflow, self.uri, experiment)
             exp = mlflow.set_experiment(experiment)
-            self.experiment_id = exp.experiment_id
+            self.experiment_id, self.experiment = exp.experiment_id, experiment
             client = mlflow.MlflowClient()
             client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND, MODEL_DEVELOPMENT)
             if description:

@@ -756,3 +756,23 @@ def test_help(command: str) -> None:
     assert result.exit_code == 0
     assert f"challenge {command} " in result.output  # the examples
     assert "--tracking-uri" in result.output
+
+
+def test_a_replication_logs_beside_the_run_in_its_renamed_experiment(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """The experiment renamed in the UI after the run: the replication went to a new experiment
+    under the config's name, away from the run it replicates (compared in the UI side by side)."""
+    shutil.copyfile(logged.directory / "mlflow.db", tmp_path / "mlflow.db")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = _client(uri)
+    experiment = client.get_run(logged.original).info.experiment_id
+    client.rename_experiment(experiment, "fraud model validation 2024")
+    again = runner.invoke(
+        app, ["replicate", logged.original, "--tracking-uri", uri, "-o", str(tmp_path / "r")]
+    )
+    assert again.exit_code == 0, again.output
+    replication = re.search(r"as\s+([0-9a-f]{32})", again.output)
+    assert replication, again.output
+    assert client.get_run(replication.group(1)).info.experiment_id == experiment
+    assert client.get_experiment_by_name("sim") is None  # no experiment of the config's name
