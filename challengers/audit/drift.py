@@ -14,7 +14,6 @@ import polars as pl
 
 from challengers.audit.context import AuditContext, Section, pct, said_used_by, share
 from challengers.audit.measures import categorical_psi, ks, numeric_psi, psi, two_proportion_p
-from challengers.config import FindingsConfig
 from challengers.results import beside
 from challengers.threads import each
 
@@ -71,8 +70,8 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             "medium" if high else "low",
             AREA,
             f"Feature '{row['feature']}' shifts between training and test "
-            f"(PSI {_psi(row['psi'], f)})",
-            f"PSI {_psi(row['psi'], f, digits=3)} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
+            f"(PSI {f.shown_psi(row['psi'], digits=2)})",
+            f"PSI {f.shown_psi(row['psi'])} {_rows_read(ctx)} (thresholds {f.psi_medium} / "
             f"{f.psi_high}), {_ks_or_missing(row)}; {said_used_by(users)}. The test window "
             "is not the population the models learned from on this feature: check the feed and "
             "whether the shift is real.",
@@ -87,7 +86,7 @@ def _feature_findings(ctx: AuditContext, section: Section) -> None:
             f"{len(rest)} more features shift between training and test",
             "PSI at or above "
             f"{f.psi_medium}: "
-            + ", ".join(f"{r['feature']} ({_psi(r['psi'], f)})" for r in rest[:30]),
+            + ", ".join(f"{r['feature']} ({f.shown_psi(r['psi'], digits=2)})" for r in rest[:30]),
         )
 
 
@@ -109,12 +108,6 @@ def _ks_or_missing(row: dict[str, Any]) -> str:
         f"missing in {pct(row['null_rate_train'])} of the training rows and "
         f"{pct(row['null_rate_test'])} of the test rows"
     )
-
-
-def _psi(value: float, f: FindingsConfig, digits: int = 2) -> str:
-    """A PSI with enough decimals to stay on its side of the thresholds: a 0.2496, rated low,
-    read "PSI 0.25" beside "thresholds 0.1 / 0.25"."""
-    return beside(value, f.psi_medium, f.psi_high, digits=digits)
 
 
 def _finite(value: float) -> float:
@@ -170,7 +163,7 @@ def _segment_mix(ctx: AuditContext, section: Section) -> list[dict[str, Any]]:
                 f"drift-segment-mix-{column}",
                 "medium" if value >= f.psi_high else "low",
                 AREA,
-                f"The mix of '{column}' changes between training and test (PSI {_psi(value, f)})",
+                f"The mix of '{column}' changes between training and test (PSI {f.shown_psi(value, digits=2)})",
                 "The test window holds a different share of these segments than the training "
                 "window; overall metrics weigh them differently.",
             )

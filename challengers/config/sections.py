@@ -15,6 +15,7 @@ from pydantic import (
 from challengers.config.base import Strict, resolve_data_path, unique_names
 from challengers.errors import ConfigError
 from challengers.evaluation.metrics import DEFAULT_METRICS, MetricSpec, parse_metric
+from challengers.results import beside
 
 
 class Window(Strict):
@@ -170,6 +171,12 @@ class FindingsConfig(Strict):
     )
     ignored_share: float = Field(0.01, ge=0, le=1, description="champion's share: ignored")
     leaned_share: float = Field(0.05, ge=0, le=1, description="challenger's share: leaned on")
+
+    def shown_psi(self, value: float, digits: int = 3) -> str:
+        """A PSI with enough decimals to stay on its side of the thresholds: a 0.2496, rated
+        below ``psi_high``, read "0.25" beside "thresholds 0.1 / 0.25" (the audit's texts and the
+        findings' alike)."""
+        return beside(value, self.psi_medium, self.psi_high, digits=digits)
 
 
 class DiagnosticsConfig(Strict):

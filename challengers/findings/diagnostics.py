@@ -29,13 +29,6 @@ def _psi_severity(value: float, ctx: FindingContext) -> Severity | None:
     return "high" if value > t.psi_high else "medium" if value > t.psi_medium else None
 
 
-def _psi(value: float, ctx: FindingContext) -> str:
-    """A PSI with enough decimals to stay on its side of the thresholds (a PSI of 0.1003 read
-    "0.100" beside "> 0.1 moderate")."""
-    t = ctx.thresholds
-    return beside(value, t.psi_medium, t.psi_high, digits=3)
-
-
 def score_drift(ctx: FindingContext) -> list[Finding]:
     """A model's score distribution moved from training to test, or between test weeks."""
     if ctx.analyses is None:
@@ -54,10 +47,14 @@ def score_drift(ctx: FindingContext) -> list[Finding]:
                 id=f"drift-score-{model}",
                 severity=severity,
                 area="stability",
-                title=f"Scores of '{model}' shifted (PSI {_psi(effect, ctx)})",
+                title=f"Scores of '{model}' shifted (PSI {ctx.thresholds.shown_psi(effect)})",
                 detail="Population stability index of the scores: training -> test "
-                + _psi(value, ctx)
-                + (f", largest week-over-week {_psi(worst_week, ctx)}" if weekly else "")
+                + ctx.thresholds.shown_psi(value)
+                + (
+                    f", largest week-over-week {ctx.thresholds.shown_psi(worst_week)}"
+                    if weekly
+                    else ""
+                )
                 + f" (> {ctx.thresholds.psi_medium} moderate, > {ctx.thresholds.psi_high} major, "
                 f"{s.bins} training-quantile bins). Alert volumes at a fixed threshold will move.",
                 metric="score_psi",
@@ -113,7 +110,7 @@ def feature_drift(ctx: FindingContext) -> list[Finding]:
                 area="stability",
                 title=f"{len(found)} input(s) of the champion shifted (PSI > {limit})",
                 detail=f"Training -> test PSI ({_rows_evaluated(ctx)}): "
-                + ", ".join(f"{f} {_psi(v, ctx)}" for f, v in ranked[:10])
+                + ", ".join(f"{f} {ctx.thresholds.shown_psi(v)}" for f, v in ranked[:10])
                 + (f" and {len(ranked) - 10} more" if len(ranked) > 10 else "")
                 + f". The champion '{champion}' sees inputs unlike those it was built on.",
                 metric="feature_psi",
@@ -250,32 +247,39 @@ def overfit_gap(ctx: FindingContext) -> list[Finding]:
             f"ROC AUC {train['roc_auc']:.4f} on the training window against {test:.4f} out of "
             f"time (gap > {gap_limit})"
         )
-        finding = Finding(
-            id=f"overfit-{model}",
-            severity="medium" if gap > 2 * gap_limit else "low",
-            area="stability",
-            title=f"'{model}' does much better on its training window (ROC AUC gap {shown})",
-            detail=f"{figures}: the model memorises the training period or the test period "
-            "differs; in-sample figures overstate its performance.",
-            metric="roc_auc",
-            models=(model,),
-            effect=gap,
-            evidence={"train": train["roc_auc"], "test": test, "limit": gap_limit},
-        )
         if model in delivered:  # not trained by the run: which rows trained it is not known
-            finding = replace(
-                finding,
-                title=f"'{model}' does much better on the training window than out of time "
-                f"(ROC AUC gap {shown})",
-                detail=f"{figures}. This run did not train '{model}' (the first line delivered "
-                "it), so whether the training window's rows trained it is not known here: if "
-                "they did, it memorised them; if not, the test period differs from the "
-                "training window (see the drift findings).",
-                recommendation=f"Ask the first line which rows and period trained '{model}'; "
-                "if they overlap the training window, its out-of-time figures are the ones to "
-                "rely on.",
+            title = f"'{model}' does much better on the training window than out of time"
+            detail = (
+                f"{figures}. This run did not train '{model}' (the first line delivered it), so "
+                "whether the training window's rows trained it is not known here: if they did, "
+                "it memorised them; if not, the test period differs from the training window "
+                "(see the drift findings)."
             )
-        out.append(finding)
+            recommendation = (
+                f"Ask the first line which rows and period trained '{model}'; if they overlap "
+                "the training window, its out-of-time figures are the ones to rely on."
+            )
+        else:
+            title = f"'{model}' does much better on its training window"
+            detail = (
+                f"{figures}: the model memorises the training period or the test period "
+                "differs; in-sample figures overstate its performance."
+            )
+            recommendation = ""  # the overfit entry of findings/recommendations.py
+        out.append(
+            Finding(
+                id=f"overfit-{model}",
+                severity="medium" if gap > 2 * gap_limit else "low",
+                area="stability",
+                title=f"{title} (ROC AUC gap {shown})",
+                detail=detail,
+                metric="roc_auc",
+                models=(model,),
+                effect=gap,
+                evidence={"train": train["roc_auc"], "test": test, "limit": gap_limit},
+                recommendation=recommendation,
+            )
+        )
     return out
 
 

@@ -133,8 +133,8 @@ def test_drift_figures_stay_on_their_side_of_the_thresholds() -> None:
     training window without frauds 'infx'."""
     f = FindingsConfig()
     assert (f.psi_medium, f.psi_high) == (0.1, 0.25)
-    assert drift._psi(0.2496, f) == "0.2496"
-    assert drift._psi(0.2496, f, digits=3) == "0.2496"
-    assert drift._psi(0.31, f) == "0.31"
+    assert f.shown_psi(0.2496, digits=2) == "0.2496"
+    assert f.shown_psi(0.2496) == "0.2496"
+    assert f.shown_psi(0.31, digits=2) == "0.31"
     assert drift._times(2.004, 2.0) == "is 2.004x the training window's"
     assert drift._times(math.inf, 2.0) == "is above zero, where the training window has no fraud"
