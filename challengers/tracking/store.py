@@ -171,16 +171,26 @@ def _read_row(path: Path, query: str, parameters: tuple[str, ...] = ()) -> tuple
     """The first row ``query`` gives on the sqlite file ``path``, opened read-only (a reading
     command never creates or changes a store); None where the file is missing or empty, or the
     query fails (a table not there, a file that is not a database)."""
-    if not path.is_file() or not path.stat().st_size:
+    if _new_file(path):
         return None
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
+        with _read_only(path) as db:
             row = db.execute(query, parameters).fetchone()
     except sqlite3.Error:
         return None
     return tuple(row) if row is not None else None
+
+
+def _new_file(path: Path) -> bool:
+    """Missing or empty: what MLflow would make a new store of."""
+    return not path.is_file() or not path.stat().st_size
+
+
+def _read_only(path: Path, timeout_s: float = 5.0) -> contextlib.closing[sqlite3.Connection]:
+    """The sqlite file ``path`` opened read-only (a reading command never creates or changes a
+    store), closed when the block ends."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    return contextlib.closing(sqlite3.connect(uri, uri=True, timeout=timeout_s))
 
 
 def _server_experiment(uri: str, name: str, timeout_s: float) -> tuple[str, str] | None:
@@ -325,12 +335,10 @@ def _contents_problem(path: Path) -> str | None:
     file or one MLflow made. MLflow gave a damaged file's sqlite error alone, and wrote its own
     tables into another application's database (a reading command too: the run then 'not
     found')."""
-    if not path.is_file() or not path.stat().st_size:
+    if _new_file(path):
         return None
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-        ) as db:
+        with _read_only(path, timeout_s=1.0) as db:
             tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc):  # another run is writing (MLflow waits for it): not damaged
