@@ -122,8 +122,9 @@ _UNIT = re.compile(r"&[#\w]+;|.", re.S)  # an entity is one character
 
 
 def _breakable(html: str) -> str:
-    """``html`` with a break opportunity (``<wbr>``) every :data:`CHUNK` characters of its words
-    longer than :data:`LONG`, outside its tags."""
+    """``html`` with break opportunities (``<wbr>``) outside its tags: every :data:`CHUNK`
+    characters of its words longer than :data:`LONG`, and after the underscores of its words
+    longer than :data:`SHORT`."""
     parts = _TAG.split(html)
     return "".join(part if i % 2 else _break_words(part) for i, part in enumerate(parts))
 
